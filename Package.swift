@@ -1,0 +1,114 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "spyglass",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "spyglass", targets: ["SpyglassCLI"]),
+        .library(name: "SpyglassProtocol", targets: ["SpyglassProtocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // Wire types shared by the SDK and the server. Foundation only.
+        .target(name: "SpyglassProtocol"),
+
+        // Server domain: pure code, no HTTP, no SQL.
+        .target(
+            name: "SpyglassCore",
+            dependencies: [
+                "SpyglassProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
+        // SQLite through GRDB: AppDatabase, migrations, records, the ports' implementations.
+        .target(
+            name: "SpyglassStorage",
+            dependencies: [
+                "SpyglassCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+
+        // Hummingbird routes and middleware.
+        .target(
+            name: "SpyglassHTTP",
+            dependencies: [
+                "SpyglassCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+
+        // Composition root: configuration, logging, buildApplication, services.
+        .target(
+            name: "SpyglassServer",
+            dependencies: [
+                "SpyglassCore",
+                "SpyglassStorage",
+                "SpyglassHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // The `spyglass` executable.
+        .executableTarget(
+            name: "SpyglassCLI",
+            dependencies: [
+                "SpyglassServer",
+                "SpyglassStorage",
+                "SpyglassCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "SpyglassProtocolTests", dependencies: ["SpyglassProtocol"]),
+        .testTarget(name: "SpyglassCoreTests", dependencies: ["SpyglassCore"]),
+        .testTarget(
+            name: "SpyglassStorageTests",
+            dependencies: [
+                "SpyglassStorage",
+                "SpyglassCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "SpyglassServerTests",
+            dependencies: [
+                "SpyglassServer",
+                "SpyglassStorage",
+                "SpyglassCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+)
+
+for target in package.targets {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import SpyglassCore
+import SpyglassServer
+import SpyglassStorage
+
+/// Options every administration command takes.
+struct StoreOptions: ParsableArguments {
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp("Data directory holding the database (env SPYGLASS_DATA_DIR).", valueName: "path"))
+    var dataDir: String?
+
+    /// The configuration these options and the environment give.
+    func configuration(baseURL: String? = nil) throws -> ServerConfiguration {
+        try resolveOrExit(ServeFlags(dataDir: dataDir, baseURL: baseURL))
+    }
+
+    /// Opens (creating and migrating if needed) the database.
+    func open(baseURL: String? = nil) throws -> (AppDatabase, ServerConfiguration) {
+        let configuration = try configuration(baseURL: baseURL)
+        do {
+            return (try Server.openDatabase(configuration), configuration)
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+/// Resolves the configuration; a bad setting ends the process with exit code 2 and one line.
+func resolveOrExit(_ flags: ServeFlags) throws -> ServerConfiguration {
+    do {
+        return try ServerConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)
+    } catch {
+        throw fail(error)
+    }
+}
+
+/// Prints `spyglass: <message>` on stderr and returns the exit code to throw:
+/// 2 for a bad setting or argument, 1 for anything else.
+func fail(_ error: any Error) -> ExitCode {
+    let message: String
+    let code: Int32
+    switch error {
+    case let error as ConfigurationError:
+        (message, code) = (error.description, 2)
+    case let error as DomainError:
+        (message, code) = (error.message, error.kind == .invalidInput ? 2 : 1)
+    default:
+        (message, code) = ("\(error)", 1)
+    }
+    FileHandle.standardError.write(Data("spyglass: \(message)\n".utf8))
+    return ExitCode(code)
+}
+
+/// Runs `body`, turning domain errors into one line on stderr and an exit code.
+func reporting<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        throw fail(error)
+    }
+}
+
+/// JSON for `--json` output: sorted keys, ISO 8601 dates, one document.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// A plain-text table with left-aligned columns.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    for row in all {
+        let cells = row.enumerated().map { index, cell in
+            index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+        }
+        print(cells.joined(separator: "  "))
+    }
+}

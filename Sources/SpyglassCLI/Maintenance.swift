@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import SpyglassStorage
+
+/// `spyglass backup`.
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent copy of the database, safe while the server runs.",
+        discussion: "Uses SQLite's online backup. The file must not exist yet; restore by putting it in place of \(AppDatabase.fileName) while the server is stopped.")
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "Path of the backup file to write.") var file: String
+
+    func run() throws {
+        let (database, _) = try store.open()
+        let destination = URL(filePath: file)
+        try reporting { try database.backup(to: destination) }
+        print("Backup written to \(destination.path(percentEncoded: false)).")
+    }
+}
+
+/// `spyglass check`.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the database's integrity (exit code 1 when a problem is found).")
+
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    struct Output: Encodable {
+        var ok: Bool
+        var problems: [String]
+    }
+
+    func run() throws {
+        let (database, _) = try store.open()
+        let problems = try reporting { try database.integrityProblems() }
+        if json {
+            try printJSON(Output(ok: problems.isEmpty, problems: problems))
+        } else if problems.isEmpty {
+            print("ok")
+        } else {
+            problems.forEach { print($0) }
+        }
+        if !problems.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import SpyglassCore
+import SpyglassProtocol
+import SpyglassServer
+import SpyglassStorage
+
+/// `spyglass project …`.
+struct ProjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project", abstract: "Manage projects and their DSNs.",
+        subcommands: [Create.self, List.self, DSNCommand.self])
+
+    /// Where DSNs point: `--base-url`, else SPYGLASS_BASE_URL, else SPYGLASS_HOST and SPYGLASS_PORT.
+    struct LinkOptions: ParsableArguments {
+        @Option(
+            name: .customLong("base-url"),
+            help: ArgumentHelp(
+                "Server URL used in DSNs (env SPYGLASS_BASE_URL, default http://<SPYGLASS_HOST>:<SPYGLASS_PORT>).",
+                valueName: "url"))
+        var baseURL: String?
+    }
+
+    /// `spyglass project create`.
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a project with a client key.",
+            discussion: """
+                --id and --public-key keep a DSN from Sentry or GlitchTip working: \
+                http://<public-key>@host/<id> stays valid after the move.
+                """)
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var link: LinkOptions
+        @Argument(help: "Display name of the project.") var name: String
+        @Option(help: "URL-safe short name (default: derived from the name).") var slug: String?
+        @Option(help: "Project id, the last part of the DSN (default: the next free one).") var id: Int64?
+        @Option(name: .customLong("public-key"), help: "Client key, 32 hex digits (default: random).")
+        var publicKey: String?
+        @Flag(help: "Print the project as JSON.") var json = false
+
+        func run() throws {
+            let (database, configuration) = try store.open(baseURL: link.baseURL)
+            let created = try reporting {
+                try database.createProject(name: name, slug: slug, id: id, publicKey: publicKey, now: .now)
+            }
+            let output = ProjectOutput(created, configuration)
+            if json {
+                try printJSON(output)
+            } else {
+                print("Created project \(output.slug) (id \(output.id)).")
+                print("DSN: \(output.dsn ?? "-")")
+            }
+        }
+    }
+
+    /// `spyglass project list`.
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List projects with their DSNs.")
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var link: LinkOptions
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func run() throws {
+            let (database, configuration) = try store.open(baseURL: link.baseURL)
+            let projects = try reporting { try database.projects() }.map { ProjectOutput($0, configuration) }
+            if json {
+                try printJSON(projects)
+            } else {
+                printTable(
+                    ["ID", "SLUG", "NAME", "DSN"], projects.map { ["\($0.id)", $0.slug, $0.name, $0.dsn ?? "-"] })
+            }
+        }
+    }
+
+    /// `spyglass project dsn`.
+    struct DSNCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dsn", abstract: "Print the DSN of a project (its first active key).")
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var link: LinkOptions
+        @Argument(help: "The project's slug.") var slug: String
+        @Flag(help: "Print every key's DSN as JSON.") var json = false
+
+        func run() throws {
+            let (database, configuration) = try store.open(baseURL: link.baseURL)
+            guard let project = try reporting({ try database.project(slug: slug) }) else {
+                throw fail(DomainError(.notFound, "no project with slug \"\(slug)\""))
+            }
+            let output = ProjectOutput(project, configuration)
+            if json {
+                try printJSON(output.keys)
+            } else if let dsn = output.dsn {
+                print(dsn)
+            } else {
+                throw fail(DomainError(.notFound, "project \"\(slug)\" has no active key"))
+            }
+        }
+    }
+}
+
+/// A project as the CLI shows it.
+struct ProjectOutput: Encodable {
+    struct Key: Encodable {
+        var id: Int64
+        var label: String
+        var publicKey: String
+        var isActive: Bool
+        var dsn: String
+    }
+    var id: Int64
+    var slug: String
+    var name: String
+    var dateCreated: Date
+    /// The DSN of the first active key.
+    var dsn: String?
+    var keys: [Key]
+
+    init(_ project: ProjectWithKeys, _ configuration: ServerConfiguration) {
+        let baseURL = configuration.effectiveBaseURL(boundPort: configuration.port)
+        id = project.project.id ?? 0
+        slug = project.project.slug
+        name = project.project.name
+        dateCreated = project.project.createdAt
+        let projectID = Int(id)
+        keys = project.keys.map { key in
+            Key(
+                id: key.id ?? 0, label: key.label, publicKey: key.publicKey, isActive: key.isActive,
+                dsn: DSN(baseURL: baseURL, publicKey: key.publicKey, projectID: projectID)?.description ?? "")
+        }
+        dsn = keys.first(where: \.isActive)?.dsn
+    }
+}

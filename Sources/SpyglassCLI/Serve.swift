@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SpyglassServer
+import SpyglassStorage
+
+/// `spyglass serve`.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server.",
+        discussion: """
+            Each flag falls back to its SPYGLASS_* environment variable, then to its default. \
+            SPYGLASS_ADMIN_PASSWORD (environment only) sets the first admin's password; without it a \
+            one-time password is generated and printed once. A bad value stops the server with exit code 2.
+            """)
+
+    @Option(help: ArgumentHelp("Address to listen on (env SPYGLASS_HOST, default 127.0.0.1).", valueName: "address"))
+    var host: String?
+
+    @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one (env SPYGLASS_PORT, default 8000).", valueName: "port"))
+    var port: String?
+
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp("Data directory for the database (env SPYGLASS_DATA_DIR, default ./spyglass-data).", valueName: "path"))
+    var dataDir: String?
+
+    @Option(
+        name: .customLong("base-url"),
+        help: ArgumentHelp(
+            "URL users and SDKs reach the server at, used in DSNs and links (env SPYGLASS_BASE_URL, default http://<host>:<port>).",
+            valueName: "url"))
+    var baseURL: String?
+
+    @Option(
+        name: .customLong("admin-email"),
+        help: ArgumentHelp("E-mail of the admin created on first start (env SPYGLASS_ADMIN_EMAIL, default admin@example.com).", valueName: "email"))
+    var adminEmail: String?
+
+    @Option(help: ArgumentHelp("Organization slug used in API paths (env SPYGLASS_ORG, default spyglass).", valueName: "slug"))
+    var org: String?
+
+    @Option(
+        name: .customLong("log-format"),
+        help: ArgumentHelp("Log format: logfmt or json (env SPYGLASS_LOG_FORMAT, default logfmt).", valueName: "format"))
+    var logFormat: String?
+
+    @Option(
+        name: .customLong("log-level"),
+        help: ArgumentHelp(
+            "Lowest level logged: trace, debug, info, notice, warning, error, critical (env SPYGLASS_LOG_LEVEL, default info).",
+            valueName: "level"))
+    var logLevel: String?
+
+    func run() async throws {
+        let configuration = try resolveOrExit(
+            ServeFlags(
+                host: host, port: port, dataDir: dataDir, baseURL: baseURL, adminEmail: adminEmail, org: org,
+                logFormat: logFormat, logLevel: logLevel))
+        LoggingSystem.bootstrap { _ in
+            StructuredLogHandler(format: configuration.logFormat, level: configuration.logLevel)
+        }
+        let logger = Logger(label: "spyglass")
+        let database: AppDatabase
+        do {
+            database = try Server.openDatabase(configuration)
+        } catch {
+            throw fail(error)
+        }
+        do {
+            try await Server.run(configuration: configuration, database: database, logger: logger)
+        } catch {
+            logger.critical("server stopped", metadata: ["error": "\(error)"])
+            throw fail(error)
+        }
+        logger.info("shut down")
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import SpyglassCore
+import SpyglassStorage
+
+/// `spyglass token …`.
+struct TokenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Manage API tokens.", subcommands: [Create.self])
+
+    /// `spyglass token create`.
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an API token for a user.",
+            discussion: """
+                The token is printed once, alone on the last line of output, and stored only as its \
+                SHA-256. Use it as `Authorization: Bearer <token>` or as SENTRY_AUTH_TOKEN for sentry-cli.
+                """)
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: ArgumentHelp("E-mail of the user the token acts as.", valueName: "email")) var user: String
+        @Option(help: "A name to recognize the token by.") var name = "cli"
+        @Flag(help: "Print the token and its metadata as JSON.") var json = false
+
+        func run() throws {
+            let (database, _) = try store.open()
+            let (token, hash) = APIToken.generate()
+            let record = try reporting {
+                try database.createAPIToken(userEmail: user, name: name, tokenHash: hash, now: .now)
+            }
+            if json {
+                try printJSON(TokenOutput(id: record.id ?? 0, name: record.name, token: token, dateCreated: record.createdAt))
+            } else {
+                print("Created API token \"\(record.name)\" for \(user). It is shown only this once:")
+                print(token)
+            }
+        }
+    }
+}
+
+struct TokenOutput: Encodable {
+    var id: Int64
+    var name: String
+    var token: String
+    var dateCreated: Date
+}

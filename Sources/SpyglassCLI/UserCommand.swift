@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import SpyglassCore
+import SpyglassStorage
+
+/// `spyglass user …`.
+struct UserCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Manage user accounts.", subcommands: [Create.self, List.self])
+
+    /// `spyglass user create`.
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user account.")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "E-mail address, used to log in.") var email: String
+        @Option(help: "Password (at least 8 characters).") var password: String
+        @Flag(help: "Make the user an administrator.") var admin = false
+        @Flag(help: "Print the new user as JSON.") var json = false
+
+        func run() throws {
+            let (database, _) = try store.open()
+            let user = try reporting {
+                try Password.validate(password)
+                return try database.createUser(
+                    email: email, passwordHash: Password.hash(password), isAdmin: admin, now: .now)
+            }
+            if json {
+                try printJSON(UserOutput(user))
+            } else {
+                print("Created \(user.isAdmin ? "admin " : "")user \(user.email) (id \(user.id ?? 0)).")
+            }
+        }
+    }
+
+    /// `spyglass user list`.
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List user accounts.")
+
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func run() throws {
+            let (database, _) = try store.open()
+            let users = try reporting { try database.users() }
+            if json {
+                try printJSON(users.map(UserOutput.init))
+            } else {
+                printTable(
+                    ["ID", "EMAIL", "ADMIN", "ACTIVE", "CREATED"],
+                    users.map { user in
+                        [
+                            "\(user.id ?? 0)", user.email, user.isAdmin ? "yes" : "no", user.isActive ? "yes" : "no",
+                            user.createdAt.formatted(.iso8601),
+                        ]
+                    })
+            }
+        }
+    }
+}
+
+/// A user as `--json` shows it (never the password hash).
+struct UserOutput: Encodable {
+    var id: Int64
+    var email: String
+    var isAdmin: Bool
+    var isActive: Bool
+    var dateJoined: Date
+
+    init(_ user: User) {
+        id = user.id ?? 0
+        email = user.email
+        isAdmin = user.isAdmin
+        isActive = user.isActive
+        dateJoined = user.createdAt
+    }
+}

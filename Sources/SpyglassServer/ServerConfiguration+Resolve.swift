@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import SpyglassCore
+
+/// A setting with a bad value: says which one, and what is wrong with it.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    /// The flag and variable, e.g. `--port / SPYGLASS_PORT`.
+    public let setting: String
+    /// What is wrong with the value.
+    public let message: String
+
+    public var description: String { "invalid \(setting): \(message)" }
+}
+
+/// The raw text of each setting as given on the command line (nil when the flag was not given).
+public struct ServeFlags: Sendable {
+    public var host: String?
+    public var port: String?
+    public var dataDir: String?
+    public var baseURL: String?
+    public var adminEmail: String?
+    public var org: String?
+    public var logFormat: String?
+    public var logLevel: String?
+
+    public init(
+        host: String? = nil, port: String? = nil, dataDir: String? = nil, baseURL: String? = nil,
+        adminEmail: String? = nil, org: String? = nil, logFormat: String? = nil, logLevel: String? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDir = dataDir
+        self.baseURL = baseURL
+        self.adminEmail = adminEmail
+        self.org = org
+        self.logFormat = logFormat
+        self.logLevel = logLevel
+    }
+}
+
+extension ServerConfiguration {
+    /// Resolves every setting: the flag if given, else the environment variable, else the default.
+    public static func resolve(
+        flags: ServeFlags, environment: [String: String]
+    ) throws(ConfigurationError) -> ServerConfiguration {
+        var config = ServerConfiguration.defaults
+        func value(_ flag: String?, _ variable: String) -> String? {
+            if let flag { return flag }
+            if let text = environment[variable], !text.isEmpty { return text }
+            return nil
+        }
+        func fail(_ flag: String, _ variable: String, _ message: String) -> ConfigurationError {
+            ConfigurationError(setting: "--\(flag) / \(variable)", message: message)
+        }
+
+        if let host = value(flags.host, "SPYGLASS_HOST") {
+            guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" }) else {
+                throw fail("host", "SPYGLASS_HOST", "\"\(host)\" is not a host name or IP address")
+            }
+            config.host = host
+        }
+        if let port = value(flags.port, "SPYGLASS_PORT") {
+            guard let number = Int(port), (0...65535).contains(number) else {
+                throw fail("port", "SPYGLASS_PORT", "\"\(port)\" is not a port number (0-65535)")
+            }
+            config.port = number
+        }
+        if let dataDir = value(flags.dataDir, "SPYGLASS_DATA_DIR") {
+            config.dataDirectory = URL(filePath: dataDir, directoryHint: .isDirectory)
+        }
+        if let base = value(flags.baseURL, "SPYGLASS_BASE_URL") {
+            let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+            guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(),
+                scheme == "http" || scheme == "https", url.host() != nil, url.query() == nil, url.fragment() == nil
+            else {
+                throw fail("base-url", "SPYGLASS_BASE_URL", "\"\(base)\" is not an http(s) URL like https://errors.example.com")
+            }
+            config.baseURL = url
+        }
+        if let email = value(flags.adminEmail, "SPYGLASS_ADMIN_EMAIL") {
+            do { config.adminEmail = try EmailAddress.normalize(email) } catch {
+                throw fail("admin-email", "SPYGLASS_ADMIN_EMAIL", error.message)
+            }
+        }
+        if let password = environment["SPYGLASS_ADMIN_PASSWORD"], !password.isEmpty {
+            do { try Password.validate(password) } catch {
+                throw ConfigurationError(setting: "SPYGLASS_ADMIN_PASSWORD", message: error.message)
+            }
+            config.adminPassword = password
+        }
+        if let org = value(flags.org, "SPYGLASS_ORG") {
+            do { try Slug.validate(org) } catch { throw fail("org", "SPYGLASS_ORG", error.message) }
+            config.organizationSlug = org
+        }
+        if let format = value(flags.logFormat, "SPYGLASS_LOG_FORMAT") {
+            guard let parsed = LogFormat(rawValue: format.lowercased()) else {
+                throw fail("log-format", "SPYGLASS_LOG_FORMAT", "\"\(format)\" is not one of logfmt, json")
+            }
+            config.logFormat = parsed
+        }
+        if let level = value(flags.logLevel, "SPYGLASS_LOG_LEVEL") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                let names = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw fail("log-level", "SPYGLASS_LOG_LEVEL", "\"\(level)\" is not one of \(names)")
+            }
+            config.logLevel = parsed
+        }
+        return config
+    }
+}

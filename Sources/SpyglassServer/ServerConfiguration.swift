@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import SpyglassCore
+
+/// Everything `spyglass serve` can be told, resolved from flags, then `SPYGLASS_*` variables, then defaults.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on (`--host`, `SPYGLASS_HOST`, default 127.0.0.1).
+    public var host: String
+    /// Port to listen on; 0 picks a free one (`--port`, `SPYGLASS_PORT`, default 8000).
+    public var port: Int
+    /// Where the database lives (`--data-dir`, `SPYGLASS_DATA_DIR`, default ./spyglass-data).
+    public var dataDirectory: URL
+    /// The address users and SDKs reach the server at, used in DSNs and links (`--base-url`,
+    /// `SPYGLASS_BASE_URL`); `nil` means `http://<host>:<port>` of the bound socket.
+    public var baseURL: URL?
+    /// E-mail of the admin account created on first start (`--admin-email`, `SPYGLASS_ADMIN_EMAIL`).
+    public var adminEmail: String
+    /// Password of that account (`SPYGLASS_ADMIN_PASSWORD` only: flags show up in `ps`); `nil` generates one.
+    public var adminPassword: String?
+    /// The one organization's slug in API paths (`--org`, `SPYGLASS_ORG`, default spyglass).
+    public var organizationSlug: String
+    /// Log line format (`--log-format`, `SPYGLASS_LOG_FORMAT`: logfmt or json).
+    public var logFormat: LogFormat
+    /// Lowest level logged (`--log-level`, `SPYGLASS_LOG_LEVEL`, default info).
+    public var logLevel: Logger.Level
+
+    /// The defaults, which is what a bare `spyglass serve` runs with.
+    public static let defaults = ServerConfiguration(
+        host: "127.0.0.1", port: 8000, dataDirectory: URL(filePath: "spyglass-data", directoryHint: .isDirectory),
+        baseURL: nil, adminEmail: "admin@example.com", adminPassword: nil, organizationSlug: "spyglass",
+        logFormat: .logfmt, logLevel: .info)
+
+    public init(
+        host: String, port: Int, dataDirectory: URL, baseURL: URL?, adminEmail: String, adminPassword: String?,
+        organizationSlug: String, logFormat: LogFormat, logLevel: Logger.Level
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.baseURL = baseURL
+        self.adminEmail = adminEmail
+        self.adminPassword = adminPassword
+        self.organizationSlug = organizationSlug
+        self.logFormat = logFormat
+        self.logLevel = logLevel
+    }
+
+    /// The base URL for a server bound to `port`: the configured one, else derived from the listen address.
+    public func effectiveBaseURL(boundPort: Int) -> URL {
+        if let baseURL { return baseURL }
+        let reachable = (host == "0.0.0.0" || host.isEmpty) ? "127.0.0.1" : (host == "::" ? "::1" : host)
+        let bracketed = reachable.contains(":") ? "[\(reachable)]" : reachable
+        // Host and port are validated, so the URL parses.
+        return URL(string: "http://\(bracketed):\(boundPort)") ?? URL(filePath: "/")
+    }
+}
+
+/// The log line formats.
+public enum LogFormat: String, Sendable, CaseIterable {
+    /// `ts=… level=info msg="…" key=value`, one event a line.
+    case logfmt
+    /// One JSON object a line.
+    case json
+}

@@ -1,0 +1,59 @@
+import Foundation
+import GRDB
+import SpyglassCore
+
+extension AppDatabase {
+    /// Creates a user. `passwordHash` is already bcrypt (hash outside any transaction: it is slow).
+    @discardableResult
+    public func createUser(email: String, passwordHash: String, isAdmin: Bool, now: Date) throws -> User {
+        let email = try EmailAddress.normalize(email)
+        return try writer.write { db in
+            if try User.filter(User.Columns.email == email).fetchCount(db) > 0 {
+                throw DomainError(.conflict, "a user with e-mail \(email) already exists")
+            }
+            var user = User(
+                email: email, passwordHash: passwordHash, isAdmin: isAdmin, isActive: true,
+                mustChangePassword: false, createdAt: now)
+            try user.insert(db)
+            return user
+        }
+    }
+
+    /// All users, oldest first.
+    public func users() throws -> [User] {
+        try writer.read { db in try User.order(User.Columns.id).fetchAll(db) }
+    }
+
+    /// The user with `email`, if any.
+    public func user(email: String) throws -> User? {
+        let email = (try? EmailAddress.normalize(email)) ?? email
+        return try writer.read { db in try User.filter(User.Columns.email == email).fetchOne(db) }
+    }
+
+    /// Stores a new API token of the user with `email`. The token itself is never stored, only its hash.
+    @discardableResult
+    public func createAPIToken(userEmail: String, name: String, tokenHash: String, now: Date) throws -> APITokenRecord {
+        try writer.write { db in
+            let email = (try? EmailAddress.normalize(userEmail)) ?? userEmail
+            guard let user = try User.filter(User.Columns.email == email).fetchOne(db), let userId = user.id else {
+                throw DomainError(.notFound, "no user with e-mail \(userEmail)")
+            }
+            var token = APITokenRecord(userId: userId, name: name, tokenHash: tokenHash, createdAt: now)
+            try token.insert(db)
+            return token
+        }
+    }
+
+    /// The active user owning the API token whose hash is `tokenHash`, if any.
+    public func user(tokenHash: String) throws -> User? {
+        try writer.read { db in
+            try User.fetchOne(
+                db,
+                sql: """
+                    SELECT user.* FROM user JOIN api_token ON api_token.user_id = user.id
+                    WHERE api_token.token_hash = ? AND user.is_active = 1
+                    """,
+                arguments: [tokenHash])
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import GRDB
+
+extension AppDatabase {
+    /// The schema's history. Shipped migrations are frozen: never edit one, add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 accounts and projects") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE instance (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        created_at TEXT NOT NULL,
+                        ready_checked_at TEXT
+                    ) STRICT;
+                    INSERT INTO instance (id, created_at) VALUES (1, strftime('%Y-%m-%d %H:%M:%f', 'now'));
+
+                    CREATE TABLE user (
+                        id INTEGER PRIMARY KEY,
+                        email TEXT NOT NULL UNIQUE CHECK (email = lower(email) AND email LIKE '%_@_%'),
+                        password_hash TEXT NOT NULL,
+                        is_admin INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),
+                        is_active INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+                        must_change_password INTEGER NOT NULL DEFAULT 0 CHECK (must_change_password IN (0, 1)),
+                        created_at TEXT NOT NULL
+                    ) STRICT;
+
+                    CREATE TABLE project (
+                        id INTEGER PRIMARY KEY CHECK (id > 0),
+                        slug TEXT NOT NULL UNIQUE CHECK (length(slug) BETWEEN 1 AND 50),
+                        name TEXT NOT NULL CHECK (length(name) > 0),
+                        created_at TEXT NOT NULL
+                    ) STRICT;
+
+                    CREATE TABLE project_member (
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                        role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+                        created_at TEXT NOT NULL,
+                        PRIMARY KEY (project_id, user_id)
+                    ) STRICT, WITHOUT ROWID;
+                    CREATE INDEX project_member_user ON project_member(user_id);
+
+                    CREATE TABLE project_key (
+                        id INTEGER PRIMARY KEY,
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        public_key TEXT NOT NULL UNIQUE
+                            CHECK (length(public_key) = 32 AND public_key NOT GLOB '*[^0-9a-f]*'),
+                        label TEXT NOT NULL,
+                        is_active INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+                        created_at TEXT NOT NULL
+                    ) STRICT;
+                    CREATE INDEX project_key_project ON project_key(project_id);
+
+                    CREATE TABLE api_token (
+                        id INTEGER PRIMARY KEY,
+                        user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        token_hash TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64),
+                        created_at TEXT NOT NULL,
+                        last_used_at TEXT
+                    ) STRICT;
+                    CREATE INDEX api_token_user ON api_token(user_id);
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+import SpyglassCore
+
+/// The server's one SQLite database.
+///
+/// A value wrapping one `DatabaseWriter`: a WAL `DatabasePool` on disk, or a `DatabaseQueue` in memory for tests.
+/// Opening it runs the migrations, so every command can start on a fresh directory.
+public struct AppDatabase: Sendable {
+    /// File name of the database inside the data directory.
+    public static let fileName = "spyglass.sqlite"
+
+    /// The connection (pool) every read and write goes through.
+    public let writer: any DatabaseWriter
+
+    /// Wraps `writer` and migrates its schema to the latest version.
+    public init(_ writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Opens (creating if needed) the database in `directory`: WAL mode, foreign keys on, migrated.
+    ///
+    /// Throws a ``DomainError`` naming the directory when it cannot be created or written.
+    public static func open(directory: URL, readOnly: Bool = false) throws -> AppDatabase {
+        try DataDirectory.prepare(directory)
+        let path = directory.appending(path: fileName).path(percentEncoded: false)
+        var configuration = makeConfiguration()
+        configuration.readonly = readOnly
+        do {
+            return try AppDatabase(DatabasePool(path: path, configuration: configuration))
+        } catch let error as DatabaseError {
+            throw DomainError(.unavailable, "cannot open database \(path): \(error.message ?? "\(error)")")
+        }
+    }
+
+    /// A fresh, migrated in-memory database (tests).
+    public static func inMemory() throws -> AppDatabase {
+        try AppDatabase(DatabaseQueue(configuration: makeConfiguration()))
+    }
+
+    /// Connection settings shared by every connection.
+    static func makeConfiguration() -> Configuration {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        // Another process (a CLI command, a backup) may hold the write lock for a moment.
+        configuration.busyMode = .timeout(5)
+        configuration.label = "spyglass"
+        return configuration
+    }
+}
+
+/// The data directory: created when missing, checked for writability.
+enum DataDirectory {
+    static func prepare(_ directory: URL) throws {
+        var path = directory.standardizedFileURL.path(percentEncoded: false)
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        // mkdir -p by hand, so the error names the component and the reason (errno).
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw DomainError(.unavailable, "cannot create data directory \(prefix): \(String(cString: strerror(errno)))")
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw DomainError(.unavailable, "data directory \(path) is not a directory")
+        }
+        // access(2) asks the kernel, which also knows about read-only mounts.
+        guard access(path, W_OK | X_OK) == 0 else {
+            throw DomainError(.unavailable, "data directory \(path) is not writable: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+extension AppDatabase {
+    /// Folds the WAL into the main file and closes every connection. Later use fails.
+    public func close() throws {
+        guard let pool = writer as? DatabasePool else { return }
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        try pool.close()
+    }
+}

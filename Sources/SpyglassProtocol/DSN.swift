@@ -44,7 +44,7 @@ public struct DSN: Sendable, Hashable, CustomStringConvertible {
         else { return nil }
         let prefix = baseURL.path(percentEncoded: false).split(separator: "/").joined(separator: "/")
         self.init(
-            scheme: scheme, publicKey: publicKey, host: host, port: baseURL.port, pathPrefix: prefix,
+            scheme: scheme, publicKey: publicKey, host: Self.unbracketed(host), port: baseURL.port, pathPrefix: prefix,
             projectID: String(projectID))
     }
 
@@ -58,8 +58,13 @@ public struct DSN: Sendable, Hashable, CustomStringConvertible {
         var parts = components.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard let projectID = parts.popLast(), !projectID.isEmpty else { return nil }
         self.init(
-            scheme: scheme, publicKey: user, secretKey: components.percentEncodedPassword, host: host,
+            scheme: scheme, publicKey: user, secretKey: components.percentEncodedPassword, host: Self.unbracketed(host),
             port: components.port, pathPrefix: parts.joined(separator: "/"), projectID: projectID)
+    }
+
+    /// IPv6 hosts are kept without brackets (Foundation returns them with brackets on some platforms).
+    private static func unbracketed(_ host: String) -> String {
+        host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
     }
 
     /// The DSN as text, the form SDKs take.

@@ -29,14 +29,17 @@ public enum Server {
         let app = buildApplication(
             configuration: configuration, dependencies: AppDependencies(database: database, logger: logger)
         ) { port in
-            announce(report, baseURL: configuration.effectiveBaseURL(boundPort: port), logger: logger)
+            announce(
+                report, baseURL: configuration.effectiveBaseURL(boundPort: port),
+                listen: "\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(port)",
+                logger: logger)
         }
         try await app.runService()
     }
 
     /// The start-up lines: URL, the new admin's one-time password (only when generated now), the DSN.
-    static func announce(_ report: BootstrapReport, baseURL: URL, logger: Logger) {
-        logger.notice("Spyglass is listening", metadata: ["url": "\(baseURL.absoluteString)"])
+    static func announce(_ report: BootstrapReport, baseURL: URL, listen: String, logger: Logger) {
+        logger.notice("Spyglass is listening", metadata: ["url": "\(baseURL.absoluteString)", "listen": "\(listen)"])
         if let admin = report.createdAdmin {
             var metadata: Logger.Metadata = ["spyglass.admin_email": "\(admin.email)"]
             if let password = report.generatedPassword {

@@ -22,16 +22,19 @@ public struct AppDatabase: Sendable {
     /// Opens (creating if needed) the database in `directory`: WAL mode, foreign keys on, migrated.
     ///
     /// Throws a ``DomainError`` naming the directory when it cannot be created or written.
-    public static func open(directory: URL, readOnly: Bool = false) throws -> AppDatabase {
+    public static func open(directory: URL) throws -> AppDatabase {
         try DataDirectory.prepare(directory)
         let path = directory.appending(path: fileName).path(percentEncoded: false)
-        var configuration = makeConfiguration()
-        configuration.readonly = readOnly
         do {
-            return try AppDatabase(DatabasePool(path: path, configuration: configuration))
+            return try AppDatabase(DatabasePool(path: path, configuration: makeConfiguration()))
         } catch let error as DatabaseError {
             throw DomainError(.unavailable, "cannot open database \(path): \(error.message ?? "\(error)")")
         }
+    }
+
+    /// Wraps `writer` as it is, without migrating (e.g. a read-only connection in tests).
+    package init(unmigrated writer: any DatabaseWriter) {
+        self.writer = writer
     }
 
     /// A fresh, migrated in-memory database (tests).
@@ -40,7 +43,7 @@ public struct AppDatabase: Sendable {
     }
 
     /// Connection settings shared by every connection.
-    static func makeConfiguration() -> Configuration {
+    package static func makeConfiguration() -> Configuration {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         // Another process (a CLI command, a backup) may hold the write lock for a moment.

@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import SpyglassServer
+import Testing
+
+@Suite struct ServerConfigurationTests {
+    @Test func defaultsNeedNoFlagsAndNoEnvironment() throws {
+        let config = try ServerConfiguration.resolve(flags: ServeFlags(), environment: [:])
+        #expect(config.host == "127.0.0.1")
+        #expect(config.port == 8000)
+        #expect(config.dataDirectory.lastPathComponent == "spyglass-data")
+        #expect(config.baseURL == nil)
+        #expect(config.organizationSlug == "spyglass")
+        #expect(config.adminPassword == nil)
+        #expect(config.logFormat == .logfmt)
+        #expect(config.logLevel == .info)
+        #expect(config.effectiveBaseURL(boundPort: 8000).absoluteString == "http://127.0.0.1:8000")
+    }
+
+    @Test func flagsWinOverEnvironmentWhichWinsOverDefaults() throws {
+        let environment = [
+            "SPYGLASS_HOST": "0.0.0.0", "SPYGLASS_PORT": "9000", "SPYGLASS_DATA_DIR": "/var/lib/spyglass",
+            "SPYGLASS_BASE_URL": "https://errors.example.com/", "SPYGLASS_ADMIN_EMAIL": "Ops@Example.com",
+            "SPYGLASS_ADMIN_PASSWORD": "s3cret-pass", "SPYGLASS_ORG": "acme", "SPYGLASS_LOG_FORMAT": "JSON",
+            "SPYGLASS_LOG_LEVEL": "debug",
+        ]
+        let fromEnvironment = try ServerConfiguration.resolve(flags: ServeFlags(), environment: environment)
+        #expect(fromEnvironment.host == "0.0.0.0")
+        #expect(fromEnvironment.port == 9000)
+        #expect(fromEnvironment.dataDirectory.path(percentEncoded: false).hasPrefix("/var/lib/spyglass"))
+        #expect(fromEnvironment.baseURL?.absoluteString == "https://errors.example.com")
+        #expect(fromEnvironment.adminEmail == "ops@example.com")
+        #expect(fromEnvironment.adminPassword == "s3cret-pass")
+        #expect(fromEnvironment.organizationSlug == "acme")
+        #expect(fromEnvironment.logFormat == .json)
+        #expect(fromEnvironment.logLevel == .debug)
+
+        let flags = ServeFlags(port: "9100", org: "other", logLevel: "error")
+        let both = try ServerConfiguration.resolve(flags: flags, environment: environment)
+        #expect(both.port == 9100)
+        #expect(both.organizationSlug == "other")
+        #expect(both.logLevel == .error)
+        #expect(both.host == "0.0.0.0")
+    }
+
+    @Test func unspecifiedAddressesAreReachedOnLoopback() throws {
+        let config = try ServerConfiguration.resolve(flags: ServeFlags(host: "0.0.0.0"), environment: [:])
+        #expect(config.effectiveBaseURL(boundPort: 1234).absoluteString == "http://127.0.0.1:1234")
+        let v6 = try ServerConfiguration.resolve(flags: ServeFlags(host: "::"), environment: [:])
+        #expect(v6.effectiveBaseURL(boundPort: 1234).absoluteString == "http://[::1]:1234")
+    }
+
+    @Test(arguments: [
+        (ServeFlags(port: "abc"), "--port / SPYGLASS_PORT"),
+        (ServeFlags(port: "70000"), "--port / SPYGLASS_PORT"),
+        (ServeFlags(baseURL: "errors.example.com"), "--base-url / SPYGLASS_BASE_URL"),
+        (ServeFlags(adminEmail: "root"), "--admin-email / SPYGLASS_ADMIN_EMAIL"),
+        (ServeFlags(org: "Not A Slug"), "--org / SPYGLASS_ORG"),
+        (ServeFlags(logFormat: "xml"), "--log-format / SPYGLASS_LOG_FORMAT"),
+        (ServeFlags(logLevel: "loud"), "--log-level / SPYGLASS_LOG_LEVEL"),
+        (ServeFlags(host: "two words"), "--host / SPYGLASS_HOST"),
+    ])
+    func badValuesNameTheSetting(_ flags: ServeFlags, _ setting: String) {
+        let error = #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.resolve(flags: flags, environment: [:])
+        }
+        #expect(error?.setting == setting)
+        #expect(error?.description.hasPrefix("invalid \(setting): ") == true)
+    }
+
+    @Test func badEnvironmentValuesAreCaughtToo() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_PORT": "http"])
+        }
+        #expect(error?.description == "invalid --port / SPYGLASS_PORT: \"http\" is not a port number (0-65535)")
+        let password = #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_ADMIN_PASSWORD": "short"])
+        }
+        #expect(password?.setting == "SPYGLASS_ADMIN_PASSWORD")
+    }
+}

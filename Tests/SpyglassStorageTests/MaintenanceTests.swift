@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassStorage
+import Testing
+
+@Suite struct MaintenanceTests {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    @Test func backupIsAConsistentCopyThatOpensOnItsOwn() throws {
+        let directory = try TemporaryDirectory()
+        let database = try AppDatabase.open(directory: directory.url.appending(path: "data"))
+        _ = try database.bootstrap(adminEmail: "admin@example.com", adminPassword: "password1", now: now)
+        try database.createProject(name: "Shop", now: now)
+        let target = directory.url.appending(path: "backup.sqlite")
+        try database.backup(to: target)
+
+        let copy = try DatabaseQueue(path: target.path(percentEncoded: false))
+        let (slugs, integrity) = try copy.read { db in
+            (
+                try String.fetchAll(db, sql: "SELECT slug FROM project ORDER BY id"),
+                try String.fetchOne(db, sql: "PRAGMA integrity_check")
+            )
+        }
+        #expect(slugs == ["default", "shop"])
+        #expect(integrity == "ok")
+        // No partial files are left behind.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.url.path(percentEncoded: false))
+        #expect(leftovers.sorted() == ["backup.sqlite", "data"])
+    }
+
+    @Test func backupNeverOverwrites() throws {
+        let directory = try TemporaryDirectory()
+        let database = try AppDatabase.open(directory: directory.url.appending(path: "data"))
+        let target = directory.url.appending(path: "existing")
+        _ = FileManager.default.createFile(atPath: target.path(percentEncoded: false), contents: Data("keep".utf8))
+        #expect(throws: DomainError.self) { try database.backup(to: target) }
+        #expect(FileManager.default.contents(atPath: target.path(percentEncoded: false)) == Data("keep".utf8))
+    }
+
+    @Test func integrityCheckFindsBrokenReferences() throws {
+        let database = try AppDatabase.inMemory()
+        try database.createProject(name: "Shop", now: now)
+        #expect(try database.integrityProblems() == [])
+        try database.writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            try db.execute(sql: "DELETE FROM project")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        let problems = try database.integrityProblems()
+        #expect(problems.count == 1)
+        #expect(problems.first?.contains("project_key") == true)
+    }
+
+    @Test func readinessWritesAndFailsOnAReadOnlyDatabase() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try AppDatabase.open(directory: directory.url.appending(path: "data"))
+        try await database.checkReady()
+        let checked = try await database.writer.read { db in
+            try String.fetchOne(db, sql: "SELECT ready_checked_at FROM instance")
+        }
+        #expect(checked != nil)
+
+        var configuration = AppDatabase.makeConfiguration()
+        configuration.readonly = true
+        let readOnly = AppDatabase(
+            unmigrated: try DatabaseQueue(path: directory.path("data/spyglass.sqlite"), configuration: configuration))
+        let error = await #expect(throws: DomainError.self) { try await readOnly.checkReady() }
+        #expect(error?.message.contains("not writable") == true)
+    }
+}

@@ -1,0 +1,139 @@
+"""Shared helpers: run the real `spyglass` binary on a free port in a temporary directory."""
+
+import json
+import os
+import queue
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+
+def spyglass_binary() -> str:
+    """The binary under test: $SPYGLASS_BIN (scripts/test sets it), else the debug build."""
+    if os.environ.get("SPYGLASS_BIN"):
+        return os.environ["SPYGLASS_BIN"]
+    root = Path(__file__).resolve().parents[2]
+    bin_dir = subprocess.run(
+        ["swift", "build", "--show-bin-path"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return str(Path(bin_dir) / "spyglass")
+
+
+BIN = spyglass_binary()
+
+
+def clean_env(**extra: str) -> dict:
+    """The environment without any SPYGLASS_* setting of the caller's, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPYGLASS_")}
+    env.update(extra)
+    return env
+
+
+def parse_logfmt(line: str) -> dict:
+    """Parses one logfmt line (quoted values with JSON escapes)."""
+    fields = {}
+    for match in re.finditer(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)', line):
+        key, value = match.group(1), match.group(2)
+        fields[key] = json.loads(value) if value.startswith('"') else value
+    return fields
+
+
+class ServerProcess:
+    """`spyglass serve` as a child process whose stdout lines are collected as they come."""
+
+    def __init__(self, data_dir=None, cwd=None, args=(), env=None, log_format="logfmt"):
+        self.log_format = log_format
+        command = [BIN, "serve", "--port", "0", *args]
+        if data_dir is not None:
+            command += ["--data-dir", str(data_dir)]
+        if log_format != "logfmt":
+            command += ["--log-format", log_format]
+        self.command = command
+        self.proc = subprocess.Popen(
+            command, cwd=cwd, env=env or clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.lines: list[dict] = []
+        self.raw: list[str] = []
+        self._queue: queue.Queue = queue.Queue()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
+        self.dsn_line = self.wait_for(lambda f: f.get("msg") == "send events to this DSN")
+        # Where this process listens (the logged `url` is the public base URL, which may differ).
+        self.url = "http://" + self.find("Spyglass is listening")["listen"]
+
+    def _pump(self):
+        for raw in self.proc.stdout:
+            self.raw.append(raw)
+            fields = json.loads(raw) if self.log_format == "json" else parse_logfmt(raw)
+            self.lines.append(fields)
+            self._queue.put(fields)
+        self._queue.put(None)
+
+    def wait_for(self, predicate, timeout=30.0) -> dict:
+        """The first stdout line (parsed) that satisfies `predicate`, waiting for it if needed."""
+        for fields in list(self.lines):
+            if predicate(fields):
+                return fields
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                fields = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if fields is None:
+                break
+            if predicate(fields):
+                return fields
+        raise AssertionError(
+            f"no matching line from {shlex.join(self.command)}; stdout:\n{''.join(self.raw)}\n"
+            f"stderr:\n{self.proc.stderr.read() if self.proc.poll() is not None else '(running)'}"
+        )
+
+    def find(self, msg: str):
+        return next((f for f in self.lines if f.get("msg") == msg), None)
+
+    @property
+    def dsn(self) -> str:
+        return self.dsn_line["dsn"]
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0) -> int:
+        """Sends `sig`, waits for the exit and for the last stdout line; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self._pump_thread.join(timeout=5)
+        return code
+
+
+@pytest.fixture
+def start_server():
+    """Starts servers for a test and makes sure each one is gone when it ends."""
+    started: list[ServerProcess] = []
+
+    def start(*args, **kwargs) -> ServerProcess:
+        server = ServerProcess(*args, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+
+
+def run_cli(*args: str, data_dir=None, env=None, check=True) -> subprocess.CompletedProcess:
+    """Runs a `spyglass` administration command and returns its result."""
+    command = [BIN, *args]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
+    result = subprocess.run(command, env=env or clean_env(), capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{shlex.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result

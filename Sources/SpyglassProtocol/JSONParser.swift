@@ -1,0 +1,270 @@
+/// A lenient, bounded JSON parser for what real SDKs send.
+///
+/// Accepted beyond strict JSON: invalid UTF-8 and lone UTF-16 surrogates (replaced by U+FFFD), raw control
+/// characters inside strings, `NaN`/`Infinity`/`-Infinity` (Python's `json.dumps` writes them; kept as the
+/// strings "NaN", "Infinity", "-Infinity"). Refused with a position: truncation, garbage, nesting deeper than
+/// ``maxDepth`` (so hostile input can't exhaust the stack).
+public struct JSONParser {
+    /// Deepest nesting accepted.
+    public static let maxDepth = 128
+
+    /// Why a document was refused, and at which byte offset.
+    public struct Error: Swift.Error, Sendable, Hashable, CustomStringConvertible {
+        public let message: String
+        public let offset: Int
+        public var description: String { "\(message) at byte \(offset)" }
+    }
+
+    /// Parses one JSON document that fills `bytes` (surrounding whitespace allowed).
+    public static func parse(_ bytes: some Collection<UInt8>) throws(Error) -> JSONValue {
+        let array = Array(bytes)
+        return try array.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
+            var parser = Parser(bytes: buffer)
+            parser.skipWhitespace()
+            let value = try parser.parseValue(depth: 0)
+            parser.skipWhitespace()
+            guard parser.position == buffer.count else {
+                throw parser.error("unexpected \(parser.describeCurrent()) after the JSON value")
+            }
+            return value
+        }
+    }
+
+    /// Parses UTF-8 text.
+    public static func parse(_ text: String) throws(Error) -> JSONValue {
+        try parse(Array(text.utf8))
+    }
+}
+
+private struct Parser {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var position = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    func error(_ message: String) -> JSONParser.Error {
+        JSONParser.Error(message: message, offset: position)
+    }
+
+    func describeCurrent() -> String {
+        guard position < bytes.count else { return "end of input" }
+        let byte = bytes[position]
+        if byte >= 0x21 && byte < 0x7f { return "'\(Character(Unicode.Scalar(byte)))'" }
+        return "byte 0x" + String(byte, radix: 16)
+    }
+
+    mutating func skipWhitespace() {
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x0a, 0x0d, 0x09: position += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func parseValue(depth: Int) throws(JSONParser.Error) -> JSONValue {
+        guard position < bytes.count else { throw error("unexpected end of input, expected a value") }
+        switch bytes[position] {
+        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
+        case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectWord("null"); return .null
+        case UInt8(ascii: "N"): try expectWord("NaN"); return .string("NaN")
+        case UInt8(ascii: "I"): try expectWord("Infinity"); return .string("Infinity")
+        case UInt8(ascii: "-") where position + 1 < bytes.count && bytes[position + 1] == UInt8(ascii: "I"):
+            position += 1
+            try expectWord("Infinity")
+            return .string("-Infinity")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        default: throw error("unexpected \(describeCurrent()), expected a value")
+        }
+    }
+
+    mutating func expectWord(_ word: StaticString) throws(JSONParser.Error) {
+        let count = word.utf8CodeUnitCount
+        guard position + count <= bytes.count else { throw error("unexpected end of input in a literal") }
+        let matches = word.withUTF8Buffer { expected in
+            (0..<count).allSatisfy { bytes[position + $0] == expected[$0] }
+        }
+        guard matches else { throw error("unexpected \(describeCurrent()), expected a value") }
+        position += count
+    }
+
+    mutating func parseObject(depth: Int) throws(JSONParser.Error) -> JSONValue {
+        guard depth <= JSONParser.maxDepth else { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
+        position += 1
+        var members: [String: JSONValue] = [:]
+        skipWhitespace()
+        if position < bytes.count && bytes[position] == UInt8(ascii: "}") {
+            position += 1
+            return .object(members)
+        }
+        while true {
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                throw error("unexpected \(describeCurrent()), expected a member name in quotes")
+            }
+            let key = try parseString()
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
+                throw error("unexpected \(describeCurrent()), expected ':' after member name")
+            }
+            position += 1
+            skipWhitespace()
+            members[key] = try parseValue(depth: depth)
+            skipWhitespace()
+            guard position < bytes.count else { throw error("unexpected end of input in an object") }
+            switch bytes[position] {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "}"):
+                position += 1
+                return .object(members)
+            default: throw error("unexpected \(describeCurrent()), expected ',' or '}' in an object")
+            }
+        }
+    }
+
+    mutating func parseArray(depth: Int) throws(JSONParser.Error) -> JSONValue {
+        guard depth <= JSONParser.maxDepth else { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
+        position += 1
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if position < bytes.count && bytes[position] == UInt8(ascii: "]") {
+            position += 1
+            return .array(elements)
+        }
+        while true {
+            skipWhitespace()
+            elements.append(try parseValue(depth: depth))
+            skipWhitespace()
+            guard position < bytes.count else { throw error("unexpected end of input in an array") }
+            switch bytes[position] {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "]"):
+                position += 1
+                return .array(elements)
+            default: throw error("unexpected \(describeCurrent()), expected ',' or ']' in an array")
+            }
+        }
+    }
+
+    mutating func parseNumber() throws(JSONParser.Error) -> JSONNumber {
+        let start = position
+        func digits(_ parser: inout Parser) -> Int {
+            let begin = parser.position
+            while parser.position < parser.bytes.count,
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(parser.bytes[parser.position])
+            {
+                parser.position += 1
+            }
+            return parser.position - begin
+        }
+        if bytes[position] == UInt8(ascii: "-") { position += 1 }
+        guard digits(&self) > 0 else { throw error("invalid number") }
+        if position < bytes.count && bytes[position] == UInt8(ascii: ".") {
+            position += 1
+            guard digits(&self) > 0 else { throw error("invalid number: digits expected after '.'") }
+        }
+        if position < bytes.count && (bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E")) {
+            position += 1
+            if position < bytes.count && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-")) {
+                position += 1
+            }
+            guard digits(&self) > 0 else { throw error("invalid number: digits expected in the exponent") }
+        }
+        return JSONNumber(literal: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
+    }
+
+    mutating func parseString() throws(JSONParser.Error) -> String {
+        position += 1  // opening quote
+        let start = position
+        // Fast path: no escapes.
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+                position += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            position += 1
+        }
+        guard position < bytes.count else { throw error("unterminated string") }
+        var buffer = Array(UnsafeBufferPointer(rebasing: bytes[start..<position]))
+        while position < bytes.count {
+            let byte = bytes[position]
+            switch byte {
+            case UInt8(ascii: "\""):
+                position += 1
+                return String(decoding: buffer, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                position += 1
+                guard position < bytes.count else { throw error("unterminated string") }
+                let escape = bytes[position]
+                position += 1
+                switch escape {
+                case UInt8(ascii: "\""): buffer.append(0x22)
+                case UInt8(ascii: "\\"): buffer.append(0x5c)
+                case UInt8(ascii: "/"): buffer.append(0x2f)
+                case UInt8(ascii: "b"): buffer.append(0x08)
+                case UInt8(ascii: "f"): buffer.append(0x0c)
+                case UInt8(ascii: "n"): buffer.append(0x0a)
+                case UInt8(ascii: "r"): buffer.append(0x0d)
+                case UInt8(ascii: "t"): buffer.append(0x09)
+                case UInt8(ascii: "u"): appendScalar(try parseUnicodeEscape(), to: &buffer)
+                default:
+                    position -= 1
+                    throw error("invalid escape '\\\(describeCurrent())' in a string")
+                }
+            default:
+                buffer.append(byte)
+                position += 1
+            }
+        }
+        throw error("unterminated string")
+    }
+
+    /// Reads `XXXX` after `\u` (and a following `\uXXXX` low surrogate); lone surrogates become U+FFFD.
+    mutating func parseUnicodeEscape() throws(JSONParser.Error) -> Unicode.Scalar {
+        let first = try readHex4()
+        if (0xD800...0xDBFF).contains(first) {
+            if position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") {
+                let saved = position
+                position += 2
+                let second = try readHex4()
+                if (0xDC00...0xDFFF).contains(second) {
+                    let value = 0x10000 + ((UInt32(first) - 0xD800) << 10) + (UInt32(second) - 0xDC00)
+                    return Unicode.Scalar(value) ?? "\u{FFFD}"
+                }
+                position = saved  // not a low surrogate: leave it for the next round
+            }
+            return "\u{FFFD}"
+        }
+        if (0xDC00...0xDFFF).contains(first) { return "\u{FFFD}" }
+        return Unicode.Scalar(UInt32(first)) ?? "\u{FFFD}"
+    }
+
+    mutating func readHex4() throws(JSONParser.Error) -> UInt16 {
+        guard position + 4 <= bytes.count else { throw error("unterminated \\u escape") }
+        var value: UInt16 = 0
+        for _ in 0..<4 {
+            let byte = bytes[position]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw error("invalid \\u escape")
+            }
+            value = value << 4 | UInt16(digit)
+            position += 1
+        }
+        return value
+    }
+
+    func appendScalar(_ scalar: Unicode.Scalar, to buffer: inout [UInt8]) {
+        UTF8.encode(scalar) { buffer.append($0) }
+    }
+}

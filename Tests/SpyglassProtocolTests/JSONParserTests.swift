@@ -1,0 +1,75 @@
+import SpyglassProtocol
+import Testing
+
+@Suite struct JSONParserTests {
+    @Test func parsesEveryKindOfValue() throws {
+        let value = try JSONParser.parse(#" {"a": [1, -2.5e3, true, false, null, "x"], "b": {}} "#)
+        #expect(value["a"] == [1, .number(JSONNumber(literal: "-2.5e3")), true, false, nil, "x"])
+        #expect(value["b"] == .object([:]))
+        #expect(value["a"]?.arrayValue?[1].doubleValue == -2500)
+    }
+
+    @Test func keepsNumbersTooBigForInt64Exactly() throws {
+        let text = #"{"big":123456789012345678901234567890,"neg":-9223372036854775809}"#
+        let value = try JSONParser.parse(text)
+        #expect(value["big"]?.int64Value == nil)
+        #expect(value["big"]?.doubleValue == 1.2345678901234568e29)
+        #expect(JSONWriter.string(value) == text)
+    }
+
+    @Test func decodesEscapesAndSurrogatePairs() throws {
+        let value = try JSONParser.parse(#""a\"b\\c\/d\n\t\u00e9\ud83d\ude00""#)
+        #expect(value == "a\"b\\c/d\n\té😀")
+    }
+
+    @Test func replacesLoneSurrogatesAndInvalidUTF8() throws {
+        #expect(try JSONParser.parse(#""x\ud800y""#) == "x\u{FFFD}y")
+        #expect(try JSONParser.parse(#""\udc00""#) == "\u{FFFD}")
+        #expect(try JSONParser.parse(#""\ud800\u0041""#) == "\u{FFFD}A")
+        #expect(try JSONParser.parse([0x22, 0xff, 0x41, 0x22]) == "\u{FFFD}A")
+    }
+
+    @Test func keepsNULCharacters() throws {
+        let value = try JSONParser.parse(#""a\u0000b""#)
+        #expect(value.stringValue?.unicodeScalars.map(\.value) == [0x61, 0, 0x62])
+        #expect(JSONWriter.string(value) == #""a\u0000b""#)
+    }
+
+    @Test func acceptsPythonsNonFiniteNumbersAsStrings() throws {
+        let value = try JSONParser.parse(#"[NaN, Infinity, -Infinity, "nan"]"#)
+        #expect(value == ["NaN", "Infinity", "-Infinity", "nan"])
+    }
+
+    @Test(arguments: [
+        ("", "unexpected end of input, expected a value at byte 0"),
+        ("{", "unexpected end of input, expected a member name in quotes at byte 1"),
+        (#"{"a":1"#, "unexpected end of input in an object at byte 6"),
+        (#"{"a" 1}"#, "unexpected '1', expected ':' after member name at byte 5"),
+        ("[1,]", "unexpected ']', expected a value at byte 3"),
+        (#""abc"#, "unterminated string at byte 4"),
+        ("tru", "unexpected end of input in a literal at byte 0"),
+        ("01x", "unexpected 'x' after the JSON value at byte 2"),
+        ("1.", "invalid number: digits expected after '.' at byte 2"),
+        (#""\q""#, "invalid escape '\\'q'' in a string at byte 2"),
+        ("{} {}", "unexpected '{' after the JSON value at byte 3"),
+    ])
+    func refusesBrokenJSONSayingWhere(_ text: String, _ message: String) {
+        let error = #expect(throws: JSONParser.Error.self) { try JSONParser.parse(text) }
+        #expect(error?.description == message)
+    }
+
+    @Test func refusesDeepNestingWithoutExhaustingTheStack() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        let error = #expect(throws: JSONParser.Error.self) { try JSONParser.parse(deep) }
+        #expect(error?.message == "nesting deeper than 128 levels")
+        let fine = String(repeating: "[", count: 128) + String(repeating: "]", count: 128)
+        #expect(throws: Never.self) { try JSONParser.parse(fine) }
+    }
+
+    @Test func writerRoundTripsAndSortsKeys() throws {
+        let value: JSONValue = ["b": 1, "a": ["x": "line\nbreak \"quoted\" \u{1}"], "c": [true, nil]]
+        let text = JSONWriter.string(value)
+        #expect(text == #"{"a":{"x":"line\nbreak \"quoted\" \u0001"},"b":1,"c":[true,null]}"#)
+        #expect(try JSONParser.parse(text) == value)
+    }
+}

@@ -52,11 +52,34 @@ struct Serve: AsyncParsableCommand {
             valueName: "level"))
     var logLevel: String?
 
+    @Option(
+        name: .customLong("max-event-size"),
+        help: ArgumentHelp("Largest event, decompressed (env SPYGLASS_MAX_EVENT_SIZE, default 1MiB).", valueName: "size"))
+    var maxEventSize: String?
+
+    @Option(
+        name: .customLong("max-envelope-size"),
+        help: ArgumentHelp("Largest envelope, decompressed (env SPYGLASS_MAX_ENVELOPE_SIZE, default 200MiB).", valueName: "size"))
+    var maxEnvelopeSize: String?
+
+    @Option(
+        name: .customLong("max-compressed-size"),
+        help: ArgumentHelp("Largest request body as sent (env SPYGLASS_MAX_COMPRESSED_SIZE, default 20MiB).", valueName: "size"))
+    var maxCompressedSize: String?
+
+    @Option(
+        name: .customLong("ingest-queue"),
+        help: ArgumentHelp(
+            "Requests waiting for the database writer before new ones get 429 (env SPYGLASS_INGEST_QUEUE, default 10000).",
+            valueName: "count"))
+    var ingestQueue: String?
+
     func run() async throws {
         let configuration = try resolveOrExit(
             ServeFlags(
                 host: host, port: port, dataDir: dataDir, baseURL: baseURL, adminEmail: adminEmail, org: org,
-                logFormat: logFormat, logLevel: logLevel))
+                logFormat: logFormat, logLevel: logLevel, maxEventSize: maxEventSize, maxEnvelopeSize: maxEnvelopeSize,
+                maxCompressedSize: maxCompressedSize, ingestQueue: ingestQueue))
         LoggingSystem.bootstrap { _ in
             StructuredLogHandler(format: configuration.logFormat, level: configuration.logLevel)
         }

@@ -1,13 +1,17 @@
 import Hummingbird
+import NIOCore
 
 /// The request context of every Spyglass route.
-public struct AppRequestContext: RequestContext {
+public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The peer's address (for `{{auto}}` user IPs).
+    public let remoteAddress: SocketAddress?
 
-    public init(source: Source) {
+    public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
     }
 
-    /// Envelopes may be up to 20 MiB compressed (Relay's limit); routes check tighter limits themselves.
+    /// Ingest streams its bodies with its own limits; other routes use this cap for collected bodies.
     public var maxUploadSize: Int { 20 * 1024 * 1024 }
 }

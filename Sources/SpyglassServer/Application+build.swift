@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import SpyglassHTTP
+import SpyglassCore
 import SpyglassStorage
 
 /// What the application is built from; tests build the same application with an in-memory database.
@@ -11,22 +12,36 @@ public struct AppDependencies: Sendable {
     public var database: AppDatabase
     public var registry: PrometheusCollectorRegistry
     public var logger: Logger
+    /// The single ingest writer; it runs as a service of the application.
+    public var writer: IngestWriter
+    /// Active client keys, cached.
+    public var keys: KeyCache
 
-    public init(database: AppDatabase, registry: PrometheusCollectorRegistry = .init(), logger: Logger) {
+    public init(
+        database: AppDatabase, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry = .init(),
+        logger: Logger
+    ) {
         self.database = database
         self.registry = registry
         self.logger = logger
+        self.writer = IngestWriter(
+            database: database, capacity: configuration.ingestQueueCapacity,
+            metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
+        self.keys = KeyCache(directory: database)
     }
 }
 
 /// Every route and middleware of the server.
-public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestContext> {
+public func buildRouter(_ configuration: ServerConfiguration, _ dependencies: AppDependencies) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    router.add(
-        middleware: RequestTelemetryMiddleware(
-            logger: dependencies.logger, metrics: PrometheusMetricsFactory(registry: dependencies.registry)))
+    let metrics = PrometheusMetricsFactory(registry: dependencies.registry)
+    router.add(middleware: RequestTelemetryMiddleware(logger: dependencies.logger, metrics: metrics))
     HealthController(readiness: dependencies.database).addRoutes(to: router)
     MetricsController(registry: dependencies.registry).addRoutes(to: router)
+    IngestController(
+        keys: dependencies.keys, sink: dependencies.writer, limits: configuration.ingestLimits, metrics: metrics,
+        logger: dependencies.logger
+    ).addRoutes(to: router)
     return router
 }
 
@@ -38,10 +53,11 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
-        router: buildRouter(dependencies),
+        router: buildRouter(configuration, dependencies),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        // The server stops first (services shut down in reverse order), then the database closes.
-        services: [DatabaseService(database: dependencies.database, logger: dependencies.logger)],
+        // Services shut down in reverse order: the server drains its requests first, then the writer
+        // commits what is queued, then the database closes.
+        services: [DatabaseService(database: dependencies.database, logger: dependencies.logger), dependencies.writer],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: dependencies.logger)
 }

@@ -27,7 +27,8 @@ public enum Server {
                 adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, now: .now)
         }.value
         let app = buildApplication(
-            configuration: configuration, dependencies: AppDependencies(database: database, logger: logger)
+            configuration: configuration,
+            dependencies: AppDependencies(database: database, configuration: configuration, logger: logger)
         ) { port in
             announce(
                 report, baseURL: configuration.effectiveBaseURL(boundPort: port),

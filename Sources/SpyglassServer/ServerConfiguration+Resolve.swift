@@ -22,10 +22,16 @@ public struct ServeFlags: Sendable {
     public var org: String?
     public var logFormat: String?
     public var logLevel: String?
+    public var maxEventSize: String?
+    public var maxEnvelopeSize: String?
+    public var maxCompressedSize: String?
+    public var ingestQueue: String?
 
     public init(
         host: String? = nil, port: String? = nil, dataDir: String? = nil, baseURL: String? = nil,
-        adminEmail: String? = nil, org: String? = nil, logFormat: String? = nil, logLevel: String? = nil
+        adminEmail: String? = nil, org: String? = nil, logFormat: String? = nil, logLevel: String? = nil,
+        maxEventSize: String? = nil, maxEnvelopeSize: String? = nil, maxCompressedSize: String? = nil,
+        ingestQueue: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -35,6 +41,10 @@ public struct ServeFlags: Sendable {
         self.org = org
         self.logFormat = logFormat
         self.logLevel = logLevel
+        self.maxEventSize = maxEventSize
+        self.maxEnvelopeSize = maxEnvelopeSize
+        self.maxCompressedSize = maxCompressedSize
+        self.ingestQueue = ingestQueue
     }
 }
 
@@ -105,6 +115,46 @@ extension ServerConfiguration {
             }
             config.logLevel = parsed
         }
+        func size(_ flag: String?, _ name: String, _ variable: String) throws(ConfigurationError) -> Int? {
+            guard let text = value(flag, variable) else { return nil }
+            guard let bytes = parseSize(text), bytes > 0 else {
+                throw fail(name, variable, "\"\(text)\" is not a size in bytes (e.g. 1048576, 512KiB, 20MiB)")
+            }
+            return bytes
+        }
+        if let bytes = try size(flags.maxEventSize, "max-event-size", "SPYGLASS_MAX_EVENT_SIZE") {
+            config.ingestLimits.maxEventSize = bytes
+        }
+        if let bytes = try size(flags.maxEnvelopeSize, "max-envelope-size", "SPYGLASS_MAX_ENVELOPE_SIZE") {
+            config.ingestLimits.maxEnvelopeSize = bytes
+            config.ingestLimits.maxAttachmentSize = min(config.ingestLimits.maxAttachmentSize, bytes)
+        }
+        if let bytes = try size(flags.maxCompressedSize, "max-compressed-size", "SPYGLASS_MAX_COMPRESSED_SIZE") {
+            config.ingestLimits.maxCompressedSize = bytes
+        }
+        if let text = value(flags.ingestQueue, "SPYGLASS_INGEST_QUEUE") {
+            guard let number = Int(text), number > 0 else {
+                throw fail("ingest-queue", "SPYGLASS_INGEST_QUEUE", "\"\(text)\" is not a positive number")
+            }
+            config.ingestQueueCapacity = number
+        }
         return config
+    }
+
+    /// `1048576`, `512KiB`, `512k`, `20MiB`, `20m`, `1GiB`.
+    static func parseSize(_ text: String) -> Int? {
+        let lowered = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = lowered.prefix(while: { $0.isNumber })
+        guard let number = Int(digits) else { return nil }
+        let multiplier: Int
+        switch lowered.dropFirst(digits.count).trimmingCharacters(in: .whitespaces) {
+        case "", "b": multiplier = 1
+        case "k", "kb", "kib": multiplier = 1024
+        case "m", "mb", "mib": multiplier = 1024 * 1024
+        case "g", "gb", "gib": multiplier = 1024 * 1024 * 1024
+        default: return nil
+        }
+        let (result, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : result
     }
 }

@@ -23,6 +23,11 @@ public struct ServerConfiguration: Sendable {
     public var logFormat: LogFormat
     /// Lowest level logged (`--log-level`, `SPYGLASS_LOG_LEVEL`, default info).
     public var logLevel: Logger.Level
+    /// Ingest size limits (`--max-event-size`, `--max-envelope-size`, `--max-compressed-size` and their
+    /// `SPYGLASS_MAX_*` variables; Relay's defaults).
+    public var ingestLimits = IngestLimits()
+    /// Requests waiting for the writer at most before 429 (`--ingest-queue`, `SPYGLASS_INGEST_QUEUE`, default 10000).
+    public var ingestQueueCapacity = 10_000
 
     /// The defaults, which is what a bare `spyglass serve` runs with.
     public static let defaults = ServerConfiguration(

@@ -62,6 +62,85 @@ extension AppDatabase {
                     CREATE INDEX api_token_user ON api_token(user_id);
                     """)
         }
+        registerIngestMigrations(&migrator)
         return migrator
+    }
+}
+
+extension AppDatabase {
+    /// Ingest: events, attachments, user reports, session and discarded-event counters, key versioning.
+    static func registerIngestMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v2 ingest") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE instance ADD COLUMN keys_version INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE project_key ADD COLUMN rate_limit_per_minute INTEGER
+                        CHECK (rate_limit_per_minute IS NULL OR rate_limit_per_minute > 0);
+                    CREATE TRIGGER project_key_inserted AFTER INSERT ON project_key
+                        BEGIN UPDATE instance SET keys_version = keys_version + 1; END;
+                    CREATE TRIGGER project_key_updated AFTER UPDATE ON project_key
+                        BEGIN UPDATE instance SET keys_version = keys_version + 1; END;
+                    CREATE TRIGGER project_key_deleted AFTER DELETE ON project_key
+                        BEGIN UPDATE instance SET keys_version = keys_version + 1; END;
+
+                    CREATE TABLE event (
+                        id INTEGER PRIMARY KEY,
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        event_id TEXT NOT NULL CHECK (length(event_id) = 32),
+                        timestamp REAL NOT NULL,
+                        received REAL NOT NULL,
+                        level TEXT NOT NULL,
+                        platform TEXT NOT NULL,
+                        release TEXT,
+                        environment TEXT,
+                        payload BLOB NOT NULL,
+                        UNIQUE (project_id, event_id)
+                    ) STRICT;
+
+                    CREATE TABLE attachment (
+                        id INTEGER PRIMARY KEY,
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        event_id TEXT NOT NULL CHECK (length(event_id) = 32),
+                        filename TEXT NOT NULL,
+                        content_type TEXT NOT NULL,
+                        attachment_type TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        data BLOB NOT NULL,
+                        received REAL NOT NULL
+                    ) STRICT;
+                    CREATE INDEX attachment_event ON attachment(project_id, event_id);
+
+                    CREATE TABLE user_report (
+                        id INTEGER PRIMARY KEY,
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        event_id TEXT CHECK (event_id IS NULL OR length(event_id) = 32),
+                        name TEXT NOT NULL,
+                        email TEXT NOT NULL,
+                        comments TEXT NOT NULL,
+                        received REAL NOT NULL
+                    ) STRICT;
+                    CREATE INDEX user_report_event ON user_report(project_id, event_id);
+
+                    CREATE TABLE release_sessions (
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        release TEXT NOT NULL,
+                        environment TEXT NOT NULL,
+                        started INTEGER NOT NULL DEFAULT 0,
+                        exited INTEGER NOT NULL DEFAULT 0,
+                        errored INTEGER NOT NULL DEFAULT 0,
+                        crashed INTEGER NOT NULL DEFAULT 0,
+                        abnormal INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (project_id, release, environment)
+                    ) STRICT, WITHOUT ROWID;
+
+                    CREATE TABLE discarded_events (
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        reason TEXT NOT NULL,
+                        category TEXT NOT NULL,
+                        quantity INTEGER NOT NULL,
+                        PRIMARY KEY (project_id, reason, category)
+                    ) STRICT, WITHOUT ROWID;
+                    """)
+        }
     }
 }

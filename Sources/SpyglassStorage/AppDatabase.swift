@@ -49,6 +49,10 @@ public struct AppDatabase: Sendable {
         // Another process (a CLI command, a backup) may hold the write lock for a moment.
         configuration.busyMode = .timeout(5)
         configuration.label = "spyglass"
+        configuration.prepareDatabase { db in
+            // Every commit reaches the disk before it returns: a 200 for an event means it is stored.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
         return configuration
     }
 }

@@ -12,7 +12,8 @@ import Testing
         let logger = Logger(label: "test") { _ in StructuredLogHandler(format: .logfmt, level: .info, sink: lines.append) }
         let configuration = try ServerConfiguration.resolve(flags: ServeFlags(port: "0"), environment: [:])
         return buildApplication(
-            configuration: configuration, dependencies: AppDependencies(database: database, logger: logger))
+            configuration: configuration,
+            dependencies: AppDependencies(database: database, configuration: configuration, logger: logger))
     }
 
     @Test func healthAndReadinessAnswerWhenTheDatabaseWorks() async throws {

@@ -1,0 +1,223 @@
+import Foundation
+import SpyglassProtocol
+
+/// Relay's normalization of error events, as a pure function of the payload and the request.
+///
+/// - Timestamps: strings or numbers; missing or invalid → receive time. With `sent_at` off by ≥ 55 minutes
+///   the event time is shifted by that clock drift; then anything more than 60 s in the future or 30 days in
+///   the past becomes the receive time.
+/// - `message` (string) becomes `logentry.formatted`; `exception`, `breadcrumbs`, `threads` bare lists become
+///   `{"values": [...]}`; tags (object or pairs) become a list of `[key, value]` string pairs.
+/// - Invalid releases (`latest`, `.`, `..`, newline, tab, slash, backslash, over 200 characters) and the
+///   environment `none` are dropped; strings are trimmed to Sentry's limits.
+/// - `user.ip_address` `{{auto}}` becomes the client's address.
+/// Every correction is recorded in the event's `errors` list, as Sentry shows them.
+public struct EventNormalizer: Sendable {
+    public static let maxFutureSkew: TimeInterval = 60
+    public static let maxAge: TimeInterval = 30 * 86400
+    public static let minimumClockDrift: TimeInterval = 55 * 60
+
+    /// What the request tells about the event besides its payload.
+    public struct Context: Sendable {
+        /// Event id from the envelope header, which wins over the payload's.
+        public var envelopeEventID: String?
+        /// The envelope's `sent_at`.
+        public var sentAt: Date?
+        /// The time the request arrived.
+        public var received: Date
+        /// The client's IP address, for `{{auto}}`.
+        public var clientIP: String?
+
+        public init(envelopeEventID: String? = nil, sentAt: Date? = nil, received: Date, clientIP: String? = nil) {
+            self.envelopeEventID = envelopeEventID
+            self.sentAt = sentAt
+            self.received = received
+            self.clientIP = clientIP
+        }
+    }
+
+    public init() {}
+
+    /// Normalizes one event payload; throws a ``DomainError`` (invalid input) for a payload that is no event.
+    public func normalize(_ payload: JSONValue, context: Context) throws(DomainError) -> NormalizedEvent {
+        guard case .object(var event) = payload else {
+            throw DomainError(.invalidInput, "event payload must be a JSON object")
+        }
+        var errors: [JSONValue] = event["errors"]?.arrayValue ?? []
+
+        // Event id: the envelope header wins; both missing → a new one.
+        let eventID: String
+        if let header = context.envelopeEventID {
+            guard let id = EventID.normalize(header) else {
+                throw DomainError(.invalidInput, "envelope header: invalid event_id \"\(header)\"")
+            }
+            eventID = id
+        } else if let given = event["event_id"], !given.isNull {
+            guard let text = given.stringValue, let id = EventID.normalize(text) else {
+                throw DomainError(.invalidInput, "event: invalid event_id \(JSONWriter.string(given))")
+            }
+            eventID = id
+        } else {
+            eventID = EventID.generate()
+        }
+        event["event_id"] = .string(eventID)
+
+        let timestamp = normalizeTimestamp(&event, context: context, errors: &errors)
+        event["received"] = .number(JSONNumber(context.received.timeIntervalSince1970))
+
+        let level = normalizeLevel(event["level"])
+        event["level"] = .string(level)
+        let platform = trimmed(event["platform"]?.stringValue, to: 64).flatMap { $0.isEmpty ? nil : $0 } ?? "other"
+        event["platform"] = .string(platform)
+
+        normalizeMessage(&event)
+        for key in ["exception", "breadcrumbs", "threads"] {
+            if case .array(let values)? = event[key] { event[key] = .object(["values": .array(values)]) }
+        }
+        if let tags = event["tags"] { event["tags"] = normalizeTags(tags) }
+
+        let release = validRelease(event["release"], errors: &errors)
+        event["release"] = release.map(JSONValue.string)
+        let environment = validEnvironment(event["environment"], errors: &errors)
+        event["environment"] = environment.map(JSONValue.string)
+
+        for (key, limit) in [("logger", 64), ("transaction", 200), ("culprit", 200), ("server_name", 200), ("dist", 64)] {
+            if let text = event[key]?.stringValue { event[key] = .string(String(text.prefix(limit))) }
+        }
+
+        if case .object(var user)? = event["user"], user["ip_address"]?.stringValue == "{{auto}}" {
+            user["ip_address"] = context.clientIP.map(JSONValue.string) ?? .null
+            event["user"] = .object(user)
+        }
+
+        if !errors.isEmpty { event["errors"] = .array(errors) }
+        return NormalizedEvent(
+            eventID: eventID, timestamp: timestamp, received: context.received, level: level, platform: platform,
+            release: release, environment: environment, payload: .object(event.filter { !$0.value.isNull }))
+    }
+
+    private func normalizeTimestamp(
+        _ event: inout [String: JSONValue], context: Context, errors: inout [JSONValue]
+    ) -> Date {
+        let received = context.received
+        var timestamp = Timestamp.parse(event["timestamp"]) ?? received
+        if let sentAt = context.sentAt {
+            let drift = received.timeIntervalSince(sentAt)
+            if abs(drift) >= Self.minimumClockDrift {
+                timestamp = timestamp.addingTimeInterval(drift)
+                errors.append(["type": "clock_drift", "sdk_time": .number(JSONNumber(sentAt.timeIntervalSince1970)),
+                               "server_time": .number(JSONNumber(received.timeIntervalSince1970))])
+            }
+        }
+        if timestamp.timeIntervalSince(received) > Self.maxFutureSkew {
+            errors.append(["type": "future_timestamp", "name": "timestamp", "value": .number(JSONNumber(timestamp.timeIntervalSince1970))])
+            timestamp = received
+        } else if received.timeIntervalSince(timestamp) > Self.maxAge {
+            errors.append(["type": "past_timestamp", "name": "timestamp", "value": .number(JSONNumber(timestamp.timeIntervalSince1970))])
+            timestamp = received
+        }
+        event["timestamp"] = .number(JSONNumber(timestamp.timeIntervalSince1970))
+        return timestamp
+    }
+
+    private func normalizeLevel(_ value: JSONValue?) -> String {
+        switch value?.stringValue?.lowercased() {
+        case "fatal", "critical": "fatal"
+        case "warning", "warn": "warning"
+        case "info", "log": "info"
+        case "debug", "trace": "debug"
+        default: "error"
+        }
+    }
+
+    private func normalizeMessage(_ event: inout [String: JSONValue]) {
+        var logentry = event["logentry"]?.objectValue
+        switch event["message"] {
+        case .string(let text)?:
+            if logentry == nil { logentry = ["formatted": .string(text)] }
+            event["message"] = nil
+        case .object(let legacy)?:
+            if logentry == nil { logentry = legacy }
+            event["message"] = nil
+        default:
+            break
+        }
+        guard var entry = logentry else { return }
+        if entry["formatted"]?.stringValue == nil, let template = entry["message"]?.stringValue {
+            entry["formatted"] = .string(template)
+        }
+        for key in ["formatted", "message"] {
+            if let text = entry[key]?.stringValue { entry[key] = .string(String(text.prefix(8192))) }
+        }
+        event["logentry"] = .object(entry)
+    }
+
+    private func normalizeTags(_ tags: JSONValue) -> JSONValue {
+        var pairs: [(String, String)] = []
+        switch tags {
+        case .object(let members):
+            for key in members.keys.sorted() { pairs.append((key, Self.tagText(members[key]))) }
+        case .array(let elements):
+            for element in elements {
+                guard let pair = element.arrayValue, pair.count == 2, let key = pair[0].stringValue else { continue }
+                pairs.append((key, Self.tagText(pair[1])))
+            }
+        default:
+            break
+        }
+        return .array(
+            pairs.compactMap { key, value in
+                let key = String(key.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))
+                guard !key.isEmpty else { return nil }
+                return [.string(key), .string(String(value.prefix(200)))]
+            })
+    }
+
+    private static func tagText(_ value: JSONValue?) -> String {
+        switch value {
+        case .string(let text)?: text
+        case nil, .null?: ""
+        case let other?: JSONWriter.string(other)
+        }
+    }
+
+    /// Releases Sentry refuses (`latest`, `.`, `..`, whitespace control characters, slashes, over 200 characters).
+    public static func isValidRelease(_ release: String) -> Bool {
+        let lowered = release.lowercased()
+        return !release.isEmpty && release.count <= 200 && ![".", "..", "latest"].contains(lowered)
+            && !release.contains(where: { "\n\r\t\u{0C}\u{0B}/\\".contains($0) }) && release.trimmingCharacters(in: .whitespaces) == release
+    }
+
+    private func validRelease(_ value: JSONValue?, errors: inout [JSONValue]) -> String? {
+        guard let value, !value.isNull else { return nil }
+        let text: String
+        switch value {
+        case .string(let string): text = string
+        case .number(let number): text = number.literal
+        default:
+            errors.append(["type": "invalid_data", "name": "release", "value": value])
+            return nil
+        }
+        guard Self.isValidRelease(text) else {
+            errors.append(["type": "invalid_data", "name": "release", "value": .string(String(text.prefix(200)))])
+            return nil
+        }
+        return text
+    }
+
+    private func validEnvironment(_ value: JSONValue?, errors: inout [JSONValue]) -> String? {
+        guard let text = value?.stringValue else { return nil }
+        let trimmedText = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmedText.isEmpty, trimmedText != "none", trimmedText.count <= 64,
+            !trimmedText.contains(where: { $0.isNewline || $0 == "/" })
+        else {
+            errors.append(["type": "invalid_data", "name": "environment", "value": .string(String(text.prefix(64)))])
+            return nil
+        }
+        return trimmedText
+    }
+
+    private func trimmed(_ text: String?, to limit: Int) -> String? {
+        text.map { String($0.prefix(limit)) }
+    }
+}

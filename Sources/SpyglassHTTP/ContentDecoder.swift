@@ -1,0 +1,177 @@
+import Foundation
+import CBrotli
+import CZlib
+
+/// A request body's `Content-Encoding`, decoded as a stream so decompression bombs are caught early.
+public enum ContentEncoding: Sendable, Hashable {
+    case identity, gzip, deflate, brotli
+
+    /// Parses the header. `nil` for a value Spyglass can't decode (→ 415).
+    /// Empty values and `UTF-8` (sent by sentry-ruby 5 and an old Android SDK) mean identity, as in Relay.
+    public init?(header: String?) {
+        let value = (header ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        switch value {
+        case "", "identity", "utf-8", "utf8": self = .identity
+        case "gzip", "x-gzip": self = .gzip
+        case "deflate": self = .deflate
+        case "br": self = .brotli
+        default: return nil
+        }
+    }
+
+    /// A fresh decoder for one body; `nil` for identity.
+    func makeDecoder() -> (any StreamDecoder)? {
+        switch self {
+        case .identity: nil
+        case .gzip: ZlibDecoder(format: .gzip)
+        case .deflate: ZlibDecoder(format: .deflateSniffed)
+        case .brotli: BrotliDecoder()
+        }
+    }
+}
+
+/// A broken compressed stream.
+struct DecodingError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Decodes a compressed stream chunk by chunk.
+protocol StreamDecoder: AnyObject {
+    /// Decodes `input`, handing decoded bytes to `output` in pieces of at most 64 KiB.
+    func decode(
+        _ input: UnsafeRawBufferPointer, output: (UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws
+    /// Checks the stream ended where it should.
+    func finish() throws
+}
+
+private let outputChunk = 64 * 1024
+
+/// gzip, zlib-wrapped deflate and raw deflate through zlib.
+final class ZlibDecoder: StreamDecoder {
+    enum Format { case gzip, deflateSniffed }
+
+    private let format: Format
+    private var stream = z_stream()
+    private var started = false
+    private var ended = false
+    private var pending: [UInt8] = []
+    private var output = [UInt8](repeating: 0, count: outputChunk)
+
+    init(format: Format) { self.format = format }
+
+    deinit { if started { inflateEnd(&stream) } }
+
+    private func start(firstBytes: [UInt8]) throws {
+        let windowBits: Int32
+        switch format {
+        case .gzip: windowBits = 15 + 32  // gzip, and zlib too, by header detection
+        case .deflateSniffed:
+            // "deflate" is zlib-wrapped per RFC 9110, but some clients send raw deflate: look at the header.
+            let isZlib = firstBytes.count >= 2 && firstBytes[0] & 0x0f == 8
+                && (UInt16(firstBytes[0]) << 8 | UInt16(firstBytes[1])) % 31 == 0
+            windowBits = isZlib ? 15 : -15
+        }
+        let status = inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else { throw DecodingError(description: "cannot start zlib (\(status))") }
+        started = true
+    }
+
+    private var name: String { format == .gzip ? "gzip" : "deflate" }
+
+    func decode(_ input: UnsafeRawBufferPointer, output emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        if !started {
+            pending.append(contentsOf: input)
+            guard pending.count >= 2 else { return }
+            try start(firstBytes: pending)
+            let buffered = pending
+            pending = []
+            try buffered.withUnsafeBytes { try inflateAll($0, emit) }
+            return
+        }
+        try inflateAll(input, emit)
+    }
+
+    private func inflateAll(_ input: UnsafeRawBufferPointer, _ emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        guard !ended, let base = input.baseAddress, input.count > 0 else { return }
+        stream.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(input.count)
+        try output.withUnsafeMutableBufferPointer { out in
+            guard let outBase = out.baseAddress else { return }
+            while true {
+                stream.next_out = outBase
+                stream.avail_out = uInt(out.count)
+                let status = inflate(&stream, Z_NO_FLUSH)
+                let produced = out.count - Int(stream.avail_out)
+                if produced > 0 { try emit(UnsafeBufferPointer(start: outBase, count: produced)) }
+                switch status {
+                case Z_STREAM_END:
+                    ended = true  // bytes after the end of the stream are ignored
+                    return
+                case Z_OK:
+                    if stream.avail_in == 0 && stream.avail_out > 0 { return }
+                case Z_BUF_ERROR:
+                    return  // needs more input
+                default:
+                    let reason = stream.msg.map { String(cString: $0) } ?? "error \(status)"
+                    throw DecodingError(description: "invalid \(name) data: \(reason)")
+                }
+            }
+        }
+        stream.next_in = nil
+    }
+
+    func finish() throws {
+        if !started && !pending.isEmpty { throw DecodingError(description: "truncated \(name) data") }
+        if started && !ended { throw DecodingError(description: "truncated \(name) data: the stream does not end") }
+    }
+}
+
+/// Brotli through Debian's libbrotlidec.
+final class BrotliDecoder: StreamDecoder {
+    private let state: OpaquePointer
+    private var ended = false
+    private var sawInput = false
+    private var output = [UInt8](repeating: 0, count: outputChunk)
+
+    init() {
+        // Allocation failure here means the process is out of memory; nothing sensible remains.
+        state = BrotliDecoderCreateInstance(nil, nil, nil)!
+    }
+
+    deinit { BrotliDecoderDestroyInstance(state) }
+
+    func decode(_ input: UnsafeRawBufferPointer, output emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        guard !ended, let base = input.baseAddress, input.count > 0 else { return }
+        sawInput = true
+        var availableIn = input.count
+        var nextIn: UnsafePointer<UInt8>? = base.assumingMemoryBound(to: UInt8.self)
+        try output.withUnsafeMutableBufferPointer { out in
+            guard let outBase = out.baseAddress else { return }
+            while true {
+                var availableOut = out.count
+                var nextOut: UnsafeMutablePointer<UInt8>? = outBase
+                let result = BrotliDecoderDecompressStream(state, &availableIn, &nextIn, &availableOut, &nextOut, nil)
+                let produced = out.count - availableOut
+                if produced > 0 { try emit(UnsafeBufferPointer(start: outBase, count: produced)) }
+                switch result {
+                case BROTLI_DECODER_RESULT_SUCCESS:
+                    ended = true
+                    return
+                case BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:
+                    return
+                case BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
+                    continue
+                default:
+                    let code = BrotliDecoderGetErrorCode(state)
+                    let reason = BrotliDecoderErrorString(code).map { String(cString: $0) } ?? "error"
+                    throw DecodingError(description: "invalid brotli data: \(reason)")
+                }
+            }
+        }
+    }
+
+    func finish() throws {
+        if sawInput && !ended { throw DecodingError(description: "truncated brotli data: the stream does not end") }
+    }
+}

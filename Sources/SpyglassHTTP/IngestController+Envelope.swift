@@ -1,0 +1,129 @@
+import Foundation
+import Hummingbird
+import SpyglassCore
+import SpyglassProtocol
+
+extension IngestController {
+    /// `POST /api/{project_id}/envelope/`. Returns the event id to answer with, and whether an event was sent.
+    func envelope(_ request: Request, context: Context) async throws -> (String?, Bool) {
+        let projectID = try projectID(context)
+        var key: ClientKey?
+        if let publicKey = try requestKey(request) { key = try await authorize(publicKey, projectID: projectID) }
+        let encoding = try encoding(request)
+
+        var reader = EnvelopeReader(limits: readerLimits)
+        do {
+            try await decodeBody(request, encoding: encoding) { try reader.consume($0) }
+        } catch let error as EnvelopeError {
+            throw IngestFailure(error)
+        }
+        let envelope: Envelope
+        do { envelope = try reader.finish() } catch { throw IngestFailure(error) }
+
+        if key == nil {
+            // Tunnels forward envelopes with only the `dsn` header to authenticate them.
+            guard let text = envelope.headers["dsn"]?.stringValue else {
+                throw IngestFailure.unauthorized(
+                    "missing authorization: send X-Sentry-Auth, Authorization: Sentry, ?sentry_key= or an envelope dsn")
+            }
+            guard let dsn = DSN(text) else { throw IngestFailure.unauthorized("envelope header: invalid dsn \"\(text.prefix(200))\"") }
+            key = try await authorize(dsn.publicKey, projectID: projectID)
+        }
+        var headerEventID: String?
+        if let value = envelope.headers["event_id"], !value.isNull {
+            guard let text = value.stringValue, let id = EventID.normalize(text) else {
+                throw IngestFailure.badRequest("envelope header: invalid event_id \(JSONWriter.string(value).prefix(100))")
+            }
+            headerEventID = id
+        }
+        let hasEvent = envelope.items.contains { $0.type == "event" }
+        if hasEvent, let key { try checkRateLimit(key) }
+
+        let work = try makeWork(envelope, projectID: projectID, eventID: headerEventID, context: context)
+        if !work.isEmpty { _ = try await sink.ingest(work) }
+        return (work.event?.eventID ?? headerEventID, hasEvent)
+    }
+
+    /// What the reader keeps, and up to which size; other item types are read past.
+    var readerLimits: EnvelopeReader.Limits {
+        EnvelopeReader.Limits(
+            maxEnvelope: limits.maxEnvelopeSize,
+            keptItems: [
+                "event": limits.maxEventSize, "feedback": limits.maxEventSize, "attachment": limits.maxAttachmentSize,
+                "user_report": limits.maxSmallItemSize, "session": limits.maxSmallItemSize,
+                "sessions": limits.maxSmallItemSize * 100, "client_report": limits.maxSmallItemSize,
+            ])
+    }
+
+    private func makeWork(
+        _ envelope: Envelope, projectID: Int64, eventID headerEventID: String?, context: Context
+    ) throws -> IngestWork {
+        let received = Date.now
+        var work = IngestWork(projectID: projectID)
+        let normalizeContext = EventNormalizer.Context(
+            envelopeEventID: headerEventID, sentAt: Timestamp.parse(envelope.headers["sent_at"]), received: received,
+            clientIP: clientIP(context))
+        for item in envelope.items where !item.isSkipped {
+            switch item.type {
+            case "event":
+                // One event per envelope, as in Relay; further ones are ignored.
+                guard work.event == nil else { continue }
+                do {
+                    work.event = try normalizer.normalize(try json(item), context: normalizeContext)
+                } catch let error as DomainError {
+                    throw IngestFailure.badRequest("item \(item.index) (event): \(error.message)")
+                }
+            case "attachment":
+                guard let eventID = headerEventID else { continue }
+                work.attachments.append(
+                    Attachment(
+                        eventID: eventID,
+                        filename: String((item.headers["filename"]?.stringValue ?? "attachment").prefix(256)),
+                        contentType: String((item.headers["content_type"]?.stringValue ?? "application/octet-stream").prefix(128)),
+                        attachmentType: String((item.headers["attachment_type"]?.stringValue ?? "event.attachment").prefix(64)),
+                        data: item.payload))
+            case "user_report":
+                let report = try json(item)
+                work.userReports.append(
+                    UserReport(
+                        eventID: report["event_id"]?.stringValue.flatMap(EventID.normalize) ?? headerEventID,
+                        name: text(report["name"], 128), email: text(report["email"], 128),
+                        comments: text(report["comments"], 4096), received: received))
+            case "feedback":
+                let feedback = try json(item)["contexts"]?["feedback"]
+                work.userReports.append(
+                    UserReport(
+                        eventID: feedback?["associated_event_id"]?.stringValue.flatMap(EventID.normalize),
+                        name: text(feedback?["name"], 128), email: text(feedback?["contact_email"], 128),
+                        comments: text(feedback?["message"], 4096), received: received))
+            case "session":
+                if let count = (try? json(item)).flatMap(SessionItems.count(session:)) { work.sessions.append(count) }
+            case "sessions":
+                if let count = (try? json(item)).flatMap(SessionItems.count(sessions:)) { work.sessions.append(count) }
+            case "client_report":
+                for entry in (try? json(item))?["discarded_events"]?.arrayValue ?? [] {
+                    guard let reason = entry["reason"]?.stringValue, let category = entry["category"]?.stringValue,
+                        let quantity = entry["quantity"]?.int64Value, quantity > 0
+                    else { continue }
+                    work.discarded.append(
+                        DiscardedCount(reason: String(reason.prefix(64)), category: String(category.prefix(64)), quantity: Int(clamping: quantity)))
+                }
+            default:
+                continue
+            }
+        }
+        return work
+    }
+
+    private func json(_ item: EnvelopeItem) throws -> JSONValue {
+        do {
+            return try JSONParser.parse(item.payload)
+        } catch {
+            throw IngestFailure.badRequest("item \(item.index) (\(item.type)): invalid JSON: \(error)")
+        }
+    }
+
+    private func text(_ value: JSONValue?, _ limit: Int) -> String {
+        String((value?.stringValue ?? "").prefix(limit))
+    }
+}

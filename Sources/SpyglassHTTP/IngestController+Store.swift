@@ -1,0 +1,63 @@
+import Foundation
+import Hummingbird
+import SpyglassCore
+import SpyglassProtocol
+
+extension IngestController {
+    /// `POST /api/{project_id}/store/`: one JSON event, or `base64(zlib(json))` as old raven clients send.
+    func store(_ request: Request, context: Context) async throws -> (String?, Bool) {
+        let projectID = try projectID(context)
+        guard let publicKey = try requestKey(request) else {
+            throw IngestFailure.unauthorized("missing authorization: send X-Sentry-Auth, Authorization: Sentry or ?sentry_key=")
+        }
+        let key = try await authorize(publicKey, projectID: projectID)
+        let encoding = try encoding(request)
+        let limit = limits.maxEventSize
+        var body: [UInt8] = []
+        try await decodeBody(request, encoding: encoding) { chunk in
+            guard body.count + chunk.count <= limit else {
+                throw IngestFailure.tooLarge("event exceeds the \(EnvelopeReader.format(limit)) limit")
+            }
+            body.append(contentsOf: chunk)
+        }
+        guard let first = body.first(where: { ![0x20, 0x0a, 0x0d, 0x09].contains($0) }) else {
+            throw IngestFailure.badRequest("empty request body: expected a JSON event")
+        }
+        if first != UInt8(ascii: "{") { body = try legacyDecode(body, limit: limit) }
+        let payload: JSONValue
+        do { payload = try JSONParser.parse(body) } catch { throw IngestFailure.badRequest("event: invalid JSON: \(error)") }
+        try checkRateLimit(key)
+        let event: NormalizedEvent
+        do {
+            event = try normalizer.normalize(
+                payload, context: EventNormalizer.Context(received: .now, clientIP: clientIP(context)))
+        } catch {
+            throw IngestFailure.badRequest("event: \(error.message)")
+        }
+        _ = try await sink.ingest(IngestWork(projectID: projectID, event: event))
+        return (event.eventID, true)
+    }
+
+    /// base64 of zlib-compressed JSON, without any Content-Encoding header.
+    private func legacyDecode(_ body: [UInt8], limit: Int) throws -> [UInt8] {
+        guard let compressed = Data(base64Encoded: Data(body), options: .ignoreUnknownCharacters), !compressed.isEmpty else {
+            throw IngestFailure.badRequest("event: body is neither JSON nor base64(zlib(JSON))")
+        }
+        var json: [UInt8] = []
+        let decoder = ZlibDecoder(format: .gzip)
+        do {
+            try compressed.withUnsafeBytes { raw in
+                try decoder.decode(raw) { chunk in
+                    guard json.count + chunk.count <= limit else {
+                        throw IngestFailure.tooLarge("event exceeds the \(EnvelopeReader.format(limit)) limit")
+                    }
+                    json.append(contentsOf: chunk)
+                }
+            }
+            try decoder.finish()
+        } catch let error as DecodingError {
+            throw IngestFailure.badRequest("event: base64 body is not zlib data: \(error.description)")
+        }
+        return json
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import SpyglassCore
+import SpyglassProtocol
+import Synchronization
+
+/// The Sentry ingest endpoints: `POST /api/{project_id}/envelope/` and `/store/`, with CORS preflight.
+///
+/// Each request: authenticate the key (cache), stream-decode the body within limits, parse, normalize,
+/// hand the work to the writer, and answer 200 only once it is committed.
+public struct IngestController<Context: RequestContext & RemoteAddressRequestContext>: Sendable {
+    let keys: KeyCache
+    let sink: any IngestSink
+    let limits: IngestLimits
+    let normalizer = EventNormalizer()
+    let rateLimiter: RateLimiterBox
+    let metrics: any MetricsFactory
+    let logger: Logger
+
+    public init(keys: KeyCache, sink: any IngestSink, limits: IngestLimits, metrics: any MetricsFactory, logger: Logger) {
+        self.keys = keys
+        self.sink = sink
+        self.limits = limits
+        self.rateLimiter = RateLimiterBox()
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func addRoutes(to router: Router<Context>) {
+        for endpoint in ["envelope", "store"] {
+            router.on("api/:project_id/\(endpoint)", method: .options) { _, _ in
+                Response(status: .ok, headers: IngestHeaders.preflight)
+            }
+        }
+        router.post("api/:project_id/envelope") { request, context in
+            await answer(request, context) { try await envelope(request, context: context) }
+        }
+        router.post("api/:project_id/store") { request, context in
+            await answer(request, context) { try await store(request, context: context) }
+        }
+    }
+
+    /// Runs a handler, turning every failure into its documented response; nothing escapes as a 500.
+    private func answer(_ request: Request, _ context: Context, _ body: () async throws -> (String?, Bool)) async -> Response {
+        do {
+            let (eventID, counted) = try await body()
+            if counted { count(.accepted) }
+            var headers = IngestHeaders.cors
+            headers[.contentType] = "application/json"
+            let json: JSONValue = eventID.map { ["id": .string($0)] } ?? .object([:])
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(json))))
+        } catch let failure as IngestFailure {
+            count(failure.outcome)
+            return failure.response
+        } catch let refusal as IngestRefusal {
+            let failure: IngestFailure
+            switch refusal.reason {
+            case .queueFull: failure = .rateLimited(refusal.description, retryAfter: refusal.retryAfter)
+            case .shuttingDown:
+                failure = IngestFailure(status: .serviceUnavailable, message: refusal.description, outcome: .rateLimited, retryAfter: refusal.retryAfter)
+            }
+            count(failure.outcome)
+            return failure.response
+        } catch {
+            logger.error("ingest failed", metadata: ["error": "\(error)", "http.path": "\(request.uri.path)"])
+            let failure = IngestFailure(
+                status: .serviceUnavailable, message: "the event could not be stored; retry later", outcome: .invalid, retryAfter: 5)
+            return failure.response
+        }
+    }
+
+    private func count(_ outcome: IngestFailure.Outcome) {
+        Counter(label: "spyglass_ingest_events_total", dimensions: [("outcome", outcome.rawValue)], factory: metrics).increment()
+    }
+
+    // MARK: - Shared steps
+
+    /// The project id from the URL.
+    func projectID(_ context: Context) throws -> Int64 {
+        guard let text = context.parameters.get("project_id"), let id = Int64(text), id > 0 else {
+            throw IngestFailure.badRequest("project id in the URL must be a positive integer")
+        }
+        return id
+    }
+
+    /// The key the request carries in `?sentry_key=`, `X-Sentry-Auth` or `Authorization: Sentry …`.
+    func requestKey(_ request: Request) throws -> String? {
+        if let key = request.uri.queryParameters.get("sentry_key"), !key.isEmpty { return key }
+        for name in [IngestHeaders.sentryAuth, HTTPField.Name.authorization] {
+            guard let header = request.headers[name] else { continue }
+            guard let fields = SentryAuth.parse(header) else {
+                if name == IngestHeaders.sentryAuth { throw IngestFailure.unauthorized("bad X-Sentry-Auth header: it must start with \"Sentry \"") }
+                continue
+            }
+            guard let key = fields["sentry_key"], !key.isEmpty else {
+                throw IngestFailure.unauthorized("bad \(name.canonicalName) header: no sentry_key")
+            }
+            if let version = fields["sentry_version"], let number = Int(version), number > 7 {
+                throw IngestFailure.badRequest("unsupported protocol version \(number) (Spyglass speaks 7)")
+            }
+            return key
+        }
+        return nil
+    }
+
+    /// Checks the key against the project in the URL.
+    func authorize(_ publicKey: String, projectID: Int64) async throws -> ClientKey {
+        guard let key = try await keys.lookup(publicKey.lowercased()) else {
+            throw IngestFailure.forbidden("unknown or revoked project key \(String(publicKey.prefix(64)))")
+        }
+        guard key.projectID == projectID else {
+            throw IngestFailure.forbidden("the key is not a key of project \(projectID)")
+        }
+        return key
+    }
+
+    /// Per-key events-per-minute limit.
+    func checkRateLimit(_ key: ClientKey) throws {
+        guard let limit = key.rateLimitPerMinute else { return }
+        if let retryAfter = rateLimiter.admit(key: key.publicKey, limit: limit, now: .now) {
+            throw IngestFailure.rateLimited("rate limit of \(limit) events per minute for this key exceeded", retryAfter: retryAfter)
+        }
+    }
+
+    /// The request's Content-Encoding, or 415.
+    func encoding(_ request: Request) throws -> ContentEncoding {
+        let header = request.headers[.contentEncoding]
+        guard let encoding = ContentEncoding(header: header) else {
+            throw IngestFailure(
+                status: .unsupportedMediaType,
+                message: "unsupported Content-Encoding \"\(header ?? "")\": use gzip, deflate, br or identity", outcome: .invalid)
+        }
+        return encoding
+    }
+
+    /// Streams the body through the decoder into `consume`, enforcing the compressed-size limit.
+    func decodeBody(
+        _ request: Request, encoding: ContentEncoding, consume: (UnsafeBufferPointer<UInt8>) throws -> Void
+    ) async throws {
+        let decoder = encoding.makeDecoder()
+        var received = 0
+        for try await buffer in request.body {
+            received += buffer.readableBytes
+            guard received <= limits.maxCompressedSize else {
+                throw IngestFailure.tooLarge("request body exceeds the \(EnvelopeReader.format(limits.maxCompressedSize)) limit")
+            }
+            try buffer.withUnsafeReadableBytes { raw in
+                do {
+                    if let decoder {
+                        try decoder.decode(raw) { try consume($0) }
+                    } else {
+                        try consume(raw.assumingMemoryBound(to: UInt8.self))
+                    }
+                } catch let error as DecodingError {
+                    throw IngestFailure.badRequest("\(error.description)")
+                }
+            }
+        }
+        do {
+            try decoder?.finish()
+        } catch let error as DecodingError {
+            throw IngestFailure.badRequest(error.description)
+        }
+    }
+
+    /// The client address for `{{auto}}`.
+    func clientIP(_ context: Context) -> String? {
+        context.remoteAddress?.ipAddress
+    }
+}
+
+/// The per-key limiter behind a lock.
+final class RateLimiterBox: Sendable {
+    private let limiter = Mutex(RateLimiter())
+
+    func admit(key: String, limit: Int, now: Date) -> Int? {
+        limiter.withLock { $0.admit(key: key, limit: limit, now: now) }
+    }
+}

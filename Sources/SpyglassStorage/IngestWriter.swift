@@ -1,0 +1,225 @@
+import Foundation
+import GRDB
+import Logging
+import Metrics
+import ServiceLifecycle
+import SpyglassCore
+import Synchronization
+
+/// The single writer of ingested data, with group commit.
+///
+/// Requests hand their work to ``ingest(_:)`` and wait; the writer takes everything queued (up to
+/// ``maxBatch`` jobs) into one SQLite transaction, commits (fsync), and only then answers each request.
+/// Many concurrent events so cost one disk sync, not one each. The queue is bounded: when it holds
+/// ``capacity`` jobs, new work is refused at once (the request answers 429) instead of growing memory.
+public final class IngestWriter: IngestSink, Service {
+    /// Jobs waiting at most before new ones are refused.
+    public let capacity: Int
+    /// Jobs committed in one transaction at most.
+    public let maxBatch: Int
+
+    private struct Job {
+        var work: IngestWork
+        var payload: [UInt8]?
+        var continuation: CheckedContinuation<IngestReceipt, any Error>
+    }
+
+    private struct State {
+        var queue: [Job] = []
+        var head = 0
+        var waiter: CheckedContinuation<Void, Never>?
+        var stopping = false
+        var count: Int { queue.count - head }
+    }
+
+    private let database: AppDatabase
+    private let state = Mutex(State())
+    private let queueDepth: Gauge
+    private let commitTimer: Timer
+    private let logger: Logger?
+
+    public init(
+        database: AppDatabase, capacity: Int = 10_000, maxBatch: Int = 500, metrics: any MetricsFactory,
+        logger: Logger? = nil
+    ) {
+        self.database = database
+        self.capacity = capacity
+        self.maxBatch = maxBatch
+        self.queueDepth = Gauge(label: "spyglass_ingest_queue_depth", factory: metrics)
+        self.commitTimer = Timer(label: "spyglass_ingest_commit_seconds", factory: metrics)
+        self.logger = logger
+    }
+
+    /// Queues `work` and returns once it is committed.
+    public func ingest(_ work: IngestWork) async throws -> IngestReceipt {
+        // Compression happens here, on the request's task, so the single writer only writes.
+        let payload = work.event.map { EventPayloadCodec.encode($0.payload) }
+        return try await withCheckedThrowingContinuation { continuation in
+            let outcome: Result<(CheckedContinuation<Void, Never>?, Int), IngestRefusal> = state.withLock { state in
+                if state.stopping { return .failure(IngestRefusal(.shuttingDown, retryAfter: 5)) }
+                guard state.count < capacity else { return .failure(IngestRefusal(.queueFull, retryAfter: 1)) }
+                state.queue.append(Job(work: work, payload: payload, continuation: continuation))
+                let waiter = state.waiter
+                state.waiter = nil
+                return .success((waiter, state.count))
+            }
+            switch outcome {
+            case .success(let (waiter, depth)):
+                queueDepth.record(depth)
+                waiter?.resume()
+            case .failure(let refusal):
+                continuation.resume(throwing: refusal)
+            }
+        }
+    }
+
+    /// Jobs queued now.
+    public var depth: Int { state.withLock { $0.count } }
+
+    /// Commits batches until graceful shutdown, then drains what is queued and returns.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while let batch = await nextBatch() {
+                await commit(batch)
+            }
+        } onGracefulShutdown: {
+            let waiter = self.state.withLock { state in
+                state.stopping = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+
+    /// The next jobs to commit, waiting for some; `nil` once stopping and drained.
+    private func nextBatch() async -> [Job]? {
+        while true {
+            let taken: [Job]? = state.withLock { state in
+                if state.count > 0 {
+                    let end = min(state.head + maxBatch, state.queue.count)
+                    let batch = Array(state.queue[state.head..<end])
+                    state.head = end
+                    if state.head == state.queue.count {
+                        state.queue.removeAll(keepingCapacity: true)
+                        state.head = 0
+                    } else if state.head > 4096 {
+                        state.queue.removeFirst(state.head)
+                        state.head = 0
+                    }
+                    return batch
+                }
+                return state.stopping ? [] : nil
+            }
+            if let taken {
+                queueDepth.record(depth)
+                return taken.isEmpty ? nil : taken
+            }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state in
+                    if state.count > 0 || state.stopping { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        }
+    }
+
+    private func commit(_ batch: [Job]) async {
+        let start = ContinuousClock.now
+        let items = batch.map { ($0.work, $0.payload) }
+        do {
+            let receipts = try await database.writer.write { db in
+                try items.map { work, payload in try Self.store(work, payload: payload, in: db) }
+            }
+            commitTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped)
+            for (job, receipt) in zip(batch, receipts) { job.continuation.resume(returning: receipt) }
+        } catch {
+            // One job may have failed the whole batch: commit each alone so only that one fails.
+            logger?.warning("ingest batch failed, retrying jobs one by one", metadata: ["error": "\(error)"])
+            for job in batch {
+                do {
+                    let (work, payload) = (job.work, job.payload)
+                    let receipt = try await database.writer.write { db in try Self.store(work, payload: payload, in: db) }
+                    job.continuation.resume(returning: receipt)
+                } catch {
+                    job.continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    private static func store(_ work: IngestWork, payload: [UInt8]?, in db: Database) throws -> IngestReceipt {
+        var stored = false
+        if let event = work.event, let payload {
+            try db.execute(
+                sql: """
+                    INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment, payload)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, event_id) DO NOTHING
+                    """,
+                arguments: [
+                    work.projectID, event.eventID, event.timestamp.timeIntervalSince1970,
+                    event.received.timeIntervalSince1970, event.level, event.platform, event.release,
+                    event.environment, Data(payload),
+                ])
+            stored = db.changesCount > 0
+        }
+        let now = Date.now.timeIntervalSince1970
+        // Attachments of a duplicate event were stored with the first copy.
+        for attachment in work.attachments where stored || work.event?.eventID != attachment.eventID {
+            try db.execute(
+                sql: """
+                    INSERT INTO attachment (project_id, event_id, filename, content_type, attachment_type, size, data, received)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    work.projectID, attachment.eventID, attachment.filename, attachment.contentType,
+                    attachment.attachmentType, attachment.data.count, Data(attachment.data), now,
+                ])
+        }
+        for report in work.userReports {
+            try db.execute(
+                sql: """
+                    INSERT INTO user_report (project_id, event_id, name, email, comments, received) VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    work.projectID, report.eventID, report.name, report.email, report.comments,
+                    report.received.timeIntervalSince1970,
+                ])
+        }
+        for count in work.sessions {
+            try db.execute(
+                sql: """
+                    INSERT INTO release_sessions (project_id, release, environment, started, exited, errored, crashed, abnormal)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (project_id, release, environment) DO UPDATE SET
+                        started = started + excluded.started, exited = exited + excluded.exited,
+                        errored = errored + excluded.errored, crashed = crashed + excluded.crashed,
+                        abnormal = abnormal + excluded.abnormal
+                    """,
+                arguments: [
+                    work.projectID, count.release, count.environment, count.started, count.exited, count.errored,
+                    count.crashed, count.abnormal,
+                ])
+        }
+        for discarded in work.discarded {
+            try db.execute(
+                sql: """
+                    INSERT INTO discarded_events (project_id, reason, category, quantity) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (project_id, reason, category) DO UPDATE SET quantity = quantity + excluded.quantity
+                    """,
+                arguments: [work.projectID, discarded.reason, discarded.category, discarded.quantity])
+        }
+        return IngestReceipt(eventStored: stored)
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating at Int64.max.
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product &+ attoseconds / 1_000_000_000
+    }
+}

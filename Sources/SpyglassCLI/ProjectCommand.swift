@@ -9,7 +9,7 @@ import SpyglassStorage
 struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project", abstract: "Manage projects and their DSNs.",
-        subcommands: [Create.self, List.self, DSNCommand.self])
+        subcommands: [Create.self, List.self, DSNCommand.self, RateLimit.self])
 
     /// Where DSNs point: `--base-url`, else SPYGLASS_BASE_URL, else SPYGLASS_HOST and SPYGLASS_PORT.
     struct LinkOptions: ParsableArguments {
@@ -97,6 +97,30 @@ struct ProjectCommand: ParsableCommand {
             } else {
                 throw fail(DomainError(.notFound, "project \"\(slug)\" has no active key"))
             }
+        }
+    }
+}
+
+extension ProjectCommand {
+    /// `spyglass project rate-limit`.
+    struct RateLimit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rate-limit",
+            abstract: "Limit the events per minute each key of a project may send (429 beyond it).",
+            discussion: "A running server picks the change up within a second. --per-minute 0 removes the limit.")
+
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The project's slug.") var slug: String
+        @Option(name: .customLong("per-minute"), help: "Events per minute and key; 0 for no limit.") var perMinute: Int
+
+        func run() throws {
+            let (database, _) = try store.open()
+            let changed = try reporting {
+                try database.setRateLimit(projectSlug: slug, perMinute: perMinute == 0 ? nil : perMinute)
+            }
+            print(perMinute == 0
+                ? "Removed the rate limit of \(changed) key(s) of \(slug)."
+                : "Limited \(changed) key(s) of \(slug) to \(perMinute) events per minute.")
         }
     }
 }

@@ -28,6 +28,9 @@ def spyglass_binary() -> str:
 BIN = spyglass_binary()
 
 
+DSN_RE = re.compile(r"^http://([0-9a-f]{32})@127\.0\.0\.1:(\d+)/(\d+)$")
+
+
 def clean_env(**extra: str) -> dict:
     """The environment without any SPYGLASS_* setting of the caller's, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPYGLASS_")}
@@ -137,3 +140,25 @@ def run_cli(*args: str, data_dir=None, env=None, check=True) -> subprocess.Compl
     if check and result.returncode != 0:
         raise AssertionError(f"{shlex.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def stored_events(data_dir) -> list[dict]:
+    """Every stored event's columns and decoded payload, oldest first, read from the SQLite file."""
+    import sqlite3
+    import zlib
+
+    with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:
+        rows = db.execute(
+            "SELECT project_id, event_id, timestamp, received, level, platform, release, environment, payload"
+            " FROM event ORDER BY id"
+        ).fetchall()
+    keys = ["project_id", "event_id", "timestamp", "received", "level", "platform", "release", "environment"]
+    return [dict(zip(keys, row[:-1]), payload=json.loads(zlib.decompress(row[-1]))) for row in rows]
+
+
+def query(data_dir, sql: str, *args) -> list[tuple]:
+    """Rows of a read-only query against the data directory's database."""
+    import sqlite3
+
+    with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:
+        return db.execute(sql, args).fetchall()

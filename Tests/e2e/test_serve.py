@@ -10,9 +10,8 @@ import pytest
 import requests
 import sentry_sdk.utils
 
-from conftest import BIN, clean_env, run_cli
+from conftest import BIN, DSN_RE, clean_env, run_cli
 
-DSN_RE = re.compile(r"^http://([0-9a-f]{32})@127\.0\.0\.1:(\d+)/(\d+)$")
 
 
 def test_first_start_creates_everything_and_a_restart_reuses_it(tmp_path, start_server):

@@ -1,0 +1,62 @@
+import Foundation
+import SpyglassCore
+import SpyglassProtocol
+import Testing
+
+@Suite struct SessionItemsTests {
+    @Test func sessionUpdatesCountStartsAndEndings() throws {
+        let started = try JSONParser.parse(#"{"sid":"a","init":true,"status":"ok","attrs":{"release":"app@1","environment":"prod"}}"#)
+        #expect(SessionItems.count(session: started) == SessionCount(release: "app@1", environment: "prod", started: 1))
+        let crashed = try JSONParser.parse(#"{"sid":"a","status":"crashed","errors":1,"attrs":{"release":"app@1"}}"#)
+        #expect(SessionItems.count(session: crashed) == SessionCount(release: "app@1", environment: "production", crashed: 1))
+        let erroredExit = try JSONParser.parse(#"{"init":true,"status":"exited","errors":2,"attrs":{"release":"app@1"}}"#)
+        #expect(SessionItems.count(session: erroredExit) == SessionCount(release: "app@1", environment: "production", started: 1, errored: 1))
+        #expect(SessionItems.count(session: try JSONParser.parse(#"{"init":true,"attrs":{}}"#)) == nil)
+        #expect(SessionItems.count(session: try JSONParser.parse(#"{"init":true,"attrs":{"release":"latest"}}"#)) == nil)
+    }
+
+    @Test func aggregatesAddUp() throws {
+        let payload = try JSONParser.parse(
+            #"{"attrs":{"release":"api@2","environment":"staging"},"aggregates":[{"started":"x","exited":3,"errored":1},{"crashed":2,"abnormal":1,"exited":-5}]}"#)
+        #expect(
+            SessionItems.count(sessions: payload)
+                == SessionCount(release: "api@2", environment: "staging", started: 4, exited: 3, errored: 1))
+    }
+}
+
+@Suite struct RateLimiterTests {
+    @Test func countsPerKeyPerMinute() {
+        var limiter = RateLimiter()
+        let start = Date(timeIntervalSince1970: 6000)  // a minute boundary
+        #expect(limiter.admit(key: "a", limit: 2, now: start) == nil)
+        #expect(limiter.admit(key: "a", limit: 2, now: start.addingTimeInterval(1)) == nil)
+        #expect(limiter.admit(key: "a", limit: 2, now: start.addingTimeInterval(20)) == 40)
+        #expect(limiter.admit(key: "b", limit: 2, now: start.addingTimeInterval(20)) == nil)
+        #expect(limiter.admit(key: "a", limit: 2, now: start.addingTimeInterval(59.5)) == 1)
+        #expect(limiter.admit(key: "a", limit: 2, now: start.addingTimeInterval(60)) == nil)
+    }
+}
+
+@Suite struct EventIDTests {
+    @Test func normalizes() {
+        #expect(EventID.normalize("9EC79C33EC9942AB8353589FCB2E04DC") == "9ec79c33ec9942ab8353589fcb2e04dc")
+        #expect(EventID.normalize("9ec79c33-ec99-42ab-8353-589fcb2e04dc") == "9ec79c33ec9942ab8353589fcb2e04dc")
+        for bad in ["", "9ec79c33ec9942ab8353589fcb2e04d", "9ec79c33_ec99_42ab_8353_589fcb2e04dc", String(repeating: "g", count: 32), String(repeating: "0", count: 32)] {
+            #expect(EventID.normalize(bad) == nil, "\(bad)")
+        }
+        #expect(EventID.generate().count == 32)
+    }
+}
+
+@Suite struct SentryAuthTests {
+    @Test func parsesWhatSDKsSend() {
+        #expect(
+            SentryAuth.parse("Sentry sentry_key=abc123, sentry_version=7, sentry_client=sentry.python/2.75.0")
+                == ["sentry_key": "abc123", "sentry_version": "7", "sentry_client": "sentry.python/2.75.0"])
+        #expect(SentryAuth.parse("sentry sentry_key=k,sentry_secret=s")?["sentry_secret"] == "s")
+        #expect(SentryAuth.parse("Bearer abc") == nil)
+        #expect(SentryAuth.parse("Sentry") == nil)
+        #expect(SentryAuth.parse("Sentry garbage, =x, a=")?.isEmpty == true)
+        #expect(RateLimitHeader.allCategories(retryAfter: 0, scope: "key") == "1::key")
+    }
+}

@@ -103,7 +103,20 @@ let package = Package(
             dependencies: [
                 "SpyglassStorage",
                 "SpyglassCore",
+                "SpyglassProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SpyglassHTTPTests",
+            dependencies: [
+                "SpyglassHTTP",
+                "SpyglassCore",
+                "SpyglassStorage",
+                "CZlib",
             ]
         ),
         .testTarget(

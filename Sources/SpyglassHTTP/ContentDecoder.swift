@@ -20,7 +20,7 @@ public enum ContentEncoding: Sendable, Hashable {
     }
 
     /// A fresh decoder for one body; `nil` for identity.
-    func makeDecoder() -> (any StreamDecoder)? {
+    package func makeDecoder() -> (any StreamDecoder)? {
         switch self {
         case .identity: nil
         case .gzip: ZlibDecoder(format: .gzip)
@@ -31,12 +31,12 @@ public enum ContentEncoding: Sendable, Hashable {
 }
 
 /// A broken compressed stream.
-struct DecodingError: Error, CustomStringConvertible {
-    let description: String
+package struct DecodingError: Error, CustomStringConvertible {
+    package let description: String
 }
 
 /// Decodes a compressed stream chunk by chunk.
-protocol StreamDecoder: AnyObject {
+package protocol StreamDecoder: AnyObject {
     /// Decodes `input`, handing decoded bytes to `output` in pieces of at most 64 KiB.
     func decode(
         _ input: UnsafeRawBufferPointer, output: (UnsafeBufferPointer<UInt8>) throws -> Void
@@ -48,8 +48,8 @@ protocol StreamDecoder: AnyObject {
 private let outputChunk = 64 * 1024
 
 /// gzip, zlib-wrapped deflate and raw deflate through zlib.
-final class ZlibDecoder: StreamDecoder {
-    enum Format { case gzip, deflateSniffed }
+package final class ZlibDecoder: StreamDecoder {
+    package enum Format { case gzip, deflateSniffed }
 
     private let format: Format
     private var stream = z_stream()
@@ -58,7 +58,7 @@ final class ZlibDecoder: StreamDecoder {
     private var pending: [UInt8] = []
     private var output = [UInt8](repeating: 0, count: outputChunk)
 
-    init(format: Format) { self.format = format }
+    package init(format: Format) { self.format = format }
 
     deinit { if started { inflateEnd(&stream) } }
 
@@ -79,7 +79,7 @@ final class ZlibDecoder: StreamDecoder {
 
     private var name: String { format == .gzip ? "gzip" : "deflate" }
 
-    func decode(_ input: UnsafeRawBufferPointer, output emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+    package func decode(_ input: UnsafeRawBufferPointer, output emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
         if !started {
             pending.append(contentsOf: input)
             guard pending.count >= 2 else { return }
@@ -121,27 +121,27 @@ final class ZlibDecoder: StreamDecoder {
         stream.next_in = nil
     }
 
-    func finish() throws {
+    package func finish() throws {
         if !started && !pending.isEmpty { throw DecodingError(description: "truncated \(name) data") }
         if started && !ended { throw DecodingError(description: "truncated \(name) data: the stream does not end") }
     }
 }
 
 /// Brotli through Debian's libbrotlidec.
-final class BrotliDecoder: StreamDecoder {
+package final class BrotliDecoder: StreamDecoder {
     private let state: OpaquePointer
     private var ended = false
     private var sawInput = false
     private var output = [UInt8](repeating: 0, count: outputChunk)
 
-    init() {
+    package init() {
         // Allocation failure here means the process is out of memory; nothing sensible remains.
         state = BrotliDecoderCreateInstance(nil, nil, nil)!
     }
 
     deinit { BrotliDecoderDestroyInstance(state) }
 
-    func decode(_ input: UnsafeRawBufferPointer, output emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+    package func decode(_ input: UnsafeRawBufferPointer, output emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
         guard !ended, let base = input.baseAddress, input.count > 0 else { return }
         sawInput = true
         var availableIn = input.count
@@ -171,7 +171,7 @@ final class BrotliDecoder: StreamDecoder {
         }
     }
 
-    func finish() throws {
+    package func finish() throws {
         if sawInput && !ended { throw DecodingError(description: "truncated brotli data: the stream does not end") }
     }
 }

@@ -1,0 +1,90 @@
+import CZlib
+import SpyglassHTTP
+import Testing
+
+/// Compresses with zlib: windowBits 31 = gzip, 15 = zlib-wrapped, -15 = raw deflate.
+func deflate(_ input: [UInt8], windowBits: Int32) -> [UInt8] {
+    var stream = z_stream()
+    deflateInit2_(&stream, 9, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+    defer { deflateEnd(&stream) }
+    var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 64)
+    var input = input
+    input.withUnsafeMutableBufferPointer { inBuffer in
+        output.withUnsafeMutableBufferPointer { outBuffer in
+            stream.next_in = inBuffer.baseAddress
+            stream.avail_in = uInt(inBuffer.count)
+            stream.next_out = outBuffer.baseAddress
+            stream.avail_out = uInt(outBuffer.count)
+            _ = CZlib.deflate(&stream, Z_FINISH)
+        }
+    }
+    return Array(output.prefix(Int(stream.total_out)))
+}
+
+func decodeAll(_ encoding: ContentEncoding, _ input: [UInt8], chunk: Int = 7) throws -> [UInt8] {
+    guard let decoder = encoding.makeDecoder() else { return input }
+    var output: [UInt8] = []
+    var offset = 0
+    while offset < input.count {
+        let piece = Array(input[offset..<min(offset + chunk, input.count)])
+        try piece.withUnsafeBytes { raw in try decoder.decode(raw) { output.append(contentsOf: $0) } }
+        offset += chunk
+    }
+    try decoder.finish()
+    return output
+}
+
+@Suite struct ContentDecoderTests {
+    let text = Array(String(repeating: "{\"message\":\"hello world\"}\n", count: 5000).utf8)
+
+    @Test(arguments: [
+        (nil, ContentEncoding.identity), ("", .identity), ("UTF-8", .identity), ("identity", .identity),
+        ("gzip", .gzip), ("X-GZIP", .gzip), ("deflate", .deflate), ("br", .brotli),
+    ] as [(String?, ContentEncoding)])
+    func parsesTheHeader(_ header: String?, _ encoding: ContentEncoding) {
+        #expect(ContentEncoding(header: header) == encoding)
+    }
+
+    @Test func refusesOtherEncodings() {
+        #expect(ContentEncoding(header: "zstd") == nil)
+        #expect(ContentEncoding(header: "gzip, br") == nil)
+    }
+
+    @Test(arguments: [(Int32(31), ContentEncoding.gzip), (15, .gzip), (15, .deflate), (-15, .deflate)])
+    func inflatesGzipZlibAndRawDeflateInAnyChunking(_ windowBits: Int32, _ encoding: ContentEncoding) throws {
+        let compressed = deflate(text, windowBits: windowBits)
+        #expect(compressed.count < text.count / 10)
+        for chunk in [1, 2, 7, 4096, compressed.count] {
+            #expect(try decodeAll(encoding, compressed, chunk: chunk) == text, "chunk \(chunk)")
+        }
+    }
+
+    @Test func truncatedAndCorruptStreamsFailWithAMessage() throws {
+        let compressed = deflate(text, windowBits: 31)
+        let truncated = #expect(throws: DecodingError.self) { try decodeAll(.gzip, Array(compressed.prefix(compressed.count / 2))) }
+        #expect(truncated?.description.contains("truncated gzip data") == true)
+        var corrupt = compressed
+        corrupt[20] ^= 0xff
+        corrupt[21] ^= 0xff
+        let broken = #expect(throws: DecodingError.self) { try decodeAll(.gzip, corrupt) }
+        #expect(broken?.description.hasPrefix("invalid gzip data") == true)
+        #expect(throws: DecodingError.self) { try decodeAll(.brotli, Array("not brotli at all".utf8)) }
+        #expect(throws: DecodingError.self) { try decodeAll(.gzip, [0x1f]) }
+    }
+
+    @Test func outputArrivesInBoundedPieces() throws {
+        let zeros = [UInt8](repeating: 0, count: 10 * 1024 * 1024)
+        let compressed = deflate(zeros, windowBits: 31)
+        let decoder = try #require(ContentEncoding.gzip.makeDecoder())
+        var largest = 0
+        var total = 0
+        try compressed.withUnsafeBytes { raw in
+            try decoder.decode(raw) { piece in
+                largest = max(largest, piece.count)
+                total += piece.count
+            }
+        }
+        #expect(total == zeros.count)
+        #expect(largest <= 64 * 1024)
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import GRDB
+import Logging
+import MetricsTestKit
+import ServiceLifecycle
+import SpyglassCore
+import SpyglassProtocol
+import SpyglassStorage
+import Testing
+
+@Suite struct IngestWriterTests {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func event(_ id: String, message: String = "boom") -> NormalizedEvent {
+        NormalizedEvent(
+            eventID: id, timestamp: now, received: now, level: "error", platform: "python", release: "app@1",
+            environment: "prod", payload: ["event_id": .string(id), "logentry": ["formatted": .string(message)]])
+    }
+
+    /// Runs `body` while the writer runs as a service; shuts it down gracefully afterwards.
+    func withRunningWriter(
+        _ writer: IngestWriter, _ body: @Sendable () async throws -> Void
+    ) async throws {
+        let group = ServiceGroup(services: [writer], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await body()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test func concurrentEventsAreCommittedInSharedTransactions() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try AppDatabase.open(directory: directory.url)
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let metrics = TestMetrics()
+        let writer = IngestWriter(database: database, metrics: metrics)
+        let ids = (0..<200).map { _ in EventID.generate() }
+        try await withRunningWriter(writer) {
+            try await withThrowingTaskGroup(of: IngestReceipt.self) { group in
+                for id in ids { group.addTask { try await writer.ingest(IngestWork(projectID: project, event: event(id))) } }
+                for try await receipt in group { #expect(receipt.eventStored) }
+            }
+        }
+        let stored = try await database.writer.read { db in try String.fetchSet(db, sql: "SELECT event_id FROM event") }
+        #expect(stored == Set(ids))
+        let commits = try metrics.expectTimer("spyglass_ingest_commit_seconds").values.count
+        #expect(commits >= 1 && commits < ids.count, "\(commits) commits for \(ids.count) events: no group commit")
+    }
+
+    @Test func theSameEventIDIsStoredOnceAndAttachmentsOnlyWithTheFirstCopy() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        let id = EventID.generate()
+        let attachment = Attachment(eventID: id, filename: "a.txt", contentType: "text/plain", attachmentType: "event.attachment", data: [1, 2, 3])
+        try await withRunningWriter(writer) {
+            let first = try await writer.ingest(IngestWork(projectID: project, event: event(id), attachments: [attachment]))
+            let second = try await writer.ingest(IngestWork(projectID: project, event: event(id, message: "copy"), attachments: [attachment]))
+            #expect(first.eventStored && !second.eventStored)
+        }
+        let (events, attachments, payload) = try await database.writer.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM event"),
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM attachment"),
+                try Data.fetchOne(db, sql: "SELECT payload FROM event")
+            )
+        }
+        #expect(events == 1 && attachments == 1)
+        #expect(try EventPayloadCodec.decode(Array(payload ?? Data()))["logentry"]?["formatted"] == "boom")
+    }
+
+    @Test func countersAddUpAcrossRequests() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        try await withRunningWriter(writer) {
+            for _ in 0..<2 {
+                _ = try await writer.ingest(
+                    IngestWork(
+                        projectID: project,
+                        sessions: [SessionCount(release: "app@1", environment: "prod", started: 2, crashed: 1)],
+                        discarded: [DiscardedCount(reason: "queue_overflow", category: "error", quantity: 3)]))
+            }
+        }
+        let (sessions, discarded) = try await database.writer.read { db in
+            (
+                try Row.fetchOne(db, sql: "SELECT started, crashed FROM release_sessions"),
+                try Int.fetchOne(db, sql: "SELECT quantity FROM discarded_events")
+            )
+        }
+        #expect(sessions?[0] == 4 && sessions?[1] == 2)
+        #expect(discarded == 6)
+    }
+
+    @Test func shutdownDrainsTheQueueThenRefusesNewWork() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        let group = ServiceGroup(services: [writer], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let pending = Task {
+                try await withThrowingTaskGroup(of: Bool.self) { inner in
+                    for _ in 0..<50 {
+                        inner.addTask {
+                            do {
+                                return try await writer.ingest(IngestWork(projectID: project, event: event(EventID.generate()))).eventStored
+                            } catch is IngestRefusal {
+                                return false  // arrived after the shutdown began: refused, not lost
+                            }
+                        }
+                    }
+                    return try await inner.reduce(0) { $0 + ($1 ? 1 : 0) }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            let stored = try await pending.value
+            let rows = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event") }
+            // Everything the writer accepted was committed before it stopped.
+            #expect(rows == stored)
+            #expect(stored > 0)
+        }
+        let refusal = await #expect(throws: IngestRefusal.self) {
+            try await writer.ingest(IngestWork(projectID: project, event: event(EventID.generate())))
+        }
+        #expect(refusal?.reason == .shuttingDown)
+    }
+}

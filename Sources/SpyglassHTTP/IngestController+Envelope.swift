@@ -4,8 +4,8 @@ import SpyglassCore
 import SpyglassProtocol
 
 extension IngestController {
-    /// `POST /api/{project_id}/envelope/`. Returns the event id to answer with, and whether an event was sent.
-    func envelope(_ request: Request, context: Context) async throws -> (String?, Bool) {
+    /// `POST /api/{project_id}/envelope/`.
+    func envelope(_ request: Request, context: Context) async throws -> IngestAnswer {
         let projectID = try projectID(context)
         var key: ClientKey?
         if let publicKey = try requestKey(request) { key = try await authorize(publicKey, projectID: projectID) }
@@ -40,8 +40,8 @@ extension IngestController {
         if hasEvent, let key { try checkRateLimit(key) }
 
         let work = try makeWork(envelope, projectID: projectID, eventID: headerEventID, context: context)
-        if !work.isEmpty { _ = try await sink.ingest(work) }
-        return (work.event?.eventID ?? headerEventID, hasEvent)
+        let receipt = work.isEmpty ? IngestReceipt(eventStored: false) : try await sink.ingest(work)
+        return IngestAnswer(eventID: work.event?.eventID ?? headerEventID, hadEvent: work.event != nil, stored: receipt.eventStored)
     }
 
     /// What the reader keeps, and up to which size; other item types are read past.

@@ -5,7 +5,7 @@ import SpyglassProtocol
 
 extension IngestController {
     /// `POST /api/{project_id}/store/`: one JSON event, or `base64(zlib(json))` as old raven clients send.
-    func store(_ request: Request, context: Context) async throws -> (String?, Bool) {
+    func store(_ request: Request, context: Context) async throws -> IngestAnswer {
         let projectID = try projectID(context)
         guard let publicKey = try requestKey(request) else {
             throw IngestFailure.unauthorized("missing authorization: send X-Sentry-Auth, Authorization: Sentry or ?sentry_key=")
@@ -34,8 +34,8 @@ extension IngestController {
         } catch {
             throw IngestFailure.badRequest("event: \(error.message)")
         }
-        _ = try await sink.ingest(IngestWork(projectID: projectID, event: event))
-        return (event.eventID, true)
+        let receipt = try await sink.ingest(IngestWork(projectID: projectID, event: event))
+        return IngestAnswer(eventID: event.eventID, hadEvent: true, stored: receipt.eventStored)
     }
 
     /// base64 of zlib-compressed JSON, without any Content-Encoding header.

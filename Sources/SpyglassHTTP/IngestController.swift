@@ -45,10 +45,11 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     }
 
     /// Runs a handler, turning every failure into its documented response; nothing escapes as a 500.
-    private func answer(_ request: Request, _ context: Context, _ body: () async throws -> (String?, Bool)) async -> Response {
+    private func answer(_ request: Request, _ context: Context, _ body: () async throws -> IngestAnswer) async -> Response {
         do {
-            let (eventID, counted) = try await body()
-            if counted { count(.accepted) }
+            let answer = try await body()
+            if let outcome = answer.outcome { count(outcome) }
+            let eventID = answer.eventID
             var headers = IngestHeaders.cors
             headers[.contentType] = "application/json"
             let json: JSONValue = eventID.map { ["id": .string($0)] } ?? .object([:])
@@ -170,6 +171,19 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     /// The client address for `{{auto}}`.
     func clientIP(_ context: Context) -> String? {
         context.remoteAddress?.ipAddress
+    }
+}
+
+/// What a successful ingest request answers with, and how its event counts.
+struct IngestAnswer {
+    /// The id to answer with (`{}` when nil).
+    var eventID: String?
+    /// `accepted`, `filtered` (a duplicate event id), or nil when the request carried no event.
+    var outcome: IngestFailure.Outcome?
+
+    init(eventID: String?, hadEvent: Bool, stored: Bool) {
+        self.eventID = eventID
+        self.outcome = hadEvent ? (stored ? .accepted : .filtered) : nil
     }
 }
 

@@ -361,11 +361,14 @@ def test_store_endpoint_takes_json_and_base64_zlib(client):
 
 
 def test_ingest_metrics(client):
-    client.post(envelope({"message": "ok"}))
+    twice = envelope({"message": "ok"})
+    client.post(twice)
+    client.post(twice)
     client.post(b"garbage")
     client.post(envelope({"message": "x"}), auth=False)
     metrics = requests.get(f"{client.server.url}/metrics", timeout=5).text
     assert 'spyglass_ingest_events_total{outcome="accepted"} 1' in metrics
+    assert 'spyglass_ingest_events_total{outcome="filtered"} 1' in metrics
     assert 'spyglass_ingest_events_total{outcome="invalid"} 2' in metrics
     assert "spyglass_ingest_queue_depth" in metrics
-    assert "spyglass_ingest_commit_seconds_count 1" in metrics
+    assert "spyglass_ingest_commit_seconds_count 2" in metrics

@@ -1,0 +1,224 @@
+import Crypto
+import Foundation
+import SpyglassProtocol
+
+/// Sentry's default grouping, as pure code: an event's grouping hashes, title, culprit and metadata.
+///
+/// Strategies in order: chained exceptions (all, payload order) → the crashed/current thread's stack →
+/// the event's stack trace → the message. Two variants are computed — `app` (only in-app frames) and
+/// `system` (all frames); when a stack trace contributes to one of them, variants without one are dropped.
+/// A hash is the MD5 of the contributing values concatenated, as in Sentry. Behaviour is frozen per
+/// ``Grouping/config``; a change of rules needs a new config id.
+public enum Grouping {
+    /// The id stored with every hash.
+    public static let config = "spyglass:2026-11"
+
+    /// Platforms whose context line counts.
+    static let contextLinePlatforms: Set<String> = ["javascript", "node", "python", "php", "ruby"]
+
+    /// The hashes of `event` (normalized payload), most specific first; never empty.
+    public static func hashes(for event: JSONValue) -> [String] {
+        let defaults = defaultVariants(event)
+        guard let fingerprint = event["fingerprint"]?.arrayValue?.compactMap(fingerprintPart), !fingerprint.isEmpty,
+            fingerprint != ["{{ default }}"]
+        else {
+            return defaults.map(hash)
+        }
+        let usesDefault = fingerprint.contains { isDefaultVariable($0) }
+        let resolved = fingerprint.filter { !isDefaultVariable($0) }.map { resolve($0, in: event) }
+        guard usesDefault else { return [hash(resolved)] }
+        // "{{ default }}" salts: the default values in its place, for each variant.
+        return defaults.map { values in
+            var salted: [String] = []
+            var resolvedIterator = resolved.makeIterator()
+            for part in fingerprint {
+                if isDefaultVariable(part) { salted += values } else if let value = resolvedIterator.next() { salted.append(value) }
+            }
+            return hash(salted)
+        }
+    }
+
+    /// The contributing values of each variant (`app` first when it differs from `system`).
+    public static func defaultVariants(_ event: JSONValue) -> [[String]] {
+        let app = values(event, inAppOnly: true)
+        let system = values(event, inAppOnly: false)
+        switch (app.hasStack, system.hasStack) {
+        case (true, _) where app.values != system.values: return [app.values, system.values]
+        case (false, true): return [system.values]
+        default: return [system.values]
+        }
+    }
+
+    static func hash(_ values: [String]) -> String {
+        var md5 = Insecure.MD5()
+        for value in values { md5.update(data: Array(value.utf8)) }
+        return md5.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: - Strategies
+
+    private static func values(_ event: JSONValue, inAppOnly: Bool) -> (values: [String], hasStack: Bool) {
+        let platform = event["platform"]?.stringValue ?? "other"
+        let exceptions = exceptionList(event)
+        if !exceptions.isEmpty {
+            var all: [String] = []
+            var anyStack = false
+            for exception in exceptions {
+                let stack = stacktraceValues(exception["stacktrace"], platform: platform, inAppOnly: inAppOnly)
+                if let stack {
+                    all += stack
+                    anyStack = true
+                }
+                let synthetic = exception["mechanism"]?["synthetic"]?.boolValue == true
+                if !synthetic, let type = exception["type"]?.stringValue, !type.isEmpty { all.append(type) }
+                if stack == nil, let value = exception["value"]?.stringValue, !value.isEmpty {
+                    all.append(MessageNormalizer.normalize(value))
+                }
+            }
+            if !all.isEmpty { return (all, anyStack) }
+        }
+        if let thread = groupingThread(event),
+            let stack = stacktraceValues(thread["stacktrace"], platform: platform, inAppOnly: inAppOnly)
+        {
+            return (stack, true)
+        }
+        if let stack = stacktraceValues(event["stacktrace"], platform: platform, inAppOnly: inAppOnly) {
+            return (stack, true)
+        }
+        let logentry = event["logentry"]
+        if let message = logentry?["message"]?.stringValue ?? logentry?["formatted"]?.stringValue, !message.isEmpty {
+            return ([MessageNormalizer.normalize(message)], false)
+        }
+        // Nothing to group by: all such events share one issue, as in Sentry.
+        return ([""], false)
+    }
+
+    static func exceptionList(_ event: JSONValue) -> [JSONValue] {
+        (event["exception"]?["values"]?.arrayValue ?? []).filter { $0.objectValue != nil }
+    }
+
+    /// The crashed thread, else the current one, else the only one.
+    static func groupingThread(_ event: JSONValue) -> JSONValue? {
+        let threads = (event["threads"]?["values"]?.arrayValue ?? []).filter { $0["stacktrace"] != nil }
+        let crashed = threads.filter { $0["crashed"]?.boolValue == true }
+        if crashed.count == 1 { return crashed[0] }
+        let current = threads.filter { $0["current"]?.boolValue == true }
+        if current.count == 1 { return current[0] }
+        return threads.count == 1 ? threads[0] : nil
+    }
+
+    /// The values of a stack trace, or `nil` when no frame contributes.
+    static func stacktraceValues(_ stacktrace: JSONValue?, platform eventPlatform: String, inAppOnly: Bool) -> [String]? {
+        guard let frames = stacktrace?["frames"]?.arrayValue, !frames.isEmpty else { return nil }
+        var values: [String] = []
+        var previous: JSONValue?
+        var contributed = false
+        for frame in frames where frame.objectValue != nil {
+            defer { previous = frame }
+            if let previous, isRecursion(frame, previous) { continue }
+            if inAppOnly && frame["in_app"]?.boolValue != true { continue }
+            let frameValues = self.frameValues(frame, platform: frame["platform"]?.stringValue ?? eventPlatform)
+            if !frameValues.isEmpty {
+                values += frameValues
+                contributed = true
+            }
+        }
+        return contributed ? values : nil
+    }
+
+    private static func isRecursion(_ frame: JSONValue, _ previous: JSONValue) -> Bool {
+        ["abs_path", "package", "module", "filename", "function", "lineno", "colno"].allSatisfy { frame[$0] == previous[$0] }
+    }
+
+    /// `[module or lower-cased file basename, function, context line?]`, each only when it contributes.
+    static func frameValues(_ frame: JSONValue, platform: String) -> [String] {
+        var values: [String] = []
+        let absPath = frame["abs_path"]?.stringValue ?? ""
+        if let module = frame["module"]?.stringValue, !module.isEmpty,
+            !(platform == "javascript" || platform == "node") || !(module.contains("/") && absPath.hasSuffix(module))
+        {
+            values.append(module)
+        } else if let filename = frame["filename"]?.stringValue ?? frame["abs_path"]?.stringValue, !filename.isEmpty,
+            !isURL(absPath), !["<anonymous>", "[native code]"].contains(filename)
+        {
+            let basename = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? filename
+            values.append(basename.lowercased())
+        }
+        let rawFunction = frame["function"]?.stringValue ?? frame["raw_function"]?.stringValue
+        if let rawFunction, let function = FunctionNameNormalizer.normalize(rawFunction, platform: platform) {
+            values.append(function)
+        }
+        if contextLinePlatforms.contains(platform), let line = frame["context_line"]?.stringValue, line.count <= 120 {
+            let collapsed = line.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            if !collapsed.isEmpty { values.append(collapsed) }
+        }
+        return values
+    }
+
+    static func isURL(_ path: String) -> Bool {
+        guard let colon = path.firstIndex(of: ":") else { return false }
+        return path[colon...].hasPrefix("://") && path[..<colon].allSatisfy { $0.isLetter }
+    }
+
+    // MARK: - Fingerprints
+
+    private static func fingerprintPart(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let text): text
+        case .number(let number): number.literal
+        case .bool(let flag): flag ? "True" : "False"
+        default: nil
+        }
+    }
+
+    private static func variableName(_ part: String) -> String? {
+        let trimmed = part.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasPrefix("{{"), trimmed.hasSuffix("}}") else { return nil }
+        return trimmed.dropFirst(2).dropLast(2).trimmingCharacters(in: .whitespaces).lowercased()
+    }
+
+    private static func isDefaultVariable(_ part: String) -> Bool { variableName(part) == "default" }
+
+    /// A fingerprint part with its `{{ variable }}` resolved as Sentry does.
+    static func resolve(_ part: String, in event: JSONValue) -> String {
+        guard let name = variableName(part) else { return part }
+        let lastException = exceptionList(event).last
+        let frame = crashFrame(event)
+        switch name {
+        case "transaction": return event["transaction"]?.stringValue ?? "<no-transaction>"
+        case "message":
+            return event["logentry"]?["formatted"]?.stringValue ?? event["logentry"]?["message"]?.stringValue
+                ?? lastException?["value"]?.stringValue ?? "<no-message>"
+        case "type", "error.type": return lastException?["type"]?.stringValue ?? "<no-type>"
+        case "value", "error.value": return lastException?["value"]?.stringValue ?? "<no-value>"
+        case "function", "stack.function": return frame?["function"]?.stringValue ?? "<no-function>"
+        case "module", "stack.module": return frame?["module"]?.stringValue ?? "<no-module>"
+        case "path", "stack.abs_path": return frame?["abs_path"]?.stringValue ?? "<no-abs-path>"
+        case "stack.filename": return frame?["filename"]?.stringValue ?? "<no-filename>"
+        case "package", "stack.package":
+            return frame?["package"]?.stringValue.map { $0.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? $0 }
+                ?? "<no-package>"
+        case "level": return event["level"]?.stringValue ?? "<no-level>"
+        case "logger": return event["logger"]?.stringValue ?? "<no-logger>"
+        default:
+            if name.hasPrefix("tags.") {
+                let tag = String(name.dropFirst(5))
+                for pair in event["tags"]?.arrayValue ?? [] {
+                    if let entry = pair.arrayValue, entry.count == 2, entry[0].stringValue?.lowercased() == tag {
+                        return entry[1].stringValue ?? ""
+                    }
+                }
+                return "<no-value-for-tag-\(tag)>"
+            }
+            return part  // unknown variables stay literal (Sentry's 2023 behaviour)
+        }
+    }
+
+    /// The frame where the error happened: the last in-app frame of the last exception's (or the event's)
+    /// stack trace, else its last frame.
+    public static func crashFrame(_ event: JSONValue) -> JSONValue? {
+        let stacktrace = exceptionList(event).last?["stacktrace"] ?? groupingThread(event)?["stacktrace"] ?? event["stacktrace"]
+        let frames = (stacktrace?["frames"]?.arrayValue ?? []).filter { $0.objectValue != nil }
+        return frames.last(where: { $0["in_app"]?.boolValue == true }) ?? frames.last
+    }
+}

@@ -63,6 +63,7 @@ extension AppDatabase {
                     """)
         }
         registerIngestMigrations(&migrator)
+        registerIssueMigrations(&migrator)
         return migrator
     }
 }

@@ -153,17 +153,7 @@ public final class IngestWriter: IngestSink, Service {
     private static func store(_ work: IngestWork, payload: [UInt8]?, in db: Database) throws -> IngestReceipt {
         var stored = false
         if let event = work.event, let payload {
-            try db.execute(
-                sql: """
-                    INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment, payload)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, event_id) DO NOTHING
-                    """,
-                arguments: [
-                    work.projectID, event.eventID, event.timestamp.timeIntervalSince1970,
-                    event.received.timeIntervalSince1970, event.level, event.platform, event.release,
-                    event.environment, Data(payload),
-                ])
-            stored = db.changesCount > 0
+            stored = try EventStore.insert(event, payload: payload, projectID: work.projectID, in: db)
         }
         let now = Date.now.timeIntervalSince1970
         // Attachments of a duplicate event were stored with the first copy.

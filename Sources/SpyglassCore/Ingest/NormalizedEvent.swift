@@ -16,6 +16,14 @@ public struct NormalizedEvent: Sendable {
     public var environment: String?
     /// The normalized payload (unknown fields kept).
     public var payload: JSONValue
+    /// Grouping hashes (``Grouping/hashes(for:)``), most specific first.
+    public var hashes: [String]
+    /// Title, culprit and metadata for a new issue.
+    public var summary: IssueSummary
+    /// Tag pairs counted per issue: the event's tags plus level, release, environment, server name, user.
+    public var tags: [EventTag]
+    /// Who was affected: `id:…`, `email:…`, `username:…` or `ip:…`; nil when unknown.
+    public var userKey: String?
 
     public init(
         eventID: String, timestamp: Date, received: Date, level: String, platform: String, release: String?,
@@ -29,5 +37,52 @@ public struct NormalizedEvent: Sendable {
         self.release = release
         self.environment = environment
         self.payload = payload
+        self.hashes = Grouping.hashes(for: payload)
+        self.summary = IssueSummary(event: payload)
+        self.userKey = Self.userKey(payload["user"])
+        self.tags = Self.tags(payload, level: level, release: release, environment: environment, userKey: userKey)
+    }
+
+    static func userKey(_ user: JSONValue?) -> String? {
+        for (field, prefix) in [("id", "id"), ("email", "email"), ("username", "username"), ("ip_address", "ip")] {
+            switch user?[field] {
+            case .string(let text)? where !text.isEmpty: return "\(prefix):\(text.prefix(200))"
+            case .number(let number)?: return "\(prefix):\(number.literal)"
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    static func tags(
+        _ payload: JSONValue, level: String, release: String?, environment: String?, userKey: String?
+    ) -> [EventTag] {
+        var tags = [EventTag(key: "level", value: level)]
+        if let release { tags.append(EventTag(key: "release", value: release)) }
+        if let environment { tags.append(EventTag(key: "environment", value: environment)) }
+        if let server = payload["server_name"]?.stringValue, !server.isEmpty {
+            tags.append(EventTag(key: "server_name", value: String(server.prefix(200))))
+        }
+        if let userKey { tags.append(EventTag(key: "user", value: userKey)) }
+        let builtIn = Set(tags.map(\.key))
+        for pair in payload["tags"]?.arrayValue ?? [] {
+            guard let entry = pair.arrayValue, entry.count == 2, let key = entry[0].stringValue, !builtIn.contains(key),
+                let value = entry[1].stringValue, !value.isEmpty
+            else { continue }
+            tags.append(EventTag(key: key, value: value))
+            if tags.count >= 50 { break }
+        }
+        return tags
+    }
+}
+
+/// One tag of an event.
+public struct EventTag: Sendable, Hashable {
+    public var key: String
+    public var value: String
+
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
     }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassProtocol
+
+/// Stores one event with its issue bookkeeping, inside the writer's transaction.
+///
+/// The event joins the issue of any of its hashes (missing hashes are attached to it), else a new issue
+/// is created with the next short id of the project. Then, in the same transaction: first/last seen
+/// (a late event moves first seen back), times seen, distinct users, level, tag values, hourly counts.
+enum EventStore {
+    /// Returns false when the project already has an event with this id (nothing is written).
+    static func insert(_ event: NormalizedEvent, payload: [UInt8], projectID: Int64, in db: Database) throws -> Bool {
+        let exists = try db.cachedStatement(sql: "SELECT 1 FROM event WHERE project_id = ? AND event_id = ?")
+        if try Bool.fetchOne(exists, arguments: [projectID, event.eventID]) == true { return false }
+
+        let timestamp = event.timestamp.timeIntervalSince1970
+        let issueID = try issue(for: event, projectID: projectID, in: db)
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment,
+                    payload, issue_id, primary_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            projectID, event.eventID, timestamp, event.received.timeIntervalSince1970, event.level, event.platform,
+            event.release, event.environment, Data(payload), issueID, event.hashes.first,
+        ])
+
+        var newUser = 0
+        if let userKey = event.userKey {
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO issue_user (issue_id, user_key) VALUES (?, ?)")
+                .execute(arguments: [issueID, userKey])
+            newUser = db.changesCount
+        }
+        try db.cachedStatement(
+            sql: """
+                UPDATE issue SET times_seen = times_seen + 1, user_count = user_count + ?,
+                    first_seen = min(first_seen, ?),
+                    level = CASE WHEN ? >= last_seen THEN ? ELSE level END,
+                    last_release = CASE WHEN ? >= last_seen AND ? IS NOT NULL THEN ? ELSE last_release END,
+                    last_seen = max(last_seen, ?)
+                WHERE id = ?
+                """
+        ).execute(arguments: [
+            newUser, timestamp, timestamp, event.level, timestamp, event.release, event.release, timestamp, issueID,
+        ])
+        let tagStatement = try db.cachedStatement(
+            sql: """
+                INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (?, ?, ?, 1, ?, ?)
+                ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = times_seen + 1,
+                    first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)
+                """)
+        for tag in event.tags {
+            try tagStatement.execute(arguments: [issueID, tag.key, tag.value, timestamp, timestamp])
+        }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO issue_hour (issue_id, hour, count) VALUES (?, ?, 1)
+                ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + 1
+                """
+        ).execute(arguments: [issueID, Int64((timestamp / 3600).rounded(.down))])
+        return true
+    }
+
+    /// The issue the event belongs to, creating it when none of its hashes is known.
+    private static func issue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64 {
+        let lookup = try db.cachedStatement(sql: "SELECT issue_id FROM grouping_hash WHERE project_id = ? AND hash = ?")
+        var found: Int64?
+        var missing: [String] = []
+        for hash in event.hashes {
+            if let issue = try Int64.fetchOne(lookup, arguments: [projectID, hash]) {
+                if found == nil { found = issue }
+            } else {
+                missing.append(hash)
+            }
+        }
+        let issueID: Int64
+        if let found {
+            issueID = found
+        } else {
+            issueID = try createIssue(for: event, projectID: projectID, in: db)
+        }
+        let attach = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO grouping_hash (project_id, hash, config, issue_id) VALUES (?, ?, ?, ?)")
+        for hash in missing {
+            try attach.execute(arguments: [projectID, hash, Grouping.config, issueID])
+        }
+        return issueID
+    }
+
+    private static func createIssue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64 {
+        guard
+            let shortID = try Int64.fetchOne(
+                db.cachedStatement(
+                    sql: "UPDATE project SET next_short_id = next_short_id + 1 WHERE id = ? RETURNING next_short_id - 1"),
+                arguments: [projectID])
+        else {
+            throw DomainError(.notFound, "project \(projectID) no longer exists")
+        }
+        let timestamp = event.timestamp.timeIntervalSince1970
+        let summary = event.summary
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, substatus,
+                    first_seen, last_seen, times_seen, user_count, first_release, last_release)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'unresolved', 'new', ?, ?, 0, 0, ?, ?)
+                """
+        ).execute(arguments: [
+            projectID, shortID, summary.title, summary.culprit, summary.type,
+            String(decoding: JSONWriter.bytes(summary.metadata), as: UTF8.self), event.level, timestamp, timestamp,
+            event.release, event.release,
+        ])
+        let issueID = db.lastInsertedRowID
+        try db.cachedStatement(sql: "INSERT INTO issue_search (rowid, title, culprit, message) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [issueID, summary.title, summary.culprit, summary.message])
+        return issueID
+    }
+}

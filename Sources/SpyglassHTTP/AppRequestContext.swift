@@ -1,11 +1,14 @@
 import Hummingbird
 import NIOCore
+import SpyglassCore
 
 /// The request context of every Spyglass route.
 public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer's address (for `{{auto}}` user IPs).
     public let remoteAddress: SocketAddress?
+    /// The user of the request's API token, once ``TokenAuthMiddleware`` checked it.
+    public var user: APIUser?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

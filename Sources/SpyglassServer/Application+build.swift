@@ -42,6 +42,9 @@ public func buildRouter(_ configuration: ServerConfiguration, _ dependencies: Ap
         keys: dependencies.keys, sink: dependencies.writer, limits: configuration.ingestLimits, metrics: metrics,
         logger: dependencies.logger
     ).addRoutes(to: router)
+    APIController(
+        store: dependencies.database, organization: configuration.organizationSlug, baseURL: configuration.baseURL
+    ).addRoutes(to: router)
     return router
 }
 

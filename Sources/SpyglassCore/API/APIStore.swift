@@ -1,0 +1,212 @@
+import Foundation
+import SpyglassProtocol
+
+/// A user as the API sees them (from a bearer token).
+public struct APIUser: Sendable, Hashable {
+    public var id: Int64
+    public var email: String
+    public var isAdmin: Bool
+
+    public init(id: Int64, email: String, isAdmin: Bool) {
+        self.id = id
+        self.email = email
+        self.isAdmin = isAdmin
+    }
+}
+
+/// A project and its client keys, for the API.
+public struct ProjectInfo: Sendable, Hashable {
+    public var id: Int64
+    public var slug: String
+    public var name: String
+    public var createdAt: Date
+
+    public init(id: Int64, slug: String, name: String, createdAt: Date) {
+        self.id = id
+        self.slug = slug
+        self.name = name
+        self.createdAt = createdAt
+    }
+}
+
+/// A client key, for the API.
+public struct KeyInfo: Sendable, Hashable {
+    public var id: Int64
+    public var publicKey: String
+    public var label: String
+    public var isActive: Bool
+    public var createdAt: Date
+    public var rateLimitPerMinute: Int?
+
+    public init(id: Int64, publicKey: String, label: String, isActive: Bool, createdAt: Date, rateLimitPerMinute: Int?) {
+        self.id = id
+        self.publicKey = publicKey
+        self.label = label
+        self.isActive = isActive
+        self.createdAt = createdAt
+        self.rateLimitPerMinute = rateLimitPerMinute
+    }
+}
+
+/// An issue with its counters.
+public struct IssueInfo: Sendable, Hashable {
+    public var id: Int64
+    public var project: ProjectInfo
+    public var shortID: Int64
+    public var title: String
+    public var culprit: String
+    public var type: String
+    public var metadata: JSONValue
+    public var level: String
+    public var status: String
+    public var substatus: String?
+    public var firstSeen: Date
+    public var lastSeen: Date
+    public var timesSeen: Int
+    public var userCount: Int
+    public var firstRelease: String?
+    public var lastRelease: String?
+    public var assignee: APIUser?
+
+    public init(
+        id: Int64, project: ProjectInfo, shortID: Int64, title: String, culprit: String, type: String,
+        metadata: JSONValue, level: String, status: String, substatus: String?, firstSeen: Date, lastSeen: Date,
+        timesSeen: Int, userCount: Int, firstRelease: String?, lastRelease: String?, assignee: APIUser?
+    ) {
+        self.id = id
+        self.project = project
+        self.shortID = shortID
+        self.title = title
+        self.culprit = culprit
+        self.type = type
+        self.metadata = metadata
+        self.level = level
+        self.status = status
+        self.substatus = substatus
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.timesSeen = timesSeen
+        self.userCount = userCount
+        self.firstRelease = firstRelease
+        self.lastRelease = lastRelease
+        self.assignee = assignee
+    }
+
+    /// `SLUG-N`, upper-cased, as Sentry shows it.
+    public var shortIDText: String { "\(project.slug.uppercased())-\(shortID)" }
+}
+
+/// A stored event.
+public struct EventInfo: Sendable {
+    public var eventID: String
+    public var projectID: Int64
+    public var issueID: Int64?
+    public var timestamp: Date
+    public var received: Date
+    public var payload: JSONValue
+    public var hash: String?
+
+    public init(eventID: String, projectID: Int64, issueID: Int64?, timestamp: Date, received: Date, payload: JSONValue, hash: String?) {
+        self.eventID = eventID
+        self.projectID = projectID
+        self.issueID = issueID
+        self.timestamp = timestamp
+        self.received = received
+        self.payload = payload
+        self.hash = hash
+    }
+}
+
+/// A tag key of an issue with its most frequent values.
+public struct TagSummary: Sendable, Hashable {
+    public struct Value: Sendable, Hashable {
+        public var value: String
+        public var count: Int
+        public var firstSeen: Date
+        public var lastSeen: Date
+
+        public init(value: String, count: Int, firstSeen: Date, lastSeen: Date) {
+            self.value = value
+            self.count = count
+            self.firstSeen = firstSeen
+            self.lastSeen = lastSeen
+        }
+    }
+
+    public var key: String
+    public var totalValues: Int
+    public var uniqueValues: Int
+    public var topValues: [Value]
+
+    public init(key: String, totalValues: Int, uniqueValues: Int, topValues: [Value]) {
+        self.key = key
+        self.totalValues = totalValues
+        self.uniqueValues = uniqueValues
+        self.topValues = topValues
+    }
+}
+
+/// How an issue list is ordered: `date` (last seen), `new` (first seen), `freq` (events), `user` (users).
+public enum IssueSort: String, Sendable, CaseIterable {
+    case date, new, freq, user
+}
+
+/// One page of an issue list.
+public struct IssueListRequest: Sendable {
+    public var projectIDs: [Int64]
+    public var query: IssueQuery
+    public var sort: IssueSort
+    public var limit: Int
+    public var offset: Int
+    /// The user `assigned:me` means.
+    public var userID: Int64
+
+    public init(projectIDs: [Int64], query: IssueQuery, sort: IssueSort, limit: Int, offset: Int, userID: Int64) {
+        self.projectIDs = projectIDs
+        self.query = query
+        self.sort = sort
+        self.limit = limit
+        self.offset = offset
+        self.userID = userID
+    }
+}
+
+/// A change to issues through the API.
+public struct IssueChange: Sendable {
+    /// `resolved`, `unresolved` or `ignored`.
+    public var status: String?
+    /// Assign to the user with this e-mail, or unassign (`.some(nil)`).
+    public var assigneeEmail: String??
+
+    public init(status: String? = nil, assigneeEmail: String?? = nil) {
+        self.status = status
+        self.assigneeEmail = assigneeEmail
+    }
+}
+
+/// What the REST API reads and changes.
+public protocol APIStore: Sendable {
+    func user(tokenHash: String) async throws -> APIUser?
+    /// Projects `userID` is a member of.
+    func projects(visibleTo userID: Int64) async throws -> [ProjectInfo]
+    func keys(projectID: Int64) async throws -> [KeyInfo]
+    /// Issues matching the request; up to `limit + 1`, so the caller knows whether there is a next page.
+    func issues(_ request: IssueListRequest) async throws -> [IssueInfo]
+    func issue(id: Int64) async throws -> IssueInfo?
+    /// Event counts per hour (epoch hour → count) of each issue since `since`.
+    func hourlyCounts(issueIDs: [Int64], since: Date) async throws -> [Int64: [Int64: Int]]
+    func updateIssues(ids: [Int64], change: IssueChange, now: Date) async throws
+    func deleteIssue(id: Int64) async throws
+    /// Merges issues into the one with the most events; returns (parent, children).
+    func mergeIssues(ids: [Int64]) async throws -> (parent: Int64, children: [Int64])
+    /// Moves a hash, and the events that came by it, into a new issue; returns its id.
+    func unmerge(issueID: Int64, hash: String) async throws -> Int64
+    func hashes(issueID: Int64) async throws -> [String]
+    /// Events of an issue, newest first; up to `limit + 1`.
+    func events(issueID: Int64, limit: Int, offset: Int) async throws -> [EventInfo]
+    func latestEvent(issueID: Int64) async throws -> EventInfo?
+    /// The events just before and after `eventID` in its issue.
+    func neighbours(of event: EventInfo) async throws -> (previous: String?, next: String?)
+    func event(projectID: Int64, eventID: String) async throws -> EventInfo?
+    func tags(issueID: Int64, top: Int) async throws -> [TagSummary]
+}

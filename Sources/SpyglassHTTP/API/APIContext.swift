@@ -1,0 +1,96 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassProtocol
+
+/// Request contexts that carry the API user.
+public protocol APIRequestContext: RequestContext {
+    var user: APIUser? { get set }
+}
+
+extension AppRequestContext: APIRequestContext {}
+
+/// An API failure with Sentry's `{"detail": "..."}` body.
+struct APIError: Error {
+    var status: HTTPResponse.Status
+    var detail: String
+
+    static func notFound(_ what: String) -> APIError { APIError(status: .notFound, detail: what) }
+    static func badRequest(_ detail: String) -> APIError { APIError(status: .badRequest, detail: detail) }
+
+    init(status: HTTPResponse.Status, detail: String) {
+        self.status = status
+        self.detail = detail
+    }
+
+    /// Domain errors map to HTTP here, and only here.
+    init(_ error: DomainError) {
+        let status: HTTPResponse.Status =
+            switch error.kind {
+            case .invalidInput: .badRequest
+            case .notFound: .notFound
+            case .conflict: .conflict
+            default: .serviceUnavailable
+            }
+        self.init(status: status, detail: error.message)
+    }
+
+    var response: Response { APIJSON.response(["detail": .string(detail)], status: status) }
+}
+
+/// JSON responses and Sentry's formats (dates, cursors).
+enum APIJSON {
+    static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(value))))
+    }
+
+    static let dateStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    static func date(_ date: Date) -> JSONValue { .string(date.formatted(dateStyle)) }
+
+    static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
+
+    /// Reads a JSON request body (at most 1 MiB).
+    static func body(_ request: Request, context: some RequestContext) async throws -> JSONValue {
+        let buffer = try await request.body.collect(upTo: 1024 * 1024)
+        guard buffer.readableBytes > 0 else { return .object([:]) }
+        do {
+            return try JSONParser.parse(Array(buffer.readableBytesView))
+        } catch {
+            throw APIError.badRequest("request body: invalid JSON: \(error)")
+        }
+    }
+
+    /// Sentry's `Link` header for offset pagination: cursors `0:<offset>:<is_prev>`.
+    static func link(_ request: Request, baseURL: String, offset: Int, limit: Int, hasNext: Bool) -> HTTPFields {
+        var components = URLComponents(string: baseURL + request.uri.path) ?? URLComponents()
+        let query = (URLComponents(string: request.uri.description)?.queryItems ?? []).filter { $0.name != "cursor" }
+        func link(_ cursorOffset: Int, rel: String, isPrev: Int, results: Bool) -> String {
+            let cursor = "0:\(cursorOffset):\(isPrev)"
+            components.queryItems = query + [URLQueryItem(name: "cursor", value: cursor)]
+            return "<\(components.string ?? "")>; rel=\"\(rel)\"; results=\"\(results)\"; cursor=\"\(cursor)\""
+        }
+        let previous = link(max(0, offset - limit), rel: "previous", isPrev: 1, results: offset > 0)
+        let next = link(offset + limit, rel: "next", isPrev: 0, results: hasNext)
+        return [HTTPField.Name("Link")!: "\(previous), \(next)"]
+    }
+
+    /// The offset of a `cursor=0:<offset>:<is_prev>` parameter (0 without one).
+    static func offset(_ request: Request) throws -> Int {
+        guard let cursor = request.uri.queryParameters.get("cursor") else { return 0 }
+        let parts = cursor.split(separator: ":")
+        guard parts.count == 3, let offset = Int(parts[1]), offset >= 0 else {
+            throw APIError.badRequest("cursor: \"\(cursor)\" is not a cursor like 0:100:0")
+        }
+        return offset
+    }
+
+    static func limit(_ request: Request, default value: Int = 100, max maximum: Int = 100) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return value }
+        guard let limit = Int(text), limit > 0 else { throw APIError.badRequest("limit: \"\(text)\" is not a positive number") }
+        return min(limit, maximum)
+    }
+}

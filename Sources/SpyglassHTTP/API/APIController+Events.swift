@@ -1,0 +1,49 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassProtocol
+
+extension APIController {
+    @Sendable func issueEvents(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        let limit = try APIJSON.limit(request)
+        let offset = try APIJSON.offset(request)
+        var events = try await store.events(issueID: issue.id, limit: limit, offset: offset)
+        let hasNext = events.count > limit
+        events = Array(events.prefix(limit))
+        let headers = APIJSON.link(request, baseURL: baseURL(request).absoluteString, offset: offset, limit: limit, hasNext: hasNext)
+        return APIJSON.response(.array(events.map { SentryJSON.event($0) }), headers: headers)
+    }
+
+    @Sendable func latestEvent(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        guard let event = try await store.latestEvent(issueID: issue.id) else {
+            throw APIError.notFound("issue \(issue.id) has no stored events")
+        }
+        return try await eventResponse(event)
+    }
+
+    @Sendable func issueEvent(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        let text = context.parameters.get("event_id") ?? ""
+        guard let id = EventID.normalize(text), let event = try await store.event(projectID: issue.project.id, eventID: id),
+            event.issueID == issue.id
+        else { throw APIError.notFound("event \"\(text)\" not found in issue \(issue.id)") }
+        return try await eventResponse(event)
+    }
+
+    @Sendable func projectEvent(_ request: Request, context: Context) async throws -> Response {
+        let project = try await project(context)
+        let text = context.parameters.get("event_id") ?? ""
+        guard let id = EventID.normalize(text), let event = try await store.event(projectID: project.id, eventID: id) else {
+            throw APIError.notFound("event \"\(text)\" not found in project \(project.slug)")
+        }
+        return try await eventResponse(event)
+    }
+
+    private func eventResponse(_ event: EventInfo) async throws -> Response {
+        let (previous, next) = try await store.neighbours(of: event)
+        return APIJSON.response(SentryJSON.event(event, previous: previous, next: next))
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassProtocol
+
+extension APIController {
+    @Sendable func projectIssues(_ request: Request, context: Context) async throws -> Response {
+        let project = try await project(context)
+        return try await listIssues(request, context: context, projectIDs: [project.id])
+    }
+
+    @Sendable func organizationIssues(_ request: Request, context: Context) async throws -> Response {
+        try checkOrganization(context)
+        let visible = try await store.projects(visibleTo: user(context).id).map(\.id)
+        let requested = request.uri.queryParameters.getAll("project").compactMap { Int64($0) }.filter { $0 != -1 }
+        return try await listIssues(request, context: context, projectIDs: requested.isEmpty ? visible : visible.filter(requested.contains))
+    }
+
+    private func listIssues(_ request: Request, context: Context, projectIDs: [Int64]) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        let now = Date.now
+        let query = try IssueQuery.parse(parameters.get("query") ?? "is:unresolved", now: now)
+        let sortText = parameters.get("sort") ?? "date"
+        guard let sort = IssueSort(rawValue: sortText) else {
+            throw APIError.badRequest("sort: \"\(sortText)\" is not one of date, new, freq, user")
+        }
+        let statsPeriod = parameters.get("statsPeriod") ?? "24h"
+        guard ["", "24h", "14d"].contains(statsPeriod) else {
+            throw APIError.badRequest("statsPeriod: \"\(statsPeriod)\" is not one of 24h, 14d or empty")
+        }
+        let limit = try APIJSON.limit(request)
+        let offset = try APIJSON.offset(request)
+        var issues = try await store.issues(
+            IssueListRequest(projectIDs: projectIDs, query: query, sort: sort, limit: limit, offset: offset, userID: user(context).id))
+        let hasNext = issues.count > limit
+        issues = Array(issues.prefix(limit))
+        let stats = statsPeriod.isEmpty ? [:] : try await stats(issues.map(\.id), period: statsPeriod, now: now)
+        let base = baseURL(request)
+        let body = JSONValue.array(issues.map { SentryJSON.issue($0, organization: organization, baseURL: base, stats: stats[$0.id]) })
+        let headers = APIJSON.link(request, baseURL: base.absoluteString, offset: offset, limit: limit, hasNext: hasNext)
+        return APIJSON.response(body, headers: headers)
+    }
+
+    /// `[[bucket start, count], …]` per issue: 24 hourly buckets, or 14 daily ones.
+    func stats(_ ids: [Int64], period: String, now: Date) async throws -> [Int64: [[Int64]]] {
+        let (buckets, size): (Int64, Int64) = period == "14d" ? (14, 24) : (24, 1)
+        let currentHour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
+        let firstHour = (currentHour / size - buckets + 1) * size
+        let counts = try await store.hourlyCounts(issueIDs: ids, since: Date(timeIntervalSince1970: Double(firstHour * 3600)))
+        return Dictionary(uniqueKeysWithValues: ids.map { id in
+            let hours = counts[id] ?? [:]
+            let series = (0..<buckets).map { index -> [Int64] in
+                let start = firstHour + index * size
+                let total = (start..<(start + size)).reduce(0) { $0 + (hours[$1] ?? 0) }
+                return [start * 3600, Int64(total)]
+            }
+            return (id, series)
+        })
+    }
+
+    @Sendable func issueDetail(_ request: Request, context: Context) async throws -> Response {
+        if context.parameters.get("org") != nil { try checkOrganization(context) }
+        let issue = try await issue(context)
+        let stats = try await stats([issue.id], period: "24h", now: .now)
+        return APIJSON.response(SentryJSON.issue(issue, organization: organization, baseURL: baseURL(request), stats: stats[issue.id]))
+    }
+
+    @Sendable func updateIssue(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        let change = try issueChange(try await APIJSON.body(request, context: context), context: context)
+        try await store.updateIssues(ids: [issue.id], change: change, now: .now)
+        guard let updated = try await store.issue(id: issue.id) else { throw APIError.notFound("issue \(issue.id) not found") }
+        return APIJSON.response(SentryJSON.issue(updated, organization: organization, baseURL: baseURL(request)))
+    }
+
+    @Sendable func deleteIssue(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        try await store.deleteIssue(id: issue.id)
+        return Response(status: .accepted)
+    }
+
+    /// `PUT /projects/{org}/{project}/issues/?id=1&id=2` with a status change, an assignee, or `{"merge": 1}`.
+    @Sendable func bulkUpdate(_ request: Request, context: Context) async throws -> Response {
+        let project = try await project(context)
+        let idTexts = request.uri.queryParameters.getAll("id")
+        guard !idTexts.isEmpty else { throw APIError.badRequest("name the issues to change with ?id=…") }
+        var ids: [Int64] = []
+        for text in idTexts {
+            guard let id = Int64(text), let issue = try await store.issue(id: id), issue.project.id == project.id else {
+                throw APIError.badRequest("id: issue \"\(text)\" is not an issue of project \(project.slug)")
+            }
+            ids.append(id)
+        }
+        let body = try await APIJSON.body(request, context: context)
+        if let merge = body["merge"], merge.boolValue == true || merge.int64Value == 1 {
+            let (parent, children) = try await store.mergeIssues(ids: ids)
+            return APIJSON.response(["merge": ["parent": .string(String(parent)), "children": .array(children.map { .string(String($0)) })]])
+        }
+        let change = try issueChange(body, context: context)
+        try await store.updateIssues(ids: ids, change: change, now: .now)
+        var echo: [String: JSONValue] = [:]
+        if let status = change.status { echo["status"] = .string(status); echo["statusDetails"] = .object([:]) }
+        if let assignee = change.assigneeEmail { echo["assignedTo"] = APIJSON.optional(assignee) }
+        return APIJSON.response(.object(echo))
+    }
+
+    func issueChange(_ body: JSONValue, context: Context) throws -> IssueChange {
+        guard body.objectValue != nil else { throw APIError.badRequest("request body must be a JSON object") }
+        var change = IssueChange()
+        if let status = body["status"] {
+            guard let text = status.stringValue, ["resolved", "unresolved", "ignored"].contains(text) else {
+                throw APIError.badRequest("status: expected \"resolved\", \"unresolved\" or \"ignored\"")
+            }
+            change.status = text
+        }
+        if let assignee = body["assignedTo"] {
+            switch assignee {
+            case .null: change.assigneeEmail = .some(nil)
+            case .string(let text) where text.isEmpty: change.assigneeEmail = .some(nil)
+            case .string(let text) where text == "me": change.assigneeEmail = .some(try user(context).email)
+            case .string(let text): change.assigneeEmail = .some(text.hasPrefix("user:") ? String(text.dropFirst(5)) : text)
+            default: throw APIError.badRequest("assignedTo: expected an e-mail address, \"me\" or null")
+            }
+        }
+        guard change.status != nil || change.assigneeEmail != nil else {
+            throw APIError.badRequest("nothing to change: send status, assignedTo or merge")
+        }
+        return change
+    }
+
+    @Sendable func issueTags(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        let tags = try await store.tags(issueID: issue.id, top: 9)
+        return APIJSON.response(.array(tags.map(SentryJSON.tag)))
+    }
+
+    @Sendable func issueHashes(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        let hashes = try await store.hashes(issueID: issue.id)
+        return APIJSON.response(.array(hashes.map { ["id": .string($0)] }))
+    }
+
+    /// `DELETE /issues/{id}/hashes/?id=HASH`: split the hash (and its events) out into a new issue.
+    @Sendable func unmergeHashes(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        let hashes = request.uri.queryParameters.getAll("id")
+        guard !hashes.isEmpty else { throw APIError.badRequest("name the hashes to split out with ?id=…") }
+        var created: [JSONValue] = []
+        for hash in hashes {
+            created.append(.string(String(try await store.unmerge(issueID: issue.id, hash: hash))))
+        }
+        return APIJSON.response(["issues": .array(created)], status: .accepted)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import SpyglassCore
+import SpyglassProtocol
+
+/// Sentry-shaped JSON of projects, keys, issues, events and tags (camelCase, ids as strings).
+enum SentryJSON {
+    static func project(_ project: ProjectInfo, organization: String) -> JSONValue {
+        [
+            "id": .string(String(project.id)), "slug": .string(project.slug), "name": .string(project.name),
+            "dateCreated": APIJSON.date(project.createdAt), "isMember": true, "status": "active",
+            "organization": ["slug": .string(organization), "name": .string(organization)],
+        ]
+    }
+
+    static func key(_ key: KeyInfo, project: ProjectInfo, baseURL: URL) -> JSONValue {
+        let dsn = DSN(baseURL: baseURL, publicKey: key.publicKey, projectID: Int(project.id))?.description ?? ""
+        let base = baseURL.absoluteString.hasSuffix("/") ? String(baseURL.absoluteString.dropLast()) : baseURL.absoluteString
+        return [
+            "id": .string(key.publicKey), "name": .string(key.label), "label": .string(key.label),
+            "public": .string(key.publicKey), "isActive": .bool(key.isActive), "projectId": .number(JSONNumber(project.id)),
+            "dateCreated": APIJSON.date(key.createdAt),
+            "rateLimit": key.rateLimitPerMinute.map { ["window": 60, "count": .number(JSONNumber(Int64($0)))] } ?? .null,
+            "dsn": [
+                "public": .string(dsn), "secret": .string(dsn),
+                "store": .string("\(base)/api/\(project.id)/store/"),
+                "envelope": .string("\(base)/api/\(project.id)/envelope/"),
+            ],
+        ]
+    }
+
+    static func user(_ user: APIUser) -> JSONValue {
+        ["type": "user", "id": .string(String(user.id)), "name": .string(user.email), "email": .string(user.email)]
+    }
+
+    static func issue(_ issue: IssueInfo, organization: String, baseURL: URL, stats: [[Int64]]? = nil) -> JSONValue {
+        let base = baseURL.absoluteString.hasSuffix("/") ? String(baseURL.absoluteString.dropLast()) : baseURL.absoluteString
+        var json: [String: JSONValue] = [
+            "id": .string(String(issue.id)), "shortId": .string(issue.shortIDText), "title": .string(issue.title),
+            "culprit": .string(issue.culprit), "permalink": .string("\(base)/issues/\(issue.id)/"),
+            "level": .string(issue.level), "status": .string(issue.status),
+            "substatus": APIJSON.optional(issue.substatus), "statusDetails": .object([:]), "isPublic": false,
+            "type": .string(issue.type), "metadata": issue.metadata,
+            "project": ["id": .string(String(issue.project.id)), "slug": .string(issue.project.slug), "name": .string(issue.project.name)],
+            "count": .string(String(issue.timesSeen)), "userCount": .number(JSONNumber(Int64(issue.userCount))),
+            "firstSeen": APIJSON.date(issue.firstSeen), "lastSeen": APIJSON.date(issue.lastSeen),
+            "firstRelease": issue.firstRelease.map { ["version": .string($0)] } ?? .null,
+            "lastRelease": issue.lastRelease.map { ["version": .string($0)] } ?? .null,
+            "assignedTo": issue.assignee.map(user) ?? .null, "numComments": 0, "isBookmarked": false,
+            "isSubscribed": false, "hasSeen": false, "annotations": [], "logger": .null,
+        ]
+        if let stats {
+            json["stats"] = ["24h": .array(stats.map { .array($0.map { .number(JSONNumber($0)) }) })]
+        }
+        return .object(json)
+    }
+
+    /// Sentry's event detail: the payload's interfaces as `entries`, plus tags, contexts, user, release.
+    static func event(_ event: EventInfo, previous: String? = nil, next: String? = nil) -> JSONValue {
+        let payload = event.payload
+        let summary = IssueSummary(event: payload)
+        var entries: [JSONValue] = []
+        if let values = payload["exception"]?["values"] { entries.append(["type": "exception", "data": ["values": values]]) }
+        if let stacktrace = payload["stacktrace"] { entries.append(["type": "stacktrace", "data": stacktrace]) }
+        if let threads = payload["threads"]?["values"] { entries.append(["type": "threads", "data": ["values": threads]]) }
+        if let breadcrumbs = payload["breadcrumbs"]?["values"] { entries.append(["type": "breadcrumbs", "data": ["values": breadcrumbs]]) }
+        if let request = payload["request"] { entries.append(["type": "request", "data": request]) }
+        if let logentry = payload["logentry"] {
+            entries.append(["type": "message", "data": ["formatted": logentry["formatted"] ?? .null, "message": logentry["message"] ?? .null, "params": logentry["params"] ?? .null]])
+        }
+        let tags: [JSONValue] = (payload["tags"]?.arrayValue ?? []).compactMap { pair in
+            guard let entry = pair.arrayValue, entry.count == 2 else { return nil }
+            return ["key": entry[0], "value": entry[1]]
+        }
+        let release = payload["release"]?.stringValue
+        return [
+            "id": .string(event.eventID), "eventID": .string(event.eventID),
+            "groupID": event.issueID.map { .string(String($0)) } ?? .null,
+            "projectID": .string(String(event.projectID)), "title": .string(summary.title),
+            "message": .string(summary.message), "culprit": .string(summary.culprit),
+            "location": .string(summary.culprit), "metadata": summary.metadata,
+            "type": .string(summary.type), "platform": payload["platform"] ?? "other",
+            "dateCreated": APIJSON.date(event.timestamp), "dateReceived": APIJSON.date(event.received),
+            "entries": .array(entries), "tags": .array(tags), "contexts": payload["contexts"] ?? .object([:]),
+            "user": payload["user"] ?? .null, "sdk": payload["sdk"] ?? .null,
+            "release": release.map { ["version": .string($0)] } ?? .null,
+            "environment": payload["environment"] ?? .null, "dist": payload["dist"] ?? .null,
+            "fingerprints": event.hash.map { [.string($0)] } ?? [], "errors": payload["errors"] ?? [],
+            "packages": payload["modules"] ?? .object([:]), "extra": payload["extra"] ?? .object([:]),
+            "previousEventID": APIJSON.optional(previous), "nextEventID": APIJSON.optional(next),
+        ]
+    }
+
+    static func tag(_ tag: TagSummary) -> JSONValue {
+        [
+            "key": .string(tag.key), "name": .string(tag.key), "totalValues": .number(JSONNumber(Int64(tag.totalValues))),
+            "uniqueValues": .number(JSONNumber(Int64(tag.uniqueValues))),
+            "topValues": .array(tag.topValues.map { value in
+                [
+                    "key": .string(tag.key), "name": .string(value.value), "value": .string(value.value),
+                    "count": .number(JSONNumber(Int64(value.count))), "firstSeen": APIJSON.date(value.firstSeen),
+                    "lastSeen": APIJSON.date(value.lastSeen),
+                ]
+            }),
+        ]
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+import Hummingbird
+import SpyglassCore
+
+/// `Authorization: Bearer <token>` for the REST API: the token's SHA-256 must belong to an active user.
+public struct TokenAuthMiddleware<Context: APIRequestContext>: RouterMiddleware {
+    let store: any APIStore
+
+    public init(store: any APIStore) {
+        self.store = store
+    }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            return APIError(status: .unauthorized, detail: "Authentication credentials were not provided: send Authorization: Bearer <token>").response
+        }
+        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        guard let user = try await store.user(tokenHash: APIToken.hash(token)) else {
+            return APIError(status: .unauthorized, detail: "Invalid token").response
+        }
+        var context = context
+        context.user = user
+        return try await next(request, context)
+    }
+}

@@ -74,12 +74,30 @@ struct Serve: AsyncParsableCommand {
             valueName: "count"))
     var ingestQueue: String?
 
+    @Option(
+        name: .customLong("retention-days"),
+        help: ArgumentHelp("Delete events older than this many days (env SPYGLASS_RETENTION_DAYS, default 90).", valueName: "days"))
+    var retentionDays: String?
+
+    @Option(
+        name: .customLong("max-events-per-project"),
+        help: ArgumentHelp(
+            "Keep at most this many events per project, oldest deleted first (env SPYGLASS_MAX_EVENTS_PER_PROJECT, default 100000).",
+            valueName: "count"))
+    var maxEventsPerProject: String?
+
+    @Option(
+        name: .customLong("retention-interval"),
+        help: ArgumentHelp("Seconds between retention runs (env SPYGLASS_RETENTION_INTERVAL, default 3600).", valueName: "seconds"))
+    var retentionInterval: String?
+
     func run() async throws {
         let configuration = try resolveOrExit(
             ServeFlags(
                 host: host, port: port, dataDir: dataDir, baseURL: baseURL, adminEmail: adminEmail, org: org,
                 logFormat: logFormat, logLevel: logLevel, maxEventSize: maxEventSize, maxEnvelopeSize: maxEnvelopeSize,
-                maxCompressedSize: maxCompressedSize, ingestQueue: ingestQueue))
+                maxCompressedSize: maxCompressedSize, ingestQueue: ingestQueue, retentionDays: retentionDays,
+                maxEventsPerProject: maxEventsPerProject, retentionInterval: retentionInterval))
         LoggingSystem.bootstrap { _ in
             StructuredLogHandler(format: configuration.logFormat, level: configuration.logLevel)
         }

@@ -60,7 +60,10 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         // Services shut down in reverse order: the server drains its requests first, then the writer
         // commits what is queued, then the database closes.
-        services: [DatabaseService(database: dependencies.database, logger: dependencies.logger), dependencies.writer],
+        services: [
+            DatabaseService(database: dependencies.database, logger: dependencies.logger), dependencies.writer,
+            RetentionService(database: dependencies.database, policy: configuration.retention, logger: dependencies.logger),
+        ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: dependencies.logger)
 }

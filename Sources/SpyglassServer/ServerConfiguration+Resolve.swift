@@ -26,12 +26,16 @@ public struct ServeFlags: Sendable {
     public var maxEnvelopeSize: String?
     public var maxCompressedSize: String?
     public var ingestQueue: String?
+    public var retentionDays: String?
+    public var maxEventsPerProject: String?
+    public var retentionInterval: String?
 
     public init(
         host: String? = nil, port: String? = nil, dataDir: String? = nil, baseURL: String? = nil,
         adminEmail: String? = nil, org: String? = nil, logFormat: String? = nil, logLevel: String? = nil,
         maxEventSize: String? = nil, maxEnvelopeSize: String? = nil, maxCompressedSize: String? = nil,
-        ingestQueue: String? = nil
+        ingestQueue: String? = nil, retentionDays: String? = nil, maxEventsPerProject: String? = nil,
+        retentionInterval: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -45,6 +49,9 @@ public struct ServeFlags: Sendable {
         self.maxEnvelopeSize = maxEnvelopeSize
         self.maxCompressedSize = maxCompressedSize
         self.ingestQueue = ingestQueue
+        self.retentionDays = retentionDays
+        self.maxEventsPerProject = maxEventsPerProject
+        self.retentionInterval = retentionInterval
     }
 }
 
@@ -132,11 +139,27 @@ extension ServerConfiguration {
         if let bytes = try size(flags.maxCompressedSize, "max-compressed-size", "SPYGLASS_MAX_COMPRESSED_SIZE") {
             config.ingestLimits.maxCompressedSize = bytes
         }
-        if let text = value(flags.ingestQueue, "SPYGLASS_INGEST_QUEUE") {
-            guard let number = Int(text), number > 0 else {
-                throw fail("ingest-queue", "SPYGLASS_INGEST_QUEUE", "\"\(text)\" is not a positive number")
+        func positive(_ flag: String?, _ name: String, _ variable: String) throws(ConfigurationError) -> Double? {
+            guard let text = value(flag, variable) else { return nil }
+            guard let number = Double(text), number > 0, number.isFinite else {
+                throw fail(name, variable, "\"\(text)\" is not a positive number")
             }
-            config.ingestQueueCapacity = number
+            return number
+        }
+        if let number = try positive(flags.ingestQueue, "ingest-queue", "SPYGLASS_INGEST_QUEUE") {
+            guard number == number.rounded() else {
+                throw fail("ingest-queue", "SPYGLASS_INGEST_QUEUE", "\"\(number)\" is not a whole number")
+            }
+            config.ingestQueueCapacity = Int(number)
+        }
+        if let days = try positive(flags.retentionDays, "retention-days", "SPYGLASS_RETENTION_DAYS") {
+            config.retention.maxAge = days * 86400
+        }
+        if let count = try positive(flags.maxEventsPerProject, "max-events-per-project", "SPYGLASS_MAX_EVENTS_PER_PROJECT") {
+            config.retention.maxEventsPerProject = Int(count)
+        }
+        if let seconds = try positive(flags.retentionInterval, "retention-interval", "SPYGLASS_RETENTION_INTERVAL") {
+            config.retention.interval = .milliseconds(Int64(seconds * 1000))
         }
         return config
     }

@@ -28,6 +28,10 @@ public struct ServerConfiguration: Sendable {
     public var ingestLimits = IngestLimits()
     /// Requests waiting for the writer at most before 429 (`--ingest-queue`, `SPYGLASS_INGEST_QUEUE`, default 10000).
     public var ingestQueueCapacity = 10_000
+    /// Event retention (`--retention-days`/`SPYGLASS_RETENTION_DAYS`, default 90;
+    /// `--max-events-per-project`/`SPYGLASS_MAX_EVENTS_PER_PROJECT`, default 100000;
+    /// `--retention-interval`/`SPYGLASS_RETENTION_INTERVAL` in seconds, default 3600).
+    public var retention = RetentionPolicy()
 
     /// The defaults, which is what a bare `spyglass serve` runs with.
     public static let defaults = ServerConfiguration(

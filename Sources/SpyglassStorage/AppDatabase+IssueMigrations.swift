@@ -27,6 +27,8 @@ extension AppDatabase {
                         last_release TEXT,
                         assignee_id INTEGER REFERENCES user(id) ON DELETE SET NULL,
                         status_changed_at REAL,
+                        first_event_id INTEGER,
+                        last_event_id INTEGER,
                         UNIQUE (project_id, short_id)
                     ) STRICT;
                     CREATE INDEX issue_project_last_seen ON issue(project_id, last_seen);
@@ -43,6 +45,8 @@ extension AppDatabase {
 
                     ALTER TABLE event ADD COLUMN issue_id INTEGER REFERENCES issue(id) ON DELETE CASCADE;
                     ALTER TABLE event ADD COLUMN primary_hash TEXT;
+                    -- Kept by retention whatever its age (e.g. the event of a regression).
+                    ALTER TABLE event ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
                     CREATE INDEX event_issue ON event(issue_id, timestamp);
 
                     CREATE TABLE issue_user (

@@ -26,6 +26,7 @@ enum EventStore {
             projectID, event.eventID, timestamp, event.received.timeIntervalSince1970, event.level, event.platform,
             event.release, event.environment, Data(payload), issueID, event.hashes.first,
         ])
+        let rowID = db.lastInsertedRowID
 
         var newUser = 0
         if let userKey = event.userKey {
@@ -36,6 +37,8 @@ enum EventStore {
         try db.cachedStatement(
             sql: """
                 UPDATE issue SET times_seen = times_seen + 1, user_count = user_count + ?,
+                    first_event_id = CASE WHEN first_event_id IS NULL OR ? < first_seen THEN ? ELSE first_event_id END,
+                    last_event_id = CASE WHEN last_event_id IS NULL OR ? >= last_seen THEN ? ELSE last_event_id END,
                     first_seen = min(first_seen, ?),
                     level = CASE WHEN ? >= last_seen THEN ? ELSE level END,
                     last_release = CASE WHEN ? >= last_seen AND ? IS NOT NULL THEN ? ELSE last_release END,
@@ -43,7 +46,8 @@ enum EventStore {
                 WHERE id = ?
                 """
         ).execute(arguments: [
-            newUser, timestamp, timestamp, event.level, timestamp, event.release, event.release, timestamp, issueID,
+            newUser, timestamp, rowID, timestamp, rowID, timestamp, timestamp, event.level, timestamp, event.release,
+            event.release, timestamp, issueID,
         ])
         let tagStatement = try db.cachedStatement(
             sql: """

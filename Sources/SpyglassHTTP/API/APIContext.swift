@@ -80,7 +80,7 @@ enum APIJSON {
 
     /// The offset of a `cursor=0:<offset>:<is_prev>` parameter (0 without one).
     static func offset(_ request: Request) throws -> Int {
-        guard let cursor = request.uri.queryParameters.get("cursor") else { return 0 }
+        guard let cursor = FormQuery(request).get("cursor") else { return 0 }
         let parts = cursor.split(separator: ":")
         guard parts.count == 3, let offset = Int(parts[1]), offset >= 0 else {
             throw APIError.badRequest("cursor: \"\(cursor)\" is not a cursor like 0:100:0")
@@ -89,8 +89,27 @@ enum APIJSON {
     }
 
     static func limit(_ request: Request, default value: Int = 100, max maximum: Int = 100) throws -> Int {
-        guard let text = request.uri.queryParameters.get("limit") else { return value }
+        guard let text = FormQuery(request).get("limit") else { return value }
         guard let limit = Int(text), limit > 0 else { throw APIError.badRequest("limit: \"\(text)\" is not a positive number") }
         return min(limit, maximum)
     }
+}
+
+/// Query parameters decoded as HTML forms and Sentry's clients encode them (`+` is a space).
+struct FormQuery {
+    private let pairs: [(String, String)]
+
+    init(_ request: Request) {
+        let raw = request.uri.query ?? ""
+        pairs = raw.split(separator: "&").map { part in
+            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
+            }
+            return (decode(pieces[0]), pieces.count > 1 ? decode(pieces[1]) : "")
+        }
+    }
+
+    func get(_ name: String) -> String? { pairs.first { $0.0 == name }?.1 }
+    func getAll(_ name: String) -> [String] { pairs.filter { $0.0 == name }.map(\.1) }
 }

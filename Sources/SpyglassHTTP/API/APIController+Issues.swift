@@ -13,12 +13,12 @@ extension APIController {
     @Sendable func organizationIssues(_ request: Request, context: Context) async throws -> Response {
         try checkOrganization(context)
         let visible = try await store.projects(visibleTo: user(context).id).map(\.id)
-        let requested = request.uri.queryParameters.getAll("project").compactMap { Int64($0) }.filter { $0 != -1 }
+        let requested = FormQuery(request).getAll("project").compactMap { Int64($0) }.filter { $0 != -1 }
         return try await listIssues(request, context: context, projectIDs: requested.isEmpty ? visible : visible.filter(requested.contains))
     }
 
     private func listIssues(_ request: Request, context: Context, projectIDs: [Int64]) async throws -> Response {
-        let parameters = request.uri.queryParameters
+        let parameters = FormQuery(request)
         let now = Date.now
         let query = try IssueQuery.parse(parameters.get("query") ?? "is:unresolved", now: now)
         let sortText = parameters.get("sort") ?? "date"
@@ -83,7 +83,7 @@ extension APIController {
     /// `PUT /projects/{org}/{project}/issues/?id=1&id=2` with a status change, an assignee, or `{"merge": 1}`.
     @Sendable func bulkUpdate(_ request: Request, context: Context) async throws -> Response {
         let project = try await project(context)
-        let idTexts = request.uri.queryParameters.getAll("id")
+        let idTexts = FormQuery(request).getAll("id")
         guard !idTexts.isEmpty else { throw APIError.badRequest("name the issues to change with ?id=…") }
         var ids: [Int64] = []
         for text in idTexts {
@@ -144,7 +144,7 @@ extension APIController {
     /// `DELETE /issues/{id}/hashes/?id=HASH`: split the hash (and its events) out into a new issue.
     @Sendable func unmergeHashes(_ request: Request, context: Context) async throws -> Response {
         let issue = try await issue(context)
-        let hashes = request.uri.queryParameters.getAll("id")
+        let hashes = FormQuery(request).getAll("id")
         guard !hashes.isEmpty else { throw APIError.badRequest("name the hashes to split out with ?id=…") }
         var created: [JSONValue] = []
         for hash in hashes {

@@ -88,6 +88,10 @@ extension AppDatabase: APIStore {
             arguments += [key]
             arguments += StatementArguments(values)
         }
+        for tag in query.tags {
+            conditions.append("EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = ? AND issue_tag.value = ?)")
+            arguments += [tag.key, tag.value]
+        }
         switch query.assigned {
         case .me?:
             conditions.append("issue.assignee_id = ?")

@@ -198,8 +198,9 @@ def test_issue_detail_events_tags_and_status(env):
 
     bad = api.get("projects/spyglass/default/issues/", query="is:sleeping")
     assert bad.status_code == 400 and "is:sleeping" in bad.json()["detail"]
-    assert api.get("projects/spyglass/default/issues/", query="colour:red").json()["detail"].startswith(
-        'query: unknown key "colour"')
+    assert api.get("projects/spyglass/default/issues/", query="firstSeen:yesterday").status_code == 400
+    assert len(api.issues("tenant:acme")) == 2  # the tag was set on the global scope
+    assert api.issues("tenant:other") == []
     assert api.get("projects/spyglass/default/issues/", sort="random").status_code == 400
 
     assert api.delete(f"issues/{issue['id']}/").status_code == 202

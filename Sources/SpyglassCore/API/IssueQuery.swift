@@ -1,7 +1,7 @@
 import Foundation
 
 /// The issue search language of the API and the UI, a subset of Sentry's:
-/// `is:unresolved level:error release:1.2.0 environment:prod assigned:me firstSeen:-24h text "quoted text"`.
+/// `is:unresolved level:error release:1.2.0 environment:prod assigned:me firstSeen:-24h tenant:acme text "quoted text"`.
 public struct IssueQuery: Sendable, Hashable {
     /// `is:unresolved|resolved|ignored` (several are OR-ed).
     public var statuses: [String] = []
@@ -19,8 +19,21 @@ public struct IssueQuery: Sendable, Hashable {
     /// `lastSeen:-1h` / `lastSeen:+1d`.
     public var lastSeenAfter: Date?
     public var lastSeenBefore: Date?
+    /// Any other `key:value`: issues with an event carrying that tag (`tenant:acme`, `server_name:web-1`).
+    public var tags: [Tag] = []
     /// Free-text words and quoted phrases, matched against title, culprit and message.
     public var text: [String] = []
+
+    /// A tag filter.
+    public struct Tag: Sendable, Hashable {
+        public var key: String
+        public var value: String
+
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
 
     /// Who an issue is assigned to.
     public enum Assignee: Sendable, Hashable {
@@ -74,7 +87,10 @@ public struct IssueQuery: Sendable, Hashable {
                     if newer { query.lastSeenAfter = date } else { query.lastSeenBefore = date }
                 }
             default:
-                throw DomainError(.invalidInput, "query: unknown key \"\(key)\" in \"\(token.text)\"")
+                guard key.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
+                    throw DomainError(.invalidInput, "query: \"\(token.text)\": \"\(key)\" is not a tag name")
+                }
+                query.tags.append(Tag(key: String(token.text[..<colon]), value: value))
             }
         }
         return query

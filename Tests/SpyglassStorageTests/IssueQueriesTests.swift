@@ -60,3 +60,80 @@ import Testing
         #expect(hours[keyError.id]?.values.reduce(0, +) == 3)
     }
 }
+
+@Suite struct MergeAndRetentionTests {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func event(_ json: String, at offset: TimeInterval = 0) throws -> NormalizedEvent {
+        try EventNormalizer().normalize(JSONParser.parse(json), context: .init(received: now.addingTimeInterval(offset)))
+    }
+
+    func setUp() throws -> AppDatabase {
+        let database = try AppDatabase.inMemory()
+        try database.createUser(email: "admin@example.com", passwordHash: "x", isAdmin: true, now: now)
+        try database.createProject(name: "Default", slug: "default", now: now)
+        return database
+    }
+
+    func store(_ database: AppDatabase, _ events: [NormalizedEvent]) async throws {
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        let runner = Task { try await writer.run() }
+        for event in events { _ = try await writer.ingest(IngestWork(projectID: 1, event: event)) }
+        runner.cancel()
+    }
+
+    func issues(_ database: AppDatabase) async throws -> [IssueInfo] {
+        try await database.issues(IssueListRequest(projectIDs: [1], query: IssueQuery(), sort: .new, limit: 100, offset: 0, userID: 1))
+    }
+
+    @Test func mergeMovesHashesEventsAndCountsAndUnmergeSplitsThemOut() async throws {
+        let database = try setUp()
+        let a = #"{"exception":{"values":[{"type":"A","value":"a"}]},"user":{"id":"u1"}}"#
+        let b = #"{"exception":{"values":[{"type":"B","value":"b"}]},"user":{"id":"u2"}}"#
+        try await store(database, [try event(a), try event(a, at: 1), try event(b, at: 2)])
+        let before = try await issues(database)
+        let issueA = try #require(before.first { $0.title == "A: a" })
+        let issueB = try #require(before.first { $0.title == "B: b" })
+
+        let (parent, children) = try await database.mergeIssues(ids: [issueB.id, issueA.id])
+        #expect(parent == issueA.id && children == [issueB.id])  // the one with more events wins
+        var merged = try #require(try await database.issue(id: parent))
+        #expect(merged.timesSeen == 3 && merged.userCount == 2 && merged.lastSeen == now.addingTimeInterval(2))
+        #expect(try await database.issue(id: issueB.id) == nil)
+        try await store(database, [try event(b, at: 3)])
+        merged = try #require(try await database.issue(id: parent))
+        #expect(merged.timesSeen == 4)
+        #expect(try await database.hashes(issueID: parent).count == 2)
+
+        let bHash = try #require(try await database.latestEvent(issueID: parent)?.hash)
+        let split = try await database.unmerge(issueID: parent, hash: bHash)
+        let after = try #require(try await database.issue(id: split))
+        let rest = try #require(try await database.issue(id: parent))
+        #expect(after.title == "B: b" && after.timesSeen == 2 && after.userCount == 1)
+        #expect(rest.timesSeen == 2 && rest.userCount == 1)
+        #expect(try await database.tags(issueID: parent, top: 5).first { $0.key == "user" }?.topValues.map(\.value) == ["id:u1"])
+        try await store(database, [try event(b, at: 4)])
+        #expect(try await database.issue(id: split)?.timesSeen == 3)
+        await #expect(throws: DomainError.self) { try await database.unmerge(issueID: parent, hash: bHash) }
+    }
+
+    @Test func retentionKeepsFirstLatestAndPinnedEventsAndTheTotals() async throws {
+        let database = try setUp()
+        let a = #"{"exception":{"values":[{"type":"A","value":"a"}]}}"#
+        try await store(database, try (0..<10).map { try event(a, at: Double($0)) })
+        var policy = RetentionPolicy()
+        policy.maxEventsPerProject = 3
+        let deleted = try await database.enforceRetention(policy, now: now.addingTimeInterval(20), batchSize: 3)
+        let remaining = try await database.writer.read { db in try Double.fetchAll(db, sql: "SELECT timestamp FROM event ORDER BY timestamp") }
+        // 10 events, at most 3: the oldest unprotected go; the first and the latest stay.
+        #expect(deleted == 7)
+        #expect(remaining == [now, now.addingTimeInterval(8), now.addingTimeInterval(9)].map(\.timeIntervalSince1970))
+        #expect(try await issues(database).first?.timesSeen == 10)
+
+        policy.maxAge = 5
+        try await database.writer.write { db in try db.execute(sql: "UPDATE event SET pinned = 1 WHERE timestamp = ?", arguments: [now.addingTimeInterval(8).timeIntervalSince1970]) }
+        #expect(try await database.enforceRetention(policy, now: now.addingTimeInterval(100)) == 0)
+        try await database.writer.write { db in try db.execute(sql: "UPDATE event SET pinned = 0") }
+        #expect(try await database.enforceRetention(policy, now: now.addingTimeInterval(100)) == 1)
+    }
+}

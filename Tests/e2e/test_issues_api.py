@@ -259,3 +259,42 @@ def test_retention_keeps_first_and_latest_events_and_the_totals(tmp_path, start_
     kept = {e["event_id"] for e in stored_events(data)}
     assert kept == {lookups[0], lookups[-1], charges[0], charges[-1]}
     assert sorted(int(i["count"]) for i in api.issues()) == [2, 10]
+
+
+def deep_failure(order_id, user, depth=8):
+    customer = {"id": user, "tier": "gold", "tags": ["a", "b"]}
+    lines = list(range(20))
+    if depth:
+        return deep_failure(order_id, user, depth - 1)
+    raise ValueError(f"order {order_id} for {user} failed with {len(lines)} lines for {customer['id']}")
+
+
+def test_a_typical_10kb_python_event_costs_well_under_4kb_on_disk(tmp_path, start_server):
+    import os
+    import sqlite3
+    import zlib
+
+    data = tmp_path / "data"
+
+    def run(first, last):
+        server = start_server(data_dir=data)
+        sentry_sdk.init(dsn=server.dsn, release="shop@1.0.0", environment="production")
+        sentry_sdk.add_breadcrumb(category="auth", message="login")
+        for n in range(first, last):
+            capture(deep_failure, n, f"user{n}")
+            if n % 50 == 0:
+                sentry_sdk.flush(timeout=10)  # the SDK's queue holds 100 events
+        sentry_sdk.flush(timeout=10)
+        assert server.stop() == 0  # checkpoints the WAL into the database file
+        with sqlite3.connect(data / "spyglass.sqlite") as db:
+            count = db.execute("SELECT count(*) FROM event").fetchone()[0]
+        return os.path.getsize(data / "spyglass.sqlite"), count
+
+    size_before, count_before = run(0, 50)  # schema and first pages
+    size_after, count_after = run(50, 450)
+    assert count_after - count_before == 400
+    with sqlite3.connect(data / "spyglass.sqlite") as db:
+        payload = zlib.decompress(db.execute("SELECT payload FROM event LIMIT 1").fetchone()[0])
+    assert len(payload) > 9000, len(payload)  # a typical Python event, with frames, vars, modules, contexts
+    per_event = (size_after - size_before) / (count_after - count_before)
+    assert per_event < 3000, f"{per_event:.0f} bytes per event"

@@ -134,6 +134,10 @@ def test_help_documents_every_setting():
         ("--host", "SPYGLASS_HOST"), ("--port", "SPYGLASS_PORT"), ("--data-dir", "SPYGLASS_DATA_DIR"),
         ("--base-url", "SPYGLASS_BASE_URL"), ("--admin-email", "SPYGLASS_ADMIN_EMAIL"),
         ("--org", "SPYGLASS_ORG"), ("--log-format", "SPYGLASS_LOG_FORMAT"), ("--log-level", "SPYGLASS_LOG_LEVEL"),
+        ("--max-event-size", "SPYGLASS_MAX_EVENT_SIZE"), ("--max-envelope-size", "SPYGLASS_MAX_ENVELOPE_SIZE"),
+        ("--max-compressed-size", "SPYGLASS_MAX_COMPRESSED_SIZE"), ("--ingest-queue", "SPYGLASS_INGEST_QUEUE"),
+        ("--retention-days", "SPYGLASS_RETENTION_DAYS"), ("--max-events-per-project", "SPYGLASS_MAX_EVENTS_PER_PROJECT"),
+        ("--retention-interval", "SPYGLASS_RETENTION_INTERVAL"),
     ]:
         assert flag in text and variable in text, flag
     assert "SPYGLASS_ADMIN_PASSWORD" in text

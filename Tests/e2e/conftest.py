@@ -162,3 +162,21 @@ def query(data_dir, sql: str, *args) -> list[tuple]:
 
     with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:
         return db.execute(sql, args).fetchall()
+
+
+@pytest.fixture(autouse=True)
+def fresh_sentry_sdk():
+    """Each test starts and ends with the in-process sentry-sdk closed and its scopes empty."""
+    import sentry_sdk
+
+    def reset():
+        client = sentry_sdk.get_client()
+        if client.is_active():
+            client.close(timeout=5)
+        sentry_sdk.init(dsn=None)
+        for scope in (sentry_sdk.get_global_scope(), sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope()):
+            scope.clear()
+
+    reset()
+    yield
+    reset()

@@ -23,15 +23,6 @@ def init_sdk(dsn, **options):
     sentry_sdk.init(dsn=dsn, default_integrations=True, **options)
 
 
-@pytest.fixture(autouse=True)
-def close_sdk():
-    yield
-    client = sentry_sdk.get_client()
-    if client.is_active():
-        client.close(timeout=5)
-    sentry_sdk.init(dsn=None)
-
-
 def outer():
     try:
         1 / 0

@@ -13,15 +13,6 @@ import sentry_sdk
 from conftest import DSN_RE, run_cli, stored_events
 
 
-@pytest.fixture(autouse=True)
-def close_sdk():
-    yield
-    client = sentry_sdk.get_client()
-    if client.is_active():
-        client.close(timeout=5)
-    sentry_sdk.init(dsn=None)
-
-
 class API:
     """A bearer-token client of /api/0/ for one server."""
 

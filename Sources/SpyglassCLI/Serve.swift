@@ -88,7 +88,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         name: .customLong("retention-interval"),
-        help: ArgumentHelp("Seconds between retention runs (env SPYGLASS_RETENTION_INTERVAL, default 3600).", valueName: "seconds"))
+        help: ArgumentHelp("Seconds between runs of retention, auto-resolve and issue aging (env SPYGLASS_RETENTION_INTERVAL, default 3600).", valueName: "seconds"))
     var retentionInterval: String?
 
     func run() async throws {

@@ -62,7 +62,7 @@ public func buildApplication(
         // commits what is queued, then the database closes.
         services: [
             DatabaseService(database: dependencies.database, logger: dependencies.logger), dependencies.writer,
-            RetentionService(database: dependencies.database, policy: configuration.retention, logger: dependencies.logger),
+            MaintenanceService(database: dependencies.database, policy: configuration.retention, logger: dependencies.logger),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: dependencies.logger)

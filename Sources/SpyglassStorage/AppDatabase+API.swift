@@ -52,7 +52,7 @@ extension AppDatabase: APIStore {
         issue.id, issue.short_id, issue.title, issue.culprit, issue.type, issue.metadata, issue.level, issue.status,
         issue.substatus, issue.first_seen, issue.last_seen, issue.times_seen, issue.user_count, issue.first_release,
         issue.last_release, project.id, project.slug, project.name, project.created_at,
-        assignee.id, assignee.email, assignee.is_admin
+        assignee.id, assignee.email, assignee.is_admin, issue.resolution, issue.resolution_release, issue.ignore_state
         FROM issue JOIN project ON project.id = issue.project_id LEFT JOIN user AS assignee ON assignee.id = issue.assignee_id
         """
 
@@ -67,7 +67,9 @@ extension AppDatabase: APIStore {
             level: row[6], status: row[7], substatus: row[8],
             firstSeen: Date(timeIntervalSince1970: row[9]), lastSeen: Date(timeIntervalSince1970: row[10]),
             timesSeen: row[11], userCount: row[12], firstRelease: row[13], lastRelease: row[14],
-            assignee: assigneeID.map { APIUser(id: $0, email: row[20], isAdmin: row[21]) })
+            assignee: assigneeID.map { APIUser(id: $0, email: row[20], isAdmin: row[21]) },
+            resolution: (row[7] as String) == "resolved" ? LifecycleStore.resolution(row[22], row[23]) : nil,
+            ignore: (row[24] as String?).flatMap(LifecycleStore.decodeIgnore))
     }
 
     public func issues(_ request: IssueListRequest) async throws -> [IssueInfo] {

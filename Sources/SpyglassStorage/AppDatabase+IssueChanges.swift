@@ -6,35 +6,99 @@ import SpyglassProtocol
 extension AppDatabase {
     public func updateIssues(ids: [Int64], change: IssueChange, now: Date) async throws {
         try await writer.write { db in
-            var assigneeID: Int64??
+            var assignee: (id: Int64, email: String)??
             if let email = change.assigneeEmail {
                 if let email {
                     guard let user = try User.filter(User.Columns.email == email.lowercased()).fetchOne(db), let id = user.id else {
                         throw DomainError(.invalidInput, "assignedTo: no user with e-mail \(email)")
                     }
-                    assigneeID = .some(id)
+                    assignee = .some((id, user.email))
                 } else {
-                    assigneeID = .some(nil)
+                    assignee = .some(nil)
                 }
             }
             for id in ids {
-                if let status = change.status {
-                    guard ["resolved", "unresolved", "ignored"].contains(status) else {
-                        throw DomainError(.invalidInput, "status: \"\(status)\" is not resolved, unresolved or ignored")
-                    }
-                    let substatus: String? = switch status {
-                    case "unresolved": "ongoing"
-                    case "ignored": "archived_forever"
-                    default: nil
-                    }
-                    try db.execute(
-                        sql: "UPDATE issue SET status = ?, substatus = ?, status_changed_at = ? WHERE id = ? AND status != ?",
-                        arguments: [status, substatus, now.timeIntervalSince1970, id, status])
+                guard let projectID = try Int64.fetchOne(db, sql: "SELECT project_id FROM issue WHERE id = ?", arguments: [id]) else {
+                    throw DomainError(.notFound, "no issue \(id)")
                 }
-                if let assigneeID {
-                    try db.execute(sql: "UPDATE issue SET assignee_id = ? WHERE id = ?", arguments: [assigneeID, id])
+                if let status = change.status {
+                    try Self.setStatus(status, change: change, issueID: id, projectID: projectID, now: now, in: db)
+                }
+                if let assignee {
+                    try db.execute(sql: "UPDATE issue SET assignee_id = ? WHERE id = ?", arguments: [assignee?.id, id])
+                    try LifecycleStore.addActivity(
+                        id, type: assignee == nil ? "unassigned" : "assigned", userID: change.actorID,
+                        data: ["assigneeEmail": assignee.map { .string($0.email) } ?? .null], at: now, in: db)
                 }
             }
+        }
+    }
+
+    private static func setStatus(
+        _ status: String, change: IssueChange, issueID: Int64, projectID: Int64, now: Date, in db: Database
+    ) throws {
+        let time = now.timeIntervalSince1970
+        switch status {
+        case "resolved":
+            var resolution = change.resolution ?? .now
+            if case .inNextRelease = resolution {
+                resolution = .inNextRelease(current: try ReleaseBook(projectID: projectID, in: db).latest?.version)
+            }
+            let (type, release): (String, String?) =
+                switch resolution {
+                case .now: ("now", nil)
+                case .inNextRelease(let current): ("in_next_release", current)
+                case .inRelease(let version): ("in_release", version)
+                }
+            if case .inRelease(let version) = resolution,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM release WHERE project_id = ? AND version = ?", arguments: [projectID, version]) == 0
+            {
+                throw DomainError(.invalidInput, "statusDetails.inRelease: the project has no release \"\(version)\"")
+            }
+            try db.execute(
+                sql: """
+                    UPDATE issue SET status = 'resolved', substatus = NULL, resolution = ?, resolution_release = ?, ignore_state = NULL,
+                        status_changed_at = ? WHERE id = ?
+                    """,
+                arguments: [type, release, time, issueID])
+            try LifecycleStore.addActivity(
+                issueID, type: "set_resolved", userID: change.actorID,
+                data: ["how": .string(type), "version": release.map(JSONValue.string) ?? .null], at: now, in: db)
+        case "ignored":
+            let condition = change.ignore ?? .forever
+            guard let counts = try Row.fetchOne(db, sql: "SELECT times_seen, user_count FROM issue WHERE id = ?", arguments: [issueID]) else { return }
+            let weekAgo = Int64((time / 3600).rounded(.down)) - 7 * 24
+            let lastWeek = try Int.fetchOne(
+                db, sql: "SELECT coalesce(sum(count), 0) FROM issue_hour WHERE issue_id = ? AND hour >= ?", arguments: [issueID, weekAgo]) ?? 0
+            let state = IgnoreState(
+                condition: condition, timesSeenAtIgnore: counts[0], usersAtIgnore: counts[1], hourlyBaseline: Double(lastWeek) / (7 * 24))
+            let substatus =
+                switch condition {
+                case .forever: "archived_forever"
+                case .untilEscalating: "archived_until_escalating"
+                default: "archived_until_condition_met"
+                }
+            try db.execute(
+                sql: """
+                    UPDATE issue SET status = 'ignored', substatus = ?, ignore_state = ?, resolution = NULL, resolution_release = NULL,
+                        status_changed_at = ? WHERE id = ?
+                    """,
+                arguments: [substatus, LifecycleStore.encodeIgnore(state), time, issueID])
+            try LifecycleStore.addActivity(
+                issueID, type: "set_ignored", userID: change.actorID,
+                data: (try? JSONParser.parse(LifecycleStore.encodeIgnore(state))) ?? .null, at: now, in: db)
+        case "unresolved":
+            try db.execute(
+                sql: """
+                    UPDATE issue SET status = 'unresolved', substatus = 'ongoing', substatus_since = ?, resolution = NULL,
+                        resolution_release = NULL, ignore_state = NULL, status_changed_at = ? WHERE id = ? AND status != 'unresolved'
+                    """,
+                arguments: [time, time, issueID])
+            if db.changesCount > 0 {
+                try LifecycleStore.addActivity(issueID, type: "set_unresolved", userID: change.actorID, data: .object([:]), at: now, in: db)
+            }
+        default:
+            throw DomainError(.invalidInput, "status: \"\(status)\" is not resolved, unresolved or ignored")
         }
     }
 
@@ -88,6 +152,8 @@ extension AppDatabase {
                     """,
                 arguments: childArgs + childArgs + childArgs + [parent, parent])
             try db.execute(sql: "DELETE FROM issue WHERE id IN (\(list))", arguments: childArgs)
+            try LifecycleStore.addActivity(
+                parent, type: "merge", data: ["children": .array(children.map { .string(String($0)) })], at: .now, in: db)
             return (parent, children)
         }
     }

@@ -64,6 +64,7 @@ extension AppDatabase {
         }
         registerIngestMigrations(&migrator)
         registerIssueMigrations(&migrator)
+        registerReleaseMigrations(&migrator)
         return migrator
     }
 }

@@ -15,7 +15,8 @@ enum EventStore {
         if try Bool.fetchOne(exists, arguments: [projectID, event.eventID]) == true { return false }
 
         let timestamp = event.timestamp.timeIntervalSince1970
-        let issueID = try issue(for: event, projectID: projectID, in: db)
+        let releaseID = try LifecycleStore.recordRelease(event, projectID: projectID, in: db)
+        let (issueID, isNew) = try issue(for: event, projectID: projectID, in: db)
         try db.cachedStatement(
             sql: """
                 INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment,
@@ -64,11 +65,16 @@ enum EventStore {
                 ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + 1
                 """
         ).execute(arguments: [issueID, Int64((timestamp / 3600).rounded(.down))])
+        if isNew {
+            try LifecycleStore.issueCreated(issueID, releaseID: releaseID, event: event, in: db)
+        } else {
+            try LifecycleStore.eventJoined(issueID, eventRowID: rowID, event: event, projectID: projectID, in: db)
+        }
         return true
     }
 
     /// The issue the event belongs to, creating it when none of its hashes is known.
-    private static func issue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64 {
+    private static func issue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> (Int64, Bool) {
         let lookup = try db.cachedStatement(sql: "SELECT issue_id FROM grouping_hash WHERE project_id = ? AND hash = ?")
         var found: Int64?
         var missing: [String] = []
@@ -79,18 +85,13 @@ enum EventStore {
                 missing.append(hash)
             }
         }
-        let issueID: Int64
-        if let found {
-            issueID = found
-        } else {
-            issueID = try createIssue(for: event, projectID: projectID, in: db)
-        }
+        let issueID = try found ?? createIssue(for: event, projectID: projectID, in: db)
         let attach = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO grouping_hash (project_id, hash, config, issue_id) VALUES (?, ?, ?, ?)")
         for hash in missing {
             try attach.execute(arguments: [projectID, hash, Grouping.config, issueID])
         }
-        return issueID
+        return (issueID, found == nil)
     }
 
     private static func createIssue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64 {
@@ -107,13 +108,13 @@ enum EventStore {
         try db.cachedStatement(
             sql: """
                 INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, substatus,
-                    first_seen, last_seen, times_seen, user_count, first_release, last_release)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'unresolved', 'new', ?, ?, 0, 0, ?, ?)
+                    first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'unresolved', 'new', ?, ?, 0, 0, ?, ?, ?)
                 """
         ).execute(arguments: [
             projectID, shortID, summary.title, summary.culprit, summary.type,
             String(decoding: JSONWriter.bytes(summary.metadata), as: UTF8.self), event.level, timestamp, timestamp,
-            event.release, event.release,
+            event.release, event.release, timestamp,
         ])
         let issueID = db.lastInsertedRowID
         try db.cachedStatement(sql: "INSERT INTO issue_search (rowid, title, culprit, message) VALUES (?, ?, ?, ?)")

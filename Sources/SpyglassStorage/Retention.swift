@@ -61,8 +61,10 @@ extension AppDatabase {
     }
 }
 
-/// Runs ``AppDatabase/enforceRetention(_:now:batchSize:)`` at start and then every interval.
-public struct RetentionService: Service {
+/// The periodic jobs, at start and then every interval: retention
+/// (``AppDatabase/enforceRetention(_:now:batchSize:)``) and issue aging and auto-resolve
+/// (``AppDatabase/agePeriodically(now:)``).
+public struct MaintenanceService: Service {
     let database: AppDatabase
     let policy: RetentionPolicy
     let logger: Logger
@@ -78,8 +80,10 @@ public struct RetentionService: Service {
             do {
                 let deleted = try await database.enforceRetention(policy, now: .now)
                 if deleted > 0 { logger.info("retention deleted events", metadata: ["spyglass.deleted": "\(deleted)"]) }
+                let changed = try await database.agePeriodically(now: .now)
+                if changed > 0 { logger.info("issues aged or auto-resolved", metadata: ["spyglass.issues": "\(changed)"]) }
             } catch {
-                logger.error("retention failed", metadata: ["error": "\(error)"])
+                logger.error("maintenance failed", metadata: ["error": "\(error)"])
             }
             let interval = policy.interval
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

@@ -67,11 +67,16 @@ public struct IssueInfo: Sendable, Hashable {
     public var firstRelease: String?
     public var lastRelease: String?
     public var assignee: APIUser?
+    /// How a resolved issue was resolved.
+    public var resolution: Resolution?
+    /// What ends an ignored issue's ignoring.
+    public var ignore: IgnoreState?
 
     public init(
         id: Int64, project: ProjectInfo, shortID: Int64, title: String, culprit: String, type: String,
         metadata: JSONValue, level: String, status: String, substatus: String?, firstSeen: Date, lastSeen: Date,
-        timesSeen: Int, userCount: Int, firstRelease: String?, lastRelease: String?, assignee: APIUser?
+        timesSeen: Int, userCount: Int, firstRelease: String?, lastRelease: String?, assignee: APIUser?,
+        resolution: Resolution? = nil, ignore: IgnoreState? = nil
     ) {
         self.id = id
         self.project = project
@@ -90,6 +95,8 @@ public struct IssueInfo: Sendable, Hashable {
         self.firstRelease = firstRelease
         self.lastRelease = lastRelease
         self.assignee = assignee
+        self.resolution = resolution
+        self.ignore = ignore
     }
 
     /// `SLUG-N`, upper-cased, as Sentry shows it.
@@ -175,12 +182,129 @@ public struct IssueListRequest: Sendable {
 public struct IssueChange: Sendable {
     /// `resolved`, `unresolved` or `ignored`.
     public var status: String?
+    /// How a `resolved` status applies (default: now). `inNextRelease`'s current release is filled in by the store.
+    public var resolution: Resolution?
+    /// How long an `ignored` status lasts (default: forever).
+    public var ignore: IgnoreCondition?
     /// Assign to the user with this e-mail, or unassign (`.some(nil)`).
     public var assigneeEmail: String??
+    /// Who makes the change (for the activity log).
+    public var actorID: Int64?
 
-    public init(status: String? = nil, assigneeEmail: String?? = nil) {
+    public init(
+        status: String? = nil, resolution: Resolution? = nil, ignore: IgnoreCondition? = nil, assigneeEmail: String?? = nil,
+        actorID: Int64? = nil
+    ) {
         self.status = status
+        self.resolution = resolution
+        self.ignore = ignore
         self.assigneeEmail = assigneeEmail
+        self.actorID = actorID
+    }
+}
+
+/// One entry of an issue's activity log.
+public struct ActivityInfo: Sendable {
+    public var id: Int64
+    /// `first_seen`, `set_regression`, `set_resolved`, `set_ignored`, `set_unresolved`, `set_escalating`,
+    /// `assigned`, `unassigned`, `merge`, `note`, `auto_resolved`.
+    public var type: String
+    public var user: APIUser?
+    public var data: JSONValue
+    public var date: Date
+
+    public init(id: Int64, type: String, user: APIUser?, data: JSONValue, date: Date) {
+        self.id = id
+        self.type = type
+        self.user = user
+        self.data = data
+        self.date = date
+    }
+}
+
+/// A release of one project, with its counters, deploys and session health.
+public struct ReleaseInfo: Sendable {
+    public struct Deploy: Sendable {
+        public var id: Int64
+        public var environment: String
+        public var name: String?
+        public var url: String?
+        public var dateStarted: Date?
+        public var dateFinished: Date
+
+        public init(id: Int64, environment: String, name: String?, url: String?, dateStarted: Date?, dateFinished: Date) {
+            self.id = id
+            self.environment = environment
+            self.name = name
+            self.url = url
+            self.dateStarted = dateStarted
+            self.dateFinished = dateFinished
+        }
+    }
+
+    public struct Health: Sendable, Hashable {
+        public var environment: String
+        public var started: Int
+        public var crashed: Int
+        public var errored: Int
+        public var abnormal: Int
+
+        public init(environment: String, started: Int, crashed: Int, errored: Int, abnormal: Int) {
+            self.environment = environment
+            self.started = started
+            self.crashed = crashed
+            self.errored = errored
+            self.abnormal = abnormal
+        }
+
+        /// Percentage of sessions that did not crash; `nil` without sessions.
+        public var crashFreeRate: Double? {
+            started > 0 ? max(0, 100 * (1 - Double(crashed) / Double(started))) : nil
+        }
+    }
+
+    public var project: ProjectInfo
+    public var version: String
+    public var createdAt: Date
+    public var dateReleased: Date?
+    public var firstEvent: Date?
+    public var lastEvent: Date?
+    public var newIssues: Int
+    public var ref: String?
+    public var url: String?
+    public var environments: [String]
+    public var deploys: [Deploy]
+    public var health: [Health]
+
+    public init(
+        project: ProjectInfo, version: String, createdAt: Date, dateReleased: Date?, firstEvent: Date?, lastEvent: Date?,
+        newIssues: Int, ref: String?, url: String?, environments: [String], deploys: [Deploy], health: [Health]
+    ) {
+        self.project = project
+        self.version = version
+        self.createdAt = createdAt
+        self.dateReleased = dateReleased
+        self.firstEvent = firstEvent
+        self.lastEvent = lastEvent
+        self.newIssues = newIssues
+        self.ref = ref
+        self.url = url
+        self.environments = environments
+        self.deploys = deploys
+        self.health = health
+    }
+}
+
+/// Changes to a release through the API.
+public struct ReleaseChange: Sendable {
+    public var ref: String?
+    public var url: String?
+    public var dateReleased: Date?
+
+    public init(ref: String? = nil, url: String? = nil, dateReleased: Date? = nil) {
+        self.ref = ref
+        self.url = url
+        self.dateReleased = dateReleased
     }
 }
 
@@ -209,4 +333,17 @@ public protocol APIStore: Sendable {
     func neighbours(of event: EventInfo) async throws -> (previous: String?, next: String?)
     func event(projectID: Int64, eventID: String) async throws -> EventInfo?
     func tags(issueID: Int64, top: Int) async throws -> [TagSummary]
+    func activities(issueID: Int64) async throws -> [ActivityInfo]
+    func addComment(issueID: Int64, userID: Int64, text: String, now: Date) async throws -> ActivityInfo
+
+    /// Releases of the projects, newest first.
+    func releases(projectIDs: [Int64], limit: Int, offset: Int) async throws -> [ReleaseInfo]
+    func release(projectID: Int64, version: String) async throws -> ReleaseInfo?
+    /// Creates the release in each project where it does not exist yet (and applies `change`); returns whether any was created.
+    func createRelease(version: String, projectIDs: [Int64], change: ReleaseChange, now: Date) async throws -> Bool
+    func updateRelease(version: String, projectIDs: [Int64], change: ReleaseChange) async throws
+    func createDeploy(version: String, projectIDs: [Int64], deploy: ReleaseInfo.Deploy) async throws -> ReleaseInfo.Deploy
+    /// Auto-resolve after this many hours without events (`nil`: off).
+    func setResolveAge(projectID: Int64, hours: Int?) async throws
+    func resolveAge(projectID: Int64) async throws -> Int?
 }

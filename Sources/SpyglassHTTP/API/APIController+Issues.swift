@@ -63,7 +63,9 @@ extension APIController {
         if context.parameters.get("org") != nil { try checkOrganization(context) }
         let issue = try await issue(context)
         let stats = try await stats([issue.id], period: "24h", now: .now)
-        return APIJSON.response(SentryJSON.issue(issue, organization: organization, baseURL: baseURL(request), stats: stats[issue.id]))
+        var json = SentryJSON.issue(issue, organization: organization, baseURL: baseURL(request), stats: stats[issue.id])
+        json["activity"] = .array(try await store.activities(issueID: issue.id).reversed().map(SentryJSON.activity))
+        return APIJSON.response(json)
     }
 
     @Sendable func updateIssue(_ request: Request, context: Context) async throws -> Response {
@@ -105,14 +107,49 @@ extension APIController {
         return APIJSON.response(.object(echo))
     }
 
+    /// Sentry's issue update body: `status` with `statusDetails` (`inNextRelease`, `inRelease`, `ignoreCount`,
+    /// `ignoreUserCount`, `ignoreDuration` in minutes, `ignoreUntil`, `ignoreUntilEscalating`), `substatus`, `assignedTo`.
     func issueChange(_ body: JSONValue, context: Context) throws -> IssueChange {
         guard body.objectValue != nil else { throw APIError.badRequest("request body must be a JSON object") }
-        var change = IssueChange()
+        var change = IssueChange(actorID: try user(context).id)
         if let status = body["status"] {
-            guard let text = status.stringValue, ["resolved", "unresolved", "ignored"].contains(text) else {
-                throw APIError.badRequest("status: expected \"resolved\", \"unresolved\" or \"ignored\"")
+            guard var text = status.stringValue else { throw APIError.badRequest("status: expected a string") }
+            if ["archived", "muted"].contains(text) { text = "ignored" }
+            if text == "resolvedInNextRelease" {
+                text = "resolved"
+                change.resolution = .inNextRelease(current: nil)
+            }
+            guard ["resolved", "unresolved", "ignored"].contains(text) else {
+                throw APIError.badRequest("status: expected \"resolved\", \"resolvedInNextRelease\", \"unresolved\" or \"ignored\"")
             }
             change.status = text
+        }
+        let details = body["statusDetails"] ?? .object([:])
+        guard details.objectValue != nil else { throw APIError.badRequest("statusDetails: expected an object") }
+        if details["inNextRelease"]?.boolValue == true { change.resolution = .inNextRelease(current: nil) }
+        if let release = details["inRelease"] {
+            guard let version = release.stringValue, !version.isEmpty else { throw APIError.badRequest("statusDetails.inRelease: expected a version") }
+            change.resolution = version == "latest" ? .inNextRelease(current: nil) : .inRelease(version)
+        }
+        func positive(_ key: String) throws -> Int? {
+            guard let value = details[key], !value.isNull else { return nil }
+            guard let number = value.int64Value, number > 0, number <= Int64(Int32.max) else {
+                throw APIError.badRequest("statusDetails.\(key): expected a positive whole number")
+            }
+            return Int(number)
+        }
+        if let count = try positive("ignoreCount") { change.ignore = .untilCount(count) }
+        if let count = try positive("ignoreUserCount") { change.ignore = .untilUserCount(count) }
+        if let minutes = try positive("ignoreDuration") { change.ignore = .untilDate(Date.now.addingTimeInterval(Double(minutes) * 60)) }
+        if let until = details["ignoreUntil"], !until.isNull {
+            guard let date = Timestamp.parse(until) else { throw APIError.badRequest("statusDetails.ignoreUntil: expected a date") }
+            change.ignore = .untilDate(date)
+        }
+        if details["ignoreUntilEscalating"]?.boolValue == true || body["substatus"]?.stringValue == "archived_until_escalating" {
+            change.ignore = .untilEscalating
+        }
+        if (change.resolution != nil && change.status != "resolved") || (change.ignore != nil && change.status != "ignored") {
+            throw APIError.badRequest("statusDetails do not fit status \"\(change.status ?? "")\"")
         }
         if let assignee = body["assignedTo"] {
             switch assignee {
@@ -127,6 +164,20 @@ extension APIController {
             throw APIError.badRequest("nothing to change: send status, assignedTo or merge")
         }
         return change
+    }
+
+    @Sendable func issueActivities(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        let activities = try await store.activities(issueID: issue.id)
+        return APIJSON.response(["activity": .array(activities.reversed().map(SentryJSON.activity))])
+    }
+
+    @Sendable func addComment(_ request: Request, context: Context) async throws -> Response {
+        let issue = try await issue(context)
+        let body = try await APIJSON.body(request, context: context)
+        guard let text = body["text"]?.stringValue else { throw APIError.badRequest("text: a comment needs a \"text\" string") }
+        let activity = try await store.addComment(issueID: issue.id, userID: user(context).id, text: text, now: .now)
+        return APIJSON.response(SentryJSON.activity(activity), status: .created)
     }
 
     @Sendable func issueTags(_ request: Request, context: Context) async throws -> Response {

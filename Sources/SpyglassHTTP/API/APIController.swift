@@ -39,10 +39,13 @@ public struct APIController<Context: APIRequestContext>: Sendable {
         api.get("issues/:issue_id/tags", use: wrap(issueTags))
         api.get("issues/:issue_id/hashes", use: wrap(issueHashes))
         api.delete("issues/:issue_id/hashes", use: wrap(unmergeHashes))
+        api.get("issues/:issue_id/activities", use: wrap(issueActivities))
+        api.post("issues/:issue_id/comments", use: wrap(addComment))
+        addReleaseRoutes(to: api)
     }
 
     /// Turns API and domain errors into `{"detail": …}` responses.
-    private func wrap(
+    func wrap(
         _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) -> @Sendable (Request, Context) async throws -> Response {
         { request, context in

@@ -38,7 +38,7 @@ enum SentryJSON {
             "id": .string(String(issue.id)), "shortId": .string(issue.shortIDText), "title": .string(issue.title),
             "culprit": .string(issue.culprit), "permalink": .string("\(base)/issues/\(issue.id)/"),
             "level": .string(issue.level), "status": .string(issue.status),
-            "substatus": APIJSON.optional(issue.substatus), "statusDetails": .object([:]), "isPublic": false,
+            "substatus": APIJSON.optional(issue.substatus), "statusDetails": statusDetails(issue), "isPublic": false,
             "type": .string(issue.type), "metadata": issue.metadata,
             "project": ["id": .string(String(issue.project.id)), "slug": .string(issue.project.slug), "name": .string(issue.project.name)],
             "count": .string(String(issue.timesSeen)), "userCount": .number(JSONNumber(Int64(issue.userCount))),
@@ -52,6 +52,77 @@ enum SentryJSON {
             json["stats"] = ["24h": .array(stats.map { .array($0.map { .number(JSONNumber($0)) }) })]
         }
         return .object(json)
+    }
+
+    /// `{"inNextRelease": true}`, `{"inRelease": "1.2.0"}`, `{"ignoreCount": 10}`, … as Sentry serializes them.
+    static func statusDetails(_ issue: IssueInfo) -> JSONValue {
+        var details: [String: JSONValue] = [:]
+        switch issue.resolution {
+        case .inNextRelease?: details["inNextRelease"] = true
+        case .inRelease(let version)?: details["inRelease"] = .string(version)
+        default: break
+        }
+        if let ignore = issue.ignore {
+            switch ignore.condition {
+            case .untilCount(let count): details["ignoreCount"] = .number(JSONNumber(Int64(count)))
+            case .untilUserCount(let count): details["ignoreUserCount"] = .number(JSONNumber(Int64(count)))
+            case .untilDate(let date): details["ignoreUntil"] = APIJSON.date(date)
+            case .untilEscalating: details["ignoreUntilEscalating"] = true
+            case .forever: break
+            }
+        }
+        return .object(details)
+    }
+
+    static func activity(_ activity: ActivityInfo) -> JSONValue {
+        [
+            "id": .string(String(activity.id)), "type": .string(activity.type), "data": activity.data,
+            "user": activity.user.map(user) ?? .null, "dateCreated": APIJSON.date(activity.date),
+        ]
+    }
+
+    static func release(_ releases: [ReleaseInfo]) -> JSONValue {
+        guard let first = releases.first else { return .null }
+        func date(_ value: Date?) -> JSONValue { value.map(APIJSON.date) ?? .null }
+        let deploys = releases.flatMap(\.deploys).sorted { $0.dateFinished > $1.dateFinished }
+        let health = releases.flatMap(\.health)
+        let started = health.reduce(0) { $0 + $1.started }
+        let crashed = health.reduce(0) { $0 + $1.crashed }
+        let total = ReleaseInfo.Health(environment: "", started: started, crashed: crashed, errored: health.reduce(0) { $0 + $1.errored }, abnormal: health.reduce(0) { $0 + $1.abnormal })
+        func healthJSON(_ health: ReleaseInfo.Health) -> [String: JSONValue] {
+            [
+                "sessionsStarted": .number(JSONNumber(Int64(health.started))), "sessionsCrashed": .number(JSONNumber(Int64(health.crashed))),
+                "sessionsErrored": .number(JSONNumber(Int64(health.errored))), "sessionsAbnormal": .number(JSONNumber(Int64(health.abnormal))),
+                "crashFreeSessions": health.crashFreeRate.map { .number(JSONNumber($0)) } ?? .null,
+            ]
+        }
+        var healthData = healthJSON(total)
+        healthData["hasHealthData"] = .bool(started > 0)
+        healthData["byEnvironment"] = .array(health.map { item in
+            var json = healthJSON(item)
+            json["environment"] = .string(item.environment)
+            return .object(json)
+        })
+        return [
+            "version": .string(first.version), "shortVersion": .string(first.version), "ref": APIJSON.optional(first.ref),
+            "url": APIJSON.optional(first.url), "dateCreated": APIJSON.date(releases.map(\.createdAt).min() ?? first.createdAt),
+            "dateReleased": date(releases.compactMap(\.dateReleased).max()), "firstEvent": date(releases.compactMap(\.firstEvent).min()),
+            "lastEvent": date(releases.compactMap(\.lastEvent).max()),
+            "newGroups": .number(JSONNumber(Int64(releases.reduce(0) { $0 + $1.newIssues }))),
+            "commitCount": 0, "authors": [], "deployCount": .number(JSONNumber(Int64(deploys.count))),
+            "lastDeploy": deploys.first.map(deploy) ?? .null,
+            "environments": .array(Set(releases.flatMap(\.environments)).sorted().map(JSONValue.string)),
+            "projects": .array(releases.map { ["id": .number(JSONNumber($0.project.id)), "slug": .string($0.project.slug), "name": .string($0.project.name), "newGroups": .number(JSONNumber(Int64($0.newIssues)))] }),
+            "healthData": .object(healthData), "status": "open", "data": .object([:]),
+        ]
+    }
+
+    static func deploy(_ deploy: ReleaseInfo.Deploy) -> JSONValue {
+        [
+            "id": .string(String(deploy.id)), "environment": .string(deploy.environment), "name": APIJSON.optional(deploy.name),
+            "url": APIJSON.optional(deploy.url), "dateStarted": deploy.dateStarted.map(APIJSON.date) ?? .null,
+            "dateFinished": APIJSON.date(deploy.dateFinished),
+        ]
     }
 
     /// Sentry's event detail: the payload's interfaces as `entries`, plus tags, contexts, user, release.

@@ -1,0 +1,171 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassProtocol
+
+extension APIController {
+    func addReleaseRoutes(to api: RouterGroup<Context>) {
+        api.get("organizations/:org/releases", use: wrap(listOrganizationReleases))
+        api.post("organizations/:org/releases", use: wrap(createOrganizationRelease))
+        api.get("organizations/:org/releases/:version", use: wrap(organizationRelease))
+        api.put("organizations/:org/releases/:version", use: wrap(updateOrganizationRelease))
+        api.get("organizations/:org/releases/:version/deploys", use: wrap(listDeploys))
+        api.post("organizations/:org/releases/:version/deploys", use: wrap(createDeploy))
+        api.get("projects/:org/:project/releases", use: wrap(listProjectReleases))
+        api.post("projects/:org/:project/releases", use: wrap(createProjectRelease))
+        api.get("projects/:org/:project/releases/:version", use: wrap(projectRelease))
+        api.put("projects/:org/:project/releases/:version", use: wrap(updateProjectRelease))
+        api.put("projects/:org/:project", use: wrap(updateProject))
+    }
+
+    func version(_ context: Context) -> String {
+        let raw = context.parameters.get("version") ?? ""
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    /// The visible projects a request names (`?project=` ids or slugs, or `projects` in a body), else all visible.
+    func scopedProjects(_ context: Context, names: [String]) async throws -> [ProjectInfo] {
+        try checkOrganization(context)
+        let visible = try await store.projects(visibleTo: user(context).id)
+        guard !names.isEmpty, names != ["-1"] else { return visible }
+        return try names.map { name in
+            guard let project = visible.first(where: { $0.slug == name || String($0.id) == name }) else {
+                throw APIError.badRequest("projects: no project \"\(name)\"")
+            }
+            return project
+        }
+    }
+
+    func releaseChange(_ body: JSONValue) throws -> ReleaseChange {
+        var change = ReleaseChange(ref: body["ref"]?.stringValue, url: body["url"]?.stringValue)
+        if let value = body["dateReleased"], !value.isNull {
+            guard let date = Timestamp.parse(value) else { throw APIError.badRequest("dateReleased: expected an ISO 8601 date") }
+            change.dateReleased = date
+        }
+        return change
+    }
+
+    /// One release JSON per version across `projects`, newest first.
+    func releaseList(_ request: Request, projects: [ProjectInfo]) async throws -> Response {
+        let limit = try APIJSON.limit(request)
+        let offset = try APIJSON.offset(request)
+        var releases = try await store.releases(projectIDs: projects.map(\.id), limit: limit, offset: offset)
+        let hasNext = releases.count > limit
+        releases = Array(releases.prefix(limit))
+        var order: [String] = []
+        var byVersion: [String: [ReleaseInfo]] = [:]
+        for release in releases {
+            if byVersion[release.version] == nil { order.append(release.version) }
+            byVersion[release.version, default: []].append(release)
+        }
+        let headers = APIJSON.link(request, baseURL: baseURL(request).absoluteString, offset: offset, limit: limit, hasNext: hasNext)
+        return APIJSON.response(.array(order.map { SentryJSON.release(byVersion[$0] ?? []) }), headers: headers)
+    }
+
+    func releaseResponse(_ version: String, projects: [ProjectInfo], status: HTTPResponse.Status = .ok) async throws -> Response {
+        var found: [ReleaseInfo] = []
+        for project in projects {
+            if let release = try await store.release(projectID: project.id, version: version) { found.append(release) }
+        }
+        guard !found.isEmpty else { throw APIError.notFound("release \"\(version)\" not found") }
+        return APIJSON.response(SentryJSON.release(found), status: status)
+    }
+
+    func create(_ request: Request, context: Context, projects: [ProjectInfo]) async throws -> Response {
+        let body = try await APIJSON.body(request, context: context)
+        guard let version = body["version"]?.stringValue else { throw APIError.badRequest("version: a release needs a \"version\" string") }
+        let created = try await store.createRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body), now: .now)
+        // Sentry answers 208 when the release already existed.
+        return try await releaseResponse(version, projects: projects, status: created ? .created : .init(code: 208, reasonPhrase: "Already Reported"))
+    }
+
+    @Sendable func listOrganizationReleases(_ request: Request, context: Context) async throws -> Response {
+        try await releaseList(request, projects: scopedProjects(context, names: FormQuery(request).getAll("project")))
+    }
+
+    @Sendable func createOrganizationRelease(_ request: Request, context: Context) async throws -> Response {
+        let body = try await APIJSON.body(request, context: context)
+        let names = (body["projects"]?.arrayValue ?? []).compactMap(\.stringValue)
+        guard !names.isEmpty else { throw APIError.badRequest("projects: name at least one project") }
+        let projects = try await scopedProjects(context, names: names)
+        guard let version = body["version"]?.stringValue else { throw APIError.badRequest("version: a release needs a \"version\" string") }
+        let created = try await store.createRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body), now: .now)
+        return try await releaseResponse(version, projects: projects, status: created ? .created : .init(code: 208, reasonPhrase: "Already Reported"))
+    }
+
+    @Sendable func organizationRelease(_ request: Request, context: Context) async throws -> Response {
+        try await releaseResponse(version(context), projects: scopedProjects(context, names: FormQuery(request).getAll("project")))
+    }
+
+    @Sendable func updateOrganizationRelease(_ request: Request, context: Context) async throws -> Response {
+        let projects = try await scopedProjects(context, names: [])
+        let version = version(context)
+        let body = try await APIJSON.body(request, context: context)
+        try await store.updateRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body))
+        return try await releaseResponse(version, projects: projects)
+    }
+
+    @Sendable func listDeploys(_ request: Request, context: Context) async throws -> Response {
+        let projects = try await scopedProjects(context, names: [])
+        var deploys: [ReleaseInfo.Deploy] = []
+        for project in projects {
+            deploys += try await store.release(projectID: project.id, version: version(context))?.deploys ?? []
+        }
+        return APIJSON.response(.array(deploys.sorted { $0.dateFinished > $1.dateFinished }.map(SentryJSON.deploy)))
+    }
+
+    @Sendable func createDeploy(_ request: Request, context: Context) async throws -> Response {
+        let body = try await APIJSON.body(request, context: context)
+        let names = (body["projects"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let projects = try await scopedProjects(context, names: names)
+        guard let environment = body["environment"]?.stringValue else {
+            throw APIError.badRequest("environment: a deploy needs an \"environment\"")
+        }
+        func date(_ key: String) throws -> Date? {
+            guard let value = body[key], !value.isNull else { return nil }
+            guard let date = Timestamp.parse(value) else { throw APIError.badRequest("\(key): expected an ISO 8601 date") }
+            return date
+        }
+        let deploy = ReleaseInfo.Deploy(
+            id: 0, environment: environment, name: body["name"]?.stringValue, url: body["url"]?.stringValue,
+            dateStarted: try date("dateStarted"), dateFinished: try date("dateFinished") ?? .now)
+        let stored = try await store.createDeploy(version: version(context), projectIDs: projects.map(\.id), deploy: deploy)
+        return APIJSON.response(SentryJSON.deploy(stored), status: .created)
+    }
+
+    @Sendable func listProjectReleases(_ request: Request, context: Context) async throws -> Response {
+        try await releaseList(request, projects: [project(context)])
+    }
+
+    @Sendable func createProjectRelease(_ request: Request, context: Context) async throws -> Response {
+        try await create(request, context: context, projects: [project(context)])
+    }
+
+    @Sendable func projectRelease(_ request: Request, context: Context) async throws -> Response {
+        try await releaseResponse(version(context), projects: [project(context)])
+    }
+
+    @Sendable func updateProjectRelease(_ request: Request, context: Context) async throws -> Response {
+        let project = try await project(context)
+        let version = version(context)
+        let body = try await APIJSON.body(request, context: context)
+        try await store.updateRelease(version: version, projectIDs: [project.id], change: releaseChange(body))
+        return try await releaseResponse(version, projects: [project])
+    }
+
+    /// `PUT /projects/{org}/{project}/` with `{"resolveAge": hours}` (0 turns auto-resolve off).
+    @Sendable func updateProject(_ request: Request, context: Context) async throws -> Response {
+        let project = try await project(context)
+        let body = try await APIJSON.body(request, context: context)
+        if let age = body["resolveAge"] {
+            guard let hours = age.int64Value, hours >= 0, hours <= 24 * 365 * 10 else {
+                throw APIError.badRequest("resolveAge: expected a number of hours (0 for off)")
+            }
+            try await store.setResolveAge(projectID: project.id, hours: hours == 0 ? nil : Int(hours))
+        }
+        var json = SentryJSON.project(project, organization: organization)
+        json["resolveAge"] = .number(JSONNumber(Int64(try await store.resolveAge(projectID: project.id) ?? 0)))
+        return APIJSON.response(json)
+    }
+}

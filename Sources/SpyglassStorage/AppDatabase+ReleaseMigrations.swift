@@ -1,0 +1,65 @@
+import GRDB
+
+extension AppDatabase {
+    /// Releases, deploys, issue resolutions and ignore conditions, activity, project auto-resolve.
+    static func registerReleaseMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v4 releases and lifecycle") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE release (
+                        id INTEGER PRIMARY KEY,
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        version TEXT NOT NULL CHECK (length(version) BETWEEN 1 AND 200),
+                        created_at REAL NOT NULL,
+                        date_released REAL,
+                        first_event REAL,
+                        last_event REAL,
+                        new_issues INTEGER NOT NULL DEFAULT 0,
+                        ref TEXT,
+                        url TEXT,
+                        UNIQUE (project_id, version)
+                    ) STRICT;
+                    CREATE INDEX release_project_created ON release(project_id, created_at);
+
+                    CREATE TABLE release_environment (
+                        release_id INTEGER NOT NULL REFERENCES release(id) ON DELETE CASCADE,
+                        environment TEXT NOT NULL,
+                        first_seen REAL NOT NULL,
+                        last_seen REAL NOT NULL,
+                        new_issues INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (release_id, environment)
+                    ) STRICT, WITHOUT ROWID;
+
+                    CREATE TABLE deploy (
+                        id INTEGER PRIMARY KEY,
+                        release_id INTEGER NOT NULL REFERENCES release(id) ON DELETE CASCADE,
+                        environment TEXT NOT NULL,
+                        name TEXT,
+                        url TEXT,
+                        date_started REAL,
+                        date_finished REAL NOT NULL
+                    ) STRICT;
+                    CREATE INDEX deploy_release ON deploy(release_id);
+
+                    CREATE TABLE issue_activity (
+                        id INTEGER PRIMARY KEY,
+                        issue_id INTEGER NOT NULL REFERENCES issue(id) ON DELETE CASCADE,
+                        type TEXT NOT NULL,
+                        user_id INTEGER REFERENCES user(id) ON DELETE SET NULL,
+                        data TEXT NOT NULL DEFAULT '{}',
+                        created_at REAL NOT NULL
+                    ) STRICT;
+                    CREATE INDEX issue_activity_issue ON issue_activity(issue_id, id);
+
+                    ALTER TABLE issue ADD COLUMN resolution TEXT
+                        CHECK (resolution IS NULL OR resolution IN ('now', 'in_next_release', 'in_release'));
+                    ALTER TABLE issue ADD COLUMN resolution_release TEXT;
+                    ALTER TABLE issue ADD COLUMN ignore_state TEXT;
+                    ALTER TABLE issue ADD COLUMN substatus_since REAL;
+                    UPDATE issue SET substatus_since = first_seen;
+                    ALTER TABLE project ADD COLUMN resolve_age_hours INTEGER
+                        CHECK (resolve_age_hours IS NULL OR resolve_age_hours > 0);
+                    """)
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassProtocol
+
+/// The release and lifecycle bookkeeping of one event, inside the writer's transaction.
+enum LifecycleStore {
+    /// Creates or updates the event's release (and its environment); a release seen for the first time turns
+    /// "resolved in next release" resolutions it is newer than into "resolved in this release".
+    static func recordRelease(_ event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64? {
+        guard let version = event.release else { return nil }
+        let timestamp = event.timestamp.timeIntervalSince1970
+        let existing = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM release WHERE project_id = ? AND version = ?"), arguments: [projectID, version])
+        let releaseID: Int64
+        if let existing {
+            releaseID = existing
+            try db.cachedStatement(
+                sql: "UPDATE release SET first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?"
+            ).execute(arguments: [timestamp, timestamp, timestamp, timestamp, releaseID])
+        } else {
+            try db.cachedStatement(
+                sql: "INSERT INTO release (project_id, version, created_at, first_event, last_event) VALUES (?, ?, ?, ?, ?)"
+            ).execute(arguments: [projectID, version, event.received.timeIntervalSince1970, timestamp, timestamp])
+            releaseID = db.lastInsertedRowID
+            try releaseCreated(version, projectID: projectID, in: db)
+        }
+        if let environment = event.environment {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO release_environment (release_id, environment, first_seen, last_seen) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (release_id, environment) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
+                        last_seen = max(last_seen, excluded.last_seen)
+                    """
+            ).execute(arguments: [releaseID, environment, timestamp, timestamp])
+        }
+        return releaseID
+    }
+
+    /// A new release exists: "in next release" resolutions older than it now mean "in this release".
+    static func releaseCreated(_ version: String, projectID: Int64, in db: Database) throws {
+        let pending = try Row.fetchAll(
+            db, sql: "SELECT id, resolution_release FROM issue WHERE project_id = ? AND status = 'resolved' AND resolution = 'in_next_release'",
+            arguments: [projectID])
+        guard !pending.isEmpty else { return }
+        let book = try ReleaseBook(projectID: projectID, in: db)
+        guard let created = book.release(version) else { return }
+        for row in pending {
+            let current: String? = row[1]
+            if let current, let currentRef = book.release(current), current == version || !book.ordering.isNewer(created, than: currentRef) {
+                continue
+            }
+            try db.execute(
+                sql: "UPDATE issue SET resolution = 'in_release', resolution_release = ? WHERE id = ?", arguments: [version, row[0] as Int64])
+        }
+    }
+
+    /// A new issue: counts it for its release and logs that it was first seen.
+    static func issueCreated(_ issueID: Int64, releaseID: Int64?, event: NormalizedEvent, in db: Database) throws {
+        if let releaseID {
+            try db.cachedStatement(sql: "UPDATE release SET new_issues = new_issues + 1 WHERE id = ?").execute(arguments: [releaseID])
+            if let environment = event.environment {
+                try db.cachedStatement(sql: "UPDATE release_environment SET new_issues = new_issues + 1 WHERE release_id = ? AND environment = ?")
+                    .execute(arguments: [releaseID, environment])
+            }
+        }
+        try addActivity(issueID, type: "first_seen", data: ["release": event.release.map(JSONValue.string) ?? .null], at: event.received, in: db)
+    }
+
+    /// An event joined an existing issue (counters already include it): regression, or the end of ignoring.
+    static func eventJoined(_ issueID: Int64, eventRowID: Int64, event: NormalizedEvent, projectID: Int64, in db: Database) throws {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT status, resolution, resolution_release, ignore_state, times_seen, user_count FROM issue WHERE id = ?"),
+                arguments: [issueID])
+        else { return }
+        let status: String = row[0]
+        let now = event.received
+        switch status {
+        case "resolved":
+            let resolution = Self.resolution(row[1], row[2])
+            if resolution != .now {
+                let book = try ReleaseBook(projectID: projectID, in: db)
+                let eventRelease = event.release.flatMap { book.release($0) }
+                if Lifecycle.isCovered(resolution, eventRelease: eventRelease, release: book.release, ordering: book.ordering) { return }
+            }
+            try db.execute(
+                sql: """
+                    UPDATE issue SET status = 'unresolved', substatus = 'regressed', substatus_since = ?, status_changed_at = ?,
+                        resolution = NULL, resolution_release = NULL WHERE id = ?
+                    """,
+                arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, issueID])
+            try db.execute(sql: "UPDATE event SET pinned = 1 WHERE id = ?", arguments: [eventRowID])
+            var data: [String: JSONValue] = ["version": event.release.map(JSONValue.string) ?? .null]
+            if case .inRelease(let fixed) = resolution { data["resolved_in_version"] = .string(fixed) }
+            if case .inNextRelease(let current?) = resolution { data["resolved_in_version"] = .string(current) }
+            try addActivity(issueID, type: "set_regression", data: .object(data), at: now, in: db)
+        case "ignored":
+            guard let text: String = row[3], let ignore = decodeIgnore(text) else { return }
+            let hour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
+            let thisHour = try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT count FROM issue_hour WHERE issue_id = ? AND hour = ?"), arguments: [issueID, hour]) ?? 0
+            guard let escalating = Lifecycle.unignores(ignore, timesSeen: row[4], userCount: row[5], eventsThisHour: thisHour, now: now) else {
+                return
+            }
+            try db.execute(
+                sql: """
+                    UPDATE issue SET status = 'unresolved', substatus = 'escalating', substatus_since = ?, status_changed_at = ?,
+                        ignore_state = NULL WHERE id = ?
+                    """,
+                arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, issueID])
+            try db.execute(sql: "UPDATE event SET pinned = 1 WHERE id = ?", arguments: [eventRowID])
+            try addActivity(
+                issueID, type: escalating ? "set_escalating" : "set_unresolved",
+                data: ["reason": escalating ? "escalating" : "ignore condition met"], at: now, in: db)
+        default:
+            return
+        }
+    }
+
+    static func resolution(_ type: String?, _ release: String?) -> Resolution {
+        switch type {
+        case "in_next_release": .inNextRelease(current: release)
+        case "in_release": release.map(Resolution.inRelease) ?? .now
+        default: .now
+        }
+    }
+
+    static func addActivity(_ issueID: Int64, type: String, userID: Int64? = nil, data: JSONValue, at date: Date, in db: Database) throws {
+        try db.cachedStatement(sql: "INSERT INTO issue_activity (issue_id, type, user_id, data, created_at) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [issueID, type, userID, JSONWriter.string(data), date.timeIntervalSince1970])
+    }
+
+    // MARK: - Ignore state as JSON
+
+    static func encodeIgnore(_ state: IgnoreState) -> String {
+        var object: [String: JSONValue] = [
+            "timesSeen": .number(JSONNumber(Int64(state.timesSeenAtIgnore))), "users": .number(JSONNumber(Int64(state.usersAtIgnore))),
+            "baseline": .number(JSONNumber(state.hourlyBaseline)),
+        ]
+        switch state.condition {
+        case .forever: object["condition"] = "forever"
+        case .untilCount(let count): object["condition"] = "count"; object["value"] = .number(JSONNumber(Int64(count)))
+        case .untilUserCount(let count): object["condition"] = "users"; object["value"] = .number(JSONNumber(Int64(count)))
+        case .untilDate(let date): object["condition"] = "until"; object["value"] = .number(JSONNumber(date.timeIntervalSince1970))
+        case .untilEscalating: object["condition"] = "escalating"
+        }
+        return JSONWriter.string(.object(object))
+    }
+
+    static func decodeIgnore(_ text: String) -> IgnoreState? {
+        guard let json = try? JSONParser.parse(text) else { return nil }
+        let value = json["value"]
+        let condition: IgnoreCondition
+        switch json["condition"]?.stringValue {
+        case "forever": condition = .forever
+        case "count": condition = .untilCount(Int(value?.int64Value ?? 0))
+        case "users": condition = .untilUserCount(Int(value?.int64Value ?? 0))
+        case "until": condition = .untilDate(Date(timeIntervalSince1970: value?.doubleValue ?? 0))
+        case "escalating": condition = .untilEscalating
+        default: return nil
+        }
+        return IgnoreState(
+            condition: condition, timesSeenAtIgnore: Int(json["timesSeen"]?.int64Value ?? 0),
+            usersAtIgnore: Int(json["users"]?.int64Value ?? 0), hourlyBaseline: json["baseline"]?.doubleValue ?? 0)
+    }
+}
+
+/// A project's releases with the ordering Sentry would use for them.
+struct ReleaseBook {
+    let ordering: ReleaseOrdering
+    private let releases: [String: ReleaseRef]
+
+    init(projectID: Int64, in db: Database) throws {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT version, created_at FROM release WHERE project_id = ? ORDER BY created_at DESC, id DESC", arguments: [projectID])
+        let refs = rows.map { ReleaseRef(version: $0[0], createdAt: $0[1]) }
+        releases = Dictionary(refs.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
+        ordering = ReleaseOrdering(recentNewestFirst: refs.prefix(10).map(\.version))
+    }
+
+    func release(_ version: String) -> ReleaseRef? { releases[version] }
+
+    /// The newest release by the project's ordering.
+    var latest: ReleaseRef? {
+        releases.values.max { ordering.isNewer($1, than: $0) }
+    }
+}

@@ -179,6 +179,11 @@ public final class IngestWriter: IngestSink, Service {
                 ])
         }
         for count in work.sessions {
+            // Sessions name releases too: the release exists from its first session on.
+            try db.execute(
+                sql: "INSERT INTO release (project_id, version, created_at) VALUES (?, ?, ?) ON CONFLICT (project_id, version) DO NOTHING",
+                arguments: [work.projectID, count.release, now])
+            if db.changesCount > 0 { try LifecycleStore.releaseCreated(count.release, projectID: work.projectID, in: db) }
             try db.execute(
                 sql: """
                     INSERT INTO release_sessions (project_id, release, environment, started, exited, errored, crashed, abnormal)

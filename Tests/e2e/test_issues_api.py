@@ -28,6 +28,9 @@ class API:
     def put(self, path, body, params=None):
         return requests.put(f"{self.server.url}/api/0/{path}", headers=self.headers, json=body, params=params, timeout=10)
 
+    def post_json(self, path, body):
+        return requests.post(f"{self.server.url}/api/0/{path}", headers=self.headers, json=body, timeout=10)
+
     def delete(self, path, params=None):
         return requests.delete(f"{self.server.url}/api/0/{path}", headers=self.headers, params=params, timeout=10)
 

@@ -123,6 +123,7 @@ let package = Package(
             name: "SpyglassServerTests",
             dependencies: [
                 "SpyglassServer",
+                "SpyglassHTTP",
                 "SpyglassStorage",
                 "SpyglassCore",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -31,11 +31,12 @@ public final class KeyCache: Sendable {
         }
         guard stale || key == nil else { return key }
         let version = try await directory.keysVersion()
-        let changed = state.withLock { state in
+        let (changed, current) = state.withLock { state in
             state.checkedAt = now
-            return state.version != version
+            return (state.version != version, state.keys[publicKey])
         }
-        guard changed else { return key }
+        // Another request may have reloaded meanwhile: answer from the cache as it is now.
+        guard changed else { return current }
         let keys = try await directory.activeKeys()
         return state.withLock { state in
             state.keys = Dictionary(keys.map { ($0.publicKey, $0) }, uniquingKeysWith: { first, _ in first })

@@ -93,7 +93,13 @@ package final class ZlibDecoder: StreamDecoder {
     }
 
     private func inflateAll(_ input: UnsafeRawBufferPointer, _ emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
-        guard !ended, let base = input.baseAddress, input.count > 0 else { return }
+        guard let base = input.baseAddress, input.count > 0 else { return }
+        if ended {
+            // The next gzip member may start in a later chunk; anything else after the end is ignored.
+            guard format == .gzip, input[0] == 0x1f else { return }
+            inflateReset(&stream)
+            ended = false
+        }
         stream.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
         stream.avail_in = uInt(input.count)
         try output.withUnsafeMutableBufferPointer { out in
@@ -106,7 +112,12 @@ package final class ZlibDecoder: StreamDecoder {
                 if produced > 0 { try emit(UnsafeBufferPointer(start: outBase, count: produced)) }
                 switch status {
                 case Z_STREAM_END:
-                    ended = true  // bytes after the end of the stream are ignored
+                    // A gzip body may hold several members (RFC 1952 §2.2): go on with the next one.
+                    if format == .gzip && stream.avail_in > 0 && stream.next_in.pointee == 0x1f {
+                        inflateReset(&stream)
+                        continue
+                    }
+                    ended = true
                     return
                 case Z_OK:
                     if stream.avail_in == 0 && stream.avail_out > 0 { return }

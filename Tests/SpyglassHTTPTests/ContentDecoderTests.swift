@@ -59,6 +59,17 @@ func decodeAll(_ encoding: ContentEncoding, _ input: [UInt8], chunk: Int = 7) th
         }
     }
 
+    @Test func gzipBodiesMayHoldSeveralMembers() throws {
+        let first = Array("{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n".utf8)
+        let rest = Array(text.prefix(5000))
+        let body = deflate(first, windowBits: 31) + deflate(rest, windowBits: 31)
+        for chunk in [1, 3, 64, body.count] {
+            #expect(try decodeAll(.gzip, body, chunk: chunk) == first + rest, "chunk \(chunk)")
+        }
+        // Trailing garbage after the last member is ignored, as before.
+        #expect(try decodeAll(.gzip, deflate(first, windowBits: 31) + [0, 1, 2]) == first)
+    }
+
     @Test func truncatedAndCorruptStreamsFailWithAMessage() throws {
         let compressed = deflate(text, windowBits: 31)
         let truncated = #expect(throws: DecodingError.self) { try decodeAll(.gzip, Array(compressed.prefix(compressed.count / 2))) }

@@ -45,6 +45,13 @@ public func buildRouter(_ configuration: ServerConfiguration, _ dependencies: Ap
     APIController(
         store: dependencies.database, organization: configuration.organizationSlug, baseURL: configuration.baseURL
     ).addRoutes(to: router)
+    if configuration.benchmarkRoutes {
+        // The HTTP ceiling for the benchmark: the same server and request, no work.
+        router.post("api/:project_id/null") { request, _ -> Response in
+            for try await _ in request.body {}
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
+        }
+    }
     return router
 }
 

@@ -161,6 +161,7 @@ extension ServerConfiguration {
         if let seconds = try positive(flags.retentionInterval, "retention-interval", "SPYGLASS_RETENTION_INTERVAL") {
             config.retention.interval = .milliseconds(Int64(seconds * 1000))
         }
+        config.benchmarkRoutes = environment["SPYGLASS_BENCHMARK_ROUTES"] == "1"
         return config
     }
 

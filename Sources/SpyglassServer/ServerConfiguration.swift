@@ -32,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     /// `--max-events-per-project`/`SPYGLASS_MAX_EVENTS_PER_PROJECT`, default 100000;
     /// `--retention-interval`/`SPYGLASS_RETENTION_INTERVAL` in seconds, default 3600).
     public var retention = RetentionPolicy()
+    /// `SPYGLASS_BENCHMARK_ROUTES=1` adds `POST /api/{project_id}/null/`, which reads the body and answers 200:
+    /// the HTTP ceiling the ingest benchmark compares with. Off by default.
+    public var benchmarkRoutes = false
 
     /// The defaults, which is what a bare `spyglass serve` runs with.
     public static let defaults = ServerConfiguration(

@@ -1,0 +1,235 @@
+"""The ingest benchmark: builds Spyglass and the load generator, runs them, prints a table and writes JSON.
+
+    Benchmarks/run                 # release builds, 20 s per concurrency (1, 8, 32), ceilings, budget check
+    Benchmarks/run --duration 60   # longer runs
+    Benchmarks/run --smoke         # debug builds, 2 s runs: checks that everything works (CI), no budget
+    Benchmarks/run --soak          # 10 minutes at a steady 1000 events/s: RSS and latency over time
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "Benchmarks"
+
+BUDGET = {  # the first step of the budget at concurrency 32 (issue: ingest benchmark)
+    "events_per_second": 5000, "p99_ms": 50, "rss_mb": 150, "bytes_per_event": 4096, "p50_ms_c1": 2,
+}
+
+
+def build(configuration: str) -> tuple[Path, Path]:
+    def swift(cwd, *args):
+        subprocess.run(["swift", "build", "-c", configuration, *args], cwd=cwd, check=True)
+        return Path(subprocess.run(["swift", "build", "-c", configuration, "--show-bin-path"], cwd=cwd, check=True,
+                                   capture_output=True, text=True).stdout.strip())
+
+    server = swift(ROOT, "--product", "spyglass") / "spyglass"
+    load = swift(BENCH, "--product", "spyglass-load") / "spyglass-load"
+    return server, load
+
+
+class Server:
+    def __init__(self, binary: Path, data: Path):
+        self.log = open(data.parent / "server.log", "w+")
+        env = {**os.environ, "SPYGLASS_BENCHMARK_ROUTES": "1", "SPYGLASS_ADMIN_PASSWORD": "benchmark-admin"}
+        self.proc = subprocess.Popen([str(binary), "serve", "--port", "0", "--data-dir", str(data), "--log-level", "notice"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = Path(self.log.name).read_text()
+            dsn = re.search(r"dsn=http://([0-9a-f]{32})@[^ ]+/(\d+)", text)
+            listen = re.search(r"listen=(\S+)", text)
+            if dsn and listen:
+                self.key, self.project = dsn.groups()
+                self.url = f"http://{listen.group(1)}"
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start:\n{Path(self.log.name).read_text()}")
+
+    def memory_kb(self, field: str) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+def load(binary: Path, server: Server, templates: Path, **options) -> dict:
+    args = [str(binary), "load", "--url", server.url, "--key", server.key, "--project", server.project,
+            "--templates", str(templates)]
+    for name, value in options.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    result = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def api_token(binary: Path, data: Path) -> str:
+    out = subprocess.run([str(binary), "token", "create", "--user", "admin@example.com", "--data-dir", str(data)],
+                         capture_output=True, text=True, check=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def stored_events(data: Path) -> int:
+    with sqlite3.connect(data / "spyglass.sqlite") as db:
+        return db.execute("SELECT count(*) FROM event").fetchone()[0]
+
+
+def visibility_seconds(server: Server, token: str, expected: int, data: Path) -> float:
+    """Time until the API shows every accepted event (the issue counts add up to it)."""
+    started = time.monotonic()
+    headers = {"Authorization": f"Bearer {token}"}
+    while time.monotonic() - started < 60:
+        total, cursor = 0, None
+        while True:
+            params = {"query": "", "limit": 100, "statsPeriod": ""}
+            if cursor:
+                params["cursor"] = cursor
+            response = requests.get(f"{server.url}/api/0/projects/spyglass/default/issues/", headers=headers,
+                                    params=params, timeout=30)
+            total += sum(int(issue["count"]) for issue in response.json())
+            match = re.search(r'rel="next"; results="true"; cursor="([^"]+)"', response.headers.get("Link", ""))
+            if not match:
+                break
+            cursor = match.group(1)
+        if total >= expected:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    return float("inf")
+
+
+def sample_rss(server: Server, samples: list, stop: threading.Event, every: float):
+    while not stop.wait(every):
+        try:
+            samples.append((time.time(), server.memory_kb("VmRSS")))
+        except (FileNotFoundError, StopIteration):
+            return
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--soak", action="store_true")
+    parser.add_argument("--soak-minutes", type=float, default=10)
+    parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: a temp file)")
+    args = parser.parse_args()
+    duration = 2 if args.smoke else args.duration
+
+    server_bin, load_bin = build("debug" if args.smoke else "release")
+    work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
+    templates = work / "templates.json"
+    subprocess.run([sys.executable, str(BENCH / "record_envelopes.py"), str(templates)], check=True)
+    data = work / "data"
+    server = Server(server_bin, data)
+    token = api_token(server_bin, data)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+               "build": "debug" if args.smoke else "release", "runs": []}
+    try:
+        # The 50 issues the load mostly belongs to.
+        load(load_bin, server, templates, concurrency=1, duration=1 if args.smoke else 2, new_ratio=0)
+        if args.soak:
+            return soak(args, load_bin, server, templates, results)
+        accepted_total = stored_events(data)
+        for concurrency in (1, 8, 32):
+            run = load(load_bin, server, templates, concurrency=concurrency, duration=duration)
+            accepted_total += run["accepted"]
+            run["visible_after_s"] = visibility_seconds(server, token, accepted_total, data)
+            run["rss_mb"] = server.memory_kb("VmRSS") / 1024
+            results["runs"].append(run)
+        results["peak_rss_mb"] = server.memory_kb("VmHWM") / 1024
+        results["http_ceiling"] = load(load_bin, server, templates, concurrency=32, duration=duration, path="null")
+    finally:
+        server.stop()
+    stored = stored_events(data)
+    results["stored_events"] = stored
+    results["accepted_events"] = accepted_total
+    results["bytes_per_event"] = (data / "spyglass.sqlite").stat().st_size / max(stored, 1)
+    results["storage_ceiling"] = json.loads(subprocess.run(
+        [str(load_bin), "sqlite-ceiling", "--templates", str(templates), "--database", str(work / "ceiling.sqlite"),
+         "--duration", str(min(duration, 5))], capture_output=True, text=True, check=True).stdout)
+    report(results, smoke=args.smoke)
+    path = args.json or work / "results.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"\nJSON: {path}")
+    if stored != accepted_total:
+        sys.exit(f"accepted {accepted_total} events but {stored} are stored")
+
+
+def report(results: dict, smoke: bool):
+    print(f"\nSpyglass ingest benchmark — {results['date']}, commit {results['commit']}, {results['machine']}, "
+          f"{results['build']} build")
+    print(f"{'run':<18}{'events/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>16}{'visible':>9}")
+    for run in results["runs"] + [dict(results["http_ceiling"], label="HTTP ceiling (32)")]:
+        latency = run["latency_ms"]
+        label = run.get("label", f"ingest c={run['concurrency']}")
+        errors = ",".join(f"{k}:{v}" for k, v in run["errors"].items()) or "-"
+        visible = f"{run['visible_after_s']:.2f}s" if "visible_after_s" in run else ""
+        print(f"{label:<18}{run['events_per_second']:>10.0f}{latency['p50']:>9.2f}{latency['p90']:>9.2f}"
+              f"{latency['p99']:>9.2f}{latency['max']:>9.1f}{errors:>16}{visible:>9}")
+    storage = results["storage_ceiling"]["events_per_second"]
+    http = results["http_ceiling"]["events_per_second"]
+    top = results["runs"][-1]
+    ceiling = min(storage, http)
+    print(f"{'SQLite ceiling':<18}{storage:>10.0f}   (batched inserts of the same payloads, WAL, synchronous=FULL)")
+    print(f"\ningest at c=32: {top['events_per_second']:.0f} events/s = {100 * top['events_per_second'] / ceiling:.0f}% of the lower ceiling "
+          f"({'HTTP' if http <= storage else 'SQLite'}, {ceiling:.0f}/s)")
+    print(f"peak RSS {results['peak_rss_mb']:.0f} MB; {results['bytes_per_event']:.0f} bytes of database per event; "
+          f"{results['stored_events']} stored of {results['accepted_events']} accepted")
+    if smoke:
+        return
+    checks = [
+        ("events/s at c=32", top["events_per_second"], ">=", BUDGET["events_per_second"]),
+        ("p99 ms at c=32", top["latency_ms"]["p99"], "<", BUDGET["p99_ms"]),
+        ("peak RSS MB", results["peak_rss_mb"], "<", BUDGET["rss_mb"]),
+        ("DB bytes/event", results["bytes_per_event"], "<", BUDGET["bytes_per_event"]),
+        ("p50 ms at c=1", results["runs"][0]["latency_ms"]["p50"], "<", BUDGET["p50_ms_c1"]),
+    ]
+    print("\nbudget (first step):")
+    for name, value, op, limit in checks:
+        ok = value >= limit if op == ">=" else value < limit
+        print(f"  {'ok  ' if ok else 'MISS'} {name}: {value:.1f} (budget {op} {limit})")
+
+
+def soak(args, load_bin, server, templates, results):
+    samples, stop = [], threading.Event()
+    sampler = threading.Thread(target=sample_rss, args=(server, samples, stop, 10), daemon=True)
+    sampler.start()
+    seconds = args.soak_minutes * 60
+    process = subprocess.Popen([str(load_bin), "load", "--url", server.url, "--key", server.key, "--project", server.project,
+                                "--templates", str(templates), "--concurrency", "16", "--rate", "1000",
+                                "--duration", str(seconds), "--window", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    print(f"{'minute':>7}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>9}")
+    windows = []
+    for line in process.stderr:
+        window = json.loads(line)
+        rss = samples[-1][1] / 1024 if samples else 0
+        windows.append(dict(window, rss_mb=rss))
+        # worker 0 sees 1/16 of the load; its latencies stand for all
+        print(f"{window['elapsed'] / 60:>7.1f}{window['events_per_second'] * 16:>10.0f}{window['latency_ms']['p50']:>9.2f}"
+              f"{window['latency_ms']['p99']:>9.2f}{rss:>9.0f}")
+    total = json.loads(process.stdout.read())
+    stop.set()
+    results["soak"] = {"summary": total, "windows": windows, "rss_samples": samples}
+    print(f"total: {total['events_per_second']:.0f} events/s, p99 {total['latency_ms']['p99']:.2f} ms, errors {total['errors']}")
+    path = args.json or Path(tempfile.mkdtemp()) / "soak.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"JSON: {path}")
+
+
+if __name__ == "__main__":
+    main()

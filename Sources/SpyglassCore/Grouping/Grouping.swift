@@ -149,10 +149,27 @@ public enum Grouping {
             values.append(function)
         }
         if contextLinePlatforms.contains(platform), let line = frame["context_line"]?.stringValue, line.count <= 120 {
-            let collapsed = line.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            let collapsed = collapseWhitespace(line)
             if !collapsed.isEmpty { values.append(collapsed) }
         }
         return values
+    }
+
+    /// `" ".join(line.split())` as Sentry does, on bytes (ASCII whitespace; other bytes kept).
+    static func collapseWhitespace(_ line: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(line.utf8.count)
+        var pendingSpace = false
+        for byte in line.utf8 {
+            if byte == 0x20 || (0x09...0x0d).contains(byte) {
+                pendingSpace = !out.isEmpty
+            } else {
+                if pendingSpace { out.append(0x20) }
+                pendingSpace = false
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func isURL(_ path: String) -> Bool {

@@ -6,22 +6,26 @@
 public enum SentryAuth {
     /// The key=value pairs of a header value; `nil` when it does not start with `Sentry ` (any case).
     public static func parse(_ header: String) -> [String: String]? {
-        let trimmed = header.drop(while: { $0 == " " })
-        guard trimmed.count >= 7, trimmed.prefix(7).lowercased() == "sentry " else { return nil }
+        var bytes = Array(header.utf8)[...]
+        while bytes.first == 0x20 { bytes = bytes.dropFirst() }
+        guard bytes.count >= 7, bytes.prefix(6).map({ $0 | 0x20 }) == Array("sentry".utf8), bytes[bytes.startIndex + 6] == 0x20 else {
+            return nil
+        }
         var fields: [String: String] = [:]
-        for part in trimmed.dropFirst(7).split(separator: ",") {
-            let pair = part.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2 else { continue }
-            let key = pair[0].trimmingSpaces
-            if !key.isEmpty { fields[key] = pair[1].trimmingSpaces }
+        for part in bytes.dropFirst(7).split(separator: UInt8(ascii: ",")) {
+            guard let equals = part.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let key = trimmed(part[..<equals])
+            let value = trimmed(part[(equals + 1)...])
+            if !key.isEmpty && !value.isEmpty { fields[key] = value }
         }
         return fields
     }
-}
 
-extension Substring {
-    fileprivate var trimmingSpaces: String {
-        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> String {
+        var slice = bytes
+        while let first = slice.first, first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
+        while let last = slice.last, last == 0x20 || last == 0x09 { slice = slice.dropLast() }
+        return String(decoding: slice, as: UTF8.self)
     }
 }
 

@@ -52,7 +52,7 @@ public enum Grouping {
     static func hash(_ values: [String]) -> String {
         var md5 = Insecure.MD5()
         for value in values { md5.update(data: Array(value.utf8)) }
-        return md5.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(md5.finalize())
     }
 
     // MARK: - Strategies
@@ -126,8 +126,11 @@ public enum Grouping {
         return contributed ? values : nil
     }
 
+    private static let recursionKeys = ["function", "lineno", "module", "filename", "abs_path", "package", "colno"]
+
     private static func isRecursion(_ frame: JSONValue, _ previous: JSONValue) -> Bool {
-        ["abs_path", "package", "module", "filename", "function", "lineno", "colno"].allSatisfy { frame[$0] == previous[$0] }
+        guard case .object(let current) = frame, case .object(let before) = previous else { return false }
+        return recursionKeys.allSatisfy { current[$0] == before[$0] }
     }
 
     /// `[module or lower-cased file basename, function, context line?]`, each only when it contributes.

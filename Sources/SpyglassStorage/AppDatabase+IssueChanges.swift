@@ -6,20 +6,29 @@ import SpyglassProtocol
 extension AppDatabase {
     public func updateIssues(ids: [Int64], change: IssueChange, now: Date) async throws {
         try await writer.write { db in
-            var assignee: (id: Int64, email: String)??
-            if let email = change.assigneeEmail {
-                if let email {
-                    guard let user = try User.filter(User.Columns.email == email.lowercased()).fetchOne(db), let id = user.id else {
-                        throw DomainError(.invalidInput, "assignedTo: no user with e-mail \(email)")
-                    }
-                    assignee = .some((id, user.email))
-                } else {
-                    assignee = .some(nil)
-                }
-            }
             for id in ids {
                 guard let projectID = try Int64.fetchOne(db, sql: "SELECT project_id FROM issue WHERE id = ?", arguments: [id]) else {
                     throw DomainError(.notFound, "no issue \(id)")
+                }
+                var assignee: (id: Int64, email: String)??
+                if let email = change.assigneeEmail {
+                    if let email {
+                        // Only active members of the issue's project; the message does not tell whether the address exists.
+                        guard
+                            let row = try Row.fetchOne(
+                                db,
+                                sql: """
+                                    SELECT user.id, user.email FROM user JOIN project_member ON project_member.user_id = user.id
+                                    WHERE user.email = ? AND user.is_active = 1 AND project_member.project_id = ?
+                                    """,
+                                arguments: [email.lowercased(), projectID])
+                        else {
+                            throw DomainError(.invalidInput, "assignedTo: \(email) is not an active member of this project")
+                        }
+                        assignee = .some((row[0], row[1]))
+                    } else {
+                        assignee = .some(nil)
+                    }
                 }
                 if let status = change.status {
                     try Self.setStatus(status, change: change, issueID: id, projectID: projectID, now: now, in: db)
@@ -43,6 +52,12 @@ extension AppDatabase {
             var resolution = change.resolution ?? .now
             if case .inNextRelease = resolution {
                 resolution = .inNextRelease(current: try ReleaseBook(projectID: projectID, in: db).latest?.version)
+            }
+            if case .inRelease("latest") = resolution {
+                guard let latest = try ReleaseBook(projectID: projectID, in: db).latest?.version else {
+                    throw DomainError(.invalidInput, "statusDetails.inRelease: \"latest\", but the project has no release")
+                }
+                resolution = .inRelease(latest)
             }
             let (type, release): (String, String?) =
                 switch resolution {
@@ -104,6 +119,14 @@ extension AppDatabase {
 
     public func deleteIssue(id: Int64) async throws {
         try await writer.write { db in
+            for table in ["attachment", "user_report"] {
+                try db.execute(
+                    sql: """
+                        DELETE FROM \(table) WHERE (project_id, event_id) IN
+                            (SELECT project_id, event_id FROM event WHERE issue_id = ?)
+                        """,
+                    arguments: [id])
+            }
             try db.execute(sql: "DELETE FROM issue WHERE id = ?", arguments: [id])
         }
     }
@@ -152,6 +175,7 @@ extension AppDatabase {
                     """,
                 arguments: childArgs + childArgs + childArgs + [parent, parent])
             try db.execute(sql: "DELETE FROM issue WHERE id IN (\(list))", arguments: childArgs)
+            try Self.refreshProtectedEvents(parent, in: db)
             try LifecycleStore.addActivity(
                 parent, type: "merge", data: ["children": .array(children.map { .string(String($0)) })], at: .now, in: db)
             return (parent, children)
@@ -170,6 +194,9 @@ extension AppDatabase {
                 db, sql: "SELECT id, \(Self.eventColumns) WHERE issue_id = ? AND primary_hash = ? ORDER BY timestamp",
                 arguments: [issueID, hash]
             ).map { row in (rowID: row[0] as Int64, event: try Self.eventInfo(row, offset: 1)) }
+            guard !moved.isEmpty else {
+                throw DomainError(.invalidInput, "no stored event of issue \(issueID) came by hash \(hash); split out the hash its events came by")
+            }
             // The new issue takes its title from the newest moved event, else from the old issue.
             let template = moved.last.map { Self.normalized($0.event) }
             let shortID = try Int64.fetchOne(
@@ -178,16 +205,16 @@ extension AppDatabase {
             try db.execute(
                 sql: """
                     INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, substatus,
-                        first_seen, last_seen, times_seen, user_count, first_release, last_release)
+                        first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since)
                     SELECT project_id, ?, coalesce(?, title), coalesce(?, culprit), coalesce(?, type), coalesce(?, metadata),
-                        level, 'unresolved', 'new', coalesce(?, first_seen), coalesce(?, last_seen), 0, 0, ?, ?
+                        level, 'unresolved', 'new', coalesce(?, first_seen), coalesce(?, last_seen), 0, 0, ?, ?, ?
                     FROM issue WHERE id = ?
                     """,
                 arguments: [
                     shortID, template?.summary.title, template?.summary.culprit, template?.summary.type,
                     template.map { String(decoding: JSONWriter.bytes($0.summary.metadata), as: UTF8.self) },
                     moved.first?.event.timestamp.timeIntervalSince1970, moved.last?.event.timestamp.timeIntervalSince1970,
-                    moved.first.flatMap { Self.normalized($0.event).release }, template?.release, issueID,
+                    moved.first.flatMap { Self.normalized($0.event).release }, template?.release, Date.now.timeIntervalSince1970, issueID,
                 ])
             let newIssue = db.lastInsertedRowID
             try db.execute(
@@ -212,10 +239,33 @@ extension AppDatabase {
                     sql: "UPDATE issue SET user_count = (SELECT count(*) FROM issue_user WHERE issue_id = ?) WHERE id = ?",
                     arguments: [issue, issue])
             }
+            try Self.refreshProtectedEvents(issueID, in: db)
+            try Self.refreshProtectedEvents(newIssue, in: db)
+            // The old issue's dates from its remaining events (kept as they were when retention removed them all).
+            try db.execute(
+                sql: """
+                    UPDATE issue SET
+                        first_seen = coalesce((SELECT min(timestamp) FROM event WHERE issue_id = ?1), first_seen),
+                        last_seen = coalesce((SELECT max(timestamp) FROM event WHERE issue_id = ?1), last_seen)
+                    WHERE id = ?1
+                    """,
+                arguments: [issueID])
             try db.execute(sql: "DELETE FROM issue_tag WHERE issue_id = ? AND times_seen <= 0", arguments: [issueID])
             try db.execute(sql: "DELETE FROM issue_hour WHERE issue_id = ? AND count <= 0", arguments: [issueID])
             return newIssue
         }
+    }
+
+    /// Points an issue's first and latest event (which retention keeps) at its stored events after events moved.
+    static func refreshProtectedEvents(_ issueID: Int64, in db: Database) throws {
+        try db.execute(
+            sql: """
+                UPDATE issue SET
+                    first_event_id = (SELECT id FROM event WHERE issue_id = ?1 ORDER BY timestamp, id LIMIT 1),
+                    last_event_id = (SELECT id FROM event WHERE issue_id = ?1 ORDER BY timestamp DESC, id DESC LIMIT 1)
+                WHERE id = ?1
+                """,
+            arguments: [issueID])
     }
 
     /// A stored event seen again through the normalizer's derived fields (tags, user, summary).

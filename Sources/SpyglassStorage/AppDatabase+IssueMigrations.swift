@@ -48,6 +48,7 @@ extension AppDatabase {
                     -- Kept by retention whatever its age (e.g. the event of a regression).
                     ALTER TABLE event ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
                     CREATE INDEX event_issue ON event(issue_id, timestamp);
+                    CREATE INDEX event_project_timestamp ON event(project_id, timestamp);
 
                     CREATE TABLE issue_user (
                         issue_id INTEGER NOT NULL REFERENCES issue(id) ON DELETE CASCADE,

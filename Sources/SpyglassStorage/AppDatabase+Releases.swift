@@ -205,7 +205,7 @@ extension AppDatabase {
                 else { continue }
                 try db.execute(
                     sql: """
-                        UPDATE issue SET status = 'unresolved', substatus = 'ongoing', substatus_since = ?, ignore_state = NULL,
+                        UPDATE issue SET status = 'unresolved', substatus = 'escalating', substatus_since = ?, ignore_state = NULL,
                             status_changed_at = ? WHERE id = ?
                         """,
                     arguments: [time, time, row[0] as Int64])

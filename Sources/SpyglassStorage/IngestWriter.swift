@@ -17,11 +17,14 @@ public final class IngestWriter: IngestSink, Service {
     public let capacity: Int
     /// Jobs committed in one transaction at most.
     public let maxBatch: Int
+    /// Bytes the queued jobs may hold at most (payloads, attachments and their parsed form, estimated).
+    public let maxQueuedBytes: Int
 
     private struct Job {
         var work: IngestWork
         var payload: [UInt8]?
         var continuation: CheckedContinuation<IngestReceipt, any Error>
+        var cost: Int
     }
 
     private struct State {
@@ -29,6 +32,7 @@ public final class IngestWriter: IngestSink, Service {
         var head = 0
         var waiter: CheckedContinuation<Void, Never>?
         var stopping = false
+        var queuedBytes = 0
         var count: Int { queue.count - head }
     }
 
@@ -39,12 +43,13 @@ public final class IngestWriter: IngestSink, Service {
     private let logger: Logger?
 
     public init(
-        database: AppDatabase, capacity: Int = 10_000, maxBatch: Int = 500, metrics: any MetricsFactory,
-        logger: Logger? = nil
+        database: AppDatabase, capacity: Int = 10_000, maxBatch: Int = 500, maxQueuedBytes: Int = 512 * 1024 * 1024,
+        metrics: any MetricsFactory, logger: Logger? = nil
     ) {
         self.database = database
         self.capacity = capacity
         self.maxBatch = maxBatch
+        self.maxQueuedBytes = maxQueuedBytes
         self.queueDepth = Gauge(label: "spyglass_ingest_queue_depth", factory: metrics)
         self.commitTimer = Timer(label: "spyglass_ingest_commit_seconds", factory: metrics)
         self.logger = logger
@@ -54,11 +59,16 @@ public final class IngestWriter: IngestSink, Service {
     public func ingest(_ work: IngestWork) async throws -> IngestReceipt {
         // Compression happens here, on the request's task, so the single writer only writes.
         let payload = work.event.map { EventPayloadCodec.encode($0.payload) }
+        // The parsed event is about ten times its compressed size in memory.
+        let cost = 4096 + (payload?.count ?? 0) * 10 + work.attachments.reduce(0) { $0 + $1.data.count }
         return try await withCheckedThrowingContinuation { continuation in
             let outcome: Result<(CheckedContinuation<Void, Never>?, Int), IngestRefusal> = state.withLock { state in
                 if state.stopping { return .failure(IngestRefusal(.shuttingDown, retryAfter: 5)) }
-                guard state.count < capacity else { return .failure(IngestRefusal(.queueFull, retryAfter: 1)) }
-                state.queue.append(Job(work: work, payload: payload, continuation: continuation))
+                guard state.count < capacity, state.count == 0 || state.queuedBytes + cost <= maxQueuedBytes else {
+                    return .failure(IngestRefusal(.queueFull, retryAfter: 1))
+                }
+                state.queuedBytes += cost
+                state.queue.append(Job(work: work, payload: payload, continuation: continuation, cost: cost))
                 let waiter = state.waiter
                 state.waiter = nil
                 return .success((waiter, state.count))
@@ -99,6 +109,7 @@ public final class IngestWriter: IngestSink, Service {
                 if state.count > 0 {
                     let end = min(state.head + maxBatch, state.queue.count)
                     let batch = Array(state.queue[state.head..<end])
+                    state.queuedBytes -= batch.reduce(0) { $0 + $1.cost }
                     state.head = end
                     if state.head == state.queue.count {
                         state.queue.removeAll(keepingCapacity: true)

@@ -43,7 +43,8 @@ enum LifecycleStore {
             db, sql: "SELECT id, resolution_release FROM issue WHERE project_id = ? AND status = 'resolved' AND resolution = 'in_next_release'",
             arguments: [projectID])
         guard !pending.isEmpty else { return }
-        let book = try ReleaseBook(projectID: projectID, in: db)
+        let currents = pending.compactMap { $0[1] as String? }
+        let book = try ReleaseBook(projectID: projectID, versions: currents + [version], in: db)
         guard let created = book.release(version) else { return }
         for row in pending {
             let current: String? = row[1]
@@ -81,7 +82,12 @@ enum LifecycleStore {
         case "resolved":
             let resolution = Self.resolution(row[1], row[2])
             if resolution != .now {
-                let book = try ReleaseBook(projectID: projectID, in: db)
+                var versions = [event.release].compactMap { $0 }
+                switch resolution {
+                case .inRelease(let version), .inNextRelease(current: let version?): versions.append(version)
+                default: break
+                }
+                let book = try ReleaseBook(projectID: projectID, versions: versions, in: db)
                 let eventRelease = event.release.flatMap { book.release($0) }
                 if Lifecycle.isCovered(resolution, eventRelease: eventRelease, release: book.release, ordering: book.ordering) { return }
             }
@@ -98,7 +104,7 @@ enum LifecycleStore {
             try addActivity(issueID, type: "set_regression", data: .object(data), at: now, in: db)
         case "ignored":
             guard let text: String = row[3], let ignore = decodeIgnore(text) else { return }
-            let hour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
+            let hour = Int64((event.timestamp.timeIntervalSince1970 / 3600).rounded(.down))  // issue_hour's clock
             let thisHour = try Int.fetchOne(
                 db.cachedStatement(sql: "SELECT count FROM issue_hour WHERE issue_id = ? AND hour = ?"), arguments: [issueID, hour]) ?? 0
             guard let escalating = Lifecycle.unignores(ignore, timesSeen: row[4], userCount: row[5], eventsThisHour: thisHour, now: now) else {
@@ -172,12 +178,19 @@ struct ReleaseBook {
     let ordering: ReleaseOrdering
     private let releases: [String: ReleaseRef]
 
-    init(projectID: Int64, in db: Database) throws {
-        let rows = try Row.fetchAll(
-            db, sql: "SELECT version, created_at FROM release WHERE project_id = ? ORDER BY created_at DESC, id DESC", arguments: [projectID])
-        let refs = rows.map { ReleaseRef(version: $0[0], createdAt: $0[1]) }
-        releases = Dictionary(refs.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
-        ordering = ReleaseOrdering(recentNewestFirst: refs.prefix(10).map(\.version))
+    /// Loads the project's 10 newest releases (for the ordering and `latest`) and the named ones.
+    init(projectID: Int64, versions: [String] = [], in db: Database) throws {
+        let recent = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT version, created_at FROM release WHERE project_id = ? ORDER BY created_at DESC, id DESC LIMIT 10"),
+            arguments: [projectID]
+        ).map { ReleaseRef(version: $0[0], createdAt: $0[1]) }
+        var releases = Dictionary(recent.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
+        let lookup = try db.cachedStatement(sql: "SELECT version, created_at FROM release WHERE project_id = ? AND version = ?")
+        for version in versions where releases[version] == nil {
+            if let row = try Row.fetchOne(lookup, arguments: [projectID, version]) { releases[version] = ReleaseRef(version: row[0], createdAt: row[1]) }
+        }
+        self.releases = releases
+        ordering = ReleaseOrdering(recentNewestFirst: recent.map(\.version))
     }
 
     func release(_ version: String) -> ReleaseRef? { releases[version] }

@@ -16,13 +16,17 @@ extension AppDatabase {
             """
         var deleted = 0
         let cutoff = now.timeIntervalSince1970 - policy.maxAge
-        while true {
-            let count = try await writer.write { db in
-                try Self.deleteEvents(
-                    db, sql: "SELECT id FROM event WHERE timestamp < ? AND \(protected) LIMIT ?", arguments: [cutoff, batchSize])
+        let projectIDs = try await writer.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM project") }
+        for projectID in projectIDs {
+            while true {
+                let count = try await writer.write { db in
+                    try Self.deleteEvents(
+                        db, sql: "SELECT id FROM event WHERE project_id = ? AND timestamp < ? AND \(protected) ORDER BY timestamp LIMIT ?",
+                        arguments: [projectID, cutoff, batchSize])
+                }
+                deleted += count
+                if count < batchSize { break }
             }
-            deleted += count
-            if count < batchSize { break }
         }
         let projects = try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT project_id, count(*) FROM event GROUP BY project_id HAVING count(*) > ?", arguments: [policy.maxEventsPerProject])
@@ -51,10 +55,7 @@ extension AppDatabase {
         guard !ids.isEmpty else { return 0 }
         let list = ids.map { _ in "?" }.joined(separator: ",")
         try db.execute(
-            sql: """
-                DELETE FROM attachment WHERE EXISTS (SELECT 1 FROM event WHERE event.id IN (\(list))
-                    AND event.project_id = attachment.project_id AND event.event_id = attachment.event_id)
-                """,
+            sql: "DELETE FROM attachment WHERE (project_id, event_id) IN (SELECT project_id, event_id FROM event WHERE id IN (\(list)))",
             arguments: StatementArguments(ids))
         try db.execute(sql: "DELETE FROM event WHERE id IN (\(list))", arguments: StatementArguments(ids))
         return ids.count

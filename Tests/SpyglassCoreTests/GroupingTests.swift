@@ -140,6 +140,13 @@ import Testing
 }
 
 @Suite struct MessageNormalizerTests {
+    @Test func hugeValuesAreCutBeforeNormalizing() {
+        let hostile = String(repeating: "a.", count: 500_000) + "\n" + String(repeating: "1:", count: 500_000)
+        let normalized = MessageNormalizer.normalize(hostile)
+        #expect(normalized.utf8.count <= 1024)
+        #expect(MessageNormalizer.normalize(String(repeating: "é", count: 600)).unicodeScalars.allSatisfy { $0 == "é" })
+    }
+
     @Test(arguments: [
         ("bad value 12345 for user 3f2504e0-4f89-11d3-9a0c-0305e82c3301", "bad value <int> for user <uuid>"),
         ("Error with order #1231", "Error with order #<int>"),

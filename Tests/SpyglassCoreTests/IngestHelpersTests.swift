@@ -15,6 +15,13 @@ import Testing
         #expect(SessionItems.count(session: try JSONParser.parse(#"{"init":true,"attrs":{"release":"latest"}}"#)) == nil)
     }
 
+    @Test func hostileAggregatesCannotOverflow() throws {
+        let payload = try JSONParser.parse(
+            #"{"attrs":{"release":"api@2"},"aggregates":[{"exited":9223372036854775807,"errored":9223372036854775807,"crashed":1}]}"#)
+        let count = try #require(SessionItems.count(sessions: payload))
+        #expect(count.exited == 1_000_000 && count.started == 2_000_001)
+    }
+
     @Test func aggregatesAddUp() throws {
         let payload = try JSONParser.parse(
             #"{"attrs":{"release":"api@2","environment":"staging"},"aggregates":[{"started":"x","exited":3,"errored":1},{"crashed":2,"abnormal":1,"exited":-5}]}"#)

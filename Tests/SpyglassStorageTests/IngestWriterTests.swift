@@ -94,6 +94,21 @@ import Testing
         #expect(discarded == 6)
     }
 
+    @Test func theQueueIsBoundedByBytesToo() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        // Not running: jobs stay queued. The first job always fits; the second exceeds the byte budget.
+        let writer = IngestWriter(database: database, maxQueuedBytes: 10_000, metrics: TestMetrics())
+        let big = Attachment(eventID: EventID.generate(), filename: "a", contentType: "x", attachmentType: "event.attachment", data: [UInt8](repeating: 1, count: 8000))
+        let first = Task { try await writer.ingest(IngestWork(projectID: project, attachments: [big])) }
+        while writer.depth == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let refusal = await #expect(throws: IngestRefusal.self) {
+            try await writer.ingest(IngestWork(projectID: project, attachments: [big]))
+        }
+        #expect(refusal?.reason == .queueFull)
+        try await withRunningWriter(writer) { _ = try await first.value }
+    }
+
     @Test func shutdownDrainsTheQueueThenRefusesNewWork() async throws {
         let database = try AppDatabase.inMemory()
         let project = try database.createProject(name: "App", now: now).project.id!

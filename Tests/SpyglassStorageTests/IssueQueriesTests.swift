@@ -114,7 +114,16 @@ import Testing
         #expect(try await database.tags(issueID: parent, top: 5).first { $0.key == "user" }?.topValues.map(\.value) == ["id:u1"])
         try await store(database, [try event(b, at: 4)])
         #expect(try await database.issue(id: split)?.timesSeen == 3)
+        #expect(rest.lastSeen == now.addingTimeInterval(1))  // dates follow the remaining events
         await #expect(throws: DomainError.self) { try await database.unmerge(issueID: parent, hash: bHash) }
+        // The merged issue protects its earliest and latest events from retention.
+        let (first, last) = try await database.writer.read { db in
+            (
+                try Int64.fetchOne(db, sql: "SELECT first_event_id = (SELECT id FROM event WHERE issue_id = ?1 ORDER BY timestamp LIMIT 1) FROM issue WHERE id = ?1", arguments: [parent]),
+                try Int64.fetchOne(db, sql: "SELECT last_event_id = (SELECT id FROM event WHERE issue_id = ?1 ORDER BY timestamp DESC LIMIT 1) FROM issue WHERE id = ?1", arguments: [parent])
+            )
+        }
+        #expect(first == 1 && last == 1)
     }
 
     @Test func retentionKeepsFirstLatestAndPinnedEventsAndTheTotals() async throws {

@@ -237,6 +237,13 @@ def test_pagination_sorting_projects_keys_and_access(env, tmp_path):
     issue_id = api.issues("")[0]["id"]
     assert outsider.get(f"issues/{issue_id}/").status_code == 404
     assert outsider.put(f"issues/{issue_id}/", {"status": "resolved"}).status_code == 404
+    # Issues are assigned to active members of their project only.
+    refused = api.put(f"issues/{issue_id}/", {"assignedTo": "outsider@example.com"})
+    assert refused.status_code == 400 and "not an active member" in refused.json()["detail"]
+    assert api.put(f"issues/{issue_id}/", {"assignedTo": "nobody@example.com"}).json()["detail"] == (
+        "assignedTo: nobody@example.com is not an active member of this project")
+    # Absurd cursors are refused, not crashed on.
+    assert api.get("projects/spyglass/default/issues/", cursor="0:9223372036854775807:0").status_code == 400
 
 
 def test_retention_keeps_first_and_latest_events_and_the_totals(tmp_path, start_server):

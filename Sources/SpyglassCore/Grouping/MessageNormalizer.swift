@@ -1,16 +1,27 @@
 /// Parameter stripping for grouping, frozen with the grouping config `spyglass:2026-11`.
 ///
-/// Keeps the first two non-empty lines (adding `...` when more was cut), then replaces, left to right, the
+/// Keeps the first two non-empty lines (adding `...` when more was cut) and at most 1024 bytes of them, then
+/// replaces, left to right, the
 /// first matching kind at each word boundary with a placeholder: `<email>`, `<url>`, `<ip>`, `<uuid>`,
 /// `<sha1>`, `<md5>`, `<date>`, `<duration>`, `<hex>`, `<float>`, `<int>`.
 /// `"bad value 12345 for user 3f2504e0-4f89-11d3-9a0c-0305e82c3301"` → `"bad value <int> for user <uuid>"`.
 public enum MessageNormalizer {
+    /// Longest text normalized; the rest is cut (frozen with the grouping config).
+    static let maxBytes = 1024
+
     /// The normalized form of `text`.
     public static func normalize(_ text: String) -> String {
         let lines = text.split(whereSeparator: \.isNewline).filter { !$0.allSatisfy(\.isWhitespace) }
         var kept = lines.prefix(2).joined(separator: "\n")
         if kept != text { kept += "..." }
-        return replaceParameters(Array(kept.utf8))
+        // Bounded work whatever the input: at most 1024 bytes are normalized (whole characters).
+        var bytes = Array(kept.utf8)
+        if bytes.count > maxBytes {
+            var end = maxBytes
+            while end > 0 && bytes[end] & 0xC0 == 0x80 { end -= 1 }
+            bytes.removeSubrange(end...)
+        }
+        return replaceParameters(bytes)
     }
 
     private static func replaceParameters(_ bytes: [UInt8]) -> String {
@@ -47,7 +58,7 @@ public enum MessageNormalizer {
 
     private static func email(_ b: [UInt8], _ i: Int) -> Int? {
         var j = i
-        while j < b.count, isEmailLocal(b[j]) { j += 1 }
+        while j < b.count, j - i <= 64, isEmailLocal(b[j]) { j += 1 }
         guard j > i, j < b.count, b[j] == UInt8(ascii: "@") else { return nil }
         let domain = j + 1
         var k = domain
@@ -137,7 +148,7 @@ public enum MessageNormalizer {
         var colons = 0
         var group = 0
         var doubleColon = false
-        while j < b.count, isHex(b[j]) || b[j] == UInt8(ascii: ":") {
+        while j < b.count, j - i < 40, isHex(b[j]) || b[j] == UInt8(ascii: ":") {
             if b[j] == UInt8(ascii: ":") {
                 if j > i && b[j - 1] == UInt8(ascii: ":") { doubleColon = true }
                 colons += 1

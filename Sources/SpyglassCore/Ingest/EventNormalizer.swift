@@ -184,7 +184,7 @@ public struct EventNormalizer: Sendable {
     /// Releases Sentry refuses (`latest`, `.`, `..`, whitespace control characters, slashes, over 200 characters).
     public static func isValidRelease(_ release: String) -> Bool {
         let lowered = release.lowercased()
-        return !release.isEmpty && release.count <= 200 && ![".", "..", "latest"].contains(lowered)
+        return !release.isEmpty && release.unicodeScalars.count <= 200 && ![".", "..", "latest"].contains(lowered)
             && !release.contains(where: { "\n\r\t\u{0C}\u{0B}/\\".contains($0) }) && release.trimmingCharacters(in: .whitespaces) == release
     }
 

@@ -31,11 +31,13 @@ public enum SessionItems {
             EventNormalizer.isValidRelease(release), let aggregates = payload["aggregates"]?.arrayValue
         else { return nil }
         var count = SessionCount(release: release, environment: environment(attrs))
-        for bucket in aggregates {
-            let exited = Int(clamping: bucket["exited"]?.int64Value ?? 0)
-            let errored = Int(clamping: bucket["errored"]?.int64Value ?? 0)
-            let crashed = Int(clamping: bucket["crashed"]?.int64Value ?? 0)
-            let abnormal = Int(clamping: bucket["abnormal"]?.int64Value ?? 0)
+        // Each count is capped, so sums of hostile values cannot overflow.
+        func capped(_ value: JSONValue?) -> Int { Int(min(max(value?.int64Value ?? 0, -1), 1_000_000)) }
+        for bucket in aggregates.prefix(1000) {
+            let exited = capped(bucket["exited"])
+            let errored = capped(bucket["errored"])
+            let crashed = capped(bucket["crashed"])
+            let abnormal = capped(bucket["abnormal"])
             guard exited >= 0, errored >= 0, crashed >= 0, abnormal >= 0 else { continue }
             count.exited += exited
             count.errored += errored

@@ -82,7 +82,7 @@ enum APIJSON {
     static func offset(_ request: Request) throws -> Int {
         guard let cursor = FormQuery(request).get("cursor") else { return 0 }
         let parts = cursor.split(separator: ":")
-        guard parts.count == 3, let offset = Int(parts[1]), offset >= 0 else {
+        guard parts.count == 3, let offset = Int(parts[1]), (0...10_000_000).contains(offset) else {
             throw APIError.badRequest("cursor: \"\(cursor)\" is not a cursor like 0:100:0")
         }
         return offset

@@ -129,7 +129,7 @@ extension APIController {
         if details["inNextRelease"]?.boolValue == true { change.resolution = .inNextRelease(current: nil) }
         if let release = details["inRelease"] {
             guard let version = release.stringValue, !version.isEmpty else { throw APIError.badRequest("statusDetails.inRelease: expected a version") }
-            change.resolution = version == "latest" ? .inNextRelease(current: nil) : .inRelease(version)
+            change.resolution = .inRelease(version)  // "latest": the store resolves it to the newest release
         }
         func positive(_ key: String) throws -> Int? {
             guard let value = details[key], !value.isNull else { return nil }

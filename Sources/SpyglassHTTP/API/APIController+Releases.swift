@@ -72,11 +72,10 @@ extension APIController {
         return APIJSON.response(SentryJSON.release(found), status: status)
     }
 
-    func create(_ request: Request, context: Context, projects: [ProjectInfo]) async throws -> Response {
-        let body = try await APIJSON.body(request, context: context)
+    /// Creates `body`'s release in `projects`: 201, or 208 (as Sentry) when it existed everywhere already.
+    func createRelease(_ body: JSONValue, projects: [ProjectInfo]) async throws -> Response {
         guard let version = body["version"]?.stringValue else { throw APIError.badRequest("version: a release needs a \"version\" string") }
         let created = try await store.createRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body), now: .now)
-        // Sentry answers 208 when the release already existed.
         return try await releaseResponse(version, projects: projects, status: created ? .created : .init(code: 208, reasonPhrase: "Already Reported"))
     }
 
@@ -88,10 +87,7 @@ extension APIController {
         let body = try await APIJSON.body(request, context: context)
         let names = (body["projects"]?.arrayValue ?? []).compactMap(\.stringValue)
         guard !names.isEmpty else { throw APIError.badRequest("projects: name at least one project") }
-        let projects = try await scopedProjects(context, names: names)
-        guard let version = body["version"]?.stringValue else { throw APIError.badRequest("version: a release needs a \"version\" string") }
-        let created = try await store.createRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body), now: .now)
-        return try await releaseResponse(version, projects: projects, status: created ? .created : .init(code: 208, reasonPhrase: "Already Reported"))
+        return try await createRelease(body, projects: scopedProjects(context, names: names))
     }
 
     @Sendable func organizationRelease(_ request: Request, context: Context) async throws -> Response {
@@ -139,7 +135,8 @@ extension APIController {
     }
 
     @Sendable func createProjectRelease(_ request: Request, context: Context) async throws -> Response {
-        try await create(request, context: context, projects: [project(context)])
+        let project = try await project(context)
+        return try await createRelease(try await APIJSON.body(request, context: context), projects: [project])
     }
 
     @Sendable func projectRelease(_ request: Request, context: Context) async throws -> Response {

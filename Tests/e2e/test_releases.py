@@ -47,6 +47,56 @@ def test_lifecycle_across_releases(env):
     send(server, "shop@1.0.0")
     issue = api.issues()[0]["id"]
     assert state(api, issue) == ("unresolved", "new", {})
+    assert activity_types(api, issue) == ["first_seen"]
+
+    # Resolved in the next release: more events from 1.0.0 are expected and covered.
+    assert api.put(f"issues/{issue}/", {"status": "resolved", "statusDetails": {"inNextRelease": True}}).status_code == 200
+    assert state(api, issue) == ("resolved", None, {"inNextRelease": True})
+    send(server, "shop@1.0.0")
+    assert state(api, issue)[0] == "resolved"
+
+    # 1.1.0 is that next release; an event from it is a regression.
+    send(server, "shop@1.1.0")
+    assert state(api, issue) == ("unresolved", "regressed", {})
+    regression = api.get(f"issues/{issue}/activities/").json()["activity"][0]
+    assert regression["type"] == "set_regression" and regression["data"]["version"] == "shop@1.1.0"
+
+    # Resolved in release 2.0.0: events of older releases are covered, 2.0.0 itself regresses.
+    created = api.post_json("organizations/spyglass/releases/", {"version": "shop@2.0.0", "projects": ["default"]})
+    assert created.status_code == 201, created.text
+    response = api.put(f"issues/{issue}/", {"status": "resolved", "statusDetails": {"inRelease": "shop@2.0.0"}})
+    assert response.status_code == 200 and response.json()["statusDetails"] == {"inRelease": "shop@2.0.0"}
+    send(server, "shop@1.1.0")
+    assert state(api, issue)[0] == "resolved"
+    send(server, "shop@2.0.0")
+    assert state(api, issue)[:2] == ("unresolved", "regressed")
+
+    # "latest" names the newest release.
+    latest = api.put(f"issues/{issue}/", {"status": "resolved", "statusDetails": {"inRelease": "latest"}})
+    assert latest.json()["statusDetails"] == {"inRelease": "shop@2.0.0"}
+
+    # Resolved without a release: any event regresses it.
+    api.put(f"issues/{issue}/", {"status": "resolved"})
+    send(server, "shop@1.0.0")
+    assert state(api, issue)[:2] == ("unresolved", "regressed")
+
+    # Ignored until 3 more events: the third brings it back.
+    response = api.put(f"issues/{issue}/", {"status": "ignored", "statusDetails": {"ignoreCount": 3}})
+    assert response.json()["statusDetails"] == {"ignoreCount": 3}
+    assert state(api, issue)[:2] == ("ignored", "archived_until_condition_met")
+    send(server, "shop@2.0.0", count=2)
+    assert state(api, issue)[0] == "ignored"
+    send(server, "shop@2.0.0")
+    assert state(api, issue)[:2] == ("unresolved", "escalating")
+
+    # Ignored forever stays ignored.
+    api.put(f"issues/{issue}/", {"status": "ignored"})
+    send(server, "shop@2.0.0", count=3)
+    assert state(api, issue)[:2] == ("ignored", "archived_forever")
+    api.put(f"issues/{issue}/", {"status": "unresolved"})
+
+    comment = api.post_json(f"issues/{issue}/comments/", {"text": "Fixed by retrying the processor."})
+    assert comment.status_code == 201 and comment.json()["data"]["text"] == "Fixed by retrying the processor."
     assert activity_types(api, issue) == [
         "first_seen", "set_resolved", "set_regression", "set_resolved", "set_regression", "set_resolved",
         "set_resolved", "set_regression", "set_ignored", "set_unresolved", "set_ignored", "set_unresolved", "note",

@@ -125,6 +125,7 @@ def test_merge_and_unmerge_through_the_api(env):
     assert [(i["id"], i["count"]) for i in remaining] == [(parent, "4")]
     assert api.get(f"issues/{merged['children'][0]}/").status_code == 404
 
+    assert "merge" in [a["type"] for a in api.get(f"issues/{parent}/activities/").json()["activity"]]
     hashes = [h["id"] for h in api.get(f"issues/{parent}/hashes/").json()]
     assert len(hashes) == 2
     refund_event = api.get(f"issues/{parent}/events/latest/").json()  # the charge_card event came last
@@ -180,6 +181,9 @@ def test_issue_detail_events_tags_and_status(env):
     resolved = api.put(f"issues/{issue['id']}/", {"status": "resolved", "assignedTo": "admin@example.com"})
     assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
     assert resolved.json()["assignedTo"]["email"] == "admin@example.com"
+    activity = api.get(f"issues/{issue['id']}/activities/").json()["activity"]
+    assert [a["type"] for a in activity][:2] == ["assigned", "set_resolved"]
+    assert activity[0]["data"]["assigneeEmail"] == "admin@example.com"
     assert [i["id"] for i in api.issues("is:resolved")] == [issue["id"]]
     assert [i["id"] for i in api.issues("assigned:me")] == [issue["id"]]
     assert [i["title"] for i in api.issues("is:unresolved")] == ["disk almost full"]

@@ -40,11 +40,9 @@ public enum Grouping {
 
     /// The contributing values of each variant (`app` first when it differs from `system`).
     public static func defaultVariants(_ event: JSONValue) -> [[String]] {
-        let app = values(event, inAppOnly: true)
-        let system = values(event, inAppOnly: false)
+        let (app, system) = variants(event)
         switch (app.hasStack, system.hasStack) {
         case (true, _) where app.values != system.values: return [app.values, system.values]
-        case (false, true): return [system.values]
         default: return [system.values]
         }
     }
@@ -57,40 +55,42 @@ public enum Grouping {
 
     // MARK: - Strategies
 
-    private static func values(_ event: JSONValue, inAppOnly: Bool) -> (values: [String], hasStack: Bool) {
+    typealias Variant = (values: [String], hasStack: Bool)
+
+    /// Both variants in one walk over the frames: `app` (in-app frames only) and `system` (all frames).
+    private static func variants(_ event: JSONValue) -> (app: Variant, system: Variant) {
         let platform = event["platform"]?.stringValue ?? "other"
         let exceptions = exceptionList(event)
         if !exceptions.isEmpty {
-            var all: [String] = []
-            var anyStack = false
+            var app: Variant = ([], false)
+            var system: Variant = ([], false)
             for exception in exceptions {
-                let stack = stacktraceValues(exception["stacktrace"], platform: platform, inAppOnly: inAppOnly)
-                if let stack {
-                    all += stack
-                    anyStack = true
-                }
+                let stacks = stacktraceVariants(exception["stacktrace"], platform: platform)
                 let synthetic = exception["mechanism"]?["synthetic"]?.boolValue == true
-                if !synthetic, let type = exception["type"]?.stringValue, !type.isEmpty { all.append(type) }
-                if stack == nil, let value = exception["value"]?.stringValue, !value.isEmpty {
-                    all.append(MessageNormalizer.normalize(value))
-                }
+                let type = synthetic ? nil : exception["type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+                let value = exception["value"]?.stringValue.flatMap { $0.isEmpty ? nil : MessageNormalizer.normalize($0) }
+                if let stack = stacks.app { app.values += stack; app.hasStack = true }
+                if let type { app.values.append(type) }
+                if stacks.app == nil, let value { app.values.append(value) }
+                if let stack = stacks.system { system.values += stack; system.hasStack = true }
+                if let type { system.values.append(type) }
+                if stacks.system == nil, let value { system.values.append(value) }
             }
-            if !all.isEmpty { return (all, anyStack) }
+            if !system.values.isEmpty { return (app.values.isEmpty ? system : app, system) }
         }
-        if let thread = groupingThread(event),
-            let stack = stacktraceValues(thread["stacktrace"], platform: platform, inAppOnly: inAppOnly)
-        {
-            return (stack, true)
+        if let thread = groupingThread(event) {
+            let stacks = stacktraceVariants(thread["stacktrace"], platform: platform)
+            if let system = stacks.system { return ((stacks.app ?? system, stacks.app != nil), (system, true)) }
         }
-        if let stack = stacktraceValues(event["stacktrace"], platform: platform, inAppOnly: inAppOnly) {
-            return (stack, true)
-        }
+        let stacks = stacktraceVariants(event["stacktrace"], platform: platform)
+        if let system = stacks.system { return ((stacks.app ?? system, stacks.app != nil), (system, true)) }
         let logentry = event["logentry"]
         if let message = logentry?["message"]?.stringValue ?? logentry?["formatted"]?.stringValue, !message.isEmpty {
-            return ([MessageNormalizer.normalize(message)], false)
+            let values = [MessageNormalizer.normalize(message)]
+            return ((values, false), (values, false))
         }
         // Nothing to group by: all such events share one issue, as in Sentry.
-        return ([""], false)
+        return (([""], false), ([""], false))
     }
 
     static func exceptionList(_ event: JSONValue) -> [JSONValue] {
@@ -107,23 +107,22 @@ public enum Grouping {
         return threads.count == 1 ? threads[0] : nil
     }
 
-    /// The values of a stack trace, or `nil` when no frame contributes.
-    static func stacktraceValues(_ stacktrace: JSONValue?, platform eventPlatform: String, inAppOnly: Bool) -> [String]? {
-        guard let frames = stacktrace?["frames"]?.arrayValue, !frames.isEmpty else { return nil }
-        var values: [String] = []
+    /// The values of a stack trace for both variants (`app`: in-app frames only), each `nil` when no frame
+    /// contributes to it. Each frame's values are computed once.
+    static func stacktraceVariants(_ stacktrace: JSONValue?, platform eventPlatform: String) -> (app: [String]?, system: [String]?) {
+        guard let frames = stacktrace?["frames"]?.arrayValue, !frames.isEmpty else { return (nil, nil) }
+        var app: [String] = []
+        var system: [String] = []
         var previous: JSONValue?
-        var contributed = false
         for frame in frames where frame.objectValue != nil {
             defer { previous = frame }
             if let previous, isRecursion(frame, previous) { continue }
-            if inAppOnly && frame["in_app"]?.boolValue != true { continue }
-            let frameValues = self.frameValues(frame, platform: frame["platform"]?.stringValue ?? eventPlatform)
-            if !frameValues.isEmpty {
-                values += frameValues
-                contributed = true
-            }
+            let values = frameValues(frame, platform: frame["platform"]?.stringValue ?? eventPlatform)
+            guard !values.isEmpty else { continue }
+            system += values
+            if frame["in_app"]?.boolValue == true { app += values }
         }
-        return contributed ? values : nil
+        return (app.isEmpty ? nil : app, system.isEmpty ? nil : system)
     }
 
     private static let recursionKeys = ["function", "lineno", "module", "filename", "abs_path", "package", "colno"]
@@ -151,7 +150,7 @@ public enum Grouping {
         if let rawFunction, let function = FunctionNameNormalizer.normalize(rawFunction, platform: platform) {
             values.append(function)
         }
-        if contextLinePlatforms.contains(platform), let line = frame["context_line"]?.stringValue, line.count <= 120 {
+        if contextLinePlatforms.contains(platform), let line = frame["context_line"]?.stringValue, line.fits(120) {
             let collapsed = collapseWhitespace(line)
             if !collapsed.isEmpty { values.append(collapsed) }
         }

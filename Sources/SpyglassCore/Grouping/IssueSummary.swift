@@ -23,7 +23,7 @@ public struct IssueSummary: Sendable, Hashable {
         let exceptions = Grouping.exceptionList(event)
         let frame = Grouping.crashFrame(event)
         let formatted = event["logentry"]?["formatted"]?.stringValue ?? event["logentry"]?["message"]?.stringValue ?? ""
-        message = String(formatted.prefix(1024))
+        message = formatted.limited(to: 1024)
         if let last = exceptions.last {
             let type = last["type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "Error"
             let value = last["value"]?.stringValue ?? ""
@@ -53,6 +53,6 @@ public struct IssueSummary: Sendable, Hashable {
     }
 
     static func truncate(_ text: String, _ limit: Int) -> String {
-        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+        text.fits(limit) ? text : String(text.prefix(limit - 1)) + "…"
     }
 }

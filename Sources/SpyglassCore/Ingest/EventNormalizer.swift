@@ -82,7 +82,7 @@ public struct EventNormalizer: Sendable {
         event["environment"] = environment.map(JSONValue.string)
 
         for (key, limit) in [("logger", 64), ("transaction", 200), ("culprit", 200), ("server_name", 200), ("dist", 64)] {
-            if let text = event[key]?.stringValue { event[key] = .string(String(text.prefix(limit))) }
+            if let text = event[key]?.stringValue { event[key] = .string(text.limited(to: limit)) }
         }
 
         if case .object(var user)? = event["user"], user["ip_address"]?.stringValue == "{{auto}}" {
@@ -147,7 +147,7 @@ public struct EventNormalizer: Sendable {
             entry["formatted"] = .string(template)
         }
         for key in ["formatted", "message"] {
-            if let text = entry[key]?.stringValue { entry[key] = .string(String(text.prefix(8192))) }
+            if let text = entry[key]?.stringValue { entry[key] = .string(text.limited(to: 8192)) }
         }
         event["logentry"] = .object(entry)
     }
@@ -167,9 +167,9 @@ public struct EventNormalizer: Sendable {
         }
         return .array(
             pairs.compactMap { key, value in
-                let key = String(key.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))
+                let key = key.trimmedSpaces.limited(to: 200)
                 guard !key.isEmpty else { return nil }
-                return [.string(key), .string(String(value.prefix(200)))]
+                return [.string(key), .string(value.limited(to: 200))]
             })
     }
 
@@ -218,6 +218,6 @@ public struct EventNormalizer: Sendable {
     }
 
     private func trimmed(_ text: String?, to limit: Int) -> String? {
-        text.map { String($0.prefix(limit)) }
+        text.map { $0.limited(to: limit) }
     }
 }

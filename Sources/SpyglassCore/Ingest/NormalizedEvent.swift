@@ -46,7 +46,7 @@ public struct NormalizedEvent: Sendable {
     static func userKey(_ user: JSONValue?) -> String? {
         for (field, prefix) in [("id", "id"), ("email", "email"), ("username", "username"), ("ip_address", "ip")] {
             switch user?[field] {
-            case .string(let text)? where !text.isEmpty: return "\(prefix):\(text.prefix(200))"
+            case .string(let text)? where !text.isEmpty: return "\(prefix):\(text.limited(to: 200))"
             case .number(let number)?: return "\(prefix):\(number.literal)"
             default: continue
             }
@@ -61,7 +61,7 @@ public struct NormalizedEvent: Sendable {
         if let release { tags.append(EventTag(key: "release", value: release)) }
         if let environment { tags.append(EventTag(key: "environment", value: environment)) }
         if let server = payload["server_name"]?.stringValue, !server.isEmpty {
-            tags.append(EventTag(key: "server_name", value: String(server.prefix(200))))
+            tags.append(EventTag(key: "server_name", value: server.limited(to: 200)))
         }
         if let userKey { tags.append(EventTag(key: "user", value: userKey)) }
         let builtIn = Set(tags.map(\.key))

@@ -1,0 +1,21 @@
+import Foundation
+
+extension String {
+    /// The first `count` characters; no work when the text is shorter in bytes (the common case).
+    package func limited(to count: Int) -> String {
+        utf8.count <= count ? self : String(prefix(count))
+    }
+
+    /// Whether the text has at most `count` characters, counting bytes first (cheap) and characters only if needed.
+    package func fits(_ count: Int) -> Bool {
+        utf8.count <= count || self.count <= count
+    }
+
+    /// Without leading and trailing spaces and tabs; no copy when there are none.
+    package var trimmedSpaces: String {
+        guard let first = utf8.first, let last = utf8.last else { return self }
+        let edges: Set<UInt8> = [0x20, 0x09]
+        guard edges.contains(first) || edges.contains(last) else { return self }
+        return trimmingCharacters(in: .whitespaces)
+    }
+}

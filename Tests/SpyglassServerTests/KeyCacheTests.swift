@@ -36,7 +36,7 @@ final class SlowDirectory: KeyDirectory {
 
     @Test func changesAreSeenAfterTheCheckIntervalAndNewKeysAtOnce() async throws {
         let directory = SlowDirectory()
-        let cache = KeyCache(directory: directory, checkInterval: .milliseconds(100))
+        let cache = KeyCache(directory: directory, checkInterval: .seconds(1))
         #expect(try await cache.lookup("k1")?.projectID == 1)
         // A new key: found at once, because a miss checks the version.
         directory.keys.withLock { $0.append(ClientKey(publicKey: "k2", projectID: 2, rateLimitPerMinute: 5)) }
@@ -46,7 +46,7 @@ final class SlowDirectory: KeyDirectory {
         directory.keys.withLock { $0.removeAll { $0.publicKey == "k1" } }
         directory.version.withLock { $0 += 1 }
         #expect(try await cache.lookup("k1") != nil)
-        try await Task.sleep(for: .milliseconds(150))
+        try await Task.sleep(for: .milliseconds(1100))
         #expect(try await cache.lookup("k1") == nil)
         // Unknown keys do not reload while nothing changed.
         let reads = directory.reads.withLock { $0 }

@@ -9,11 +9,11 @@
 /// ```
 public struct Envelope: Sendable {
     /// The envelope header (`event_id`, `dsn`, `sent_at`, `sdk`, `trace`, …).
-    public var headers: [String: JSONValue]
+    public var headers: JSONObject
     /// The items in order, including those whose payload was skipped (``EnvelopeItem/isSkipped``).
     public var items: [EnvelopeItem]
 
-    public init(headers: [String: JSONValue], items: [EnvelopeItem]) {
+    public init(headers: JSONObject, items: [EnvelopeItem]) {
         self.headers = headers
         self.items = items
     }
@@ -33,7 +33,7 @@ public struct EnvelopeItem: Sendable {
     /// Position in the envelope, from 1 (for error messages).
     public var index: Int
     /// The item header (`type`, `length`, `content_type`, `filename`, `attachment_type`, …).
-    public var headers: [String: JSONValue]
+    public var headers: JSONObject
     /// The item type, e.g. `event`, `attachment`, `session`.
     public var type: String
     /// The payload; empty when skipped.
@@ -94,7 +94,7 @@ public struct EnvelopeReader {
     private var state = State.envelopeHeader
     private var line: [UInt8] = []
     private var total = 0
-    private var headers: [String: JSONValue]?
+    private var headers: JSONObject?
     private var items: [EnvelopeItem] = []
     private var current: EnvelopeItem?
     private var currentLimit: Int?
@@ -237,7 +237,7 @@ public struct EnvelopeReader {
         state = .itemHeader
     }
 
-    private func parseHeader(_ bytes: [UInt8], what: String) throws(EnvelopeError) -> [String: JSONValue] {
+    private func parseHeader(_ bytes: [UInt8], what: String) throws(EnvelopeError) -> JSONObject {
         let value: JSONValue
         do {
             value = try JSONParser.parse(bytes)

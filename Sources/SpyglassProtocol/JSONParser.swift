@@ -95,11 +95,13 @@ private struct Parser {
     mutating func parseObject(depth: Int) throws(JSONParser.Error) -> JSONValue {
         guard depth <= JSONParser.maxDepth else { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
         position += 1
-        var members: [String: JSONValue] = [:]
+        var members: [JSONObject.Member] = []
+        // Duplicate keys: the last wins. Large objects get an index so that stays linear.
+        var index: [String: Int]?
         skipWhitespace()
         if position < bytes.count && bytes[position] == UInt8(ascii: "}") {
             position += 1
-            return .object(members)
+            return .object(JSONObject(uniqueMembers: members))
         }
         while true {
             skipWhitespace()
@@ -113,14 +115,23 @@ private struct Parser {
             }
             position += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth)
+            let value = try parseValue(depth: depth)
+            if members.count >= 16 && index == nil {
+                index = Dictionary(members.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { _, last in last })
+            }
+            if let position = index.map({ $0[key] }) ?? members.firstIndex(where: { $0.key == key }) {
+                members[position].value = value
+            } else {
+                index?[key] = members.count
+                members.append(JSONObject.Member(key: key, value: value))
+            }
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input in an object") }
             switch bytes[position] {
             case UInt8(ascii: ","): position += 1
             case UInt8(ascii: "}"):
                 position += 1
-                return .object(members)
+                return .object(JSONObject(uniqueMembers: members))
             default: throw error("unexpected \(describeCurrent()), expected ',' or '}' in an object")
             }
         }

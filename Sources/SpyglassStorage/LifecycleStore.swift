@@ -98,7 +98,7 @@ enum LifecycleStore {
                     """,
                 arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, issueID])
             try db.execute(sql: "UPDATE event SET pinned = 1 WHERE id = ?", arguments: [eventRowID])
-            var data: [String: JSONValue] = ["version": event.release.map(JSONValue.string) ?? .null]
+            var data: JSONObject = ["version": event.release.map(JSONValue.string) ?? .null]
             if case .inRelease(let fixed) = resolution { data["resolved_in_version"] = .string(fixed) }
             if case .inNextRelease(let current?) = resolution { data["resolved_in_version"] = .string(current) }
             try addActivity(issueID, type: "set_regression", data: .object(data), at: now, in: db)
@@ -141,7 +141,7 @@ enum LifecycleStore {
     // MARK: - Ignore state as JSON
 
     static func encodeIgnore(_ state: IgnoreState) -> String {
-        var object: [String: JSONValue] = [
+        var object: JSONObject = [
             "timesSeen": .number(JSONNumber(Int64(state.timesSeenAtIgnore))), "users": .number(JSONNumber(Int64(state.usersAtIgnore))),
             "baseline": .number(JSONNumber(state.hourlyBaseline)),
         ]

@@ -9,6 +9,16 @@ import Testing
         #expect(value["a"]?.arrayValue?[1].doubleValue == -2500)
     }
 
+    @Test func duplicateKeysKeepTheLastValueInSmallAndLargeObjects() throws {
+        #expect(try JSONParser.parse(#"{"a":1,"b":2,"a":3}"#) == ["a": 3, "b": 2])
+        let keys = (0..<5000).map { "\"k\($0 % 100)\":\($0)" }.joined(separator: ",")
+        let large = try JSONParser.parse("{" + keys + "}")
+        #expect(large.objectValue?.count == 100)
+        #expect(large["k7"] == .number(JSONNumber(literal: "4907")))
+        // Objects compare as JSON does: member order does not matter.
+        #expect(try JSONParser.parse(#"{"x":1,"y":[2]}"#) == JSONParser.parse(#"{"y":[2],"x":1}"#))
+    }
+
     @Test func keepsNumbersTooBigForInt64Exactly() throws {
         let text = #"{"big":123456789012345678901234567890,"neg":-9223372036854775809}"#
         let value = try JSONParser.parse(text)

@@ -30,7 +30,7 @@ public struct IssueSummary: Sendable, Hashable {
             let firstLine = value.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             title = firstLine.isEmpty ? type : "\(type): \(Self.truncate(firstLine, 100))"
             self.type = "error"
-            var metadata: [String: JSONValue] = ["type": .string(type), "value": .string(Self.truncate(value, 1000))]
+            var metadata: JSONObject = ["type": .string(type), "value": .string(Self.truncate(value, 1000))]
             if let filename = frame?["filename"]?.stringValue { metadata["filename"] = .string(filename) }
             if let function = frame?["function"]?.stringValue { metadata["function"] = .string(function) }
             self.metadata = .object(metadata)

@@ -97,7 +97,7 @@ public struct EventNormalizer: Sendable {
     }
 
     private func normalizeTimestamp(
-        _ event: inout [String: JSONValue], context: Context, errors: inout [JSONValue]
+        _ event: inout JSONObject, context: Context, errors: inout [JSONValue]
     ) -> Date {
         let received = context.received
         var timestamp = Timestamp.parse(event["timestamp"]) ?? received
@@ -130,7 +130,7 @@ public struct EventNormalizer: Sendable {
         }
     }
 
-    private func normalizeMessage(_ event: inout [String: JSONValue]) {
+    private func normalizeMessage(_ event: inout JSONObject) {
         var logentry = event["logentry"]?.objectValue
         switch event["message"] {
         case .string(let text)?:

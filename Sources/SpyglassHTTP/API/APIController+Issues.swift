@@ -101,7 +101,7 @@ extension APIController {
         }
         let change = try issueChange(body, context: context)
         try await store.updateIssues(ids: ids, change: change, now: .now)
-        var echo: [String: JSONValue] = [:]
+        var echo: JSONObject = [:]
         if let status = change.status { echo["status"] = .string(status); echo["statusDetails"] = .object([:]) }
         if let assignee = change.assigneeEmail { echo["assignedTo"] = APIJSON.optional(assignee) }
         return APIJSON.response(.object(echo))

@@ -34,7 +34,7 @@ enum SentryJSON {
 
     static func issue(_ issue: IssueInfo, organization: String, baseURL: URL, stats: [[Int64]]? = nil) -> JSONValue {
         let base = baseURL.absoluteString.hasSuffix("/") ? String(baseURL.absoluteString.dropLast()) : baseURL.absoluteString
-        var json: [String: JSONValue] = [
+        var json: JSONObject = [
             "id": .string(String(issue.id)), "shortId": .string(issue.shortIDText), "title": .string(issue.title),
             "culprit": .string(issue.culprit), "permalink": .string("\(base)/issues/\(issue.id)/"),
             "level": .string(issue.level), "status": .string(issue.status),
@@ -56,7 +56,7 @@ enum SentryJSON {
 
     /// `{"inNextRelease": true}`, `{"inRelease": "1.2.0"}`, `{"ignoreCount": 10}`, … as Sentry serializes them.
     static func statusDetails(_ issue: IssueInfo) -> JSONValue {
-        var details: [String: JSONValue] = [:]
+        var details: JSONObject = [:]
         switch issue.resolution {
         case .inNextRelease?: details["inNextRelease"] = true
         case .inRelease(let version)?: details["inRelease"] = .string(version)
@@ -89,7 +89,7 @@ enum SentryJSON {
         let started = health.reduce(0) { $0 + $1.started }
         let crashed = health.reduce(0) { $0 + $1.crashed }
         let total = ReleaseInfo.Health(environment: "", started: started, crashed: crashed, errored: health.reduce(0) { $0 + $1.errored }, abnormal: health.reduce(0) { $0 + $1.abnormal })
-        func healthJSON(_ health: ReleaseInfo.Health) -> [String: JSONValue] {
+        func healthJSON(_ health: ReleaseInfo.Health) -> JSONObject {
             [
                 "sessionsStarted": .number(JSONNumber(Int64(health.started))), "sessionsCrashed": .number(JSONNumber(Int64(health.crashed))),
                 "sessionsErrored": .number(JSONNumber(Int64(health.errored))), "sessionsAbnormal": .number(JSONNumber(Int64(health.abnormal))),

@@ -11,6 +11,8 @@ struct Spyglass: AsyncParsableCommand {
             called `default`, and prints the project's DSN. Every command takes --data-dir \
             (SPYGLASS_DATA_DIR) and works on a fresh directory too.
             """,
-        subcommands: [Serve.self, UserCommand.self, ProjectCommand.self, TokenCommand.self, Backup.self, Check.self]
+        subcommands: [
+            Serve.self, UserCommand.self, ProjectCommand.self, TokenCommand.self, EventCommand.self, Backup.self, Check.self,
+        ]
     )
 }

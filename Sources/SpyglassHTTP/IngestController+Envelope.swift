@@ -69,7 +69,9 @@ extension IngestController {
                 // One event per envelope, as in Relay; further ones are ignored.
                 guard work.event == nil else { continue }
                 do {
-                    work.event = try normalizer.normalize(try json(item), context: normalizeContext)
+                    var event = try normalizer.normalize(try json(item), context: normalizeContext)
+                    event.raw = item.payload
+                    work.event = event
                 } catch let error as DomainError {
                     throw IngestFailure.badRequest("item \(item.index) (event): \(error.message)")
                 }

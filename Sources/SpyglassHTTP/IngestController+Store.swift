@@ -27,10 +27,11 @@ extension IngestController {
         let payload: JSONValue
         do { payload = try JSONParser.parse(body) } catch { throw IngestFailure.badRequest("event: invalid JSON: \(error)") }
         try checkRateLimit(key)
-        let event: NormalizedEvent
+        var event: NormalizedEvent
         do {
             event = try normalizer.normalize(
                 payload, context: EventNormalizer.Context(received: .now, clientIP: clientIP(context)))
+            event.raw = body
         } catch {
             throw IngestFailure.badRequest("event: \(error.message)")
         }

@@ -163,15 +163,20 @@ extension AppDatabase: APIStore {
         }
     }
 
-    static let eventColumns = "event_id, project_id, issue_id, timestamp, received, payload, primary_hash FROM event"
+    static let eventColumns =
+        "event_id, project_id, issue_id, timestamp, received, payload, primary_hash, payload_raw, sent_at, client_ip FROM event"
 
     /// An event from a row of ``eventColumns`` starting at column `offset`.
     static func eventInfo(_ row: Row, offset o: Int = 0) throws -> EventInfo {
         let blob: Data = row[o + 5]
+        let eventID: String = row[o]
+        let received = Date(timeIntervalSince1970: row[o + 4])
+        let payload = try EventPayloadCodec.decode(
+            Array(blob), raw: row[o + 7], eventID: eventID, received: received,
+            sentAt: (row[o + 8] as Double?).map(Date.init(timeIntervalSince1970:)), clientIP: row[o + 9])
         return EventInfo(
-            eventID: row[o], projectID: row[o + 1], issueID: row[o + 2], timestamp: Date(timeIntervalSince1970: row[o + 3]),
-            received: Date(timeIntervalSince1970: row[o + 4]), payload: try EventPayloadCodec.decode(Array(blob)),
-            hash: row[o + 6])
+            eventID: eventID, projectID: row[o + 1], issueID: row[o + 2], timestamp: Date(timeIntervalSince1970: row[o + 3]),
+            received: received, payload: payload, hash: row[o + 6])
     }
 
     public func events(issueID: Int64, limit: Int, offset: Int) async throws -> [EventInfo] {
@@ -235,6 +240,18 @@ extension AppDatabase: APIStore {
                         value: $0[0], count: $0[1], firstSeen: Date(timeIntervalSince1970: $0[2]), lastSeen: Date(timeIntervalSince1970: $0[3]))
                 }
                 return TagSummary(key: key, totalValues: row[1], uniqueValues: row[2], topValues: values)
+            }
+        }
+    }
+}
+
+extension AppDatabase {
+    /// Stored events by id, in any project, with their normalized payloads (for `spyglass event show`).
+    public func events(ids: [String]) throws -> [EventInfo] {
+        try writer.read { db in
+            try ids.compactMap { id in
+                try Row.fetchOne(db, sql: "SELECT \(Self.eventColumns) WHERE event_id = ? ORDER BY id LIMIT 1", arguments: [id])
+                    .map { try Self.eventInfo($0) }
             }
         }
     }

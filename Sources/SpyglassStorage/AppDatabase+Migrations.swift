@@ -95,7 +95,12 @@ extension AppDatabase {
                         platform TEXT NOT NULL,
                         release TEXT,
                         environment TEXT,
+                        -- The payload as sent (payload_raw = 1; normalized again when read, with sent_at and
+                        -- client_ip) or already normalized (0); zlib-compressed either way.
                         payload BLOB NOT NULL,
+                        payload_raw INTEGER NOT NULL DEFAULT 0 CHECK (payload_raw IN (0, 1)),
+                        sent_at REAL,
+                        client_ip TEXT,
                         UNIQUE (project_id, event_id)
                     ) STRICT;
 

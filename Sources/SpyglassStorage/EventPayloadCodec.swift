@@ -1,4 +1,5 @@
 import CZlib
+import Foundation
 import SpyglassCore
 import SpyglassProtocol
 
@@ -6,7 +7,17 @@ import SpyglassProtocol
 public enum EventPayloadCodec {
     /// The stored form of a payload.
     public static func encode(_ payload: JSONValue) -> [UInt8] {
-        let json = JSONWriter.bytes(payload)
+        compress(JSONWriter.bytes(payload))
+    }
+
+    /// The stored form of an event: its raw bytes when it has them, else its normalized payload.
+    public static func encode(_ event: NormalizedEvent) -> (blob: [UInt8], raw: Bool) {
+        if let raw = event.raw { return (compress(raw), true) }
+        return (encode(event.payload), false)
+    }
+
+    /// zlib-compressed bytes.
+    public static func compress(_ json: [UInt8]) -> [UInt8] {
         var bound = compressBound(uLong(json.count))
         var out = [UInt8](repeating: 0, count: Int(bound))
         let status = out.withUnsafeMutableBufferPointer { outBuffer in
@@ -20,7 +31,17 @@ public enum EventPayloadCodec {
         return out
     }
 
-    /// The payload of a stored blob; throws when the blob is damaged.
+    /// The normalized payload of a stored event: raw payloads are normalized again as at ingest.
+    public static func decode(
+        _ blob: [UInt8], raw: Bool, eventID: String, received: Date, sentAt: Date?, clientIP: String?
+    ) throws -> JSONValue {
+        let stored = try decode(blob)
+        guard raw else { return stored }
+        let context = EventNormalizer.Context(envelopeEventID: eventID, sentAt: sentAt, received: received, clientIP: clientIP)
+        return (try? EventNormalizer().normalize(stored, context: context).payload) ?? stored
+    }
+
+    /// The JSON of a stored blob; throws when the blob is damaged.
     public static func decode(_ blob: [UInt8]) throws -> JSONValue {
         var stream = z_stream()
         guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {

@@ -10,7 +10,7 @@ import SpyglassProtocol
 /// (a late event moves first seen back), times seen, distinct users, level, tag values, hourly counts.
 enum EventStore {
     /// Returns false when the project already has an event with this id (nothing is written).
-    static func insert(_ event: NormalizedEvent, payload: [UInt8], projectID: Int64, in db: Database) throws -> Bool {
+    static func insert(_ event: NormalizedEvent, payload: (blob: [UInt8], raw: Bool), projectID: Int64, in db: Database) throws -> Bool {
         let exists = try db.cachedStatement(sql: "SELECT 1 FROM event WHERE project_id = ? AND event_id = ?")
         if try Bool.fetchOne(exists, arguments: [projectID, event.eventID]) == true { return false }
 
@@ -20,12 +20,13 @@ enum EventStore {
         try db.cachedStatement(
             sql: """
                 INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment,
-                    payload, issue_id, primary_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    payload, payload_raw, sent_at, client_ip, issue_id, primary_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             projectID, event.eventID, timestamp, event.received.timeIntervalSince1970, event.level, event.platform,
-            event.release, event.environment, Data(payload), issueID, event.hashes.first,
+            event.release, event.environment, Data(payload.blob), payload.raw, event.sentAt?.timeIntervalSince1970,
+            event.clientIP, issueID, event.hashes.first,
         ])
         let rowID = db.lastInsertedRowID
 

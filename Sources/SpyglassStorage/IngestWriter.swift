@@ -22,7 +22,7 @@ public final class IngestWriter: IngestSink, Service {
 
     private struct Job {
         var work: IngestWork
-        var payload: [UInt8]?
+        var payload: (blob: [UInt8], raw: Bool)?
         var continuation: CheckedContinuation<IngestReceipt, any Error>
         var cost: Int
     }
@@ -58,9 +58,9 @@ public final class IngestWriter: IngestSink, Service {
     /// Queues `work` and returns once it is committed.
     public func ingest(_ work: IngestWork) async throws -> IngestReceipt {
         // Compression happens here, on the request's task, so the single writer only writes.
-        let payload = work.event.map { EventPayloadCodec.encode($0.payload) }
+        let payload = work.event.map { EventPayloadCodec.encode($0) }
         // The parsed event is about ten times its compressed size in memory.
-        let cost = 4096 + (payload?.count ?? 0) * 10 + work.attachments.reduce(0) { $0 + $1.data.count }
+        let cost = 4096 + (payload?.blob.count ?? 0) * 10 + work.attachments.reduce(0) { $0 + $1.data.count }
         return try await withCheckedThrowingContinuation { continuation in
             let outcome: Result<(CheckedContinuation<Void, Never>?, Int), IngestRefusal> = state.withLock { state in
                 if state.stopping { return .failure(IngestRefusal(.shuttingDown, retryAfter: 5)) }
@@ -161,7 +161,7 @@ public final class IngestWriter: IngestSink, Service {
         }
     }
 
-    private static func store(_ work: IngestWork, payload: [UInt8]?, in db: Database) throws -> IngestReceipt {
+    private static func store(_ work: IngestWork, payload: (blob: [UInt8], raw: Bool)?, in db: Database) throws -> IngestReceipt {
         var stored = false
         if let event = work.event, let payload {
             stored = try EventStore.insert(event, payload: payload, projectID: work.projectID, in: db)

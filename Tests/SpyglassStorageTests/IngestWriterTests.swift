@@ -71,6 +71,25 @@ import Testing
         #expect(try EventPayloadCodec.decode(Array(payload ?? Data()))["logentry"]?["formatted"] == "boom")
     }
 
+    @Test func rawPayloadsAreStoredAsSentAndReadBackNormalized() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let raw = Array(#"{"message":"raw one","tags":{"t":"v"},"timestamp":1789992800,"custom":{"kept":true},"user":{"ip_address":"{{auto}}"}}"#.utf8)
+        let sentAt = now.addingTimeInterval(-7200)  // two hours of clock drift
+        var event = try EventNormalizer().normalize(
+            JSONParser.parse(raw), context: .init(envelopeEventID: EventID.generate(), sentAt: sentAt, received: now, clientIP: "10.1.2.3"))
+        event.raw = raw
+        let work = IngestWork(projectID: project, event: event)
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        try await withRunningWriter(writer) { _ = try await writer.ingest(work) }
+        let stored = try #require(try database.events(ids: [event.eventID]).first)
+        #expect(stored.payload == event.payload)
+        #expect(stored.payload["user"]?["ip_address"] == "10.1.2.3")
+        #expect(stored.payload["errors"]?.arrayValue?.first?["type"] == "clock_drift")
+        let blob = try await database.writer.read { db in try Data.fetchOne(db, sql: "SELECT payload FROM event") }
+        #expect(try EventPayloadCodec.decode(Array(blob ?? Data())) == JSONParser.parse(raw))  // the original, as sent
+    }
+
     @Test func countersAddUpAcrossRequests() async throws {
         let database = try AppDatabase.inMemory()
         let project = try database.createProject(name: "App", now: now).project.id!

@@ -143,17 +143,21 @@ def run_cli(*args: str, data_dir=None, env=None, check=True) -> subprocess.Compl
 
 
 def stored_events(data_dir) -> list[dict]:
-    """Every stored event's columns and decoded payload, oldest first, read from the SQLite file."""
+    """Every stored event's columns, oldest first, with its normalized payload as `spyglass event show` prints it."""
     import sqlite3
-    import zlib
 
     with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:
         rows = db.execute(
-            "SELECT project_id, event_id, timestamp, received, level, platform, release, environment, payload"
-            " FROM event ORDER BY id"
+            "SELECT project_id, event_id, timestamp, received, level, platform, release, environment FROM event ORDER BY id"
         ).fetchall()
     keys = ["project_id", "event_id", "timestamp", "received", "level", "platform", "release", "environment"]
-    return [dict(zip(keys, row[:-1]), payload=json.loads(zlib.decompress(row[-1]))) for row in rows]
+    events = [dict(zip(keys, row)) for row in rows]
+    if events:
+        out = run_cli("event", "show", *[e["event_id"] for e in events], data_dir=data_dir).stdout
+        payloads = {p["event_id"]: p for p in map(json.loads, out.splitlines())}
+        for event in events:
+            event["payload"] = payloads[event["event_id"]]
+    return events
 
 
 def query(data_dir, sql: str, *args) -> list[tuple]:

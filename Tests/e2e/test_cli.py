@@ -115,7 +115,7 @@ def test_check_reports_broken_references(tmp_path):
 @pytest.mark.parametrize(
     "command",
     [["serve"], ["user", "create"], ["user", "list"], ["project", "create"], ["project", "list"],
-     ["project", "dsn"], ["project", "rate-limit"], ["token", "create"], ["backup"], ["check"]],
+     ["project", "dsn"], ["project", "rate-limit"], ["token", "create"], ["event", "show"], ["backup"], ["check"]],
 )
 def test_every_command_has_help_and_takes_a_data_dir(command):
     result = subprocess.run([BIN, *command, "--help"], capture_output=True, text=True, env=clean_env())

@@ -8,7 +8,7 @@ import uuid
 
 import requests
 
-from conftest import DSN_RE, stored_events
+from conftest import DSN_RE, query
 
 
 def test_every_acknowledged_event_survives_sigkill(tmp_path, start_server):
@@ -47,7 +47,7 @@ def test_every_acknowledged_event_survives_sigkill(tmp_path, start_server):
         thread.join(timeout=10)
 
     assert len(acknowledged) > 100, "the load generator got too few answers to mean anything"
-    stored = {event["event_id"] for event in stored_events(data)}
+    stored = {row[0] for row in query(data, "SELECT event_id FROM event")}
     missing = [event_id for event_id in acknowledged if event_id not in stored]
     assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged events were lost"
 

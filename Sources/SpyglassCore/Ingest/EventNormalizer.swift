@@ -91,9 +91,12 @@ public struct EventNormalizer: Sendable {
         }
 
         if !errors.isEmpty { event["errors"] = .array(errors) }
-        return NormalizedEvent(
+        var normalized = NormalizedEvent(
             eventID: eventID, timestamp: timestamp, received: context.received, level: level, platform: platform,
             release: release, environment: environment, payload: .object(event.filter { !$0.value.isNull }))
+        normalized.sentAt = context.sentAt
+        normalized.clientIP = context.clientIP
+        return normalized
     }
 
     private func normalizeTimestamp(

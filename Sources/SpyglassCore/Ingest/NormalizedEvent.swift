@@ -24,6 +24,14 @@ public struct NormalizedEvent: Sendable {
     public var tags: [EventTag]
     /// Who was affected: `id:…`, `email:…`, `username:…` or `ip:…`; nil when unknown.
     public var userKey: String?
+    /// The payload's bytes as sent. When set, they are stored instead of the normalized payload, and the
+    /// normalization is applied again on reading (with ``sentAt`` and ``clientIP``): cheaper than writing the
+    /// normalized JSON for every event, and the original is kept.
+    public var raw: [UInt8]?
+    /// The envelope's `sent_at`, as normalization used it.
+    public var sentAt: Date?
+    /// The client's address, as normalization used it.
+    public var clientIP: String?
 
     public init(
         eventID: String, timestamp: Date, received: Date, level: String, platform: String, release: String?,

@@ -30,7 +30,7 @@ public final class IngestWriter: IngestSink, Service {
     private struct State {
         var queue: [Job] = []
         var head = 0
-        var waiter: CheckedContinuation<Void, Never>?
+        var finished: CheckedContinuation<Void, Never>?
         var stopping = false
         var queuedBytes = 0
         var count: Int { queue.count - head }
@@ -38,6 +38,8 @@ public final class IngestWriter: IngestSink, Service {
 
     private let database: AppDatabase
     private let state = Mutex(State())
+    /// Wakes the writer thread: one signal per job queued, and one to stop.
+    private let wakeUp = DispatchSemaphore(value: 0)
     private let queueDepth: Gauge
     private let commitTimer: Timer
     private let logger: Logger?
@@ -62,21 +64,19 @@ public final class IngestWriter: IngestSink, Service {
         // The parsed event is about ten times its compressed size in memory.
         let cost = 4096 + (payload?.blob.count ?? 0) * 10 + work.attachments.reduce(0) { $0 + $1.data.count }
         return try await withCheckedThrowingContinuation { continuation in
-            let outcome: Result<(CheckedContinuation<Void, Never>?, Int), IngestRefusal> = state.withLock { state in
+            let outcome: Result<Int, IngestRefusal> = state.withLock { state in
                 if state.stopping { return .failure(IngestRefusal(.shuttingDown, retryAfter: 5)) }
                 guard state.count < capacity, state.count == 0 || state.queuedBytes + cost <= maxQueuedBytes else {
                     return .failure(IngestRefusal(.queueFull, retryAfter: 1))
                 }
                 state.queuedBytes += cost
                 state.queue.append(Job(work: work, payload: payload, continuation: continuation, cost: cost))
-                let waiter = state.waiter
-                state.waiter = nil
-                return .success((waiter, state.count))
+                return .success(state.count)
             }
             switch outcome {
-            case .success(let (waiter, depth)):
+            case .success(let depth):
                 queueDepth.record(depth)
-                waiter?.resume()
+                wakeUp.signal()
             case .failure(let refusal):
                 continuation.resume(throwing: refusal)
             }
@@ -87,23 +87,36 @@ public final class IngestWriter: IngestSink, Service {
     public var depth: Int { state.withLock { $0.count } }
 
     /// Commits batches until graceful shutdown, then drains what is queued and returns.
+    ///
+    /// The commits run on a thread of their own with GRDB's blocking API, so a busy cooperative thread pool
+    /// (request processing) never delays the commit that requests are waiting for.
     public func run() async throws {
         await withGracefulShutdownHandler {
-            while let batch = await nextBatch() {
-                await commit(batch)
+            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                state.withLock { $0.finished = finished }
+                let thread = Thread { [self] in self.loop() }
+                thread.name = "spyglass-ingest-writer"
+                thread.start()
             }
         } onGracefulShutdown: {
-            let waiter = self.state.withLock { state in
-                state.stopping = true
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
+            self.state.withLock { $0.stopping = true }
+            self.wakeUp.signal()
         }
     }
 
+    private func loop() {
+        while let batch = nextBatch() {
+            commit(batch)
+        }
+        let finished = state.withLock { state in
+            defer { state.finished = nil }
+            return state.finished
+        }
+        finished?.resume()
+    }
+
     /// The next jobs to commit, waiting for some; `nil` once stopping and drained.
-    private func nextBatch() async -> [Job]? {
+    private func nextBatch() -> [Job]? {
         while true {
             let taken: [Job]? = state.withLock { state in
                 if state.count > 0 {
@@ -126,23 +139,15 @@ public final class IngestWriter: IngestSink, Service {
                 queueDepth.record(depth)
                 return taken.isEmpty ? nil : taken
             }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state in
-                    if state.count > 0 || state.stopping { return true }
-                    state.waiter = continuation
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
+            wakeUp.wait()
         }
     }
 
-    private func commit(_ batch: [Job]) async {
+    private func commit(_ batch: [Job]) {
         let start = ContinuousClock.now
-        let items = batch.map { ($0.work, $0.payload) }
         do {
-            let receipts = try await database.writer.write { db in
-                try items.map { work, payload in try Self.store(work, payload: payload, in: db) }
+            let receipts = try database.writer.write { db in
+                try batch.map { job in try Self.store(job.work, payload: job.payload, in: db) }
             }
             commitTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped)
             for (job, receipt) in zip(batch, receipts) { job.continuation.resume(returning: receipt) }
@@ -151,8 +156,7 @@ public final class IngestWriter: IngestSink, Service {
             logger?.warning("ingest batch failed, retrying jobs one by one", metadata: ["error": "\(error)"])
             for job in batch {
                 do {
-                    let (work, payload) = (job.work, job.payload)
-                    let receipt = try await database.writer.write { db in try Self.store(work, payload: payload, in: db) }
+                    let receipt = try database.writer.write { db in try Self.store(job.work, payload: job.payload, in: db) }
                     job.continuation.resume(returning: receipt)
                 } catch {
                     job.continuation.resume(throwing: error)

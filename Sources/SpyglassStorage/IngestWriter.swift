@@ -91,17 +91,26 @@ public final class IngestWriter: IngestSink, Service {
     /// The commits run on a thread of their own with GRDB's blocking API, so a busy cooperative thread pool
     /// (request processing) never delays the commit that requests are waiting for.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
-                state.withLock { $0.finished = finished }
-                let thread = Thread { [self] in self.loop() }
-                thread.name = "spyglass-ingest-writer"
-                thread.start()
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                    state.withLock { $0.finished = finished }
+                    let thread = Thread { [self] in self.loop() }
+                    thread.name = "spyglass-ingest-writer"
+                    thread.start()
+                }
+            } onGracefulShutdown: {
+                self.stop()
             }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.stopping = true }
-            self.wakeUp.signal()
+        } onCancel: {
+            self.stop()
         }
+    }
+
+    /// Refuses new work; the thread commits what is queued, then ends.
+    private func stop() {
+        state.withLock { $0.stopping = true }
+        wakeUp.signal()
     }
 
     private func loop() {

@@ -43,17 +43,4 @@ extension AppDatabase {
             return token
         }
     }
-
-    /// The active user owning the API token whose hash is `tokenHash`, if any.
-    public func user(tokenHash: String) throws -> User? {
-        try writer.read { db in
-            try User.fetchOne(
-                db,
-                sql: """
-                    SELECT user.* FROM user JOIN api_token ON api_token.user_id = user.id
-                    WHERE api_token.token_hash = ? AND user.is_active = 1
-                    """,
-                arguments: [tokenHash])
-        }
-    }
 }

@@ -32,13 +32,4 @@ extension AppDatabase: KeyDirectory {
             return db.changesCount
         }
     }
-
-    /// Marks a key inactive (ingest refuses it within about a second); returns whether one was found.
-    @discardableResult
-    public func revokeKey(publicKey: String) throws -> Bool {
-        try writer.write { db in
-            try db.execute(sql: "UPDATE project_key SET is_active = 0 WHERE public_key = ?", arguments: [publicKey])
-            return db.changesCount > 0
-        }
-    }
 }

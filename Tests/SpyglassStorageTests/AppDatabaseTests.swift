@@ -126,14 +126,14 @@ import Testing
         #expect(try database.users().count == 1)
     }
 
-    @Test func apiTokensAreFoundByTheirHashOnly() throws {
+    @Test func apiTokensAreFoundByTheirHashOnly() async throws {
         let database = try AppDatabase.inMemory()
         let user = try database.createUser(email: "ci@example.com", passwordHash: "x", isAdmin: false, now: now)
         let (token, hash) = APIToken.generate()
         try database.createAPIToken(userEmail: "CI@example.com", name: "ci", tokenHash: hash, now: now)
-        #expect(try database.user(tokenHash: APIToken.hash(token))?.id == user.id)
-        #expect(try database.user(tokenHash: token) == nil)
-        let stored = try database.writer.read { db in try String.fetchAll(db, sql: "SELECT token_hash FROM api_token") }
+        #expect(try await database.user(tokenHash: APIToken.hash(token))?.id == user.id)
+        #expect(try await database.user(tokenHash: token) == nil)
+        let stored = try await database.writer.read { db in try String.fetchAll(db, sql: "SELECT token_hash FROM api_token") }
         #expect(stored == [hash])
         #expect(throws: DomainError.self) {
             try database.createAPIToken(userEmail: "nobody@example.com", name: "x", tokenHash: hash, now: now)

@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Wire types shared by the SDK and the server. Foundation only.
@@ -69,6 +72,24 @@ let package = Package(
             ]
         ),
 
+        // Notifications: the SMTP client (SwiftNIO + NIOSSL), webhooks (AsyncHTTPClient), the outbox worker.
+        .target(
+            name: "SpyglassNotify",
+            dependencies: [
+                "SpyglassCore",
+                "SpyglassProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // Composition root: configuration, logging, buildApplication, services.
         .target(
             name: "SpyglassServer",
@@ -76,6 +97,7 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassStorage",
                 "SpyglassHTTP",
+                "SpyglassNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -117,6 +139,17 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassStorage",
                 "CZlib",
+            ]
+        ),
+        .testTarget(
+            name: "SpyglassNotifyTests",
+            dependencies: [
+                "SpyglassNotify",
+                "SpyglassCore",
+                "SpyglassProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

@@ -12,7 +12,8 @@ struct Spyglass: AsyncParsableCommand {
             (SPYGLASS_DATA_DIR) and works on a fresh directory too.
             """,
         subcommands: [
-            Serve.self, UserCommand.self, ProjectCommand.self, TokenCommand.self, EventCommand.self, Backup.self, Check.self,
+            Serve.self, UserCommand.self, ProjectCommand.self, TokenCommand.self, EventCommand.self, SendTestMail.self, Backup.self,
+            Check.self,
         ]
     )
 }

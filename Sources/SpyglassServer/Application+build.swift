@@ -3,7 +3,9 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import Synchronization
 import SpyglassHTTP
+import SpyglassNotify
 import SpyglassCore
 import SpyglassStorage
 
@@ -62,7 +64,8 @@ public func buildApplication(
     configuration: ServerConfiguration, dependencies: AppDependencies,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    Application(
+    let boundPort = BoundPort()
+    return Application(
         router: buildRouter(configuration, dependencies),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         // Services shut down in reverse order: the server drains its requests first, then the writer
@@ -70,7 +73,30 @@ public func buildApplication(
         services: [
             DatabaseService(database: dependencies.database, logger: dependencies.logger), dependencies.writer,
             MaintenanceService(database: dependencies.database, policy: configuration.retention, logger: dependencies.logger),
+            // Stops first: the delivery in progress ends before the database closes.
+            NotificationService(
+                outbox: dependencies.database, settings: configuration.notify,
+                renderer: {
+                    NotificationRenderer(
+                        baseURL: configuration.effectiveBaseURL(boundPort: boundPort.value ?? configuration.port).absoluteString,
+                        organization: configuration.organizationSlug)
+                },
+                logger: dependencies.logger, metrics: PrometheusMetricsFactory(registry: dependencies.registry)),
         ],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            boundPort.value = port
+            await onServerRunning(port)
+        },
         logger: dependencies.logger)
+}
+
+/// The port the server bound, once it has (port 0 picks one).
+final class BoundPort: Sendable {
+    private let port = Mutex<Int?>(nil)
+
+    var value: Int? {
+        get { port.withLock { $0 } }
+        set { port.withLock { $0 = newValue } }
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SpyglassCore
+import SpyglassNotify
 
 /// A setting with a bad value: says which one, and what is wrong with it.
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -162,7 +163,49 @@ extension ServerConfiguration {
             config.retention.interval = .milliseconds(Int64(seconds * 1000))
         }
         config.benchmarkRoutes = environment["SPYGLASS_BENCHMARK_ROUTES"] == "1"
+        config.notify = try resolveNotify(environment)
         return config
+    }
+
+    /// The alert delivery settings (environment only).
+    static func resolveNotify(_ environment: [String: String]) throws(ConfigurationError) -> NotifySettings {
+        func text(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        var settings = NotifySettings(smtp: nil, emailFrom: "spyglass@localhost")
+        if let url = text("SPYGLASS_SMTP_URL") {
+            do {
+                settings.smtp = try SMTPConfiguration(url: url, trustRootsFile: text("SPYGLASS_SMTP_CA_FILE"))
+            } catch {
+                throw ConfigurationError(setting: "SPYGLASS_SMTP_URL", message: error.message)
+            }
+        }
+        if let file = text("SPYGLASS_SMTP_CA_FILE"), !FileManager.default.isReadableFile(atPath: file) {
+            throw ConfigurationError(setting: "SPYGLASS_SMTP_CA_FILE", message: "\"\(file)\" is not a readable file")
+        }
+        if let from = text("SPYGLASS_EMAIL_FROM") {
+            do { settings.emailFrom = try EmailAddress.normalize(from) } catch {
+                throw ConfigurationError(setting: "SPYGLASS_EMAIL_FROM", message: error.message)
+            }
+        }
+        if let allow = text("SPYGLASS_WEBHOOK_ALLOW_PRIVATE") {
+            switch allow.lowercased() {
+            case "1", "true", "yes": settings.allowPrivateWebhooks = true
+            case "0", "false", "no": settings.allowPrivateWebhooks = false
+            default: throw ConfigurationError(setting: "SPYGLASS_WEBHOOK_ALLOW_PRIVATE", message: "\"\(allow)\" is not 1 or 0")
+            }
+        }
+        if let attempts = text("SPYGLASS_NOTIFY_ATTEMPTS") {
+            guard let number = Int(attempts), (1...100).contains(number) else {
+                throw ConfigurationError(setting: "SPYGLASS_NOTIFY_ATTEMPTS", message: "\"\(attempts)\" is not a whole number from 1 to 100")
+            }
+            settings.retry.maxAttempts = number
+        }
+        if let seconds = text("SPYGLASS_NOTIFY_RETRY_SECONDS") {
+            guard let number = Double(seconds), number > 0, number <= 86400 else {
+                throw ConfigurationError(setting: "SPYGLASS_NOTIFY_RETRY_SECONDS", message: "\"\(seconds)\" is not a number of seconds (0-86400]")
+            }
+            settings.retry.baseDelay = number
+        }
+        return settings
     }
 
     /// `1048576`, `512KiB`, `512k`, `20MiB`, `20m`, `1GiB`.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SpyglassCore
+import SpyglassNotify
 
 /// Everything `spyglass serve` can be told, resolved from flags, then `SPYGLASS_*` variables, then defaults.
 public struct ServerConfiguration: Sendable {
@@ -35,6 +36,10 @@ public struct ServerConfiguration: Sendable {
     /// `SPYGLASS_BENCHMARK_ROUTES=1` adds `POST /api/{project_id}/null/`, which reads the body and answers 200:
     /// the HTTP ceiling the ingest benchmark compares with. Off by default.
     public var benchmarkRoutes = false
+    /// Alert delivery: `SPYGLASS_SMTP_URL`, `SPYGLASS_SMTP_CA_FILE`, `SPYGLASS_EMAIL_FROM`,
+    /// `SPYGLASS_WEBHOOK_ALLOW_PRIVATE`, `SPYGLASS_NOTIFY_ATTEMPTS` (default 8), `SPYGLASS_NOTIFY_RETRY_SECONDS`
+    /// (first backoff delay, doubling; default 30).
+    public var notify = NotifySettings(smtp: nil, emailFrom: "spyglass@localhost")
 
     /// The defaults, which is what a bare `spyglass serve` runs with.
     public static let defaults = ServerConfiguration(

@@ -65,6 +65,7 @@ extension AppDatabase {
         registerIngestMigrations(&migrator)
         registerIssueMigrations(&migrator)
         registerReleaseMigrations(&migrator)
+        registerAlertMigrations(&migrator)
         return migrator
     }
 }

@@ -9,7 +9,7 @@ public struct ProjectWithKeys: Sendable, Hashable {
 }
 
 extension AppDatabase {
-    /// Creates a project, its first client key, and makes every admin a member.
+    /// Creates a project, its first client key and default alert rule, and makes every admin a member.
     ///
     /// - Parameters:
     ///   - slug: taken as is when given (validated), else derived from `name`.
@@ -55,6 +55,7 @@ extension AppDatabase {
             guard let userId = admin.id else { continue }
             try ProjectMember(projectId: projectId, userId: userId, role: "admin", createdAt: now).insert(db)
         }
+        try AlertStore.insertRule(.projectDefault, projectID: projectId, now: now, in: db)
         return ProjectWithKeys(project: project, keys: [key])
     }
 

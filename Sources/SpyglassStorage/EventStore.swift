@@ -7,7 +7,8 @@ import SpyglassProtocol
 ///
 /// The event joins the issue of any of its hashes (missing hashes are attached to it), else a new issue
 /// is created with the next short id of the project. Then, in the same transaction: first/last seen
-/// (a late event moves first seen back), times seen, distinct users, level, tag values, hourly counts.
+/// (a late event moves first seen back), times seen, distinct users, level, tag values, hourly counts,
+/// lifecycle changes (regression, unignore) and the alert rules they fire (outbox rows).
 enum EventStore {
     /// Returns false when the project already has an event with this id (nothing is written).
     static func insert(_ event: NormalizedEvent, payload: (blob: [UInt8], raw: Bool), projectID: Int64, in db: Database) throws -> Bool {
@@ -32,8 +33,8 @@ enum EventStore {
 
         var newUser = 0
         if let userKey = event.userKey {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO issue_user (issue_id, user_key) VALUES (?, ?)")
-                .execute(arguments: [issueID, userKey])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO issue_user (issue_id, user_key, last_seen) VALUES (?, ?, ?)")
+                .execute(arguments: [issueID, userKey, timestamp])
             newUser = db.changesCount
         }
         try db.cachedStatement(
@@ -66,11 +67,14 @@ enum EventStore {
                 ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + 1
                 """
         ).execute(arguments: [issueID, Int64((timestamp / 3600).rounded(.down))])
+        var transitions: Set<AlertTrigger> = []
         if isNew {
             try LifecycleStore.issueCreated(issueID, releaseID: releaseID, event: event, in: db)
-        } else {
-            try LifecycleStore.eventJoined(issueID, eventRowID: rowID, event: event, projectID: projectID, in: db)
+            transitions.insert(.newIssue)
+        } else if let transition = try LifecycleStore.eventJoined(issueID, eventRowID: rowID, event: event, projectID: projectID, in: db) {
+            transitions.insert(transition)
         }
+        try AlertStore.evaluate(event, issueID: issueID, transitions: transitions, projectID: projectID, in: db)
         return true
     }
 

@@ -69,13 +69,17 @@ enum LifecycleStore {
     }
 
     /// An event joined an existing issue (counters already include it): regression, or the end of ignoring.
-    static func eventJoined(_ issueID: Int64, eventRowID: Int64, event: NormalizedEvent, projectID: Int64, in db: Database) throws {
+    /// Returns what changed, for alert rules.
+    @discardableResult
+    static func eventJoined(
+        _ issueID: Int64, eventRowID: Int64, event: NormalizedEvent, projectID: Int64, in db: Database
+    ) throws -> AlertTrigger? {
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(
                     sql: "SELECT status, resolution, resolution_release, ignore_state, times_seen, user_count FROM issue WHERE id = ?"),
                 arguments: [issueID])
-        else { return }
+        else { return nil }
         let status: String = row[0]
         let now = event.received
         switch status {
@@ -89,7 +93,7 @@ enum LifecycleStore {
                 }
                 let book = try ReleaseBook(projectID: projectID, versions: versions, in: db)
                 let eventRelease = event.release.flatMap { book.release($0) }
-                if Lifecycle.isCovered(resolution, eventRelease: eventRelease, release: book.release, ordering: book.ordering) { return }
+                if Lifecycle.isCovered(resolution, eventRelease: eventRelease, release: book.release, ordering: book.ordering) { return nil }
             }
             try db.execute(
                 sql: """
@@ -102,13 +106,14 @@ enum LifecycleStore {
             if case .inRelease(let fixed) = resolution { data["resolved_in_version"] = .string(fixed) }
             if case .inNextRelease(let current?) = resolution { data["resolved_in_version"] = .string(current) }
             try addActivity(issueID, type: "set_regression", data: .object(data), at: now, in: db)
+            return .regression
         case "ignored":
-            guard let text: String = row[3], let ignore = decodeIgnore(text) else { return }
+            guard let text: String = row[3], let ignore = decodeIgnore(text) else { return nil }
             let hour = Int64((event.timestamp.timeIntervalSince1970 / 3600).rounded(.down))  // issue_hour's clock
             let thisHour = try Int.fetchOne(
                 db.cachedStatement(sql: "SELECT count FROM issue_hour WHERE issue_id = ? AND hour = ?"), arguments: [issueID, hour]) ?? 0
             guard let escalating = Lifecycle.unignores(ignore, timesSeen: row[4], userCount: row[5], eventsThisHour: thisHour, now: now) else {
-                return
+                return nil
             }
             try db.execute(
                 sql: """
@@ -120,8 +125,9 @@ enum LifecycleStore {
             try addActivity(
                 issueID, type: escalating ? "set_escalating" : "set_unresolved",
                 data: ["reason": escalating ? "escalating" : "ignore condition met"], at: now, in: db)
+            return .escalating
         default:
-            return
+            return nil
         }
     }
 

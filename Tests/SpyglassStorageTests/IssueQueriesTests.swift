@@ -6,19 +6,8 @@ import SpyglassProtocol
 import SpyglassStorage
 import Testing
 
-@Suite struct IssueQueriesTests {
+@Suite struct IssueQueriesTests: StoreFixture {
     let now = Date(timeIntervalSince1970: 1_790_000_000)
-
-    func event(_ json: String, at offset: TimeInterval = 0) throws -> NormalizedEvent {
-        try EventNormalizer().normalize(JSONParser.parse(json), context: .init(received: now.addingTimeInterval(offset)))
-    }
-
-    func store(_ database: AppDatabase, _ events: [NormalizedEvent], project: Int64 = 1) async throws {
-        let writer = IngestWriter(database: database, metrics: TestMetrics())
-        let runner = Task { try await writer.run() }
-        for event in events { _ = try await writer.ingest(IngestWork(projectID: project, event: event)) }
-        runner.cancel()
-    }
 
     func list(_ database: AppDatabase, _ query: String, sort: IssueSort = .date) async throws -> [IssueInfo] {
         try await database.issues(
@@ -61,26 +50,8 @@ import Testing
     }
 }
 
-@Suite struct MergeAndRetentionTests {
+@Suite struct MergeAndRetentionTests: StoreFixture {
     let now = Date(timeIntervalSince1970: 1_790_000_000)
-
-    func event(_ json: String, at offset: TimeInterval = 0) throws -> NormalizedEvent {
-        try EventNormalizer().normalize(JSONParser.parse(json), context: .init(received: now.addingTimeInterval(offset)))
-    }
-
-    func setUp() throws -> AppDatabase {
-        let database = try AppDatabase.inMemory()
-        try database.createUser(email: "admin@example.com", passwordHash: "x", isAdmin: true, now: now)
-        try database.createProject(name: "Default", slug: "default", now: now)
-        return database
-    }
-
-    func store(_ database: AppDatabase, _ events: [NormalizedEvent]) async throws {
-        let writer = IngestWriter(database: database, metrics: TestMetrics())
-        let runner = Task { try await writer.run() }
-        for event in events { _ = try await writer.ingest(IngestWork(projectID: 1, event: event)) }
-        runner.cancel()
-    }
 
     func issues(_ database: AppDatabase) async throws -> [IssueInfo] {
         try await database.issues(IssueListRequest(projectIDs: [1], query: IssueQuery(), sort: .new, limit: 100, offset: 0, userID: 1))

@@ -48,8 +48,9 @@ import Testing
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         let problems = try database.integrityProblems()
-        #expect(problems.count == 1)
-        #expect(problems.first?.contains("project_key") == true)
+        // The project's key and its default alert rule now point nowhere.
+        #expect(problems.count == 2)
+        #expect(problems.contains { $0.contains("project_key") } && problems.contains { $0.contains("alert_rule") })
     }
 
     @Test func readinessWritesAndFailsOnAReadOnlyDatabase() async throws {

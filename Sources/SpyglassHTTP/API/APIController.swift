@@ -42,6 +42,7 @@ public struct APIController<Context: APIRequestContext>: Sendable {
         api.get("issues/:issue_id/activities", use: wrap(issueActivities))
         api.post("issues/:issue_id/comments", use: wrap(addComment))
         addReleaseRoutes(to: api)
+        addAlertRoutes(to: api)
     }
 
     /// Turns API and domain errors into `{"detail": …}` responses.

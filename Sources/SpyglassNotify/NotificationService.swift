@@ -1,0 +1,162 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import SpyglassCore
+
+/// Why a notification was not delivered. `permanent` errors (5xx SMTP replies, refused addresses, bad
+/// configuration) are not retried.
+public struct DeliveryError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var permanent: Bool
+
+    public init(_ message: String, permanent: Bool = false) {
+        self.message = message
+        self.permanent = permanent
+    }
+
+    public var description: String { message }
+}
+
+/// What the delivery worker needs to know.
+public struct NotifySettings: Sendable {
+    /// nil: e-mail actions fail with a message saying SMTP is not configured.
+    public var smtp: SMTPConfiguration?
+    /// The sender of alert mails (`SPYGLASS_EMAIL_FROM`).
+    public var emailFrom: String
+    public var retry: RetryPolicy
+    /// Allow webhooks to loopback, link-local and private addresses (`SPYGLASS_WEBHOOK_ALLOW_PRIVATE`).
+    public var allowPrivateWebhooks: Bool
+    /// How often the outbox is looked at when idle.
+    public var pollInterval: Duration
+
+    public init(
+        smtp: SMTPConfiguration?, emailFrom: String, retry: RetryPolicy = RetryPolicy(), allowPrivateWebhooks: Bool = false,
+        pollInterval: Duration = .seconds(1)
+    ) {
+        self.smtp = smtp
+        self.emailFrom = emailFrom
+        self.retry = retry
+        self.allowPrivateWebhooks = allowPrivateWebhooks
+        self.pollInterval = pollInterval
+    }
+}
+
+/// The outbox worker: delivers due notifications, records every attempt, retries with exponential backoff.
+///
+/// Rows are written by the ingest writer in the event's transaction; this service only reads them and
+/// records attempts, so a restart resumes where it stopped. A row is marked delivered right after its
+/// send succeeds; only a crash between the two can repeat a send, and then the same `Message-ID` /
+/// `X-Spyglass-Delivery` lets the receiver recognise it.
+public struct NotificationService: Service {
+    let outbox: any NotificationOutbox
+    let settings: NotifySettings
+    /// The renderer, asked per delivery: the public URL is known only once the socket is bound (port 0).
+    let renderer: @Sendable () -> NotificationRenderer
+    let logger: Logger
+    let metrics: any MetricsFactory
+    let depth: Gauge
+
+    public init(
+        outbox: any NotificationOutbox, settings: NotifySettings, renderer: @escaping @Sendable () -> NotificationRenderer, logger: Logger,
+        metrics: any MetricsFactory
+    ) {
+        self.outbox = outbox
+        self.settings = settings
+        self.renderer = renderer
+        self.logger = logger
+        self.metrics = metrics
+        self.depth = Gauge(label: "spyglass_notification_outbox_depth", factory: metrics)
+    }
+
+    public func run() async throws {
+        let client = WebhookSender.makeClient()
+        let webhooks = WebhookSender(client: client, allowPrivate: settings.allowPrivateWebhooks)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var delivered = 0
+            do {
+                let due = try await outbox.dueNotifications(now: .now, limit: 20)
+                delivered = due.count
+                // Each notification on its own task: one slow receiver doesn't hold up the others.
+                await withTaskGroup(of: Void.self) { group in
+                    for notification in due {
+                        group.addTask { await deliver(notification, webhooks: webhooks) }
+                    }
+                }
+                depth.record(try await outbox.pendingNotificationCount())
+            } catch {
+                logger.error("notification outbox failed", metadata: ["error": "\(error)"])
+            }
+            if delivered == 0 {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: settings.pollInterval) }
+            }
+        }
+        try? await client.shutdown()
+    }
+
+    func deliver(_ notification: PendingNotification, webhooks: WebhookSender) async {
+        let channel = notification.action.channel
+        var detail = "ok"
+        var permanent = false
+        var succeeded = true
+        do {
+            detail = try await send(notification, webhooks: webhooks)
+        } catch let error as DeliveryError {
+            (succeeded, detail, permanent) = (false, error.message, error.permanent)
+        } catch {
+            (succeeded, detail) = (false, "\(error)")
+        }
+        let now = Date.now
+        let attempts = notification.attempts + 1
+        let retryAt = succeeded || permanent ? nil : settings.retry.retryDate(afterAttempts: attempts, now: now)
+        let outcome = succeeded ? "delivered" : retryAt == nil ? "failed" : "retry"
+        Counter(label: "spyglass_notifications_total", dimensions: [("channel", channel), ("outcome", outcome)], factory: metrics)
+            .increment()
+        var metadata: Logger.Metadata = [
+            "spyglass.notification": "\(notification.id)", "spyglass.channel": "\(channel)", "spyglass.attempt": "\(attempts)",
+            "spyglass.outcome": "\(outcome)",
+        ]
+        if !succeeded { metadata["error"] = "\(detail)" }
+        logger.log(level: succeeded ? .info : .warning, "notification \(outcome)", metadata: metadata)
+        do {
+            try await outbox.recordAttempt(
+                notification.id, DeliveryAttempt(date: now, succeeded: succeeded, detail: detail), retryAt: retryAt)
+        } catch {
+            logger.error("could not record a notification attempt", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Sends one notification; returns a short note on success.
+    func send(_ notification: PendingNotification, webhooks: WebhookSender) async throws -> String {
+        let renderer = renderer()
+        switch notification.action {
+        case .email(let recipients):
+            guard let smtp = settings.smtp else {
+                throw DeliveryError("e-mail is not configured (set SPYGLASS_SMTP_URL and SPYGLASS_EMAIL_FROM)", permanent: true)
+            }
+            guard case .addresses(let addresses) = recipients, !addresses.isEmpty else {
+                throw DeliveryError("no recipients", permanent: true)
+            }
+            let host = settings.emailFrom.split(separator: "@").last.map(String.init) ?? "spyglass"
+            let message = renderer.mail(notification, from: settings.emailFrom, to: addresses, host: host)
+            try await SMTPClient(configuration: smtp).send(message)
+            return "sent to \(addresses.count) recipient(s) via \(smtp.host)"
+        case .webhook(let url, let secret):
+            let body = renderer.webhookBody(notification)
+            try await webhooks.post(
+                url, body: body,
+                headers: [
+                    ("X-Spyglass-Signature", WebhookSender.signature(body, secret: secret)),
+                    ("X-Spyglass-Delivery", String(notification.id)),
+                ])
+            return "accepted"
+        case .slack(let url):
+            try await webhooks.post(url, body: renderer.slackBody(notification), headers: [])
+            return "accepted"
+        case .discord(let url):
+            try await webhooks.post(url, body: renderer.discordBody(notification), headers: [])
+            return "accepted"
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassProtocol
+
+/// Alert rules inside the writer's transaction: which rules an event fires, and the outbox rows they write.
+///
+/// The rows are written in the transaction that stores the event, so an alert exists exactly when its event
+/// does. Per event this costs one indexed query when no rule can fire (the usual case: an event joining an
+/// unresolved issue while only new-issue and regression rules exist).
+enum AlertStore {
+    /// Evaluates the project's rules for an event just stored in `issueID` and queues what fires.
+    static func evaluate(
+        _ event: NormalizedEvent, issueID: Int64, transitions: Set<AlertTrigger>, projectID: Int64, in db: Database
+    ) throws {
+        let rules = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT id, spec, frequency_minutes, counts_events, counts_users FROM alert_rule
+                    WHERE project_id = ? AND enabled = 1
+                        AND ((on_new AND ?) OR (on_regression AND ?) OR (on_reappeared AND ?) OR counts_events OR counts_users)
+                    ORDER BY id
+                    """),
+            arguments: [
+                projectID, transitions.contains(.newIssue), transitions.contains(.regression), transitions.contains(.escalating),
+            ])
+        guard !rules.isEmpty else { return }
+        let timestamp = event.timestamp.timeIntervalSince1970
+        if rules.contains(where: { $0[3] as Bool }) {
+            try db.cachedStatement(
+                sql: "INSERT INTO issue_minute (issue_id, minute, count) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1"
+            ).execute(arguments: [issueID, Int64((timestamp / 60).rounded(.down))])
+        }
+        if let userKey = event.userKey, rules.contains(where: { $0[4] as Bool }) {
+            try db.cachedStatement(sql: "UPDATE issue_user SET last_seen = max(coalesce(last_seen, 0), ?) WHERE issue_id = ? AND user_key = ?")
+                .execute(arguments: [timestamp, issueID, userKey])
+        }
+        let now = event.received
+        var issueFirstSeen: Date?
+        for row in rules {
+            let ruleID: Int64 = row[0]
+            let frequency: Int = row[2]
+            guard let rule = try? AlertRule(json: JSONParser.parse(row[1] as String), id: ruleID, secret: { "" }) else { continue }
+            if issueFirstSeen == nil {
+                issueFirstSeen = try Double.fetchOne(db, sql: "SELECT first_seen FROM issue WHERE id = ?", arguments: [issueID])
+                    .map(Date.init(timeIntervalSince1970:)) ?? now
+            }
+            let context = AlertContext(
+                transitions: transitions, level: event.level, environment: event.environment, tags: event.tags,
+                issueFirstSeen: issueFirstSeen ?? now, now: now)
+            guard let trigger = try rule.evaluate(context, count: { try count($0, issueID: issueID, now: now, in: db) }) else { continue }
+            // The throttle: at most once per rule, issue and trigger within the rule's frequency.
+            if let lastFired = try Double.fetchOne(
+                db.cachedStatement(sql: "SELECT last_fired FROM alert_rule_issue WHERE rule_id = ? AND issue_id = ? AND trigger = ?"),
+                arguments: [ruleID, issueID, trigger.rawValue]), now.timeIntervalSince1970 - lastFired < Double(frequency) * 60
+            {
+                continue
+            }
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired) VALUES (?, ?, ?, ?)
+                    ON CONFLICT DO UPDATE SET last_fired = excluded.last_fired
+                    """
+            ).execute(arguments: [ruleID, issueID, trigger.rawValue, now.timeIntervalSince1970])
+            try enqueue(rule, trigger: trigger, event: event, issueID: issueID, projectID: projectID, in: db)
+        }
+    }
+
+    /// Events (or distinct users) of the issue within the condition's interval before `now`.
+    static func count(_ condition: AlertCondition, issueID: Int64, now: Date, in db: Database) throws -> Int {
+        switch condition {
+        case .eventFrequency(_, let interval):
+            let start = now.timeIntervalSince1970 - interval.seconds
+            if interval.seconds <= 3600 {
+                return try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT coalesce(sum(count), 0) FROM issue_minute WHERE issue_id = ? AND minute >= ?"),
+                    arguments: [issueID, Int64((start / 60).rounded(.down))]) ?? 0
+            }
+            return try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT coalesce(sum(count), 0) FROM issue_hour WHERE issue_id = ? AND hour >= ?"),
+                arguments: [issueID, Int64((start / 3600).rounded(.down))]) ?? 0
+        case .uniqueUserFrequency(let threshold, let interval):
+            // Only "more than threshold" matters: stop counting there.
+            return try Int.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT count(*) FROM (SELECT 1 FROM issue_user WHERE issue_id = ? AND last_seen >= ? LIMIT ?)"),
+                arguments: [issueID, now.timeIntervalSince1970 - interval.seconds, threshold + 1]) ?? 0
+        default:
+            return 0
+        }
+    }
+
+    /// One outbox row per action, with the issue as it is now.
+    static func enqueue(
+        _ rule: AlertRule, trigger: AlertTrigger, event: NormalizedEvent, issueID: Int64, projectID: Int64, in db: Database
+    ) throws {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT p.slug, p.name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen, i.user_count,
+                            i.first_seen, i.last_seen
+                        FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = ?
+                        """),
+                arguments: [issueID])
+        else { return }
+        let slug: String = row[0]
+        let content = NotificationContent(
+            projectID: projectID, projectSlug: slug, projectName: row[1], issueID: issueID,
+            shortID: "\(slug.uppercased())-\(row[2] as Int64)", title: row[3], culprit: row[4], level: row[5], status: row[6],
+            count: row[7], userCount: row[8], firstSeen: Date(timeIntervalSince1970: row[9]),
+            lastSeen: Date(timeIntervalSince1970: row[10]), eventID: event.eventID, release: event.release,
+            environment: event.environment)
+        let contentText = JSONWriter.string(content.json)
+        let now = event.received.timeIntervalSince1970
+        for var action in rule.actions {
+            let target: String
+            switch action {
+            case .email(.members):
+                let addresses = try String.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT u.email FROM project_member m JOIN user u ON u.id = m.user_id
+                            WHERE m.project_id = ? AND u.is_active = 1 ORDER BY u.id
+                            """),
+                    arguments: [projectID])
+                guard !addresses.isEmpty else { continue }
+                action = .email(.addresses(addresses))
+                target = addresses.joined(separator: ", ")
+            case .email(.addresses(let addresses)): target = addresses.joined(separator: ", ")
+            case .webhook(let url, _), .slack(let url), .discord(let url): target = url
+            }
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
+                        created_at, next_attempt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                projectID, rule.id, rule.name, issueID, trigger.rawValue, action.channel, target,
+                JSONWriter.string(.object(action.json)), contentText, now, now,
+            ])
+        }
+    }
+
+    /// Stores a rule for a project; returns its id.
+    @discardableResult
+    static func insertRule(_ rule: AlertRule, projectID: Int64, now: Date, in db: Database) throws -> Int64 {
+        let flags = ruleFlags(rule)
+        try db.execute(
+            sql: """
+                INSERT INTO alert_rule (project_id, name, enabled, spec, frequency_minutes, on_new, on_regression, on_reappeared,
+                    counts_events, counts_users, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                projectID, rule.name, rule.enabled, JSONWriter.string(.object(rule.json)), rule.frequencyMinutes, flags.new,
+                flags.regression, flags.reappeared, flags.events, flags.users, now.timeIntervalSince1970, now.timeIntervalSince1970,
+            ])
+        return db.lastInsertedRowID
+    }
+
+    /// Replaces a stored rule; false when it does not exist in the project.
+    static func updateRule(_ rule: AlertRule, id: Int64, projectID: Int64, now: Date, in db: Database) throws -> Bool {
+        let flags = ruleFlags(rule)
+        try db.execute(
+            sql: """
+                UPDATE alert_rule SET name = ?, enabled = ?, spec = ?, frequency_minutes = ?, on_new = ?, on_regression = ?,
+                    on_reappeared = ?, counts_events = ?, counts_users = ?, updated_at = ?
+                WHERE id = ? AND project_id = ?
+                """,
+            arguments: [
+                rule.name, rule.enabled, JSONWriter.string(.object(rule.json)), rule.frequencyMinutes, flags.new, flags.regression,
+                flags.reappeared, flags.events, flags.users, now.timeIntervalSince1970, id, projectID,
+            ])
+        return db.changesCount > 0
+    }
+
+    private static func ruleFlags(_ rule: AlertRule) -> (new: Bool, regression: Bool, reappeared: Bool, events: Bool, users: Bool) {
+        var flags = (new: false, regression: false, reappeared: false, events: false, users: false)
+        for condition in rule.conditions {
+            switch condition {
+            case .firstSeen: flags.new = true
+            case .regression: flags.regression = true
+            case .reappeared: flags.reappeared = true
+            case .eventFrequency: flags.events = true
+            case .uniqueUserFrequency: flags.users = true
+            }
+        }
+        // With "all", a rule needing several transitions at once could only fire on an event that has them all;
+        // asking for it on any of them is still correct (evaluate decides).
+        return flags
+    }
+}

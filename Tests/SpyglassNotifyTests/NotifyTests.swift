@@ -1,0 +1,114 @@
+import Crypto
+import Foundation
+import NIOCore
+import SpyglassCore
+import SpyglassProtocol
+import Testing
+
+@testable import SpyglassNotify
+
+@Suite struct SMTPConfigurationTests {
+    @Test func urlsGiveSecurityPortAndCredentials() throws {
+        let starttls = try SMTPConfiguration(url: "smtp+starttls://me%40example.com:p%3Ass@mail.example.com:2525")
+        #expect(starttls.security == .startTLS && starttls.host == "mail.example.com" && starttls.port == 2525)
+        #expect(starttls.username == "me@example.com" && starttls.password == "p:ss" && starttls.authMechanism == nil)
+        let implicit = try SMTPConfiguration(url: "smtps://u:p@mail.example.com?auth=login")
+        #expect(implicit.security == .tls && implicit.port == 465 && implicit.authMechanism == .login)
+        let plain = try SMTPConfiguration(url: "smtp://127.0.0.1")
+        #expect(plain.security == .none && plain.port == 25 && plain.username == nil)
+        #expect(throws: DomainError.self) { try SMTPConfiguration(url: "http://mail.example.com") }
+        #expect(throws: DomainError.self) { try SMTPConfiguration(url: "smtp://u@mail.example.com") }
+        #expect(throws: DomainError.self) { try SMTPConfiguration(url: "smtp://mail.example.com?auth=cram-md5") }
+    }
+}
+
+@Suite struct MailMessageTests {
+    @Test func headersAreOneLineAndBodiesSurviveSMTP() throws {
+        let message = MailMessage(
+            from: "spyglass@example.com", to: ["a@example.com", "b@example.com"],
+            subject: "[Spyglass] New issue: evil\r\nBcc: victim@example.com", text: ".\r\n.leading dot\nline", html: "<p>x</p>",
+            messageID: "spyglass-notification-1@example.com", headers: [("List-Unsubscribe", "<http://x/settings/>")])
+        let rendered = message.rendered(date: Date(timeIntervalSince1970: 0), boundary: "B")
+        let lines = rendered.components(separatedBy: "\r\n")
+        #expect(lines.contains("Subject: [Spyglass] New issue: evil  Bcc: victim@example.com"))
+        #expect(!lines.contains { $0.hasPrefix("Bcc:") })
+        #expect(lines.contains("Date: Thu, 01 Jan 1970 00:00:00 +0000"))
+        #expect(lines.contains("Message-ID: <spyglass-notification-1@example.com>"))
+        #expect(lines.contains("To: a@example.com, b@example.com"))
+        #expect(lines.allSatisfy { $0.utf8.count <= 998 })
+        // Bodies are base64: the text's dots and bare newlines come back exactly.
+        let start = try #require(lines.firstIndex(of: "Content-Transfer-Encoding: base64")) + 2
+        let encoded = lines[start...].prefix { !$0.isEmpty && !$0.hasPrefix("--") }.joined()
+        #expect(String(decoding: try #require(Data(base64Encoded: encoded)), as: UTF8.self) == ".\r\n.leading dot\nline")
+    }
+
+    @Test func nonASCIISubjectsAreEncodedWords() throws {
+        let encoded = MailMessage.encodeHeaderText("Ошибка: ✓ " + String(repeating: "ü", count: 40))
+        let words = encoded.components(separatedBy: "\r\n ")
+        #expect(words.count > 1 && words.allSatisfy { $0.hasPrefix("=?UTF-8?B?") && $0.hasSuffix("?=") && $0.utf8.count <= 75 })
+        let decoded = words.map { String(decoding: Data(base64Encoded: String($0.dropFirst(10).dropLast(2)))!, as: UTF8.self) }.joined()
+        #expect(decoded == "Ошибка: ✓ " + String(repeating: "ü", count: 40))
+    }
+
+    @Test func smtpDotStuffing() {
+        #expect(SMTPClient.dotStuffed("a\r\n.b\r\n..c\r\n") == "a\r\n..b\r\n...c\r\n")
+    }
+}
+
+@Suite struct WebhookTests {
+    @Test func signatureIsHexHMACSHA256OfTheBody() {
+        // RFC 4231 test case 2.
+        let body = Array("what do ya want for nothing?".utf8)
+        #expect(WebhookSender.signature(body, secret: "Jefe") == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
+    @Test func privateAndLoopbackAddressesAreRefused() throws {
+        for address in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+            #expect(AddressGuard.reason(try SocketAddress(ipAddress: address, port: 80)) != nil, "\(address)")
+        }
+        for address in ["93.184.215.14", "172.32.0.1", "8.8.8.8", "2606:4700::1111"] {
+            #expect(AddressGuard.reason(try SocketAddress(ipAddress: address, port: 80)) == nil, "\(address)")
+        }
+    }
+
+    @Test func loopbackNamesAreRefusedAfterResolving() async throws {
+        let reason = try await AddressGuard.refusal(host: "localhost", port: 80)
+        #expect(reason?.contains("loopback") == true)
+    }
+}
+
+@Suite struct RendererTests {
+    let notification = PendingNotification(
+        id: 7, ruleID: 3, ruleName: "Rule <b>", trigger: .newIssue, action: .email(.members),
+        content: NotificationContent(
+            projectID: 1, projectSlug: "web", projectName: "Web", issueID: 42, shortID: "WEB-5",
+            title: "<script>alert(1)</script> @everyone", culprit: "app.views in \"index\"", level: "error", status: "unresolved",
+            count: 3, userCount: 1, firstSeen: Date(timeIntervalSince1970: 1_790_000_000), lastSeen: Date(timeIntervalSince1970: 1_790_000_100),
+            eventID: String(repeating: "a", count: 32), release: "web@1.2", environment: "production"),
+        attempts: 0)
+    let renderer = NotificationRenderer(baseURL: "https://errors.example.com/", organization: "acme")
+
+    @Test func mailEscapesEventDataAndLinksTheIssue() {
+        let mail = renderer.mail(notification, from: "s@example.com", to: ["a@example.com"], host: "example.com")
+        #expect(mail.subject == "[Spyglass] New issue in web: <script>alert(1)</script> @everyone")
+        #expect(!mail.html.contains("<script>") && mail.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(mail.html.contains("Rule &lt;b&gt;") && mail.html.contains("&quot;index&quot;"))
+        #expect(mail.text.contains("https://errors.example.com/organizations/acme/issues/42/"))
+        #expect(mail.text.contains("Release: web@1.2") && mail.text.contains("Environment: production") && mail.text.contains("Events: 3"))
+        #expect(mail.headers.contains { $0.name == "List-Unsubscribe" && $0.value == "<https://errors.example.com/settings/acme/projects/web/alerts/>" })
+    }
+
+    @Test func webhookBodiesCarryTheIssue() throws {
+        let generic = try JSONParser.parse(renderer.webhookBody(notification))
+        #expect(generic["trigger"]?.stringValue == "new_issue" && generic["delivery"]?.stringValue == "7")
+        #expect(generic["issue"]?["url"]?.stringValue == "https://errors.example.com/organizations/acme/issues/42/")
+        #expect(generic["event"]?["eventId"]?.stringValue == String(repeating: "a", count: 32))
+        let slack = try JSONParser.parse(renderer.slackBody(notification))
+        let text = try #require(slack["text"]?.stringValue)
+        #expect(text.contains("&lt;script&gt;") && !text.contains("<script>"))
+        #expect(text.contains("<https://errors.example.com/organizations/acme/issues/42/|WEB-5>"))
+        let discord = try JSONParser.parse(renderer.discordBody(notification))
+        #expect(discord["allowed_mentions"]?["parse"]?.arrayValue?.isEmpty == true)
+        #expect(discord["embeds"]?.arrayValue?.first?["url"]?.stringValue == "https://errors.example.com/organizations/acme/issues/42/")
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+import MetricsTestKit
+import SpyglassCore
+import SpyglassProtocol
+import SpyglassStorage
+import Testing
+
+@Suite struct AlertStoreTests: StoreFixture {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func notifications(_ database: AppDatabase) throws -> [(trigger: String, channel: String, target: String)] {
+        try database.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT trigger, channel, target FROM notification ORDER BY id").map { ($0[0], $0[1], $0[2]) }
+        }
+    }
+
+    @Test func newProjectsGetTheDefaultRuleWhichMailsMembersOnNewIssuesAndRegressions() async throws {
+        let database = try setUp()
+        let rules = try await database.alertRules(projectID: 1)
+        #expect(rules.map(\.name) == [AlertRule.defaultName])
+        #expect(rules.first?.conditions == [.firstSeen, .regression] && rules.first?.actions == [.email(.members)])
+
+        let error = #"{"exception":{"values":[{"type":"KeyError","value":"k"}]},"event_id":"%@"}"#
+        let first = try event(String(format: error, String(repeating: "1", count: 32)))
+        try await store(database, [first, try event(String(format: error, String(repeating: "2", count: 32)), at: 5)])
+        #expect(try notifications(database).map(\.trigger) == ["new_issue"])
+        #expect(try notifications(database).first?.target == "admin@example.com")
+        // The same event again (a duplicate id) is not stored, so it alerts nobody.
+        try await store(database, [first])
+        #expect(try notifications(database).count == 1)
+
+        let issue = try #require(try await database.issues(
+            IssueListRequest(projectIDs: [1], query: IssueQuery.parse("is:unresolved", now: now), sort: .date, limit: 10, offset: 0, userID: 1)).first)
+        try await database.updateIssues(ids: [issue.id], change: IssueChange(status: "resolved"), now: now.addingTimeInterval(10))
+        try await store(database, [try event(String(format: error, String(repeating: "3", count: 32)), at: 20)])
+        let status = try await database.issue(id: issue.id)?.status
+        #expect(try notifications(database).map(\.trigger) == ["new_issue", "regression"], "issue is \(status ?? "gone")")
+
+        let due = try await database.dueNotifications(now: now.addingTimeInterval(30), limit: 10)
+        #expect(due.map(\.trigger) == [.newIssue, .regression])
+        #expect(due.first?.action == .email(.addresses(["admin@example.com"])))
+        #expect(due.first?.content.shortID == "DEFAULT-1" && due.first?.content.title == "KeyError: k")
+    }
+
+    @Test func frequencyRulesFireOnceAboveTheThresholdWithinTheThrottle() async throws {
+        let database = try setUp()
+        let rule = AlertRule(
+            name: "busy", frequencyMinutes: 30, conditions: [.eventFrequency(count: 3, interval: .oneHour)],
+            actions: [.webhook(url: "http://hooks.example.com/", secret: "s3cret-key")])
+        _ = try await database.createAlertRule(rule, projectID: 1, now: now)
+        #expect(try await database.deleteAlertRule(id: 1, projectID: 1))  // the default rule: only "busy" is left
+        let payload = #"{"message":"busy","level":"warning"}"#
+        try await store(database, try (0..<3).map { try event(payload, at: Double($0)) })
+        #expect(try notifications(database).isEmpty)
+        try await store(database, [try event(payload, at: 3)])
+        #expect(try notifications(database).map(\.trigger) == ["frequency"])
+        try await store(database, try (4..<10).map { try event(payload, at: Double($0)) })
+        #expect(try notifications(database).count == 1)
+        // After the throttle interval, still above the threshold: it fires again.
+        try await store(database, [try event(payload, at: 31 * 60)])
+        #expect(try notifications(database).count == 2)
+    }
+
+    @Test func attemptsAreRecordedAndRetriesScheduled() async throws {
+        let database = try setUp()
+        try await store(database, [try event(#"{"message":"boom"}"#)])
+        let pending = try #require(try await database.dueNotifications(now: now, limit: 10).first)
+        try await database.recordAttempt(
+            pending.id, DeliveryAttempt(date: now, succeeded: false, detail: "connection refused"), retryAt: now.addingTimeInterval(30))
+        #expect(try await database.dueNotifications(now: now.addingTimeInterval(29), limit: 10).isEmpty)
+        #expect(try await database.nextNotificationDue() == now.addingTimeInterval(30))
+        let again = try #require(try await database.dueNotifications(now: now.addingTimeInterval(30), limit: 10).first)
+        #expect(again.attempts == 1)
+        try await database.recordAttempt(again.id, DeliveryAttempt(date: now.addingTimeInterval(31), succeeded: true, detail: "ok"), retryAt: nil)
+        #expect(try await database.pendingNotificationCount() == 0)
+        let history = try await database.deliveries(issueID: pending.content.issueID, ruleID: nil, limit: 10)
+        #expect(history.count == 1 && history[0].status == "delivered" && history[0].attempts == 2)
+        #expect(history[0].history.map(\.succeeded) == [false, true] && history[0].lastError == "connection refused")
+        #expect(try await database.deliveries(issueID: nil, ruleID: 1, limit: 10).map(\.id) == [pending.id])
+    }
+}

@@ -135,3 +135,21 @@ extension AppDatabase: NotificationOutbox {
         }
     }
 }
+
+extension AppDatabase {
+    /// Deletes per-minute counts older than two hours (frequency conditions look back one hour at most; longer
+    /// intervals use hourly counts) and settled notifications older than `maxAge` seconds.
+    @discardableResult
+    public func pruneAlertData(now: Date, maxAge: Double) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(
+                sql: "DELETE FROM issue_minute WHERE minute < ?", arguments: [Int64((now.timeIntervalSince1970 / 60).rounded(.down)) - 120])
+            var deleted = db.changesCount
+            try db.execute(
+                sql: "DELETE FROM notification WHERE status != 'pending' AND created_at < ?",
+                arguments: [now.timeIntervalSince1970 - maxAge])
+            deleted += db.changesCount
+            return deleted
+        }
+    }
+}

@@ -81,6 +81,7 @@ public struct MaintenanceService: Service {
             do {
                 let deleted = try await database.enforceRetention(policy, now: .now)
                 if deleted > 0 { logger.info("retention deleted events", metadata: ["spyglass.deleted": "\(deleted)"]) }
+                try await database.pruneAlertData(now: .now, maxAge: policy.maxAge)
                 let changed = try await database.agePeriodically(now: .now)
                 if changed > 0 { logger.info("issues aged or auto-resolved", metadata: ["spyglass.issues": "\(changed)"]) }
             } catch {

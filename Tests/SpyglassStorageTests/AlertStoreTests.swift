@@ -60,6 +60,17 @@ import Testing
         // After the throttle interval, still above the threshold: it fires again.
         try await store(database, [try event(payload, at: 31 * 60)])
         #expect(try notifications(database).count == 2)
+
+        // Maintenance drops minute counts older than two hours, and settled notifications past retention.
+        let minutes = { try database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM issue_minute") ?? 0 } }
+        #expect(try minutes() == 2)
+        try await database.pruneAlertData(now: now.addingTimeInterval(3 * 3600), maxAge: 86400)
+        #expect(try minutes() == 0 && notifications(database).count == 2)  // pending ones stay
+        for pending in try await database.dueNotifications(now: now.addingTimeInterval(3600), limit: 10) {
+            try await database.recordAttempt(pending.id, DeliveryAttempt(date: now, succeeded: true, detail: "ok"), retryAt: nil)
+        }
+        try await database.pruneAlertData(now: now.addingTimeInterval(2 * 86400), maxAge: 86400)
+        #expect(try notifications(database).isEmpty)
     }
 
     @Test func attemptsAreRecordedAndRetriesScheduled() async throws {

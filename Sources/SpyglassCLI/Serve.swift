@@ -13,7 +13,9 @@ struct Serve: AsyncParsableCommand {
             SPYGLASS_ADMIN_PASSWORD (environment only) sets the first admin's password; without it a \
             one-time password is generated and printed once. A bad value stops the server with exit code 2.
 
-            Alerts (environment only): SPYGLASS_SMTP_URL (smtp://, smtp+starttls:// or smtps://user:pass@host:port),             SPYGLASS_EMAIL_FROM, SPYGLASS_SMTP_CA_FILE, SPYGLASS_WEBHOOK_ALLOW_PRIVATE=1, SPYGLASS_NOTIFY_ATTEMPTS             (default 8), SPYGLASS_NOTIFY_RETRY_SECONDS (default 30, doubling).
+            Alerts (environment only): SPYGLASS_SMTP_URL (smtp://, smtp+starttls:// or smtps://user:pass@host:port), \
+            SPYGLASS_EMAIL_FROM, SPYGLASS_SMTP_CA_FILE, SPYGLASS_WEBHOOK_ALLOW_PRIVATE=1, SPYGLASS_NOTIFY_ATTEMPTS \
+            (default 8), SPYGLASS_NOTIFY_RETRY_SECONDS (default 30, doubling).
             """)
 
     @Option(help: ArgumentHelp("Address to listen on (env SPYGLASS_HOST, default 127.0.0.1).", valueName: "address"))

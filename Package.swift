@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "spyglass", targets: ["SpyglassCLI"]),
         .library(name: "SpyglassProtocol", targets: ["SpyglassProtocol"]),
+        // The Swift SDK: one `.package(url:)` line, then these products.
+        .library(name: "Spyglass", targets: ["Spyglass"]),
+        .library(name: "SpyglassLogging", targets: ["SpyglassLogging"]),
+        .library(name: "SpyglassTesting", targets: ["SpyglassTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -26,6 +30,25 @@ let package = Package(
     targets: [
         // Wire types shared by the SDK and the server. Foundation only.
         .target(name: "SpyglassProtocol"),
+
+        // The SDK: capture, scopes, stack traces (the runtime's Backtrace), transport (AsyncHTTPClient), spool.
+        .target(
+            name: "Spyglass",
+            dependencies: [
+                "SpyglassProtocol",
+                "CZlib",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // swift-log integration: errors become events, info/notice/warning breadcrumbs.
+        .target(
+            name: "SpyglassLogging",
+            dependencies: ["Spyglass", "SpyglassProtocol", .product(name: "Logging", package: "swift-log")]
+        ),
+        // For SDK users' tests: a transport that collects envelopes.
+        .target(name: "SpyglassTesting", dependencies: ["Spyglass", "SpyglassProtocol"]),
 
         // Server domain: pure code, no HTTP, no SQL.
         .target(
@@ -139,6 +162,13 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassStorage",
                 "CZlib",
+            ]
+        ),
+        .testTarget(
+            name: "SpyglassSDKTests",
+            dependencies: [
+                "Spyglass", "SpyglassLogging", "SpyglassTesting", "SpyglassProtocol",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

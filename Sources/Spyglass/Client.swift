@@ -1,0 +1,265 @@
+import AsyncHTTPClient
+import Foundation
+import SpyglassProtocol
+import Synchronization
+
+/// The SDK's worker: a bounded queue of events, one task that symbolicates, serializes and sends them,
+/// rate limits, client reports, and a disk spool for when the server is unreachable.
+final class Client: Sendable {
+    let options: SpyglassOptions
+    let dsn: DSN
+    let transport: any Transport
+    private let httpClient: HTTPClient?
+    private let symbolicator: Symbolicator
+    private let continuation: AsyncStream<SpyglassEvent>.Continuation
+    private let state = Mutex(State())
+    private let spool: Spool?
+    private let worker = Mutex<Task<Void, Never>?>(nil)
+    private let spoolRetry = Mutex<Task<Void, Never>?>(nil)
+    let contexts: [String: JSONValue]
+
+    struct State {
+        /// Events queued or being sent.
+        var pending = 0
+        var rateLimits = RateLimits()
+        /// Discarded events by (reason, category), reported with the next envelope.
+        var discarded: [String: Int] = [:]
+        var closed = false
+    }
+
+    init(options: SpyglassOptions, dsn: DSN) {
+        self.options = options
+        self.dsn = dsn
+        if let transport = options.transport {
+            self.transport = transport
+            self.httpClient = nil
+        } else {
+            let client = HTTPTransport.makeClient()
+            self.httpClient = client
+            self.transport = HTTPTransport(client: client)
+        }
+        symbolicator = Symbolicator(inAppInclude: options.inAppInclude, inAppExclude: options.inAppExclude)
+        spool = options.spoolDirectory.map { Spool(directory: $0, maxFiles: options.maxSpoolFiles, maxBytes: options.maxSpoolBytes) }
+        contexts = DeviceContexts.collect(release: options.release)
+        let (stream, continuation) = AsyncStream.makeStream(of: SpyglassEvent.self, bufferingPolicy: .bufferingOldest(max(1, options.maxQueueSize)))
+        self.continuation = continuation
+        worker.withLock { task in
+            task = Task.detached(priority: .utility) { [self] in
+                await self.drainSpool()
+                for await event in stream {
+                    await self.process(event)
+                    self.state.withLock { $0.pending -= 1 }
+                }
+            }
+        }
+    }
+
+    /// Queues an event; never blocks. Returns false when it was dropped (queue full or closed).
+    func enqueue(_ event: SpyglassEvent) -> Bool {
+        let accepted: Bool = state.withLock { state in
+            guard !state.closed else { return false }
+            state.pending += 1
+            return true
+        }
+        guard accepted else { return false }
+        if case .dropped = continuation.yield(event) {
+            state.withLock { state in
+                state.pending -= 1
+                state.discarded["queue_overflow:error", default: 0] += 1
+            }
+            DebugLog.log(options.debug, "queue full (\(options.maxQueueSize)): event \(event.eventID) dropped")
+            return false
+        }
+        return true
+    }
+
+    func recordDiscard(reason: String, category: String = "error") {
+        state.withLock { $0.discarded["\(reason):\(category)", default: 0] += 1 }
+    }
+
+    /// Waits until every queued event was handled, or `timeout` passed; true when everything was handled.
+    func flush(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if state.withLock({ $0.pending }) == 0 { return true }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return state.withLock { $0.pending } == 0
+    }
+
+    /// Flushes, then stops the worker and the HTTP client.
+    func close(timeout: Duration) async {
+        _ = await flush(timeout: timeout)
+        state.withLock { $0.closed = true }
+        continuation.finish()
+        await worker.withLock { $0 }?.value
+        spoolRetry.withLock { $0?.cancel() }
+        try? await httpClient?.shutdown()
+    }
+
+    // MARK: - The worker
+
+    private func process(_ event: SpyglassEvent) async {
+        var event = event
+        if let beforeSend = options.beforeSend {
+            guard let changed = beforeSend(event) else {
+                recordDiscard(reason: "before_send")
+                DebugLog.log(options.debug, "beforeSend dropped event \(event.eventID)")
+                return
+            }
+            event = changed
+        }
+        let now = Date.now
+        guard state.withLock({ $0.rateLimits.allows("error", now: now) }) else {
+            recordDiscard(reason: "ratelimit_backoff")
+            DebugLog.log(options.debug, "rate limited: event \(event.eventID) dropped")
+            return
+        }
+        let payload = EventSerializer(options: options, contexts: contexts, symbolicator: symbolicator).json(event)
+        let discarded = state.withLock { $0.discarded }
+        let envelope = envelope(eventID: event.eventID, items: [("event", JSONWriter.bytes(payload))] + clientReportItem(discarded), now: now)
+        if await deliver(envelope, description: "event \(event.eventID)") {
+            // The report went out (or waits in the spool): count only what was dropped since.
+            state.withLock { state in
+                for (key, quantity) in discarded { state.discarded[key] = (state.discarded[key] ?? 0) - quantity }
+                state.discarded = state.discarded.filter { $0.value > 0 }
+            }
+        }
+    }
+
+    /// Sends an envelope, handling the answer: spool it when the server is unreachable. Returns whether the
+    /// envelope was sent or kept in the spool.
+    @discardableResult
+    private func deliver(_ envelope: [UInt8], description: String) async -> Bool {
+        switch await transport.send(envelope, dsn: dsn) {
+        case .sent:
+            DebugLog.log(options.debug, "sent \(description)")
+            await drainSpool()
+            return true
+        case .rateLimited(let limits, let retryAfter):
+            state.withLock { $0.rateLimits.update(rateLimits: limits, retryAfter: retryAfter, now: .now) }
+            recordDiscard(reason: "ratelimit_backoff")
+            DebugLog.log(options.debug, "rate limited (\(limits ?? retryAfter ?? "429")): \(description) dropped")
+            return false
+        case .rejected(let status):
+            recordDiscard(reason: "send_error")
+            DebugLog.log(options.debug, "server refused \(description) (\(status))")
+            return false
+        case .unreachable(let reason):
+            DebugLog.log(options.debug, "server unreachable (\(reason)): \(description) \(spool == nil ? "dropped" : "spooled")")
+            if let spool, spool.store(envelope) {
+                scheduleSpoolRetry()
+                return true
+            }
+            recordDiscard(reason: "network_error")
+            return false
+        }
+    }
+
+    /// Sends what the spool holds, oldest first; stops at the first failure.
+    func drainSpool() async {
+        guard let spool else { return }
+        for file in spool.files() {
+            guard let envelope = spool.read(file) else { continue }
+            switch await transport.send(envelope, dsn: dsn) {
+            case .sent, .rejected:
+                spool.remove(file)
+            case .rateLimited(let limits, let retryAfter):
+                state.withLock { $0.rateLimits.update(rateLimits: limits, retryAfter: retryAfter, now: .now) }
+                return
+            case .unreachable:
+                scheduleSpoolRetry()
+                return
+            }
+        }
+    }
+
+    /// Tries the spool again every few seconds while it holds envelopes.
+    private func scheduleSpoolRetry() {
+        spoolRetry.withLock { task in
+            guard task == nil else { return }
+            task = Task.detached(priority: .utility) { [self] in
+                while !Task.isCancelled, let spool, !spool.files().isEmpty {
+                    try? await Task.sleep(for: .seconds(options.spoolRetrySeconds))
+                    if Task.isCancelled { break }
+                    await drainSpool()
+                }
+                self.spoolRetry.withLock { $0 = nil }
+            }
+        }
+    }
+
+    private func clientReportItem(_ discarded: [String: Int]) -> [(String, [UInt8])] {
+        guard !discarded.isEmpty else { return [] }
+        let entries: [JSONValue] = discarded.sorted { $0.key < $1.key }.map { key, quantity in
+            let parts = key.split(separator: ":")
+            return [
+                "reason": .string(String(parts[0])), "category": .string(parts.count > 1 ? String(parts[1]) : "error"),
+                "quantity": .number(JSONNumber(Int64(quantity))),
+            ]
+        }
+        let report: JSONValue = ["timestamp": .number(JSONNumber(Date.now.timeIntervalSince1970)), "discarded_events": .array(entries)]
+        return [("client_report", JSONWriter.bytes(report))]
+    }
+
+    func envelope(eventID: String?, items: [(String, [UInt8])], now: Date) -> [UInt8] {
+        var header: JSONObject = [
+            "sent_at": .string(now.formatted(.iso8601)), "dsn": .string(dsn.description),
+            "sdk": ["name": .string(SDKInfo.name), "version": .string(SDKInfo.version)],
+        ]
+        if let eventID { header["event_id"] = .string(eventID) }
+        var bytes = JSONWriter.bytes(.object(header))
+        bytes.append(UInt8(ascii: "\n"))
+        for (type, payload) in items {
+            bytes += JSONWriter.bytes(["type": .string(type), "length": .number(JSONNumber(Int64(payload.count)))])
+            bytes.append(UInt8(ascii: "\n"))
+            bytes += payload
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        return bytes
+    }
+}
+
+/// Envelopes waiting on disk, one file each, bounded in count and bytes (the oldest go first).
+struct Spool: Sendable {
+    let directory: URL
+    let maxFiles: Int
+    let maxBytes: Int
+
+    func files() -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasSuffix(".envelope") }.sorted().map { directory.appendingPathComponent($0) }
+    }
+
+    /// Writes an envelope; false when it could not be kept.
+    func store(_ envelope: [UInt8]) -> Bool {
+        guard envelope.count <= maxBytes else { return false }
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var existing = files()
+        var total = existing.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1.path)[.size] as? Int) ?? 0) }
+        while !existing.isEmpty && (existing.count >= maxFiles || total + envelope.count > maxBytes) {
+            let oldest = existing.removeFirst()
+            total -= (try? FileManager.default.attributesOfItem(atPath: oldest.path)[.size] as? Int) ?? 0
+            try? FileManager.default.removeItem(at: oldest)
+        }
+        let name = String(format: "%020.6f", Date.now.timeIntervalSince1970) + "-" + UUID().uuidString + ".envelope"
+        let target = directory.appendingPathComponent(name)
+        let temporary = directory.appendingPathComponent("." + name + ".tmp")
+        do {
+            try Data(envelope).write(to: temporary)
+            try FileManager.default.moveItem(at: temporary, to: target)
+            return true
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            return false
+        }
+    }
+
+    func read(_ file: URL) -> [UInt8]? {
+        FileManager.default.contents(atPath: file.path).map { Array($0) }
+    }
+
+    func remove(_ file: URL) {
+        try? FileManager.default.removeItem(at: file)
+    }
+}

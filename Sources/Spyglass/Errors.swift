@@ -1,0 +1,60 @@
+import Foundation
+
+/// An error that knows the error that caused it; the SDK reports the chain.
+public protocol ErrorWithCause: Error {
+    var underlyingError: (any Error)? { get }
+}
+
+/// An error with the stack where it was created: Swift errors carry none, so wrap them where they are
+/// thrown (`throw TracedError(error)`) or use ``SpyglassSDK/trace(_:)``.
+public struct TracedError: Error, ErrorWithCause, CustomStringConvertible, @unchecked Sendable {
+    public let error: any Error
+    public let stack: CapturedStack?
+
+    public init(_ error: any Error) {
+        self.error = error
+        self.stack = CapturedStack.capture(skip: 1)
+    }
+
+    public var underlyingError: (any Error)? { nil }
+    public var description: String { String(describing: error) }
+}
+
+enum ErrorDescription {
+    /// The chain of `error`, innermost cause first (Sentry's order), at most 10 deep.
+    static func exceptions(_ error: any Error, stack fallback: CapturedStack?, mechanism: String, handled: Bool) -> [ExceptionValue] {
+        var chain: [ExceptionValue] = []
+        var current: (any Error)? = error
+        var stack = fallback
+        var first = true
+        while let error = current, chain.count < 10 {
+            var unwrapped = error
+            var ownStack: CapturedStack?
+            if let traced = error as? TracedError {
+                unwrapped = traced.error
+                ownStack = traced.stack
+            }
+            let type = String(reflecting: Swift.type(of: unwrapped))
+            let module = type.split(separator: ".").first.map(String.init)
+            chain.append(
+                ExceptionValue(
+                    type: type, value: value(of: unwrapped), module: module, stack: ownStack ?? (first ? stack : nil),
+                    mechanism: mechanism, handled: handled))
+            if ownStack != nil && first { stack = nil }
+            first = false
+            current = cause(of: unwrapped)
+        }
+        return chain.reversed()
+    }
+
+    static func value(of error: any Error) -> String {
+        if let localized = error as? any LocalizedError, let description = localized.errorDescription { return description }
+        return String(describing: error)
+    }
+
+    static func cause(of error: any Error) -> (any Error)? {
+        if let withCause = error as? any ErrorWithCause { return withCause.underlyingError }
+        if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error { return underlying }
+        return nil
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import Spyglass
+import SpyglassLogging
+import SpyglassProtocol
+import SpyglassTesting
+import Testing
+
+struct CheckoutError: Error, LocalizedError {
+    var orderID: Int
+    var errorDescription: String? { "checkout of order \(orderID) failed" }
+}
+
+struct WrappedError: ErrorWithCause {
+    var underlyingError: (any Error)?
+}
+
+let checkoutLine = #line + 1
+@inline(never) func failingCheckout() throws { throw SpyglassSDK.trace(CheckoutError(orderID: 7)) }
+
+/// The SDK is process-wide: these tests run one after the other, each starting it with a TestTransport.
+@Suite(.serialized) struct SDKTests {
+    func start(_ configure: (inout SpyglassOptions) -> Void = { _ in }) -> TestTransport {
+        let transport = TestTransport()
+        SpyglassSDK.start { options in
+            options.dsn = "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/42"
+            options.release = "tests@1.0"
+            options.spoolDisabled = true
+            options.transport = transport
+            configure(&options)
+        }
+        SpyglassSDK.configureScope { $0.clear() }
+        return transport
+    }
+
+    @Test func errorsCarryTypeValueChainAndTheirStack() async throws {
+        let transport = start()
+        do { try failingCheckout() } catch { SpyglassSDK.capture(error: WrappedError(underlyingError: error)) }
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        let event = try #require(transport.events.first)
+        #expect(event["platform"]?.stringValue == "swift" && event["release"]?.stringValue == "tests@1.0")
+        let values = try #require(event["exception"]?["values"]?.arrayValue)
+        // Innermost cause first, as Sentry orders a chain.
+        #expect(values.map { $0["type"]?.stringValue } == ["SpyglassSDKTests.CheckoutError", "SpyglassSDKTests.WrappedError"])
+        #expect(values[0]["value"]?.stringValue == "checkout of order 7 failed")
+        // The traced error's own stack: where it was thrown, oldest frame first, the throwing function last.
+        let frames = try #require(values[0]["stacktrace"]?["frames"]?.arrayValue)
+        let last = try #require(frames.last)
+        #expect(last["function"]?.stringValue?.contains("failingCheckout") == true)
+        #expect(last["filename"]?.stringValue == "Tests/SpyglassSDKTests/SDKTests.swift")
+        #expect(last["lineno"]?.int64Value == Int64(checkoutLine) && last["in_app"]?.boolValue == true)
+        #expect(last["context_line"]?.stringValue?.contains("throw SpyglassSDK.trace") == true)
+        #expect(frames.contains { $0["in_app"]?.boolValue == false })
+        let contexts = try #require(event["contexts"])
+        #expect(contexts["runtime"]?["name"]?.stringValue == "swift" && contexts["os"]?["name"] != nil)
+        #expect(contexts["device"]?["arch"]?.stringValue?.isEmpty == false)
+        #expect(event["sdk"]?["name"]?.stringValue == "spyglass.swift")
+        await SpyglassSDK.close()
+    }
+
+    @Test func scopesAreTaskLocalAndBreadcrumbsAreARing() async throws {
+        let transport = start { $0.maxBreadcrumbs = 3 }
+        SpyglassSDK.setTag("service", "api")
+        for number in 1...5 { SpyglassSDK.addBreadcrumb(Breadcrumb(message: "step \(number)")) }
+        await withTaskGroup(of: Void.self) { group in
+            for request in 0..<20 {
+                group.addTask {
+                    await SpyglassSDK.withScope {
+                        SpyglassSDK.setTag("request", "\(request)")
+                        SpyglassSDK.setUser(SpyglassUser(id: "user-\(request)"))
+                        try? await Task.sleep(for: .milliseconds(Int.random(in: 0...5)))
+                        SpyglassSDK.capture(message: "request \(request)", level: .warning)
+                    }
+                }
+            }
+        }
+        SpyglassSDK.capture(message: "outside")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        let events = transport.events
+        #expect(events.count == 21)
+        for event in events {
+            let text = try #require(event["logentry"]?["formatted"]?.stringValue)
+            #expect(event["tags"]?["service"]?.stringValue == "api")
+            if text == "outside" {
+                #expect(event["tags"]?["request"] == nil && event["user"] == nil)
+            } else {
+                let number = String(text.dropFirst("request ".count))
+                #expect(event["tags"]?["request"]?.stringValue == number && event["user"]?["id"]?.stringValue == "user-\(number)")
+            }
+            let crumbs = try #require(event["breadcrumbs"]?["values"]?.arrayValue)
+            #expect(crumbs.map { $0["message"]?.stringValue } == ["step 3", "step 4", "step 5"])
+        }
+        await SpyglassSDK.close()
+    }
+
+    @Test func beforeSendSamplingAndQueueOverflowDropAndCount() async throws {
+        let transport = start { options in
+            options.beforeSend = { event in
+                if event.message == "secret" { return nil }
+                var changed = event
+                changed.tags["scrubbed"] = "yes"
+                return changed
+            }
+        }
+        SpyglassSDK.capture(message: "secret")
+        SpyglassSDK.capture(message: "public")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(transport.events.map { $0["logentry"]?["formatted"]?.stringValue } == ["public"])
+        #expect(transport.events.first?["tags"]?["scrubbed"]?.stringValue == "yes")
+        await SpyglassSDK.close()
+
+        let none = start { $0.sampleRate = 0 }
+        for _ in 0..<10 { #expect(SpyglassSDK.capture(message: "sampled out") == nil) }
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(none.events.isEmpty)
+        await SpyglassSDK.close()
+
+        // A tiny queue and a slow server: most captures are dropped at once, and reported later.
+        let slow = start { $0.maxQueueSize = 2 }
+        slow.answer(.unreachable("down"), .unreachable("down"), .unreachable("down"))
+        var accepted = 0
+        for index in 0..<50 where SpyglassSDK.capture(message: "burst \(index)") != nil { accepted += 1 }
+        #expect(accepted < 50)
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        SpyglassSDK.capture(message: "after")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        let reported = slow.clientReports.flatMap { $0["discarded_events"]?.arrayValue ?? [] }
+        let overflow = reported.filter { $0["reason"]?.stringValue == "queue_overflow" }.compactMap { $0["quantity"]?.int64Value }.reduce(0, +)
+        #expect(overflow == Int64(50 - accepted))
+        await SpyglassSDK.close()
+    }
+
+    @Test func rateLimitsAreHonouredPerCategory() async throws {
+        let transport = start()
+        transport.answer(.rateLimited(rateLimits: "60:error;default:key", retryAfter: nil))
+        SpyglassSDK.capture(message: "limited first")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        SpyglassSDK.capture(message: "dropped during the limit")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(transport.events.isEmpty)
+        await SpyglassSDK.close()
+    }
+
+    @Test func errorLogsBecomeEventsAndInfoLogsBreadcrumbs() async throws {
+        let transport = start()
+        let logger = Logger(label: "billing") { label in SpyglassLogHandler(label: label) }
+        logger.info("charging card", metadata: ["order": "7"])
+        logger.warning("card declined once")
+        logger.debug("not kept")
+        logger.error("payment failed for \(7)", error: CheckoutError(orderID: 7), metadata: ["attempt": "2"])
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        let event = try #require(transport.events.first)
+        #expect(event["logentry"]?["formatted"]?.stringValue == "payment failed for 7" && event["logger"]?.stringValue == "billing")
+        #expect(event["exception"]?["values"]?.arrayValue?.last?["type"]?.stringValue == "SpyglassSDKTests.CheckoutError")
+        #expect(event["exception"]?["values"]?.arrayValue?.last?["mechanism"]?["type"]?.stringValue == "logging")
+        #expect(event["extra"]?["attempt"]?.stringValue == "2")
+        let crumbs = try #require(event["breadcrumbs"]?["values"]?.arrayValue)
+        #expect(crumbs.map { $0["message"]?.stringValue } == ["charging card", "card declined once"])
+        #expect(crumbs.first?["data"]?["order"]?.stringValue == "7" && crumbs.last?["level"]?.stringValue == "warning")
+        #expect(event["sdk"]?["integrations"]?.arrayValue?.contains("swift-log") == true)
+        await SpyglassSDK.close()
+    }
+
+    @Test func aMissingOrMalformedDSNLeavesTheSDKOff() async {
+        #expect(!SpyglassSDK.start { $0.dsn = nil })
+        #expect(!SpyglassSDK.start { $0.dsn = "not a dsn" })
+        #expect(!SpyglassSDK.isEnabled)
+        #expect(SpyglassSDK.capture(message: "nowhere") == nil)
+    }
+}

@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "spyglass", targets: ["SpyglassCLI"]),
+        .executable(name: "spyglass-example-cli", targets: ["SpyglassExampleCLI"]),
         .library(name: "SpyglassProtocol", targets: ["SpyglassProtocol"]),
         // The Swift SDK: one `.package(url:)` line, then these products.
         .library(name: "Spyglass", targets: ["Spyglass"]),
@@ -49,6 +50,13 @@ let package = Package(
         ),
         // For SDK users' tests: a transport that collects envelopes.
         .target(name: "SpyglassTesting", dependencies: ["Spyglass", "SpyglassProtocol"]),
+
+        // The SDK examples (sdk-examples/), built with the package so the end-to-end suite can run them.
+        .executableTarget(
+            name: "SpyglassExampleCLI",
+            dependencies: ["Spyglass", "SpyglassLogging", .product(name: "Logging", package: "swift-log")],
+            path: "sdk-examples/cli/Sources/SpyglassExampleCLI"
+        ),
 
         // Server domain: pure code, no HTTP, no SQL.
         .target(

@@ -60,7 +60,10 @@ final class Symbolicator: Sendable {
         var frames: [JSONValue] = []
         for frame in symbolicated.frames {
             guard let symbol = frame.symbol else {
-                if case .omittedFrames = frame.captured { continue }
+                switch frame.captured {
+                case .omittedFrames, .truncated: continue
+                default: if frame.captured.originalProgramCounter.isNull { continue }
+                }
                 frames.append(["instruction_addr": .string(hex(frame.captured.originalProgramCounter)), "in_app": false])
                 continue
             }

@@ -1,0 +1,89 @@
+"""The Swift SDK against the real server: the example command-line tool's events, and the disk spool."""
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+from conftest import BIN, clean_env, stored_events
+
+EXAMPLE_CLI = os.environ.get("SPYGLASS_EXAMPLE_CLI") or str(Path(BIN).parent / "spyglass-example-cli")
+
+
+def run_example(dsn: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [EXAMPLE_CLI, *args], env=clean_env(SENTRY_DSN=dsn, SPYGLASS_SDK_DEBUG="1", **env),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cli_example_sends_its_error_chain_with_swift_frames_and_log_breadcrumbs(tmp_path, start_server):
+    server = start_server(data_dir=tmp_path)
+    result = run_example(server.dsn, "error")
+    assert "sent" in result.stdout
+
+    events = stored_events(tmp_path)
+    assert len(events) == 1
+    event = events[0]["payload"]
+    assert event["platform"] == "swift" and event["release"] == "example-cli@1.0.0"
+    assert event["logger"] == "inventory" and event["logentry"]["formatted"] == "inventory sync failed"
+    assert ["warehouse", "berlin-1"] in event["tags"] and event["user"]["id"] == "cron"  # normalized tags are pairs
+    assert event["sdk"]["name"] == "spyglass.swift" and "swift-log" in event["sdk"]["integrations"]
+    assert event["contexts"]["runtime"]["name"] == "swift" and event["contexts"]["device"]["arch"]
+
+    cause, outer = event["exception"]["values"]  # innermost first, as Sentry orders a chain
+    assert cause["type"] == "SpyglassExampleCLI.InventoryError" and cause["value"] == "inventory line 2 has no quantity"
+    assert outer["type"] == "SpyglassExampleCLI.SyncFailed" and outer["mechanism"] == {"type": "logging", "handled": True}
+
+    # Where the cause was thrown: the newest frame is parseLine, with its file, line and source.
+    frames = cause["stacktrace"]["frames"]
+    newest = frames[-1]
+    assert "Inventory.parseLine" in newest["function"]
+    assert newest["filename"] == "Sources/SpyglassExampleCLI/main.swift" and newest["lineno"] > 0
+    assert newest["in_app"] is True and "SpyglassSDK.trace" in newest["context_line"]
+    assert any("Inventory.sync" in f.get("function", "") and f["in_app"] for f in frames)
+    # The runtime's and the standard library's frames are not the app's.
+    assert any(not f["in_app"] for f in frames)
+    assert all(not f["in_app"] for f in frames if "libswift" in f.get("package", ""))
+
+    crumbs = [c["message"] for c in event["breadcrumbs"]["values"]]
+    assert crumbs == ["loading inventory", "parsed header"]
+
+    # The server grouped it into an issue titled by the outermost error.
+    from conftest import query
+    titles = [row[0] for row in query(tmp_path, "SELECT title FROM issue")]
+    assert titles and titles[0].startswith("SpyglassExampleCLI.SyncFailed: ")
+
+
+def test_events_wait_in_the_spool_while_the_server_is_down_and_arrive_once(tmp_path, start_server):
+    port = free_port()
+    data = tmp_path / "data"
+    spool = tmp_path / "spool"
+    server = start_server(data_dir=data, args=("--port", str(port)))
+    dsn = server.dsn
+    assert server.stop() == 0
+
+    # Server down: the event goes to the spool.
+    down = run_example(dsn, "message", SPYGLASS_SDK_SPOOL=str(spool))
+    assert "spooled" in down.stderr
+    assert len(list(spool.glob("*.envelope"))) == 1
+
+    # Server up again: the next start sends the spool first, then its own event.
+    start_server(data_dir=data, args=("--port", str(port)))
+    run_example(dsn, "message", SPYGLASS_SDK_SPOOL=str(spool))
+    assert list(spool.glob("*.envelope")) == []
+    events = stored_events(data)
+    assert len(events) == 2 and len({e["event_id"] for e in events}) == 2
+    assert all(e["payload"]["logentry"]["formatted"] == "inventory sync skipped: nothing to do" for e in events)
+
+    # Nothing is sent twice: another run adds only its own event.
+    run_example(dsn, "message", SPYGLASS_SDK_SPOOL=str(spool))
+    assert len(stored_events(data)) == 3

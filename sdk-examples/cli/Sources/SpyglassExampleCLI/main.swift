@@ -1,0 +1,62 @@
+// A command-line tool reporting to Spyglass: errors with their stack, logs as breadcrumbs.
+//
+//   SENTRY_DSN=http://<key>@127.0.0.1:8000/1 swift run spyglass-example-cli [error|message]
+import Foundation
+import Logging
+import Spyglass
+import SpyglassLogging
+
+struct InventoryError: Error, LocalizedError {
+    var line: Int
+    var errorDescription: String? { "inventory line \(line) has no quantity" }
+}
+
+struct SyncFailed: ErrorWithCause {
+    var warehouse: String
+    var underlyingError: (any Error)?
+}
+
+enum Inventory {
+    static func parseLine(_ text: String, number: Int) throws -> Int {
+        guard let quantity = Int(text.split(separator: ",").last ?? "") else {
+            throw SpyglassSDK.trace(InventoryError(line: number))
+        }
+        return quantity
+    }
+
+    static func sync(warehouse: String, lines: [String]) throws -> Int {
+        do {
+            return try lines.enumerated().reduce(0) { total, entry in total + (try parseLine(entry.element, number: entry.offset + 1)) }
+        } catch {
+            throw SyncFailed(warehouse: warehouse, underlyingError: error)
+        }
+    }
+}
+
+let environment = ProcessInfo.processInfo.environment
+SpyglassSDK.start { options in
+    options.release = environment["SENTRY_RELEASE"] ?? "example-cli@1.0.0"
+    options.debug = environment["SPYGLASS_SDK_DEBUG"] == "1"
+    if let spool = environment["SPYGLASS_SDK_SPOOL"] { options.spoolDirectory = URL(fileURLWithPath: spool) }
+}
+LoggingSystem.bootstrap { label in
+    MultiplexLogHandler([StreamLogHandler.standardError(label: label), SpyglassLogHandler(label: label)])
+}
+let logger = Logger(label: "inventory")
+SpyglassSDK.setTag("warehouse", "berlin-1")
+SpyglassSDK.setUser(SpyglassUser(id: "cron"))
+
+switch CommandLine.arguments.dropFirst().first ?? "error" {
+case "message":
+    SpyglassSDK.capture(message: "inventory sync skipped: nothing to do", level: .warning)
+default:
+    logger.info("loading inventory", metadata: ["file": "berlin-1.csv"])
+    logger.notice("parsed header", metadata: ["columns": "3"])
+    do {
+        _ = try Inventory.sync(warehouse: "berlin-1", lines: ["apples,3", "pears,"])
+    } catch {
+        logger.error("inventory sync failed", error: error)
+    }
+}
+let flushed = await SpyglassSDK.flush(timeout: .seconds(10))
+print(flushed ? "sent" : "not everything was sent")

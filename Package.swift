@@ -7,11 +7,13 @@ let package = Package(
     products: [
         .executable(name: "spyglass", targets: ["SpyglassCLI"]),
         .executable(name: "spyglass-example-cli", targets: ["SpyglassExampleCLI"]),
+        .executable(name: "spyglass-example-service", targets: ["SpyglassExampleService"]),
         .library(name: "SpyglassProtocol", targets: ["SpyglassProtocol"]),
         // The Swift SDK: one `.package(url:)` line, then these products.
         .library(name: "Spyglass", targets: ["Spyglass"]),
         .library(name: "SpyglassLogging", targets: ["SpyglassLogging"]),
         .library(name: "SpyglassTesting", targets: ["SpyglassTesting"]),
+        .library(name: "SpyglassHummingbird", targets: ["SpyglassHummingbird"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -48,6 +50,14 @@ let package = Package(
             name: "SpyglassLogging",
             dependencies: ["Spyglass", "SpyglassProtocol", .product(name: "Logging", package: "swift-log")]
         ),
+        // Hummingbird integration: 5xx errors with the request, a scope per request.
+        .target(
+            name: "SpyglassHummingbird",
+            dependencies: [
+                "Spyglass", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         // For SDK users' tests: a transport that collects envelopes.
         .target(name: "SpyglassTesting", dependencies: ["Spyglass", "SpyglassProtocol"]),
 
@@ -56,6 +66,14 @@ let package = Package(
             name: "SpyglassExampleCLI",
             dependencies: ["Spyglass", "SpyglassLogging", .product(name: "Logging", package: "swift-log")],
             path: "sdk-examples/cli/Sources/SpyglassExampleCLI"
+        ),
+        .executableTarget(
+            name: "SpyglassExampleService",
+            dependencies: [
+                "Spyglass", "SpyglassLogging", "SpyglassHummingbird", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "sdk-examples/service/Sources/SpyglassExampleService"
         ),
 
         // Server domain: pure code, no HTTP, no SQL.

@@ -87,3 +87,64 @@ def test_events_wait_in_the_spool_while_the_server_is_down_and_arrive_once(tmp_p
     # Nothing is sent twice: another run adds only its own event.
     run_example(dsn, "message", SPYGLASS_SDK_SPOOL=str(spool))
     assert len(stored_events(data)) == 3
+
+
+EXAMPLE_SERVICE = os.environ.get("SPYGLASS_EXAMPLE_SERVICE") or str(Path(BIN).parent / "spyglass-example-service")
+
+
+def test_hummingbird_example_reports_5xx_errors_with_the_request_and_not_4xx(tmp_path, start_server):
+    import time
+
+    import requests
+
+    server = start_server(data_dir=tmp_path)
+    port = free_port()
+    service = subprocess.Popen(
+        [EXAMPLE_SERVICE, "--port", str(port)], env=clean_env(SENTRY_DSN=server.dsn),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline and service.poll() is None, "the example service did not start"
+            time.sleep(0.1)
+
+        assert requests.post(f"{base}/orders/7/pay", timeout=5).status_code == 200
+        assert requests.get(f"{base}/orders/5", timeout=5).status_code == 404
+        failed = requests.post(
+            f"{base}/orders/13/pay?retry=1", timeout=5,
+            headers={"Cookie": "session=secret", "Authorization": "Bearer secret", "X-Request-Id": "req-42"},
+        )
+        assert failed.status_code == 500
+
+        deadline = time.monotonic() + 15
+        while not (events := stored_events(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # nothing else may arrive (the 404 and the 200 are not reported)
+        events = stored_events(tmp_path)
+        assert len(events) == 1
+        event = events[0]["payload"]
+        exception = event["exception"]["values"][-1]
+        assert exception["type"] == "SpyglassExampleService.OrderNotPayable"
+        assert exception["mechanism"] == {"type": "hummingbird", "handled": False}
+        assert "Payments.charge" in exception["stacktrace"]["frames"][-1]["function"]
+        request = event["request"]
+        assert request["method"] == "POST" and request["url"].endswith(f"/orders/13/pay")
+        assert request["query_string"] in ("retry=1", [["retry", "1"]])
+        headers = {k.lower(): v for k, v in (request["headers"].items() if isinstance(request["headers"], dict) else request["headers"])}
+        assert headers["x-request-id"] == "req-42"
+        assert "cookie" not in headers and "authorization" not in headers
+        assert event["transaction"] == "POST /orders/{id}/pay"
+        crumbs = [(c.get("category"), c.get("message")) for c in event["breadcrumbs"]["values"]]
+        assert ("http.server", "POST /orders/13/pay") in crumbs and ("payments", "charging order") in crumbs
+        # Each request has its own scope: the 200 request's log is not among this event's breadcrumbs.
+        assert all(c.get("data", {}).get("order") != "7" for c in event["breadcrumbs"]["values"])
+    finally:
+        service.terminate()
+        service.wait(timeout=15)

@@ -148,3 +148,20 @@ def test_hummingbird_example_reports_5xx_errors_with_the_request_and_not_4xx(tmp
     finally:
         service.terminate()
         service.wait(timeout=15)
+
+
+def test_python_example_reports_logging_errors(tmp_path, start_server):
+    import sys
+
+    server = start_server(data_dir=tmp_path)
+    script = Path(__file__).resolve().parents[2] / "sdk-examples" / "python" / "app.py"
+    result = subprocess.run(
+        [sys.executable, str(script)], env=clean_env(SENTRY_DSN=server.dsn), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    events = {e["payload"]["logentry"]["formatted"] if "logentry" in e["payload"] else "": e["payload"] for e in stored_events(tmp_path)}
+    failed = events["monthly report failed"]
+    assert failed["exception"]["values"][-1]["type"] == "ZeroDivisionError"
+    assert failed["exception"]["values"][-1]["stacktrace"]["frames"][-1]["function"] == "monthly_total"
+    assert [c["message"] for c in failed["breadcrumbs"]["values"]] == ["building the monthly report"]
+    assert events["disk quota at 97%"]["level"] == "error"

@@ -30,6 +30,10 @@ public struct SpyglassOptions: Sendable {
     /// Where unsent envelopes wait while the server is unreachable; nil: a folder for the DSN's key in the
     /// temporary directory. They are sent when the server answers again, or on the next start.
     public var spoolDirectory: URL?
+    /// Record crashes (fatal signals) and send them on the next start.
+    public var captureCrashes = true
+    /// Where crash records wait for the next start; nil: the spool's folder (or one for the DSN's key).
+    public var crashDirectory: URL?
     /// Drop envelopes the server can't take instead of keeping them on disk.
     public var spoolDisabled = false
     /// Envelopes and bytes kept in the spool at most.

@@ -38,6 +38,10 @@ public enum SpyglassSDK {
             options.spoolDirectory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("spyglass-spool-\(dsn.publicKey.prefix(12))-\(dsn.projectID)")
         }
+        if options.crashDirectory == nil {
+            options.crashDirectory = options.spoolDirectory ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("spyglass-spool-\(dsn.publicKey.prefix(12))-\(dsn.projectID)")
+        }
         if options.spoolDisabled { options.spoolDirectory = nil }
         globalScope.scope.withLock { $0.maxBreadcrumbs = options.maxBreadcrumbs }
         _ = ImageCache.images
@@ -48,6 +52,12 @@ public enum SpyglassSDK {
         }
         if let previous { Task.detached { await previous.close(timeout: .seconds(2)) } }
         ExitFlush.install()
+        if options.captureCrashes, let directory = options.crashDirectory {
+            for crash in CrashHandler.collectReports(directory: directory, release: options.release) {
+                _ = started.enqueue(crash)
+            }
+            CrashHandler.install(directory: directory)
+        }
         DebugLog.log(options.debug, "started for \(dsn.envelopeURL?.absoluteString ?? "")")
         return true
     }

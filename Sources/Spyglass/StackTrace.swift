@@ -55,7 +55,7 @@ final class Symbolicator: Sendable {
 
     /// Frames oldest first (Sentry's order), each with function, module, file, line, column, in_app and context.
     func frames(_ stack: CapturedStack) -> [JSONValue] {
-        guard let symbolicated = stack.backtrace.symbolicated(with: ImageCache.images) else { return [] }
+        guard let symbolicated = stack.backtrace.symbolicated(with: stack.backtrace.images ?? ImageCache.images) else { return [] }
         let mainImage = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent }
         var frames: [JSONValue] = []
         for frame in symbolicated.frames {

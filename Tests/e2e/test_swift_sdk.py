@@ -165,3 +165,54 @@ def test_python_example_reports_logging_errors(tmp_path, start_server):
     assert failed["exception"]["values"][-1]["stacktrace"]["frames"][-1]["function"] == "monthly_total"
     assert [c["message"] for c in failed["breadcrumbs"]["values"]] == ["building the monthly report"]
     assert events["disk quota at 97%"]["level"] == "error"
+
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("mode", "signal", "function"),
+    [
+        ("crash-nil", "SIGILL", "Crash.unwrapMissingPrice"),
+        ("crash-index", "SIGILL", "Crash.readPastTheEnd"),
+        ("crash-fatal", "SIGILL", "Crash.giveUp"),
+        ("crash-segv", "SIGSEGV", "Crash.dereferenceNull"),
+        ("crash-overflow", "SIGSEGV", "Crash.recurse"),
+    ],
+)
+def test_a_crash_is_reported_on_the_next_start_with_its_frames(tmp_path, start_server, mode, signal, function):
+    server = start_server(data_dir=tmp_path / "data")
+    spool = tmp_path / "spool"
+    # The runtime's own crash report is off here only to save time; the handler chains to it otherwise.
+    env = clean_env(SENTRY_DSN=server.dsn, SPYGLASS_SDK_SPOOL=str(spool), SWIFT_BACKTRACE="enable=no")
+    crashed = subprocess.run([EXAMPLE_CLI, mode], env=env, capture_output=True, text=True, timeout=60)
+    assert crashed.returncode < 0, f"{mode} did not crash: {crashed.stdout} {crashed.stderr}"
+    assert stored_events(tmp_path / "data") == []  # nothing could be sent while crashing
+
+    run_example(server.dsn, "message", SPYGLASS_SDK_SPOOL=str(spool))
+    events = stored_events(tmp_path / "data")
+    fatal = [e["payload"] for e in events if e["level"] == "fatal"]
+    assert len(fatal) == 1 and len(events) == 2
+    exception = fatal[0]["exception"]["values"][-1]
+    assert exception["type"] == signal
+    assert exception["mechanism"] == {"type": "signalhandler", "handled": False}
+    frames = exception["stacktrace"]["frames"]
+    crashing = [f for f in frames if function in f.get("function", "")]
+    assert crashing, [f.get("function") for f in frames]
+    assert crashing[-1]["in_app"] is True and crashing[-1]["filename"] == "Sources/SpyglassExampleCLI/main.swift"
+    assert crashing[-1]["lineno"] > 0
+    # Reported once: a further start sends nothing more about it.
+    run_example(server.dsn, "message", SPYGLASS_SDK_SPOOL=str(spool))
+    assert len([e for e in stored_events(tmp_path / "data") if e["level"] == "fatal"]) == 1
+
+
+def test_the_crash_handler_chains_to_the_runtime_backtracer(tmp_path, start_server):
+    server = start_server(data_dir=tmp_path)
+    crashed = subprocess.run(
+        [EXAMPLE_CLI, "crash-segv"], env=clean_env(SENTRY_DSN=server.dsn, SPYGLASS_SDK_SPOOL=str(tmp_path / "spool")),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert crashed.returncode < 0
+    # The Swift runtime's own report still appears (our handler ran first and handed over).
+    assert "Crash.dereferenceNull" in crashed.stderr + crashed.stdout
+    assert list((tmp_path / "spool").glob("crash-*.bin"))

@@ -46,7 +46,23 @@ let logger = Logger(label: "inventory")
 SpyglassSDK.setTag("warehouse", "berlin-1")
 SpyglassSDK.setUser(SpyglassUser(id: "cron"))
 
+/// Crashes on purpose (`crash-nil`, `crash-index`, `crash-fatal`, `crash-segv`, `crash-abort`, `crash-overflow`):
+/// the next start reports the crash.
+enum Crash {
+    @inline(never) static func unwrapMissingPrice(_ prices: [String: Int]) -> Int { prices["durian"]! }
+    @inline(never) static func readPastTheEnd(_ rows: [Int], _ index: Int) -> Int { rows[index] }
+    @inline(never) static func giveUp() -> Never { fatalError("inventory is corrupt") }
+    @inline(never) static func dereferenceNull() -> Int { UnsafePointer<Int>(bitPattern: 8)!.pointee }
+    @inline(never) static func recurse(_ depth: Int) -> Int { depth == Int.min ? 0 : recurse(depth + 1) + 1 }
+}
+
 switch CommandLine.arguments.dropFirst().first ?? "error" {
+case "crash-nil": print(Crash.unwrapMissingPrice(["apple": 1]))
+case "crash-index": print(Crash.readPastTheEnd([1, 2, 3], Int(CommandLine.arguments.count + 5)))
+case "crash-fatal": Crash.giveUp()
+case "crash-segv": print(Crash.dereferenceNull())
+case "crash-abort": abort()
+case "crash-overflow": print(Crash.recurse(0))
 case "message":
     SpyglassSDK.capture(message: "inventory sync skipped: nothing to do", level: .warning)
 default:

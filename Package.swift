@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "spyglass", targets: ["SpyglassCLI"]),
         .executable(name: "spyglass-example-cli", targets: ["SpyglassExampleCLI"]),
         .executable(name: "spyglass-example-service", targets: ["SpyglassExampleService"]),
+        .executable(name: "spyglass-sdk-bench", targets: ["SpyglassSDKBenchmark"]),
         .library(name: "SpyglassProtocol", targets: ["SpyglassProtocol"]),
         // The Swift SDK: one `.package(url:)` line, then these products.
         .library(name: "Spyglass", targets: ["Spyglass"]),
@@ -75,6 +76,9 @@ let package = Package(
             ],
             path: "sdk-examples/service/Sources/SpyglassExampleService"
         ),
+
+        // The SDK's caller-side cost (Benchmarks/SDK; run it in release).
+        .executableTarget(name: "SpyglassSDKBenchmark", dependencies: ["Spyglass", "SpyglassProtocol"], path: "Benchmarks/SDK"),
 
         // Server domain: pure code, no HTTP, no SQL.
         .target(

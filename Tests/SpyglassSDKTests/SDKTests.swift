@@ -26,6 +26,7 @@ let checkoutLine = #line + 1
             options.dsn = "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/42"
             options.release = "tests@1.0"
             options.spoolDisabled = true
+            options.captureCrashes = false  // no signal handlers in the test runner
             options.transport = transport
             configure(&options)
         }

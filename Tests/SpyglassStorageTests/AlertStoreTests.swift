@@ -91,3 +91,39 @@ import Testing
         #expect(try await database.deliveries(issueID: nil, ruleID: 1, limit: 10).map(\.id) == [pending.id])
     }
 }
+
+@Suite struct AlertTriggerTests: StoreFixture {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func triggers(_ database: AppDatabase) throws -> [String] {
+        try database.writer.read { db in try String.fetchAll(db, sql: "SELECT trigger FROM notification ORDER BY id") }
+    }
+
+    @Test func anIgnoredIssueComingBackFiresReappearedRules() async throws {
+        let database = try setUp()
+        _ = try await database.createAlertRule(
+            AlertRule(name: "back", conditions: [.reappeared], actions: [.email(.addresses(["a@example.com"]))]), projectID: 1, now: now)
+        let payload = #"{"message":"flaky job"}"#
+        try await store(database, [try event(payload)])
+        let issue = try #require(try await database.issues(
+            IssueListRequest(projectIDs: [1], query: IssueQuery(), sort: .date, limit: 10, offset: 0, userID: 1)).first)
+        try await database.updateIssues(ids: [issue.id], change: IssueChange(status: "ignored", ignore: .untilCount(2)), now: now)
+        try await store(database, [try event(payload, at: 10)])
+        #expect(try triggers(database) == ["new_issue"])  // the default rule; one more event is not enough
+        try await store(database, [try event(payload, at: 20), try event(payload, at: 30)])
+        #expect(try triggers(database) == ["new_issue", "escalating"])
+    }
+
+    @Test func userFrequencyCountsDistinctUsersWithinTheInterval() async throws {
+        let database = try setUp()
+        #expect(try await database.deleteAlertRule(id: 1, projectID: 1))
+        _ = try await database.createAlertRule(
+            AlertRule(name: "many users", conditions: [.uniqueUserFrequency(count: 2, interval: .oneHour)],
+                      actions: [.slack(url: "https://hooks.slack.com/x")]), projectID: 1, now: now)
+        let payload = #"{"message":"login broken","user":{"id":"%@"}}"#
+        try await store(database, try ["u1", "u2", "u1", "u2"].enumerated().map { try event(String(format: payload, $1), at: Double($0)) })
+        #expect(try triggers(database).isEmpty)  // two users are not more than two
+        try await store(database, [try event(String(format: payload, "u3"), at: 10)])
+        #expect(try triggers(database) == ["user_frequency"])
+    }
+}

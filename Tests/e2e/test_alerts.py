@@ -98,7 +98,11 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((self.path, dict(self.headers), body))
-                self.send_response(200)
+                if self.path == "/redirect":
+                    self.send_response(302)
+                    self.send_header("Location", "/hook")
+                else:
+                    self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -389,3 +393,30 @@ def test_rules_api(tmp_path, start_server, receiver):
     run_cli("user", "create", "--email", "outsider@example.com", "--password", "correct-horse-9", data_dir=tmp_path / "data")
     outsider = API(server, tmp_path / "data", email="outsider@example.com")
     assert outsider.get("projects/spyglass/default/rules/").status_code == 404
+
+
+def test_plain_smtp_without_tls(tmp_path):
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        env = clean_env(SPYGLASS_SMTP_URL=f"smtp://127.0.0.1:{port}", SPYGLASS_EMAIL_FROM="spyglass@example.com")
+        run_cli("sendtestmail", "--to", "me@example.com", data_dir=tmp_path, env=env)
+        assert [m["Subject"] for _, m in mailbox.messages] == ["[Spyglass] Test e-mail"]
+        assert mailbox.mechanisms == []
+    finally:
+        controller.stop()
+
+
+def test_webhook_redirects_are_not_followed(tmp_path, start_server, receiver):
+    server, api = start(start_server, tmp_path / "data", SPYGLASS_NOTIFY_ATTEMPTS="2")
+    only_webhook_rules(api)
+    create_rule(api, name="Redirect", conditions=[{"id": "first_seen"}], actions=[{"id": "webhook", "url": receiver.url("/redirect")}])
+    send_error("Redirect")
+    issue_id = api.issues()[0]["id"]
+    failed = wait_until(
+        lambda: [d for d in api.get(f"issues/{issue_id}/deliveries/").json() if d["status"] == "failed"], what="a failed delivery"
+    )[0]
+    assert failed["attempts"] == 2 and "302" in failed["lastError"]
+    assert [path for path, _, _ in receiver.requests] == ["/redirect", "/redirect"]

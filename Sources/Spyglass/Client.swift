@@ -47,6 +47,11 @@ final class Client: Sendable {
             task = Task.detached(priority: .utility) { [self] in
                 await self.drainSpool()
                 for await event in stream {
+                    // Closed: what is still queued after close's flush timeout is dropped, not sent.
+                    if self.state.withLock({ $0.closed }) {
+                        self.state.withLock { $0.pending -= 1 }
+                        continue
+                    }
                     await self.process(event)
                     self.state.withLock { $0.pending -= 1 }
                 }
@@ -101,6 +106,7 @@ final class Client: Sendable {
 
     private func process(_ event: SpyglassEvent) async {
         var event = event
+        event.exceptions = event.exceptions.map(ErrorDescription.describe)
         if let beforeSend = options.beforeSend {
             guard let changed = beforeSend(event) else {
                 recordDiscard(reason: "before_send")

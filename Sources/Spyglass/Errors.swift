@@ -34,17 +34,26 @@ enum ErrorDescription {
                 unwrapped = traced.error
                 ownStack = traced.stack
             }
-            let type = String(reflecting: Swift.type(of: unwrapped))
-            let module = type.split(separator: ".").first.map(String.init)
-            chain.append(
-                ExceptionValue(
-                    type: type, value: value(of: unwrapped), module: module, stack: ownStack ?? (first ? stack : nil),
-                    mechanism: mechanism, handled: handled))
+            var exception = ExceptionValue(
+                type: "", value: "", stack: ownStack ?? (first ? stack : nil), mechanism: mechanism, handled: handled)
+            exception.source = unwrapped
+            chain.append(exception)
             if ownStack != nil && first { stack = nil }
             first = false
             current = cause(of: unwrapped)
         }
         return chain.reversed()
+    }
+
+    /// Type, description and module of an error (on the worker: reflection costs microseconds).
+    static func describe(_ exception: ExceptionValue) -> ExceptionValue {
+        guard let error = exception.source else { return exception }
+        var described = exception
+        described.type = String(reflecting: Swift.type(of: error))
+        described.value = value(of: error)
+        described.module = described.type.split(separator: ".").first.map(String.init)
+        described.source = nil
+        return described
     }
 
     static func value(of error: any Error) -> String {

@@ -67,6 +67,8 @@ public struct ExceptionValue: Sendable {
     /// `generic` (captured), `logging`, `signalhandler`, `middleware`…
     public var mechanism: String
     public var handled: Bool
+    /// The error itself: its type name and description are worked out on the SDK's worker, not by the caller.
+    var source: (any Error)?
 
     public init(type: String, value: String, module: String? = nil, stack: CapturedStack? = nil, mechanism: String = "generic", handled: Bool = true) {
         self.type = type
@@ -117,8 +119,25 @@ public struct SpyglassEvent: Sendable {
     public var release: String?
     public var environment: String?
 
+    /// 32 random lower-case hex digits (a UUID without dashes), without Foundation's UUID formatting cost.
+    static func newEventID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var high = generator.next() as UInt64
+        var low = generator.next() as UInt64
+        high = (high & ~(0xF << 12)) | (0x4 << 12)  // version 4
+        low = (low & ~(0x3 << 62)) | (0x2 << 62)  // RFC 4122 variant
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            for index in 0..<16 {
+                buffer[index] = digits[Int((high >> UInt64((15 - index) * 4)) & 0xF)]
+                buffer[16 + index] = digits[Int((low >> UInt64((15 - index) * 4)) & 0xF)]
+            }
+            return 32
+        }
+    }
+
     public init(level: SpyglassLevel = .error, message: String? = nil, timestamp: Date = .now) {
-        self.eventID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        self.eventID = Self.newEventID()
         self.timestamp = timestamp
         self.level = level
         self.message = message

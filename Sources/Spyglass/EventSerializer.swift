@@ -59,7 +59,8 @@ struct EventSerializer {
         return .object(object)
     }
 
-    func exception(_ value: ExceptionValue) -> JSONValue {
+    func exception(_ exception: ExceptionValue) -> JSONValue {
+        let value = ErrorDescription.describe(exception)
         var object: JSONObject = [
             "type": .string(value.type), "value": .string(value.value),
             "mechanism": ["type": .string(value.mechanism), "handled": .bool(value.handled)],

@@ -38,15 +38,16 @@ public struct Scope: Sendable {
 
     /// The event with this scope's data; the event's own values win.
     func apply(to event: inout SpyglassEvent) {
-        event.tags.merge(tags) { own, _ in own }
-        event.extra.merge(extras) { own, _ in own }
-        event.contexts.merge(contexts) { own, _ in own }
+        // Plain assignment where the event has none: copy-on-write, no per-element work on the caller.
+        if event.tags.isEmpty { event.tags = tags } else { event.tags.merge(tags) { own, _ in own } }
+        if event.extra.isEmpty { event.extra = extras } else { event.extra.merge(extras) { own, _ in own } }
+        if event.contexts.isEmpty { event.contexts = contexts } else { event.contexts.merge(contexts) { own, _ in own } }
         if event.user == nil { event.user = user }
         if let level { event.level = level }
         if event.fingerprint == nil { event.fingerprint = fingerprint }
         if event.transaction == nil { event.transaction = transaction }
         if event.request == nil { event.request = request }
-        event.breadcrumbs = breadcrumbs + event.breadcrumbs
+        event.breadcrumbs = event.breadcrumbs.isEmpty ? breadcrumbs : breadcrumbs + event.breadcrumbs
     }
 }
 

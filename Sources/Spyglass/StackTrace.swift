@@ -53,8 +53,22 @@ final class Symbolicator: Sendable {
         self.inAppExclude = inAppExclude
     }
 
+    /// Stacks already symbolicated, by their addresses: the same error from the same place is common.
+    private let symbolicated = Mutex<[[String]: [JSONValue]]>([:])
+
     /// Frames oldest first (Sentry's order), each with function, module, file, line, column, in_app and context.
     func frames(_ stack: CapturedStack) -> [JSONValue] {
+        let key = stack.backtrace.frames.map { "\($0)" }
+        if let cached = symbolicated.withLock({ $0[key] }) { return cached }
+        let frames = symbolicate(stack)
+        symbolicated.withLock { cache in
+            if cache.count >= 256 { cache.removeAll() }
+            cache[key] = frames
+        }
+        return frames
+    }
+
+    private func symbolicate(_ stack: CapturedStack) -> [JSONValue] {
         guard let symbolicated = stack.backtrace.symbolicated(with: stack.backtrace.images ?? ImageCache.images) else { return [] }
         let mainImage = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent }
         var frames: [JSONValue] = []

@@ -26,6 +26,11 @@ enum CrashHandler {
     nonisolated(unsafe) static var buffer: UnsafeMutablePointer<UInt8>?
     nonisolated(unsafe) static var previous: UnsafeMutablePointer<sigaction>?
     nonisolated(unsafe) static var handling: Int32 = 0
+    /// glibc's `backtrace` (unwinds with the binaries' unwind tables), found and warmed up at install: frames
+    /// of code built without frame pointers (libc's `abort`) are walked with it.
+    typealias UnwindFunction = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32) -> Int32
+    nonisolated(unsafe) static var unwind: UnwindFunction?
+    nonisolated(unsafe) static var unwound: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
     static var bufferSize: Int { magic.count + 16 + 2 + 9 * (maxFrames + 1) }
 
     /// Installs the handlers; crash files go to `directory`. Safe to call again (later calls do nothing).
@@ -39,6 +44,11 @@ enum CrashHandler {
         else { return }
         crashPath = strdup(directory.appendingPathComponent("crash-\(pid).bin").path)
         buffer = .allocate(capacity: bufferSize)
+        if let symbol = dlsym(nil, "backtrace") {
+            unwind = unsafeBitCast(symbol, to: UnwindFunction.self)
+            unwound = .allocate(capacity: maxFrames + 64)
+            _ = unwind?(unwound, 8)  // the first call loads the unwinder: never inside the handler
+        }
         previous = .allocate(capacity: 65)
         previous?.initialize(repeating: sigaction(), count: 65)
 
@@ -98,6 +108,21 @@ enum CrashHandler {
             put64(pc, littleEndian: false)
             var frame = framePointer
             var count = 0
+            // abort() raises from libc, which keeps no frame pointers: unwind with the tables instead, from the
+            // frame the signal interrupted on.
+            if signal == SIGABRT, let unwind = CrashHandler.unwind, let unwound = CrashHandler.unwound {
+                let total = Int(unwind(unwound, Int32(CrashHandler.maxFrames + 64)))
+                var start = 0
+                while start < total, UInt64(UInt(bitPattern: unwound[start])) != pc { start += 1 }
+                if start < total {
+                    for index in (start + 1)..<total where count < CrashHandler.maxFrames {
+                        put(0x2F)
+                        put64(UInt64(UInt(bitPattern: unwound[index])), littleEndian: false)
+                        count += 1
+                    }
+                    frame = 0  // done
+                }
+            }
             while frame != 0, frame & 7 == 0, count < CrashHandler.maxFrames {
                 guard let slots = UnsafePointer<UInt64>(bitPattern: UInt(frame)) else { break }
                 let next = slots[0]

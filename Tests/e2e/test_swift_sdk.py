@@ -216,3 +216,18 @@ def test_the_crash_handler_chains_to_the_runtime_backtracer(tmp_path, start_serv
     # The Swift runtime's own report still appears (our handler ran first and handed over).
     assert "Crash.dereferenceNull" in crashed.stderr + crashed.stdout
     assert list((tmp_path / "spool").glob("crash-*.bin"))
+
+
+def test_an_abort_is_reported_with_the_frames_that_called_it(tmp_path, start_server):
+    server = start_server(data_dir=tmp_path / "data")
+    spool = tmp_path / "spool"
+    env = clean_env(SENTRY_DSN=server.dsn, SPYGLASS_SDK_SPOOL=str(spool), SWIFT_BACKTRACE="enable=no")
+    crashed = subprocess.run([EXAMPLE_CLI, "crash-abort"], env=env, capture_output=True, text=True, timeout=60)
+    assert crashed.returncode < 0
+    run_example(server.dsn, "message", SPYGLASS_SDK_SPOOL=str(spool))
+    fatal = [e["payload"] for e in stored_events(tmp_path / "data") if e["level"] == "fatal"]
+    exception = fatal[0]["exception"]["values"][-1]
+    assert exception["type"] == "SIGABRT"
+    functions = [f.get("function", "") for f in exception["stacktrace"]["frames"]]
+    assert any("abort" in f for f in functions) and any(f == "async_Main" or "main" in f.lower() for f in functions), functions
+    assert any(f["in_app"] for f in exception["stacktrace"]["frames"])

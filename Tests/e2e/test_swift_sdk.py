@@ -231,3 +231,10 @@ def test_an_abort_is_reported_with_the_frames_that_called_it(tmp_path, start_ser
     functions = [f.get("function", "") for f in exception["stacktrace"]["frames"]]
     assert any("abort" in f for f in functions) and any(f == "async_Main" or "main" in f.lower() for f in functions), functions
     assert any(f["in_app"] for f in exception["stacktrace"]["frames"])
+
+
+def test_exit_flushes_what_is_queued(tmp_path, start_server):
+    server = start_server(data_dir=tmp_path)
+    run_example(server.dsn, "exit-now", SPYGLASS_SDK_SPOOL=str(tmp_path / "spool"))
+    events = stored_events(tmp_path)
+    assert [e["payload"]["logentry"]["formatted"] for e in events] == ["exiting right after capturing"]

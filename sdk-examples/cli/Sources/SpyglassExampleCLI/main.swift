@@ -63,6 +63,10 @@ case "crash-fatal": Crash.giveUp()
 case "crash-segv": print(Crash.dereferenceNull())
 case "crash-abort": abort()
 case "crash-overflow": print(Crash.recurse(0))
+case "exit-now":
+    // No flush here: the SDK's exit hook sends what is queued.
+    SpyglassSDK.capture(message: "exiting right after capturing", level: .warning)
+    exit(0)
 case "message":
     SpyglassSDK.capture(message: "inventory sync skipped: nothing to do", level: .warning)
 default:

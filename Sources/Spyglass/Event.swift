@@ -95,7 +95,7 @@ public struct RequestInfo: Sendable, Hashable {
     }
 }
 
-/// An event as the SDK builds it; ``json(options:)`` turns it into Sentry's event payload.
+/// An event as the SDK builds it; the worker turns it into Sentry's event payload.
 public struct SpyglassEvent: Sendable {
     public var eventID: String
     public var timestamp: Date

@@ -43,7 +43,7 @@ public struct SpyglassOptions: Sendable {
     public var spoolRetrySeconds: Double = 10
     /// The server name sent with events (the host name by default).
     public var serverName: String? = ProcessInfo.processInfo.hostName
-    /// Replaces the HTTP transport (``SpyglassTesting/TestTransport`` in tests).
+    /// Replaces the HTTP transport (`SpyglassTesting.TestTransport` in tests).
     public var transport: (any Transport)?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {

@@ -12,7 +12,7 @@ public struct Scope: Sendable {
     public var fingerprint: [String]?
     public var transaction: String?
     public var request: RequestInfo?
-    /// The newest ``maxBreadcrumbs`` breadcrumbs, oldest first.
+    /// The newest breadcrumbs (`maxBreadcrumbs` of the options), oldest first.
     public private(set) var breadcrumbs: [Breadcrumb] = []
     var maxBreadcrumbs: Int
 

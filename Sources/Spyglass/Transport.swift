@@ -16,7 +16,7 @@ public enum TransportResult: Sendable, Hashable {
     case unreachable(String)
 }
 
-/// Sends envelopes somewhere: HTTP by default, ``SpyglassTesting/TestTransport`` in tests.
+/// Sends envelopes somewhere: HTTP by default, `SpyglassTesting.TestTransport` in tests.
 public protocol Transport: Sendable {
     func send(_ envelope: [UInt8], dsn: DSN) async -> TransportResult
 }

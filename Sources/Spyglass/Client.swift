@@ -67,15 +67,24 @@ final class Client: Sendable {
             return true
         }
         guard accepted else { return false }
-        if case .dropped = continuation.yield(event) {
+        switch continuation.yield(event) {
+        case .enqueued:
+            return true
+        case .dropped:
             state.withLock { state in
                 state.pending -= 1
                 state.discarded["queue_overflow:error", default: 0] += 1
             }
             DebugLog.log(options.debug, "queue full (\(options.maxQueueSize)): event \(event.eventID) dropped")
             return false
+        case .terminated:
+            // Closed between the check above and now.
+            state.withLock { $0.pending -= 1 }
+            return false
+        @unknown default:
+            state.withLock { $0.pending -= 1 }
+            return false
         }
-        return true
     }
 
     func recordDiscard(reason: String, category: String = "error") {

@@ -159,7 +159,8 @@ public struct EventNormalizer: Sendable {
         var pairs: [(String, String)] = []
         switch tags {
         case .object(let members):
-            for key in members.keys.sorted() { pairs.append((key, Self.tagText(members[key]))) }
+            // One pass over the members (a lookup per key would scan the member list: quadratic in the keys).
+            for member in members.members.sorted(by: { $0.key < $1.key }) { pairs.append((member.key, Self.tagText(member.value))) }
         case .array(let elements):
             for element in elements {
                 guard let pair = element.arrayValue, pair.count == 2, let key = pair[0].stringValue else { continue }

@@ -183,7 +183,8 @@ enum CrashHandler {
         var events: [SpyglassEvent] = []
         for name in names where name.hasPrefix("crash-") && name.hasSuffix(".bin") {
             let pid = name.dropFirst("crash-".count).dropLast(".bin".count)
-            if Int32(pid) == ownPID { continue }
+            // A file named after our own PID is an earlier process's (PIDs repeat: PID 1 in containers); this
+            // process installs its handler only after collecting.
             let file = directory.appendingPathComponent(name)
             let imagesFile = directory.appendingPathComponent("images-\(pid).json")
             defer {

@@ -177,7 +177,7 @@ enum CrashHandler {
     // MARK: - On the next start
 
     /// Events for the crashes recorded in `directory` by earlier runs; their files are removed.
-    static func collectReports(directory: URL, release: String?) -> [SpyglassEvent] {
+    static func collectReports(directory: URL) -> [SpyglassEvent] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         let ownPID = getpid()
         var events: [SpyglassEvent] = []

@@ -53,7 +53,7 @@ public enum SpyglassSDK {
         if let previous { Task.detached { await previous.close(timeout: .seconds(2)) } }
         ExitFlush.install()
         if options.captureCrashes, let directory = options.crashDirectory {
-            for crash in CrashHandler.collectReports(directory: directory, release: options.release) {
+            for crash in CrashHandler.collectReports(directory: directory) {
                 _ = started.enqueue(crash)
             }
             CrashHandler.install(directory: directory)

@@ -27,9 +27,6 @@ enum ImageCache {
             return captured
         }
     }
-
-    /// After `dlopen` of new libraries: read the images again.
-    static func refresh() { cached.withLock { $0 = ImageMap.capture() } }
 }
 
 /// Turns captured stacks into Sentry frames.

@@ -5,7 +5,7 @@ import Foundation
 /// Header values are stripped of line breaks (no header injection from event data); non-ASCII subjects
 /// become RFC 2047 encoded words; both bodies are base64, so no line is too long and no line starts with
 /// a dot.
-public struct MailMessage: Sendable, Hashable {
+public struct MailMessage: Sendable {
     public var from: String
     public var to: [String]
     public var subject: String
@@ -27,17 +27,6 @@ public struct MailMessage: Sendable, Hashable {
         self.html = html
         self.messageID = messageID
         self.headers = headers
-    }
-
-    public static func == (lhs: MailMessage, rhs: MailMessage) -> Bool {
-        lhs.from == rhs.from && lhs.to == rhs.to && lhs.subject == rhs.subject && lhs.text == rhs.text && lhs.html == rhs.html
-            && lhs.messageID == rhs.messageID && lhs.headers.map(\.name) == rhs.headers.map(\.name)
-            && lhs.headers.map(\.value) == rhs.headers.map(\.value)
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(messageID)
-        hasher.combine(subject)
     }
 
     /// The message's bytes (before SMTP dot-stuffing, which the client applies).

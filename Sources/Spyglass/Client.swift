@@ -25,7 +25,12 @@ final class Client: Sendable {
         /// Discarded events by (reason, category), reported with the next envelope.
         var discarded: [String: Int] = [:]
         var closed = false
+        /// A spool drain is running (the worker's and the retry task's never overlap: no envelope twice).
+        var draining = false
     }
+
+    /// Events queued or being sent.
+    var pendingCount: Int { state.withLock { $0.pending } }
 
     init(options: SpyglassOptions, dsn: DSN) {
         self.options = options
@@ -47,8 +52,10 @@ final class Client: Sendable {
             task = Task.detached(priority: .utility) { [self] in
                 await self.drainSpool()
                 for await event in stream {
-                    // Closed: what is still queued after close's flush timeout is dropped, not sent.
+                    // Closed: what is still queued after close's flush timeout goes to the spool (sent by the
+                    // next start), not to the network.
                     if self.state.withLock({ $0.closed }) {
+                        self.keep(event)
                         self.state.withLock { $0.pending -= 1 }
                         continue
                     }
@@ -101,39 +108,67 @@ final class Client: Sendable {
         return state.withLock { $0.pending } == 0
     }
 
-    /// Flushes, then stops the worker and the HTTP client.
+    /// Flushes, then stops the worker and the HTTP client. What is still queued after `timeout` is spooled
+    /// (or counted as dropped without a spool); a send in flight gets one more second, then is cancelled.
     func close(timeout: Duration) async {
         _ = await flush(timeout: timeout)
         state.withLock { $0.closed = true }
         continuation.finish()
-        await worker.withLock { $0 }?.value
+        let worker = self.worker.withLock { $0 }
+        if let worker {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await worker.value }
+                group.addTask { try? await Task.sleep(for: .seconds(1)) }
+                await group.next()
+                group.cancelAll()
+                worker.cancel()
+            }
+        }
         spoolRetry.withLock { $0?.cancel() }
         try? await httpClient?.shutdown()
     }
 
+    /// Writes an event to the spool without sending it (the client is closing); without a spool it is dropped
+    /// and counted.
+    private func keep(_ event: SpyglassEvent) {
+        guard let (eventID, payload) = prepare(event) else { return }
+        let envelope = envelope(eventID: eventID, items: [("event", payload)], now: .now)
+        if let spool, spool.store(envelope) {
+            DebugLog.log(options.debug, "closing: event \(eventID) spooled for the next start")
+        } else {
+            recordDiscard(reason: "queue_overflow")
+        }
+    }
+
     // MARK: - The worker
 
-    private func process(_ event: SpyglassEvent) async {
+    /// The error descriptions worked out, `beforeSend` applied, serialized; nil when `beforeSend` dropped it.
+    private func prepare(_ event: SpyglassEvent) -> (eventID: String, payload: [UInt8])? {
         var event = event
         event.exceptions = event.exceptions.map(ErrorDescription.describe)
         if let beforeSend = options.beforeSend {
             guard let changed = beforeSend(event) else {
                 recordDiscard(reason: "before_send")
                 DebugLog.log(options.debug, "beforeSend dropped event \(event.eventID)")
-                return
+                return nil
             }
             event = changed
         }
+        let payload = EventSerializer(options: options, contexts: contexts, symbolicator: symbolicator).json(event)
+        return (event.eventID, JSONWriter.bytes(payload))
+    }
+
+    private func process(_ event: SpyglassEvent) async {
+        guard let (eventID, payload) = prepare(event) else { return }
         let now = Date.now
         guard state.withLock({ $0.rateLimits.allows("error", now: now) }) else {
             recordDiscard(reason: "ratelimit_backoff")
-            DebugLog.log(options.debug, "rate limited: event \(event.eventID) dropped")
+            DebugLog.log(options.debug, "rate limited: event \(eventID) dropped")
             return
         }
-        let payload = EventSerializer(options: options, contexts: contexts, symbolicator: symbolicator).json(event)
         let discarded = state.withLock { $0.discarded }
-        let envelope = envelope(eventID: event.eventID, items: [("event", JSONWriter.bytes(payload))] + clientReportItem(discarded), now: now)
-        if await deliver(envelope, description: "event \(event.eventID)") {
+        let envelope = envelope(eventID: eventID, items: [("event", payload)] + clientReportItem(discarded), now: now)
+        if await deliver(envelope, description: "event \(eventID)") {
             // The report went out (or waits in the spool): count only what was dropped since.
             state.withLock { state in
                 for (key, quantity) in discarded { state.discarded[key] = (state.discarded[key] ?? 0) - quantity }
@@ -171,10 +206,21 @@ final class Client: Sendable {
         }
     }
 
-    /// Sends what the spool holds, oldest first; stops at the first failure.
+    /// Sends what the spool holds, oldest first; stops at the first failure and while rate limited. One drain
+    /// at a time: a call while another runs returns at once.
     func drainSpool() async {
         guard let spool else { return }
+        let started = state.withLock { state in
+            defer { state.draining = true }
+            return !state.draining
+        }
+        guard started else { return }
+        defer { state.withLock { $0.draining = false } }
         for file in spool.files() {
+            guard state.withLock({ $0.rateLimits.allows("error", now: .now) }) else {
+                scheduleSpoolRetry()
+                return
+            }
             guard let envelope = spool.read(file) else { continue }
             switch await transport.send(envelope, dsn: dsn) {
             case .sent, .rejected:

@@ -1,6 +1,7 @@
 import Foundation
 import Runtime
 import SpyglassProtocol
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -25,7 +26,17 @@ enum CrashHandler {
     nonisolated(unsafe) static var crashPath: UnsafeMutablePointer<CChar>?
     nonisolated(unsafe) static var buffer: UnsafeMutablePointer<UInt8>?
     nonisolated(unsafe) static var previous: UnsafeMutablePointer<sigaction>?
-    nonisolated(unsafe) static var handling: Int32 = 0
+    /// Set by the first thread that records a crash; a second fault (or a second thread) does not record.
+    static let handling = Atomic<Int32>(0)
+    /// A pipe to check that memory is readable before the frame walk reads it: `write` from an unreadable
+    /// address fails with EFAULT instead of faulting (both ends non-blocking; what is written is read back).
+    nonisolated(unsafe) static var probe: (read: Int32, write: Int32) = (-1, -1)
+    static let installed = Mutex(false)
+    /// True once the handlers and the thread key are in place (read on every SDK call, so not a lock).
+    static let active = Atomic<Bool>(false)
+    /// Threads that have an alternate signal stack (set by this SDK or by someone else).
+    nonisolated(unsafe) static var stackKey = pthread_key_t()
+    static let alternateStackSize = 256 * 1024
     /// glibc's `backtrace` (unwinds with the binaries' unwind tables), found and warmed up at install: frames
     /// of code built without frame pointers (libc's `abort`) are walked with it.
     typealias UnwindFunction = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32) -> Int32
@@ -35,7 +46,11 @@ enum CrashHandler {
 
     /// Installs the handlers; crash files go to `directory`. Safe to call again (later calls do nothing).
     static func install(directory: URL) {
-        guard crashPath == nil else { return }
+        let first = installed.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         let pid = getpid()
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // Where each image is loaded in this process, for symbolication after a crash.
@@ -51,14 +66,26 @@ enum CrashHandler {
         }
         previous = .allocate(capacity: 65)
         previous?.initialize(repeating: sigaction(), count: 65)
-
-        // An alternate stack, so a stack overflow can still be recorded.
-        let stackSize = 256 * 1024
-        var stack = stack_t()
-        stack.ss_sp = UnsafeMutableRawPointer.allocate(byteCount: stackSize, alignment: 16)
-        stack.ss_size = stackSize
-        stack.ss_flags = 0
-        sigaltstack(&stack, nil)
+        var ends: [Int32] = [-1, -1]
+        if pipe(&ends) == 0 {
+            for end in ends {
+                _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+            }
+            probe = (ends[0], ends[1])
+        }
+        // An alternate stack on this thread, and on every thread that calls into the SDK later (see
+        // `prepareThread`), so a stack overflow can still be recorded there.
+        pthread_key_create(&stackKey) { stack in
+            // The thread ends: turn its alternate stack off before giving the memory back.
+            guard let stack else { return }
+            var off = stack_t()
+            off.ss_flags = Int32(SS_DISABLE)
+            sigaltstack(&off, nil)
+            munmap(stack, CrashHandler.alternateStackSize)
+        }
+        active.store(true, ordering: .releasing)
+        prepareThread()
 
         for signal in signals {
             var action = sigaction()
@@ -67,24 +94,66 @@ enum CrashHandler {
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, previous! + Int(signal))
         }
-        // A normal exit leaves no crash: its image map is not needed.
+        // A normal exit leaves no crash: its image map is not needed, and a crash file is one of a signal the
+        // process survived (ignored, or handled by an earlier handler that returned).
         atexit {
             let pid = getpid()
             guard let path = CrashHandler.crashPath else { return }
+            unlink(path)
             let directory = URL(fileURLWithPath: String(cString: path)).deletingLastPathComponent()
             try? FileManager.default.removeItem(at: directory.appendingPathComponent("images-\(pid).json"))
         }
     }
 
+    /// Gives the calling thread an alternate signal stack if it has none: a stack overflow is recorded only on
+    /// threads that have one. Runs once per thread (a thread-specific value remembers it), from `start` and from
+    /// every SDK call that code running on a thread makes (capture, breadcrumbs, scope changes).
+    @inline(__always)
+    static func prepareThread() {
+        guard active.load(ordering: .acquiring), pthread_getspecific(stackKey) == nil else { return }
+        var current = stack_t()
+        if sigaltstack(nil, &current) == 0, current.ss_flags & Int32(SS_DISABLE) == 0 {
+            // Someone else's stack: keep it, remember that this thread is done (any non-nil marker).
+            pthread_setspecific(stackKey, UnsafeRawPointer(bitPattern: 1))
+            return
+        }
+        // mmap: pages are only backed once the handler touches them.
+        let memory = mmap(nil, alternateStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let memory, memory != MAP_FAILED else { return }
+        var stack = stack_t()
+        stack.ss_sp = memory
+        stack.ss_size = alternateStackSize
+        stack.ss_flags = 0
+        guard sigaltstack(&stack, nil) == 0 else {
+            munmap(memory, alternateStackSize)
+            return
+        }
+        pthread_setspecific(stackKey, memory)
+    }
+
+    /// Whether `count` bytes at `address` can be read (async-signal-safe: a write to the probe pipe).
+    static func readable(_ address: UInt64, _ count: Int) -> Bool {
+        guard probe.write >= 0, let pointer = UnsafeRawPointer(bitPattern: UInt(address)) else { return false }
+        guard write(probe.write, pointer, count) == count else { return false }
+        var scratch: (UInt64, UInt64) = (0, 0)
+        _ = withUnsafeMutableBytes(of: &scratch) { read(probe.read, $0.baseAddress, count) }
+        return true
+    }
+
     /// The signal handler: async-signal-safe only.
     static let handleSignal: @convention(c) (Int32, UnsafeMutablePointer<siginfo_t>?, UnsafeMutableRawPointer?) -> Void = {
         signal, info, context in
-        // A second fault while recording: give up at once.
-        if handling != 0 {
+        // A signal sent with kill/raise that the process ignored before: still ignored, nothing to record.
+        if let info, info.pointee.si_code <= 0, let previous = CrashHandler.previous,
+            unsafeBitCast(previous[Int(signal)].__sigaction_handler.sa_handler, to: Int.self) == 1  // SIG_IGN
+        {
+            return
+        }
+        // A second fault while recording, or another thread crashing at the same time: give up at once.
+        guard CrashHandler.handling.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged else {
             CrashHandler.restore(signal)
             return
         }
-        handling = 1
         if let buffer = CrashHandler.buffer, let path = CrashHandler.crashPath, let context {
             var length = 0
             func put(_ byte: UInt8) {
@@ -103,7 +172,7 @@ enum CrashHandler {
             put64(UInt64(bitPattern: Int64(now.tv_sec)), littleEndian: true)
             // Compact Backtrace Format, version 0, 64-bit words.
             put(0x02)
-            let (pc, framePointer) = CrashHandler.registers(context)
+            let (pc, framePointer, stackPointer) = CrashHandler.registers(context)
             put(0x1F)  // pc, absolute, 8 bytes
             put64(pc, littleEndian: false)
             var frame = framePointer
@@ -123,7 +192,10 @@ enum CrashHandler {
                     frame = 0  // done
                 }
             }
-            while frame != 0, frame & 7 == 0, count < CrashHandler.maxFrames {
+            // Frames lie above the stack pointer, and each is read only once the probe says it is readable:
+            // a corrupt chain ends the walk instead of faulting inside the handler.
+            if frame < stackPointer { frame = 0 }
+            while frame != 0, frame & 7 == 0, count < CrashHandler.maxFrames, CrashHandler.readable(frame, 16) {
                 guard let slots = UnsafePointer<UInt64>(bitPattern: UInt(frame)) else { break }
                 let next = slots[0]
                 let returnAddress = slots[1]
@@ -147,6 +219,22 @@ enum CrashHandler {
                 close(file)
             }
         }
+        // A signal sent by kill/raise to a process with a handler of its own: call that handler here. When it
+        // returns, the process goes on and there was no crash: forget the record and stay installed.
+        if let info, info.pointee.si_code <= 0, let previous = CrashHandler.previous {
+            let action = previous[Int(signal)]
+            let handler = unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self)
+            if handler > 1 {  // neither SIG_DFL (0) nor SIG_IGN (1)
+                if action.sa_flags & SA_SIGINFO != 0 {
+                    action.__sigaction_handler.sa_sigaction?(signal, info, context)
+                } else {
+                    action.__sigaction_handler.sa_handler?(signal)
+                }
+                if let path = CrashHandler.crashPath { unlink(path) }
+                CrashHandler.handling.store(0, ordering: .releasing)
+                return
+            }
+        }
         CrashHandler.restore(signal)
         // A signal sent by kill/raise is not raised again by returning: send it again to the previous handler.
         if let info, info.pointee.si_code <= 0 { raise(signal) }
@@ -157,20 +245,23 @@ enum CrashHandler {
         if let previous { sigaction(signal, previous + Int(signal), nil) }
     }
 
-    static func registers(_ context: UnsafeMutableRawPointer) -> (pc: UInt64, framePointer: UInt64) {
+    static func registers(_ context: UnsafeMutableRawPointer) -> (pc: UInt64, framePointer: UInt64, stackPointer: UInt64) {
         let ucontext = context.assumingMemoryBound(to: ucontext_t.self)
         #if arch(x86_64)
+            // REG_RIP 16, REG_RBP 10, REG_RSP 15
             return withUnsafeMutablePointer(to: &ucontext.pointee.uc_mcontext.gregs) { registers in
-                registers.withMemoryRebound(to: Int64.self, capacity: 23) { (UInt64(bitPattern: $0[16]), UInt64(bitPattern: $0[10])) }
+                registers.withMemoryRebound(to: Int64.self, capacity: 23) {
+                    (UInt64(bitPattern: $0[16]), UInt64(bitPattern: $0[10]), UInt64(bitPattern: $0[15]))
+                }
             }
         #elseif arch(arm64)
             let pc = ucontext.pointee.uc_mcontext.pc
             let fp = withUnsafeMutablePointer(to: &ucontext.pointee.uc_mcontext.regs) { registers in
                 registers.withMemoryRebound(to: UInt64.self, capacity: 31) { $0[29] }
             }
-            return (pc, fp)
+            return (pc, fp, ucontext.pointee.uc_mcontext.sp)
         #else
-            return (0, 0)
+            return (0, 0, 0)
         #endif
     }
 

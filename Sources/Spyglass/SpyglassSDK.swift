@@ -113,7 +113,12 @@ public enum SpyglassSDK {
 
     // MARK: - Scope
 
-    static var currentScope: ScopeBox { taskScope ?? globalScope }
+    /// The scope calls go to. Every SDK call passes here, so this is also where a thread gets its alternate
+    /// signal stack (a stack overflow on it can then be recorded).
+    static var currentScope: ScopeBox {
+        CrashHandler.prepareThread()
+        return taskScope ?? globalScope
+    }
 
     /// Changes the current scope: the task's (inside ``withScope(_:)``) or the process's.
     public static func configureScope(_ change: (inout Scope) -> Void) {
@@ -174,14 +179,11 @@ enum ExitFlush {
         }
         guard first else { return }
         atexit {
+            // Waits on the exiting thread (no task: the exiting thread may be one of the few the worker's tasks
+            // run on) while the worker sends what is queued, at most 2 seconds; returns at once when nothing is.
             guard let client = SpyglassSDK.currentClient else { return }
-            // atexit runs on the exiting thread: wait on a semaphore for the worker (on its own threads).
-            let done = DispatchSemaphore(value: 0)
-            Task.detached {
-                _ = await client.flush(timeout: .seconds(2))
-                done.signal()
-            }
-            _ = done.wait(timeout: .now() + 2.5)
+            let deadline = ContinuousClock.now + .seconds(2)
+            while client.pendingCount > 0, ContinuousClock.now < deadline { usleep(2_000) }
         }
     }
 }

@@ -18,6 +18,15 @@ struct WrappedError: ErrorWithCause {
 let checkoutLine = #line + 1
 @inline(never) func failingCheckout() throws { throw SpyglassSDK.trace(CheckoutError(orderID: 7)) }
 
+/// Answers every send after 300 ms.
+final class SlowTransport: Transport {
+    let inner = TestTransport()
+    func send(_ envelope: [UInt8], dsn: DSN) async -> TransportResult {
+        try? await Task.sleep(for: .milliseconds(300))
+        return await inner.send(envelope, dsn: dsn)
+    }
+}
+
 /// The SDK is process-wide: these tests run one after the other, each starting it with a TestTransport.
 @Suite(.serialized) struct SDKTests {
     func start(_ configure: (inout SpyglassOptions) -> Void = { _ in }) -> TestTransport {
@@ -128,6 +137,31 @@ let checkoutLine = #line + 1
         let reported = slow.clientReports.flatMap { $0["discarded_events"]?.arrayValue ?? [] }
         let overflow = reported.filter { $0["reason"]?.stringValue == "queue_overflow" }.compactMap { $0["quantity"]?.int64Value }.reduce(0, +)
         #expect(overflow == Int64(50 - accepted))
+        await SpyglassSDK.close()
+    }
+
+    @Test func closingSpoolsWhatItCouldNotSendAndTheNextStartSendsIt() async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("spyglass-close-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: spool) }
+        let slow = SlowTransport()
+        _ = start { options in
+            options.spoolDisabled = false
+            options.spoolDirectory = spool
+            options.transport = slow
+        }
+        for index in 0..<5 { SpyglassSDK.capture(message: "queued \(index)") }
+        await SpyglassSDK.close(timeout: .milliseconds(100))
+        let sentFirst = slow.inner.events.count
+        #expect(sentFirst >= 1 && sentFirst < 5)
+
+        let transport = start { options in
+            options.spoolDisabled = false
+            options.spoolDirectory = spool
+        }
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        try await Task.sleep(for: .milliseconds(200))  // the spool drains before the first queued event
+        let messages = (slow.inner.events + transport.events).compactMap { $0["logentry"]?["formatted"]?.stringValue }
+        #expect(messages.sorted() == (0..<5).map { "queued \($0)" })
         await SpyglassSDK.close()
     }
 

@@ -178,6 +178,9 @@ import pytest
         ("crash-fatal", "SIGILL", "Crash.giveUp"),
         ("crash-segv", "SIGSEGV", "Crash.dereferenceNull"),
         ("crash-overflow", "SIGSEGV", "Crash.recurse"),
+        # On a thread of the task pool, not the one that called start: it got its alternate stack when the
+        # task called into the SDK.
+        ("crash-overflow-task", "SIGSEGV", "Crash.recurse"),
     ],
 )
 def test_a_crash_is_reported_on_the_next_start_with_its_frames(tmp_path, start_server, mode, signal, function):
@@ -216,6 +219,17 @@ def test_the_crash_handler_chains_to_the_runtime_backtracer(tmp_path, start_serv
     # The Swift runtime's own report still appears (our handler ran first and handed over).
     assert "Crash.dereferenceNull" in crashed.stderr + crashed.stdout
     assert list((tmp_path / "spool").glob("crash-*.bin"))
+
+
+def test_signals_the_process_survives_are_not_reported_as_crashes(tmp_path, start_server):
+    server = start_server(data_dir=tmp_path / "data")
+    spool = tmp_path / "spool"
+    survived = run_example(server.dsn, "survive-signals", SPYGLASS_SDK_SPOOL=str(spool))
+    assert "sent" in survived.stdout
+    assert not list(spool.glob("crash-*.bin"))
+    run_example(server.dsn, "message", SPYGLASS_SDK_SPOOL=str(spool))
+    events = stored_events(tmp_path / "data")
+    assert sorted(e["level"] for e in events) == ["info", "warning"], [e["payload"].get("exception") for e in events]
 
 
 def test_an_abort_is_reported_with_the_frames_that_called_it(tmp_path, start_server):

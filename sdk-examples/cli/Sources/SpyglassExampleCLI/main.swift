@@ -34,6 +34,11 @@ enum Inventory {
 }
 
 let environment = ProcessInfo.processInfo.environment
+if CommandLine.arguments.dropFirst().first == "survive-signals" {
+    // Signals the process survives are not crashes: one it ignored before start, one its own handler handles.
+    signal(SIGTRAP, SIG_IGN)
+    signal(SIGFPE) { _ in }
+}
 SpyglassSDK.start { options in
     options.release = environment["SENTRY_RELEASE"] ?? "example-cli@1.0.0"
     options.debug = environment["SPYGLASS_SDK_DEBUG"] == "1"
@@ -46,8 +51,8 @@ let logger = Logger(label: "inventory")
 SpyglassSDK.setTag("warehouse", "berlin-1")
 SpyglassSDK.setUser(SpyglassUser(id: "cron"))
 
-/// Crashes on purpose (`crash-nil`, `crash-index`, `crash-fatal`, `crash-segv`, `crash-abort`, `crash-overflow`):
-/// the next start reports the crash.
+/// Crashes on purpose (`crash-nil`, `crash-index`, `crash-fatal`, `crash-segv`, `crash-abort`, `crash-overflow`,
+/// `crash-overflow-task` on a thread of the task pool): the next start reports the crash.
 enum Crash {
     @inline(never) static func unwrapMissingPrice(_ prices: [String: Int]) -> Int { prices["durian"]! }
     @inline(never) static func readPastTheEnd(_ rows: [Int], _ index: Int) -> Int { rows[index] }
@@ -63,6 +68,16 @@ case "crash-fatal": Crash.giveUp()
 case "crash-segv": print(Crash.dereferenceNull())
 case "crash-abort": abort()
 case "crash-overflow": print(Crash.recurse(0))
+case "crash-overflow-task":
+    let depth = await Task.detached {
+        SpyglassSDK.addBreadcrumb(Breadcrumb(message: "walking the category tree", category: "inventory"))
+        return Crash.recurse(0)
+    }.value
+    print(depth)
+case "survive-signals":
+    raise(SIGTRAP)
+    raise(SIGFPE)
+    SpyglassSDK.capture(message: "still running after SIGTRAP and SIGFPE", level: .info)
 case "exit-now":
     // No flush here: the SDK's exit hook sends what is queued.
     SpyglassSDK.capture(message: "exiting right after capturing", level: .warning)

@@ -25,9 +25,10 @@ final class Client: Sendable {
         /// Discarded events by (reason, category), reported with the next envelope.
         var discarded: [String: Int] = [:]
         var closed = false
-        /// A spool drain is running (the worker's and the retry task's never overlap: no envelope twice).
-        var draining = false
     }
+
+    /// Spool directories being drained: drains never overlap, so no envelope is sent twice.
+    private static let draining = Mutex<Set<String>>([])
 
     /// Events queued or being sent.
     var pendingCount: Int { state.withLock { $0.pending } }
@@ -114,18 +115,33 @@ final class Client: Sendable {
         _ = await flush(timeout: timeout)
         state.withLock { $0.closed = true }
         continuation.finish()
-        let worker = self.worker.withLock { $0 }
-        if let worker {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await worker.value }
-                group.addTask { try? await Task.sleep(for: .seconds(1)) }
-                await group.next()
-                group.cancelAll()
-                worker.cancel()
-            }
+        if let worker = self.worker.withLock({ $0 }) {
+            // Whichever comes first: the worker ends, or a second passes (a custom transport may never return).
+            // A send cut off here counts as unreachable: its envelope is spooled (the server drops a duplicate event).
+            await Self.first(of: { await worker.value }, or: { try? await Task.sleep(for: .seconds(1)) })
+            worker.cancel()
         }
         spoolRetry.withLock { $0?.cancel() }
         try? await httpClient?.shutdown()
+    }
+
+    /// Returns when either operation has finished, without waiting for the other.
+    private static func first(of one: @escaping @Sendable () async -> Void, or other: @escaping @Sendable () async -> Void) async {
+        final class Once: Sendable {
+            let fired = Mutex(false)
+            func claim() -> Bool { fired.withLock { state in defer { state = true }; return !state } }
+        }
+        let once = Once()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Task.detached {
+                await one()
+                if once.claim() { continuation.resume() }
+            }
+            Task.detached {
+                await other()
+                if once.claim() { continuation.resume() }
+            }
+        }
     }
 
     /// Writes an event to the spool without sending it (the client is closing); without a spool it is dropped
@@ -210,12 +226,11 @@ final class Client: Sendable {
     /// at a time: a call while another runs returns at once.
     func drainSpool() async {
         guard let spool else { return }
-        let started = state.withLock { state in
-            defer { state.draining = true }
-            return !state.draining
-        }
+        // One drain per spool directory in the process (a client being replaced by a new start may still drain).
+        let path = spool.directory.standardizedFileURL.path
+        let started = Self.draining.withLock { $0.insert(path).inserted }
         guard started else { return }
-        defer { state.withLock { $0.draining = false } }
+        defer { _ = Self.draining.withLock { $0.remove(path) } }
         for file in spool.files() {
             guard state.withLock({ $0.rateLimits.allows("error", now: .now) }) else {
                 scheduleSpoolRetry()

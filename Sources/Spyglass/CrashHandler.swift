@@ -26,8 +26,12 @@ enum CrashHandler {
     nonisolated(unsafe) static var crashPath: UnsafeMutablePointer<CChar>?
     nonisolated(unsafe) static var buffer: UnsafeMutablePointer<UInt8>?
     nonisolated(unsafe) static var previous: UnsafeMutablePointer<sigaction>?
-    /// Set by the first thread that records a crash; a second fault (or a second thread) does not record.
-    static let handling = Atomic<Int32>(0)
+    /// The `pthread_self` of the thread recording a crash (0: none). A second fault on it gives up; another thread
+    /// crashing at the same time waits (up to a second) until the record is written, then hands over.
+    static let handling = Atomic<UInt>(0)
+    /// Set once the crash file is written.
+    static let recorded = Atomic<Bool>(false)
+    nonisolated(unsafe) static var installPID: pid_t = 0
     /// A pipe to check that memory is readable before the frame walk reads it: `write` from an unreadable
     /// address fails with EFAULT instead of faulting (both ends non-blocking; what is written is read back).
     nonisolated(unsafe) static var probe: (read: Int32, write: Int32) = (-1, -1)
@@ -78,7 +82,8 @@ enum CrashHandler {
         // `prepareThread`), so a stack overflow can still be recorded there.
         pthread_key_create(&stackKey) { stack in
             // The thread ends: turn its alternate stack off before giving the memory back.
-            guard let stack else { return }
+            // nil: none; 1: someone else's stack, not ours to free.
+            guard let stack, UInt(bitPattern: stack) != 1 else { return }
             var off = stack_t()
             off.ss_flags = Int32(SS_DISABLE)
             sigaltstack(&off, nil)
@@ -96,13 +101,21 @@ enum CrashHandler {
         }
         // A normal exit leaves no crash: its image map is not needed, and a crash file is one of a signal the
         // process survived (ignored, or handled by an earlier handler that returned).
-        atexit {
-            let pid = getpid()
-            guard let path = CrashHandler.crashPath else { return }
-            unlink(path)
-            let directory = URL(fileURLWithPath: String(cString: path)).deletingLastPathComponent()
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent("images-\(pid).json"))
-        }
+        // (ExitFlush's exit hook calls `cleanUpAtExit` after its flush: a crash while flushing still finds the
+        // image map.)
+        _ = handling.load(ordering: .relaxed)  // initialized here, not on first use inside the handler
+        _ = recorded.load(ordering: .relaxed)
+        installPID = pid
+    }
+
+    /// At a normal exit: the image map is not needed, and a crash file is one of a signal the process survived
+    /// (ignored, or handled by a handler of its own that returned). Only the process that installed the handler
+    /// cleans up (a forked child exiting must not delete its parent's crash record).
+    static func cleanUpAtExit() {
+        guard active.load(ordering: .acquiring), getpid() == installPID, let path = crashPath else { return }
+        unlink(path)
+        let directory = URL(fileURLWithPath: String(cString: path)).deletingLastPathComponent()
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("images-\(installPID).json"))
     }
 
     /// Gives the calling thread an alternate signal stack if it has none: a stack overflow is recorded only on
@@ -134,6 +147,11 @@ enum CrashHandler {
     /// Whether `count` bytes at `address` can be read (async-signal-safe: a write to the probe pipe).
     static func readable(_ address: UInt64, _ count: Int) -> Bool {
         guard probe.write >= 0, let pointer = UnsafeRawPointer(bitPattern: UInt(address)) else { return false }
+        // The app may have closed our pipe and the numbers been reused for something else: write only to a pipe.
+        var status = stat()
+        guard fstat(probe.write, &status) == 0, status.st_mode & S_IFMT == S_IFIFO,
+            fstat(probe.read, &status) == 0, status.st_mode & S_IFMT == S_IFIFO
+        else { return false }
         guard write(probe.write, pointer, count) == count else { return false }
         var scratch: (UInt64, UInt64) = (0, 0)
         _ = withUnsafeMutableBytes(of: &scratch) { read(probe.read, $0.baseAddress, count) }
@@ -149,8 +167,15 @@ enum CrashHandler {
         {
             return
         }
-        // A second fault while recording, or another thread crashing at the same time: give up at once.
-        guard CrashHandler.handling.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged else {
+        let thread = UInt(pthread_self())  // reads the thread pointer: no call into libc's locks
+        let (claimed, holder) = CrashHandler.handling.compareExchange(expected: 0, desired: thread, ordering: .acquiringAndReleasing)
+        guard claimed else {
+            // A fault while recording (same thread): give up at once. Another thread crashing at the same time:
+            // let the first one finish its record before this one's fault ends the process.
+            if holder != thread {
+                var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+                for _ in 0..<100 where !CrashHandler.recorded.load(ordering: .acquiring) { nanosleep(&pause, nil) }
+            }
             CrashHandler.restore(signal)
             return
         }
@@ -218,9 +243,11 @@ enum CrashHandler {
                 }
                 close(file)
             }
+            CrashHandler.recorded.store(true, ordering: .releasing)
         }
         // A signal sent by kill/raise to a process with a handler of its own: call that handler here. When it
-        // returns, the process goes on and there was no crash: forget the record and stay installed.
+        // returns, the process may go on (then the exit hook removes the record), or end right after (abort()
+        // raising SIGABRT again once the runtime's handler reset it): the record stays for the next start.
         if let info, info.pointee.si_code <= 0, let previous = CrashHandler.previous {
             let action = previous[Int(signal)]
             let handler = unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self)
@@ -230,7 +257,7 @@ enum CrashHandler {
                 } else {
                     action.__sigaction_handler.sa_handler?(signal)
                 }
-                if let path = CrashHandler.crashPath { unlink(path) }
+                CrashHandler.recorded.store(false, ordering: .releasing)
                 CrashHandler.handling.store(0, ordering: .releasing)
                 return
             }

@@ -181,9 +181,12 @@ enum ExitFlush {
         atexit {
             // Waits on the exiting thread (no task: the exiting thread may be one of the few the worker's tasks
             // run on) while the worker sends what is queued, at most 2 seconds; returns at once when nothing is.
-            guard let client = SpyglassSDK.currentClient else { return }
-            let deadline = ContinuousClock.now + .seconds(2)
-            while client.pendingCount > 0, ContinuousClock.now < deadline { usleep(2_000) }
+            if let client = SpyglassSDK.currentClient {
+                let deadline = ContinuousClock.now + .seconds(2)
+                while client.pendingCount > 0, ContinuousClock.now < deadline { usleep(2_000) }
+            }
+            // After the flush: a crash while flushing still finds the image map.
+            CrashHandler.cleanUpAtExit()
         }
     }
 }

@@ -232,10 +232,13 @@ def test_signals_the_process_survives_are_not_reported_as_crashes(tmp_path, star
     assert sorted(e["level"] for e in events) == ["info", "warning"], [e["payload"].get("exception") for e in events]
 
 
-def test_an_abort_is_reported_with_the_frames_that_called_it(tmp_path, start_server):
+# With the runtime's backtracer on (the default), abort() goes through it too: it resets the handlers and returns,
+# and abort() raises again; the record must survive that.
+@pytest.mark.parametrize("backtracer", ["enable=no", "enable=yes"])
+def test_an_abort_is_reported_with_the_frames_that_called_it(tmp_path, start_server, backtracer):
     server = start_server(data_dir=tmp_path / "data")
     spool = tmp_path / "spool"
-    env = clean_env(SENTRY_DSN=server.dsn, SPYGLASS_SDK_SPOOL=str(spool), SWIFT_BACKTRACE="enable=no")
+    env = clean_env(SENTRY_DSN=server.dsn, SPYGLASS_SDK_SPOOL=str(spool), SWIFT_BACKTRACE=backtracer)
     crashed = subprocess.run([EXAMPLE_CLI, "crash-abort"], env=env, capture_output=True, text=True, timeout=60)
     assert crashed.returncode < 0
     run_example(server.dsn, "message", SPYGLASS_SDK_SPOOL=str(spool))

@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Wire types shared by the SDK and the server. Foundation only.
@@ -125,6 +126,31 @@ let package = Package(
             ]
         ),
 
+        // The files of the web UI (web/templates, web/static), compiled into the binary: one file to deploy.
+        .target(
+            name: "SpyglassWebAssets",
+            path: "web",
+            exclude: ["README.md"],
+            sources: ["WebAssets.swift"],
+            resources: [.embedInCode("templates"), .embedInCode("static")]
+        ),
+
+        // The web UI: server-rendered pages (swift-mustache), sessions, CSRF, the security headers.
+        .target(
+            name: "SpyglassWeb",
+            dependencies: [
+                "SpyglassCore",
+                "SpyglassProtocol",
+                "SpyglassHTTP",
+                "SpyglassWebAssets",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Notifications: the SMTP client (SwiftNIO + NIOSSL), webhooks (AsyncHTTPClient), the outbox worker.
         .target(
             name: "SpyglassNotify",
@@ -151,6 +177,7 @@ let package = Package(
                 "SpyglassStorage",
                 "SpyglassHTTP",
                 "SpyglassNotify",
+                "SpyglassWeb",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -9,7 +9,7 @@ import SpyglassStorage
 struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project", abstract: "Manage projects and their DSNs.",
-        subcommands: [Create.self, List.self, DSNCommand.self, RateLimit.self])
+        subcommands: [Create.self, List.self, DSNCommand.self, RateLimit.self, AddMember.self])
 
     /// Where DSNs point: `--base-url`, else SPYGLASS_BASE_URL, else SPYGLASS_HOST and SPYGLASS_PORT.
     struct LinkOptions: ParsableArguments {
@@ -102,6 +102,23 @@ struct ProjectCommand: ParsableCommand {
 }
 
 extension ProjectCommand {
+    /// `spyglass project add-member`.
+    struct AddMember: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-member", abstract: "Make a user a member of a project (members see its issues).")
+
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The project's slug.") var slug: String
+        @Argument(help: "The user's e-mail address.") var email: String
+        @Flag(help: "Make the user an admin of the project.") var admin = false
+
+        func run() throws {
+            let (database, _) = try store.open(baseURL: nil)
+            try reporting { try database.addMember(projectSlug: slug, email: email, role: admin ? "admin" : "member", now: .now) }
+            print("\(email) is now a\(admin ? "n admin" : " member") of \(slug).")
+        }
+    }
+
     /// `spyglass project rate-limit`.
     struct RateLimit: ParsableCommand {
         static let configuration = CommandConfiguration(

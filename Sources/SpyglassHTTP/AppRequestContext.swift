@@ -9,6 +9,8 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public let remoteAddress: SocketAddress?
     /// The user of the request's API token, once ``TokenAuthMiddleware`` checked it.
     public var user: APIUser?
+    /// The browser session of a web UI request, once the web UI's session middleware found it.
+    public var webSession: WebSession?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -8,6 +8,7 @@ import SpyglassHTTP
 import SpyglassNotify
 import SpyglassCore
 import SpyglassStorage
+import SpyglassWeb
 
 /// What the application is built from; tests build the same application with an in-memory database.
 public struct AppDependencies: Sendable {
@@ -47,6 +48,15 @@ public func buildRouter(_ configuration: ServerConfiguration, _ dependencies: Ap
     APIController(
         store: dependencies.database, organization: configuration.organizationSlug, baseURL: configuration.baseURL
     ).addRoutes(to: router)
+    do {
+        try WebController(
+            api: dependencies.database, web: dependencies.database, organization: configuration.organizationSlug,
+            baseURL: configuration.baseURL
+        ).addRoutes(to: router)
+    } catch {
+        // The templates are compiled in: a template that does not parse is a bug the tests catch.
+        preconditionFailure("web UI templates do not parse: \(error)")
+    }
     if configuration.benchmarkRoutes {
         // The HTTP ceiling for the benchmark: the same server and request, no work.
         router.post("api/:project_id/null") { request, _ -> Response in

@@ -66,6 +66,7 @@ extension AppDatabase {
         registerIssueMigrations(&migrator)
         registerReleaseMigrations(&migrator)
         registerAlertMigrations(&migrator)
+        registerWebMigrations(&migrator)
         return migrator
     }
 }

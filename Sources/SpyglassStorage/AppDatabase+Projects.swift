@@ -59,6 +59,25 @@ extension AppDatabase {
         return ProjectWithKeys(project: project, keys: [key])
     }
 
+    /// Adds a user to a project (or changes their role there).
+    public func addMember(projectSlug: String, email: String, role: String, now: Date) throws {
+        let email = (try? EmailAddress.normalize(email)) ?? email
+        try writer.write { db in
+            guard let project = try Project.filter(Project.Columns.slug == projectSlug).fetchOne(db), let projectId = project.id else {
+                throw DomainError(.notFound, "no project with slug \"\(projectSlug)\"")
+            }
+            guard let user = try User.filter(User.Columns.email == email).fetchOne(db), let userId = user.id else {
+                throw DomainError(.notFound, "no user with e-mail \(email)")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO project_member (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role
+                    """,
+                arguments: [projectId, userId, role, now])
+        }
+    }
+
     /// All projects with their keys, by id.
     public func projects() throws -> [ProjectWithKeys] {
         try writer.read { db in

@@ -11,6 +11,18 @@ public protocol APIRequestContext: RequestContext {
 
 extension AppRequestContext: APIRequestContext {}
 
+extension DomainError {
+    /// Domain errors map to HTTP here, and only here (the API and the web UI both use it).
+    public var httpStatus: HTTPResponse.Status {
+        switch kind {
+        case .invalidInput: .badRequest
+        case .notFound: .notFound
+        case .conflict: .conflict
+        default: .serviceUnavailable
+        }
+    }
+}
+
 /// An API failure with Sentry's `{"detail": "..."}` body.
 struct APIError: Error {
     var status: HTTPResponse.Status
@@ -24,16 +36,8 @@ struct APIError: Error {
         self.detail = detail
     }
 
-    /// Domain errors map to HTTP here, and only here.
     init(_ error: DomainError) {
-        let status: HTTPResponse.Status =
-            switch error.kind {
-            case .invalidInput: .badRequest
-            case .notFound: .notFound
-            case .conflict: .conflict
-            default: .serviceUnavailable
-            }
-        self.init(status: status, detail: error.message)
+        self.init(status: error.httpStatus, detail: error.message)
     }
 
     var response: Response { APIJSON.response(["detail": .string(detail)], status: status) }
@@ -96,11 +100,15 @@ enum APIJSON {
 }
 
 /// Query parameters decoded as HTML forms and Sentry's clients encode them (`+` is a space).
-struct FormQuery {
+public struct FormQuery: Sendable {
     private let pairs: [(String, String)]
 
-    init(_ request: Request) {
-        let raw = request.uri.query ?? ""
+    public init(_ request: Request) {
+        self.init(encoded: request.uri.query ?? "")
+    }
+
+    /// Pairs from `application/x-www-form-urlencoded` text (a query string or a form body).
+    public init(encoded raw: String) {
         pairs = raw.split(separator: "&").map { part in
             let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ text: Substring) -> String {
@@ -110,6 +118,6 @@ struct FormQuery {
         }
     }
 
-    func get(_ name: String) -> String? { pairs.first { $0.0 == name }?.1 }
-    func getAll(_ name: String) -> [String] { pairs.filter { $0.0 == name }.map(\.1) }
+    public func get(_ name: String) -> String? { pairs.first { $0.0 == name }?.1 }
+    public func getAll(_ name: String) -> [String] { pairs.filter { $0.0 == name }.map(\.1) }
 }

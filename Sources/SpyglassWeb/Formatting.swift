@@ -1,0 +1,107 @@
+import Foundation
+import SpyglassProtocol
+
+/// Small text and SVG helpers for the pages. Everything here produces plain text; templates escape it.
+enum Formatting {
+    /// "seconds", "5 minutes", "3 hours", "2 days", "4 months", "1 year".
+    static func age(_ date: Date, now: Date) -> String {
+        let seconds = max(0, now.timeIntervalSince(date))
+        func unit(_ value: Double, _ name: String) -> String {
+            let count = Int(value.rounded(.down))
+            return "\(count) \(name)\(count == 1 ? "" : "s")"
+        }
+        switch seconds {
+        case ..<60: return "seconds"
+        case ..<3600: return unit(max(1, seconds / 60), "minute")
+        case ..<86_400: return unit(seconds / 3600, "hour")
+        case ..<(86_400 * 30): return unit(seconds / 86_400, "day")
+        case ..<(86_400 * 365): return unit(seconds / (86_400 * 30), "month")
+        default: return unit(seconds / (86_400 * 365), "year")
+        }
+    }
+
+    /// "5 minutes ago" (or "just now").
+    static func ago(_ date: Date, now: Date) -> String {
+        let text = age(date, now: now)
+        return text == "seconds" ? "just now" : text + " ago"
+    }
+
+    static func iso(_ date: Date) -> String { date.formatted(.iso8601) }
+
+    /// `2026-11-25 06:52:48 UTC`.
+    static func timestamp(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d UTC", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0,
+            c.second ?? 0)
+    }
+
+    /// `06:52:48.123` (breadcrumb times).
+    static func clock(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        let day = seconds.truncatingRemainder(dividingBy: 86_400)
+        let millis = Int((seconds - seconds.rounded(.down)) * 1000)
+        return String(format: "%02d:%02d:%02d.%03d", Int(day) / 3600, Int(day) % 3600 / 60, Int(day) % 60, millis)
+    }
+
+    /// Polyline points for a 96×24 sparkline of `counts`.
+    static func sparkline(_ counts: [Int], width: Double = 96, height: Double = 24) -> String {
+        guard counts.count > 1 else { return "0,\(height - 1) \(width),\(height - 1)" }
+        let peak = Double(max(counts.max() ?? 0, 1))
+        let step = width / Double(counts.count - 1)
+        return counts.enumerated().map { index, count in
+            let x = Double(index) * step
+            let y = (height - 1) - (Double(count) / peak) * (height - 2)
+            return "\(format(x)),\(format(y))"
+        }.joined(separator: " ")
+    }
+
+    struct Bar {
+        var x: String
+        var y: String
+        var width: String
+        var height: String
+        var label: String
+    }
+
+    /// Bars for a histogram `width`×`height` (each bar's label shows in its tooltip).
+    static func bars(_ counts: [(label: String, count: Int)], width: Double = 240, height: Double = 48) -> [Bar] {
+        guard !counts.isEmpty else { return [] }
+        let peak = Double(max(counts.map(\.count).max() ?? 0, 1))
+        let slot = width / Double(counts.count)
+        return counts.enumerated().map { index, entry in
+            let barHeight = entry.count == 0 ? 1 : max(2, Double(entry.count) / peak * height)
+            return Bar(
+                x: format(Double(index) * slot), y: format(height - barHeight), width: format(max(1, slot - 1)),
+                height: format(barHeight), label: "\(entry.label): \(entry.count) event\(entry.count == 1 ? "" : "s")")
+        }
+    }
+
+    static func format(_ value: Double) -> String {
+        String(format: "%.1f", value)
+    }
+
+    /// A JSON value as text: strings as they are, everything else as compact JSON.
+    static func text(_ value: JSONValue?) -> String {
+        guard let value else { return "" }
+        switch value {
+        case .string(let text): return text
+        case .null: return "null"
+        default: return JSONWriter.string(value)
+        }
+    }
+
+    /// Thousands separated: 12 345.
+    static func count(_ value: Int) -> String {
+        let digits = String(value)
+        guard digits.count > 4 else { return digits }
+        var out = ""
+        for (index, character) in digits.reversed().enumerated() {
+            if index > 0 && index % 3 == 0 { out.append("\u{202F}") }
+            out.append(character)
+        }
+        return String(out.reversed())
+    }
+}

@@ -1,0 +1,141 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassHTTP
+import Synchronization
+
+/// Session cookies, CSRF tokens and the login throttle of the web UI.
+enum WebAuth {
+    static let sessionCookie = "spyglass_session"
+    /// Before login there is no session: the login form's CSRF token is also kept in this cookie (double submit).
+    static let loginCookie = "spyglass_login"
+    static let sessionLifetime: TimeInterval = 14 * 24 * 3600
+
+    /// 32 random bytes as hex.
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Hex.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+    }
+
+    static func hash(_ token: String) -> String { Hex.encode(SHA256.hash(data: Array(token.utf8))) }
+
+    /// Compares in time independent of where the strings differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let left = Array(a.utf8), right = Array(b.utf8)
+        guard left.count == right.count, !left.isEmpty else { return false }
+        return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// Whether the browser talks HTTPS to us (directly or through a proxy that says so, or a configured https
+    /// base URL): then cookies get `Secure`.
+    static func isSecure(_ request: Request, baseURL: URL?) -> Bool {
+        if baseURL?.scheme == "https" { return true }
+        if let proto = request.headers[HTTPField.Name("X-Forwarded-Proto")!], proto.lowercased() == "https" { return true }
+        return request.head.scheme == "https"
+    }
+
+    static func cookie(_ name: String, _ value: String, maxAge: Int, secure: Bool) -> Cookie {
+        Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+    }
+}
+
+/// Failed logins per account and per client address: after 5 within a minute, further attempts are refused
+/// until the minute has passed (checked before the password, so guessing stops).
+final class LoginThrottle: Sendable {
+    static let limit = 5
+    static let window: TimeInterval = 60
+    private let failures = Mutex<[String: [Date]]>([:])
+
+    /// The seconds until a login for these keys may be tried again, or nil when it may be tried now.
+    func retryAfter(_ keys: [String], now: Date) -> Int? {
+        failures.withLock { failures in
+            var wait: TimeInterval = 0
+            for key in keys {
+                let recent = (failures[key] ?? []).filter { now.timeIntervalSince($0) < Self.window }
+                failures[key] = recent.isEmpty ? nil : recent
+                if recent.count >= Self.limit, let oldest = recent.first {
+                    wait = max(wait, Self.window - now.timeIntervalSince(oldest))
+                }
+            }
+            return wait > 0 ? Int(wait.rounded(.up)) : nil
+        }
+    }
+
+    func recordFailure(_ keys: [String], now: Date) {
+        failures.withLock { failures in
+            for key in keys { failures[key, default: []].append(now) }
+            // Bounded: a flood of made-up e-mails cannot grow this without end.
+            if failures.count > 10_000 {
+                failures = failures.filter { $0.value.contains { now.timeIntervalSince($0) < Self.window } }
+            }
+        }
+    }
+
+    func reset(_ key: String) {
+        failures.withLock { _ = $0.removeValue(forKey: key) }
+    }
+}
+
+/// Finds the browser's session (cookie -> hash -> SQLite) and puts it on the context. Pages without one
+/// redirect to the login form (or answer 401 for the JSON endpoints); forms must carry the session's CSRF token,
+/// checked by the controller.
+struct WebSessionMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let store: any WebStore
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let cookie = request.cookies[WebAuth.sessionCookie]?.value, !cookie.isEmpty {
+            context.webSession = try await store.session(tokenHash: WebAuth.hash(cookie), now: .now)
+        }
+        guard context.webSession != nil else {
+            if request.method == .get {
+                var target = request.uri.path
+                if let query = request.uri.query, !query.isEmpty { target += "?" + query }
+                let next = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"
+                return WebResponse.redirect("/login?next=\(next)")
+            }
+            return WebResponse.redirect("/login")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Headers every web UI response carries.
+enum WebResponse {
+    /// No inline script, no inline style, nothing from elsewhere; forms post only here; no framing.
+    static let contentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+        + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+    static func securityHeaders(_ headers: inout HTTPFields) {
+        headers[HTTPField.Name("Content-Security-Policy")!] = contentSecurityPolicy
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
+        headers[.cacheControl] = "no-store"
+    }
+
+    static func html(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8"]
+        securityHeaders(&headers)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// 303 See Other: after a form post, the browser GETs the target.
+    static func redirect(_ location: String) -> Response {
+        var headers: HTTPFields = [.location: location]
+        securityHeaders(&headers)
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    /// A path on this server to go back to: only a local absolute path (`/…`, not `//host`), else `fallback`.
+    static func localPath(_ text: String?, fallback: String) -> String {
+        guard let text, text.hasPrefix("/"), !text.hasPrefix("//"), !text.hasPrefix("/\\"),
+            !text.contains(where: { $0.isNewline || $0 == "\\" })
+        else { return fallback }
+        return text
+    }
+}

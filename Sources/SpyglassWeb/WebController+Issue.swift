@@ -1,0 +1,240 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassHTTP
+import SpyglassProtocol
+
+extension WebController {
+    struct TagValue {
+        var value: String
+        var percent: Int
+    }
+
+    struct TagView {
+        var key: String
+        var values: [TagValue]
+    }
+
+    struct ActivityView {
+        var who: String
+        var what: String
+        var text: String?
+        var date: String
+        var dateISO: String
+    }
+
+    struct DeliveryView {
+        var state: String
+        var channel: String
+        var rule: String
+        var when: String
+        var lastError: String?
+    }
+
+    struct IssueView {
+        var id: Int64
+        var url: String
+        var projectID: Int64
+        var projectSlug: String
+        var shortID: String
+        var title: String
+        var culprit: String
+        var level: String
+        var status: String
+        var statusLabel: String
+        var badges: [String]
+        var isResolved: Bool
+        var isIgnored: Bool
+        var assignee: String?
+        var canAssignToMe: Bool
+        var events: String
+        var users: String
+        var firstSeen: String
+        var firstSeenISO: String
+        var lastSeen: String
+        var lastSeenISO: String
+        var firstRelease: String?
+        var lastRelease: String?
+        var hours: [Formatting.Bar]
+        var days: [Formatting.Bar]
+        var tags: [TagView]
+        var activities: [ActivityView]
+        var deliveries: [DeliveryView]
+    }
+
+    struct IssueModel {
+        var chrome: Chrome
+        var issue: IssueView
+        var event: EventView?
+    }
+
+    /// The issue page with one of its events: the latest, or the one in the path (`…/events/{id}/`) or in
+    /// `?event=` (jump by id).
+    @Sendable func issuePage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let projects = try await visibleProjects(session)
+        let issue = try await issue(context, projects: projects)
+        let now = Date.now
+        let url = issueURL(issue.id)
+
+        var event: EventInfo?
+        if let wanted = context.parameters.get("event_id") ?? FormQuery(request).get("event").flatMap({ $0.isEmpty ? nil : $0 }) {
+            let id = wanted.replacingOccurrences(of: "-", with: "").lowercased()
+            guard let found = try await api.event(projectID: issue.project.id, eventID: id), found.issueID == issue.id else {
+                throw PageError.notFound("Issue \(issue.shortIDText) has no event \(wanted).")
+            }
+            event = found
+        } else {
+            event = try await api.latestEvent(issueID: issue.id)
+        }
+        var eventView: EventView?
+        if let event {
+            let (previous, next) = try await api.neighbours(of: event)
+            eventView = EventView(event, issueURL: url, previous: previous, next: next)
+            if context.parameters.get("event_id") == nil && FormQuery(request).get("event") == nil { eventView?.newerURL = nil }
+        }
+
+        // Hourly counts from the start of the UTC day 29 days ago: the last 24 hours, and 30 calendar days.
+        let currentHour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
+        let firstDay = currentHour / 24 - 29
+        let hourly = try await self.hourly([issue.id], hours: Int(currentHour - firstDay * 24 + 1), now: now)[issue.id] ?? []
+        let lastDay = hourly.suffix(24).enumerated().map { index, count in
+            (label: Formatting.timestamp(Date(timeIntervalSince1970: Double((currentHour - 23 + Int64(index)) * 3600))), count: count)
+        }
+        let days = (0..<30).map { day in
+            let start = day * 24
+            let date = Date(timeIntervalSince1970: Double((firstDay + Int64(day)) * 86_400))
+            return (label: String(Formatting.timestamp(date).prefix(10)), count: hourly[min(start, hourly.count)..<min(start + 24, hourly.count)].reduce(0, +))
+        }
+        let tags = try await api.tags(issueID: issue.id, top: 5).map { tag in
+            TagView(
+                key: tag.key,
+                values: tag.topValues.map { TagValue(value: $0.value, percent: tag.totalValues > 0 ? Int((Double($0.count) * 100 / Double(tag.totalValues)).rounded()) : 0) })
+        }
+        let activities = try await api.activities(issueID: issue.id).reversed().map { activity in
+            ActivityView(
+                who: activity.user?.email ?? "Spyglass", what: Self.describe(activity),
+                text: activity.type == "note" ? activity.data["text"]?.stringValue : nil,
+                date: Formatting.ago(activity.date, now: now), dateISO: Formatting.iso(activity.date))
+        }
+        let deliveries = try await api.deliveries(issueID: issue.id, ruleID: nil, limit: 10).map { delivery in
+            DeliveryView(
+                state: delivery.status, channel: delivery.channel, rule: delivery.ruleName,
+                when: Formatting.ago(delivery.delivered ?? delivery.created, now: now), lastError: delivery.lastError)
+        }
+        let view = IssueView(
+            id: issue.id, url: url, projectID: issue.project.id, projectSlug: issue.project.slug, shortID: issue.shortIDText,
+            title: issue.title, culprit: issue.culprit, level: issue.level, status: issue.status,
+            statusLabel: Self.statusLabel(issue), badges: Self.badges(issue).filter { $0 != issue.status },
+            isResolved: issue.status == "resolved", isIgnored: issue.status == "ignored", assignee: issue.assignee?.email,
+            canAssignToMe: issue.assignee?.id != session.user.id, events: Formatting.count(issue.timesSeen),
+            users: Formatting.count(issue.userCount), firstSeen: Formatting.ago(issue.firstSeen, now: now),
+            firstSeenISO: Formatting.iso(issue.firstSeen), lastSeen: Formatting.ago(issue.lastSeen, now: now),
+            lastSeenISO: Formatting.iso(issue.lastSeen), firstRelease: issue.firstRelease, lastRelease: issue.lastRelease,
+            hours: Formatting.bars(lastDay), days: Formatting.bars(days), tags: tags, activities: activities, deliveries: deliveries)
+        let model = IssueModel(
+            chrome: try await chrome(session, projects: projects, current: issue.project.id), issue: view, event: eventView)
+        return render("issue", model)
+    }
+
+    static func statusLabel(_ issue: IssueInfo) -> String {
+        switch (issue.status, issue.resolution) {
+        case ("resolved", .inNextRelease?): "Resolved in the next release"
+        case ("resolved", .inRelease(let version)?): "Resolved in \(version)"
+        case ("resolved", _): "Resolved"
+        case ("ignored", _): "Ignored"
+        default: "Unresolved"
+        }
+    }
+
+    static func describe(_ activity: ActivityInfo) -> String {
+        switch activity.type {
+        case "first_seen": "first saw this issue"
+        case "set_regression": "marked it as a regression" + (activity.data["version"]?.stringValue.map { " in \($0)" } ?? "")
+        case "set_resolved": "resolved it"
+        case "set_resolved_in_release": "resolved it in a release"
+        case "set_ignored": "ignored it"
+        case "set_unresolved": "unresolved it"
+        case "set_escalating": "marked it as escalating"
+        case "assigned": "assigned it" + (activity.data["assigneeEmail"]?.stringValue.map { " to \($0)" } ?? "")
+        case "unassigned": "unassigned it"
+        case "merge": "merged issues into it"
+        case "note": "commented"
+        case "auto_resolved": "resolved it after a period of inactivity"
+        default: activity.type.replacingOccurrences(of: "_", with: " ")
+        }
+    }
+
+    /// The stored event as JSON (normalized), for the "JSON" link.
+    @Sendable func eventJSON(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let issue = try await issue(context, projects: try await visibleProjects(session))
+        let wanted = context.parameters.get("event_id") ?? ""
+        guard let event = try await api.event(projectID: issue.project.id, eventID: wanted), event.issueID == issue.id else {
+            throw PageError.notFound("Issue \(issue.shortIDText) has no event \(wanted).")
+        }
+        var headers: HTTPFields = [.contentType: "application/json"]
+        WebResponse.securityHeaders(&headers)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(event.payload))))
+    }
+
+    /// The status buttons of the issue page.
+    @Sendable func changeStatus(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let issue = try await issue(context, projects: try await visibleProjects(session))
+        let fields = try await form(request, session: session)
+        var change = IssueChange(actorID: session.user.id)
+        switch fields.get("action") ?? "" {
+        case "resolve":
+            change.status = "resolved"
+        case "resolve_next_release":
+            change.status = "resolved"
+            change.resolution = .inNextRelease(current: nil)
+        case "resolve_in_release":
+            let version = fields.get("release")?.trimmingCharacters(in: .whitespaces) ?? ""
+            guard !version.isEmpty else { throw PageError(status: .badRequest, heading: "No release", text: "release: enter the version that fixes it.") }
+            change.status = "resolved"
+            change.resolution = .inRelease(version)
+        case "unresolve":
+            change.status = "unresolved"
+        case "ignore":
+            change.status = "ignored"
+            change.ignore = try Self.ignoreCondition(fields.get("ignore") ?? "", now: .now)
+        case "assign_me":
+            change.assigneeEmail = .some(session.user.email)
+        case "unassign":
+            change.assigneeEmail = .some(nil)
+        case let other:
+            throw PageError(status: .badRequest, heading: "Unknown action", text: "action: \"\(other)\" is not a status change.")
+        }
+        try await api.updateIssues(ids: [issue.id], change: change, now: .now)
+        return WebResponse.redirect(issueURL(issue.id))
+    }
+
+    /// `""` forever, `minutes:N`, `count:N`, `users:N`, `escalating`.
+    static func ignoreCondition(_ text: String, now: Date) throws -> IgnoreCondition {
+        if text.isEmpty { return .forever }
+        if text == "escalating" { return .untilEscalating }
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let number = Int(parts[1]), number > 0, number <= 1_000_000 else {
+            throw PageError(status: .badRequest, heading: "Unknown ignore option", text: "ignore: \"\(text)\" is not an ignore option.")
+        }
+        switch parts[0] {
+        case "minutes": return .untilDate(now.addingTimeInterval(Double(number) * 60))
+        case "count": return .untilCount(number)
+        case "users": return .untilUserCount(number)
+        default: throw PageError(status: .badRequest, heading: "Unknown ignore option", text: "ignore: \"\(text)\" is not an ignore option.")
+        }
+    }
+
+    @Sendable func comment(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let issue = try await issue(context, projects: try await visibleProjects(session))
+        let fields = try await form(request, session: session)
+        let text = fields.get("text")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard !text.isEmpty else { throw PageError(status: .badRequest, heading: "Empty comment", text: "text: write something first.") }
+        _ = try await api.addComment(issueID: issue.id, userID: session.user.id, text: text, now: .now)
+        return WebResponse.redirect(issueURL(issue.id))
+    }
+}

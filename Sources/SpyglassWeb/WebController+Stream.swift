@@ -1,0 +1,192 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassHTTP
+import SpyglassProtocol
+
+extension WebController {
+    struct IssueRow {
+        var id: Int64
+        var url: String
+        var shortID: String
+        var title: String
+        var culprit: String
+        var level: String
+        var badges: [String]
+        var events: String
+        var users: String
+        var lastSeen: String
+        var lastSeenISO: String
+        var firstSeen: String
+        var firstSeenISO: String
+        var sparkline: String
+    }
+
+    struct Choice {
+        var value: String
+        var label: String
+        var selected: Bool
+    }
+
+    struct Filter {
+        var label: String
+        var url: String
+        var current: Bool
+    }
+
+    struct StreamModel {
+        var chrome: Chrome
+        var projectID: Int64?
+        var projectSlug: String?
+        var query: String
+        var sorts: [Choice]
+        var filters: [Filter]
+        var issues: [IssueRow]
+        var error: String?
+        var selfURL: String
+        var previousURL: String?
+        var nextURL: String?
+        var now: Int64
+        var pollURL: String
+    }
+
+    static func badges(_ issue: IssueInfo) -> [String] {
+        var badges: [String] = []
+        if issue.status != "unresolved" { badges.append(issue.status) }
+        if let substatus = issue.substatus, ["new", "regressed", "escalating"].contains(substatus) { badges.append(substatus) }
+        return badges
+    }
+
+    /// The issue stream: one project (`?project=ID`) or every visible one.
+    @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try checkOrganization(context)
+        let session = try session(context)
+        let projects = try await visibleProjects(session)
+        let parameters = FormQuery(request)
+        let now = Date.now
+        var project: ProjectInfo?
+        if let text = parameters.get("project"), !text.isEmpty {
+            guard let found = projects.first(where: { String($0.id) == text || $0.slug == text }) else {
+                throw PageError.notFound("There is no project \(text), or you are not a member of it.")
+            }
+            project = found
+        }
+        let queryText = parameters.get("query") ?? "is:unresolved"
+        let sort = IssueSort(rawValue: parameters.get("sort") ?? "date") ?? .date
+        let offset = max(0, min(Int(parameters.get("cursor") ?? "0") ?? 0, 1_000_000))
+
+        func url(query: String? = nil, sort newSort: IssueSort? = nil, cursor: Int? = nil) -> String {
+            var items: [URLQueryItem] = []
+            if let project { items.append(URLQueryItem(name: "project", value: String(project.id))) }
+            items.append(URLQueryItem(name: "query", value: query ?? queryText))
+            items.append(URLQueryItem(name: "sort", value: (newSort ?? sort).rawValue))
+            if let cursor, cursor > 0 { items.append(URLQueryItem(name: "cursor", value: String(cursor))) }
+            var components = URLComponents()
+            components.path = "/organizations/\(organization)/issues/"
+            components.queryItems = items
+            // `+` in a query means a space to us: encode it.
+            components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+            return components.string ?? components.path
+        }
+
+        var rows: [IssueRow] = []
+        var error: String?
+        var hasNext = false
+        var status: HTTPResponse.Status = .ok
+        do {
+            let query = try IssueQuery.parse(queryText, now: now)
+            let ids = project.map { [$0.id] } ?? projects.map(\.id)
+            var issues = ids.isEmpty ? [] : try await api.issues(
+                IssueListRequest(projectIDs: ids, query: query, sort: sort, limit: Self.pageSize, offset: offset, userID: session.user.id))
+            hasNext = issues.count > Self.pageSize
+            issues = Array(issues.prefix(Self.pageSize))
+            let hours = try await hourly(issues.map(\.id), hours: 24, now: now)
+            rows = issues.map { issue in
+                IssueRow(
+                    id: issue.id, url: issueURL(issue.id), shortID: issue.shortIDText, title: issue.title, culprit: issue.culprit,
+                    level: issue.level, badges: Self.badges(issue), events: Formatting.count(issue.timesSeen),
+                    users: Formatting.count(issue.userCount), lastSeen: Formatting.ago(issue.lastSeen, now: now),
+                    lastSeenISO: Formatting.iso(issue.lastSeen), firstSeen: Formatting.age(issue.firstSeen, now: now),
+                    firstSeenISO: Formatting.iso(issue.firstSeen), sparkline: Formatting.sparkline(hours[issue.id] ?? []))
+            }
+        } catch let failure as DomainError {
+            error = failure.message
+            status = .badRequest
+        }
+        let filters = [
+            ("Unresolved", "is:unresolved"), ("Assigned to me", "is:unresolved assigned:me"), ("Ignored", "is:ignored"),
+            ("Resolved", "is:resolved"), ("All", ""),
+        ].map { Filter(label: $0.0, url: url(query: $0.1, cursor: 0), current: $0.1 == queryText) }
+        let sorts = [(IssueSort.date, "Last seen"), (.new, "First seen"), (.freq, "Events"), (.user, "Users")].map {
+            Choice(value: $0.0.rawValue, label: $0.1, selected: $0.0 == sort)
+        }
+        var poll = "/organizations/\(organization)/live/?since=\(try await web.eventMark())"
+        if let project { poll += "&project=\(project.id)" }
+        let model = StreamModel(
+            chrome: try await chrome(session, projects: projects, current: project?.id), projectID: project?.id,
+            projectSlug: project?.slug, query: queryText, sorts: sorts, filters: filters, issues: rows, error: error,
+            selfURL: url(cursor: offset), previousURL: offset > 0 ? url(cursor: max(0, offset - Self.pageSize)) : nil,
+            nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, now: Int64(now.timeIntervalSince1970), pollURL: poll)
+        return render("issues", model, status: status)
+    }
+
+    /// Events per hour of each issue over the last `hours` hours, oldest first.
+    func hourly(_ ids: [Int64], hours: Int, now: Date) async throws -> [Int64: [Int]] {
+        guard !ids.isEmpty else { return [:] }
+        let currentHour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
+        let firstHour = currentHour - Int64(hours) + 1
+        let counts = try await api.hourlyCounts(issueIDs: ids, since: Date(timeIntervalSince1970: Double(firstHour * 3600)))
+        return Dictionary(uniqueKeysWithValues: ids.map { id in
+            let perHour = counts[id] ?? [:]
+            return (id, (firstHour...currentHour).map { perHour[$0] ?? 0 })
+        })
+    }
+
+    /// How many events arrived since the page was rendered (the stream's "N new events — refresh").
+    @Sendable func live(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try checkOrganization(context)
+        let session = try session(context)
+        let parameters = FormQuery(request)
+        var projects = try await visibleProjects(session).map(\.id)
+        if let project = parameters.get("project").flatMap({ Int64($0) }) { projects = projects.filter { $0 == project } }
+        let since = Int64(parameters.get("since") ?? "") ?? .max
+        let count = try await web.eventsStored(after: since, projectIDs: projects)
+        var headers: HTTPFields = [.contentType: "application/json"]
+        WebResponse.securityHeaders(&headers)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"count\":\(count)}")))
+    }
+
+    /// Resolve, ignore or merge the selected issues of the stream.
+    @Sendable func bulk(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try checkOrganization(context)
+        let session = try session(context)
+        let fields = try await form(request, session: session)
+        let visible = Set(try await visibleProjects(session).map(\.id))
+        let back = WebResponse.localPath(fields.get("return"), fallback: "/organizations/\(organization)/issues/")
+        var ids: [Int64] = []
+        for text in fields.getAll("id") {
+            guard let id = Int64(text), let issue = try await api.issue(id: id), visible.contains(issue.project.id) else {
+                throw PageError.notFound("There is no issue \(text), or you are not a member of its project.")
+            }
+            ids.append(id)
+        }
+        guard !ids.isEmpty else {
+            throw PageError(status: .badRequest, heading: "Nothing selected", text: "Select one or more issues first.")
+        }
+        switch fields.get("action") {
+        case "resolve":
+            try await api.updateIssues(ids: ids, change: IssueChange(status: "resolved", actorID: session.user.id), now: .now)
+        case "ignore":
+            try await api.updateIssues(ids: ids, change: IssueChange(status: "ignored", ignore: .forever, actorID: session.user.id), now: .now)
+        case "merge":
+            guard ids.count >= 2 else {
+                throw PageError(status: .badRequest, heading: "Cannot merge", text: "Select at least two issues of one project to merge.")
+            }
+            _ = try await api.mergeIssues(ids: ids)
+        default:
+            throw PageError(status: .badRequest, heading: "Unknown action", text: "action: expected resolve, ignore or merge.")
+        }
+        return WebResponse.redirect(back)
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+import SpyglassCore
+import SpyglassHTTP
+import SpyglassProtocol
+import SpyglassWebAssets
+
+/// The web UI: login, the issue stream, the issue page with its events. Server-rendered from the templates in
+/// `web/templates`; every page works without JavaScript.
+///
+/// Access: a user sees the projects they are a member of (admins see all); anything else answers 404, as if
+/// it did not exist. Every state-changing form carries the session's CSRF token.
+public struct WebController: Sendable {
+    let api: any APIStore
+    let web: any WebStore
+    let organization: String
+    let baseURL: URL?
+    let library: MustacheLibrary
+    let throttle = LoginThrottle()
+    static let pageSize = 25
+
+    public init(api: any APIStore, web: any WebStore, organization: String, baseURL: URL?) throws {
+        self.api = api
+        self.web = web
+        self.organization = organization
+        self.baseURL = baseURL
+        var library = MustacheLibrary()
+        for (name, bytes) in WebAssets.templates {
+            library.register(try MustacheTemplate(string: String(decoding: bytes, as: UTF8.self)), named: name)
+        }
+        self.library = library
+    }
+
+    public func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("static/:file", use: staticFile)
+        router.get("login", use: wrap(loginForm))
+        router.post("login", use: wrap(login))
+        let pages = router.group().add(middleware: WebSessionMiddleware(store: web))
+        pages.get("/", use: wrap { _, _ in WebResponse.redirect("/organizations/\(organization)/issues/") })
+        pages.post("logout", use: wrap(logout))
+        pages.get("organizations/:org/issues", use: wrap(stream))
+        pages.get("organizations/:org/live", use: wrap(live))
+        pages.post("organizations/:org/issues/bulk", use: wrap(bulk))
+        pages.get("organizations/:org/issues/:issue_id", use: wrap(issuePage))
+        pages.get("organizations/:org/issues/:issue_id/events/:event_id", use: wrap(issuePage))
+        pages.get("organizations/:org/issues/:issue_id/events/:event_id/json", use: wrap(eventJSON))
+        pages.post("organizations/:org/issues/:issue_id/status", use: wrap(changeStatus))
+        pages.post("organizations/:org/issues/:issue_id/comments", use: wrap(comment))
+    }
+
+    // MARK: - Rendering
+
+    struct PageError: Error {
+        var status: HTTPResponse.Status
+        var heading: String
+        var text: String
+
+        static func notFound(_ what: String) -> PageError { PageError(status: .notFound, heading: "Not found", text: what) }
+    }
+
+    struct Chrome {
+        struct ProjectLink {
+            var id: Int64
+            var slug: String
+            var current: Bool
+            var organization: String
+        }
+
+        var organization: String
+        var email: String
+        var csrf: String
+        var projects: [ProjectLink]
+        var onIssues: Bool
+    }
+
+    func render(_ template: String, _ model: Any, status: HTTPResponse.Status = .ok) -> Response {
+        WebResponse.html(library.render(model, withTemplate: template) ?? "", status: status)
+    }
+
+    /// Turns page errors and domain errors into an HTML page with the right status.
+    func wrap(
+        _ handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Response
+    ) -> @Sendable (Request, AppRequestContext) async throws -> Response {
+        { request, context in
+            do {
+                return try await handler(request, context)
+            } catch let error as PageError {
+                return try await message(error, context: context)
+            } catch let error as DomainError {
+                return try await message(PageError(status: error.httpStatus, heading: "That did not work", text: error.message), context: context)
+            }
+        }
+    }
+
+    func message(_ error: PageError, context: AppRequestContext) async throws -> Response {
+        struct Model {
+            var chrome: Chrome?
+            var heading: String
+            var text: String
+            var back: String
+        }
+        var chrome: Chrome?
+        if let session = context.webSession {
+            chrome = try await self.chrome(session, projects: visibleProjects(session), current: nil)
+        }
+        return render(
+            "message", Model(chrome: chrome, heading: error.heading, text: error.text, back: "/organizations/\(organization)/issues/"),
+            status: error.status)
+    }
+
+    func chrome(_ session: WebSession, projects: [ProjectInfo], current: Int64?, onIssues: Bool = true) async throws -> Chrome {
+        Chrome(
+            organization: organization, email: session.user.email, csrf: session.csrfToken,
+            projects: projects.map { .init(id: $0.id, slug: $0.slug, current: $0.id == current, organization: organization) },
+            onIssues: onIssues)
+    }
+
+    // MARK: - Access
+
+    func session(_ context: AppRequestContext) throws -> WebSession {
+        guard let session = context.webSession else { throw PageError(status: .unauthorized, heading: "Log in", text: "Log in first.") }
+        return session
+    }
+
+    func visibleProjects(_ session: WebSession) async throws -> [ProjectInfo] {
+        session.user.isAdmin ? try await web.allProjects() : try await api.projects(visibleTo: session.user.id)
+    }
+
+    func checkOrganization(_ context: AppRequestContext) throws {
+        guard context.parameters.get("org") == organization else { throw PageError.notFound("There is no organization by that name.") }
+    }
+
+    /// The issue in the path, if the user may see it.
+    func issue(_ context: AppRequestContext, projects: [ProjectInfo]) async throws -> IssueInfo {
+        try checkOrganization(context)
+        let text = context.parameters.get("issue_id") ?? ""
+        guard let id = Int64(text), let issue = try await api.issue(id: id), projects.contains(where: { $0.id == issue.project.id }) else {
+            throw PageError.notFound("There is no issue \(text), or you are not a member of its project.")
+        }
+        return issue
+    }
+
+    /// The fields of a posted form, after checking its CSRF token against the session's.
+    func form(_ request: Request, session: WebSession) async throws -> FormQuery {
+        let fields = try await Self.formFields(request)
+        guard WebAuth.same(fields.get("csrf") ?? "", session.csrfToken) else {
+            throw PageError(status: .forbidden, heading: "Form expired", text: "The form's security token does not match this session. Reload the page and try again.")
+        }
+        return fields
+    }
+
+    static func formFields(_ request: Request) async throws -> FormQuery {
+        let body = try await request.body.collect(upTo: 256 * 1024)
+        return FormQuery(encoded: String(buffer: body))
+    }
+
+    func issueURL(_ id: Int64) -> String { "/organizations/\(organization)/issues/\(id)/" }
+
+    // MARK: - Static files
+
+    @Sendable func staticFile(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let name = context.parameters.get("file"), let file = WebAssets.files[name] else {
+            return Response(status: .notFound, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "no such file\n")))
+        }
+        var headers: HTTPFields = [.contentType: file.contentType, .cacheControl: "public, max-age=300"]
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
+    }
+}

@@ -1,0 +1,305 @@
+"""The web UI in a real headless Chromium (selenium), against the real server with events from the real sentry-sdk.
+
+Screenshots of the stream and the issue page are saved in $SPYGLASS_ARTIFACTS (default: test-artifacts/).
+Without Chromium the browser tests are skipped with a message, except under CI=true, where that fails the run.
+"""
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import sentry_sdk
+
+from conftest import clean_env, query, run_cli
+
+PASSWORD = "correct-horse-9"
+ARTIFACTS = Path(os.environ.get("SPYGLASS_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts")
+
+
+def find_browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver")
+    return chromium, driver
+
+
+@pytest.fixture
+def browser():
+    chromium, driver = find_browser()
+    if not (chromium and driver):
+        message = "web UI browser tests need chromium and chromedriver (apt install chromium chromium-driver)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + ": missing on CI")
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000", "--disable-gpu"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def server(tmp_path, start_server):
+    return start_server(data_dir=tmp_path / "data", env=clean_env(SPYGLASS_ADMIN_PASSWORD=PASSWORD))
+
+
+def wait_until(predicate, timeout=15.0, what="condition"):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (NoSuchElementException, StaleElementReferenceException):  # the page is being replaced
+            value = None
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def login(driver, server, email="admin@example.com", password=PASSWORD):
+    from selenium.webdriver.common.by import By
+
+    field = driver.find_element(By.NAME, "email")
+    field.clear()
+    field.send_keys(email)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+
+def checkout(cart):
+    total = sum(cart.values())
+    raise ValueError(f"payment declined for {total} items")
+
+
+def send_checkout_error(dsn):
+    sentry_sdk.init(dsn=dsn, release="shop@1.0.0")
+    sentry_sdk.add_breadcrumb(category="cart", message="added 3 apples to the cart", level="info")
+    try:
+        checkout({"apples": 3})
+    except ValueError:
+        sentry_sdk.capture_exception()
+    sentry_sdk.flush()
+
+
+def screenshot(driver, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / name))
+
+
+def test_log_in_open_an_issue_read_its_stack_and_breadcrumbs_and_resolve_it(tmp_path, server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    send_checkout_error(server.dsn)
+    driver = browser
+    # Logged out: any page shows the login form, and comes back after login.
+    driver.get(server.url + "/organizations/spyglass/issues/")
+    assert "/login" in driver.current_url
+    login(driver, server, password="wrong-password-1")
+    assert "Wrong e-mail address or password" in driver.find_element(By.CSS_SELECTOR, ".error").text
+    login(driver, server)
+    wait_until(lambda: "/organizations/spyglass/issues/" in driver.current_url, what="the stream after login")
+    cookie = driver.get_cookie("spyglass_session")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+
+    title = driver.find_element(By.CSS_SELECTOR, "table.stream a.title")
+    assert "ValueError: payment declined for 3 items" in title.text
+    row = driver.find_element(By.CSS_SELECTOR, "table.stream tr.issue")
+    assert "DEFAULT-1" in row.text and "new" in row.text.lower()
+    assert driver.find_element(By.CSS_SELECTOR, "table.stream svg.sparkline polyline").get_attribute("points")
+    screenshot(driver, "issue-stream.png")
+
+    # Live: a new event shows "1 new events — refresh" without reloading (polled every 10 s).
+    send_checkout_error(server.dsn)
+    live = driver.find_element(By.ID, "live")
+    wait_until(live.is_displayed, timeout=25, what="the new-events notice")
+    assert driver.find_element(By.ID, "live-count").text == "1"
+
+    # Keyboard: j focuses the first issue, enter opens it.
+    driver.find_element(By.TAG_NAME, "body").send_keys("j")
+    assert "focused" in driver.find_element(By.CSS_SELECTOR, "table.stream tr.issue").get_attribute("class")
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ENTER)
+    wait_until(lambda: re.search(r"/issues/\d+/$", driver.current_url), what="the issue page")
+
+    assert "payment declined for 3 items" in driver.find_element(By.CSS_SELECTOR, ".exc-value").text
+    assert driver.find_element(By.CSS_SELECTOR, ".exc-type").text == "ValueError"
+    in_app = driver.find_elements(By.CSS_SELECTOR, ".frame.in-app details[open] .function")
+    assert [f.text for f in in_app][:2] == ["checkout", "send_checkout_error"], [f.text for f in in_app]
+    current_line = driver.find_element(By.CSS_SELECTOR, ".frame.in-app tr.current pre").text
+    assert 'raise ValueError(f"payment declined for {total} items")' in current_line
+    crumbs = [c.text for c in driver.find_elements(By.CSS_SELECTOR, ".breadcrumbs td.crumb-message")]
+    assert "added 3 apples to the cart" in crumbs
+    assert driver.find_element(By.ID, "event-count").text == "2"
+    screenshot(driver, "issue-page.png")
+
+    # Older/newer: the latest event links to the older one.
+    driver.find_element(By.CSS_SELECTOR, ".event-nav a[rel=prev]").click()
+    assert driver.find_element(By.CSS_SELECTOR, ".event-nav a[rel=next]")
+
+    driver.find_element(By.CSS_SELECTOR, "button[value=resolve]").click()
+    wait_until(lambda: driver.find_element(By.ID, "status").text.lower() == "resolved", what="the Resolved status: " + driver.find_element(By.TAG_NAME, "main").text[:300])
+    assert query(tmp_path / "data", "SELECT status FROM issue") == [("resolved",)]
+    assert "resolved it" in driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
+    # No script error and no Content-Security-Policy violation on any page (the wrong password's 401 aside).
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and e["source"] != "network"]
+    assert not errors, errors
+
+
+XSS = {
+    "value": "<script>window.__xss='exception'</script>",
+    "tag": '"><img src=x onerror="window.__xss=\'tag\'">',
+    "crumb": "<img src=x onerror=\"window.__xss='breadcrumb'\">",
+    "email": "<svg onload=\"window.__xss='user'\">@example.com",
+    "url": "javascript:window.__xss='url'",
+}
+
+
+def test_event_data_is_shown_literally_and_never_runs(tmp_path, server, browser):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    sentry_sdk.init(dsn=server.dsn, send_default_pii=True)
+    sentry_sdk.set_tag("cart", XSS["tag"])
+    sentry_sdk.set_user({"id": "7", "email": XSS["email"], "username": "<b>bold</b>"})
+    sentry_sdk.add_breadcrumb(category="<i>ui</i>", message=XSS["crumb"], data={"html": "<script>alert(1)</script>"})
+
+    def add_request(event, hint):
+        event["request"] = {"url": XSS["url"], "method": "GET", "headers": {"Referer": XSS["url"]}}
+        return event
+
+    with sentry_sdk.new_scope() as scope:
+        scope.add_event_processor(add_request)
+        try:
+            raise RuntimeError(XSS["value"])
+        except RuntimeError:
+            sentry_sdk.capture_exception()
+    sentry_sdk.flush()
+
+    driver = browser
+    driver.get(server.url + "/login")
+    login(driver, server)
+    wait_until(lambda: "/organizations/spyglass/issues/" in driver.current_url, what="the stream")
+    assert XSS["value"] in driver.find_element(By.CSS_SELECTOR, "table.stream a.title").text
+    driver.find_element(By.CSS_SELECTOR, "table.stream a.title").click()
+    wait_until(lambda: re.search(r"/issues/\d+/$", driver.current_url), what="the issue page")
+
+    page = driver.find_element(By.TAG_NAME, "main").text
+    for text in (XSS["value"], XSS["tag"], XSS["crumb"], XSS["email"], XSS["url"], "<b>bold</b>", "<i>ui</i>"):
+        assert text in page, text
+    assert driver.execute_script("return window.__xss === undefined"), driver.execute_script("return window.__xss")
+    try:
+        driver.switch_to.alert
+        raise AssertionError("an alert opened")
+    except NoAlertPresentException:
+        pass
+    # Nothing from the event became markup or a link.
+    assert not driver.find_elements(By.CSS_SELECTOR, "main script, main img, main svg[onload], a[href^='javascript']")
+    assert driver.find_elements(By.CSS_SELECTOR, ".request .url")[0].text == XSS["url"]
+
+
+def session_for(server, email, password=PASSWORD):
+    """A logged-in requests session (the login form's CSRF token and cookie included)."""
+    http = requests.Session()
+    form = http.get(server.url + "/login", timeout=10)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text).group(1)
+    response = http.post(server.url + "/login", data={"csrf": csrf, "email": email, "password": password, "next": "/"}, timeout=10, allow_redirects=False)
+    assert response.status_code == 303, response.text
+    return http
+
+
+def page_csrf(html):
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+def test_members_see_only_their_projects_and_forms_need_the_csrf_token(tmp_path, server):
+    data = tmp_path / "data"
+    other = run_cli("project", "create", "Billing", "--json", data_dir=data).stdout
+    import json
+
+    billing_dsn = json.loads(other)["dsn"].replace("127.0.0.1:8000", server.url.removeprefix("http://"))
+    send_checkout_error(server.dsn)
+    sentry_sdk.init(dsn=billing_dsn)
+    sentry_sdk.capture_message("invoice run failed", level="error")
+    sentry_sdk.flush()
+    issues = dict(query(data, "SELECT project.slug, issue.id FROM issue JOIN project ON project.id = issue.project_id"))
+    assert set(issues) == {"default", "billing"}
+
+    run_cli("user", "create", "--email", "dev@example.com", "--password", PASSWORD, data_dir=data)
+    run_cli("project", "add-member", "default", "dev@example.com", data_dir=data)
+    dev = session_for(server, "dev@example.com")
+    stream = dev.get(server.url + "/organizations/spyglass/issues/?query=", timeout=10)
+    assert stream.status_code == 200
+    assert "payment declined" in stream.text and "invoice run failed" not in stream.text
+    assert dev.get(f"{server.url}/organizations/spyglass/issues/{issues['default']}/", timeout=10).status_code == 200
+    hidden = dev.get(f"{server.url}/organizations/spyglass/issues/{issues['billing']}/", timeout=10)
+    assert hidden.status_code == 404 and "invoice run failed" not in hidden.text
+    assert dev.get(f"{server.url}/organizations/spyglass/issues/?project=billing", timeout=10).status_code == 404
+
+    admin = session_for(server, "admin@example.com")
+    page = admin.get(f"{server.url}/organizations/spyglass/issues/{issues['billing']}/", timeout=10)
+    assert page.status_code == 200 and "invoice run failed" in page.text
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"] and "unsafe-inline" not in page.headers["Content-Security-Policy"]
+
+    # A state-changing form without (or with a wrong) CSRF token changes nothing.
+    url = f"{server.url}/organizations/spyglass/issues/{issues['billing']}/status/"
+    for token in (None, "0" * 64):
+        body = {"action": "resolve"} | ({"csrf": token} if token else {})
+        assert admin.post(url, data=body, timeout=10, allow_redirects=False).status_code == 403
+    assert query(data, "SELECT status FROM issue WHERE id = ?", issues["billing"]) == [("unresolved",)]
+    assert admin.post(url, data={"action": "resolve", "csrf": page_csrf(page.text)}, timeout=10, allow_redirects=False).status_code == 303
+    assert query(data, "SELECT status FROM issue WHERE id = ?", issues["billing"]) == [("resolved",)]
+    # A member cannot change another project's issue either.
+    dev_page = dev.get(f"{server.url}/organizations/spyglass/issues/{issues['default']}/", timeout=10)
+    assert dev.post(url, data={"action": "unresolve", "csrf": page_csrf(dev_page.text)}, timeout=10, allow_redirects=False).status_code == 404
+
+    # Logged out: redirected to the login form, the session no longer works.
+    assert dev.post(server.url + "/logout", data={"csrf": page_csrf(dev_page.text)}, timeout=10, allow_redirects=False).status_code == 303
+    again = dev.get(f"{server.url}/organizations/spyglass/issues/", timeout=10, allow_redirects=False)
+    assert again.status_code == 303 and again.headers["Location"].startswith("/login")
+
+
+def test_logins_are_throttled_per_account_and_per_address(server):
+    http = requests.Session()
+    for attempt in range(5):
+        form = http.get(server.url + "/login", timeout=10)
+        response = http.post(server.url + "/login", data={"csrf": page_csrf(form.text), "email": "admin@example.com", "password": f"wrong-{attempt}"}, timeout=10)
+        assert response.status_code == 401
+    form = http.get(server.url + "/login", timeout=10)
+    blocked = http.post(server.url + "/login", data={"csrf": page_csrf(form.text), "email": "admin@example.com", "password": PASSWORD}, timeout=10)
+    assert blocked.status_code == 429 and "Too many failed logins" in blocked.text
+    assert 0 < int(blocked.headers["Retry-After"]) <= 60
+    # A login form posted without its cookie (cross-site) is refused.
+    assert requests.post(server.url + "/login", data={"csrf": "0" * 64, "email": "admin@example.com", "password": PASSWORD}, timeout=10).status_code == 403
+
+
+def test_bulk_actions_merge_and_ignore_from_the_stream(tmp_path, server):
+    sentry_sdk.init(dsn=server.dsn)
+    for message in ("disk full on /var", "disk full on /srv", "cache miss storm"):
+        sentry_sdk.capture_message(message, level="error")
+    sentry_sdk.flush()
+    data = tmp_path / "data"
+    ids = {title: issue for issue, title in query(data, "SELECT id, title FROM issue")}
+    admin = session_for(server, "admin@example.com")
+    stream = admin.get(server.url + "/organizations/spyglass/issues/", timeout=10)
+    csrf = page_csrf(stream.text)
+    bulk = server.url + "/organizations/spyglass/issues/bulk/"
+    back = "/organizations/spyglass/issues/?query=is%3Aunresolved"
+    response = admin.post(bulk, data={"csrf": csrf, "action": "merge", "id": [ids["disk full on /var"], ids["disk full on /srv"]], "return": back}, timeout=10, allow_redirects=False)
+    assert response.status_code == 303 and response.headers["Location"] == back
+    assert query(data, "SELECT count(*) FROM issue") == [(2,)]
+    response = admin.post(bulk, data={"csrf": csrf, "action": "ignore", "id": ids["cache miss storm"], "return": "//evil.example/"}, timeout=10, allow_redirects=False)
+    assert response.headers["Location"] == "/organizations/spyglass/issues/"  # no open redirect
+    assert query(data, "SELECT status FROM issue WHERE id = ?", ids["cache miss storm"]) == [("ignored",)]
+    assert admin.post(bulk, data={"csrf": csrf, "action": "resolve"}, timeout=10).status_code == 400

@@ -9,6 +9,10 @@ public enum WebAssets {
         "issues": PackageResources.issues_mustache,
         "issue": PackageResources.issue_mustache,
         "message": PackageResources.message_mustache,
+        "account": PackageResources.account_mustache,
+        "releases": PackageResources.releases_mustache,
+        "release": PackageResources.release_mustache,
+        "issue-list": PackageResources.issue_list_mustache,
     ]
 
     /// Static files by name, with their content type.

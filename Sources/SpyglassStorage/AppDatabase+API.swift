@@ -84,6 +84,7 @@ extension AppDatabase: APIStore {
         }
         anyOf("issue.status", query.statuses)
         anyOf("issue.level", query.levels)
+        anyOf("issue.first_release", query.firstReleases)
         for (key, values) in [("release", query.releases), ("environment", query.environments)] where !values.isEmpty {
             conditions.append(
                 "EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = ? AND issue_tag.value IN (\(values.map { _ in "?" }.joined(separator: ","))))")

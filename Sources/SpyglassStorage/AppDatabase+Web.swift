@@ -47,7 +47,8 @@ extension AppDatabase: WebStore {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT user.id, user.email, user.is_admin, web_session.csrf_token, web_session.expires_at
+                    SELECT user.id, user.email, user.is_admin, web_session.csrf_token, web_session.expires_at,
+                        user.must_change_password
                     FROM web_session JOIN user ON user.id = web_session.user_id
                     WHERE web_session.token_hash = ? AND web_session.expires_at > ? AND user.is_active = 1
                     """,
@@ -55,7 +56,7 @@ extension AppDatabase: WebStore {
             ).map {
                 WebSession(
                     user: APIUser(id: $0[0], email: $0[1], isAdmin: $0[2]), csrfToken: $0[3],
-                    expires: Date(timeIntervalSince1970: $0[4]))
+                    expires: Date(timeIntervalSince1970: $0[4]), mustChangePassword: $0[5])
             }
         }
     }
@@ -63,6 +64,50 @@ extension AppDatabase: WebStore {
     public func deleteSession(tokenHash: String) async throws {
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM web_session WHERE token_hash = ?", arguments: [tokenHash])
+        }
+    }
+
+    public func changePassword(userID: Int64, passwordHash: String, keepingSession tokenHash: String) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE user SET password_hash = ?, must_change_password = 0 WHERE id = ?", arguments: [passwordHash, userID])
+            try db.execute(sql: "DELETE FROM web_session WHERE user_id = ? AND token_hash <> ?", arguments: [userID, tokenHash])
+        }
+    }
+
+    public func apiTokens(userID: Int64) async throws -> [TokenInfo] {
+        try await writer.read { db in
+            try APITokenRecord.filter(Column("user_id") == userID).order(Column("id")).fetchAll(db).compactMap { token in
+                token.id.map { TokenInfo(id: $0, name: token.name, createdAt: token.createdAt, lastUsedAt: token.lastUsedAt) }
+            }
+        }
+    }
+
+    public func createAPIToken(userID: Int64, name: String, tokenHash: String, now: Date) async throws {
+        try await writer.write { db in
+            var token = APITokenRecord(userId: userID, name: name, tokenHash: tokenHash, createdAt: now)
+            try token.insert(db)
+        }
+    }
+
+    public func revokeAPIToken(id: Int64, userID: Int64) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM api_token WHERE id = ? AND user_id = ?", arguments: [id, userID])
+            return db.changesCount > 0
+        }
+    }
+
+    public func regressedIssueIDs(projectID: Int64, version: String, limit: Int) async throws -> [Int64] {
+        try await writer.read { db in
+            try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT issue_activity.issue_id FROM issue_activity JOIN issue ON issue.id = issue_activity.issue_id
+                    WHERE issue.project_id = ? AND issue_activity.type = 'set_regression'
+                        AND json_extract(issue_activity.data, '$.version') = ?
+                    GROUP BY issue_activity.issue_id ORDER BY max(issue_activity.id) DESC LIMIT ?
+                    """,
+                arguments: [projectID, version, limit])
         }
     }
 

@@ -99,6 +99,12 @@ struct WebSessionMiddleware: RouterMiddleware {
             }
             return WebResponse.redirect("/login")
         }
+        // The generated first password must be replaced before anything else (logging out is allowed).
+        if context.webSession?.mustChangePassword == true, !request.uri.path.hasPrefix("/settings/account"),
+            request.uri.path != "/logout"
+        {
+            return WebResponse.redirect("/settings/account/")
+        }
         return try await next(request, context)
     }
 }

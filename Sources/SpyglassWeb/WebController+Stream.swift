@@ -51,6 +51,15 @@ extension WebController {
         var pollURL: String
     }
 
+    func issueRow(_ issue: IssueInfo, hours: [Int], now: Date) -> IssueRow {
+        IssueRow(
+            id: issue.id, url: issueURL(issue.id), shortID: issue.shortIDText, title: issue.title, culprit: issue.culprit,
+            level: issue.level, badges: Self.badges(issue), events: Formatting.count(issue.timesSeen),
+            users: Formatting.count(issue.userCount), lastSeen: Formatting.ago(issue.lastSeen, now: now),
+            lastSeenISO: Formatting.iso(issue.lastSeen), firstSeen: Formatting.age(issue.firstSeen, now: now),
+            firstSeenISO: Formatting.iso(issue.firstSeen), sparkline: Formatting.sparkline(hours))
+    }
+
     static func badges(_ issue: IssueInfo) -> [String] {
         var badges: [String] = []
         if issue.status != "unresolved" { badges.append(issue.status) }
@@ -102,14 +111,7 @@ extension WebController {
             hasNext = issues.count > Self.pageSize
             issues = Array(issues.prefix(Self.pageSize))
             let hours = try await hourly(issues.map(\.id), hours: 24, now: now)
-            rows = issues.map { issue in
-                IssueRow(
-                    id: issue.id, url: issueURL(issue.id), shortID: issue.shortIDText, title: issue.title, culprit: issue.culprit,
-                    level: issue.level, badges: Self.badges(issue), events: Formatting.count(issue.timesSeen),
-                    users: Formatting.count(issue.userCount), lastSeen: Formatting.ago(issue.lastSeen, now: now),
-                    lastSeenISO: Formatting.iso(issue.lastSeen), firstSeen: Formatting.age(issue.firstSeen, now: now),
-                    firstSeenISO: Formatting.iso(issue.firstSeen), sparkline: Formatting.sparkline(hours[issue.id] ?? []))
-            }
+            rows = issues.map { issueRow($0, hours: hours[$0.id] ?? [], now: now) }
         } catch let failure as DomainError {
             error = failure.message
             status = .badRequest

@@ -48,6 +48,8 @@ public struct WebController: Sendable {
         pages.get("organizations/:org/issues/:issue_id/events/:event_id/json", use: wrap(eventJSON))
         pages.post("organizations/:org/issues/:issue_id/status", use: wrap(changeStatus))
         pages.post("organizations/:org/issues/:issue_id/comments", use: wrap(comment))
+        addAccountRoutes(to: pages)
+        addReleaseRoutes(to: pages)
     }
 
     // MARK: - Rendering
@@ -73,7 +75,11 @@ public struct WebController: Sendable {
         var csrf: String
         var projects: [ProjectLink]
         var onIssues: Bool
+        var onReleases: Bool
+        var onSettings: Bool
     }
+
+    enum Section { case issues, releases, settings, none }
 
     func render(_ template: String, _ model: Any, status: HTTPResponse.Status = .ok) -> Response {
         WebResponse.html(library.render(model, withTemplate: template) ?? "", status: status)
@@ -110,11 +116,11 @@ public struct WebController: Sendable {
             status: error.status)
     }
 
-    func chrome(_ session: WebSession, projects: [ProjectInfo], current: Int64?, onIssues: Bool = true) async throws -> Chrome {
+    func chrome(_ session: WebSession, projects: [ProjectInfo], current: Int64?, section: Section = .issues) async throws -> Chrome {
         Chrome(
             organization: organization, email: session.user.email, csrf: session.csrfToken,
             projects: projects.map { .init(id: $0.id, slug: $0.slug, current: $0.id == current, organization: organization) },
-            onIssues: onIssues)
+            onIssues: section == .issues, onReleases: section == .releases, onSettings: section == .settings)
     }
 
     // MARK: - Access

@@ -303,3 +303,62 @@ def test_bulk_actions_merge_and_ignore_from_the_stream(tmp_path, server):
     assert response.headers["Location"] == "/organizations/spyglass/issues/"  # no open redirect
     assert query(data, "SELECT status FROM issue WHERE id = ?", ids["cache miss storm"]) == [("ignored",)]
     assert admin.post(bulk, data={"csrf": csrf, "action": "resolve"}, timeout=10).status_code == 400
+
+
+def test_the_generated_first_password_must_be_changed_and_tokens_are_shown_once(tmp_path, start_server):
+    server = start_server(data_dir=tmp_path / "data")
+    generated = server.find("admin account created; log in with this one-time password and change it")["spyglass.admin_password"]
+    http = session_for(server, "admin@example.com", generated)
+    # Every page asks for a new password first.
+    stream = http.get(server.url + "/organizations/spyglass/issues/", timeout=10, allow_redirects=False)
+    assert stream.status_code == 303 and stream.headers["Location"] == "/settings/account/"
+    account = http.get(server.url + "/settings/account/", timeout=10)
+    assert "generated first password" in account.text and "API tokens" not in account.text
+    csrf = page_csrf(account.text)
+    wrong = http.post(server.url + "/settings/account/password/", data={"csrf": csrf, "current": "nope-nope-1", "new": "a-new-secret-9", "confirm": "a-new-secret-9"}, timeout=10)
+    assert wrong.status_code == 400 and "current password is wrong" in wrong.text
+    short = http.post(server.url + "/settings/account/password/", data={"csrf": csrf, "current": generated, "new": "short", "confirm": "short"}, timeout=10)
+    assert short.status_code == 400 and "at least 8 characters" in short.text
+    changed = http.post(server.url + "/settings/account/password/", data={"csrf": csrf, "current": generated, "new": "a-new-secret-9", "confirm": "a-new-secret-9"}, timeout=10)
+    assert changed.status_code == 200 and "Password changed" in changed.text
+    assert http.get(server.url + "/organizations/spyglass/issues/", timeout=10).status_code == 200
+    assert session_for(server, "admin@example.com", "a-new-secret-9")
+
+    # An API token is shown once, works on the API, and stops working when revoked.
+    created = http.post(server.url + "/settings/account/tokens/", data={"csrf": csrf, "name": "ci <script>"}, timeout=10)
+    token = re.search(r'<code id="new-token">([0-9a-f]{64})</code>', created.text).group(1)
+    assert "ci &lt;script&gt;" in created.text
+    api = {"Authorization": f"Bearer {token}"}
+    assert requests.get(server.url + "/api/0/projects/", headers=api, timeout=10).status_code == 200
+    listed = http.get(server.url + "/settings/account/", timeout=10).text
+    assert token not in listed
+    token_id = re.search(r'/settings/account/tokens/(\d+)/revoke/', listed).group(1)
+    assert http.post(f"{server.url}/settings/account/tokens/{token_id}/revoke/", data={"csrf": csrf}, timeout=10, allow_redirects=False).status_code == 303
+    assert requests.get(server.url + "/api/0/projects/", headers=api, timeout=10).status_code == 401
+
+
+def test_releases_list_and_a_release_page_with_its_new_and_regressed_issues(tmp_path, server):
+    def fail(release, message):
+        sentry_sdk.init(dsn=server.dsn, release=release)
+        sentry_sdk.capture_message(message, level="error")
+        sentry_sdk.flush()
+
+    fail("shop@1.0.0", "tax table missing")
+    data = tmp_path / "data"
+    [(old_issue,)] = query(data, "SELECT id FROM issue")
+    admin = session_for(server, "admin@example.com")
+    page = admin.get(f"{server.url}/organizations/spyglass/issues/{old_issue}/", timeout=10)
+    admin.post(f"{server.url}/organizations/spyglass/issues/{old_issue}/status/", data={"csrf": page_csrf(page.text), "action": "resolve"}, timeout=10)
+    fail("shop@1.1.0", "tax table missing")  # regression
+    fail("shop@1.1.0", "coupon <b>expired</b>")  # new in 1.1.0
+
+    releases = admin.get(server.url + "/organizations/spyglass/releases/", timeout=10)
+    assert releases.status_code == 200
+    versions = re.findall(r'class="version" href="([^"]+)">([^<]+)</a>', releases.text)
+    assert [v for _, v in versions] == ["shop@1.1.0", "shop@1.0.0"], versions
+    detail = admin.get(server.url + versions[0][0], timeout=10)
+    assert detail.status_code == 200
+    new_part, regressed_part = detail.text.split("Regressed issues", 1)
+    assert "coupon &lt;b&gt;expired&lt;/b&gt;" in new_part and "tax table missing" not in new_part
+    assert "tax table missing" in regressed_part and "coupon" not in regressed_part
+    assert admin.get(server.url + "/organizations/spyglass/releases/shop@9.9.9/", timeout=10).status_code == 404

@@ -10,6 +10,16 @@
     });
   }
 
+  // Copy buttons: data-copy names the element whose text is copied.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      if (source && navigator.clipboard) {
+        navigator.clipboard.writeText(source.textContent.trim()).then(function () { button.textContent = "Copied"; });
+      }
+    });
+  });
+
   // Keyboard: j/k move, enter opens, r resolves, i ignores, / searches.
   var rows = Array.prototype.slice.call(document.querySelectorAll("table.stream tr.issue"));
   var current = -1;

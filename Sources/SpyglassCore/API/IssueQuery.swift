@@ -1,7 +1,7 @@
 import Foundation
 
 /// The issue search language of the API and the UI, a subset of Sentry's:
-/// `is:unresolved level:error release:1.2.0 environment:prod assigned:me firstSeen:-24h tenant:acme text "quoted text"`.
+/// `is:unresolved level:error release:1.2.0 firstRelease:1.2.0 environment:prod assigned:me firstSeen:-24h tenant:acme text "quoted text"`.
 public struct IssueQuery: Sendable, Hashable {
     /// `is:unresolved|resolved|ignored` (several are OR-ed).
     public var statuses: [String] = []
@@ -9,6 +9,8 @@ public struct IssueQuery: Sendable, Hashable {
     public var levels: [String] = []
     /// `release:X` — issues with an event in that release.
     public var releases: [String] = []
+    /// `firstRelease:X` — issues first seen in that release.
+    public var firstReleases: [String] = []
     /// `environment:X` — issues with an event in that environment.
     public var environments: [String] = []
     /// `assigned:me|none|EMAIL`.
@@ -66,6 +68,7 @@ public struct IssueQuery: Sendable, Hashable {
                 }
                 query.levels.append(value)
             case "release": query.releases.append(value)
+            case "firstrelease", "first-release": query.firstReleases.append(value)
             case "environment": query.environments.append(value)
             case "assigned":
                 switch value.lowercased() {

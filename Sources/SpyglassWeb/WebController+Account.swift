@@ -1,0 +1,92 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassHTTP
+
+extension WebController {
+    struct TokenRow {
+        var id: Int64
+        var name: String
+        var created: String
+        var createdISO: String
+        var lastUsed: String
+    }
+
+    struct AccountModel {
+        var chrome: Chrome
+        var mustChange: Bool
+        var notice: String?
+        var error: String?
+        var newToken: String?
+        var tokens: [TokenRow]
+    }
+
+    func addAccountRoutes(to pages: RouterGroup<AppRequestContext>) {
+        pages.get("settings/account", use: wrap { request, context in try await accountPage(context, status: .ok) })
+        pages.post("settings/account/password", use: wrap(changePassword))
+        pages.post("settings/account/tokens", use: wrap(createToken))
+        pages.post("settings/account/tokens/:token_id/revoke", use: wrap(revokeToken))
+    }
+
+    func accountPage(
+        _ context: AppRequestContext, status: HTTPResponse.Status, notice: String? = nil, error: String? = nil, newToken: String? = nil
+    ) async throws -> Response {
+        let session = try session(context)
+        let now = Date.now
+        let tokens = try await web.apiTokens(userID: session.user.id).map {
+            TokenRow(
+                id: $0.id, name: $0.name, created: Formatting.ago($0.createdAt, now: now), createdISO: Formatting.iso($0.createdAt),
+                lastUsed: $0.lastUsedAt.map { Formatting.ago($0, now: now) } ?? "never")
+        }
+        let model = AccountModel(
+            chrome: try await chrome(session, projects: visibleProjects(session), current: nil, section: .none),
+            mustChange: session.mustChangePassword, notice: notice, error: error, newToken: newToken, tokens: tokens)
+        return render("account", model, status: status)
+    }
+
+    @Sendable func changePassword(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let fields = try await form(request, session: session)
+        let current = fields.get("current") ?? "", new = fields.get("new") ?? "", confirm = fields.get("confirm") ?? ""
+        guard let account = try await web.account(email: session.user.email) else {
+            throw PageError.notFound("Your account no longer exists.")
+        }
+        let matches = await Task.detached { Password.verify(current, hash: account.passwordHash) }.value
+        guard matches else { return try await accountPage(context, status: .badRequest, error: "current: the current password is wrong.") }
+        guard new == confirm else { return try await accountPage(context, status: .badRequest, error: "confirm: the two new passwords differ.") }
+        guard new != current else { return try await accountPage(context, status: .badRequest, error: "new: choose a password other than the current one.") }
+        do {
+            try Password.validate(new)
+        } catch {
+            return try await accountPage(context, status: .badRequest, error: "new: \(error.message)")
+        }
+        let hash = await Task.detached { Password.hash(new) }.value
+        let cookie = request.cookies[WebAuth.sessionCookie]?.value ?? ""
+        try await web.changePassword(userID: session.user.id, passwordHash: hash, keepingSession: WebAuth.hash(cookie))
+        var changed = context
+        changed.webSession?.mustChangePassword = false
+        return try await accountPage(changed, status: .ok, notice: "Password changed. Other browsers logged in as you were logged out.")
+    }
+
+    @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let fields = try await form(request, session: session)
+        let name = fields.get("name")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard !name.isEmpty, name.count <= 100 else {
+            return try await accountPage(context, status: .badRequest, error: "name: give the token a name of 1 to 100 characters.")
+        }
+        let (token, hash) = APIToken.generate()
+        try await web.createAPIToken(userID: session.user.id, name: name, tokenHash: hash, now: .now)
+        return try await accountPage(context, status: .ok, newToken: token)
+    }
+
+    @Sendable func revokeToken(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        _ = try await form(request, session: session)
+        guard let id = context.parameters.get("token_id").flatMap({ Int64($0) }),
+            try await web.revokeAPIToken(id: id, userID: session.user.id)
+        else { throw PageError.notFound("You have no such token.") }
+        return WebResponse.redirect("/settings/account/")
+    }
+}

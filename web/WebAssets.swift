@@ -13,6 +13,10 @@ public enum WebAssets {
         "releases": PackageResources.releases_mustache,
         "release": PackageResources.release_mustache,
         "issue-list": PackageResources.issue_list_mustache,
+        "project-settings": PackageResources.project_settings_mustache,
+        "alert-rules": PackageResources.alert_rules_mustache,
+        "alert-rule": PackageResources.alert_rule_mustache,
+        "admin": PackageResources.admin_mustache,
     ]
 
     /// Static files by name, with their content type.

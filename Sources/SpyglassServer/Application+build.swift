@@ -51,7 +51,7 @@ public func buildRouter(_ configuration: ServerConfiguration, _ dependencies: Ap
     do {
         try WebController(
             api: dependencies.database, web: dependencies.database, organization: configuration.organizationSlug,
-            baseURL: configuration.baseURL
+            baseURL: configuration.baseURL, retention: configuration.retention
         ).addRoutes(to: router)
     } catch {
         // The templates are compiled in: a template that does not parse is a bug the tests catch.

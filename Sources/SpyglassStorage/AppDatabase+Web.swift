@@ -111,6 +111,124 @@ extension AppDatabase: WebStore {
         }
     }
 
+    public func memberRole(projectID: Int64, userID: Int64) async throws -> String? {
+        try await writer.read { db in
+            try String.fetchOne(
+                db, sql: "SELECT role FROM project_member WHERE project_id = ? AND user_id = ?", arguments: [projectID, userID])
+        }
+    }
+
+    public func members(projectID: Int64) async throws -> [MemberInfo] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT user.id, user.email, project_member.role, user.is_active FROM project_member
+                    JOIN user ON user.id = project_member.user_id WHERE project_member.project_id = ? ORDER BY user.email
+                    """,
+                arguments: [projectID]
+            ).map { MemberInfo(userID: $0[0], email: $0[1], role: $0[2], isActive: $0[3]) }
+        }
+    }
+
+    public func addMember(projectID: Int64, email: String, role: String, now: Date) async throws {
+        let email = try EmailAddress.normalize(email)
+        guard ["admin", "member"].contains(role) else { throw DomainError(.invalidInput, "role: \"admin\" or \"member\"") }
+        try await writer.write { db in
+            guard let userID = try Int64.fetchOne(db, sql: "SELECT id FROM user WHERE email = ?", arguments: [email]) else {
+                throw DomainError(.notFound, "email: no user with e-mail \(email) (an admin creates accounts)")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO project_member (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role
+                    """,
+                arguments: [projectID, userID, role, now])
+        }
+    }
+
+    public func removeMember(projectID: Int64, userID: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM project_member WHERE project_id = ? AND user_id = ?", arguments: [projectID, userID])
+        }
+    }
+
+    public func createKey(projectID: Int64, label: String, now: Date) async throws {
+        try await writer.write { db in
+            var key = ProjectKey(projectId: projectID, publicKey: PublicKey.generate(), label: label, isActive: true, createdAt: now)
+            try key.insert(db)
+        }
+    }
+
+    public func updateKey(id: Int64, projectID: Int64, isActive: Bool?, rateLimitPerMinute: Int??) async throws -> Bool {
+        if case .some(.some(let limit)) = rateLimitPerMinute, limit <= 0 {
+            throw DomainError(.invalidInput, "rate limit: a positive number of events per minute (empty: no limit)")
+        }
+        return try await writer.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM project_key WHERE id = ? AND project_id = ?", arguments: [id, projectID]) != nil else {
+                return false
+            }
+            if let isActive {
+                try db.execute(sql: "UPDATE project_key SET is_active = ? WHERE id = ?", arguments: [isActive, id])
+            }
+            if let rateLimitPerMinute {
+                try db.execute(sql: "UPDATE project_key SET rate_limit_per_minute = ? WHERE id = ?", arguments: [rateLimitPerMinute, id])
+            }
+            return true
+        }
+    }
+
+    public func accounts() async throws -> [AccountInfo] {
+        try await writer.read { db in
+            try User.order(User.Columns.email).fetchAll(db).compactMap { user in
+                user.id.map { AccountInfo(id: $0, email: user.email, isAdmin: user.isAdmin, isActive: user.isActive, createdAt: user.createdAt) }
+            }
+        }
+    }
+
+    public func createAccount(email: String, passwordHash: String, isAdmin: Bool, mustChangePassword: Bool, now: Date) async throws {
+        let email = try EmailAddress.normalize(email)
+        try await writer.write { db in
+            if try User.filter(User.Columns.email == email).fetchCount(db) > 0 {
+                throw DomainError(.conflict, "email: a user with e-mail \(email) already exists")
+            }
+            var user = User(
+                email: email, passwordHash: passwordHash, isAdmin: isAdmin, isActive: true, mustChangePassword: mustChangePassword,
+                createdAt: now)
+            try user.insert(db)
+            // Admins are members of every project (as `project create` makes them).
+            if isAdmin, let id = user.id {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO project_member (project_id, user_id, role, created_at) SELECT id, ?, 'admin', ? FROM project",
+                    arguments: [id, now])
+            }
+        }
+    }
+
+    public func setAccountActive(id: Int64, active: Bool) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE user SET is_active = ? WHERE id = ?", arguments: [active, id])
+            let changed = db.changesCount > 0
+            if !active { try db.execute(sql: "DELETE FROM web_session WHERE user_id = ?", arguments: [id]) }
+            return changed
+        }
+    }
+
+    public func resetPassword(id: Int64, passwordHash: String) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE user SET password_hash = ?, must_change_password = 1 WHERE id = ?", arguments: [passwordHash, id])
+            let changed = db.changesCount > 0
+            try db.execute(sql: "DELETE FROM web_session WHERE user_id = ?", arguments: [id])
+            return changed
+        }
+    }
+
+    public func createProject(name: String, slug: String?, now: Date) async throws -> ProjectInfo {
+        let created = try createProject(name: name, slug: slug?.isEmpty == true ? nil : slug, id: nil, publicKey: nil, now: now)
+        guard let id = created.project.id else { throw DomainError(.unavailable, "project was not stored") }
+        return ProjectInfo(id: id, slug: created.project.slug, name: created.project.name, createdAt: created.project.createdAt)
+    }
+
     public func allProjects() async throws -> [ProjectInfo] {
         try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT id, slug, name, created_at FROM project ORDER BY id").map(Self.projectInfo)

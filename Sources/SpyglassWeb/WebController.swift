@@ -21,7 +21,10 @@ public struct WebController: Sendable {
     let throttle = LoginThrottle()
     static let pageSize = 25
 
-    public init(api: any APIStore, web: any WebStore, organization: String, baseURL: URL?) throws {
+    let retention: RetentionPolicy
+
+    public init(api: any APIStore, web: any WebStore, organization: String, baseURL: URL?, retention: RetentionPolicy = RetentionPolicy()) throws {
+        self.retention = retention
         self.api = api
         self.web = web
         self.organization = organization
@@ -50,6 +53,9 @@ public struct WebController: Sendable {
         pages.post("organizations/:org/issues/:issue_id/comments", use: wrap(comment))
         addAccountRoutes(to: pages)
         addReleaseRoutes(to: pages)
+        addSettingsRoutes(to: pages)
+        addAlertRuleRoutes(to: pages)
+        addAdminRoutes(to: pages)
     }
 
     // MARK: - Rendering
@@ -77,6 +83,8 @@ public struct WebController: Sendable {
         var onIssues: Bool
         var onReleases: Bool
         var onSettings: Bool
+        var settingsURL: String?
+        var isAdmin: Bool
     }
 
     enum Section { case issues, releases, settings, none }
@@ -120,7 +128,9 @@ public struct WebController: Sendable {
         Chrome(
             organization: organization, email: session.user.email, csrf: session.csrfToken,
             projects: projects.map { .init(id: $0.id, slug: $0.slug, current: $0.id == current, organization: organization) },
-            onIssues: section == .issues, onReleases: section == .releases, onSettings: section == .settings)
+            onIssues: section == .issues, onReleases: section == .releases, onSettings: section == .settings,
+            settingsURL: projects.first { $0.id == current }.map { "/settings/\(organization)/projects/\($0.slug)/" },
+            isAdmin: session.user.isAdmin)
     }
 
     // MARK: - Access

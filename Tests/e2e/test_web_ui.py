@@ -362,3 +362,112 @@ def test_releases_list_and_a_release_page_with_its_new_and_regressed_issues(tmp_
     assert "coupon &lt;b&gt;expired&lt;/b&gt;" in new_part and "tax table missing" not in new_part
     assert "tax table missing" in regressed_part and "coupon" not in regressed_part
     assert admin.get(server.url + "/organizations/spyglass/releases/shop@9.9.9/", timeout=10).status_code == 404
+
+
+def test_admins_create_users_and_projects_and_manage_keys_members_and_auto_resolve(tmp_path, server):
+    data = tmp_path / "data"
+    admin = session_for(server, "admin@example.com")
+    page = admin.get(f"{server.url}/settings/spyglass/", timeout=10)
+    assert page.status_code == 200
+    csrf = page_csrf(page.text)
+    created = admin.post(f"{server.url}/settings/spyglass/users/", data={"csrf": csrf, "email": "Dev@Example.com"}, timeout=10)
+    assert created.status_code == 200
+    password = re.search(r'<code id="new-password">([^<]+)</code>', created.text).group(1)
+    assert admin.post(f"{server.url}/settings/spyglass/users/", data={"csrf": csrf, "email": "dev@example.com"}, timeout=10).status_code == 409
+    project = admin.post(f"{server.url}/settings/spyglass/projects/", data={"csrf": csrf, "name": "Billing"}, timeout=10, allow_redirects=False)
+    assert project.status_code == 303 and project.headers["Location"] == "/settings/spyglass/projects/billing/"
+
+    settings_url = f"{server.url}/settings/spyglass/projects/billing/"
+    settings = admin.get(settings_url, timeout=10)
+    [dsn] = re.findall(r'<code id="dsn-\d+" class="dsn">([^<]+)</code>', settings.text)
+    assert dsn.endswith(f"@{server.url.removeprefix('http://')}/2")
+    # A second key works at once; a revoked one is refused.
+    added = admin.post(settings_url + "keys/", data={"csrf": csrf, "label": "backend"}, timeout=10)
+    assert "Key created" in added.text
+    keys = re.findall(r'<code id="dsn-(\d+)" class="dsn">([^<]+)</code>', added.text)
+    assert len(keys) == 2
+    new_id, new_dsn = keys[1]
+    sentry_sdk.init(dsn=new_dsn)
+    sentry_sdk.capture_message("from the backend key", level="error")
+    sentry_sdk.flush()
+    assert query(data, "SELECT count(*) FROM event WHERE project_id = 2") == [(1,)]
+    limited = admin.post(settings_url + f"keys/{new_id}/", data={"csrf": csrf, "action": "rate-limit", "rate": "abc"}, timeout=10)
+    assert limited.status_code == 400 and "rate limit" in limited.text
+    admin.post(settings_url + f"keys/{new_id}/", data={"csrf": csrf, "action": "rate-limit", "rate": "120"}, timeout=10)
+    assert query(data, "SELECT rate_limit_per_minute FROM project_key WHERE id = ?", int(new_id)) == [(120,)]
+    admin.post(settings_url + f"keys/{new_id}/", data={"csrf": csrf, "action": "revoke"}, timeout=10)
+    public_key = new_dsn.split("//")[1].split("@")[0]
+    deadline = time.monotonic() + 10
+    while True:  # the key cache picks the change up within about a second
+        refused = requests.post(f"{server.url}/api/2/store/", json={"message": "x"}, headers={"X-Sentry-Auth": f"Sentry sentry_key={public_key}, sentry_version=7"}, timeout=10)
+        if refused.status_code in (401, 403) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert refused.status_code in (401, 403), refused.text
+
+    resolve = admin.post(settings_url + "resolve-age/", data={"csrf": csrf, "hours": "72"}, timeout=10)
+    assert resolve.status_code == 200 and query(data, "SELECT resolve_age_hours FROM project WHERE slug = 'billing'") == [(72,)]
+    assert admin.post(settings_url + "resolve-age/", data={"csrf": csrf, "hours": "-1"}, timeout=10).status_code == 400
+
+    # The new user: must choose a password, then sees only the projects they are a member of.
+    assert admin.post(settings_url + "members/", data={"csrf": csrf, "email": "nobody@example.com"}, timeout=10).status_code == 404
+    assert "Member added" in admin.post(settings_url + "members/", data={"csrf": csrf, "email": "dev@example.com", "role": "member"}, timeout=10).text
+    dev = session_for(server, "dev@example.com", password)
+    account = dev.get(f"{server.url}/settings/account/", timeout=10)
+    dev.post(f"{server.url}/settings/account/password/", data={"csrf": page_csrf(account.text), "current": password, "new": "dev-secret-42", "confirm": "dev-secret-42"}, timeout=10)
+    stream = dev.get(f"{server.url}/organizations/spyglass/issues/", timeout=10)
+    assert "from the backend key" in stream.text
+    # A member, not an admin of the project: no settings, no administration.
+    assert dev.get(settings_url, timeout=10).status_code == 403
+    assert dev.get(f"{server.url}/settings/spyglass/projects/default/", timeout=10).status_code == 404
+    assert dev.get(f"{server.url}/settings/spyglass/", timeout=10).status_code == 404
+
+    # Deactivated: logged out at once, and cannot log in.
+    user_id = query(data, "SELECT id FROM user WHERE email = 'dev@example.com'")[0][0]
+    admin.post(f"{server.url}/settings/spyglass/users/{user_id}/", data={"csrf": csrf, "action": "deactivate"}, timeout=10)
+    gone = dev.get(f"{server.url}/organizations/spyglass/issues/", timeout=10, allow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["Location"].startswith("/login")
+
+
+def test_alert_rules_are_created_edited_disabled_and_deleted_in_the_settings(tmp_path, server):
+    data = tmp_path / "data"
+    admin = session_for(server, "admin@example.com")
+    rules_url = f"{server.url}/settings/spyglass/projects/default/alerts/"
+    listing = admin.get(rules_url, timeout=10)
+    assert "Send a notification for new and regressed issues" in listing.text
+    csrf = page_csrf(listing.text)
+    form = admin.get(rules_url + "new/", timeout=10)
+    assert form.status_code == 200 and 'name="when" value="first_seen" checked' in form.text
+
+    bad = admin.post(rules_url, data={"csrf": csrf, "name": "Nothing", "then": "members", "frequency": "30", "enabled": "1"}, timeout=10)
+    assert bad.status_code == 400 and "conditions" in bad.text and 'value="Nothing"' in bad.text
+    body = {
+        "csrf": csrf, "name": "Checkout floods", "when": ["users", "regression"], "users_count": "25", "users_interval": "1h",
+        "if": ["level", "tag"], "level_match": "gte", "level": "error", "tag_key": "service", "tag_value": "checkout",
+        "then": ["addresses", "webhook"], "addresses": "ops@example.com, oncall@example.com",
+        "webhook_url": "https://hooks.example.com/spyglass", "webhook_secret": "s3cret-s3cret", "frequency": "15", "enabled": "1",
+    }
+    saved = admin.post(rules_url, data=body, timeout=10, allow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    api = run_cli("token", "create", "--user", "admin@example.com", data_dir=data).stdout.strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {api}"}
+    rules = requests.get(f"{server.url}/api/0/projects/spyglass/default/rules/", headers=headers, timeout=10).json()
+    rule = next(r for r in rules if r["name"] == "Checkout floods")
+    assert [c["id"].rsplit(".", 1)[-1] for c in rule["conditions"]] == ["RegressionEventCondition", "EventUniqueUserFrequencyCondition"]
+    assert rule["conditions"][1]["value"] == 25 and rule["conditions"][1]["interval"] == "1h"
+    assert {f["id"].rsplit(".", 1)[-1] for f in rule["filters"]} == {"LevelFilter", "TaggedEventFilter"}
+    assert rule["frequency"] == 15
+    assert any(a.get("addresses") == ["ops@example.com", "oncall@example.com"] for a in rule["actions"])
+
+    # Editing without a secret keeps the webhook's secret.
+    edit = admin.get(f"{rules_url}{rule['id']}/", timeout=10)
+    assert 'value="Checkout floods"' in edit.text and 'placeholder="unchanged if empty"' in edit.text
+    body.update({"name": "Checkout floods (15 min)", "webhook_secret": ""})
+    assert admin.post(f"{rules_url}{rule['id']}/", data=body, timeout=10, allow_redirects=False).status_code == 303
+    stored = query(data, "SELECT name, spec FROM alert_rule WHERE id = ?", int(rule["id"]))[0]
+    assert stored[0] == "Checkout floods (15 min)" and "s3cret-s3cret" in stored[1]
+
+    toggled = admin.post(f"{rules_url}{rule['id']}/toggle/", data={"csrf": csrf}, timeout=10)
+    assert "disabled" in toggled.text and query(data, "SELECT enabled FROM alert_rule WHERE id = ?", int(rule["id"])) == [(0,)]
+    assert admin.post(f"{rules_url}{rule['id']}/delete/", data={"csrf": csrf}, timeout=10).status_code == 200
+    assert query(data, "SELECT count(*) FROM alert_rule WHERE id = ?", int(rule["id"])) == [(0,)]

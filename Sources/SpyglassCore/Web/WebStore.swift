@@ -44,6 +44,39 @@ public struct TokenInfo: Sendable {
     }
 }
 
+/// A member of a project.
+public struct MemberInfo: Sendable {
+    public var userID: Int64
+    public var email: String
+    /// `admin` or `member`.
+    public var role: String
+    public var isActive: Bool
+
+    public init(userID: Int64, email: String, role: String, isActive: Bool) {
+        self.userID = userID
+        self.email = email
+        self.role = role
+        self.isActive = isActive
+    }
+}
+
+/// A user account as an admin sees it.
+public struct AccountInfo: Sendable {
+    public var id: Int64
+    public var email: String
+    public var isAdmin: Bool
+    public var isActive: Bool
+    public var createdAt: Date
+
+    public init(id: Int64, email: String, isAdmin: Bool, isActive: Bool, createdAt: Date) {
+        self.id = id
+        self.email = email
+        self.isAdmin = isAdmin
+        self.isActive = isActive
+        self.createdAt = createdAt
+    }
+}
+
 /// What the web UI needs beyond the REST API's store: accounts and sessions.
 public protocol WebStore: Sendable {
     func account(email: String) async throws -> WebAccount?
@@ -60,6 +93,29 @@ public protocol WebStore: Sendable {
     func revokeAPIToken(id: Int64, userID: Int64) async throws -> Bool
     /// Issues of a project that regressed in `version` (newest regression first).
     func regressedIssueIDs(projectID: Int64, version: String, limit: Int) async throws -> [Int64]
+    // Project settings
+    /// The user's role in the project (`admin`, `member`), nil when not a member.
+    func memberRole(projectID: Int64, userID: Int64) async throws -> String?
+    func members(projectID: Int64) async throws -> [MemberInfo]
+    /// Adds the user with `email` (or changes their role); a ``DomainError`` when there is no such user.
+    func addMember(projectID: Int64, email: String, role: String, now: Date) async throws
+    func removeMember(projectID: Int64, userID: Int64) async throws
+    func createKey(projectID: Int64, label: String, now: Date) async throws
+    /// Changes a key of the project: active or not, and its per-minute limit (`.some(nil)` removes it). False
+    /// when the project has no such key.
+    func updateKey(id: Int64, projectID: Int64, isActive: Bool?, rateLimitPerMinute: Int??) async throws -> Bool
+
+    // Administration
+    func accounts() async throws -> [AccountInfo]
+    /// Creates an account; a ``DomainError`` when the address is taken or invalid.
+    func createAccount(email: String, passwordHash: String, isAdmin: Bool, mustChangePassword: Bool, now: Date) async throws
+    /// Activates or deactivates an account (a deactivated one's sessions end).
+    func setAccountActive(id: Int64, active: Bool) async throws -> Bool
+    /// Sets a generated password that must be changed at the next login; ends the account's sessions.
+    func resetPassword(id: Int64, passwordHash: String) async throws -> Bool
+
+    /// Creates a project with a client key and the default alert rule; admins become its members.
+    func createProject(name: String, slug: String?, now: Date) async throws -> ProjectInfo
     /// Every project (what an admin sees).
     func allProjects() async throws -> [ProjectInfo]
     /// The newest stored event's row number: the mark "new events since this page" counts from.

@@ -1,0 +1,365 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassHTTP
+import SpyglassProtocol
+
+extension WebController {
+    struct RuleRow {
+        var id: Int64
+        var name: String
+        var environment: String?
+        var when: String
+        var filters: String?
+        var then: String
+        var frequency: Int
+        var enabled: Bool
+    }
+
+    struct RulesModel {
+        var chrome: Chrome
+        var project: ProjectInfo
+        var base: String
+        var notice: String?
+        var rules: [RuleRow]
+    }
+
+    struct RuleForm {
+        var id: Int64?
+        var action: String
+        var name = ""
+        var firstSeen = false, regression = false, reappeared = false
+        var eventsOn = false, eventsCount = "100", eventsIntervals: [Choice] = []
+        var usersOn = false, usersCount = "10", usersIntervals: [Choice] = []
+        var levelOn = false, levelMatches: [Choice] = [], levels: [Choice] = []
+        var tagOn = false, tagKey = "", tagValue = ""
+        var ageOn = false, ageOlder = true, ageValue = "1", ageUnits: [Choice] = []
+        var environment = ""
+        var mailMembers = false, mailAddressesOn = false, addresses = ""
+        var webhookOn = false, webhookURL = "", secretHint = "random if empty"
+        var slackOn = false, slackURL = ""
+        var discordOn = false, discordURL = ""
+        var frequency = String(AlertRule.defaultFrequency)
+        var enabled = true
+    }
+
+    struct RuleModel {
+        var chrome: Chrome
+        var project: ProjectInfo
+        var base: String
+        var heading: String
+        var error: String?
+        var readOnly: Bool
+        var form: RuleForm
+    }
+
+    func addAlertRuleRoutes(to pages: RouterGroup<AppRequestContext>) {
+        let base = "settings/:org/projects/:slug/alerts"
+        pages.get(RouterPath(base), use: wrap(alertRules))
+        pages.post(RouterPath(base), use: wrap(saveAlertRule))
+        pages.get(RouterPath(base + "/new"), use: wrap(alertRuleForm))
+        pages.get(RouterPath(base + "/:rule_id"), use: wrap(alertRuleForm))
+        pages.post(RouterPath(base + "/:rule_id"), use: wrap(saveAlertRule))
+        pages.post(RouterPath(base + "/:rule_id/toggle"), use: wrap(toggleAlertRule))
+        pages.post(RouterPath(base + "/:rule_id/delete"), use: wrap(deleteAlertRule))
+    }
+
+    func alertRules(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await alertRulesPage(context, notice: nil)
+    }
+
+    func alertRulesPage(_ context: AppRequestContext, notice: String?) async throws -> Response {
+        let (session, project, projects) = try await managedProject(context)
+        let rules = try await api.alertRules(projectID: project.id).compactMap { rule -> RuleRow? in
+            guard let id = rule.id else { return nil }
+            return RuleRow(
+                id: id, name: rule.name, environment: rule.environment,
+                when: rule.conditions.compactMap { $0.json["name"]?.stringValue }.joined(separator: rule.actionMatch == .all ? " and " : " or "),
+                filters: rule.filters.isEmpty ? nil : rule.filters.map(Self.describe).joined(separator: rule.filterMatch == .any ? " or " : " and "),
+                then: rule.actions.map(Self.describe).joined(separator: ", "), frequency: rule.frequencyMinutes, enabled: rule.enabled)
+        }
+        let model = RulesModel(
+            chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
+            base: settingsBase(project), notice: notice, rules: rules)
+        return render("alert-rules", model)
+    }
+
+    static func describe(_ filter: AlertFilter) -> String {
+        switch filter {
+        case .level(let comparison, let level):
+            "level \(["eq": "is", "gte": "is at least", "lte": "is at most"][comparison.rawValue] ?? "is") \(level)"
+        case .tag(let key, let value): "tag \(key) = \(value)"
+        case .age(let age, let seconds): "issue \(age.rawValue) than \(Formatting.age(Date(timeIntervalSince1970: 0), now: Date(timeIntervalSince1970: seconds)))"
+        }
+    }
+
+    static func describe(_ action: AlertAction) -> String {
+        switch action {
+        case .email(.members): "e-mail the members"
+        case .email(.addresses(let list)): "e-mail " + list.joined(separator: ", ")
+        case .webhook(let url, _): "webhook " + url
+        case .slack: "Slack"
+        case .discord: "Discord"
+        }
+    }
+
+    func ruleID(_ context: AppRequestContext) -> Int64? { context.parameters.get("rule_id").flatMap { Int64($0) } }
+
+    func alertRuleForm(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, project, _) = try await managedProject(context)
+        var rule: AlertRule?
+        if let id = ruleID(context) {
+            guard let found = try await api.alertRule(id: id, projectID: project.id) else {
+                throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
+            }
+            rule = found
+        }
+        return try await rulePage(context, form: Self.form(rule, action: ruleAction(project, context)), readOnly: rule.map { !Self.fitsForm($0) } ?? false, error: nil, status: .ok)
+    }
+
+    func ruleAction(_ project: ProjectInfo, _ context: AppRequestContext) -> String {
+        settingsBase(project) + "alerts/" + (ruleID(context).map { "\($0)/" } ?? "")
+    }
+
+    func rulePage(_ context: AppRequestContext, form: RuleForm, readOnly: Bool, error: String?, status: HTTPResponse.Status) async throws -> Response {
+        let (session, project, projects) = try await managedProject(context)
+        var form = form
+        func choices(_ values: [(String, String)], selected: String) -> [Choice] {
+            values.map { Choice(value: $0.0, label: $0.1, selected: $0.0 == selected) }
+        }
+        let intervals = [("1m", "1 minute"), ("5m", "5 minutes"), ("15m", "15 minutes"), ("1h", "1 hour"), ("1d", "1 day"), ("1w", "1 week")]
+        form.eventsIntervals = choices(intervals, selected: form.eventsIntervals.first(where: \.selected)?.value ?? "1h")
+        form.usersIntervals = choices(intervals, selected: form.usersIntervals.first(where: \.selected)?.value ?? "1h")
+        form.levelMatches = choices([("eq", "equal to"), ("gte", "at least"), ("lte", "at most")], selected: form.levelMatches.first(where: \.selected)?.value ?? "gte")
+        form.levels = choices(["debug", "info", "warning", "error", "fatal"].map { ($0, $0) }, selected: form.levels.first(where: \.selected)?.value ?? "error")
+        form.ageUnits = choices([("minute", "minutes"), ("hour", "hours"), ("day", "days"), ("week", "weeks")], selected: form.ageUnits.first(where: \.selected)?.value ?? "day")
+        let model = RuleModel(
+            chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
+            base: settingsBase(project), heading: form.id == nil ? "New alert rule" : "Alert rule", error: error, readOnly: readOnly, form: form)
+        return render("alert-rule", model, status: status)
+    }
+
+    /// Whether the form shows all of the rule (one of each filter and action kind, Sentry's default match modes).
+    static func fitsForm(_ rule: AlertRule) -> Bool {
+        func count(_ test: (AlertAction) -> Bool) -> Int { rule.actions.filter(test).count }
+        let filterKinds = rule.filters.map { filter -> Int in
+            switch filter {
+            case .level: 0
+            case .tag: 1
+            case .age: 2
+            }
+        }
+        let conditionKinds = rule.conditions.map { "\($0.trigger)" }
+        return rule.actionMatch == .any && rule.filterMatch == .all && Set(filterKinds).count == filterKinds.count
+            && Set(conditionKinds).count == conditionKinds.count
+            && count({ if case .email(.members) = $0 { true } else { false } }) <= 1
+            && count({ if case .email(.addresses) = $0 { true } else { false } }) <= 1
+            && count({ if case .webhook = $0 { true } else { false } }) <= 1
+            && count({ if case .slack = $0 { true } else { false } }) <= 1
+            && count({ if case .discord = $0 { true } else { false } }) <= 1
+    }
+
+    static func form(_ rule: AlertRule?, action: String) -> RuleForm {
+        var form = RuleForm(id: rule?.id, action: action)
+        guard let rule else {
+            form.firstSeen = true
+            form.regression = true
+            form.mailMembers = true
+            return form
+        }
+        form.name = rule.name
+        form.environment = rule.environment ?? ""
+        form.frequency = String(rule.frequencyMinutes)
+        form.enabled = rule.enabled
+        for condition in rule.conditions {
+            switch condition {
+            case .firstSeen: form.firstSeen = true
+            case .regression: form.regression = true
+            case .reappeared: form.reappeared = true
+            case .eventFrequency(let count, let interval):
+                form.eventsOn = true
+                form.eventsCount = String(count)
+                form.eventsIntervals = [Choice(value: interval.rawValue, label: "", selected: true)]
+            case .uniqueUserFrequency(let count, let interval):
+                form.usersOn = true
+                form.usersCount = String(count)
+                form.usersIntervals = [Choice(value: interval.rawValue, label: "", selected: true)]
+            }
+        }
+        for filter in rule.filters {
+            switch filter {
+            case .level(let comparison, let level):
+                form.levelOn = true
+                form.levelMatches = [Choice(value: comparison.rawValue, label: "", selected: true)]
+                form.levels = [Choice(value: level, label: "", selected: true)]
+            case .tag(let key, let value):
+                form.tagOn = true
+                form.tagKey = key
+                form.tagValue = value
+            case .age(let age, let seconds):
+                form.ageOn = true
+                form.ageOlder = age == .older
+                let json = filter.json
+                form.ageValue = Formatting.text(json["value"])
+                form.ageUnits = [Choice(value: json["time"]?.stringValue ?? "day", label: "", selected: true)]
+                _ = seconds
+            }
+        }
+        for action in rule.actions {
+            switch action {
+            case .email(.members): form.mailMembers = true
+            case .email(.addresses(let list)):
+                form.mailAddressesOn = true
+                form.addresses = list.joined(separator: ", ")
+            case .webhook(let url, _):
+                form.webhookOn = true
+                form.webhookURL = url
+                form.secretHint = "unchanged if empty"
+            case .slack(let url):
+                form.slackOn = true
+                form.slackURL = url
+            case .discord(let url):
+                form.discordOn = true
+                form.discordURL = url
+            }
+        }
+        return form
+    }
+
+    /// The rule's JSON (the API's shape) from the form, so the API's checks apply with the same messages.
+    static func ruleJSON(_ fields: FormQuery) -> JSONValue {
+        let when = Set(fields.getAll("when")), filters = Set(fields.getAll("if")), then = Set(fields.getAll("then"))
+        func text(_ name: String) -> String { fields.get(name)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
+        var conditions: [JSONValue] = []
+        for id in ["first_seen", "regression", "reappeared"] where when.contains(id) { conditions.append(["id": .string(id)]) }
+        if when.contains("events") {
+            conditions.append(["id": "event_frequency", "value": .string(text("events_count")), "interval": .string(text("events_interval"))])
+        }
+        if when.contains("users") {
+            conditions.append(["id": "event_unique_user_frequency", "value": .string(text("users_count")), "interval": .string(text("users_interval"))])
+        }
+        var filterList: [JSONValue] = []
+        if filters.contains("level") { filterList.append(["id": "level", "match": .string(text("level_match")), "level": .string(text("level"))]) }
+        if filters.contains("tag") { filterList.append(["id": "tagged_event", "key": .string(text("tag_key")), "match": "eq", "value": .string(text("tag_value"))]) }
+        if filters.contains("age") {
+            filterList.append(["id": "age_comparison", "comparison_type": .string(text("age_type")), "value": .string(text("age_value")), "time": .string(text("age_unit"))])
+        }
+        var actions: [JSONValue] = []
+        if then.contains("members") { actions.append(["id": "email", "targetType": "Members"]) }
+        if then.contains("addresses") {
+            let list = text("addresses").split(whereSeparator: { $0 == "," || $0 == ";" || $0.isWhitespace }).map { JSONValue.string(String($0)) }
+            actions.append(["id": "email", "targetType": "Addresses", "addresses": .array(list)])
+        }
+        if then.contains("webhook") {
+            var webhook: JSONObject = ["id": "webhook", "url": .string(text("webhook_url"))]
+            if !text("webhook_secret").isEmpty { webhook["secret"] = .string(text("webhook_secret")) }
+            actions.append(.object(webhook))
+        }
+        if then.contains("slack") { actions.append(["id": "slack", "url": .string(text("slack_url"))]) }
+        if then.contains("discord") { actions.append(["id": "discord", "url": .string(text("discord_url"))]) }
+        return [
+            "name": .string(text("name")), "frequency": .string(text("frequency")),
+            "environment": text("environment").isEmpty ? .null : .string(text("environment")),
+            "status": fields.get("enabled") == "1" ? "active" : "disabled", "actionMatch": "any", "filterMatch": "all",
+            "conditions": .array(conditions), "filters": .array(filterList), "actions": .array(actions),
+        ]
+    }
+
+    func saveAlertRule(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (session, project, _) = try await managedProject(context)
+        let fields = try await form(request, session: session)
+        let id = ruleID(context)
+        var existing: AlertRule?
+        if let id {
+            guard let found = try await api.alertRule(id: id, projectID: project.id) else {
+                throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
+            }
+            guard Self.fitsForm(found) else {
+                throw PageError(status: .conflict, heading: "Edit through the API", text: "This rule uses more than the form shows; change it through the API.")
+            }
+            existing = found
+        }
+        // A webhook keeps its secret when the field is left empty.
+        let oldSecret = existing?.actions.compactMap { action -> String? in if case .webhook(_, let secret) = action { secret } else { nil } }.first
+        let rule: AlertRule
+        do {
+            rule = try AlertRule(json: Self.ruleJSON(fields), id: id, secret: { oldSecret ?? WebAuth.randomToken() })
+        } catch {
+            // Show the form again as it was posted, with the message.
+            var rebuilt = Self.form(nil, action: ruleAction(project, context))
+            rebuilt = Self.refill(rebuilt, fields)
+            rebuilt.id = id
+            return try await rulePage(context, form: rebuilt, readOnly: false, error: error.message, status: .badRequest)
+        }
+        if let id {
+            guard try await api.updateAlertRule(rule, id: id, projectID: project.id, now: .now) else {
+                throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
+            }
+        } else {
+            _ = try await api.createAlertRule(rule, projectID: project.id, now: .now)
+        }
+        return WebResponse.redirect(settingsBase(project) + "alerts/")
+    }
+
+    /// The form with what was posted (after an error).
+    static func refill(_ form: RuleForm, _ fields: FormQuery) -> RuleForm {
+        var form = form
+        let when = Set(fields.getAll("when")), filters = Set(fields.getAll("if")), then = Set(fields.getAll("then"))
+        func text(_ name: String) -> String { fields.get(name) ?? "" }
+        func selected(_ name: String) -> [Choice] { [Choice(value: text(name), label: "", selected: true)] }
+        form.name = text("name")
+        form.firstSeen = when.contains("first_seen")
+        form.regression = when.contains("regression")
+        form.reappeared = when.contains("reappeared")
+        form.eventsOn = when.contains("events")
+        form.eventsCount = text("events_count")
+        form.eventsIntervals = selected("events_interval")
+        form.usersOn = when.contains("users")
+        form.usersCount = text("users_count")
+        form.usersIntervals = selected("users_interval")
+        form.levelOn = filters.contains("level")
+        form.levelMatches = selected("level_match")
+        form.levels = selected("level")
+        form.tagOn = filters.contains("tag")
+        form.tagKey = text("tag_key")
+        form.tagValue = text("tag_value")
+        form.ageOn = filters.contains("age")
+        form.ageOlder = text("age_type") != "newer"
+        form.ageValue = text("age_value")
+        form.ageUnits = selected("age_unit")
+        form.environment = text("environment")
+        form.mailMembers = then.contains("members")
+        form.mailAddressesOn = then.contains("addresses")
+        form.addresses = text("addresses")
+        form.webhookOn = then.contains("webhook")
+        form.webhookURL = text("webhook_url")
+        form.slackOn = then.contains("slack")
+        form.slackURL = text("slack_url")
+        form.discordOn = then.contains("discord")
+        form.discordURL = text("discord_url")
+        form.frequency = text("frequency")
+        form.enabled = fields.get("enabled") == "1"
+        return form
+    }
+
+    func toggleAlertRule(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (session, project, _) = try await managedProject(context)
+        _ = try await form(request, session: session)
+        guard let id = ruleID(context), var rule = try await api.alertRule(id: id, projectID: project.id) else {
+            throw PageError.notFound("Project \(project.slug) has no such alert rule.")
+        }
+        rule.enabled.toggle()
+        _ = try await api.updateAlertRule(rule, id: id, projectID: project.id, now: .now)
+        return try await alertRulesPage(context, notice: "\(rule.name): \(rule.enabled ? "active" : "disabled").")
+    }
+
+    func deleteAlertRule(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (session, project, _) = try await managedProject(context)
+        _ = try await form(request, session: session)
+        guard let id = ruleID(context), try await api.deleteAlertRule(id: id, projectID: project.id) else {
+            throw PageError.notFound("Project \(project.slug) has no such alert rule.")
+        }
+        return try await alertRulesPage(context, notice: "Rule deleted.")
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SpyglassCore
+import SpyglassHTTP
+import SpyglassProtocol
+
+extension WebController {
+    struct KeyRow {
+        var id: Int64
+        var label: String
+        var dsn: String
+        var rate: String
+        var active: Bool
+    }
+
+    struct MemberRow {
+        var userID: Int64
+        var email: String
+        var role: String
+        var active: Bool
+    }
+
+    struct ProjectSettingsModel {
+        var chrome: Chrome
+        var project: ProjectInfo
+        var base: String
+        var notice: String?
+        var error: String?
+        var keys: [KeyRow]
+        var resolveAge: String
+        var retention: String
+        var members: [MemberRow]
+    }
+
+    func addSettingsRoutes(to pages: RouterGroup<AppRequestContext>) {
+        let base = "settings/:org/projects/:slug"
+        pages.get(RouterPath(base), use: wrap { request, context in try await projectSettings(request, context, status: .ok) })
+        pages.post(RouterPath(base + "/keys"), use: wrap(createKey))
+        pages.post(RouterPath(base + "/keys/:key_id"), use: wrap(changeKey))
+        pages.post(RouterPath(base + "/resolve-age"), use: wrap(changeResolveAge))
+        pages.post(RouterPath(base + "/members"), use: wrap(addMember))
+        pages.post(RouterPath(base + "/members/:user_id/remove"), use: wrap(removeMember))
+    }
+
+    /// The project in the path, if the user may change its settings (an instance admin or a project admin);
+    /// other users get 404, as for a project they cannot see.
+    func managedProject(_ context: AppRequestContext) async throws -> (WebSession, ProjectInfo, [ProjectInfo]) {
+        try checkOrganization(context)
+        let session = try session(context)
+        let projects = try await visibleProjects(session)
+        let slug = context.parameters.get("slug") ?? ""
+        guard let project = projects.first(where: { $0.slug == slug }) else {
+            throw PageError.notFound("There is no project \(slug), or you are not a member of it.")
+        }
+        if !session.user.isAdmin, try await web.memberRole(projectID: project.id, userID: session.user.id) != "admin" {
+            throw PageError(status: .forbidden, heading: "Project admins only", text: "Only admins of \(project.slug) change its settings.")
+        }
+        return (session, project, projects)
+    }
+
+    func settingsBase(_ project: ProjectInfo) -> String { "/settings/\(organization)/projects/\(project.slug)/" }
+
+    func dsn(_ key: KeyInfo, projectID: Int64, request: Request) -> String {
+        let base = baseURL ?? URL(string: "http://\(request.head.authority ?? "127.0.0.1")") ?? URL(filePath: "/")
+        return DSN(baseURL: base, publicKey: key.publicKey, projectID: Int(projectID))?.description ?? ""
+    }
+
+    func projectSettings(
+        _ request: Request, _ context: AppRequestContext, status: HTTPResponse.Status, notice: String? = nil, error: String? = nil
+    ) async throws -> Response {
+        let (session, project, projects) = try await managedProject(context)
+        let keys = try await api.keys(projectID: project.id).map {
+            KeyRow(
+                id: $0.id, label: $0.label, dsn: dsn($0, projectID: project.id, request: request),
+                rate: $0.rateLimitPerMinute.map(String.init) ?? "", active: $0.isActive)
+        }
+        let members = try await web.members(projectID: project.id).map {
+            MemberRow(userID: $0.userID, email: $0.email, role: $0.role, active: $0.isActive)
+        }
+        let days = Int(retention.maxAge / 86_400)
+        let model = ProjectSettingsModel(
+            chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
+            base: settingsBase(project), notice: notice, error: error, keys: keys,
+            resolveAge: try await api.resolveAge(projectID: project.id).map(String.init) ?? "",
+            retention: "Events are kept for \(days) day\(days == 1 ? "" : "s"), at most \(Formatting.count(retention.maxEventsPerProject)) per project.",
+            members: members)
+        return render("project-settings", model, status: status)
+    }
+
+    /// Runs a settings change; a domain error shows on the settings page instead of a bare error page.
+    func settingsChange(
+        _ request: Request, _ context: AppRequestContext, notice: String,
+        _ change: (WebSession, ProjectInfo, FormQuery) async throws -> Void
+    ) async throws -> Response {
+        let (session, project, _) = try await managedProject(context)
+        let fields = try await form(request, session: session)
+        do {
+            try await change(session, project, fields)
+        } catch let error as DomainError {
+            return try await projectSettings(request, context, status: error.httpStatus, error: error.message)
+        }
+        return try await projectSettings(request, context, status: .ok, notice: notice)
+    }
+
+    @Sendable func createKey(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await settingsChange(request, context, notice: "Key created.") { _, project, fields in
+            let label = fields.get("label")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            guard !label.isEmpty, label.count <= 64 else { throw DomainError(.invalidInput, "label: 1 to 64 characters") }
+            try await web.createKey(projectID: project.id, label: label, now: .now)
+        }
+    }
+
+    @Sendable func changeKey(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await settingsChange(request, context, notice: "Key saved.") { _, project, fields in
+            guard let id = context.parameters.get("key_id").flatMap({ Int64($0) }) else { throw DomainError(.notFound, "no such key") }
+            var active: Bool?
+            var limit: Int??
+            switch fields.get("action") {
+            case "revoke": active = false
+            case "activate": active = true
+            case "rate-limit":
+                let text = fields.get("rate")?.trimmingCharacters(in: .whitespaces) ?? ""
+                if text.isEmpty {
+                    limit = .some(nil)
+                } else {
+                    guard let number = Int(text), number > 0, number <= 1_000_000 else {
+                        throw DomainError(.invalidInput, "rate limit: a whole number of events per minute from 1 to 1000000, or empty for none")
+                    }
+                    limit = .some(number)
+                }
+            default: throw DomainError(.invalidInput, "action: revoke, activate or rate-limit")
+            }
+            guard try await web.updateKey(id: id, projectID: project.id, isActive: active, rateLimitPerMinute: limit) else {
+                throw DomainError(.notFound, "project \(project.slug) has no key \(id)")
+            }
+        }
+    }
+
+    @Sendable func changeResolveAge(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await settingsChange(request, context, notice: "Auto-resolve saved.") { _, project, fields in
+            let text = fields.get("hours")?.trimmingCharacters(in: .whitespaces) ?? ""
+            var hours: Int?
+            if !text.isEmpty {
+                guard let number = Int(text), number > 0, number <= 24 * 365 * 10 else {
+                    throw DomainError(.invalidInput, "hours: a whole number of hours from 1 to 87600, or empty for never")
+                }
+                hours = number
+            }
+            try await api.setResolveAge(projectID: project.id, hours: hours)
+        }
+    }
+
+    @Sendable func addMember(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await settingsChange(request, context, notice: "Member added.") { _, project, fields in
+            try await web.addMember(projectID: project.id, email: fields.get("email") ?? "", role: fields.get("role") ?? "member", now: .now)
+        }
+    }
+
+    @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await settingsChange(request, context, notice: "Member removed.") { _, project, _ in
+            guard let userID = context.parameters.get("user_id").flatMap({ Int64($0) }) else { throw DomainError(.notFound, "no such member") }
+            try await web.removeMember(projectID: project.id, userID: userID)
+        }
+    }
+}

@@ -229,6 +229,36 @@ extension AppDatabase: WebStore {
         return ProjectInfo(id: id, slug: created.project.slug, name: created.project.name, createdAt: created.project.createdAt)
     }
 
+    public func attachments(projectID: Int64, eventID: String) async throws -> [AttachmentInfo] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, filename, content_type, size FROM attachment WHERE project_id = ? AND event_id = ? ORDER BY id",
+                arguments: [projectID, eventID]
+            ).map { AttachmentInfo(id: $0[0], filename: $0[1], contentType: $0[2], size: $0[3]) }
+        }
+    }
+
+    public func attachment(id: Int64, projectID: Int64, eventID: String) async throws -> (AttachmentInfo, [UInt8])? {
+        try await writer.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT id, filename, content_type, size, data FROM attachment WHERE id = ? AND project_id = ? AND event_id = ?",
+                arguments: [id, projectID, eventID]
+            ).map { (AttachmentInfo(id: $0[0], filename: $0[1], contentType: $0[2], size: $0[3]), [UInt8]($0[4] as Data)) }
+        }
+    }
+
+    public func similarIssueIDs(of issue: IssueInfo, limit: Int) async throws -> [Int64] {
+        try await writer.read { db in
+            try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM issue WHERE project_id = ? AND id <> ? AND (title = ? OR (type = ? AND culprit = ? AND culprit <> ''))
+                    ORDER BY last_seen DESC LIMIT ?
+                    """,
+                arguments: [issue.project.id, issue.id, issue.title, issue.type, issue.culprit, limit])
+        }
+    }
+
     public func allProjects() async throws -> [ProjectInfo] {
         try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT id, slug, name, created_at FROM project ORDER BY id").map(Self.projectInfo)

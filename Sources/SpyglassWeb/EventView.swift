@@ -67,6 +67,8 @@ struct EventView {
     var hasBreadcrumbs: Bool
     var request: RequestInfo?
     var sections: [Section]
+    var attachments: [WebController.AttachmentRow] = []
+    var hasAttachments = false
     var olderURL: String?
     var newerURL: String?
     var latestURL: String

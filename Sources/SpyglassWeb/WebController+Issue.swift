@@ -61,12 +61,26 @@ extension WebController {
         var tags: [TagView]
         var activities: [ActivityView]
         var deliveries: [DeliveryView]
+        var similar: [IssueRow]
+        var members: [MemberChoice]
     }
 
     struct IssueModel {
         var chrome: Chrome
         var issue: IssueView
         var event: EventView?
+    }
+
+    struct AttachmentRow {
+        var url: String
+        var filename: String
+        var size: String
+        var contentType: String
+    }
+
+    struct MemberChoice {
+        var email: String
+        var selected: Bool
     }
 
     /// The issue page with one of its events: the latest, or the one in the path (`…/events/{id}/`) or in
@@ -91,8 +105,15 @@ extension WebController {
         var eventView: EventView?
         if let event {
             let (previous, next) = try await api.neighbours(of: event)
-            eventView = EventView(event, issueURL: url, previous: previous, next: next)
-            if context.parameters.get("event_id") == nil && FormQuery(request).get("event") == nil { eventView?.newerURL = nil }
+            var view = EventView(event, issueURL: url, previous: previous, next: next)
+            view.attachments = try await web.attachments(projectID: issue.project.id, eventID: event.eventID).map {
+                AttachmentRow(
+                    url: "\(url)events/\(event.eventID)/attachments/\($0.id)/", filename: $0.filename,
+                    size: ByteCountFormatter.string(fromByteCount: Int64($0.size), countStyle: .file), contentType: $0.contentType)
+            }
+            view.hasAttachments = !view.attachments.isEmpty
+            if context.parameters.get("event_id") == nil && FormQuery(request).get("event") == nil { view.newerURL = nil }
+            eventView = view
         }
 
         // Hourly counts from the start of the UTC day 29 days ago: the last 24 hours, and 30 calendar days.
@@ -132,10 +153,39 @@ extension WebController {
             users: Formatting.count(issue.userCount), firstSeen: Formatting.ago(issue.firstSeen, now: now),
             firstSeenISO: Formatting.iso(issue.firstSeen), lastSeen: Formatting.ago(issue.lastSeen, now: now),
             lastSeenISO: Formatting.iso(issue.lastSeen), firstRelease: issue.firstRelease, lastRelease: issue.lastRelease,
-            hours: Formatting.bars(lastDay), days: Formatting.bars(days), tags: tags, activities: activities, deliveries: deliveries)
+            hours: Formatting.bars(lastDay), days: Formatting.bars(days), tags: tags, activities: activities, deliveries: deliveries,
+            similar: try await similar(issue, now: now),
+            members: try await web.members(projectID: issue.project.id).filter(\.isActive).map {
+                MemberChoice(email: $0.email, selected: $0.userID == issue.assignee?.id)
+            })
         let model = IssueModel(
             chrome: try await chrome(session, projects: projects, current: issue.project.id), issue: view, event: eventView)
         return render("issue", model)
+    }
+
+    func similar(_ issue: IssueInfo, now: Date) async throws -> [IssueRow] {
+        var rows: [IssueRow] = []
+        for id in try await web.similarIssueIDs(of: issue, limit: 5) {
+            if let other = try await api.issue(id: id) { rows.append(issueRow(other, hours: [], now: now)) }
+        }
+        return rows
+    }
+
+    /// An attachment, always as a download: never shown inline, whatever content type the SDK claimed.
+    @Sendable func attachmentFile(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let issue = try await issue(context, projects: try await visibleProjects(session))
+        let eventID = context.parameters.get("event_id") ?? ""
+        guard let event = try await api.event(projectID: issue.project.id, eventID: eventID), event.issueID == issue.id,
+            let id = context.parameters.get("attachment_id").flatMap({ Int64($0) }),
+            let (info, bytes) = try await web.attachment(id: id, projectID: issue.project.id, eventID: event.eventID)
+        else { throw PageError.notFound("There is no such attachment.") }
+        let safeName = String(info.filename.unicodeScalars.map { $0.isASCII && ($0.properties.isAlphabetic || "0123456789._-".unicodeScalars.contains($0)) ? Character($0) : "_" })
+        var headers: HTTPFields = [.contentType: "application/octet-stream"]
+        WebResponse.securityHeaders(&headers)
+        headers[HTTPField.Name("Content-Security-Policy")!] = "sandbox; default-src 'none'"
+        headers[.contentDisposition] = "attachment; filename=\"\(safeName.isEmpty ? "attachment" : safeName)\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func statusLabel(_ issue: IssueInfo) -> String {
@@ -203,6 +253,9 @@ extension WebController {
             change.ignore = try Self.ignoreCondition(fields.get("ignore") ?? "", now: .now)
         case "assign_me":
             change.assigneeEmail = .some(session.user.email)
+        case "assign":
+            let email = fields.get("assignee") ?? ""
+            change.assigneeEmail = .some(email.isEmpty ? nil : email)
         case "unassign":
             change.assigneeEmail = .some(nil)
         case let other:

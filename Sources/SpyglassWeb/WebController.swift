@@ -49,6 +49,7 @@ public struct WebController: Sendable {
         pages.get("organizations/:org/issues/:issue_id", use: wrap(issuePage))
         pages.get("organizations/:org/issues/:issue_id/events/:event_id", use: wrap(issuePage))
         pages.get("organizations/:org/issues/:issue_id/events/:event_id/json", use: wrap(eventJSON))
+        pages.get("organizations/:org/issues/:issue_id/events/:event_id/attachments/:attachment_id", use: wrap(attachmentFile))
         pages.post("organizations/:org/issues/:issue_id/status", use: wrap(changeStatus))
         pages.post("organizations/:org/issues/:issue_id/comments", use: wrap(comment))
         addAccountRoutes(to: pages)

@@ -127,7 +127,7 @@ def test_log_in_open_an_issue_read_its_stack_and_breadcrumbs_and_resolve_it(tmp_
     wait_until(live.is_displayed, timeout=25, what="the new-events notice")
     assert driver.find_element(By.ID, "live-count").text == "1"
 
-    # Keyboard: j focuses the first issue, enter opens it.
+    # Keyboard: j focuses the first issue, enter opens it (r, i and / in the keyboard test).
     driver.find_element(By.TAG_NAME, "body").send_keys("j")
     assert "focused" in driver.find_element(By.CSS_SELECTOR, "table.stream tr.issue").get_attribute("class")
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ENTER)
@@ -280,6 +280,10 @@ def test_logins_are_throttled_per_account_and_per_address(server):
     blocked = http.post(server.url + "/login", data={"csrf": page_csrf(form.text), "email": "admin@example.com", "password": PASSWORD}, timeout=10)
     assert blocked.status_code == 429 and "Too many failed logins" in blocked.text
     assert 0 < int(blocked.headers["Retry-After"]) <= 60
+    # The address is throttled too: another account from it is refused as well.
+    form = http.get(server.url + "/login", timeout=10)
+    other = http.post(server.url + "/login", data={"csrf": page_csrf(form.text), "email": "someone@example.com", "password": PASSWORD}, timeout=10)
+    assert other.status_code == 429
     # A login form posted without its cookie (cross-site) is refused.
     assert requests.post(server.url + "/login", data={"csrf": "0" * 64, "email": "admin@example.com", "password": PASSWORD}, timeout=10).status_code == 403
 
@@ -471,3 +475,64 @@ def test_alert_rules_are_created_edited_disabled_and_deleted_in_the_settings(tmp
     assert "disabled" in toggled.text and query(data, "SELECT enabled FROM alert_rule WHERE id = ?", int(rule["id"])) == [(0,)]
     assert admin.post(f"{rules_url}{rule['id']}/delete/", data={"csrf": csrf}, timeout=10).status_code == 200
     assert query(data, "SELECT count(*) FROM alert_rule WHERE id = ?", int(rule["id"])) == [(0,)]
+
+
+def test_attachments_download_similar_issues_and_assignment_on_the_issue_page(tmp_path, server):
+    data = tmp_path / "data"
+    sentry_sdk.init(dsn=server.dsn)
+    with sentry_sdk.new_scope() as scope:
+        scope.add_attachment(bytes=b"<html><script>alert(1)</script></html>", filename="../report <1>.html", content_type="text/html")
+        try:
+            raise KeyError("sku-1")
+        except KeyError:
+            sentry_sdk.capture_exception()
+    sentry_sdk.capture_message("KeyError: 'sku-1'", level="error")  # same title, another issue
+    sentry_sdk.flush()
+    issues = query(data, "SELECT id, title FROM issue ORDER BY id")
+    assert len(issues) == 2 and issues[0][1] == issues[1][1] == "KeyError: 'sku-1'"
+    admin = session_for(server, "admin@example.com")
+    page = admin.get(f"{server.url}/organizations/spyglass/issues/{issues[0][0]}/", timeout=10)
+    link = re.search(r'<a href="([^"]+/attachments/\d+/)" download>([^<]+)</a>', page.text)
+    assert link and link.group(2) == "../report &lt;1&gt;.html"
+    download = admin.get(server.url + link.group(1), timeout=10)
+    assert download.status_code == 200 and download.content == b"<html><script>alert(1)</script></html>"
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"] == 'attachment; filename=".._report__1_.html"'
+    # The other issue with the same title is listed as similar.
+    assert f'href="/organizations/spyglass/issues/{issues[1][0]}/"' in page.text.split("Similar issues", 1)[1]
+
+    run_cli("user", "create", "--email", "dev@example.com", "--password", PASSWORD, data_dir=data)
+    run_cli("project", "add-member", "default", "dev@example.com", data_dir=data)
+    page = admin.get(f"{server.url}/organizations/spyglass/issues/{issues[0][0]}/", timeout=10)
+    assigned = admin.post(f"{server.url}/organizations/spyglass/issues/{issues[0][0]}/status/", data={"csrf": page_csrf(page.text), "action": "assign", "assignee": "dev@example.com"}, timeout=10)
+    assert "Assigned to dev@example.com" in assigned.text
+    dev = session_for(server, "dev@example.com")
+    mine = dev.get(server.url + "/organizations/spyglass/issues/", params={"query": "assigned:me"}, timeout=10)
+    assert f"/issues/{issues[0][0]}/" in mine.text and f"/issues/{issues[1][0]}/" not in mine.text
+
+
+def test_keyboard_resolves_and_ignores_in_the_stream(tmp_path, server, browser):
+    from selenium.webdriver.common.by import By
+
+    sentry_sdk.init(dsn=server.dsn)
+    sentry_sdk.capture_message("first problem", level="error")
+    time.sleep(0.01)
+    sentry_sdk.capture_message("second problem", level="error")
+    sentry_sdk.flush()
+    data = tmp_path / "data"
+    driver = browser
+    driver.get(server.url + "/login")
+    login(driver, server)
+    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "table.stream tr.issue")) == 2, what="two issues")
+    body = driver.find_element(By.TAG_NAME, "body")
+    body.send_keys("j")
+    first = driver.find_element(By.CSS_SELECTOR, "table.stream tr.issue.focused a.title").text
+    body.send_keys("r")
+    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "table.stream tr.issue")) == 1, what="the resolved issue to leave the stream")
+    assert query(data, "SELECT status FROM issue WHERE title = ?", first) == [("resolved",)]
+    driver.find_element(By.TAG_NAME, "body").send_keys("j")
+    driver.find_element(By.TAG_NAME, "body").send_keys("i")
+    wait_until(lambda: not driver.find_elements(By.CSS_SELECTOR, "table.stream tr.issue"), what="the ignored issue to leave the stream")
+    assert sorted(query(data, "SELECT status FROM issue")) == [("ignored",), ("resolved",)]
+    driver.find_element(By.TAG_NAME, "body").send_keys("/")
+    assert driver.switch_to.active_element.get_attribute("id") == "search"

@@ -77,6 +77,21 @@ public struct AccountInfo: Sendable {
     }
 }
 
+/// A file sent with an event (minidump, log, screenshot…).
+public struct AttachmentInfo: Sendable {
+    public var id: Int64
+    public var filename: String
+    public var contentType: String
+    public var size: Int
+
+    public init(id: Int64, filename: String, contentType: String, size: Int) {
+        self.id = id
+        self.filename = filename
+        self.contentType = contentType
+        self.size = size
+    }
+}
+
 /// What the web UI needs beyond the REST API's store: accounts and sessions.
 public protocol WebStore: Sendable {
     func account(email: String) async throws -> WebAccount?
@@ -116,6 +131,12 @@ public protocol WebStore: Sendable {
 
     /// Creates a project with a client key and the default alert rule; admins become its members.
     func createProject(name: String, slug: String?, now: Date) async throws -> ProjectInfo
+    func attachments(projectID: Int64, eventID: String) async throws -> [AttachmentInfo]
+    /// One attachment's bytes, if it belongs to that event.
+    func attachment(id: Int64, projectID: Int64, eventID: String) async throws -> (AttachmentInfo, [UInt8])?
+    /// Other issues of the project that look like this one: the same title, or the same type and culprit.
+    func similarIssueIDs(of issue: IssueInfo, limit: Int) async throws -> [Int64]
+
     /// Every project (what an admin sees).
     func allProjects() async throws -> [ProjectInfo]
     /// The newest stored event's row number: the mark "new events since this page" counts from.

@@ -222,6 +222,13 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "SpyglassWebTests",
+            dependencies: [
+                "SpyglassWeb", "SpyglassWebAssets", "SpyglassCore", "SpyglassProtocol",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ]
+        ),
+        .testTarget(
             name: "SpyglassSDKTests",
             dependencies: [
                 "Spyglass", "SpyglassLogging", "SpyglassTesting", "SpyglassProtocol",

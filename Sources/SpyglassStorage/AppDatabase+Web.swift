@@ -223,7 +223,7 @@ extension AppDatabase: WebStore {
         }
     }
 
-    public func createProject(name: String, slug: String?, now: Date) async throws -> ProjectInfo {
+    public func addProject(name: String, slug: String?, now: Date) async throws -> ProjectInfo {
         let created = try createProject(name: name, slug: slug?.isEmpty == true ? nil : slug, id: nil, publicKey: nil, now: now)
         guard let id = created.project.id else { throw DomainError(.unavailable, "project was not stored") }
         return ProjectInfo(id: id, slug: created.project.slug, name: created.project.name, createdAt: created.project.createdAt)

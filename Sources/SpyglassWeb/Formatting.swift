@@ -40,10 +40,11 @@ enum Formatting {
 
     /// `06:52:48.123` (breadcrumb times).
     static func clock(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        let day = seconds.truncatingRemainder(dividingBy: 86_400)
-        let millis = Int((seconds - seconds.rounded(.down)) * 1000)
-        return String(format: "%02d:%02d:%02d.%03d", Int(day) / 3600, Int(day) % 3600 / 60, Int(day) % 60, millis)
+        // Whole milliseconds first: .123 stored as a double must not show as .122.
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let ofDay = ((millis % 86_400_000) + 86_400_000) % 86_400_000
+        let seconds = Int(ofDay / 1000)
+        return String(format: "%02d:%02d:%02d.%03d", seconds / 3600, seconds % 3600 / 60, seconds % 60, Int(ofDay % 1000))
     }
 
     /// Polyline points for a 96×24 sparkline of `counts`.

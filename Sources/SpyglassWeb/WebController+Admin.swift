@@ -110,7 +110,7 @@ extension WebController {
         let session = try adminSession(context)
         let fields = try await form(request, session: session)
         do {
-            let project = try await web.createProject(
+            let project = try await web.addProject(
                 name: fields.get("name") ?? "", slug: fields.get("slug")?.trimmingCharacters(in: .whitespaces), now: .now)
             return WebResponse.redirect(settingsBase(project))
         } catch let error as DomainError {

@@ -130,7 +130,7 @@ public protocol WebStore: Sendable {
     func resetPassword(id: Int64, passwordHash: String) async throws -> Bool
 
     /// Creates a project with a client key and the default alert rule; admins become its members.
-    func createProject(name: String, slug: String?, now: Date) async throws -> ProjectInfo
+    func addProject(name: String, slug: String?, now: Date) async throws -> ProjectInfo
     func attachments(projectID: Int64, eventID: String) async throws -> [AttachmentInfo]
     /// One attachment's bytes, if it belongs to that event.
     func attachment(id: Int64, projectID: Int64, eventID: String) async throws -> (AttachmentInfo, [UInt8])?

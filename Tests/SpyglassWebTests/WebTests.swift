@@ -1,0 +1,77 @@
+import Foundation
+import Mustache
+import SpyglassCore
+import SpyglassProtocol
+import SpyglassWebAssets
+import Testing
+
+@testable import SpyglassWeb
+
+struct WebTests {
+    @Test func everyTemplateParsesAndEscapesWhatItShows() throws {
+        var library = MustacheLibrary()
+        for (name, bytes) in WebAssets.templates {
+            library.register(try MustacheTemplate(string: String(decoding: bytes, as: UTF8.self)), named: name)
+        }
+        struct Model {
+            var heading: String
+            var text: String
+            var back: String
+        }
+        let html = try #require(library.render(Model(heading: "<script>x</script>", text: "\"'&", back: "/"), withTemplate: "message"))
+        #expect(html.contains("&lt;script&gt;x&lt;/script&gt;") && !html.contains("<script>x"))
+        #expect(html.contains("&quot;&#39;&amp;"))
+    }
+
+    @Test func onlyLocalPathsAreRedirectTargets() {
+        for bad in ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "", "/a\nb"] {
+            #expect(WebResponse.localPath(bad, fallback: "/home") == "/home", "\(bad)")
+        }
+        #expect(WebResponse.localPath("/organizations/spyglass/issues/?query=a", fallback: "/") == "/organizations/spyglass/issues/?query=a")
+    }
+
+    @Test func loginsAreRefusedAfterFiveFailuresUntilTheMinutePasses() {
+        let throttle = LoginThrottle()
+        let start = Date(timeIntervalSince1970: 1_000_000)
+        for second in 0..<5 {
+            #expect(throttle.retryAfter(["account:a"], now: start + Double(second)) == nil)
+            throttle.recordFailure(["account:a"], now: start + Double(second))
+        }
+        #expect(throttle.retryAfter(["account:a"], now: start + 5) == 55)
+        #expect(throttle.retryAfter(["account:b"], now: start + 5) == nil)
+        #expect(throttle.retryAfter(["account:a"], now: start + 61) == nil)
+    }
+
+    @Test func theEventViewShowsTheChainNewestFirstWithInAppFramesOpen() throws {
+        let payload = try JSONParser.parse(Array(#"""
+            {"exception":{"values":[
+              {"type":"IOError","value":"disk","stacktrace":{"frames":[{"function":"read","in_app":false}]}},
+              {"type":"SyncFailed","value":"sync","mechanism":{"type":"generic","handled":false},"stacktrace":{"frames":[
+                {"function":"main","in_app":true,"lineno":3},{"function":"lib","in_app":false},
+                {"function":"sync","in_app":true,"lineno":10,"context_line":"try sync()","pre_context":["a","b"],"post_context":["c"],"vars":{"n":3}}]}}]},
+             "breadcrumbs":{"values":[{"timestamp":"2026-11-25T06:52:48.123Z","category":"http","message":"GET /"}]},
+             "tags":[["env","prod"]],"request":{"url":"javascript:x","headers":[["Accept","*/*"]]}}
+            """#.utf8))
+        let event = EventInfo(eventID: String(repeating: "a", count: 32), projectID: 1, issueID: 1, timestamp: .now, received: .now, payload: payload, hash: nil)
+        let view = EventView(event, issueURL: "/organizations/o/issues/1/", previous: nil, next: "b")
+        #expect(view.exceptions.map(\.type) == ["SyncFailed", "IOError"])
+        #expect(view.exceptions[0].unhandled)
+        #expect(view.exceptions[0].frames.map(\.function) == ["sync", "lib", "main"])
+        #expect(view.exceptions[0].frames.map(\.open) == [true, false, true])
+        #expect(view.exceptions[0].frames[0].context.map(\.number) == [8, 9, 10, 11])
+        #expect(view.exceptions[0].frames[0].context.map(\.current) == [false, false, true, false])
+        #expect(view.exceptions[0].frames[0].vars.map { "\($0.key)=\($0.value)" } == ["n=3"])
+        #expect(view.breadcrumbs.map(\.time) == ["06:52:48.123"])
+        #expect(view.request?.url == "javascript:x" && view.request?.rows.first?.key == "Accept")
+        #expect(view.sections.first?.rows.map(\.key) == ["env"])
+        #expect(view.newerURL == "/organizations/o/issues/1/events/b/" && view.olderURL == nil)
+    }
+
+    @Test func sparklinesAndAgesAreTextTheTemplatesCanShow() {
+        #expect(Formatting.sparkline([0, 2, 1], width: 10, height: 5) == "0.0,4.0 5.0,1.0 10.0,2.5")
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        #expect(Formatting.ago(now - 30, now: now) == "just now")
+        #expect(Formatting.ago(now - 7200, now: now) == "2 hours ago")
+        #expect(Formatting.age(now - 86_400 * 3, now: now) == "3 days")
+    }
+}

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import SpyglassCore
+import SpyglassProtocol
 import Synchronization
 
 /// The single writer of ingested data, with group commit.
@@ -17,7 +18,7 @@ public final class IngestWriter: IngestSink, Service {
     public let capacity: Int
     /// Jobs committed in one transaction at most.
     public let maxBatch: Int
-    /// Bytes the queued jobs may hold at most (payloads, attachments and their parsed form, estimated).
+    /// Bytes the queued jobs may hold at most (compressed payloads and attachments, plus 4 KiB a job).
     public let maxQueuedBytes: Int
 
     private struct Job {
@@ -29,11 +30,10 @@ public final class IngestWriter: IngestSink, Service {
 
     private struct State {
         var queue: [Job] = []
-        var head = 0
         var finished: CheckedContinuation<Void, Never>?
         var stopping = false
         var queuedBytes = 0
-        var count: Int { queue.count - head }
+        var count: Int { queue.count }
     }
 
     private let database: AppDatabase
@@ -60,9 +60,13 @@ public final class IngestWriter: IngestSink, Service {
     /// Queues `work` and returns once it is committed.
     public func ingest(_ work: IngestWork) async throws -> IngestReceipt {
         // Compression happens here, on the request's task, so the single writer only writes.
+        var work = work
         let payload = work.event.map { EventPayloadCodec.encode($0) }
-        // The parsed event is about ten times its compressed size in memory.
-        let cost = 4096 + (payload?.blob.count ?? 0) * 10 + work.attachments.reduce(0) { $0 + $1.data.count }
+        // The writer needs the event's fields, not its parsed tree or raw bytes (the payload holds them): let
+        // them go before queueing, so what waits is what the cost below counts.
+        work.event?.payload = .null
+        work.event?.raw = nil
+        let cost = 4096 + (payload?.blob.count ?? 0) + work.attachments.reduce(0) { $0 + $1.data.count }
         return try await withCheckedThrowingContinuation { continuation in
             let outcome: Result<Int, IngestRefusal> = state.withLock { state in
                 if state.stopping { return .failure(IngestRefusal(.shuttingDown, retryAfter: 5)) }
@@ -129,17 +133,18 @@ public final class IngestWriter: IngestSink, Service {
         while true {
             let taken: [Job]? = state.withLock { state in
                 if state.count > 0 {
-                    let end = min(state.head + maxBatch, state.queue.count)
-                    let batch = Array(state.queue[state.head..<end])
-                    state.queuedBytes -= batch.reduce(0) { $0 + $1.cost }
-                    state.head = end
-                    if state.head == state.queue.count {
-                        state.queue.removeAll(keepingCapacity: true)
-                        state.head = 0
-                    } else if state.head > 4096 {
-                        state.queue.removeFirst(state.head)
-                        state.head = 0
+                    // Taken jobs leave the queue at once (nothing committed stays referenced from it). Usually
+                    // the whole queue fits in a batch and is swapped out; a longer one loses its first part.
+                    let batch: [Job]
+                    if state.queue.count <= maxBatch {
+                        batch = state.queue
+                        state.queue = []
+                        state.queue.reserveCapacity(batch.count)
+                    } else {
+                        batch = Array(state.queue.prefix(maxBatch))
+                        state.queue.removeFirst(maxBatch)
                     }
+                    state.queuedBytes -= batch.reduce(0) { $0 + $1.cost }
                     return batch
                 }
                 return state.stopping ? [] : nil

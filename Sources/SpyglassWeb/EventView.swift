@@ -19,7 +19,8 @@ struct EventView {
     struct Frame {
         var file: String
         var function: String?
-        var module: String?
+        /// Never nil: a missing key would make the template show the enclosing exception's module.
+        var module: String
         var line: Int?
         var column: Int?
         var inApp: Bool
@@ -109,7 +110,7 @@ struct EventView {
             let time = Timestamp.parse(crumb["timestamp"]).map(Formatting.clock) ?? ""
             let data = crumb["data"].flatMap { $0.objectValue?.isEmpty == false ? JSONWriter.string($0) : nil } ?? ""
             return Crumb(
-                time: time, category: Formatting.text(crumb["category"]), level: crumb["level"]?.stringValue ?? "info",
+                time: time, category: Formatting.text(crumb["category"]), level: Self.level(crumb["level"]?.stringValue),
                 message: Formatting.text(crumb["message"]), data: data)
         }
         hasBreadcrumbs = !breadcrumbs.isEmpty
@@ -164,11 +165,12 @@ struct EventView {
     static func frames(_ values: [JSONValue]) -> [Frame] {
         let anyInApp = values.contains { $0["in_app"]?.boolValue == true }
         var frames: [Frame] = values.reversed().map { frame in
-            let line = frame["lineno"]?.int64Value.map { Int($0) }
+            // Event data: a line number near Int.max would overflow the context lines' numbering.
+            let line = frame["lineno"]?.int64Value.flatMap { (0...100_000_000).contains($0) ? Int($0) : nil }
             var context: [ContextLine] = []
             if let line, let current = frame["context_line"]?.stringValue {
-                let before = frame["pre_context"]?.arrayValue?.compactMap(\.stringValue) ?? []
-                let after = frame["post_context"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                let before = Array((frame["pre_context"]?.arrayValue?.compactMap(\.stringValue) ?? []).suffix(max(0, min(50, line - 1))))
+                let after = Array((frame["post_context"]?.arrayValue?.compactMap(\.stringValue) ?? []).prefix(50))
                 for (index, code) in before.enumerated() {
                     context.append(ContextLine(number: line - before.count + index, code: code, current: false))
                 }
@@ -179,8 +181,9 @@ struct EventView {
             let inApp = frame["in_app"]?.boolValue == true
             return Frame(
                 file: frame["filename"]?.stringValue ?? frame["abs_path"]?.stringValue ?? frame["module"]?.stringValue ?? "?",
-                function: frame["function"]?.stringValue, module: frame["module"]?.stringValue, line: line,
-                column: frame["colno"]?.int64Value.map { Int($0) }, inApp: inApp, open: inApp || !anyInApp,
+                function: frame["function"]?.stringValue, module: frame["module"]?.stringValue ?? "", line: line,
+                column: frame["colno"]?.int64Value.flatMap { (0...100_000_000).contains($0) ? Int($0) : nil }, inApp: inApp,
+                open: inApp || !anyInApp,
                 context: context, hasContext: !context.isEmpty, vars: vars, hasVars: !vars.isEmpty)
         }
         if !anyInApp, frames.count > 1 {
@@ -208,6 +211,13 @@ struct EventView {
     static func pairsText(_ value: JSONValue) -> String {
         if case .string(let text) = value { return text }
         return pairs(value).map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+    }
+
+    /// One of the known levels (the level also names a CSS class).
+    static func level(_ text: String?) -> String {
+        let known = ["fatal", "error", "warning", "info", "debug"]
+        if let text, known.contains(text) { return text }
+        return text == "critical" ? "fatal" : text == "warn" ? "warning" : "info"
     }
 
     static func contextTitle(_ key: String) -> String {

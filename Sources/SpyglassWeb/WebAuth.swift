@@ -36,6 +36,16 @@ enum WebAuth {
         return request.head.scheme == "https"
     }
 
+    /// bcrypt (~60 ms a hash) runs here, one at a time: a burst of logins neither blocks the threads that
+    /// serve requests nor takes more than one core.
+    private static let bcryptQueue = DispatchQueue(label: "spyglass-bcrypt", qos: .userInitiated)
+
+    static func bcrypt<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            bcryptQueue.async { continuation.resume(returning: work()) }
+        }
+    }
+
     static func cookie(_ name: String, _ value: String, maxAge: Int, secure: Bool) -> Cookie {
         Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
     }
@@ -50,31 +60,45 @@ final class LoginThrottle: Sendable {
 
     /// The seconds until a login for these keys may be tried again, or nil when it may be tried now.
     func retryAfter(_ keys: [String], now: Date) -> Int? {
-        failures.withLock { failures in
-            var wait: TimeInterval = 0
-            for key in keys {
-                let recent = (failures[key] ?? []).filter { now.timeIntervalSince($0) < Self.window }
-                failures[key] = recent.isEmpty ? nil : recent
-                if recent.count >= Self.limit, let oldest = recent.first {
-                    wait = max(wait, Self.window - now.timeIntervalSince(oldest))
-                }
-            }
-            return wait > 0 ? Int(wait.rounded(.up)) : nil
-        }
+        failures.withLock { Self.wait(keys, now: now, in: &$0) }
     }
 
-    func recordFailure(_ keys: [String], now: Date) {
+    /// Checks and counts an attempt in one step (as a failure until ``succeeded(_:now:)`` takes it back), so
+    /// attempts sent in parallel cannot all pass the check before any failure is recorded. Returns the seconds
+    /// to wait when the attempt is refused.
+    func attempt(_ keys: [String], now: Date) -> Int? {
         failures.withLock { failures in
+            if let wait = Self.wait(keys, now: now, in: &failures) { return wait }
             for key in keys { failures[key, default: []].append(now) }
             // Bounded: a flood of made-up e-mails cannot grow this without end.
             if failures.count > 10_000 {
                 failures = failures.filter { $0.value.contains { now.timeIntervalSince($0) < Self.window } }
             }
+            return nil
         }
     }
 
-    func reset(_ key: String) {
-        failures.withLock { _ = $0.removeValue(forKey: key) }
+    /// The attempt counted at `now` succeeded: the account starts afresh, the address loses that one count.
+    func succeeded(_ keys: [String], now: Date) {
+        failures.withLock { failures in
+            guard let account = keys.first else { return }
+            failures[account] = nil
+            for key in keys.dropFirst() {
+                if let index = failures[key]?.lastIndex(of: now) { failures[key]?.remove(at: index) }
+            }
+        }
+    }
+
+    private static func wait(_ keys: [String], now: Date, in failures: inout [String: [Date]]) -> Int? {
+        var wait: TimeInterval = 0
+        for key in keys {
+            let recent = (failures[key] ?? []).filter { now.timeIntervalSince($0) < window }
+            failures[key] = recent.isEmpty ? nil : recent
+            if recent.count >= limit, let oldest = recent.first {
+                wait = max(wait, window - now.timeIntervalSince(oldest))
+            }
+        }
+        return wait > 0 ? Int(wait.rounded(.up)) : nil
     }
 }
 
@@ -138,10 +162,14 @@ enum WebResponse {
     }
 
     /// A path on this server to go back to: only a local absolute path (`/…`, not `//host`), else `fallback`.
+    /// Only printable ASCII without spaces or backslashes: browsers drop tabs and newlines from URLs, so
+    /// `/<tab>/evil.example` would become `//evil.example`.
     static func localPath(_ text: String?, fallback: String) -> String {
-        guard let text, text.hasPrefix("/"), !text.hasPrefix("//"), !text.hasPrefix("/\\"),
-            !text.contains(where: { $0.isNewline || $0 == "\\" })
+        guard let text, text.utf8.first == UInt8(ascii: "/"),
+            text.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "\\") })
         else { return fallback }
+        let second = text.utf8.dropFirst().first
+        guard second != UInt8(ascii: "/") else { return fallback }
         return text
     }
 }

@@ -52,7 +52,7 @@ extension WebController {
         guard let account = try await web.account(email: session.user.email) else {
             throw PageError.notFound("Your account no longer exists.")
         }
-        let matches = await Task.detached { Password.verify(current, hash: account.passwordHash) }.value
+        let matches = await WebAuth.bcrypt { Password.verify(current, hash: account.passwordHash) }
         guard matches else { return try await accountPage(context, status: .badRequest, error: "current: the current password is wrong.") }
         guard new == confirm else { return try await accountPage(context, status: .badRequest, error: "confirm: the two new passwords differ.") }
         guard new != current else { return try await accountPage(context, status: .badRequest, error: "new: choose a password other than the current one.") }
@@ -61,7 +61,7 @@ extension WebController {
         } catch {
             return try await accountPage(context, status: .badRequest, error: "new: \(error.message)")
         }
-        let hash = await Task.detached { Password.hash(new) }.value
+        let hash = await WebAuth.bcrypt { Password.hash(new) }
         let cookie = request.cookies[WebAuth.sessionCookie]?.value ?? ""
         try await web.changePassword(userID: session.user.id, passwordHash: hash, keepingSession: WebAuth.hash(cookie))
         var changed = context

@@ -69,7 +69,7 @@ extension WebController {
         let fields = try await form(request, session: session)
         let email = fields.get("email") ?? ""
         let password = Password.generate()
-        let hash = await Task.detached { Password.hash(password) }.value
+        let hash = await WebAuth.bcrypt { Password.hash(password) }
         do {
             try await web.createAccount(email: email, passwordHash: hash, isAdmin: fields.get("admin") == "1", mustChangePassword: true, now: .now)
         } catch let error as DomainError {
@@ -98,7 +98,7 @@ extension WebController {
             return try await adminPage(context, status: .ok, notice: "\(account.email) is active again.")
         case "reset":
             let password = Password.generate()
-            let hash = await Task.detached { Password.hash(password) }.value
+            let hash = await WebAuth.bcrypt { Password.hash(password) }
             _ = try await web.resetPassword(id: id, passwordHash: hash)
             return try await adminPage(context, status: .ok, notice: "Password reset.", newPassword: (account.email, password))
         default:

@@ -39,7 +39,7 @@ extension WebController {
         }
         let now = Date.now
         let keys = ["account:\(email)", "address:\(context.remoteAddress?.ipAddress ?? "unknown")"]
-        if let wait = throttle.retryAfter(keys, now: now) {
+        if let wait = throttle.attempt(keys, now: now) {
             var response = loginPage(
                 request, next: next, email: email,
                 error: "Too many failed logins. Try again in \(wait) second\(wait == 1 ? "" : "s").", status: .tooManyRequests)
@@ -49,14 +49,12 @@ extension WebController {
         let password = fields.get("password") ?? ""
         let account = try await web.account(email: email)
         // bcrypt takes ~60 ms: off the event loop; an unknown address costs the same as a wrong password.
-        let matches = await Task.detached {
-            Password.verify(password, hash: account?.passwordHash ?? Self.timingHash)
-        }.value
+        let matches = await WebAuth.bcrypt { Password.verify(password, hash: account?.passwordHash ?? Self.timingHash) }
         guard let account, matches, account.isActive else {
-            throttle.recordFailure(keys, now: now)
+            // The attempt already counts as a failure.
             return loginPage(request, next: next, email: email, error: "Wrong e-mail address or password.", status: .unauthorized)
         }
-        throttle.reset(keys[0])
+        throttle.succeeded(keys, now: now)
         let token = WebAuth.randomToken()
         try await web.createSession(
             tokenHash: WebAuth.hash(token), userID: account.user.id, csrfToken: WebAuth.randomToken(), now: now,

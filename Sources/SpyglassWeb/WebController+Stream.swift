@@ -40,6 +40,7 @@ extension WebController {
         var projectID: Int64?
         var projectSlug: String?
         var query: String
+        var hasQuery: Bool
         var sorts: [Choice]
         var filters: [Filter]
         var issues: [IssueRow]
@@ -127,7 +128,7 @@ extension WebController {
         if let project { poll += "&project=\(project.id)" }
         let model = StreamModel(
             chrome: try await chrome(session, projects: projects, current: project?.id), projectID: project?.id,
-            projectSlug: project?.slug, query: queryText, sorts: sorts, filters: filters, issues: rows, error: error,
+            projectSlug: project?.slug, query: queryText, hasQuery: !queryText.isEmpty, sorts: sorts, filters: filters, issues: rows, error: error,
             selfURL: url(cursor: offset), previousURL: offset > 0 ? url(cursor: max(0, offset - Self.pageSize)) : nil,
             nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, now: Int64(now.timeIntervalSince1970), pollURL: poll)
         return render("issues", model, status: status)
@@ -166,8 +167,12 @@ extension WebController {
         let fields = try await form(request, session: session)
         let visible = Set(try await visibleProjects(session).map(\.id))
         let back = WebResponse.localPath(fields.get("return"), fallback: "/organizations/\(organization)/issues/")
+        let selected = fields.getAll("id")
+        guard selected.count <= 100 else {
+            throw PageError(status: .badRequest, heading: "Too many issues", text: "Select at most 100 issues at a time.")
+        }
         var ids: [Int64] = []
-        for text in fields.getAll("id") {
+        for text in selected {
             guard let id = Int64(text), let issue = try await api.issue(id: id), visible.contains(issue.project.id) else {
                 throw PageError.notFound("There is no issue \(text), or you are not a member of its project.")
             }

@@ -29,6 +29,7 @@ public struct WebController: Sendable {
         self.web = web
         self.organization = organization
         self.baseURL = baseURL
+        MustacheContentTypes.register(SafeHTML(), named: SafeHTML.name)
         var library = MustacheLibrary()
         for (name, bytes) in WebAssets.templates {
             library.register(try MustacheTemplate(string: String(decoding: bytes, as: UTF8.self)), named: name)

@@ -9,6 +9,7 @@ import Testing
 
 struct WebTests {
     @Test func everyTemplateParsesAndEscapesWhatItShows() throws {
+        MustacheContentTypes.register(SafeHTML(), named: SafeHTML.name)
         var library = MustacheLibrary()
         for (name, bytes) in WebAssets.templates {
             library.register(try MustacheTemplate(string: String(decoding: bytes, as: UTF8.self)), named: name)
@@ -18,13 +19,39 @@ struct WebTests {
             var text: String
             var back: String
         }
-        let html = try #require(library.render(Model(heading: "<script>x</script>", text: "\"'&", back: "/"), withTemplate: "message"))
+        let html = try #require(library.render(Model(heading: "<script>x</script>", text: "\"'&", back: "/\"\u{301}x"), withTemplate: "message"))
         #expect(html.contains("&lt;script&gt;x&lt;/script&gt;") && !html.contains("<script>x"))
+        #expect(html.contains("href=\"/&quot;\u{301}x\""))  // in an attribute, through the layout
         #expect(html.contains("&quot;&#39;&amp;"))
+        MustacheContentTypes.register(SafeHTML(), named: SafeHTML.name)
+    }
+
+    @Test func escapingIsByByteSoCombiningMarksHideNothing() throws {
+        #expect(SafeHTML.escape("\"\u{301} onmouseover=x <\u{301}b> &\u{301} '") == "&quot;\u{301} onmouseover=x &lt;\u{301}b&gt; &amp;\u{301} &#39;")
+        #expect(SafeHTML.escape("plain text é") == "plain text é")
+        MustacheContentTypes.register(SafeHTML(), named: SafeHTML.name)
+        for (name, bytes) in WebAssets.templates {
+            #expect(String(decoding: bytes, as: UTF8.self).hasPrefix("{{% CONTENT_TYPE: SAFEHTML}}"), "\(name)")
+        }
+    }
+
+    @Test func hugeLineNumbersInEventDataDoNotCrash() throws {
+        let payload = try JSONParser.parse(Array(#"""
+            {"exception":{"values":[{"type":"E","stacktrace":{"frames":[
+              {"function":"a","lineno":9223372036854775807,"context_line":"x","post_context":["y"],"colno":9223372036854775807},
+              {"function":"b","lineno":-9223372036854775808,"context_line":"x","pre_context":["w"]},
+              {"function":"c","lineno":2,"context_line":"x","pre_context":["u","v","w"]}]}}]},
+             "breadcrumbs":[{"level":"\" onclick=x","message":"m"}]}
+            """#.utf8))
+        let event = EventInfo(eventID: String(repeating: "a", count: 32), projectID: 1, issueID: 1, timestamp: .now, received: .now, payload: payload, hash: nil)
+        let view = EventView(event, issueURL: "/i/", previous: nil, next: nil)
+        #expect(view.exceptions[0].frames.map(\.line) == [2, nil, nil])
+        #expect(view.exceptions[0].frames[0].context.map(\.number) == [1, 2])
+        #expect(view.breadcrumbs.map(\.level) == ["info"])
     }
 
     @Test func onlyLocalPathsAreRedirectTargets() {
-        for bad in ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "", "/a\nb"] {
+        for bad in ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "", "/a\nb", "/\t/evil.example", "/ /x", "/é"] {
             #expect(WebResponse.localPath(bad, fallback: "/home") == "/home", "\(bad)")
         }
         #expect(WebResponse.localPath("/organizations/spyglass/issues/?query=a", fallback: "/") == "/organizations/spyglass/issues/?query=a")
@@ -33,13 +60,19 @@ struct WebTests {
     @Test func loginsAreRefusedAfterFiveFailuresUntilTheMinutePasses() {
         let throttle = LoginThrottle()
         let start = Date(timeIntervalSince1970: 1_000_000)
-        for second in 0..<5 {
-            #expect(throttle.retryAfter(["account:a"], now: start + Double(second)) == nil)
-            throttle.recordFailure(["account:a"], now: start + Double(second))
-        }
-        #expect(throttle.retryAfter(["account:a"], now: start + 5) == 55)
-        #expect(throttle.retryAfter(["account:b"], now: start + 5) == nil)
+        // Each attempt counts when it is checked: five in parallel, then the sixth is refused.
+        for second in 0..<5 { #expect(throttle.attempt(["account:a", "address:x"], now: start + Double(second)) == nil) }
+        #expect(throttle.attempt(["account:a", "address:y"], now: start + 5) == 55)
+        #expect(throttle.attempt(["account:b", "address:x"], now: start + 5) == 55)  // the address too
+        #expect(throttle.attempt(["account:b", "address:z"], now: start + 5) == nil)
         #expect(throttle.retryAfter(["account:a"], now: start + 61) == nil)
+        // A success takes its own count back and clears the account.
+        let other = LoginThrottle()
+        for second in 0..<4 { _ = other.attempt(["account:c", "address:w"], now: start + Double(second)) }
+        other.succeeded(["account:c", "address:w"], now: start + 3)
+        #expect(other.attempt(["account:c", "address:w"], now: start + 4) == nil)
+        #expect(other.attempt(["account:d", "address:w"], now: start + 5) == nil)
+        #expect(other.attempt(["account:e", "address:w"], now: start + 6) == 54)
     }
 
     @Test func theEventViewShowsTheChainNewestFirstWithInAppFramesOpen() throws {

@@ -19,6 +19,11 @@ extension AppDatabase {
                     CREATE INDEX web_session_expiry ON web_session(expires_at);
                     """)
         }
+        migrator.registerMigration("v7 project retention") { db in
+            // Days a project keeps events when that is less than the server's retention (NULL: the server's).
+            try db.execute(
+                sql: "ALTER TABLE project ADD COLUMN retention_days INTEGER CHECK (retention_days IS NULL OR retention_days > 0)")
+        }
     }
 }
 
@@ -256,6 +261,19 @@ extension AppDatabase: WebStore {
                     ORDER BY last_seen DESC LIMIT ?
                     """,
                 arguments: [issue.project.id, issue.id, issue.title, issue.type, issue.culprit, limit])
+        }
+    }
+
+    public func retentionDays(projectID: Int64) async throws -> Int? {
+        try await writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT retention_days FROM project WHERE id = ?", arguments: [projectID])
+        }
+    }
+
+    public func setRetentionDays(projectID: Int64, days: Int?) async throws {
+        if let days, !(1...36_500).contains(days) { throw DomainError(.invalidInput, "retention: 1 to 36500 days, or empty") }
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE project SET retention_days = ? WHERE id = ?", arguments: [days, projectID])
         }
     }
 

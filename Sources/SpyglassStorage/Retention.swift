@@ -15,9 +15,15 @@ extension AppDatabase {
                 UNION ALL SELECT last_event_id FROM issue WHERE last_event_id IS NOT NULL)
             """
         var deleted = 0
-        let cutoff = now.timeIntervalSince1970 - policy.maxAge
-        let projectIDs = try await writer.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM project") }
-        for projectID in projectIDs {
+        // A project may keep events for less time than the server does (its settings), never longer.
+        let projects = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, retention_days FROM project").map { row -> (Int64, Double) in
+                let days: Int? = row[1]
+                return (row[0], min(policy.maxAge, days.map { Double($0) * 86_400 } ?? policy.maxAge))
+            }
+        }
+        for (projectID, maxAge) in projects {
+            let cutoff = now.timeIntervalSince1970 - maxAge
             while true {
                 let count = try await writer.write { db in
                     try Self.deleteEvents(
@@ -28,10 +34,10 @@ extension AppDatabase {
                 if count < batchSize { break }
             }
         }
-        let projects = try await writer.read { db in
+        let crowded = try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT project_id, count(*) FROM event GROUP BY project_id HAVING count(*) > ?", arguments: [policy.maxEventsPerProject])
         }
-        for row in projects {
+        for row in crowded {
             let projectID: Int64 = row[0]
             var excess = (row[1] as Int) - policy.maxEventsPerProject
             while excess > 0 {

@@ -30,6 +30,8 @@ extension WebController {
         var keys: [KeyRow]
         var resolveAge: String
         var retention: String
+        var retentionDays: String
+        var serverDays: Int
         var members: [MemberRow]
     }
 
@@ -39,6 +41,7 @@ extension WebController {
         pages.post(RouterPath(base + "/keys"), use: wrap(createKey))
         pages.post(RouterPath(base + "/keys/:key_id"), use: wrap(changeKey))
         pages.post(RouterPath(base + "/resolve-age"), use: wrap(changeResolveAge))
+        pages.post(RouterPath(base + "/retention"), use: wrap(changeRetention))
         pages.post(RouterPath(base + "/members"), use: wrap(addMember))
         pages.post(RouterPath(base + "/members/:user_id/remove"), use: wrap(removeMember))
     }
@@ -79,12 +82,14 @@ extension WebController {
             MemberRow(userID: $0.userID, email: $0.email, role: $0.role, active: $0.isActive)
         }
         let days = Int(retention.maxAge / 86_400)
+        let projectDays = try await web.retentionDays(projectID: project.id)
+        let effective = min(days, projectDays ?? days)
         let model = ProjectSettingsModel(
             chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
             base: settingsBase(project), notice: notice, error: error, keys: keys,
             resolveAge: try await api.resolveAge(projectID: project.id).map(String.init) ?? "",
-            retention: "Events are kept for \(days) day\(days == 1 ? "" : "s"), at most \(Formatting.count(retention.maxEventsPerProject)) per project.",
-            members: members)
+            retention: "Events are kept for \(effective) day\(effective == 1 ? "" : "s"), at most \(Formatting.count(retention.maxEventsPerProject)) per project.",
+            retentionDays: projectDays.map(String.init) ?? "", serverDays: days, members: members)
         return render("project-settings", model, status: status)
     }
 
@@ -148,6 +153,20 @@ extension WebController {
                 hours = number
             }
             try await api.setResolveAge(projectID: project.id, hours: hours)
+        }
+    }
+
+    @Sendable func changeRetention(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await settingsChange(request, context, notice: "Retention saved.") { _, project, fields in
+            let text = fields.get("days")?.trimmingCharacters(in: .whitespaces) ?? ""
+            var days: Int?
+            if !text.isEmpty {
+                guard let number = Int(text), number > 0, number <= 36_500 else {
+                    throw DomainError(.invalidInput, "retention: a whole number of days from 1 to 36500, or empty for the server's")
+                }
+                days = number
+            }
+            try await web.setRetentionDays(projectID: project.id, days: days)
         }
     }
 

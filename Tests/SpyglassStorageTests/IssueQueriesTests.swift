@@ -116,4 +116,21 @@ import Testing
         try await database.writer.write { db in try db.execute(sql: "UPDATE event SET pinned = 0") }
         #expect(try await database.enforceRetention(policy, now: now.addingTimeInterval(100)) == 1)
     }
+
+    @Test func aProjectCanKeepEventsForLessTimeThanTheServerNeverLonger() async throws {
+        let database = try setUp()
+        let a = #"{"exception":{"values":[{"type":"A","value":"a"}]}}"#
+        try await store(database, try (0..<5).map { try event(a, at: Double($0) * 86_400) })
+        var policy = RetentionPolicy()
+        policy.maxAge = 30 * 86_400
+        let project = try await database.allProjects()[0].id
+        // Longer than the server's 30 days: the server's applies (nothing is old enough).
+        try await database.setRetentionDays(projectID: project, days: 365)
+        #expect(try await database.enforceRetention(policy, now: now.addingTimeInterval(10 * 86_400)) == 0)
+        // Two days: events older than that go, except the issue's first and latest.
+        try await database.setRetentionDays(projectID: project, days: 2)
+        #expect(try await database.retentionDays(projectID: project) == 2)
+        #expect(try await database.enforceRetention(policy, now: now.addingTimeInterval(5 * 86_400)) == 2)
+        await #expect(throws: DomainError.self) { try await database.setRetentionDays(projectID: project, days: 0) }
+    }
 }

@@ -412,6 +412,10 @@ def test_admins_create_users_and_projects_and_manage_keys_members_and_auto_resol
     resolve = admin.post(settings_url + "resolve-age/", data={"csrf": csrf, "hours": "72"}, timeout=10)
     assert resolve.status_code == 200 and query(data, "SELECT resolve_age_hours FROM project WHERE slug = 'billing'") == [(72,)]
     assert admin.post(settings_url + "resolve-age/", data={"csrf": csrf, "hours": "-1"}, timeout=10).status_code == 400
+    kept = admin.post(settings_url + "retention/", data={"csrf": csrf, "days": "14"}, timeout=10)
+    assert "Events are kept for 14 days" in kept.text
+    assert query(data, "SELECT retention_days FROM project WHERE slug = 'billing'") == [(14,)]
+    assert admin.post(settings_url + "retention/", data={"csrf": csrf, "days": "0"}, timeout=10).status_code == 400
 
     # The new user: must choose a password, then sees only the projects they are a member of.
     assert admin.post(settings_url + "members/", data={"csrf": csrf, "email": "nobody@example.com"}, timeout=10).status_code == 404

@@ -120,6 +120,10 @@ public protocol WebStore: Sendable {
     /// when the project has no such key.
     func updateKey(id: Int64, projectID: Int64, isActive: Bool?, rateLimitPerMinute: Int??) async throws -> Bool
 
+    /// Days the project keeps events when shorter than the server's retention (nil: the server's).
+    func retentionDays(projectID: Int64) async throws -> Int?
+    func setRetentionDays(projectID: Int64, days: Int?) async throws
+
     // Administration
     func accounts() async throws -> [AccountInfo]
     /// Creates an account; a ``DomainError`` when the address is taken or invalid.

@@ -8,15 +8,28 @@ extension AppDatabase {
     public func createUser(email: String, passwordHash: String, isAdmin: Bool, now: Date) throws -> User {
         let email = try EmailAddress.normalize(email)
         return try writer.write { db in
-            if try User.filter(User.Columns.email == email).fetchCount(db) > 0 {
-                throw DomainError(.conflict, "a user with e-mail \(email) already exists")
-            }
-            var user = User(
-                email: email, passwordHash: passwordHash, isAdmin: isAdmin, isActive: true,
-                mustChangePassword: false, createdAt: now)
-            try user.insert(db)
-            return user
+            try Self.insertUser(email: email, passwordHash: passwordHash, isAdmin: isAdmin, mustChangePassword: false, now: now, in: db)
         }
+    }
+
+    /// Inserts a user (e-mail already normalized); an admin becomes a member of every project, as
+    /// `createProject` makes every admin a member of a new one.
+    static func insertUser(
+        email: String, passwordHash: String, isAdmin: Bool, mustChangePassword: Bool, now: Date, in db: Database
+    ) throws -> User {
+        if try User.filter(User.Columns.email == email).fetchCount(db) > 0 {
+            throw DomainError(.conflict, "a user with e-mail \(email) already exists")
+        }
+        var user = User(
+            email: email, passwordHash: passwordHash, isAdmin: isAdmin, isActive: true, mustChangePassword: mustChangePassword,
+            createdAt: now)
+        try user.insert(db)
+        if isAdmin, let id = user.id {
+            for projectId in try Int64.fetchAll(db, sql: "SELECT id FROM project") {
+                try ProjectMember(projectId: projectId, userId: id, role: "admin", createdAt: now).insert(db)
+            }
+        }
+        return user
     }
 
     /// All users, oldest first.

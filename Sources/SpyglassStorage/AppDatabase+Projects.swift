@@ -61,21 +61,27 @@ extension AppDatabase {
 
     /// Adds a user to a project (or changes their role there).
     public func addMember(projectSlug: String, email: String, role: String, now: Date) throws {
-        let email = (try? EmailAddress.normalize(email)) ?? email
         try writer.write { db in
-            guard let project = try Project.filter(Project.Columns.slug == projectSlug).fetchOne(db), let projectId = project.id else {
+            guard let projectId = try Project.filter(Project.Columns.slug == projectSlug).fetchOne(db)?.id else {
                 throw DomainError(.notFound, "no project with slug \"\(projectSlug)\"")
             }
-            guard let user = try User.filter(User.Columns.email == email).fetchOne(db), let userId = user.id else {
-                throw DomainError(.notFound, "no user with e-mail \(email)")
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO project_member (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role
-                    """,
-                arguments: [projectId, userId, role, now])
+            try Self.upsertMember(projectID: projectId, email: email, role: role, now: now, in: db)
         }
+    }
+
+    /// The user with `email` becomes a member of the project with `role` (or gets that role there).
+    static func upsertMember(projectID: Int64, email: String, role: String, now: Date, in db: Database) throws {
+        let email = try EmailAddress.normalize(email)
+        guard ["admin", "member"].contains(role) else { throw DomainError(.invalidInput, "role: \"admin\" or \"member\"") }
+        guard let userId = try User.filter(User.Columns.email == email).fetchOne(db)?.id else {
+            throw DomainError(.notFound, "email: no user with e-mail \(email) (an admin creates accounts)")
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO project_member (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role
+                """,
+            arguments: [projectID, userId, role, now])
     }
 
     /// All projects with their keys, by id.

@@ -137,19 +137,7 @@ extension AppDatabase: WebStore {
     }
 
     public func addMember(projectID: Int64, email: String, role: String, now: Date) async throws {
-        let email = try EmailAddress.normalize(email)
-        guard ["admin", "member"].contains(role) else { throw DomainError(.invalidInput, "role: \"admin\" or \"member\"") }
-        try await writer.write { db in
-            guard let userID = try Int64.fetchOne(db, sql: "SELECT id FROM user WHERE email = ?", arguments: [email]) else {
-                throw DomainError(.notFound, "email: no user with e-mail \(email) (an admin creates accounts)")
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO project_member (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role
-                    """,
-                arguments: [projectID, userID, role, now])
-        }
+        try await writer.write { db in try Self.upsertMember(projectID: projectID, email: email, role: role, now: now, in: db) }
     }
 
     public func removeMember(projectID: Int64, userID: Int64) async throws {
@@ -194,19 +182,7 @@ extension AppDatabase: WebStore {
     public func createAccount(email: String, passwordHash: String, isAdmin: Bool, mustChangePassword: Bool, now: Date) async throws {
         let email = try EmailAddress.normalize(email)
         try await writer.write { db in
-            if try User.filter(User.Columns.email == email).fetchCount(db) > 0 {
-                throw DomainError(.conflict, "email: a user with e-mail \(email) already exists")
-            }
-            var user = User(
-                email: email, passwordHash: passwordHash, isAdmin: isAdmin, isActive: true, mustChangePassword: mustChangePassword,
-                createdAt: now)
-            try user.insert(db)
-            // Admins are members of every project (as `project create` makes them).
-            if isAdmin, let id = user.id {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO project_member (project_id, user_id, role, created_at) SELECT id, ?, 'admin', ? FROM project",
-                    arguments: [id, now])
-            }
+            _ = try Self.insertUser(email: email, passwordHash: passwordHash, isAdmin: isAdmin, mustChangePassword: mustChangePassword, now: now, in: db)
         }
     }
 

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -18,8 +17,6 @@ enum WebAuth {
         var generator = SystemRandomNumberGenerator()
         return Hex.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
-
-    static func hash(_ token: String) -> String { Hex.encode(SHA256.hash(data: Array(token.utf8))) }
 
     /// Compares in time independent of where the strings differ.
     static func same(_ a: String, _ b: String) -> Bool {
@@ -57,11 +54,6 @@ final class LoginThrottle: Sendable {
     static let limit = 5
     static let window: TimeInterval = 60
     private let failures = Mutex<[String: [Date]]>([:])
-
-    /// The seconds until a login for these keys may be tried again, or nil when it may be tried now.
-    func retryAfter(_ keys: [String], now: Date) -> Int? {
-        failures.withLock { Self.wait(keys, now: now, in: &$0) }
-    }
 
     /// Checks and counts an attempt in one step (as a failure until ``succeeded(_:now:)`` takes it back), so
     /// attempts sent in parallel cannot all pass the check before any failure is recorded. Returns the seconds
@@ -112,7 +104,7 @@ struct WebSessionMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         if let cookie = request.cookies[WebAuth.sessionCookie]?.value, !cookie.isEmpty {
-            context.webSession = try await store.session(tokenHash: WebAuth.hash(cookie), now: .now)
+            context.webSession = try await store.session(tokenHash: APIToken.hash(cookie), now: .now)
         }
         guard context.webSession != nil else {
             if request.method == .get {

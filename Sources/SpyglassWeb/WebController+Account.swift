@@ -63,7 +63,7 @@ extension WebController {
         }
         let hash = await WebAuth.bcrypt { Password.hash(new) }
         let cookie = request.cookies[WebAuth.sessionCookie]?.value ?? ""
-        try await web.changePassword(userID: session.user.id, passwordHash: hash, keepingSession: WebAuth.hash(cookie))
+        try await web.changePassword(userID: session.user.id, passwordHash: hash, keepingSession: APIToken.hash(cookie))
         var changed = context
         changed.webSession?.mustChangePassword = false
         return try await accountPage(changed, status: .ok, notice: "Password changed. Other browsers logged in as you were logged out.")

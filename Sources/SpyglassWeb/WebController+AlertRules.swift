@@ -197,13 +197,12 @@ extension WebController {
                 form.tagOn = true
                 form.tagKey = key
                 form.tagValue = value
-            case .age(let age, let seconds):
+            case .age(let age, _):
                 form.ageOn = true
                 form.ageOlder = age == .older
                 let json = filter.json
                 form.ageValue = Formatting.text(json["value"])
                 form.ageUnits = [Choice(value: json["time"]?.stringValue ?? "day", label: "", selected: true)]
-                _ = seconds
             }
         }
         for action in rule.actions {

@@ -112,7 +112,6 @@ extension WebController {
                     size: ByteCountFormatter.string(fromByteCount: Int64($0.size), countStyle: .file), contentType: $0.contentType)
             }
             view.hasAttachments = !view.attachments.isEmpty
-            if context.parameters.get("event_id") == nil && FormQuery(request).get("event") == nil { view.newerURL = nil }
             eventView = view
         }
 

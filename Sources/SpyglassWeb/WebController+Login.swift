@@ -15,7 +15,7 @@ extension WebController {
     @Sendable func loginForm(_ request: Request, context: AppRequestContext) async throws -> Response {
         let next = WebResponse.localPath(FormQuery(request).get("next"), fallback: "/organizations/\(organization)/issues/")
         if let cookie = request.cookies[WebAuth.sessionCookie]?.value,
-            try await web.session(tokenHash: WebAuth.hash(cookie), now: .now) != nil
+            try await web.session(tokenHash: APIToken.hash(cookie), now: .now) != nil
         {
             return WebResponse.redirect(next)
         }
@@ -57,7 +57,7 @@ extension WebController {
         throttle.succeeded(keys, now: now)
         let token = WebAuth.randomToken()
         try await web.createSession(
-            tokenHash: WebAuth.hash(token), userID: account.user.id, csrfToken: WebAuth.randomToken(), now: now,
+            tokenHash: APIToken.hash(token), userID: account.user.id, csrfToken: WebAuth.randomToken(), now: now,
             expires: now.addingTimeInterval(WebAuth.sessionLifetime))
         var response = WebResponse.redirect(next)
         let secure = WebAuth.isSecure(request, baseURL: baseURL)
@@ -73,7 +73,7 @@ extension WebController {
         let session = try session(context)
         _ = try await form(request, session: session)
         if let cookie = request.cookies[WebAuth.sessionCookie]?.value {
-            try await web.deleteSession(tokenHash: WebAuth.hash(cookie))
+            try await web.deleteSession(tokenHash: APIToken.hash(cookie))
         }
         var response = WebResponse.redirect("/login")
         response.setCookie(WebAuth.cookie(WebAuth.sessionCookie, "", maxAge: 0, secure: WebAuth.isSecure(request, baseURL: baseURL)))

@@ -48,7 +48,6 @@ extension WebController {
         var selfURL: String
         var previousURL: String?
         var nextURL: String?
-        var now: Int64
         var pollURL: String
     }
 
@@ -130,7 +129,7 @@ extension WebController {
             chrome: try await chrome(session, projects: projects, current: project?.id), projectID: project?.id,
             projectSlug: project?.slug, query: queryText, hasQuery: !queryText.isEmpty, sorts: sorts, filters: filters, issues: rows, error: error,
             selfURL: url(cursor: offset), previousURL: offset > 0 ? url(cursor: max(0, offset - Self.pageSize)) : nil,
-            nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, now: Int64(now.timeIntervalSince1970), pollURL: poll)
+            nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, pollURL: poll)
         return render("issues", model, status: status)
     }
 

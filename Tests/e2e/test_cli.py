@@ -31,6 +31,16 @@ def test_user_commands_work_on_a_fresh_directory(tmp_path):
     assert weak.returncode == 2 and "at least 8 characters" in weak.stderr
     assert len(json.loads(run_cli("user", "list", "--json", data_dir=data).stdout)) == 2
 
+    # An admin created after a project is a member of it, like the admins a new project starts with.
+    run_cli("project", "create", "Shop", data_dir=data)
+    run_cli("user", "create", "--email", "chief@example.com", "--password", "hunter2hunter2", "--admin", data_dir=data)
+    import sqlite3
+    with sqlite3.connect(data / "spyglass.sqlite") as db:
+        members = db.execute(
+            "SELECT user.email, project_member.role FROM project_member JOIN user ON user.id = project_member.user_id ORDER BY user.email"
+        ).fetchall()
+    assert members == [("boss@example.com", "admin"), ("chief@example.com", "admin")]
+
 
 def test_projects_keep_imported_dsns(tmp_path):
     data = tmp_path / "data"

@@ -37,21 +37,26 @@ enum EventStore {
                 .execute(arguments: [issueID, userKey, timestamp])
             newUser = db.changesCount
         }
+        // Two statements: SQLite rewrites the entries of every index on a column an UPDATE assigns, changed or not,
+        // and first seen moves only for a late event: most events leave `issue(project_id, first_seen)` alone.
         try db.cachedStatement(
             sql: """
                 UPDATE issue SET times_seen = times_seen + 1, user_count = user_count + ?,
-                    first_event_id = CASE WHEN first_event_id IS NULL OR ? < first_seen THEN ? ELSE first_event_id END,
                     last_event_id = CASE WHEN last_event_id IS NULL OR ? >= last_seen THEN ? ELSE last_event_id END,
-                    first_seen = min(first_seen, ?),
                     level = CASE WHEN ? >= last_seen THEN ? ELSE level END,
                     last_release = CASE WHEN ? >= last_seen AND ? IS NOT NULL THEN ? ELSE last_release END,
                     last_seen = max(last_seen, ?)
                 WHERE id = ?
                 """
         ).execute(arguments: [
-            newUser, timestamp, rowID, timestamp, rowID, timestamp, timestamp, event.level, timestamp, event.release,
-            event.release, timestamp, issueID,
+            newUser, timestamp, rowID, timestamp, event.level, timestamp, event.release, event.release, timestamp, issueID,
         ])
+        try db.cachedStatement(
+            sql: """
+                UPDATE issue SET first_event_id = ?, first_seen = min(first_seen, ?)
+                WHERE id = ? AND (first_event_id IS NULL OR ? < first_seen)
+                """
+        ).execute(arguments: [rowID, timestamp, issueID, timestamp])
         let tagStatement = try db.cachedStatement(
             sql: """
                 INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (?, ?, ?, 1, ?, ?)

@@ -29,6 +29,16 @@ import Testing
         #expect(try again.users().map(\.email) == ["a@example.com"])
     }
 
+    @Test func theWriterSyncsEveryCommit() throws {
+        // A 200 for an event means it is on disk: the writing connection must sync each WAL commit (FULL = 2),
+        // although GRDB sets a pool's connections to NORMAL (synced only at checkpoints).
+        let directory = try TemporaryDirectory()
+        let database = try AppDatabase.open(directory: directory.url)
+        let synchronous = try database.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(synchronous == 2)
+        try database.close()
+    }
+
     @Test func aPathUnderAFileIsRefusedWithTheReason() throws {
         let directory = try TemporaryDirectory()
         _ = FileManager.default.createFile(atPath: directory.path("file"), contents: Data())

@@ -31,6 +31,15 @@ import Testing
         #expect(keyError.timesSeen == 3 && keyError.userCount == 2)
         #expect(keyError.firstSeen == now.addingTimeInterval(-100))
         #expect(keyError.lastSeen == now.addingTimeInterval(10))
+        // The issue's first and last events (kept by retention) follow the timestamps, not the arrival order.
+        let (firstEvent, lastEvent) = try await database.writer.read { db in
+            (
+                try Double.fetchOne(db, sql: "SELECT e.timestamp FROM issue i JOIN event e ON e.id = i.first_event_id WHERE i.id = ?", arguments: [keyError.id]),
+                try Double.fetchOne(db, sql: "SELECT e.timestamp FROM issue i JOIN event e ON e.id = i.last_event_id WHERE i.id = ?", arguments: [keyError.id])
+            )
+        }
+        #expect(firstEvent == now.timeIntervalSince1970 - 100)
+        #expect(lastEvent == now.timeIntervalSince1970 + 10)
         #expect(keyError.shortIDText == "DEFAULT-1")
         #expect(keyError.firstRelease == "a@1" && keyError.lastRelease == "a@2")
 

@@ -1,13 +1,12 @@
 import Foundation
 
-/// Builds request bodies from the recorded templates: each with a fresh event id, gzip-compressed as the
-/// Python SDK sends them. The large, constant part of each body is compressed once; per request only a small
-/// gzip member with the envelope header (and, for new issues, a unique fingerprint) is compressed.
+/// Builds request bodies from the recorded templates: each with a fresh event id and the time of sending as its
+/// timestamp, gzip-compressed as the Python SDK sends them. The large, constant part of each body (the payload
+/// after its "{") is compressed once; per request only a small gzip member with the envelope header, the item
+/// header and the payload's first fields (timestamp and, for new issues, a unique fingerprint) is compressed.
 struct EnvelopeFactory: Sendable {
-    /// Per template: the compressed rest of an envelope ("\n" + item header + "\n" + payload + "\n").
-    private let existing: [[UInt8]]
-    /// Per template: the item header line prefix for new-issue bodies and the compressed payload after its "{".
-    private let fresh: [(payloadTail: [UInt8], tailLength: Int)]
+    /// Per template: the compressed payload after its "{" (and "\n"), and its uncompressed length.
+    private let tails: [(compressed: [UInt8], length: Int)]
     let newIssueRatio: Double
     /// Uncompressed size of a typical body, for reporting.
     let typicalSize: Int
@@ -19,42 +18,36 @@ struct EnvelopeFactory: Sendable {
         guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
             let templates = root["templates"] as? [[String: Any]], !templates.isEmpty
         else { throw LoadError("no templates in \(templatesPath)") }
-        var existing: [[UInt8]] = []
-        var fresh: [([UInt8], Int)] = []
+        var tails: [([UInt8], Int)] = []
         var payloads: [[UInt8]] = []
         var size = 0
         for template in templates {
             guard let payload = template["payload"] as? String, payload.hasPrefix("{") else { throw LoadError("bad template") }
             let bytes = Array(payload.utf8)
-            let itemHeader = "{\"type\":\"event\",\"content_type\":\"application/json\",\"length\":\(bytes.count)}"
-            let rest = Array("\n\(itemHeader)\n".utf8) + bytes + [0x0a]
-            existing.append(gzipMember(rest, level: 9))
             let tail = Array(bytes.dropFirst()) + [0x0a]
-            fresh.append((gzipMember(tail, level: 9), tail.count))
+            tails.append((gzipMember(tail, level: 9), tail.count))
             payloads.append(gzipMember(bytes, level: 6))
-            size = rest.count + 60
+            size = tail.count + 200
         }
-        self.existing = existing
-        self.fresh = fresh
+        self.tails = tails
         self.newIssueRatio = newIssueRatio
         self.typicalSize = size
         self.payloads = payloads
     }
 
-    /// A body: fresh event id; one of the 50 recorded issues, or (with `newIssueRatio`) a new one.
+    /// A body: fresh event id and timestamp; one of the 50 recorded issues, or (with `newIssueRatio`) a new one.
     func body(using generator: inout some RandomNumberGenerator) -> (body: [UInt8], eventID: String) {
         let eventID = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        let sentAt = Date.now.formatted(.iso8601)
-        let header = "{\"event_id\":\"\(eventID)\",\"sent_at\":\"\(sentAt)\"}"
-        let index = Int.random(in: 0..<existing.count, using: &generator)
+        let now = Date.now.formatted(.iso8601)
+        let header = "{\"event_id\":\"\(eventID)\",\"sent_at\":\"\(now)\"}"
+        let (tail, tailLength) = tails[Int.random(in: 0..<tails.count, using: &generator)]
+        var prefix = "{\"timestamp\":\"\(now)\","
         if Double.random(in: 0..<1, using: &generator) < newIssueRatio {
-            let (tail, tailLength) = fresh[index]
-            let prefix = "{\"fingerprint\":[\"bench-new-\(eventID)\"],"
-            let itemHeader = "{\"type\":\"event\",\"content_type\":\"application/json\",\"length\":\(prefix.utf8.count + tailLength - 1)}"
-            let head = Array("\(header)\n\(itemHeader)\n\(prefix)".utf8)
-            return (gzipMember(head, level: 1) + tail, eventID)
+            prefix += "\"fingerprint\":[\"bench-new-\(eventID)\"],"
         }
-        return (gzipMember(Array(header.utf8), level: 1) + existing[index], eventID)
+        let itemHeader = "{\"type\":\"event\",\"content_type\":\"application/json\",\"length\":\(prefix.utf8.count + tailLength - 1)}"
+        let head = Array("\(header)\n\(itemHeader)\n\(prefix)".utf8)
+        return (gzipMember(head, level: 1) + tail, eventID)
     }
 }
 

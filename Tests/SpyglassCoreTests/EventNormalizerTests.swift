@@ -111,6 +111,11 @@ import Testing
         #expect(event.payload["user"] == ["id": "1", "ip_address": "10.0.0.7"])
         #expect(event.payload["custom"] == ["deep": [1, ["x": nil]]])
         #expect(try normalize(#"{"user":{"ip_address":"1.2.3.4"}}"#).payload["user"]?["ip_address"] == "1.2.3.4")
+        // The client's address is kept with the event (for normalizing the raw payload again) only when used.
+        #expect(event.clientIP == "10.0.0.7")
+        #expect(try normalize(#"{"user":{"ip_address":"1.2.3.4"}}"#).clientIP == nil)
+        #expect(try normalize(#"{"user":{"id":"1"}}"#).clientIP == nil)
+        #expect(try normalize(#"{"message":"no user"}"#).clientIP == nil)
     }
 }
 

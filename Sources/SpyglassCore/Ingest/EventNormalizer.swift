@@ -85,9 +85,13 @@ public struct EventNormalizer: Sendable {
             if let text = event[key]?.stringValue { event[key] = .string(text.limited(to: limit)) }
         }
 
+        // The client's address is used (and kept with the event, for normalizing a raw payload again) only where
+        // the SDK asked for it.
+        var usedClientIP: String?
         if case .object(var user)? = event["user"], user["ip_address"]?.stringValue == "{{auto}}" {
             user["ip_address"] = context.clientIP.map(JSONValue.string) ?? .null
             event["user"] = .object(user)
+            usedClientIP = context.clientIP
         }
 
         if !errors.isEmpty { event["errors"] = .array(errors) }
@@ -95,7 +99,7 @@ public struct EventNormalizer: Sendable {
             eventID: eventID, timestamp: timestamp, received: context.received, level: level, platform: platform,
             release: release, environment: environment, payload: .object(event.filter { !$0.value.isNull }))
         normalized.sentAt = context.sentAt
-        normalized.clientIP = context.clientIP
+        normalized.clientIP = usedClientIP
         return normalized
     }
 

@@ -30,7 +30,7 @@ public struct NormalizedEvent: Sendable {
     public var raw: [UInt8]?
     /// The envelope's `sent_at`, as normalization used it.
     public var sentAt: Date?
-    /// The client's address, as normalization used it.
+    /// The client's address where normalization used it (`user.ip_address` was `{{auto}}`), else nil.
     public var clientIP: String?
 
     public init(

@@ -22,7 +22,8 @@ class Recorder(Transport):
             if item.headers.get("type") == "event":
                 payload = json.loads(item.get_bytes())
                 del payload["timestamp"]
-                captured.append({"item_header": dict(item.headers), "payload": json.dumps(payload, separators=(",", ":"))})
+                text = json.dumps(payload, separators=(",", ":"))
+                captured.append({"item_header": dict(item.headers, length=len(text.encode())), "payload": text})
 
 
 # (blank lines keep the frames' source context small, as in typical short functions)

@@ -27,9 +27,9 @@ public struct AppDatabase: Sendable {
         let path = directory.appending(path: fileName).path(percentEncoded: false)
         do {
             let pool = try DatabasePool(path: path, configuration: makeConfiguration())
-            // GRDB turns a pool's connections to `synchronous = NORMAL` after `prepareDatabase` (WAL commits then
-            // reach the disk only at checkpoints: a power loss could undo acknowledged events). Only the writer
-            // connection commits: it syncs every commit again.
+            // GRDB turns a pool's writer connection to `synchronous = NORMAL` after `prepareDatabase` (WAL commits
+            // then reach the disk only at checkpoints: a power loss could undo acknowledged events): it syncs every
+            // commit again.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 // The writer touches index pages all over the database (event ids are random): a page cache of
@@ -64,7 +64,7 @@ public struct AppDatabase: Sendable {
             // and 4 KiB pages hold one such row where two do not fit, wasting half of every page.
             try db.execute(sql: "PRAGMA page_size = 16384")
             // Every commit reaches the disk before it returns: a 200 for an event means it is stored. (A pool
-            // overrides this on its connections: see `open(directory:)`.)
+            // overrides this on its writer: see `open(directory:)`.)
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         return configuration

@@ -31,7 +31,7 @@ import Testing
 
     @Test func theWriterSyncsEveryCommit() throws {
         // A 200 for an event means it is on disk: the writing connection must sync each WAL commit (FULL = 2),
-        // although GRDB sets a pool's connections to NORMAL (synced only at checkpoints).
+        // although GRDB sets a pool's writer to NORMAL (synced only at checkpoints).
         let directory = try TemporaryDirectory()
         let database = try AppDatabase.open(directory: directory.url)
         let synchronous = try database.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }

@@ -25,7 +25,11 @@ extension IngestController {
         }
         if first != UInt8(ascii: "{") { body = try legacyDecode(body, limit: limit) }
         let payload: JSONValue
-        do { payload = try JSONParser.parse(body) } catch { throw IngestFailure.badRequest("event: invalid JSON: \(error)") }
+        do {
+            payload = try JSONParser.parse(body, omitting: IngestLimits.unreadEventMembers)
+        } catch {
+            throw IngestFailure.badRequest("event: invalid JSON: \(error)")
+        }
         try checkRateLimit(key)
         var event: NormalizedEvent
         do {

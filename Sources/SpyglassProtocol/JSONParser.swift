@@ -17,9 +17,16 @@ public struct JSONParser {
 
     /// Parses one JSON document that fills `bytes` (surrounding whitespace allowed).
     public static func parse(_ bytes: some Collection<UInt8>) throws(Error) -> JSONValue {
+        try parse(bytes, omitting: [])
+    }
+
+    /// Parses like ``parse(_:)-(Collection<UInt8>)`` but leaves out the object members named in `omitting`, at
+    /// any depth: their values are checked as JSON (syntax and depth, with the same errors) but not kept, so
+    /// they cost no allocations. Names are compared as written: a name spelled with escapes is kept.
+    public static func parse(_ bytes: some Collection<UInt8>, omitting: [String]) throws(Error) -> JSONValue {
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
-            var parser = Parser(bytes: buffer)
+            var parser = Parser(bytes: buffer, omitted: omitting.map { Array($0.utf8) })
             parser.skipWhitespace()
             let value = try parser.parseValue(depth: 0)
             parser.skipWhitespace()
@@ -34,13 +41,23 @@ public struct JSONParser {
     public static func parse(_ text: String) throws(Error) -> JSONValue {
         try parse(Array(text.utf8))
     }
+
+    /// Parses UTF-8 text, leaving out the members named in `omitting` (see ``parse(_:omitting:)-(Collection<UInt8>,_)``).
+    public static func parse(_ text: String, omitting: [String]) throws(Error) -> JSONValue {
+        try parse(Array(text.utf8), omitting: omitting)
+    }
 }
 
 private struct Parser {
     let bytes: UnsafeBufferPointer<UInt8>
+    /// Member names whose values are skipped (see `JSONParser.parse(_:omitting:)`).
+    let omitted: [[UInt8]]
     var position = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>, omitted: [[UInt8]] = []) {
+        self.bytes = bytes
+        self.omitted = omitted
+    }
 
     func error(_ message: String) -> JSONParser.Error {
         JSONParser.Error(message: message, offset: position)
@@ -108,22 +125,28 @@ private struct Parser {
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
                 throw error("unexpected \(describeCurrent()), expected a member name in quotes")
             }
-            let key = try parseString()
+            let omit = isOmittedName()
+            let key = omit ? "" : try parseString()
+            if omit { try skipString() }
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
                 throw error("unexpected \(describeCurrent()), expected ':' after member name")
             }
             position += 1
             skipWhitespace()
-            let value = try parseValue(depth: depth)
-            if members.count >= 16 && index == nil {
-                index = Dictionary(members.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { _, last in last })
-            }
-            if let position = index.map({ $0[key] }) ?? members.firstIndex(where: { $0.key == key }) {
-                members[position].value = value
+            if omit {
+                try skipValue(depth: depth)
             } else {
-                index?[key] = members.count
-                members.append(JSONObject.Member(key: key, value: value))
+                let value = try parseValue(depth: depth)
+                if members.count >= 16 && index == nil {
+                    index = Dictionary(members.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { _, last in last })
+                }
+                if let position = index.map({ $0[key] }) ?? members.firstIndex(where: { $0.key == key }) {
+                    members[position].value = value
+                } else {
+                    index?[key] = members.count
+                    members.append(JSONObject.Member(key: key, value: value))
+                }
             }
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input in an object") }
@@ -135,6 +158,113 @@ private struct Parser {
             default: throw error("unexpected \(describeCurrent()), expected ',' or '}' in an object")
             }
         }
+    }
+
+    /// Whether the member name starting at `position` (its opening quote) is one of `omitted`, as written.
+    func isOmittedName() -> Bool {
+        for name in omitted {
+            let end = position + 1 + name.count
+            guard end < bytes.count, bytes[end] == UInt8(ascii: "\""), bytes[position + 1] == name.first else { continue }
+            var index = 1
+            while index < name.count && bytes[position + 1 + index] == name[index] { index += 1 }
+            if index == name.count { return true }
+        }
+        return false
+    }
+
+    /// Checks a value as `parseValue` does (same errors, same depth limit) without building it.
+    mutating func skipValue(depth: Int) throws(JSONParser.Error) {
+        guard position < bytes.count else { throw error("unexpected end of input, expected a value") }
+        switch bytes[position] {
+        case UInt8(ascii: "{"): try skipObject(depth: depth + 1)
+        case UInt8(ascii: "["): try skipArray(depth: depth + 1)
+        case UInt8(ascii: "\""): try skipString()
+        default: _ = try parseValue(depth: depth)  // a literal or a number: nothing worth skipping
+        }
+    }
+
+    mutating func skipObject(depth: Int) throws(JSONParser.Error) {
+        guard depth <= JSONParser.maxDepth else { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
+        position += 1
+        skipWhitespace()
+        if position < bytes.count && bytes[position] == UInt8(ascii: "}") {
+            position += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                throw error("unexpected \(describeCurrent()), expected a member name in quotes")
+            }
+            try skipString()
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
+                throw error("unexpected \(describeCurrent()), expected ':' after member name")
+            }
+            position += 1
+            skipWhitespace()
+            try skipValue(depth: depth)
+            skipWhitespace()
+            guard position < bytes.count else { throw error("unexpected end of input in an object") }
+            switch bytes[position] {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "}"):
+                position += 1
+                return
+            default: throw error("unexpected \(describeCurrent()), expected ',' or '}' in an object")
+            }
+        }
+    }
+
+    mutating func skipArray(depth: Int) throws(JSONParser.Error) {
+        guard depth <= JSONParser.maxDepth else { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
+        position += 1
+        skipWhitespace()
+        if position < bytes.count && bytes[position] == UInt8(ascii: "]") {
+            position += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            try skipValue(depth: depth)
+            skipWhitespace()
+            guard position < bytes.count else { throw error("unexpected end of input in an array") }
+            switch bytes[position] {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "]"):
+                position += 1
+                return
+            default: throw error("unexpected \(describeCurrent()), expected ',' or ']' in an array")
+            }
+        }
+    }
+
+    /// Checks a string as `parseString` does (escapes, `\u` digits) without building it.
+    mutating func skipString() throws(JSONParser.Error) {
+        position += 1  // opening quote
+        while position < bytes.count {
+            switch bytes[position] {
+            case UInt8(ascii: "\""):
+                position += 1
+                return
+            case UInt8(ascii: "\\"):
+                position += 1
+                guard position < bytes.count else { throw error("unterminated string") }
+                let escape = bytes[position]
+                position += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"): _ = try readHex4()
+                default:
+                    position -= 1
+                    throw error("invalid escape '\\\(describeCurrent())' in a string")
+                }
+            default: position += 1
+            }
+        }
+        throw error("unterminated string")
     }
 
     mutating func parseArray(depth: Int) throws(JSONParser.Error) -> JSONValue {

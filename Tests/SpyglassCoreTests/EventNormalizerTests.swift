@@ -106,6 +106,37 @@ import Testing
         #expect(try normalize(#"{"environment":"None"}"#).environment == "None")
     }
 
+    @Test(arguments: ["python", "javascript"])
+    func ingestDerivesTheSameFromAPayloadParsedWithoutItsUnreadMembers(_ platform: String) throws {
+        let frame = { (n: Int) in
+            #"{"function":"f\#(n)","module":"app.m\#(n)","filename":"app/m\#(n).py","abs_path":"/srv/app/m\#(n).py","lineno":\#(n),"in_app":\#(n % 2 == 0),"context_line":"  call(\#(n))","pre_context":["a","b"],"post_context":["c"],"vars":{"n":"\#(n)","request":{"sdk":1}}}"#
+        }
+        let frames = (1...20).map(frame).joined(separator: ",")
+        let json = #"""
+            {"platform":"\#(platform)","level":"error","release":"shop@1.4.2","environment":"production","server_name":"web-3",
+             "timestamp":"2026-11-24T21:25:26Z","transaction":"/checkout","logger":"app.payments",
+             "exception":{"values":[{"type":"PaymentError","value":"payment for order 1042 failed: card declined",
+               "module":"app.errors","mechanism":{"type":"generic","handled":false,"data":{"extra":1}},
+               "stacktrace":{"frames":[\#(frames)]}}]},
+             "breadcrumbs":{"values":[{"category":"http","message":"GET /api/cart 200","level":"info"}]},
+             "user":{"id":"u-4711","email":"buyer@example.com","ip_address":"{{auto}}"},
+             "tags":{"tenant":"acme","region":"eu-west-1"},"contexts":{"os":{"name":"Linux"},"runtime":{"name":"CPython"}},
+             "request":{"url":"https://shop.example.com/checkout","method":"POST"},"modules":{"django":"5.0"},
+             "extra":{"cart":[1,2,3]},"sdk":{"name":"sentry.python","version":"2.19.0"},"debug_meta":{"images":[]}}
+            """#
+        let context = EventNormalizer.Context(envelopeEventID: "9ec79c33ec9942ab8353589fcb2e04dc", received: received, clientIP: "10.0.0.7")
+        let whole = try normalizer.normalize(JSONParser.parse(json), context: context)
+        let lean = try normalizer.normalize(JSONParser.parse(json, omitting: IngestLimits.unreadEventMembers), context: context)
+        #expect(lean.payload["breadcrumbs"] == nil && whole.payload["breadcrumbs"] != nil)
+        #expect(lean.hashes == whole.hashes)
+        #expect(lean.summary == whole.summary)
+        #expect(lean.tags == whole.tags)
+        #expect(lean.userKey == whole.userKey)
+        #expect(lean.clientIP == whole.clientIP && lean.clientIP == "10.0.0.7")
+        #expect(lean.eventID == whole.eventID && lean.timestamp == whole.timestamp && lean.level == whole.level)
+        #expect(lean.platform == whole.platform && lean.release == whole.release && lean.environment == whole.environment)
+    }
+
     @Test func autoIPBecomesTheClientAddressAndUnknownFieldsStay() throws {
         let event = try normalize(#"{"user":{"id":"1","ip_address":"{{auto}}"},"custom":{"deep":[1,{"x":null}]}}"#)
         #expect(event.payload["user"] == ["id": "1", "ip_address": "10.0.0.7"])

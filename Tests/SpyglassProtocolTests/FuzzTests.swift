@@ -49,6 +49,45 @@ import Testing
         #expect(outcomes.parsed > 100 && outcomes.refused > 100)
     }
 
+    /// Mutated events parse to the same value with omitted members left out, or fail with the same error.
+    @Test func omittingMembersChangesNothingElse() {
+        var generator = Generator(state: 11)
+        let seed = Array(
+            #"{"a":[1,{"vars":{"k":"v\u00e9","n":[null,true,-1.5e2]},"b":"\"q\""}],"vars":[{"x":{}}],"c":{"vars":"s"}}"#.utf8)
+        func strip(_ value: JSONValue) -> JSONValue {
+            switch value {
+            case .object(let object):
+                var result = JSONObject()
+                for member in object where member.key != "vars" { result[member.key] = strip(member.value) }
+                return .object(result)
+            case .array(let values): return .array(values.map(strip))
+            default: return value
+            }
+        }
+        var outcomes = (parsed: 0, refused: 0)
+        for _ in 0..<20_000 {
+            var bytes = seed
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                let index = Int.random(in: 0..<bytes.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: bytes[index] = seed[Int.random(in: 0..<seed.count, using: &generator)]
+                case 1: bytes.remove(at: index)
+                default: bytes.insert(seed[Int.random(in: 0..<seed.count, using: &generator)], at: index)
+                }
+                if bytes.isEmpty { break }
+            }
+            do {
+                let whole = try JSONParser.parse(bytes)
+                #expect((try? JSONParser.parse(bytes, omitting: ["vars"])) == strip(whole))
+                outcomes.parsed += 1
+            } catch {
+                #expect(throws: error) { try JSONParser.parse(bytes, omitting: ["vars"]) }
+                outcomes.refused += 1
+            }
+        }
+        #expect(outcomes.parsed > 100 && outcomes.refused > 100)
+    }
+
     @Test func randomBytesNeverTrapTheJSONParser() {
         var generator = Generator(state: 7)
         let alphabet = Array("{}[]\":,\\/ -+.eE0123456789tfnulrasNIbu\u{0}".utf8) + [0xff, 0xc3, 0xa9]

@@ -76,6 +76,31 @@ import Testing
         #expect(throws: Never.self) { try JSONParser.parse(fine) }
     }
 
+    @Test func omittedMembersAreCheckedButNotKeptAtAnyDepth() throws {
+        let text = #"{"a":1,"vars":{"x":[1,"\u00e9\n",{"y":null}],"z":-2.5e3},"b":{"vars":"s","c":[{"vars":[]}],"v":2},"\u0076ars":3}"#
+        // A name spelled with an escape is kept ("as written").
+        #expect(try JSONParser.parse(text, omitting: ["vars"]) == JSONParser.parse(#"{"a":1,"b":{"c":[{}],"v":2},"vars":3}"#))
+        #expect(try JSONParser.parse(text, omitting: []) == JSONParser.parse(text))
+        #expect(try JSONParser.parse(text, omitting: ["va", "varsx"]) == JSONParser.parse(text))
+    }
+
+    @Test(arguments: [
+        #"{"vars":{"x":1,}}"#, #"{"vars":"\x"}"#, #"{"vars":"\u12G4"}"#, #"{"vars":"\ud800\uZZZZ"}"#, #"{"vars":[1 2]}"#,
+        #"{"vars":"abc"#, #"{"vars":"abc\"#, #"{"vars":tru}"#, #"{"vars":{"a" 1}}"#, #"{"vars":{"a":}}"#, #"{"vars":[1,]"#,
+        #"{"vars":-}"#, #"{"vars":{1:2}}"#, #"{"vars":"\u12"}"#, #"{"vars""#, #"{"vars":"#, #"{"vars":[{"a":"b"]}"#,
+        #"{"vars":"# + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "}",
+        #"{"a":"# + String(repeating: "[", count: 126) + #"{"vars":[[1]]}"# + String(repeating: "]", count: 126) + "}",
+    ])
+    func omittedMembersFailAsTheyWouldParsed(_ text: String) {
+        func failure(_ parse: () throws(JSONParser.Error) -> JSONValue) -> JSONParser.Error? {
+            do { _ = try parse(); return nil } catch { return error }
+        }
+        let whole = failure { () throws(JSONParser.Error) in try JSONParser.parse(text) }
+        let omitting = failure { () throws(JSONParser.Error) in try JSONParser.parse(text, omitting: ["vars"]) }
+        #expect(whole != nil)
+        #expect(omitting == whole)
+    }
+
     @Test func writerRoundTripsAndSortsKeys() throws {
         let value: JSONValue = ["b": 1, "a": ["x": "line\nbreak \"quoted\" \u{1}"], "c": [true, nil]]
         let text = JSONWriter.string(value)

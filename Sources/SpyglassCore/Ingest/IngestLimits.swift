@@ -1,5 +1,12 @@
 /// Size limits of ingest, Relay's defaults unless configured.
 public struct IngestLimits: Sendable, Hashable {
+    /// Members of an event payload that ingest never reads (grouping, summary, tags, user and the columns use
+    /// none of them), at any depth: parsed past without building them (`JSONParser.parse(_:omitting:)`). The
+    /// stored raw payload keeps them, and reading normalizes it again whole.
+    public static let unreadEventMembers = [
+        "breadcrumbs", "modules", "extra", "debug_meta", "contexts", "request", "sdk", "vars", "pre_context", "post_context",
+    ]
+
     /// An event item or a /store/ body, decompressed (1 MiB).
     public var maxEventSize = 1024 * 1024
     /// A whole envelope, decompressed (200 MiB).

@@ -148,15 +148,22 @@ private struct Parser {
                     members.append(JSONObject.Member(key: key, value: value))
                 }
             }
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end of input in an object") }
-            switch bytes[position] {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "}"):
-                position += 1
-                return .object(JSONObject(uniqueMembers: members))
-            default: throw error("unexpected \(describeCurrent()), expected ',' or '}' in an object")
-            }
+            if try closes(UInt8(ascii: "}"), "an object") { return .object(JSONObject(uniqueMembers: members)) }
+        }
+    }
+
+    /// After a member or an element: consumes "," (false: more follow) or the container's closing bracket (true).
+    mutating func closes(_ closing: UInt8, _ container: StaticString) throws(JSONParser.Error) -> Bool {
+        skipWhitespace()
+        guard position < bytes.count else { throw error("unexpected end of input in \(container)") }
+        switch bytes[position] {
+        case UInt8(ascii: ","):
+            position += 1
+            return false
+        case closing:
+            position += 1
+            return true
+        default: throw error("unexpected \(describeCurrent()), expected ',' or '\(Character(Unicode.Scalar(closing)))' in \(container)")
         }
     }
 
@@ -204,15 +211,7 @@ private struct Parser {
             position += 1
             skipWhitespace()
             try skipValue(depth: depth)
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end of input in an object") }
-            switch bytes[position] {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "}"):
-                position += 1
-                return
-            default: throw error("unexpected \(describeCurrent()), expected ',' or '}' in an object")
-            }
+            if try closes(UInt8(ascii: "}"), "an object") { return }
         }
     }
 
@@ -227,15 +226,7 @@ private struct Parser {
         while true {
             skipWhitespace()
             try skipValue(depth: depth)
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end of input in an array") }
-            switch bytes[position] {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "]"):
-                position += 1
-                return
-            default: throw error("unexpected \(describeCurrent()), expected ',' or ']' in an array")
-            }
+            if try closes(UInt8(ascii: "]"), "an array") { return }
         }
     }
 
@@ -279,15 +270,7 @@ private struct Parser {
         while true {
             skipWhitespace()
             elements.append(try parseValue(depth: depth))
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end of input in an array") }
-            switch bytes[position] {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "]"):
-                position += 1
-                return .array(elements)
-            default: throw error("unexpected \(describeCurrent()), expected ',' or ']' in an array")
-            }
+            if try closes(UInt8(ascii: "]"), "an array") { return .array(elements) }
         }
     }
 

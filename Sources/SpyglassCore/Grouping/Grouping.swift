@@ -68,7 +68,10 @@ public enum Grouping {
                 let stacks = stacktraceVariants(exception["stacktrace"], platform: platform)
                 let synthetic = exception["mechanism"]?["synthetic"]?.boolValue == true
                 let type = synthetic ? nil : exception["type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-                let value = exception["value"]?.stringValue.flatMap { $0.isEmpty ? nil : MessageNormalizer.normalize($0) }
+                // The value counts only where a variant has no stack: normalizing it costs, so only then.
+                let value =
+                    stacks.app != nil && stacks.system != nil
+                    ? nil : exception["value"]?.stringValue.flatMap { $0.isEmpty ? nil : MessageNormalizer.normalize($0) }
                 if let stack = stacks.app { app.values += stack; app.hasStack = true }
                 if let type { app.values.append(type) }
                 if stacks.app == nil, let value { app.values.append(value) }

@@ -69,7 +69,7 @@ extension IngestController {
                 // One event per envelope, as in Relay; further ones are ignored.
                 guard work.event == nil else { continue }
                 do {
-                    var event = try normalizer.normalize(try json(item, omitting: IngestLimits.unreadEventMembers), context: normalizeContext)
+                    var event = try normalizer.normalize(try json(item, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers), context: normalizeContext)
                     event.raw = item.payload
                     work.event = event
                 } catch let error as DomainError {
@@ -117,9 +117,9 @@ extension IngestController {
         return work
     }
 
-    private func json(_ item: EnvelopeItem, omitting: [String] = []) throws -> JSONValue {
+    private func json(_ item: EnvelopeItem, omitting: [String] = [], keepingWhole: [String] = []) throws -> JSONValue {
         do {
-            return try JSONParser.parse(item.payload, omitting: omitting)
+            return try JSONParser.parse(item.payload, omitting: omitting, keepingWhole: keepingWhole)
         } catch {
             throw IngestFailure.badRequest("item \(item.index) (\(item.type)): invalid JSON: \(error)")
         }

@@ -22,11 +22,14 @@ public struct JSONParser {
 
     /// Parses like ``parse(_:)-(Collection<UInt8>)`` but leaves out the object members named in `omitting`, at
     /// any depth: their values are checked as JSON (syntax and depth, with the same errors) but not kept, so
-    /// they cost no allocations. Names are compared as written: a name spelled with escapes is kept.
-    public static func parse(_ bytes: some Collection<UInt8>, omitting: [String]) throws(Error) -> JSONValue {
+    /// they cost no allocations. Names are compared as written: a name spelled with escapes is kept. Inside a
+    /// member named in `keepingWhole` (compared decoded) nothing is left out.
+    public static func parse(
+        _ bytes: some Collection<UInt8>, omitting: [String], keepingWhole: [String] = []
+    ) throws(Error) -> JSONValue {
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
-            var parser = Parser(bytes: buffer, omitted: omitting.map { Array($0.utf8) })
+            var parser = Parser(bytes: buffer, omitted: omitting.map { Array($0.utf8) }, whole: keepingWhole)
             parser.skipWhitespace()
             let value = try parser.parseValue(depth: 0)
             parser.skipWhitespace()
@@ -42,21 +45,24 @@ public struct JSONParser {
         try parse(Array(text.utf8))
     }
 
-    /// Parses UTF-8 text, leaving out the members named in `omitting` (see ``parse(_:omitting:)-(Collection<UInt8>,_)``).
-    public static func parse(_ text: String, omitting: [String]) throws(Error) -> JSONValue {
-        try parse(Array(text.utf8), omitting: omitting)
+    /// Parses UTF-8 text, leaving out the members named in `omitting` (see the byte form).
+    public static func parse(_ text: String, omitting: [String], keepingWhole: [String] = []) throws(Error) -> JSONValue {
+        try parse(Array(text.utf8), omitting: omitting, keepingWhole: keepingWhole)
     }
 }
 
 private struct Parser {
     let bytes: UnsafeBufferPointer<UInt8>
     /// Member names whose values are skipped (see `JSONParser.parse(_:omitting:)`).
-    let omitted: [[UInt8]]
+    var omitted: [[UInt8]]
+    /// Member names inside which nothing is omitted.
+    let whole: [String]
     var position = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>, omitted: [[UInt8]] = []) {
+    init(bytes: UnsafeBufferPointer<UInt8>, omitted: [[UInt8]] = [], whole: [String] = []) {
         self.bytes = bytes
         self.omitted = omitted
+        self.whole = whole
     }
 
     func error(_ message: String) -> JSONParser.Error {
@@ -137,7 +143,15 @@ private struct Parser {
             if omit {
                 try skipValue(depth: depth)
             } else {
-                let value = try parseValue(depth: depth)
+                let value: JSONValue
+                if !omitted.isEmpty && whole.contains(key) {
+                    let saved = omitted
+                    omitted = []
+                    defer { omitted = saved }
+                    value = try parseValue(depth: depth)
+                } else {
+                    value = try parseValue(depth: depth)
+                }
                 if members.count >= 16 && index == nil {
                     index = Dictionary(members.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { _, last in last })
                 }

@@ -82,6 +82,11 @@ import Testing
         #expect(try JSONParser.parse(text, omitting: ["vars"]) == JSONParser.parse(#"{"a":1,"b":{"c":[{}],"v":2},"vars":3}"#))
         #expect(try JSONParser.parse(text, omitting: []) == JSONParser.parse(text))
         #expect(try JSONParser.parse(text, omitting: ["va", "varsx"]) == JSONParser.parse(text))
+        // Inside a member kept whole (compared decoded) nothing is left out; outside it omission goes on.
+        let tagged = #"{"tags":{"vars":1,"x":{"vars":2}},"t\u0061gs2":{"vars":3},"vars":4,"b":{"vars":5}}"#
+        #expect(
+            try JSONParser.parse(tagged, omitting: ["vars"], keepingWhole: ["tags", "tags2"])
+                == JSONParser.parse(#"{"tags":{"vars":1,"x":{"vars":2}},"tags2":{"vars":3},"b":{}}"#))
     }
 
     @Test(arguments: [

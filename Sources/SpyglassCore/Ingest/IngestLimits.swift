@@ -1,11 +1,15 @@
 /// Size limits of ingest, Relay's defaults unless configured.
 public struct IngestLimits: Sendable, Hashable {
-    /// Members of an event payload that ingest never reads (grouping, summary, tags, user and the columns use
-    /// none of them), at any depth: parsed past without building them (`JSONParser.parse(_:omitting:)`). The
-    /// stored raw payload keeps them, and reading normalizes it again whole.
+    /// Members of an event payload that ingest never reads (grouping, summary, user and the columns use none of
+    /// them), at any depth except inside ``wholeEventMembers``: parsed past without building them
+    /// (`JSONParser.parse(_:omitting:keepingWhole:)`). The stored raw payload keeps them, and reading normalizes
+    /// it again whole.
     public static let unreadEventMembers = [
         "breadcrumbs", "modules", "extra", "debug_meta", "contexts", "request", "sdk", "vars", "pre_context", "post_context",
     ]
+    /// Members read whole at ingest, whatever names they hold: tags (every member of a tags object is a tag, and
+    /// a non-string value is kept as its JSON).
+    public static let wholeEventMembers = ["tags"]
 
     /// An event item or a /store/ body, decompressed (1 MiB).
     public var maxEventSize = 1024 * 1024

@@ -69,7 +69,9 @@ extension IngestController {
                 // One event per envelope, as in Relay; further ones are ignored.
                 guard work.event == nil else { continue }
                 do {
-                    var event = try normalizer.normalize(try json(item, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers), context: normalizeContext)
+                    let payload = try json(
+                        item, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
+                    var event = try normalizer.normalize(payload, context: normalizeContext)
                     event.raw = item.payload
                     work.event = event
                 } catch let error as DomainError {

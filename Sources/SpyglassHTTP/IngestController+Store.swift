@@ -26,7 +26,8 @@ extension IngestController {
         if first != UInt8(ascii: "{") { body = try legacyDecode(body, limit: limit) }
         let payload: JSONValue
         do {
-            payload = try JSONParser.parse(body, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
+            payload = try JSONParser.parse(
+                body, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
         } catch {
             throw IngestFailure.badRequest("event: invalid JSON: \(error)")
         }

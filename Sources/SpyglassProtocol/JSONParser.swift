@@ -46,7 +46,9 @@ public struct JSONParser {
     }
 
     /// Parses UTF-8 text, leaving out the members named in `omitting` (see the byte form).
-    public static func parse(_ text: String, omitting: [String], keepingWhole: [String] = []) throws(Error) -> JSONValue {
+    public static func parse(
+        _ text: String, omitting: [String], keepingWhole: [String] = []
+    ) throws(Error) -> JSONValue {
         try parse(Array(text.utf8), omitting: omitting, keepingWhole: keepingWhole)
     }
 }
@@ -177,7 +179,9 @@ private struct Parser {
         case closing:
             position += 1
             return true
-        default: throw error("unexpected \(describeCurrent()), expected ',' or '\(Character(Unicode.Scalar(closing)))' in \(container)")
+        default:
+            let bracket = Character(Unicode.Scalar(closing))
+            throw error("unexpected \(describeCurrent()), expected ',' or '\(bracket)' in \(container)")
         }
     }
 
@@ -185,7 +189,9 @@ private struct Parser {
     func isOmittedName() -> Bool {
         for name in omitted {
             let end = position + 1 + name.count
-            guard end < bytes.count, bytes[end] == UInt8(ascii: "\""), bytes[position + 1] == name.first else { continue }
+            guard end < bytes.count, bytes[end] == UInt8(ascii: "\""), bytes[position + 1] == name.first else {
+                continue
+            }
             var index = 1
             while index < name.count && bytes[position + 1 + index] == name[index] { index += 1 }
             if index == name.count { return true }

@@ -49,7 +49,8 @@ enum EventStore {
                 WHERE id = ?
                 """
         ).execute(arguments: [
-            newUser, timestamp, rowID, timestamp, event.level, timestamp, event.release, event.release, timestamp, issueID,
+            newUser, timestamp, rowID, timestamp, event.level, timestamp, event.release, event.release, timestamp,
+            issueID,
         ])
         try db.cachedStatement(
             sql: """

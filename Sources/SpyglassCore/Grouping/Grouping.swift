@@ -71,7 +71,8 @@ public enum Grouping {
                 // The value counts only where a variant has no stack: normalizing it costs, so only then.
                 let value =
                     stacks.app != nil && stacks.system != nil
-                    ? nil : exception["value"]?.stringValue.flatMap { $0.isEmpty ? nil : MessageNormalizer.normalize($0) }
+                    ? nil
+                    : exception["value"]?.stringValue.flatMap { $0.isEmpty ? nil : MessageNormalizer.normalize($0) }
                 if let stack = stacks.app { app.values += stack; app.hasStack = true }
                 if let type { app.values.append(type) }
                 if stacks.app == nil, let value { app.values.append(value) }

@@ -5,7 +5,8 @@ public struct IngestLimits: Sendable, Hashable {
     /// (`JSONParser.parse(_:omitting:keepingWhole:)`). The stored raw payload keeps them, and reading normalizes
     /// it again whole.
     public static let unreadEventMembers = [
-        "breadcrumbs", "modules", "extra", "debug_meta", "contexts", "request", "sdk", "vars", "pre_context", "post_context",
+        "breadcrumbs", "modules", "extra", "debug_meta", "contexts", "request", "sdk", "vars", "pre_context",
+        "post_context",
     ]
     /// Members read whole at ingest, whatever names they hold: tags (every member of a tags object is a tag, and
     /// a non-string value is kept as its JSON).

@@ -33,7 +33,7 @@ public struct AppDatabase: Sendable {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 // The writer touches index pages all over the database (event ids are random): a page cache of
-                // 16 MiB instead of SQLite's 2 MiB saves most of its reads. Readers keep the default.
+                // 16 MiB instead of SQLite's 2 MiB keeps more of them in memory. Readers keep the default.
                 try db.execute(sql: "PRAGMA cache_size = -16384")
             }
             return try AppDatabase(pool)

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import SpyglassCore
+import Synchronization
 
 /// Why a notification was not delivered. `permanent` errors (5xx SMTP replies, refused addresses, bad
 /// configuration) are not retried.
@@ -78,10 +79,12 @@ public struct NotificationService: Service {
             do {
                 let due = try await outbox.dueNotifications(now: .now, limit: 20)
                 delivered = due.count
-                // Each notification on its own task: one slow receiver doesn't hold up the others.
+                // Each notification on its own task: one slow receiver doesn't hold up the others. Their attempts
+                // are recorded together as they finish (a commit each would cost a disk sync each).
+                let recorder = AttemptRecorder(outbox: outbox, logger: logger)
                 await withTaskGroup(of: Void.self) { group in
                     for notification in due {
-                        group.addTask { await deliver(notification, webhooks: webhooks) }
+                        group.addTask { await deliver(notification, webhooks: webhooks, recorder: recorder) }
                     }
                 }
                 depth.record(try await outbox.pendingNotificationCount())
@@ -95,7 +98,7 @@ public struct NotificationService: Service {
         try? await client.shutdown()
     }
 
-    func deliver(_ notification: PendingNotification, webhooks: WebhookSender) async {
+    func deliver(_ notification: PendingNotification, webhooks: WebhookSender, recorder: AttemptRecorder) async {
         let channel = notification.action.channel
         var detail = "ok"
         var permanent = false
@@ -119,12 +122,10 @@ public struct NotificationService: Service {
         ]
         if !succeeded { metadata["error"] = "\(detail)" }
         logger.log(level: succeeded ? .info : .warning, "notification \(outcome)", metadata: metadata)
-        do {
-            try await outbox.recordAttempt(
-                notification.id, DeliveryAttempt(date: now, succeeded: succeeded, detail: detail), retryAt: retryAt)
-        } catch {
-            logger.error("could not record a notification attempt", metadata: ["error": "\(error)"])
-        }
+        await recorder.record(
+            RecordedAttempt(
+                notificationID: notification.id, attempt: DeliveryAttempt(date: now, succeeded: succeeded, detail: detail),
+                retryAt: retryAt))
     }
 
     /// Sends one notification; returns a short note on success.
@@ -157,6 +158,50 @@ public struct NotificationService: Service {
         case .discord(let url):
             try await webhooks.post(url, body: renderer.discordBody(notification), headers: [])
             return "accepted"
+        }
+    }
+}
+
+/// Records the attempts of concurrent deliveries with group commit: the first to finish writes its attempt
+/// and, in further transactions, whatever finished meanwhile, until none is left. Every other caller returns
+/// once its attempt is queued: the writing caller's task records it before it ends, and the delivery round
+/// waits for all its tasks.
+final class AttemptRecorder: Sendable {
+    private struct State {
+        var queued: [RecordedAttempt] = []
+        var writing = false
+    }
+
+    private let outbox: any NotificationOutbox
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(outbox: any NotificationOutbox, logger: Logger) {
+        self.outbox = outbox
+        self.logger = logger
+    }
+
+    func record(_ attempt: RecordedAttempt) async {
+        let writes = state.withLock { state in
+            state.queued.append(attempt)
+            defer { state.writing = true }
+            return !state.writing
+        }
+        guard writes else { return }
+        while true {
+            let batch = state.withLock { state in
+                defer { state.queued = [] }
+                if state.queued.isEmpty { state.writing = false }
+                return state.queued
+            }
+            if batch.isEmpty { return }
+            do {
+                try await outbox.recordAttempts(batch)
+            } catch {
+                logger.error(
+                    "could not record notification attempts",
+                    metadata: ["error": "\(error)", "spyglass.notifications": "\(batch.map(\.notificationID))"])
+            }
         }
     }
 }

@@ -101,25 +101,30 @@ extension AppDatabase: NotificationOutbox {
         return due
     }
 
-    public func recordAttempt(_ id: Int64, _ attempt: DeliveryAttempt, retryAt: Date?) async throws {
+    public func recordAttempts(_ attempts: [RecordedAttempt]) async throws {
+        guard !attempts.isEmpty else { return }
         try await writer.write { db in
-            let at = attempt.date.timeIntervalSince1970
-            try db.execute(
-                sql: "INSERT INTO notification_attempt (notification_id, at, outcome, detail) VALUES (?, ?, ?, ?)",
-                arguments: [id, at, attempt.succeeded ? "ok" : "error", attempt.detail.limited(to: 1000)])
-            if attempt.succeeded {
-                try db.execute(
-                    sql: """
-                        UPDATE notification SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, next_attempt = NULL
-                        WHERE id = ?
-                        """,
-                    arguments: [at, id])
-            } else {
-                try db.execute(
-                    sql: """
-                        UPDATE notification SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?
-                        """,
-                    arguments: [retryAt == nil ? "failed" : "pending", attempt.detail.limited(to: 1000), retryAt?.timeIntervalSince1970, id])
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO notification_attempt (notification_id, at, outcome, detail) VALUES (?, ?, ?, ?)")
+            let delivered = try db.cachedStatement(
+                sql: """
+                    UPDATE notification SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, next_attempt = NULL
+                    WHERE id = ?
+                    """)
+            let failed = try db.cachedStatement(
+                sql: "UPDATE notification SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?")
+            for recorded in attempts {
+                let (id, attempt) = (recorded.notificationID, recorded.attempt)
+                let at = attempt.date.timeIntervalSince1970
+                try insert.execute(arguments: [id, at, attempt.succeeded ? "ok" : "error", attempt.detail.limited(to: 1000)])
+                if attempt.succeeded {
+                    try delivered.execute(arguments: [at, id])
+                } else {
+                    try failed.execute(arguments: [
+                        recorded.retryAt == nil ? "failed" : "pending", attempt.detail.limited(to: 1000),
+                        recorded.retryAt?.timeIntervalSince1970, id,
+                    ])
+                }
             }
         }
     }

@@ -110,6 +110,19 @@ public struct DeliveryAttempt: Sendable, Hashable {
     }
 }
 
+/// An attempt to record for a notification. `retryAt` nil after a failure means: give up (status `failed`).
+public struct RecordedAttempt: Sendable, Hashable {
+    public var notificationID: Int64
+    public var attempt: DeliveryAttempt
+    public var retryAt: Date?
+
+    public init(notificationID: Int64, attempt: DeliveryAttempt, retryAt: Date?) {
+        self.notificationID = notificationID
+        self.attempt = attempt
+        self.retryAt = retryAt
+    }
+}
+
 /// A notification with its attempts, for the delivery history.
 public struct DeliveryInfo: Sendable, Hashable {
     public var id: Int64
@@ -155,12 +168,19 @@ public struct DeliveryInfo: Sendable, Hashable {
 public protocol NotificationOutbox: Sendable {
     /// Pending notifications whose next attempt has come, oldest first.
     func dueNotifications(now: Date, limit: Int) async throws -> [PendingNotification]
-    /// Records an attempt. `retryAt` nil after a failure means: give up (status `failed`).
-    func recordAttempt(_ id: Int64, _ attempt: DeliveryAttempt, retryAt: Date?) async throws
+    /// Records attempts, all in one transaction.
+    func recordAttempts(_ attempts: [RecordedAttempt]) async throws
     /// Notifications still pending.
     func pendingNotificationCount() async throws -> Int
     /// When the earliest pending notification is due, if any.
     func nextNotificationDue() async throws -> Date?
+}
+
+extension NotificationOutbox {
+    /// Records one attempt. `retryAt` nil after a failure means: give up (status `failed`).
+    public func recordAttempt(_ id: Int64, _ attempt: DeliveryAttempt, retryAt: Date?) async throws {
+        try await recordAttempts([RecordedAttempt(notificationID: id, attempt: attempt, retryAt: retryAt)])
+    }
 }
 
 /// Exponential backoff between attempts.

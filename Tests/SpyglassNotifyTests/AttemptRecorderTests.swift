@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import MetricsTestKit
+import SpyglassCore
+import SpyglassProtocol
+import SpyglassStorage
+import Synchronization
+import Testing
+
+@testable import SpyglassNotify
+
+/// The real database as outbox, counting its writes; the first write waits until the test opens a gate.
+final class GatedOutbox: NotificationOutbox {
+    let database: AppDatabase
+    let batches = Mutex<[[Int64]]>([])
+    let (firstWriteStarted, started) = AsyncStream<Void>.makeStream()
+    let (gate, opener) = AsyncStream<Void>.makeStream()
+
+    init(database: AppDatabase) { self.database = database }
+
+    func recordAttempts(_ attempts: [RecordedAttempt]) async throws {
+        let first = batches.withLock { batches in
+            batches.append(attempts.map(\.notificationID))
+            return batches.count == 1
+        }
+        if first {
+            started.yield()
+            for await _ in gate { break }
+        }
+        try await database.recordAttempts(attempts)
+    }
+
+    func dueNotifications(now: Date, limit: Int) async throws -> [PendingNotification] {
+        try await database.dueNotifications(now: now, limit: limit)
+    }
+
+    func pendingNotificationCount() async throws -> Int { try await database.pendingNotificationCount() }
+
+    func nextNotificationDue() async throws -> Date? { try await database.nextNotificationDue() }
+}
+
+@Suite struct AttemptRecorderTests {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    /// A database with `count` new issues, each with a pending notification from the default rule.
+    func pendingNotifications(_ count: Int) async throws -> (AppDatabase, [PendingNotification]) {
+        let database = try AppDatabase.inMemory()
+        try database.createUser(email: "admin@example.com", passwordHash: "x", isAdmin: true, now: now)
+        try database.createProject(name: "Default", slug: "default", now: now)
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        let runner = Task { try await writer.run() }
+        // Distinct exception types: distinct issues (numbers in a message would be grouped as one).
+        for n in 0..<count {
+            let event = try EventNormalizer().normalize(
+                JSONParser.parse(#"{"exception":{"values":[{"type":"Failure\#(n)Error","value":"v"}]}}"#),
+                context: .init(received: now))
+            _ = try await writer.ingest(IngestWork(projectID: 1, event: event))
+        }
+        runner.cancel()
+        return (database, try await database.dueNotifications(now: now.addingTimeInterval(60), limit: 100))
+    }
+
+    @Test func attemptsFinishingWhileOneIsWrittenAreWrittenTogether() async throws {
+        let (database, due) = try await pendingNotifications(5)
+        try #require(due.count == 5)
+        let outbox = GatedOutbox(database: database)
+        let recorder = AttemptRecorder(outbox: outbox, logger: Logger(label: "test"))
+        func attempt(_ notification: PendingNotification) -> RecordedAttempt {
+            RecordedAttempt(
+                notificationID: notification.id, attempt: DeliveryAttempt(date: now, succeeded: true, detail: "ok"),
+                retryAt: nil)
+        }
+        let first = Task { await recorder.record(attempt(due[0])) }
+        for await _ in outbox.firstWriteStarted { break }
+        // While the first write waits, the others only queue: each call returns before anything is written.
+        for notification in due.dropFirst() { await recorder.record(attempt(notification)) }
+        #expect(try await database.pendingNotificationCount() == 5)
+        outbox.opener.yield()
+        await first.value
+        #expect(outbox.batches.withLock { $0 } == [[due[0].id], due.dropFirst().map(\.id)])
+        #expect(try await database.pendingNotificationCount() == 0)
+        let history = try await database.deliveries(issueID: nil, ruleID: 1, limit: 10)
+        #expect(history.count == 5 && history.allSatisfy { $0.status == "delivered" && $0.history.count == 1 })
+    }
+
+    @Test func oneTransactionRecordsDeliveriesRetriesAndFailures() async throws {
+        let (database, due) = try await pendingNotifications(3)
+        try #require(due.count == 3)
+        try await database.recordAttempts([
+            RecordedAttempt(notificationID: due[0].id, attempt: DeliveryAttempt(date: now, succeeded: true, detail: "ok"), retryAt: nil),
+            RecordedAttempt(
+                notificationID: due[1].id, attempt: DeliveryAttempt(date: now, succeeded: false, detail: "timed out"),
+                retryAt: now.addingTimeInterval(30)),
+            RecordedAttempt(
+                notificationID: due[2].id, attempt: DeliveryAttempt(date: now, succeeded: false, detail: "550 no such user"),
+                retryAt: nil),
+        ])
+        let byID = Dictionary(
+            uniqueKeysWithValues: try await database.deliveries(issueID: nil, ruleID: 1, limit: 10).map { ($0.id, $0) })
+        #expect(byID[due[0].id]?.status == "delivered" && byID[due[0].id]?.delivered == now)
+        #expect(byID[due[1].id]?.status == "pending" && byID[due[1].id]?.nextAttempt == now.addingTimeInterval(30))
+        #expect(byID[due[1].id]?.lastError == "timed out" && byID[due[1].id]?.attempts == 1)
+        #expect(byID[due[2].id]?.status == "failed" && byID[due[2].id]?.lastError == "550 no such user")
+        #expect(try await database.pendingNotificationCount() == 1)
+        #expect(try await database.nextNotificationDue() == now.addingTimeInterval(30))
+    }
+}

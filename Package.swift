@@ -204,6 +204,7 @@ let package = Package(
             name: "SpyglassStorageTests",
             dependencies: [
                 "SpyglassStorage",
+                "CZlib",
                 "SpyglassCore",
                 "SpyglassProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),

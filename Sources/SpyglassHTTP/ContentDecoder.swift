@@ -1,6 +1,7 @@
 import Foundation
 import CBrotli
 import CZlib
+import SpyglassCore
 
 /// A request body's `Content-Encoding`, decoded as a stream so decompression bombs are caught early.
 public enum ContentEncoding: Sendable, Hashable {
@@ -55,6 +56,9 @@ package final class ZlibDecoder: StreamDecoder {
     private var stream = z_stream()
     private var started = false
     private var ended = false
+    private var windowBits: Int32 = 0
+    /// Input after the end of the stream was ignored.
+    private var ignoredInput = false
     private var pending: [UInt8] = []
     private var output = [UInt8](repeating: 0, count: outputChunk)
 
@@ -75,6 +79,18 @@ package final class ZlibDecoder: StreamDecoder {
         let status = inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         guard status == Z_OK else { throw DecodingError(description: "cannot start zlib (\(status))") }
         started = true
+        self.windowBits = windowBits
+    }
+
+    /// The format to decode the whole body with again (``CompressedBody``): nil before the stream started, and
+    /// when input after its end was ignored (a later decode of the whole body might not ignore the same bytes).
+    package var bodyFormat: CompressedBody.Format? {
+        guard started, ended, !ignoredInput else { return nil }
+        switch windowBits {
+        case 15: return .zlib
+        case -15: return .rawDeflate
+        default: return .gzip
+        }
     }
 
     private var name: String { format == .gzip ? "gzip" : "deflate" }
@@ -96,7 +112,10 @@ package final class ZlibDecoder: StreamDecoder {
         guard let base = input.baseAddress, input.count > 0 else { return }
         if ended {
             // The next gzip member may start in a later chunk; anything else after the end is ignored.
-            guard format == .gzip, input[0] == 0x1f else { return }
+            guard format == .gzip, input[0] == 0x1f else {
+                ignoredInput = true
+                return
+            }
             inflateReset(&stream)
             ended = false
         }
@@ -118,6 +137,7 @@ package final class ZlibDecoder: StreamDecoder {
                         continue
                     }
                     ended = true
+                    if stream.avail_in > 0 { ignoredInput = true }
                     return
                 case Z_OK:
                     if stream.avail_in == 0 && stream.avail_out > 0 { return }

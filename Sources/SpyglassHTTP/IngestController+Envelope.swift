@@ -12,8 +12,9 @@ extension IngestController {
         let encoding = try encoding(request)
 
         var reader = EnvelopeReader(limits: readerLimits)
+        let body: (format: CompressedBody.Format, bytes: [UInt8])?
         do {
-            try await decodeBody(request, encoding: encoding) { try reader.consume($0) }
+            body = try await decodeBody(request, encoding: encoding) { try reader.consume($0) }
         } catch let error as EnvelopeError {
             throw IngestFailure(error)
         }
@@ -39,7 +40,15 @@ extension IngestController {
         let hasEvent = envelope.items.contains { $0.type == "event" }
         if hasEvent, let key { try checkRateLimit(key) }
 
-        let work = try makeWork(envelope, projectID: projectID, eventID: headerEventID, context: context)
+        var work = try makeWork(envelope, projectID: projectID, eventID: headerEventID, context: context)
+        // Little besides the event (headers, no large attachment: at most as much again, or 4 KiB): store the
+        // body as sent instead of compressing the event again.
+        if let body, let raw = work.event?.raw, let item = envelope.items.first(where: { $0.type == "event" }),
+            envelope.size - raw.count <= max(raw.count, 4096)
+        {
+            work.event?.rawBody = CompressedBody(
+                format: body.format, bytes: body.bytes, payloadOffset: item.offset, payloadLength: raw.count)
+        }
         let receipt = work.isEmpty ? IngestReceipt(eventStored: false) : try await sink.ingest(work)
         return IngestAnswer(eventID: work.event?.eventID ?? headerEventID, hadEvent: work.event != nil, stored: receipt.eventStored)
     }

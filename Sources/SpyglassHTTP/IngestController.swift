@@ -139,15 +139,28 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     }
 
     /// Streams the body through the decoder into `consume`, enforcing the compressed-size limit.
+    ///
+    /// Returns a gzip or deflate body as received, with its format, when it is at most ``IngestLimits/maxEventSize``
+    /// (the caller may store it instead of compressing the event again: see ``CompressedBody``).
+    @discardableResult
     func decodeBody(
         _ request: Request, encoding: ContentEncoding, consume: (UnsafeBufferPointer<UInt8>) throws -> Void
-    ) async throws {
+    ) async throws -> (format: CompressedBody.Format, bytes: [UInt8])? {
         let decoder = encoding.makeDecoder()
+        let zlib = decoder as? ZlibDecoder
+        var kept: [UInt8]? = zlib == nil ? nil : []
         var received = 0
         for try await buffer in request.body {
             received += buffer.readableBytes
             guard received <= limits.maxCompressedSize else {
                 throw IngestFailure.tooLarge("request body exceeds the \(EnvelopeReader.format(limits.maxCompressedSize)) limit")
+            }
+            if kept != nil {
+                if received <= limits.maxEventSize {
+                    buffer.withUnsafeReadableBytes { kept?.append(contentsOf: $0) }
+                } else {
+                    kept = nil
+                }
             }
             try buffer.withUnsafeReadableBytes { raw in
                 do {
@@ -166,6 +179,8 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
         } catch let error as DecodingError {
             throw IngestFailure.badRequest(error.description)
         }
+        guard let kept, let format = zlib?.bodyFormat else { return nil }
+        return (format, kept)
     }
 
     /// The client address for `{{auto}}`.

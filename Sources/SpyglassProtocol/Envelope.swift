@@ -12,10 +12,13 @@ public struct Envelope: Sendable {
     public var headers: JSONObject
     /// The items in order, including those whose payload was skipped (``EnvelopeItem/isSkipped``).
     public var items: [EnvelopeItem]
+    /// The envelope's size in bytes, decompressed.
+    public var size: Int
 
-    public init(headers: JSONObject, items: [EnvelopeItem]) {
+    public init(headers: JSONObject, items: [EnvelopeItem], size: Int = 0) {
         self.headers = headers
         self.items = items
+        self.size = size
     }
 
     /// Parses a whole envelope held in memory with the given limits.
@@ -42,6 +45,8 @@ public struct EnvelopeItem: Sendable {
     public var isSkipped: Bool
     /// The payload's size in bytes, also for skipped items.
     public var size: Int
+    /// Where the payload starts in the decompressed envelope (bytes from its start).
+    public var offset: Int
 }
 
 /// Why an envelope was refused.
@@ -123,6 +128,8 @@ public struct EnvelopeReader {
                 if newline != nil {
                     index += 1
                     try endHeaderLine()
+                    // The payload (if this line was an item header) starts right after its newline.
+                    current?.offset = total - chunk.count + index
                 }
             case .payload(let remaining):
                 let take = min(remaining, chunk.count - index)
@@ -165,7 +172,7 @@ public struct EnvelopeReader {
         case .payloadLine, .terminator:
             finishItem()
         }
-        return Envelope(headers: headers ?? [:], items: items)
+        return Envelope(headers: headers ?? [:], items: items, size: total)
     }
 
     private func truncated(_ remaining: Int) -> EnvelopeError {
@@ -207,7 +214,7 @@ public struct EnvelopeReader {
                 .tooLarge, "item \(index) (\(type)): \(length) bytes exceed the \(Self.format(limit)) limit")
         }
         current = EnvelopeItem(
-            index: index, headers: header, type: type, payload: [], isSkipped: limit == nil, size: 0)
+            index: index, headers: header, type: type, payload: [], isSkipped: limit == nil, size: 0, offset: 0)
         currentLimit = limit
         if let length {
             state = length == 0 ? .terminator : .payload(remaining: length)

@@ -2,6 +2,7 @@ import CZlib
 import Foundation
 import SpyglassCore
 import SpyglassProtocol
+import Synchronization
 
 /// Stored event payloads: compact JSON, zlib-compressed (level 3: most of level 6's ratio at half its CPU).
 public enum EventPayloadCodec {
@@ -10,26 +11,23 @@ public enum EventPayloadCodec {
         compress(JSONWriter.bytes(payload))
     }
 
-    /// The stored form of an event: its raw bytes when it has them, else its normalized payload.
+    /// The stored form of an event: its request body as received when it has one, else its raw bytes compressed
+    /// when it has them, else its normalized payload compressed.
     public static func encode(_ event: NormalizedEvent) -> (blob: [UInt8], raw: Bool) {
+        if let body = event.rawBody { return (encode(body), true) }
         if let raw = event.raw { return (compress(raw), true) }
         return (encode(event.payload), false)
     }
 
     /// zlib-compressed bytes.
     public static func compress(_ json: [UInt8]) -> [UInt8] {
-        var bound = compressBound(uLong(json.count))
-        var out = [UInt8](repeating: 0, count: Int(bound))
-        let status = out.withUnsafeMutableBufferPointer { outBuffer in
-            json.withUnsafeBufferPointer { input in
-                compress2(outBuffer.baseAddress, &bound, input.baseAddress, uLong(input.count), 3)
-            }
-        }
-        // compressBound guarantees room; a failure would be an out-of-memory condition in zlib.
-        precondition(status == Z_OK, "zlib compress2 failed: \(status)")
-        out.removeSubrange(Int(bound)...)
-        return out
+        let compressor = compressors.take()
+        let blob = compressor.compress(json)
+        compressors.put(compressor)
+        return blob
     }
+
+    private static let compressors = CompressorPool()
 
     /// The normalized payload of a stored event: raw payloads are normalized again as at ingest.
     public static func decode(
@@ -43,29 +41,135 @@ public enum EventPayloadCodec {
 
     /// The JSON of a stored blob; throws when the blob is damaged.
     public static func decode(_ blob: [UInt8]) throws -> JSONValue {
+        try JSONParser.parse(payloadBytes(blob))
+    }
+
+    /// The payload bytes of a stored blob: a zlib stream, or a request body as received (``CompressedBody``).
+    static func payloadBytes(_ blob: [UInt8]) throws -> ArraySlice<UInt8> {
+        guard blob.first == bodyMarker else { return try inflate(blob[...], windowBits: MAX_WBITS, through: nil)[...] }
+        guard blob.count >= bodyHeaderSize, let format = CompressedBody.Format(rawValue: blob[1]) else {
+            throw damaged("unknown body header")
+        }
+        let offset = Int(littleEndian32(blob, at: 2))
+        let length = Int(littleEndian32(blob, at: 6))
+        let windowBits: Int32
+        switch format {
+        case .gzip: windowBits = MAX_WBITS + 32
+        case .zlib: windowBits = MAX_WBITS
+        case .rawDeflate: windowBits = -MAX_WBITS
+        }
+        let body = try inflate(blob[bodyHeaderSize...], windowBits: windowBits, through: offset + length)
+        guard body.count >= offset + length else { throw damaged("the body ends before the payload does") }
+        return body[offset..<(offset + length)]
+    }
+
+    /// The stored form of a body: a marker no zlib stream starts with (its first byte's low nibble is 8), the
+    /// format, the payload's offset and length (little-endian UInt32), then the body's bytes.
+    static func encode(_ body: CompressedBody) -> [UInt8] {
+        var blob: [UInt8] = [bodyMarker, body.format.rawValue]
+        blob.reserveCapacity(bodyHeaderSize + body.bytes.count)
+        for value in [body.payloadOffset, body.payloadLength] {
+            let number = UInt32(clamping: value)
+            blob += [UInt8(number & 0xff), UInt8(number >> 8 & 0xff), UInt8(number >> 16 & 0xff), UInt8(number >> 24)]
+        }
+        blob += body.bytes
+        return blob
+    }
+
+    private static let bodyMarker: UInt8 = 0
+    private static let bodyHeaderSize = 10
+
+    private static func littleEndian32(_ bytes: [UInt8], at index: Int) -> UInt32 {
+        (0..<4).reduce(0) { $0 | UInt32(bytes[index + $1]) << (8 * $1) }
+    }
+
+    private static func damaged(_ reason: String) -> DomainError {
+        DomainError(.unavailable, "stored event payload is damaged (\(reason))")
+    }
+
+    /// Inflates `input` to its end (several gzip members in a row for gzip), or only until `through` bytes are out.
+    private static func inflate(_ input: ArraySlice<UInt8>, windowBits: Int32, through: Int?) throws -> [UInt8] {
         var stream = z_stream()
-        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw DomainError(.unavailable, "cannot start zlib")
         }
         defer { inflateEnd(&stream) }
-        var json: [UInt8] = []
+        var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        var status: Int32 = Z_OK
-        try blob.withUnsafeBufferPointer { input in
+        try input.withUnsafeBufferPointer { input in
             stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
             stream.avail_in = uInt(input.count)
-            try chunk.withUnsafeMutableBufferPointer { out in
-                repeat {
-                    stream.next_out = out.baseAddress
-                    stream.avail_out = uInt(out.count)
-                    status = inflate(&stream, Z_NO_FLUSH)
-                    guard status == Z_OK || status == Z_STREAM_END else {
-                        throw DomainError(.unavailable, "stored event payload is damaged (zlib \(status))")
-                    }
-                    json.append(contentsOf: out[0..<(out.count - Int(stream.avail_out))])
-                } while status != Z_STREAM_END
+            try chunk.withUnsafeMutableBufferPointer { buffer in
+                while through.map({ out.count < $0 }) ?? true {
+                    stream.next_out = buffer.baseAddress
+                    stream.avail_out = uInt(buffer.count)
+                    let status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    guard status == Z_OK || status == Z_STREAM_END else { throw damaged("zlib \(status)") }
+                    out.append(contentsOf: buffer[0..<(buffer.count - Int(stream.avail_out))])
+                    guard status == Z_STREAM_END else { continue }
+                    // As the ingest decoder reads a gzip body: a further member follows where a gzip header starts.
+                    guard windowBits > MAX_WBITS, stream.avail_in > 0, stream.next_in.pointee == 0x1f else { break }
+                    inflateReset(&stream)
+                }
             }
         }
-        return try JSONParser.parse(json)
+        return out
+    }
+}
+
+/// A zlib deflate stream kept for reuse. Setting one up allocates about 256 KiB (window, hash chains, output
+/// buffer): glibc serves that from fresh pages and gives them back on free, so `compress2` per event cost three
+/// times its compression (page faults, TLB shootdowns); `deflateReset` keeps the memory.
+///
+/// `@unchecked Sendable`: a compressor is used by one caller at a time. Only ``CompressorPool`` hands them out, and
+/// it gives each to one taker, which uses it synchronously and returns it; zlib keeps no thread affinity.
+final class PayloadCompressor: @unchecked Sendable {
+    private var stream = z_stream()
+
+    init() {
+        // Level 3: most of level 6's ratio at half its CPU.
+        let status = deflateInit2_(
+            &stream, 3, Z_DEFLATED, MAX_WBITS, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        // Only an allocation failure (out of memory) makes deflateInit2 fail with these constant arguments.
+        precondition(status == Z_OK, "zlib deflateInit2 failed: \(status)")
+    }
+
+    deinit { deflateEnd(&stream) }
+
+    /// `input` as one complete zlib stream.
+    func compress(_ input: [UInt8]) -> [UInt8] {
+        deflateReset(&stream)
+        let bound = Int(deflateBound(&stream, uLong(input.count)))
+        return [UInt8](unsafeUninitializedCapacity: bound) { out, count in
+            input.withUnsafeBufferPointer { source in
+                stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
+                stream.avail_in = uInt(source.count)
+                stream.next_out = out.baseAddress
+                stream.avail_out = uInt(bound)
+                // deflateBound guarantees that one call with Z_FINISH ends the stream.
+                let status = deflate(&stream, Z_FINISH)
+                precondition(status == Z_STREAM_END, "zlib deflate did not finish: \(status)")
+                count = bound - Int(stream.avail_out)
+                stream.next_in = nil
+                stream.next_out = nil
+            }
+        }
+    }
+}
+
+/// Idle compressors, shared by the request tasks (at most a few are in use at once: one per core running).
+final class CompressorPool: Sendable {
+    /// Idle compressors kept at most; more are freed when returned.
+    private let keep = 8
+    private let idle = Mutex<[PayloadCompressor]>([])
+
+    func take() -> PayloadCompressor {
+        idle.withLock { $0.popLast() } ?? PayloadCompressor()
+    }
+
+    func put(_ compressor: PayloadCompressor) {
+        idle.withLock { idle in
+            if idle.count < keep { idle.append(compressor) }
+        }
     }
 }

@@ -70,6 +70,7 @@ public final class IngestWriter: IngestSink, Service {
         // them go before queueing, so what waits is what the cost below counts.
         work.event?.payload = .null
         work.event?.raw = nil
+        work.event?.rawBody = nil
         let cost = 4096 + (payload?.blob.count ?? 0) + work.attachments.reduce(0) { $0 + $1.data.count }
         return try await withCheckedThrowingContinuation { continuation in
             let outcome: Result<Int, IngestRefusal> = state.withLock { state in

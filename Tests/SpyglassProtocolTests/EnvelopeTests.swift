@@ -62,7 +62,17 @@ import Testing
             let pieces = try reader.finish()
             #expect(pieces.items.map(\.payload) == whole.items.map(\.payload), "chunk size \(size)")
             #expect(pieces.items.map(\.payload) == [Array("ab\ncd".utf8), Array(#"{"x":[1,2]}"#.utf8)])
+            // Where each payload lies in the body, whatever the chunks (a stored body is read back by it).
+            for item in pieces.items {
+                #expect(Array(body[item.offset..<(item.offset + item.size)]) == item.payload, "chunk size \(size)")
+            }
+            #expect(pieces.size == body.count)
         }
+        // Blank lines between items, a zero-length item and a newline-framed last item without its newline.
+        let spaced = Array("{}\n\n{\"type\":\"event\",\"length\":0}\n\n\r\n{\"type\":\"event\"}\n{\"y\":1}".utf8)
+        let items = try Envelope.parse(spaced, limits: keepEvents).items
+        #expect(items.map(\.size) == [0, 7])
+        #expect(Array(spaced[items[1].offset...]) == Array(#"{"y":1}"#.utf8))
     }
 
     @Test(arguments: [

@@ -114,6 +114,28 @@ def test_content_encodings(client):
         assert response.status_code == 200, (name, response.text)
     stored = sorted(e["payload"]["logentry"]["formatted"] for e in stored_events(client.data_dir))
     assert stored == sorted(f"encoded {name}" for name in cases)
+    # A gzip or deflate body is stored as received (first byte 0, then its format and where the event lies in it);
+    # the others are compressed by the server (a zlib stream: 0x78).
+    forms = {row[0]: row[1] for row in query(client.data_dir, "SELECT event_id, hex(substr(payload, 1, 2)) FROM event")}
+    events = {e["payload"]["logentry"]["formatted"]: e["event_id"] for e in stored_events(client.data_dir)}
+    expected = {"gzip": "0001", "x-gzip": "0001", "deflate": "0002", "deflate-raw": "0003"}
+    for name in cases:
+        form = forms[events[f"encoded {name}"]]
+        assert form == expected[name] if name in expected else form.startswith("78"), (name, form)
+
+    # Not stored as received: a body mostly made of something else than the event (an attachment), and one with
+    # bytes after its end (ignored by the decoder, so the body would not read back the same). Both read back whole.
+    big = client.post(gzip.compress(envelope({"message": "beside an attachment"}, event_id="a" * 32,
+                                             items=[("attachment", b"x" * 10000, {"filename": "big.bin"})])),
+                      headers={"Content-Encoding": "gzip"})
+    trailing = client.post(gzip.compress(envelope({"message": "with trailing bytes"}, event_id="b" * 32)) + b"tail",
+                           headers={"Content-Encoding": "gzip"})
+    assert big.status_code == 200 and trailing.status_code == 200, (big.text, trailing.text)
+    forms = dict(query(client.data_dir, "SELECT event_id, hex(substr(payload, 1, 1)) FROM event WHERE event_id IN (?, ?)",
+                       "a" * 32, "b" * 32))
+    assert forms == {"a" * 32: "78", "b" * 32: "78"}
+    messages = {e["event_id"]: e["payload"]["logentry"]["formatted"] for e in stored_events(client.data_dir)}
+    assert messages["a" * 32] == "beside an attachment" and messages["b" * 32] == "with trailing bytes"
 
     unsupported = client.post(body("zstd"), headers={"Content-Encoding": "zstd"})
     assert unsupported.status_code == 415 and "zstd" in unsupported.json()["detail"]

@@ -28,6 +28,8 @@ public struct NormalizedEvent: Sendable {
     /// normalization is applied again on reading (with ``sentAt`` and ``clientIP``): cheaper than writing the
     /// normalized JSON for every event, and the original is kept.
     public var raw: [UInt8]?
+    /// The compressed request body ``raw`` came in, when storing that body costs less than compressing ``raw``.
+    public var rawBody: CompressedBody?
     /// The envelope's `sent_at`, as normalization used it.
     public var sentAt: Date?
     /// The client's address where normalization used it (`user.ip_address` was `{{auto}}`), else nil.

@@ -42,7 +42,8 @@ enum AlertStore {
             let frequency: Int = row[2]
             guard let rule = try? AlertRule(json: JSONParser.parse(row[1] as String), id: ruleID, secret: { "" }) else { continue }
             if issueFirstSeen == nil {
-                issueFirstSeen = try Double.fetchOne(db, sql: "SELECT first_seen FROM issue WHERE id = ?", arguments: [issueID])
+                issueFirstSeen = try Double.fetchOne(
+                    db.cachedStatement(sql: "SELECT first_seen FROM issue WHERE id = ?"), arguments: [issueID])
                     .map(Date.init(timeIntervalSince1970:)) ?? now
             }
             let context = AlertContext(

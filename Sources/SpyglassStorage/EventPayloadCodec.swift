@@ -4,7 +4,8 @@ import SpyglassCore
 import SpyglassProtocol
 import Synchronization
 
-/// Stored event payloads: compact JSON, zlib-compressed (level 3: most of level 6's ratio at half its CPU).
+/// Stored event payloads: JSON, zlib-compressed (level 3: most of level 6's ratio at half its CPU), or the request
+/// body an event came in, as received (``CompressedBody``: a marker byte, its format and offsets, then the body).
 public enum EventPayloadCodec {
     /// The stored form of a payload.
     public static func encode(_ payload: JSONValue) -> [UInt8] {

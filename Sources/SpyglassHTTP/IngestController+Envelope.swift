@@ -14,7 +14,7 @@ extension IngestController {
         var reader = EnvelopeReader(limits: readerLimits)
         let body: (format: CompressedBody.Format, bytes: [UInt8])?
         do {
-            body = try await decodeBody(request, encoding: encoding) { try reader.consume($0) }
+            body = try await decodeBody(request, encoding: encoding, keepingBody: true) { try reader.consume($0) }
         } catch let error as EnvelopeError {
             throw IngestFailure(error)
         }
@@ -41,10 +41,13 @@ extension IngestController {
         if hasEvent, let key { try checkRateLimit(key) }
 
         var work = try makeWork(envelope, projectID: projectID, eventID: headerEventID, context: context)
-        // Little besides the event (headers, no large attachment: at most as much again, or 4 KiB): store the
-        // body as sent instead of compressing the event again.
-        if let body, let raw = work.event?.raw, let item = envelope.items.first(where: { $0.type == "event" }),
-            envelope.size - raw.count <= max(raw.count, 4096)
+        // Little besides the event (headers, no large attachment: at most as much again, or 4 KiB, decompressed;
+        // compressed, at most 4 KiB more than the event itself): store the body as sent instead of compressing the
+        // event again. Offsets are stored as UInt32.
+        if let body, let raw = work.event?.raw,
+            let item = envelope.items.first(where: { $0.type == "event" && !$0.isSkipped }),
+            envelope.size - raw.count <= max(raw.count, 4096), body.bytes.count <= raw.count + 4096,
+            item.offset + raw.count <= Int(UInt32.max)
         {
             work.event?.rawBody = CompressedBody(
                 format: body.format, bytes: body.bytes, payloadOffset: item.offset, payloadLength: raw.count)

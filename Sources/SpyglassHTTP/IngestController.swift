@@ -140,14 +140,16 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
 
     /// Streams the body through the decoder into `consume`, enforcing the compressed-size limit.
     ///
-    /// Returns a gzip or deflate body as received, with its format, when it is at most ``IngestLimits/maxEventSize``
-    /// (the caller may store it instead of compressing the event again: see ``CompressedBody``).
+    /// With `keepingBody`, returns a gzip or deflate body as received, with its format, when it is at most
+    /// ``IngestLimits/maxEventSize`` (the caller may store it instead of compressing the event again: see
+    /// ``CompressedBody``).
     @discardableResult
     func decodeBody(
-        _ request: Request, encoding: ContentEncoding, consume: (UnsafeBufferPointer<UInt8>) throws -> Void
+        _ request: Request, encoding: ContentEncoding, keepingBody: Bool = false,
+        consume: (UnsafeBufferPointer<UInt8>) throws -> Void
     ) async throws -> (format: CompressedBody.Format, bytes: [UInt8])? {
         let decoder = encoding.makeDecoder()
-        let zlib = decoder as? ZlibDecoder
+        let zlib = keepingBody ? decoder as? ZlibDecoder : nil
         var kept: [UInt8]? = zlib == nil ? nil : []
         var received = 0
         for try await buffer in request.body {

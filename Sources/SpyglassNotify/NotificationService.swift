@@ -198,9 +198,16 @@ final class AttemptRecorder: Sendable {
             do {
                 try await outbox.recordAttempts(batch)
             } catch {
-                logger.error(
-                    "could not record notification attempts",
-                    metadata: ["error": "\(error)", "spyglass.notifications": "\(batch.map(\.notificationID))"])
+                // One attempt must not take the others with it (their notifications would be sent again): each alone.
+                for attempt in batch {
+                    do {
+                        try await outbox.recordAttempts([attempt])
+                    } catch {
+                        logger.error(
+                            "could not record a notification attempt",
+                            metadata: ["error": "\(error)", "spyglass.notification": "\(attempt.notificationID)"])
+                    }
+                }
             }
         }
     }

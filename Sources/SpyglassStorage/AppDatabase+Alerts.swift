@@ -104,8 +104,13 @@ extension AppDatabase: NotificationOutbox {
     public func recordAttempts(_ attempts: [RecordedAttempt]) async throws {
         guard !attempts.isEmpty else { return }
         try await writer.write { db in
+            // A notification deleted meanwhile (its issue deleted or merged) gets no attempt row: the others of the
+            // batch must not fail with it.
             let insert = try db.cachedStatement(
-                sql: "INSERT INTO notification_attempt (notification_id, at, outcome, detail) VALUES (?, ?, ?, ?)")
+                sql: """
+                    INSERT INTO notification_attempt (notification_id, at, outcome, detail)
+                    SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM notification WHERE id = ?1)
+                    """)
             let delivered = try db.cachedStatement(
                 sql: """
                     UPDATE notification SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, next_attempt = NULL

@@ -139,6 +139,8 @@ final class PayloadCompressor: @unchecked Sendable {
 
     /// `input` as one complete zlib stream.
     func compress(_ input: [UInt8]) -> [UInt8] {
+        // One deflate call takes at most 4 GiB (`uInt`); zlib's one-shot function loops over larger input.
+        guard input.count <= Int(UInt32.max) else { return Self.compressOnce(input) }
         deflateReset(&stream)
         let bound = Int(deflateBound(&stream, uLong(input.count)))
         return [UInt8](unsafeUninitializedCapacity: bound) { out, count in
@@ -155,6 +157,18 @@ final class PayloadCompressor: @unchecked Sendable {
                 stream.next_out = nil
             }
         }
+    }
+}
+
+extension PayloadCompressor {
+    /// `compress2` at the same level, for input a single deflate call cannot take.
+    static func compressOnce(_ input: [UInt8]) -> [UInt8] {
+        var bound = compressBound(uLong(input.count))
+        var out = [UInt8](repeating: 0, count: Int(bound))
+        let status = compress2(&out, &bound, input, uLong(input.count), 3)
+        // compressBound guarantees room; a failure would be an out-of-memory condition in zlib.
+        precondition(status == Z_OK, "zlib compress2 failed: \(status)")
+        return Array(out.prefix(Int(bound)))
     }
 }
 

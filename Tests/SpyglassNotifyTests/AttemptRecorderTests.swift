@@ -104,4 +104,20 @@ final class GatedOutbox: NotificationOutbox {
         #expect(try await database.pendingNotificationCount() == 1)
         #expect(try await database.nextNotificationDue() == now.addingTimeInterval(30))
     }
+
+    @Test func aNotificationDeletedMeanwhileDoesNotTakeTheOtherAttemptsWithIt() async throws {
+        // Deleting or merging an issue deletes its notifications while their deliveries may be under way.
+        let (database, due) = try await pendingNotifications(3)
+        try #require(due.count == 3)
+        try await database.deleteIssue(id: due[1].content.issueID)
+        try await database.recordAttempts(
+            due.map {
+                RecordedAttempt(
+                    notificationID: $0.id, attempt: DeliveryAttempt(date: now, succeeded: true, detail: "ok"), retryAt: nil)
+            })
+        let history = try await database.deliveries(issueID: nil, ruleID: 1, limit: 10)
+        #expect(Set(history.map(\.id)) == [due[0].id, due[2].id])
+        #expect(history.allSatisfy { $0.status == "delivered" && $0.history.count == 1 })
+        #expect(try await database.pendingNotificationCount() == 0)
+    }
 }

@@ -184,8 +184,9 @@ final class AttemptRecorder: Sendable {
     func record(_ attempt: RecordedAttempt) async {
         let writes = state.withLock { state in
             state.queued.append(attempt)
-            defer { state.writing = true }
-            return !state.writing
+            let writes = !state.writing
+            state.writing = true
+            return writes
         }
         guard writes else { return }
         while true {

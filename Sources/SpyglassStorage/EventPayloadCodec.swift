@@ -125,12 +125,14 @@ public enum EventPayloadCodec {
 /// `@unchecked Sendable`: a compressor is used by one caller at a time. Only ``CompressorPool`` hands them out, and
 /// it gives each to one taker, which uses it synchronously and returns it; zlib keeps no thread affinity.
 final class PayloadCompressor: @unchecked Sendable {
+    /// zlib's level for stored payloads: most of level 6's ratio at half its CPU.
+    static let level: Int32 = 3
+
     private var stream = z_stream()
 
     init() {
-        // Level 3: most of level 6's ratio at half its CPU.
         let status = deflateInit2_(
-            &stream, 3, Z_DEFLATED, MAX_WBITS, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            &stream, Self.level, Z_DEFLATED, MAX_WBITS, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         // Only an allocation failure (out of memory) makes deflateInit2 fail with these constant arguments.
         precondition(status == Z_OK, "zlib deflateInit2 failed: \(status)")
     }
@@ -165,7 +167,7 @@ extension PayloadCompressor {
     static func compressOnce(_ input: [UInt8]) -> [UInt8] {
         var bound = compressBound(uLong(input.count))
         var out = [UInt8](repeating: 0, count: Int(bound))
-        let status = compress2(&out, &bound, input, uLong(input.count), 3)
+        let status = compress2(&out, &bound, input, uLong(input.count), level)
         // compressBound guarantees room; a failure would be an out-of-memory condition in zlib.
         precondition(status == Z_OK, "zlib compress2 failed: \(status)")
         return Array(out.prefix(Int(bound)))

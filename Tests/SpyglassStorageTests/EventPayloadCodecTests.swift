@@ -19,14 +19,8 @@ import Testing
         return Array(text.utf8)
     }
 
-    /// zlib's one-shot compress2 at the codec's level: the reference output.
-    func referenceCompress(_ input: [UInt8]) -> [UInt8] {
-        var length = compressBound(uLong(input.count))
-        var out = [UInt8](repeating: 0, count: Int(length))
-        let status = compress2(&out, &length, input, uLong(input.count), 3)
-        precondition(status == Z_OK)
-        return Array(out.prefix(Int(length)))
-    }
+    /// zlib's one-shot `compress2` at the codec's level: the reference output.
+    func referenceCompress(_ input: [UInt8]) -> [UInt8] { PayloadCompressor.compressOnce(input) }
 
     @Test func reusedCompressorsGiveZlibsOwnOutputAndDecodeBack() throws {
         // Small, typical and larger than the 64 KiB output chunk of the decoder; one after another on one compressor.

@@ -13,34 +13,35 @@ enum AlertStore {
     static func evaluate(
         _ event: NormalizedEvent, issueID: Int64, transitions: Set<AlertTrigger>, projectID: Int64, in db: Database
     ) throws {
-        let rules = try Row.fetchAll(
-            db.cachedStatement(
-                sql: """
-                    SELECT id, spec, frequency_minutes, counts_events, counts_users FROM alert_rule
-                    WHERE project_id = ? AND enabled = 1
-                        AND ((on_new AND ?) OR (on_regression AND ?) OR (on_reappeared AND ?) OR counts_events OR counts_users)
-                    ORDER BY id
-                    """),
-            arguments: [
-                projectID, transitions.contains(.newIssue), transitions.contains(.regression), transitions.contains(.escalating),
-            ])
+        let rules = try WriterStatement(
+            """
+            SELECT id, spec, frequency_minutes, counts_events, counts_users FROM alert_rule
+            WHERE project_id = ? AND enabled = 1
+                AND ((on_new AND ?) OR (on_regression AND ?) OR (on_reappeared AND ?) OR counts_events OR counts_users)
+            ORDER BY id
+            """, in: db
+        ).fetchAll(
+            projectID, transitions.contains(.newIssue), transitions.contains(.regression), transitions.contains(.escalating)
+        ) { row in
+            (id: row.int64(0), spec: row.string(1) ?? "", frequency: row.int64(2), countsEvents: row.bool(3), countsUsers: row.bool(4))
+        }
         guard !rules.isEmpty else { return }
         let timestamp = event.timestamp.timeIntervalSince1970
-        if rules.contains(where: { $0[3] as Bool }) {
+        if rules.contains(where: \.countsEvents) {
             try db.cachedStatement(
                 sql: "INSERT INTO issue_minute (issue_id, minute, count) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1"
             ).execute(arguments: [issueID, Int64((timestamp / 60).rounded(.down))])
         }
-        if let userKey = event.userKey, rules.contains(where: { $0[4] as Bool }) {
+        if let userKey = event.userKey, rules.contains(where: \.countsUsers) {
             try db.cachedStatement(sql: "UPDATE issue_user SET last_seen = max(coalesce(last_seen, 0), ?) WHERE issue_id = ? AND user_key = ?")
                 .execute(arguments: [timestamp, issueID, userKey])
         }
         let now = event.received
         var issueFirstSeen: Date?
         for row in rules {
-            let ruleID: Int64 = row[0]
-            let frequency: Int = row[2]
-            guard let rule = try? AlertRule(json: JSONParser.parse(row[1] as String), id: ruleID, secret: { "" }) else { continue }
+            let ruleID = row.id
+            let frequency = row.frequency
+            guard let rule = try? AlertRule(json: JSONParser.parse(row.spec), id: ruleID, secret: { "" }) else { continue }
             if issueFirstSeen == nil {
                 issueFirstSeen = try Double.fetchOne(
                     db.cachedStatement(sql: "SELECT first_seen FROM issue WHERE id = ?"), arguments: [issueID])

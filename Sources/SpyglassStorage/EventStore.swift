@@ -12,67 +12,65 @@ import SpyglassProtocol
 enum EventStore {
     /// Returns false when the project already has an event with this id (nothing is written).
     static func insert(_ event: NormalizedEvent, payload: (blob: [UInt8], raw: Bool), projectID: Int64, in db: Database) throws -> Bool {
-        let exists = try db.cachedStatement(sql: "SELECT 1 FROM event WHERE project_id = ? AND event_id = ?")
-        if try Bool.fetchOne(exists, arguments: [projectID, event.eventID]) == true { return false }
+        let exists = try WriterStatement("SELECT 1 FROM event WHERE project_id = ? AND event_id = ?", in: db)
+        if try exists.fetchInt64(projectID, event.eventID) != nil { return false }
 
         let timestamp = event.timestamp.timeIntervalSince1970
         let releaseID = try LifecycleStore.recordRelease(event, projectID: projectID, in: db)
         let (issueID, isNew) = try issue(for: event, projectID: projectID, in: db)
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment,
-                    payload, payload_raw, sent_at, client_ip, issue_id, primary_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(arguments: [
+        try WriterStatement(
+            """
+            INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment,
+                payload, payload_raw, sent_at, client_ip, issue_id, primary_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, in: db
+        ).execute(
             projectID, event.eventID, timestamp, event.received.timeIntervalSince1970, event.level, event.platform,
-            event.release, event.environment, Data(payload.blob), payload.raw, event.sentAt?.timeIntervalSince1970,
-            event.clientIP, issueID, event.hashes.first,
-        ])
+            event.release, event.environment, BlobBinding(bytes: payload.blob), payload.raw,
+            event.sentAt?.timeIntervalSince1970, event.clientIP, issueID, event.hashes.first)
         let rowID = db.lastInsertedRowID
 
         var newUser = 0
         if let userKey = event.userKey {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO issue_user (issue_id, user_key, last_seen) VALUES (?, ?, ?)")
-                .execute(arguments: [issueID, userKey, timestamp])
+            try WriterStatement("INSERT OR IGNORE INTO issue_user (issue_id, user_key, last_seen) VALUES (?, ?, ?)", in: db)
+                .execute(issueID, userKey, timestamp)
             newUser = db.changesCount
         }
         // Two statements: SQLite rewrites the entries of every index on a column an UPDATE assigns, changed or not,
         // and first seen moves only for a late event: most events leave `issue(project_id, first_seen)` alone.
-        try db.cachedStatement(
-            sql: """
-                UPDATE issue SET times_seen = times_seen + 1, user_count = user_count + ?,
-                    last_event_id = CASE WHEN last_event_id IS NULL OR ? >= last_seen THEN ? ELSE last_event_id END,
-                    level = CASE WHEN ? >= last_seen THEN ? ELSE level END,
-                    last_release = CASE WHEN ? >= last_seen AND ? IS NOT NULL THEN ? ELSE last_release END,
-                    last_seen = max(last_seen, ?)
-                WHERE id = ?
-                """
-        ).execute(arguments: [
-            newUser, timestamp, rowID, timestamp, event.level, timestamp, event.release, event.release, timestamp,
-            issueID,
-        ])
-        try db.cachedStatement(
-            sql: """
-                UPDATE issue SET first_event_id = ?, first_seen = min(first_seen, ?)
-                WHERE id = ? AND (first_event_id IS NULL OR ? < first_seen)
-                """
-        ).execute(arguments: [rowID, timestamp, issueID, timestamp])
-        let tagStatement = try db.cachedStatement(
-            sql: """
-                INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (?, ?, ?, 1, ?, ?)
-                ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = times_seen + 1,
-                    first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)
-                """)
+        try WriterStatement(
+            """
+            UPDATE issue SET times_seen = times_seen + 1, user_count = user_count + ?,
+                last_event_id = CASE WHEN last_event_id IS NULL OR ? >= last_seen THEN ? ELSE last_event_id END,
+                level = CASE WHEN ? >= last_seen THEN ? ELSE level END,
+                last_release = CASE WHEN ? >= last_seen AND ? IS NOT NULL THEN ? ELSE last_release END,
+                last_seen = max(last_seen, ?)
+            WHERE id = ?
+            """, in: db
+        ).execute(
+            Int64(newUser), timestamp, rowID, timestamp, event.level, timestamp, event.release, event.release, timestamp,
+            issueID)
+        try WriterStatement(
+            """
+            UPDATE issue SET first_event_id = ?, first_seen = min(first_seen, ?)
+            WHERE id = ? AND (first_event_id IS NULL OR ? < first_seen)
+            """, in: db
+        ).execute(rowID, timestamp, issueID, timestamp)
+        let tagStatement = try WriterStatement(
+            """
+            INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (?, ?, ?, 1, ?, ?)
+            ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = times_seen + 1,
+                first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)
+            """, in: db)
         for tag in event.tags {
-            try tagStatement.execute(arguments: [issueID, tag.key, tag.value, timestamp, timestamp])
+            try tagStatement.execute(issueID, tag.key, tag.value, timestamp, timestamp)
         }
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO issue_hour (issue_id, hour, count) VALUES (?, ?, 1)
-                ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + 1
-                """
-        ).execute(arguments: [issueID, Int64((timestamp / 3600).rounded(.down))])
+        try WriterStatement(
+            """
+            INSERT INTO issue_hour (issue_id, hour, count) VALUES (?, ?, 1)
+            ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + 1
+            """, in: db
+        ).execute(issueID, Int64((timestamp / 3600).rounded(.down)))
         var transitions: Set<AlertTrigger> = []
         if isNew {
             try LifecycleStore.issueCreated(issueID, releaseID: releaseID, event: event, in: db)
@@ -86,11 +84,11 @@ enum EventStore {
 
     /// The issue the event belongs to, creating it when none of its hashes is known.
     private static func issue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> (Int64, Bool) {
-        let lookup = try db.cachedStatement(sql: "SELECT issue_id FROM grouping_hash WHERE project_id = ? AND hash = ?")
+        let lookup = try WriterStatement("SELECT issue_id FROM grouping_hash WHERE project_id = ? AND hash = ?", in: db)
         var found: Int64?
         var missing: [String] = []
         for hash in event.hashes {
-            if let issue = try Int64.fetchOne(lookup, arguments: [projectID, hash]) {
+            if let issue = try lookup.fetchInt64(projectID, hash) {
                 if found == nil { found = issue }
             } else {
                 missing.append(hash)

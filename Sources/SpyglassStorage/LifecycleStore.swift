@@ -10,14 +10,15 @@ enum LifecycleStore {
     static func recordRelease(_ event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64? {
         guard let version = event.release else { return nil }
         let timestamp = event.timestamp.timeIntervalSince1970
-        let existing = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT id FROM release WHERE project_id = ? AND version = ?"), arguments: [projectID, version])
+        let existing = try WriterStatement("SELECT id FROM release WHERE project_id = ? AND version = ?", in: db)
+            .fetchInt64(projectID, version)
         let releaseID: Int64
         if let existing {
             releaseID = existing
-            try db.cachedStatement(
-                sql: "UPDATE release SET first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?"
-            ).execute(arguments: [timestamp, timestamp, timestamp, timestamp, releaseID])
+            try WriterStatement(
+                "UPDATE release SET first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?",
+                in: db
+            ).execute(timestamp, timestamp, timestamp, timestamp, releaseID)
         } else {
             try db.cachedStatement(
                 sql: "INSERT INTO release (project_id, version, created_at, first_event, last_event) VALUES (?, ?, ?, ?, ?)"
@@ -26,13 +27,13 @@ enum LifecycleStore {
             try releaseCreated(version, projectID: projectID, in: db)
         }
         if let environment = event.environment {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO release_environment (release_id, environment, first_seen, last_seen) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (release_id, environment) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
-                        last_seen = max(last_seen, excluded.last_seen)
-                    """
-            ).execute(arguments: [releaseID, environment, timestamp, timestamp])
+            try WriterStatement(
+                """
+                INSERT INTO release_environment (release_id, environment, first_seen, last_seen) VALUES (?, ?, ?, ?)
+                ON CONFLICT (release_id, environment) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
+                    last_seen = max(last_seen, excluded.last_seen)
+                """, in: db
+            ).execute(releaseID, environment, timestamp, timestamp)
         }
         return releaseID
     }
@@ -74,6 +75,9 @@ enum LifecycleStore {
     static func eventJoined(
         _ issueID: Int64, eventRowID: Int64, event: NormalizedEvent, projectID: Int64, in db: Database
     ) throws -> AlertTrigger? {
+        // Most events join an unresolved issue: one column tells, before the row the transitions need.
+        let current = try WriterStatement("SELECT status FROM issue WHERE id = ?", in: db).fetchOne(issueID) { $0.string(0) }
+        guard current == "resolved" || current == "ignored" else { return nil }
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(

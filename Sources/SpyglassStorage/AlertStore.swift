@@ -6,25 +6,15 @@ import SpyglassProtocol
 /// Alert rules inside the writer's transaction: which rules an event fires, and the outbox rows they write.
 ///
 /// The rows are written in the transaction that stores the event, so an alert exists exactly when its event
-/// does. Per event this costs one indexed query when no rule can fire (the usual case: an event joining an
-/// unresolved issue while only new-issue and regression rules exist).
+/// does. A project's rules are read once per batch (``WriterBatch``); an event for which none can fire (the usual
+/// case: joining an unresolved issue while only new-issue and regression rules exist) costs no statement.
 enum AlertStore {
     /// Evaluates the project's rules for an event just stored in `issueID` and queues what fires.
     static func evaluate(
-        _ event: NormalizedEvent, issueID: Int64, transitions: Set<AlertTrigger>, projectID: Int64, in db: Database
+        _ event: NormalizedEvent, issueID: Int64, transitions: Set<AlertTrigger>, projectID: Int64, batch: WriterBatch,
+        in db: Database
     ) throws {
-        let rules = try WriterStatement(
-            """
-            SELECT id, spec, frequency_minutes, counts_events, counts_users FROM alert_rule
-            WHERE project_id = ? AND enabled = 1
-                AND ((on_new AND ?) OR (on_regression AND ?) OR (on_reappeared AND ?) OR counts_events OR counts_users)
-            ORDER BY id
-            """, in: db
-        ).fetchAll(
-            projectID, transitions.contains(.newIssue), transitions.contains(.regression), transitions.contains(.escalating)
-        ) { row in
-            (id: row.int64(0), spec: row.string(1) ?? "", frequency: row.int64(2), countsEvents: row.bool(3), countsUsers: row.bool(4))
-        }
+        let rules = try batch.rules(projectID: projectID, in: db).filter { $0.applies(to: transitions) }
         guard !rules.isEmpty else { return }
         let timestamp = event.timestamp.timeIntervalSince1970
         if rules.contains(where: \.countsEvents) {
@@ -38,10 +28,10 @@ enum AlertStore {
         }
         let now = event.received
         var issueFirstSeen: Date?
-        for row in rules {
-            let ruleID = row.id
-            let frequency = row.frequency
-            guard let rule = try? AlertRule(json: JSONParser.parse(row.spec), id: ruleID, secret: { "" }) else { continue }
+        for entry in rules {
+            let ruleID = entry.id
+            let frequency = entry.frequencyMinutes
+            let rule = entry.rule
             if issueFirstSeen == nil {
                 issueFirstSeen = try Double.fetchOne(
                     db.cachedStatement(sql: "SELECT first_seen FROM issue WHERE id = ?"), arguments: [issueID])

@@ -11,24 +11,47 @@ import SpyglassProtocol
 /// lifecycle changes (regression, unignore) and the alert rules they fire (outbox rows).
 enum EventStore {
     /// Returns false when the project already has an event with this id (nothing is written).
-    static func insert(_ event: NormalizedEvent, payload: (blob: [UInt8], raw: Bool), projectID: Int64, in db: Database) throws -> Bool {
-        let exists = try WriterStatement("SELECT 1 FROM event WHERE project_id = ? AND event_id = ?", in: db)
-        if try exists.fetchInt64(projectID, event.eventID) != nil { return false }
-
+    static func insert(
+        _ event: NormalizedEvent, payload: (blob: [UInt8], raw: Bool), projectID: Int64, batch: WriterBatch, in db: Database
+    ) throws -> Bool {
         let timestamp = event.timestamp.timeIntervalSince1970
-        let releaseID = try LifecycleStore.recordRelease(event, projectID: projectID, in: db)
-        let (issueID, isNew) = try issue(for: event, projectID: projectID, in: db)
+        let lookup = try WriterStatement("SELECT issue_id FROM grouping_hash WHERE project_id = ? AND hash = ?", in: db)
+        var known: Int64?
+        var missing: [String] = []
+        for hash in event.hashes {
+            if let issue = try lookup.fetchInt64(projectID, hash) {
+                if known == nil { known = issue }
+            } else {
+                missing.append(hash)
+            }
+        }
+        // A new issue is written before its event, so a duplicate must be found first; joining a known issue, the
+        // event row is the first write, and its unique key finds the duplicate.
+        if known == nil,
+            try WriterStatement("SELECT 1 FROM event WHERE project_id = ? AND event_id = ?", in: db).fetchInt64(projectID, event.eventID) != nil
+        {
+            return false
+        }
+        let issueID = try known ?? createIssue(for: event, projectID: projectID, in: db)
         try WriterStatement(
             """
             INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment,
                 payload, payload_raw, sent_at, client_ip, issue_id, primary_hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (project_id, event_id) DO NOTHING
             """, in: db
         ).execute(
             projectID, event.eventID, timestamp, event.received.timeIntervalSince1970, event.level, event.platform,
             event.release, event.environment, BlobBinding(bytes: payload.blob), payload.raw,
             event.sentAt?.timeIntervalSince1970, event.clientIP, issueID, event.hashes.first)
+        if db.changesCount == 0 { return false }
         let rowID = db.lastInsertedRowID
+        let attach = try WriterStatement(
+            "INSERT OR IGNORE INTO grouping_hash (project_id, hash, config, issue_id) VALUES (?, ?, ?, ?)", in: db)
+        for hash in missing {
+            try attach.execute(projectID, hash, Grouping.config, issueID)
+        }
+        let releaseID = try batch.recordRelease(event, projectID: projectID, in: db)
 
         var newUser = 0
         if let userKey = event.userKey {
@@ -72,35 +95,14 @@ enum EventStore {
             """, in: db
         ).execute(issueID, Int64((timestamp / 3600).rounded(.down)))
         var transitions: Set<AlertTrigger> = []
-        if isNew {
+        if known == nil {
             try LifecycleStore.issueCreated(issueID, releaseID: releaseID, event: event, in: db)
             transitions.insert(.newIssue)
         } else if let transition = try LifecycleStore.eventJoined(issueID, eventRowID: rowID, event: event, projectID: projectID, in: db) {
             transitions.insert(transition)
         }
-        try AlertStore.evaluate(event, issueID: issueID, transitions: transitions, projectID: projectID, in: db)
+        try AlertStore.evaluate(event, issueID: issueID, transitions: transitions, projectID: projectID, batch: batch, in: db)
         return true
-    }
-
-    /// The issue the event belongs to, creating it when none of its hashes is known.
-    private static func issue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> (Int64, Bool) {
-        let lookup = try WriterStatement("SELECT issue_id FROM grouping_hash WHERE project_id = ? AND hash = ?", in: db)
-        var found: Int64?
-        var missing: [String] = []
-        for hash in event.hashes {
-            if let issue = try lookup.fetchInt64(projectID, hash) {
-                if found == nil { found = issue }
-            } else {
-                missing.append(hash)
-            }
-        }
-        let issueID = try found ?? createIssue(for: event, projectID: projectID, in: db)
-        let attach = try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO grouping_hash (project_id, hash, config, issue_id) VALUES (?, ?, ?, ?)")
-        for hash in missing {
-            try attach.execute(arguments: [projectID, hash, Grouping.config, issueID])
-        }
-        return (issueID, found == nil)
     }
 
     private static func createIssue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64 {

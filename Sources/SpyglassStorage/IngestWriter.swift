@@ -167,7 +167,10 @@ public final class IngestWriter: IngestSink, Service {
         do {
             let receipts = try database.writer.write { db in
                 defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }
-                return try batch.map { job in try Self.store(job.work, payload: job.payload, in: db) }
+                let shared = WriterBatch()
+                let receipts = try batch.map { job in try Self.store(job.work, payload: job.payload, batch: shared, in: db) }
+                try shared.finish(db)
+                return receipts
             }
             commitTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped)
             for (job, receipt) in zip(batch, receipts) { job.continuation.resume(returning: receipt) }
@@ -176,7 +179,12 @@ public final class IngestWriter: IngestSink, Service {
             logger?.warning("ingest batch failed, retrying jobs one by one", metadata: ["error": "\(error)"])
             for job in batch {
                 do {
-                    let receipt = try database.writer.write { db in try Self.store(job.work, payload: job.payload, in: db) }
+                    let receipt = try database.writer.write { db in
+                        let shared = WriterBatch()
+                        let receipt = try Self.store(job.work, payload: job.payload, batch: shared, in: db)
+                        try shared.finish(db)
+                        return receipt
+                    }
                     job.continuation.resume(returning: receipt)
                 } catch {
                     job.continuation.resume(throwing: error)
@@ -185,10 +193,12 @@ public final class IngestWriter: IngestSink, Service {
         }
     }
 
-    private static func store(_ work: IngestWork, payload: (blob: [UInt8], raw: Bool)?, in db: Database) throws -> IngestReceipt {
+    private static func store(
+        _ work: IngestWork, payload: (blob: [UInt8], raw: Bool)?, batch: WriterBatch, in db: Database
+    ) throws -> IngestReceipt {
         var stored = false
         if let event = work.event, let payload {
-            stored = try EventStore.insert(event, payload: payload, projectID: work.projectID, in: db)
+            stored = try EventStore.insert(event, payload: payload, projectID: work.projectID, batch: batch, in: db)
         }
         let now = Date.now.timeIntervalSince1970
         // Attachments of a duplicate event were stored with the first copy.

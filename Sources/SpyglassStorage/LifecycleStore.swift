@@ -5,37 +5,38 @@ import SpyglassProtocol
 
 /// The release and lifecycle bookkeeping of one event, inside the writer's transaction.
 enum LifecycleStore {
-    /// Creates or updates the event's release (and its environment); a release seen for the first time turns
-    /// "resolved in next release" resolutions it is newer than into "resolved in this release".
-    static func recordRelease(_ event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64? {
-        guard let version = event.release else { return nil }
-        let timestamp = event.timestamp.timeIntervalSince1970
-        let existing = try WriterStatement("SELECT id FROM release WHERE project_id = ? AND version = ?", in: db)
+    /// Creates or updates a release for an event at `timestamp` (received at `received`); a release seen for the
+    /// first time turns "resolved in next release" resolutions it is newer than into "resolved in this release".
+    /// Returns its id. (The writer goes through ``WriterBatch/recordRelease(_:projectID:in:)``: once per release
+    /// and batch.)
+    static func recordRelease(
+        _ version: String, timestamp: Double, received: Double, projectID: Int64, in db: Database
+    ) throws -> Int64 {
+        if let existing = try WriterStatement("SELECT id FROM release WHERE project_id = ? AND version = ?", in: db)
             .fetchInt64(projectID, version)
-        let releaseID: Int64
-        if let existing {
-            releaseID = existing
+        {
             try WriterStatement(
                 "UPDATE release SET first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?",
                 in: db
-            ).execute(timestamp, timestamp, timestamp, timestamp, releaseID)
-        } else {
-            try db.cachedStatement(
-                sql: "INSERT INTO release (project_id, version, created_at, first_event, last_event) VALUES (?, ?, ?, ?, ?)"
-            ).execute(arguments: [projectID, version, event.received.timeIntervalSince1970, timestamp, timestamp])
-            releaseID = db.lastInsertedRowID
-            try releaseCreated(version, projectID: projectID, in: db)
+            ).execute(timestamp, timestamp, timestamp, timestamp, existing)
+            return existing
         }
-        if let environment = event.environment {
-            try WriterStatement(
-                """
-                INSERT INTO release_environment (release_id, environment, first_seen, last_seen) VALUES (?, ?, ?, ?)
-                ON CONFLICT (release_id, environment) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
-                    last_seen = max(last_seen, excluded.last_seen)
-                """, in: db
-            ).execute(releaseID, environment, timestamp, timestamp)
-        }
+        try WriterStatement("INSERT INTO release (project_id, version, created_at, first_event, last_event) VALUES (?, ?, ?, ?, ?)", in: db)
+            .execute(projectID, version, received, timestamp, timestamp)
+        let releaseID = db.lastInsertedRowID
+        try releaseCreated(version, projectID: projectID, in: db)
         return releaseID
+    }
+
+    /// Creates or widens the release's row for an environment.
+    static func recordEnvironment(_ environment: String, releaseID: Int64, timestamp: Double, in db: Database) throws {
+        try WriterStatement(
+            """
+            INSERT INTO release_environment (release_id, environment, first_seen, last_seen) VALUES (?, ?, ?, ?)
+            ON CONFLICT (release_id, environment) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
+                last_seen = max(last_seen, excluded.last_seen)
+            """, in: db
+        ).execute(releaseID, environment, timestamp, timestamp)
     }
 
     /// A new release exists: "in next release" resolutions older than it now mean "in this release".
@@ -75,16 +76,16 @@ enum LifecycleStore {
     static func eventJoined(
         _ issueID: Int64, eventRowID: Int64, event: NormalizedEvent, projectID: Int64, in db: Database
     ) throws -> AlertTrigger? {
-        // Most events join an unresolved issue: one column tells, before the row the transitions need.
-        let current = try WriterStatement("SELECT status FROM issue WHERE id = ?", in: db).fetchOne(issueID) { $0.string(0) }
-        guard current == "resolved" || current == "ignored" else { return nil }
+        // Most events join an unresolved issue: its status tells, before the row the transitions need is read.
+        guard let status = try WriterStatement("SELECT status FROM issue WHERE id = ?", in: db).fetchOne(issueID, read: { $0.string(0) }) ?? nil,
+            status == "resolved" || status == "ignored"
+        else { return nil }
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(
                     sql: "SELECT status, resolution, resolution_release, ignore_state, times_seen, user_count FROM issue WHERE id = ?"),
                 arguments: [issueID])
         else { return nil }
-        let status: String = row[0]
         let now = event.received
         switch status {
         case "resolved":

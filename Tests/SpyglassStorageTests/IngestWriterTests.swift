@@ -90,6 +90,46 @@ import Testing
         #expect(try EventPayloadCodec.decode(Array(blob ?? Data())) == JSONParser.parse(raw))  // the original, as sent
     }
 
+    @Test func eventsOfOneBatchKeepTheirReleaseSpanAndDuplicatesInItAreStoredOnce() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        func event(_ id: String, at offset: TimeInterval, message: String = "boom") -> NormalizedEvent {
+            NormalizedEvent(
+                eventID: id, timestamp: now.addingTimeInterval(offset), received: now, level: "error", platform: "python",
+                release: "app@1", environment: "prod", payload: ["event_id": .string(id), "logentry": ["formatted": .string(message)]])
+        }
+        let joining = EventID.generate()
+        let creating = EventID.generate()
+        let works = [
+            event(EventID.generate(), at: 0), event(EventID.generate(), at: -30), event(joining, at: 50),
+            event(EventID.generate(), at: 20), event(joining, at: 60),  // a copy joining the issue of the first
+            event(creating, at: 5, message: "new"), event(creating, at: 6, message: "new"),  // a copy of a new issue's event
+        ].map { IngestWork(projectID: project, event: $0) }
+        // Queued before the writer runs, so they are committed in one transaction.
+        let tasks = works.map { work in Task { try await writer.ingest(work) } }
+        while writer.depth < works.count { try await Task.sleep(for: .milliseconds(1)) }
+        try await withRunningWriter(writer) {
+            var stored = 0
+            for task in tasks where try await task.value.eventStored { stored += 1 }
+            #expect(stored == 5)
+        }
+        let (release, environment, issues) = try await database.writer.read { db in
+            (
+                try Row.fetchOne(db, sql: "SELECT first_event, last_event, count(*) OVER () FROM release"),
+                try Row.fetchOne(db, sql: "SELECT first_seen, last_seen FROM release_environment"),
+                try Row.fetchAll(db, sql: "SELECT times_seen, first_seen, last_seen FROM issue ORDER BY id")
+            )
+        }
+        let start = now.timeIntervalSince1970
+        #expect(release?[0] == start - 30 && release?[1] == start + 50 && release?[2] == 1)
+        #expect(environment?[0] == start - 30 && environment?[1] == start + 50)
+        #expect(issues.map { $0[0] as Int } == [4, 1])
+        #expect(issues.first?[1] == start - 30 && issues.first?[2] == start + 50)
+        let events = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event") }
+        #expect(events == 5)
+    }
+
     @Test func countersAddUpAcrossRequests() async throws {
         let database = try AppDatabase.inMemory()
         let project = try database.createProject(name: "App", now: now).project.id!

@@ -1,0 +1,129 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassProtocol
+
+/// What the events of one writer transaction share, so each costs fewer statements: the releases (and their
+/// environments) already written in it, and each project's alert rules.
+///
+/// Most events of a batch name the same release: the first one writes it as before, the others only widen the
+/// first/last-event range kept here, which ``finish(_:)`` writes once before the commit. Nothing in the
+/// transaction reads those columns in between. Alert rules cannot change within a transaction (their API
+/// writes in transactions of its own), so a project's rules are read and parsed once per batch.
+///
+/// One per transaction: a failed batch is retried job by job, each with a new one.
+final class WriterBatch {
+    private struct ReleaseKey: Hashable {
+        var projectID: Int64
+        var version: String
+    }
+
+    private struct EnvironmentKey: Hashable {
+        var releaseID: Int64
+        var environment: String
+    }
+
+    /// The first/last event times written for a row, and those seen since in the batch.
+    private struct Span {
+        var written: ClosedRange<Double>
+        var seen: ClosedRange<Double>
+
+        init(_ timestamp: Double) {
+            written = timestamp...timestamp
+            seen = written
+        }
+
+        mutating func widen(_ timestamp: Double) {
+            seen = min(seen.lowerBound, timestamp)...max(seen.upperBound, timestamp)
+        }
+    }
+
+    /// A project's enabled rule, parsed, with the flags that say which events it can fire on.
+    struct Rule {
+        var id: Int64
+        var rule: AlertRule
+        var frequencyMinutes: Int64
+        var onNew: Bool
+        var onRegression: Bool
+        var onReappeared: Bool
+        var countsEvents: Bool
+        var countsUsers: Bool
+
+        /// Whether an event with these transitions can fire the rule (``AlertRule/evaluate`` decides).
+        func applies(to transitions: Set<AlertTrigger>) -> Bool {
+            countsEvents || countsUsers || (onNew && transitions.contains(.newIssue))
+                || (onRegression && transitions.contains(.regression)) || (onReappeared && transitions.contains(.escalating))
+        }
+    }
+
+    private var releases: [ReleaseKey: (id: Int64, span: Span)] = [:]
+    private var environments: [EnvironmentKey: Span] = [:]
+    private var rules: [Int64: [Rule]] = [:]
+
+    /// The event's release id, writing the release (and its environment) when the batch has not yet.
+    func recordRelease(_ event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64? {
+        guard let version = event.release else { return nil }
+        let timestamp = event.timestamp.timeIntervalSince1970
+        let key = ReleaseKey(projectID: projectID, version: version)
+        let releaseID: Int64
+        if let seen = releases[key] {
+            releaseID = seen.id
+            releases[key]?.span.widen(timestamp)
+        } else {
+            releaseID = try LifecycleStore.recordRelease(
+                version, timestamp: timestamp, received: event.received.timeIntervalSince1970, projectID: projectID, in: db)
+            releases[key] = (releaseID, Span(timestamp))
+        }
+        if let environment = event.environment {
+            let key = EnvironmentKey(releaseID: releaseID, environment: environment)
+            if environments[key] != nil {
+                environments[key]?.widen(timestamp)
+            } else {
+                try LifecycleStore.recordEnvironment(environment, releaseID: releaseID, timestamp: timestamp, in: db)
+                environments[key] = Span(timestamp)
+            }
+        }
+        return releaseID
+    }
+
+    /// The project's enabled rules, in id order, read once per batch. A rule whose stored spec no longer parses
+    /// is left out (as evaluation always did).
+    func rules(projectID: Int64, in db: Database) throws -> [Rule] {
+        if let cached = rules[projectID] { return cached }
+        let loaded = try WriterStatement(
+            """
+            SELECT id, spec, frequency_minutes, on_new, on_regression, on_reappeared, counts_events, counts_users
+            FROM alert_rule WHERE project_id = ? AND enabled = 1 ORDER BY id
+            """, in: db
+        ).fetchAll(projectID) { row -> Rule? in
+            let id = row.int64(0)
+            guard let spec = row.string(1), let rule = try? AlertRule(json: JSONParser.parse(spec), id: id, secret: { "" }) else {
+                return nil
+            }
+            return Rule(
+                id: id, rule: rule, frequencyMinutes: row.int64(2), onNew: row.bool(3), onRegression: row.bool(4),
+                onReappeared: row.bool(5), countsEvents: row.bool(6), countsUsers: row.bool(7))
+        }.compactMap { $0 }
+        rules[projectID] = loaded
+        return loaded
+    }
+
+    /// Writes the first/last event times the batch widened. Call once, before the commit.
+    func finish(_ db: Database) throws {
+        guard !releases.isEmpty else { return }
+        let release = try WriterStatement(
+            "UPDATE release SET first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?",
+            in: db)
+        for (id, span) in releases.values where span.seen != span.written {
+            try release.execute(span.seen.lowerBound, span.seen.lowerBound, span.seen.upperBound, span.seen.upperBound, id)
+        }
+        let environment = try WriterStatement(
+            """
+            UPDATE release_environment SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?)
+            WHERE release_id = ? AND environment = ?
+            """, in: db)
+        for (key, span) in environments where span.seen != span.written {
+            try environment.execute(span.seen.lowerBound, span.seen.upperBound, key.releaseID, key.environment)
+        }
+    }
+}

@@ -167,10 +167,7 @@ public final class IngestWriter: IngestSink, Service {
         do {
             let receipts = try database.writer.write { db in
                 defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }
-                let shared = WriterBatch()
-                let receipts = try batch.map { job in try Self.store(job.work, payload: job.payload, batch: shared, in: db) }
-                try shared.finish(db)
-                return receipts
+                return try Self.store(batch, in: db)
             }
             commitTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped)
             for (job, receipt) in zip(batch, receipts) { job.continuation.resume(returning: receipt) }
@@ -179,18 +176,21 @@ public final class IngestWriter: IngestSink, Service {
             logger?.warning("ingest batch failed, retrying jobs one by one", metadata: ["error": "\(error)"])
             for job in batch {
                 do {
-                    let receipt = try database.writer.write { db in
-                        let shared = WriterBatch()
-                        let receipt = try Self.store(job.work, payload: job.payload, batch: shared, in: db)
-                        try shared.finish(db)
-                        return receipt
-                    }
-                    job.continuation.resume(returning: receipt)
+                    let receipts = try database.writer.write { db in try Self.store([job], in: db) }
+                    job.continuation.resume(returning: receipts[0])
                 } catch {
                     job.continuation.resume(throwing: error)
                 }
             }
         }
+    }
+
+    /// Stores the jobs in the current transaction, sharing what they can (``WriterBatch``).
+    private static func store(_ jobs: [Job], in db: Database) throws -> [IngestReceipt] {
+        let shared = WriterBatch()
+        let receipts = try jobs.map { job in try store(job.work, payload: job.payload, batch: shared, in: db) }
+        try shared.finish(db)
+        return receipts
     }
 
     private static func store(

@@ -15,10 +15,7 @@ enum LifecycleStore {
         if let existing = try WriterStatement("SELECT id FROM release WHERE project_id = ? AND version = ?", in: db)
             .fetchInt64(projectID, version)
         {
-            try WriterStatement(
-                "UPDATE release SET first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?",
-                in: db
-            ).execute(timestamp, timestamp, timestamp, timestamp, existing)
+            try widenRelease(existing, first: timestamp, last: timestamp, in: db)
             return existing
         }
         try WriterStatement("INSERT INTO release (project_id, version, created_at, first_event, last_event) VALUES (?, ?, ?, ?, ?)", in: db)
@@ -28,15 +25,23 @@ enum LifecycleStore {
         return releaseID
     }
 
-    /// Creates or widens the release's row for an environment.
-    static func recordEnvironment(_ environment: String, releaseID: Int64, timestamp: Double, in db: Database) throws {
+    /// Widens a release's first/last event times to include `first...last`.
+    static func widenRelease(_ releaseID: Int64, first: Double, last: Double, in db: Database) throws {
+        try WriterStatement(
+            "UPDATE release SET first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?",
+            in: db
+        ).execute(first, first, last, last, releaseID)
+    }
+
+    /// Creates the release's row for an environment, or widens its first/last seen times to include `first...last`.
+    static func recordEnvironment(_ environment: String, releaseID: Int64, first: Double, last: Double, in db: Database) throws {
         try WriterStatement(
             """
             INSERT INTO release_environment (release_id, environment, first_seen, last_seen) VALUES (?, ?, ?, ?)
             ON CONFLICT (release_id, environment) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
                 last_seen = max(last_seen, excluded.last_seen)
             """, in: db
-        ).execute(releaseID, environment, timestamp, timestamp)
+        ).execute(releaseID, environment, first, last)
     }
 
     /// A new release exists: "in next release" resolutions older than it now mean "in this release".
@@ -77,9 +82,8 @@ enum LifecycleStore {
         _ issueID: Int64, eventRowID: Int64, event: NormalizedEvent, projectID: Int64, in db: Database
     ) throws -> AlertTrigger? {
         // Most events join an unresolved issue: its status tells, before the row the transitions need is read.
-        guard let status = try WriterStatement("SELECT status FROM issue WHERE id = ?", in: db).fetchOne(issueID, read: { $0.string(0) }) ?? nil,
-            status == "resolved" || status == "ignored"
-        else { return nil }
+        let status = try WriterStatement("SELECT status FROM issue WHERE id = ?", in: db).fetchOne(issueID) { $0.string(0) } ?? nil
+        guard let status, status == "resolved" || status == "ignored" else { return nil }
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(

@@ -79,7 +79,7 @@ final class WriterBatch {
             if environments[key] != nil {
                 environments[key]?.widen(timestamp)
             } else {
-                try LifecycleStore.recordEnvironment(environment, releaseID: releaseID, timestamp: timestamp, in: db)
+                try LifecycleStore.recordEnvironment(environment, releaseID: releaseID, first: timestamp, last: timestamp, in: db)
                 environments[key] = Span(timestamp)
             }
         }
@@ -110,20 +110,12 @@ final class WriterBatch {
 
     /// Writes the first/last event times the batch widened. Call once, before the commit.
     func finish(_ db: Database) throws {
-        guard !releases.isEmpty else { return }
-        let release = try WriterStatement(
-            "UPDATE release SET first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?",
-            in: db)
         for (id, span) in releases.values where span.seen != span.written {
-            try release.execute(span.seen.lowerBound, span.seen.lowerBound, span.seen.upperBound, span.seen.upperBound, id)
+            try LifecycleStore.widenRelease(id, first: span.seen.lowerBound, last: span.seen.upperBound, in: db)
         }
-        let environment = try WriterStatement(
-            """
-            UPDATE release_environment SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?)
-            WHERE release_id = ? AND environment = ?
-            """, in: db)
         for (key, span) in environments where span.seen != span.written {
-            try environment.execute(span.seen.lowerBound, span.seen.upperBound, key.releaseID, key.environment)
+            try LifecycleStore.recordEnvironment(
+                key.environment, releaseID: key.releaseID, first: span.seen.lowerBound, last: span.seen.upperBound, in: db)
         }
     }
 }

@@ -18,4 +18,12 @@ extension String {
         guard edges.contains(first) || edges.contains(last) else { return self }
         return trimmingCharacters(in: .whitespaces)
     }
+
+    /// `trimmingCharacters(in: .whitespaces)` (Unicode Zs and tab), without Foundation's work when both ends are
+    /// ASCII and neither a space nor a tab: the common case on the ingest path.
+    package var trimmingWhitespace: String {
+        guard let first = utf8.first, let last = utf8.last else { return self }
+        if first < 0x80, last < 0x80, first != 0x20, first != 0x09, last != 0x20, last != 0x09 { return self }
+        return trimmingCharacters(in: .whitespaces)
+    }
 }

@@ -12,10 +12,20 @@ public struct AppDatabase: Sendable {
 
     /// The connection (pool) every read and write goes through.
     public let writer: any DatabaseWriter
+    /// Checkpoints the WAL of a database on disk (nil in memory).
+    let checkpointer: WALCheckpointer?
+
+    /// WAL pages at which a checkpoint starts: 125 MiB of 8 KiB pages (see ``WALCheckpointer``).
+    package static let checkpointThreshold: Int32 = 16_000
 
     /// Wraps `writer` and migrates its schema to the latest version.
     public init(_ writer: any DatabaseWriter) throws {
+        try self.init(writer, checkpointer: nil)
+    }
+
+    private init(_ writer: any DatabaseWriter, checkpointer: WALCheckpointer?) throws {
         self.writer = writer
+        self.checkpointer = checkpointer
         try Self.migrator.migrate(writer)
     }
 
@@ -23,10 +33,16 @@ public struct AppDatabase: Sendable {
     ///
     /// Throws a ``DomainError`` naming the directory when it cannot be created or written.
     public static func open(directory: URL) throws -> AppDatabase {
+        try open(directory: directory, checkpointThreshold: checkpointThreshold)
+    }
+
+    /// ``open(directory:)`` with the WAL length at which checkpoints start (tests use short ones).
+    package static func open(directory: URL, checkpointThreshold: Int32) throws -> AppDatabase {
         try DataDirectory.prepare(directory)
         let path = directory.appending(path: fileName).path(percentEncoded: false)
         do {
             let pool = try DatabasePool(path: path, configuration: makeConfiguration())
+            let checkpointer = WALCheckpointer(path: path, threshold: checkpointThreshold)
             // GRDB turns a pool's writer connection to `synchronous = NORMAL` after `prepareDatabase` (WAL commits
             // then reach the disk only at checkpoints: a power loss could undo acknowledged events): it syncs every
             // commit again.
@@ -35,8 +51,9 @@ public struct AppDatabase: Sendable {
                 // The writer touches index pages all over the database (event ids are random): a page cache of
                 // 16 MiB instead of SQLite's 2 MiB keeps more of them in memory. Readers keep the default.
                 try db.execute(sql: "PRAGMA cache_size = -16384")
+                checkpointer.install(on: db)
             }
-            return try AppDatabase(pool)
+            return try AppDatabase(pool, checkpointer: checkpointer)
         } catch let error as DatabaseError {
             throw DomainError(.unavailable, "cannot open database \(path): \(error.message ?? "\(error)")")
         }
@@ -45,6 +62,7 @@ public struct AppDatabase: Sendable {
     /// Wraps `writer` as it is, without migrating (e.g. a read-only connection in tests).
     package init(unmigrated writer: any DatabaseWriter) {
         self.writer = writer
+        self.checkpointer = nil
     }
 
     /// A fresh, migrated in-memory database (tests).
@@ -102,7 +120,11 @@ extension AppDatabase {
     /// Folds the WAL into the main file and closes every connection. Later use fails.
     public func close() throws {
         guard let pool = writer as? DatabasePool else { return }
-        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        checkpointer?.waitForPass()
+        try pool.writeWithoutTransaction { db in
+            checkpointer?.uninstall(from: db)
+            _ = try db.checkpoint(.truncate)
+        }
         try pool.close()
     }
 }

@@ -58,7 +58,7 @@ public enum FunctionNameNormalizer {
         }
         // "closure #2 in outer" → segments of nested contexts, each normalized.
         let segments = text.components(separatedBy: " in ").map { segment -> String in
-            var part = segment.trimmingCharacters(in: .whitespaces)
+            var part = segment.trimmingWhitespace
             if part.hasPrefix("closure #") || part.hasPrefix("implicit closure #") {
                 return part.hasPrefix("implicit") ? "implicit closure" : "closure"
             }
@@ -73,7 +73,7 @@ public enum FunctionNameNormalizer {
                     trimmedSuffix = true
                 }
             }
-            return part.trimmingCharacters(in: .whitespaces)
+            return part.trimmingWhitespace
         }
         let result = segments.filter { !$0.isEmpty }.joined(separator: " in ")
         return result.isEmpty ? name : result

@@ -195,7 +195,7 @@ public enum Grouping {
     }
 
     private static func variableName(_ part: String) -> String? {
-        let trimmed = part.trimmingCharacters(in: .whitespaces)
+        let trimmed = part.trimmingWhitespace
         guard trimmed.hasPrefix("{{"), trimmed.hasSuffix("}}") else { return nil }
         return trimmed.dropFirst(2).dropLast(2).trimmingCharacters(in: .whitespaces).lowercased()
     }

@@ -37,7 +37,7 @@ public struct IssueSummary: Sendable, Hashable {
             if message.isEmpty { message = Self.truncate(value, 1024) }
         } else {
             let firstLine = formatted.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-            title = firstLine.isEmpty ? "<unlabeled event>" : Self.truncate(firstLine.trimmingCharacters(in: .whitespaces), 100)
+            title = firstLine.isEmpty ? "<unlabeled event>" : Self.truncate(firstLine.trimmingWhitespace, 100)
             type = "default"
             metadata = ["title": .string(title)]
         }

@@ -41,16 +41,25 @@ public enum MessageNormalizer {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The longest-priority match at `start`: its length and placeholder.
+    /// The first kind, in priority order, matching at `start` up to a word boundary: its length and placeholder.
+    /// (Called at every word boundary: plain calls, no array of closures to build each time.)
     private static func match(_ b: [UInt8], at start: Int) -> (Int, String)? {
-        let matchers: [(([UInt8], Int) -> Int?, String)] = [
-            (email, "<email>"), (url, "<url>"), (uuid, "<uuid>"), (date, "<date>"), (ipv4, "<ip>"), (ipv6, "<ip>"),
-            ({ hexRun($0, $1, exactly: 40) }, "<sha1>"), ({ hexRun($0, $1, exactly: 32) }, "<md5>"),
-            (duration, "<duration>"), (hex, "<hex>"), (float, "<float>"), (integer, "<int>"),
-        ]
-        for (matcher, placeholder) in matchers {
-            if let length = matcher(b, start), length > 0, endsAtBoundary(b, start + length) { return (length, placeholder) }
+        func matched(_ length: Int?) -> Bool {
+            guard let length, length > 0 else { return false }
+            return endsAtBoundary(b, start + length)
         }
+        if let n = email(b, start), matched(n) { return (n, "<email>") }
+        if let n = url(b, start), matched(n) { return (n, "<url>") }
+        if let n = uuid(b, start), matched(n) { return (n, "<uuid>") }
+        if let n = date(b, start), matched(n) { return (n, "<date>") }
+        if let n = ipv4(b, start), matched(n) { return (n, "<ip>") }
+        if let n = ipv6(b, start), matched(n) { return (n, "<ip>") }
+        if let n = hexRun(b, start, exactly: 40), matched(n) { return (n, "<sha1>") }
+        if let n = hexRun(b, start, exactly: 32), matched(n) { return (n, "<md5>") }
+        if let n = duration(b, start), matched(n) { return (n, "<duration>") }
+        if let n = hex(b, start), matched(n) { return (n, "<hex>") }
+        if let n = float(b, start), matched(n) { return (n, "<float>") }
+        if let n = integer(b, start), matched(n) { return (n, "<int>") }
         return nil
     }
 
@@ -72,9 +81,8 @@ public enum MessageNormalizer {
     }
 
     private static func url(_ b: [UInt8], _ i: Int) -> Int? {
-        for scheme in ["https://", "http://", "wss://", "ws://", "ftp://"] {
-            let s = Array(scheme.utf8)
-            guard i + s.count < b.count, Array(b[i..<(i + s.count)]).map(lower) == s else { continue }
+        for s in schemes {
+            guard i + s.count < b.count, s.indices.allSatisfy({ lower(b[i + $0]) == s[$0] }) else { continue }
             var j = i + s.count
             guard !isSpace(b[j]), ![UInt8(ascii: "/"), UInt8(ascii: "$"), UInt8(ascii: "."), UInt8(ascii: "?"), UInt8(ascii: "#")].contains(b[j]) else { return nil }
             while j < b.count, !isSpace(b[j]) { j += 1 }
@@ -83,9 +91,12 @@ public enum MessageNormalizer {
         return nil
     }
 
+    private static let schemes = ["https://", "http://", "wss://", "ws://", "ftp://"].map { Array($0.utf8) }
+    private static let uuidGroups = [8, 4, 4, 4, 12]
+
     private static func uuid(_ b: [UInt8], _ i: Int) -> Int? {
         var j = i
-        for (groupIndex, count) in [8, 4, 4, 4, 12].enumerated() {
+        for (groupIndex, count) in uuidGroups.enumerated() {
             if groupIndex > 0 {
                 guard j < b.count, b[j] == UInt8(ascii: "-") else { return nil }
                 j += 1
@@ -239,6 +250,7 @@ public enum MessageNormalizer {
     private static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d }
     private static func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5a ? c | 0x20 : c }
     private static func isEmailLocal(_ c: UInt8) -> Bool {
-        isAlnum(c) || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "%"), UInt8(ascii: "+"), UInt8(ascii: "-")].contains(c)
+        isAlnum(c) || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "%") || c == UInt8(ascii: "+")
+            || c == UInt8(ascii: "-")
     }
 }

@@ -191,9 +191,11 @@ public struct EventNormalizer: Sendable {
 
     /// Releases Sentry refuses (`latest`, `.`, `..`, whitespace control characters, slashes, over 200 characters).
     public static func isValidRelease(_ release: String) -> Bool {
-        let lowered = release.lowercased()
-        return !release.isEmpty && release.unicodeScalars.count <= 200 && ![".", "..", "latest"].contains(lowered)
-            && !release.contains(where: { "\n\r\t\u{0C}\u{0B}/\\".contains($0) }) && release.trimmingCharacters(in: .whitespaces) == release
+        // Byte checks: the refused characters are ASCII, and a UTF-8 byte below 0x80 is always a whole character.
+        return !release.isEmpty && release.unicodeScalars.count <= 200
+            && !(release.utf8.count <= 6 && [".", "..", "latest"].contains(release.lowercased()))
+            && !release.utf8.contains(where: { (0x09...0x0D).contains($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") })
+            && release.trimmingWhitespace == release
     }
 
     private func validRelease(_ value: JSONValue?, errors: inout [JSONValue]) -> String? {
@@ -215,7 +217,7 @@ public struct EventNormalizer: Sendable {
 
     private func validEnvironment(_ value: JSONValue?, errors: inout [JSONValue]) -> String? {
         guard let text = value?.stringValue else { return nil }
-        let trimmedText = text.trimmingCharacters(in: .whitespaces)
+        let trimmedText = text.trimmingWhitespace
         guard !trimmedText.isEmpty, trimmedText != "none", trimmedText.count <= 64,
             !trimmedText.contains(where: { $0.isNewline || $0 == "/" })
         else {

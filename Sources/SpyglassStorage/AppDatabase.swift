@@ -120,11 +120,10 @@ extension AppDatabase {
     /// Folds the WAL into the main file and closes every connection. Later use fails.
     public func close() throws {
         guard let pool = writer as? DatabasePool else { return }
+        // No pass starts once the hook is gone; one that runs finishes before the last checkpoint.
+        pool.writeWithoutTransaction { db in checkpointer?.uninstall(from: db) }
         checkpointer?.waitForPass()
-        try pool.writeWithoutTransaction { db in
-            checkpointer?.uninstall(from: db)
-            _ = try db.checkpoint(.truncate)
-        }
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         try pool.close()
     }
 }

@@ -15,7 +15,7 @@ import Synchronization
 /// own, with its own connection, once the WAL holds ``threshold`` pages. That pass copies the pages while the
 /// writer goes on committing. A checkpoint that runs beside writes cannot let the WAL start over (frames
 /// committed meanwhile are not in the database file yet), so at the first commit after the pass the writer
-/// checkpoints the rest itself, a few commits' worth of pages, and the next commit starts the WAL from its
+/// checkpoints the rest itself (what was committed during the pass), and the next commit starts the WAL from its
 /// beginning. A reader still using old frames holds that back, as it holds back any checkpoint; the WAL then
 /// goes on growing until the reader is done, as it would with SQLite's own checkpoints.
 ///
@@ -28,6 +28,8 @@ final class WALCheckpointer: Sendable {
     let threshold: Int32
     private let path: String
     private let phase = Mutex(Phase.idle)
+    /// Whether a connection's hook holds this checkpointer (retained, so it cannot go away under the hook).
+    private let installed = Mutex(false)
     /// Entered while a pass runs, so closing the database can wait for it.
     private let passes = DispatchGroup()
 
@@ -44,15 +46,26 @@ final class WALCheckpointer: Sendable {
         self.threshold = threshold
     }
 
-    /// Makes `db` (the writer connection) report its commits to this checkpointer instead of checkpointing every
-    /// 1 000 pages itself. The checkpointer must outlive the connection, or ``uninstall(from:)`` come first.
+    /// Makes `db` (the writer connection, and only one) report its commits to this checkpointer instead of
+    /// checkpointing every 1 000 pages itself. The hook keeps the checkpointer alive until ``uninstall(from:)``.
     func install(on db: Database) {
-        sqlite3_wal_hook(db.sqliteConnection, walHook, Unmanaged.passUnretained(self).toOpaque())
+        let first = installed.withLock { installed in
+            defer { installed = true }
+            return !installed
+        }
+        guard first else { return }
+        sqlite3_wal_hook(db.sqliteConnection, walHook, Unmanaged.passRetained(self).toOpaque())
     }
 
     /// The connection's commits no longer reach this checkpointer (nor does SQLite checkpoint automatically).
     func uninstall(from db: Database) {
+        let wasInstalled = installed.withLock { installed in
+            defer { installed = false }
+            return installed
+        }
+        guard wasInstalled else { return }
         sqlite3_wal_hook(db.sqliteConnection, nil, nil)
+        Unmanaged.passUnretained(self).release()
     }
 
     /// Waits for a pass that is running.

@@ -45,4 +45,20 @@ import Testing
         #expect(bytes == Self.commits * Self.rowBytes)
         #expect(integrity == "ok")
     }
+
+    /// The hook holds the checkpointer: a component that keeps only the database's writer still gets checkpoints.
+    @Test func checkpointsGoOnWhenOnlyTheWriterIsKept() throws {
+        let directory = try TemporaryDirectory()
+        let writer = try AppDatabase.open(directory: directory.url, checkpointThreshold: 50).writer
+        let wal = directory.url.appending(path: AppDatabase.fileName + "-wal").path(percentEncoded: false)
+        try writer.write { db in try db.execute(sql: "CREATE TABLE bulk (id INTEGER PRIMARY KEY, data BLOB NOT NULL)") }
+        var largestWAL = 0
+        for index in 0..<600 {
+            let data = Data((0..<Self.rowBytes).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ index) })
+            try writer.write { db in try db.execute(sql: "INSERT INTO bulk (data) VALUES (?)", arguments: [data]) }
+            largestWAL = max(largestWAL, ((try? FileManager.default.attributesOfItem(atPath: wal))?[.size] as? Int) ?? 0)
+        }
+        #expect(largestWAL < 300 * (8192 + 24), "the WAL grew to \(largestWAL / (8192 + 24)) frames")
+        #expect(try writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM bulk") } == 600)
+    }
 }

@@ -88,7 +88,11 @@ import Testing
         #expect(try normalize(#"{"platform":"python"}"#).platform == "python")
     }
 
-    @Test(arguments: ["latest", "LATEST", ".", "..", "", "a/b", "a\\b", "a\nb", "a\tb", " padded", String(repeating: "r", count: 201)])
+    @Test(arguments: [
+        "latest", "LATEST", ".", "..", "", "a/b", "a\\b", "a\nb", "a\tb", " padded", String(repeating: "r", count: 201),
+        // CR LF is one Character in Swift: checked by bytes, it is refused like "\n" alone.
+        "a\r\nb", "a\u{0C}b", "trailing ", "nbsp\u{00A0}", "\u{2003}em-space",
+    ])
     func invalidReleasesAreDropped(_ release: String) throws {
         let json = JSONWriter.string(["release": .string(release)])
         let event = try normalize(json)
@@ -102,6 +106,8 @@ import Testing
         #expect(event.release == "pkg@1.2.3+build.4")
         #expect(event.environment == "prod")
         #expect(try normalize(#"{"release":123}"#).release == "123")
+        #expect(try normalize(#"{"release":"latest-2"}"#).release == "latest-2")
+        #expect(try normalize(#"{"release":"ünï-1.0-é"}"#).release == "ünï-1.0-é")
         #expect(try normalize(#"{"environment":"none"}"#).environment == nil)
         #expect(try normalize(#"{"environment":"None"}"#).environment == "None")
     }

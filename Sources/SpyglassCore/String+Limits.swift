@@ -11,14 +11,6 @@ extension String {
         utf8.count <= count || self.count <= count
     }
 
-    /// Without leading and trailing spaces and tabs; no copy when there are none.
-    package var trimmedSpaces: String {
-        guard let first = utf8.first, let last = utf8.last else { return self }
-        let edges: Set<UInt8> = [0x20, 0x09]
-        guard edges.contains(first) || edges.contains(last) else { return self }
-        return trimmingCharacters(in: .whitespaces)
-    }
-
     /// `trimmingCharacters(in: .whitespaces)` (Unicode Zs and tab), without Foundation's work when both ends are
     /// ASCII and neither a space nor a tab: the common case on the ingest path.
     package var trimmingWhitespace: String {

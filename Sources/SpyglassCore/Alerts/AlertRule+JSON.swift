@@ -30,7 +30,7 @@ extension AlertRule {
     /// - Parameter secret: makes a webhook secret when an action gives none.
     public init(json: JSONValue, id: Int64? = nil, secret: () -> String) throws(DomainError) {
         guard let object = json.objectValue else { throw Self.invalid("body", "expected a JSON object") }
-        guard let name = object["name"]?.stringValue?.trimmedSpaces, !name.isEmpty else {
+        guard let name = object["name"]?.stringValue?.trimmingWhitespace, !name.isEmpty else {
             throw Self.invalid("name", "a rule needs a non-empty \"name\"")
         }
         guard name.fits(256) else { throw Self.invalid("name", "at most 256 characters") }

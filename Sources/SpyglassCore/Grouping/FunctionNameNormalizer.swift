@@ -13,7 +13,7 @@ import Foundation
 public enum FunctionNameNormalizer {
     /// The name that contributes, or `nil` when the function does not count.
     public static func normalize(_ function: String, platform: String) -> String? {
-        let name = function.trimmedSpaces
+        let name = function.trimmingWhitespace
         guard !name.isEmpty else { return nil }
         switch platform {
         case "javascript", "node":

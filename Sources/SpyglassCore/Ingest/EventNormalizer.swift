@@ -175,7 +175,7 @@ public struct EventNormalizer: Sendable {
         }
         return .array(
             pairs.compactMap { key, value in
-                let key = key.trimmedSpaces.limited(to: 200)
+                let key = key.trimmingWhitespace.limited(to: 200)
                 guard !key.isEmpty else { return nil }
                 return [.string(key), .string(value.limited(to: 200))]
             })

@@ -54,13 +54,18 @@ def server(tmp_path, start_server):
 
 
 def wait_until(predicate, timeout=15.0, what="condition"):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             value = predicate()
         except (NoSuchElementException, StaleElementReferenceException):  # the page is being replaced
+            value = None
+        except WebDriverException as error:
+            # Chromium's form of a stale element when the node went away between finding and reading it.
+            if "does not belong to the document" not in str(error):
+                raise
             value = None
         if value:
             return value

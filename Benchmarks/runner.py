@@ -44,9 +44,10 @@ def build(configuration: str) -> tuple[Path, Path]:
 
 
 class Server:
-    def __init__(self, binary: Path, data: Path):
+    def __init__(self, binary: Path, data: Path, compact: bool = False):
         self.log = open(data.parent / "server.log", "w+")
-        env = {**os.environ, "SPYGLASS_BENCHMARK_ROUTES": "1", "SPYGLASS_ADMIN_PASSWORD": "benchmark-admin"}
+        env = {**os.environ, "SPYGLASS_BENCHMARK_ROUTES": "1", "SPYGLASS_ADMIN_PASSWORD": "benchmark-admin",
+               "SPYGLASS_COMPACT_EVENTS": "1" if compact else "0"}
         self.proc = subprocess.Popen([str(binary), "serve", "--port", "0", "--data-dir", str(data), "--log-level", "notice"],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 30
@@ -163,19 +164,26 @@ def main():
     parser.add_argument("--generator", choices=("wrk", "swift"), default="wrk" if shutil.which("wrk") else "swift",
                         help="load generator for the fixed-concurrency runs (default: wrk when installed)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: a temp file)")
+    parser.add_argument("--compact-events", action="store_true",
+                        help="run the server with SPYGLASS_COMPACT_EVENTS=1 (events stored against their issue's first)")
+    parser.add_argument("--server", type=Path, default=None,
+                        help="a spyglass binary to measure instead of this checkout's (A/B runs against another commit)")
     args = parser.parse_args()
     duration = 2 if args.smoke else args.duration
 
     server_bin, load_bin = build("debug" if args.smoke else "release")
+    if args.server:
+        server_bin = args.server.resolve()
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
     templates = work / "templates.json"
     subprocess.run([sys.executable, str(BENCH / "record_envelopes.py"), str(templates)], check=True)
     data = work / "data"
-    server = Server(server_bin, data)
+    server = Server(server_bin, data, compact=args.compact_events)
     token = api_token(server_bin, data)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     results = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, "machine": f"{os.cpu_count()} cores, {platform.machine()}",
-               "build": "debug" if args.smoke else "release", "generator": args.generator, "runs": []}
+               "build": "debug" if args.smoke else "release", "generator": args.generator,
+               "compact_events": args.compact_events, "runs": []}
     parts = None
 
     def run_load(**options):

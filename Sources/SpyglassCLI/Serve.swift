@@ -16,6 +16,9 @@ struct Serve: AsyncParsableCommand {
             Alerts (environment only): SPYGLASS_SMTP_URL (smtp://, smtp+starttls:// or smtps://user:pass@host:port), \
             SPYGLASS_EMAIL_FROM, SPYGLASS_SMTP_CA_FILE, SPYGLASS_WEBHOOK_ALLOW_PRIVATE=1, SPYGLASS_NOTIFY_ATTEMPTS \
             (default 8), SPYGLASS_NOTIFY_RETRY_SECONDS (default 30, doubling).
+
+            Storage (environment only): SPYGLASS_COMPACT_EVENTS=1 stores each event compressed against the first \
+            event of its issue: about a quarter of the disk, for more CPU per event.
             """)
 
     @Option(help: ArgumentHelp("Address to listen on (env SPYGLASS_HOST, default 127.0.0.1).", valueName: "address"))

@@ -28,7 +28,7 @@ public struct AppDependencies: Sendable {
         self.registry = registry
         self.logger = logger
         self.writer = IngestWriter(
-            database: database, capacity: configuration.ingestQueueCapacity,
+            database: database, capacity: configuration.ingestQueueCapacity, compactEvents: configuration.compactEvents,
             metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
         self.keys = KeyCache(directory: database)
     }

@@ -163,6 +163,13 @@ extension ServerConfiguration {
             config.retention.interval = .milliseconds(Int64(seconds * 1000))
         }
         config.benchmarkRoutes = environment["SPYGLASS_BENCHMARK_ROUTES"] == "1"
+        if let compact = environment["SPYGLASS_COMPACT_EVENTS"] {
+            switch compact.lowercased() {
+            case "1", "true", "yes": config.compactEvents = true
+            case "0", "false", "no", "": config.compactEvents = false
+            default: throw ConfigurationError(setting: "SPYGLASS_COMPACT_EVENTS", message: "\"\(compact)\" is not 1 or 0")
+            }
+        }
         config.notify = try resolveNotify(environment)
         return config
     }

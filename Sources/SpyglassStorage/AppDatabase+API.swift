@@ -168,16 +168,25 @@ extension AppDatabase: APIStore {
         "event_id, project_id, issue_id, timestamp, received, payload, primary_hash, payload_raw, sent_at, client_ip FROM event"
 
     /// An event from a row of ``eventColumns`` starting at column `offset`.
-    static func eventInfo(_ row: Row, offset o: Int = 0) throws -> EventInfo {
+    static func eventInfo(_ row: Row, offset o: Int = 0, in db: Database) throws -> EventInfo {
         let blob: Data = row[o + 5]
         let eventID: String = row[o]
         let received = Date(timeIntervalSince1970: row[o + 4])
         let payload = try EventPayloadCodec.decode(
             Array(blob), raw: row[o + 7], eventID: eventID, received: received,
-            sentAt: (row[o + 8] as Double?).map(Date.init(timeIntervalSince1970:)), clientIP: row[o + 9])
+            sentAt: (row[o + 8] as Double?).map(Date.init(timeIntervalSince1970:)), clientIP: row[o + 9]
+        ) { try dictionaryPayload($0, in: db) }
         return EventInfo(
             eventID: eventID, projectID: row[o + 1], issueID: row[o + 2], timestamp: Date(timeIntervalSince1970: row[o + 3]),
             received: received, payload: payload, hash: row[o + 6])
+    }
+
+    /// The payload a ``PayloadDictionary`` was made of; throws when its row is missing or damaged.
+    static func dictionaryPayload(_ id: Int64, in db: Database) throws -> [UInt8] {
+        guard let data = try Data.fetchOne(db, sql: "SELECT data FROM payload_dictionary WHERE id = ?", arguments: [id]) else {
+            throw DomainError(.unavailable, "stored event payload is damaged (its dictionary \(id) is missing)")
+        }
+        return try EventPayloadCodec.inflated(Array(data))
     }
 
     public func events(issueID: Int64, limit: Int, offset: Int) async throws -> [EventInfo] {
@@ -185,7 +194,7 @@ extension AppDatabase: APIStore {
             try Row.fetchAll(
                 db, sql: "SELECT \(Self.eventColumns) WHERE issue_id = ? ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?",
                 arguments: [issueID, limit + 1, offset]
-            ).map { try Self.eventInfo($0) }
+            ).map { try Self.eventInfo($0, in: db) }
         }
     }
 
@@ -194,7 +203,7 @@ extension AppDatabase: APIStore {
             try Row.fetchOne(
                 db, sql: "SELECT \(Self.eventColumns) WHERE issue_id = ? ORDER BY timestamp DESC, id DESC LIMIT 1",
                 arguments: [issueID]
-            ).map { try Self.eventInfo($0) }
+            ).map { try Self.eventInfo($0, in: db) }
         }
     }
 
@@ -217,7 +226,7 @@ extension AppDatabase: APIStore {
     public func event(projectID: Int64, eventID: String) async throws -> EventInfo? {
         try await writer.read { db in
             try Row.fetchOne(db, sql: "SELECT \(Self.eventColumns) WHERE project_id = ? AND event_id = ?", arguments: [projectID, eventID])
-                .map { try Self.eventInfo($0) }
+                .map { try Self.eventInfo($0, in: db) }
         }
     }
 
@@ -252,7 +261,7 @@ extension AppDatabase {
         try writer.read { db in
             try ids.compactMap { id in
                 try Row.fetchOne(db, sql: "SELECT \(Self.eventColumns) WHERE event_id = ? ORDER BY id LIMIT 1", arguments: [id])
-                    .map { try Self.eventInfo($0) }
+                    .map { try Self.eventInfo($0, in: db) }
             }
         }
     }

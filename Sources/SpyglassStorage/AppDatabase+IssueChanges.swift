@@ -127,6 +127,10 @@ extension AppDatabase {
                         """,
                     arguments: [id])
             }
+            // Its hashes go with it (cascade), and their events: so do the dictionaries those events need.
+            try db.execute(
+                sql: "DELETE FROM payload_dictionary WHERE id IN (SELECT dictionary_id FROM grouping_hash WHERE issue_id = ?)",
+                arguments: [id])
             try db.execute(sql: "DELETE FROM issue WHERE id = ?", arguments: [id])
         }
     }
@@ -193,7 +197,7 @@ extension AppDatabase {
             let moved = try Row.fetchAll(
                 db, sql: "SELECT id, \(Self.eventColumns) WHERE issue_id = ? AND primary_hash = ? ORDER BY timestamp",
                 arguments: [issueID, hash]
-            ).map { row in (rowID: row[0] as Int64, event: try Self.eventInfo(row, offset: 1)) }
+            ).map { row in (rowID: row[0] as Int64, event: try Self.eventInfo(row, offset: 1, in: db)) }
             guard !moved.isEmpty else {
                 throw DomainError(.invalidInput, "no stored event of issue \(issueID) came by hash \(hash); split out the hash its events came by")
             }
@@ -229,7 +233,7 @@ extension AppDatabase {
             }
             // Users of the old issue: those still seen in its remaining events.
             let remaining = try Row.fetchAll(db, sql: "SELECT \(Self.eventColumns) WHERE issue_id = ?", arguments: [issueID])
-            let users = Set(try remaining.compactMap { try Self.normalized(Self.eventInfo($0)).userKey })
+            let users = Set(try remaining.compactMap { try Self.normalized(Self.eventInfo($0, in: db)).userKey })
             let movedUsers = Set(moved.compactMap { Self.normalized($0.event).userKey })
             for user in movedUsers where !users.contains(user) {
                 try db.execute(sql: "DELETE FROM issue_user WHERE issue_id = ? AND user_key = ?", arguments: [issueID, user])

@@ -67,6 +67,7 @@ extension AppDatabase {
         registerReleaseMigrations(&migrator)
         registerAlertMigrations(&migrator)
         registerWebMigrations(&migrator)
+        registerPayloadMigrations(&migrator)
         return migrator
     }
 }
@@ -149,6 +150,27 @@ extension AppDatabase {
                         quantity INTEGER NOT NULL,
                         PRIMARY KEY (project_id, reason, category)
                     ) STRICT, WITHOUT ROWID;
+                    """)
+        }
+    }
+}
+
+extension AppDatabase {
+    /// Payload dictionaries (``PayloadDictionary``): what the events of a grouping hash share, stored once.
+    static func registerPayloadMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v8 payload dictionaries") { db in
+            try db.execute(
+                sql: """
+                    -- data: the payload of the hash's first stored event, zlib-compressed. AUTOINCREMENT: an id is
+                    -- never given to another dictionary, so a request compressing against a cached id cannot meet
+                    -- other bytes under it.
+                    CREATE TABLE payload_dictionary (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        data BLOB NOT NULL
+                    ) STRICT;
+                    -- Set once, with the dictionary's row; NULL for hashes stored before (their next event makes one).
+                    ALTER TABLE grouping_hash ADD COLUMN dictionary_id INTEGER;
                     """)
         }
     }

@@ -4,8 +4,15 @@ import SpyglassCore
 import SpyglassProtocol
 import Synchronization
 
-/// Stored event payloads: JSON, zlib-compressed (level 3: most of level 6's ratio at half its CPU), or the request
-/// body an event came in, as received (``CompressedBody``: a marker byte, its format and offsets, then the body).
+/// Stored event payloads, told apart by their first byte:
+/// - JSON, zlib-compressed (level 3: most of level 6's ratio at half its CPU); a zlib stream's first byte has 8
+///   as its low nibble, which no other form's marker has;
+/// - 0: the request body an event came in, as received (``CompressedBody``: its format and offsets, then the body);
+/// - 1: the payload of a ``PayloadDictionary`` (the event that made it): the dictionary's id, nothing else;
+/// - 2: JSON compressed against a ``PayloadDictionary``: the dictionary's id, then a zlib stream whose preset
+///   dictionary is that dictionary's bytes.
+///
+/// Ids are stored as 8 bytes, little-endian. Forms 1 and 2 are read with the dictionary's payload (`dictionary`).
 public enum EventPayloadCodec {
     /// The stored form of a payload.
     public static func encode(_ payload: JSONValue) -> [UInt8] {
@@ -28,26 +35,64 @@ public enum EventPayloadCodec {
         return blob
     }
 
+    /// `payload` compressed against `dictionary` (form 2).
+    static func encode(_ payload: [UInt8], against dictionary: PayloadDictionary) -> [UInt8] {
+        let compressor = compressors.take()
+        let stream = compressor.compress(payload, dictionary: dictionary.bytes)
+        compressors.put(compressor)
+        var blob = [deltaMarker]
+        blob.reserveCapacity(idSize + 1 + stream.count)
+        appendID(dictionary.id, to: &blob)
+        blob += stream
+        return blob
+    }
+
+    /// The blob of the event whose payload is the dictionary's (form 1).
+    static func reference(to dictionaryID: Int64) -> [UInt8] {
+        var blob = [dictionaryMarker]
+        appendID(dictionaryID, to: &blob)
+        return blob
+    }
+
     private static let compressors = CompressorPool()
 
     /// The normalized payload of a stored event: raw payloads are normalized again as at ingest.
+    /// `dictionary` gives the payload of a ``PayloadDictionary`` by id (for forms 1 and 2).
     public static func decode(
-        _ blob: [UInt8], raw: Bool, eventID: String, received: Date, sentAt: Date?, clientIP: String?
+        _ blob: [UInt8], raw: Bool, eventID: String, received: Date, sentAt: Date?, clientIP: String?,
+        dictionary: (Int64) throws -> [UInt8]
     ) throws -> JSONValue {
-        let stored = try decode(blob)
+        let stored = try decode(blob, dictionary: dictionary)
         guard raw else { return stored }
         let context = EventNormalizer.Context(envelopeEventID: eventID, sentAt: sentAt, received: received, clientIP: clientIP)
         return (try? EventNormalizer().normalize(stored, context: context).payload) ?? stored
     }
 
     /// The JSON of a stored blob; throws when the blob is damaged.
-    public static func decode(_ blob: [UInt8]) throws -> JSONValue {
-        try JSONParser.parse(payloadBytes(blob))
+    public static func decode(_ blob: [UInt8], dictionary: (Int64) throws -> [UInt8]) throws -> JSONValue {
+        try JSONParser.parse(payloadBytes(blob, dictionary: dictionary))
     }
 
-    /// The payload bytes of a stored blob: a zlib stream, or a request body as received (``CompressedBody``).
-    static func payloadBytes(_ blob: [UInt8]) throws -> ArraySlice<UInt8> {
-        guard blob.first == bodyMarker else { return try inflate(blob[...], windowBits: MAX_WBITS, through: nil)[...] }
+    /// The bytes of a zlib stream (a dictionary's `data`).
+    static func inflated(_ zlib: [UInt8]) throws -> [UInt8] {
+        try inflate(zlib[...], windowBits: MAX_WBITS, through: nil)
+    }
+
+    /// The payload bytes of a stored blob, in any of the forms above.
+    static func payloadBytes(_ blob: [UInt8], dictionary: (Int64) throws -> [UInt8]) throws -> ArraySlice<UInt8> {
+        switch blob.first {
+        case dictionaryMarker:
+            guard blob.count == 1 + idSize else { throw damaged("bad dictionary reference") }
+            return try dictionary(readID(blob))[...]
+        case deltaMarker:
+            guard blob.count > 1 + idSize else { throw damaged("bad dictionary reference") }
+            let preset = PayloadDictionary(id: readID(blob), payload: try dictionary(readID(blob)))
+            return try inflate(blob[(1 + idSize)...], windowBits: MAX_WBITS, through: nil, dictionary: preset.bytes)[...]
+        case bodyMarker:
+            break
+        default:
+            return try inflate(blob[...], windowBits: MAX_WBITS, through: nil)[...]
+        }
         guard blob.count >= bodyHeaderSize, let format = CompressedBody.Format(rawValue: blob[1]) else {
             throw damaged("unknown body header")
         }
@@ -79,6 +124,19 @@ public enum EventPayloadCodec {
 
     private static let bodyMarker: UInt8 = 0
     private static let bodyHeaderSize = 10
+    private static let dictionaryMarker: UInt8 = 1
+    private static let deltaMarker: UInt8 = 2
+    private static let idSize = 8
+
+    private static func appendID(_ id: Int64, to blob: inout [UInt8]) {
+        let bits = UInt64(bitPattern: id)
+        for shift in stride(from: 0, to: 64, by: 8) { blob.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+    }
+
+    /// The id after a form 1 or 2 marker (the caller checked the length).
+    private static func readID(_ blob: [UInt8]) -> Int64 {
+        Int64(bitPattern: (0..<idSize).reduce(UInt64(0)) { $0 | UInt64(blob[1 + $1]) << UInt64(8 * $1) })
+    }
 
     private static func littleEndian32(_ bytes: [UInt8], at index: Int) -> UInt32 {
         (0..<4).reduce(0) { $0 | UInt32(bytes[index + $1]) << (8 * $1) }
@@ -88,8 +146,11 @@ public enum EventPayloadCodec {
         DomainError(.unavailable, "stored event payload is damaged (\(reason))")
     }
 
-    /// Inflates `input` to its end (several gzip members in a row for gzip), or only until `through` bytes are out.
-    private static func inflate(_ input: ArraySlice<UInt8>, windowBits: Int32, through: Int?) throws -> [UInt8] {
+    /// Inflates `input` to its end (several gzip members in a row for gzip), or only until `through` bytes are out;
+    /// a zlib stream that asks for a preset dictionary gets `dictionary`.
+    private static func inflate(
+        _ input: ArraySlice<UInt8>, windowBits: Int32, through: Int?, dictionary: [UInt8]? = nil
+    ) throws -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw DomainError(.unavailable, "cannot start zlib")
@@ -104,7 +165,16 @@ public enum EventPayloadCodec {
                 while through.map({ out.count < $0 }) ?? true {
                     stream.next_out = buffer.baseAddress
                     stream.avail_out = uInt(buffer.count)
-                    let status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    var status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    if status == Z_NEED_DICT {
+                        guard let dictionary else { throw damaged("a zlib stream asks for a dictionary") }
+                        let set = dictionary.withUnsafeBufferPointer {
+                            inflateSetDictionary(&stream, $0.baseAddress, uInt($0.count))
+                        }
+                        // Z_DATA_ERROR: the dictionary's Adler-32 is not the one the stream was made with.
+                        guard set == Z_OK else { throw damaged("its dictionary does not match (zlib \(set))") }
+                        status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    }
                     guard status == Z_OK || status == Z_STREAM_END else { throw damaged("zlib \(status)") }
                     out.append(contentsOf: buffer[0..<(buffer.count - Int(stream.avail_out))])
                     guard status == Z_STREAM_END else { continue }
@@ -139,11 +209,19 @@ final class PayloadCompressor: @unchecked Sendable {
 
     deinit { deflateEnd(&stream) }
 
-    /// `input` as one complete zlib stream.
-    func compress(_ input: [UInt8]) -> [UInt8] {
+    /// `input` as one complete zlib stream, made with `dictionary` as its preset dictionary when given.
+    func compress(_ input: [UInt8], dictionary: [UInt8]? = nil) -> [UInt8] {
         // One deflate call takes at most 4 GiB (`uInt`); zlib's one-shot function loops over larger input.
-        guard input.count <= Int(UInt32.max) else { return Self.compressOnce(input) }
+        guard input.count <= Int(UInt32.max) else {
+            precondition(dictionary == nil, "payloads compressed against a dictionary are at most the event size limit")
+            return Self.compressOnce(input)
+        }
         deflateReset(&stream)
+        if let dictionary {
+            // Before deflateBound, which then counts the stream's dictionary id.
+            let status = dictionary.withUnsafeBufferPointer { deflateSetDictionary(&stream, $0.baseAddress, uInt($0.count)) }
+            precondition(status == Z_OK, "zlib deflateSetDictionary failed: \(status)")
+        }
         let bound = Int(deflateBound(&stream, uLong(input.count)))
         return [UInt8](unsafeUninitializedCapacity: bound) { out, count in
             input.withUnsafeBufferPointer { source in

@@ -12,27 +12,33 @@ import SpyglassProtocol
 enum EventStore {
     /// Returns false when the project already has an event with this id (nothing is written).
     static func insert(
-        _ event: NormalizedEvent, payload: (blob: [UInt8], raw: Bool), projectID: Int64, batch: WriterBatch, in db: Database
+        _ event: NormalizedEvent, payload plan: PayloadPlan, projectID: Int64, batch: WriterBatch, in db: Database
     ) throws -> Bool {
         let timestamp = event.timestamp.timeIntervalSince1970
-        let lookup = try WriterStatement("SELECT issue_id FROM grouping_hash WHERE project_id = ? AND hash = ?", in: db)
+        let lookup = try WriterStatement("SELECT issue_id, dictionary_id FROM grouping_hash WHERE project_id = ? AND hash = ?", in: db)
         var known: Int64?
+        var primaryDictionary: Int64?
         var missing: [String] = []
-        for hash in event.hashes {
-            if let issue = try lookup.fetchInt64(projectID, hash) {
+        for (index, hash) in event.hashes.enumerated() {
+            if let (issue, dictionary) = try lookup.fetchOne(projectID, hash, read: { ($0.int64(0), $0.int64Optional(1)) }) {
                 if known == nil { known = issue }
+                if index == 0 { primaryDictionary = dictionary }
             } else {
                 missing.append(hash)
             }
         }
-        // A new issue is written before its event, so a duplicate must be found first; joining a known issue, the
-        // event row is the first write, and its unique key finds the duplicate.
-        if known == nil,
+        let settled = plan.settle(primaryDictionary: primaryDictionary)
+        var makesDictionary = false
+        if case .makeDictionary = settled { makesDictionary = true }
+        // A new issue (or dictionary) is written before its event, so a duplicate must be found first; joining a known
+        // issue, the event row is the first write, and its unique key finds the duplicate.
+        if known == nil || makesDictionary,
             try WriterStatement("SELECT 1 FROM event WHERE project_id = ? AND event_id = ?", in: db).fetchInt64(projectID, event.eventID) != nil
         {
             return false
         }
         let issueID = try known ?? createIssue(for: event, projectID: projectID, in: db)
+        let payload = try storedPayload(settled, event: event, projectID: projectID, batch: batch, in: db)
         try WriterStatement(
             """
             INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment,
@@ -47,9 +53,16 @@ enum EventStore {
         if db.changesCount == 0 { return false }
         let rowID = db.lastInsertedRowID
         let attach = try WriterStatement(
-            "INSERT OR IGNORE INTO grouping_hash (project_id, hash, config, issue_id) VALUES (?, ?, ?, ?)", in: db)
+            "INSERT OR IGNORE INTO grouping_hash (project_id, hash, config, issue_id, dictionary_id) VALUES (?, ?, ?, ?, ?)",
+            in: db)
         for hash in missing {
-            try attach.execute(projectID, hash, Grouping.config, issueID)
+            try attach.execute(projectID, hash, Grouping.config, issueID, hash == event.hashes.first ? payload.dictionary : nil)
+        }
+        if let dictionary = payload.dictionary, !missing.contains(event.hashes[0]) {
+            // A hash stored before dictionaries existed gets its own now.
+            try WriterStatement(
+                "UPDATE grouping_hash SET dictionary_id = ? WHERE project_id = ? AND hash = ? AND dictionary_id IS NULL", in: db
+            ).execute(dictionary, projectID, event.hashes[0])
         }
         let releaseID = try batch.recordRelease(event, projectID: projectID, in: db)
 

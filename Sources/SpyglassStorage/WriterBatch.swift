@@ -56,6 +56,13 @@ final class WriterBatch {
         }
     }
 
+    /// Dictionaries written or read in the transaction, for ``PayloadDictionaryCache`` once it is committed.
+    private(set) var dictionariesToCache: [(key: PayloadDictionaryCache.Key, dictionary: PayloadDictionary)] = []
+
+    func cache(_ dictionary: PayloadDictionary, projectID: Int64, hash: String) {
+        dictionariesToCache.append((PayloadDictionaryCache.Key(projectID: projectID, hash: hash), dictionary))
+    }
+
     private var releases: [ReleaseKey: (id: Int64, span: Span)] = [:]
     private var environments: [EnvironmentKey: Span] = [:]
     private var rules: [Int64: [Rule]] = [:]

@@ -14,6 +14,7 @@ import Testing
         #expect(config.adminPassword == nil)
         #expect(config.logFormat == .logfmt)
         #expect(config.logLevel == .info)
+        #expect(config.compactEvents == false)
         #expect(config.effectiveBaseURL(boundPort: 8000).absoluteString == "http://127.0.0.1:8000")
     }
 
@@ -68,7 +69,7 @@ import Testing
         #expect(error?.description.hasPrefix("invalid \(setting): ") == true)
     }
 
-    @Test func badEnvironmentValuesAreCaughtToo() {
+    @Test func badEnvironmentValuesAreCaughtToo() throws {
         let error = #expect(throws: ConfigurationError.self) {
             try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_PORT": "http"])
         }
@@ -77,5 +78,10 @@ import Testing
             try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_ADMIN_PASSWORD": "short"])
         }
         #expect(password?.setting == "SPYGLASS_ADMIN_PASSWORD")
+        let compact = #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_COMPACT_EVENTS": "on"])
+        }
+        #expect(compact?.setting == "SPYGLASS_COMPACT_EVENTS")
+        #expect(try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_COMPACT_EVENTS": "1"]).compactEvents)
     }
 }

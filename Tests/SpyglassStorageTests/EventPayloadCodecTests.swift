@@ -6,6 +6,17 @@ import Testing
 
 @testable import SpyglassStorage
 
+extension EventPayloadCodec {
+    /// A blob that needs no dictionary (the forms these tests make).
+    static func decode(_ blob: [UInt8]) throws -> JSONValue {
+        try decode(blob) { id in throw DomainError(.notFound, "no dictionary \(id) in this test") }
+    }
+
+    static func payloadBytes(_ blob: [UInt8]) throws -> ArraySlice<UInt8> {
+        try payloadBytes(blob) { id in throw DomainError(.notFound, "no dictionary \(id) in this test") }
+    }
+}
+
 @Suite struct EventPayloadCodecTests {
     /// A payload of `size` bytes of JSON whose content depends on `seed` (compressible, as events are).
     func payload(seed: Int, size: Int) -> [UInt8] {

@@ -5,8 +5,9 @@ import MetricsTestKit
 import ServiceLifecycle
 import SpyglassCore
 import SpyglassProtocol
-import SpyglassStorage
 import Testing
+
+@testable import SpyglassStorage
 
 @Suite struct IngestWriterTests {
     let now = Date(timeIntervalSince1970: 1_790_000_000)
@@ -64,11 +65,13 @@ import Testing
             (
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM event"),
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM attachment"),
-                try Data.fetchOne(db, sql: "SELECT payload FROM event")
+                try EventPayloadCodec.decode(Array(Data.fetchOne(db, sql: "SELECT payload FROM event") ?? Data())) {
+                    try AppDatabase.dictionaryPayload($0, in: db)
+                }
             )
         }
         #expect(events == 1 && attachments == 1)
-        #expect(try EventPayloadCodec.decode(Array(payload ?? Data()))["logentry"]?["formatted"] == "boom")
+        #expect(payload["logentry"]?["formatted"] == "boom")
     }
 
     @Test func rawPayloadsAreStoredAsSentAndReadBackNormalized() async throws {
@@ -86,8 +89,12 @@ import Testing
         #expect(stored.payload == event.payload)
         #expect(stored.payload["user"]?["ip_address"] == "10.1.2.3")
         #expect(stored.payload["errors"]?.arrayValue?.first?["type"] == "clock_drift")
-        let blob = try await database.writer.read { db in try Data.fetchOne(db, sql: "SELECT payload FROM event") }
-        #expect(try EventPayloadCodec.decode(Array(blob ?? Data())) == JSONParser.parse(raw))  // the original, as sent
+        let sent = try await database.writer.read { db in
+            try EventPayloadCodec.decode(Array(Data.fetchOne(db, sql: "SELECT payload FROM event") ?? Data())) {
+                try AppDatabase.dictionaryPayload($0, in: db)
+            }
+        }
+        #expect(try sent == JSONParser.parse(raw))  // the original, as sent
     }
 
     @Test func eventsOfOneBatchKeepTheirReleaseSpanAndDuplicatesInItAreStoredOnce() async throws {

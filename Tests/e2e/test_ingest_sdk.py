@@ -137,3 +137,61 @@ def test_sentry_sdk_1_uses_the_store_endpoint(server, tmp_path):
     events = stored_events(server_dir(server))
     assert [(e["event_id"], e["release"]) for e in events] == [(event_id, "legacy@1.0")]
     assert events[0]["payload"]["exception"]["values"][0]["type"] == "ZeroDivisionError"
+
+
+def charge(order_id, amount):
+    # Locals differ between events of the issue, as they do in production.
+    note = f"order {order_id} of {amount} cents"
+    raise RuntimeError(f"card declined for order {order_id}: {note}")
+
+
+def test_compact_events_are_stored_against_their_issues_first_event_and_read_back_whole(tmp_path, start_server):
+    """SPYGLASS_COMPACT_EVENTS=1: the first event of an issue becomes its dictionary, later ones are stored as
+    what differs from it; every one reads back as sent, across a restart (the dictionary cache starts empty)."""
+    from conftest import clean_env
+
+    data = tmp_path / "data"
+    env = clean_env(SPYGLASS_COMPACT_EVENTS="1")
+    sent = {}
+
+    def send(dsn, orders):
+        init_sdk(dsn, max_request_body_size="always")
+        for order in orders:
+            with sentry_sdk.new_scope() as scope:
+                scope.set_extra("order", order)
+                try:
+                    charge(order, order * 100)
+                except RuntimeError:
+                    sent[sentry_sdk.capture_exception()] = order
+        try:
+            {}["missing"]
+        except KeyError:
+            sent[sentry_sdk.capture_exception()] = None
+        sentry_sdk.flush(timeout=10)
+
+    server = start_server(data_dir=data, env=env)
+    send(server.dsn, range(1, 6))
+    assert server.stop() == 0
+    server = start_server(data_dir=data, env=env)
+    send(server.dsn, range(6, 9))
+    assert server.stop() == 0
+
+    events = {e["event_id"]: e for e in stored_events(data)}
+    assert set(events) == set(sent)
+    for event_id, order in sent.items():
+        payload = events[event_id]["payload"]
+        if order is None:
+            assert payload["exception"]["values"][-1]["type"] == "KeyError"
+            continue
+        assert payload["extra"]["order"] == order
+        frame = payload["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+        assert frame["function"] == "charge" and frame["vars"]["order_id"] == str(order)
+    # Two issues (charge, and a KeyError in each run): a dictionary each, which their first events are (01); the
+    # others are stored against them (02), but for the first of each issue after the restart, which is stored alone
+    # (zlib 78, or the body as received 00) while the writer reads the dictionary back for the next ones.
+    assert query(data, "SELECT count(*) FROM payload_dictionary") == [(2,)]
+    forms = dict(query(data, "SELECT substr(hex(payload), 1, 2), count(*) FROM event GROUP BY 1"))
+    assert (forms.pop("01"), forms.pop("02"), sum(forms.values())) == (2, 6, 2), forms
+    sizes = query(data, "SELECT max(length(payload)) FROM event WHERE hex(substr(payload, 1, 1)) = '02'")
+    plain = query(data, "SELECT min(length(data)) FROM payload_dictionary")
+    assert sizes[0][0] * 2 < plain[0][0], (sizes, plain)

@@ -1,0 +1,29 @@
+import GRDB
+import SpyglassCore
+
+extension EventStore {
+    /// The blob to store for a settled payload. A payload that becomes its hash's dictionary is written to
+    /// `payload_dictionary` here (`dictionary`: its id, for the caller to give the hash); a dictionary the hash
+    /// has and the cache lacks is read for the cache. The cache gets either after the commit
+    /// (``WriterBatch/dictionariesToCache``): it holds only ids of committed rows, which are never reused.
+    static func storedPayload(
+        _ settled: PayloadPlan.Settled, event: NormalizedEvent, projectID: Int64, batch: WriterBatch, in db: Database
+    ) throws -> (blob: [UInt8], raw: Bool, dictionary: Int64?) {
+        switch settled {
+        case .store(let blob, let raw, let dictionaryToCache):
+            if let id = dictionaryToCache {
+                // A dictionary that does not read back is left out of the cache: its events fail on reading alone.
+                if let payload = try? AppDatabase.dictionaryPayload(id, in: db) {
+                    batch.cache(PayloadDictionary(id: id, payload: payload), projectID: projectID, hash: event.hashes[0])
+                }
+            }
+            return (blob, raw, nil)
+        case .makeDictionary(let data, let raw):
+            try WriterStatement("INSERT INTO payload_dictionary (project_id, data) VALUES (?, ?)", in: db)
+                .execute(projectID, BlobBinding(bytes: data))
+            let id = db.lastInsertedRowID
+            batch.cache(PayloadDictionary(id: id, payload: raw), projectID: projectID, hash: event.hashes[0])
+            return (EventPayloadCodec.reference(to: id), true, id)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import SpyglassCore
+
+/// How an event's payload is to be stored: prepared on the request's task (all compression happens there), then
+/// settled by the writer against the dictionary its primary hash has in the database (``settle(primaryDictionary:)``).
+enum PayloadPlan: Sendable {
+    /// Stored as is, whatever dictionary the hash has (no bytes as sent, or compact storage off).
+    case stored(blob: [UInt8], raw: Bool)
+    /// Compressed against the cached dictionary `dictionaryID`, if that is still the primary hash's.
+    case delta(dictionaryID: Int64, blob: [UInt8], raw: [UInt8])
+    /// No dictionary cached: the body as received (when storing it costs less) or `compressedRaw`, unless the event
+    /// becomes its hash's dictionary (whose data is `compressedRaw`).
+    case plain(body: [UInt8]?, compressedRaw: [UInt8], raw: [UInt8])
+
+    /// As stored without dictionaries: the body as received, else the bytes as sent compressed, else the normalized
+    /// payload compressed.
+    static func stored(_ event: NormalizedEvent) -> PayloadPlan {
+        let (blob, raw) = EventPayloadCodec.encode(event)
+        return .stored(blob: blob, raw: raw)
+    }
+
+    /// Payloads larger than this are not compressed against a dictionary (zlib's window reaches back 32 KiB, so they
+    /// gain little), nor do they make one.
+    static let maxDictionaryPayload = 4 * 1024 * 1024
+
+    /// The plan for `event`: against its primary hash's dictionary when `dictionaries` holds it.
+    static func prepare(_ event: NormalizedEvent, projectID: Int64, dictionaries: PayloadDictionaryCache) -> PayloadPlan {
+        guard let raw = event.raw, let hash = event.hashes.first, raw.count <= maxDictionaryPayload else {
+            return .stored(event)
+        }
+        if let dictionary = dictionaries.dictionary(projectID: projectID, hash: hash) {
+            return .delta(dictionaryID: dictionary.id, blob: EventPayloadCodec.encode(raw, against: dictionary), raw: raw)
+        }
+        return .plain(body: event.rawBody.map(EventPayloadCodec.encode), compressedRaw: EventPayloadCodec.compress(raw), raw: raw)
+    }
+
+    /// Bytes held while queued.
+    var size: Int {
+        switch self {
+        case .stored(let blob, _): blob.count
+        case .delta(_, let blob, let raw): blob.count + raw.count
+        case .plain(let body, let compressedRaw, let raw): (body?.count ?? 0) + compressedRaw.count + raw.count
+        }
+    }
+
+    /// What the writer stores, given the dictionary the event's primary hash has (nil: none, or a new hash).
+    enum Settled {
+        /// Store `blob`; when `dictionaryToCache` is set, the hash has that dictionary and the cache lacks it.
+        case store(blob: [UInt8], raw: Bool, dictionaryToCache: Int64?)
+        /// Make the payload its hash's dictionary (`data`: the payload compressed) and store a reference to it.
+        case makeDictionary(data: [UInt8], raw: [UInt8])
+    }
+
+    func settle(primaryDictionary: Int64?) -> Settled {
+        switch self {
+        case .stored(let blob, let raw):
+            return .store(blob: blob, raw: raw, dictionaryToCache: nil)
+        case .delta(let id, let blob, _) where id == primaryDictionary:
+            return .store(blob: blob, raw: true, dictionaryToCache: nil)
+        case .delta(_, _, let raw):
+            // The cached dictionary is no longer the hash's (its issue was deleted and the hash came back): rare, so
+            // the writer compresses this once.
+            return PayloadPlan.plain(body: nil, compressedRaw: EventPayloadCodec.compress(raw), raw: raw)
+                .settle(primaryDictionary: primaryDictionary)
+        case .plain(let body, let compressedRaw, let raw):
+            guard let primaryDictionary else { return .makeDictionary(data: compressedRaw, raw: raw) }
+            return .store(blob: body ?? compressedRaw, raw: true, dictionaryToCache: primaryDictionary)
+        }
+    }
+}

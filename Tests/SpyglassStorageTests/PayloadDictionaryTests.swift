@@ -1,0 +1,203 @@
+import Foundation
+import GRDB
+import MetricsTestKit
+import SpyglassCore
+import SpyglassProtocol
+import Testing
+
+@testable import SpyglassStorage
+
+@Suite struct PayloadDictionaryTests {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    /// A Python-like error event as sent: 20 frames with context lines, and `n` where events of the issue differ.
+    func raw(_ id: String, n: Int, type: String = "KeyError") -> [UInt8] {
+        let frames = (0..<20).map { index in
+            #"{"filename":"app/handlers/module_\#(index).py","abs_path":"/srv/app/handlers/module_\#(index).py","#
+                + #""function":"handle_step_\#(index)","module":"app.handlers.module_\#(index)","lineno":\#(100 + index),"#
+                + #""context_line":"    result = process(request, step=\#(index))","pre_context":["def handle_step_\#(index)(request):","    # step \#(index)"],"#
+                + #""post_context":["    return result",""],"in_app":true,"vars":{"request":"<Request \#(n)>","step":"\#(index)"}}"#
+        }
+        let json =
+            #"{"event_id":"\#(id)","platform":"python","level":"error","extra":{"n":\#(n)},"#
+            + #""exception":{"values":[{"type":"\#(type)","value":"'order_\#(n)'","stacktrace":{"frames":[\#(frames.joined(separator: ","))]}}]},"#
+            + #""contexts":{"runtime":{"name":"CPython","version":"3.11.7"},"os":{"name":"Linux"}}}"#
+        return Array(json.utf8)
+    }
+
+    func event(_ id: String, n: Int, type: String = "KeyError") throws -> NormalizedEvent {
+        let bytes = raw(id, n: n, type: type)
+        var event = try EventNormalizer().normalize(
+            JSONParser.parse(bytes), context: .init(envelopeEventID: id, received: now))
+        event.raw = bytes
+        return event
+    }
+
+    /// A running writer for `body`; its dictionary cache lives as long.
+    func withWriter<T>(
+        _ database: AppDatabase, compact: Bool = true, _ body: (IngestWriter) async throws -> T
+    ) async throws -> T {
+        let writer = IngestWriter(database: database, compactEvents: compact, metrics: TestMetrics())
+        let runner = Task { try await writer.run() }
+        defer { runner.cancel() }
+        return try await body(writer)
+    }
+
+    func store(_ events: [NormalizedEvent], _ writer: IngestWriter, project: Int64) async throws {
+        for event in events { _ = try await writer.ingest(IngestWork(projectID: project, event: event)) }
+    }
+
+    func blobs(_ database: AppDatabase) async throws -> [String: [UInt8]] {
+        try await database.writer.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT event_id, payload FROM event").map {
+                ($0[0] as String, Array($0[1] as Data))
+            })
+        }
+    }
+
+    @Test func eventsOfAHashAreStoredAgainstItsFirstEventAndReadBackWhole() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let ids = (0..<4).map { _ in EventID.generate() }
+        let events = try ids.enumerated().map { try event($1, n: $0) }
+        try await withWriter(database) { try await store(events, $0, project: project) }
+
+        let dictionaries = try await database.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, project_id FROM payload_dictionary")
+        }
+        #expect(dictionaries.count == 1)
+        let hashDictionary = try await database.writer.read { db in
+            try Int64.fetchOne(db, sql: "SELECT dictionary_id FROM grouping_hash WHERE hash = ?", arguments: [events[0].hashes[0]])
+        }
+        #expect(hashDictionary == dictionaries.first?[0])
+        let stored = try await blobs(database)
+        // The first event is the dictionary (its blob only names it); the others are compressed against it.
+        #expect(stored[ids[0]]?.first == 1 && stored[ids[0]]?.count == 9)
+        let plain = EventPayloadCodec.compress(events[1].raw!).count
+        for id in ids.dropFirst() {
+            let blob = try #require(stored[id])
+            #expect(blob.first == 2)
+            #expect(blob.count * 3 < plain, "\(blob.count) bytes against a dictionary, \(plain) without")
+        }
+        // Each reads back as it was sent, normalized.
+        for (index, info) in try database.events(ids: ids).enumerated() {
+            #expect(info.payload["extra"]?["n"] == .number(JSONNumber(literal: "\(index)")))
+            #expect(info.payload == events[index].payload)
+        }
+    }
+
+    @Test func withoutCompactStorageEventsAreStoredAsBeforeAndReadEitherWay() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let events = try (0..<4).map { try event(EventID.generate(), n: $0) }
+        try await withWriter(database, compact: false) { try await store(Array(events[..<2]), $0, project: project) }
+        #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM payload_dictionary") } == 0)
+        #expect(try await blobs(database).values.allSatisfy { $0.first == 0x78 })  // zlib streams of the bytes as sent
+        // Turned on later: the hash gets its dictionary from its next event; turned off again, nothing changes.
+        try await withWriter(database) { try await store([events[2]], $0, project: project) }
+        try await withWriter(database, compact: false) { try await store([events[3]], $0, project: project) }
+        let stored = try await blobs(database)
+        #expect(stored[events[2].eventID]?.first == 1 && stored[events[3].eventID]?.first == 0x78)
+        #expect(try database.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
+    }
+
+    @Test func aDeletedIssueTakesItsDictionaryAndTheHashGetsANewOne() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let again = EventID.generate()
+        let later = EventID.generate()
+        let first = try await withWriter(database) { writer -> Int64 in
+            try await store([try event(EventID.generate(), n: 1), try event(EventID.generate(), n: 2)], writer, project: project)
+            let (issue, dictionary) = try await database.writer.read { db in
+                (try Int64.fetchOne(db, sql: "SELECT id FROM issue")!, try Int64.fetchOne(db, sql: "SELECT id FROM payload_dictionary")!)
+            }
+
+            try await database.deleteIssue(id: issue)
+            #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM payload_dictionary") } == 0)
+            // The writer's cache still names the deleted dictionary: the next event of the hash must not use it.
+            #expect(writer.dictionaries.count == 1)
+            try await store([try event(again, n: 3), try event(later, n: 4)], writer, project: project)
+            return dictionary
+        }
+        let second = try await database.writer.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM payload_dictionary") }
+        #expect(second.count == 1 && second[0] > first, "dictionary ids are never given again: \(second) after \(first)")
+        let read = try database.events(ids: [again, later])
+        #expect(read.map { $0.payload["extra"]?["n"] } == [.number(JSONNumber(literal: "3")), .number(JSONNumber(literal: "4"))])
+        #expect(try await blobs(database)[later]?.first == 2)
+    }
+
+    @Test func aHashStoredWithoutADictionaryGetsOneFromItsNextEvent() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        var old = try event(EventID.generate(), n: 1)
+        old.raw = nil  // stored normalized, as events without their bytes (and those of older versions) are
+        let next = try event(EventID.generate(), n: 2)
+        let third = try event(EventID.generate(), n: 3)
+        try await withWriter(database) { try await store([old, next, third], $0, project: project) }
+        let dictionary = try await database.writer.read { db in try Int64.fetchOne(db, sql: "SELECT dictionary_id FROM grouping_hash") }
+        #expect(dictionary != nil)
+        let stored = try await blobs(database)
+        #expect(stored[next.eventID]?.first == 1 && stored[third.eventID]?.first == 2)
+        #expect(try database.events(ids: [old.eventID, next.eventID, third.eventID]).map(\.payload) == [old.payload, next.payload, third.payload])
+    }
+
+    @Test func mergedAndUnmergedIssuesKeepTheirEventsReadable() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let events = try [
+            event(EventID.generate(), n: 1, type: "KeyError"), event(EventID.generate(), n: 2, type: "KeyError"),
+            event(EventID.generate(), n: 3, type: "ValueError"), event(EventID.generate(), n: 4, type: "ValueError"),
+        ]
+        try await withWriter(database) { try await store(events, $0, project: project) }
+        let issues = try await database.writer.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM issue ORDER BY id") }
+        #expect(issues.count == 2)
+        let (parent, _) = try await database.mergeIssues(ids: issues)
+        #expect(try database.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
+        let moved = parent == issues[0] ? events[2] : events[0]
+        let split = try await database.unmerge(issueID: parent, hash: moved.hashes[0])
+        #expect(try database.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
+        // Deleting the split-out issue leaves the other's events (and dictionary) alone.
+        try await database.deleteIssue(id: split)
+        let left = try database.events(ids: events.map(\.eventID))
+        #expect(left.count == 2 && left.allSatisfy { $0.issueID == parent })
+        #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM payload_dictionary") } == 1)
+    }
+
+    @Test func blobsAgainstADictionaryNeedThatDictionary() throws {
+        let payload = raw(EventID.generate(), n: 5)
+        let first = raw(EventID.generate(), n: 1)
+        let dictionary = PayloadDictionary(id: 7, payload: first)
+        let blob = EventPayloadCodec.encode(payload, against: dictionary)
+        let bytes = try EventPayloadCodec.payloadBytes(blob) { id in
+            #expect(id == 7)
+            return first
+        }
+        #expect(bytes == payload[...])
+        #expect(try EventPayloadCodec.payloadBytes(EventPayloadCodec.reference(to: 7)) { _ in first } == first[...])
+        // Only the dictionary's own bytes will do: other bytes fail zlib's check, a missing one says so.
+        let other = raw("00000000000000000000000000000000", n: 1)
+        #expect(PayloadDictionary(id: 7, payload: other).bytes != dictionary.bytes)
+        let mismatch = #expect(throws: DomainError.self) {
+            try EventPayloadCodec.payloadBytes(blob) { _ in other }
+        }
+        #expect(mismatch?.message.contains("dictionary does not match") == true)
+        #expect(throws: DomainError.self) {
+            try EventPayloadCodec.payloadBytes(blob) { id in throw DomainError(.unavailable, "dictionary \(id) is missing") }
+        }
+        #expect(throws: DomainError.self) { try EventPayloadCodec.payloadBytes(Array(blob.prefix(5))) { _ in other } }
+    }
+
+    @Test func theCacheKeepsWhatIsLookedUpWithinItsBudget() {
+        let cache = PayloadDictionaryCache(maxBytes: 200)  // two generations of 100 bytes
+        let key = { (n: Int) in PayloadDictionaryCache.Key(projectID: 1, hash: "h\(n)") }
+        let entry = { (n: Int) in PayloadDictionary(id: Int64(n), payload: [UInt8](repeating: UInt8(n), count: 40)) }
+        cache.insert(entry(0), for: key(0))
+        for n in 1..<10 {
+            cache.insert(entry(n), for: key(n))
+            #expect(cache.dictionary(projectID: 1, hash: "h0")?.id == 0, "the entry looked up each time stays (\(n))")
+        }
+        #expect(cache.dictionary(projectID: 1, hash: "h1") == nil)  // not looked up since: dropped
+        #expect(cache.count <= 6)
+        #expect(cache.dictionary(projectID: 2, hash: "h0") == nil)
+    }
+}

@@ -187,6 +187,14 @@ import Testing
         #expect(throws: DomainError.self) { try EventPayloadCodec.payloadBytes(Array(blob.prefix(5))) { _ in other } }
     }
 
+    @Test func aCompressorUsedWithADictionaryCompressesWithoutOneAsZlibDoes() throws {
+        let compressor = PayloadCompressor()
+        let first = raw(EventID.generate(), n: 1)
+        let payload = raw(EventID.generate(), n: 2)
+        _ = compressor.compress(payload, dictionary: first)
+        #expect(compressor.compress(payload) == PayloadCompressor.compressOnce(payload))
+    }
+
     @Test func theCacheKeepsWhatIsLookedUpWithinItsBudget() {
         let cache = PayloadDictionaryCache(maxBytes: 200)  // two generations of 100 bytes
         let key = { (n: Int) in PayloadDictionaryCache.Key(projectID: 1, hash: "h\(n)") }

@@ -44,7 +44,7 @@ def build(configuration: str) -> tuple[Path, Path]:
 
 
 class Server:
-    def __init__(self, binary: Path, data: Path, compact: bool = False):
+    def __init__(self, binary: Path, data: Path, compact: bool = True):
         self.log = open(data.parent / "server.log", "w+")
         env = {**os.environ, "SPYGLASS_BENCHMARK_ROUTES": "1", "SPYGLASS_ADMIN_PASSWORD": "benchmark-admin",
                "SPYGLASS_COMPACT_EVENTS": "1" if compact else "0"}
@@ -164,8 +164,8 @@ def main():
     parser.add_argument("--generator", choices=("wrk", "swift"), default="wrk" if shutil.which("wrk") else "swift",
                         help="load generator for the fixed-concurrency runs (default: wrk when installed)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: a temp file)")
-    parser.add_argument("--compact-events", action="store_true",
-                        help="run the server with SPYGLASS_COMPACT_EVENTS=1 (events stored against their issue's first)")
+    parser.add_argument("--no-compact-events", dest="compact_events", action="store_false",
+                        help="run the server with SPYGLASS_COMPACT_EVENTS=0 (each event stored on its own)")
     parser.add_argument("--server", type=Path, default=None,
                         help="a spyglass binary to measure instead of this checkout's (A/B runs against another commit)")
     args = parser.parse_args()

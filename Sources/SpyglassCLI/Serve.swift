@@ -17,8 +17,8 @@ struct Serve: AsyncParsableCommand {
             SPYGLASS_EMAIL_FROM, SPYGLASS_SMTP_CA_FILE, SPYGLASS_WEBHOOK_ALLOW_PRIVATE=1, SPYGLASS_NOTIFY_ATTEMPTS \
             (default 8), SPYGLASS_NOTIFY_RETRY_SECONDS (default 30, doubling).
 
-            Storage (environment only): SPYGLASS_COMPACT_EVENTS=1 stores each event compressed against the first \
-            event of its issue: about a quarter of the disk, for more CPU per event.
+            Storage (environment only): SPYGLASS_COMPACT_EVENTS=0 stores each event on its own instead of as what \
+            differs from the first event of its issue (default 1: about a quarter of the disk).
             """)
 
     @Option(help: ArgumentHelp("Address to listen on (env SPYGLASS_HOST, default 127.0.0.1).", valueName: "address"))

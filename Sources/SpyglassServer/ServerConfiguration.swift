@@ -36,9 +36,9 @@ public struct ServerConfiguration: Sendable {
     /// `SPYGLASS_BENCHMARK_ROUTES=1` adds `POST /api/{project_id}/null/`, which reads the body and answers 200:
     /// the HTTP ceiling the ingest benchmark compares with. Off by default.
     public var benchmarkRoutes = false
-    /// `SPYGLASS_COMPACT_EVENTS=1` stores the events of a grouping hash compressed against its first event
-    /// (``IngestWriter/compactEvents``): about a quarter of the disk per event, for more CPU per event. Off by default.
-    public var compactEvents = false
+    /// `SPYGLASS_COMPACT_EVENTS` (default 1) stores the events of a grouping hash as what differs from its first
+    /// event (``IngestWriter/compactEvents``): about a quarter of the disk per event. `0` stores each on its own.
+    public var compactEvents = true
     /// Alert delivery: `SPYGLASS_SMTP_URL`, `SPYGLASS_SMTP_CA_FILE`, `SPYGLASS_EMAIL_FROM`,
     /// `SPYGLASS_WEBHOOK_ALLOW_PRIVATE`, `SPYGLASS_NOTIFY_ATTEMPTS` (default 8), `SPYGLASS_NOTIFY_RETRY_SECONDS`
     /// (first backoff delay, doubling; default 30).

@@ -186,7 +186,9 @@ extension AppDatabase: APIStore {
         guard let data = try Data.fetchOne(db, sql: "SELECT data FROM payload_dictionary WHERE id = ?", arguments: [id]) else {
             throw DomainError(.unavailable, "stored event payload is damaged (its dictionary \(id) is missing)")
         }
-        return try EventPayloadCodec.inflated(Array(data))
+        return try Array(EventPayloadCodec.payloadBytes(Array(data)) { _ in
+            throw DomainError(.unavailable, "stored event payload is damaged (dictionary \(id) refers to another)")
+        })
     }
 
     public func events(issueID: Int64, limit: Int, offset: Int) async throws -> [EventInfo] {

@@ -161,7 +161,8 @@ extension AppDatabase {
         migrator.registerMigration("v8 payload dictionaries") { db in
             try db.execute(
                 sql: """
-                    -- data: the payload of the hash's first stored event, zlib-compressed. AUTOINCREMENT: an id is
+                    -- data: the payload of the hash's first stored event, as a blob of the event table (its body as
+                    -- received, or zlib-compressed). AUTOINCREMENT: an id is
                     -- never given to another dictionary, so a request compressing against a cached id cannot meet
                     -- other bytes under it.
                     CREATE TABLE payload_dictionary (

@@ -9,10 +9,10 @@ import Synchronization
 ///   as its low nibble, which no other form's marker has;
 /// - 0: the request body an event came in, as received (``CompressedBody``: its format and offsets, then the body);
 /// - 1: the payload of a ``PayloadDictionary`` (the event that made it): the dictionary's id, nothing else;
-/// - 2: JSON compressed against a ``PayloadDictionary``: the dictionary's id, then a zlib stream whose preset
-///   dictionary is that dictionary's bytes.
+/// - 2: JSON as it differs from a ``PayloadDictionary``: the dictionary's id, the Adler-32 of its bytes (4 bytes),
+///   then a zlib stream of the ``PayloadDelta`` program that rebuilds the JSON from them.
 ///
-/// Ids are stored as 8 bytes, little-endian. Forms 1 and 2 are read with the dictionary's payload (`dictionary`).
+/// Ids and checksums are stored little-endian. Forms 1 and 2 are read with the dictionary's payload (`dictionary`).
 public enum EventPayloadCodec {
     /// The stored form of a payload.
     public static func encode(_ payload: JSONValue) -> [UInt8] {
@@ -35,14 +35,13 @@ public enum EventPayloadCodec {
         return blob
     }
 
-    /// `payload` compressed against `dictionary` (form 2).
+    /// `payload` as it differs from `dictionary` (form 2).
     static func encode(_ payload: [UInt8], against dictionary: PayloadDictionary) -> [UInt8] {
-        let compressor = compressors.take()
-        let stream = compressor.compress(payload, dictionary: dictionary.bytes)
-        compressors.put(compressor)
+        let stream = compress(PayloadDelta.encode(payload, dictionary: dictionary.bytes, index: dictionary.index))
         var blob = [deltaMarker]
-        blob.reserveCapacity(idSize + 1 + stream.count)
+        blob.reserveCapacity(1 + idSize + 4 + stream.count)
         appendID(dictionary.id, to: &blob)
+        for shift in stride(from: 0, to: 32, by: 8) { blob.append(UInt8(truncatingIfNeeded: dictionary.checksum >> UInt32(shift))) }
         blob += stream
         return blob
     }
@@ -73,11 +72,6 @@ public enum EventPayloadCodec {
         try JSONParser.parse(payloadBytes(blob, dictionary: dictionary))
     }
 
-    /// The bytes of a zlib stream (a dictionary's `data`).
-    static func inflated(_ zlib: [UInt8]) throws -> [UInt8] {
-        try inflate(zlib[...], windowBits: MAX_WBITS, through: nil)
-    }
-
     /// The payload bytes of a stored blob, in any of the forms above.
     static func payloadBytes(_ blob: [UInt8], dictionary: (Int64) throws -> [UInt8]) throws -> ArraySlice<UInt8> {
         switch blob.first {
@@ -85,9 +79,13 @@ public enum EventPayloadCodec {
             guard blob.count == 1 + idSize else { throw damaged("bad dictionary reference") }
             return try dictionary(readID(blob))[...]
         case deltaMarker:
-            guard blob.count > 1 + idSize else { throw damaged("bad dictionary reference") }
-            let preset = PayloadDictionary(id: readID(blob), payload: try dictionary(readID(blob)))
-            return try inflate(blob[(1 + idSize)...], windowBits: MAX_WBITS, through: nil, dictionary: preset.bytes)[...]
+            guard blob.count > 1 + idSize + 4 else { throw damaged("bad dictionary reference") }
+            let base = try dictionary(readID(blob))
+            guard PayloadDictionary.checksum(base) == littleEndian32(blob, at: 1 + idSize) else {
+                throw damaged("its dictionary \(readID(blob)) does not match")
+            }
+            let program = try inflate(blob[(1 + idSize + 4)...], windowBits: MAX_WBITS, through: nil)
+            do { return try PayloadDelta.decode(program, dictionary: base)[...] } catch { throw damaged(error.reason) }
         case bodyMarker:
             break
         default:
@@ -146,11 +144,8 @@ public enum EventPayloadCodec {
         DomainError(.unavailable, "stored event payload is damaged (\(reason))")
     }
 
-    /// Inflates `input` to its end (several gzip members in a row for gzip), or only until `through` bytes are out;
-    /// a zlib stream that asks for a preset dictionary gets `dictionary`.
-    private static func inflate(
-        _ input: ArraySlice<UInt8>, windowBits: Int32, through: Int?, dictionary: [UInt8]? = nil
-    ) throws -> [UInt8] {
+    /// Inflates `input` to its end (several gzip members in a row for gzip), or only until `through` bytes are out.
+    private static func inflate(_ input: ArraySlice<UInt8>, windowBits: Int32, through: Int?) throws -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw DomainError(.unavailable, "cannot start zlib")
@@ -165,16 +160,7 @@ public enum EventPayloadCodec {
                 while through.map({ out.count < $0 }) ?? true {
                     stream.next_out = buffer.baseAddress
                     stream.avail_out = uInt(buffer.count)
-                    var status = CZlib.inflate(&stream, Z_NO_FLUSH)
-                    if status == Z_NEED_DICT {
-                        guard let dictionary else { throw damaged("a zlib stream asks for a dictionary") }
-                        let set = dictionary.withUnsafeBufferPointer {
-                            inflateSetDictionary(&stream, $0.baseAddress, uInt($0.count))
-                        }
-                        // Z_DATA_ERROR: the dictionary's Adler-32 is not the one the stream was made with.
-                        guard set == Z_OK else { throw damaged("its dictionary does not match (zlib \(set))") }
-                        status = CZlib.inflate(&stream, Z_NO_FLUSH)
-                    }
+                    let status = CZlib.inflate(&stream, Z_NO_FLUSH)
                     guard status == Z_OK || status == Z_STREAM_END else { throw damaged("zlib \(status)") }
                     out.append(contentsOf: buffer[0..<(buffer.count - Int(stream.avail_out))])
                     guard status == Z_STREAM_END else { continue }
@@ -209,19 +195,11 @@ final class PayloadCompressor: @unchecked Sendable {
 
     deinit { deflateEnd(&stream) }
 
-    /// `input` as one complete zlib stream, made with `dictionary` as its preset dictionary when given.
-    func compress(_ input: [UInt8], dictionary: [UInt8]? = nil) -> [UInt8] {
+    /// `input` as one complete zlib stream.
+    func compress(_ input: [UInt8]) -> [UInt8] {
         // One deflate call takes at most 4 GiB (`uInt`); zlib's one-shot function loops over larger input.
-        guard input.count <= Int(UInt32.max) else {
-            precondition(dictionary == nil, "payloads compressed against a dictionary are at most the event size limit")
-            return Self.compressOnce(input)
-        }
+        guard input.count <= Int(UInt32.max) else { return Self.compressOnce(input) }
         deflateReset(&stream)
-        if let dictionary {
-            // Before deflateBound, which then counts the stream's dictionary id.
-            let status = dictionary.withUnsafeBufferPointer { deflateSetDictionary(&stream, $0.baseAddress, uInt($0.count)) }
-            precondition(status == Z_OK, "zlib deflateSetDictionary failed: \(status)")
-        }
         let bound = Int(deflateBound(&stream, uLong(input.count)))
         return [UInt8](unsafeUninitializedCapacity: bound) { out, count in
             input.withUnsafeBufferPointer { source in

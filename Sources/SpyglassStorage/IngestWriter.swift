@@ -20,9 +20,9 @@ public final class IngestWriter: IngestSink, Service {
     public let maxBatch: Int
     /// Bytes the queued jobs may hold at most (compressed payloads and attachments, plus 4 KiB a job).
     public let maxQueuedBytes: Int
-    /// Whether events are stored compressed against their primary hash's first event (``PayloadDictionary``):
-    /// in the benchmark 0.8 instead of 3.0 KB of database per event, for about 60 µs more CPU per event
-    /// (zlib's dictionary setup and deflate). Events stored either way are read either way.
+    /// Whether events are stored as what differs from their primary hash's first event (``PayloadDictionary``,
+    /// ``PayloadDelta``): in the benchmark about a quarter of the database per event, at the same throughput.
+    /// Events stored either way are read either way.
     public let compactEvents: Bool
 
     private struct Job {
@@ -55,7 +55,7 @@ public final class IngestWriter: IngestSink, Service {
 
     public init(
         database: AppDatabase, capacity: Int = 10_000, maxBatch: Int = 500, maxQueuedBytes: Int = 512 * 1024 * 1024,
-        compactEvents: Bool = false, metrics: any MetricsFactory, logger: Logger? = nil
+        compactEvents: Bool = true, metrics: any MetricsFactory, logger: Logger? = nil
     ) {
         self.database = database
         self.compactEvents = compactEvents

@@ -1,27 +1,37 @@
+import CZlib
 import Synchronization
 
 /// What the events of one grouping hash share, stored once: the first event's payload, which later events of the
-/// hash are compressed against (zlib's preset dictionary).
+/// hash are stored as differences from (``PayloadDelta``).
 ///
 /// Events of one issue repeat each other's stack frames, context lines, modules and contexts: against the first
-/// one, a 13 KB Python event compresses to about 300 bytes instead of 2 KB. The row lives in `payload_dictionary`
-/// (its `data` is the first event's payload, zlib-compressed), and `grouping_hash.dictionary_id` names it; that
+/// one, a 13 KB Python event takes about 200 bytes instead of 2 KB. The row lives in `payload_dictionary`
+/// (its `data` is the first event's blob, as the event table would hold it), and `grouping_hash.dictionary_id` names it; that
 /// event's own blob only refers to it. An event's dictionary is always its primary hash's, and an event lives as
 /// long as that hash's row does (both go with their issue; merge and unmerge move a hash with its events), so
 /// a dictionary is deleted with its hash (``AppDatabase/deleteIssue(id:)``, or the project's cascade).
 struct PayloadDictionary: Sendable {
     /// The `payload_dictionary` row.
     let id: Int64
-    /// The preset dictionary: the last ``windowSize`` bytes of the first event's payload (zlib reaches no
-    /// further back, and checks the dictionary by its Adler-32: writer and reader must pass the same bytes).
+    /// The first event's payload.
     let bytes: [UInt8]
+    /// Where runs of ``bytes`` start, for encoding.
+    let index: DeltaIndex
+    /// Adler-32 of ``bytes``, stored with each delta: reading checks it has the bytes the delta was made from.
+    let checksum: UInt32
 
-    /// zlib's window: the farthest a match can reach back.
-    static let windowSize = 32 * 1024
-
-    init(id: Int64, payload: some Collection<UInt8>) {
+    init(id: Int64, payload: [UInt8]) {
         self.id = id
-        self.bytes = Array(payload.suffix(Self.windowSize))
+        self.bytes = payload
+        self.index = DeltaIndex(payload)
+        self.checksum = Self.checksum(payload)
+    }
+
+    /// Bytes it holds in memory.
+    var size: Int { bytes.count + index.size }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBufferPointer { UInt32(truncatingIfNeeded: adler32_z(adler32_z(0, nil, 0), $0.baseAddress, $0.count)) }
     }
 }
 
@@ -74,9 +84,9 @@ final class PayloadDictionaryCache: Sendable {
 
     private static func insert(_ dictionary: PayloadDictionary, for key: Key, into state: inout State, limit: Int) {
         if let replaced = state.current.updateValue(dictionary, forKey: key) {
-            state.currentBytes -= replaced.bytes.count
+            state.currentBytes -= replaced.size
         }
-        state.currentBytes += dictionary.bytes.count
+        state.currentBytes += dictionary.size
         guard state.currentBytes > limit else { return }
         state.previous = state.current
         state.current = [:]

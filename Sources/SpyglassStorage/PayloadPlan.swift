@@ -7,9 +7,9 @@ enum PayloadPlan: Sendable {
     case stored(blob: [UInt8], raw: Bool)
     /// Compressed against the cached dictionary `dictionaryID`, if that is still the primary hash's.
     case delta(dictionaryID: Int64, blob: [UInt8], raw: [UInt8])
-    /// No dictionary cached: the body as received (when storing it costs less) or `compressedRaw`, unless the event
-    /// becomes its hash's dictionary (whose data is `compressedRaw`).
-    case plain(body: [UInt8]?, compressedRaw: [UInt8], raw: [UInt8])
+    /// No dictionary cached: `blob` (the body as received, or the bytes as sent compressed), stored as the event's
+    /// own or, when the hash has no dictionary yet, as the data of the one it becomes.
+    case plain(blob: [UInt8], raw: [UInt8])
 
     /// As stored without dictionaries: the body as received, else the bytes as sent compressed, else the normalized
     /// payload compressed.
@@ -30,7 +30,7 @@ enum PayloadPlan: Sendable {
         if let dictionary = dictionaries.dictionary(projectID: projectID, hash: hash) {
             return .delta(dictionaryID: dictionary.id, blob: EventPayloadCodec.encode(raw, against: dictionary), raw: raw)
         }
-        return .plain(body: event.rawBody.map(EventPayloadCodec.encode), compressedRaw: EventPayloadCodec.compress(raw), raw: raw)
+        return .plain(blob: EventPayloadCodec.encode(event).blob, raw: raw)
     }
 
     /// Bytes held while queued.
@@ -38,7 +38,7 @@ enum PayloadPlan: Sendable {
         switch self {
         case .stored(let blob, _): blob.count
         case .delta(_, let blob, let raw): blob.count + raw.count
-        case .plain(let body, let compressedRaw, let raw): (body?.count ?? 0) + compressedRaw.count + raw.count
+        case .plain(let blob, let raw): blob.count + raw.count
         }
     }
 
@@ -46,7 +46,7 @@ enum PayloadPlan: Sendable {
     enum Settled {
         /// Store `blob`; when `dictionaryToCache` is set, the hash has that dictionary and the cache lacks it.
         case store(blob: [UInt8], raw: Bool, dictionaryToCache: Int64?)
-        /// Make the payload its hash's dictionary (`data`: the payload compressed) and store a reference to it.
+        /// Make the payload its hash's dictionary (`data`: its blob) and store a reference to it.
         case makeDictionary(data: [UInt8], raw: [UInt8])
     }
 
@@ -59,11 +59,10 @@ enum PayloadPlan: Sendable {
         case .delta(_, _, let raw):
             // The cached dictionary is no longer the hash's (its issue was deleted and the hash came back): rare, so
             // the writer compresses this once.
-            return PayloadPlan.plain(body: nil, compressedRaw: EventPayloadCodec.compress(raw), raw: raw)
-                .settle(primaryDictionary: primaryDictionary)
-        case .plain(let body, let compressedRaw, let raw):
-            guard let primaryDictionary else { return .makeDictionary(data: compressedRaw, raw: raw) }
-            return .store(blob: body ?? compressedRaw, raw: true, dictionaryToCache: primaryDictionary)
+            return PayloadPlan.plain(blob: EventPayloadCodec.compress(raw), raw: raw).settle(primaryDictionary: primaryDictionary)
+        case .plain(let blob, let raw):
+            guard let primaryDictionary else { return .makeDictionary(data: blob, raw: raw) }
+            return .store(blob: blob, raw: true, dictionaryToCache: primaryDictionary)
         }
     }
 }

@@ -14,7 +14,7 @@ import Testing
         #expect(config.adminPassword == nil)
         #expect(config.logFormat == .logfmt)
         #expect(config.logLevel == .info)
-        #expect(config.compactEvents == false)
+        #expect(config.compactEvents == true)
         #expect(config.effectiveBaseURL(boundPort: 8000).absoluteString == "http://127.0.0.1:8000")
     }
 
@@ -82,6 +82,6 @@ import Testing
             try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_COMPACT_EVENTS": "on"])
         }
         #expect(compact?.setting == "SPYGLASS_COMPACT_EVENTS")
-        #expect(try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_COMPACT_EVENTS": "1"]).compactEvents)
+        #expect(try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_COMPACT_EVENTS": "0"]).compactEvents == false)
     }
 }

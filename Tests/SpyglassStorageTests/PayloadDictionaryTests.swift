@@ -180,25 +180,60 @@ import Testing
         let mismatch = #expect(throws: DomainError.self) {
             try EventPayloadCodec.payloadBytes(blob) { _ in other }
         }
-        #expect(mismatch?.message.contains("dictionary does not match") == true)
+        #expect(mismatch?.message.contains("dictionary 7 does not match") == true)
         #expect(throws: DomainError.self) {
             try EventPayloadCodec.payloadBytes(blob) { id in throw DomainError(.unavailable, "dictionary \(id) is missing") }
         }
         #expect(throws: DomainError.self) { try EventPayloadCodec.payloadBytes(Array(blob.prefix(5))) { _ in other } }
     }
 
-    @Test func aCompressorUsedWithADictionaryCompressesWithoutOneAsZlibDoes() throws {
-        let compressor = PayloadCompressor()
-        let first = raw(EventID.generate(), n: 1)
-        let payload = raw(EventID.generate(), n: 2)
-        _ = compressor.compress(payload, dictionary: first)
-        #expect(compressor.compress(payload) == PayloadCompressor.compressOnce(payload))
+    @Test func deltasRebuildAnyInputFromAnyDictionary() throws {
+        // Seeded mutations of a base (changed, inserted and deleted runs, the ends too), unrelated inputs,
+        // repeats, and the edge sizes around the anchors.
+        var generator = SplitMix(seed: 42)
+        let base = raw(EventID.generate(), n: 1)
+        var inputs: [[UInt8]] = [base, [], Array(base.prefix(15)), Array(base.prefix(16)), Array(base.suffix(23)),
+            [UInt8](repeating: 0x61, count: 5000), Array(base.reversed())]
+        for _ in 0..<200 {
+            var input = base
+            for _ in 0..<Int(generator.next() % 12) {
+                let at = Int(generator.next() % UInt64(input.count + 1))
+                let length = Int(generator.next() % 300)
+                switch generator.next() % 3 {
+                case 0: input.insert(contentsOf: (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }, at: at)
+                case 1: input.removeSubrange(at..<min(input.count, at + length))
+                default:
+                    for index in at..<min(input.count, at + length) { input[index] = UInt8(truncatingIfNeeded: generator.next()) }
+                }
+            }
+            inputs.append(input)
+        }
+        for dictionary in [base, [UInt8](repeating: 0x61, count: 100), Array(base.prefix(10)), []] {
+            let index = DeltaIndex(dictionary)
+            for input in inputs {
+                let program = PayloadDelta.encode(input, dictionary: dictionary, index: index)
+                #expect(try PayloadDelta.decode(program, dictionary: dictionary) == input)
+            }
+        }
+        // What differs from the base is about all a mutation costs.
+        let edited = Array(base.prefix(5000)) + Array("changed".utf8) + Array(base.dropFirst(5010))
+        #expect(PayloadDelta.encode(edited, dictionary: base, index: DeltaIndex(base)).count < 40)
+    }
+
+    @Test func damagedDeltaProgramsAreRefused() {
+        let base = raw(EventID.generate(), n: 1)
+        let program = PayloadDelta.encode(raw(EventID.generate(), n: 2), dictionary: base, index: DeltaIndex(base))
+        for damaged in [Array(program.dropLast()), program + [0], [0x80], [5, 1, 2], [0, 10, 0xff, 0xff, 0x7f, 0]] {
+            #expect(throws: PayloadDelta.DeltaError.self) { try PayloadDelta.decode(damaged, dictionary: base) }
+        }
+        #expect(throws: PayloadDelta.DeltaError.self) { try PayloadDelta.decode(program, dictionary: Array(base.prefix(100))) }
     }
 
     @Test func theCacheKeepsWhatIsLookedUpWithinItsBudget() {
-        let cache = PayloadDictionaryCache(maxBytes: 200)  // two generations of 100 bytes
+        let cache = PayloadDictionaryCache(maxBytes: 1200)  // two generations of 600 bytes: two entries of 296
         let key = { (n: Int) in PayloadDictionaryCache.Key(projectID: 1, hash: "h\(n)") }
         let entry = { (n: Int) in PayloadDictionary(id: Int64(n), payload: [UInt8](repeating: UInt8(n), count: 40)) }
+        #expect(entry(0).size == 40 + 64 * 4)
         cache.insert(entry(0), for: key(0))
         for n in 1..<10 {
             cache.insert(entry(n), for: key(n))
@@ -207,5 +242,18 @@ import Testing
         #expect(cache.dictionary(projectID: 1, hash: "h1") == nil)  // not looked up since: dropped
         #expect(cache.count <= 6)
         #expect(cache.dictionary(projectID: 2, hash: "h0") == nil)
+    }
+}
+
+/// A seeded generator (SplitMix64), so a failing mutation repeats.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -146,8 +146,9 @@ def charge(order_id, amount):
 
 
 def test_compact_events_are_stored_against_their_issues_first_event_and_read_back_whole(tmp_path, start_server):
-    """SPYGLASS_COMPACT_EVENTS=1: the first event of an issue becomes its dictionary, later ones are stored as
-    what differs from it; every one reads back as sent, across a restart (the dictionary cache starts empty)."""
+    """SPYGLASS_COMPACT_EVENTS=1 (the default): the first event of an issue becomes its dictionary, later ones are
+    stored as what differs from it; every one reads back as sent, across a restart (the dictionary cache starts
+    empty)."""
     from conftest import clean_env
 
     data = tmp_path / "data"

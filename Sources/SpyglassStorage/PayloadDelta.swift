@@ -137,7 +137,7 @@ struct DeltaIndex: Sendable {
     init(_ dictionary: [UInt8]) {
         let anchors = max(dictionary.count / Self.anchorStride, 1)
         var size = 64
-        while size < anchors * 2 { size <<= 1 }
+        while size < anchors { size <<= 1 }
         var slots = [Int32](repeating: -1, count: size)
         let mask = size - 1
         dictionary.withUnsafeBufferPointer { bytes in

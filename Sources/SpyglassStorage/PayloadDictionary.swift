@@ -58,7 +58,7 @@ final class PayloadDictionaryCache: Sendable {
     let generationBytes: Int
     private let state = Mutex(State())
 
-    init(maxBytes: Int = 8 * 1024 * 1024) {
+    init(maxBytes: Int = 4 * 1024 * 1024) {
         generationBytes = max(maxBytes / 2, 1)
     }
 

@@ -18,8 +18,8 @@ enum PayloadPlan: Sendable {
         return .stored(blob: blob, raw: raw)
     }
 
-    /// Payloads larger than this are not compressed against a dictionary (zlib's window reaches back 32 KiB, so they
-    /// gain little), nor do they make one.
+    /// Payloads larger than this neither make a dictionary nor are stored as a delta: the cache holds a dictionary
+    /// whole, with its index.
     static let maxDictionaryPayload = 4 * 1024 * 1024
 
     /// The plan for `event`: against its primary hash's dictionary when `dictionaries` holds it.

@@ -47,7 +47,7 @@ enum PayloadDelta {
         func number() throws(DeltaError) -> Int {
             var value = 0
             var shift = 0
-            while position < program.count, shift < 63 {
+            while position < program.count, shift < 63 {  // at most 63 bits: never negative
                 let byte = program[position]
                 position += 1
                 value |= Int(byte & 0x7f) << shift

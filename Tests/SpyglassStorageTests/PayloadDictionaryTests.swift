@@ -223,7 +223,11 @@ import Testing
     @Test func damagedDeltaProgramsAreRefused() {
         let base = raw(EventID.generate(), n: 1)
         let program = PayloadDelta.encode(raw(EventID.generate(), n: 2), dictionary: base, index: DeltaIndex(base))
-        for damaged in [Array(program.dropLast()), program + [0], [0x80], [5, 1, 2], [0, 10, 0xff, 0xff, 0x7f, 0]] {
+        let huge: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]  // Int64.max, the largest number
+        for damaged in [
+            Array(program.dropLast()), program + [0], [0x80], [5, 1, 2], [0, 10, 0xff, 0xff, 0x7f, 0], huge,
+            [0, 4] + huge, [0] + huge + [0], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+        ] {
             #expect(throws: PayloadDelta.DeltaError.self) { try PayloadDelta.decode(damaged, dictionary: base) }
         }
         #expect(throws: PayloadDelta.DeltaError.self) { try PayloadDelta.decode(program, dictionary: Array(base.prefix(100))) }

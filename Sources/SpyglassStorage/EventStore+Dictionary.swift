@@ -11,7 +11,7 @@ extension EventStore {
     ) throws -> (blob: [UInt8], raw: Bool, dictionary: Int64?) {
         switch settled {
         case .store(let blob, let raw, let dictionaryToCache):
-            if let id = dictionaryToCache {
+            if let id = dictionaryToCache, batch.lacksDictionary(id, projectID: projectID, hash: event.hashes[0]) {
                 // A dictionary that does not read back is left out of the cache: its events fail on reading alone.
                 if let payload = try? AppDatabase.dictionaryPayload(id, in: db) {
                     batch.cache(PayloadDictionary(id: id, payload: payload), projectID: projectID, hash: event.hashes[0])

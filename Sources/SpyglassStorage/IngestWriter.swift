@@ -195,8 +195,10 @@ public final class IngestWriter: IngestSink, Service {
 
     /// Stores the jobs in the current transaction, sharing what they can (``WriterBatch``). The dictionaries it
     /// wrote or read reach the cache once the transaction commits.
-    private static func store(_ jobs: [Job], in db: Database) throws -> (receipts: [IngestReceipt], batch: WriterBatch) {
-        let shared = WriterBatch()
+    private static func store(
+        _ jobs: [Job], dictionaries: PayloadDictionaryCache, in db: Database
+    ) throws -> (receipts: [IngestReceipt], batch: WriterBatch) {
+        let shared = WriterBatch(dictionaries: dictionaries)
         let receipts = try jobs.map { job in try store(job.work, payload: job.payload, batch: shared, in: db) }
         try shared.finish(db)
         return (receipts, shared)
@@ -207,7 +209,7 @@ public final class IngestWriter: IngestSink, Service {
         let start = ContinuousClock.now
         let (receipts, batch) = try database.writer.write { db in
             defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }
-            return try Self.store(jobs, in: db)
+            return try Self.store(jobs, dictionaries: dictionaries, in: db)
         }
         for (key, dictionary) in batch.dictionariesToCache { dictionaries.insert(dictionary, for: key) }
         return receipts

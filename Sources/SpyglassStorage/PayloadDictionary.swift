@@ -72,11 +72,19 @@ final class PayloadDictionaryCache: Sendable {
         }
     }
 
+    /// Adds `dictionary`, unless it alone would fill a generation (an event of megabytes: it would push out
+    /// every other one at each turn).
     func insert(_ dictionary: PayloadDictionary, for key: Key) {
+        guard dictionary.size <= generationBytes / 4 else { return }
         state.withLock { state in
             state.previous[key] = nil
             Self.insert(dictionary, for: key, into: &state, limit: generationBytes)
         }
+    }
+
+    /// The entry for `key`, without moving it to the current generation.
+    func peek(_ key: Key) -> PayloadDictionary? {
+        state.withLock { $0.current[key] ?? $0.previous[key] }
     }
 
     /// Entries held now (both generations).

@@ -56,11 +56,24 @@ final class WriterBatch {
         }
     }
 
+    /// The cache the request tasks compress events from.
+    private let dictionaries: PayloadDictionaryCache
     /// Dictionaries written or read in the transaction, for ``PayloadDictionaryCache`` once it is committed.
-    private(set) var dictionariesToCache: [(key: PayloadDictionaryCache.Key, dictionary: PayloadDictionary)] = []
+    private(set) var dictionariesToCache: [PayloadDictionaryCache.Key: PayloadDictionary] = [:]
+
+    init(dictionaries: PayloadDictionaryCache = PayloadDictionaryCache()) {
+        self.dictionaries = dictionaries
+    }
 
     func cache(_ dictionary: PayloadDictionary, projectID: Int64, hash: String) {
-        dictionariesToCache.append((PayloadDictionaryCache.Key(projectID: projectID, hash: hash), dictionary))
+        dictionariesToCache[PayloadDictionaryCache.Key(projectID: projectID, hash: hash)] = dictionary
+    }
+
+    /// Whether dictionary `id` of the hash is neither cached nor read in this batch yet: several events of a hash
+    /// the cache lacks (a burst of a new issue, the first batch after a start) read it once.
+    func lacksDictionary(_ id: Int64, projectID: Int64, hash: String) -> Bool {
+        let key = PayloadDictionaryCache.Key(projectID: projectID, hash: hash)
+        return dictionariesToCache[key]?.id != id && dictionaries.peek(key)?.id != id
     }
 
     private var releases: [ReleaseKey: (id: Int64, span: Span)] = [:]

@@ -101,6 +101,32 @@ import Testing
         #expect(try database.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
     }
 
+    @Test func eventsOfANewHashInOneBatchAreAllStoredAndItsDictionaryMadeOnce() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "App", now: now).project.id!
+        let events = try (0..<6).map { try event(EventID.generate(), n: $0) }
+        let duplicate = events[1]
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        // Queued before the writer runs: one transaction, every plan made before the hash had a dictionary.
+        let tasks = (events + [duplicate]).map { event in Task { try await writer.ingest(IngestWork(projectID: project, event: event)) } }
+        while writer.depth < events.count + 1 { try await Task.sleep(for: .milliseconds(1)) }
+        let runner = Task { try await writer.run() }
+        var stored = 0
+        for task in tasks where try await task.value.eventStored { stored += 1 }
+        #expect(stored == events.count)
+        #expect(writer.dictionaries.count == 1)
+        let later = try event(EventID.generate(), n: 9)
+        _ = try await writer.ingest(IngestWork(projectID: project, event: later))
+        runner.cancel()
+        #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM payload_dictionary") } == 1)
+        let blobs = try await blobs(database)
+        // One of them (whichever the writer took first) made the dictionary; the others were stored alone (zlib).
+        let forms = events.compactMap { blobs[$0.eventID]?.first }
+        #expect(forms.sorted() == [1, 0x78, 0x78, 0x78, 0x78, 0x78] && blobs[later.eventID]?.first == 2)
+        let all = events + [later]
+        #expect(try database.events(ids: all.map(\.eventID)).map(\.payload) == all.map(\.payload))
+    }
+
     @Test func aDeletedIssueTakesItsDictionaryAndTheHashGetsANewOne() async throws {
         let database = try AppDatabase.inMemory()
         let project = try database.createProject(name: "App", now: now).project.id!
@@ -174,7 +200,7 @@ import Testing
         }
         #expect(bytes == payload[...])
         #expect(try EventPayloadCodec.payloadBytes(EventPayloadCodec.reference(to: 7)) { _ in first } == first[...])
-        // Only the dictionary's own bytes will do: other bytes fail zlib's check, a missing one says so.
+        // Only the dictionary's own bytes will do: other bytes fail its Adler-32 check, a missing one says so.
         let other = raw("00000000000000000000000000000000", n: 1)
         #expect(PayloadDictionary(id: 7, payload: other).bytes != dictionary.bytes)
         let mismatch = #expect(throws: DomainError.self) {
@@ -234,7 +260,7 @@ import Testing
     }
 
     @Test func theCacheKeepsWhatIsLookedUpWithinItsBudget() {
-        let cache = PayloadDictionaryCache(maxBytes: 1200)  // two generations of 600 bytes: two entries of 296
+        let cache = PayloadDictionaryCache(maxBytes: 2400)  // two generations of 1 200 bytes: four entries of 296
         let key = { (n: Int) in PayloadDictionaryCache.Key(projectID: 1, hash: "h\(n)") }
         let entry = { (n: Int) in PayloadDictionary(id: Int64(n), payload: [UInt8](repeating: UInt8(n), count: 40)) }
         #expect(entry(0).size == 40 + 64 * 4)
@@ -244,8 +270,11 @@ import Testing
             #expect(cache.dictionary(projectID: 1, hash: "h0")?.id == 0, "the entry looked up each time stays (\(n))")
         }
         #expect(cache.dictionary(projectID: 1, hash: "h1") == nil)  // not looked up since: dropped
-        #expect(cache.count <= 6)
+        #expect(cache.count < 10)
         #expect(cache.dictionary(projectID: 2, hash: "h0") == nil)
+        // One that would fill a quarter of a generation is not kept (it would push the others out).
+        cache.insert(PayloadDictionary(id: 99, payload: [UInt8](repeating: 1, count: 200)), for: key(99))
+        #expect(cache.dictionary(projectID: 1, hash: "h99") == nil)
     }
 }
 

@@ -163,15 +163,19 @@ extension ServerConfiguration {
             config.retention.interval = .milliseconds(Int64(seconds * 1000))
         }
         config.benchmarkRoutes = environment["SPYGLASS_BENCHMARK_ROUTES"] == "1"
-        if let compact = environment["SPYGLASS_COMPACT_EVENTS"] {
-            switch compact.lowercased() {
-            case "1", "true", "yes": config.compactEvents = true
-            case "0", "false", "no", "": config.compactEvents = false
-            default: throw ConfigurationError(setting: "SPYGLASS_COMPACT_EVENTS", message: "\"\(compact)\" is not 1 or 0")
-            }
-        }
+        if let compact = try boolean(environment, "SPYGLASS_COMPACT_EVENTS") { config.compactEvents = compact }
         config.notify = try resolveNotify(environment)
         return config
+    }
+
+    /// An on/off variable: `1`, `true`, `yes` or `0`, `false`, `no` (any case); nil when unset or empty.
+    static func boolean(_ environment: [String: String], _ name: String) throws(ConfigurationError) -> Bool? {
+        guard let value = environment[name], !value.isEmpty else { return nil }
+        switch value.lowercased() {
+        case "1", "true", "yes": return true
+        case "0", "false", "no": return false
+        default: throw ConfigurationError(setting: name, message: "\"\(value)\" is not 1 or 0")
+        }
     }
 
     /// The alert delivery settings (environment only).
@@ -193,13 +197,7 @@ extension ServerConfiguration {
                 throw ConfigurationError(setting: "SPYGLASS_EMAIL_FROM", message: error.message)
             }
         }
-        if let allow = text("SPYGLASS_WEBHOOK_ALLOW_PRIVATE") {
-            switch allow.lowercased() {
-            case "1", "true", "yes": settings.allowPrivateWebhooks = true
-            case "0", "false", "no": settings.allowPrivateWebhooks = false
-            default: throw ConfigurationError(setting: "SPYGLASS_WEBHOOK_ALLOW_PRIVATE", message: "\"\(allow)\" is not 1 or 0")
-            }
-        }
+        if let allow = try boolean(environment, "SPYGLASS_WEBHOOK_ALLOW_PRIVATE") { settings.allowPrivateWebhooks = allow }
         if let attempts = text("SPYGLASS_NOTIFY_ATTEMPTS") {
             guard let number = Int(attempts), (1...100).contains(number) else {
                 throw ConfigurationError(setting: "SPYGLASS_NOTIFY_ATTEMPTS", message: "\"\(attempts)\" is not a whole number from 1 to 100")

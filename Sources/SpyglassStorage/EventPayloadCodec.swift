@@ -41,7 +41,7 @@ public enum EventPayloadCodec {
         var blob = [deltaMarker]
         blob.reserveCapacity(1 + idSize + 4 + stream.count)
         appendID(dictionary.id, to: &blob)
-        for shift in stride(from: 0, to: 32, by: 8) { blob.append(UInt8(truncatingIfNeeded: dictionary.checksum >> UInt32(shift))) }
+        appendLittleEndian(UInt64(dictionary.checksum), bytes: 4, to: &blob)
         blob += stream
         return blob
     }
@@ -113,8 +113,7 @@ public enum EventPayloadCodec {
         var blob: [UInt8] = [bodyMarker, body.format.rawValue]
         blob.reserveCapacity(bodyHeaderSize + body.bytes.count)
         for value in [body.payloadOffset, body.payloadLength] {
-            let number = UInt32(clamping: value)
-            blob += [UInt8(number & 0xff), UInt8(number >> 8 & 0xff), UInt8(number >> 16 & 0xff), UInt8(number >> 24)]
+            appendLittleEndian(UInt64(UInt32(clamping: value)), bytes: 4, to: &blob)
         }
         blob += body.bytes
         return blob
@@ -127,17 +126,24 @@ public enum EventPayloadCodec {
     private static let idSize = 8
 
     private static func appendID(_ id: Int64, to blob: inout [UInt8]) {
-        let bits = UInt64(bitPattern: id)
-        for shift in stride(from: 0, to: 64, by: 8) { blob.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+        appendLittleEndian(UInt64(bitPattern: id), bytes: idSize, to: &blob)
     }
 
     /// The id after a form 1 or 2 marker (the caller checked the length).
     private static func readID(_ blob: [UInt8]) -> Int64 {
-        Int64(bitPattern: (0..<idSize).reduce(UInt64(0)) { $0 | UInt64(blob[1 + $1]) << UInt64(8 * $1) })
+        Int64(bitPattern: littleEndian(blob, at: 1, bytes: idSize))
+    }
+
+    private static func appendLittleEndian(_ value: UInt64, bytes: Int, to blob: inout [UInt8]) {
+        for index in 0..<bytes { blob.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * index))) }
+    }
+
+    private static func littleEndian(_ blob: [UInt8], at index: Int, bytes: Int) -> UInt64 {
+        (0..<bytes).reduce(0) { $0 | UInt64(blob[index + $1]) << UInt64(8 * $1) }
     }
 
     private static func littleEndian32(_ bytes: [UInt8], at index: Int) -> UInt32 {
-        (0..<4).reduce(0) { $0 | UInt32(bytes[index + $1]) << (8 * $1) }
+        UInt32(littleEndian(bytes, at: index, bytes: 4))
     }
 
     private static func damaged(_ reason: String) -> DomainError {

@@ -216,20 +216,24 @@ import Testing
     @Test func deltasRebuildAnyInputFromAnyDictionary() throws {
         // Seeded mutations of a base (changed, inserted and deleted runs, the ends too), unrelated inputs,
         // repeats, and the edge sizes around the anchors.
-        var generator = SplitMix(seed: 42)
+        var state: UInt64 = 42
+        func next() -> UInt64 {  // a seeded LCG (Knuth's MMIX constants), so a failing mutation repeats
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
         let base = raw(EventID.generate(), n: 1)
         var inputs: [[UInt8]] = [base, [], Array(base.prefix(15)), Array(base.prefix(16)), Array(base.suffix(23)),
             [UInt8](repeating: 0x61, count: 5000), Array(base.reversed())]
         for _ in 0..<200 {
             var input = base
-            for _ in 0..<Int(generator.next() % 12) {
-                let at = Int(generator.next() % UInt64(input.count + 1))
-                let length = Int(generator.next() % 300)
-                switch generator.next() % 3 {
-                case 0: input.insert(contentsOf: (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }, at: at)
+            for _ in 0..<Int(next() % 12) {
+                let at = Int(next() % UInt64(input.count + 1))
+                let length = Int(next() % 300)
+                switch next() % 3 {
+                case 0: input.insert(contentsOf: (0..<length).map { _ in UInt8(truncatingIfNeeded: next()) }, at: at)
                 case 1: input.removeSubrange(at..<min(input.count, at + length))
                 default:
-                    for index in at..<min(input.count, at + length) { input[index] = UInt8(truncatingIfNeeded: generator.next()) }
+                    for index in at..<min(input.count, at + length) { input[index] = UInt8(truncatingIfNeeded: next()) }
                 }
             }
             inputs.append(input)
@@ -278,15 +282,3 @@ import Testing
     }
 }
 
-/// A seeded generator (SplitMix64), so a failing mutation repeats.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -10,26 +10,29 @@ extension IngestController {
         var key: ClientKey?
         if let publicKey = try requestKey(request) { key = try await authorize(publicKey, projectID: projectID) }
         let encoding = try encoding(request)
-
-        var reader = EnvelopeReader(limits: readerLimits)
-        let body: (format: CompressedBody.Format, bytes: [UInt8])?
-        do {
-            body = try await decodeBody(request, encoding: encoding, keepingBody: true) { try reader.consume($0) }
-        } catch let error as EnvelopeError {
-            throw IngestFailure(error)
-        }
-        let envelope: Envelope
-        do { envelope = try reader.finish() } catch { throw IngestFailure(error) }
+        var chunks = BodyChunks(request.body)
 
         if key == nil {
-            // Tunnels forward envelopes with only the `dsn` header to authenticate them.
-            guard let text = envelope.headers["dsn"]?.stringValue else {
+            // Tunnels forward envelopes with only the `dsn` header to authenticate them: the key is checked as soon
+            // as that line is read, before the rest of the body is decoded.
+            let headers = try await envelopeHeader(&chunks, encoding: encoding)
+            guard let text = headers["dsn"]?.stringValue else {
                 throw IngestFailure.unauthorized(
                     "missing authorization: send X-Sentry-Auth, Authorization: Sentry, ?sentry_key= or an envelope dsn")
             }
             guard let dsn = DSN(text) else { throw IngestFailure.unauthorized("envelope header: invalid dsn \"\(text.prefix(200))\"") }
             key = try await authorize(dsn.publicKey, projectID: projectID)
         }
+
+        var reader = EnvelopeReader(limits: readerLimits)
+        let body: (format: CompressedBody.Format, bytes: [UInt8])?
+        do {
+            body = try await decodeBody(&chunks, encoding: encoding, keepingBody: true) { try reader.consume($0) }
+        } catch let error as EnvelopeError {
+            throw IngestFailure(error)
+        }
+        let envelope: Envelope
+        do { envelope = try reader.finish() } catch { throw IngestFailure(error) }
         var headerEventID: String?
         if let value = envelope.headers["event_id"], !value.isNull {
             guard let text = value.stringValue, let id = EventID.normalize(text) else {
@@ -78,8 +81,11 @@ extension IngestController {
         for item in envelope.items where !item.isSkipped {
             switch item.type {
             case "event":
-                // One event per envelope, as in Relay; further ones are ignored.
-                guard work.event == nil else { continue }
+                // One event per envelope, as in Relay, which refuses a second.
+                if let first = envelope.items.first(where: { $0.type == "event" }), first.index != item.index {
+                    throw IngestFailure.badRequest(
+                        "item \(item.index): duplicate \"event\" item (item \(first.index) is this envelope's event; an envelope carries one)")
+                }
                 do {
                     let payload = try json(
                         item, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
@@ -121,8 +127,11 @@ extension IngestController {
                     guard let reason = entry["reason"]?.stringValue, let category = entry["category"]?.stringValue,
                         let quantity = entry["quantity"]?.int64Value, quantity > 0
                     else { continue }
+                    // One report counts at most a billion of a kind: a sum of them stays far from overflowing.
                     work.discarded.append(
-                        DiscardedCount(reason: String(reason.prefix(64)), category: String(category.prefix(64)), quantity: Int(clamping: quantity)))
+                        DiscardedCount(
+                            reason: String(reason.prefix(64)), category: String(category.prefix(64)),
+                            quantity: Int(min(quantity, 1_000_000_000))))
                 }
             default:
                 continue

@@ -14,7 +14,8 @@ extension IngestController {
         let encoding = try encoding(request)
         let limit = limits.maxEventSize
         var body: [UInt8] = []
-        try await decodeBody(request, encoding: encoding) { chunk in
+        var chunks = BodyChunks(request.body)
+        try await decodeBody(&chunks, encoding: encoding) { chunk in
             guard body.count + chunk.count <= limit else {
                 throw IngestFailure.tooLarge("event exceeds the \(EnvelopeReader.format(limit)) limit")
             }

@@ -145,14 +145,14 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     /// ``CompressedBody``).
     @discardableResult
     func decodeBody(
-        _ request: Request, encoding: ContentEncoding, keepingBody: Bool = false,
+        _ chunks: inout BodyChunks, encoding: ContentEncoding, keepingBody: Bool = false,
         consume: (UnsafeBufferPointer<UInt8>) throws -> Void
     ) async throws -> (format: CompressedBody.Format, bytes: [UInt8])? {
         let decoder = encoding.makeDecoder()
         let zlib = keepingBody ? decoder as? ZlibDecoder : nil
         var kept: [UInt8]? = zlib == nil ? nil : []
         var received = 0
-        for try await buffer in request.body {
+        while let buffer = try await chunks.next() {
             received += buffer.readableBytes
             guard received <= limits.maxCompressedSize else {
                 throw IngestFailure.tooLarge("request body exceeds the \(EnvelopeReader.format(limits.maxCompressedSize)) limit")
@@ -164,17 +164,7 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
                     kept = nil
                 }
             }
-            try buffer.withUnsafeReadableBytes { raw in
-                do {
-                    if let decoder {
-                        try decoder.decode(raw) { try consume($0) }
-                    } else {
-                        try consume(raw.assumingMemoryBound(to: UInt8.self))
-                    }
-                } catch let error as DecodingError {
-                    throw IngestFailure.badRequest("\(error.description)")
-                }
-            }
+            try decode(buffer, with: decoder, into: consume)
         }
         do {
             try decoder?.finish()
@@ -183,6 +173,54 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
         }
         guard let kept, let format = zlib?.bodyFormat else { return nil }
         return (format, kept)
+    }
+
+    /// Reads and decodes the body only as far as the envelope's header line, for a request that authenticates
+    /// through its `dsn`: nothing past that line is inflated before the key is known. The chunks read are
+    /// replayed by `chunks` for the whole envelope's parse, which starts over.
+    func envelopeHeader(_ chunks: inout BodyChunks, encoding: ContentEncoding) async throws -> JSONObject {
+        let decoder = encoding.makeDecoder()
+        var reader = EnvelopeReader(limits: EnvelopeReader.Limits(maxEnvelope: limits.maxEnvelopeSize))
+        var seen: [ByteBuffer] = []
+        var received = 0
+        defer { chunks.replay = seen }
+        while let buffer = try await chunks.next() {
+            seen.append(buffer)
+            received += buffer.readableBytes
+            guard received <= limits.maxCompressedSize else {
+                throw IngestFailure.tooLarge("request body exceeds the \(EnvelopeReader.format(limits.maxCompressedSize)) limit")
+            }
+            do {
+                try decode(buffer, with: decoder) { chunk in
+                    try reader.consume(chunk)
+                    if reader.envelopeHeaders != nil { throw HeaderRead() }
+                }
+            } catch is HeaderRead {}
+            catch let error as EnvelopeError { throw IngestFailure(error) }
+            if let headers = reader.envelopeHeaders { return headers }
+        }
+        do {
+            return try reader.finish().headers
+        } catch {
+            throw IngestFailure(error)
+        }
+    }
+
+    /// Decodes one chunk of the body into `consume`; broken compressed data is a 400.
+    private func decode(
+        _ buffer: ByteBuffer, with decoder: (any StreamDecoder)?, into consume: (UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
+        try buffer.withUnsafeReadableBytes { raw in
+            do {
+                if let decoder {
+                    try decoder.decode(raw) { try consume($0) }
+                } else {
+                    try consume(raw.assumingMemoryBound(to: UInt8.self))
+                }
+            } catch let error as DecodingError {
+                throw IngestFailure.badRequest("\(error.description)")
+            }
+        }
     }
 
     /// The client address for `{{auto}}`.
@@ -201,6 +239,30 @@ struct IngestAnswer {
     init(eventID: String?, hadEvent: Bool, stored: Bool) {
         self.eventID = eventID
         self.outcome = hadEvent ? (stored ? .accepted : .filtered) : nil
+    }
+}
+
+/// Stops decoding once the envelope's header line is read (``IngestController/envelopeHeader(_:encoding:)``).
+private struct HeaderRead: Error {}
+
+/// The request body's chunks as they arrive, after any chunks read once already and replayed.
+struct BodyChunks {
+    /// Chunks to hand out again before reading on.
+    var replay: [ByteBuffer] = []
+    private var iterator: RequestBody.AsyncIterator
+
+    init(_ body: RequestBody) {
+        iterator = body.makeAsyncIterator()
+    }
+
+    /// The next chunk; a body that breaks off (the client closed before its `Content-Length`) is a 400.
+    mutating func next() async throws -> ByteBuffer? {
+        if !replay.isEmpty { return replay.removeFirst() }
+        do {
+            return try await iterator.next()
+        } catch {
+            throw IngestFailure.badRequest("the request body ended before its Content-Length (or chunked encoding) said: \(error)")
+        }
     }
 }
 

@@ -101,12 +101,19 @@ public struct EnvelopeReader {
     private var total = 0
     private var headers: JSONObject?
     private var items: [EnvelopeItem] = []
+    /// The item being read; its payload is built in ``payload`` (appending to a copy of the item per chunk
+    /// would copy the payload each time: quadratic in its size).
     private var current: EnvelopeItem?
+    private var payload: [UInt8] = []
+    private var payloadSize = 0
     private var currentLimit: Int?
 
     public init(limits: Limits) {
         self.limits = limits
     }
+
+    /// The envelope header, once its line has been read.
+    public var envelopeHeaders: JSONObject? { headers }
 
     /// Consumes the next chunk of the decompressed body.
     public mutating func consume(_ chunk: UnsafeBufferPointer<UInt8>) throws(EnvelopeError) {
@@ -149,7 +156,7 @@ public struct EnvelopeReader {
                 guard chunk[index] == 0x0a else {
                     throw EnvelopeError(
                         .malformed,
-                        "item \(current?.index ?? 0): expected a newline after its \(current?.size ?? 0)-byte payload, found other data (wrong length?)")
+                        "item \(current?.index ?? 0): expected a newline after its \(payloadSize)-byte payload, found other data (wrong length?)")
                 }
                 index += 1
                 finishItem()
@@ -177,7 +184,7 @@ public struct EnvelopeReader {
 
     private func truncated(_ remaining: Int) -> EnvelopeError {
         let item = current?.index ?? 0
-        let length = (current?.size ?? 0) + remaining
+        let length = payloadSize + remaining
         return EnvelopeError(
             .malformed, "item \(item): length \(length) exceeds the remaining \(length - remaining) bytes")
     }
@@ -216,31 +223,38 @@ public struct EnvelopeReader {
         current = EnvelopeItem(
             index: index, headers: header, type: type, payload: [], isSkipped: limit == nil, size: 0, offset: 0)
         currentLimit = limit
+        payload = []
+        payloadSize = 0
         if let length {
             state = length == 0 ? .terminator : .payload(remaining: length)
-            if length > 0 { current?.payload.reserveCapacity(limit == nil ? 0 : length) }
+            if length > 0, limit != nil { payload.reserveCapacity(length) }
         } else {
             state = .payloadLine
         }
     }
 
     private mutating func appendPayload(_ bytes: UnsafeBufferPointer<UInt8>) throws(EnvelopeError) {
-        guard var item = current else { return }
-        item.size += bytes.count
+        guard let item = current else { return }
+        payloadSize += bytes.count
         if let limit = currentLimit {
-            guard item.size <= limit else {
+            guard payloadSize <= limit else {
                 throw EnvelopeError(
                     .tooLarge, "item \(item.index) (\(item.type)): payload exceeds the \(Self.format(limit)) limit")
             }
-            item.payload.append(contentsOf: bytes)
+            payload.append(contentsOf: bytes)
         }
-        current = item
     }
 
     private mutating func finishItem() {
-        if let item = current { items.append(item) }
+        if var item = current {
+            item.size = payloadSize
+            item.payload = payload
+            items.append(item)
+        }
         current = nil
         currentLimit = nil
+        payload = []
+        payloadSize = 0
         state = .itemHeader
     }
 

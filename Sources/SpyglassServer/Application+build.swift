@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
 import Prometheus
@@ -39,8 +40,9 @@ public func buildRouter(_ configuration: ServerConfiguration, _ dependencies: Ap
     let router = Router(context: AppRequestContext.self)
     let metrics = PrometheusMetricsFactory(registry: dependencies.registry)
     router.add(middleware: RequestTelemetryMiddleware(logger: dependencies.logger, metrics: metrics))
+    router.add(middleware: TruncatedBodyMiddleware())
     HealthController(readiness: dependencies.database).addRoutes(to: router)
-    MetricsController(registry: dependencies.registry).addRoutes(to: router)
+    MetricsController(registry: dependencies.registry, token: configuration.metricsToken).addRoutes(to: router)
     IngestController(
         keys: dependencies.keys, sink: dependencies.writer, limits: configuration.ingestLimits, metrics: metrics,
         logger: dependencies.logger
@@ -77,7 +79,10 @@ public func buildApplication(
     let boundPort = BoundPort()
     return Application(
         router: buildRouter(configuration, dependencies),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        server: .http1(configuration: configuration.connections.http1(logger: dependencies.logger)),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+            availableConnectionsDelegate: configuration.connections.connectionCap(logger: dependencies.logger)),
         // Services shut down in reverse order: the server drains its requests first, then the writer
         // commits what is queued, then the database closes.
         services: [

@@ -22,6 +22,9 @@ public enum Server {
 
     /// Runs the server until a shutdown signal.
     public static func run(configuration: ServerConfiguration, database: AppDatabase, logger: Logger) async throws {
+        for path in database.tightenedPaths {
+            logger.warning("made private: other local users could read it", metadata: ["spyglass.path": "\(path)"])
+        }
         let report = try await Task.detached {
             try database.bootstrap(
                 adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, now: .now)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SpyglassCore
+import SpyglassHTTP
 import SpyglassNotify
 
 /// A setting with a bad value: says which one, and what is wrong with it.
@@ -125,8 +126,9 @@ extension ServerConfiguration {
         }
         func size(_ flag: String?, _ name: String, _ variable: String) throws(ConfigurationError) -> Int? {
             guard let text = value(flag, variable) else { return nil }
-            guard let bytes = parseSize(text), bytes > 0 else {
-                throw fail(name, variable, "\"\(text)\" is not a size in bytes (e.g. 1048576, 512KiB, 20MiB)")
+            // SQLite stores at most 1 GiB in one value (a blob's length is a 32-bit int).
+            guard let bytes = parseSize(text), bytes > 0, bytes <= 1 << 30 else {
+                throw fail(name, variable, "\"\(text)\" is not a size in bytes up to 1GiB (e.g. 1048576, 512KiB, 20MiB)")
             }
             return bytes
         }
@@ -147,24 +149,41 @@ extension ServerConfiguration {
             }
             return number
         }
-        if let number = try positive(flags.ingestQueue, "ingest-queue", "SPYGLASS_INGEST_QUEUE") {
-            guard number == number.rounded() else {
-                throw fail("ingest-queue", "SPYGLASS_INGEST_QUEUE", "\"\(number)\" is not a whole number")
+        func whole(_ flag: String?, _ name: String, _ variable: String, most: Int) throws(ConfigurationError) -> Int? {
+            guard let number = try positive(flag, name, variable) else { return nil }
+            guard number == number.rounded(), number <= Double(most) else {
+                throw fail(name, variable, "\"\(number)\" is not a whole number from 1 to \(most)")
             }
-            config.ingestQueueCapacity = Int(number)
+            return Int(number)
+        }
+        if let count = try whole(flags.ingestQueue, "ingest-queue", "SPYGLASS_INGEST_QUEUE", most: 10_000_000) {
+            config.ingestQueueCapacity = count
         }
         if let days = try positive(flags.retentionDays, "retention-days", "SPYGLASS_RETENTION_DAYS") {
+            guard days <= 36_500 else { throw fail("retention-days", "SPYGLASS_RETENTION_DAYS", "\"\(days)\" is more than 36500 days") }
             config.retention.maxAge = days * 86400
         }
-        if let count = try positive(flags.maxEventsPerProject, "max-events-per-project", "SPYGLASS_MAX_EVENTS_PER_PROJECT") {
-            config.retention.maxEventsPerProject = Int(count)
+        if let count = try whole(
+            flags.maxEventsPerProject, "max-events-per-project", "SPYGLASS_MAX_EVENTS_PER_PROJECT", most: 1_000_000_000_000)
+        {
+            config.retention.maxEventsPerProject = count
         }
         if let seconds = try positive(flags.retentionInterval, "retention-interval", "SPYGLASS_RETENTION_INTERVAL") {
+            guard seconds <= 86_400 * 365 else {
+                throw fail("retention-interval", "SPYGLASS_RETENTION_INTERVAL", "\"\(seconds)\" is more than a year of seconds")
+            }
             config.retention.interval = .milliseconds(Int64(seconds * 1000))
         }
         config.benchmarkRoutes = environment["SPYGLASS_BENCHMARK_ROUTES"] == "1"
         if let compact = try boolean(environment, "SPYGLASS_COMPACT_EVENTS") { config.compactEvents = compact }
         config.notify = try resolveNotify(environment)
+        config.connections = try resolveConnections(environment)
+        if let token = environment["SPYGLASS_METRICS_TOKEN"], !token.isEmpty {
+            guard token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+                throw ConfigurationError(setting: "SPYGLASS_METRICS_TOKEN", message: "use printable ASCII without spaces")
+            }
+            config.metricsToken = token
+        }
         return config
     }
 
@@ -176,6 +195,27 @@ extension ServerConfiguration {
         case "0", "false", "no": return false
         default: throw ConfigurationError(setting: name, message: "\"\(value)\" is not 1 or 0")
         }
+    }
+
+    /// Connection timeouts and the connection cap (environment only).
+    static func resolveConnections(_ environment: [String: String]) throws(ConfigurationError) -> ConnectionLimits {
+        var limits = ConnectionLimits()
+        func seconds(_ name: String) throws(ConfigurationError) -> Double? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let number = Double(text), number > 0, number <= 86_400 else {
+                throw ConfigurationError(setting: name, message: "\"\(text)\" is not a number of seconds (0-86400]")
+            }
+            return number
+        }
+        if let header = try seconds("SPYGLASS_HEADER_TIMEOUT") { limits.headerTimeout = header }
+        if let idle = try seconds("SPYGLASS_IDLE_TIMEOUT") { limits.idleTimeout = idle }
+        if let text = environment["SPYGLASS_MAX_CONNECTIONS"], !text.isEmpty {
+            guard let number = Int(text), (1...1_000_000).contains(number) else {
+                throw ConfigurationError(setting: "SPYGLASS_MAX_CONNECTIONS", message: "\"\(text)\" is not a whole number from 1 to 1000000")
+            }
+            limits.maxConnections = number
+        }
+        return limits
     }
 
     /// The alert delivery settings (environment only).

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SpyglassCore
+import SpyglassHTTP
 import SpyglassNotify
 
 /// Everything `spyglass serve` can be told, resolved from flags, then `SPYGLASS_*` variables, then defaults.
@@ -39,6 +40,10 @@ public struct ServerConfiguration: Sendable {
     /// `SPYGLASS_COMPACT_EVENTS` (default 1) stores the events of a grouping hash as what differs from its first
     /// event (``IngestWriter/compactEvents``): about a quarter of the disk per event. `0` stores each on its own.
     public var compactEvents = true
+    /// Connection timeouts and caps (`SPYGLASS_HEADER_TIMEOUT`, `SPYGLASS_IDLE_TIMEOUT`, `SPYGLASS_MAX_CONNECTIONS`).
+    public var connections = ConnectionLimits()
+    /// `SPYGLASS_METRICS_TOKEN`: when set, `GET /metrics` answers only `Authorization: Bearer <token>`.
+    public var metricsToken: String?
     /// Alert delivery: `SPYGLASS_SMTP_URL`, `SPYGLASS_SMTP_CA_FILE`, `SPYGLASS_EMAIL_FROM`,
     /// `SPYGLASS_WEBHOOK_ALLOW_PRIVATE`, `SPYGLASS_NOTIFY_ATTEMPTS` (default 8), `SPYGLASS_NOTIFY_RETRY_SECONDS`
     /// (first backoff delay, doubling; default 30).

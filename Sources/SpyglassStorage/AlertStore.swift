@@ -76,7 +76,7 @@ enum AlertStore {
             return try Int.fetchOne(
                 db.cachedStatement(
                     sql: "SELECT count(*) FROM (SELECT 1 FROM issue_user WHERE issue_id = ? AND last_seen >= ? LIMIT ?)"),
-                arguments: [issueID, now.timeIntervalSince1970 - interval.seconds, threshold + 1]) ?? 0
+                arguments: [issueID, now.timeIntervalSince1970 - interval.seconds, min(threshold, AlertCondition.maxCount) + 1]) ?? 0
         default:
             return 0
         }

@@ -118,7 +118,7 @@ extension AppDatabase: APIStore {
         }
         if !query.text.isEmpty {
             // Each word or phrase is an FTS5 string (quotes doubled), all must match; prefix match on the last.
-            let match = query.text.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " ") + "*"
+            let match = query.text.map(Self.ftsString).joined(separator: " ") + "*"
             conditions.append("issue.id IN (SELECT rowid FROM issue_search WHERE issue_search MATCH ?)")
             arguments += [match]
         }
@@ -135,7 +135,25 @@ extension AppDatabase: APIStore {
             """
         arguments += [request.limit + 1, request.offset]
         let finalArguments = arguments
-        return try await writer.read { db in try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Self.issueInfo) }
+        do {
+            return try await writer.read { db in try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Self.issueInfo) }
+        } catch let error as DatabaseError where error.message?.contains("fts5") == true && !query.text.isEmpty {
+            // The text is quoted above, so this should not happen; if FTS5 still refuses it, the search is at fault.
+            throw DomainError(.invalidInput, "query: the search text \"\(query.text.joined(separator: " "))\" cannot be searched (\(error.message ?? "fts5"))")
+        }
+    }
+
+    /// `text` as one FTS5 string: in double quotes, each quote doubled. By Unicode scalar, since a quote followed by
+    /// a combining mark is a single `Character` that Character-based replacing would miss.
+    static func ftsString(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        scalars.append("\"")
+        for scalar in text.unicodeScalars {
+            if scalar == "\"" { scalars.append("\"") }
+            scalars.append(scalar)
+        }
+        scalars.append("\"")
+        return String(scalars)
     }
 
     public func issue(id: Int64) async throws -> IssueInfo? {

@@ -3,15 +3,21 @@ import GRDB
 import SpyglassCore
 
 extension AppDatabase: ReadinessProbe {
-    /// Proves the database takes writes: a one-row update committed to disk.
+    /// Checks the database answers a read and its files may be written, without writing anything: a probe that
+    /// polls every few seconds must not cost a commit (fsync) each time.
     public func checkReady() async throws {
         do {
-            try await writer.write { db in
-                try db.execute(
-                    sql: "UPDATE instance SET ready_checked_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = 1")
-            }
+            _ = try await writer.read { db in try Int.fetchOne(db, sql: "SELECT id FROM instance WHERE id = 1") }
         } catch let error as DatabaseError {
-            throw DomainError(.unavailable, "database is not writable: \(error.message ?? "\(error.resultCode)")")
+            throw DomainError(.unavailable, "database is not readable: \(error.message ?? "\(error.resultCode)")")
+        }
+        if writer.configuration.readonly { throw DomainError(.unavailable, "database is not writable: opened read-only") }
+        let path = writer.path
+        guard !path.isEmpty, path != ":memory:" else { return }
+        for file in [path, (path as NSString).deletingLastPathComponent] where access(file, F_OK) == 0 {
+            guard access(file, W_OK) == 0 else {
+                throw DomainError(.unavailable, "database is not writable: \(file): \(String(cString: strerror(errno)))")
+            }
         }
     }
 

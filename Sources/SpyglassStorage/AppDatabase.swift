@@ -14,6 +14,8 @@ public struct AppDatabase: Sendable {
     public let writer: any DatabaseWriter
     /// Checkpoints the WAL of a database on disk (nil in memory).
     let checkpointer: WALCheckpointer?
+    /// Files and directories that other local users could read, made private on opening (for a log line).
+    public private(set) var tightenedPaths: [String] = []
 
     /// WAL pages at which a checkpoint starts: 125 MiB of 8 KiB pages (see ``WALCheckpointer``).
     package static let checkpointThreshold: Int32 = 16_000
@@ -38,8 +40,9 @@ public struct AppDatabase: Sendable {
 
     /// ``open(directory:)`` with the WAL length at which checkpoints start (tests use short ones).
     package static func open(directory: URL, checkpointThreshold: Int32) throws -> AppDatabase {
-        try DataDirectory.prepare(directory)
+        var tightened = try DataDirectory.prepare(directory)
         let path = directory.appending(path: fileName).path(percentEncoded: false)
+        tightened += try DataDirectory.makePrivate(files: [path, path + "-wal", path + "-shm"])
         do {
             let pool = try DatabasePool(path: path, configuration: makeConfiguration())
             let checkpointer = WALCheckpointer(path: path, threshold: checkpointThreshold)
@@ -53,7 +56,9 @@ public struct AppDatabase: Sendable {
                 try db.execute(sql: "PRAGMA cache_size = -16384")
                 checkpointer.install(on: db)
             }
-            return try AppDatabase(pool, checkpointer: checkpointer)
+            var database = try AppDatabase(pool, checkpointer: checkpointer)
+            database.tightenedPaths = tightened
+            return database
         } catch let error as DatabaseError {
             throw DomainError(.unavailable, "cannot open database \(path): \(error.message ?? "\(error)")")
         }
@@ -92,16 +97,19 @@ public struct AppDatabase: Sendable {
     }
 }
 
-/// The data directory: created when missing, checked for writability.
+/// The data directory: created when missing, checked for writability, readable by its owner only (it holds
+/// password hashes, webhook secrets and event data).
 enum DataDirectory {
-    static func prepare(_ directory: URL) throws {
+    /// Creates the directory (0700; missing parents 0755) and returns it when an existing one was made private.
+    static func prepare(_ directory: URL) throws -> [String] {
         var path = directory.standardizedFileURL.path(percentEncoded: false)
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         // mkdir -p by hand, so the error names the component and the reason (errno).
         var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
+        let components = path.split(separator: "/")
+        for (index, component) in components.enumerated() {
             prefix += "/" + component
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+            if mkdir(prefix, index == components.count - 1 ? 0o700 : 0o755) != 0 && errno != EEXIST {
                 throw DomainError(.unavailable, "cannot create data directory \(prefix): \(String(cString: strerror(errno)))")
             }
         }
@@ -113,6 +121,31 @@ enum DataDirectory {
         guard access(path, W_OK | X_OK) == 0 else {
             throw DomainError(.unavailable, "data directory \(path) is not writable: \(String(cString: strerror(errno)))")
         }
+        return try makePrivate([path], mode: 0o700)
+    }
+
+    /// Creates the database files that do not exist yet with mode 0600 (SQLite would create them 0644, and its
+    /// -wal and -shm files take the database file's mode), and takes group and other permissions from existing
+    /// ones. Returns the paths it changed.
+    static func makePrivate(files: [String]) throws -> [String] {
+        if access(files[0], F_OK) != 0 {
+            let descriptor = open(files[0], O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if descriptor >= 0 { close(descriptor) }
+        }
+        return try makePrivate(files, mode: 0o600)
+    }
+
+    private static func makePrivate(_ paths: [String], mode: mode_t) throws -> [String] {
+        var changed: [String] = []
+        for path in paths {
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & 0o077 != 0 else { continue }
+            guard chmod(path, mode) == 0 else {
+                throw DomainError(.unavailable, "cannot make \(path) private (chmod): \(String(cString: strerror(errno)))")
+            }
+            changed.append(path)
+        }
+        return changed
     }
 }
 

@@ -52,6 +52,8 @@ public final class IngestWriter: IngestSink, Service {
     /// checkpoints).
     private let statementsTimer: Timer
     private let logger: Logger?
+    /// Side items (attachments, user reports, sessions, client reports) that could not be stored.
+    private let droppedSideItems: Counter
 
     public init(
         database: AppDatabase, capacity: Int = 10_000, maxBatch: Int = 500, maxQueuedBytes: Int = 512 * 1024 * 1024,
@@ -65,6 +67,7 @@ public final class IngestWriter: IngestSink, Service {
         self.queueDepth = Gauge(label: "spyglass_ingest_queue_depth", factory: metrics)
         self.commitTimer = Timer(label: "spyglass_ingest_commit_seconds", factory: metrics)
         self.statementsTimer = Timer(label: "spyglass_ingest_statements_seconds", factory: metrics)
+        self.droppedSideItems = Counter(label: "spyglass_ingest_side_items_dropped_total", factory: metrics)
         self.logger = logger
     }
 
@@ -212,6 +215,10 @@ public final class IngestWriter: IngestSink, Service {
             return try Self.store(jobs, dictionaries: dictionaries, in: db)
         }
         for (key, dictionary) in batch.dictionariesToCache { dictionaries.insert(dictionary, for: key) }
+        for (kind, error) in batch.droppedSideItems {
+            droppedSideItems.increment()
+            logger?.error("an envelope item could not be stored; its event was", metadata: ["spyglass.item": "\(kind)", "error": "\(error)"])
+        }
         return receipts
     }
 
@@ -223,58 +230,85 @@ public final class IngestWriter: IngestSink, Service {
             stored = try EventStore.insert(event, payload: payload, projectID: work.projectID, batch: batch, in: db)
         }
         let now = Date.now.timeIntervalSince1970
+        // Side items never cost their envelope's event: each is stored in a savepoint of its own, and one that
+        // cannot be stored is rolled back alone, logged and counted after the commit.
+        func side(_ kind: String, _ write: () throws -> Void) {
+            do {
+                try db.inSavepoint {
+                    try write()
+                    return .commit
+                }
+            } catch {
+                batch.droppedSideItems.append((kind, "\(error)"))
+            }
+        }
         // Attachments of a duplicate event were stored with the first copy.
         for attachment in work.attachments where stored || work.event?.eventID != attachment.eventID {
-            try db.execute(
-                sql: """
-                    INSERT INTO attachment (project_id, event_id, filename, content_type, attachment_type, size, data, received)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    work.projectID, attachment.eventID, attachment.filename, attachment.contentType,
-                    attachment.attachmentType, attachment.data.count, Data(attachment.data), now,
-                ])
+            side("attachment") {
+                try db.execute(
+                    sql: """
+                        INSERT INTO attachment (project_id, event_id, filename, content_type, attachment_type, size, data, received)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        work.projectID, attachment.eventID, attachment.filename, attachment.contentType,
+                        attachment.attachmentType, attachment.data.count, Data(attachment.data), now,
+                    ])
+            }
         }
         for report in work.userReports {
-            try db.execute(
-                sql: """
-                    INSERT INTO user_report (project_id, event_id, name, email, comments, received) VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    work.projectID, report.eventID, report.name, report.email, report.comments,
-                    report.received.timeIntervalSince1970,
-                ])
+            side("user_report") {
+                try db.execute(
+                    sql: """
+                        INSERT INTO user_report (project_id, event_id, name, email, comments, received) VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        work.projectID, report.eventID, report.name, report.email, report.comments,
+                        report.received.timeIntervalSince1970,
+                    ])
+            }
         }
         for count in work.sessions {
-            // Sessions name releases too: the release exists from its first session on.
-            try db.execute(
-                sql: "INSERT INTO release (project_id, version, created_at) VALUES (?, ?, ?) ON CONFLICT (project_id, version) DO NOTHING",
-                arguments: [work.projectID, count.release, now])
-            if db.changesCount > 0 { try LifecycleStore.releaseCreated(count.release, projectID: work.projectID, in: db) }
-            try db.execute(
-                sql: """
-                    INSERT INTO release_sessions (project_id, release, environment, started, exited, errored, crashed, abnormal)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (project_id, release, environment) DO UPDATE SET
-                        started = started + excluded.started, exited = exited + excluded.exited,
-                        errored = errored + excluded.errored, crashed = crashed + excluded.crashed,
-                        abnormal = abnormal + excluded.abnormal
-                    """,
-                arguments: [
-                    work.projectID, count.release, count.environment, count.started, count.exited, count.errored,
-                    count.crashed, count.abnormal,
-                ])
+            side("session") {
+                // Sessions name releases too: the release exists from its first session on.
+                try db.execute(
+                    sql: "INSERT INTO release (project_id, version, created_at) VALUES (?, ?, ?) ON CONFLICT (project_id, version) DO NOTHING",
+                    arguments: [work.projectID, count.release, now])
+                if db.changesCount > 0 { try LifecycleStore.releaseCreated(count.release, projectID: work.projectID, in: db) }
+                try db.execute(
+                    sql: """
+                        INSERT INTO release_sessions (project_id, release, environment, started, exited, errored, crashed, abnormal)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (project_id, release, environment) DO UPDATE SET
+                            started = \(saturatingSum("started")), exited = \(saturatingSum("exited")),
+                            errored = \(saturatingSum("errored")), crashed = \(saturatingSum("crashed")),
+                            abnormal = \(saturatingSum("abnormal"))
+                        """,
+                    arguments: [
+                        work.projectID, count.release, count.environment, count.started, count.exited, count.errored,
+                        count.crashed, count.abnormal,
+                    ])
+            }
         }
         for discarded in work.discarded {
-            try db.execute(
-                sql: """
-                    INSERT INTO discarded_events (project_id, reason, category, quantity) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (project_id, reason, category) DO UPDATE SET quantity = quantity + excluded.quantity
-                    """,
-                arguments: [work.projectID, discarded.reason, discarded.category, discarded.quantity])
+            side("client_report") {
+                try db.execute(
+                    sql: """
+                        INSERT INTO discarded_events (project_id, reason, category, quantity) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (project_id, reason, category) DO UPDATE SET quantity = \(saturatingSum("quantity"))
+                        """,
+                    arguments: [work.projectID, discarded.reason, discarded.category, discarded.quantity])
+            }
         }
         return IngestReceipt(eventStored: stored)
     }
+}
+
+/// `column + excluded.column` for an upsert, saturating at Int64.max: SQLite turns an overflowing integer sum
+/// into a REAL, which a STRICT INTEGER column refuses (every later upsert of that row would fail). Both are
+/// non-negative: counts are checked where they enter.
+func saturatingSum(_ column: String) -> String {
+    "CASE WHEN \(column) > 9223372036854775807 - excluded.\(column) THEN 9223372036854775807 ELSE \(column) + excluded.\(column) END"
 }
 
 extension Duration {

@@ -60,6 +60,8 @@ final class WriterBatch {
     private let dictionaries: PayloadDictionaryCache
     /// Dictionaries written or read in the transaction, for ``PayloadDictionaryCache`` once it is committed.
     private(set) var dictionariesToCache: [PayloadDictionaryCache.Key: PayloadDictionary] = [:]
+    /// Side items rolled back in the transaction (their kind and the error), logged and counted after it.
+    var droppedSideItems: [(kind: String, error: String)] = []
 
     init(dictionaries: PayloadDictionaryCache = PayloadDictionaryCache()) {
         self.dictionaries = dictionaries

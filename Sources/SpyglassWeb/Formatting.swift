@@ -7,7 +7,7 @@ enum Formatting {
     static func age(_ date: Date, now: Date) -> String {
         let seconds = max(0, now.timeIntervalSince(date))
         func unit(_ value: Double, _ name: String) -> String {
-            let count = Int(value.rounded(.down))
+            let count = whole(value)
             return "\(count) \(name)\(count == 1 ? "" : "s")"
         }
         switch seconds {
@@ -38,10 +38,10 @@ enum Formatting {
             c.second ?? 0)
     }
 
-    /// `06:52:48.123` (breadcrumb times).
+    /// `06:52:48.123` (breadcrumb times); empty for a time no clock shows (not finite, or beyond Int64 ms).
     static func clock(_ date: Date) -> String {
         // Whole milliseconds first: .123 stored as a double must not show as .122.
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        guard let millis = Int64(exactly: (date.timeIntervalSince1970 * 1000).rounded()) else { return "" }
         let ofDay = ((millis % 86_400_000) + 86_400_000) % 86_400_000
         let seconds = Int(ofDay / 1000)
         return String(format: "%02d:%02d:%02d.%03d", seconds / 3600, seconds % 3600 / 60, seconds % 60, Int(ofDay % 1000))
@@ -78,6 +78,14 @@ enum Formatting {
                 x: format(Double(index) * slot), y: format(height - barHeight), width: format(max(1, slot - 1)),
                 height: format(barHeight), label: "\(entry.label): \(entry.count) event\(entry.count == 1 ? "" : "s")")
         }
+    }
+
+    /// `value` rounded down to an Int, saturating at Int's ends (0 for NaN): stored data may hold any double.
+    static func whole(_ value: Double) -> Int {
+        let down = value.rounded(.down)
+        if let exact = Int(exactly: down) { return exact }
+        if down.isNaN { return 0 }
+        return down < 0 ? .min : .max
     }
 
     static func format(_ value: Double) -> String {

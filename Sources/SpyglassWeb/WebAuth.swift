@@ -48,46 +48,66 @@ enum WebAuth {
     }
 }
 
-/// Failed logins per account and per client address: after 5 within a minute, further attempts are refused
-/// until the minute has passed (checked before the password, so guessing stops).
+/// Failed password checks (logins, password changes), counted per account and client address, per address, and
+/// per account: 5 within a minute refuse that account from that address, 20 refuse the address for any account,
+/// and only 50 within 15 minutes refuse the account from everywhere, so guessing from one place neither goes on
+/// nor locks the real user out. Checked before the password, so refused guesses cost no bcrypt.
 final class LoginThrottle: Sendable {
-    static let limit = 5
-    static let window: TimeInterval = 60
+    /// A counter: its name, and how many failures within how many seconds refuse further attempts.
+    struct Key: Sendable, Hashable {
+        var name: String
+        var limit: Int
+        var window: TimeInterval
+    }
+
+    /// The keys of an attempt at `account` (an e-mail address) from `address`.
+    static func keys(account: String, address: String) -> [Key] {
+        [
+            Key(name: "pair:\(account)|\(address)", limit: 5, window: 60),
+            Key(name: "address:\(address)", limit: 20, window: 60),
+            Key(name: "account:\(account)", limit: 50, window: 900),
+        ]
+    }
+
     private let failures = Mutex<[String: [Date]]>([:])
 
     /// Checks and counts an attempt in one step (as a failure until ``succeeded(_:now:)`` takes it back), so
     /// attempts sent in parallel cannot all pass the check before any failure is recorded. Returns the seconds
     /// to wait when the attempt is refused.
-    func attempt(_ keys: [String], now: Date) -> Int? {
+    func attempt(_ keys: [Key], now: Date) -> Int? {
         failures.withLock { failures in
             if let wait = Self.wait(keys, now: now, in: &failures) { return wait }
-            for key in keys { failures[key, default: []].append(now) }
+            for key in keys { failures[key.name, default: []].append(now) }
             // Bounded: a flood of made-up e-mails cannot grow this without end.
             if failures.count > 10_000 {
-                failures = failures.filter { $0.value.contains { now.timeIntervalSince($0) < Self.window } }
+                let longest = keys.map(\.window).max() ?? 0
+                failures = failures.filter { $0.value.contains { now.timeIntervalSince($0) < longest } }
             }
             return nil
         }
     }
 
-    /// The attempt counted at `now` succeeded: the account starts afresh, the address loses that one count.
-    func succeeded(_ keys: [String], now: Date) {
+    /// The attempt counted at `now` succeeded: the account starts afresh from that address, the other counters
+    /// lose that one count.
+    func succeeded(_ keys: [Key], now: Date) {
         failures.withLock { failures in
-            guard let account = keys.first else { return }
-            failures[account] = nil
+            guard let pair = keys.first else { return }
+            failures[pair.name] = nil
             for key in keys.dropFirst() {
-                if let index = failures[key]?.lastIndex(of: now) { failures[key]?.remove(at: index) }
+                if let index = failures[key.name]?.lastIndex(of: now) { failures[key.name]?.remove(at: index) }
             }
         }
     }
 
-    private static func wait(_ keys: [String], now: Date, in failures: inout [String: [Date]]) -> Int? {
+    private static func wait(_ keys: [Key], now: Date, in failures: inout [String: [Date]]) -> Int? {
         var wait: TimeInterval = 0
         for key in keys {
-            let recent = (failures[key] ?? []).filter { now.timeIntervalSince($0) < window }
-            failures[key] = recent.isEmpty ? nil : recent
-            if recent.count >= limit, let oldest = recent.first {
-                wait = max(wait, window - now.timeIntervalSince(oldest))
+            let recent = (failures[key.name] ?? []).filter { now.timeIntervalSince($0) < key.window }
+            failures[key.name] = recent.isEmpty ? nil : recent
+            if recent.count >= key.limit {
+                // The oldest failure that still counts towards the limit must leave the window.
+                let blocking = recent[recent.count - key.limit]
+                wait = max(wait, key.window - now.timeIntervalSince(blocking))
             }
         }
         return wait > 0 ? Int(wait.rounded(.up)) : nil

@@ -52,8 +52,19 @@ extension WebController {
         guard let account = try await web.account(email: session.user.email) else {
             throw PageError.notFound("Your account no longer exists.")
         }
+        // Guessing the current password through this form (a session left open) is throttled like logins.
+        let now = Date.now
+        let keys = LoginThrottle.keys(account: account.user.email, address: context.remoteAddress?.ipAddress ?? "unknown")
+        if let wait = throttle.attempt(keys, now: now) {
+            var response = try await accountPage(
+                context, status: .tooManyRequests,
+                error: "current: too many wrong passwords. Try again in \(wait) second\(wait == 1 ? "" : "s").")
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
         let matches = await WebAuth.bcrypt { Password.verify(current, hash: account.passwordHash) }
         guard matches else { return try await accountPage(context, status: .badRequest, error: "current: the current password is wrong.") }
+        throttle.succeeded(keys, now: now)
         guard new == confirm else { return try await accountPage(context, status: .badRequest, error: "confirm: the two new passwords differ.") }
         guard new != current else { return try await accountPage(context, status: .badRequest, error: "new: choose a password other than the current one.") }
         do {

@@ -38,7 +38,7 @@ extension WebController {
             return loginPage(request, next: next, email: email, error: "The login form expired. Please try again.", status: .forbidden)
         }
         let now = Date.now
-        let keys = ["account:\(email)", "address:\(context.remoteAddress?.ipAddress ?? "unknown")"]
+        let keys = LoginThrottle.keys(account: email, address: context.remoteAddress?.ipAddress ?? "unknown")
         if let wait = throttle.attempt(keys, now: now) {
             var response = loginPage(
                 request, next: next, email: email,

@@ -74,8 +74,7 @@ extension WebController {
     }
 
     static func crashFree(_ health: [ReleaseInfo.Health]) -> String? {
-        let started = health.reduce(0) { $0 + $1.started }, crashed = health.reduce(0) { $0 + $1.crashed }
-        return ReleaseInfo.Health(environment: "", started: started, crashed: crashed, errored: 0, abnormal: 0).crashFreeRate
+        return ReleaseInfo.Health.total(health).crashFreeRate
             .map { String(format: "%.2f %%", $0) }
     }
 

@@ -81,7 +81,7 @@ extension WebController {
         let members = try await web.members(projectID: project.id).map {
             MemberRow(userID: $0.userID, email: $0.email, role: $0.role, active: $0.isActive)
         }
-        let days = Int(retention.maxAge / 86_400)
+        let days = Int(saturating: retention.maxAge / 86_400)
         let projectDays = try await web.retentionDays(projectID: project.id)
         let effective = min(days, projectDays ?? days)
         let model = ProjectSettingsModel(

@@ -57,22 +57,31 @@ struct WebTests {
         #expect(WebResponse.localPath("/organizations/spyglass/issues/?query=a", fallback: "/") == "/organizations/spyglass/issues/?query=a")
     }
 
-    @Test func loginsAreRefusedAfterFiveFailuresUntilTheMinutePasses() {
+    @Test func wrongPasswordsAreRefusedPerAccountAndAddressWithAHigherCeilingPerAccount() {
         let throttle = LoginThrottle()
         let start = Date(timeIntervalSince1970: 1_000_000)
-        // Each attempt counts when it is checked: five in parallel, then the sixth is refused.
-        for second in 0..<5 { #expect(throttle.attempt(["account:a", "address:x"], now: start + Double(second)) == nil) }
-        #expect(throttle.attempt(["account:a", "address:y"], now: start + 5) == 55)
-        #expect(throttle.attempt(["account:b", "address:x"], now: start + 5) == 55)  // the address too
-        #expect(throttle.attempt(["account:b", "address:z"], now: start + 5) == nil)
-        #expect(throttle.attempt(["account:a", "address:v"], now: start + 61) == nil)
-        // A success takes its own count back and clears the account.
+        func keys(_ account: String, _ address: String) -> [LoginThrottle.Key] { LoginThrottle.keys(account: account, address: address) }
+        // Each attempt counts when it is checked: five in parallel, then the sixth from that address is refused.
+        for second in 0..<5 { #expect(throttle.attempt(keys("a", "x"), now: start + Double(second)) == nil) }
+        #expect(throttle.attempt(keys("a", "x"), now: start + 5) == 55)
+        // The real user, elsewhere, is not locked out by someone guessing from x.
+        #expect(throttle.attempt(keys("a", "y"), now: start + 5) == nil)
+        #expect(throttle.attempt(keys("a", "x"), now: start + 61) == nil)
+        // One address trying many accounts: refused after 20 within the minute.
+        let spray = LoginThrottle()
+        for index in 0..<20 { #expect(spray.attempt(keys("user\(index)", "z"), now: start + 1) == nil) }
+        #expect(spray.attempt(keys("user99", "z"), now: start + 2) == 59)
+        #expect(spray.attempt(keys("user99", "w"), now: start + 2) == nil)
+        // Many addresses guessing one account: refused everywhere after 50 within 15 minutes.
+        let distributed = LoginThrottle()
+        for index in 0..<50 { #expect(distributed.attempt(keys("b", "10.0.0.\(index)"), now: start + Double(index)) == nil) }
+        #expect(distributed.attempt(keys("b", "10.0.1.1"), now: start + 60) == 840)
+        #expect(distributed.attempt(keys("c", "10.0.1.1"), now: start + 60) == nil)
+        // A success takes its own count back and clears the account from that address.
         let other = LoginThrottle()
-        for second in 0..<4 { _ = other.attempt(["account:c", "address:w"], now: start + Double(second)) }
-        other.succeeded(["account:c", "address:w"], now: start + 3)
-        #expect(other.attempt(["account:c", "address:w"], now: start + 4) == nil)
-        #expect(other.attempt(["account:d", "address:w"], now: start + 5) == nil)
-        #expect(other.attempt(["account:e", "address:w"], now: start + 6) == 54)
+        for second in 0..<4 { _ = other.attempt(keys("c", "w"), now: start + Double(second)) }
+        other.succeeded(keys("c", "w"), now: start + 3)
+        #expect(other.attempt(keys("c", "w"), now: start + 4) == nil)
     }
 
     @Test func theEventViewShowsTheChainNewestFirstWithInAppFramesOpen() throws {

@@ -257,6 +257,19 @@ public struct ReleaseInfo: Sendable {
             self.abnormal = abnormal
         }
 
+        /// The sum over environments, saturating: stored counters saturate at Int64.max, so two may not add up.
+        public static func total(_ health: [Health]) -> Health {
+            func sum(_ count: (Health) -> Int) -> Int {
+                health.reduce(0) { total, entry in
+                    let (value, overflow) = total.addingReportingOverflow(max(0, count(entry)))
+                    return overflow ? .max : value
+                }
+            }
+            return Health(
+                environment: "", started: sum(\.started), crashed: sum(\.crashed), errored: sum(\.errored),
+                abnormal: sum(\.abnormal))
+        }
+
         /// Percentage of sessions that did not crash; `nil` without sessions.
         public var crashFreeRate: Double? {
             started > 0 ? max(0, 100 * (1 - Double(crashed) / Double(started))) : nil

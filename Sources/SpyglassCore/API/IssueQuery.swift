@@ -105,32 +105,33 @@ public struct IssueQuery: Sendable, Hashable {
     }
 
     /// Splits on whitespace outside quotes; quotes are removed. A token that starts with a quote is free text.
+    /// Works on Unicode scalars: a quote followed by a combining mark is one `Character`, but still a quote.
     private static func tokens(_ text: String) throws(DomainError) -> [Token] {
         var tokens: [Token] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var inQuotes = false
         var startedQuoted = false
-        for character in text {
-            if character == "\"" {
+        for scalar in text.unicodeScalars {
+            if scalar == "\"" {
                 if !inQuotes && current.isEmpty { startedQuoted = true }
                 inQuotes.toggle()
-            } else if character.isWhitespace && !inQuotes {
-                if !current.isEmpty { tokens.append(Token(text: current, quoted: startedQuoted)) }
-                current = ""
+            } else if scalar.properties.isWhitespace && !inQuotes {
+                if !current.isEmpty { tokens.append(Token(text: String(current), quoted: startedQuoted)) }
+                current = String.UnicodeScalarView()
                 startedQuoted = false
             } else {
-                current.append(character)
+                current.append(scalar)
             }
         }
         guard !inQuotes else { throw DomainError(.invalidInput, "query: unterminated quote in \"\(text)\"") }
-        if !current.isEmpty { tokens.append(Token(text: current, quoted: startedQuoted)) }
+        if !current.isEmpty { tokens.append(Token(text: String(current), quoted: startedQuoted)) }
         return tokens
     }
 
     /// `-24h` → (now − 24 h, newer), `+7d` → (now − 7 d, older); units s, m, h, d, w.
     private static func relativeDate(_ value: String, now: Date) -> (Date, Bool)? {
         guard let sign = value.first, sign == "-" || sign == "+", value.count >= 3, let unit = value.last,
-            let amount = Double(value.dropFirst().dropLast()), amount >= 0
+            let amount = Double(value.dropFirst().dropLast()), amount >= 0, amount <= 100_000
         else { return nil }
         let seconds: Double
         switch unit {

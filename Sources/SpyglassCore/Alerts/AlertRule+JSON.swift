@@ -85,8 +85,8 @@ extension AlertRule {
         case "regression": return .regression
         case "reappeared": return .reappeared
         default:
-            guard let count = item["value"].flatMap(integer), count >= 0 else {
-                throw invalid("\(field).value", "a whole number of events or users, 0 or more")
+            guard let count = item["value"].flatMap(integer), (0...AlertCondition.maxCount).contains(count) else {
+                throw invalid("\(field).value", "a whole number of events or users from 0 to \(AlertCondition.maxCount)")
             }
             let intervals = AlertInterval.allCases.map(\.rawValue).joined(separator: ", ")
             guard let text = item["interval"]?.stringValue, let interval = AlertInterval(rawValue: text) else {
@@ -119,14 +119,15 @@ extension AlertRule {
             guard let age = AlertFilter.Age(rawValue: item["comparison_type"]?.stringValue ?? "") else {
                 throw invalid("\(field).comparison_type", "\"older\" or \"newer\"")
             }
-            guard let value = item["value"].flatMap(integer), value >= 0 else {
-                throw invalid("\(field).value", "a whole number, 0 or more")
-            }
-            let units: [String: Double] = ["minute": 60, "hour": 3600, "day": 86400, "week": 604_800]
-            guard let unit = units[item["time"]?.stringValue ?? ""] else {
+            let units: [String: Int] = ["minute": 60, "hour": 3600, "day": 86400, "week": 604_800]
+            guard let unitName = item["time"]?.stringValue, let unit = units[unitName] else {
                 throw invalid("\(field).time", "one of minute, hour, day, week")
             }
-            return .age(age, seconds: Double(value) * unit)
+            let most = AlertFilter.maxAgeSeconds / unit
+            guard let value = item["value"].flatMap(integer), (0...most).contains(value) else {
+                throw invalid("\(field).value", "a whole number of \(unitName)s from 0 to \(most) (ten years)")
+            }
+            return .age(age, seconds: Double(value * unit))
         }
     }
 
@@ -153,6 +154,9 @@ extension AlertRule {
             let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https", parsed.host() != nil, url.fits(2048)
         else {
             throw invalid("\(field).url", "an http(s) URL")
+        }
+        if let port = parsed.port, !(1...65535).contains(port) {
+            throw invalid("\(field).url", "a port from 1 to 65535, not \(port)")
         }
         switch kind {
         case "webhook":
@@ -260,7 +264,7 @@ extension AlertFilter {
                 : seconds.truncatingRemainder(dividingBy: 3600) == 0 ? (seconds / 3600, "hour") : (seconds / 60, "minute")
             return [
                 "id": AlertRule.longID("age_comparison", in: ids), "comparison_type": .string(age.rawValue),
-                "value": .number(JSONNumber(Int64(value))), "time": .string(unit),
+                "value": .number(JSONNumber(Int64(saturating: value))), "time": .string(unit),
             ]
         }
     }

@@ -85,6 +85,9 @@ public enum AlertCondition: Sendable, Hashable {
     /// Seen by more than `count` distinct users within `interval`.
     case uniqueUserFrequency(count: Int, interval: AlertInterval)
 
+    /// The largest count a frequency condition compares with.
+    public static let maxCount = 1_000_000_000
+
     public var trigger: AlertTrigger {
         switch self {
         case .firstSeen: .newIssue
@@ -98,6 +101,8 @@ public enum AlertCondition: Sendable, Hashable {
 
 public enum AlertFilter: Sendable, Hashable {
     public enum Comparison: String, Sendable, Hashable { case eq, gte, lte }
+    /// The longest age a filter compares with: ten years, in seconds.
+    public static let maxAgeSeconds = 10 * 365 * 86_400
     public enum Age: String, Sendable, Hashable { case older, newer }
 
     /// The event's level compared with `level` (fatal > error > warning > info > debug).

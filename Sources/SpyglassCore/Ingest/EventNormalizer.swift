@@ -74,6 +74,7 @@ public struct EventNormalizer: Sendable {
         for key in ["exception", "breadcrumbs", "threads"] {
             if case .array(let values)? = event[key] { event[key] = .object(["values": .array(values)]) }
         }
+        normalizeBreadcrumbTimes(&event, errors: &errors)
         if let tags = event["tags"] { event["tags"] = normalizeTags(tags) }
 
         let release = validRelease(event["release"], errors: &errors)
@@ -125,6 +126,35 @@ public struct EventNormalizer: Sendable {
         }
         event["timestamp"] = .number(JSONNumber(timestamp.timeIntervalSince1970))
         return timestamp
+    }
+
+    /// Breadcrumb times as epoch seconds; a time that is no timestamp (``Timestamp/parse(_:)``: not finite,
+    /// before 1970 or after 9999) is removed and noted, as Relay removes stale ones.
+    private func normalizeBreadcrumbTimes(_ event: inout JSONObject, errors: inout [JSONValue]) {
+        guard case .object(var breadcrumbs)? = event["breadcrumbs"], case .array(var values)? = breadcrumbs["values"]
+        else { return }
+        var changed = false
+        for index in values.indices {
+            guard case .object(var crumb) = values[index], let value = crumb["timestamp"], !value.isNull else { continue }
+            if let date = Timestamp.parse(value) {
+                guard case .string = value else { continue }
+                crumb["timestamp"] = .number(JSONNumber(date.timeIntervalSince1970))
+            } else {
+                let shown: JSONValue =
+                    switch value {
+                    case .string(let text): .string(text.limited(to: 64))
+                    case .number: value
+                    default: .string("(not a time)")
+                    }
+                errors.append(["type": "invalid_data", "name": .string("breadcrumbs.values.\(index).timestamp"), "value": shown])
+                crumb["timestamp"] = nil
+            }
+            values[index] = .object(crumb)
+            changed = true
+        }
+        guard changed else { return }
+        breadcrumbs["values"] = .array(values)
+        event["breadcrumbs"] = .object(breadcrumbs)
     }
 
     private func normalizeLevel(_ value: JSONValue?) -> String {

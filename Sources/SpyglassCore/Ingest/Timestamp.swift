@@ -2,21 +2,35 @@ import Foundation
 import SpyglassProtocol
 
 /// Timestamps as SDKs send them: RFC 3339 strings (time zone optional, UTC assumed) or epoch seconds.
+///
+/// Only times from 1970 (Relay drops earlier ones as stale) to the end of year 9999 are timestamps: anything
+/// else is no time an SDK recorded, and every later conversion (milliseconds, calendar fields) stays in range.
 public enum Timestamp {
-    /// Parses a JSON timestamp value; `nil` when it is neither form or not finite ("nan").
+    /// Seconds since 1970 a timestamp may have: 1970-01-01 to 9999-12-31T23:59:59.999.
+    public static let validSeconds: ClosedRange<Double> = 0...253_402_300_799.999
+
+    /// Parses a JSON timestamp value; `nil` when it is neither form, not finite ("nan"), or outside
+    /// ``validSeconds``.
     public static func parse(_ value: JSONValue?) -> Date? {
         switch value {
         case .number(let number)?:
-            let seconds = number.doubleValue
-            return seconds.isFinite ? Date(timeIntervalSince1970: seconds) : nil
+            return date(seconds: number.doubleValue)
         case .string(let text)?:
-            if let seconds = Double(text), seconds.isFinite, !text.contains("-") || text.hasPrefix("-") {
-                return Date(timeIntervalSince1970: seconds)
+            if let seconds = Double(text), !text.contains("-") || text.hasPrefix("-") {
+                return date(seconds: seconds)
             }
-            return parseRFC3339(text)
+            return parseRFC3339(text).flatMap { date(seconds: $0.timeIntervalSince1970) }
         default:
             return nil
         }
+    }
+
+    /// What a refused timestamp should have been, for error messages.
+    public static let expected = "expected an ISO 8601 date or epoch seconds between 1970 and 9999"
+
+    /// The date `seconds` after 1970, when within ``validSeconds``.
+    public static func date(seconds: Double) -> Date? {
+        validSeconds.contains(seconds) ? Date(timeIntervalSince1970: seconds) : nil
     }
 
     /// `2026-11-24T21:25:26.220336Z`, `2026-11-24T21:25:26+01:00`, `2026-11-24 21:25:26` (UTC).

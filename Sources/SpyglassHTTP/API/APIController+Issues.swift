@@ -142,7 +142,7 @@ extension APIController {
         if let count = try positive("ignoreUserCount") { change.ignore = .untilUserCount(count) }
         if let minutes = try positive("ignoreDuration") { change.ignore = .untilDate(Date.now.addingTimeInterval(Double(minutes) * 60)) }
         if let until = details["ignoreUntil"], !until.isNull {
-            guard let date = Timestamp.parse(until) else { throw APIError.badRequest("statusDetails.ignoreUntil: expected a date") }
+            guard let date = Timestamp.parse(until) else { throw APIError.badRequest("statusDetails.ignoreUntil: \(Timestamp.expected)") }
             change.ignore = .untilDate(date)
         }
         if details["ignoreUntilEscalating"]?.boolValue == true || body["substatus"]?.stringValue == "archived_until_escalating" {

@@ -40,7 +40,7 @@ extension APIController {
     func releaseChange(_ body: JSONValue) throws -> ReleaseChange {
         var change = ReleaseChange(ref: body["ref"]?.stringValue, url: body["url"]?.stringValue)
         if let value = body["dateReleased"], !value.isNull {
-            guard let date = Timestamp.parse(value) else { throw APIError.badRequest("dateReleased: expected an ISO 8601 date") }
+            guard let date = Timestamp.parse(value) else { throw APIError.badRequest("dateReleased: \(Timestamp.expected)") }
             change.dateReleased = date
         }
         return change
@@ -120,7 +120,7 @@ extension APIController {
         }
         func date(_ key: String) throws -> Date? {
             guard let value = body[key], !value.isNull else { return nil }
-            guard let date = Timestamp.parse(value) else { throw APIError.badRequest("\(key): expected an ISO 8601 date") }
+            guard let date = Timestamp.parse(value) else { throw APIError.badRequest("\(key): \(Timestamp.expected)") }
             return date
         }
         let deploy = ReleaseInfo.Deploy(

@@ -86,9 +86,7 @@ enum SentryJSON {
         func date(_ value: Date?) -> JSONValue { value.map(APIJSON.date) ?? .null }
         let deploys = releases.flatMap(\.deploys).sorted { $0.dateFinished > $1.dateFinished }
         let health = releases.flatMap(\.health)
-        let started = health.reduce(0) { $0 + $1.started }
-        let crashed = health.reduce(0) { $0 + $1.crashed }
-        let total = ReleaseInfo.Health(environment: "", started: started, crashed: crashed, errored: health.reduce(0) { $0 + $1.errored }, abnormal: health.reduce(0) { $0 + $1.abnormal })
+        let total = ReleaseInfo.Health.total(health)
         func healthJSON(_ health: ReleaseInfo.Health) -> JSONObject {
             [
                 "sessionsStarted": .number(JSONNumber(Int64(health.started))), "sessionsCrashed": .number(JSONNumber(Int64(health.crashed))),
@@ -97,7 +95,7 @@ enum SentryJSON {
             ]
         }
         var healthData = healthJSON(total)
-        healthData["hasHealthData"] = .bool(started > 0)
+        healthData["hasHealthData"] = .bool(total.started > 0)
         healthData["byEnvironment"] = .array(health.map { item in
             var json = healthJSON(item)
             json["environment"] = .string(item.environment)

@@ -81,6 +81,8 @@ let package = Package(
 
         // The SDK's caller-side cost (Benchmarks/SDK; run it in release).
         .executableTarget(name: "SpyglassSDKBenchmark", dependencies: ["Spyglass", "SpyglassProtocol"], path: "Benchmarks/SDK"),
+        // Envelope parsing speed by item size (Benchmarks/run reports it; linear parsing keeps MB/s flat).
+        .executableTarget(name: "SpyglassEnvelopeBenchmark", dependencies: ["SpyglassProtocol"], path: "Benchmarks/Envelope"),
 
         // Server domain: pure code, no HTTP, no SQL.
         .target(

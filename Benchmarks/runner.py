@@ -39,6 +39,7 @@ def build(configuration: str) -> tuple[Path, Path]:
                                    capture_output=True, text=True).stdout.strip())
 
     server = swift(ROOT, "--product", "spyglass") / "spyglass"
+    swift(ROOT, "--product", "SpyglassEnvelopeBenchmark")
     load = swift(BENCH, "--product", "spyglass-load") / "spyglass-load"
     return server, load
 
@@ -172,6 +173,7 @@ def main():
     duration = 2 if args.smoke else args.duration
 
     server_bin, load_bin = build("debug" if args.smoke else "release")
+    envelope_bin = server_bin.parent / "SpyglassEnvelopeBenchmark"
     if args.server:
         server_bin = args.server.resolve()
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
@@ -226,6 +228,10 @@ def main():
     results["storage_ceiling"] = json.loads(subprocess.run(
         [str(load_bin), "sqlite-ceiling", "--templates", str(templates), "--database", str(work / "ceiling.sqlite"),
          "--duration", str(min(duration, 5))], capture_output=True, text=True, check=True).stdout)
+    # Envelope parsing by item size (MB/s stays flat when parsing is linear in the item's size).
+    results.update(json.loads(subprocess.run(
+        [str(envelope_bin), *(["1", "16"] if args.smoke else ["1", "16", "64"])],
+        capture_output=True, text=True, check=True).stdout))
     report(results, smoke=args.smoke)
     path = args.json or work / "results.json"
     path.write_text(json.dumps(results, indent=2))
@@ -255,6 +261,8 @@ def report(results: dict, smoke: bool):
           f"({'HTTP' if http <= storage else 'SQLite'}, {ceiling:.0f}/s)")
     print(f"peak RSS {results['peak_rss_mb']:.0f} MB; {results['bytes_per_event']:.0f} bytes of database per event; "
           f"{results['stored_events']} stored of {results['accepted_events']} accepted")
+    print("envelope parsing: " + ", ".join(
+        f"{row['item_mib']} MiB item {row['mib_per_second']:.0f} MiB/s" for row in results["envelope_parse"]))
     if smoke:
         return
     checks = [

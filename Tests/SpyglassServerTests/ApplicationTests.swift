@@ -8,9 +8,11 @@ import SpyglassStorage
 import Testing
 
 @Suite struct ApplicationTests {
-    func makeApp(database: AppDatabase, lines: Lines = Lines()) throws -> some ApplicationProtocol {
+    func makeApp(
+        database: AppDatabase, lines: Lines = Lines(), environment: [String: String] = [:]
+    ) throws -> some ApplicationProtocol {
         let logger = Logger(label: "test") { _ in StructuredLogHandler(format: .logfmt, level: .info, sink: lines.append) }
-        let configuration = try ServerConfiguration.resolve(flags: ServeFlags(port: "0"), environment: [:])
+        let configuration = try ServerConfiguration.resolve(flags: ServeFlags(port: "0"), environment: environment)
         return buildApplication(
             configuration: configuration,
             dependencies: AppDependencies(database: database, configuration: configuration, logger: logger))
@@ -75,5 +77,25 @@ import Testing
         #expect(notFound.contains("http.path=/no/such/page "))
         #expect(!notFound.contains("secret"))
         #expect(notFound.wholeMatch(of: /.* duration_ms=[0-9.e-]+ .*\n/) != nil)
+    }
+
+    @Test func metricsNeedTheBearerTokenWhenOneIsSet() async throws {
+        let app = try makeApp(database: try AppDatabase.inMemory(), environment: ["SPYGLASS_METRICS_TOKEN": "s3cret-token"])
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer wrong-token"]) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer s3cret-token"]) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("spyglass_"))
+            }
+        }
+        let open = try makeApp(database: try AppDatabase.inMemory())
+        try await open.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in #expect(response.status == .ok) }
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SpyglassHTTP
 import SpyglassServer
 import Testing
 
@@ -60,6 +61,12 @@ import Testing
         (ServeFlags(logFormat: "xml"), "--log-format / SPYGLASS_LOG_FORMAT"),
         (ServeFlags(logLevel: "loud"), "--log-level / SPYGLASS_LOG_LEVEL"),
         (ServeFlags(host: "two words"), "--host / SPYGLASS_HOST"),
+        // Numbers that would trap where they are used (Int(1e19), milliseconds of 1e16 s).
+        (ServeFlags(ingestQueue: "1e19"), "--ingest-queue / SPYGLASS_INGEST_QUEUE"),
+        (ServeFlags(maxEventsPerProject: "1e19"), "--max-events-per-project / SPYGLASS_MAX_EVENTS_PER_PROJECT"),
+        (ServeFlags(retentionInterval: "1e16"), "--retention-interval / SPYGLASS_RETENTION_INTERVAL"),
+        (ServeFlags(retentionDays: "1e300"), "--retention-days / SPYGLASS_RETENTION_DAYS"),
+        (ServeFlags(maxEventSize: "8GiB"), "--max-event-size / SPYGLASS_MAX_EVENT_SIZE"),
     ])
     func badValuesNameTheSetting(_ flags: ServeFlags, _ setting: String) {
         let error = #expect(throws: ConfigurationError.self) {
@@ -83,5 +90,28 @@ import Testing
         }
         #expect(compact?.setting == "SPYGLASS_COMPACT_EVENTS")
         #expect(try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_COMPACT_EVENTS": "0"]).compactEvents == false)
+    }
+
+    @Test func connectionLimitsAndTheMetricsTokenComeFromTheEnvironment() throws {
+        let defaults = try ServerConfiguration.resolve(flags: ServeFlags(), environment: [:])
+        #expect(defaults.connections.headerTimeout == 30 && defaults.connections.idleTimeout == 75)
+        #expect(defaults.connections.maxConnections >= 16 && defaults.metricsToken == nil)
+        let set = try ServerConfiguration.resolve(
+            flags: ServeFlags(),
+            environment: [
+                "SPYGLASS_HEADER_TIMEOUT": "2.5", "SPYGLASS_IDLE_TIMEOUT": "10", "SPYGLASS_MAX_CONNECTIONS": "20",
+                "SPYGLASS_METRICS_TOKEN": "abc",
+            ])
+        #expect(set.connections.headerTimeout == 2.5 && set.connections.idleTimeout == 10)
+        #expect(set.connections.maxConnections == 20 && set.metricsToken == "abc")
+        for (name, value) in [
+            ("SPYGLASS_HEADER_TIMEOUT", "0"), ("SPYGLASS_IDLE_TIMEOUT", "1e300"), ("SPYGLASS_MAX_CONNECTIONS", "-1"),
+            ("SPYGLASS_METRICS_TOKEN", "two words"),
+        ] {
+            let error = #expect(throws: ConfigurationError.self) {
+                try ServerConfiguration.resolve(flags: ServeFlags(), environment: [name: value])
+            }
+            #expect(error?.setting == name)
+        }
     }
 }

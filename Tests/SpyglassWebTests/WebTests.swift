@@ -57,6 +57,21 @@ struct WebTests {
         #expect(WebResponse.localPath("/organizations/spyglass/issues/?query=a", fallback: "/") == "/organizations/spyglass/issues/?query=a")
     }
 
+    @Test func formattingAnyStoredTimeNeverTraps() {
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        // Stored before times were checked at ingest: they must still render.
+        for seconds in [1e300, -1e300, 9e15, -9e15, 1e20, .infinity, -.infinity, .nan, 0] {
+            let date = Date(timeIntervalSince1970: seconds)
+            _ = Formatting.clock(date)
+            _ = Formatting.ago(date, now: now)
+            _ = Formatting.age(date, now: now)
+            _ = Formatting.timestamp(date)
+        }
+        #expect(Formatting.clock(Date(timeIntervalSince1970: 1e300)) == "")
+        #expect(Formatting.ago(Date(timeIntervalSince1970: -1e300), now: now) == "\(Int.max) years ago")
+        #expect(Formatting.clock(Date(timeIntervalSince1970: 1_795_589_568.123)) == "06:52:48.123")
+    }
+
     @Test func wrongPasswordsAreRefusedPerAccountAndAddressWithAHigherCeilingPerAccount() {
         let throttle = LoginThrottle()
         let start = Date(timeIntervalSince1970: 1_000_000)

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import Metrics
@@ -27,7 +26,7 @@ public struct NotifySettings: Sendable {
     /// The sender of alert mails (`SPYGLASS_EMAIL_FROM`).
     public var emailFrom: String
     public var retry: RetryPolicy
-    /// Allow webhooks to loopback, link-local and private addresses (`SPYGLASS_WEBHOOK_ALLOW_PRIVATE`).
+    /// Allow webhooks to loopback, private and other special-purpose addresses (`SPYGLASS_WEBHOOK_ALLOW_PRIVATE`).
     public var allowPrivateWebhooks: Bool
     /// How often the outbox is looked at when idle.
     public var pollInterval: Duration
@@ -72,8 +71,7 @@ public struct NotificationService: Service {
     }
 
     public func run() async throws {
-        let client = WebhookSender.makeClient()
-        let webhooks = WebhookSender(client: client, allowPrivate: settings.allowPrivateWebhooks)
+        let webhooks = WebhookSender(allowPrivate: settings.allowPrivateWebhooks)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var delivered = 0
             do {
@@ -95,7 +93,6 @@ public struct NotificationService: Service {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: settings.pollInterval) }
             }
         }
-        try? await client.shutdown()
     }
 
     func deliver(_ notification: PendingNotification, webhooks: WebhookSender, recorder: AttemptRecorder) async {

@@ -21,6 +21,10 @@ struct WebhookTarget: Sendable {
             throw DeliveryError("\"\(url)\" is not an http(s) URL", permanent: true)
         }
         let port = parsed.port ?? (scheme == "https" ? 443 : 80)
+        // NIO's SocketAddress traps on a port beyond 16 bits (a rule stored before ports were checked).
+        guard (1...65535).contains(port) else {
+            throw DeliveryError("\"\(url)\" has port \(port), not one from 1 to 65535", permanent: true)
+        }
         // An IP literal is what AsyncHTTPClient connects to without a lookup; anything else goes to getaddrinfo,
         // which also reads forms like 127.1 or 0x7f.0.0.1.
         let addresses: [SocketAddress]

@@ -92,6 +92,8 @@ import Testing
         "latest", "LATEST", ".", "..", "", "a/b", "a\\b", "a\nb", "a\tb", " padded", String(repeating: "r", count: 201),
         // CR LF is one Character in Swift: checked by bytes, it is refused like "\n" alone.
         "a\r\nb", "a\u{0C}b", "trailing ", "nbsp\u{00A0}", "\u{2003}em-space",
+        // SQLite's length() stops at a NUL: "\0\u{1}" failed the release table's CHECK and the event with it.
+        "\u{0}\u{1}", "a\u{0}", "bell\u{7}", "del\u{7F}",
     ])
     func invalidReleasesAreDropped(_ release: String) throws {
         let json = JSONWriter.string(["release": .string(release)])

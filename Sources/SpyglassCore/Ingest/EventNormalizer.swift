@@ -219,12 +219,13 @@ public struct EventNormalizer: Sendable {
         }
     }
 
-    /// Releases Sentry refuses (`latest`, `.`, `..`, whitespace control characters, slashes, over 200 characters).
+    /// Releases Sentry refuses (`latest`, `.`, `..`, control characters, slashes, over 200 characters).
     public static func isValidRelease(_ release: String) -> Bool {
         // Byte checks: the refused characters are ASCII, and a UTF-8 byte below 0x80 is always a whole character.
         return !release.isEmpty && release.unicodeScalars.count <= 200
             && !(release.utf8.count <= 6 && [".", "..", "latest"].contains(release.lowercased()))
-            && !release.utf8.contains(where: { (0x09...0x0D).contains($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") })
+            // Control characters too: SQLite's length() stops at a NUL, so "\0…" would fail the release table's CHECK.
+            && !release.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") })
             && release.trimmingWhitespace == release
     }
 
@@ -249,7 +250,8 @@ public struct EventNormalizer: Sendable {
         guard let text = value?.stringValue else { return nil }
         let trimmedText = text.trimmingWhitespace
         guard !trimmedText.isEmpty, trimmedText != "none", trimmedText.count <= 64,
-            !trimmedText.contains(where: { $0.isNewline || $0 == "/" })
+            !trimmedText.contains(where: { $0.isNewline || $0 == "/" }),
+            !trimmedText.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
         else {
             errors.append(["type": "invalid_data", "name": "environment", "value": .string(String(text.prefix(64)))])
             return nil

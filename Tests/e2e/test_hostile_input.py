@@ -208,6 +208,28 @@ def test_an_envelope_authenticated_by_its_dsn_alone_is_not_inflated_before_its_k
     assert cpu_seconds() - before < 1.0
 
 
+def test_guessing_the_current_password_in_an_open_session_is_throttled(server):
+    http = session_for(server)
+    page = http.get(f"{server.url}/settings/account/", timeout=10)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    form = {"csrf": csrf, "current": "wrong-guess-1", "new": "another-horse-7", "confirm": "another-horse-7"}
+    statuses = [http.post(f"{server.url}/settings/account/password/", data=form, timeout=10).status_code for _ in range(6)]
+    assert statuses == [400] * 5 + [429], statuses
+    refused = http.post(f"{server.url}/settings/account/password/", data=form | {"current": PASSWORD}, timeout=10)
+    assert refused.status_code == 429 and "Try again in" in refused.text
+    assert refused.headers["Retry-After"].isdigit()
+
+
+def test_a_bad_key_in_a_header_is_refused_before_the_body_is_decoded(server):
+    _, project = key_and_project(server)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = bytes(1024 * 1024)
+    bomb = compressor.compress(b"{}\n") + b"".join(compressor.compress(chunk) for _ in range(150)) + compressor.flush()
+    response = requests.post(f"{server.url}/api/{project}/envelope/", data=bomb, timeout=30,
+                             headers={"Content-Encoding": "gzip", "X-Sentry-Auth": f"Sentry sentry_key={'0' * 32}"})
+    assert response.status_code == 403 and "unknown or revoked" in response.json()["detail"]
+
+
 # --- Property test: random events, deploys and rules with extreme values; every page still renders. ---
 
 NUMBERS = ["0", "-0", "1e300", "-1e300", "9e15", "-9e15", "1e400", "-1e400", "9223372036854775807",

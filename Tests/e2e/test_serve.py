@@ -144,16 +144,21 @@ def test_help_documents_every_setting():
 
 
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path, start_server):
-    """/readyz writes to the database; while another connection holds SQLite's write lock the request
+    """An event is answered once committed; while another connection holds SQLite's write lock the request
     waits inside its handler. SIGTERM arrives then: the server must finish the request before it exits."""
     from concurrent.futures import ThreadPoolExecutor
     import time
 
     server = start_server(data_dir=tmp_path / "data")
+    key, _, project = DSN_RE.match(server.dsn).groups()
+    event_id = "9ec79c33ec9942ab8353589fcb2e04dc"
+    body = json.dumps({"event_id": event_id}) + "\n" + json.dumps({"type": "event"}) + "\n" + json.dumps({"message": "in flight"}) + "\n"
     lock = sqlite3.connect(tmp_path / "data" / "spyglass.sqlite", isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(requests.get, f"{server.url}/readyz", timeout=30)
+        pending = pool.submit(
+            requests.post, f"{server.url}/api/{project}/envelope/", data=body, timeout=30,
+            headers={"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"})
         time.sleep(0.7)
         assert not pending.done()
         server.proc.send_signal(signal.SIGTERM)
@@ -162,7 +167,7 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path, start_server):
         lock.execute("ROLLBACK")
         lock.close()
         response = pending.result()
-    assert (response.status_code, response.text) == (200, "ready\n")
+    assert (response.status_code, response.json()) == (200, {"id": event_id})
     assert server.stop() == 0
     # New connections are refused once it has stopped.
     with pytest.raises(requests.ConnectionError):

@@ -101,7 +101,8 @@ final class Client: Sendable {
 
     /// Waits until every queued event was handled, or `timeout` passed; true when everything was handled.
     func flush(timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
+        // A deadline beyond a day would be the same as none, and a huge one overflows the clock's instant.
+        let deadline = ContinuousClock.now + min(timeout, .seconds(86_400))
         while ContinuousClock.now < deadline {
             if state.withLock({ $0.pending }) == 0 { return true }
             try? await Task.sleep(for: .milliseconds(5))
@@ -256,7 +257,9 @@ final class Client: Sendable {
             guard task == nil else { return }
             task = Task.detached(priority: .utility) { [self] in
                 while !Task.isCancelled, let spool, !spool.files().isEmpty {
-                    try? await Task.sleep(for: .seconds(options.spoolRetrySeconds))
+                    // `.seconds` traps on a value that is not finite or beyond Int64's nanoseconds.
+                    let retry = options.spoolRetrySeconds.isFinite ? min(max(options.spoolRetrySeconds, 0.1), 86_400) : 10
+                    try? await Task.sleep(for: .seconds(retry))
                     if Task.isCancelled { break }
                     await drainSpool()
                 }

@@ -19,7 +19,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from conftest import clean_env, run_cli
+from conftest import clean_env, query, run_cli
 from test_issues_api import API
 
 BASE = "http://spyglass.test"
@@ -360,13 +360,15 @@ def test_rules_api(tmp_path, start_server, receiver):
     assert [r["name"] for r in rules] == ["Send a notification for new and regressed issues"]
     assert rules[0]["actions"] == [{"id": "sentry.mail.actions.NotifyEmailAction", "targetType": "Members"}]
 
-    created = create_rule(api, name="Hook", conditions=[{"id": "first_seen"}], actions=[{"id": "webhook", "url": receiver.url()}])
-    assert re.fullmatch(r"[0-9a-f]{64}", created["actions"][0]["secret"])
+    created = create_rule(api, name="Hook", conditions=[{"id": "first_seen"}], actions=[{"id": "webhook", "url": receiver.url(), "secret": "hook-secret-2"}])
+    # Secrets are write-only: shown as set, never returned.
+    assert "secret" not in created["actions"][0] and created["actions"][0]["secretSet"] is True
     path = f"projects/spyglass/default/rules/{created['id']}/"
     assert api.get(path).json()["name"] == "Hook"
     updated = api.put(path, dict(created, status="disabled", name="Hook (off)", actions=[{"id": "webhook", "url": receiver.url()}]))
     assert updated.status_code == 200 and updated.json()["status"] == "disabled"
-    assert updated.json()["actions"][0]["secret"] == created["actions"][0]["secret"]  # kept for the same URL
+    assert updated.json()["actions"][0]["secretSet"] is True  # kept for the same URL
+    assert "hook-secret-2" in query(tmp_path / "data", "SELECT spec FROM alert_rule WHERE id = ?", int(created["id"]))[0][0]
 
     only = [r for r in api.get("projects/spyglass/default/rules/").json() if r["id"] != created["id"]]
     for rule in only:

@@ -25,6 +25,7 @@ extension WebController {
         var rules: [RuleRow]
         /// Whether the user may change rules (others see them read-only).
         var canManage: Bool
+        var canManageProject: Bool
     }
 
     struct RuleForm {
@@ -55,6 +56,7 @@ extension WebController {
         var error: String?
         var readOnly: Bool
         var canManage: Bool
+        var canManageProject: Bool
         var form: RuleForm
     }
 
@@ -85,7 +87,8 @@ extension WebController {
         }
         let model = RulesModel(
             chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
-            base: settingsBase(project), notice: notice, rules: rules, canManage: try canManageRules(context, project))
+            base: settingsBase(project), notice: notice, rules: rules, canManage: try canManageRules(context, project),
+            canManageProject: try access(context).viewer.may(.manageProjectSettings, in: project.id))
         return render("alert-rules", model)
     }
 
@@ -145,7 +148,8 @@ extension WebController {
         let model = RuleModel(
             chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
             base: settingsBase(project), heading: form.id == nil ? "New alert rule" : "Alert rule", error: error, readOnly: readOnly,
-            canManage: try canManageRules(context, project), form: form)
+            canManage: try canManageRules(context, project),
+            canManageProject: try access(context).viewer.may(.manageProjectSettings, in: project.id), form: form)
         return render("alert-rule", model, status: status)
     }
 

@@ -103,7 +103,10 @@ public struct WebController: Sendable {
         var onIssues: Bool
         var onReleases: Bool
         var onSettings: Bool
+        /// The current project's settings, for those who may change them.
         var settingsURL: String?
+        /// The current project's alert rules, for members who may read but not change the settings.
+        var alertsURL: String?
         var isAdmin: Bool
     }
 
@@ -148,12 +151,17 @@ public struct WebController: Sendable {
     }
 
     func chrome(_ session: WebSession, projects: [ProjectInfo], current: Int64?, section: Section = .issues) async throws -> Chrome {
-        Chrome(
+        let viewer = Viewer(user: session.user, memberships: try await api.memberships(userID: session.user.id))
+        let project = projects.first { $0.id == current }
+        let settings = project.map { "/settings/\(organization)/projects/\($0.slug)/" }
+        let manages = project.map { viewer.may(.manageProjectSettings, in: $0.id) } ?? false
+        let readsRules = project.map { viewer.may(.readAlertRules, in: $0.id) } ?? false
+        return Chrome(
             organization: organization, email: session.user.email, csrf: session.csrfToken,
             projects: projects.map { .init(id: $0.id, slug: $0.slug, current: $0.id == current, organization: organization) },
             onIssues: section == .issues, onReleases: section == .releases, onSettings: section == .settings,
-            settingsURL: projects.first { $0.id == current }.map { "/settings/\(organization)/projects/\($0.slug)/" },
-            isAdmin: Viewer(user: session.user, memberships: [:]).decide(.manageServer) == .allowed)
+            settingsURL: manages ? settings : nil, alertsURL: !manages && readsRules ? settings.map { $0 + "alerts/" } : nil,
+            isAdmin: viewer.decide(.manageServer) == .allowed)
     }
 
     // MARK: - Access

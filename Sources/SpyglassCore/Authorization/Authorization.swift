@@ -76,11 +76,13 @@ public enum Role: Int, Sendable, CaseIterable, Comparable, Hashable {
     /// An admin of the server: every project, member or not.
     case serverAdmin
 
+    /// Lower roles may do less.
     public static func < (lhs: Role, rhs: Role) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// The answer of the policy, with the status it maps to in SpyglassHTTP.
 public enum Decision: Sendable, Hashable {
+    /// Go ahead.
     case allowed
     /// No credentials, or bad ones: 401.
     case unauthenticated
@@ -92,16 +94,20 @@ public enum Decision: Sendable, Hashable {
 
 /// A role a project member has, as stored.
 public enum ProjectRole: String, Sendable, CaseIterable, Hashable {
+    /// Reads and triages.
     case member
+    /// Also manages the project's alert rules and settings.
     case admin
 }
 
 /// A signed-in user with their project roles: the subject of every decision.
 public struct Viewer: Sendable {
+    /// Who is signed in (`isAdmin`: a server admin).
     public var user: APIUser
     /// Project id → the user's role there.
     public var memberships: [Int64: ProjectRole]
 
+    /// A viewer from a user and their memberships.
     public init(user: APIUser, memberships: [Int64: ProjectRole]) {
         self.user = user
         self.memberships = memberships

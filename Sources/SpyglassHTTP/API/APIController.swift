@@ -6,8 +6,9 @@ import SpyglassProtocol
 
 /// The Sentry-shaped REST API under `/api/0/`: projects, keys, issues, events, tags.
 ///
-/// Every route needs a bearer token; a token sees only the projects its user is a member of
-/// (anything else answers 404, as if it did not exist).
+/// Every route needs a bearer token and states its ``Action``; ``AccessResolver`` applies the policy before the
+/// handler runs (see `docs/authorization.md`): a project the user is no member of answers 404, as if it did not
+/// exist, an action that needs the project's admin role 403.
 public struct APIController<Context: APIRequestContext>: Sendable {
     let store: any APIStore
     let organization: String
@@ -22,7 +23,8 @@ public struct APIController<Context: APIRequestContext>: Sendable {
 
     /// Adds the routes, each with its action recorded in `policies`.
     public func addRoutes(to router: Router<Context>, policies: RoutePolicies = RoutePolicies()) {
-        let api = PolicedRoutes(router.group("api/0").add(middleware: TokenAuthMiddleware<Context>(store: store)), prefix: "api/0", policies: policies)
+        let group = router.group("api/0").add(middleware: TokenAuthMiddleware<Context>(store: store))
+        let api = PolicedRoutes(group, prefix: "api/0", policies: policies)
         add(api, .get, "projects", .readProject, listProjects)
         add(api, .get, "projects/:org/:project", .readProject, projectDetail)
         add(api, .get, "projects/:org/:project/keys", .readProject, projectKeys)

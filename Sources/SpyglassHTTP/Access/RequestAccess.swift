@@ -5,6 +5,7 @@ import SpyglassCore
 /// What the policy let a request do, found once before its handler runs: the viewer, and the project or issue
 /// its path names.
 public struct RequestAccess: Sendable {
+    /// The signed-in user and their project roles.
     public var viewer: Viewer
     /// The action of the route.
     public var action: Action
@@ -23,7 +24,9 @@ public struct RequestAccess: Sendable {
 
 /// A request the policy refused, with the status and a message.
 public struct AccessDenied: Error, Sendable {
+    /// Why: unauthenticated, not found or forbidden.
     public var decision: Decision
+    /// The message for the user; for "not found" the same whether the thing exists or not.
     public var detail: String
 
     /// 401, 404 or 403.
@@ -41,6 +44,7 @@ public struct AccessResolver: Sendable {
     let store: any APIStore
     let organization: String
 
+    /// A resolver over `store` for this server's `organization` slug.
     public init(store: any APIStore, organization: String) {
         self.store = store
         self.organization = organization
@@ -53,9 +57,12 @@ public struct AccessResolver: Sendable {
     /// - Throws: ``AccessDenied`` when the policy refuses; the same 404 for a project that does not exist and one
     ///   the user is not a member of.
     public func resolve(_ action: Action, user: APIUser?, parameter: (String) -> String?) async throws -> RequestAccess {
-        guard let user else { throw AccessDenied(decision: .unauthenticated, detail: "Authentication credentials were not provided") }
+        guard let user else {
+            throw AccessDenied(decision: .unauthenticated, detail: "Authentication credentials were not provided")
+        }
         if let org = parameter("org"), org != organization {
-            throw AccessDenied(decision: .notFound, detail: "organization \"\(org)\" not found (this server's is \"\(organization)\")")
+            let detail = "organization \"\(org)\" not found (this server's is \"\(organization)\")"
+            throw AccessDenied(decision: .notFound, detail: detail)
         }
         let viewer = Viewer(user: user, memberships: try await store.memberships(userID: user.id))
         var access = RequestAccess(viewer: viewer, action: action, allProjects: try await store.allProjects())
@@ -83,7 +90,8 @@ public struct AccessResolver: Sendable {
         switch viewer.decide(action, in: project.id) {
         case .allowed: return access
         case .forbidden:
-            throw AccessDenied(decision: .forbidden, detail: "\(action.rawValue) in project \(project.slug) needs the project's admin role")
+            let detail = "\(action.rawValue) in project \(project.slug) needs the project's admin role"
+            throw AccessDenied(decision: .forbidden, detail: detail)
         case let decision: throw AccessDenied(decision: decision, detail: missing)
         }
     }

@@ -13,6 +13,7 @@ public enum RouteAccess: Sendable, Hashable, CustomStringConvertible {
     /// A signed-in user (API token or web session), decided by ``Authorization`` for `Action`.
     case action(Action)
 
+    /// `open`, `ingest` or the action's name.
     public var description: String {
         switch self {
         case .open: "open"
@@ -24,11 +25,14 @@ public enum RouteAccess: Sendable, Hashable, CustomStringConvertible {
 
 /// One route and its access, as registered.
 public struct RoutePolicy: Sendable, Hashable, CustomStringConvertible {
+    /// The HTTP method.
     public var method: HTTPRequest.Method
     /// The path as Hummingbird prints it: `/api/0/projects/{org}/{project}`.
     public var path: String
+    /// Who may call it.
     public var access: RouteAccess
 
+    /// `GET /path -> action`.
     public var description: String { "\(method) \(path) -> \(access)" }
 }
 
@@ -37,6 +41,7 @@ public struct RoutePolicy: Sendable, Hashable, CustomStringConvertible {
 public final class RoutePolicies: Sendable {
     private let entries = Mutex<[RoutePolicy]>([])
 
+    /// An empty list.
     public init() {}
 
     /// Records that `method path` (a router path like `api/0/issues/:issue_id`) has `access`.
@@ -56,6 +61,7 @@ public struct PolicedRoutes<Methods: RouterMethods> {
     let prefix: String
     let policies: RoutePolicies
 
+    /// Routes added to `methods` (a router or a group whose path is `prefix`), recorded in `policies`.
     public init(_ methods: Methods, prefix: String = "", policies: RoutePolicies) {
         self.methods = methods
         self.prefix = prefix

@@ -422,3 +422,16 @@ def test_webhook_redirects_are_not_followed(tmp_path, start_server, receiver):
     )[0]
     assert failed["attempts"] == 2 and "302" in failed["lastError"]
     assert [path for path, _, _ in receiver.requests] == ["/redirect", "/redirect"]
+
+
+def test_a_webhook_without_a_secret_is_delivered_unsigned(tmp_path, start_server, receiver):
+    # Secrets are write-only, so a generated one nobody could read would sign for nobody: without one, no signature.
+    server, api = start(start_server, tmp_path / "data")
+    only_webhook_rules(api)
+    rule = create_rule(api, name="Unsigned", conditions=[{"id": "first_seen"}], actions=[{"id": "webhook", "url": receiver.url("/plain")}])
+    assert rule["actions"][0]["secretSet"] is False
+    send_error("Unsigned")
+    wait_until(lambda: receiver.requests, what="the webhook post")
+    path, headers, body = receiver.requests[0]
+    assert path == "/plain" and "X-Spyglass-Signature" not in headers and headers["X-Spyglass-Delivery"]
+    assert json.loads(body)["rule"]["name"] == "Unsigned"

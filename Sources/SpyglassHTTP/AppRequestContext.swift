@@ -11,6 +11,8 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var user: APIUser?
     /// The browser session of a web UI request, once the web UI's session middleware found it.
     public var webSession: WebSession?
+    /// What the authorization policy allowed, once the route's check passed.
+    public var access: RequestAccess?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

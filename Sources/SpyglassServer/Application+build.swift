@@ -36,30 +36,41 @@ public struct AppDependencies: Sendable {
 }
 
 /// Every route and middleware of the server.
-public func buildRouter(_ configuration: ServerConfiguration, _ dependencies: AppDependencies) -> Router<AppRequestContext> {
+///
+/// - Parameter policies: receives every route's access (``RouteAccess``); the authorization tests walk it.
+public func buildRouter(
+    _ configuration: ServerConfiguration, _ dependencies: AppDependencies, policies: RoutePolicies = RoutePolicies()
+) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let metrics = PrometheusMetricsFactory(registry: dependencies.registry)
     router.add(middleware: RequestTelemetryMiddleware(logger: dependencies.logger, metrics: metrics))
     router.add(middleware: TruncatedBodyMiddleware())
     HealthController(readiness: dependencies.database).addRoutes(to: router)
     MetricsController(registry: dependencies.registry, token: configuration.metricsToken).addRoutes(to: router)
+    // These controllers add their routes themselves: their access is listed here, route by route.
+    for path in ["healthz", "readyz", "metrics"] { policies.record(.get, path, .open) }
     IngestController(
         keys: dependencies.keys, sink: dependencies.writer, limits: configuration.ingestLimits, metrics: metrics,
         logger: dependencies.logger
     ).addRoutes(to: router)
+    for endpoint in ["envelope", "store"] {
+        policies.record(.options, "api/:project_id/\(endpoint)", .open)  // CORS preflight
+        policies.record(.post, "api/:project_id/\(endpoint)", .ingest)
+    }
     APIController(
         store: dependencies.database, organization: configuration.organizationSlug, baseURL: configuration.baseURL
-    ).addRoutes(to: router)
+    ).addRoutes(to: router, policies: policies)
     do {
         try WebController(
             api: dependencies.database, web: dependencies.database, organization: configuration.organizationSlug,
             baseURL: configuration.baseURL, retention: configuration.retention
-        ).addRoutes(to: router)
+        ).addRoutes(to: router, policies: policies)
     } catch {
         // The templates are compiled in: a template that does not parse is a bug the tests catch.
         preconditionFailure("web UI templates do not parse: \(error)")
     }
     if configuration.benchmarkRoutes {
+        policies.record(.post, "api/:project_id/null", .open)
         // The HTTP ceiling for the benchmark: the same server and request, no work.
         router.post("api/:project_id/null") { request, _ -> Response in
             for try await _ in request.body {}

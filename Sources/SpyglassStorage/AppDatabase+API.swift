@@ -17,17 +17,13 @@ extension AppDatabase: APIStore {
         }
     }
 
-    public func projects(visibleTo userID: Int64) async throws -> [ProjectInfo] {
+    public func memberships(userID: Int64) async throws -> [Int64: ProjectRole] {
         try await writer.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT project.id, project.slug, project.name, project.created_at FROM project
-                    JOIN project_member ON project_member.project_id = project.id
-                    WHERE project_member.user_id = ? ORDER BY project.id
-                    """,
-                arguments: [userID]
-            ).map(Self.projectInfo)
+            var roles: [Int64: ProjectRole] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT project_id, role FROM project_member WHERE user_id = ?", arguments: [userID]) {
+                roles[row[0]] = ProjectRole(rawValue: row[1]) ?? .member
+            }
+            return roles
         }
     }
 

@@ -116,13 +116,6 @@ extension AppDatabase: WebStore {
         }
     }
 
-    public func memberRole(projectID: Int64, userID: Int64) async throws -> String? {
-        try await writer.read { db in
-            try String.fetchOne(
-                db, sql: "SELECT role FROM project_member WHERE project_id = ? AND user_id = ?", arguments: [projectID, userID])
-        }
-    }
-
     public func members(projectID: Int64) async throws -> [MemberInfo] {
         try await writer.read { db in
             try Row.fetchAll(

@@ -22,11 +22,11 @@ extension WebController {
         var tokens: [TokenRow]
     }
 
-    func addAccountRoutes(to pages: RouterGroup<AppRequestContext>) {
-        pages.get("settings/account", use: wrap { request, context in try await accountPage(context, status: .ok) })
-        pages.post("settings/account/password", use: wrap(changePassword))
-        pages.post("settings/account/tokens", use: wrap(createToken))
-        pages.post("settings/account/tokens/:token_id/revoke", use: wrap(revokeToken))
+    func addAccountRoutes(to pages: Pages) {
+        add(pages, .get, "settings/account", .useAccount) { _, context in try await accountPage(context, status: .ok) }
+        add(pages, .post, "settings/account/password", .useAccount, changePassword)
+        add(pages, .post, "settings/account/tokens", .useAccount, createToken)
+        add(pages, .post, "settings/account/tokens/:token_id/revoke", .useAccount, revokeToken)
     }
 
     func accountPage(

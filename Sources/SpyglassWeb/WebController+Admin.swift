@@ -30,19 +30,17 @@ extension WebController {
         var projects: [AdminProjectRow]
     }
 
-    func addAdminRoutes(to pages: RouterGroup<AppRequestContext>) {
-        pages.get("settings/:org", use: wrap { _, context in try await adminPage(context, status: .ok) })
-        pages.post("settings/:org/users", use: wrap(createUser))
-        pages.post("settings/:org/users/:user_id", use: wrap(changeUser))
-        pages.post("settings/:org/projects", use: wrap(createProjectFromForm))
+    func addAdminRoutes(to pages: Pages) {
+        add(pages, .get, "settings/:org", .manageServer) { _, context in try await adminPage(context, status: .ok) }
+        add(pages, .post, "settings/:org/users", .manageServer, createUser)
+        add(pages, .post, "settings/:org/users/:user_id", .manageServer, changeUser)
+        add(pages, .post, "settings/:org/projects", .manageServer, createProjectFromForm)
     }
 
-    /// Instance admins only; others get 404 (the page does not exist for them).
+    /// The session of a server admin (the policy let only them in; others got 404).
     func adminSession(_ context: AppRequestContext) throws -> WebSession {
-        try checkOrganization(context)
-        let session = try session(context)
-        guard session.user.isAdmin else { throw PageError.notFound("There is no such page.") }
-        return session
+        _ = try access(context)
+        return try session(context)
     }
 
     func adminPage(
@@ -51,7 +49,7 @@ extension WebController {
     ) async throws -> Response {
         let session = try adminSession(context)
         let now = Date.now
-        let projects = try await web.allProjects()
+        let projects = try access(context).allProjects
         let model = AdminModel(
             chrome: try await chrome(session, projects: projects, current: nil, section: .none), notice: notice, error: error,
             email: newPassword?.email, password: newPassword?.password,

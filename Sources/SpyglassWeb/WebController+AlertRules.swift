@@ -23,6 +23,9 @@ extension WebController {
         var base: String
         var notice: String?
         var rules: [RuleRow]
+        /// Whether the user may change rules (others see them read-only).
+        var canManage: Bool
+        var canManageProject: Bool
     }
 
     struct RuleForm {
@@ -37,7 +40,8 @@ extension WebController {
         var ageOn = false, ageOlder = true, ageValue = "1", ageUnits: [Choice] = []
         var environment = ""
         var mailMembers = false, mailAddressesOn = false, addresses = ""
-        var webhookOn = false, webhookURL = "", secretHint = "random if empty"
+        /// The secret is write-only: the form shows whether one is set, never the secret.
+        var webhookOn = false, webhookURL = "", secretHint = "none: unsigned", secretState = "secret not set"
         var slackOn = false, slackURL = ""
         var discordOn = false, discordURL = ""
         var frequency = String(AlertRule.defaultFrequency)
@@ -51,18 +55,20 @@ extension WebController {
         var heading: String
         var error: String?
         var readOnly: Bool
+        var canManage: Bool
+        var canManageProject: Bool
         var form: RuleForm
     }
 
-    func addAlertRuleRoutes(to pages: RouterGroup<AppRequestContext>) {
-        let base = "settings/:org/projects/:slug/alerts"
-        pages.get(RouterPath(base), use: wrap(alertRules))
-        pages.post(RouterPath(base), use: wrap(saveAlertRule))
-        pages.get(RouterPath(base + "/new"), use: wrap(alertRuleForm))
-        pages.get(RouterPath(base + "/:rule_id"), use: wrap(alertRuleForm))
-        pages.post(RouterPath(base + "/:rule_id"), use: wrap(saveAlertRule))
-        pages.post(RouterPath(base + "/:rule_id/toggle"), use: wrap(toggleAlertRule))
-        pages.post(RouterPath(base + "/:rule_id/delete"), use: wrap(deleteAlertRule))
+    func addAlertRuleRoutes(to pages: Pages) {
+        let base = "settings/:org/projects/:project/alerts"
+        add(pages, .get, base, .readAlertRules, alertRules)
+        add(pages, .post, base, .manageAlertRules, saveAlertRule)
+        add(pages, .get, base + "/new", .manageAlertRules, alertRuleForm)
+        add(pages, .get, base + "/:rule_id", .readAlertRules, alertRuleForm)
+        add(pages, .post, base + "/:rule_id", .manageAlertRules, saveAlertRule)
+        add(pages, .post, base + "/:rule_id/toggle", .manageAlertRules, toggleAlertRule)
+        add(pages, .post, base + "/:rule_id/delete", .manageAlertRules, deleteAlertRule)
     }
 
     func alertRules(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -70,7 +76,7 @@ extension WebController {
     }
 
     func alertRulesPage(_ context: AppRequestContext, notice: String?) async throws -> Response {
-        let (session, project, projects) = try await managedProject(context)
+        let (session, project, projects) = try managedProject(context)
         let rules = try await api.alertRules(projectID: project.id).compactMap { rule -> RuleRow? in
             guard let id = rule.id else { return nil }
             return RuleRow(
@@ -81,8 +87,13 @@ extension WebController {
         }
         let model = RulesModel(
             chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
-            base: settingsBase(project), notice: notice, rules: rules)
+            base: settingsBase(project), notice: notice, rules: rules, canManage: try canManageRules(context, project),
+            canManageProject: try access(context).viewer.may(.manageProjectSettings, in: project.id))
         return render("alert-rules", model)
+    }
+
+    func canManageRules(_ context: AppRequestContext, _ project: ProjectInfo) throws -> Bool {
+        try access(context).viewer.may(.manageAlertRules, in: project.id)
     }
 
     static func describe(_ filter: AlertFilter) -> String {
@@ -98,7 +109,7 @@ extension WebController {
         switch action {
         case .email(.members): "e-mail the members"
         case .email(.addresses(let list)): "e-mail " + list.joined(separator: ", ")
-        case .webhook(let url, _): "webhook " + url
+        case .webhook(let url, let secret): "webhook \(url) (secret \(secret.isEmpty ? "not set" : "set"))"
         case .slack: "Slack"
         case .discord: "Discord"
         }
@@ -107,7 +118,7 @@ extension WebController {
     func ruleID(_ context: AppRequestContext) -> Int64? { context.parameters.get("rule_id").flatMap { Int64($0) } }
 
     func alertRuleForm(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (_, project, _) = try await managedProject(context)
+        let (_, project, _) = try managedProject(context)
         var rule: AlertRule?
         if let id = ruleID(context) {
             guard let found = try await api.alertRule(id: id, projectID: project.id) else {
@@ -123,7 +134,7 @@ extension WebController {
     }
 
     func rulePage(_ context: AppRequestContext, form: RuleForm, readOnly: Bool, error: String?, status: HTTPResponse.Status) async throws -> Response {
-        let (session, project, projects) = try await managedProject(context)
+        let (session, project, projects) = try managedProject(context)
         var form = form
         func choices(_ values: [(String, String)], selected: String) -> [Choice] {
             values.map { Choice(value: $0.0, label: $0.1, selected: $0.0 == selected) }
@@ -136,7 +147,9 @@ extension WebController {
         form.ageUnits = choices([("minute", "minutes"), ("hour", "hours"), ("day", "days"), ("week", "weeks")], selected: form.ageUnits.first(where: \.selected)?.value ?? "day")
         let model = RuleModel(
             chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
-            base: settingsBase(project), heading: form.id == nil ? "New alert rule" : "Alert rule", error: error, readOnly: readOnly, form: form)
+            base: settingsBase(project), heading: form.id == nil ? "New alert rule" : "Alert rule", error: error, readOnly: readOnly,
+            canManage: try canManageRules(context, project),
+            canManageProject: try access(context).viewer.may(.manageProjectSettings, in: project.id), form: form)
         return render("alert-rule", model, status: status)
     }
 
@@ -211,10 +224,11 @@ extension WebController {
             case .email(.addresses(let list)):
                 form.mailAddressesOn = true
                 form.addresses = list.joined(separator: ", ")
-            case .webhook(let url, _):
+            case .webhook(let url, let secret):
                 form.webhookOn = true
                 form.webhookURL = url
-                form.secretHint = "unchanged if empty"
+                form.secretHint = secret.isEmpty ? "none: unsigned" : "unchanged if empty"
+                form.secretState = secret.isEmpty ? "secret not set" : "secret set"
             case .slack(let url):
                 form.slackOn = true
                 form.slackURL = url
@@ -266,7 +280,7 @@ extension WebController {
     }
 
     func saveAlertRule(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (session, project, _) = try await managedProject(context)
+        let (session, project, _) = try managedProject(context)
         let fields = try await form(request, session: session)
         let id = ruleID(context)
         var existing: AlertRule?
@@ -279,11 +293,11 @@ extension WebController {
             }
             existing = found
         }
-        // A webhook keeps its secret when the field is left empty.
+        // A webhook keeps its secret when the field is left empty (secrets are write-only; none: unsigned).
         let oldSecret = existing?.actions.compactMap { action -> String? in if case .webhook(_, let secret) = action { secret } else { nil } }.first
         let rule: AlertRule
         do {
-            rule = try AlertRule(json: Self.ruleJSON(fields), id: id, secret: { oldSecret ?? WebAuth.randomToken() })
+            rule = try AlertRule(json: Self.ruleJSON(fields), id: id, secret: { oldSecret ?? "" })
         } catch {
             // Show the form again as it was posted, with the message.
             var rebuilt = Self.form(nil, action: ruleAction(project, context))
@@ -343,7 +357,7 @@ extension WebController {
     }
 
     func toggleAlertRule(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (session, project, _) = try await managedProject(context)
+        let (session, project, _) = try managedProject(context)
         _ = try await form(request, session: session)
         guard let id = ruleID(context), var rule = try await api.alertRule(id: id, projectID: project.id) else {
             throw PageError.notFound("Project \(project.slug) has no such alert rule.")
@@ -354,7 +368,7 @@ extension WebController {
     }
 
     func deleteAlertRule(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (session, project, _) = try await managedProject(context)
+        let (session, project, _) = try managedProject(context)
         _ = try await form(request, session: session)
         guard let id = ruleID(context), try await api.deleteAlertRule(id: id, projectID: project.id) else {
             throw PageError.notFound("Project \(project.slug) has no such alert rule.")

@@ -87,8 +87,8 @@ extension WebController {
     /// `?event=` (jump by id).
     @Sendable func issuePage(_ request: Request, context: AppRequestContext) async throws -> Response {
         let session = try session(context)
-        let projects = try await visibleProjects(session)
-        let issue = try await issue(context, projects: projects)
+        let projects = try access(context).projects(allowing: .readProject)
+        let issue = try issue(context)
         let now = Date.now
         let url = issueURL(issue.id)
 
@@ -172,8 +172,7 @@ extension WebController {
 
     /// An attachment, always as a download: never shown inline, whatever content type the SDK claimed.
     @Sendable func attachmentFile(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let session = try session(context)
-        let issue = try await issue(context, projects: try await visibleProjects(session))
+        let issue = try issue(context)
         let eventID = context.parameters.get("event_id") ?? ""
         guard let event = try await api.event(projectID: issue.project.id, eventID: eventID), event.issueID == issue.id,
             let id = context.parameters.get("attachment_id").flatMap({ Int64($0) }),
@@ -217,8 +216,7 @@ extension WebController {
 
     /// The stored event as JSON (normalized), for the "JSON" link.
     @Sendable func eventJSON(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let session = try session(context)
-        let issue = try await issue(context, projects: try await visibleProjects(session))
+        let issue = try issue(context)
         let wanted = context.parameters.get("event_id") ?? ""
         guard let event = try await api.event(projectID: issue.project.id, eventID: wanted), event.issueID == issue.id else {
             throw PageError.notFound("Issue \(issue.shortIDText) has no event \(wanted).")
@@ -231,7 +229,7 @@ extension WebController {
     /// The status buttons of the issue page.
     @Sendable func changeStatus(_ request: Request, context: AppRequestContext) async throws -> Response {
         let session = try session(context)
-        let issue = try await issue(context, projects: try await visibleProjects(session))
+        let issue = try issue(context)
         let fields = try await form(request, session: session)
         var change = IssueChange(actorID: session.user.id)
         switch fields.get("action") ?? "" {
@@ -282,7 +280,7 @@ extension WebController {
 
     @Sendable func comment(_ request: Request, context: AppRequestContext) async throws -> Response {
         let session = try session(context)
-        let issue = try await issue(context, projects: try await visibleProjects(session))
+        let issue = try issue(context)
         let fields = try await form(request, session: session)
         let text = fields.get("text")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         guard !text.isEmpty else { throw PageError(status: .badRequest, heading: "Empty comment", text: "text: write something first.") }

@@ -63,9 +63,9 @@ extension WebController {
         var regressedCount: Int
     }
 
-    func addReleaseRoutes(to pages: RouterGroup<AppRequestContext>) {
-        pages.get("organizations/:org/releases", use: wrap(releasesPage))
-        pages.get("organizations/:org/releases/:version", use: wrap(releasePage))
+    func addReleaseRoutes(to pages: Pages) {
+        add(pages, .get, "organizations/:org/releases", .readReleases, releasesPage)
+        add(pages, .get, "organizations/:org/releases/:version", .readReleases, releasePage)
     }
 
     func releaseURL(_ version: String, projectID: Int64) -> String {
@@ -80,9 +80,8 @@ extension WebController {
 
     /// Releases of every visible project (or `?project=`), newest first.
     @Sendable func releasesPage(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try checkOrganization(context)
         let session = try session(context)
-        let projects = try await visibleProjects(session)
+        let projects = try access(context).projects()
         let parameters = FormQuery(request)
         var selected = projects
         if let text = parameters.get("project"), !text.isEmpty {
@@ -119,9 +118,8 @@ extension WebController {
 
     /// One release of one project: its new and regressed issues, deploys and session health.
     @Sendable func releasePage(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try checkOrganization(context)
         let session = try session(context)
-        let projects = try await visibleProjects(session)
+        let projects = try access(context).projects()
         let raw = context.parameters.get("version") ?? ""
         let version = raw.removingPercentEncoding ?? raw
         let wanted = FormQuery(request).get("project")

@@ -35,31 +35,24 @@ extension WebController {
         var members: [MemberRow]
     }
 
-    func addSettingsRoutes(to pages: RouterGroup<AppRequestContext>) {
-        let base = "settings/:org/projects/:slug"
-        pages.get(RouterPath(base), use: wrap { request, context in try await projectSettings(request, context, status: .ok) })
-        pages.post(RouterPath(base + "/keys"), use: wrap(createKey))
-        pages.post(RouterPath(base + "/keys/:key_id"), use: wrap(changeKey))
-        pages.post(RouterPath(base + "/resolve-age"), use: wrap(changeResolveAge))
-        pages.post(RouterPath(base + "/retention"), use: wrap(changeRetention))
-        pages.post(RouterPath(base + "/members"), use: wrap(addMember))
-        pages.post(RouterPath(base + "/members/:user_id/remove"), use: wrap(removeMember))
+    func addSettingsRoutes(to pages: Pages) {
+        let base = "settings/:org/projects/:project"
+        add(pages, .get, base, .manageProjectSettings) { request, context in try await projectSettings(request, context, status: .ok) }
+        add(pages, .post, base + "/keys", .manageProjectSettings, createKey)
+        add(pages, .post, base + "/keys/:key_id", .manageProjectSettings, changeKey)
+        add(pages, .post, base + "/resolve-age", .manageProjectSettings, changeResolveAge)
+        add(pages, .post, base + "/retention", .manageProjectSettings, changeRetention)
+        add(pages, .post, base + "/members", .manageProjectSettings, addMember)
+        add(pages, .post, base + "/members/:user_id/remove", .manageProjectSettings, removeMember)
     }
 
-    /// The project in the path, if the user may change its settings (an instance admin or a project admin);
-    /// other users get 404, as for a project they cannot see.
-    func managedProject(_ context: AppRequestContext) async throws -> (WebSession, ProjectInfo, [ProjectInfo]) {
-        try checkOrganization(context)
+    /// The session, the project in the path (the policy checked the route's action on it) and the projects the
+    /// user may read (for the switcher).
+    func managedProject(_ context: AppRequestContext) throws -> (WebSession, ProjectInfo, [ProjectInfo]) {
         let session = try session(context)
-        let projects = try await visibleProjects(session)
-        let slug = context.parameters.get("slug") ?? ""
-        guard let project = projects.first(where: { $0.slug == slug }) else {
-            throw PageError.notFound("There is no project \(slug), or you are not a member of it.")
-        }
-        if !session.user.isAdmin, try await web.memberRole(projectID: project.id, userID: session.user.id) != "admin" {
-            throw PageError(status: .forbidden, heading: "Project admins only", text: "Only admins of \(project.slug) change its settings.")
-        }
-        return (session, project, projects)
+        let access = try access(context)
+        guard let project = access.project else { throw PageError.notFound("There is no such project.") }
+        return (session, project, access.projects(allowing: .readProject))
     }
 
     func settingsBase(_ project: ProjectInfo) -> String { "/settings/\(organization)/projects/\(project.slug)/" }
@@ -72,7 +65,7 @@ extension WebController {
     func projectSettings(
         _ request: Request, _ context: AppRequestContext, status: HTTPResponse.Status, notice: String? = nil, error: String? = nil
     ) async throws -> Response {
-        let (session, project, projects) = try await managedProject(context)
+        let (session, project, projects) = try managedProject(context)
         let keys = try await api.keys(projectID: project.id).map {
             KeyRow(
                 id: $0.id, label: $0.label, dsn: dsn($0, projectID: project.id, request: request),
@@ -98,7 +91,7 @@ extension WebController {
         _ request: Request, _ context: AppRequestContext, notice: String,
         _ change: (WebSession, ProjectInfo, FormQuery) async throws -> Void
     ) async throws -> Response {
-        let (session, project, _) = try await managedProject(context)
+        let (session, project, _) = try managedProject(context)
         let fields = try await form(request, session: session)
         do {
             try await change(session, project, fields)

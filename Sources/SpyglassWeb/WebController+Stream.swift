@@ -69,9 +69,8 @@ extension WebController {
 
     /// The issue stream: one project (`?project=ID`) or every visible one.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try checkOrganization(context)
         let session = try session(context)
-        let projects = try await visibleProjects(session)
+        let projects = try access(context).projects()
         let parameters = FormQuery(request)
         let now = Date.now
         var project: ProjectInfo?
@@ -147,10 +146,8 @@ extension WebController {
 
     /// How many events arrived since the page was rendered (the stream's "N new events — refresh").
     @Sendable func live(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try checkOrganization(context)
-        let session = try session(context)
         let parameters = FormQuery(request)
-        var projects = try await visibleProjects(session).map(\.id)
+        var projects = try access(context).projects().map(\.id)
         if let project = parameters.get("project").flatMap({ Int64($0) }) { projects = projects.filter { $0 == project } }
         let since = Int64(parameters.get("since") ?? "") ?? .max
         let count = try await web.eventsStored(after: since, projectIDs: projects)
@@ -161,10 +158,9 @@ extension WebController {
 
     /// Resolve, ignore or merge the selected issues of the stream.
     @Sendable func bulk(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try checkOrganization(context)
         let session = try session(context)
         let fields = try await form(request, session: session)
-        let visible = Set(try await visibleProjects(session).map(\.id))
+        let visible = Set(try access(context).projects().map(\.id))
         let back = WebResponse.localPath(fields.get("return"), fallback: "/organizations/\(organization)/issues/")
         let selected = fields.getAll("id")
         guard selected.count <= 100 else {

@@ -10,8 +10,8 @@ import SpyglassWebAssets
 /// The web UI: login, the issue stream, the issue page with its events. Server-rendered from the templates in
 /// `web/templates`; every page works without JavaScript.
 ///
-/// Access: a user sees the projects they are a member of (admins see all); anything else answers 404, as if
-/// it did not exist. Every state-changing form carries the session's CSRF token.
+/// Access: every page states its ``Action`` and ``Authorization`` decides, as for the API (see
+/// `docs/authorization.md`). Every state-changing form carries the session's CSRF token.
 public struct WebController: Sendable {
     let api: any APIStore
     let web: any WebStore
@@ -37,27 +37,45 @@ public struct WebController: Sendable {
         self.library = library
     }
 
-    public func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("static/:file", use: staticFile)
-        router.get("login", use: wrap(loginForm))
-        router.post("login", use: wrap(login))
-        let pages = router.group().add(middleware: WebSessionMiddleware(store: web))
-        pages.get("/", use: wrap { _, _ in WebResponse.redirect("/organizations/\(organization)/issues/") })
-        pages.post("logout", use: wrap(logout))
-        pages.get("organizations/:org/issues", use: wrap(stream))
-        pages.get("organizations/:org/live", use: wrap(live))
-        pages.post("organizations/:org/issues/bulk", use: wrap(bulk))
-        pages.get("organizations/:org/issues/:issue_id", use: wrap(issuePage))
-        pages.get("organizations/:org/issues/:issue_id/events/:event_id", use: wrap(issuePage))
-        pages.get("organizations/:org/issues/:issue_id/events/:event_id/json", use: wrap(eventJSON))
-        pages.get("organizations/:org/issues/:issue_id/events/:event_id/attachments/:attachment_id", use: wrap(attachmentFile))
-        pages.post("organizations/:org/issues/:issue_id/status", use: wrap(changeStatus))
-        pages.post("organizations/:org/issues/:issue_id/comments", use: wrap(comment))
+    /// Adds the routes, each with its access recorded in `policies`.
+    public func addRoutes(to router: Router<AppRequestContext>, policies: RoutePolicies = RoutePolicies()) {
+        let open = PolicedRoutes(router, policies: policies)
+        open.on(.get, "static/:file", .open, use: staticFile)
+        open.on(.get, "login", .open, use: wrap(loginForm))
+        open.on(.post, "login", .open, use: wrap(login))
+        let pages = PolicedRoutes(router.group().add(middleware: WebSessionMiddleware(store: web)), policies: policies)
+        add(pages, .get, "/", .useAccount) { _, _ in WebResponse.redirect("/organizations/\(organization)/issues/") }
+        add(pages, .post, "logout", .useAccount, logout)
+        add(pages, .get, "organizations/:org/issues", .readIssues, stream)
+        add(pages, .get, "organizations/:org/live", .readIssues, live)
+        add(pages, .post, "organizations/:org/issues/bulk", .triageIssues, bulk)
+        add(pages, .get, "organizations/:org/issues/:issue_id", .readIssues, issuePage)
+        add(pages, .get, "organizations/:org/issues/:issue_id/events/:event_id", .readEvents, issuePage)
+        add(pages, .get, "organizations/:org/issues/:issue_id/events/:event_id/json", .readEvents, eventJSON)
+        add(pages, .get, "organizations/:org/issues/:issue_id/events/:event_id/attachments/:attachment_id", .readEvents, attachmentFile)
+        add(pages, .post, "organizations/:org/issues/:issue_id/status", .triageIssues, changeStatus)
+        add(pages, .post, "organizations/:org/issues/:issue_id/comments", .triageIssues, comment)
         addAccountRoutes(to: pages)
         addReleaseRoutes(to: pages)
         addSettingsRoutes(to: pages)
         addAlertRuleRoutes(to: pages)
         addAdminRoutes(to: pages)
+    }
+
+    typealias Pages = PolicedRoutes<RouterGroup<AppRequestContext>>
+
+    /// Adds a page whose handler runs only when ``Authorization`` allows `action` (checked by ``AccessResolver``,
+    /// as for the API).
+    func add(
+        _ pages: Pages, _ method: HTTPRequest.Method, _ path: String, _ action: Action,
+        _ handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Response
+    ) {
+        pages.on(method, path, .action(action), use: wrap { request, context in
+            var context = context
+            context.access = try await AccessResolver(store: api, organization: organization).resolve(
+                action, user: context.webSession?.user, parameter: { context.parameters.get($0) })
+            return try await handler(request, context)
+        })
     }
 
     // MARK: - Rendering
@@ -85,7 +103,10 @@ public struct WebController: Sendable {
         var onIssues: Bool
         var onReleases: Bool
         var onSettings: Bool
+        /// The current project's settings, for those who may change them.
         var settingsURL: String?
+        /// The current project's alert rules, for members who may read but not change the settings.
+        var alertsURL: String?
         var isAdmin: Bool
     }
 
@@ -104,6 +125,9 @@ public struct WebController: Sendable {
                 return try await handler(request, context)
             } catch let error as PageError {
                 return try await message(error, context: context)
+            } catch let denied as AccessDenied {
+                let heading = denied.decision == .forbidden ? "Project admins only" : denied.decision == .notFound ? "Not found" : "Log in"
+                return try await message(PageError(status: denied.status, heading: heading, text: denied.detail), context: context)
             } catch let error as DomainError {
                 return try await message(PageError(status: error.httpStatus, heading: "That did not work", text: error.message), context: context)
             }
@@ -127,12 +151,17 @@ public struct WebController: Sendable {
     }
 
     func chrome(_ session: WebSession, projects: [ProjectInfo], current: Int64?, section: Section = .issues) async throws -> Chrome {
-        Chrome(
+        let viewer = Viewer(user: session.user, memberships: try await api.memberships(userID: session.user.id))
+        let project = projects.first { $0.id == current }
+        let settings = project.map { "/settings/\(organization)/projects/\($0.slug)/" }
+        let manages = project.map { viewer.may(.manageProjectSettings, in: $0.id) } ?? false
+        let readsRules = project.map { viewer.may(.readAlertRules, in: $0.id) } ?? false
+        return Chrome(
             organization: organization, email: session.user.email, csrf: session.csrfToken,
             projects: projects.map { .init(id: $0.id, slug: $0.slug, current: $0.id == current, organization: organization) },
             onIssues: section == .issues, onReleases: section == .releases, onSettings: section == .settings,
-            settingsURL: projects.first { $0.id == current }.map { "/settings/\(organization)/projects/\($0.slug)/" },
-            isAdmin: session.user.isAdmin)
+            settingsURL: manages ? settings : nil, alertsURL: !manages && readsRules ? settings.map { $0 + "alerts/" } : nil,
+            isAdmin: viewer.decide(.manageServer) == .allowed)
     }
 
     // MARK: - Access
@@ -142,21 +171,21 @@ public struct WebController: Sendable {
         return session
     }
 
+    /// What the policy allowed this request (set before every page's handler).
+    func access(_ context: AppRequestContext) throws -> RequestAccess {
+        guard let access = context.access else { throw PageError(status: .unauthorized, heading: "Log in", text: "Log in first.") }
+        return access
+    }
+
+    /// The projects the user may read: the project switcher.
     func visibleProjects(_ session: WebSession) async throws -> [ProjectInfo] {
-        session.user.isAdmin ? try await web.allProjects() : try await api.projects(visibleTo: session.user.id)
+        let viewer = Viewer(user: session.user, memberships: try await api.memberships(userID: session.user.id))
+        return try await api.allProjects().filter { viewer.may(.readProject, in: $0.id) }
     }
 
-    func checkOrganization(_ context: AppRequestContext) throws {
-        guard context.parameters.get("org") == organization else { throw PageError.notFound("There is no organization by that name.") }
-    }
-
-    /// The issue in the path, if the user may see it.
-    func issue(_ context: AppRequestContext, projects: [ProjectInfo]) async throws -> IssueInfo {
-        try checkOrganization(context)
-        let text = context.parameters.get("issue_id") ?? ""
-        guard let id = Int64(text), let issue = try await api.issue(id: id), projects.contains(where: { $0.id == issue.project.id }) else {
-            throw PageError.notFound("There is no issue \(text), or you are not a member of its project.")
-        }
+    /// The issue in the path; the policy checked its project.
+    func issue(_ context: AppRequestContext) throws -> IssueInfo {
+        guard let issue = try access(context).issue else { throw PageError.notFound("There is no such issue.") }
         return issue
     }
 

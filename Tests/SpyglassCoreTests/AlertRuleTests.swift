@@ -126,4 +126,17 @@ import Testing
         #expect(policy.retryDate(afterAttempts: 1, now: now) == now.addingTimeInterval(30))
         #expect(policy.retryDate(afterAttempts: 2, now: now) == now.addingTimeInterval(60))
     }
+
+    @Test func webhookSecretsAreWriteOnlyInThePublicJSONAndAnEmptyOneCountsAsNone() throws {
+        let given = try rule(#"{"name":"h","conditions":[{"id":"first_seen"}],"actions":[{"id":"webhook","url":"https://x.example/h","secret":"s3cret-s3cret"}]}"#)
+        #expect(given.actions == [.webhook(url: "https://x.example/h", secret: "s3cret-s3cret")])
+        let shown = JSONWriter.string(.object(given.publicJSON))
+        #expect(!shown.contains("s3cret") && shown.contains(#""secretSet":true"#))
+        #expect(JSONWriter.string(.object(given.json)).contains("s3cret-s3cret"))  // what the database stores
+        let empty = try AlertRule(
+            json: JSONParser.parse(#"{"name":"h","conditions":[{"id":"first_seen"}],"actions":[{"id":"webhook","url":"https://x.example/h","secret":""}]}"#),
+            secret: { "" })
+        #expect(empty.actions == [.webhook(url: "https://x.example/h", secret: "")])
+        #expect(JSONWriter.string(.object(empty.publicJSON)).contains(#""secretSet":false"#))
+    }
 }

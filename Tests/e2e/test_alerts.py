@@ -19,7 +19,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from conftest import clean_env, run_cli
+from conftest import clean_env, query, run_cli
 from test_issues_api import API
 
 BASE = "http://spyglass.test"
@@ -360,13 +360,15 @@ def test_rules_api(tmp_path, start_server, receiver):
     assert [r["name"] for r in rules] == ["Send a notification for new and regressed issues"]
     assert rules[0]["actions"] == [{"id": "sentry.mail.actions.NotifyEmailAction", "targetType": "Members"}]
 
-    created = create_rule(api, name="Hook", conditions=[{"id": "first_seen"}], actions=[{"id": "webhook", "url": receiver.url()}])
-    assert re.fullmatch(r"[0-9a-f]{64}", created["actions"][0]["secret"])
+    created = create_rule(api, name="Hook", conditions=[{"id": "first_seen"}], actions=[{"id": "webhook", "url": receiver.url(), "secret": "hook-secret-2"}])
+    # Secrets are write-only: shown as set, never returned.
+    assert "secret" not in created["actions"][0] and created["actions"][0]["secretSet"] is True
     path = f"projects/spyglass/default/rules/{created['id']}/"
     assert api.get(path).json()["name"] == "Hook"
     updated = api.put(path, dict(created, status="disabled", name="Hook (off)", actions=[{"id": "webhook", "url": receiver.url()}]))
     assert updated.status_code == 200 and updated.json()["status"] == "disabled"
-    assert updated.json()["actions"][0]["secret"] == created["actions"][0]["secret"]  # kept for the same URL
+    assert updated.json()["actions"][0]["secretSet"] is True  # kept for the same URL
+    assert "hook-secret-2" in query(tmp_path / "data", "SELECT spec FROM alert_rule WHERE id = ?", int(created["id"]))[0][0]
 
     only = [r for r in api.get("projects/spyglass/default/rules/").json() if r["id"] != created["id"]]
     for rule in only:
@@ -420,3 +422,16 @@ def test_webhook_redirects_are_not_followed(tmp_path, start_server, receiver):
     )[0]
     assert failed["attempts"] == 2 and "302" in failed["lastError"]
     assert [path for path, _, _ in receiver.requests] == ["/redirect", "/redirect"]
+
+
+def test_a_webhook_without_a_secret_is_delivered_unsigned(tmp_path, start_server, receiver):
+    # Secrets are write-only, so a generated one nobody could read would sign for nobody: without one, no signature.
+    server, api = start(start_server, tmp_path / "data")
+    only_webhook_rules(api)
+    rule = create_rule(api, name="Unsigned", conditions=[{"id": "first_seen"}], actions=[{"id": "webhook", "url": receiver.url("/plain")}])
+    assert rule["actions"][0]["secretSet"] is False
+    send_error("Unsigned")
+    wait_until(lambda: receiver.requests, what="the webhook post")
+    path, headers, body = receiver.requests[0]
+    assert path == "/plain" and "X-Spyglass-Signature" not in headers and headers["X-Spyglass-Delivery"]
+    assert json.loads(body)["rule"]["name"] == "Unsigned"

@@ -324,8 +324,10 @@ public struct ReleaseChange: Sendable {
 /// What the REST API reads and changes.
 public protocol APIStore: Sendable {
     func user(tokenHash: String) async throws -> APIUser?
-    /// Projects `userID` is a member of.
-    func projects(visibleTo userID: Int64) async throws -> [ProjectInfo]
+    /// Every project, by id (what is visible of them is the policy's business: ``Viewer``).
+    func allProjects() async throws -> [ProjectInfo]
+    /// The projects `userID` is a member of, with their role there.
+    func memberships(userID: Int64) async throws -> [Int64: ProjectRole]
     func keys(projectID: Int64) async throws -> [KeyInfo]
     /// Issues matching the request; up to `limit + 1`, so the caller knows whether there is a next page.
     func issues(_ request: IssueListRequest) async throws -> [IssueInfo]

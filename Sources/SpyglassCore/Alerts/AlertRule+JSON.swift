@@ -27,7 +27,7 @@ extension AlertRule {
 
     /// Reads a rule from API or stored JSON. Errors name the field (`conditions[1].interval: …`).
     ///
-    /// - Parameter secret: makes a webhook secret when an action gives none.
+    /// - Parameter secret: the webhook secret when an action gives none (or an empty one); `""` sends unsigned.
     public init(json: JSONValue, id: Int64? = nil, secret: () -> String) throws(DomainError) {
         guard let object = json.objectValue else { throw Self.invalid("body", "expected a JSON object") }
         guard let name = object["name"]?.stringValue?.trimmingWhitespace, !name.isEmpty else {
@@ -74,6 +74,14 @@ extension AlertRule {
         object["conditions"] = .array(conditions.map { .object($0.json) })
         object["filters"] = .array(filters.map { .object($0.json) })
         object["actions"] = .array(actions.map { .object($0.json) })
+        return object
+    }
+
+    /// The rule's JSON as the API answers: like ``json``, but webhook secrets are write-only and show only as
+    /// `"secretSet": true/false`.
+    public var publicJSON: JSONObject {
+        var object = json
+        object["actions"] = .array(actions.map { .object($0.publicJSON) })
         return object
     }
 
@@ -161,9 +169,9 @@ extension AlertRule {
         switch kind {
         case "webhook":
             var key = secret()
-            if let given = item["secret"], !given.isNull {
+            if let given = item["secret"], !given.isNull, given.stringValue != "" {
                 guard let text = given.stringValue, (8...256).contains(text.utf8.count) else {
-                    throw invalid("\(field).secret", "8 to 256 characters (or omit it to get a random one)")
+                    throw invalid("\(field).secret", "8 to 256 characters (or omit it: deliveries are then unsigned)")
                 }
                 key = text
             }
@@ -281,5 +289,11 @@ extension AlertAction {
         case .slack(let url): return ["id": AlertRule.longID("slack", in: ids), "url": .string(url)]
         case .discord(let url): return ["id": AlertRule.longID("discord", in: ids), "url": .string(url)]
         }
+    }
+
+    /// As ``json``, with a webhook's secret replaced by whether it has one.
+    public var publicJSON: JSONObject {
+        guard case .webhook(let url, let secret) = self else { return json }
+        return ["id": AlertRule.longID("webhook", in: AlertRule.actionIDs), "url": .string(url), "secretSet": .bool(!secret.isEmpty)]
     }
 }

@@ -109,8 +109,6 @@ public protocol WebStore: Sendable {
     /// Issues of a project that regressed in `version` (newest regression first).
     func regressedIssueIDs(projectID: Int64, version: String, limit: Int) async throws -> [Int64]
     // Project settings
-    /// The user's role in the project (`admin`, `member`), nil when not a member.
-    func memberRole(projectID: Int64, userID: Int64) async throws -> String?
     func members(projectID: Int64) async throws -> [MemberInfo]
     /// Adds the user with `email` (or changes their role); a ``DomainError`` when there is no such user.
     func addMember(projectID: Int64, email: String, role: String, now: Date) async throws
@@ -140,9 +138,6 @@ public protocol WebStore: Sendable {
     func attachment(id: Int64, projectID: Int64, eventID: String) async throws -> (AttachmentInfo, [UInt8])?
     /// Other issues of the project that look like this one: the same title, or the same type and culprit.
     func similarIssueIDs(of issue: IssueInfo, limit: Int) async throws -> [Int64]
-
-    /// Every project (what an admin sees).
-    func allProjects() async throws -> [ProjectInfo]
     /// The newest stored event's row number: the mark "new events since this page" counts from.
     func eventMark() async throws -> Int64
     /// How many events of these projects were stored after `mark`.

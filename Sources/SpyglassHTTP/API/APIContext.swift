@@ -4,9 +4,10 @@ import Hummingbird
 import SpyglassCore
 import SpyglassProtocol
 
-/// Request contexts that carry the API user.
+/// Request contexts that carry the API user and what the policy allowed.
 public protocol APIRequestContext: RequestContext {
     var user: APIUser? { get set }
+    var access: RequestAccess? { get set }
 }
 
 extension AppRequestContext: APIRequestContext {}

@@ -6,14 +6,14 @@ import SpyglassProtocol
 
 /// Issue alert rules (`/projects/{org}/{project}/rules/`) and the delivery history of their notifications.
 extension APIController {
-    func addAlertRoutes(to api: RouterGroup<Context>) {
-        api.get("projects/:org/:project/rules", use: wrap(listRules))
-        api.post("projects/:org/:project/rules", use: wrap(createRule))
-        api.get("projects/:org/:project/rules/:rule_id", use: wrap(ruleDetail))
-        api.put("projects/:org/:project/rules/:rule_id", use: wrap(updateRule))
-        api.delete("projects/:org/:project/rules/:rule_id", use: wrap(deleteRule))
-        api.get("projects/:org/:project/rules/:rule_id/deliveries", use: wrap(ruleDeliveries))
-        api.get("issues/:issue_id/deliveries", use: wrap(issueDeliveries))
+    func addAlertRoutes(to api: PolicedRoutes<RouterGroup<Context>>) {
+        add(api, .get, "projects/:org/:project/rules", .readAlertRules, listRules)
+        add(api, .post, "projects/:org/:project/rules", .manageAlertRules, createRule)
+        add(api, .get, "projects/:org/:project/rules/:rule_id", .readAlertRules, ruleDetail)
+        add(api, .put, "projects/:org/:project/rules/:rule_id", .manageAlertRules, updateRule)
+        add(api, .delete, "projects/:org/:project/rules/:rule_id", .manageAlertRules, deleteRule)
+        add(api, .get, "projects/:org/:project/rules/:rule_id/deliveries", .readAlertRules, ruleDeliveries)
+        add(api, .get, "issues/:issue_id/deliveries", .readIssues, issueDeliveries)
     }
 
     func ruleID(_ context: Context) throws -> Int64 {
@@ -28,45 +28,32 @@ extension APIController {
         return rule
     }
 
-    static func newSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Hex.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-    }
-
     @Sendable func listRules(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         let rules = try await store.alertRules(projectID: project.id)
         return APIJSON.response(.array(rules.map { Self.ruleJSON($0, project: project) }))
     }
 
     @Sendable func ruleDetail(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         return APIJSON.response(Self.ruleJSON(try await storedRule(context, project: project), project: project))
     }
 
     @Sendable func createRule(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
-        let rule = try AlertRule(json: try await APIJSON.body(request, context: context), secret: Self.newSecret)
+        let project = try project(context)
+        let rule = try AlertRule(json: try await APIJSON.body(request, context: context), secret: { "" })
         let id = try await store.createAlertRule(rule, projectID: project.id, now: .now)
         guard let stored = try await store.alertRule(id: id, projectID: project.id) else { throw APIError.notFound("rule \(id) not found") }
         return APIJSON.response(Self.ruleJSON(stored, project: project), status: .created)
     }
 
-    /// Replaces the rule with the body. A webhook action without `secret` keeps the secret of the same URL.
+    /// Replaces the rule with the body. Secrets are write-only: a webhook action without one (or with an empty one)
+    /// keeps the secret of the same URL, or of the rule's only webhook.
     @Sendable func updateRule(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         let existing = try await storedRule(context, project: project)
-        var secrets: [String: String] = [:]
-        for case .webhook(let url, let secret) in existing.actions { secrets[url] = secret }
-        let body = try await APIJSON.body(request, context: context)
-        var rule = try AlertRule(json: body, secret: Self.newSecret)
-        let given = body["actions"]?.arrayValue ?? []
-        rule.actions = rule.actions.enumerated().map { index, action in
-            guard case .webhook(let url, _) = action, index < given.count, given[index]["secret"] == nil || given[index]["secret"]?.isNull == true,
-                let kept = secrets[url]
-            else { return action }
-            return .webhook(url: url, secret: kept)
-        }
+        var rule = try AlertRule(json: try await APIJSON.body(request, context: context), secret: { "" })
+        rule.actions = Self.keepingSecrets(rule.actions, of: existing.actions)
         guard let id = existing.id, try await store.updateAlertRule(rule, id: id, projectID: project.id, now: .now),
             let stored = try await store.alertRule(id: id, projectID: project.id)
         else { throw APIError.notFound("rule not found") }
@@ -74,14 +61,14 @@ extension APIController {
     }
 
     @Sendable func deleteRule(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         let id = try ruleID(context)
         guard try await store.deleteAlertRule(id: id, projectID: project.id) else { throw APIError.notFound("rule \(id) not found") }
         return Response(status: .noContent)
     }
 
     @Sendable func ruleDeliveries(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         let rule = try await storedRule(context, project: project)
         let limit = try APIJSON.limit(request)
         let deliveries = try await store.deliveries(issueID: nil, ruleID: rule.id, limit: limit)
@@ -89,14 +76,25 @@ extension APIController {
     }
 
     @Sendable func issueDeliveries(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let limit = try APIJSON.limit(request)
         let deliveries = try await store.deliveries(issueID: issue.id, ruleID: nil, limit: limit)
         return APIJSON.response(.array(deliveries.map(Self.deliveryJSON)))
     }
 
+    /// `actions` with the stored secret for each webhook that came without one.
+    static func keepingSecrets(_ actions: [AlertAction], of stored: [AlertAction]) -> [AlertAction] {
+        var secrets: [String: String] = [:]
+        for case .webhook(let url, let secret) in stored { secrets[url] = secret }
+        let only = secrets.count == 1 ? secrets.values.first : nil
+        return actions.map { action in
+            guard case .webhook(let url, let secret) = action, secret.isEmpty, let kept = secrets[url] ?? only else { return action }
+            return .webhook(url: url, secret: kept)
+        }
+    }
+
     static func ruleJSON(_ rule: AlertRule, project: ProjectInfo) -> JSONValue {
-        var object = rule.json
+        var object = rule.publicJSON
         object["id"] = .string(rule.id.map(String.init) ?? "")
         object["dateCreated"] = rule.created.map(APIJSON.date) ?? .null
         object["projects"] = [.string(project.slug)]

@@ -6,7 +6,7 @@ import SpyglassProtocol
 
 extension APIController {
     @Sendable func issueEvents(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let limit = try APIJSON.limit(request)
         let offset = try APIJSON.offset(request)
         var events = try await store.events(issueID: issue.id, limit: limit, offset: offset)
@@ -17,7 +17,7 @@ extension APIController {
     }
 
     @Sendable func latestEvent(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         guard let event = try await store.latestEvent(issueID: issue.id) else {
             throw APIError.notFound("issue \(issue.id) has no stored events")
         }
@@ -25,7 +25,7 @@ extension APIController {
     }
 
     @Sendable func issueEvent(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let text = context.parameters.get("event_id") ?? ""
         guard let id = EventID.normalize(text), let event = try await store.event(projectID: issue.project.id, eventID: id),
             event.issueID == issue.id
@@ -34,7 +34,7 @@ extension APIController {
     }
 
     @Sendable func projectEvent(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         let text = context.parameters.get("event_id") ?? ""
         guard let id = EventID.normalize(text), let event = try await store.event(projectID: project.id, eventID: id) else {
             throw APIError.notFound("event \"\(text)\" not found in project \(project.slug)")

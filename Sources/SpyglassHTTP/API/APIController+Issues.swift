@@ -6,13 +6,12 @@ import SpyglassProtocol
 
 extension APIController {
     @Sendable func projectIssues(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         return try await listIssues(request, context: context, projectIDs: [project.id])
     }
 
     @Sendable func organizationIssues(_ request: Request, context: Context) async throws -> Response {
-        try checkOrganization(context)
-        let visible = try await store.projects(visibleTo: user(context).id).map(\.id)
+        let visible = try access(context).projects().map(\.id)
         let requested = FormQuery(request).getAll("project").compactMap { Int64($0) }.filter { $0 != -1 }
         return try await listIssues(request, context: context, projectIDs: requested.isEmpty ? visible : visible.filter(requested.contains))
     }
@@ -60,8 +59,7 @@ extension APIController {
     }
 
     @Sendable func issueDetail(_ request: Request, context: Context) async throws -> Response {
-        if context.parameters.get("org") != nil { try checkOrganization(context) }
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let stats = try await stats([issue.id], period: "24h", now: .now)
         var json = SentryJSON.issue(issue, organization: organization, baseURL: baseURL(request), stats: stats[issue.id])
         json["activity"] = .array(try await store.activities(issueID: issue.id).reversed().map(SentryJSON.activity))
@@ -69,7 +67,7 @@ extension APIController {
     }
 
     @Sendable func updateIssue(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let change = try issueChange(try await APIJSON.body(request, context: context), context: context)
         try await store.updateIssues(ids: [issue.id], change: change, now: .now)
         guard let updated = try await store.issue(id: issue.id) else { throw APIError.notFound("issue \(issue.id) not found") }
@@ -77,14 +75,14 @@ extension APIController {
     }
 
     @Sendable func deleteIssue(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         try await store.deleteIssue(id: issue.id)
         return Response(status: .accepted)
     }
 
     /// `PUT /projects/{org}/{project}/issues/?id=1&id=2` with a status change, an assignee, or `{"merge": 1}`.
     @Sendable func bulkUpdate(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         let idTexts = FormQuery(request).getAll("id")
         guard !idTexts.isEmpty else { throw APIError.badRequest("name the issues to change with ?id=…") }
         var ids: [Int64] = []
@@ -167,13 +165,13 @@ extension APIController {
     }
 
     @Sendable func issueActivities(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let activities = try await store.activities(issueID: issue.id)
         return APIJSON.response(["activity": .array(activities.reversed().map(SentryJSON.activity))])
     }
 
     @Sendable func addComment(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let body = try await APIJSON.body(request, context: context)
         guard let text = body["text"]?.stringValue else { throw APIError.badRequest("text: a comment needs a \"text\" string") }
         let activity = try await store.addComment(issueID: issue.id, userID: user(context).id, text: text, now: .now)
@@ -181,20 +179,20 @@ extension APIController {
     }
 
     @Sendable func issueTags(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let tags = try await store.tags(issueID: issue.id, top: 9)
         return APIJSON.response(.array(tags.map(SentryJSON.tag)))
     }
 
     @Sendable func issueHashes(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let hashes = try await store.hashes(issueID: issue.id)
         return APIJSON.response(.array(hashes.map { ["id": .string($0)] }))
     }
 
     /// `DELETE /issues/{id}/hashes/?id=HASH`: split the hash (and its events) out into a new issue.
     @Sendable func unmergeHashes(_ request: Request, context: Context) async throws -> Response {
-        let issue = try await issue(context)
+        let issue = try issue(context)
         let hashes = FormQuery(request).getAll("id")
         guard !hashes.isEmpty else { throw APIError.badRequest("name the hashes to split out with ?id=…") }
         var created: [JSONValue] = []

@@ -5,18 +5,17 @@ import SpyglassCore
 import SpyglassProtocol
 
 extension APIController {
-    func addReleaseRoutes(to api: RouterGroup<Context>) {
-        api.get("organizations/:org/releases", use: wrap(listOrganizationReleases))
-        api.post("organizations/:org/releases", use: wrap(createOrganizationRelease))
-        api.get("organizations/:org/releases/:version", use: wrap(organizationRelease))
-        api.put("organizations/:org/releases/:version", use: wrap(updateOrganizationRelease))
-        api.get("organizations/:org/releases/:version/deploys", use: wrap(listDeploys))
-        api.post("organizations/:org/releases/:version/deploys", use: wrap(createDeploy))
-        api.get("projects/:org/:project/releases", use: wrap(listProjectReleases))
-        api.post("projects/:org/:project/releases", use: wrap(createProjectRelease))
-        api.get("projects/:org/:project/releases/:version", use: wrap(projectRelease))
-        api.put("projects/:org/:project/releases/:version", use: wrap(updateProjectRelease))
-        api.put("projects/:org/:project", use: wrap(updateProject))
+    func addReleaseRoutes(to api: PolicedRoutes<RouterGroup<Context>>) {
+        add(api, .get, "organizations/:org/releases", .readReleases, listOrganizationReleases)
+        add(api, .post, "organizations/:org/releases", .manageReleases, createOrganizationRelease)
+        add(api, .get, "organizations/:org/releases/:version", .readReleases, organizationRelease)
+        add(api, .put, "organizations/:org/releases/:version", .manageReleases, updateOrganizationRelease)
+        add(api, .get, "organizations/:org/releases/:version/deploys", .readReleases, listDeploys)
+        add(api, .post, "organizations/:org/releases/:version/deploys", .manageReleases, createDeploy)
+        add(api, .get, "projects/:org/:project/releases", .readReleases, listProjectReleases)
+        add(api, .post, "projects/:org/:project/releases", .manageReleases, createProjectRelease)
+        add(api, .get, "projects/:org/:project/releases/:version", .readReleases, projectRelease)
+        add(api, .put, "projects/:org/:project/releases/:version", .manageReleases, updateProjectRelease)
     }
 
     func version(_ context: Context) -> String {
@@ -24,10 +23,10 @@ extension APIController {
         return raw.removingPercentEncoding ?? raw
     }
 
-    /// The visible projects a request names (`?project=` ids or slugs, or `projects` in a body), else all visible.
-    func scopedProjects(_ context: Context, names: [String]) async throws -> [ProjectInfo] {
-        try checkOrganization(context)
-        let visible = try await store.projects(visibleTo: user(context).id)
+    /// The projects a request names (`?project=` ids or slugs, or `projects` in a body) where the route's action is
+    /// allowed, else all such projects.
+    func scopedProjects(_ context: Context, names: [String]) throws -> [ProjectInfo] {
+        let visible = try access(context).projects()
         guard !names.isEmpty, names != ["-1"] else { return visible }
         return try names.map { name in
             guard let project = visible.first(where: { $0.slug == name || String($0.id) == name }) else {
@@ -80,22 +79,22 @@ extension APIController {
     }
 
     @Sendable func listOrganizationReleases(_ request: Request, context: Context) async throws -> Response {
-        try await releaseList(request, projects: scopedProjects(context, names: FormQuery(request).getAll("project")))
+        try await releaseList(request, projects: try scopedProjects(context, names: FormQuery(request).getAll("project")))
     }
 
     @Sendable func createOrganizationRelease(_ request: Request, context: Context) async throws -> Response {
         let body = try await APIJSON.body(request, context: context)
         let names = (body["projects"]?.arrayValue ?? []).compactMap(\.stringValue)
         guard !names.isEmpty else { throw APIError.badRequest("projects: name at least one project") }
-        return try await createRelease(body, projects: scopedProjects(context, names: names))
+        return try await createRelease(body, projects: try scopedProjects(context, names: names))
     }
 
     @Sendable func organizationRelease(_ request: Request, context: Context) async throws -> Response {
-        try await releaseResponse(version(context), projects: scopedProjects(context, names: FormQuery(request).getAll("project")))
+        try await releaseResponse(version(context), projects: try scopedProjects(context, names: FormQuery(request).getAll("project")))
     }
 
     @Sendable func updateOrganizationRelease(_ request: Request, context: Context) async throws -> Response {
-        let projects = try await scopedProjects(context, names: [])
+        let projects = try scopedProjects(context, names: [])
         let version = version(context)
         let body = try await APIJSON.body(request, context: context)
         try await store.updateRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body))
@@ -103,7 +102,7 @@ extension APIController {
     }
 
     @Sendable func listDeploys(_ request: Request, context: Context) async throws -> Response {
-        let projects = try await scopedProjects(context, names: [])
+        let projects = try scopedProjects(context, names: [])
         var deploys: [ReleaseInfo.Deploy] = []
         for project in projects {
             deploys += try await store.release(projectID: project.id, version: version(context))?.deploys ?? []
@@ -114,7 +113,7 @@ extension APIController {
     @Sendable func createDeploy(_ request: Request, context: Context) async throws -> Response {
         let body = try await APIJSON.body(request, context: context)
         let names = (body["projects"]?.arrayValue ?? []).compactMap(\.stringValue)
-        let projects = try await scopedProjects(context, names: names)
+        let projects = try scopedProjects(context, names: names)
         guard let environment = body["environment"]?.stringValue else {
             throw APIError.badRequest("environment: a deploy needs an \"environment\"")
         }
@@ -135,7 +134,7 @@ extension APIController {
     }
 
     @Sendable func createProjectRelease(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         return try await createRelease(try await APIJSON.body(request, context: context), projects: [project])
     }
 
@@ -144,7 +143,7 @@ extension APIController {
     }
 
     @Sendable func updateProjectRelease(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         let version = version(context)
         let body = try await APIJSON.body(request, context: context)
         try await store.updateRelease(version: version, projectIDs: [project.id], change: releaseChange(body))
@@ -153,7 +152,7 @@ extension APIController {
 
     /// `PUT /projects/{org}/{project}/` with `{"resolveAge": hours}` (0 turns auto-resolve off).
     @Sendable func updateProject(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         let body = try await APIJSON.body(request, context: context)
         if let age = body["resolveAge"] {
             guard let hours = age.int64Value, hours >= 0, hours <= 24 * 365 * 10 else {

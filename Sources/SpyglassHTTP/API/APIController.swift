@@ -6,8 +6,9 @@ import SpyglassProtocol
 
 /// The Sentry-shaped REST API under `/api/0/`: projects, keys, issues, events, tags.
 ///
-/// Every route needs a bearer token; a token sees only the projects its user is a member of
-/// (anything else answers 404, as if it did not exist).
+/// Every route needs a bearer token and states its ``Action``; ``AccessResolver`` applies the policy before the
+/// handler runs (see `docs/authorization.md`): a project the user is no member of answers 404, as if it did not
+/// exist, an action that needs the project's admin role 403.
 public struct APIController<Context: APIRequestContext>: Sendable {
     let store: any APIStore
     let organization: String
@@ -20,32 +21,48 @@ public struct APIController<Context: APIRequestContext>: Sendable {
         self.configuredBaseURL = baseURL
     }
 
-    public func addRoutes(to router: Router<Context>) {
-        let api = router.group("api/0").add(middleware: TokenAuthMiddleware<Context>(store: store))
-        api.get("projects", use: wrap(listProjects))
-        api.get("projects/:org/:project", use: wrap(projectDetail))
-        api.get("projects/:org/:project/keys", use: wrap(projectKeys))
-        api.get("projects/:org/:project/issues", use: wrap(projectIssues))
-        api.put("projects/:org/:project/issues", use: wrap(bulkUpdate))
-        api.get("projects/:org/:project/events/:event_id", use: wrap(projectEvent))
-        api.get("organizations/:org/issues", use: wrap(organizationIssues))
-        api.get("organizations/:org/issues/:issue_id", use: wrap(issueDetail))
-        api.get("issues/:issue_id", use: wrap(issueDetail))
-        api.put("issues/:issue_id", use: wrap(updateIssue))
-        api.delete("issues/:issue_id", use: wrap(deleteIssue))
-        api.get("issues/:issue_id/events", use: wrap(issueEvents))
-        api.get("issues/:issue_id/events/latest", use: wrap(latestEvent))
-        api.get("issues/:issue_id/events/:event_id", use: wrap(issueEvent))
-        api.get("issues/:issue_id/tags", use: wrap(issueTags))
-        api.get("issues/:issue_id/hashes", use: wrap(issueHashes))
-        api.delete("issues/:issue_id/hashes", use: wrap(unmergeHashes))
-        api.get("issues/:issue_id/activities", use: wrap(issueActivities))
-        api.post("issues/:issue_id/comments", use: wrap(addComment))
+    /// Adds the routes, each with its action recorded in `policies`.
+    public func addRoutes(to router: Router<Context>, policies: RoutePolicies = RoutePolicies()) {
+        let group = router.group("api/0").add(middleware: TokenAuthMiddleware<Context>(store: store))
+        let api = PolicedRoutes(group, prefix: "api/0", policies: policies)
+        add(api, .get, "projects", .readProject, listProjects)
+        add(api, .get, "projects/:org/:project", .readProject, projectDetail)
+        add(api, .get, "projects/:org/:project/keys", .readProject, projectKeys)
+        add(api, .get, "projects/:org/:project/issues", .readIssues, projectIssues)
+        add(api, .put, "projects/:org/:project/issues", .triageIssues, bulkUpdate)
+        add(api, .get, "projects/:org/:project/events/:event_id", .readEvents, projectEvent)
+        add(api, .get, "organizations/:org/issues", .readIssues, organizationIssues)
+        add(api, .get, "organizations/:org/issues/:issue_id", .readIssues, issueDetail)
+        add(api, .get, "issues/:issue_id", .readIssues, issueDetail)
+        add(api, .put, "issues/:issue_id", .triageIssues, updateIssue)
+        add(api, .delete, "issues/:issue_id", .deleteIssues, deleteIssue)
+        add(api, .get, "issues/:issue_id/events", .readEvents, issueEvents)
+        add(api, .get, "issues/:issue_id/events/latest", .readEvents, latestEvent)
+        add(api, .get, "issues/:issue_id/events/:event_id", .readEvents, issueEvent)
+        add(api, .get, "issues/:issue_id/tags", .readIssues, issueTags)
+        add(api, .get, "issues/:issue_id/hashes", .readIssues, issueHashes)
+        add(api, .delete, "issues/:issue_id/hashes", .triageIssues, unmergeHashes)
+        add(api, .get, "issues/:issue_id/activities", .readIssues, issueActivities)
+        add(api, .post, "issues/:issue_id/comments", .triageIssues, addComment)
+        add(api, .put, "projects/:org/:project", .manageProjectSettings, updateProject)
         addReleaseRoutes(to: api)
         addAlertRoutes(to: api)
     }
 
-    /// Turns API and domain errors into `{"detail": …}` responses.
+    /// Adds a route whose handler runs only when ``Authorization`` allows `action` (checked by ``AccessResolver``).
+    func add(
+        _ api: PolicedRoutes<RouterGroup<Context>>, _ method: HTTPRequest.Method, _ path: String, _ action: Action,
+        _ handler: @escaping @Sendable (Request, Context) async throws -> Response
+    ) {
+        api.on(method, path, .action(action), use: wrap { request, context in
+            var context = context
+            context.access = try await AccessResolver(store: store, organization: organization).resolve(
+                action, user: context.user, parameter: { context.parameters.get($0) })
+            return try await handler(request, context)
+        })
+    }
+
+    /// Turns API, access and domain errors into `{"detail": …}` responses.
     func wrap(
         _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) -> @Sendable (Request, Context) async throws -> Response {
@@ -54,6 +71,8 @@ public struct APIController<Context: APIRequestContext>: Sendable {
                 return try await handler(request, context)
             } catch let error as APIError {
                 return error.response
+            } catch let denied as AccessDenied {
+                return APIError(status: denied.status, detail: denied.detail).response
             } catch let error as DomainError {
                 return APIError(error).response
             }
@@ -73,43 +92,37 @@ public struct APIController<Context: APIRequestContext>: Sendable {
         return URL(string: "http://\(host)") ?? URL(filePath: "/")
     }
 
-    func checkOrganization(_ context: Context) throws {
-        guard context.parameters.get("org") == organization else {
-            throw APIError.notFound("organization \"\(context.parameters.get("org") ?? "")\" not found (this server's is \"\(organization)\")")
-        }
+    /// What the policy allowed this request (set before every handler).
+    func access(_ context: Context) throws -> RequestAccess {
+        guard let access = context.access else { throw APIError(status: .unauthorized, detail: "Invalid token") }
+        return access
     }
 
-    func project(_ context: Context) async throws -> ProjectInfo {
-        try checkOrganization(context)
-        let slug = context.parameters.get("project") ?? ""
-        guard let project = try await store.projects(visibleTo: user(context).id).first(where: { $0.slug == slug || String($0.id) == slug }) else {
-            throw APIError.notFound("project \"\(slug)\" not found")
-        }
+    /// The project the path names; the policy checked it.
+    func project(_ context: Context) throws -> ProjectInfo {
+        guard let project = try access(context).project else { throw APIError.notFound("project not found") }
         return project
     }
 
-    func issue(_ context: Context) async throws -> IssueInfo {
-        let text = context.parameters.get("issue_id") ?? ""
-        let visible = Set(try await store.projects(visibleTo: user(context).id).map(\.id))
-        guard let id = Int64(text), let issue = try await store.issue(id: id), visible.contains(issue.project.id) else {
-            throw APIError.notFound("issue \"\(text)\" not found")
-        }
+    /// The issue the path names; the policy checked its project.
+    func issue(_ context: Context) throws -> IssueInfo {
+        guard let issue = try access(context).issue else { throw APIError.notFound("issue not found") }
         return issue
     }
 
     // MARK: - Projects
 
     @Sendable func listProjects(_ request: Request, context: Context) async throws -> Response {
-        let projects = try await store.projects(visibleTo: user(context).id)
+        let projects = try access(context).projects()
         return APIJSON.response(.array(projects.map { SentryJSON.project($0, organization: organization) }))
     }
 
     @Sendable func projectDetail(_ request: Request, context: Context) async throws -> Response {
-        APIJSON.response(SentryJSON.project(try await project(context), organization: organization))
+        APIJSON.response(SentryJSON.project(try project(context), organization: organization))
     }
 
     @Sendable func projectKeys(_ request: Request, context: Context) async throws -> Response {
-        let project = try await project(context)
+        let project = try project(context)
         let keys = try await store.keys(projectID: project.id)
         let base = baseURL(request)
         return APIJSON.response(.array(keys.map { SentryJSON.key($0, project: project, baseURL: base) }))

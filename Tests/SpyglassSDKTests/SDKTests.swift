@@ -46,7 +46,7 @@ final class SlowTransport: Transport {
     @Test func errorsCarryTypeValueChainAndTheirStack() async throws {
         let transport = start()
         do { try failingCheckout() } catch { SpyglassSDK.capture(error: WrappedError(underlyingError: error)) }
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         let event = try #require(transport.events.first)
         #expect(event["platform"]?.stringValue == "swift" && event["release"]?.stringValue == "tests@1.0")
         let values = try #require(event["exception"]?["values"]?.arrayValue)
@@ -85,7 +85,7 @@ final class SlowTransport: Transport {
             }
         }
         SpyglassSDK.capture(message: "outside")
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         let events = transport.events
         #expect(events.count == 21)
         for event in events {
@@ -114,14 +114,14 @@ final class SlowTransport: Transport {
         }
         SpyglassSDK.capture(message: "secret")
         SpyglassSDK.capture(message: "public")
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         #expect(transport.events.map { $0["logentry"]?["formatted"]?.stringValue } == ["public"])
         #expect(transport.events.first?["tags"]?["scrubbed"]?.stringValue == "yes")
         await SpyglassSDK.close()
 
         let none = start { $0.sampleRate = 0 }
         for _ in 0..<10 { #expect(SpyglassSDK.capture(message: "sampled out") == nil) }
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         #expect(none.events.isEmpty)
         await SpyglassSDK.close()
 
@@ -131,13 +131,13 @@ final class SlowTransport: Transport {
         var accepted = 0
         for index in 0..<50 where SpyglassSDK.capture(message: "burst \(index)") != nil { accepted += 1 }
         #expect(accepted < 50)
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         // Two or three captures got in (the worker may take one before the queue fills), so one outage answer
         // may be left: a report riding on an envelope that fails waits for the next one, hence two more events.
         SpyglassSDK.capture(message: "after")
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         SpyglassSDK.capture(message: "after again")
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         let reported = slow.clientReports.flatMap { $0["discarded_events"]?.arrayValue ?? [] }
         let overflow = reported.filter { $0["reason"]?.stringValue == "queue_overflow" }.compactMap { $0["quantity"]?.int64Value }.reduce(0, +)
         #expect(overflow == Int64(50 - accepted))
@@ -162,7 +162,7 @@ final class SlowTransport: Transport {
             options.spoolDisabled = false
             options.spoolDirectory = spool
         }
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         try await Task.sleep(for: .milliseconds(200))  // the spool drains before the first queued event
         let messages = (slow.inner.events + transport.events).compactMap { $0["logentry"]?["formatted"]?.stringValue }
         #expect(messages.sorted() == (0..<5).map { "queued \($0)" })
@@ -173,9 +173,9 @@ final class SlowTransport: Transport {
         let transport = start()
         transport.answer(.rateLimited(rateLimits: "60:error;default:key", retryAfter: nil))
         SpyglassSDK.capture(message: "limited first")
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         SpyglassSDK.capture(message: "dropped during the limit")
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         #expect(transport.events.isEmpty)
         await SpyglassSDK.close()
     }
@@ -187,7 +187,7 @@ final class SlowTransport: Transport {
         logger.warning("card declined once")
         logger.debug("not kept")
         logger.error("payment failed for \(7)", error: CheckoutError(orderID: 7), metadata: ["attempt": "2"])
-        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
         let event = try #require(transport.events.first)
         #expect(event["logentry"]?["formatted"]?.stringValue == "payment failed for 7" && event["logger"]?.stringValue == "billing")
         #expect(event["exception"]?["values"]?.arrayValue?.last?["type"]?.stringValue == "SpyglassSDKTests.CheckoutError")

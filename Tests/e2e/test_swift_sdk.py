@@ -183,6 +183,8 @@ import pytest
         ("crash-overflow-task", "SIGSEGV", "Crash.recurse"),
     ],
 )
+# Symbolicating a crash report costs seconds of CPU in a debug build: these run one at a time, on one worker.
+@pytest.mark.xdist_group("crash-reports")
 def test_a_crash_is_reported_on_the_next_start_with_its_frames(tmp_path, start_server, mode, signal, function):
     server = start_server(data_dir=tmp_path / "data")
     spool = tmp_path / "spool"
@@ -234,6 +236,7 @@ def test_signals_the_process_survives_are_not_reported_as_crashes(tmp_path, star
 
 # With the runtime's backtracer on (the default), abort() goes through it too: it resets the handlers and returns,
 # and abort() raises again; the record must survive that.
+@pytest.mark.xdist_group("crash-reports")
 @pytest.mark.parametrize("backtracer", ["enable=no", "enable=yes"])
 def test_an_abort_is_reported_with_the_frames_that_called_it(tmp_path, start_server, backtracer):
     server = start_server(data_dir=tmp_path / "data")

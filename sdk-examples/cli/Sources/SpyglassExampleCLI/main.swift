@@ -93,5 +93,6 @@ default:
         logger.error("inventory sync failed", error: error)
     }
 }
-let flushed = await SpyglassSDK.flush(timeout: .seconds(10))
+// Generous: a crash report from the last run is symbolicated before it is sent, which takes seconds in a debug build.
+let flushed = await SpyglassSDK.flush(timeout: .seconds(30))
 print(flushed ? "sent" : "not everything was sent")

@@ -1,5 +1,5 @@
 /// `Envelope.parse` and `EnvelopeReader.consume` in random-size chunks, with the server's kept items and limits,
-/// and with small limits the fuzzer's inputs reach.
+/// and with small limits the fuzzer's inputs reach; kept session, report and feedback items read as ingest reads them.
 ///
 /// Properties: feeding the bytes in chunks gives what parsing them whole gives (the same envelope, or the same
 /// error); a kept item's payload is the bytes at its offset (the server stores an event as that range of the body).
@@ -34,6 +34,7 @@ enum EnvelopeTarget {
             case (.success(let envelope), .success(let other)):
                 require(summary(envelope) == summary(other), "chunked: \(summary(other))\nwhole: \(summary(envelope))")
                 for item in envelope.items where !item.isSkipped {
+                    readAsIngestDoes(item)
                     let range = item.offset..<(item.offset + item.size)
                     require(
                         item.size == item.payload.count && range.upperBound <= bytes.count
@@ -50,6 +51,22 @@ enum EnvelopeTarget {
             case (.failure(let error), .success):
                 require(false, "chunked parse accepts what the whole parse refuses: \(error)")
             }
+        }
+    }
+
+    /// The small items, as `IngestController.makeWork` reads them (events and attachments have targets of their own).
+    static func readAsIngestDoes(_ item: EnvelopeItem) {
+        guard let json = try? JSONParser.parse(item.payload) else { return }
+        switch item.type {
+        case "session": _ = SessionItems.count(session: json)
+        case "sessions": _ = SessionItems.count(sessions: json)
+        case "user_report": _ = json["event_id"]?.stringValue.flatMap(EventID.normalize)
+        case "feedback": _ = json["contexts"]?["feedback"]?["associated_event_id"]?.stringValue.flatMap(EventID.normalize)
+        case "client_report":
+            for entry in json["discarded_events"]?.arrayValue ?? [] {
+                if let quantity = entry["quantity"]?.int64Value, quantity > 0 { _ = Int(clamping: quantity) }
+            }
+        default: break
         }
     }
 

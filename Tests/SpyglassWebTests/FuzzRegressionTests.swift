@@ -2,6 +2,7 @@ import Foundation
 import SpyglassCore
 import SpyglassProtocol
 import Testing
+
 @testable import SpyglassWeb
 
 /// Inputs `scripts/fuzz` found, reduced.
@@ -16,8 +17,8 @@ import Testing
             await #expect(processExitsWith: .success) {
                 let payload = try JSONParser.parse(#"{"breadcrumbs":[{"timestamp":1e20,"message":"m"}]}"#)
                 let event = EventInfo(
-                    eventID: String(repeating: "a", count: 32), projectID: 1, issueID: 1, timestamp: .now, received: .now,
-                    payload: payload, hash: nil)
+                    eventID: String(repeating: "a", count: 32), projectID: 1, issueID: 1, timestamp: .now,
+                    received: .now, payload: payload, hash: nil)
                 let view = EventView(event, issueURL: "/i/", previous: nil, next: nil)
                 #expect(view.breadcrumbs.map(\.message) == ["m"])
             }

@@ -20,15 +20,18 @@ enum ContentTarget {
         if !whole.overCap && !chunked.overCap {
             require(
                 whole.failed == chunked.failed && (whole.failed || whole.output == chunked.output),
-                "\(encoding): whole \(whole.output.count) bytes failed \(whole.failed), chunked \(chunked.output.count) bytes failed \(chunked.failed)")
+                "\(encoding): whole \(whole.output.count) bytes failed \(whole.failed), chunked \(chunked.output.count) bytes failed \(chunked.failed)"
+            )
         }
         guard let format = whole.bodyFormat, !whole.failed, !whole.overCap else { return }
         let offset = whole.output.count / 3
         let stored = EventPayloadCodec.encode(
-            CompressedBody(format: format, bytes: body, payloadOffset: offset, payloadLength: whole.output.count - offset))
+            CompressedBody(
+                format: format, bytes: body, payloadOffset: offset, payloadLength: whole.output.count - offset))
         do {
             let payload = try EventPayloadCodec.payloadBytes(stored, dictionary: { _ in [] })
-            require(Array(payload) == Array(whole.output[offset...]), "\(format): the stored body reads back differently")
+            require(
+                Array(payload) == Array(whole.output[offset...]), "\(format): the stored body reads back differently")
         } catch {
             require(false, "\(format): the stored body does not read back: \(error)")
         }

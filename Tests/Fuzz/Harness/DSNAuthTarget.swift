@@ -10,7 +10,9 @@ enum DSNAuthTarget {
             _ = dsn.envelopeURL
             _ = DSN(dsn.description)
         }
-        if let url = URL(string: text), let dsn = DSN(baseURL: url, publicKey: "0123456789abcdef0123456789abcdef", projectID: 1) {
+        if let url = URL(string: text),
+            let dsn = DSN(baseURL: url, publicKey: "0123456789abcdef0123456789abcdef", projectID: 1)
+        {
             _ = dsn.envelopeURL
             _ = DSN(dsn.description)
         }

@@ -39,7 +39,8 @@ enum EnvelopeTarget {
                     require(
                         item.size == item.payload.count && range.upperBound <= bytes.count
                             && Array(bytes[range]) == item.payload,
-                        "item \(item.index) (\(item.type)): its payload is not the \(item.size) bytes at offset \(item.offset)")
+                        "item \(item.index) (\(item.type)): its payload is not the \(item.size) bytes at offset \(item.offset)"
+                    )
                 }
             case (.failure(let error), .failure(let other)):
                 // Over the envelope limit, the whole parse refuses before reading; chunks may find an error first.
@@ -61,7 +62,8 @@ enum EnvelopeTarget {
         case "session": _ = SessionItems.count(session: json)
         case "sessions": _ = SessionItems.count(sessions: json)
         case "user_report": _ = json["event_id"]?.stringValue.flatMap(EventID.normalize)
-        case "feedback": _ = json["contexts"]?["feedback"]?["associated_event_id"]?.stringValue.flatMap(EventID.normalize)
+        case "feedback":
+            _ = json["contexts"]?["feedback"]?["associated_event_id"]?.stringValue.flatMap(EventID.normalize)
         case "client_report":
             for entry in json["discarded_events"]?.arrayValue ?? [] {
                 if let quantity = entry["quantity"]?.int64Value, quantity > 0 { _ = Int(clamping: quantity) }

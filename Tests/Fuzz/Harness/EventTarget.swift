@@ -33,8 +33,8 @@ enum EventTarget {
 
     static func show(_ payload: JSONValue, timestamp: Date) {
         let info = EventInfo(
-            eventID: "9ec79c33ec9942ab8353589fcb2e04dc", projectID: 1, issueID: 2, timestamp: timestamp, received: received,
-            payload: payload, hash: nil)
+            eventID: "9ec79c33ec9942ab8353589fcb2e04dc", projectID: 1, issueID: 2, timestamp: timestamp,
+            received: received, payload: payload, hash: nil)
         let view = EventView(info, issueURL: "/projects/p/issues/2/", previous: "a", next: nil)
         _ = (view.message, view.exceptions.count, view.breadcrumbs.count, view.request?.rows.count, view.sections.count)
     }

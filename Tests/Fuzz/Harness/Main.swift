@@ -63,7 +63,9 @@ struct InputRandom: RandomNumberGenerator {
         var pieces: [ArraySlice<UInt8>] = []
         var start = 0
         while start < bytes.count {
-            let size = Bool.random(using: &self) ? Int.random(in: 1...8, using: &self) : Int.random(in: 1...max(1, bytes.count), using: &self)
+            let size =
+                Bool.random(using: &self)
+                ? Int.random(in: 1...8, using: &self) : Int.random(in: 1...max(1, bytes.count), using: &self)
             let end = min(bytes.count, start + size)
             pieces.append(bytes[start..<end])
             start = end

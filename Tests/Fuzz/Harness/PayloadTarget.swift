@@ -22,8 +22,8 @@ enum PayloadTarget {
         }
         _ = try? EventPayloadCodec.decode(bytes, dictionary: lookup)
         _ = try? EventPayloadCodec.decode(
-            bytes, raw: true, eventID: "9ec79c33ec9942ab8353589fcb2e04dc", received: Date(timeIntervalSince1970: 1_795_000_000),
-            sentAt: nil, clientIP: "192.0.2.1", dictionary: lookup)
+            bytes, raw: true, eventID: "9ec79c33ec9942ab8353589fcb2e04dc", received: EventTarget.received, sentAt: nil,
+            clientIP: "192.0.2.1", dictionary: lookup)
         _ = try? PayloadDelta.decode(bytes, dictionary: dictionary)
 
         roundTrip(bytes, dictionary: dictionary, index: index)

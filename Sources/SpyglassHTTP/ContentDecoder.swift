@@ -117,8 +117,9 @@ package final class ZlibDecoder: StreamDecoder {
     private func inflateAll(_ input: UnsafeRawBufferPointer, _ emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
         guard let base = input.baseAddress, input.count > 0 else { return }
         if ended {
-            // The next gzip member may start in a later chunk; anything else after the end is ignored.
-            guard format == .gzip, input[0] == 0x1f else {
+            // The next gzip member may start in a later chunk; anything else after the end is ignored, and so is all
+            // that follows it, as when the body comes in one piece (where the chunks fall must not matter).
+            guard format == .gzip, !ignoredInput, input[0] == 0x1f else {
                 ignoredInput = true
                 return
             }

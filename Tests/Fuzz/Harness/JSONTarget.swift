@@ -1,0 +1,58 @@
+/// `JSONParser`: plain, leaving out the members ingest never reads (as ingest parses an event), and leaving out
+/// short names the fuzzer finds easily.
+///
+/// Properties: what the writer writes parses back to the same value; a parse that leaves members out accepts
+/// exactly what a plain parse accepts, and (when no name is spelled with escapes) equals the plain result with
+/// those members removed.
+enum JSONTarget {
+    static func run(_ bytes: [UInt8]) {
+        let plain = Result { () throws(JSONParser.Error) in try JSONParser.parse(bytes) }
+        if case .success(let value) = plain {
+            let written = JSONWriter.bytes(value)
+            let again = try? JSONParser.parse(written)
+            require(again == value, "the writer's output parses back to the value: \(JSONWriter.string(value))")
+        }
+        check(bytes, plain, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
+        check(bytes, plain, omitting: ["a", "b"], keepingWhole: ["c"])
+    }
+
+    static func check(
+        _ bytes: [UInt8], _ plain: Result<JSONValue, JSONParser.Error>, omitting: [String], keepingWhole: [String]
+    ) {
+        let partial = Result { () throws(JSONParser.Error) in
+            try JSONParser.parse(bytes, omitting: omitting, keepingWhole: keepingWhole)
+        }
+        switch (plain, partial) {
+        case (.success(let whole), .success(let value)):
+            guard !bytes.contains(UInt8(ascii: "\\")) else { return }
+            let expected = stripped(whole, omitting: Set(omitting), keepingWhole: Set(keepingWhole))
+            require(
+                value == expected,
+                "omitting \(omitting): \(JSONWriter.string(value)) instead of \(JSONWriter.string(expected))")
+        case (.failure, .failure):
+            break
+        case (.success, .failure(let error)):
+            require(false, "omitting \(omitting) refuses what a plain parse accepts: \(error)")
+        case (.failure(let error), .success):
+            require(false, "omitting \(omitting) accepts what a plain parse refuses (\(error))")
+        }
+    }
+
+    /// `value` without the members named in `omitting`, except inside members named in `keepingWhole`.
+    static func stripped(_ value: JSONValue, omitting: Set<String>, keepingWhole: Set<String>) -> JSONValue {
+        switch value {
+        case .array(let elements):
+            return .array(elements.map { stripped($0, omitting: omitting, keepingWhole: keepingWhole) })
+        case .object(let object):
+            var result = JSONObject()
+            for member in object where !omitting.contains(member.key) {
+                result[member.key] =
+                    keepingWhole.contains(member.key)
+                    ? member.value : stripped(member.value, omitting: omitting, keepingWhole: keepingWhole)
+            }
+            return .object(result)
+        default:
+            return value
+        }
+    }
+}

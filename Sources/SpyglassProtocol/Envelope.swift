@@ -227,7 +227,8 @@ public struct EnvelopeReader {
         payloadSize = 0
         if let length {
             state = length == 0 ? .terminator : .payload(remaining: length)
-            if length > 0, limit != nil { payload.reserveCapacity(length) }
+            // Reserved up to 1 MiB: a header alone must not make the server set aside the item's whole size.
+            if length > 0, limit != nil { payload.reserveCapacity(min(length, 1024 * 1024)) }
         } else {
             state = .payloadLine
         }

@@ -19,23 +19,13 @@ import Testing
             environment: "prod", payload: ["event_id": .string(id), "logentry": ["formatted": "boom"]])
     }
 
-    func run(_ writer: IngestWriter, _ body: @Sendable () async throws -> Void) async throws {
-        let group = ServiceGroup(services: [writer], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            try await body()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
-    }
-
     @Test func countersSaturateInsteadOfFailingEveryLaterEnvelope() async throws {
         let directory = try TemporaryDirectory()
         let database = try AppDatabase.open(directory: directory.url)
         let project = try database.createProject(name: "App", now: now).project.id!
         let writer = IngestWriter(database: database, metrics: TestMetrics())
         let most = Int(Int64.max)
-        try await run(writer) {
+        try await withRunningWriter(writer) {
             for _ in 0..<3 {
                 var work = IngestWork(projectID: project, event: event(EventID.generate()))
                 work.discarded = [DiscardedCount(reason: "queue_overflow", category: "error", quantity: most)]
@@ -65,7 +55,7 @@ import Testing
         let metrics = TestMetrics()
         let writer = IngestWriter(database: database, metrics: metrics)
         let id = EventID.generate()
-        try await run(writer) {
+        try await withRunningWriter(writer) {
             var work = IngestWork(projectID: project, event: event(id))
             work.userReports = [UserReport(eventID: id, name: "a", email: "a@example.com", comments: "c", received: now)]
             work.attachments = [

@@ -18,19 +18,6 @@ import Testing
             environment: "prod", payload: ["event_id": .string(id), "logentry": ["formatted": .string(message)]])
     }
 
-    /// Runs `body` while the writer runs as a service; shuts it down gracefully afterwards.
-    func withRunningWriter(
-        _ writer: IngestWriter, _ body: @Sendable () async throws -> Void
-    ) async throws {
-        let group = ServiceGroup(services: [writer], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            try await body()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
-    }
-
     @Test func concurrentEventsAreCommittedInSharedTransactions() async throws {
         let directory = try TemporaryDirectory()
         let database = try AppDatabase.open(directory: directory.url)

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import MetricsTestKit
+import ServiceLifecycle
 import SpyglassCore
 import SpyglassProtocol
 import SpyglassStorage
@@ -27,5 +29,16 @@ extension StoreFixture {
         let runner = Task { try await writer.run() }
         for event in events { _ = try await writer.ingest(IngestWork(projectID: project, event: event)) }
         runner.cancel()
+    }
+}
+
+/// Runs `body` while the writer runs as a service; shuts it down gracefully afterwards.
+func withRunningWriter(_ writer: IngestWriter, _ body: @Sendable () async throws -> Void) async throws {
+    let group = ServiceGroup(services: [writer], logger: Logger(label: "test"))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        try await body()
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
     }
 }

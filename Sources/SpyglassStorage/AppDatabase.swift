@@ -42,7 +42,7 @@ public struct AppDatabase: Sendable {
     package static func open(directory: URL, checkpointThreshold: Int32) throws -> AppDatabase {
         var tightened = try DataDirectory.prepare(directory)
         let path = directory.appending(path: fileName).path(percentEncoded: false)
-        tightened += try DataDirectory.makePrivate(files: [path, path + "-wal", path + "-shm"])
+        tightened += try DataDirectory.makePrivate(database: path)
         do {
             let pool = try DatabasePool(path: path, configuration: makeConfiguration())
             let checkpointer = WALCheckpointer(path: path, threshold: checkpointThreshold)
@@ -127,12 +127,12 @@ enum DataDirectory {
     /// Creates the database files that do not exist yet with mode 0600 (SQLite would create them 0644, and its
     /// -wal and -shm files take the database file's mode), and takes group and other permissions from existing
     /// ones. Returns the paths it changed.
-    static func makePrivate(files: [String]) throws -> [String] {
-        if access(files[0], F_OK) != 0 {
-            let descriptor = open(files[0], O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    static func makePrivate(database path: String) throws -> [String] {
+        if access(path, F_OK) != 0 {
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
             if descriptor >= 0 { close(descriptor) }
         }
-        return try makePrivate(files, mode: 0o600)
+        return try makePrivate([path, path + "-wal", path + "-shm"], mode: 0o600)
     }
 
     private static func makePrivate(_ paths: [String], mode: mode_t) throws -> [String] {

@@ -40,7 +40,7 @@ extension WebController {
                 lastUsed: $0.lastUsedAt.map { Formatting.ago($0, now: now) } ?? "never")
         }
         let model = AccountModel(
-            chrome: try await chrome(session, projects: visibleProjects(session), current: nil, section: .none),
+            chrome: try await chrome(context, session, projects: visibleProjects(context, session), current: nil, section: .none),
             mustChange: session.mustChangePassword, notice: notice, error: error, newToken: newToken, tokens: tokens)
         return render("account", model, status: status)
     }

@@ -51,7 +51,7 @@ extension WebController {
         let now = Date.now
         let projects = try access(context).allProjects
         let model = AdminModel(
-            chrome: try await chrome(session, projects: projects, current: nil, section: .none), notice: notice, error: error,
+            chrome: try await chrome(context, session, projects: projects, current: nil, section: .none), notice: notice, error: error,
             email: newPassword?.email, password: newPassword?.password,
             users: try await web.accounts().map {
                 UserRow(

@@ -86,7 +86,7 @@ extension WebController {
                 then: rule.actions.map(Self.describe).joined(separator: ", "), frequency: rule.frequencyMinutes, enabled: rule.enabled)
         }
         let model = RulesModel(
-            chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
+            chrome: try await chrome(context, session, projects: projects, current: project.id, section: .settings), project: project,
             base: settingsBase(project), notice: notice, rules: rules, canManage: try canManageRules(context, project),
             canManageProject: try access(context).viewer.may(.manageProjectSettings, in: project.id))
         return render("alert-rules", model)
@@ -146,7 +146,7 @@ extension WebController {
         form.levels = choices(["debug", "info", "warning", "error", "fatal"].map { ($0, $0) }, selected: form.levels.first(where: \.selected)?.value ?? "error")
         form.ageUnits = choices([("minute", "minutes"), ("hour", "hours"), ("day", "days"), ("week", "weeks")], selected: form.ageUnits.first(where: \.selected)?.value ?? "day")
         let model = RuleModel(
-            chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
+            chrome: try await chrome(context, session, projects: projects, current: project.id, section: .settings), project: project,
             base: settingsBase(project), heading: form.id == nil ? "New alert rule" : "Alert rule", error: error, readOnly: readOnly,
             canManage: try canManageRules(context, project),
             canManageProject: try access(context).viewer.may(.manageProjectSettings, in: project.id), form: form)

@@ -158,7 +158,7 @@ extension WebController {
                 MemberChoice(email: $0.email, selected: $0.userID == issue.assignee?.id)
             })
         let model = IssueModel(
-            chrome: try await chrome(session, projects: projects, current: issue.project.id), issue: view, event: eventView)
+            chrome: try await chrome(context, session, projects: projects, current: issue.project.id), issue: view, event: eventView)
         return render("issue", model)
     }
 

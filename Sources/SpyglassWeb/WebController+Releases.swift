@@ -110,7 +110,7 @@ extension WebController {
             return url
         }
         let model = ReleasesModel(
-            chrome: try await chrome(session, projects: projects, current: selected.count == 1 ? selected[0].id : nil, section: .releases),
+            chrome: try await chrome(context, session, projects: projects, current: selected.count == 1 ? selected[0].id : nil, section: .releases),
             projectSlug: selected.count == 1 && parameters.get("project") != nil ? selected[0].slug : nil, releases: rows,
             previousURL: offset > 0 ? page(max(0, offset - Self.pageSize)) : nil, nextURL: hasNext ? page(offset + Self.pageSize) : nil)
         return render("releases", model)
@@ -143,7 +143,7 @@ extension WebController {
             if let issue = try await api.issue(id: id) { regressed.append(issue) }
         }
         let model = ReleaseModel(
-            chrome: try await chrome(session, projects: projects, current: release.project.id, section: .releases),
+            chrome: try await chrome(context, session, projects: projects, current: release.project.id, section: .releases),
             projectID: release.project.id, project: release.project.slug, version: release.version,
             created: Formatting.ago(release.createdAt, now: now), createdISO: Formatting.iso(release.createdAt),
             released: release.dateReleased.map(Formatting.timestamp), ref: release.ref,

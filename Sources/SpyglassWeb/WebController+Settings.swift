@@ -78,7 +78,7 @@ extension WebController {
         let projectDays = try await web.retentionDays(projectID: project.id)
         let effective = min(days, projectDays ?? days)
         let model = ProjectSettingsModel(
-            chrome: try await chrome(session, projects: projects, current: project.id, section: .settings), project: project,
+            chrome: try await chrome(context, session, projects: projects, current: project.id, section: .settings), project: project,
             base: settingsBase(project), notice: notice, error: error, keys: keys,
             resolveAge: try await api.resolveAge(projectID: project.id).map(String.init) ?? "",
             retention: "Events are kept for \(effective) day\(effective == 1 ? "" : "s"), at most \(Formatting.count(retention.maxEventsPerProject)) per project.",

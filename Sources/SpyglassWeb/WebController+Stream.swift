@@ -125,7 +125,7 @@ extension WebController {
         var poll = "/organizations/\(organization)/live/?since=\(try await web.eventMark())"
         if let project { poll += "&project=\(project.id)" }
         let model = StreamModel(
-            chrome: try await chrome(session, projects: projects, current: project?.id), projectID: project?.id,
+            chrome: try await chrome(context, session, projects: projects, current: project?.id), projectID: project?.id,
             projectSlug: project?.slug, query: queryText, hasQuery: !queryText.isEmpty, sorts: sorts, filters: filters, issues: rows, error: error,
             selfURL: url(cursor: offset), previousURL: offset > 0 ? url(cursor: max(0, offset - Self.pageSize)) : nil,
             nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, pollURL: poll)

@@ -143,15 +143,17 @@ public struct WebController: Sendable {
         }
         var chrome: Chrome?
         if let session = context.webSession {
-            chrome = try await self.chrome(session, projects: visibleProjects(session), current: nil)
+            chrome = try await self.chrome(context, session, projects: visibleProjects(context, session), current: nil)
         }
         return render(
             "message", Model(chrome: chrome, heading: error.heading, text: error.text, back: "/organizations/\(organization)/issues/"),
             status: error.status)
     }
 
-    func chrome(_ session: WebSession, projects: [ProjectInfo], current: Int64?, section: Section = .issues) async throws -> Chrome {
-        let viewer = Viewer(user: session.user, memberships: try await api.memberships(userID: session.user.id))
+    func chrome(
+        _ context: AppRequestContext, _ session: WebSession, projects: [ProjectInfo], current: Int64?, section: Section = .issues
+    ) async throws -> Chrome {
+        let viewer = try await viewer(context, session)
         let project = projects.first { $0.id == current }
         let settings = project.map { "/settings/\(organization)/projects/\($0.slug)/" }
         let manages = project.map { viewer.may(.manageProjectSettings, in: $0.id) } ?? false
@@ -177,9 +179,16 @@ public struct WebController: Sendable {
         return access
     }
 
+    /// The user with their roles: as the access check found them, else (a page refused before it) read now.
+    func viewer(_ context: AppRequestContext, _ session: WebSession) async throws -> Viewer {
+        if let access = context.access { return access.viewer }
+        return Viewer(user: session.user, memberships: try await api.memberships(userID: session.user.id))
+    }
+
     /// The projects the user may read: the project switcher.
-    func visibleProjects(_ session: WebSession) async throws -> [ProjectInfo] {
-        let viewer = Viewer(user: session.user, memberships: try await api.memberships(userID: session.user.id))
+    func visibleProjects(_ context: AppRequestContext, _ session: WebSession) async throws -> [ProjectInfo] {
+        if let access = context.access { return access.projects(allowing: .readProject) }
+        let viewer = try await viewer(context, session)
         return try await api.allProjects().filter { viewer.may(.readProject, in: $0.id) }
     }
 

@@ -12,7 +12,7 @@ func envelope(itemSize: Int) -> [UInt8] {
 }
 
 func parseSeconds(_ bytes: [UInt8], itemSize: Int) throws -> Double {
-    let limits = EnvelopeReader.Limits(maxEnvelope: bytes.count, keptItems: ["attachment": itemSize])
+    let limits = EnvelopeReader.Limits(maxEnvelope: bytes.count, keptItems: [.attachment: itemSize])
     var reader = EnvelopeReader(limits: limits)
     let start = ContinuousClock.now
     try bytes.withUnsafeBufferPointer { all in

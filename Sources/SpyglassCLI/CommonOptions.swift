@@ -17,10 +17,10 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// Opens (creating and migrating if needed) the database.
-    func open(baseURL: String? = nil) throws -> (AppDatabase, ServerConfiguration) {
+    func open(baseURL: String? = nil) throws -> (Storage, ServerConfiguration) {
         let configuration = try configuration(baseURL: baseURL)
         do {
-            return (try Server.openDatabase(configuration), configuration)
+            return (try Server.openDatabase(configuration).storage, configuration)
         } catch {
             throw fail(error)
         }
@@ -54,9 +54,9 @@ func fail(_ error: any Error) -> ExitCode {
 }
 
 /// Runs `body`, turning domain errors into one line on stderr and an exit code.
-func reporting<T>(_ body: () throws -> T) throws -> T {
+func reporting<T>(_ body: () async throws -> T) async throws -> T {
     do {
-        return try body()
+        return try await body()
     } catch let error as ExitCode {
         throw error
     } catch {

@@ -5,26 +5,26 @@ import SpyglassProtocol
 import SpyglassStorage
 
 /// `spyglass event …`.
-struct EventCommand: ParsableCommand {
+struct EventCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "event", abstract: "Look at stored events.", subcommands: [Show.self])
 
     /// `spyglass event show`.
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print stored events as normalized JSON, one object a line (the event id from a log or an SDK).")
 
         @OptionGroup var store: StoreOptions
         @Argument(help: "Event ids (32 hex digits, dashes allowed).") var ids: [String]
 
-        func run() throws {
-            let (database, _) = try store.open()
+        func run() async throws {
+            let (storage, _) = try store.open()
             var normalized: [String] = []
             for id in ids {
                 guard let canonical = EventID.normalize(id) else { throw fail(DomainError(.invalidInput, "\"\(id)\" is not an event id")) }
                 normalized.append(canonical)
             }
-            let events = try reporting { try database.events(ids: normalized) }
+            let events = try await reporting { try await storage.events.events(ids: normalized) }
             let found = Set(events.map(\.eventID))
             for event in events { print(JSONWriter.string(event.payload)) }
             if let missing = normalized.first(where: { !found.contains($0) }) {

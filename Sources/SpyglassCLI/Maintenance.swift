@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import SpyglassCore
 import SpyglassStorage
 
 /// `spyglass backup`.
-struct Backup: ParsableCommand {
+struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a consistent copy of the database, safe while the server runs.",
         discussion: "Uses SQLite's online backup. The file must not exist yet; restore by putting it in place of \(AppDatabase.fileName) while the server is stopped.")
@@ -11,16 +12,16 @@ struct Backup: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @Argument(help: "Path of the backup file to write.") var file: String
 
-    func run() throws {
-        let (database, _) = try store.open()
+    func run() async throws {
+        let (storage, _) = try store.open()
         let destination = URL(filePath: file)
-        try reporting { try database.backup(to: destination) }
+        try await reporting { try await storage.maintenance.backup(to: destination) }
         print("Backup written to \(destination.path(percentEncoded: false)).")
     }
 }
 
 /// `spyglass check`.
-struct Check: ParsableCommand {
+struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the database's integrity (exit code 1 when a problem is found).")
 
@@ -32,9 +33,9 @@ struct Check: ParsableCommand {
         var problems: [String]
     }
 
-    func run() throws {
-        let (database, _) = try store.open()
-        let problems = try reporting { try database.integrityProblems() }
+    func run() async throws {
+        let (storage, _) = try store.open()
+        let problems = try await reporting { try await storage.maintenance.integrityProblems() }
         if json {
             try printJSON(Output(ok: problems.isEmpty, problems: problems))
         } else if problems.isEmpty {

@@ -6,7 +6,7 @@ import SpyglassServer
 import SpyglassStorage
 
 /// `spyglass project …`.
-struct ProjectCommand: ParsableCommand {
+struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project", abstract: "Manage projects and their DSNs.",
         subcommands: [Create.self, List.self, DSNCommand.self, RateLimit.self, AddMember.self])
@@ -22,7 +22,7 @@ struct ProjectCommand: ParsableCommand {
     }
 
     /// `spyglass project create`.
-    struct Create: ParsableCommand {
+    struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a project with a client key.",
             discussion: """
@@ -39,12 +39,13 @@ struct ProjectCommand: ParsableCommand {
         var publicKey: String?
         @Flag(help: "Print the project as JSON.") var json = false
 
-        func run() throws {
-            let (database, configuration) = try store.open(baseURL: link.baseURL)
-            let created = try reporting {
-                try database.createProject(name: name, slug: slug, id: id, publicKey: publicKey, now: .now)
+        func run() async throws {
+            let (storage, configuration) = try store.open(baseURL: link.baseURL)
+            let output = try await reporting {
+                let created = try await storage.projects.createProject(
+                    name: name, slug: slug, id: id, publicKey: publicKey, now: .now)
+                return ProjectOutput(created, keys: try await storage.projects.keys(projectID: created.id), configuration)
             }
-            let output = ProjectOutput(created, configuration)
             if json {
                 try printJSON(output)
             } else {
@@ -55,16 +56,22 @@ struct ProjectCommand: ParsableCommand {
     }
 
     /// `spyglass project list`.
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List projects with their DSNs.")
 
         @OptionGroup var store: StoreOptions
         @OptionGroup var link: LinkOptions
         @Flag(help: "Print JSON instead of a table.") var json = false
 
-        func run() throws {
-            let (database, configuration) = try store.open(baseURL: link.baseURL)
-            let projects = try reporting { try database.projects() }.map { ProjectOutput($0, configuration) }
+        func run() async throws {
+            let (storage, configuration) = try store.open(baseURL: link.baseURL)
+            let projects = try await reporting {
+                var projects: [ProjectOutput] = []
+                for project in try await storage.projects.allProjects() {
+                    projects.append(ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration))
+                }
+                return projects
+            }
             if json {
                 try printJSON(projects)
             } else {
@@ -75,7 +82,7 @@ struct ProjectCommand: ParsableCommand {
     }
 
     /// `spyglass project dsn`.
-    struct DSNCommand: ParsableCommand {
+    struct DSNCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "dsn", abstract: "Print the DSN of a project (its first active key).")
 
@@ -84,12 +91,13 @@ struct ProjectCommand: ParsableCommand {
         @Argument(help: "The project's slug.") var slug: String
         @Flag(help: "Print every key's DSN as JSON.") var json = false
 
-        func run() throws {
-            let (database, configuration) = try store.open(baseURL: link.baseURL)
-            guard let project = try reporting({ try database.project(slug: slug) }) else {
-                throw fail(DomainError(.notFound, "no project with slug \"\(slug)\""))
+        func run() async throws {
+            let (storage, configuration) = try store.open(baseURL: link.baseURL)
+            let output = try await reporting {
+                let project = try await storage.projects.project(slug: slug)
+                guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
+                return ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration)
             }
-            let output = ProjectOutput(project, configuration)
             if json {
                 try printJSON(output.keys)
             } else if let dsn = output.dsn {
@@ -103,7 +111,7 @@ struct ProjectCommand: ParsableCommand {
 
 extension ProjectCommand {
     /// `spyglass project add-member`.
-    struct AddMember: ParsableCommand {
+    struct AddMember: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "add-member", abstract: "Make a user a member of a project (members see its issues).")
 
@@ -112,15 +120,19 @@ extension ProjectCommand {
         @Argument(help: "The user's e-mail address.") var email: String
         @Flag(help: "Make the user an admin of the project.") var admin = false
 
-        func run() throws {
-            let (database, _) = try store.open(baseURL: nil)
-            try reporting { try database.addMember(projectSlug: slug, email: email, role: admin ? "admin" : "member", now: .now) }
+        func run() async throws {
+            let (storage, _) = try store.open(baseURL: nil)
+            try await reporting {
+                let project = try await storage.projects.project(slug: slug)
+                guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
+                try await storage.projects.addMember(projectID: project.id, email: email, role: admin ? .admin : .member, now: .now)
+            }
             print("\(email) is now a\(admin ? "n admin" : " member") of \(slug).")
         }
     }
 
     /// `spyglass project rate-limit`.
-    struct RateLimit: ParsableCommand {
+    struct RateLimit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rate-limit",
             abstract: "Limit the events per minute each key of a project may send (429 beyond it).",
@@ -130,10 +142,12 @@ extension ProjectCommand {
         @Argument(help: "The project's slug.") var slug: String
         @Option(name: .customLong("per-minute"), help: "Events per minute and key; 0 for no limit.") var perMinute: Int
 
-        func run() throws {
-            let (database, _) = try store.open()
-            let changed = try reporting {
-                try database.setRateLimit(projectSlug: slug, perMinute: perMinute == 0 ? nil : perMinute)
+        func run() async throws {
+            let (storage, _) = try store.open()
+            let changed = try await reporting {
+                let project = try await storage.projects.project(slug: slug)
+                guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
+                return try await storage.projects.setRateLimit(projectID: project.id, perMinute: perMinute == 0 ? nil : perMinute)
             }
             print(perMinute == 0
                 ? "Removed the rate limit of \(changed) key(s) of \(slug)."
@@ -159,18 +173,18 @@ struct ProjectOutput: Encodable {
     var dsn: String?
     var keys: [Key]
 
-    init(_ project: ProjectWithKeys, _ configuration: ServerConfiguration) {
+    init(_ project: ProjectInfo, keys: [KeyInfo], _ configuration: ServerConfiguration) {
         let baseURL = configuration.effectiveBaseURL(boundPort: configuration.port)
-        id = project.project.id ?? 0
-        slug = project.project.slug
-        name = project.project.name
-        dateCreated = project.project.createdAt
+        id = project.id
+        slug = project.slug
+        name = project.name
+        dateCreated = project.createdAt
         let projectID = Int(id)
-        keys = project.keys.map { key in
+        self.keys = keys.map { key in
             Key(
-                id: key.id ?? 0, label: key.label, publicKey: key.publicKey, isActive: key.isActive,
+                id: key.id, label: key.label, publicKey: key.publicKey, isActive: key.isActive,
                 dsn: DSN(baseURL: baseURL, publicKey: key.publicKey, projectID: projectID)?.description ?? "")
         }
-        dsn = keys.first(where: \.isActive)?.dsn
+        dsn = self.keys.first(where: \.isActive)?.dsn
     }
 }

@@ -4,12 +4,12 @@ import SpyglassCore
 import SpyglassStorage
 
 /// `spyglass token …`.
-struct TokenCommand: ParsableCommand {
+struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token", abstract: "Manage API tokens.", subcommands: [Create.self])
 
     /// `spyglass token create`.
-    struct Create: ParsableCommand {
+    struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an API token for a user.",
             discussion: """
@@ -22,14 +22,17 @@ struct TokenCommand: ParsableCommand {
         @Option(help: "A name to recognize the token by.") var name = "cli"
         @Flag(help: "Print the token and its metadata as JSON.") var json = false
 
-        func run() throws {
-            let (database, _) = try store.open()
+        func run() async throws {
+            let (storage, _) = try store.open()
             let (token, hash) = APIToken.generate()
-            let record = try reporting {
-                try database.createAPIToken(userEmail: user, name: name, tokenHash: hash, now: .now)
+            let record = try await reporting {
+                guard let account = try await storage.accounts.account(email: user) else {
+                    throw DomainError(.notFound, "no user with e-mail \(user)")
+                }
+                return try await storage.accounts.createAPIToken(userID: account.user.id, name: name, tokenHash: hash, now: .now)
             }
             if json {
-                try printJSON(TokenOutput(id: record.id ?? 0, name: record.name, token: token, dateCreated: record.createdAt))
+                try printJSON(TokenOutput(id: record.id, name: record.name, token: token, dateCreated: record.createdAt))
             } else {
                 print("Created API token \"\(record.name)\" for \(user). It is shown only this once:")
                 print(token)

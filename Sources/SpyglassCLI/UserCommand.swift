@@ -4,12 +4,12 @@ import SpyglassCore
 import SpyglassStorage
 
 /// `spyglass user …`.
-struct UserCommand: ParsableCommand {
+struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user", abstract: "Manage user accounts.", subcommands: [Create.self, List.self])
 
     /// `spyglass user create`.
-    struct Create: ParsableCommand {
+    struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a user account.")
 
         @OptionGroup var store: StoreOptions
@@ -18,31 +18,31 @@ struct UserCommand: ParsableCommand {
         @Flag(help: "Make the user an administrator.") var admin = false
         @Flag(help: "Print the new user as JSON.") var json = false
 
-        func run() throws {
-            let (database, _) = try store.open()
-            let user = try reporting {
+        func run() async throws {
+            let (storage, _) = try store.open()
+            let user = try await reporting {
                 try Password.validate(password)
-                return try database.createUser(
-                    email: email, passwordHash: Password.hash(password), isAdmin: admin, now: .now)
+                return try await storage.accounts.createAccount(
+                    email: email, passwordHash: Password.hash(password), isAdmin: admin, mustChangePassword: false, now: .now)
             }
             if json {
                 try printJSON(UserOutput(user))
             } else {
-                print("Created \(user.isAdmin ? "admin " : "")user \(user.email) (id \(user.id ?? 0)).")
+                print("Created \(user.isAdmin ? "admin " : "")user \(user.email) (id \(user.id)).")
             }
         }
     }
 
     /// `spyglass user list`.
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List user accounts.")
 
         @OptionGroup var store: StoreOptions
         @Flag(help: "Print JSON instead of a table.") var json = false
 
-        func run() throws {
-            let (database, _) = try store.open()
-            let users = try reporting { try database.users() }
+        func run() async throws {
+            let (storage, _) = try store.open()
+            let users = try await reporting { try await storage.accounts.accounts() }.sorted { $0.id < $1.id }
             if json {
                 try printJSON(users.map(UserOutput.init))
             } else {
@@ -50,7 +50,7 @@ struct UserCommand: ParsableCommand {
                     ["ID", "EMAIL", "ADMIN", "ACTIVE", "CREATED"],
                     users.map { user in
                         [
-                            "\(user.id ?? 0)", user.email, user.isAdmin ? "yes" : "no", user.isActive ? "yes" : "no",
+                            "\(user.id)", user.email, user.isAdmin ? "yes" : "no", user.isActive ? "yes" : "no",
                             user.createdAt.formatted(.iso8601),
                         ]
                     })
@@ -67,8 +67,8 @@ struct UserOutput: Encodable {
     var isActive: Bool
     var dateJoined: Date
 
-    init(_ user: User) {
-        id = user.id ?? 0
+    init(_ user: AccountInfo) {
+        id = user.id
         email = user.email
         isAdmin = user.isAdmin
         isActive = user.isActive

@@ -40,7 +40,7 @@ extension IngestController {
             }
             headerEventID = id
         }
-        let hasEvent = envelope.items.contains { $0.type == "event" }
+        let hasEvent = envelope.items.contains { $0.knownType == .event }
         if hasEvent, let key { try checkRateLimit(key) }
 
         var work = try makeWork(envelope, projectID: projectID, eventID: headerEventID, context: context)
@@ -48,7 +48,7 @@ extension IngestController {
         // compressed, at most 4 KiB more than the event itself): store the body as sent instead of compressing the
         // event again. Offsets are stored as UInt32.
         if let body, let raw = work.event?.raw,
-            let item = envelope.items.first(where: { $0.type == "event" && !$0.isSkipped }),
+            let item = envelope.items.first(where: { $0.knownType == .event && !$0.isSkipped }),
             envelope.size - raw.count <= max(raw.count, 4096), body.bytes.count <= raw.count + 4096,
             item.offset + raw.count <= Int(UInt32.max)
         {
@@ -64,9 +64,9 @@ extension IngestController {
         EnvelopeReader.Limits(
             maxEnvelope: limits.maxEnvelopeSize,
             keptItems: [
-                "event": limits.maxEventSize, "feedback": limits.maxEventSize, "attachment": limits.maxAttachmentSize,
-                "user_report": limits.maxSmallItemSize, "session": limits.maxSmallItemSize,
-                "sessions": limits.maxSmallItemSize * 100, "client_report": limits.maxSmallItemSize,
+                .event: limits.maxEventSize, .feedback: limits.maxEventSize, .attachment: limits.maxAttachmentSize,
+                .userReport: limits.maxSmallItemSize, .session: limits.maxSmallItemSize,
+                .sessions: limits.maxSmallItemSize * 100, .clientReport: limits.maxSmallItemSize,
             ])
     }
 
@@ -79,10 +79,10 @@ extension IngestController {
             envelopeEventID: headerEventID, sentAt: Timestamp.parse(envelope.headers["sent_at"]), received: received,
             clientIP: clientIP(context))
         for item in envelope.items where !item.isSkipped {
-            switch item.type {
-            case "event":
+            switch item.knownType {
+            case .event?:
                 // One event per envelope, as in Relay, which refuses a second.
-                if let first = envelope.items.first(where: { $0.type == "event" }), first.index != item.index {
+                if let first = envelope.items.first(where: { $0.knownType == .event }), first.index != item.index {
                     throw IngestFailure.badRequest(
                         "item \(item.index): duplicate \"event\" item (item \(first.index) is this envelope's event; an envelope carries one)")
                 }
@@ -95,7 +95,7 @@ extension IngestController {
                 } catch let error as DomainError {
                     throw IngestFailure.badRequest("item \(item.index) (event): \(error.message)")
                 }
-            case "attachment":
+            case .attachment?:
                 guard let eventID = headerEventID else { continue }
                 work.attachments.append(
                     Attachment(
@@ -104,25 +104,25 @@ extension IngestController {
                         contentType: String((item.headers["content_type"]?.stringValue ?? "application/octet-stream").prefix(128)),
                         attachmentType: String((item.headers["attachment_type"]?.stringValue ?? "event.attachment").prefix(64)),
                         data: item.payload))
-            case "user_report":
+            case .userReport?:
                 let report = try json(item)
                 work.userReports.append(
                     UserReport(
                         eventID: report["event_id"]?.stringValue.flatMap(EventID.normalize) ?? headerEventID,
                         name: text(report["name"], 128), email: text(report["email"], 128),
                         comments: text(report["comments"], 4096), received: received))
-            case "feedback":
+            case .feedback?:
                 let feedback = try json(item)["contexts"]?["feedback"]
                 work.userReports.append(
                     UserReport(
                         eventID: feedback?["associated_event_id"]?.stringValue.flatMap(EventID.normalize),
                         name: text(feedback?["name"], 128), email: text(feedback?["contact_email"], 128),
                         comments: text(feedback?["message"], 4096), received: received))
-            case "session":
+            case .session?:
                 if let count = (try? json(item)).flatMap(SessionItems.count(session:)) { work.sessions.append(count) }
-            case "sessions":
+            case .sessions?:
                 if let count = (try? json(item)).flatMap(SessionItems.count(sessions:)) { work.sessions.append(count) }
-            case "client_report":
+            case .clientReport?:
                 for entry in (try? json(item))?["discarded_events"]?.arrayValue ?? [] {
                     guard let reason = entry["reason"]?.stringValue, let category = entry["category"]?.stringValue,
                         let quantity = entry["quantity"]?.int64Value, quantity > 0
@@ -133,7 +133,7 @@ extension IngestController {
                             reason: String(reason.prefix(64)), category: String(category.prefix(64)),
                             quantity: Int(min(quantity, 1_000_000_000))))
                 }
-            default:
+            case nil:
                 continue
             }
         }

@@ -31,6 +31,13 @@ public struct Envelope: Sendable {
     }
 }
 
+/// The item types the server reads (Relay's `ItemType`); an envelope may carry others, which are read past.
+public enum EnvelopeItemType: String, Sendable, Hashable, CaseIterable {
+    case event, attachment, feedback, session, sessions
+    case userReport = "user_report"
+    case clientReport = "client_report"
+}
+
 /// One item of an envelope.
 public struct EnvelopeItem: Sendable {
     /// Position in the envelope, from 1 (for error messages).
@@ -47,6 +54,9 @@ public struct EnvelopeItem: Sendable {
     public var size: Int
     /// Where the payload starts in the decompressed envelope (bytes from its start).
     public var offset: Int
+
+    /// The type, when it is one the server reads.
+    public var knownType: EnvelopeItemType? { EnvelopeItemType(rawValue: type) }
 }
 
 /// Why an envelope was refused.
@@ -78,9 +88,11 @@ public struct EnvelopeReader {
         /// Whole decompressed envelope.
         public var maxEnvelope = 200 * 1024 * 1024
         /// Item types whose payload is kept, with the largest payload accepted for each.
-        public var keptItems: [String: Int] = [:]
+        public var keptItems: [EnvelopeItemType: Int] = [:]
 
-        public init(maxHeaderLine: Int = 64 * 1024, maxEnvelope: Int = 200 * 1024 * 1024, keptItems: [String: Int] = [:]) {
+        public init(
+            maxHeaderLine: Int = 64 * 1024, maxEnvelope: Int = 200 * 1024 * 1024, keptItems: [EnvelopeItemType: Int] = [:]
+        ) {
             self.maxHeaderLine = maxHeaderLine
             self.maxEnvelope = maxEnvelope
             self.keptItems = keptItems
@@ -215,7 +227,7 @@ public struct EnvelopeReader {
             }
             length = Int(number)
         }
-        let limit = limits.keptItems[type]
+        let limit = EnvelopeItemType(rawValue: type).flatMap { limits.keptItems[$0] }
         if let length, let limit, length > limit {
             throw EnvelopeError(
                 .tooLarge, "item \(index) (\(type)): \(length) bytes exceed the \(Self.format(limit)) limit")

@@ -14,6 +14,8 @@ import SpyglassWeb
 /// What the application is built from; tests build the same application with an in-memory database.
 public struct AppDependencies: Sendable {
     public var database: AppDatabase
+    /// The database's ports, which the controllers and services read and change it through.
+    public var storage: Storage
     public var registry: PrometheusCollectorRegistry
     public var logger: Logger
     /// The single ingest writer; it runs as a service of the application.
@@ -26,12 +28,13 @@ public struct AppDependencies: Sendable {
         logger: Logger
     ) {
         self.database = database
+        self.storage = database.storage
         self.registry = registry
         self.logger = logger
         self.writer = IngestWriter(
             database: database, capacity: configuration.ingestQueueCapacity, compactEvents: configuration.compactEvents,
             metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
-        self.keys = KeyCache(directory: database)
+        self.keys = KeyCache(directory: storage.projects)
     }
 }
 
@@ -45,7 +48,7 @@ public func buildRouter(
     let metrics = PrometheusMetricsFactory(registry: dependencies.registry)
     router.add(middleware: RequestTelemetryMiddleware(logger: dependencies.logger, metrics: metrics))
     router.add(middleware: TruncatedBodyMiddleware())
-    HealthController(readiness: dependencies.database).addRoutes(to: router)
+    HealthController(readiness: dependencies.storage.maintenance).addRoutes(to: router)
     MetricsController(registry: dependencies.registry, token: configuration.metricsToken).addRoutes(to: router)
     // These controllers add their routes themselves: their access is listed here, route by route.
     for path in ["healthz", "readyz", "metrics"] { policies.record(.get, path, .open) }
@@ -58,11 +61,11 @@ public func buildRouter(
         policies.record(.post, "api/:project_id/\(endpoint)", .ingest)
     }
     APIController(
-        store: dependencies.database, organization: configuration.organizationSlug, baseURL: configuration.baseURL
+        storage: dependencies.storage, organization: configuration.organizationSlug, baseURL: configuration.baseURL
     ).addRoutes(to: router, policies: policies)
     do {
         try WebController(
-            api: dependencies.database, web: dependencies.database, organization: configuration.organizationSlug,
+            storage: dependencies.storage, organization: configuration.organizationSlug,
             baseURL: configuration.baseURL, retention: configuration.retention
         ).addRoutes(to: router, policies: policies)
     } catch {
@@ -98,10 +101,10 @@ public func buildApplication(
         // commits what is queued, then the database closes.
         services: [
             DatabaseService(database: dependencies.database, logger: dependencies.logger), dependencies.writer,
-            MaintenanceService(database: dependencies.database, policy: configuration.retention, logger: dependencies.logger),
+            MaintenanceService(database: dependencies.storage.maintenance, policy: configuration.retention, logger: dependencies.logger),
             // Stops first: the delivery in progress ends before the database closes.
             NotificationService(
-                outbox: dependencies.database, settings: configuration.notify,
+                outbox: dependencies.storage.outbox, settings: configuration.notify,
                 renderer: {
                     NotificationRenderer(
                         baseURL: configuration.effectiveBaseURL(boundPort: boundPort.value ?? configuration.port).absoluteString,

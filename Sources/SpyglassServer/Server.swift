@@ -25,10 +25,8 @@ public enum Server {
         for path in database.tightenedPaths {
             logger.warning("made private: other local users could read it", metadata: ["spyglass.path": "\(path)"])
         }
-        let report = try await Task.detached {
-            try database.bootstrap(
-                adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, now: .now)
-        }.value
+        let report = try await database.storage.maintenance.bootstrap(
+            adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, now: .now)
         let app = buildApplication(
             configuration: configuration,
             dependencies: AppDependencies(database: database, configuration: configuration, logger: logger)
@@ -53,11 +51,10 @@ public enum Server {
                 logger.notice("admin account created with the password from SPYGLASS_ADMIN_PASSWORD", metadata: metadata)
             }
         }
-        if let project = report.project, let key = project.keys.first, let id = project.project.id,
-            let dsn = DSN(baseURL: baseURL, publicKey: key.publicKey, projectID: Int(id))
+        if let project = report.project, let key = report.keys.first,
+            let dsn = DSN(baseURL: baseURL, publicKey: key.publicKey, projectID: Int(project.id))
         {
-            logger.notice(
-                "send events to this DSN", metadata: ["spyglass.project": "\(project.project.slug)", "dsn": "\(dsn)"])
+            logger.notice("send events to this DSN", metadata: ["spyglass.project": "\(project.slug)", "dsn": "\(dsn)"])
         }
     }
 }

@@ -26,7 +26,7 @@ extension AppDatabase {
         try user.insert(db)
         if isAdmin, let id = user.id {
             for projectId in try Int64.fetchAll(db, sql: "SELECT id FROM project") {
-                try ProjectMember(projectId: projectId, userId: id, role: "admin", createdAt: now).insert(db)
+                try ProjectMember(projectId: projectId, userId: id, role: ProjectRole.admin.rawValue, createdAt: now).insert(db)
             }
         }
         return user

@@ -88,7 +88,7 @@ extension AppDatabase {
                     """)
             // Projects that exist get the rule new projects get.
             for projectID in try Int64.fetchAll(db, sql: "SELECT id FROM project") {
-                try AlertStore.insertRule(.projectDefault, projectID: projectID, now: Date(), in: db)
+                try AlertRows.insertRule(.projectDefault, projectID: projectID, now: Date(), in: db)
             }
         }
     }

@@ -53,14 +53,14 @@ extension AppDatabase {
         try key.insert(db)
         for admin in try User.filter(User.Columns.isAdmin == true).fetchAll(db) {
             guard let userId = admin.id else { continue }
-            try ProjectMember(projectId: projectId, userId: userId, role: "admin", createdAt: now).insert(db)
+            try ProjectMember(projectId: projectId, userId: userId, role: ProjectRole.admin.rawValue, createdAt: now).insert(db)
         }
-        try AlertStore.insertRule(.projectDefault, projectID: projectId, now: now, in: db)
+        try AlertRows.insertRule(.projectDefault, projectID: projectId, now: now, in: db)
         return ProjectWithKeys(project: project, keys: [key])
     }
 
     /// Adds a user to a project (or changes their role there).
-    public func addMember(projectSlug: String, email: String, role: String, now: Date) throws {
+    public func addMember(projectSlug: String, email: String, role: ProjectRole, now: Date) throws {
         try writer.write { db in
             guard let projectId = try Project.filter(Project.Columns.slug == projectSlug).fetchOne(db)?.id else {
                 throw DomainError(.notFound, "no project with slug \"\(projectSlug)\"")
@@ -70,9 +70,8 @@ extension AppDatabase {
     }
 
     /// The user with `email` becomes a member of the project with `role` (or gets that role there).
-    static func upsertMember(projectID: Int64, email: String, role: String, now: Date, in db: Database) throws {
+    static func upsertMember(projectID: Int64, email: String, role: ProjectRole, now: Date, in db: Database) throws {
         let email = try EmailAddress.normalize(email)
-        guard ["admin", "member"].contains(role) else { throw DomainError(.invalidInput, "role: \"admin\" or \"member\"") }
         guard let userId = try User.filter(User.Columns.email == email).fetchOne(db)?.id else {
             throw DomainError(.notFound, "email: no user with e-mail \(email) (an admin creates accounts)")
         }
@@ -81,7 +80,7 @@ extension AppDatabase {
                 INSERT INTO project_member (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role
                 """,
-            arguments: [projectID, userId, role, now])
+            arguments: [projectID, userId, role.rawValue, now])
     }
 
     /// All projects with their keys, by id.
@@ -109,6 +108,25 @@ extension AppDatabase {
             try Int64.fetchAll(
                 db, sql: "SELECT user_id FROM project_member WHERE project_id = ? ORDER BY user_id",
                 arguments: [projectID])
+        }
+    }
+}
+
+extension AppDatabase {
+    /// Sets the events-per-minute limit of every key of a project (`nil` removes it); returns how many keys changed.
+    @discardableResult
+    public func setRateLimit(projectSlug: String, perMinute: Int?) throws -> Int {
+        if let perMinute, perMinute <= 0 {
+            throw DomainError(.invalidInput, "rate limit must be a positive number of events per minute")
+        }
+        return try writer.write { db in
+            guard let project = try Project.filter(Project.Columns.slug == projectSlug).fetchOne(db) else {
+                throw DomainError(.notFound, "no project with slug \"\(projectSlug)\"")
+            }
+            try db.execute(
+                sql: "UPDATE project_key SET rate_limit_per_minute = ? WHERE project_id = ?",
+                arguments: [perMinute, project.id])
+            return db.changesCount
         }
     }
 }

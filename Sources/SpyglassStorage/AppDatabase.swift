@@ -160,3 +160,13 @@ extension AppDatabase {
         try pool.close()
     }
 }
+
+extension AppDatabase {
+    /// The ports of this database, each a small adapter over the same connection pool.
+    public var storage: Storage {
+        Storage(
+            projects: SQLiteProjects(self), accounts: SQLiteAccounts(self), issues: SQLiteIssues(self),
+            events: SQLiteEvents(self), releases: SQLiteReleases(self), alertRules: SQLiteAlertRules(self),
+            outbox: SQLiteOutbox(self), maintenance: SQLiteMaintenance(self))
+    }
+}

@@ -227,7 +227,7 @@ public final class IngestWriter: IngestSink, Service {
     ) throws -> IngestReceipt {
         var stored = false
         if let event = work.event, let payload {
-            stored = try EventStore.insert(event, payload: payload, projectID: work.projectID, batch: batch, in: db)
+            stored = try EventRows.insert(event, payload: payload, projectID: work.projectID, batch: batch, in: db)
         }
         let now = Date.now.timeIntervalSince1970
         // Side items never cost their envelope's event: each is stored in a savepoint of its own, and one that
@@ -274,7 +274,7 @@ public final class IngestWriter: IngestSink, Service {
                 try db.execute(
                     sql: "INSERT INTO release (project_id, version, created_at) VALUES (?, ?, ?) ON CONFLICT (project_id, version) DO NOTHING",
                     arguments: [work.projectID, count.release, now])
-                if db.changesCount > 0 { try LifecycleStore.releaseCreated(count.release, projectID: work.projectID, in: db) }
+                if db.changesCount > 0 { try LifecycleRows.releaseCreated(count.release, projectID: work.projectID, in: db) }
                 try db.execute(
                     sql: """
                         INSERT INTO release_sessions (project_id, release, environment, started, exited, errored, crashed, abnormal)

@@ -74,7 +74,7 @@ final class WALCheckpointer: Sendable {
     }
 
     /// After each commit of the writer connection, with the WAL's length in pages.
-    fileprivate func committed(_ connection: OpaquePointer?, frames: Int32) {
+    func committed(_ connection: OpaquePointer?, frames: Int32) {
         enum Action { case none, start, catchUp }
         let action: Action = phase.withLock { phase in
             switch phase {

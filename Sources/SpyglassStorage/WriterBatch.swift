@@ -92,7 +92,7 @@ final class WriterBatch {
             releaseID = seen.id
             releases[key]?.span.widen(timestamp)
         } else {
-            releaseID = try LifecycleStore.recordRelease(
+            releaseID = try LifecycleRows.recordRelease(
                 version, timestamp: timestamp, received: event.received.timeIntervalSince1970, projectID: projectID, in: db)
             releases[key] = (releaseID, Span(timestamp))
         }
@@ -101,7 +101,7 @@ final class WriterBatch {
             if environments[key] != nil {
                 environments[key]?.widen(timestamp)
             } else {
-                try LifecycleStore.recordEnvironment(environment, releaseID: releaseID, first: timestamp, last: timestamp, in: db)
+                try LifecycleRows.recordEnvironment(environment, releaseID: releaseID, first: timestamp, last: timestamp, in: db)
                 environments[key] = Span(timestamp)
             }
         }
@@ -133,10 +133,10 @@ final class WriterBatch {
     /// Writes the first/last event times the batch widened. Call once, before the commit.
     func finish(_ db: Database) throws {
         for (id, span) in releases.values where span.seen != span.written {
-            try LifecycleStore.widenRelease(id, first: span.seen.lowerBound, last: span.seen.upperBound, in: db)
+            try LifecycleRows.widenRelease(id, first: span.seen.lowerBound, last: span.seen.upperBound, in: db)
         }
         for (key, span) in environments where span.seen != span.written {
-            try LifecycleStore.recordEnvironment(
+            try LifecycleRows.recordEnvironment(
                 key.environment, releaseID: key.releaseID, first: span.seen.lowerBound, last: span.seen.upperBound, in: db)
         }
     }

@@ -15,7 +15,7 @@ public final class TestTransport: Transport, Sendable {
     }
 
     public func send(_ envelope: [UInt8], dsn: DSN) async -> TransportResult {
-        let limits = EnvelopeReader.Limits(keptItems: ["event": 10 << 20, "client_report": 1 << 20, "attachment": 10 << 20])
+        let limits = EnvelopeReader.Limits(keptItems: [.event: 10 << 20, .clientReport: 1 << 20, .attachment: 10 << 20])
         let parsed = try? Envelope.parse(envelope, limits: limits)
         return state.withLock { state in
             let result = state.results.isEmpty ? TransportResult.sent : state.results.removeFirst()
@@ -29,12 +29,12 @@ public final class TestTransport: Transport, Sendable {
 
     /// The event payloads received, in order.
     public var events: [JSONValue] {
-        envelopes.flatMap { $0.items.filter { $0.type == "event" } }.compactMap { try? JSONParser.parse($0.payload) }
+        envelopes.flatMap { $0.items.filter { $0.knownType == .event } }.compactMap { try? JSONParser.parse($0.payload) }
     }
 
     /// The client reports received (dropped-event counts).
     public var clientReports: [JSONValue] {
-        envelopes.flatMap { $0.items.filter { $0.type == "client_report" } }.compactMap { try? JSONParser.parse($0.payload) }
+        envelopes.flatMap { $0.items.filter { $0.knownType == .clientReport } }.compactMap { try? JSONParser.parse($0.payload) }
     }
 
     public func reset() { state.withLock { $0 = ([], []) } }

@@ -119,12 +119,12 @@ final class LoginThrottle: Sendable {
 /// checked by the controller.
 struct WebSessionMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
-    let store: any WebStore
+    let accounts: any AccountStore
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         if let cookie = request.cookies[WebAuth.sessionCookie]?.value, !cookie.isEmpty {
-            context.webSession = try await store.session(tokenHash: APIToken.hash(cookie), now: .now)
+            context.webSession = try await accounts.session(tokenHash: APIToken.hash(cookie), now: .now)
         }
         guard context.webSession != nil else {
             if request.method == .get {

@@ -34,7 +34,7 @@ extension WebController {
     ) async throws -> Response {
         let session = try session(context)
         let now = Date.now
-        let tokens = try await web.apiTokens(userID: session.user.id).map {
+        let tokens = try await storage.accounts.apiTokens(userID: session.user.id).map {
             TokenRow(
                 id: $0.id, name: $0.name, created: Formatting.ago($0.createdAt, now: now), createdISO: Formatting.iso($0.createdAt),
                 lastUsed: $0.lastUsedAt.map { Formatting.ago($0, now: now) } ?? "never")
@@ -49,7 +49,7 @@ extension WebController {
         let session = try session(context)
         let fields = try await form(request, session: session)
         let current = fields.get("current") ?? "", new = fields.get("new") ?? "", confirm = fields.get("confirm") ?? ""
-        guard let account = try await web.account(email: session.user.email) else {
+        guard let account = try await storage.accounts.account(email: session.user.email) else {
             throw PageError.notFound("Your account no longer exists.")
         }
         // Guessing the current password through this form (a session left open) is throttled like logins.
@@ -74,7 +74,7 @@ extension WebController {
         }
         let hash = await WebAuth.bcrypt { Password.hash(new) }
         let cookie = request.cookies[WebAuth.sessionCookie]?.value ?? ""
-        try await web.changePassword(userID: session.user.id, passwordHash: hash, keepingSession: APIToken.hash(cookie))
+        try await storage.accounts.changePassword(userID: session.user.id, passwordHash: hash, keepingSession: APIToken.hash(cookie))
         var changed = context
         changed.webSession?.mustChangePassword = false
         return try await accountPage(changed, status: .ok, notice: "Password changed. Other browsers logged in as you were logged out.")
@@ -88,7 +88,7 @@ extension WebController {
             return try await accountPage(context, status: .badRequest, error: "name: give the token a name of 1 to 100 characters.")
         }
         let (token, hash) = APIToken.generate()
-        try await web.createAPIToken(userID: session.user.id, name: name, tokenHash: hash, now: .now)
+        try await storage.accounts.createAPIToken(userID: session.user.id, name: name, tokenHash: hash, now: .now)
         return try await accountPage(context, status: .ok, newToken: token)
     }
 
@@ -96,7 +96,7 @@ extension WebController {
         let session = try session(context)
         _ = try await form(request, session: session)
         guard let id = context.parameters.get("token_id").flatMap({ Int64($0) }),
-            try await web.revokeAPIToken(id: id, userID: session.user.id)
+            try await storage.accounts.revokeAPIToken(id: id, userID: session.user.id)
         else { throw PageError.notFound("You have no such token.") }
         return WebResponse.redirect("/settings/account/")
     }

@@ -53,7 +53,7 @@ extension WebController {
         let model = AdminModel(
             chrome: try await chrome(context, session, projects: projects, current: nil, section: .none), notice: notice, error: error,
             email: newPassword?.email, password: newPassword?.password,
-            users: try await web.accounts().map {
+            users: try await storage.accounts.accounts().map {
                 UserRow(
                     id: $0.id, email: $0.email, admin: $0.isAdmin, active: $0.isActive, created: Formatting.ago($0.createdAt, now: now),
                     me: $0.id == session.user.id)
@@ -69,7 +69,7 @@ extension WebController {
         let password = Password.generate()
         let hash = await WebAuth.bcrypt { Password.hash(password) }
         do {
-            try await web.createAccount(email: email, passwordHash: hash, isAdmin: fields.get("admin") == "1", mustChangePassword: true, now: .now)
+            _ = try await storage.accounts.createAccount(email: email, passwordHash: hash, isAdmin: fields.get("admin") == "1", mustChangePassword: true, now: .now)
         } catch let error as DomainError {
             return try await adminPage(context, status: error.httpStatus, error: error.message)
         }
@@ -82,22 +82,22 @@ extension WebController {
         let session = try adminSession(context)
         let fields = try await form(request, session: session)
         guard let id = context.parameters.get("user_id").flatMap({ Int64($0) }),
-            let account = try await web.accounts().first(where: { $0.id == id })
+            let account = try await storage.accounts.accounts().first(where: { $0.id == id })
         else { throw PageError.notFound("There is no such user.") }
         guard id != session.user.id else {
             return try await adminPage(context, status: .badRequest, error: "Change your own account on the account page.")
         }
         switch fields.get("action") {
         case "deactivate":
-            _ = try await web.setAccountActive(id: id, active: false)
+            _ = try await storage.accounts.setAccountActive(id: id, active: false)
             return try await adminPage(context, status: .ok, notice: "\(account.email) is deactivated and logged out.")
         case "activate":
-            _ = try await web.setAccountActive(id: id, active: true)
+            _ = try await storage.accounts.setAccountActive(id: id, active: true)
             return try await adminPage(context, status: .ok, notice: "\(account.email) is active again.")
         case "reset":
             let password = Password.generate()
             let hash = await WebAuth.bcrypt { Password.hash(password) }
-            _ = try await web.resetPassword(id: id, passwordHash: hash)
+            _ = try await storage.accounts.resetPassword(id: id, passwordHash: hash)
             return try await adminPage(context, status: .ok, notice: "Password reset.", newPassword: (account.email, password))
         default:
             return try await adminPage(context, status: .badRequest, error: "action: deactivate, activate or reset.")
@@ -108,7 +108,7 @@ extension WebController {
         let session = try adminSession(context)
         let fields = try await form(request, session: session)
         do {
-            let project = try await web.addProject(
+            let project = try await storage.projects.createProject(
                 name: fields.get("name") ?? "", slug: fields.get("slug")?.trimmingCharacters(in: .whitespaces), now: .now)
             return WebResponse.redirect(settingsBase(project))
         } catch let error as DomainError {

@@ -77,7 +77,7 @@ extension WebController {
 
     func alertRulesPage(_ context: AppRequestContext, notice: String?) async throws -> Response {
         let (session, project, projects) = try managedProject(context)
-        let rules = try await api.alertRules(projectID: project.id).compactMap { rule -> RuleRow? in
+        let rules = try await storage.alertRules.alertRules(projectID: project.id).compactMap { rule -> RuleRow? in
             guard let id = rule.id else { return nil }
             return RuleRow(
                 id: id, name: rule.name, environment: rule.environment,
@@ -121,7 +121,7 @@ extension WebController {
         let (_, project, _) = try managedProject(context)
         var rule: AlertRule?
         if let id = ruleID(context) {
-            guard let found = try await api.alertRule(id: id, projectID: project.id) else {
+            guard let found = try await storage.alertRules.alertRule(id: id, projectID: project.id) else {
                 throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
             }
             rule = found
@@ -285,7 +285,7 @@ extension WebController {
         let id = ruleID(context)
         var existing: AlertRule?
         if let id {
-            guard let found = try await api.alertRule(id: id, projectID: project.id) else {
+            guard let found = try await storage.alertRules.alertRule(id: id, projectID: project.id) else {
                 throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
             }
             guard Self.fitsForm(found) else {
@@ -306,11 +306,11 @@ extension WebController {
             return try await rulePage(context, form: rebuilt, readOnly: false, error: error.message, status: .badRequest)
         }
         if let id {
-            guard try await api.updateAlertRule(rule, id: id, projectID: project.id, now: .now) else {
+            guard try await storage.alertRules.updateAlertRule(rule, id: id, projectID: project.id, now: .now) else {
                 throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
             }
         } else {
-            _ = try await api.createAlertRule(rule, projectID: project.id, now: .now)
+            _ = try await storage.alertRules.createAlertRule(rule, projectID: project.id, now: .now)
         }
         return WebResponse.redirect(settingsBase(project) + "alerts/")
     }
@@ -359,18 +359,18 @@ extension WebController {
     func toggleAlertRule(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (session, project, _) = try managedProject(context)
         _ = try await form(request, session: session)
-        guard let id = ruleID(context), var rule = try await api.alertRule(id: id, projectID: project.id) else {
+        guard let id = ruleID(context), var rule = try await storage.alertRules.alertRule(id: id, projectID: project.id) else {
             throw PageError.notFound("Project \(project.slug) has no such alert rule.")
         }
         rule.enabled.toggle()
-        _ = try await api.updateAlertRule(rule, id: id, projectID: project.id, now: .now)
+        _ = try await storage.alertRules.updateAlertRule(rule, id: id, projectID: project.id, now: .now)
         return try await alertRulesPage(context, notice: "\(rule.name): \(rule.enabled ? "active" : "disabled").")
     }
 
     func deleteAlertRule(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (session, project, _) = try managedProject(context)
         _ = try await form(request, session: session)
-        guard let id = ruleID(context), try await api.deleteAlertRule(id: id, projectID: project.id) else {
+        guard let id = ruleID(context), try await storage.alertRules.deleteAlertRule(id: id, projectID: project.id) else {
             throw PageError.notFound("Project \(project.slug) has no such alert rule.")
         }
         return try await alertRulesPage(context, notice: "Rule deleted.")

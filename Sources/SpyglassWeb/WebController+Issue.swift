@@ -95,18 +95,18 @@ extension WebController {
         var event: EventInfo?
         if let wanted = context.parameters.get("event_id") ?? FormQuery(request).get("event").flatMap({ $0.isEmpty ? nil : $0 }) {
             let id = wanted.replacingOccurrences(of: "-", with: "").lowercased()
-            guard let found = try await api.event(projectID: issue.project.id, eventID: id), found.issueID == issue.id else {
+            guard let found = try await storage.events.event(projectID: issue.project.id, eventID: id), found.issueID == issue.id else {
                 throw PageError.notFound("Issue \(issue.shortIDText) has no event \(wanted).")
             }
             event = found
         } else {
-            event = try await api.latestEvent(issueID: issue.id)
+            event = try await storage.events.latestEvent(issueID: issue.id)
         }
         var eventView: EventView?
         if let event {
-            let (previous, next) = try await api.neighbours(of: event)
+            let (previous, next) = try await storage.events.neighbours(of: event)
             var view = EventView(event, issueURL: url, previous: previous, next: next)
-            view.attachments = try await web.attachments(projectID: issue.project.id, eventID: event.eventID).map {
+            view.attachments = try await storage.events.attachments(projectID: issue.project.id, eventID: event.eventID).map {
                 AttachmentRow(
                     url: "\(url)events/\(event.eventID)/attachments/\($0.id)/", filename: $0.filename,
                     size: ByteCountFormatter.string(fromByteCount: Int64($0.size), countStyle: .file), contentType: $0.contentType)
@@ -127,34 +127,34 @@ extension WebController {
             let date = Date(timeIntervalSince1970: Double((firstDay + Int64(day)) * 86_400))
             return (label: String(Formatting.timestamp(date).prefix(10)), count: hourly[min(start, hourly.count)..<min(start + 24, hourly.count)].reduce(0, +))
         }
-        let tags = try await api.tags(issueID: issue.id, top: 5).map { tag in
+        let tags = try await storage.issues.tags(issueID: issue.id, top: 5).map { tag in
             TagView(
                 key: tag.key,
                 values: tag.topValues.map { TagValue(value: $0.value, percent: tag.totalValues > 0 ? Int((Double($0.count) * 100 / Double(tag.totalValues)).rounded()) : 0) })
         }
-        let activities = try await api.activities(issueID: issue.id).reversed().map { activity in
+        let activities = try await storage.issues.activities(issueID: issue.id).reversed().map { activity in
             ActivityView(
                 who: activity.user?.email ?? "Spyglass", what: Self.describe(activity),
-                text: activity.type == "note" ? activity.data["text"]?.stringValue : nil,
+                text: activity.kind == .note ? activity.data["text"]?.stringValue : nil,
                 date: Formatting.ago(activity.date, now: now), dateISO: Formatting.iso(activity.date))
         }
-        let deliveries = try await api.deliveries(issueID: issue.id, ruleID: nil, limit: 10).map { delivery in
+        let deliveries = try await storage.alertRules.deliveries(issueID: issue.id, ruleID: nil, limit: 10).map { delivery in
             DeliveryView(
                 state: delivery.status, channel: delivery.channel, rule: delivery.ruleName,
                 when: Formatting.ago(delivery.delivered ?? delivery.created, now: now), lastError: delivery.lastError)
         }
         let view = IssueView(
             id: issue.id, url: url, projectID: issue.project.id, projectSlug: issue.project.slug, shortID: issue.shortIDText,
-            title: issue.title, culprit: issue.culprit, level: issue.level, status: issue.status,
-            statusLabel: Self.statusLabel(issue), badges: Self.badges(issue).filter { $0 != issue.status },
-            isResolved: issue.status == "resolved", isIgnored: issue.status == "ignored", assignee: issue.assignee?.email,
+            title: issue.title, culprit: issue.culprit, level: issue.level.rawValue, status: issue.status.rawValue,
+            statusLabel: Self.statusLabel(issue), badges: Self.badges(issue).filter { $0 != issue.status.rawValue },
+            isResolved: issue.status == .resolved, isIgnored: issue.status == .ignored, assignee: issue.assignee?.email,
             canAssignToMe: issue.assignee?.id != session.user.id, events: Formatting.count(issue.timesSeen),
             users: Formatting.count(issue.userCount), firstSeen: Formatting.ago(issue.firstSeen, now: now),
             firstSeenISO: Formatting.iso(issue.firstSeen), lastSeen: Formatting.ago(issue.lastSeen, now: now),
             lastSeenISO: Formatting.iso(issue.lastSeen), firstRelease: issue.firstRelease, lastRelease: issue.lastRelease,
             hours: Formatting.bars(lastDay), days: Formatting.bars(days), tags: tags, activities: activities, deliveries: deliveries,
             similar: try await similar(issue, now: now),
-            members: try await web.members(projectID: issue.project.id).filter(\.isActive).map {
+            members: try await storage.projects.members(projectID: issue.project.id).filter(\.isActive).map {
                 MemberChoice(email: $0.email, selected: $0.userID == issue.assignee?.id)
             })
         let model = IssueModel(
@@ -164,8 +164,8 @@ extension WebController {
 
     func similar(_ issue: IssueInfo, now: Date) async throws -> [IssueRow] {
         var rows: [IssueRow] = []
-        for id in try await web.similarIssueIDs(of: issue, limit: 5) {
-            if let other = try await api.issue(id: id) { rows.append(issueRow(other, hours: [], now: now)) }
+        for id in try await storage.issues.similarIssueIDs(of: issue, limit: 5) {
+            if let other = try await storage.issues.issue(id: id) { rows.append(issueRow(other, hours: [], now: now)) }
         }
         return rows
     }
@@ -174,9 +174,9 @@ extension WebController {
     @Sendable func attachmentFile(_ request: Request, context: AppRequestContext) async throws -> Response {
         let issue = try issue(context)
         let eventID = context.parameters.get("event_id") ?? ""
-        guard let event = try await api.event(projectID: issue.project.id, eventID: eventID), event.issueID == issue.id,
+        guard let event = try await storage.events.event(projectID: issue.project.id, eventID: eventID), event.issueID == issue.id,
             let id = context.parameters.get("attachment_id").flatMap({ Int64($0) }),
-            let (info, bytes) = try await web.attachment(id: id, projectID: issue.project.id, eventID: event.eventID)
+            let (info, bytes) = try await storage.events.attachment(id: id, projectID: issue.project.id, eventID: event.eventID)
         else { throw PageError.notFound("There is no such attachment.") }
         let safeName = String(info.filename.unicodeScalars.map { $0.isASCII && ($0.properties.isAlphabetic || "0123456789._-".unicodeScalars.contains($0)) ? Character($0) : "_" })
         var headers: HTTPFields = [.contentType: "application/octet-stream"]
@@ -188,29 +188,27 @@ extension WebController {
 
     static func statusLabel(_ issue: IssueInfo) -> String {
         switch (issue.status, issue.resolution) {
-        case ("resolved", .inNextRelease?): "Resolved in the next release"
-        case ("resolved", .inRelease(let version)?): "Resolved in \(version)"
-        case ("resolved", _): "Resolved"
-        case ("ignored", _): "Ignored"
-        default: "Unresolved"
+        case (.resolved, .inNextRelease?): "Resolved in the next release"
+        case (.resolved, .inRelease(let version)?): "Resolved in \(version)"
+        case (.resolved, _): "Resolved"
+        case (.ignored, _): "Ignored"
+        case (.unresolved, _): "Unresolved"
         }
     }
 
     static func describe(_ activity: ActivityInfo) -> String {
-        switch activity.type {
-        case "first_seen": "first saw this issue"
-        case "set_regression": "marked it as a regression" + (activity.data["version"]?.stringValue.map { " in \($0)" } ?? "")
-        case "set_resolved": "resolved it"
-        case "set_resolved_in_release": "resolved it in a release"
-        case "set_ignored": "ignored it"
-        case "set_unresolved": "unresolved it"
-        case "set_escalating": "marked it as escalating"
-        case "assigned": "assigned it" + (activity.data["assigneeEmail"]?.stringValue.map { " to \($0)" } ?? "")
-        case "unassigned": "unassigned it"
-        case "merge": "merged issues into it"
-        case "note": "commented"
-        case "auto_resolved": "resolved it after a period of inactivity"
-        default: activity.type.replacingOccurrences(of: "_", with: " ")
+        switch activity.kind {
+        case .firstSeen: "first saw this issue"
+        case .setRegression: "marked it as a regression" + (activity.data["version"]?.stringValue.map { " in \($0)" } ?? "")
+        case .setResolved: "resolved it"
+        case .setIgnored: "ignored it"
+        case .setUnresolved: "unresolved it"
+        case .setEscalating: "marked it as escalating"
+        case .assigned: "assigned it" + (activity.data["assigneeEmail"]?.stringValue.map { " to \($0)" } ?? "")
+        case .unassigned: "unassigned it"
+        case .merge: "merged issues into it"
+        case .note: "commented"
+        case .autoResolved: "resolved it after a period of inactivity"
         }
     }
 
@@ -218,7 +216,7 @@ extension WebController {
     @Sendable func eventJSON(_ request: Request, context: AppRequestContext) async throws -> Response {
         let issue = try issue(context)
         let wanted = context.parameters.get("event_id") ?? ""
-        guard let event = try await api.event(projectID: issue.project.id, eventID: wanted), event.issueID == issue.id else {
+        guard let event = try await storage.events.event(projectID: issue.project.id, eventID: wanted), event.issueID == issue.id else {
             throw PageError.notFound("Issue \(issue.shortIDText) has no event \(wanted).")
         }
         var headers: HTTPFields = [.contentType: "application/json"]
@@ -234,19 +232,19 @@ extension WebController {
         var change = IssueChange(actorID: session.user.id)
         switch fields.get("action") ?? "" {
         case "resolve":
-            change.status = "resolved"
+            change.status = .resolved
         case "resolve_next_release":
-            change.status = "resolved"
+            change.status = .resolved
             change.resolution = .inNextRelease(current: nil)
         case "resolve_in_release":
             let version = fields.get("release")?.trimmingCharacters(in: .whitespaces) ?? ""
             guard !version.isEmpty else { throw PageError(status: .badRequest, heading: "No release", text: "release: enter the version that fixes it.") }
-            change.status = "resolved"
+            change.status = .resolved
             change.resolution = .inRelease(version)
         case "unresolve":
-            change.status = "unresolved"
+            change.status = .unresolved
         case "ignore":
-            change.status = "ignored"
+            change.status = .ignored
             change.ignore = try Self.ignoreCondition(fields.get("ignore") ?? "", now: .now)
         case "assign_me":
             change.assigneeEmail = .some(session.user.email)
@@ -258,7 +256,7 @@ extension WebController {
         case let other:
             throw PageError(status: .badRequest, heading: "Unknown action", text: "action: \"\(other)\" is not a status change.")
         }
-        try await api.updateIssues(ids: [issue.id], change: change, now: .now)
+        try await storage.issues.updateIssues(ids: [issue.id], change: change, now: .now)
         return WebResponse.redirect(issueURL(issue.id))
     }
 
@@ -284,7 +282,7 @@ extension WebController {
         let fields = try await form(request, session: session)
         let text = fields.get("text")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         guard !text.isEmpty else { throw PageError(status: .badRequest, heading: "Empty comment", text: "text: write something first.") }
-        _ = try await api.addComment(issueID: issue.id, userID: session.user.id, text: text, now: .now)
+        _ = try await storage.issues.addComment(issueID: issue.id, userID: session.user.id, text: text, now: .now)
         return WebResponse.redirect(issueURL(issue.id))
     }
 }

@@ -15,7 +15,7 @@ extension WebController {
     @Sendable func loginForm(_ request: Request, context: AppRequestContext) async throws -> Response {
         let next = WebResponse.localPath(FormQuery(request).get("next"), fallback: "/organizations/\(organization)/issues/")
         if let cookie = request.cookies[WebAuth.sessionCookie]?.value,
-            try await web.session(tokenHash: APIToken.hash(cookie), now: .now) != nil
+            try await storage.accounts.session(tokenHash: APIToken.hash(cookie), now: .now) != nil
         {
             return WebResponse.redirect(next)
         }
@@ -47,7 +47,7 @@ extension WebController {
             return response
         }
         let password = fields.get("password") ?? ""
-        let account = try await web.account(email: email)
+        let account = try await storage.accounts.account(email: email)
         // bcrypt takes ~60 ms: off the event loop; an unknown address costs the same as a wrong password.
         let matches = await WebAuth.bcrypt { Password.verify(password, hash: account?.passwordHash ?? Self.timingHash) }
         guard let account, matches, account.isActive else {
@@ -56,7 +56,7 @@ extension WebController {
         }
         throttle.succeeded(keys, now: now)
         let token = WebAuth.randomToken()
-        try await web.createSession(
+        try await storage.accounts.createSession(
             tokenHash: APIToken.hash(token), userID: account.user.id, csrfToken: WebAuth.randomToken(), now: now,
             expires: now.addingTimeInterval(WebAuth.sessionLifetime))
         var response = WebResponse.redirect(next)
@@ -73,7 +73,7 @@ extension WebController {
         let session = try session(context)
         _ = try await form(request, session: session)
         if let cookie = request.cookies[WebAuth.sessionCookie]?.value {
-            try await web.deleteSession(tokenHash: APIToken.hash(cookie))
+            try await storage.accounts.deleteSession(tokenHash: APIToken.hash(cookie))
         }
         var response = WebResponse.redirect("/login")
         response.setCookie(WebAuth.cookie(WebAuth.sessionCookie, "", maxAge: 0, secure: WebAuth.isSecure(request, baseURL: baseURL)))

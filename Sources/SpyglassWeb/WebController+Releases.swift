@@ -92,7 +92,7 @@ extension WebController {
         }
         let offset = max(0, min(Int(parameters.get("cursor") ?? "0") ?? 0, 1_000_000))
         let now = Date.now
-        var releases = selected.isEmpty ? [] : try await api.releases(projectIDs: selected.map(\.id), limit: Self.pageSize + 1, offset: offset)
+        var releases = selected.isEmpty ? [] : try await storage.releases.releases(projectIDs: selected.map(\.id), limit: Self.pageSize + 1, offset: offset)
         let hasNext = releases.count > Self.pageSize
         releases = Array(releases.prefix(Self.pageSize))
         let rows = releases.map { release in
@@ -126,7 +126,7 @@ extension WebController {
         let candidates = wanted.map { text in projects.filter { String($0.id) == text || $0.slug == text } } ?? projects
         var found: ReleaseInfo?
         for project in candidates {
-            if let release = try await api.release(projectID: project.id, version: version) {
+            if let release = try await storage.releases.release(projectID: project.id, version: version) {
                 found = release
                 break
             }
@@ -136,11 +136,11 @@ extension WebController {
         let limit = 50
         var query = IssueQuery()
         query.firstReleases = [version]
-        let newIssues = try await api.issues(
+        let newIssues = try await storage.issues.issues(
             IssueListRequest(projectIDs: [release.project.id], query: query, sort: .new, limit: limit, offset: 0, userID: session.user.id))
         var regressed: [IssueInfo] = []
-        for id in try await web.regressedIssueIDs(projectID: release.project.id, version: version, limit: limit) {
-            if let issue = try await api.issue(id: id) { regressed.append(issue) }
+        for id in try await storage.issues.regressedIssueIDs(projectID: release.project.id, version: version, limit: limit) {
+            if let issue = try await storage.issues.issue(id: id) { regressed.append(issue) }
         }
         let model = ReleaseModel(
             chrome: try await chrome(context, session, projects: projects, current: release.project.id, section: .releases),

@@ -66,21 +66,21 @@ extension WebController {
         _ request: Request, _ context: AppRequestContext, status: HTTPResponse.Status, notice: String? = nil, error: String? = nil
     ) async throws -> Response {
         let (session, project, projects) = try managedProject(context)
-        let keys = try await api.keys(projectID: project.id).map {
+        let keys = try await storage.projects.keys(projectID: project.id).map {
             KeyRow(
                 id: $0.id, label: $0.label, dsn: dsn($0, projectID: project.id, request: request),
                 rate: $0.rateLimitPerMinute.map(String.init) ?? "", active: $0.isActive)
         }
-        let members = try await web.members(projectID: project.id).map {
-            MemberRow(userID: $0.userID, email: $0.email, role: $0.role, active: $0.isActive)
+        let members = try await storage.projects.members(projectID: project.id).map {
+            MemberRow(userID: $0.userID, email: $0.email, role: $0.role.rawValue, active: $0.isActive)
         }
         let days = Int(saturating: retention.maxAge / 86_400)
-        let projectDays = try await web.retentionDays(projectID: project.id)
+        let projectDays = try await storage.projects.retentionDays(projectID: project.id)
         let effective = min(days, projectDays ?? days)
         let model = ProjectSettingsModel(
             chrome: try await chrome(context, session, projects: projects, current: project.id, section: .settings), project: project,
             base: settingsBase(project), notice: notice, error: error, keys: keys,
-            resolveAge: try await api.resolveAge(projectID: project.id).map(String.init) ?? "",
+            resolveAge: try await storage.projects.resolveAge(projectID: project.id).map(String.init) ?? "",
             retention: "Events are kept for \(effective) day\(effective == 1 ? "" : "s"), at most \(Formatting.count(retention.maxEventsPerProject)) per project.",
             retentionDays: projectDays.map(String.init) ?? "", serverDays: days, members: members)
         return render("project-settings", model, status: status)
@@ -105,7 +105,7 @@ extension WebController {
         try await settingsChange(request, context, notice: "Key created.") { _, project, fields in
             let label = fields.get("label")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             guard !label.isEmpty, label.count <= 64 else { throw DomainError(.invalidInput, "label: 1 to 64 characters") }
-            try await web.createKey(projectID: project.id, label: label, now: .now)
+            try await storage.projects.createKey(projectID: project.id, label: label, now: .now)
         }
     }
 
@@ -129,7 +129,7 @@ extension WebController {
                 }
             default: throw DomainError(.invalidInput, "action: revoke, activate or rate-limit")
             }
-            guard try await web.updateKey(id: id, projectID: project.id, isActive: active, rateLimitPerMinute: limit) else {
+            guard try await storage.projects.updateKey(id: id, projectID: project.id, isActive: active, rateLimitPerMinute: limit) else {
                 throw DomainError(.notFound, "project \(project.slug) has no key \(id)")
             }
         }
@@ -145,7 +145,7 @@ extension WebController {
                 }
                 hours = number
             }
-            try await api.setResolveAge(projectID: project.id, hours: hours)
+            try await storage.projects.setResolveAge(projectID: project.id, hours: hours)
         }
     }
 
@@ -159,20 +159,24 @@ extension WebController {
                 }
                 days = number
             }
-            try await web.setRetentionDays(projectID: project.id, days: days)
+            try await storage.projects.setRetentionDays(projectID: project.id, days: days)
         }
     }
 
     @Sendable func addMember(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await settingsChange(request, context, notice: "Member added.") { _, project, fields in
-            try await web.addMember(projectID: project.id, email: fields.get("email") ?? "", role: fields.get("role") ?? "member", now: .now)
+            let text = fields.get("role") ?? ProjectRole.member.rawValue
+            guard let role = ProjectRole(rawValue: text) else {
+                throw DomainError(.invalidInput, "role: \"\(text)\" is not admin or member")
+            }
+            try await storage.projects.addMember(projectID: project.id, email: fields.get("email") ?? "", role: role, now: .now)
         }
     }
 
     @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await settingsChange(request, context, notice: "Member removed.") { _, project, _ in
             guard let userID = context.parameters.get("user_id").flatMap({ Int64($0) }) else { throw DomainError(.notFound, "no such member") }
-            try await web.removeMember(projectID: project.id, userID: userID)
+            try await storage.projects.removeMember(projectID: project.id, userID: userID)
         }
     }
 }

@@ -54,7 +54,7 @@ extension WebController {
     func issueRow(_ issue: IssueInfo, hours: [Int], now: Date) -> IssueRow {
         IssueRow(
             id: issue.id, url: issueURL(issue.id), shortID: issue.shortIDText, title: issue.title, culprit: issue.culprit,
-            level: issue.level, badges: Self.badges(issue), events: Formatting.count(issue.timesSeen),
+            level: issue.level.rawValue, badges: Self.badges(issue), events: Formatting.count(issue.timesSeen),
             users: Formatting.count(issue.userCount), lastSeen: Formatting.ago(issue.lastSeen, now: now),
             lastSeenISO: Formatting.iso(issue.lastSeen), firstSeen: Formatting.age(issue.firstSeen, now: now),
             firstSeenISO: Formatting.iso(issue.firstSeen), sparkline: Formatting.sparkline(hours))
@@ -62,8 +62,8 @@ extension WebController {
 
     static func badges(_ issue: IssueInfo) -> [String] {
         var badges: [String] = []
-        if issue.status != "unresolved" { badges.append(issue.status) }
-        if let substatus = issue.substatus, ["new", "regressed", "escalating"].contains(substatus) { badges.append(substatus) }
+        if issue.status != .unresolved { badges.append(issue.status.rawValue) }
+        if let substatus = issue.substatus, [.new, .regressed, .escalating].contains(substatus) { badges.append(substatus.rawValue) }
         return badges
     }
 
@@ -105,7 +105,7 @@ extension WebController {
         do {
             let query = try IssueQuery.parse(queryText, now: now)
             let ids = project.map { [$0.id] } ?? projects.map(\.id)
-            var issues = ids.isEmpty ? [] : try await api.issues(
+            var issues = ids.isEmpty ? [] : try await storage.issues.issues(
                 IssueListRequest(projectIDs: ids, query: query, sort: sort, limit: Self.pageSize, offset: offset, userID: session.user.id))
             hasNext = issues.count > Self.pageSize
             issues = Array(issues.prefix(Self.pageSize))
@@ -122,7 +122,7 @@ extension WebController {
         let sorts = [(IssueSort.date, "Last seen"), (.new, "First seen"), (.freq, "Events"), (.user, "Users")].map {
             Choice(value: $0.0.rawValue, label: $0.1, selected: $0.0 == sort)
         }
-        var poll = "/organizations/\(organization)/live/?since=\(try await web.eventMark())"
+        var poll = "/organizations/\(organization)/live/?since=\(try await storage.events.eventMark())"
         if let project { poll += "&project=\(project.id)" }
         let model = StreamModel(
             chrome: try await chrome(context, session, projects: projects, current: project?.id), projectID: project?.id,
@@ -137,7 +137,7 @@ extension WebController {
         guard !ids.isEmpty else { return [:] }
         let currentHour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
         let firstHour = currentHour - Int64(hours) + 1
-        let counts = try await api.hourlyCounts(issueIDs: ids, since: Date(timeIntervalSince1970: Double(firstHour * 3600)))
+        let counts = try await storage.issues.hourlyCounts(issueIDs: ids, since: Date(timeIntervalSince1970: Double(firstHour * 3600)))
         return Dictionary(uniqueKeysWithValues: ids.map { id in
             let perHour = counts[id] ?? [:]
             return (id, (firstHour...currentHour).map { perHour[$0] ?? 0 })
@@ -150,7 +150,7 @@ extension WebController {
         var projects = try access(context).projects().map(\.id)
         if let project = parameters.get("project").flatMap({ Int64($0) }) { projects = projects.filter { $0 == project } }
         let since = Int64(parameters.get("since") ?? "") ?? .max
-        let count = try await web.eventsStored(after: since, projectIDs: projects)
+        let count = try await storage.events.eventsStored(after: since, projectIDs: projects)
         var headers: HTTPFields = [.contentType: "application/json"]
         WebResponse.securityHeaders(&headers)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"count\":\(count)}")))
@@ -168,7 +168,7 @@ extension WebController {
         }
         var ids: [Int64] = []
         for text in selected {
-            guard let id = Int64(text), let issue = try await api.issue(id: id), visible.contains(issue.project.id) else {
+            guard let id = Int64(text), let issue = try await storage.issues.issue(id: id), visible.contains(issue.project.id) else {
                 throw PageError.notFound("There is no issue \(text), or you are not a member of its project.")
             }
             ids.append(id)
@@ -178,14 +178,14 @@ extension WebController {
         }
         switch fields.get("action") {
         case "resolve":
-            try await api.updateIssues(ids: ids, change: IssueChange(status: "resolved", actorID: session.user.id), now: .now)
+            try await storage.issues.updateIssues(ids: ids, change: IssueChange(status: .resolved, actorID: session.user.id), now: .now)
         case "ignore":
-            try await api.updateIssues(ids: ids, change: IssueChange(status: "ignored", ignore: .forever, actorID: session.user.id), now: .now)
+            try await storage.issues.updateIssues(ids: ids, change: IssueChange(status: .ignored, ignore: .forever, actorID: session.user.id), now: .now)
         case "merge":
             guard ids.count >= 2 else {
                 throw PageError(status: .badRequest, heading: "Cannot merge", text: "Select at least two issues of one project to merge.")
             }
-            _ = try await api.mergeIssues(ids: ids)
+            _ = try await storage.issues.mergeIssues(ids: ids)
         default:
             throw PageError(status: .badRequest, heading: "Unknown action", text: "action: expected resolve, ignore or merge.")
         }

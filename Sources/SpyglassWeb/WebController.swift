@@ -13,8 +13,7 @@ import SpyglassWebAssets
 /// Access: every page states its ``Action`` and ``Authorization`` decides, as for the API (see
 /// `docs/authorization.md`). Every state-changing form carries the session's CSRF token.
 public struct WebController: Sendable {
-    let api: any APIStore
-    let web: any WebStore
+    let storage: Storage
     let organization: String
     let baseURL: URL?
     let library: MustacheLibrary
@@ -23,10 +22,9 @@ public struct WebController: Sendable {
 
     let retention: RetentionPolicy
 
-    public init(api: any APIStore, web: any WebStore, organization: String, baseURL: URL?, retention: RetentionPolicy = RetentionPolicy()) throws {
+    public init(storage: Storage, organization: String, baseURL: URL?, retention: RetentionPolicy = RetentionPolicy()) throws {
         self.retention = retention
-        self.api = api
-        self.web = web
+        self.storage = storage
         self.organization = organization
         self.baseURL = baseURL
         MustacheContentTypes.register(SafeHTML(), named: SafeHTML.name)
@@ -43,7 +41,7 @@ public struct WebController: Sendable {
         open.on(.get, "static/:file", .open, use: staticFile)
         open.on(.get, "login", .open, use: wrap(loginForm))
         open.on(.post, "login", .open, use: wrap(login))
-        let pages = PolicedRoutes(router.group().add(middleware: WebSessionMiddleware(store: web)), policies: policies)
+        let pages = PolicedRoutes(router.group().add(middleware: WebSessionMiddleware(accounts: storage.accounts)), policies: policies)
         add(pages, .get, "/", .useAccount) { _, _ in WebResponse.redirect("/organizations/\(organization)/issues/") }
         add(pages, .post, "logout", .useAccount, logout)
         add(pages, .get, "organizations/:org/issues", .readIssues, stream)
@@ -72,7 +70,7 @@ public struct WebController: Sendable {
     ) {
         pages.on(method, path, .action(action), use: wrap { request, context in
             var context = context
-            context.access = try await AccessResolver(store: api, organization: organization).resolve(
+            context.access = try await AccessResolver(storage: storage, organization: organization).resolve(
                 action, user: context.webSession?.user, parameter: { context.parameters.get($0) })
             return try await handler(request, context)
         })
@@ -182,14 +180,14 @@ public struct WebController: Sendable {
     /// The user with their roles: as the access check found them, else (a page refused before it) read now.
     func viewer(_ context: AppRequestContext, _ session: WebSession) async throws -> Viewer {
         if let access = context.access { return access.viewer }
-        return Viewer(user: session.user, memberships: try await api.memberships(userID: session.user.id))
+        return Viewer(user: session.user, memberships: try await storage.projects.memberships(userID: session.user.id))
     }
 
     /// The projects the user may read: the project switcher.
     func visibleProjects(_ context: AppRequestContext, _ session: WebSession) async throws -> [ProjectInfo] {
         if let access = context.access { return access.projects(allowing: .readProject) }
         let viewer = try await viewer(context, session)
-        return try await api.allProjects().filter { viewer.may(.readProject, in: $0.id) }
+        return try await storage.projects.allProjects().filter { viewer.may(.readProject, in: $0.id) }
     }
 
     /// The issue in the path; the policy checked its project.

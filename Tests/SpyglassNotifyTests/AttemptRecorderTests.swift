@@ -27,16 +27,16 @@ final class GatedOutbox: NotificationOutbox {
             started.yield()
             for await _ in gate { break }
         }
-        try await database.recordAttempts(attempts)
+        try await database.storage.outbox.recordAttempts(attempts)
     }
 
     func dueNotifications(now: Date, limit: Int) async throws -> [PendingNotification] {
-        try await database.dueNotifications(now: now, limit: limit)
+        try await database.storage.outbox.dueNotifications(now: now, limit: limit)
     }
 
-    func pendingNotificationCount() async throws -> Int { try await database.pendingNotificationCount() }
+    func pendingNotificationCount() async throws -> Int { try await database.storage.outbox.pendingNotificationCount() }
 
-    func nextNotificationDue() async throws -> Date? { try await database.nextNotificationDue() }
+    func nextNotificationDue() async throws -> Date? { try await database.storage.outbox.nextNotificationDue() }
 }
 
 @Suite struct AttemptRecorderTests {
@@ -57,7 +57,7 @@ final class GatedOutbox: NotificationOutbox {
             _ = try await writer.ingest(IngestWork(projectID: 1, event: event))
         }
         runner.cancel()
-        return (database, try await database.dueNotifications(now: now.addingTimeInterval(60), limit: 100))
+        return (database, try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(60), limit: 100))
     }
 
     @Test func attemptsFinishingWhileOneIsWrittenAreWrittenTogether() async throws {
@@ -74,19 +74,19 @@ final class GatedOutbox: NotificationOutbox {
         for await _ in outbox.firstWriteStarted { break }
         // While the first write waits, the others only queue: each call returns before anything is written.
         for notification in due.dropFirst() { await recorder.record(attempt(notification)) }
-        #expect(try await database.pendingNotificationCount() == 5)
+        #expect(try await database.storage.outbox.pendingNotificationCount() == 5)
         outbox.opener.yield()
         await first.value
         #expect(outbox.batches.withLock { $0 } == [[due[0].id], due.dropFirst().map(\.id)])
-        #expect(try await database.pendingNotificationCount() == 0)
-        let history = try await database.deliveries(issueID: nil, ruleID: 1, limit: 10)
+        #expect(try await database.storage.outbox.pendingNotificationCount() == 0)
+        let history = try await database.storage.alertRules.deliveries(issueID: nil, ruleID: 1, limit: 10)
         #expect(history.count == 5 && history.allSatisfy { $0.status == "delivered" && $0.history.count == 1 })
     }
 
     @Test func oneTransactionRecordsDeliveriesRetriesAndFailures() async throws {
         let (database, due) = try await pendingNotifications(3)
         try #require(due.count == 3)
-        try await database.recordAttempts([
+        try await database.storage.outbox.recordAttempts([
             RecordedAttempt(notificationID: due[0].id, attempt: DeliveryAttempt(date: now, succeeded: true, detail: "ok"), retryAt: nil),
             RecordedAttempt(
                 notificationID: due[1].id, attempt: DeliveryAttempt(date: now, succeeded: false, detail: "timed out"),
@@ -96,28 +96,28 @@ final class GatedOutbox: NotificationOutbox {
                 retryAt: nil),
         ])
         let byID = Dictionary(
-            uniqueKeysWithValues: try await database.deliveries(issueID: nil, ruleID: 1, limit: 10).map { ($0.id, $0) })
+            uniqueKeysWithValues: try await database.storage.alertRules.deliveries(issueID: nil, ruleID: 1, limit: 10).map { ($0.id, $0) })
         #expect(byID[due[0].id]?.status == "delivered" && byID[due[0].id]?.delivered == now)
         #expect(byID[due[1].id]?.status == "pending" && byID[due[1].id]?.nextAttempt == now.addingTimeInterval(30))
         #expect(byID[due[1].id]?.lastError == "timed out" && byID[due[1].id]?.attempts == 1)
         #expect(byID[due[2].id]?.status == "failed" && byID[due[2].id]?.lastError == "550 no such user")
-        #expect(try await database.pendingNotificationCount() == 1)
-        #expect(try await database.nextNotificationDue() == now.addingTimeInterval(30))
+        #expect(try await database.storage.outbox.pendingNotificationCount() == 1)
+        #expect(try await database.storage.outbox.nextNotificationDue() == now.addingTimeInterval(30))
     }
 
     @Test func aNotificationDeletedMeanwhileDoesNotTakeTheOtherAttemptsWithIt() async throws {
         // Deleting or merging an issue deletes its notifications while their deliveries may be under way.
         let (database, due) = try await pendingNotifications(3)
         try #require(due.count == 3)
-        try await database.deleteIssue(id: due[1].content.issueID)
-        try await database.recordAttempts(
+        try await database.storage.issues.deleteIssue(id: due[1].content.issueID)
+        try await database.storage.outbox.recordAttempts(
             due.map {
                 RecordedAttempt(
                     notificationID: $0.id, attempt: DeliveryAttempt(date: now, succeeded: true, detail: "ok"), retryAt: nil)
             })
-        let history = try await database.deliveries(issueID: nil, ruleID: 1, limit: 10)
+        let history = try await database.storage.alertRules.deliveries(issueID: nil, ruleID: 1, limit: 10)
         #expect(Set(history.map(\.id)) == [due[0].id, due[2].id])
         #expect(history.allSatisfy { $0.status == "delivered" && $0.history.count == 1 })
-        #expect(try await database.pendingNotificationCount() == 0)
+        #expect(try await database.storage.outbox.pendingNotificationCount() == 0)
     }
 }

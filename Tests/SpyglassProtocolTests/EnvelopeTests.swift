@@ -2,7 +2,7 @@ import SpyglassProtocol
 import Testing
 
 @Suite struct EnvelopeTests {
-    let keepEvents = EnvelopeReader.Limits(keptItems: ["event": 1024 * 1024, "attachment": 100])
+    let keepEvents = EnvelopeReader.Limits(keptItems: [.event: 1024 * 1024, .attachment: 100])
 
     func parse(_ text: String, limits: EnvelopeReader.Limits? = nil) throws(EnvelopeError) -> Envelope {
         try Envelope.parse(Array(text.utf8), limits: limits ?? keepEvents)
@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func enforcesPayloadAndEnvelopeLimitsWhileStreaming() {
-        let limits = EnvelopeReader.Limits(maxHeaderLine: 64, maxEnvelope: 1000, keptItems: ["event": 10])
+        let limits = EnvelopeReader.Limits(maxHeaderLine: 64, maxEnvelope: 1000, keptItems: [.event: 10])
         let longEvent = "{}\n{\"type\":\"event\"}\n" + String(repeating: "x", count: 11) + "\n"
         let error = #expect(throws: EnvelopeError.self) { try parse(longEvent, limits: limits) }
         #expect(error?.message == "item 1 (event): payload exceeds the 10 bytes limit")

@@ -23,7 +23,7 @@ import Testing
 
     @Test func mutatedEnvelopesNeverTrap() {
         var generator = Generator(state: 42)
-        let limits = EnvelopeReader.Limits(maxHeaderLine: 256, maxEnvelope: 4096, keptItems: ["event": 512, "attachment": 64])
+        let limits = EnvelopeReader.Limits(maxHeaderLine: 256, maxEnvelope: 4096, keptItems: [.event: 512, .attachment: 64])
         var outcomes = (parsed: 0, refused: 0)
         for _ in 0..<20_000 {
             var bytes = Self.seed

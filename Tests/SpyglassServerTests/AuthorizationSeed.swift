@@ -44,24 +44,24 @@ struct AuthorizationSeed {
         try template.createProject(name: "Other", slug: "other", now: now)
         // The server admin is a member of nothing (as the first `serve`'s admin of projects made before it).
         try await template.writer.write { try $0.execute(sql: "DELETE FROM project_member") }
-        try template.addMember(projectSlug: "zebra", email: "lead@example.com", role: "admin", now: now)
-        try template.addMember(projectSlug: "zebra", email: "dev@example.com", role: "member", now: now)
-        try template.addMember(projectSlug: "other", email: "outsider@example.com", role: "member", now: now)
+        try template.addMember(projectSlug: "zebra", email: "lead@example.com", role: .admin, now: now)
+        try template.addMember(projectSlug: "zebra", email: "dev@example.com", role: .member, now: now)
+        try template.addMember(projectSlug: "other", email: "outsider@example.com", role: .member, now: now)
         for (role, email) in emails {
             let (token, hash) = APIToken.generate()
             let record = try template.createAPIToken(userEmail: email, name: "matrix", tokenHash: hash, now: now)
             let cookie = APIToken.generate().token, csrf = APIToken.generate().token
-            try await template.createSession(
+            try await template.storage.accounts.createSession(
                 tokenHash: APIToken.hash(cookie), userID: record.userId, csrfToken: csrf, now: now, expires: now + 3600)
             users[role] = Credentials(userID: record.userId, token: token, tokenID: record.id ?? 0, cookie: cookie, csrf: csrf)
         }
         try await storeEvent(configuration: configuration, now: now)
-        _ = try await template.createRelease(version: Self.version, projectIDs: [zebra], change: ReleaseChange(), now: now)
+        _ = try await template.storage.releases.createRelease(version: Self.version, projectIDs: [zebra], change: ReleaseChange(), now: now)
         let rule = try AlertRule(
             json: try JSONParser.parse(Array(#"{"name":"Hook","conditions":[{"id":"first_seen"}],"actions":[{"id":"webhook","url":"https://hooks.example.com/x"}]}"#.utf8)),
             secret: { Self.secret })
-        ruleID = try await template.createAlertRule(rule, projectID: zebra, now: now)
-        keyID = try await template.keys(projectID: zebra)[0].id
+        ruleID = try await template.storage.alertRules.createAlertRule(rule, projectID: zebra, now: now)
+        keyID = try await template.storage.projects.keys(projectID: zebra)[0].id
     }
 
     private mutating func storeEvent(configuration: ServerConfiguration, now: Date) async throws {

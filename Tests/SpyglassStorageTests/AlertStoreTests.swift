@@ -17,7 +17,7 @@ import Testing
 
     @Test func newProjectsGetTheDefaultRuleWhichMailsMembersOnNewIssuesAndRegressions() async throws {
         let database = try setUp()
-        let rules = try await database.alertRules(projectID: 1)
+        let rules = try await database.storage.alertRules.alertRules(projectID: 1)
         #expect(rules.map(\.name) == [AlertRule.defaultName])
         #expect(rules.first?.conditions == [.firstSeen, .regression] && rules.first?.actions == [.email(.members)])
 
@@ -30,14 +30,14 @@ import Testing
         try await store(database, [first])
         #expect(try notifications(database).count == 1)
 
-        let issue = try #require(try await database.issues(
+        let issue = try #require(try await database.storage.issues.issues(
             IssueListRequest(projectIDs: [1], query: IssueQuery.parse("is:unresolved", now: now), sort: .date, limit: 10, offset: 0, userID: 1)).first)
-        try await database.updateIssues(ids: [issue.id], change: IssueChange(status: "resolved"), now: now.addingTimeInterval(10))
+        try await database.storage.issues.updateIssues(ids: [issue.id], change: IssueChange(status: .resolved), now: now.addingTimeInterval(10))
         try await store(database, [try event(String(format: error, String(repeating: "3", count: 32)), at: 20)])
-        let status = try await database.issue(id: issue.id)?.status
-        #expect(try notifications(database).map(\.trigger) == ["new_issue", "regression"], "issue is \(status ?? "gone")")
+        let status = try await database.storage.issues.issue(id: issue.id)?.status
+        #expect(try notifications(database).map(\.trigger) == ["new_issue", "regression"], "issue is \(status?.rawValue ?? "gone")")
 
-        let due = try await database.dueNotifications(now: now.addingTimeInterval(30), limit: 10)
+        let due = try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(30), limit: 10)
         #expect(due.map(\.trigger) == [.newIssue, .regression])
         #expect(due.first?.action == .email(.addresses(["admin@example.com"])))
         #expect(due.first?.content.shortID == "DEFAULT-1" && due.first?.content.title == "KeyError: k")
@@ -48,8 +48,8 @@ import Testing
         let rule = AlertRule(
             name: "busy", frequencyMinutes: 30, conditions: [.eventFrequency(count: 3, interval: .oneHour)],
             actions: [.webhook(url: "http://hooks.example.com/", secret: "s3cret-key")])
-        _ = try await database.createAlertRule(rule, projectID: 1, now: now)
-        #expect(try await database.deleteAlertRule(id: 1, projectID: 1))  // the default rule: only "busy" is left
+        _ = try await database.storage.alertRules.createAlertRule(rule, projectID: 1, now: now)
+        #expect(try await database.storage.alertRules.deleteAlertRule(id: 1, projectID: 1))  // the default rule: only "busy" is left
         let payload = #"{"message":"busy","level":"warning"}"#
         try await store(database, try (0..<3).map { try event(payload, at: Double($0)) })
         #expect(try notifications(database).isEmpty)
@@ -64,31 +64,31 @@ import Testing
         // Maintenance drops minute counts older than two hours, and settled notifications past retention.
         let minutes = { try database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM issue_minute") ?? 0 } }
         #expect(try minutes() == 2)
-        try await database.pruneAlertData(now: now.addingTimeInterval(3 * 3600), maxAge: 86400)
+        try await database.storage.maintenance.pruneAlertData(now: now.addingTimeInterval(3 * 3600), maxAge: 86400)
         #expect(try minutes() == 0 && notifications(database).count == 2)  // pending ones stay
-        for pending in try await database.dueNotifications(now: now.addingTimeInterval(3600), limit: 10) {
-            try await database.recordAttempt(pending.id, DeliveryAttempt(date: now, succeeded: true, detail: "ok"), retryAt: nil)
+        for pending in try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(3600), limit: 10) {
+            try await database.storage.outbox.recordAttempt(pending.id, DeliveryAttempt(date: now, succeeded: true, detail: "ok"), retryAt: nil)
         }
-        try await database.pruneAlertData(now: now.addingTimeInterval(2 * 86400), maxAge: 86400)
+        try await database.storage.maintenance.pruneAlertData(now: now.addingTimeInterval(2 * 86400), maxAge: 86400)
         #expect(try notifications(database).isEmpty)
     }
 
     @Test func attemptsAreRecordedAndRetriesScheduled() async throws {
         let database = try setUp()
         try await store(database, [try event(#"{"message":"boom"}"#)])
-        let pending = try #require(try await database.dueNotifications(now: now, limit: 10).first)
-        try await database.recordAttempt(
+        let pending = try #require(try await database.storage.outbox.dueNotifications(now: now, limit: 10).first)
+        try await database.storage.outbox.recordAttempt(
             pending.id, DeliveryAttempt(date: now, succeeded: false, detail: "connection refused"), retryAt: now.addingTimeInterval(30))
-        #expect(try await database.dueNotifications(now: now.addingTimeInterval(29), limit: 10).isEmpty)
-        #expect(try await database.nextNotificationDue() == now.addingTimeInterval(30))
-        let again = try #require(try await database.dueNotifications(now: now.addingTimeInterval(30), limit: 10).first)
+        #expect(try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(29), limit: 10).isEmpty)
+        #expect(try await database.storage.outbox.nextNotificationDue() == now.addingTimeInterval(30))
+        let again = try #require(try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(30), limit: 10).first)
         #expect(again.attempts == 1)
-        try await database.recordAttempt(again.id, DeliveryAttempt(date: now.addingTimeInterval(31), succeeded: true, detail: "ok"), retryAt: nil)
-        #expect(try await database.pendingNotificationCount() == 0)
-        let history = try await database.deliveries(issueID: pending.content.issueID, ruleID: nil, limit: 10)
+        try await database.storage.outbox.recordAttempt(again.id, DeliveryAttempt(date: now.addingTimeInterval(31), succeeded: true, detail: "ok"), retryAt: nil)
+        #expect(try await database.storage.outbox.pendingNotificationCount() == 0)
+        let history = try await database.storage.alertRules.deliveries(issueID: pending.content.issueID, ruleID: nil, limit: 10)
         #expect(history.count == 1 && history[0].status == "delivered" && history[0].attempts == 2)
         #expect(history[0].history.map(\.succeeded) == [false, true] && history[0].lastError == "connection refused")
-        #expect(try await database.deliveries(issueID: nil, ruleID: 1, limit: 10).map(\.id) == [pending.id])
+        #expect(try await database.storage.alertRules.deliveries(issueID: nil, ruleID: 1, limit: 10).map(\.id) == [pending.id])
     }
 }
 
@@ -101,13 +101,13 @@ import Testing
 
     @Test func anIgnoredIssueComingBackFiresReappearedRules() async throws {
         let database = try setUp()
-        _ = try await database.createAlertRule(
+        _ = try await database.storage.alertRules.createAlertRule(
             AlertRule(name: "back", conditions: [.reappeared], actions: [.email(.addresses(["a@example.com"]))]), projectID: 1, now: now)
         let payload = #"{"message":"flaky job"}"#
         try await store(database, [try event(payload)])
-        let issue = try #require(try await database.issues(
+        let issue = try #require(try await database.storage.issues.issues(
             IssueListRequest(projectIDs: [1], query: IssueQuery(), sort: .date, limit: 10, offset: 0, userID: 1)).first)
-        try await database.updateIssues(ids: [issue.id], change: IssueChange(status: "ignored", ignore: .untilCount(2)), now: now)
+        try await database.storage.issues.updateIssues(ids: [issue.id], change: IssueChange(status: .ignored, ignore: .untilCount(2)), now: now)
         try await store(database, [try event(payload, at: 10)])
         #expect(try triggers(database) == ["new_issue"])  // the default rule; one more event is not enough
         try await store(database, [try event(payload, at: 20), try event(payload, at: 30)])
@@ -116,8 +116,8 @@ import Testing
 
     @Test func userFrequencyCountsDistinctUsersWithinTheInterval() async throws {
         let database = try setUp()
-        #expect(try await database.deleteAlertRule(id: 1, projectID: 1))
-        _ = try await database.createAlertRule(
+        #expect(try await database.storage.alertRules.deleteAlertRule(id: 1, projectID: 1))
+        _ = try await database.storage.alertRules.createAlertRule(
             AlertRule(name: "many users", conditions: [.uniqueUserFrequency(count: 2, interval: .oneHour)],
                       actions: [.slack(url: "https://hooks.slack.com/x")]), projectID: 1, now: now)
         let payload = #"{"message":"login broken","user":{"id":"%@"}}"#

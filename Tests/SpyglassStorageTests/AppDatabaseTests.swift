@@ -49,47 +49,51 @@ import Testing
         #expect(error?.message.contains("Not a directory") == true)
     }
 
-    @Test func bootstrapCreatesAnAdminAndTheDefaultProjectOnce() throws {
+    @Test func bootstrapCreatesAnAdminAndTheDefaultProjectOnce() async throws {
         let database = try AppDatabase.inMemory()
-        let first = try database.bootstrap(adminEmail: "Admin@Example.com", adminPassword: nil, now: now)
+        let first = try await database.storage.maintenance.bootstrap(adminEmail: "Admin@Example.com", adminPassword: nil, now: now)
         let admin = try #require(first.createdAdmin)
         let password = try #require(first.generatedPassword)
         #expect(admin.email == "admin@example.com")
-        #expect(admin.isAdmin && admin.mustChangePassword)
-        #expect(Password.verify(password, hash: admin.passwordHash))
+        let account = try #require(try await database.storage.accounts.account(email: "admin@example.com"))
+        #expect(admin.isAdmin && account.user.id == admin.id)
+        #expect(try database.users().first?.mustChangePassword == true)
+        #expect(Password.verify(password, hash: account.passwordHash))
         #expect(first.createdProject)
         let project = try #require(first.project)
-        #expect(project.project.slug == "default")
-        #expect(project.project.id == 1)
-        #expect(project.keys.count == 1)
+        #expect(project.slug == "default")
+        #expect(project.id == 1)
+        #expect(first.keys.count == 1)
         #expect(try database.memberIDs(projectID: 1) == [admin.id].compactMap { $0 })
 
-        let second = try database.bootstrap(adminEmail: "admin@example.com", adminPassword: nil, now: now)
+        let second = try await database.storage.maintenance.bootstrap(adminEmail: "admin@example.com", adminPassword: nil, now: now)
         #expect(second.createdAdmin == nil)
         #expect(second.generatedPassword == nil)
         #expect(!second.createdProject)
         #expect(second.project == project)
+        #expect(second.keys == first.keys)
         #expect(try database.users().count == 1)
         #expect(try database.projects().count == 1)
     }
 
-    @Test func bootstrapUsesAConfiguredPassword() throws {
+    @Test func bootstrapUsesAConfiguredPassword() async throws {
         let database = try AppDatabase.inMemory()
-        let report = try database.bootstrap(adminEmail: "ops@example.com", adminPassword: "from-the-env", now: now)
+        let report = try await database.storage.maintenance.bootstrap(adminEmail: "ops@example.com", adminPassword: "from-the-env", now: now)
         let admin = try #require(report.createdAdmin)
         #expect(report.generatedPassword == nil)
-        #expect(!admin.mustChangePassword)
-        #expect(Password.verify("from-the-env", hash: admin.passwordHash))
+        #expect(try database.users().first?.mustChangePassword == false)
+        let account = try #require(try await database.storage.accounts.account(email: admin.email))
+        #expect(Password.verify("from-the-env", hash: account.passwordHash))
     }
 
-    @Test func bootstrapKeepsProjectsAndAdminsMadeBeforeIt() throws {
+    @Test func bootstrapKeepsProjectsAndAdminsMadeBeforeIt() async throws {
         let database = try AppDatabase.inMemory()
         try database.createUser(email: "boss@example.com", passwordHash: "x", isAdmin: true, now: now)
         try database.createProject(name: "Shop", now: now)
-        let report = try database.bootstrap(adminEmail: "admin@example.com", adminPassword: nil, now: now)
+        let report = try await database.storage.maintenance.bootstrap(adminEmail: "admin@example.com", adminPassword: nil, now: now)
         #expect(report.createdAdmin == nil)
         #expect(!report.createdProject)
-        #expect(report.project?.project.slug == "shop")
+        #expect(report.project?.slug == "shop")
     }
 
     @Test func projectsKeepAnImportedIdAndKey() throws {
@@ -141,8 +145,8 @@ import Testing
         let user = try database.createUser(email: "ci@example.com", passwordHash: "x", isAdmin: false, now: now)
         let (token, hash) = APIToken.generate()
         try database.createAPIToken(userEmail: "CI@example.com", name: "ci", tokenHash: hash, now: now)
-        #expect(try await database.user(tokenHash: APIToken.hash(token))?.id == user.id)
-        #expect(try await database.user(tokenHash: token) == nil)
+        #expect(try await database.storage.accounts.user(tokenHash: APIToken.hash(token))?.id == user.id)
+        #expect(try await database.storage.accounts.user(tokenHash: token) == nil)
         let stored = try await database.writer.read { db in try String.fetchAll(db, sql: "SELECT token_hash FROM api_token") }
         #expect(stored == [hash])
         #expect(throws: DomainError.self) {

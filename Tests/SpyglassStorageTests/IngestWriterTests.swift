@@ -72,7 +72,7 @@ import Testing
         let work = IngestWork(projectID: project, event: event)
         let writer = IngestWriter(database: database, metrics: TestMetrics())
         try await withRunningWriter(writer) { _ = try await writer.ingest(work) }
-        let stored = try #require(try database.events(ids: [event.eventID]).first)
+        let stored = try #require(try await database.storage.events.events(ids: [event.eventID]).first)
         #expect(stored.payload == event.payload)
         #expect(stored.payload["user"]?["ip_address"] == "10.1.2.3")
         #expect(stored.payload["errors"]?.arrayValue?.first?["type"] == "clock_drift")

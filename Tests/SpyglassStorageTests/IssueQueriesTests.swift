@@ -10,7 +10,7 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_790_000_000)
 
     func list(_ database: AppDatabase, _ query: String, sort: IssueSort = .date) async throws -> [IssueInfo] {
-        try await database.issues(
+        try await database.storage.issues.issues(
             IssueListRequest(projectIDs: [1], query: IssueQuery.parse(query, now: now), sort: sort, limit: 100, offset: 0, userID: 1))
     }
 
@@ -50,11 +50,11 @@ import Testing
         #expect(try await list(database, "KeyError").map(\.id) == [keyError.id])
         #expect(try await list(database, "", sort: .freq).first?.id == keyError.id)
 
-        let tags = try await database.tags(issueID: keyError.id, top: 5)
+        let tags = try await database.storage.issues.tags(issueID: keyError.id, top: 5)
         let release = try #require(tags.first { $0.key == "release" })
         #expect(release.topValues.map(\.value) == ["a@1", "a@2"] && release.totalValues == 3)
         #expect(tags.first { $0.key == "t" }?.topValues.first?.count == 1)
-        let hours = try await database.hourlyCounts(issueIDs: [keyError.id], since: now.addingTimeInterval(-86400))
+        let hours = try await database.storage.issues.hourlyCounts(issueIDs: [keyError.id], since: now.addingTimeInterval(-86400))
         #expect(hours[keyError.id]?.values.reduce(0, +) == 3)
     }
 }
@@ -63,7 +63,7 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_790_000_000)
 
     func issues(_ database: AppDatabase) async throws -> [IssueInfo] {
-        try await database.issues(IssueListRequest(projectIDs: [1], query: IssueQuery(), sort: .new, limit: 100, offset: 0, userID: 1))
+        try await database.storage.issues.issues(IssueListRequest(projectIDs: [1], query: IssueQuery(), sort: .new, limit: 100, offset: 0, userID: 1))
     }
 
     @Test func mergeMovesHashesEventsAndCountsAndUnmergeSplitsThemOut() async throws {
@@ -75,27 +75,27 @@ import Testing
         let issueA = try #require(before.first { $0.title == "A: a" })
         let issueB = try #require(before.first { $0.title == "B: b" })
 
-        let (parent, children) = try await database.mergeIssues(ids: [issueB.id, issueA.id])
+        let (parent, children) = try await database.storage.issues.mergeIssues(ids: [issueB.id, issueA.id])
         #expect(parent == issueA.id && children == [issueB.id])  // the one with more events wins
-        var merged = try #require(try await database.issue(id: parent))
+        var merged = try #require(try await database.storage.issues.issue(id: parent))
         #expect(merged.timesSeen == 3 && merged.userCount == 2 && merged.lastSeen == now.addingTimeInterval(2))
-        #expect(try await database.issue(id: issueB.id) == nil)
+        #expect(try await database.storage.issues.issue(id: issueB.id) == nil)
         try await store(database, [try event(b, at: 3)])
-        merged = try #require(try await database.issue(id: parent))
+        merged = try #require(try await database.storage.issues.issue(id: parent))
         #expect(merged.timesSeen == 4)
-        #expect(try await database.hashes(issueID: parent).count == 2)
+        #expect(try await database.storage.issues.hashes(issueID: parent).count == 2)
 
-        let bHash = try #require(try await database.latestEvent(issueID: parent)?.hash)
-        let split = try await database.unmerge(issueID: parent, hash: bHash)
-        let after = try #require(try await database.issue(id: split))
-        let rest = try #require(try await database.issue(id: parent))
+        let bHash = try #require(try await database.storage.events.latestEvent(issueID: parent)?.hash)
+        let split = try await database.storage.issues.unmerge(issueID: parent, hash: bHash)
+        let after = try #require(try await database.storage.issues.issue(id: split))
+        let rest = try #require(try await database.storage.issues.issue(id: parent))
         #expect(after.title == "B: b" && after.timesSeen == 2 && after.userCount == 1)
         #expect(rest.timesSeen == 2 && rest.userCount == 1)
-        #expect(try await database.tags(issueID: parent, top: 5).first { $0.key == "user" }?.topValues.map(\.value) == ["id:u1"])
+        #expect(try await database.storage.issues.tags(issueID: parent, top: 5).first { $0.key == "user" }?.topValues.map(\.value) == ["id:u1"])
         try await store(database, [try event(b, at: 4)])
-        #expect(try await database.issue(id: split)?.timesSeen == 3)
+        #expect(try await database.storage.issues.issue(id: split)?.timesSeen == 3)
         #expect(rest.lastSeen == now.addingTimeInterval(1))  // dates follow the remaining events
-        await #expect(throws: DomainError.self) { try await database.unmerge(issueID: parent, hash: bHash) }
+        await #expect(throws: DomainError.self) { try await database.storage.issues.unmerge(issueID: parent, hash: bHash) }
         // The merged issue protects its earliest and latest events from retention.
         let (first, last) = try await database.writer.read { db in
             (
@@ -112,7 +112,7 @@ import Testing
         try await store(database, try (0..<10).map { try event(a, at: Double($0)) })
         var policy = RetentionPolicy()
         policy.maxEventsPerProject = 3
-        let deleted = try await database.enforceRetention(policy, now: now.addingTimeInterval(20), batchSize: 3)
+        let deleted = try await SQLiteMaintenance(database).enforceRetention(policy, now: now.addingTimeInterval(20), batchSize: 3)
         let remaining = try await database.writer.read { db in try Double.fetchAll(db, sql: "SELECT timestamp FROM event ORDER BY timestamp") }
         // 10 events, at most 3: the oldest unprotected go; the first and the latest stay.
         #expect(deleted == 7)
@@ -121,9 +121,9 @@ import Testing
 
         policy.maxAge = 5
         try await database.writer.write { db in try db.execute(sql: "UPDATE event SET pinned = 1 WHERE timestamp = ?", arguments: [now.addingTimeInterval(8).timeIntervalSince1970]) }
-        #expect(try await database.enforceRetention(policy, now: now.addingTimeInterval(100)) == 0)
+        #expect(try await database.storage.maintenance.enforceRetention(policy, now: now.addingTimeInterval(100)) == 0)
         try await database.writer.write { db in try db.execute(sql: "UPDATE event SET pinned = 0") }
-        #expect(try await database.enforceRetention(policy, now: now.addingTimeInterval(100)) == 1)
+        #expect(try await database.storage.maintenance.enforceRetention(policy, now: now.addingTimeInterval(100)) == 1)
     }
 
     @Test func aProjectCanKeepEventsForLessTimeThanTheServerNeverLonger() async throws {
@@ -132,14 +132,14 @@ import Testing
         try await store(database, try (0..<5).map { try event(a, at: Double($0) * 86_400) })
         var policy = RetentionPolicy()
         policy.maxAge = 30 * 86_400
-        let project = try await database.allProjects()[0].id
+        let project = try await database.storage.projects.allProjects()[0].id
         // Longer than the server's 30 days: the server's applies (nothing is old enough).
-        try await database.setRetentionDays(projectID: project, days: 365)
-        #expect(try await database.enforceRetention(policy, now: now.addingTimeInterval(10 * 86_400)) == 0)
+        try await database.storage.projects.setRetentionDays(projectID: project, days: 365)
+        #expect(try await database.storage.maintenance.enforceRetention(policy, now: now.addingTimeInterval(10 * 86_400)) == 0)
         // Two days: events older than that go, except the issue's first and latest.
-        try await database.setRetentionDays(projectID: project, days: 2)
-        #expect(try await database.retentionDays(projectID: project) == 2)
-        #expect(try await database.enforceRetention(policy, now: now.addingTimeInterval(5 * 86_400)) == 2)
-        await #expect(throws: DomainError.self) { try await database.setRetentionDays(projectID: project, days: 0) }
+        try await database.storage.projects.setRetentionDays(projectID: project, days: 2)
+        #expect(try await database.storage.projects.retentionDays(projectID: project) == 2)
+        #expect(try await database.storage.maintenance.enforceRetention(policy, now: now.addingTimeInterval(5 * 86_400)) == 2)
+        await #expect(throws: DomainError.self) { try await database.storage.projects.setRetentionDays(projectID: project, days: 0) }
     }
 }

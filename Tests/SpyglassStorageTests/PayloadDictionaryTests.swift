@@ -80,7 +80,7 @@ import Testing
             #expect(blob.count * 3 < plain, "\(blob.count) bytes against a dictionary, \(plain) without")
         }
         // Each reads back as it was sent, normalized.
-        for (index, info) in try database.events(ids: ids).enumerated() {
+        for (index, info) in try await database.storage.events.events(ids: ids).enumerated() {
             #expect(info.payload["extra"]?["n"] == .number(JSONNumber(literal: "\(index)")))
             #expect(info.payload == events[index].payload)
         }
@@ -98,7 +98,7 @@ import Testing
         try await withWriter(database, compact: false) { try await store([events[3]], $0, project: project) }
         let stored = try await blobs(database)
         #expect(stored[events[2].eventID]?.first == 1 && stored[events[3].eventID]?.first == 0x78)
-        #expect(try database.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
+        #expect(try await database.storage.events.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
     }
 
     @Test func eventsOfANewHashInOneBatchAreAllStoredAndItsDictionaryMadeOnce() async throws {
@@ -124,7 +124,7 @@ import Testing
         let forms = events.compactMap { blobs[$0.eventID]?.first }
         #expect(forms.sorted() == [1, 0x78, 0x78, 0x78, 0x78, 0x78] && blobs[later.eventID]?.first == 2)
         let all = events + [later]
-        #expect(try database.events(ids: all.map(\.eventID)).map(\.payload) == all.map(\.payload))
+        #expect(try await database.storage.events.events(ids: all.map(\.eventID)).map(\.payload) == all.map(\.payload))
     }
 
     @Test func aDeletedIssueTakesItsDictionaryAndTheHashGetsANewOne() async throws {
@@ -138,7 +138,7 @@ import Testing
                 (try Int64.fetchOne(db, sql: "SELECT id FROM issue")!, try Int64.fetchOne(db, sql: "SELECT id FROM payload_dictionary")!)
             }
 
-            try await database.deleteIssue(id: issue)
+            try await database.storage.issues.deleteIssue(id: issue)
             #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM payload_dictionary") } == 0)
             // The writer's cache still names the deleted dictionary: the next event of the hash must not use it.
             #expect(writer.dictionaries.count == 1)
@@ -147,7 +147,7 @@ import Testing
         }
         let second = try await database.writer.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM payload_dictionary") }
         #expect(second.count == 1 && second[0] > first, "dictionary ids are never given again: \(second) after \(first)")
-        let read = try database.events(ids: [again, later])
+        let read = try await database.storage.events.events(ids: [again, later])
         #expect(read.map { $0.payload["extra"]?["n"] } == [.number(JSONNumber(literal: "3")), .number(JSONNumber(literal: "4"))])
         #expect(try await blobs(database)[later]?.first == 2)
     }
@@ -164,7 +164,7 @@ import Testing
         #expect(dictionary != nil)
         let stored = try await blobs(database)
         #expect(stored[next.eventID]?.first == 1 && stored[third.eventID]?.first == 2)
-        #expect(try database.events(ids: [old.eventID, next.eventID, third.eventID]).map(\.payload) == [old.payload, next.payload, third.payload])
+        #expect(try await database.storage.events.events(ids: [old.eventID, next.eventID, third.eventID]).map(\.payload) == [old.payload, next.payload, third.payload])
     }
 
     @Test func mergedAndUnmergedIssuesKeepTheirEventsReadable() async throws {
@@ -177,14 +177,14 @@ import Testing
         try await withWriter(database) { try await store(events, $0, project: project) }
         let issues = try await database.writer.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM issue ORDER BY id") }
         #expect(issues.count == 2)
-        let (parent, _) = try await database.mergeIssues(ids: issues)
-        #expect(try database.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
+        let (parent, _) = try await database.storage.issues.mergeIssues(ids: issues)
+        #expect(try await database.storage.events.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
         let moved = parent == issues[0] ? events[2] : events[0]
-        let split = try await database.unmerge(issueID: parent, hash: moved.hashes[0])
-        #expect(try database.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
+        let split = try await database.storage.issues.unmerge(issueID: parent, hash: moved.hashes[0])
+        #expect(try await database.storage.events.events(ids: events.map(\.eventID)).map(\.payload) == events.map(\.payload))
         // Deleting the split-out issue leaves the other's events (and dictionary) alone.
-        try await database.deleteIssue(id: split)
-        let left = try database.events(ids: events.map(\.eventID))
+        try await database.storage.issues.deleteIssue(id: split)
+        let left = try await database.storage.events.events(ids: events.map(\.eventID))
         #expect(left.count == 2 && left.allSatisfy { $0.issueID == parent })
         #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM payload_dictionary") } == 1)
     }

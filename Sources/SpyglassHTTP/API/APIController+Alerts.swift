@@ -24,13 +24,13 @@ extension APIController {
 
     func storedRule(_ context: Context, project: ProjectInfo) async throws -> AlertRule {
         let id = try ruleID(context)
-        guard let rule = try await store.alertRule(id: id, projectID: project.id) else { throw APIError.notFound("rule \(id) not found") }
+        guard let rule = try await storage.alertRules.alertRule(id: id, projectID: project.id) else { throw APIError.notFound("rule \(id) not found") }
         return rule
     }
 
     @Sendable func listRules(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
-        let rules = try await store.alertRules(projectID: project.id)
+        let rules = try await storage.alertRules.alertRules(projectID: project.id)
         return APIJSON.response(.array(rules.map { Self.ruleJSON($0, project: project) }))
     }
 
@@ -42,8 +42,8 @@ extension APIController {
     @Sendable func createRule(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let rule = try AlertRule(json: try await APIJSON.body(request, context: context), secret: { "" })
-        let id = try await store.createAlertRule(rule, projectID: project.id, now: .now)
-        guard let stored = try await store.alertRule(id: id, projectID: project.id) else { throw APIError.notFound("rule \(id) not found") }
+        let id = try await storage.alertRules.createAlertRule(rule, projectID: project.id, now: .now)
+        guard let stored = try await storage.alertRules.alertRule(id: id, projectID: project.id) else { throw APIError.notFound("rule \(id) not found") }
         return APIJSON.response(Self.ruleJSON(stored, project: project), status: .created)
     }
 
@@ -54,8 +54,8 @@ extension APIController {
         let existing = try await storedRule(context, project: project)
         var rule = try AlertRule(json: try await APIJSON.body(request, context: context), secret: { "" })
         rule.actions = Self.keepingSecrets(rule.actions, of: existing.actions)
-        guard let id = existing.id, try await store.updateAlertRule(rule, id: id, projectID: project.id, now: .now),
-            let stored = try await store.alertRule(id: id, projectID: project.id)
+        guard let id = existing.id, try await storage.alertRules.updateAlertRule(rule, id: id, projectID: project.id, now: .now),
+            let stored = try await storage.alertRules.alertRule(id: id, projectID: project.id)
         else { throw APIError.notFound("rule not found") }
         return APIJSON.response(Self.ruleJSON(stored, project: project))
     }
@@ -63,7 +63,7 @@ extension APIController {
     @Sendable func deleteRule(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let id = try ruleID(context)
-        guard try await store.deleteAlertRule(id: id, projectID: project.id) else { throw APIError.notFound("rule \(id) not found") }
+        guard try await storage.alertRules.deleteAlertRule(id: id, projectID: project.id) else { throw APIError.notFound("rule \(id) not found") }
         return Response(status: .noContent)
     }
 
@@ -71,14 +71,14 @@ extension APIController {
         let project = try project(context)
         let rule = try await storedRule(context, project: project)
         let limit = try APIJSON.limit(request)
-        let deliveries = try await store.deliveries(issueID: nil, ruleID: rule.id, limit: limit)
+        let deliveries = try await storage.alertRules.deliveries(issueID: nil, ruleID: rule.id, limit: limit)
         return APIJSON.response(.array(deliveries.map(Self.deliveryJSON)))
     }
 
     @Sendable func issueDeliveries(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         let limit = try APIJSON.limit(request)
-        let deliveries = try await store.deliveries(issueID: issue.id, ruleID: nil, limit: limit)
+        let deliveries = try await storage.alertRules.deliveries(issueID: issue.id, ruleID: nil, limit: limit)
         return APIJSON.response(.array(deliveries.map(Self.deliveryJSON)))
     }
 

@@ -9,7 +9,7 @@ extension APIController {
         let issue = try issue(context)
         let limit = try APIJSON.limit(request)
         let offset = try APIJSON.offset(request)
-        var events = try await store.events(issueID: issue.id, limit: limit, offset: offset)
+        var events = try await storage.events.events(issueID: issue.id, limit: limit, offset: offset)
         let hasNext = events.count > limit
         events = Array(events.prefix(limit))
         let headers = APIJSON.link(request, baseURL: baseURL(request).absoluteString, offset: offset, limit: limit, hasNext: hasNext)
@@ -18,7 +18,7 @@ extension APIController {
 
     @Sendable func latestEvent(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
-        guard let event = try await store.latestEvent(issueID: issue.id) else {
+        guard let event = try await storage.events.latestEvent(issueID: issue.id) else {
             throw APIError.notFound("issue \(issue.id) has no stored events")
         }
         return try await eventResponse(event)
@@ -27,7 +27,7 @@ extension APIController {
     @Sendable func issueEvent(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         let text = context.parameters.get("event_id") ?? ""
-        guard let id = EventID.normalize(text), let event = try await store.event(projectID: issue.project.id, eventID: id),
+        guard let id = EventID.normalize(text), let event = try await storage.events.event(projectID: issue.project.id, eventID: id),
             event.issueID == issue.id
         else { throw APIError.notFound("event \"\(text)\" not found in issue \(issue.id)") }
         return try await eventResponse(event)
@@ -36,14 +36,14 @@ extension APIController {
     @Sendable func projectEvent(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let text = context.parameters.get("event_id") ?? ""
-        guard let id = EventID.normalize(text), let event = try await store.event(projectID: project.id, eventID: id) else {
+        guard let id = EventID.normalize(text), let event = try await storage.events.event(projectID: project.id, eventID: id) else {
             throw APIError.notFound("event \"\(text)\" not found in project \(project.slug)")
         }
         return try await eventResponse(event)
     }
 
     private func eventResponse(_ event: EventInfo) async throws -> Response {
-        let (previous, next) = try await store.neighbours(of: event)
+        let (previous, next) = try await storage.events.neighbours(of: event)
         return APIJSON.response(SentryJSON.event(event, previous: previous, next: next))
     }
 }

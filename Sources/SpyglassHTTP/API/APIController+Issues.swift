@@ -30,7 +30,7 @@ extension APIController {
         }
         let limit = try APIJSON.limit(request)
         let offset = try APIJSON.offset(request)
-        var issues = try await store.issues(
+        var issues = try await storage.issues.issues(
             IssueListRequest(projectIDs: projectIDs, query: query, sort: sort, limit: limit, offset: offset, userID: user(context).id))
         let hasNext = issues.count > limit
         issues = Array(issues.prefix(limit))
@@ -46,7 +46,7 @@ extension APIController {
         let (buckets, size): (Int64, Int64) = period == "14d" ? (14, 24) : (24, 1)
         let currentHour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
         let firstHour = (currentHour / size - buckets + 1) * size
-        let counts = try await store.hourlyCounts(issueIDs: ids, since: Date(timeIntervalSince1970: Double(firstHour * 3600)))
+        let counts = try await storage.issues.hourlyCounts(issueIDs: ids, since: Date(timeIntervalSince1970: Double(firstHour * 3600)))
         return Dictionary(uniqueKeysWithValues: ids.map { id in
             let hours = counts[id] ?? [:]
             let series = (0..<buckets).map { index -> [Int64] in
@@ -62,21 +62,21 @@ extension APIController {
         let issue = try issue(context)
         let stats = try await stats([issue.id], period: "24h", now: .now)
         var json = SentryJSON.issue(issue, organization: organization, baseURL: baseURL(request), stats: stats[issue.id])
-        json["activity"] = .array(try await store.activities(issueID: issue.id).reversed().map(SentryJSON.activity))
+        json["activity"] = .array(try await storage.issues.activities(issueID: issue.id).reversed().map(SentryJSON.activity))
         return APIJSON.response(json)
     }
 
     @Sendable func updateIssue(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         let change = try issueChange(try await APIJSON.body(request, context: context), context: context)
-        try await store.updateIssues(ids: [issue.id], change: change, now: .now)
-        guard let updated = try await store.issue(id: issue.id) else { throw APIError.notFound("issue \(issue.id) not found") }
+        try await storage.issues.updateIssues(ids: [issue.id], change: change, now: .now)
+        guard let updated = try await storage.issues.issue(id: issue.id) else { throw APIError.notFound("issue \(issue.id) not found") }
         return APIJSON.response(SentryJSON.issue(updated, organization: organization, baseURL: baseURL(request)))
     }
 
     @Sendable func deleteIssue(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
-        try await store.deleteIssue(id: issue.id)
+        try await storage.issues.deleteIssue(id: issue.id)
         return Response(status: .accepted)
     }
 
@@ -87,20 +87,20 @@ extension APIController {
         guard !idTexts.isEmpty else { throw APIError.badRequest("name the issues to change with ?id=…") }
         var ids: [Int64] = []
         for text in idTexts {
-            guard let id = Int64(text), let issue = try await store.issue(id: id), issue.project.id == project.id else {
+            guard let id = Int64(text), let issue = try await storage.issues.issue(id: id), issue.project.id == project.id else {
                 throw APIError.badRequest("id: issue \"\(text)\" is not an issue of project \(project.slug)")
             }
             ids.append(id)
         }
         let body = try await APIJSON.body(request, context: context)
         if let merge = body["merge"], merge.boolValue == true || merge.int64Value == 1 {
-            let (parent, children) = try await store.mergeIssues(ids: ids)
+            let (parent, children) = try await storage.issues.mergeIssues(ids: ids)
             return APIJSON.response(["merge": ["parent": .string(String(parent)), "children": .array(children.map { .string(String($0)) })]])
         }
         let change = try issueChange(body, context: context)
-        try await store.updateIssues(ids: ids, change: change, now: .now)
+        try await storage.issues.updateIssues(ids: ids, change: change, now: .now)
         var echo: JSONObject = [:]
-        if let status = change.status { echo["status"] = .string(status); echo["statusDetails"] = .object([:]) }
+        if let status = change.status { echo["status"] = .string(status.rawValue); echo["statusDetails"] = .object([:]) }
         if let assignee = change.assigneeEmail { echo["assignedTo"] = APIJSON.optional(assignee) }
         return APIJSON.response(.object(echo))
     }
@@ -111,16 +111,18 @@ extension APIController {
         guard body.objectValue != nil else { throw APIError.badRequest("request body must be a JSON object") }
         var change = IssueChange(actorID: try user(context).id)
         if let status = body["status"] {
-            guard var text = status.stringValue else { throw APIError.badRequest("status: expected a string") }
-            if ["archived", "muted"].contains(text) { text = "ignored" }
-            if text == "resolvedInNextRelease" {
-                text = "resolved"
+            guard let text = status.stringValue else { throw APIError.badRequest("status: expected a string") }
+            switch text {
+            case "archived", "muted": change.status = .ignored
+            case "resolvedInNextRelease":
+                change.status = .resolved
                 change.resolution = .inNextRelease(current: nil)
+            default:
+                guard let status = IssueStatus(rawValue: text) else {
+                    throw APIError.badRequest("status: expected \"resolved\", \"resolvedInNextRelease\", \"unresolved\" or \"ignored\"")
+                }
+                change.status = status
             }
-            guard ["resolved", "unresolved", "ignored"].contains(text) else {
-                throw APIError.badRequest("status: expected \"resolved\", \"resolvedInNextRelease\", \"unresolved\" or \"ignored\"")
-            }
-            change.status = text
         }
         let details = body["statusDetails"] ?? .object([:])
         guard details.objectValue != nil else { throw APIError.badRequest("statusDetails: expected an object") }
@@ -143,11 +145,11 @@ extension APIController {
             guard let date = Timestamp.parse(until) else { throw APIError.badRequest("statusDetails.ignoreUntil: \(Timestamp.expected)") }
             change.ignore = .untilDate(date)
         }
-        if details["ignoreUntilEscalating"]?.boolValue == true || body["substatus"]?.stringValue == "archived_until_escalating" {
+        if details["ignoreUntilEscalating"]?.boolValue == true || body["substatus"]?.stringValue == IssueSubstatus.archivedUntilEscalating.rawValue {
             change.ignore = .untilEscalating
         }
-        if (change.resolution != nil && change.status != "resolved") || (change.ignore != nil && change.status != "ignored") {
-            throw APIError.badRequest("statusDetails do not fit status \"\(change.status ?? "")\"")
+        if (change.resolution != nil && change.status != .resolved) || (change.ignore != nil && change.status != .ignored) {
+            throw APIError.badRequest("statusDetails do not fit status \"\(change.status?.rawValue ?? "")\"")
         }
         if let assignee = body["assignedTo"] {
             switch assignee {
@@ -166,7 +168,7 @@ extension APIController {
 
     @Sendable func issueActivities(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
-        let activities = try await store.activities(issueID: issue.id)
+        let activities = try await storage.issues.activities(issueID: issue.id)
         return APIJSON.response(["activity": .array(activities.reversed().map(SentryJSON.activity))])
     }
 
@@ -174,19 +176,19 @@ extension APIController {
         let issue = try issue(context)
         let body = try await APIJSON.body(request, context: context)
         guard let text = body["text"]?.stringValue else { throw APIError.badRequest("text: a comment needs a \"text\" string") }
-        let activity = try await store.addComment(issueID: issue.id, userID: user(context).id, text: text, now: .now)
+        let activity = try await storage.issues.addComment(issueID: issue.id, userID: user(context).id, text: text, now: .now)
         return APIJSON.response(SentryJSON.activity(activity), status: .created)
     }
 
     @Sendable func issueTags(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
-        let tags = try await store.tags(issueID: issue.id, top: 9)
+        let tags = try await storage.issues.tags(issueID: issue.id, top: 9)
         return APIJSON.response(.array(tags.map(SentryJSON.tag)))
     }
 
     @Sendable func issueHashes(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
-        let hashes = try await store.hashes(issueID: issue.id)
+        let hashes = try await storage.issues.hashes(issueID: issue.id)
         return APIJSON.response(.array(hashes.map { ["id": .string($0)] }))
     }
 
@@ -197,7 +199,7 @@ extension APIController {
         guard !hashes.isEmpty else { throw APIError.badRequest("name the hashes to split out with ?id=…") }
         var created: [JSONValue] = []
         for hash in hashes {
-            created.append(.string(String(try await store.unmerge(issueID: issue.id, hash: hash))))
+            created.append(.string(String(try await storage.issues.unmerge(issueID: issue.id, hash: hash))))
         }
         return APIJSON.response(["issues": .array(created)], status: .accepted)
     }

@@ -49,7 +49,7 @@ extension APIController {
     func releaseList(_ request: Request, projects: [ProjectInfo]) async throws -> Response {
         let limit = try APIJSON.limit(request)
         let offset = try APIJSON.offset(request)
-        var releases = try await store.releases(projectIDs: projects.map(\.id), limit: limit, offset: offset)
+        var releases = try await storage.releases.releases(projectIDs: projects.map(\.id), limit: limit, offset: offset)
         let hasNext = releases.count > limit
         releases = Array(releases.prefix(limit))
         var order: [String] = []
@@ -65,7 +65,7 @@ extension APIController {
     func releaseResponse(_ version: String, projects: [ProjectInfo], status: HTTPResponse.Status = .ok) async throws -> Response {
         var found: [ReleaseInfo] = []
         for project in projects {
-            if let release = try await store.release(projectID: project.id, version: version) { found.append(release) }
+            if let release = try await storage.releases.release(projectID: project.id, version: version) { found.append(release) }
         }
         guard !found.isEmpty else { throw APIError.notFound("release \"\(version)\" not found") }
         return APIJSON.response(SentryJSON.release(found), status: status)
@@ -74,7 +74,7 @@ extension APIController {
     /// Creates `body`'s release in `projects`: 201, or 208 (as Sentry) when it existed everywhere already.
     func createRelease(_ body: JSONValue, projects: [ProjectInfo]) async throws -> Response {
         guard let version = body["version"]?.stringValue else { throw APIError.badRequest("version: a release needs a \"version\" string") }
-        let created = try await store.createRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body), now: .now)
+        let created = try await storage.releases.createRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body), now: .now)
         return try await releaseResponse(version, projects: projects, status: created ? .created : .init(code: 208, reasonPhrase: "Already Reported"))
     }
 
@@ -97,7 +97,7 @@ extension APIController {
         let projects = try scopedProjects(context, names: [])
         let version = version(context)
         let body = try await APIJSON.body(request, context: context)
-        try await store.updateRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body))
+        try await storage.releases.updateRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body))
         return try await releaseResponse(version, projects: projects)
     }
 
@@ -105,7 +105,7 @@ extension APIController {
         let projects = try scopedProjects(context, names: [])
         var deploys: [ReleaseInfo.Deploy] = []
         for project in projects {
-            deploys += try await store.release(projectID: project.id, version: version(context))?.deploys ?? []
+            deploys += try await storage.releases.release(projectID: project.id, version: version(context))?.deploys ?? []
         }
         return APIJSON.response(.array(deploys.sorted { $0.dateFinished > $1.dateFinished }.map(SentryJSON.deploy)))
     }
@@ -125,7 +125,7 @@ extension APIController {
         let deploy = ReleaseInfo.Deploy(
             id: 0, environment: environment, name: body["name"]?.stringValue, url: body["url"]?.stringValue,
             dateStarted: try date("dateStarted"), dateFinished: try date("dateFinished") ?? .now)
-        let stored = try await store.createDeploy(version: version(context), projectIDs: projects.map(\.id), deploy: deploy)
+        let stored = try await storage.releases.createDeploy(version: version(context), projectIDs: projects.map(\.id), deploy: deploy)
         return APIJSON.response(SentryJSON.deploy(stored), status: .created)
     }
 
@@ -146,7 +146,7 @@ extension APIController {
         let project = try project(context)
         let version = version(context)
         let body = try await APIJSON.body(request, context: context)
-        try await store.updateRelease(version: version, projectIDs: [project.id], change: releaseChange(body))
+        try await storage.releases.updateRelease(version: version, projectIDs: [project.id], change: releaseChange(body))
         return try await releaseResponse(version, projects: [project])
     }
 
@@ -158,10 +158,10 @@ extension APIController {
             guard let hours = age.int64Value, hours >= 0, hours <= 24 * 365 * 10 else {
                 throw APIError.badRequest("resolveAge: expected a number of hours (0 for off)")
             }
-            try await store.setResolveAge(projectID: project.id, hours: hours == 0 ? nil : Int(hours))
+            try await storage.projects.setResolveAge(projectID: project.id, hours: hours == 0 ? nil : Int(hours))
         }
         var json = SentryJSON.project(project, organization: organization)
-        json["resolveAge"] = .number(JSONNumber(Int64(try await store.resolveAge(projectID: project.id) ?? 0)))
+        json["resolveAge"] = .number(JSONNumber(Int64(try await storage.projects.resolveAge(projectID: project.id) ?? 0)))
         return APIJSON.response(json)
     }
 }

@@ -10,20 +10,20 @@ import SpyglassProtocol
 /// handler runs (see `docs/authorization.md`): a project the user is no member of answers 404, as if it did not
 /// exist, an action that needs the project's admin role 403.
 public struct APIController<Context: APIRequestContext>: Sendable {
-    let store: any APIStore
+    let storage: Storage
     let organization: String
     /// The base URL for DSNs and permalinks: the configured one, else from the request's Host.
     let configuredBaseURL: URL?
 
-    public init(store: any APIStore, organization: String, baseURL: URL?) {
-        self.store = store
+    public init(storage: Storage, organization: String, baseURL: URL?) {
+        self.storage = storage
         self.organization = organization
         self.configuredBaseURL = baseURL
     }
 
     /// Adds the routes, each with its action recorded in `policies`.
     public func addRoutes(to router: Router<Context>, policies: RoutePolicies = RoutePolicies()) {
-        let group = router.group("api/0").add(middleware: TokenAuthMiddleware<Context>(store: store))
+        let group = router.group("api/0").add(middleware: TokenAuthMiddleware<Context>(accounts: storage.accounts))
         let api = PolicedRoutes(group, prefix: "api/0", policies: policies)
         add(api, .get, "projects", .readProject, listProjects)
         add(api, .get, "projects/:org/:project", .readProject, projectDetail)
@@ -56,7 +56,7 @@ public struct APIController<Context: APIRequestContext>: Sendable {
     ) {
         api.on(method, path, .action(action), use: wrap { request, context in
             var context = context
-            context.access = try await AccessResolver(store: store, organization: organization).resolve(
+            context.access = try await AccessResolver(storage: storage, organization: organization).resolve(
                 action, user: context.user, parameter: { context.parameters.get($0) })
             return try await handler(request, context)
         })
@@ -123,7 +123,7 @@ public struct APIController<Context: APIRequestContext>: Sendable {
 
     @Sendable func projectKeys(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
-        let keys = try await store.keys(projectID: project.id)
+        let keys = try await storage.projects.keys(projectID: project.id)
         let base = baseURL(request)
         return APIJSON.response(.array(keys.map { SentryJSON.key($0, project: project, baseURL: base) }))
     }

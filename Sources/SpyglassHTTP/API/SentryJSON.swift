@@ -37,8 +37,8 @@ enum SentryJSON {
         var json: JSONObject = [
             "id": .string(String(issue.id)), "shortId": .string(issue.shortIDText), "title": .string(issue.title),
             "culprit": .string(issue.culprit), "permalink": .string("\(base)/issues/\(issue.id)/"),
-            "level": .string(issue.level), "status": .string(issue.status),
-            "substatus": APIJSON.optional(issue.substatus), "statusDetails": statusDetails(issue), "isPublic": false,
+            "level": .string(issue.level.rawValue), "status": .string(issue.status.rawValue),
+            "substatus": APIJSON.optional(issue.substatus?.rawValue), "statusDetails": statusDetails(issue), "isPublic": false,
             "type": .string(issue.type), "metadata": issue.metadata,
             "project": ["id": .string(String(issue.project.id)), "slug": .string(issue.project.slug), "name": .string(issue.project.name)],
             "count": .string(String(issue.timesSeen)), "userCount": .number(JSONNumber(Int64(issue.userCount))),
@@ -76,7 +76,7 @@ enum SentryJSON {
 
     static func activity(_ activity: ActivityInfo) -> JSONValue {
         [
-            "id": .string(String(activity.id)), "type": .string(activity.type), "data": activity.data,
+            "id": .string(String(activity.id)), "type": .string(activity.kind.rawValue), "data": activity.data,
             "user": activity.user.map(user) ?? .null, "dateCreated": APIJSON.date(activity.date),
         ]
     }

@@ -4,10 +4,10 @@ import SpyglassCore
 
 /// `Authorization: Bearer <token>` for the REST API: the token's SHA-256 must belong to an active user.
 public struct TokenAuthMiddleware<Context: APIRequestContext>: RouterMiddleware {
-    let store: any APIStore
+    let accounts: any AccountStore
 
-    public init(store: any APIStore) {
-        self.store = store
+    public init(accounts: any AccountStore) {
+        self.accounts = accounts
     }
 
     public func handle(
@@ -17,7 +17,7 @@ public struct TokenAuthMiddleware<Context: APIRequestContext>: RouterMiddleware 
             return APIError(status: .unauthorized, detail: "Authentication credentials were not provided: send Authorization: Bearer <token>").response
         }
         let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        guard let user = try await store.user(tokenHash: APIToken.hash(token)) else {
+        guard let user = try await accounts.user(tokenHash: APIToken.hash(token)) else {
             return APIError(status: .unauthorized, detail: "Invalid token").response
         }
         var context = context

@@ -41,12 +41,12 @@ public struct AccessDenied: Error, Sendable {
 
 /// Applies ``Authorization`` to a request: the API and the web UI both call it, before every handler.
 public struct AccessResolver: Sendable {
-    let store: any APIStore
+    let storage: Storage
     let organization: String
 
-    /// A resolver over `store` for this server's `organization` slug.
-    public init(store: any APIStore, organization: String) {
-        self.store = store
+    /// A resolver reading projects and issues from `storage`, for this server's `organization` slug.
+    public init(storage: Storage, organization: String) {
+        self.storage = storage
         self.organization = organization
     }
 
@@ -64,8 +64,8 @@ public struct AccessResolver: Sendable {
             let detail = "organization \"\(org)\" not found (this server's is \"\(organization)\")"
             throw AccessDenied(decision: .notFound, detail: detail)
         }
-        let viewer = Viewer(user: user, memberships: try await store.memberships(userID: user.id))
-        var access = RequestAccess(viewer: viewer, action: action, allProjects: try await store.allProjects())
+        let viewer = Viewer(user: user, memberships: try await storage.projects.memberships(userID: user.id))
+        var access = RequestAccess(viewer: viewer, action: action, allProjects: try await storage.projects.allProjects())
         guard action.isAboutAProject else {
             let decision = viewer.decide(action)
             guard decision == .allowed else { throw AccessDenied(decision: decision, detail: "There is no such page.") }
@@ -78,7 +78,7 @@ public struct AccessResolver: Sendable {
             guard access.project != nil else { throw AccessDenied(decision: .notFound, detail: missing) }
         } else if let text = parameter("issue_id") {
             missing = "issue \"\(text)\" not found"
-            guard let id = Int64(text), let issue = try await store.issue(id: id) else {
+            guard let id = Int64(text), let issue = try await storage.issues.issue(id: id) else {
                 throw AccessDenied(decision: .notFound, detail: missing)
             }
             access.issue = issue

@@ -10,14 +10,14 @@ enum EnvelopeTarget {
         return EnvelopeReader.Limits(
             maxEnvelope: limits.maxEnvelopeSize,
             keptItems: [
-                "event": limits.maxEventSize, "feedback": limits.maxEventSize, "attachment": limits.maxAttachmentSize,
-                "user_report": limits.maxSmallItemSize, "session": limits.maxSmallItemSize,
-                "sessions": limits.maxSmallItemSize * 100, "client_report": limits.maxSmallItemSize,
+                .event: limits.maxEventSize, .feedback: limits.maxEventSize, .attachment: limits.maxAttachmentSize,
+                .userReport: limits.maxSmallItemSize, .session: limits.maxSmallItemSize,
+                .sessions: limits.maxSmallItemSize * 100, .clientReport: limits.maxSmallItemSize,
             ])
     }()
 
     static let small = EnvelopeReader.Limits(
-        maxHeaderLine: 120, maxEnvelope: 2000, keptItems: ["event": 300, "attachment": 40, "session": 0, "a": 8])
+        maxHeaderLine: 120, maxEnvelope: 2000, keptItems: [.event: 300, .attachment: 40, .session: 0, .userReport: 8])
 
     static func run(_ bytes: [UInt8]) {
         var random = InputRandom(bytes)

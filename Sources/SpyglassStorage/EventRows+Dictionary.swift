@@ -1,7 +1,7 @@
 import GRDB
 import SpyglassCore
 
-extension EventStore {
+extension EventRows {
     /// The blob to store for a settled payload. A payload that becomes its hash's dictionary is written to
     /// `payload_dictionary` here (`dictionary`: its id, for the caller to give the hash); a dictionary the hash
     /// has and the cache lacks is read for the cache. The cache gets either after the commit

@@ -8,7 +8,7 @@ import SpyglassProtocol
 /// The rows are written in the transaction that stores the event, so an alert exists exactly when its event
 /// does. A project's rules are read once per batch (``WriterBatch``); an event for which none can fire (the usual
 /// case: joining an unresolved issue while only new-issue and regression rules exist) costs no statement.
-enum AlertStore {
+enum AlertRows {
     /// Evaluates the project's rules for an event just stored in `issueID` and queues what fires.
     static func evaluate(
         _ event: NormalizedEvent, issueID: Int64, transitions: Set<AlertTrigger>, projectID: Int64, batch: WriterBatch,

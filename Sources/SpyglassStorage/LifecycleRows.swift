@@ -4,7 +4,7 @@ import SpyglassCore
 import SpyglassProtocol
 
 /// The release and lifecycle bookkeeping of one event, inside the writer's transaction.
-enum LifecycleStore {
+enum LifecycleRows {
     /// Creates or updates a release for an event at `timestamp` (received at `received`); a release seen for the
     /// first time turns "resolved in next release" resolutions it is newer than into "resolved in this release".
     /// Returns its id. (The writer goes through ``WriterBatch/recordRelease(_:projectID:in:)``: once per release
@@ -72,7 +72,7 @@ enum LifecycleStore {
                     .execute(arguments: [releaseID, environment])
             }
         }
-        try addActivity(issueID, type: "first_seen", data: ["release": event.release.map(JSONValue.string) ?? .null], at: event.received, in: db)
+        try addActivity(issueID, kind: .firstSeen, data: ["release": event.release.map(JSONValue.string) ?? .null], at: event.received, in: db)
     }
 
     /// An event joined an existing issue (counters already include it): regression, or the end of ignoring.
@@ -114,7 +114,7 @@ enum LifecycleStore {
             var data: JSONObject = ["version": event.release.map(JSONValue.string) ?? .null]
             if case .inRelease(let fixed) = resolution { data["resolved_in_version"] = .string(fixed) }
             if case .inNextRelease(let current?) = resolution { data["resolved_in_version"] = .string(current) }
-            try addActivity(issueID, type: "set_regression", data: .object(data), at: now, in: db)
+            try addActivity(issueID, kind: .setRegression, data: .object(data), at: now, in: db)
             return .regression
         case "ignored":
             guard let text: String = row[3], let ignore = decodeIgnore(text) else { return nil }
@@ -132,7 +132,7 @@ enum LifecycleStore {
                 arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, issueID])
             try db.execute(sql: "UPDATE event SET pinned = 1 WHERE id = ?", arguments: [eventRowID])
             try addActivity(
-                issueID, type: escalating ? "set_escalating" : "set_unresolved",
+                issueID, kind: escalating ? .setEscalating : .setUnresolved,
                 data: ["reason": escalating ? "escalating" : "ignore condition met"], at: now, in: db)
             return .escalating
         default:
@@ -148,9 +148,9 @@ enum LifecycleStore {
         }
     }
 
-    static func addActivity(_ issueID: Int64, type: String, userID: Int64? = nil, data: JSONValue, at date: Date, in db: Database) throws {
+    static func addActivity(_ issueID: Int64, kind: ActivityKind, userID: Int64? = nil, data: JSONValue, at date: Date, in db: Database) throws {
         try db.cachedStatement(sql: "INSERT INTO issue_activity (issue_id, type, user_id, data, created_at) VALUES (?, ?, ?, ?, ?)")
-            .execute(arguments: [issueID, type, userID, JSONWriter.string(data), date.timeIntervalSince1970])
+            .execute(arguments: [issueID, kind.rawValue, userID, JSONWriter.string(data), date.timeIntervalSince1970])
     }
 
     // MARK: - Ignore state as JSON

@@ -9,7 +9,7 @@ import SpyglassProtocol
 /// is created with the next short id of the project. Then, in the same transaction: first/last seen
 /// (a late event moves first seen back), times seen, distinct users, level, tag values, hourly counts,
 /// lifecycle changes (regression, unignore) and the alert rules they fire (outbox rows).
-enum EventStore {
+enum EventRows {
     /// Returns false when the project already has an event with this id (nothing is written).
     static func insert(
         _ event: NormalizedEvent, payload plan: PayloadPlan, projectID: Int64, batch: WriterBatch, in db: Database
@@ -109,12 +109,12 @@ enum EventStore {
         ).execute(issueID, Int64((timestamp / 3600).rounded(.down)))
         var transitions: Set<AlertTrigger> = []
         if known == nil {
-            try LifecycleStore.issueCreated(issueID, releaseID: releaseID, event: event, in: db)
+            try LifecycleRows.issueCreated(issueID, releaseID: releaseID, event: event, in: db)
             transitions.insert(.newIssue)
-        } else if let transition = try LifecycleStore.eventJoined(issueID, eventRowID: rowID, event: event, projectID: projectID, in: db) {
+        } else if let transition = try LifecycleRows.eventJoined(issueID, eventRowID: rowID, event: event, projectID: projectID, in: db) {
             transitions.insert(transition)
         }
-        try AlertStore.evaluate(event, issueID: issueID, transitions: transitions, projectID: projectID, batch: batch, in: db)
+        try AlertRows.evaluate(event, issueID: issueID, transitions: transitions, projectID: projectID, batch: batch, in: db)
         return true
     }
 

@@ -1,0 +1,112 @@
+import Foundation
+import SpyglassProtocol
+
+/// A release of one project, with its counters, deploys and session health.
+public struct ReleaseInfo: Sendable {
+    public struct Deploy: Sendable {
+        public var id: Int64
+        public var environment: String
+        public var name: String?
+        public var url: String?
+        public var dateStarted: Date?
+        public var dateFinished: Date
+
+        public init(id: Int64, environment: String, name: String?, url: String?, dateStarted: Date?, dateFinished: Date) {
+            self.id = id
+            self.environment = environment
+            self.name = name
+            self.url = url
+            self.dateStarted = dateStarted
+            self.dateFinished = dateFinished
+        }
+    }
+
+    public struct Health: Sendable, Hashable {
+        public var environment: String
+        public var started: Int
+        public var crashed: Int
+        public var errored: Int
+        public var abnormal: Int
+
+        public init(environment: String, started: Int, crashed: Int, errored: Int, abnormal: Int) {
+            self.environment = environment
+            self.started = started
+            self.crashed = crashed
+            self.errored = errored
+            self.abnormal = abnormal
+        }
+
+        /// The sum over environments, saturating: stored counters saturate at Int64.max, so two may not add up.
+        public static func total(_ health: [Health]) -> Health {
+            func sum(_ count: (Health) -> Int) -> Int {
+                health.reduce(0) { total, entry in
+                    let (value, overflow) = total.addingReportingOverflow(max(0, count(entry)))
+                    return overflow ? .max : value
+                }
+            }
+            return Health(
+                environment: "", started: sum(\.started), crashed: sum(\.crashed), errored: sum(\.errored),
+                abnormal: sum(\.abnormal))
+        }
+
+        /// Percentage of sessions that did not crash; `nil` without sessions.
+        public var crashFreeRate: Double? {
+            started > 0 ? max(0, 100 * (1 - Double(crashed) / Double(started))) : nil
+        }
+    }
+
+    public var project: ProjectInfo
+    public var version: String
+    public var createdAt: Date
+    public var dateReleased: Date?
+    public var firstEvent: Date?
+    public var lastEvent: Date?
+    public var newIssues: Int
+    public var ref: String?
+    public var url: String?
+    public var environments: [String]
+    public var deploys: [Deploy]
+    public var health: [Health]
+
+    public init(
+        project: ProjectInfo, version: String, createdAt: Date, dateReleased: Date?, firstEvent: Date?, lastEvent: Date?,
+        newIssues: Int, ref: String?, url: String?, environments: [String], deploys: [Deploy], health: [Health]
+    ) {
+        self.project = project
+        self.version = version
+        self.createdAt = createdAt
+        self.dateReleased = dateReleased
+        self.firstEvent = firstEvent
+        self.lastEvent = lastEvent
+        self.newIssues = newIssues
+        self.ref = ref
+        self.url = url
+        self.environments = environments
+        self.deploys = deploys
+        self.health = health
+    }
+}
+
+/// Changes to a release through the API.
+public struct ReleaseChange: Sendable {
+    public var ref: String?
+    public var url: String?
+    public var dateReleased: Date?
+
+    public init(ref: String? = nil, url: String? = nil, dateReleased: Date? = nil) {
+        self.ref = ref
+        self.url = url
+        self.dateReleased = dateReleased
+    }
+}
+
+/// Releases of projects, their deploys and session health.
+public protocol ReleaseStore: Sendable {
+    /// Releases of the projects, newest first.
+    func releases(projectIDs: [Int64], limit: Int, offset: Int) async throws -> [ReleaseInfo]
+    func release(projectID: Int64, version: String) async throws -> ReleaseInfo?
+    /// Creates the release in each project where it does not exist yet (and applies `change`); returns whether any was created.
+    func createRelease(version: String, projectIDs: [Int64], change: ReleaseChange, now: Date) async throws -> Bool
+    func updateRelease(version: String, projectIDs: [Int64], change: ReleaseChange) async throws
+    func createDeploy(version: String, projectIDs: [Int64], deploy: ReleaseInfo.Deploy) async throws -> ReleaseInfo.Deploy
+}

@@ -1,0 +1,34 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SpyglassCore
+
+/// The periodic jobs, at start and then every interval: retention (``MaintenanceStore/enforceRetention(_:now:)``),
+/// alert data pruning, and issue aging and auto-resolve (``MaintenanceStore/agePeriodically(now:)``).
+public struct MaintenanceService: Service {
+    let database: any MaintenanceStore
+    let policy: RetentionPolicy
+    let logger: Logger
+
+    public init(database: any MaintenanceStore, policy: RetentionPolicy, logger: Logger) {
+        self.database = database
+        self.policy = policy
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let deleted = try await database.enforceRetention(policy, now: .now)
+                if deleted > 0 { logger.info("retention deleted events", metadata: ["spyglass.deleted": "\(deleted)"]) }
+                _ = try await database.pruneAlertData(now: .now, maxAge: policy.maxAge)
+                let changed = try await database.agePeriodically(now: .now)
+                if changed > 0 { logger.info("issues aged or auto-resolved", metadata: ["spyglass.issues": "\(changed)"]) }
+            } catch {
+                logger.error("maintenance failed", metadata: ["error": "\(error)"])
+            }
+            let interval = policy.interval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassProtocol
+
+/// Accounts, sessions and API tokens in SQLite: the ``AccountStore`` port.
+public struct SQLiteAccounts: AccountStore {
+    let database: AppDatabase
+
+    public init(_ database: AppDatabase) { self.database = database }
+
+    var writer: any DatabaseWriter { database.writer }
+
+    public func user(tokenHash: String) async throws -> APIUser? {
+        try await writer.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT user.id, user.email, user.is_admin FROM user JOIN api_token ON api_token.user_id = user.id
+                    WHERE api_token.token_hash = ? AND user.is_active = 1
+                    """,
+                arguments: [tokenHash]
+            ).map { APIUser(id: $0[0], email: $0[1], isAdmin: $0[2]) }
+        }
+    }
+
+    public func account(email: String) async throws -> WebAccount? {
+        let email = (try? EmailAddress.normalize(email)) ?? email
+        return try await writer.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT id, email, is_admin, password_hash, is_active FROM user WHERE email = ?", arguments: [email]
+            ).map { WebAccount(user: APIUser(id: $0[0], email: $0[1], isAdmin: $0[2]), passwordHash: $0[3], isActive: $0[4]) }
+        }
+    }
+
+    public func createSession(tokenHash: String, userID: Int64, csrfToken: String, now: Date, expires: Date) async throws {
+        try await writer.write { db in
+            // Expired sessions go when new ones come: the table stays as small as the number of browsers.
+            try db.execute(sql: "DELETE FROM web_session WHERE expires_at < ?", arguments: [now.timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO web_session (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [tokenHash, userID, csrfToken, now.timeIntervalSince1970, expires.timeIntervalSince1970])
+        }
+    }
+
+    public func session(tokenHash: String, now: Date) async throws -> WebSession? {
+        try await writer.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT user.id, user.email, user.is_admin, web_session.csrf_token, web_session.expires_at,
+                        user.must_change_password
+                    FROM web_session JOIN user ON user.id = web_session.user_id
+                    WHERE web_session.token_hash = ? AND web_session.expires_at > ? AND user.is_active = 1
+                    """,
+                arguments: [tokenHash, now.timeIntervalSince1970]
+            ).map {
+                WebSession(
+                    user: APIUser(id: $0[0], email: $0[1], isAdmin: $0[2]), csrfToken: $0[3],
+                    expires: Date(timeIntervalSince1970: $0[4]), mustChangePassword: $0[5])
+            }
+        }
+    }
+
+    public func deleteSession(tokenHash: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM web_session WHERE token_hash = ?", arguments: [tokenHash])
+        }
+    }
+
+    public func changePassword(userID: Int64, passwordHash: String, keepingSession tokenHash: String) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE user SET password_hash = ?, must_change_password = 0 WHERE id = ?", arguments: [passwordHash, userID])
+            try db.execute(sql: "DELETE FROM web_session WHERE user_id = ? AND token_hash <> ?", arguments: [userID, tokenHash])
+        }
+    }
+
+    public func apiTokens(userID: Int64) async throws -> [TokenInfo] {
+        try await writer.read { db in
+            try APITokenRecord.filter(Column("user_id") == userID).order(Column("id")).fetchAll(db).compactMap { token in
+                token.id.map { TokenInfo(id: $0, name: token.name, createdAt: token.createdAt, lastUsedAt: token.lastUsedAt) }
+            }
+        }
+    }
+
+    @discardableResult
+    public func createAPIToken(userID: Int64, name: String, tokenHash: String, now: Date) async throws -> TokenInfo {
+        try await writer.write { db in
+            var token = APITokenRecord(userId: userID, name: name, tokenHash: tokenHash, createdAt: now)
+            try token.insert(db)
+            return TokenInfo(id: token.id ?? 0, name: name, createdAt: now, lastUsedAt: nil)
+        }
+    }
+
+    public func revokeAPIToken(id: Int64, userID: Int64) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM api_token WHERE id = ? AND user_id = ?", arguments: [id, userID])
+            return db.changesCount > 0
+        }
+    }
+
+    public func accounts() async throws -> [AccountInfo] {
+        try await writer.read { db in
+            try User.order(User.Columns.email).fetchAll(db).compactMap { user in
+                user.id.map { AccountInfo(id: $0, email: user.email, isAdmin: user.isAdmin, isActive: user.isActive, createdAt: user.createdAt) }
+            }
+        }
+    }
+
+    @discardableResult
+    public func createAccount(
+        email: String, passwordHash: String, isAdmin: Bool, mustChangePassword: Bool, now: Date
+    ) async throws -> AccountInfo {
+        let email = try EmailAddress.normalize(email)
+        let user = try await writer.write { db in
+            try AppDatabase.insertUser(
+                email: email, passwordHash: passwordHash, isAdmin: isAdmin, mustChangePassword: mustChangePassword, now: now,
+                in: db)
+        }
+        guard let id = user.id else { throw DomainError(.unavailable, "the account was not stored") }
+        return AccountInfo(id: id, email: user.email, isAdmin: user.isAdmin, isActive: user.isActive, createdAt: user.createdAt)
+    }
+
+    public func setAccountActive(id: Int64, active: Bool) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE user SET is_active = ? WHERE id = ?", arguments: [active, id])
+            let changed = db.changesCount > 0
+            if !active { try db.execute(sql: "DELETE FROM web_session WHERE user_id = ?", arguments: [id]) }
+            return changed
+        }
+    }
+
+    public func resetPassword(id: Int64, passwordHash: String) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE user SET password_hash = ?, must_change_password = 1 WHERE id = ?", arguments: [passwordHash, id])
+            let changed = db.changesCount > 0
+            try db.execute(sql: "DELETE FROM web_session WHERE user_id = ?", arguments: [id])
+            return changed
+        }
+    }
+}

@@ -1,0 +1,374 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassProtocol
+
+/// Issues: lists, state changes, merges, activity in SQLite: the ``IssueStore`` port.
+public struct SQLiteIssues: IssueStore {
+    let database: AppDatabase
+
+    public init(_ database: AppDatabase) { self.database = database }
+
+    var writer: any DatabaseWriter { database.writer }
+
+    public func issues(_ request: IssueListRequest) async throws -> [IssueInfo] {
+        guard !request.projectIDs.isEmpty else { return [] }
+        var conditions = ["issue.project_id IN (\(request.projectIDs.map { _ in "?" }.joined(separator: ",")))"]
+        var arguments = StatementArguments(request.projectIDs)
+        let query = request.query
+        func anyOf(_ column: String, _ values: [String]) {
+            guard !values.isEmpty else { return }
+            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(values)
+        }
+        anyOf("issue.status", query.statuses)
+        anyOf("issue.level", query.levels)
+        anyOf("issue.first_release", query.firstReleases)
+        for (key, values) in [("release", query.releases), ("environment", query.environments)] where !values.isEmpty {
+            conditions.append(
+                "EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = ? AND issue_tag.value IN (\(values.map { _ in "?" }.joined(separator: ","))))")
+            arguments += [key]
+            arguments += StatementArguments(values)
+        }
+        for tag in query.tags {
+            conditions.append("EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = ? AND issue_tag.value = ?)")
+            arguments += [tag.key, tag.value]
+        }
+        switch query.assigned {
+        case .me?:
+            conditions.append("issue.assignee_id = ?")
+            arguments += [request.userID]
+        case .nobody?:
+            conditions.append("issue.assignee_id IS NULL")
+        case .email(let email)?:
+            conditions.append("assignee.email = ?")
+            arguments += [email]
+        case nil:
+            break
+        }
+        for (column, date, comparison) in [
+            ("issue.first_seen", query.firstSeenAfter, ">="), ("issue.first_seen", query.firstSeenBefore, "<"),
+            ("issue.last_seen", query.lastSeenAfter, ">="), ("issue.last_seen", query.lastSeenBefore, "<"),
+        ] {
+            if let date {
+                conditions.append("\(column) \(comparison) ?")
+                arguments += [date.timeIntervalSince1970]
+            }
+        }
+        if !query.text.isEmpty {
+            // Each word or phrase is an FTS5 string (quotes doubled), all must match; prefix match on the last.
+            let match = query.text.map(AppDatabase.ftsString).joined(separator: " ") + "*"
+            conditions.append("issue.id IN (SELECT rowid FROM issue_search WHERE issue_search MATCH ?)")
+            arguments += [match]
+        }
+        let order: String
+        switch request.sort {
+        case .date: order = "issue.last_seen DESC"
+        case .new: order = "issue.first_seen DESC"
+        case .freq: order = "issue.times_seen DESC"
+        case .user: order = "issue.user_count DESC"
+        }
+        let sql = """
+            SELECT \(AppDatabase.issueColumns) WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY \(order), issue.id DESC LIMIT ? OFFSET ?
+            """
+        arguments += [request.limit + 1, request.offset]
+        let finalArguments = arguments
+        do {
+            return try await writer.read { db in try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(AppDatabase.issueInfo) }
+        } catch let error as DatabaseError where error.message?.contains("fts5") == true && !query.text.isEmpty {
+            // The text is quoted above, so this should not happen; if FTS5 still refuses it, the search is at fault.
+            throw DomainError(.invalidInput, "query: the search text \"\(query.text.joined(separator: " "))\" cannot be searched (\(error.message ?? "fts5"))")
+        }
+    }
+
+    public func issue(id: Int64) async throws -> IssueInfo? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(AppDatabase.issueColumns) WHERE issue.id = ?", arguments: [id]).map(AppDatabase.issueInfo)
+        }
+    }
+
+    public func hourlyCounts(issueIDs: [Int64], since: Date) async throws -> [Int64: [Int64: Int]] {
+        guard !issueIDs.isEmpty else { return [:] }
+        let firstHour = Int64((since.timeIntervalSince1970 / 3600).rounded(.down))
+        return try await writer.read { db in
+            var counts: [Int64: [Int64: Int]] = [:]
+            let rows = try Row.fetchCursor(
+                db,
+                sql: "SELECT issue_id, hour, count FROM issue_hour WHERE issue_id IN (\(issueIDs.map { _ in "?" }.joined(separator: ","))) AND hour >= ?",
+                arguments: StatementArguments(issueIDs) + [firstHour])
+            while let row = try rows.next() { counts[row[0], default: [:]][row[1]] = row[2] }
+            return counts
+        }
+    }
+
+    public func hashes(issueID: Int64) async throws -> [String] {
+        try await writer.read { db in
+            try String.fetchAll(db, sql: "SELECT hash FROM grouping_hash WHERE issue_id = ? ORDER BY hash", arguments: [issueID])
+        }
+    }
+
+    public func tags(issueID: Int64, top: Int) async throws -> [TagSummary] {
+        try await writer.read { db in
+            let keys = try Row.fetchAll(
+                db,
+                sql: "SELECT key, sum(times_seen), count(*) FROM issue_tag WHERE issue_id = ? GROUP BY key ORDER BY key",
+                arguments: [issueID])
+            return try keys.map { row in
+                let key: String = row[0]
+                let values = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT value, times_seen, first_seen, last_seen FROM issue_tag WHERE issue_id = ? AND key = ?
+                        ORDER BY times_seen DESC, value LIMIT ?
+                        """,
+                    arguments: [issueID, key, top]
+                ).map {
+                    TagSummary.Value(
+                        value: $0[0], count: $0[1], firstSeen: Date(timeIntervalSince1970: $0[2]), lastSeen: Date(timeIntervalSince1970: $0[3]))
+                }
+                return TagSummary(key: key, totalValues: row[1], uniqueValues: row[2], topValues: values)
+            }
+        }
+    }
+
+    public func updateIssues(ids: [Int64], change: IssueChange, now: Date) async throws {
+        try await writer.write { db in
+            for id in ids {
+                guard let projectID = try Int64.fetchOne(db, sql: "SELECT project_id FROM issue WHERE id = ?", arguments: [id]) else {
+                    throw DomainError(.notFound, "no issue \(id)")
+                }
+                var assignee: (id: Int64, email: String)??
+                if let email = change.assigneeEmail {
+                    if let email {
+                        // Only active members of the issue's project; the message does not tell whether the address exists.
+                        guard
+                            let row = try Row.fetchOne(
+                                db,
+                                sql: """
+                                    SELECT user.id, user.email FROM user JOIN project_member ON project_member.user_id = user.id
+                                    WHERE user.email = ? AND user.is_active = 1 AND project_member.project_id = ?
+                                    """,
+                                arguments: [email.lowercased(), projectID])
+                        else {
+                            throw DomainError(.invalidInput, "assignedTo: \(email) is not an active member of this project")
+                        }
+                        assignee = .some((row[0], row[1]))
+                    } else {
+                        assignee = .some(nil)
+                    }
+                }
+                if let status = change.status {
+                    try AppDatabase.setStatus(status, change: change, issueID: id, projectID: projectID, now: now, in: db)
+                }
+                if let assignee {
+                    try db.execute(sql: "UPDATE issue SET assignee_id = ? WHERE id = ?", arguments: [assignee?.id, id])
+                    try LifecycleRows.addActivity(
+                        id, kind: assignee == nil ? .unassigned : .assigned, userID: change.actorID,
+                        data: ["assigneeEmail": assignee.map { .string($0.email) } ?? .null], at: now, in: db)
+                }
+            }
+        }
+    }
+
+    public func deleteIssue(id: Int64) async throws {
+        try await writer.write { db in
+            for table in ["attachment", "user_report"] {
+                try db.execute(
+                    sql: """
+                        DELETE FROM \(table) WHERE (project_id, event_id) IN
+                            (SELECT project_id, event_id FROM event WHERE issue_id = ?)
+                        """,
+                    arguments: [id])
+            }
+            // Its hashes go with it (cascade), and their events: so do the dictionaries those events need.
+            try db.execute(
+                sql: "DELETE FROM payload_dictionary WHERE id IN (SELECT dictionary_id FROM grouping_hash WHERE issue_id = ?)",
+                arguments: [id])
+            try db.execute(sql: "DELETE FROM issue WHERE id = ?", arguments: [id])
+        }
+    }
+
+    public func mergeIssues(ids: [Int64]) async throws -> (parent: Int64, children: [Int64]) {
+        try await writer.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT id, project_id FROM issue WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ","))) ORDER BY times_seen DESC, id",
+                arguments: StatementArguments(ids))
+            guard rows.count >= 2 else { throw DomainError(.invalidInput, "merge needs at least two existing issues") }
+            guard Set(rows.map { $0[1] as Int64 }).count == 1 else {
+                throw DomainError(.invalidInput, "merge: the issues belong to different projects")
+            }
+            let parent: Int64 = rows[0][0]
+            let children: [Int64] = rows.dropFirst().map { $0[0] }
+            let list = children.map { _ in "?" }.joined(separator: ",")
+            let childArgs = StatementArguments(children)
+            try db.execute(sql: "UPDATE grouping_hash SET issue_id = ? WHERE issue_id IN (\(list))", arguments: [parent] + childArgs)
+            try db.execute(sql: "UPDATE event SET issue_id = ? WHERE issue_id IN (\(list))", arguments: [parent] + childArgs)
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO issue_user (issue_id, user_key) SELECT ?, user_key FROM issue_user WHERE issue_id IN (\(list))",
+                arguments: [parent] + childArgs)
+            try db.execute(
+                sql: """
+                    INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen)
+                    SELECT ?, key, value, times_seen, first_seen, last_seen FROM issue_tag WHERE issue_id IN (\(list)) AND true
+                    ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = times_seen + excluded.times_seen,
+                        first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)
+                    """,
+                arguments: [parent] + childArgs)
+            try db.execute(
+                sql: """
+                    INSERT INTO issue_hour (issue_id, hour, count) SELECT ?, hour, count FROM issue_hour WHERE issue_id IN (\(list)) AND true
+                    ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + excluded.count
+                    """,
+                arguments: [parent] + childArgs)
+            try db.execute(
+                sql: """
+                    UPDATE issue SET
+                        times_seen = times_seen + (SELECT sum(times_seen) FROM issue WHERE id IN (\(list))),
+                        first_seen = min(first_seen, (SELECT min(first_seen) FROM issue WHERE id IN (\(list)))),
+                        last_seen = max(last_seen, (SELECT max(last_seen) FROM issue WHERE id IN (\(list)))),
+                        user_count = (SELECT count(*) FROM issue_user WHERE issue_id = ?)
+                    WHERE id = ?
+                    """,
+                arguments: childArgs + childArgs + childArgs + [parent, parent])
+            try db.execute(sql: "DELETE FROM issue WHERE id IN (\(list))", arguments: childArgs)
+            try AppDatabase.refreshProtectedEvents(parent, in: db)
+            try LifecycleRows.addActivity(
+                parent, kind: .merge, data: ["children": .array(children.map { .string(String($0)) })], at: .now, in: db)
+            return (parent, children)
+        }
+    }
+
+    public func unmerge(issueID: Int64, hash: String) async throws -> Int64 {
+        try await writer.write { db in
+            let hashes = try String.fetchAll(db, sql: "SELECT hash FROM grouping_hash WHERE issue_id = ?", arguments: [issueID])
+            guard hashes.contains(hash) else { throw DomainError(.notFound, "issue \(issueID) has no hash \(hash)") }
+            guard hashes.count > 1 else { throw DomainError(.invalidInput, "hash \(hash) is the issue's only hash; nothing to split") }
+            guard let projectID = try Int64.fetchOne(db, sql: "SELECT project_id FROM issue WHERE id = ?", arguments: [issueID]) else {
+                throw DomainError(.notFound, "no issue \(issueID)")
+            }
+            let moved = try Row.fetchAll(
+                db, sql: "SELECT id, \(AppDatabase.eventColumns) WHERE issue_id = ? AND primary_hash = ? ORDER BY timestamp",
+                arguments: [issueID, hash]
+            ).map { row in (rowID: row[0] as Int64, event: try AppDatabase.eventInfo(row, offset: 1, in: db)) }
+            guard !moved.isEmpty else {
+                throw DomainError(.invalidInput, "no stored event of issue \(issueID) came by hash \(hash); split out the hash its events came by")
+            }
+            // The new issue takes its title from the newest moved event, else from the old issue.
+            let template = moved.last.map { AppDatabase.normalized($0.event) }
+            let shortID = try Int64.fetchOne(
+                db, sql: "UPDATE project SET next_short_id = next_short_id + 1 WHERE id = ? RETURNING next_short_id - 1",
+                arguments: [projectID]) ?? 0
+            try db.execute(
+                sql: """
+                    INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, substatus,
+                        first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since)
+                    SELECT project_id, ?, coalesce(?, title), coalesce(?, culprit), coalesce(?, type), coalesce(?, metadata),
+                        level, 'unresolved', 'new', coalesce(?, first_seen), coalesce(?, last_seen), 0, 0, ?, ?, ?
+                    FROM issue WHERE id = ?
+                    """,
+                arguments: [
+                    shortID, template?.summary.title, template?.summary.culprit, template?.summary.type,
+                    template.map { String(decoding: JSONWriter.bytes($0.summary.metadata), as: UTF8.self) },
+                    moved.first?.event.timestamp.timeIntervalSince1970, moved.last?.event.timestamp.timeIntervalSince1970,
+                    moved.first.flatMap { AppDatabase.normalized($0.event).release }, template?.release, Date.now.timeIntervalSince1970, issueID,
+                ])
+            let newIssue = db.lastInsertedRowID
+            try db.execute(
+                sql: "INSERT INTO issue_search (rowid, title, culprit, message) SELECT ?, title, culprit, '' FROM issue WHERE id = ?",
+                arguments: [newIssue, newIssue])
+            try db.execute(sql: "UPDATE grouping_hash SET issue_id = ? WHERE project_id = ? AND hash = ?", arguments: [newIssue, projectID, hash])
+            for (rowID, info) in moved {
+                let event = AppDatabase.normalized(info)
+                try db.execute(sql: "UPDATE event SET issue_id = ? WHERE id = ?", arguments: [newIssue, rowID])
+                try AppDatabase.count(event, into: newIssue, sign: 1, in: db)
+                try AppDatabase.count(event, into: issueID, sign: -1, in: db)
+            }
+            // Users of the old issue: those still seen in its remaining events.
+            let remaining = try Row.fetchAll(db, sql: "SELECT \(AppDatabase.eventColumns) WHERE issue_id = ?", arguments: [issueID])
+            let users = Set(try remaining.compactMap { try AppDatabase.normalized(AppDatabase.eventInfo($0, in: db)).userKey })
+            let movedUsers = Set(moved.compactMap { AppDatabase.normalized($0.event).userKey })
+            for user in movedUsers where !users.contains(user) {
+                try db.execute(sql: "DELETE FROM issue_user WHERE issue_id = ? AND user_key = ?", arguments: [issueID, user])
+            }
+            for issue in [issueID, newIssue] {
+                try db.execute(
+                    sql: "UPDATE issue SET user_count = (SELECT count(*) FROM issue_user WHERE issue_id = ?) WHERE id = ?",
+                    arguments: [issue, issue])
+            }
+            try AppDatabase.refreshProtectedEvents(issueID, in: db)
+            try AppDatabase.refreshProtectedEvents(newIssue, in: db)
+            // The old issue's dates from its remaining events (kept as they were when retention removed them all).
+            try db.execute(
+                sql: """
+                    UPDATE issue SET
+                        first_seen = coalesce((SELECT min(timestamp) FROM event WHERE issue_id = ?1), first_seen),
+                        last_seen = coalesce((SELECT max(timestamp) FROM event WHERE issue_id = ?1), last_seen)
+                    WHERE id = ?1
+                    """,
+                arguments: [issueID])
+            try db.execute(sql: "DELETE FROM issue_tag WHERE issue_id = ? AND times_seen <= 0", arguments: [issueID])
+            try db.execute(sql: "DELETE FROM issue_hour WHERE issue_id = ? AND count <= 0", arguments: [issueID])
+            return newIssue
+        }
+    }
+
+    public func activities(issueID: Int64) async throws -> [ActivityInfo] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(AppDatabase.activityColumns) WHERE a.issue_id = ? ORDER BY a.id
+                    """,
+                arguments: [issueID]
+            ).compactMap(AppDatabase.activity)
+        }
+    }
+
+    public func addComment(issueID: Int64, userID: Int64, text: String, now: Date) async throws -> ActivityInfo {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 10_000 else {
+            throw DomainError(.invalidInput, "text: a comment needs 1 to 10000 characters")
+        }
+        return try await writer.write { db in
+            try LifecycleRows.addActivity(issueID, kind: .note, userID: userID, data: ["text": .string(trimmed)], at: now, in: db)
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT \(AppDatabase.activityColumns) WHERE a.id = ?
+                    """,
+                arguments: [db.lastInsertedRowID])
+            guard let activity = row.flatMap(AppDatabase.activity) else {
+                throw DomainError(.unavailable, "comment was not stored")
+            }
+            return activity
+        }
+    }
+
+    public func regressedIssueIDs(projectID: Int64, version: String, limit: Int) async throws -> [Int64] {
+        try await writer.read { db in
+            try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT issue_activity.issue_id FROM issue_activity JOIN issue ON issue.id = issue_activity.issue_id
+                    WHERE issue.project_id = ? AND issue_activity.type = 'set_regression'
+                        AND json_extract(issue_activity.data, '$.version') = ?
+                    GROUP BY issue_activity.issue_id ORDER BY max(issue_activity.id) DESC LIMIT ?
+                    """,
+                arguments: [projectID, version, limit])
+        }
+    }
+
+    public func similarIssueIDs(of issue: IssueInfo, limit: Int) async throws -> [Int64] {
+        try await writer.read { db in
+            try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM issue WHERE project_id = ? AND id <> ? AND (title = ? OR (type = ? AND culprit = ? AND culprit <> ''))
+                    ORDER BY last_seen DESC LIMIT ?
+                    """,
+                arguments: [issue.project.id, issue.id, issue.title, issue.type, issue.culprit, limit])
+        }
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassProtocol
+
+/// First start, readiness, the periodic jobs, backup and checks in SQLite: the ``MaintenanceStore`` port.
+public struct SQLiteMaintenance: MaintenanceStore {
+    let database: AppDatabase
+
+    public init(_ database: AppDatabase) { self.database = database }
+
+    var writer: any DatabaseWriter { database.writer }
+
+    /// Deletes per-minute counts older than two hours (frequency conditions look back one hour at most; longer
+    /// intervals use hourly counts) and settled notifications older than `maxAge` seconds.
+    @discardableResult
+    public func pruneAlertData(now: Date, maxAge: Double) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(
+                sql: "DELETE FROM issue_minute WHERE minute < ?", arguments: [Int64((now.timeIntervalSince1970 / 60).rounded(.down)) - 120])
+            var deleted = db.changesCount
+            try db.execute(
+                sql: "DELETE FROM notification WHERE status != 'pending' AND created_at < ?",
+                arguments: [now.timeIntervalSince1970 - maxAge])
+            deleted += db.changesCount
+            return deleted
+        }
+    }
+
+    /// Makes sure an admin account and a project exist; idempotent, so every start calls it.
+    ///
+    /// An admin is created when there is none (with `adminPassword`, else a generated one-time password);
+    /// the `default` project when there is no project at all.
+    public func bootstrap(adminEmail: String, adminPassword: String?, now: Date) async throws -> BootstrapReport {
+        let email = try EmailAddress.normalize(adminEmail)
+        let needsAdmin = try await writer.read { db in try User.filter(User.Columns.isAdmin == true).fetchCount(db) == 0 }
+        // Hash before the write transaction: bcrypt takes tens of milliseconds.
+        var password: (plain: String, hash: String, generated: Bool)?
+        if needsAdmin {
+            if let adminPassword { try Password.validate(adminPassword) }
+            let plain = adminPassword ?? Password.generate()
+            password = (plain, Password.hash(plain), adminPassword == nil)
+        }
+        let chosen = password
+        return try await writer.write { db in
+            var report = BootstrapReport()
+            if let password = chosen, try User.filter(User.Columns.isAdmin == true).fetchCount(db) == 0 {
+                if var existing = try User.filter(User.Columns.email == email).fetchOne(db) {
+                    // The configured e-mail already has an account: promote it, keep its password.
+                    existing.isAdmin = true
+                    try existing.update(db)
+                } else {
+                    var admin = User(
+                        email: email, passwordHash: password.hash, isAdmin: true, isActive: true,
+                        mustChangePassword: password.generated, createdAt: now)
+                    try admin.insert(db)
+                    report.createdAdmin = admin.id.map {
+                        AccountInfo(id: $0, email: admin.email, isAdmin: true, isActive: true, createdAt: admin.createdAt)
+                    }
+                    report.generatedPassword = password.generated ? password.plain : nil
+                }
+            }
+            if try Project.fetchCount(db) == 0 {
+                _ = try database.insertProject(
+                    db, name: "Default", slug: "default", id: nil, publicKey: PublicKey.generate(), now: now)
+                report.createdProject = true
+            }
+            let project =
+                try Project.filter(Project.Columns.slug == "default").fetchOne(db)
+                ?? Project.order(Project.Columns.id).fetchOne(db)
+            if let project, let id = project.id {
+                report.project = ProjectInfo(id: id, slug: project.slug, name: project.name, createdAt: project.createdAt)
+                report.keys = try SQLiteProjects.keys(projectID: id, in: db).filter(\.isActive)
+            }
+            return report
+        }
+    }
+
+    /// Checks the database answers a read and its files may be written, without writing anything: a probe that
+    /// polls every few seconds must not cost a commit (fsync) each time.
+    public func checkReady() async throws {
+        do {
+            _ = try await writer.read { db in try Int.fetchOne(db, sql: "SELECT id FROM instance WHERE id = 1") }
+        } catch let error as DatabaseError {
+            throw DomainError(.unavailable, "database is not readable: \(error.message ?? "\(error.resultCode)")")
+        }
+        if writer.configuration.readonly { throw DomainError(.unavailable, "database is not writable: opened read-only") }
+        let path = writer.path
+        guard !path.isEmpty, path != ":memory:" else { return }
+        for file in [path, (path as NSString).deletingLastPathComponent] where access(file, F_OK) == 0 {
+            guard access(file, W_OK) == 0 else {
+                throw DomainError(.unavailable, "database is not writable: \(file): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Writes a consistent copy of the database to `destination` (SQLite online backup), safe while the
+    /// server runs. The copy appears atomically; an existing file is never overwritten.
+    public func backup(to destination: URL) async throws {
+        let path = destination.path(percentEncoded: false)
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw DomainError(.conflict, "backup file \(path) already exists")
+        }
+        let partial = destination.deletingLastPathComponent()
+            .appending(path: ".\(destination.lastPathComponent).partial-\(UUID().uuidString)")
+        let partialPath = partial.path(percentEncoded: false)
+        defer { try? FileManager.default.removeItem(atPath: partialPath) }
+        do {
+            // A scope of its own, so the copy's connection closes before the rename.
+            try {
+                let copy = try DatabaseQueue(path: partialPath)
+                try writer.backup(to: copy)
+                try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
+            }()
+        } catch let error as DatabaseError {
+            throw DomainError(.unavailable, "cannot write backup \(path): \(error.message ?? "\(error)")")
+        }
+        guard rename(partialPath, path) == 0 else {
+            throw DomainError(.unavailable, "cannot move backup into place at \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// SQLite's integrity and foreign-key checks; an empty list means the database is sound.
+    public func integrityProblems() async throws -> [String] {
+        try await writer.read { db in
+            var problems = try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+            let rows = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+            for row in rows {
+                let table: String = row[0]
+                let rowID: Int64? = row[1]
+                let parent: String = row[2]
+                problems.append("\(table) row \(rowID.map(String.init) ?? "?") refers to a missing \(parent) row")
+            }
+            return problems
+        }
+    }
+
+    /// Periodic lifecycle work: new and regressed issues turn ongoing after 7 days; projects with an auto-resolve
+    /// age resolve issues without events for that long; ignore periods that ended unignore their issues.
+    @discardableResult
+    public func agePeriodically(now: Date) async throws -> Int {
+        let time = now.timeIntervalSince1970
+        return try await writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE issue SET substatus = 'ongoing', substatus_since = ? WHERE status = 'unresolved'
+                        AND substatus IN ('new', 'regressed') AND substatus_since <= ?
+                    """,
+                arguments: [time, time - Lifecycle.ongoingAfter])
+            var changed = db.changesCount
+            let stale = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT issue.id, project.resolve_age_hours FROM issue JOIN project ON project.id = issue.project_id
+                    WHERE issue.status = 'unresolved' AND project.resolve_age_hours IS NOT NULL
+                        AND issue.last_seen < ? - project.resolve_age_hours * 3600.0
+                    """,
+                arguments: [time])
+            for row in stale {
+                let id: Int64 = row[0]
+                try db.execute(
+                    sql: """
+                        UPDATE issue SET status = 'resolved', substatus = NULL, resolution = 'now', resolution_release = NULL,
+                            status_changed_at = ? WHERE id = ?
+                        """,
+                    arguments: [time, id])
+                try LifecycleRows.addActivity(id, kind: .autoResolved, data: ["hours": .number(JSONNumber(Int64(row[1] as Int)))], at: now, in: db)
+            }
+            changed += stale.count
+            for row in try Row.fetchAll(db, sql: "SELECT id, ignore_state FROM issue WHERE status = 'ignored' AND ignore_state IS NOT NULL") {
+                guard let text: String = row[1], let state = LifecycleRows.decodeIgnore(text), case .untilDate(let date) = state.condition,
+                    now >= date
+                else { continue }
+                try db.execute(
+                    sql: """
+                        UPDATE issue SET status = 'unresolved', substatus = 'escalating', substatus_since = ?, ignore_state = NULL,
+                            status_changed_at = ? WHERE id = ?
+                        """,
+                    arguments: [time, time, row[0] as Int64])
+                try LifecycleRows.addActivity(row[0], kind: .setUnresolved, data: ["reason": "ignore period ended"], at: now, in: db)
+                changed += 1
+            }
+            return changed
+        }
+    }
+
+    /// Deletes events beyond the policy, in short transactions. The first and the latest event of every issue,
+    /// and pinned events (regressions), are kept whatever their age; issue counters keep their totals.
+    /// Returns the number of events deleted.
+    @discardableResult
+    public func enforceRetention(_ policy: RetentionPolicy, now: Date) async throws -> Int {
+        try await enforceRetention(policy, now: now, batchSize: 2000)
+    }
+
+    /// ``enforceRetention(_:now:)`` deleting `batchSize` events per transaction (tests use small ones).
+    @discardableResult
+    public func enforceRetention(_ policy: RetentionPolicy, now: Date, batchSize: Int) async throws -> Int {
+        let protected = """
+            pinned = 0 AND id NOT IN (SELECT first_event_id FROM issue WHERE first_event_id IS NOT NULL
+                UNION ALL SELECT last_event_id FROM issue WHERE last_event_id IS NOT NULL)
+            """
+        var deleted = 0
+        // A project may keep events for less time than the server does (its settings), never longer.
+        let projects = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, retention_days FROM project").map { row -> (Int64, Double) in
+                let days: Int? = row[1]
+                return (row[0], min(policy.maxAge, days.map { Double($0) * 86_400 } ?? policy.maxAge))
+            }
+        }
+        for (projectID, maxAge) in projects {
+            let cutoff = now.timeIntervalSince1970 - maxAge
+            while true {
+                let count = try await writer.write { db in
+                    try AppDatabase.deleteEvents(
+                        db, sql: "SELECT id FROM event WHERE project_id = ? AND timestamp < ? AND \(protected) ORDER BY timestamp LIMIT ?",
+                        arguments: [projectID, cutoff, batchSize])
+                }
+                deleted += count
+                if count < batchSize { break }
+            }
+        }
+        let crowded = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT project_id, count(*) FROM event GROUP BY project_id HAVING count(*) > ?", arguments: [policy.maxEventsPerProject])
+        }
+        for row in crowded {
+            let projectID: Int64 = row[0]
+            var excess = (row[1] as Int) - policy.maxEventsPerProject
+            while excess > 0 {
+                let limit = min(excess, batchSize)
+                let count = try await writer.write { db in
+                    try AppDatabase.deleteEvents(
+                        db,
+                        sql: "SELECT id FROM event WHERE project_id = ? AND \(protected) ORDER BY timestamp, id LIMIT ?",
+                        arguments: [projectID, limit])
+                }
+                deleted += count
+                excess -= count
+                if count == 0 { break }  // only protected events are left
+            }
+        }
+        return deleted
+    }
+}

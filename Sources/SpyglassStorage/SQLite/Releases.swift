@@ -1,0 +1,83 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassProtocol
+
+/// Releases, deploys and session health in SQLite: the ``ReleaseStore`` port.
+public struct SQLiteReleases: ReleaseStore {
+    let database: AppDatabase
+
+    public init(_ database: AppDatabase) { self.database = database }
+
+    var writer: any DatabaseWriter { database.writer }
+
+    public func releases(projectIDs: [Int64], limit: Int, offset: Int) async throws -> [ReleaseInfo] {
+        guard !projectIDs.isEmpty else { return [] }
+        return try await writer.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT release.id FROM release WHERE project_id IN (\(projectIDs.map { _ in "?" }.joined(separator: ",")))
+                    ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?
+                    """,
+                arguments: StatementArguments(projectIDs) + [limit + 1, offset])
+            return try rows.compactMap { try AppDatabase.releaseInfo(id: $0[0], in: db) }
+        }
+    }
+
+    public func release(projectID: Int64, version: String) async throws -> ReleaseInfo? {
+        try await writer.read { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM release WHERE project_id = ? AND version = ?", arguments: [projectID, version]) else {
+                return nil
+            }
+            return try AppDatabase.releaseInfo(id: id, in: db)
+        }
+    }
+
+    public func createRelease(version: String, projectIDs: [Int64], change: ReleaseChange, now: Date) async throws -> Bool {
+        guard EventNormalizer.isValidRelease(version) else {
+            throw DomainError(.invalidInput, "version: \"\(version)\" is not a valid release (no /, \\, newlines or tabs; not . .. or latest; at most 200 characters)")
+        }
+        return try await writer.write { db in
+            var created = false
+            for projectID in projectIDs {
+                try db.execute(
+                    sql: "INSERT INTO release (project_id, version, created_at) VALUES (?, ?, ?) ON CONFLICT (project_id, version) DO NOTHING",
+                    arguments: [projectID, version, now.timeIntervalSince1970])
+                if db.changesCount > 0 {
+                    created = true
+                    try LifecycleRows.releaseCreated(version, projectID: projectID, in: db)
+                }
+            }
+            try AppDatabase.apply(change, version: version, projectIDs: projectIDs, in: db)
+            return created
+        }
+    }
+
+    public func updateRelease(version: String, projectIDs: [Int64], change: ReleaseChange) async throws {
+        try await writer.write { db in try AppDatabase.apply(change, version: version, projectIDs: projectIDs, in: db) }
+    }
+
+    public func createDeploy(version: String, projectIDs: [Int64], deploy: ReleaseInfo.Deploy) async throws -> ReleaseInfo.Deploy {
+        guard !deploy.environment.isEmpty, deploy.environment.count <= 64, !deploy.environment.contains(where: { $0.isNewline || $0 == "/" }) else {
+            throw DomainError(.invalidInput, "environment: \"\(deploy.environment)\" is not a valid environment name")
+        }
+        return try await writer.write { db in
+            let ids = try Int64.fetchAll(
+                db, sql: "SELECT id FROM release WHERE version = ? AND project_id IN (\(projectIDs.map { _ in "?" }.joined(separator: ",")))",
+                arguments: [version] + StatementArguments(projectIDs))
+            guard !ids.isEmpty else { throw DomainError(.notFound, "release \"\(version)\" not found") }
+            var stored = deploy
+            for id in ids {
+                try db.execute(
+                    sql: "INSERT INTO deploy (release_id, environment, name, url, date_started, date_finished) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [id, deploy.environment, deploy.name, deploy.url, deploy.dateStarted?.timeIntervalSince1970, deploy.dateFinished.timeIntervalSince1970])
+                stored.id = db.lastInsertedRowID
+                try db.execute(
+                    sql: "UPDATE release SET date_released = coalesce(date_released, ?) WHERE id = ?",
+                    arguments: [deploy.dateFinished.timeIntervalSince1970, id])
+            }
+            return stored
+        }
+    }
+}

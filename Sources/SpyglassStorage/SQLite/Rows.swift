@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+import SpyglassCore
+import SpyglassProtocol
+
+// Reading rows into the ports' values, and writing helpers several adapters share.
+
+extension AppDatabase {
+    static func projectInfo(_ row: Row) -> ProjectInfo {
+        ProjectInfo(id: row["id"], slug: row["slug"], name: row["name"], createdAt: row["created_at"])
+    }
+
+    static let issueColumns = """
+        issue.id, issue.short_id, issue.title, issue.culprit, issue.type, issue.metadata, issue.level, issue.status,
+        issue.substatus, issue.first_seen, issue.last_seen, issue.times_seen, issue.user_count, issue.first_release,
+        issue.last_release, issue.resolution, issue.resolution_release, issue.ignore_state,
+        project.id AS project_id, project.slug AS project_slug, project.name AS project_name,
+        project.created_at AS project_created_at,
+        assignee.id AS assignee_id, assignee.email AS assignee_email, assignee.is_admin AS assignee_is_admin
+        FROM issue JOIN project ON project.id = issue.project_id LEFT JOIN user AS assignee ON assignee.id = issue.assignee_id
+        """
+
+    /// An issue from a row of ``issueColumns``.
+    static func issueInfo(_ row: Row) -> IssueInfo {
+        let metadataText: String = row["metadata"]
+        let assigneeID: Int64? = row["assignee_id"]
+        // The status has a CHECK constraint; substatus and level are read leniently (an unknown one reads as none / error).
+        let status = IssueStatus(rawValue: row["status"]) ?? .unresolved
+        return IssueInfo(
+            id: row["id"],
+            project: ProjectInfo(
+                id: row["project_id"], slug: row["project_slug"], name: row["project_name"],
+                createdAt: row["project_created_at"]),
+            shortID: row["short_id"], title: row["title"], culprit: row["culprit"], type: row["type"],
+            metadata: (try? JSONParser.parse(metadataText)) ?? .object([:]),
+            level: Level(stored: row["level"]), status: status,
+            substatus: (row["substatus"] as String?).flatMap(IssueSubstatus.init(rawValue:)),
+            firstSeen: Date(timeIntervalSince1970: row["first_seen"]), lastSeen: Date(timeIntervalSince1970: row["last_seen"]),
+            timesSeen: row["times_seen"], userCount: row["user_count"], firstRelease: row["first_release"],
+            lastRelease: row["last_release"],
+            assignee: assigneeID.map { APIUser(id: $0, email: row["assignee_email"], isAdmin: row["assignee_is_admin"]) },
+            resolution: status == .resolved ? LifecycleRows.resolution(row["resolution"], row["resolution_release"]) : nil,
+            ignore: (row["ignore_state"] as String?).flatMap(LifecycleRows.decodeIgnore))
+    }
+
+    /// `text` as one FTS5 string: in double quotes, each quote doubled. By Unicode scalar, since a quote followed by
+    /// a combining mark is a single `Character` that Character-based replacing would miss.
+    static func ftsString(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        scalars.append("\"")
+        for scalar in text.unicodeScalars {
+            if scalar == "\"" { scalars.append("\"") }
+            scalars.append(scalar)
+        }
+        scalars.append("\"")
+        return String(scalars)
+    }
+
+    static let eventColumns =
+        "event_id, project_id, issue_id, timestamp, received, payload, primary_hash, payload_raw, sent_at, client_ip FROM event"
+
+    /// An event from a row of ``eventColumns`` starting at column `offset`.
+    static func eventInfo(_ row: Row, offset o: Int = 0, in db: Database) throws -> EventInfo {
+        let blob: Data = row[o + 5]
+        let eventID: String = row[o]
+        let received = Date(timeIntervalSince1970: row[o + 4])
+        let payload = try EventPayloadCodec.decode(
+            Array(blob), raw: row[o + 7], eventID: eventID, received: received,
+            sentAt: (row[o + 8] as Double?).map(Date.init(timeIntervalSince1970:)), clientIP: row[o + 9]
+        ) { try dictionaryPayload($0, in: db) }
+        return EventInfo(
+            eventID: eventID, projectID: row[o + 1], issueID: row[o + 2], timestamp: Date(timeIntervalSince1970: row[o + 3]),
+            received: received, payload: payload, hash: row[o + 6])
+    }
+
+    /// The payload a ``PayloadDictionary`` was made of; throws when its row is missing or damaged.
+    static func dictionaryPayload(_ id: Int64, in db: Database) throws -> [UInt8] {
+        guard let data = try Data.fetchOne(db, sql: "SELECT data FROM payload_dictionary WHERE id = ?", arguments: [id]) else {
+            throw DomainError(.unavailable, "stored event payload is damaged (its dictionary \(id) is missing)")
+        }
+        return try Array(EventPayloadCodec.payloadBytes(Array(data)) { _ in
+            throw DomainError(.unavailable, "stored event payload is damaged (dictionary \(id) refers to another)")
+        })
+    }
+}
+
+extension AppDatabase {
+    static let activityColumns = """
+        a.id, a.type, a.data, a.created_at, u.id AS user_id, u.email AS user_email, u.is_admin AS user_is_admin
+        FROM issue_activity a LEFT JOIN user u ON u.id = a.user_id
+        """
+
+    /// An activity entry from a row of ``activityColumns``; nil for a type this version does not know.
+    static func activity(_ row: Row) -> ActivityInfo? {
+        guard let kind = ActivityKind(rawValue: row["type"]) else { return nil }
+        let userID: Int64? = row["user_id"]
+        return ActivityInfo(
+            id: row["id"], kind: kind, user: userID.map { APIUser(id: $0, email: row["user_email"], isAdmin: row["user_is_admin"]) },
+            data: (try? JSONParser.parse(row["data"] as String)) ?? .object([:]),
+            date: Date(timeIntervalSince1970: row["created_at"]))
+    }
+
+    static func releaseInfo(id: Int64, in db: Database) throws -> ReleaseInfo? {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT r.version, r.created_at, r.date_released, r.first_event, r.last_event, r.new_issues, r.ref, r.url,
+                        p.id, p.slug, p.name, p.created_at FROM release r JOIN project p ON p.id = r.project_id WHERE r.id = ?
+                    """,
+                arguments: [id])
+        else { return nil }
+        let version: String = row[0]
+        let projectID: Int64 = row[8]
+        func date(_ value: Double?) -> Date? { value.map(Date.init(timeIntervalSince1970:)) }
+        let environments = try String.fetchAll(
+            db, sql: "SELECT environment FROM release_environment WHERE release_id = ? ORDER BY environment", arguments: [id])
+        let deploys = try Row.fetchAll(
+            db, sql: "SELECT id, environment, name, url, date_started, date_finished FROM deploy WHERE release_id = ? ORDER BY date_finished DESC, id DESC",
+            arguments: [id]
+        ).map {
+            ReleaseInfo.Deploy(
+                id: $0[0], environment: $0[1], name: $0[2], url: $0[3], dateStarted: date($0[4]), dateFinished: Date(timeIntervalSince1970: $0[5]))
+        }
+        let health = try Row.fetchAll(
+            db,
+            sql: "SELECT environment, started, crashed, errored, abnormal FROM release_sessions WHERE project_id = ? AND release = ? ORDER BY environment",
+            arguments: [projectID, version]
+        ).map { ReleaseInfo.Health(environment: $0[0], started: $0[1], crashed: $0[2], errored: $0[3], abnormal: $0[4]) }
+        return ReleaseInfo(
+            project: ProjectInfo(id: projectID, slug: row[9], name: row[10], createdAt: row[11]), version: version,
+            createdAt: Date(timeIntervalSince1970: row[1]), dateReleased: date(row[2]), firstEvent: date(row[3]), lastEvent: date(row[4]),
+            newIssues: row[5], ref: row[6], url: row[7], environments: environments, deploys: deploys, health: health)
+    }
+
+    static func apply(_ change: ReleaseChange, version: String, projectIDs: [Int64], in db: Database) throws {
+        let list = projectIDs.map { _ in "?" }.joined(separator: ",")
+        try db.execute(
+            sql: """
+                UPDATE release SET ref = coalesce(?, ref), url = coalesce(?, url), date_released = coalesce(?, date_released)
+                WHERE version = ? AND project_id IN (\(list))
+                """,
+            arguments: [change.ref, change.url, change.dateReleased?.timeIntervalSince1970, version] + StatementArguments(projectIDs))
+    }
+}
+
+extension AppDatabase {
+    static func rule(_ row: Row) -> AlertRule? {
+        guard var rule = try? AlertRule(json: JSONParser.parse(row[1] as String), id: row[0], secret: { "" }) else { return nil }
+        rule.created = Date(timeIntervalSince1970: row[2])
+        return rule
+    }
+}

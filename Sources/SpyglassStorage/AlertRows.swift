@@ -90,18 +90,18 @@ enum AlertRows {
             let row = try Row.fetchOne(
                 db.cachedStatement(
                     sql: """
-                        SELECT p.slug, p.name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen, i.user_count,
-                            i.first_seen, i.last_seen
+                        SELECT p.slug, p.name AS project_name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen,
+                            i.user_count, i.first_seen, i.last_seen
                         FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = ?
                         """),
                 arguments: [issueID])
         else { return }
-        let slug: String = row[0]
+        let slug: String = row["slug"]
         let content = NotificationContent(
-            projectID: projectID, projectSlug: slug, projectName: row[1], issueID: issueID,
-            shortID: "\(slug.uppercased())-\(row[2] as Int64)", title: row[3], culprit: row[4], level: row[5], status: row[6],
-            count: row[7], userCount: row[8], firstSeen: Date(timeIntervalSince1970: row[9]),
-            lastSeen: Date(timeIntervalSince1970: row[10]), eventID: event.eventID, release: event.release,
+            projectID: projectID, projectSlug: slug, projectName: row["project_name"], issueID: issueID,
+            shortID: "\(slug.uppercased())-\(row["short_id"] as Int64)", title: row["title"], culprit: row["culprit"],
+            level: row["level"], status: row["status"], count: row["times_seen"], userCount: row["user_count"],
+            firstSeen: Date(timeIntervalSince1970: row["first_seen"]), lastSeen: Date(timeIntervalSince1970: row["last_seen"]), eventID: event.eventID, release: event.release,
             environment: event.environment)
         let contentText = JSONWriter.string(content.json)
         let now = event.received.timeIntervalSince1970

@@ -50,16 +50,16 @@ enum LifecycleRows {
             db, sql: "SELECT id, resolution_release FROM issue WHERE project_id = ? AND status = 'resolved' AND resolution = 'in_next_release'",
             arguments: [projectID])
         guard !pending.isEmpty else { return }
-        let currents = pending.compactMap { $0[1] as String? }
+        let currents = pending.compactMap { $0["resolution_release"] as String? }
         let book = try ReleaseBook(projectID: projectID, versions: currents + [version], in: db)
         guard let created = book.release(version) else { return }
         for row in pending {
-            let current: String? = row[1]
+            let current: String? = row["resolution_release"]
             if let current, let currentRef = book.release(current), current == version || !book.ordering.isNewer(created, than: currentRef) {
                 continue
             }
             try db.execute(
-                sql: "UPDATE issue SET resolution = 'in_release', resolution_release = ? WHERE id = ?", arguments: [version, row[0] as Int64])
+                sql: "UPDATE issue SET resolution = 'in_release', resolution_release = ? WHERE id = ?", arguments: [version, row["id"] as Int64])
         }
     }
 
@@ -82,8 +82,8 @@ enum LifecycleRows {
         _ issueID: Int64, eventRowID: Int64, event: NormalizedEvent, projectID: Int64, in db: Database
     ) throws -> AlertTrigger? {
         // Most events join an unresolved issue: its status tells, before the row the transitions need is read.
-        let status = try WriterStatement("SELECT status FROM issue WHERE id = ?", in: db).fetchOne(issueID) { $0.string(0) } ?? nil
-        guard let status, status == "resolved" || status == "ignored" else { return nil }
+        let text = try WriterStatement("SELECT status FROM issue WHERE id = ?", in: db).fetchOne(issueID) { $0.string(0) } ?? nil
+        guard let status = text.flatMap(IssueStatus.init(rawValue:)), status != .unresolved else { return nil }
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(
@@ -92,8 +92,8 @@ enum LifecycleRows {
         else { return nil }
         let now = event.received
         switch status {
-        case "resolved":
-            let resolution = Self.resolution(row[1], row[2])
+        case .resolved:
+            let resolution = Self.resolution(row["resolution"], row["resolution_release"])
             if resolution != .now {
                 var versions = [event.release].compactMap { $0 }
                 switch resolution {
@@ -116,12 +116,12 @@ enum LifecycleRows {
             if case .inNextRelease(let current?) = resolution { data["resolved_in_version"] = .string(current) }
             try addActivity(issueID, kind: .setRegression, data: .object(data), at: now, in: db)
             return .regression
-        case "ignored":
-            guard let text: String = row[3], let ignore = decodeIgnore(text) else { return nil }
+        case .ignored:
+            guard let text: String = row["ignore_state"], let ignore = decodeIgnore(text) else { return nil }
             let hour = Int64((event.timestamp.timeIntervalSince1970 / 3600).rounded(.down))  // issue_hour's clock
             let thisHour = try Int.fetchOne(
                 db.cachedStatement(sql: "SELECT count FROM issue_hour WHERE issue_id = ? AND hour = ?"), arguments: [issueID, hour]) ?? 0
-            guard let escalating = Lifecycle.unignores(ignore, timesSeen: row[4], userCount: row[5], eventsThisHour: thisHour, now: now) else {
+            guard let escalating = Lifecycle.unignores(ignore, timesSeen: row["times_seen"], userCount: row["user_count"], eventsThisHour: thisHour, now: now) else {
                 return nil
             }
             try db.execute(
@@ -135,7 +135,7 @@ enum LifecycleRows {
                 issueID, kind: escalating ? .setEscalating : .setUnresolved,
                 data: ["reason": escalating ? "escalating" : "ignore condition met"], at: now, in: db)
             return .escalating
-        default:
+        case .unresolved:
             return nil
         }
     }
@@ -198,11 +198,11 @@ struct ReleaseBook {
         let recent = try Row.fetchAll(
             db.cachedStatement(sql: "SELECT version, created_at FROM release WHERE project_id = ? ORDER BY created_at DESC, id DESC LIMIT 10"),
             arguments: [projectID]
-        ).map { ReleaseRef(version: $0[0], createdAt: $0[1]) }
+        ).map { ReleaseRef(version: $0["version"], createdAt: $0["created_at"]) }
         var releases = Dictionary(recent.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
         let lookup = try db.cachedStatement(sql: "SELECT version, created_at FROM release WHERE project_id = ? AND version = ?")
         for version in versions where releases[version] == nil {
-            if let row = try Row.fetchOne(lookup, arguments: [projectID, version]) { releases[version] = ReleaseRef(version: row[0], createdAt: row[1]) }
+            if let row = try Row.fetchOne(lookup, arguments: [projectID, version]) { releases[version] = ReleaseRef(version: row["version"], createdAt: row["created_at"]) }
         }
         self.releases = releases
         ordering = ReleaseOrdering(recentNewestFirst: recent.map(\.version))

@@ -20,7 +20,7 @@ public struct SQLiteAccounts: AccountStore {
                     WHERE api_token.token_hash = ? AND user.is_active = 1
                     """,
                 arguments: [tokenHash]
-            ).map { APIUser(id: $0[0], email: $0[1], isAdmin: $0[2]) }
+            ).map { APIUser(id: $0["id"], email: $0["email"], isAdmin: $0["is_admin"]) }
         }
     }
 
@@ -29,7 +29,11 @@ public struct SQLiteAccounts: AccountStore {
         return try await writer.read { db in
             try Row.fetchOne(
                 db, sql: "SELECT id, email, is_admin, password_hash, is_active FROM user WHERE email = ?", arguments: [email]
-            ).map { WebAccount(user: APIUser(id: $0[0], email: $0[1], isAdmin: $0[2]), passwordHash: $0[3], isActive: $0[4]) }
+            ).map { row in
+                WebAccount(
+                    user: APIUser(id: row["id"], email: row["email"], isAdmin: row["is_admin"]),
+                    passwordHash: row["password_hash"], isActive: row["is_active"])
+            }
         }
     }
 
@@ -56,8 +60,8 @@ public struct SQLiteAccounts: AccountStore {
                 arguments: [tokenHash, now.timeIntervalSince1970]
             ).map {
                 WebSession(
-                    user: APIUser(id: $0[0], email: $0[1], isAdmin: $0[2]), csrfToken: $0[3],
-                    expires: Date(timeIntervalSince1970: $0[4]), mustChangePassword: $0[5])
+                    user: APIUser(id: $0["id"], email: $0["email"], isAdmin: $0["is_admin"]), csrfToken: $0["csrf_token"],
+                    expires: Date(timeIntervalSince1970: $0["expires_at"]), mustChangePassword: $0["must_change_password"])
             }
         }
     }

@@ -56,18 +56,20 @@ public struct SQLiteAlertRules: AlertRuleStore {
             let attempts = try db.cachedStatement(
                 sql: "SELECT at, outcome, detail FROM notification_attempt WHERE notification_id = ? ORDER BY id")
             return try rows.map { row in
-                let id: Int64 = row[0]
+                let id: Int64 = row["id"]
                 let history = try Row.fetchAll(attempts, arguments: [id]).map {
-                    DeliveryAttempt(date: Date(timeIntervalSince1970: $0[0]), succeeded: ($0[1] as String) == "ok", detail: $0[2])
+                    DeliveryAttempt(
+                        date: Date(timeIntervalSince1970: $0["at"]), succeeded: ($0["outcome"] as String) == "ok", detail: $0["detail"])
                 }
-                let content = (try? JSONParser.parse(row[13] as String)).flatMap(NotificationContent.init(json:))
-                let status: String = row[7]
+                let content = (try? JSONParser.parse(row["content"] as String)).flatMap(NotificationContent.init(json:))
+                let status: String = row["status"]
                 return DeliveryInfo(
-                    id: id, ruleID: row[1], ruleName: row[2], issueID: row[3], shortID: content?.shortID ?? "", trigger: row[4],
-                    channel: row[5], target: row[6], status: status, attempts: row[8], created: Date(timeIntervalSince1970: row[9]),
-                    delivered: (row[10] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    nextAttempt: status == "pending" ? (row[11] as Double?).map(Date.init(timeIntervalSince1970:)) : nil,
-                    lastError: row[12], history: history)
+                    id: id, ruleID: row["rule_id"], ruleName: row["rule_name"], issueID: row["issue_id"],
+                    shortID: content?.shortID ?? "", trigger: row["trigger"], channel: row["channel"], target: row["target"],
+                    status: status, attempts: row["attempts"], created: Date(timeIntervalSince1970: row["created_at"]),
+                    delivered: (row["delivered_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    nextAttempt: status == "pending" ? (row["next_attempt"] as Double?).map(Date.init(timeIntervalSince1970:)) : nil,
+                    lastError: row["last_error"], history: history)
             }
         }
     }

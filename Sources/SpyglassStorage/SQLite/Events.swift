@@ -67,7 +67,7 @@ public struct SQLiteEvents: EventStore {
             try Row.fetchAll(
                 db, sql: "SELECT id, filename, content_type, size FROM attachment WHERE project_id = ? AND event_id = ? ORDER BY id",
                 arguments: [projectID, eventID]
-            ).map { AttachmentInfo(id: $0[0], filename: $0[1], contentType: $0[2], size: $0[3]) }
+            ).map { AttachmentInfo(id: $0["id"], filename: $0["filename"], contentType: $0["content_type"], size: $0["size"]) }
         }
     }
 
@@ -76,7 +76,12 @@ public struct SQLiteEvents: EventStore {
             try Row.fetchOne(
                 db, sql: "SELECT id, filename, content_type, size, data FROM attachment WHERE id = ? AND project_id = ? AND event_id = ?",
                 arguments: [id, projectID, eventID]
-            ).map { (AttachmentInfo(id: $0[0], filename: $0[1], contentType: $0[2], size: $0[3]), [UInt8]($0[4] as Data)) }
+            ).map { row in
+                (
+                    AttachmentInfo(id: row["id"], filename: row["filename"], contentType: row["content_type"], size: row["size"]),
+                    [UInt8](row["data"] as Data)
+                )
+            }
         }
     }
 

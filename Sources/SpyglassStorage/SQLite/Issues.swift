@@ -97,7 +97,7 @@ public struct SQLiteIssues: IssueStore {
                 db,
                 sql: "SELECT issue_id, hour, count FROM issue_hour WHERE issue_id IN (\(issueIDs.map { _ in "?" }.joined(separator: ","))) AND hour >= ?",
                 arguments: StatementArguments(issueIDs) + [firstHour])
-            while let row = try rows.next() { counts[row[0], default: [:]][row[1]] = row[2] }
+            while let row = try rows.next() { counts[row["issue_id"], default: [:]][row["hour"]] = row["count"] }
             return counts
         }
     }
@@ -112,10 +112,10 @@ public struct SQLiteIssues: IssueStore {
         try await writer.read { db in
             let keys = try Row.fetchAll(
                 db,
-                sql: "SELECT key, sum(times_seen), count(*) FROM issue_tag WHERE issue_id = ? GROUP BY key ORDER BY key",
+                sql: "SELECT key, sum(times_seen) AS total, count(*) AS unique_values FROM issue_tag WHERE issue_id = ? GROUP BY key ORDER BY key",
                 arguments: [issueID])
             return try keys.map { row in
-                let key: String = row[0]
+                let key: String = row["key"]
                 let values = try Row.fetchAll(
                     db,
                     sql: """
@@ -125,9 +125,10 @@ public struct SQLiteIssues: IssueStore {
                     arguments: [issueID, key, top]
                 ).map {
                     TagSummary.Value(
-                        value: $0[0], count: $0[1], firstSeen: Date(timeIntervalSince1970: $0[2]), lastSeen: Date(timeIntervalSince1970: $0[3]))
+                        value: $0["value"], count: $0["times_seen"], firstSeen: Date(timeIntervalSince1970: $0["first_seen"]),
+                        lastSeen: Date(timeIntervalSince1970: $0["last_seen"]))
                 }
-                return TagSummary(key: key, totalValues: row[1], uniqueValues: row[2], topValues: values)
+                return TagSummary(key: key, totalValues: row["total"], uniqueValues: row["unique_values"], topValues: values)
             }
         }
     }
@@ -153,7 +154,7 @@ public struct SQLiteIssues: IssueStore {
                         else {
                             throw DomainError(.invalidInput, "assignedTo: \(email) is not an active member of this project")
                         }
-                        assignee = .some((row[0], row[1]))
+                        assignee = .some((row["id"], row["email"]))
                     } else {
                         assignee = .some(nil)
                     }
@@ -196,11 +197,11 @@ public struct SQLiteIssues: IssueStore {
                 sql: "SELECT id, project_id FROM issue WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ","))) ORDER BY times_seen DESC, id",
                 arguments: StatementArguments(ids))
             guard rows.count >= 2 else { throw DomainError(.invalidInput, "merge needs at least two existing issues") }
-            guard Set(rows.map { $0[1] as Int64 }).count == 1 else {
+            guard Set(rows.map { $0["project_id"] as Int64 }).count == 1 else {
                 throw DomainError(.invalidInput, "merge: the issues belong to different projects")
             }
-            let parent: Int64 = rows[0][0]
-            let children: [Int64] = rows.dropFirst().map { $0[0] }
+            let parent: Int64 = rows[0]["id"]
+            let children: [Int64] = rows.dropFirst().map { $0["id"] }
             let list = children.map { _ in "?" }.joined(separator: ",")
             let childArgs = StatementArguments(children)
             try db.execute(sql: "UPDATE grouping_hash SET issue_id = ? WHERE issue_id IN (\(list))", arguments: [parent] + childArgs)
@@ -249,9 +250,9 @@ public struct SQLiteIssues: IssueStore {
                 throw DomainError(.notFound, "no issue \(issueID)")
             }
             let moved = try Row.fetchAll(
-                db, sql: "SELECT id, \(AppDatabase.eventColumns) WHERE issue_id = ? AND primary_hash = ? ORDER BY timestamp",
+                db, sql: "SELECT id AS row_id, \(AppDatabase.eventColumns) WHERE issue_id = ? AND primary_hash = ? ORDER BY timestamp",
                 arguments: [issueID, hash]
-            ).map { row in (rowID: row[0] as Int64, event: try AppDatabase.eventInfo(row, offset: 1, in: db)) }
+            ).map { row in (rowID: row["row_id"] as Int64, event: try AppDatabase.eventInfo(row, in: db)) }
             guard !moved.isEmpty else {
                 throw DomainError(.invalidInput, "no stored event of issue \(issueID) came by hash \(hash); split out the hash its events came by")
             }

@@ -126,9 +126,9 @@ public struct SQLiteMaintenance: MaintenanceStore {
             var problems = try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
             let rows = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
             for row in rows {
-                let table: String = row[0]
-                let rowID: Int64? = row[1]
-                let parent: String = row[2]
+                let table: String = row["table"]
+                let rowID: Int64? = row["rowid"]
+                let parent: String = row["parent"]
                 problems.append("\(table) row \(rowID.map(String.init) ?? "?") refers to a missing \(parent) row")
             }
             return problems
@@ -157,18 +157,20 @@ public struct SQLiteMaintenance: MaintenanceStore {
                     """,
                 arguments: [time])
             for row in stale {
-                let id: Int64 = row[0]
+                let id: Int64 = row["id"]
+                let hours: Int64 = row["resolve_age_hours"]
                 try db.execute(
                     sql: """
                         UPDATE issue SET status = 'resolved', substatus = NULL, resolution = 'now', resolution_release = NULL,
                             status_changed_at = ? WHERE id = ?
                         """,
                     arguments: [time, id])
-                try LifecycleRows.addActivity(id, kind: .autoResolved, data: ["hours": .number(JSONNumber(Int64(row[1] as Int)))], at: now, in: db)
+                try LifecycleRows.addActivity(id, kind: .autoResolved, data: ["hours": .number(JSONNumber(hours))], at: now, in: db)
             }
             changed += stale.count
             for row in try Row.fetchAll(db, sql: "SELECT id, ignore_state FROM issue WHERE status = 'ignored' AND ignore_state IS NOT NULL") {
-                guard let text: String = row[1], let state = LifecycleRows.decodeIgnore(text), case .untilDate(let date) = state.condition,
+                let id: Int64 = row["id"]
+                guard let text: String = row["ignore_state"], let state = LifecycleRows.decodeIgnore(text), case .untilDate(let date) = state.condition,
                     now >= date
                 else { continue }
                 try db.execute(
@@ -176,8 +178,8 @@ public struct SQLiteMaintenance: MaintenanceStore {
                         UPDATE issue SET status = 'unresolved', substatus = 'escalating', substatus_since = ?, ignore_state = NULL,
                             status_changed_at = ? WHERE id = ?
                         """,
-                    arguments: [time, time, row[0] as Int64])
-                try LifecycleRows.addActivity(row[0], kind: .setUnresolved, data: ["reason": "ignore period ended"], at: now, in: db)
+                    arguments: [time, time, id])
+                try LifecycleRows.addActivity(id, kind: .setUnresolved, data: ["reason": "ignore period ended"], at: now, in: db)
                 changed += 1
             }
             return changed
@@ -203,8 +205,8 @@ public struct SQLiteMaintenance: MaintenanceStore {
         // A project may keep events for less time than the server does (its settings), never longer.
         let projects = try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT id, retention_days FROM project").map { row -> (Int64, Double) in
-                let days: Int? = row[1]
-                return (row[0], min(policy.maxAge, days.map { Double($0) * 86_400 } ?? policy.maxAge))
+                let days: Int? = row["retention_days"]
+                return (row["id"], min(policy.maxAge, days.map { Double($0) * 86_400 } ?? policy.maxAge))
             }
         }
         for (projectID, maxAge) in projects {
@@ -220,11 +222,11 @@ public struct SQLiteMaintenance: MaintenanceStore {
             }
         }
         let crowded = try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT project_id, count(*) FROM event GROUP BY project_id HAVING count(*) > ?", arguments: [policy.maxEventsPerProject])
+            try Row.fetchAll(db, sql: "SELECT project_id, count(*) AS events FROM event GROUP BY project_id HAVING count(*) > ?", arguments: [policy.maxEventsPerProject])
         }
         for row in crowded {
-            let projectID: Int64 = row[0]
-            var excess = (row[1] as Int) - policy.maxEventsPerProject
+            let projectID: Int64 = row["project_id"]
+            var excess = (row["events"] as Int) - policy.maxEventsPerProject
             while excess > 0 {
                 let limit = min(excess, batchSize)
                 let count = try await writer.write { db in

@@ -22,20 +22,24 @@ public struct SQLiteOutbox: NotificationOutbox {
                     WHERE status = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?
                     """,
                 arguments: [now.timeIntervalSince1970, limit]
-            ).map { row -> (Int64, Int64?, String, String, String, String, Int) in (row[0], row[1], row[2], row[3], row[4], row[5], row[6]) }
+            )
         }
         var due: [PendingNotification] = []
         for row in rows {
-            let id = row.0
-            guard let trigger = AlertTrigger(rawValue: row.3),
-                let action = try? AlertRule.action(JSONParser.parse(row.4).objectValue ?? [:], field: "action", secret: { "" }),
-                let content = (try? JSONParser.parse(row.5)).flatMap(NotificationContent.init(json:))
+            let id: Int64 = row["id"]
+            guard let trigger = AlertTrigger(rawValue: row["trigger"]),
+                let action = try? AlertRule.action(
+                    JSONParser.parse(row["action"] as String).objectValue ?? [:], field: "action", secret: { "" }),
+                let content = (try? JSONParser.parse(row["content"] as String)).flatMap(NotificationContent.init(json:))
             else {
                 // Unreadable rows are given up on, so they don't block the queue.
                 try await recordAttempt(id, DeliveryAttempt(date: now, succeeded: false, detail: "unreadable outbox row"), retryAt: nil)
                 continue
             }
-            due.append(PendingNotification(id: id, ruleID: row.1, ruleName: row.2, trigger: trigger, action: action, content: content, attempts: row.6))
+            due.append(
+                PendingNotification(
+                    id: id, ruleID: row["rule_id"], ruleName: row["rule_name"], trigger: trigger, action: action, content: content,
+                    attempts: row["attempts"]))
         }
         return due
     }

@@ -21,7 +21,7 @@ public struct SQLiteReleases: ReleaseStore {
                     ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?
                     """,
                 arguments: StatementArguments(projectIDs) + [limit + 1, offset])
-            return try rows.compactMap { try AppDatabase.releaseInfo(id: $0[0], in: db) }
+            return try rows.compactMap { try AppDatabase.releaseInfo(id: $0["id"], in: db) }
         }
     }
 

@@ -59,18 +59,19 @@ extension AppDatabase {
     static let eventColumns =
         "event_id, project_id, issue_id, timestamp, received, payload, primary_hash, payload_raw, sent_at, client_ip FROM event"
 
-    /// An event from a row of ``eventColumns`` starting at column `offset`.
-    static func eventInfo(_ row: Row, offset o: Int = 0, in db: Database) throws -> EventInfo {
-        let blob: Data = row[o + 5]
-        let eventID: String = row[o]
-        let received = Date(timeIntervalSince1970: row[o + 4])
+    /// An event from a row of ``eventColumns``.
+    static func eventInfo(_ row: Row, in db: Database) throws -> EventInfo {
+        let blob: Data = row["payload"]
+        let eventID: String = row["event_id"]
+        let received = Date(timeIntervalSince1970: row["received"])
         let payload = try EventPayloadCodec.decode(
-            Array(blob), raw: row[o + 7], eventID: eventID, received: received,
-            sentAt: (row[o + 8] as Double?).map(Date.init(timeIntervalSince1970:)), clientIP: row[o + 9]
+            Array(blob), raw: row["payload_raw"], eventID: eventID, received: received,
+            sentAt: (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)), clientIP: row["client_ip"]
         ) { try dictionaryPayload($0, in: db) }
         return EventInfo(
-            eventID: eventID, projectID: row[o + 1], issueID: row[o + 2], timestamp: Date(timeIntervalSince1970: row[o + 3]),
-            received: received, payload: payload, hash: row[o + 6])
+            eventID: eventID, projectID: row["project_id"], issueID: row["issue_id"],
+            timestamp: Date(timeIntervalSince1970: row["timestamp"]), received: received, payload: payload,
+            hash: row["primary_hash"])
     }
 
     /// The payload a ``PayloadDictionary`` was made of; throws when its row is missing or damaged.
@@ -106,31 +107,40 @@ extension AppDatabase {
                 db,
                 sql: """
                     SELECT r.version, r.created_at, r.date_released, r.first_event, r.last_event, r.new_issues, r.ref, r.url,
-                        p.id, p.slug, p.name, p.created_at FROM release r JOIN project p ON p.id = r.project_id WHERE r.id = ?
+                        p.id AS project_id, p.slug AS project_slug, p.name AS project_name,
+                        p.created_at AS project_created_at
+                    FROM release r JOIN project p ON p.id = r.project_id WHERE r.id = ?
                     """,
                 arguments: [id])
         else { return nil }
-        let version: String = row[0]
-        let projectID: Int64 = row[8]
+        let version: String = row["version"]
+        let projectID: Int64 = row["project_id"]
         func date(_ value: Double?) -> Date? { value.map(Date.init(timeIntervalSince1970:)) }
         let environments = try String.fetchAll(
             db, sql: "SELECT environment FROM release_environment WHERE release_id = ? ORDER BY environment", arguments: [id])
         let deploys = try Row.fetchAll(
             db, sql: "SELECT id, environment, name, url, date_started, date_finished FROM deploy WHERE release_id = ? ORDER BY date_finished DESC, id DESC",
             arguments: [id]
-        ).map {
+        ).map { deploy in
             ReleaseInfo.Deploy(
-                id: $0[0], environment: $0[1], name: $0[2], url: $0[3], dateStarted: date($0[4]), dateFinished: Date(timeIntervalSince1970: $0[5]))
+                id: deploy["id"], environment: deploy["environment"], name: deploy["name"], url: deploy["url"],
+                dateStarted: date(deploy["date_started"]), dateFinished: Date(timeIntervalSince1970: deploy["date_finished"]))
         }
         let health = try Row.fetchAll(
             db,
             sql: "SELECT environment, started, crashed, errored, abnormal FROM release_sessions WHERE project_id = ? AND release = ? ORDER BY environment",
             arguments: [projectID, version]
-        ).map { ReleaseInfo.Health(environment: $0[0], started: $0[1], crashed: $0[2], errored: $0[3], abnormal: $0[4]) }
+        ).map {
+            ReleaseInfo.Health(
+                environment: $0["environment"], started: $0["started"], crashed: $0["crashed"], errored: $0["errored"],
+                abnormal: $0["abnormal"])
+        }
         return ReleaseInfo(
-            project: ProjectInfo(id: projectID, slug: row[9], name: row[10], createdAt: row[11]), version: version,
-            createdAt: Date(timeIntervalSince1970: row[1]), dateReleased: date(row[2]), firstEvent: date(row[3]), lastEvent: date(row[4]),
-            newIssues: row[5], ref: row[6], url: row[7], environments: environments, deploys: deploys, health: health)
+            project: ProjectInfo(
+                id: projectID, slug: row["project_slug"], name: row["project_name"], createdAt: row["project_created_at"]),
+            version: version, createdAt: Date(timeIntervalSince1970: row["created_at"]), dateReleased: date(row["date_released"]),
+            firstEvent: date(row["first_event"]), lastEvent: date(row["last_event"]), newIssues: row["new_issues"],
+            ref: row["ref"], url: row["url"], environments: environments, deploys: deploys, health: health)
     }
 
     static func apply(_ change: ReleaseChange, version: String, projectIDs: [Int64], in db: Database) throws {
@@ -146,8 +156,10 @@ extension AppDatabase {
 
 extension AppDatabase {
     static func rule(_ row: Row) -> AlertRule? {
-        guard var rule = try? AlertRule(json: JSONParser.parse(row[1] as String), id: row[0], secret: { "" }) else { return nil }
-        rule.created = Date(timeIntervalSince1970: row[2])
+        guard var rule = try? AlertRule(json: JSONParser.parse(row["spec"] as String), id: row["id"], secret: { "" }) else {
+            return nil
+        }
+        rule.created = Date(timeIntervalSince1970: row["created_at"])
         return rule
     }
 }

@@ -99,12 +99,26 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
 
+        // What both storage adapters share: the group-commit ingest writer and the stored payload formats.
+        .target(
+            name: "SpyglassStorageKit",
+            dependencies: [
+                "SpyglassCore",
+                "SpyglassProtocol",
+                "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // SQLite through GRDB: AppDatabase, migrations, records, the ports' implementations.
         .target(
             name: "SpyglassStorage",
             dependencies: [
                 "SpyglassCore",
                 "SpyglassProtocol",
+                "SpyglassStorageKit",
                 "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, as GRDB imports it: the writer binds its hot statements directly (WriterStatement).
@@ -184,6 +198,7 @@ let package = Package(
             dependencies: [
                 "SpyglassCore",
                 "SpyglassStorage",
+                "SpyglassStorageKit",
                 "SpyglassHTTP",
                 "SpyglassNotify",
                 "SpyglassWeb",
@@ -214,6 +229,7 @@ let package = Package(
             name: "SpyglassStorageTests",
             dependencies: [
                 "SpyglassStorage",
+                "SpyglassStorageKit",
                 "CZlib",
                 "SpyglassCore",
                 "SpyglassProtocol",
@@ -266,6 +282,7 @@ let package = Package(
                 "SpyglassServer",
                 "SpyglassHTTP",
                 "SpyglassStorage",
+                "SpyglassStorageKit",
                 "SpyglassCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -9,6 +9,7 @@ import SpyglassHTTP
 import SpyglassNotify
 import SpyglassCore
 import SpyglassStorage
+import SpyglassStorageKit
 import SpyglassWeb
 
 /// What the application is built from; tests build the same application with an in-memory database.

@@ -1,5 +1,6 @@
 import GRDB
 import SpyglassCore
+import SpyglassStorageKit
 
 extension EventRows {
     /// The blob to store for a settled payload. A payload that becomes its hash's dictionary is written to

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SpyglassCore
+import SpyglassStorageKit
 import SpyglassProtocol
 
 /// Stores one event with its issue bookkeeping, inside the writer's transaction.

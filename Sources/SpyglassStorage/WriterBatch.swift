@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SpyglassCore
+import SpyglassStorageKit
 import SpyglassProtocol
 
 /// What the events of one writer transaction share, so each costs fewer statements: the releases (and their

@@ -4,6 +4,7 @@ import MetricsTestKit
 import SpyglassCore
 import SpyglassProtocol
 import SpyglassStorage
+import SpyglassStorageKit
 import Synchronization
 import Testing
 

@@ -5,6 +5,7 @@ import SpyglassCore
 import SpyglassProtocol
 import SpyglassServer
 import SpyglassStorage
+import SpyglassStorageKit
 
 /// A database with a user of each role and one of everything the routes name, in project `zebra`: an issue with
 /// an event and an attachment, a release, an alert rule with a webhook secret. Each request of the matrix gets

@@ -5,6 +5,7 @@ import SpyglassProtocol
 import Testing
 
 @testable import SpyglassStorage
+import SpyglassStorageKit
 
 extension EventPayloadCodec {
     /// A blob that needs no dictionary (the forms these tests make).

@@ -8,6 +8,7 @@ import SpyglassProtocol
 import Testing
 
 @testable import SpyglassStorage
+import SpyglassStorageKit
 
 /// What attacker-controlled numbers and side items can do to stored data: nothing that costs an event.
 @Suite struct HostileInputStorageTests {

@@ -8,6 +8,7 @@ import SpyglassProtocol
 import Testing
 
 @testable import SpyglassStorage
+import SpyglassStorageKit
 
 @Suite struct IngestWriterTests {
     let now = Date(timeIntervalSince1970: 1_790_000_000)

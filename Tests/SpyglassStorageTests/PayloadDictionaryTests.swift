@@ -6,6 +6,7 @@ import SpyglassProtocol
 import Testing
 
 @testable import SpyglassStorage
+import SpyglassStorageKit
 
 @Suite struct PayloadDictionaryTests {
     let now = Date(timeIntervalSince1970: 1_790_000_000)

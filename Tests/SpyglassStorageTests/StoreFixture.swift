@@ -5,6 +5,7 @@ import ServiceLifecycle
 import SpyglassCore
 import SpyglassProtocol
 import SpyglassStorage
+import SpyglassStorageKit
 
 /// A test suite's in-memory database with an admin and a `default` project, and events stored through the
 /// real ingest writer.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SpyglassCore
+import SpyglassStorageKit
 import SpyglassProtocol
 
 // Reading rows into the ports' values, and writing helpers several adapters share.

@@ -10,17 +10,17 @@ import Synchronization
 /// event's own blob only refers to it. An event's dictionary is always its primary hash's, and an event lives as
 /// long as that hash's row does (both go with their issue; merge and unmerge move a hash with its events), so
 /// a dictionary is deleted with its hash (``AppDatabase/deleteIssue(id:)``, or the project's cascade).
-struct PayloadDictionary: Sendable {
+package struct PayloadDictionary: Sendable {
     /// The `payload_dictionary` row.
-    let id: Int64
+    package let id: Int64
     /// The first event's payload.
-    let bytes: [UInt8]
+    package let bytes: [UInt8]
     /// Where runs of ``bytes`` start, for encoding.
-    let index: DeltaIndex
+    package let index: DeltaIndex
     /// Adler-32 of ``bytes``, stored with each delta: reading checks it has the bytes the delta was made from.
-    let checksum: UInt32
+    package let checksum: UInt32
 
-    init(id: Int64, payload: [UInt8]) {
+    package init(id: Int64, payload: [UInt8]) {
         self.id = id
         self.bytes = payload
         self.index = DeltaIndex(payload)
@@ -28,9 +28,9 @@ struct PayloadDictionary: Sendable {
     }
 
     /// Bytes it holds in memory.
-    var size: Int { bytes.count + index.size }
+    package var size: Int { bytes.count + index.size }
 
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+    package static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBufferPointer { UInt32(truncatingIfNeeded: adler32_z(adler32_z(0, nil, 0), $0.baseAddress, $0.count)) }
     }
 }
@@ -42,10 +42,15 @@ struct PayloadDictionary: Sendable {
 /// becomes the previous one, whose entries are dropped unless looked up before the next turn. A miss only costs
 /// one event its compression against the dictionary (the writer then loads it here for the next ones); a stale
 /// entry (its issue deleted) is noticed by the writer, which stores that event without it.
-final class PayloadDictionaryCache: Sendable {
-    struct Key: Hashable {
-        var projectID: Int64
-        var hash: String
+package final class PayloadDictionaryCache: Sendable {
+    package struct Key: Hashable {
+        package var projectID: Int64
+        package var hash: String
+
+        package init(projectID: Int64, hash: String) {
+            self.projectID = projectID
+            self.hash = hash
+        }
     }
 
     private struct State {
@@ -55,14 +60,14 @@ final class PayloadDictionaryCache: Sendable {
     }
 
     /// Bytes of dictionaries a generation holds at most.
-    let generationBytes: Int
+    package let generationBytes: Int
     private let state = Mutex(State())
 
-    init(maxBytes: Int = 4 * 1024 * 1024) {
+    package init(maxBytes: Int = 4 * 1024 * 1024) {
         generationBytes = max(maxBytes / 2, 1)
     }
 
-    func dictionary(projectID: Int64, hash: String) -> PayloadDictionary? {
+    package func dictionary(projectID: Int64, hash: String) -> PayloadDictionary? {
         let key = Key(projectID: projectID, hash: hash)
         return state.withLock { state in
             if let found = state.current[key] { return found }
@@ -74,7 +79,7 @@ final class PayloadDictionaryCache: Sendable {
 
     /// Adds `dictionary`, unless it alone would fill a generation (an event of megabytes: it would push out
     /// every other one at each turn).
-    func insert(_ dictionary: PayloadDictionary, for key: Key) {
+    package func insert(_ dictionary: PayloadDictionary, for key: Key) {
         guard dictionary.size <= generationBytes / 4 else { return }
         state.withLock { state in
             state.previous[key] = nil
@@ -83,12 +88,12 @@ final class PayloadDictionaryCache: Sendable {
     }
 
     /// The entry for `key`, without moving it to the current generation.
-    func peek(_ key: Key) -> PayloadDictionary? {
+    package func peek(_ key: Key) -> PayloadDictionary? {
         state.withLock { $0.current[key] ?? $0.previous[key] }
     }
 
     /// Entries held now (both generations).
-    var count: Int { state.withLock { $0.current.count + $0.previous.count } }
+    package var count: Int { state.withLock { $0.current.count + $0.previous.count } }
 
     private static func insert(_ dictionary: PayloadDictionary, for key: Key, into state: inout State, limit: Int) {
         if let replaced = state.current.updateValue(dictionary, forKey: key) {

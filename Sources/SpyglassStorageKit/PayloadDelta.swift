@@ -5,9 +5,9 @@
 ///
 /// The program, each number a LEB128 varint: repeated `literal length, literal bytes, copy length, copy offset`,
 /// ended by a copy length of 0 (without an offset).
-enum PayloadDelta {
+package enum PayloadDelta {
     /// The program that rebuilds `input` from `dictionary` (indexed by `index`).
-    static func encode(_ input: [UInt8], dictionary: [UInt8], index: DeltaIndex) -> [UInt8] {
+    package static func encode(_ input: [UInt8], dictionary: [UInt8], index: DeltaIndex) -> [UInt8] {
         var program: [UInt8] = []
         program.reserveCapacity(256)
         input.withUnsafeBufferPointer { input in
@@ -41,7 +41,7 @@ enum PayloadDelta {
     }
 
     /// The bytes `program` rebuilds from `dictionary`; throws when the program does not fit it.
-    static func decode(_ program: [UInt8], dictionary: [UInt8]) throws(DeltaError) -> [UInt8] {
+    package static func decode(_ program: [UInt8], dictionary: [UInt8]) throws(DeltaError) -> [UInt8] {
         var output: [UInt8] = []
         var position = 0
         func number() throws(DeltaError) -> Int {
@@ -75,9 +75,9 @@ enum PayloadDelta {
     }
 
     /// More than any stored event (their limit is configurable, in MiB): a damaged program stops here.
-    static let maxOutput = 1 << 30
+    package static let maxOutput = 1 << 30
 
-    struct DeltaError: Error {
+    package struct DeltaError: Error {
         let reason: String
         init(_ reason: String) { self.reason = reason }
     }
@@ -126,15 +126,15 @@ enum PayloadDelta {
 /// Where runs of a dictionary's bytes start: the hash of the ``anchorLength`` bytes at every ``anchorStride``-th
 /// position. Any common run of at least `anchorLength + anchorStride` bytes covers one such anchor, so the
 /// encoder finds it by hashing the input at each position.
-struct DeltaIndex: Sendable {
-    static let anchorLength = 16
-    static let anchorStride = 8
+package struct DeltaIndex: Sendable {
+    package static let anchorLength = 16
+    package static let anchorStride = 8
 
     /// Dictionary positions by hash slot; -1 where none.
     private let slots: [Int32]
     private let mask: Int
 
-    init(_ dictionary: [UInt8]) {
+    package init(_ dictionary: [UInt8]) {
         let anchors = max(dictionary.count / Self.anchorStride, 1)
         var size = 64
         while size < anchors { size <<= 1 }
@@ -153,12 +153,12 @@ struct DeltaIndex: Sendable {
     }
 
     /// Bytes the index holds.
-    var size: Int { slots.count * MemoryLayout<Int32>.size }
+    package var size: Int { slots.count * MemoryLayout<Int32>.size }
 
-    func candidate(for hash: Int) -> Int { Int(slots[hash & mask]) }
+    package func candidate(for hash: Int) -> Int { Int(slots[hash & mask]) }
 
     /// A hash of the ``anchorLength`` bytes at `position` (which must all be there).
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>, at position: Int) -> Int {
+    package static func hash(_ bytes: UnsafeBufferPointer<UInt8>, at position: Int) -> Int {
         let base = UnsafeRawPointer(bytes.baseAddress! + position)
         let a = base.loadUnaligned(as: UInt64.self)
         let b = base.loadUnaligned(fromByteOffset: 8, as: UInt64.self)

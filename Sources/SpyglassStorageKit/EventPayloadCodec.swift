@@ -36,7 +36,7 @@ public enum EventPayloadCodec {
     }
 
     /// `payload` as it differs from `dictionary` (form 2).
-    static func encode(_ payload: [UInt8], against dictionary: PayloadDictionary) -> [UInt8] {
+    package static func encode(_ payload: [UInt8], against dictionary: PayloadDictionary) -> [UInt8] {
         let stream = compress(PayloadDelta.encode(payload, dictionary: dictionary.bytes, index: dictionary.index))
         var blob = [deltaMarker]
         blob.reserveCapacity(1 + idSize + 4 + stream.count)
@@ -47,7 +47,7 @@ public enum EventPayloadCodec {
     }
 
     /// The blob of the event whose payload is the dictionary's (form 1).
-    static func reference(to dictionaryID: Int64) -> [UInt8] {
+    package static func reference(to dictionaryID: Int64) -> [UInt8] {
         var blob = [dictionaryMarker]
         appendID(dictionaryID, to: &blob)
         return blob
@@ -73,7 +73,7 @@ public enum EventPayloadCodec {
     }
 
     /// The payload bytes of a stored blob, in any of the forms above.
-    static func payloadBytes(_ blob: [UInt8], dictionary: (Int64) throws -> [UInt8]) throws -> ArraySlice<UInt8> {
+    package static func payloadBytes(_ blob: [UInt8], dictionary: (Int64) throws -> [UInt8]) throws -> ArraySlice<UInt8> {
         switch blob.first {
         case dictionaryMarker:
             guard blob.count == 1 + idSize else { throw damaged("bad dictionary reference") }
@@ -109,7 +109,7 @@ public enum EventPayloadCodec {
 
     /// The stored form of a body: a marker no zlib stream starts with (its first byte's low nibble is 8), the
     /// format, the payload's offset and length (little-endian UInt32), then the body's bytes.
-    static func encode(_ body: CompressedBody) -> [UInt8] {
+    package static func encode(_ body: CompressedBody) -> [UInt8] {
         var blob: [UInt8] = [bodyMarker, body.format.rawValue]
         blob.reserveCapacity(bodyHeaderSize + body.bytes.count)
         for value in [body.payloadOffset, body.payloadLength] {
@@ -186,13 +186,13 @@ public enum EventPayloadCodec {
 ///
 /// `@unchecked Sendable`: a compressor is used by one caller at a time. Only ``CompressorPool`` hands them out, and
 /// it gives each to one taker, which uses it synchronously and returns it; zlib keeps no thread affinity.
-final class PayloadCompressor: @unchecked Sendable {
+package final class PayloadCompressor: @unchecked Sendable {
     /// zlib's level for stored payloads: most of level 6's ratio at half its CPU.
-    static let level: Int32 = 3
+    package static let level: Int32 = 3
 
     private var stream = z_stream()
 
-    init() {
+    package init() {
         let status = deflateInit2_(
             &stream, Self.level, Z_DEFLATED, MAX_WBITS, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         // Only an allocation failure (out of memory) makes deflateInit2 fail with these constant arguments.
@@ -202,7 +202,7 @@ final class PayloadCompressor: @unchecked Sendable {
     deinit { deflateEnd(&stream) }
 
     /// `input` as one complete zlib stream.
-    func compress(_ input: [UInt8]) -> [UInt8] {
+    package func compress(_ input: [UInt8]) -> [UInt8] {
         // One deflate call takes at most 4 GiB (`uInt`); zlib's one-shot function loops over larger input.
         guard input.count <= Int(UInt32.max) else { return Self.compressOnce(input) }
         deflateReset(&stream)
@@ -226,7 +226,7 @@ final class PayloadCompressor: @unchecked Sendable {
 
 extension PayloadCompressor {
     /// `compress2` at the same level, for input a single deflate call cannot take.
-    static func compressOnce(_ input: [UInt8]) -> [UInt8] {
+    package static func compressOnce(_ input: [UInt8]) -> [UInt8] {
         var bound = compressBound(uLong(input.count))
         var out = [UInt8](repeating: 0, count: Int(bound))
         let status = compress2(&out, &bound, input, uLong(input.count), level)
@@ -237,16 +237,16 @@ extension PayloadCompressor {
 }
 
 /// Idle compressors, shared by the request tasks (at most a few are in use at once: one per core running).
-final class CompressorPool: Sendable {
+package final class CompressorPool: Sendable {
     /// Idle compressors kept at most; more are freed when returned.
     private let keep = 8
     private let idle = Mutex<[PayloadCompressor]>([])
 
-    func take() -> PayloadCompressor {
+    package func take() -> PayloadCompressor {
         idle.withLock { $0.popLast() } ?? PayloadCompressor()
     }
 
-    func put(_ compressor: PayloadCompressor) {
+    package func put(_ compressor: PayloadCompressor) {
         idle.withLock { idle in
             if idle.count < keep { idle.append(compressor) }
         }

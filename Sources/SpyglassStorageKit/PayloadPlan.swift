@@ -2,7 +2,7 @@ import SpyglassCore
 
 /// How an event's payload is to be stored: prepared on the request's task (all compression happens there), then
 /// settled by the writer against the dictionary its primary hash has in the database (``settle(primaryDictionary:)``).
-enum PayloadPlan: Sendable {
+package enum PayloadPlan: Sendable {
     /// Stored as is, whatever dictionary the hash has (no bytes as sent, or compact storage off).
     case stored(blob: [UInt8], raw: Bool)
     /// Compressed against the cached dictionary `dictionaryID`, if that is still the primary hash's.
@@ -13,17 +13,17 @@ enum PayloadPlan: Sendable {
 
     /// As stored without dictionaries: the body as received, else the bytes as sent compressed, else the normalized
     /// payload compressed.
-    static func stored(_ event: NormalizedEvent) -> PayloadPlan {
+    package static func stored(_ event: NormalizedEvent) -> PayloadPlan {
         let (blob, raw) = EventPayloadCodec.encode(event)
         return .stored(blob: blob, raw: raw)
     }
 
     /// Payloads larger than this neither make a dictionary nor are stored as a delta: the cache holds a dictionary
     /// whole, with its index.
-    static let maxDictionaryPayload = 4 * 1024 * 1024
+    package static let maxDictionaryPayload = 4 * 1024 * 1024
 
     /// The plan for `event`: against its primary hash's dictionary when `dictionaries` holds it.
-    static func prepare(_ event: NormalizedEvent, projectID: Int64, dictionaries: PayloadDictionaryCache) -> PayloadPlan {
+    package static func prepare(_ event: NormalizedEvent, projectID: Int64, dictionaries: PayloadDictionaryCache) -> PayloadPlan {
         guard let raw = event.raw, let hash = event.hashes.first, raw.count <= maxDictionaryPayload else {
             return .stored(event)
         }
@@ -34,7 +34,7 @@ enum PayloadPlan: Sendable {
     }
 
     /// Bytes held while queued.
-    var size: Int {
+    package var size: Int {
         switch self {
         case .stored(let blob, _): blob.count
         case .delta(_, let blob, let raw): blob.count + raw.count
@@ -43,14 +43,14 @@ enum PayloadPlan: Sendable {
     }
 
     /// What the writer stores, given the dictionary the event's primary hash has (nil: none, or a new hash).
-    enum Settled {
+    package enum Settled {
         /// Store `blob`; when `dictionaryToCache` is set, the hash has that dictionary and the cache lacks it.
         case store(blob: [UInt8], raw: Bool, dictionaryToCache: Int64?)
         /// Make the payload its hash's dictionary (`data`: its blob) and store a reference to it.
         case makeDictionary(data: [UInt8], raw: [UInt8])
     }
 
-    func settle(primaryDictionary: Int64?) -> Settled {
+    package func settle(primaryDictionary: Int64?) -> Settled {
         switch self {
         case .stored(let blob, let raw):
             return .store(blob: blob, raw: raw, dictionaryToCache: nil)

@@ -1,0 +1,44 @@
+import NIOSSL
+public import PostgresNIO
+
+extension DatabaseURL {
+    /// The postgres-nio client configuration for this URL, TLS chosen by `sslMode` as libpq does:
+    ///
+    /// | sslmode     | postgres-nio | certificate check                         |
+    /// |-------------|--------------|-------------------------------------------|
+    /// | disable     | `.disable`   | –                                         |
+    /// | prefer      | `.prefer`    | none (TLS against passive listeners only) |
+    /// | require     | `.require`   | none                                      |
+    /// | verify-ca   | `.require`   | trusted chain, any host name              |
+    /// | verify-full | `.require`   | trusted chain and this host name          |
+    ///
+    /// `sslrootcert` replaces the system's trust roots. Pool options (size, timeouts) keep postgres-nio's defaults;
+    /// the caller may change `options` on the result.
+    public var clientConfiguration: PostgresClient.Configuration {
+        PostgresClient.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: tls)
+    }
+
+    var tls: PostgresClient.Configuration.TLS {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let sslRootCertificatePath {
+            configuration.trustRoots = .file(sslRootCertificatePath)
+        }
+        switch sslMode {
+        case .disable:
+            return .disable
+        case .prefer:
+            configuration.certificateVerification = .none
+            return .prefer(configuration)
+        case .require:
+            configuration.certificateVerification = .none
+            return .require(configuration)
+        case .verifyCA:
+            configuration.certificateVerification = .noHostnameVerification
+            return .require(configuration)
+        case .verifyFull:
+            configuration.certificateVerification = .fullVerification
+            return .require(configuration)
+        }
+    }
+}

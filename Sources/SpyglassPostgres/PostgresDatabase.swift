@@ -1,0 +1,96 @@
+public import Logging
+public import PostgresNIO
+public import ServiceLifecycle
+
+/// The PostgreSQL database: one postgres-nio connection pool, transactions, and the schema's migrations.
+///
+/// The pool works only while ``run()`` runs: add the database to the server's `ServiceGroup` (it is a `Service`),
+/// or run it in a child task for the length of a piece of work, as the tests do:
+///
+/// ```swift
+/// let database = try PostgresDatabase(url: DatabaseURL("postgres://spyglass@db/spyglass"), logger: logger)
+/// try await withThrowingDiscardingTaskGroup { group in
+///     group.addTask { try await database.run() }
+///     try await database.migrate()
+///     // …
+///     group.cancelAll()  // cancelling run() closes the pool's connections
+/// }
+/// ```
+///
+/// Several `serve` processes may share one database: ``migrate()`` serializes them with an advisory lock.
+public final class PostgresDatabase: Service, Sendable {
+    /// The postgres-nio pool, for the adapters built on this database.
+    package let client: PostgresClient
+    /// Where the database is (its password hidden when printed).
+    public let url: DatabaseURL?
+    let logger: Logger
+
+    /// Creates the pool for `url`; no connection is opened until ``run()`` runs and a query needs one.
+    ///
+    /// - Parameter maximumConnections: The pool's size; every `serve` process opens up to this many connections.
+    public convenience init(url: DatabaseURL, maximumConnections: Int = 20, logger: Logger) {
+        var configuration = url.clientConfiguration
+        configuration.options.maximumConnections = maximumConnections
+        self.init(configuration: configuration, url: url, logger: logger)
+    }
+
+    /// Creates the pool from a postgres-nio configuration (a Unix socket, custom TLS, pool options).
+    public init(configuration: PostgresClient.Configuration, url: DatabaseURL? = nil, logger: Logger) {
+        var backgroundLogger = logger
+        backgroundLogger[metadataKey: "spyglass.database"] = "\(url.map(String.init(describing:)) ?? "postgres")"
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
+        self.url = url
+        self.logger = logger
+    }
+
+    /// Runs the pool until the task is cancelled or the service group shuts down gracefully; queries made while
+    /// it is not running wait for a connection that never comes. Call once per instance.
+    public func run() async throws {
+        await client.run()
+    }
+
+    /// Leases a connection for `body`; the connection goes back to the pool when `body` returns.
+    /// `body` must not keep the connection.
+    @discardableResult
+    public func withConnection<Result: Sendable>(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await client.withConnection(isolation: isolation) { connection in try await body(connection) }
+    }
+
+    /// Runs `body` in a transaction (`BEGIN` … `COMMIT`) on one leased connection; when `body` throws, the
+    /// transaction is rolled back and `body`'s own error is rethrown (not wrapped, unlike postgres-nio's
+    /// `withTransaction`, so a `DomainError` thrown inside reaches the caller as it is).
+    @discardableResult
+    public func withTransaction<Result: Sendable>(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection(isolation: isolation) { connection in
+            try await connection.query("BEGIN", logger: logger)
+            let result: Result
+            do {
+                result = try await body(connection)
+            } catch {
+                await rollBack(connection)
+                throw error
+            }
+            // A failed COMMIT ends the transaction in PostgreSQL (rolled back), so the connection is clean.
+            try await connection.query("COMMIT", logger: logger)
+            return result
+        }
+    }
+
+    private func rollBack(_ connection: PostgresConnection) async {
+        do {
+            try await connection.query("ROLLBACK", logger: logger)
+        } catch {
+            // The connection is broken or stuck in the transaction: close it so the pool does not lend it again.
+            logger.warning(
+                "PostgreSQL: ROLLBACK failed; closing the connection",
+                metadata: ["spyglass.error": "\(String(reflecting: error))"])
+            try? await connection.close()
+        }
+    }
+}

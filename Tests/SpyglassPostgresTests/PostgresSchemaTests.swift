@@ -8,7 +8,7 @@ import Testing
 struct PostgresSchemaTests {
     @Test func migrateCreatesEveryTableAndColumnOfTheSQLiteSchemaWithItsTypeAndNullability() async throws {
         try await withTestDatabase { database in
-            #expect(try await database.migrate() == SpyglassDatabase.migrations.map(\.version))
+            #expect(try await database.migrate() == PostgresAppDatabase.migrations.map(\.version))
             let columns = try await database.withConnection { connection in
                 var columns: [String: [String]] = [:]
                 let rows = try await connection.query(
@@ -37,7 +37,7 @@ struct PostgresSchemaTests {
         try await withTestDatabase { database in
             try await database.migrate()
             #expect(try await database.migrate() == [])
-            #expect(try await Self.appliedVersions(database) == SpyglassDatabase.migrations.map(\.version))
+            #expect(try await Self.appliedVersions(database) == PostgresAppDatabase.migrations.map(\.version))
         }
     }
 
@@ -48,8 +48,8 @@ struct PostgresSchemaTests {
                     async let a = first.migrate()
                     async let b = second.migrate()
                     let (appliedByFirst, appliedBySecond) = try await (a, b)
-                    #expect((appliedByFirst + appliedBySecond).sorted() == SpyglassDatabase.migrations.map(\.version))
-                    #expect(try await Self.appliedVersions(first) == SpyglassDatabase.migrations.map(\.version))
+                    #expect((appliedByFirst + appliedBySecond).sorted() == PostgresAppDatabase.migrations.map(\.version))
+                    #expect(try await Self.appliedVersions(first) == PostgresAppDatabase.migrations.map(\.version))
                 }
             }
         }
@@ -181,13 +181,13 @@ struct PostgresSchemaTests {
 
     // MARK: Helpers
 
-    static func execute(_ database: SpyglassDatabase, _ sql: String) async throws {
+    static func execute(_ database: PostgresAppDatabase, _ sql: String) async throws {
         try await database.withConnection {
             try await $0.query(PostgresQuery(unsafeSQL: sql), logger: TestPostgres.logger)
         }
     }
 
-    static func integer(_ database: SpyglassDatabase, _ sql: String) async throws -> Int? {
+    static func integer(_ database: PostgresAppDatabase, _ sql: String) async throws -> Int? {
         try await database.withConnection { connection in
             for try await value in try await connection.query(
                 PostgresQuery(unsafeSQL: sql), logger: TestPostgres.logger
@@ -199,7 +199,7 @@ struct PostgresSchemaTests {
         }
     }
 
-    static func appliedVersions(_ database: SpyglassDatabase) async throws -> [Int] {
+    static func appliedVersions(_ database: PostgresAppDatabase) async throws -> [Int] {
         try await database.withConnection { connection in
             var versions: [Int] = []
             for try await version in try await connection.query(

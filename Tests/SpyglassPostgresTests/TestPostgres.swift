@@ -8,9 +8,6 @@ import Testing
     import Glibc
 #endif
 
-/// `SpyglassPostgres.PostgresDatabase`: PostgresNIO has a protocol of the same name, and these files import both.
-typealias SpyglassDatabase = SpyglassPostgres.PostgresDatabase
-
 /// The PostgreSQL server the tests of this process share, and a fresh database for each test.
 ///
 /// The server is `SPYGLASS_TEST_DATABASE_URL` when set (its user must be allowed to create databases); otherwise a
@@ -150,12 +147,12 @@ enum TestPostgres {
         }
     }
 
-    /// A `PostgresDatabase` for `url` whose pool runs for the length of `body`.
+    /// A `PostgresAppDatabase` for `url` whose pool runs for the length of `body`.
     @discardableResult
     static func withRunningDatabase<Result: Sendable>(
-        _ url: DatabaseURL, _ body: (SpyglassDatabase) async throws -> Result
+        _ url: DatabaseURL, _ body: (PostgresAppDatabase) async throws -> Result
     ) async throws -> Result {
-        let database = SpyglassDatabase(url: url, maximumConnections: 4, logger: logger)
+        let database = PostgresAppDatabase(url: url, maximumConnections: 4, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await database.run() }
             do {
@@ -172,7 +169,7 @@ enum TestPostgres {
 
 /// A fresh, empty database of its own for one test, its pool running: the way every test here gets a database.
 @discardableResult
-func withTestDatabase<Result: Sendable>(_ body: (SpyglassDatabase) async throws -> Result) async throws -> Result {
+func withTestDatabase<Result: Sendable>(_ body: (PostgresAppDatabase) async throws -> Result) async throws -> Result {
     try await TestPostgres.withFreshDatabase { url in try await TestPostgres.withRunningDatabase(url, body) }
 }
 

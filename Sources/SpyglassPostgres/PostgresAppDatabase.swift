@@ -8,7 +8,7 @@ public import ServiceLifecycle
 /// or run it in a child task for the length of a piece of work, as the tests do:
 ///
 /// ```swift
-/// let database = try PostgresDatabase(url: DatabaseURL("postgres://spyglass@db/spyglass"), logger: logger)
+/// let database = try PostgresAppDatabase(url: DatabaseURL("postgres://spyglass@db/spyglass"), logger: logger)
 /// try await withThrowingDiscardingTaskGroup { group in
 ///     group.addTask { try await database.run() }
 ///     try await database.migrate()
@@ -18,7 +18,7 @@ public import ServiceLifecycle
 /// ```
 ///
 /// Several `serve` processes may share one database: ``migrate()`` serializes them with an advisory lock.
-public final class PostgresDatabase: Service, Sendable {
+public final class PostgresAppDatabase: Service, Sendable {
     /// The postgres-nio pool, for the adapters built on this database.
     package let client: PostgresClient
     /// Where the database is (its password hidden when printed).

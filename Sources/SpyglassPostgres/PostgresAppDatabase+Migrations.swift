@@ -21,7 +21,7 @@ public struct PostgresMigration: Sendable, Hashable {
     }
 }
 
-extension PostgresDatabase {
+extension PostgresAppDatabase {
     /// The key of the transaction-level advisory lock that `migrate()` holds: "spyglass" in ASCII
     /// (0x73_70_79_67_6C_61_73_73). Any other use of advisory locks in Spyglass must pick a different key.
     public static let migrationLockKey: Int64 = 0x7370_7967_6C61_7373

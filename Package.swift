@@ -254,9 +254,18 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "SpyglassPostgresTests",
+            // The storage ports' contract, run against both backends (SQLite and a PostgreSQL server the tests start),
+            // and the PostgreSQL adapter's own tests.
+            name: "SpyglassStorageContractTests",
             dependencies: [
                 "SpyglassPostgres",
+                "SpyglassStorage",
+                "SpyglassStorageKit",
+                "SpyglassCore",
+                "SpyglassProtocol",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -136,6 +136,9 @@ let package = Package(
             name: "SpyglassPostgres",
             dependencies: [
                 "SpyglassCore",
+                "SpyglassStorageKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -213,6 +216,7 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassStorage",
                 "SpyglassStorageKit",
+                "SpyglassPostgres",
                 "SpyglassHTTP",
                 "SpyglassNotify",
                 "SpyglassWeb",
@@ -231,6 +235,7 @@ let package = Package(
             dependencies: [
                 "SpyglassServer",
                 "SpyglassStorage",
+                "SpyglassPostgres",
                 "SpyglassCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

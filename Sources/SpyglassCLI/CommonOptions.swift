@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SpyglassCore
 import SpyglassServer
 import SpyglassStorage
@@ -16,11 +17,31 @@ struct StoreOptions: ParsableArguments {
         try resolveOrExit(ServeFlags(dataDir: dataDir, baseURL: baseURL))
     }
 
-    /// Opens (creating and migrating if needed) the database.
-    func open(baseURL: String? = nil) throws -> (Storage, ServerConfiguration) {
-        let configuration = try configuration(baseURL: baseURL)
+    /// Opens (creating and migrating if needed) the SQLite database of the data directory.
+    func openSQLite() throws -> AppDatabase {
         do {
-            return (try Server.openDatabase(configuration).storage, configuration)
+            return try Server.openDatabase(try configuration())
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    /// Opens the database (creating and migrating it if needed), runs `body` with its ports and the configuration,
+    /// and closes it.
+    func withStorage(
+        baseURL: String? = nil, _ body: (Storage, ServerConfiguration) async throws -> Void
+    ) async throws {
+        let configuration = try configuration(baseURL: baseURL)
+        var logger = Logger(label: "spyglass")
+        logger.logLevel = .error
+        do {
+            try await StorageBackend.withOpened(configuration, logger: logger) { backend in
+                try await body(backend.storage, configuration)
+            }
+        } catch let error as ExitCode {
+            throw error
         } catch {
             throw fail(error)
         }

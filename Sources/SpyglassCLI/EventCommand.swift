@@ -18,17 +18,18 @@ struct EventCommand: AsyncParsableCommand {
         @Argument(help: "Event ids (32 hex digits, dashes allowed).") var ids: [String]
 
         func run() async throws {
-            let (storage, _) = try store.open()
-            var normalized: [String] = []
-            for id in ids {
-                guard let canonical = EventID.normalize(id) else { throw fail(DomainError(.invalidInput, "\"\(id)\" is not an event id")) }
-                normalized.append(canonical)
-            }
-            let events = try await reporting { try await storage.events.events(ids: normalized) }
-            let found = Set(events.map(\.eventID))
-            for event in events { print(JSONWriter.string(event.payload)) }
-            if let missing = normalized.first(where: { !found.contains($0) }) {
-                throw fail(DomainError(.notFound, "no stored event \(missing)"))
+            try await store.withStorage { storage, _ in
+                var normalized: [String] = []
+                for id in ids {
+                    guard let canonical = EventID.normalize(id) else { throw fail(DomainError(.invalidInput, "\"\(id)\" is not an event id")) }
+                    normalized.append(canonical)
+                }
+                let events = try await reporting { try await storage.events.events(ids: normalized) }
+                let found = Set(events.map(\.eventID))
+                for event in events { print(JSONWriter.string(event.payload)) }
+                if let missing = normalized.first(where: { !found.contains($0) }) {
+                    throw fail(DomainError(.notFound, "no stored event \(missing)"))
+                }
             }
         }
     }

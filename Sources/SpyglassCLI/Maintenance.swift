@@ -13,10 +13,11 @@ struct Backup: AsyncParsableCommand {
     @Argument(help: "Path of the backup file to write.") var file: String
 
     func run() async throws {
-        let (storage, _) = try store.open()
-        let destination = URL(filePath: file)
-        try await reporting { try await storage.maintenance.backup(to: destination) }
-        print("Backup written to \(destination.path(percentEncoded: false)).")
+        try await store.withStorage { storage, _ in
+            let destination = URL(filePath: file)
+            try await reporting { try await storage.maintenance.backup(to: destination) }
+            print("Backup written to \(destination.path(percentEncoded: false)).")
+        }
     }
 }
 
@@ -34,15 +35,16 @@ struct Check: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (storage, _) = try store.open()
-        let problems = try await reporting { try await storage.maintenance.integrityProblems() }
-        if json {
-            try printJSON(Output(ok: problems.isEmpty, problems: problems))
-        } else if problems.isEmpty {
-            print("ok")
-        } else {
-            problems.forEach { print($0) }
+        try await store.withStorage { storage, _ in
+            let problems = try await reporting { try await storage.maintenance.integrityProblems() }
+            if json {
+                try printJSON(Output(ok: problems.isEmpty, problems: problems))
+            } else if problems.isEmpty {
+                print("ok")
+            } else {
+                problems.forEach { print($0) }
+            }
+            if !problems.isEmpty { throw ExitCode(1) }
         }
-        if !problems.isEmpty { throw ExitCode(1) }
     }
 }

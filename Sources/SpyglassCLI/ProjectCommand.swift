@@ -40,17 +40,18 @@ struct ProjectCommand: AsyncParsableCommand {
         @Flag(help: "Print the project as JSON.") var json = false
 
         func run() async throws {
-            let (storage, configuration) = try store.open(baseURL: link.baseURL)
-            let output = try await reporting {
-                let created = try await storage.projects.createProject(
-                    name: name, slug: slug, id: id, publicKey: publicKey, now: .now)
-                return ProjectOutput(created, keys: try await storage.projects.keys(projectID: created.id), configuration)
-            }
-            if json {
-                try printJSON(output)
-            } else {
-                print("Created project \(output.slug) (id \(output.id)).")
-                print("DSN: \(output.dsn ?? "-")")
+            try await store.withStorage(baseURL: link.baseURL) { storage, configuration in
+                let output = try await reporting {
+                    let created = try await storage.projects.createProject(
+                        name: name, slug: slug, id: id, publicKey: publicKey, now: .now)
+                    return ProjectOutput(created, keys: try await storage.projects.keys(projectID: created.id), configuration)
+                }
+                if json {
+                    try printJSON(output)
+                } else {
+                    print("Created project \(output.slug) (id \(output.id)).")
+                    print("DSN: \(output.dsn ?? "-")")
+                }
             }
         }
     }
@@ -64,19 +65,20 @@ struct ProjectCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func run() async throws {
-            let (storage, configuration) = try store.open(baseURL: link.baseURL)
-            let projects = try await reporting {
-                var projects: [ProjectOutput] = []
-                for project in try await storage.projects.allProjects() {
-                    projects.append(ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration))
+            try await store.withStorage(baseURL: link.baseURL) { storage, configuration in
+                let projects = try await reporting {
+                    var projects: [ProjectOutput] = []
+                    for project in try await storage.projects.allProjects() {
+                        projects.append(ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration))
+                    }
+                    return projects
                 }
-                return projects
-            }
-            if json {
-                try printJSON(projects)
-            } else {
-                printTable(
-                    ["ID", "SLUG", "NAME", "DSN"], projects.map { ["\($0.id)", $0.slug, $0.name, $0.dsn ?? "-"] })
+                if json {
+                    try printJSON(projects)
+                } else {
+                    printTable(
+                        ["ID", "SLUG", "NAME", "DSN"], projects.map { ["\($0.id)", $0.slug, $0.name, $0.dsn ?? "-"] })
+                }
             }
         }
     }
@@ -92,18 +94,19 @@ struct ProjectCommand: AsyncParsableCommand {
         @Flag(help: "Print every key's DSN as JSON.") var json = false
 
         func run() async throws {
-            let (storage, configuration) = try store.open(baseURL: link.baseURL)
-            let output = try await reporting {
-                let project = try await storage.projects.project(slug: slug)
-                guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
-                return ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration)
-            }
-            if json {
-                try printJSON(output.keys)
-            } else if let dsn = output.dsn {
-                print(dsn)
-            } else {
-                throw fail(DomainError(.notFound, "project \"\(slug)\" has no active key"))
+            try await store.withStorage(baseURL: link.baseURL) { storage, configuration in
+                let output = try await reporting {
+                    let project = try await storage.projects.project(slug: slug)
+                    guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
+                    return ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration)
+                }
+                if json {
+                    try printJSON(output.keys)
+                } else if let dsn = output.dsn {
+                    print(dsn)
+                } else {
+                    throw fail(DomainError(.notFound, "project \"\(slug)\" has no active key"))
+                }
             }
         }
     }
@@ -121,13 +124,14 @@ extension ProjectCommand {
         @Flag(help: "Make the user an admin of the project.") var admin = false
 
         func run() async throws {
-            let (storage, _) = try store.open(baseURL: nil)
-            try await reporting {
-                let project = try await storage.projects.project(slug: slug)
-                guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
-                try await storage.projects.addMember(projectID: project.id, email: email, role: admin ? .admin : .member, now: .now)
+            try await store.withStorage(baseURL: nil) { storage, _ in
+                try await reporting {
+                    let project = try await storage.projects.project(slug: slug)
+                    guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
+                    try await storage.projects.addMember(projectID: project.id, email: email, role: admin ? .admin : .member, now: .now)
+                }
+                print("\(email) is now a\(admin ? "n admin" : " member") of \(slug).")
             }
-            print("\(email) is now a\(admin ? "n admin" : " member") of \(slug).")
         }
     }
 
@@ -143,15 +147,16 @@ extension ProjectCommand {
         @Option(name: .customLong("per-minute"), help: "Events per minute and key; 0 for no limit.") var perMinute: Int
 
         func run() async throws {
-            let (storage, _) = try store.open()
-            let changed = try await reporting {
-                let project = try await storage.projects.project(slug: slug)
-                guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
-                return try await storage.projects.setRateLimit(projectID: project.id, perMinute: perMinute == 0 ? nil : perMinute)
+            try await store.withStorage { storage, _ in
+                let changed = try await reporting {
+                    let project = try await storage.projects.project(slug: slug)
+                    guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
+                    return try await storage.projects.setRateLimit(projectID: project.id, perMinute: perMinute == 0 ? nil : perMinute)
+                }
+                print(perMinute == 0
+                    ? "Removed the rate limit of \(changed) key(s) of \(slug)."
+                    : "Limited \(changed) key(s) of \(slug) to \(perMinute) events per minute.")
             }
-            print(perMinute == 0
-                ? "Removed the rate limit of \(changed) key(s) of \(slug)."
-                : "Limited \(changed) key(s) of \(slug) to \(perMinute) events per minute.")
         }
     }
 }

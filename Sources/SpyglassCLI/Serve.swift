@@ -109,14 +109,12 @@ struct Serve: AsyncParsableCommand {
             StructuredLogHandler(format: configuration.logFormat, level: configuration.logLevel)
         }
         let logger = Logger(label: "spyglass")
-        let database: AppDatabase
         do {
-            database = try Server.openDatabase(configuration)
-        } catch {
+            try await StorageBackend.withOpened(configuration, logger: logger) { backend in
+                try await Server.run(configuration: configuration, backend: backend, logger: logger)
+            }
+        } catch let error as ConfigurationError {
             throw fail(error)
-        }
-        do {
-            try await Server.run(configuration: configuration, database: database, logger: logger)
         } catch {
             logger.critical("server stopped", metadata: ["error": "\(error)"])
             throw fail(error)

@@ -13,7 +13,7 @@ struct Spyglass: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, UserCommand.self, ProjectCommand.self, TokenCommand.self, EventCommand.self, SendTestMail.self, Backup.self,
-            Check.self,
+            Check.self, MigrateCommand.self,
         ]
     )
 }

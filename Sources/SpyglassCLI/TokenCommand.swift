@@ -23,19 +23,20 @@ struct TokenCommand: AsyncParsableCommand {
         @Flag(help: "Print the token and its metadata as JSON.") var json = false
 
         func run() async throws {
-            let (storage, _) = try store.open()
-            let (token, hash) = APIToken.generate()
-            let record = try await reporting {
-                guard let account = try await storage.accounts.account(email: user) else {
-                    throw DomainError(.notFound, "no user with e-mail \(user)")
+            try await store.withStorage { storage, _ in
+                let (token, hash) = APIToken.generate()
+                let record = try await reporting {
+                    guard let account = try await storage.accounts.account(email: user) else {
+                        throw DomainError(.notFound, "no user with e-mail \(user)")
+                    }
+                    return try await storage.accounts.createAPIToken(userID: account.user.id, name: name, tokenHash: hash, now: .now)
                 }
-                return try await storage.accounts.createAPIToken(userID: account.user.id, name: name, tokenHash: hash, now: .now)
-            }
-            if json {
-                try printJSON(TokenOutput(id: record.id, name: record.name, token: token, dateCreated: record.createdAt))
-            } else {
-                print("Created API token \"\(record.name)\" for \(user). It is shown only this once:")
-                print(token)
+                if json {
+                    try printJSON(TokenOutput(id: record.id, name: record.name, token: token, dateCreated: record.createdAt))
+                } else {
+                    print("Created API token \"\(record.name)\" for \(user). It is shown only this once:")
+                    print(token)
+                }
             }
         }
     }

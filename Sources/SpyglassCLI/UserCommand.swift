@@ -19,16 +19,17 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(help: "Print the new user as JSON.") var json = false
 
         func run() async throws {
-            let (storage, _) = try store.open()
-            let user = try await reporting {
-                try Password.validate(password)
-                return try await storage.accounts.createAccount(
-                    email: email, passwordHash: Password.hash(password), isAdmin: admin, mustChangePassword: false, now: .now)
-            }
-            if json {
-                try printJSON(UserOutput(user))
-            } else {
-                print("Created \(user.isAdmin ? "admin " : "")user \(user.email) (id \(user.id)).")
+            try await store.withStorage { storage, _ in
+                let user = try await reporting {
+                    try Password.validate(password)
+                    return try await storage.accounts.createAccount(
+                        email: email, passwordHash: Password.hash(password), isAdmin: admin, mustChangePassword: false, now: .now)
+                }
+                if json {
+                    try printJSON(UserOutput(user))
+                } else {
+                    print("Created \(user.isAdmin ? "admin " : "")user \(user.email) (id \(user.id)).")
+                }
             }
         }
     }
@@ -41,19 +42,20 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func run() async throws {
-            let (storage, _) = try store.open()
-            let users = try await reporting { try await storage.accounts.accounts() }.sorted { $0.id < $1.id }
-            if json {
-                try printJSON(users.map(UserOutput.init))
-            } else {
-                printTable(
-                    ["ID", "EMAIL", "ADMIN", "ACTIVE", "CREATED"],
-                    users.map { user in
-                        [
-                            "\(user.id)", user.email, user.isAdmin ? "yes" : "no", user.isActive ? "yes" : "no",
-                            user.createdAt.formatted(.iso8601),
-                        ]
-                    })
+            try await store.withStorage { storage, _ in
+                let users = try await reporting { try await storage.accounts.accounts() }.sorted { $0.id < $1.id }
+                if json {
+                    try printJSON(users.map(UserOutput.init))
+                } else {
+                    printTable(
+                        ["ID", "EMAIL", "ADMIN", "ACTIVE", "CREATED"],
+                        users.map { user in
+                            [
+                                "\(user.id)", user.email, user.isAdmin ? "yes" : "no", user.isActive ? "yes" : "no",
+                                user.createdAt.formatted(.iso8601),
+                            ]
+                        })
+                }
             }
         }
     }

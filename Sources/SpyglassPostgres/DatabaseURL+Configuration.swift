@@ -20,25 +20,33 @@ extension DatabaseURL {
     }
 
     var tls: PostgresClient.Configuration.TLS {
+        switch tlsSettings {
+        case nil: .disable
+        case let (required, configuration)?: required ? .require(configuration) : .prefer(configuration)
+        }
+    }
+
+    /// Whether TLS is required (else preferred) and its settings; nil for no TLS.
+    var tlsSettings: (required: Bool, configuration: TLSConfiguration)? {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let sslRootCertificatePath {
             configuration.trustRoots = .file(sslRootCertificatePath)
         }
         switch sslMode {
         case .disable:
-            return .disable
+            return nil
         case .prefer:
             configuration.certificateVerification = .none
-            return .prefer(configuration)
+            return (false, configuration)
         case .require:
             configuration.certificateVerification = .none
-            return .require(configuration)
+            return (true, configuration)
         case .verifyCA:
             configuration.certificateVerification = .noHostnameVerification
-            return .require(configuration)
+            return (true, configuration)
         case .verifyFull:
             configuration.certificateVerification = .fullVerification
-            return .require(configuration)
+            return (true, configuration)
         }
     }
 }

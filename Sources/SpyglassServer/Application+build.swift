@@ -14,7 +14,6 @@ import SpyglassWeb
 
 /// What the application is built from; tests build the same application with an in-memory database.
 public struct AppDependencies: Sendable {
-    public var database: AppDatabase
     /// The database's ports, which the controllers and services read and change it through.
     public var storage: Storage
     public var registry: PrometheusCollectorRegistry
@@ -25,17 +24,22 @@ public struct AppDependencies: Sendable {
     public var keys: KeyCache
 
     public init(
+        backend: StorageBackend, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry = .init(),
+        logger: Logger
+    ) {
+        self.storage = backend.storage
+        self.registry = registry
+        self.logger = logger
+        self.writer = backend.makeWriter(configuration, metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
+        self.keys = KeyCache(directory: storage.projects)
+    }
+
+    /// The dependencies over a SQLite database (tests).
+    public init(
         database: AppDatabase, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry = .init(),
         logger: Logger
     ) {
-        self.database = database
-        self.storage = database.storage
-        self.registry = registry
-        self.logger = logger
-        self.writer = IngestWriter(
-            database: database, capacity: configuration.ingestQueueCapacity, compactEvents: configuration.compactEvents,
-            metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
-        self.keys = KeyCache(directory: storage.projects)
+        self.init(backend: .sqlite(database), configuration: configuration, registry: registry, logger: logger)
     }
 }
 
@@ -99,9 +103,9 @@ public func buildApplication(
             address: .hostname(configuration.host, port: configuration.port), serverName: nil,
             availableConnectionsDelegate: configuration.connections.connectionCap(logger: dependencies.logger)),
         // Services shut down in reverse order: the server drains its requests first, then the writer
-        // commits what is queued, then the database closes.
+        // commits what is queued; the database closes after them (``StorageBackend/withOpened(_:logger:_:)``).
         services: [
-            DatabaseService(database: dependencies.database, logger: dependencies.logger), dependencies.writer,
+            dependencies.writer,
             MaintenanceService(database: dependencies.storage.maintenance, policy: configuration.retention, logger: dependencies.logger),
             // Stops first: the delivery in progress ends before the database closes.
             NotificationService(

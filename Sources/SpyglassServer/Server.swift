@@ -21,15 +21,15 @@ public enum Server {
     }
 
     /// Runs the server until a shutdown signal.
-    public static func run(configuration: ServerConfiguration, database: AppDatabase, logger: Logger) async throws {
-        for path in database.tightenedPaths {
+    public static func run(configuration: ServerConfiguration, backend: StorageBackend, logger: Logger) async throws {
+        for path in backend.sqlite?.tightenedPaths ?? [] {
             logger.warning("made private: other local users could read it", metadata: ["spyglass.path": "\(path)"])
         }
-        let report = try await database.storage.maintenance.bootstrap(
+        let report = try await backend.storage.maintenance.bootstrap(
             adminEmail: configuration.adminEmail, adminPassword: configuration.adminPassword, now: .now)
         let app = buildApplication(
             configuration: configuration,
-            dependencies: AppDependencies(database: database, configuration: configuration, logger: logger)
+            dependencies: AppDependencies(backend: backend, configuration: configuration, logger: logger)
         ) { port in
             announce(
                 report, baseURL: configuration.effectiveBaseURL(boundPort: port),

@@ -1,5 +1,6 @@
 """Shared helpers: run the real `spyglass` binary on a free port in a temporary directory."""
 
+import atexit
 import json
 import os
 import queue
@@ -26,6 +27,56 @@ def spyglass_binary() -> str:
 
 
 BIN = spyglass_binary()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class PostgresCluster:
+    """One throwaway PostgreSQL server per test process (each xdist worker has its own), started on first use by
+    `scripts/postgres` from Debian's binaries and stopped when the process exits; each test gets a database of its
+    own on it."""
+
+    _dir = None
+    _url = None
+
+    @classmethod
+    def url(cls) -> str:
+        if cls._url is None:
+            import tempfile
+
+            cls._dir = Path(tempfile.mkdtemp(prefix="spyglass-pg-")) / "cluster"
+            started = subprocess.run(
+                [str(ROOT / "scripts/postgres"), "start", str(cls._dir), "--watch", str(os.getpid())],
+                capture_output=True, text=True, timeout=120,
+            )
+            if started.returncode != 0:
+                raise AssertionError(f"scripts/postgres start failed:\n{started.stdout}\n{started.stderr}")
+            cls._url = started.stdout.strip()
+            atexit.register(cls.stop)
+        return cls._url
+
+    @classmethod
+    def stop(cls):
+        if cls._dir is not None:
+            subprocess.run([str(ROOT / "scripts/postgres"), "stop", str(cls._dir)], capture_output=True, timeout=60)
+
+    @classmethod
+    def fresh_database(cls) -> str:
+        """The URL of a new, empty database on the server."""
+        import uuid
+
+        import psycopg
+
+        server = cls.url()
+        name = "e2e_" + uuid.uuid4().hex[:16]
+        with psycopg.connect(server, autocommit=True) as db:
+            db.execute(f"CREATE DATABASE {name}")
+        return server.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database for this test."""
+    return PostgresCluster.fresh_database()
 
 
 DSN_RE = re.compile(r"^http://([0-9a-f]{32})@127\.0\.0\.1:(\d+)/(\d+)$")

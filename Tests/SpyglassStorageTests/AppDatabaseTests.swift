@@ -7,6 +7,28 @@ import Testing
 @Suite struct AppDatabaseTests {
     let now = Date(timeIntervalSince1970: 1_790_000_000)
 
+    @Test func processesOpeningAFreshDirectoryAtOnceMigrateItOnce() async throws {
+        // `serve` and a command (or two nodes of a test) starting together on a new data directory: each opens and
+        // migrates it; the migrations must run once, and every opener must get a working database.
+        for _ in 0..<5 {
+            let directory = try TemporaryDirectory()
+            let url = directory.url.appending(path: "data")
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        try await Task.detached {
+                            let database = try AppDatabase.open(directory: url)
+                            defer { try? database.close() }
+                            return try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") ?? 0 }
+                        }.value
+                    }
+                }
+                let counts = try await group.reduce(into: Set<Int>()) { $0.insert($1) }
+                #expect(counts.count == 1 && counts.first ?? 0 > 0)
+            }
+        }
+    }
+
     @Test func openingADirectoryCreatesAWALDatabaseWithForeignKeys() throws {
         let directory = try TemporaryDirectory()
         let dataDir = directory.url.appending(path: "nested/data")

@@ -79,6 +79,61 @@ def postgres_url():
     return PostgresCluster.fresh_database()
 
 
+# The storage backend of the running test. Modules whose behaviour depends on storage run on both backends
+# (`pytestmark = pytest.mark.backends`); the others on SQLite, the default. On PostgreSQL each data directory a test
+# names stands for a database of its own (created on first use), which servers and commands started for that
+# directory get as SPYGLASS_DATABASE_URL.
+BACKEND = {"name": "sqlite"}
+_databases: dict = {}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends: run the test on SQLite and on PostgreSQL")
+    config.addinivalue_line("markers", "sqlite_only: the test checks SQLite's own files (in a module run on both)")
+
+
+def pytest_generate_tests(metafunc):
+    marked = metafunc.definition.get_closest_marker("backends") is not None
+    only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgres"] if marked and not only_sqlite else ["sqlite"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def backend(request):
+    """The storage backend this test runs on: `sqlite` or `postgres`."""
+    BACKEND["name"] = getattr(request, "param", "sqlite")
+    _databases.clear()
+    yield BACKEND["name"]
+    BACKEND["name"] = "sqlite"
+    _databases.clear()
+
+
+def database_url(data_dir=None, env=None):
+    """On PostgreSQL, the database standing for `data_dir` (or for the data directory `env` or the working directory
+    names); None on SQLite."""
+    if BACKEND["name"] != "postgres":
+        return None
+    directory = data_dir or (env or {}).get("SPYGLASS_DATA_DIR") or "spyglass-data"
+    key = str(Path(directory).resolve())
+    if key not in _databases:
+        _databases[key] = PostgresCluster.fresh_database()
+    return _databases[key]
+
+
+def backend_env(env, data_dir=None, cwd=None) -> dict:
+    """`env` (default: clean_env()) with the test's database for `data_dir`, unless `env` names one itself."""
+    env = dict(env or clean_env())
+    if "SPYGLASS_DATABASE_URL" not in env:
+        directory = data_dir
+        if directory is None and "SPYGLASS_DATA_DIR" not in env:
+            directory = Path(cwd or os.getcwd()) / "spyglass-data"
+        url = database_url(directory, env)
+        if url:
+            env["SPYGLASS_DATABASE_URL"] = url
+    return env
+
+
 DSN_RE = re.compile(r"^http://([0-9a-f]{32})@127\.0\.0\.1:(\d+)/(\d+)$")
 
 
@@ -110,7 +165,8 @@ class ServerProcess:
             command += ["--log-format", log_format]
         self.command = command
         self.proc = subprocess.Popen(
-            command, cwd=cwd, env=env or clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command, cwd=cwd, env=backend_env(env, data_dir, cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
         )
         self.lines: list[dict] = []
         self.raw: list[str] = []
@@ -187,7 +243,7 @@ def run_cli(*args: str, data_dir=None, env=None, check=True) -> subprocess.Compl
     command = [BIN, *args]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
-    result = subprocess.run(command, env=env or clean_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(command, env=backend_env(env, data_dir), capture_output=True, text=True, timeout=60)
     if check and result.returncode != 0:
         raise AssertionError(f"{shlex.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
@@ -195,12 +251,9 @@ def run_cli(*args: str, data_dir=None, env=None, check=True) -> subprocess.Compl
 
 def stored_events(data_dir) -> list[dict]:
     """Every stored event's columns, oldest first, with its normalized payload as `spyglass event show` prints it."""
-    import sqlite3
-
-    with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:
-        rows = db.execute(
-            "SELECT project_id, event_id, timestamp, received, level, platform, release, environment FROM event ORDER BY id"
-        ).fetchall()
+    rows = query(
+        data_dir, "SELECT project_id, event_id, timestamp, received, level, platform, release, environment FROM event ORDER BY id"
+    )
     keys = ["project_id", "event_id", "timestamp", "received", "level", "platform", "release", "environment"]
     events = [dict(zip(keys, row)) for row in rows]
     if events:
@@ -212,7 +265,15 @@ def stored_events(data_dir) -> list[dict]:
 
 
 def query(data_dir, sql: str, *args) -> list[tuple]:
-    """Rows of a read-only query against the data directory's database."""
+    """Rows of a read-only query against the data directory's database (on PostgreSQL, the database standing for
+    it: `?` placeholders and the `user` table are translated; blobs read as bytes on both)."""
+    url = database_url(data_dir)
+    if url:
+        import psycopg
+
+        sql = re.sub(r'(?<![."\w])user\b', '"user"', sql.replace("?", "%s"))
+        with psycopg.connect(url) as db:
+            return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in db.execute(sql, args).fetchall()]
     import sqlite3
 
     with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:

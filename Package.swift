@@ -268,6 +268,8 @@ let package = Package(
                 "SpyglassStorageKit",
                 "SpyglassCore",
                 "SpyglassProtocol",
+                // Fixture rows that no port writes yet (outbox rows, issues), in plain SQL on the SQLite side.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

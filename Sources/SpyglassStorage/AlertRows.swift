@@ -138,7 +138,7 @@ enum AlertRows {
     /// Stores a rule for a project; returns its id.
     @discardableResult
     static func insertRule(_ rule: AlertRule, projectID: Int64, now: Date, in db: Database) throws -> Int64 {
-        let flags = ruleFlags(rule)
+        let flags = rule.storedFlags
         try db.execute(
             sql: """
                 INSERT INTO alert_rule (project_id, name, enabled, spec, frequency_minutes, on_new, on_regression, on_reappeared,
@@ -146,15 +146,15 @@ enum AlertRows {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                projectID, rule.name, rule.enabled, JSONWriter.string(.object(rule.json)), rule.frequencyMinutes, flags.new,
-                flags.regression, flags.reappeared, flags.events, flags.users, now.timeIntervalSince1970, now.timeIntervalSince1970,
+                projectID, rule.name, rule.enabled, JSONWriter.string(.object(rule.json)), rule.frequencyMinutes, flags.onNew,
+                flags.onRegression, flags.onReappeared, flags.countsEvents, flags.countsUsers, now.timeIntervalSince1970, now.timeIntervalSince1970,
             ])
         return db.lastInsertedRowID
     }
 
     /// Replaces a stored rule; false when it does not exist in the project.
     static func updateRule(_ rule: AlertRule, id: Int64, projectID: Int64, now: Date, in db: Database) throws -> Bool {
-        let flags = ruleFlags(rule)
+        let flags = rule.storedFlags
         try db.execute(
             sql: """
                 UPDATE alert_rule SET name = ?, enabled = ?, spec = ?, frequency_minutes = ?, on_new = ?, on_regression = ?,
@@ -162,25 +162,9 @@ enum AlertRows {
                 WHERE id = ? AND project_id = ?
                 """,
             arguments: [
-                rule.name, rule.enabled, JSONWriter.string(.object(rule.json)), rule.frequencyMinutes, flags.new, flags.regression,
-                flags.reappeared, flags.events, flags.users, now.timeIntervalSince1970, id, projectID,
+                rule.name, rule.enabled, JSONWriter.string(.object(rule.json)), rule.frequencyMinutes, flags.onNew, flags.onRegression,
+                flags.onReappeared, flags.countsEvents, flags.countsUsers, now.timeIntervalSince1970, id, projectID,
             ])
         return db.changesCount > 0
-    }
-
-    private static func ruleFlags(_ rule: AlertRule) -> (new: Bool, regression: Bool, reappeared: Bool, events: Bool, users: Bool) {
-        var flags = (new: false, regression: false, reappeared: false, events: false, users: false)
-        for condition in rule.conditions {
-            switch condition {
-            case .firstSeen: flags.new = true
-            case .regression: flags.regression = true
-            case .reappeared: flags.reappeared = true
-            case .eventFrequency: flags.events = true
-            case .uniqueUserFrequency: flags.users = true
-            }
-        }
-        // With "all", a rule needing several transitions at once could only fire on an event that has them all;
-        // asking for it on any of them is still correct (evaluate decides).
-        return flags
     }
 }

@@ -1,0 +1,223 @@
+import Foundation
+import SpyglassCore
+import SpyglassPostgres
+import SpyglassStorage
+import Testing
+
+extension TestStore {
+    /// The ``ReleaseStore`` of this backend.
+    var releases: any ReleaseStore {
+        switch database {
+        case .sqlite(let database): SQLiteReleases(database)
+        case .postgres(let database): PostgresReleases(database)
+        }
+    }
+
+    /// An issue of the project resolved "in the next release" after `current` (nil: no release known then).
+    func issueResolvedInNextRelease(projectID: Int64, shortID: Int64, current: String?) async throws -> Int64 {
+        try await execute(
+            """
+            INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, first_seen, last_seen,
+                resolution, resolution_release)
+            VALUES (?, ?, 'boom', '', 'error', '{}', 'error', 'resolved', ?, ?, 'in_next_release', ?)
+            """,
+            [
+                .int(projectID), .int(shortID), .double(now.timeIntervalSince1970), .double(now.timeIntervalSince1970),
+                current.map(SQLValue.text) ?? .null,
+            ])
+        let id = try await strings(
+            "SELECT CAST(id AS TEXT) FROM issue WHERE project_id = ? AND short_id = ?",
+            [.int(projectID), .int(shortID)])
+        return Int64(try #require(id.first ?? nil)) ?? 0
+    }
+
+    /// How an issue is resolved: `resolution:release`.
+    func resolution(ofIssue id: Int64) async throws -> String? {
+        try await strings(
+            "SELECT resolution || ':' || coalesce(resolution_release, '') FROM issue WHERE id = ?", [.int(id)]
+        ).first ?? nil
+    }
+}
+
+@Suite(.enabled(if: TestPostgres.isEnabled, TestPostgres.disabledReason))
+struct ReleaseStoreContractTests {
+    @Test(arguments: Backend.allCases)
+    func aReleaseIsCreatedOncePerProjectAndChangedWithoutLosingWhatIsNotGiven(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let releases = store.releases
+            let shop = try await store.projects.createProject(name: "Shop", now: store.now)
+            let blog = try await store.projects.createProject(name: "Blog", now: store.now)
+            #expect(
+                try await releases.createRelease(
+                    version: "1.0", projectIDs: [shop.id], change: ReleaseChange(ref: "abc"), now: store.now))
+            #expect(
+                try await releases.createRelease(
+                    version: "1.0", projectIDs: [shop.id, blog.id], change: ReleaseChange(), now: store.now))
+            #expect(
+                try await !releases.createRelease(
+                    version: "1.0", projectIDs: [shop.id, blog.id], change: ReleaseChange(), now: store.now))
+            let created = try #require(try await releases.release(projectID: shop.id, version: "1.0"))
+            #expect(created.project == shop && created.version == "1.0" && created.createdAt == store.now)
+            #expect(created.ref == "abc" && created.url == nil && created.dateReleased == nil && created.newIssues == 0)
+            #expect(created.environments.isEmpty && created.deploys.isEmpty && created.health.isEmpty)
+            #expect(try await releases.release(projectID: blog.id, version: "1.0")?.ref == nil)
+
+            let released = store.now.addingTimeInterval(600)
+            try await releases.updateRelease(
+                version: "1.0", projectIDs: [shop.id],
+                change: ReleaseChange(url: "https://example.com/1.0", dateReleased: released))
+            let updated = try #require(try await releases.release(projectID: shop.id, version: "1.0"))
+            #expect(
+                updated.ref == "abc" && updated.url == "https://example.com/1.0" && updated.dateReleased == released)
+            #expect(try await releases.release(projectID: blog.id, version: "1.0")?.url == nil)
+            #expect(try await releases.release(projectID: shop.id, version: "2.0") == nil)
+
+            for version in ["", "a/b", "latest", String(repeating: "x", count: 201)] {
+                let error = await #expect(throws: DomainError.self) {
+                    try await releases.createRelease(
+                        version: version, projectIDs: [shop.id], change: ReleaseChange(), now: store.now)
+                }
+                #expect(error?.kind == .invalidInput)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func releasesAreListedNewestFirstWithOneMoreThanTheLimit(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let releases = store.releases
+            let shop = try await store.projects.createProject(name: "Shop", now: store.now)
+            let blog = try await store.projects.createProject(name: "Blog", now: store.now)
+            for (offset, version) in ["1.0", "1.1", "1.2", "1.3"].enumerated() {
+                _ = try await releases.createRelease(
+                    version: version, projectIDs: [shop.id], change: ReleaseChange(),
+                    now: store.now.addingTimeInterval(Double(offset)))
+            }
+            _ = try await releases.createRelease(
+                version: "blog-1", projectIDs: [blog.id], change: ReleaseChange(), now: store.now.addingTimeInterval(10)
+            )
+            #expect(
+                try await releases.releases(projectIDs: [shop.id], limit: 2, offset: 0).map(\.version) == [
+                    "1.3", "1.2", "1.1",
+                ])
+            #expect(
+                try await releases.releases(projectIDs: [shop.id], limit: 2, offset: 2).map(\.version) == [
+                    "1.1", "1.0",
+                ])
+            #expect(
+                try await releases.releases(projectIDs: [shop.id, blog.id], limit: 1, offset: 0).map(\.version) == [
+                    "blog-1", "1.3",
+                ])
+            #expect(try await releases.releases(projectIDs: [], limit: 10, offset: 0).isEmpty)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func deploysAreStoredForTheReleaseInEachProjectAndDateAnUnreleasedRelease(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let releases = store.releases
+            let shop = try await store.projects.createProject(name: "Shop", now: store.now)
+            let blog = try await store.projects.createProject(name: "Blog", now: store.now)
+            _ = try await releases.createRelease(
+                version: "1.0", projectIDs: [shop.id, blog.id], change: ReleaseChange(), now: store.now)
+            let released = store.now.addingTimeInterval(60)
+            try await releases.updateRelease(
+                version: "1.0", projectIDs: [blog.id], change: ReleaseChange(dateReleased: released))
+            let first = ReleaseInfo.Deploy(
+                id: 0, environment: "staging", name: "first", url: nil, dateStarted: store.now.addingTimeInterval(100),
+                dateFinished: store.now.addingTimeInterval(120))
+            let stored = try await releases.createDeploy(version: "1.0", projectIDs: [shop.id, blog.id], deploy: first)
+            #expect(stored.id > 0 && stored.environment == "staging" && stored.name == "first")
+            let second = ReleaseInfo.Deploy(
+                id: 0, environment: "production", name: nil, url: "https://ci.example/2", dateStarted: nil,
+                dateFinished: store.now.addingTimeInterval(200))
+            _ = try await releases.createDeploy(version: "1.0", projectIDs: [shop.id], deploy: second)
+
+            let shopRelease = try #require(try await releases.release(projectID: shop.id, version: "1.0"))
+            #expect(shopRelease.deploys.map(\.environment) == ["production", "staging"])
+            #expect(shopRelease.deploys.map(\.url) == ["https://ci.example/2", nil])
+            #expect(shopRelease.deploys.map(\.dateStarted) == [nil, store.now.addingTimeInterval(100)])
+            #expect(
+                shopRelease.deploys.map(\.dateFinished) == [
+                    store.now.addingTimeInterval(200), store.now.addingTimeInterval(120),
+                ])
+            // The first deploy dates a release not yet released; a released one keeps its date.
+            #expect(shopRelease.dateReleased == store.now.addingTimeInterval(120))
+            #expect(try await releases.release(projectID: blog.id, version: "1.0")?.dateReleased == released)
+            #expect(try await releases.release(projectID: blog.id, version: "1.0")?.deploys.map(\.name) == ["first"])
+
+            let missing = await #expect(throws: DomainError.self) {
+                try await releases.createDeploy(version: "9.9", projectIDs: [shop.id], deploy: first)
+            }
+            #expect(missing?.kind == .notFound)
+            for environment in ["", "a/b", "two\nlines", String(repeating: "e", count: 65)] {
+                var invalid = first
+                invalid.environment = environment
+                let error = await #expect(throws: DomainError.self) {
+                    try await releases.createDeploy(version: "1.0", projectIDs: [shop.id], deploy: invalid)
+                }
+                #expect(error?.kind == .invalidInput)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aReleaseShowsItsEnvironmentsAndSessionHealthByEnvironment(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let shop = try await store.projects.createProject(name: "Shop", now: store.now)
+            _ = try await store.releases.createRelease(
+                version: "1.0", projectIDs: [shop.id], change: ReleaseChange(), now: store.now)
+            let releaseID = try await store.strings(
+                "SELECT CAST(id AS TEXT) FROM release WHERE project_id = ? AND version = '1.0'", [.int(shop.id)])
+            let id = Int64(try #require(releaseID.first ?? nil)) ?? 0
+            for environment in ["staging", "Production", "_canary"] {
+                try await store.execute(
+                    "INSERT INTO release_environment (release_id, environment, first_seen, last_seen) VALUES (?, ?, ?, ?)",
+                    [
+                        .int(id), .text(environment), .double(store.now.timeIntervalSince1970),
+                        .double(store.now.timeIntervalSince1970),
+                    ])
+            }
+            try await store.execute(
+                """
+                INSERT INTO release_sessions (project_id, release, environment, started, exited, errored, crashed, abnormal)
+                VALUES (?, '1.0', 'staging', 10, 5, 2, 1, 0), (?, '1.0', 'Production', 100, 90, 5, 3, 1),
+                    (?, '1.1', 'production', 7, 7, 0, 0, 0)
+                """, [.int(shop.id), .int(shop.id), .int(shop.id)])
+            let release = try #require(try await store.releases.release(projectID: shop.id, version: "1.0"))
+            #expect(release.environments == ["Production", "_canary", "staging"])
+            #expect(
+                release.health == [
+                    ReleaseInfo.Health(environment: "Production", started: 100, crashed: 3, errored: 5, abnormal: 1),
+                    ReleaseInfo.Health(environment: "staging", started: 10, crashed: 1, errored: 2, abnormal: 0),
+                ])
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aNewReleaseTurnsResolvedInNextReleaseIntoResolvedInThatRelease(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let releases = store.releases
+            let shop = try await store.projects.createProject(name: "Shop", now: store.now)
+            let blog = try await store.projects.createProject(name: "Blog", now: store.now)
+            _ = try await releases.createRelease(
+                version: "1.0", projectIDs: [shop.id], change: ReleaseChange(), now: store.now)
+            let afterOne = try await store.issueResolvedInNextRelease(projectID: shop.id, shortID: 1, current: "1.0")
+            let withoutRelease = try await store.issueResolvedInNextRelease(
+                projectID: shop.id, shortID: 2, current: nil)
+            let elsewhere = try await store.issueResolvedInNextRelease(projectID: blog.id, shortID: 1, current: nil)
+
+            // Creating the current release again changes nothing.
+            #expect(
+                try await !releases.createRelease(
+                    version: "1.0", projectIDs: [shop.id], change: ReleaseChange(), now: store.now))
+            #expect(try await store.resolution(ofIssue: afterOne) == "in_next_release:1.0")
+
+            _ = try await releases.createRelease(
+                version: "1.1", projectIDs: [shop.id], change: ReleaseChange(), now: store.now.addingTimeInterval(60))
+            #expect(try await store.resolution(ofIssue: afterOne) == "in_release:1.1")
+            #expect(try await store.resolution(ofIssue: withoutRelease) == "in_release:1.1")
+            #expect(try await store.resolution(ofIssue: elsewhere) == "in_next_release:")
+        }
+    }
+}

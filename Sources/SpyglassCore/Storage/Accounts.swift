@@ -77,11 +77,11 @@ public struct AccountInfo: Sendable {
 
 /// User accounts, their browser sessions and API tokens.
 public protocol AccountStore: Sendable {
-    /// The active user an API token belongs to (and marks the token used).
+    /// The active user an API token belongs to.
     func user(tokenHash: String) async throws -> APIUser?
     /// The account with `email` (normalized first), active or not.
     func account(email: String) async throws -> WebAccount?
-    /// Every account, oldest first.
+    /// Every account, by e-mail address.
     func accounts() async throws -> [AccountInfo]
     /// Creates an account (`passwordHash` is already bcrypt: hash outside any transaction, it is slow); a server
     /// admin becomes a member of every project. A ``DomainError`` when the address is taken or invalid.

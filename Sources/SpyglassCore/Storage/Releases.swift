@@ -102,7 +102,7 @@ public struct ReleaseChange: Sendable {
 
 /// Releases of projects, their deploys and session health.
 public protocol ReleaseStore: Sendable {
-    /// Releases of the projects, newest first.
+    /// Releases of the projects, newest first; up to `limit + 1`, so the caller knows whether there is a next page.
     func releases(projectIDs: [Int64], limit: Int, offset: Int) async throws -> [ReleaseInfo]
     func release(projectID: Int64, version: String) async throws -> ReleaseInfo?
     /// Creates the release in each project where it does not exist yet (and applies `change`); returns whether any was created.

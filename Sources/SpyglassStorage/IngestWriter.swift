@@ -19,20 +19,20 @@ extension IngestWriter {
 }
 
 /// The SQLite side of the ingest writer: a batch in one GRDB write transaction.
-struct SQLiteIngestCommitter: IngestBatchCommitter {
+package struct SQLiteIngestCommitter: IngestBatchCommitter {
     let database: AppDatabase
     /// The part of a commit spent on the batch's statements; the rest is COMMIT itself (WAL writes, sync,
     /// checkpoints).
     let statementsTimer: Timer
 
-    init(database: AppDatabase, metrics: any MetricsFactory) {
+    package init(database: AppDatabase, metrics: any MetricsFactory) {
         self.database = database
         self.statementsTimer = Timer(label: "spyglass_ingest_statements_seconds", factory: metrics)
     }
 
     /// Commits `jobs` in one SQLite transaction, sharing what they can (``WriterBatch``); then the dictionaries it
     /// wrote or read go to the cache.
-    func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch {
+    package func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch {
         let start = ContinuousClock.now
         let batch = try database.writer.write { db in
             defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }

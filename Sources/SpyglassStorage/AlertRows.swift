@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import SpyglassCore
 import SpyglassProtocol
+import SpyglassStorageKit
 
 /// Alert rules inside the writer's transaction: which rules an event fires, and the outbox rows they write.
 ///

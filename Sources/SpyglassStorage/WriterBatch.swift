@@ -24,39 +24,6 @@ final class WriterBatch {
         var environment: String
     }
 
-    /// The first/last event times written for a row, and those seen since in the batch.
-    private struct Span {
-        var written: ClosedRange<Double>
-        var seen: ClosedRange<Double>
-
-        init(_ timestamp: Double) {
-            written = timestamp...timestamp
-            seen = written
-        }
-
-        mutating func widen(_ timestamp: Double) {
-            seen = min(seen.lowerBound, timestamp)...max(seen.upperBound, timestamp)
-        }
-    }
-
-    /// A project's enabled rule, parsed, with the flags that say which events it can fire on.
-    struct Rule {
-        var id: Int64
-        var rule: AlertRule
-        var frequencyMinutes: Int64
-        var onNew: Bool
-        var onRegression: Bool
-        var onReappeared: Bool
-        var countsEvents: Bool
-        var countsUsers: Bool
-
-        /// Whether an event with these transitions can fire the rule (``AlertRule/evaluate`` decides).
-        func applies(to transitions: Set<AlertTrigger>) -> Bool {
-            countsEvents || countsUsers || (onNew && transitions.contains(.newIssue))
-                || (onRegression && transitions.contains(.regression)) || (onReappeared && transitions.contains(.escalating))
-        }
-    }
-
     /// The cache the request tasks compress events from.
     private let dictionaries: PayloadDictionaryCache
     /// Dictionaries written or read in the transaction, for ``PayloadDictionaryCache`` once it is committed.
@@ -79,9 +46,9 @@ final class WriterBatch {
         return dictionariesToCache[key]?.id != id && dictionaries.peek(key)?.id != id
     }
 
-    private var releases: [ReleaseKey: (id: Int64, span: Span)] = [:]
-    private var environments: [EnvironmentKey: Span] = [:]
-    private var rules: [Int64: [Rule]] = [:]
+    private var releases: [ReleaseKey: (id: Int64, span: EventTimeSpan)] = [:]
+    private var environments: [EnvironmentKey: EventTimeSpan] = [:]
+    private var rules: [Int64: [WriterAlertRule]] = [:]
 
     /// The event's release id, writing the release (and its environment) when the batch has not yet.
     func recordRelease(_ event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64? {
@@ -95,7 +62,7 @@ final class WriterBatch {
         } else {
             releaseID = try LifecycleRows.recordRelease(
                 version, timestamp: timestamp, received: event.received.timeIntervalSince1970, projectID: projectID, in: db)
-            releases[key] = (releaseID, Span(timestamp))
+            releases[key] = (releaseID, EventTimeSpan(timestamp))
         }
         if let environment = event.environment {
             let key = EnvironmentKey(releaseID: releaseID, environment: environment)
@@ -103,7 +70,7 @@ final class WriterBatch {
                 environments[key]?.widen(timestamp)
             } else {
                 try LifecycleRows.recordEnvironment(environment, releaseID: releaseID, first: timestamp, last: timestamp, in: db)
-                environments[key] = Span(timestamp)
+                environments[key] = EventTimeSpan(timestamp)
             }
         }
         return releaseID
@@ -111,21 +78,17 @@ final class WriterBatch {
 
     /// The project's enabled rules, in id order, read once per batch. A rule whose stored spec no longer parses
     /// is left out (as evaluation always did).
-    func rules(projectID: Int64, in db: Database) throws -> [Rule] {
+    func rules(projectID: Int64, in db: Database) throws -> [WriterAlertRule] {
         if let cached = rules[projectID] { return cached }
         let loaded = try WriterStatement(
             """
             SELECT id, spec, frequency_minutes, on_new, on_regression, on_reappeared, counts_events, counts_users
             FROM alert_rule WHERE project_id = ? AND enabled = 1 ORDER BY id
             """, in: db
-        ).fetchAll(projectID) { row -> Rule? in
-            let id = row.int64(0)
-            guard let spec = row.string(1), let rule = try? AlertRule(json: JSONParser.parse(spec), id: id, secret: { "" }) else {
-                return nil
-            }
-            return Rule(
-                id: id, rule: rule, frequencyMinutes: row.int64(2), onNew: row.bool(3), onRegression: row.bool(4),
-                onReappeared: row.bool(5), countsEvents: row.bool(6), countsUsers: row.bool(7))
+        ).fetchAll(projectID) { row in
+            WriterAlertRule(
+                id: row.int64(0), spec: row.string(1), frequencyMinutes: row.int64(2), onNew: row.bool(3),
+                onRegression: row.bool(4), onReappeared: row.bool(5), countsEvents: row.bool(6), countsUsers: row.bool(7))
         }.compactMap { $0 }
         rules[projectID] = loaded
         return loaded
@@ -133,10 +96,10 @@ final class WriterBatch {
 
     /// Writes the first/last event times the batch widened. Call once, before the commit.
     func finish(_ db: Database) throws {
-        for (id, span) in releases.values where span.seen != span.written {
+        for (id, span) in releases.values where span.isWidened {
             try LifecycleRows.widenRelease(id, first: span.seen.lowerBound, last: span.seen.upperBound, in: db)
         }
-        for (key, span) in environments where span.seen != span.written {
+        for (key, span) in environments where span.isWidened {
             try LifecycleRows.recordEnvironment(
                 key.environment, releaseID: key.releaseID, first: span.seen.lowerBound, last: span.seen.upperBound, in: db)
         }

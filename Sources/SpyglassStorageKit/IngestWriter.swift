@@ -10,6 +10,21 @@ import Synchronization
 package struct PreparedIngest: Sendable {
     package var work: IngestWork
     package var payload: PayloadPlan?
+
+    /// Prepares `work` as the writer queues it: its event's payload planned (compressed against `dictionaries` when
+    /// `compactEvents`), and the event's parsed tree and raw bytes let go (the payload holds them).
+    package init(_ work: IngestWork, compactEvents: Bool, dictionaries: PayloadDictionaryCache) {
+        var work = work
+        payload = work.event.map { event in
+            compactEvents
+                ? PayloadPlan.prepare(event, projectID: work.projectID, dictionaries: dictionaries)
+                : PayloadPlan.stored(event)
+        }
+        work.event?.payload = .null
+        work.event?.raw = nil
+        work.event?.rawBody = nil
+        self.work = work
+    }
 }
 
 /// What committing a batch gave: a receipt per job, and the side items that could not be stored (kind, error).
@@ -93,19 +108,10 @@ public final class IngestWriter: IngestSink, Service {
 
     /// Queues `work` and returns once it is committed.
     public func ingest(_ work: IngestWork) async throws -> IngestReceipt {
-        // Compression happens here, on the request's task, so the single writer only writes.
-        var work = work
-        let payload = work.event.map { event in
-            compactEvents
-                ? PayloadPlan.prepare(event, projectID: work.projectID, dictionaries: dictionaries)
-                : PayloadPlan.stored(event)
-        }
-        // The writer needs the event's fields, not its parsed tree or raw bytes (the payload holds them): let
-        // them go before queueing, so what waits is what the cost below counts.
-        work.event?.payload = .null
-        work.event?.raw = nil
-        work.event?.rawBody = nil
-        let cost = 4096 + (payload?.size ?? 0) + work.attachments.reduce(0) { $0 + $1.data.count }
+        // Compression happens here, on the request's task, so the single writer only writes. What waits is what the
+        // cost below counts: the event's parsed tree and raw bytes are let go.
+        let prepared = PreparedIngest(work, compactEvents: compactEvents, dictionaries: dictionaries)
+        let cost = 4096 + (prepared.payload?.size ?? 0) + prepared.work.attachments.reduce(0) { $0 + $1.data.count }
         return try await withCheckedThrowingContinuation { continuation in
             let outcome: Result<Int, IngestRefusal> = state.withLock { state in
                 if state.stopping { return .failure(IngestRefusal(.shuttingDown, retryAfter: 5)) }
@@ -113,8 +119,7 @@ public final class IngestWriter: IngestSink, Service {
                     return .failure(IngestRefusal(.queueFull, retryAfter: 1))
                 }
                 state.queuedBytes += cost
-                state.queue.append(
-                    Job(prepared: PreparedIngest(work: work, payload: payload), continuation: continuation, cost: cost))
+                state.queue.append(Job(prepared: prepared, continuation: continuation, cost: cost))
                 return .success(state.count)
             }
             switch outcome {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import SpyglassCore
 import SpyglassProtocol
+import SpyglassStorageKit
 
 extension AppDatabase {
     static func setStatus(
@@ -59,10 +60,10 @@ extension AppDatabase {
                     UPDATE issue SET status = 'ignored', substatus = ?, ignore_state = ?, resolution = NULL, resolution_release = NULL,
                         status_changed_at = ? WHERE id = ?
                     """,
-                arguments: [substatus.rawValue, LifecycleRows.encodeIgnore(state), time, issueID])
+                arguments: [substatus.rawValue, state.storedJSON, time, issueID])
             try LifecycleRows.addActivity(
                 issueID, kind: .setIgnored, userID: change.actorID,
-                data: (try? JSONParser.parse(LifecycleRows.encodeIgnore(state))) ?? .null, at: now, in: db)
+                data: (try? JSONParser.parse(state.storedJSON)) ?? .null, at: now, in: db)
         case .unresolved:
             try db.execute(
                 sql: """

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import SpyglassCore
 import SpyglassProtocol
+import SpyglassStorageKit
 
 /// First start, readiness, the periodic jobs, backup and checks in SQLite: the ``MaintenanceStore`` port.
 public struct SQLiteMaintenance: MaintenanceStore {
@@ -170,7 +171,7 @@ public struct SQLiteMaintenance: MaintenanceStore {
             changed += stale.count
             for row in try Row.fetchAll(db, sql: "SELECT id, ignore_state FROM issue WHERE status = 'ignored' AND ignore_state IS NOT NULL") {
                 let id: Int64 = row["id"]
-                guard let text: String = row["ignore_state"], let state = LifecycleRows.decodeIgnore(text), case .untilDate(let date) = state.condition,
+                guard let text: String = row["ignore_state"], let state = IgnoreState(stored: text), case .untilDate(let date) = state.condition,
                     now >= date
                 else { continue }
                 try db.execute(

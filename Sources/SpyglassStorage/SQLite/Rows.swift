@@ -40,8 +40,8 @@ extension AppDatabase {
             timesSeen: row["times_seen"], userCount: row["user_count"], firstRelease: row["first_release"],
             lastRelease: row["last_release"],
             assignee: assigneeID.map { APIUser(id: $0, email: row["assignee_email"], isAdmin: row["assignee_is_admin"]) },
-            resolution: status == .resolved ? LifecycleRows.resolution(row["resolution"], row["resolution_release"]) : nil,
-            ignore: (row["ignore_state"] as String?).flatMap(LifecycleRows.decodeIgnore))
+            resolution: status == .resolved ? Resolution(stored: row["resolution"], release: row["resolution_release"]) : nil,
+            ignore: (row["ignore_state"] as String?).flatMap(IgnoreState.init(stored:)))
     }
 
     /// `text` as one FTS5 string: in double quotes, each quote doubled. By Unicode scalar, since a quote followed by

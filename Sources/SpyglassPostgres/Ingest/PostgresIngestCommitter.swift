@@ -1,0 +1,171 @@
+import Dispatch
+import Foundation
+public import Logging
+public import Metrics
+import NIOCore
+import PostgresNIO
+import SpyglassCore
+public import SpyglassStorageKit
+import Synchronization
+
+extension IngestWriter {
+    /// The ingest writer over this PostgreSQL database (``PostgresIngestCommitter``).
+    public convenience init(
+        database: PostgresAppDatabase, capacity: Int = 10_000, maxBatch: Int = 500, maxQueuedBytes: Int = 512 * 1024 * 1024,
+        compactEvents: Bool = true, metrics: any MetricsFactory, logger: Logger? = nil
+    ) {
+        self.init(
+            committer: PostgresIngestCommitter(database: database, metrics: metrics), capacity: capacity,
+            maxBatch: maxBatch, maxQueuedBytes: maxQueuedBytes, compactEvents: compactEvents, metrics: metrics,
+            logger: logger)
+    }
+}
+
+/// The PostgreSQL side of the ingest writer: a batch in one transaction, storing what SQLite's writer stores.
+///
+/// The batch runs on one pooled connection, `BEGIN` … `COMMIT`, with `synchronous_commit` as the server has it
+/// (on by default: the commit is durable before the writer answers). Side items (attachments, user reports,
+/// sessions, client reports) are each written in a savepoint: one that fails is rolled back alone and reported in
+/// ``CommittedBatch/droppedSideItems``; the event stays. A failing event fails the batch (the writer then retries
+/// its jobs one by one).
+public struct PostgresIngestCommitter: IngestBatchCommitter {
+    let database: PostgresAppDatabase
+    /// The part of a commit spent on the batch's statements; the rest is COMMIT itself.
+    let statementsTimer: Timer
+
+    /// A committer for `database`, whose pool must be running while the writer runs.
+    public init(database: PostgresAppDatabase, metrics: any MetricsFactory = MetricsSystem.factory) {
+        self.database = database
+        self.statementsTimer = Timer(label: "spyglass_ingest_statements_seconds", factory: metrics)
+    }
+
+    /// Commits `jobs` in one transaction, blocking the calling thread until it is committed. postgres-nio's API is
+    /// async: the batch runs in a task while this thread waits on a semaphore. Call it from a thread of its own (the
+    /// writer's), never from a task: a blocked cooperative thread can starve the pool the batch's task needs.
+    package func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch {
+        let handoff = Handoff<Committed>()
+        Task {
+            let result: Result<Committed, any Error>
+            do { result = .success(try await commit(jobs, dictionaries: dictionaries)) } catch { result = .failure(error) }
+            handoff.put(result)
+        }
+        let committed = try handoff.take().get()
+        for (key, dictionary) in committed.dictionaries { dictionaries.insert(dictionary, for: key) }
+        return committed.batch
+    }
+
+    /// What a committed transaction gave: the batch's result, and the dictionaries to cache now that it is committed.
+    struct Committed: Sendable {
+        var batch: CommittedBatch
+        var dictionaries: [PayloadDictionaryCache.Key: PayloadDictionary]
+    }
+
+    func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) async throws -> Committed {
+        try await database.withTransaction { connection in
+            let start = ContinuousClock.now
+            defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }
+            let sql = IngestSQL(connection: connection, logger: database.logger)
+            let batch = PostgresWriterBatch(dictionaries: dictionaries)
+            var receipts: [IngestReceipt] = []
+            receipts.reserveCapacity(jobs.count)
+            for job in jobs {
+                receipts.append(try await Self.store(job.work, payload: job.payload, batch: batch, in: sql))
+            }
+            try await batch.finish(sql)
+            return Committed(
+                batch: CommittedBatch(receipts: receipts, droppedSideItems: batch.droppedSideItems),
+                dictionaries: batch.dictionariesToCache)
+        }
+    }
+
+    private static func store(
+        _ work: IngestWork, payload: PayloadPlan?, batch: PostgresWriterBatch, in sql: IngestSQL
+    ) async throws -> IngestReceipt {
+        var stored = false
+        if let event = work.event, let payload {
+            stored = try await PostgresEventRows.insert(event, payload: payload, projectID: work.projectID, batch: batch, in: sql)
+        }
+        let now = Date.now.timeIntervalSince1970
+        let projectID = work.projectID
+        // Side items never cost their envelope's event: each is stored in a savepoint of its own, and one that
+        // cannot be stored is rolled back alone, logged and counted after the commit.
+        func side(_ kind: String, _ write: () async throws -> Void) async throws {
+            if let error = try await sql.inSavepoint(write) {
+                batch.droppedSideItems.append((kind, "\(error)"))
+            }
+        }
+        // Attachments of a duplicate event were stored with the first copy.
+        for attachment in work.attachments where stored || work.event?.eventID != attachment.eventID {
+            try await side("attachment") {
+                try await sql.run(
+                    """
+                    INSERT INTO attachment (project_id, event_id, filename, content_type, attachment_type, size, data, received)
+                    VALUES (\(projectID), \(attachment.eventID), \(attachment.filename), \(attachment.contentType),
+                        \(attachment.attachmentType), \(Int64(attachment.data.count)), \(ByteBuffer(bytes: attachment.data)), \(now))
+                    """)
+            }
+        }
+        for report in work.userReports {
+            try await side("user_report") {
+                try await sql.run(
+                    """
+                    INSERT INTO user_report (project_id, event_id, name, email, comments, received)
+                    VALUES (\(projectID), \(report.eventID)::text, \(report.name), \(report.email), \(report.comments),
+                        \(report.received.timeIntervalSince1970))
+                    """)
+            }
+        }
+        for count in work.sessions {
+            try await side("session") {
+                // Sessions name releases too: the release exists from its first session on.
+                let created = try await sql.row(
+                    """
+                    INSERT INTO release (project_id, version, created_at) VALUES (\(projectID), \(count.release), \(now))
+                    ON CONFLICT (project_id, version) DO NOTHING RETURNING id
+                    """)
+                if created != nil { try await PostgresLifecycleRows.releaseCreated(count.release, projectID: projectID, in: sql) }
+                try await sql.run(
+                    """
+                    INSERT INTO release_sessions (project_id, release, environment, started, exited, errored, crashed, abnormal)
+                    VALUES (\(projectID), \(count.release), \(count.environment), \(count.started), \(count.exited),
+                        \(count.errored), \(count.crashed), \(count.abnormal))
+                    ON CONFLICT (project_id, release, environment) DO UPDATE SET
+                        started = \(unescaped: saturatingSum("release_sessions", "started")),
+                        exited = \(unescaped: saturatingSum("release_sessions", "exited")),
+                        errored = \(unescaped: saturatingSum("release_sessions", "errored")),
+                        crashed = \(unescaped: saturatingSum("release_sessions", "crashed")),
+                        abnormal = \(unescaped: saturatingSum("release_sessions", "abnormal"))
+                    """)
+            }
+        }
+        for discarded in work.discarded {
+            try await side("client_report") {
+                try await sql.run(
+                    """
+                    INSERT INTO discarded_events (project_id, reason, category, quantity)
+                    VALUES (\(projectID), \(discarded.reason), \(discarded.category), \(discarded.quantity))
+                    ON CONFLICT (project_id, reason, category) DO UPDATE SET
+                        quantity = \(unescaped: saturatingSum("discarded_events", "quantity"))
+                    """)
+            }
+        }
+        return IngestReceipt(eventStored: stored)
+    }
+}
+
+/// A result handed from a task to a thread that waits for it.
+private final class Handoff<Value: Sendable>: Sendable {
+    private let result = Mutex<Result<Value, any Error>?>(nil)
+    private let ready = DispatchSemaphore(value: 0)
+
+    func put(_ value: Result<Value, any Error>) {
+        result.withLock { $0 = value }
+        ready.signal()
+    }
+
+    /// Blocks until ``put(_:)`` has run.
+    func take() -> Result<Value, any Error> {
+        ready.wait()
+        return result.withLock { $0 } ?? .failure(CancellationError())
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import PostgresNIO
+import SpyglassCore
+import SpyglassStorageKit
+
+/// What the events of one writer transaction share, so each costs fewer statements (as SQLite's `WriterBatch`):
+/// the releases and environments already written in it, each project's alert rules, and the counters that nothing
+/// in the transaction reads until they are flushed.
+///
+/// Releases: the first event of a release writes it, the others only widen the first/last-event range kept here,
+/// written once by ``finish(_:)``. Rules cannot change within a transaction, so they are read once per project.
+/// Tag counts (`issue_tag`) are only read outside the writer: they are summed here and written by ``finish(_:)``
+/// in one statement. Hourly counts (`issue_hour`) are read by the writer only for an ignored issue's escalation and
+/// for frequency rules: ``flushHours(_:)`` writes them before any such read, and ``finish(_:)`` at the end.
+///
+/// One per transaction: a failed batch is retried job by job, each with a new one.
+final class PostgresWriterBatch {
+    private struct ReleaseKey: Hashable {
+        var projectID: Int64
+        var version: String
+    }
+
+    private struct EnvironmentKey: Hashable {
+        var releaseID: Int64
+        var environment: String
+    }
+
+    private struct TagKey: Hashable, Comparable {
+        var issueID: Int64
+        var key: String
+        var value: String
+
+        static func < (lhs: Self, rhs: Self) -> Bool {
+            (lhs.issueID, lhs.key, lhs.value) < (rhs.issueID, rhs.key, rhs.value)
+        }
+    }
+
+    private struct HourKey: Hashable, Comparable {
+        var issueID: Int64
+        var hour: Int64
+
+        static func < (lhs: Self, rhs: Self) -> Bool { (lhs.issueID, lhs.hour) < (rhs.issueID, rhs.hour) }
+    }
+
+    /// The cache the request tasks compress events from.
+    private let dictionaries: PayloadDictionaryCache
+    /// Dictionaries written or read in the transaction, for ``PayloadDictionaryCache`` once it is committed.
+    private(set) var dictionariesToCache: [PayloadDictionaryCache.Key: PayloadDictionary] = [:]
+    /// Side items rolled back in the transaction (their kind and the error), logged and counted after it.
+    var droppedSideItems: [(kind: String, error: String)] = []
+
+    private var releases: [ReleaseKey: (id: Int64, span: EventTimeSpan)] = [:]
+    private var environments: [EnvironmentKey: EventTimeSpan] = [:]
+    private var rules: [Int64: [WriterAlertRule]] = [:]
+    private var tags: [TagKey: (count: Int64, first: Double, last: Double)] = [:]
+    private var hours: [HourKey: Int64] = [:]
+
+    init(dictionaries: PayloadDictionaryCache) {
+        self.dictionaries = dictionaries
+    }
+
+    func cache(_ dictionary: PayloadDictionary, projectID: Int64, hash: String) {
+        dictionariesToCache[PayloadDictionaryCache.Key(projectID: projectID, hash: hash)] = dictionary
+    }
+
+    /// Whether dictionary `id` of the hash is neither cached nor read in this batch yet.
+    func lacksDictionary(_ id: Int64, projectID: Int64, hash: String) -> Bool {
+        let key = PayloadDictionaryCache.Key(projectID: projectID, hash: hash)
+        return dictionariesToCache[key]?.id != id && dictionaries.peek(key)?.id != id
+    }
+
+    /// The event's release id, writing the release (and its environment) when the batch has not yet.
+    func recordRelease(_ event: NormalizedEvent, projectID: Int64, in sql: IngestSQL) async throws -> Int64? {
+        guard let version = event.release else { return nil }
+        let timestamp = event.timestamp.timeIntervalSince1970
+        let key = ReleaseKey(projectID: projectID, version: version)
+        let releaseID: Int64
+        if let seen = releases[key] {
+            releaseID = seen.id
+            releases[key]?.span.widen(timestamp)
+        } else {
+            releaseID = try await PostgresLifecycleRows.recordRelease(
+                version, timestamp: timestamp, received: event.received.timeIntervalSince1970, projectID: projectID, in: sql)
+            releases[key] = (releaseID, EventTimeSpan(timestamp))
+        }
+        if let environment = event.environment {
+            let key = EnvironmentKey(releaseID: releaseID, environment: environment)
+            if environments[key] != nil {
+                environments[key]?.widen(timestamp)
+            } else {
+                try await PostgresLifecycleRows.recordEnvironment(
+                    environment, releaseID: releaseID, first: timestamp, last: timestamp, in: sql)
+                environments[key] = EventTimeSpan(timestamp)
+            }
+        }
+        return releaseID
+    }
+
+    /// The project's enabled rules, in id order, read once per batch; a rule whose spec no longer parses is left out.
+    func rules(projectID: Int64, in sql: IngestSQL) async throws -> [WriterAlertRule] {
+        if let cached = rules[projectID] { return cached }
+        let rows = try await sql.rows(
+            """
+            SELECT id, spec, frequency_minutes, on_new, on_regression, on_reappeared, counts_events, counts_users
+            FROM alert_rule WHERE project_id = \(projectID) AND enabled = 1 ORDER BY id
+            """)
+        let loaded = try rows.compactMap { row in
+            let (id, spec, frequency, new, regression, reappeared, events, users) = try row.decode(
+                (Int64, String?, Int64, Int64, Int64, Int64, Int64, Int64).self)
+            return WriterAlertRule(
+                id: id, spec: spec, frequencyMinutes: frequency, onNew: new != 0, onRegression: regression != 0,
+                onReappeared: reappeared != 0, countsEvents: events != 0, countsUsers: users != 0)
+        }
+        rules[projectID] = loaded
+        return loaded
+    }
+
+    /// Counts an event of the issue under a tag, to be written by ``finish(_:)``.
+    func countTag(_ tag: EventTag, issueID: Int64, timestamp: Double) {
+        let key = TagKey(issueID: issueID, key: tag.key, value: tag.value)
+        if let seen = tags[key] {
+            tags[key] = (seen.count + 1, min(seen.first, timestamp), max(seen.last, timestamp))
+        } else {
+            tags[key] = (1, timestamp, timestamp)
+        }
+    }
+
+    /// Counts an event of the issue in an hour (the event's clock), to be written before `issue_hour` is read.
+    func countHour(_ hour: Int64, issueID: Int64) {
+        hours[HourKey(issueID: issueID, hour: hour), default: 0] += 1
+    }
+
+    /// Writes the hourly counts gathered so far: one upsert of every (issue, hour) pair, in key order.
+    func flushHours(_ sql: IngestSQL) async throws {
+        guard !hours.isEmpty else { return }
+        let keys = hours.keys.sorted()
+        let counts = keys.map { hours[$0] ?? 0 }
+        hours = [:]
+        try await sql.run(
+            """
+            INSERT INTO issue_hour (issue_id, hour, count)
+            SELECT * FROM unnest(\(keys.map(\.issueID))::bigint[], \(keys.map(\.hour))::bigint[], \(counts)::bigint[])
+            ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hour.count + excluded.count
+            """)
+    }
+
+    /// Writes what the batch gathered: widened first/last event times, tag and hourly counts. Call once, before the
+    /// commit.
+    func finish(_ sql: IngestSQL) async throws {
+        for (id, span) in releases.values where span.isWidened {
+            try await PostgresLifecycleRows.widenRelease(id, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
+        }
+        for (key, span) in environments where span.isWidened {
+            try await PostgresLifecycleRows.recordEnvironment(
+                key.environment, releaseID: key.releaseID, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
+        }
+        try await flushHours(sql)
+        guard !tags.isEmpty else { return }
+        let keys = tags.keys.sorted()
+        let values = keys.map { tags[$0] ?? (0, 0, 0) }
+        tags = [:]
+        try await sql.run(
+            """
+            INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen)
+            SELECT * FROM unnest(\(keys.map(\.issueID))::bigint[], \(keys.map(\.key))::text[], \(keys.map(\.value))::text[],
+                \(values.map(\.count))::bigint[], \(values.map(\.first))::float8[], \(values.map(\.last))::float8[])
+            ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = issue_tag.times_seen + excluded.times_seen,
+                first_seen = LEAST(issue_tag.first_seen, excluded.first_seen),
+                last_seen = GREATEST(issue_tag.last_seen, excluded.last_seen)
+            """)
+    }
+}

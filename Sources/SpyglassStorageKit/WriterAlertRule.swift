@@ -1,0 +1,38 @@
+import SpyglassCore
+import SpyglassProtocol
+
+/// A project's enabled alert rule as the ingest writer holds it for a batch: parsed once, with the flag columns
+/// (`on_new`, `on_regression`, `on_reappeared`, `counts_events`, `counts_users`) that say which events it can
+/// fire on.
+package struct WriterAlertRule {
+    package var id: Int64
+    package var rule: AlertRule
+    package var frequencyMinutes: Int64
+    package var onNew: Bool
+    package var onRegression: Bool
+    package var onReappeared: Bool
+    package var countsEvents: Bool
+    package var countsUsers: Bool
+
+    /// The rule of an `alert_rule` row; nil when its stored spec no longer parses (evaluation leaves it out).
+    package init?(
+        id: Int64, spec: String?, frequencyMinutes: Int64, onNew: Bool, onRegression: Bool, onReappeared: Bool,
+        countsEvents: Bool, countsUsers: Bool
+    ) {
+        guard let spec, let rule = try? AlertRule(json: JSONParser.parse(spec), id: id, secret: { "" }) else { return nil }
+        self.id = id
+        self.rule = rule
+        self.frequencyMinutes = frequencyMinutes
+        self.onNew = onNew
+        self.onRegression = onRegression
+        self.onReappeared = onReappeared
+        self.countsEvents = countsEvents
+        self.countsUsers = countsUsers
+    }
+
+    /// Whether an event with these transitions can fire the rule (``AlertRule/evaluate`` decides).
+    package func applies(to transitions: Set<AlertTrigger>) -> Bool {
+        countsEvents || countsUsers || (onNew && transitions.contains(.newIssue))
+            || (onRegression && transitions.contains(.regression)) || (onReappeared && transitions.contains(.escalating))
+    }
+}

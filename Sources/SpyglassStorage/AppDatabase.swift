@@ -43,6 +43,10 @@ public struct AppDatabase: Sendable {
         var tightened = try DataDirectory.prepare(directory)
         let path = directory.appending(path: fileName).path(percentEncoded: false)
         tightened += try DataDirectory.makePrivate(database: path)
+        // Processes that open a new directory together (`serve` and a command) would each run the migrations:
+        // the first to take this lock migrates, the others then find nothing to do.
+        let lock = try DataDirectory.lock(path + "-migrate.lock")
+        defer { DataDirectory.unlock(lock) }
         do {
             let pool = try DatabasePool(path: path, configuration: makeConfiguration())
             let checkpointer = WALCheckpointer(path: path, threshold: checkpointThreshold)
@@ -133,6 +137,29 @@ enum DataDirectory {
             if descriptor >= 0 { close(descriptor) }
         }
         return try makePrivate([path, path + "-wal", path + "-shm"], mode: 0o600)
+    }
+
+    /// Opens (creating, 0600) `path` and takes an exclusive `flock` on it, waiting for other holders; closing the
+    /// returned descriptor releases it. A file of its own: SQLite's locks on the database file are POSIX record
+    /// locks, which closing any other descriptor of that file in this process would drop.
+    static func lock(_ path: String) throws -> Int32 {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw DomainError(.unavailable, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let reason = String(cString: strerror(errno))
+                close(descriptor)
+                throw DomainError(.unavailable, "cannot lock \(path): \(reason)")
+            }
+        }
+        return descriptor
+    }
+
+    /// Releases a ``lock(_:)``.
+    static func unlock(_ descriptor: Int32) {
+        close(descriptor)
     }
 
     private static func makePrivate(_ paths: [String], mode: mode_t) throws -> [String] {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import SpyglassCore
 import SpyglassProtocol
+import SpyglassStorageKit
 
 /// Alert rules inside the writer's transaction: which rules an event fires, and the outbox rows they write.
 ///
@@ -138,7 +139,7 @@ enum AlertRows {
     /// Stores a rule for a project; returns its id.
     @discardableResult
     static func insertRule(_ rule: AlertRule, projectID: Int64, now: Date, in db: Database) throws -> Int64 {
-        let flags = ruleFlags(rule)
+        let flags = rule.storedFlags
         try db.execute(
             sql: """
                 INSERT INTO alert_rule (project_id, name, enabled, spec, frequency_minutes, on_new, on_regression, on_reappeared,
@@ -154,7 +155,7 @@ enum AlertRows {
 
     /// Replaces a stored rule; false when it does not exist in the project.
     static func updateRule(_ rule: AlertRule, id: Int64, projectID: Int64, now: Date, in db: Database) throws -> Bool {
-        let flags = ruleFlags(rule)
+        let flags = rule.storedFlags
         try db.execute(
             sql: """
                 UPDATE alert_rule SET name = ?, enabled = ?, spec = ?, frequency_minutes = ?, on_new = ?, on_regression = ?,
@@ -166,21 +167,5 @@ enum AlertRows {
                 flags.reappeared, flags.events, flags.users, now.timeIntervalSince1970, id, projectID,
             ])
         return db.changesCount > 0
-    }
-
-    private static func ruleFlags(_ rule: AlertRule) -> (new: Bool, regression: Bool, reappeared: Bool, events: Bool, users: Bool) {
-        var flags = (new: false, regression: false, reappeared: false, events: false, users: false)
-        for condition in rule.conditions {
-            switch condition {
-            case .firstSeen: flags.new = true
-            case .regression: flags.regression = true
-            case .reappeared: flags.reappeared = true
-            case .eventFrequency: flags.events = true
-            case .uniqueUserFrequency: flags.users = true
-            }
-        }
-        // With "all", a rule needing several transitions at once could only fire on an event that has them all;
-        // asking for it on any of them is still correct (evaluate decides).
-        return flags
     }
 }

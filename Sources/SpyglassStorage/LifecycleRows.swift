@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import SpyglassCore
 import SpyglassProtocol
+import SpyglassStorageKit
 
 /// The release and lifecycle bookkeeping of one event, inside the writer's transaction.
 enum LifecycleRows {
@@ -93,7 +94,7 @@ enum LifecycleRows {
         let now = event.received
         switch status {
         case .resolved:
-            let resolution = Self.resolution(row["resolution"], row["resolution_release"])
+            let resolution = Resolution(storedType: row["resolution"], release: row["resolution_release"])
             if resolution != .now {
                 var versions = [event.release].compactMap { $0 }
                 switch resolution {
@@ -117,7 +118,7 @@ enum LifecycleRows {
             try addActivity(issueID, kind: .setRegression, data: .object(data), at: now, in: db)
             return .regression
         case .ignored:
-            guard let text: String = row["ignore_state"], let ignore = decodeIgnore(text) else { return nil }
+            guard let text: String = row["ignore_state"], let ignore = IgnoreState(storedJSON: text) else { return nil }
             let hour = Int64((event.timestamp.timeIntervalSince1970 / 3600).rounded(.down))  // issue_hour's clock
             let thisHour = try Int.fetchOne(
                 db.cachedStatement(sql: "SELECT count FROM issue_hour WHERE issue_id = ? AND hour = ?"), arguments: [issueID, hour]) ?? 0
@@ -140,51 +141,9 @@ enum LifecycleRows {
         }
     }
 
-    static func resolution(_ type: String?, _ release: String?) -> Resolution {
-        switch type {
-        case "in_next_release": .inNextRelease(current: release)
-        case "in_release": release.map(Resolution.inRelease) ?? .now
-        default: .now
-        }
-    }
-
     static func addActivity(_ issueID: Int64, kind: ActivityKind, userID: Int64? = nil, data: JSONValue, at date: Date, in db: Database) throws {
         try db.cachedStatement(sql: "INSERT INTO issue_activity (issue_id, type, user_id, data, created_at) VALUES (?, ?, ?, ?, ?)")
             .execute(arguments: [issueID, kind.rawValue, userID, JSONWriter.string(data), date.timeIntervalSince1970])
-    }
-
-    // MARK: - Ignore state as JSON
-
-    static func encodeIgnore(_ state: IgnoreState) -> String {
-        var object: JSONObject = [
-            "timesSeen": .number(JSONNumber(Int64(state.timesSeenAtIgnore))), "users": .number(JSONNumber(Int64(state.usersAtIgnore))),
-            "baseline": .number(JSONNumber(state.hourlyBaseline)),
-        ]
-        switch state.condition {
-        case .forever: object["condition"] = "forever"
-        case .untilCount(let count): object["condition"] = "count"; object["value"] = .number(JSONNumber(Int64(count)))
-        case .untilUserCount(let count): object["condition"] = "users"; object["value"] = .number(JSONNumber(Int64(count)))
-        case .untilDate(let date): object["condition"] = "until"; object["value"] = .number(JSONNumber(date.timeIntervalSince1970))
-        case .untilEscalating: object["condition"] = "escalating"
-        }
-        return JSONWriter.string(.object(object))
-    }
-
-    static func decodeIgnore(_ text: String) -> IgnoreState? {
-        guard let json = try? JSONParser.parse(text) else { return nil }
-        let value = json["value"]
-        let condition: IgnoreCondition
-        switch json["condition"]?.stringValue {
-        case "forever": condition = .forever
-        case "count": condition = .untilCount(Int(value?.int64Value ?? 0))
-        case "users": condition = .untilUserCount(Int(value?.int64Value ?? 0))
-        case "until": condition = .untilDate(Date(timeIntervalSince1970: value?.doubleValue ?? 0))
-        case "escalating": condition = .untilEscalating
-        default: return nil
-        }
-        return IgnoreState(
-            condition: condition, timesSeenAtIgnore: Int(json["timesSeen"]?.int64Value ?? 0),
-            usersAtIgnore: Int(json["users"]?.int64Value ?? 0), hourlyBaseline: json["baseline"]?.doubleValue ?? 0)
     }
 }
 

@@ -137,6 +137,7 @@ let package = Package(
             dependencies: [
                 "SpyglassCore",
                 "SpyglassStorageKit",
+                "SpyglassProtocol",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SpyglassCore
+import SpyglassStorageKit
 
 /// Accounts, sessions and API tokens in PostgreSQL: the ``AccountStore`` port.
 public struct PostgresAccounts: AccountStore {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SpyglassCore
+import SpyglassStorageKit
 
 // Reading rows by column name, for the adapters of the storage ports.
 

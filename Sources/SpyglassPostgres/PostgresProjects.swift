@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SpyglassCore
+import SpyglassStorageKit
 
 /// Projects, keys, members and project settings in PostgreSQL: the ``ProjectStore`` port.
 public struct PostgresProjects: ProjectStore {

@@ -94,7 +94,7 @@ enum LifecycleRows {
         let now = event.received
         switch status {
         case .resolved:
-            let resolution = Resolution(stored: row["resolution"], release: row["resolution_release"])
+            let resolution = Resolution(storedType: row["resolution"], release: row["resolution_release"])
             if resolution != .now {
                 var versions = [event.release].compactMap { $0 }
                 switch resolution {
@@ -118,7 +118,7 @@ enum LifecycleRows {
             try addActivity(issueID, kind: .setRegression, data: .object(data), at: now, in: db)
             return .regression
         case .ignored:
-            guard let text: String = row["ignore_state"], let ignore = IgnoreState(stored: text) else { return nil }
+            guard let text: String = row["ignore_state"], let ignore = IgnoreState(storedJSON: text) else { return nil }
             let hour = Int64((event.timestamp.timeIntervalSince1970 / 3600).rounded(.down))  // issue_hour's clock
             let thisHour = try Int.fetchOne(
                 db.cachedStatement(sql: "SELECT count FROM issue_hour WHERE issue_id = ? AND hour = ?"), arguments: [issueID, hour]) ?? 0

@@ -72,6 +72,15 @@ public enum EventPayloadCodec {
         try JSONParser.parse(payloadBytes(blob, dictionary: dictionary))
     }
 
+    /// The ``PayloadDictionary`` a stored blob is read with (forms 1 and 2), so a caller can load it first; nil for
+    /// the other forms.
+    package static func dictionaryID(of blob: [UInt8]) -> Int64? {
+        switch blob.first {
+        case dictionaryMarker where blob.count == 1 + idSize, deltaMarker where blob.count > 1 + idSize + 4: readID(blob)
+        default: nil
+        }
+    }
+
     /// The payload bytes of a stored blob, in any of the forms above.
     package static func payloadBytes(_ blob: [UInt8], dictionary: (Int64) throws -> [UInt8]) throws -> ArraySlice<UInt8> {
         switch blob.first {

@@ -112,7 +112,7 @@ enum PostgresLifecycleRows {
         let now = event.received
         switch status {
         case .resolved:
-            let resolution = Resolution(stored: issue.resolution, release: issue.resolutionRelease)
+            let resolution = Resolution(storedType: issue.resolution, release: issue.resolutionRelease)
             if resolution != .now {
                 var versions = [event.release].compactMap { $0 }
                 switch resolution {
@@ -138,7 +138,7 @@ enum PostgresLifecycleRows {
             try await addActivity(issueID, kind: .setRegression, data: .object(data), at: now, in: sql)
             return .regression
         case .ignored:
-            guard let text = issue.ignoreState, let ignore = IgnoreState(stored: text) else { return nil }
+            guard let text = issue.ignoreState, let ignore = IgnoreState(storedJSON: text) else { return nil }
             let hour = Int64((event.timestamp.timeIntervalSince1970 / 3600).rounded(.down))  // issue_hour's clock
             try await batch.flushHours(sql)
             let thisHour =

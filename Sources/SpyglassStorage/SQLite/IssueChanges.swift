@@ -21,12 +21,7 @@ extension AppDatabase {
                 }
                 resolution = .inRelease(latest)
             }
-            let (type, release): (String, String?) =
-                switch resolution {
-                case .now: ("now", nil)
-                case .inNextRelease(let current): ("in_next_release", current)
-                case .inRelease(let version): ("in_release", version)
-                }
+            let (type, release) = resolution.stored
             if case .inRelease(let version) = resolution,
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM release WHERE project_id = ? AND version = ?", arguments: [projectID, version]) == 0
             {
@@ -87,15 +82,6 @@ extension AppDatabase {
                 WHERE id = ?1
                 """,
             arguments: [issueID])
-    }
-
-    /// A stored event seen again through the normalizer's derived fields (tags, user, summary).
-    static func normalized(_ info: EventInfo) -> NormalizedEvent {
-        let payload = info.payload
-        return NormalizedEvent(
-            eventID: info.eventID, timestamp: info.timestamp, received: info.received,
-            level: payload["level"]?.stringValue ?? "error", platform: payload["platform"]?.stringValue ?? "other",
-            release: payload["release"]?.stringValue, environment: payload["environment"]?.stringValue, payload: payload)
     }
 
     /// Adds (`sign` 1) or removes (-1) one event's contribution to an issue's counters.

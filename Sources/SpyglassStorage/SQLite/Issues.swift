@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import SpyglassCore
 import SpyglassProtocol
+import SpyglassStorageKit
 
 /// Issues: lists, state changes, merges, activity in SQLite: the ``IssueStore`` port.
 public struct SQLiteIssues: IssueStore {
@@ -257,7 +258,7 @@ public struct SQLiteIssues: IssueStore {
                 throw DomainError(.invalidInput, "no stored event of issue \(issueID) came by hash \(hash); split out the hash its events came by")
             }
             // The new issue takes its title from the newest moved event, else from the old issue.
-            let template = moved.last.map { AppDatabase.normalized($0.event) }
+            let template = moved.last.map { NormalizedEvent(stored: $0.event) }
             let shortID = try Int64.fetchOne(
                 db, sql: "UPDATE project SET next_short_id = next_short_id + 1 WHERE id = ? RETURNING next_short_id - 1",
                 arguments: [projectID]) ?? 0
@@ -273,7 +274,7 @@ public struct SQLiteIssues: IssueStore {
                     shortID, template?.summary.title, template?.summary.culprit, template?.summary.type,
                     template.map { String(decoding: JSONWriter.bytes($0.summary.metadata), as: UTF8.self) },
                     moved.first?.event.timestamp.timeIntervalSince1970, moved.last?.event.timestamp.timeIntervalSince1970,
-                    moved.first.flatMap { AppDatabase.normalized($0.event).release }, template?.release, Date.now.timeIntervalSince1970, issueID,
+                    moved.first.flatMap { NormalizedEvent(stored: $0.event).release }, template?.release, Date.now.timeIntervalSince1970, issueID,
                 ])
             let newIssue = db.lastInsertedRowID
             try db.execute(
@@ -281,15 +282,15 @@ public struct SQLiteIssues: IssueStore {
                 arguments: [newIssue, newIssue])
             try db.execute(sql: "UPDATE grouping_hash SET issue_id = ? WHERE project_id = ? AND hash = ?", arguments: [newIssue, projectID, hash])
             for (rowID, info) in moved {
-                let event = AppDatabase.normalized(info)
+                let event = NormalizedEvent(stored: info)
                 try db.execute(sql: "UPDATE event SET issue_id = ? WHERE id = ?", arguments: [newIssue, rowID])
                 try AppDatabase.count(event, into: newIssue, sign: 1, in: db)
                 try AppDatabase.count(event, into: issueID, sign: -1, in: db)
             }
             // Users of the old issue: those still seen in its remaining events.
             let remaining = try Row.fetchAll(db, sql: "SELECT \(AppDatabase.eventColumns) WHERE issue_id = ?", arguments: [issueID])
-            let users = Set(try remaining.compactMap { try AppDatabase.normalized(AppDatabase.eventInfo($0, in: db)).userKey })
-            let movedUsers = Set(moved.compactMap { AppDatabase.normalized($0.event).userKey })
+            let users = Set(try remaining.compactMap { try NormalizedEvent(stored: AppDatabase.eventInfo($0, in: db)).userKey })
+            let movedUsers = Set(moved.compactMap { NormalizedEvent(stored: $0.event).userKey })
             for user in movedUsers where !users.contains(user) {
                 try db.execute(sql: "DELETE FROM issue_user WHERE issue_id = ? AND user_key = ?", arguments: [issueID, user])
             }

@@ -36,13 +36,7 @@ public struct SQLiteMaintenance: MaintenanceStore {
         let email = try EmailAddress.normalize(adminEmail)
         let needsAdmin = try await writer.read { db in try User.filter(User.Columns.isAdmin == true).fetchCount(db) == 0 }
         // Hash before the write transaction: bcrypt takes tens of milliseconds.
-        var password: (plain: String, hash: String, generated: Bool)?
-        if needsAdmin {
-            if let adminPassword { try Password.validate(adminPassword) }
-            let plain = adminPassword ?? Password.generate()
-            password = (plain, Password.hash(plain), adminPassword == nil)
-        }
-        let chosen = password
+        let chosen = needsAdmin ? try Password.forFirstAdmin(adminPassword) : nil
         return try await writer.write { db in
             var report = BootstrapReport()
             if let password = chosen, try User.filter(User.Columns.isAdmin == true).fetchCount(db) == 0 {
@@ -171,7 +165,7 @@ public struct SQLiteMaintenance: MaintenanceStore {
             changed += stale.count
             for row in try Row.fetchAll(db, sql: "SELECT id, ignore_state FROM issue WHERE status = 'ignored' AND ignore_state IS NOT NULL") {
                 let id: Int64 = row["id"]
-                guard let text: String = row["ignore_state"], let state = IgnoreState(stored: text), case .untilDate(let date) = state.condition,
+                guard let text: String = row["ignore_state"], let state = IgnoreState(storedJSON: text), case .untilDate(let date) = state.condition,
                     now >= date
                 else { continue }
                 try db.execute(
@@ -198,49 +192,37 @@ public struct SQLiteMaintenance: MaintenanceStore {
     /// ``enforceRetention(_:now:)`` deleting `batchSize` events per transaction (tests use small ones).
     @discardableResult
     public func enforceRetention(_ policy: RetentionPolicy, now: Date, batchSize: Int) async throws -> Int {
-        let protected = """
-            pinned = 0 AND id NOT IN (SELECT first_event_id FROM issue WHERE first_event_id IS NOT NULL
-                UNION ALL SELECT last_event_id FROM issue WHERE last_event_id IS NOT NULL)
-            """
-        var deleted = 0
-        // A project may keep events for less time than the server does (its settings), never longer.
-        let projects = try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, retention_days FROM project").map { row -> (Int64, Double) in
-                let days: Int? = row["retention_days"]
-                return (row["id"], min(policy.maxAge, days.map { Double($0) * 86_400 } ?? policy.maxAge))
-            }
-        }
-        for (projectID, maxAge) in projects {
-            let cutoff = now.timeIntervalSince1970 - maxAge
-            while true {
-                let count = try await writer.write { db in
+        let protected = RetentionRun.protectedCondition
+        return try await RetentionRun.run(
+            policy, now: now, batchSize: batchSize,
+            projects: {
+                try await writer.read { db in
+                    try Row.fetchAll(db, sql: "SELECT id, retention_days FROM project").map { row -> (id: Int64, retentionDays: Int64?) in
+                        (row["id"], row["retention_days"])
+                    }
+                }
+            },
+            crowded: { maxEvents in
+                try await writer.read { db in
+                    try Row.fetchAll(
+                        db, sql: "SELECT project_id, count(*) AS events FROM event GROUP BY project_id HAVING count(*) > ?",
+                        arguments: [maxEvents]
+                    ).map { row -> (projectID: Int64, events: Int) in (row["project_id"], row["events"]) }
+                }
+            },
+            deleteOlder: { projectID, cutoff, limit in
+                try await writer.write { db in
                     try AppDatabase.deleteEvents(
                         db, sql: "SELECT id FROM event WHERE project_id = ? AND timestamp < ? AND \(protected) ORDER BY timestamp LIMIT ?",
-                        arguments: [projectID, cutoff, batchSize])
+                        arguments: [projectID, cutoff, limit])
                 }
-                deleted += count
-                if count < batchSize { break }
-            }
-        }
-        let crowded = try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT project_id, count(*) AS events FROM event GROUP BY project_id HAVING count(*) > ?", arguments: [policy.maxEventsPerProject])
-        }
-        for row in crowded {
-            let projectID: Int64 = row["project_id"]
-            var excess = (row["events"] as Int) - policy.maxEventsPerProject
-            while excess > 0 {
-                let limit = min(excess, batchSize)
-                let count = try await writer.write { db in
+            },
+            deleteOldest: { projectID, limit in
+                try await writer.write { db in
                     try AppDatabase.deleteEvents(
-                        db,
-                        sql: "SELECT id FROM event WHERE project_id = ? AND \(protected) ORDER BY timestamp, id LIMIT ?",
+                        db, sql: "SELECT id FROM event WHERE project_id = ? AND \(protected) ORDER BY timestamp, id LIMIT ?",
                         arguments: [projectID, limit])
                 }
-                deleted += count
-                excess -= count
-                if count == 0 { break }  // only protected events are left
-            }
-        }
-        return deleted
+            })
     }
 }

@@ -11,15 +11,7 @@ extension AppDatabase {
         ProjectInfo(id: row["id"], slug: row["slug"], name: row["name"], createdAt: row["created_at"])
     }
 
-    static let issueColumns = """
-        issue.id, issue.short_id, issue.title, issue.culprit, issue.type, issue.metadata, issue.level, issue.status,
-        issue.substatus, issue.first_seen, issue.last_seen, issue.times_seen, issue.user_count, issue.first_release,
-        issue.last_release, issue.resolution, issue.resolution_release, issue.ignore_state,
-        project.id AS project_id, project.slug AS project_slug, project.name AS project_name,
-        project.created_at AS project_created_at,
-        assignee.id AS assignee_id, assignee.email AS assignee_email, assignee.is_admin AS assignee_is_admin
-        FROM issue JOIN project ON project.id = issue.project_id LEFT JOIN user AS assignee ON assignee.id = issue.assignee_id
-        """
+    static let issueColumns = StoredColumns.issue
 
     /// An issue from a row of ``issueColumns``.
     static func issueInfo(_ row: Row) -> IssueInfo {
@@ -40,8 +32,8 @@ extension AppDatabase {
             timesSeen: row["times_seen"], userCount: row["user_count"], firstRelease: row["first_release"],
             lastRelease: row["last_release"],
             assignee: assigneeID.map { APIUser(id: $0, email: row["assignee_email"], isAdmin: row["assignee_is_admin"]) },
-            resolution: status == .resolved ? Resolution(stored: row["resolution"], release: row["resolution_release"]) : nil,
-            ignore: (row["ignore_state"] as String?).flatMap(IgnoreState.init(stored:)))
+            resolution: status == .resolved ? Resolution(storedType: row["resolution"], release: row["resolution_release"]) : nil,
+            ignore: (row["ignore_state"] as String?).flatMap(IgnoreState.init(storedJSON:)))
     }
 
     /// `text` as one FTS5 string: in double quotes, each quote doubled. By Unicode scalar, since a quote followed by
@@ -57,8 +49,7 @@ extension AppDatabase {
         return String(scalars)
     }
 
-    static let eventColumns =
-        "event_id, project_id, issue_id, timestamp, received, payload, primary_hash, payload_raw, sent_at, client_ip FROM event"
+    static let eventColumns = StoredColumns.event
 
     /// An event from a row of ``eventColumns``.
     static func eventInfo(_ row: Row, in db: Database) throws -> EventInfo {
@@ -87,10 +78,7 @@ extension AppDatabase {
 }
 
 extension AppDatabase {
-    static let activityColumns = """
-        a.id, a.type, a.data, a.created_at, u.id AS user_id, u.email AS user_email, u.is_admin AS user_is_admin
-        FROM issue_activity a LEFT JOIN user u ON u.id = a.user_id
-        """
+    static let activityColumns = StoredColumns.activity
 
     /// An activity entry from a row of ``activityColumns``; nil for a type this version does not know.
     static func activity(_ row: Row) -> ActivityInfo? {

@@ -1,0 +1,220 @@
+import Foundation
+import PostgresNIO
+import SpyglassCore
+import SpyglassProtocol
+
+/// Issues: lists, state changes, merges, activity in PostgreSQL: the ``IssueStore`` port, answering as
+/// `SQLiteIssues` does.
+///
+/// Search differs in one way: words go through `issue_search_words()` and the `simple` text-search configuration
+/// (lower-cased, split at punctuation and spaces as FTS5's unicode61 splits), but diacritics are kept, so "creme"
+/// does not find "crème" as it does in SQLite.
+public struct PostgresIssues: IssueStore {
+    let database: PostgresAppDatabase
+
+    public init(_ database: PostgresAppDatabase) { self.database = database }
+
+    public func issues(_ request: IssueListRequest) async throws -> [IssueInfo] {
+        guard !request.projectIDs.isEmpty else { return [] }
+        let query = request.query
+        return try await database.withConnection { connection in
+            var sql = PostgresStatement()
+            var conditions = ["issue.project_id = ANY(\(sql.bind(request.projectIDs)))"]
+            for (column, values) in [
+                ("issue.status", query.statuses), ("issue.level", query.levels),
+                ("issue.first_release", query.firstReleases),
+            ]
+            where !values.isEmpty {
+                conditions.append("\(column) = ANY(\(sql.bind(values)))")
+            }
+            for (key, values) in [("release", query.releases), ("environment", query.environments)]
+            where !values.isEmpty {
+                conditions.append(
+                    "EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = \(sql.bind(key)) "
+                        + "AND issue_tag.value = ANY(\(sql.bind(values))))")
+            }
+            for tag in query.tags {
+                conditions.append(
+                    "EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = \(sql.bind(tag.key)) "
+                        + "AND issue_tag.value = \(sql.bind(tag.value)))")
+            }
+            switch query.assigned {
+            case .me?: conditions.append("issue.assignee_id = \(sql.bind(request.userID))")
+            case .nobody?: conditions.append("issue.assignee_id IS NULL")
+            case .email(let email)?: conditions.append("assignee.email = \(sql.bind(email))")
+            case nil: break
+            }
+            for (column, date, comparison) in [
+                ("issue.first_seen", query.firstSeenAfter, ">="), ("issue.first_seen", query.firstSeenBefore, "<"),
+                ("issue.last_seen", query.lastSeenAfter, ">="), ("issue.last_seen", query.lastSeenBefore, "<"),
+            ] {
+                if let date { conditions.append("\(column) \(comparison) \(sql.bind(date.timeIntervalSince1970))") }
+            }
+            if !query.text.isEmpty {
+                if let search = try await Self.textSearch(query.text, on: connection, logger: database.logger) {
+                    conditions.append(
+                        "issue.id IN (SELECT issue_id FROM issue_search WHERE document @@ to_tsquery('simple', \(sql.bind(search))))"
+                    )
+                } else {
+                    conditions.append("false")  // only punctuation: no word to look for
+                }
+            }
+            let order =
+                switch request.sort {
+                case .date: "issue.last_seen DESC"
+                case .new: "issue.first_seen DESC"
+                case .freq: "issue.times_seen DESC"
+                case .user: "issue.user_count DESC"
+                }
+            sql.append(
+                """
+                SELECT \(PostgresIssueRows.issueColumns) WHERE \(conditions.joined(separator: " AND "))
+                ORDER BY \(order), issue.id DESC LIMIT \(sql.bind(request.limit + 1)) OFFSET \(sql.bind(request.offset))
+                """)
+            do {
+                return try await connection.allRows(sql.query, logger: database.logger).map(PostgresIssueRows.issueInfo)
+            } catch let error as PSQLError where !query.text.isEmpty && error.serverInfo?[.sqlState] == "42601" {
+                // The words are quoted below, so this should not happen; if to_tsquery still refuses them, the search is at fault.
+                throw DomainError(
+                    .invalidInput,
+                    "query: the search text \"\(query.text.joined(separator: " "))\" cannot be searched (\(error.serverInfo?[.message] ?? "tsquery"))"
+                )
+            }
+        }
+    }
+
+    /// The `to_tsquery` text for the search words and phrases: each split by `issue_search_words()` as the documents
+    /// are (a phrase `'a' <-> 'b'` when it splits), all required (`&`), a prefix match (`:*`) on the last word, as
+    /// SQLite's FTS5 query does. Nil when no word is left.
+    static func textSearch(_ texts: [String], on connection: PostgresConnection, logger: Logger) async throws -> String?
+    {
+        let split = try await connection.column(
+            "SELECT issue_search_words(t.text) FROM unnest(\(texts)::text[]) WITH ORDINALITY AS t(text, n) ORDER BY t.n",
+            as: String.self, logger: logger)
+        let phrases = split.map { $0.split(separator: " ").map(String.init) }.filter { !$0.isEmpty }
+        guard !phrases.isEmpty else { return nil }
+        return phrases.enumerated().map { index, words in
+            let lexemes = words.enumerated().map { position, word in
+                // A quoted lexeme: quotes and backslashes escaped (the split removed them anyway).
+                let quoted =
+                    "'" + word.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''")
+                    + "'"
+                return index == phrases.count - 1 && position == words.count - 1 ? quoted + ":*" : quoted
+            }
+            return "(" + lexemes.joined(separator: " <-> ") + ")"
+        }.joined(separator: " & ")
+    }
+
+    public func issue(id: Int64) async throws -> IssueInfo? {
+        try await database.withConnection { connection in
+            try await connection.firstRow(
+                "SELECT \(unescaped: PostgresIssueRows.issueColumns) WHERE issue.id = \(id)", logger: database.logger
+            )
+            .map(PostgresIssueRows.issueInfo)
+        }
+    }
+
+    public func hourlyCounts(issueIDs: [Int64], since: Date) async throws -> [Int64: [Int64: Int]] {
+        guard !issueIDs.isEmpty else { return [:] }
+        let firstHour = Int64((since.timeIntervalSince1970 / 3600).rounded(.down))
+        return try await database.withConnection { connection in
+            var counts: [Int64: [Int64: Int]] = [:]
+            let rows = try await connection.allRows(
+                "SELECT issue_id, hour, count FROM issue_hour WHERE issue_id = ANY(\(issueIDs)) AND hour >= \(firstHour)",
+                logger: database.logger)
+            for row in rows {
+                counts[try row.value("issue_id"), default: [:]][try row.value("hour")] = try row.value("count")
+            }
+            return counts
+        }
+    }
+
+    public func hashes(issueID: Int64) async throws -> [String] {
+        try await database.withConnection { connection in
+            try await connection.column(
+                "SELECT hash FROM grouping_hash WHERE issue_id = \(issueID) ORDER BY hash COLLATE \"C\"",
+                as: String.self,
+                logger: database.logger)
+        }
+    }
+
+    public func tags(issueID: Int64, top: Int) async throws -> [TagSummary] {
+        try await database.withConnection { connection in
+            let keys = try await connection.allRows(
+                """
+                SELECT key, LEAST(sum(times_seen), 9223372036854775807)::bigint AS total, count(*) AS unique_values
+                FROM issue_tag WHERE issue_id = \(issueID) GROUP BY key ORDER BY key COLLATE "C"
+                """, logger: database.logger)
+            var summaries: [TagSummary] = []
+            for row in keys {
+                let key: String = try row.value("key")
+                let values = try await connection.allRows(
+                    """
+                    SELECT value, times_seen, first_seen, last_seen FROM issue_tag WHERE issue_id = \(issueID) AND key = \(key)
+                    ORDER BY times_seen DESC, value COLLATE "C" LIMIT \(top)
+                    """, logger: database.logger
+                ).map {
+                    TagSummary.Value(
+                        value: try $0.value("value"), count: try $0.value("times_seen"),
+                        firstSeen: Date(timeIntervalSince1970: try $0.value("first_seen")),
+                        lastSeen: Date(timeIntervalSince1970: try $0.value("last_seen")))
+                }
+                summaries.append(
+                    TagSummary(
+                        key: key, totalValues: try row.value("total"), uniqueValues: try row.value("unique_values"),
+                        topValues: values))
+            }
+            return summaries
+        }
+    }
+
+    public func activities(issueID: Int64) async throws -> [ActivityInfo] {
+        try await database.withConnection { connection in
+            try await connection.allRows(
+                "SELECT \(unescaped: PostgresIssueRows.activityColumns) WHERE a.issue_id = \(issueID) ORDER BY a.id",
+                logger: database.logger
+            ).compactMap(PostgresIssueRows.activity)
+        }
+    }
+
+    public func addComment(issueID: Int64, userID: Int64, text: String, now: Date) async throws -> ActivityInfo {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 10_000 else {
+            throw DomainError(.invalidInput, "text: a comment needs 1 to 10000 characters")
+        }
+        return try await database.withTransaction { connection in
+            let id = try await PostgresIssueRows.addActivity(
+                issueID, kind: .note, userID: userID, data: ["text": .string(trimmed)], at: now, on: connection,
+                logger: database.logger)
+            let row = try await connection.firstRow(
+                "SELECT \(unescaped: PostgresIssueRows.activityColumns) WHERE a.id = \(id)", logger: database.logger)
+            guard let activity = try row.flatMap(PostgresIssueRows.activity) else {
+                throw DomainError(.unavailable, "comment was not stored")
+            }
+            return activity
+        }
+    }
+
+    public func regressedIssueIDs(projectID: Int64, version: String, limit: Int) async throws -> [Int64] {
+        try await database.withConnection { connection in
+            try await connection.column(
+                """
+                SELECT issue_activity.issue_id FROM issue_activity JOIN issue ON issue.id = issue_activity.issue_id
+                WHERE issue.project_id = \(projectID) AND issue_activity.type = 'set_regression'
+                    AND (issue_activity.data::jsonb ->> 'version') = \(version)
+                GROUP BY issue_activity.issue_id ORDER BY max(issue_activity.id) DESC LIMIT \(limit)
+                """, as: Int64.self, logger: database.logger)
+        }
+    }
+
+    public func similarIssueIDs(of issue: IssueInfo, limit: Int) async throws -> [Int64] {
+        try await database.withConnection { connection in
+            try await connection.column(
+                """
+                SELECT id FROM issue WHERE project_id = \(issue.project.id) AND id <> \(issue.id)
+                    AND (title = \(issue.title) OR (type = \(issue.type) AND culprit = \(issue.culprit) AND culprit <> ''))
+                ORDER BY last_seen DESC LIMIT \(limit)
+                """, as: Int64.self, logger: database.logger)
+        }
+    }
+}

@@ -12,9 +12,16 @@ struct StoreOptions: ParsableArguments {
         help: ArgumentHelp("Data directory holding the database (env SPYGLASS_DATA_DIR).", valueName: "path"))
     var dataDir: String?
 
+    @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "PostgreSQL instead of SQLite in the data directory (env SPYGLASS_DATABASE_URL).",
+            valueName: "postgres://user:password@host:5432/db"))
+    var databaseURL: String?
+
     /// The configuration these options and the environment give.
     func configuration(baseURL: String? = nil) throws -> ServerConfiguration {
-        try resolveOrExit(ServeFlags(dataDir: dataDir, baseURL: baseURL))
+        try resolveOrExit(ServeFlags(dataDir: dataDir, databaseURL: databaseURL, baseURL: baseURL))
     }
 
     /// Opens (creating and migrating if needed) the SQLite database of the data directory.

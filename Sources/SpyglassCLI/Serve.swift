@@ -33,6 +33,13 @@ struct Serve: AsyncParsableCommand {
     var dataDir: String?
 
     @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "PostgreSQL instead of SQLite in the data directory (env SPYGLASS_DATABASE_URL).",
+            valueName: "postgres://user:password@host:5432/db"))
+    var databaseURL: String?
+
+    @Option(
         name: .customLong("base-url"),
         help: ArgumentHelp(
             "URL users and SDKs reach the server at, used in DSNs and links (env SPYGLASS_BASE_URL, default http://<host>:<port>).",
@@ -101,7 +108,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try resolveOrExit(
             ServeFlags(
-                host: host, port: port, dataDir: dataDir, baseURL: baseURL, adminEmail: adminEmail, org: org,
+                host: host, port: port, dataDir: dataDir, databaseURL: databaseURL, baseURL: baseURL, adminEmail: adminEmail, org: org,
                 logFormat: logFormat, logLevel: logLevel, maxEventSize: maxEventSize, maxEnvelopeSize: maxEnvelopeSize,
                 maxCompressedSize: maxCompressedSize, ingestQueue: ingestQueue, retentionDays: retentionDays,
                 maxEventsPerProject: maxEventsPerProject, retentionInterval: retentionInterval))

@@ -11,6 +11,13 @@ extension String {
         utf8.count <= count || self.count <= count
     }
 
+    /// The text with each U+0000 replaced by U+FFFD. The payload keeps what the SDK sent; the fields derived from it
+    /// (titles, tags, user keys) are text columns, and PostgreSQL's text cannot hold a NUL at all.
+    package var replacingNUL: String {
+        guard utf8.contains(0) else { return self }
+        return String(String.UnicodeScalarView(unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
+    }
+
     /// `trimmingCharacters(in: .whitespaces)` (Unicode Zs and tab), without Foundation's work when both ends are
     /// ASCII and neither a space nor a tab: the common case on the ingest path.
     package var trimmingWhitespace: String {

@@ -32,7 +32,9 @@ extension PostgresAppDatabase {
     /// description hides both).
     static func reason(_ error: any Error) -> String {
         guard let error = error as? PSQLError else { return "\(error)" }
-        if let message = error.serverInfo?[.message] { return message }
+        if let message = error.serverInfo?[.message] {
+            return [message, error.serverInfo?[.detail]].compactMap { $0 }.joined(separator: ": ")
+        }
         if let underlying = error.underlying { return "\(underlying)" }
         return "\(error.code)"
     }

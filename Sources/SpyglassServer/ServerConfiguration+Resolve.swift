@@ -3,6 +3,7 @@ import Logging
 import SpyglassCore
 import SpyglassHTTP
 import SpyglassNotify
+import SpyglassPostgres
 
 /// A setting with a bad value: says which one, and what is wrong with it.
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -19,6 +20,7 @@ public struct ServeFlags: Sendable {
     public var host: String?
     public var port: String?
     public var dataDir: String?
+    public var databaseURL: String?
     public var baseURL: String?
     public var adminEmail: String?
     public var org: String?
@@ -33,7 +35,7 @@ public struct ServeFlags: Sendable {
     public var retentionInterval: String?
 
     public init(
-        host: String? = nil, port: String? = nil, dataDir: String? = nil, baseURL: String? = nil,
+        host: String? = nil, port: String? = nil, dataDir: String? = nil, databaseURL: String? = nil, baseURL: String? = nil,
         adminEmail: String? = nil, org: String? = nil, logFormat: String? = nil, logLevel: String? = nil,
         maxEventSize: String? = nil, maxEnvelopeSize: String? = nil, maxCompressedSize: String? = nil,
         ingestQueue: String? = nil, retentionDays: String? = nil, maxEventsPerProject: String? = nil,
@@ -42,6 +44,7 @@ public struct ServeFlags: Sendable {
         self.host = host
         self.port = port
         self.dataDir = dataDir
+        self.databaseURL = databaseURL
         self.baseURL = baseURL
         self.adminEmail = adminEmail
         self.org = org
@@ -86,6 +89,11 @@ extension ServerConfiguration {
         }
         if let dataDir = value(flags.dataDir, "SPYGLASS_DATA_DIR") {
             config.dataDirectory = URL(filePath: dataDir, directoryHint: .isDirectory)
+        }
+        if let text = value(flags.databaseURL, "SPYGLASS_DATABASE_URL") {
+            do { config.databaseURL = try DatabaseURL(text) } catch {
+                throw fail("database-url", "SPYGLASS_DATABASE_URL", (error as? DomainError)?.message ?? "\(error)")
+            }
         }
         if let base = value(flags.baseURL, "SPYGLASS_BASE_URL") {
             let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base

@@ -3,6 +3,7 @@ import Logging
 import SpyglassCore
 import SpyglassHTTP
 import SpyglassNotify
+import SpyglassPostgres
 
 /// Everything `spyglass serve` can be told, resolved from flags, then `SPYGLASS_*` variables, then defaults.
 public struct ServerConfiguration: Sendable {
@@ -12,6 +13,9 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// Where the database lives (`--data-dir`, `SPYGLASS_DATA_DIR`, default ./spyglass-data).
     public var dataDirectory: URL
+    /// A PostgreSQL database to use instead of SQLite in the data directory (`--database-url`,
+    /// `SPYGLASS_DATABASE_URL`: `postgres://user:password@host:5432/db?sslmode=…`).
+    public var databaseURL: DatabaseURL?
     /// The address users and SDKs reach the server at, used in DSNs and links (`--base-url`,
     /// `SPYGLASS_BASE_URL`); `nil` means `http://<host>:<port>` of the bound socket.
     public var baseURL: URL?

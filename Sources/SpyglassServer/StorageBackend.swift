@@ -33,6 +33,7 @@ public struct StorageBackend: Sendable {
     public static func withOpened<Result: Sendable>(
         _ configuration: ServerConfiguration, logger: Logger, _ body: (StorageBackend) async throws -> Result
     ) async throws -> Result {
+        if let url = configuration.databaseURL { return try await withPostgres(url, logger: logger, body) }
         let database = try Server.openDatabase(configuration)
         let result: Result
         do {

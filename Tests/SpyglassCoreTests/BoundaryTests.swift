@@ -7,6 +7,25 @@ import Testing
 @Suite struct BoundaryTests {
     let received = Date(timeIntervalSince1970: 1_790_000_000)
 
+    @Test func derivedTextHoldsNoNULAndAPlatformIsAnIdentifier() throws {
+        // PostgreSQL's text cannot hold U+0000: the fields derived for columns replace it; the payload keeps it.
+        let json = #"{"platform":"\u0000py","transaction":"a\u0000b","tags":{"k\u0000":"v\u0000"},"#
+            + #""user":{"username":"\u0000"},"exception":{"values":[{"type":"Boom","value":"bad \u0000 nul"}]}}"#
+        let event = try EventNormalizer().normalize(JSONParser.parse(json), context: .init(received: .now))
+        #expect(event.platform == "other")
+        #expect(event.summary.title == "Boom: bad \u{FFFD} nul" && event.summary.culprit == "a\u{FFFD}b")
+        #expect(event.summary.message == "bad \u{FFFD} nul")
+        #expect(event.userKey == "username:\u{FFFD}")
+        #expect(event.tags.contains(EventTag(key: "k\u{FFFD}", value: "v\u{FFFD}")))
+        #expect(!event.tags.contains { $0.key.contains("\u{0}") || $0.value.contains("\u{0}") })
+        #expect(event.payload["exception"]?["values"]?.arrayValue?.first?["value"]?.stringValue == "bad \u{0} nul")
+        for (sent, kept) in [("swift", "swift"), ("python", "python"), ("as3", "as3"), ("<b>", "other"), ("", "other")] {
+            let other = try EventNormalizer().normalize(
+                JSONParser.parse(#"{"platform":"\#(sent)","message":"x"}"#), context: .init(received: .now))
+            #expect(other.platform == kept)
+        }
+    }
+
     @Test func timestampsAreOnlyTimesFrom1970To9999() throws {
         for refused in ["1e300", "9e15", "-1", "-1e300", "\"1e20\"", "\"-5\"", "\"0x1p1000\"", "\"nan\"", "\"inf\""] {
             #expect(Timestamp.parse(try JSONParser.parse(refused)) == nil, "\(refused)")

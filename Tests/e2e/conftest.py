@@ -264,6 +264,21 @@ def stored_events(data_dir) -> list[dict]:
     return events
 
 
+def execute(data_dir, sql: str, *args) -> None:
+    """A change made behind the server's back, as another process would, on the data directory's database."""
+    url = database_url(data_dir)
+    if url:
+        import psycopg
+
+        with psycopg.connect(url) as db:
+            db.execute(re.sub(r'(?<![."\w])user\b', '"user"', sql.replace("?", "%s")), args)
+        return
+    import sqlite3
+
+    with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:
+        db.execute(sql, args)
+
+
 def query(data_dir, sql: str, *args) -> list[tuple]:
     """Rows of a read-only query against the data directory's database (on PostgreSQL, the database standing for
     it: `?` placeholders and the `user` table are translated; blobs read as bytes on both)."""

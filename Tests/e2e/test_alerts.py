@@ -20,6 +20,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from conftest import clean_env, query, run_cli
+
+# Alert rules and the outbox live in storage: both backends.
+pytestmark = pytest.mark.backends
 from test_issues_api import API
 
 BASE = "http://spyglass.test"

@@ -3,9 +3,13 @@ the server admin sees every project, and a webhook secret is never shown (docs/a
 
 import re
 
+import pytest
 import requests
 
 from conftest import clean_env, query, run_cli
+
+# Roles and memberships are read from storage: both backends.
+pytestmark = pytest.mark.backends
 
 PASSWORD = "correct-horse-9"
 SECRET = "hook-secret-never-shown-7"

@@ -8,7 +8,10 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, clean_env, run_cli
+from conftest import BIN, clean_env, query, run_cli
+
+# Administration works the same on both storage backends (backup and check are SQLite's own).
+pytestmark = pytest.mark.backends
 
 
 def test_user_commands_work_on_a_fresh_directory(tmp_path):
@@ -34,11 +37,9 @@ def test_user_commands_work_on_a_fresh_directory(tmp_path):
     # An admin created after a project is a member of it, like the admins a new project starts with.
     run_cli("project", "create", "Shop", data_dir=data)
     run_cli("user", "create", "--email", "chief@example.com", "--password", "hunter2hunter2", "--admin", data_dir=data)
-    import sqlite3
-    with sqlite3.connect(data / "spyglass.sqlite") as db:
-        members = db.execute(
-            "SELECT user.email, project_member.role FROM project_member JOIN user ON user.id = project_member.user_id ORDER BY user.email"
-        ).fetchall()
+    members = query(
+        data, "SELECT user.email, project_member.role FROM project_member JOIN user ON user.id = project_member.user_id ORDER BY user.email"
+    )
     assert members == [("boss@example.com", "admin"), ("chief@example.com", "admin")]
 
 
@@ -80,13 +81,13 @@ def test_tokens_are_printed_once_and_stored_hashed(tmp_path):
     out = run_cli("token", "create", "--user", "ci@example.com", "--name", "deploys", data_dir=data).stdout
     token = out.rstrip("\n").splitlines()[-1]
     assert re.fullmatch(r"[0-9a-f]{64}", token), out
-    with sqlite3.connect(data / "spyglass.sqlite") as db:
-        rows = db.execute("SELECT name, token_hash FROM api_token").fetchall()
+    rows = query(data, "SELECT name, token_hash FROM api_token")
     assert rows == [("deploys", hashlib.sha256(token.encode()).hexdigest())]
     unknown = run_cli("token", "create", "--user", "nobody@example.com", data_dir=data, check=False)
     assert unknown.returncode == 1 and "no user with e-mail nobody@example.com" in unknown.stderr
 
 
+@pytest.mark.sqlite_only
 def test_backup_while_the_server_runs_and_check(tmp_path, start_server):
     data = tmp_path / "data"
     server = start_server(data_dir=data)
@@ -110,6 +111,7 @@ def test_backup_while_the_server_runs_and_check(tmp_path, start_server):
     assert server.stop() == 0
 
 
+@pytest.mark.sqlite_only
 def test_check_reports_broken_references(tmp_path):
     data = tmp_path / "data"
     run_cli("project", "create", "Shop", data_dir=data)

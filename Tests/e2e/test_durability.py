@@ -1,4 +1,4 @@
-"""200 means stored: kill -9 the server under load, then every acknowledged event must be in SQLite."""
+"""200 means stored: kill -9 the server under load, then every acknowledged event must be stored (SQLite or PostgreSQL)."""
 
 import json
 import signal
@@ -6,9 +6,13 @@ import threading
 import time
 import uuid
 
+import pytest
 import requests
 
 from conftest import DSN_RE, query
+
+# No acknowledged event is lost, on either backend.
+pytestmark = pytest.mark.backends
 
 
 def test_every_acknowledged_event_survives_sigkill(tmp_path, start_server):

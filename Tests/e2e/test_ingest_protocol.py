@@ -12,7 +12,10 @@ import brotli
 import pytest
 import requests
 
-from conftest import DSN_RE, query, run_cli, stored_events
+from conftest import DSN_RE, execute, query, run_cli, stored_events
+
+# Ingest stores through the storage ports: both backends.
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
@@ -83,10 +86,8 @@ def test_every_auth_transport_works_and_bad_keys_are_refused(client, tmp_path):
     assert mismatch.status_code == 403 and "not a key of project 1" in mismatch.json()["detail"]
     assert client.post(body(), auth=False, headers=client.auth(other_key), project=other["id"]).status_code == 200
 
-    # Revoking a key in another process (here: directly in SQLite) takes effect within about a second.
-    import sqlite3
-    with sqlite3.connect(client.data_dir / "spyglass.sqlite") as db:
-        db.execute("UPDATE project_key SET is_active = 0 WHERE public_key = ?", (other_key,))
+    # Revoking a key in another process (here: directly in the database) takes effect within about a second.
+    execute(client.data_dir, "UPDATE project_key SET is_active = 0 WHERE public_key = ?", other_key)
     time.sleep(1.2)
     revoked = client.post(body(), auth=False, headers=client.auth(other_key), project=other["id"])
     assert revoked.status_code == 403
@@ -342,6 +343,7 @@ def test_per_key_rate_limit_answers_429_with_rate_limit_headers(client):
     assert client.post(envelope(None, header={}, items=[("client_report", b'{"discarded_events":[]}', {})])).status_code == 200
 
 
+@pytest.mark.sqlite_only
 def test_a_full_writer_queue_answers_429(tmp_path, start_server):
     import sqlite3
 

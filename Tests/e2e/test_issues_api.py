@@ -12,6 +12,9 @@ import sentry_sdk
 
 from conftest import DSN_RE, query, run_cli, stored_events
 
+# Issues, events and the API read through the storage ports: both backends.
+pytestmark = pytest.mark.backends
+
 
 class API:
     """A bearer-token client of /api/0/ for one server."""
@@ -274,6 +277,7 @@ def deep_failure(order_id, user, depth=8):
     raise ValueError(f"order {order_id} for {user} failed with {len(lines)} lines for {customer['id']}")
 
 
+@pytest.mark.sqlite_only
 def test_a_typical_10kb_python_event_costs_well_under_4kb_on_disk(tmp_path, start_server):
     import os
     import sqlite3

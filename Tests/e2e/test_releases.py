@@ -10,6 +10,9 @@ import pytest
 import sentry_sdk
 
 from conftest import query, run_cli
+
+# Releases, deploys and regressions live in storage: both backends.
+pytestmark = pytest.mark.backends
 from test_issues_api import API, capture
 
 

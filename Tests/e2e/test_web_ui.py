@@ -16,6 +16,9 @@ import sentry_sdk
 
 from conftest import clean_env, query, run_cli
 
+# The pages read and change data through the storage ports: both backends.
+pytestmark = pytest.mark.backends
+
 PASSWORD = "correct-horse-9"
 ARTIFACTS = Path(os.environ.get("SPYGLASS_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts")
 

@@ -50,6 +50,7 @@ public struct IssueSummary: Sendable, Hashable {
         } else {
             culprit = ""
         }
+        (title, culprit, message) = (title.replacingNUL, culprit.replacingNUL, message.replacingNUL)
     }
 
     static func truncate(_ text: String, _ limit: Int) -> String {

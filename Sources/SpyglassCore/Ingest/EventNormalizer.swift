@@ -67,7 +67,13 @@ public struct EventNormalizer: Sendable {
 
         let level = normalizeLevel(event["level"])
         event["level"] = .string(level)
-        let platform = trimmed(event["platform"]?.stringValue, to: 64).flatMap { $0.isEmpty ? nil : $0 } ?? "other"
+        // A platform is an identifier (Relay keeps a list of them; SDKs of other languages, ours included with
+        // "swift", send more): anything but ASCII letters, digits and `-_.` reads as "other".
+        let platform =
+            trimmed(event["platform"]?.stringValue, to: 64).flatMap { text in
+                text.isEmpty || !text.utf8.allSatisfy({ $0 < 0x80 && (isalnum(Int32($0)) != 0 || "-_.".utf8.contains($0)) })
+                    ? nil : text
+            } ?? "other"
         event["platform"] = .string(platform)
 
         normalizeMessage(&event)

@@ -49,7 +49,7 @@ public struct NormalizedEvent: Sendable {
         self.payload = payload
         self.hashes = Grouping.hashes(for: payload)
         self.summary = IssueSummary(event: payload)
-        self.userKey = Self.userKey(payload["user"])
+        self.userKey = Self.userKey(payload["user"])?.replacingNUL
         self.tags = Self.tags(payload, level: level, release: release, environment: environment, userKey: userKey)
     }
 
@@ -92,7 +92,7 @@ public struct EventTag: Sendable, Hashable {
     public var value: String
 
     public init(key: String, value: String) {
-        self.key = key
-        self.value = value
+        self.key = key.replacingNUL
+        self.value = value.replacingNUL
     }
 }

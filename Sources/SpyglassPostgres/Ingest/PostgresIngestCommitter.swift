@@ -46,7 +46,14 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         let handoff = Handoff<Committed>()
         Task {
             let result: Result<Committed, any Error>
-            do { result = .success(try await commit(jobs, dictionaries: dictionaries)) } catch { result = .failure(error) }
+            do {
+                result = .success(try await commit(jobs, dictionaries: dictionaries))
+            } catch let error as DomainError {
+                result = .failure(error)
+            } catch {
+                // postgres-nio's own description hides the server's message: the log says what failed.
+                result = .failure(DomainError(.unavailable, "database: \(PostgresAppDatabase.reason(error))"))
+            }
             handoff.put(result)
         }
         let committed = try handoff.take().get()
@@ -91,7 +98,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         // cannot be stored is rolled back alone, logged and counted after the commit.
         func side(_ kind: String, _ write: () async throws -> Void) async throws {
             if let error = try await sql.inSavepoint(write) {
-                batch.droppedSideItems.append((kind, "\(error)"))
+                batch.droppedSideItems.append((kind, PostgresAppDatabase.reason(error)))
             }
         }
         // Attachments of a duplicate event were stored with the first copy.

@@ -7,7 +7,15 @@ import psycopg
 import requests
 import sentry_sdk
 
-from conftest import run_cli
+from conftest import clean_env, run_cli
+
+
+def capture_missing_key():
+    """A KeyError caught where it is raised: the same stack, so the same issue, wherever it is called from."""
+    try:
+        {}["missing"]
+    except KeyError as error:
+        sentry_sdk.capture_exception(error)
 
 
 def fill(tmp_path, start_server):
@@ -30,10 +38,7 @@ def fill(tmp_path, start_server):
     scope.end_session()
     sentry_sdk.flush(30)
     sentry_sdk.init(dsn=server.dsn, release="shop@1.1.0", environment="staging")
-    try:
-        {}["missing"]
-    except KeyError as error:
-        sentry_sdk.capture_exception(error)
+    capture_missing_key()
     sentry_sdk.flush(30)
     token = run_cli("token", "create", "--user", "admin@example.com", data_dir=data).stdout.strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {token}"}
@@ -86,6 +91,31 @@ def test_migrate_copies_every_table_with_counts_checked_and_refuses_a_database_t
     again = run_cli("migrate", "--to", postgres_url, data_dir=data, check=False)
     assert again.returncode == 1
     assert "already holds data (users: 1, projects: 1)" in again.stderr
+
+
+def test_a_migrated_database_serves_the_same_issues_to_the_same_token_and_dsn(tmp_path, start_server, postgres_url):
+    data, dsn, headers, before = fill(tmp_path, start_server)
+    run_cli("migrate", "--to", postgres_url, data_dir=data)
+
+    # The same team, now on PostgreSQL: another directory, so nothing can come from the SQLite file.
+    server = start_server(data_dir=tmp_path / "elsewhere", env=clean_env(SPYGLASS_DATABASE_URL=postgres_url))
+    assert server.dsn.split("@")[0] == dsn.split("@")[0]  # the project's key, kept
+    after = requests.get(
+        f"{server.url}/api/0/projects/spyglass/default/issues/", headers=headers, params={"query": ""}, timeout=10)
+    assert after.status_code == 200, after.text
+    assert sorted((i["id"], i["title"], i["count"]) for i in after.json()) == sorted((i["id"], i["title"], i["count"]) for i in before)
+    resolved = requests.get(f"{server.url}/api/0/issues/{before[0]['id']}/", headers=headers, timeout=10).json()
+    assert resolved["status"] == "resolved"
+    events = requests.get(f"{server.url}/api/0/issues/{before[0]['id']}/events/", headers=headers, timeout=10).json()
+    assert len(events) == int(before[0]["count"])
+
+    # Events sent to the old DSN land in the copied issue, with new ids after the copied ones.
+    sentry_sdk.init(dsn=server.dsn, release="shop@1.1.0", environment="staging")
+    capture_missing_key()
+    sentry_sdk.flush(30)
+    titles = {i["title"]: int(i["count"]) for i in requests.get(
+        f"{server.url}/api/0/projects/spyglass/default/issues/", headers=headers, params={"query": ""}, timeout=10).json()}
+    assert titles["KeyError: 'missing'"] == 2 and len(titles) == 3
 
 
 def test_migrate_names_a_bad_url_and_an_unreachable_server(tmp_path):

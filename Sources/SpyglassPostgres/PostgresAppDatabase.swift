@@ -1,6 +1,7 @@
 public import Logging
 public import PostgresNIO
 public import ServiceLifecycle
+import SpyglassCore
 
 /// The PostgreSQL database: one postgres-nio connection pool, transactions, and the schema's migrations.
 ///
@@ -51,13 +52,24 @@ public final class PostgresAppDatabase: Service, Sendable {
 
     /// Leases a connection for `body`; the connection goes back to the pool when `body` returns.
     /// `body` must not keep the connection.
+    ///
+    /// Text PostgreSQL cannot store (a NUL character, which SQLite stores) is bad input: a ``DomainError`` of kind
+    /// `.invalidInput` (an API answers 400), not a server error.
     @discardableResult
     public func withConnection<Result: Sendable>(
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await client.withConnection(isolation: isolation) { connection in try await body(connection) }
+        do {
+            return try await client.withConnection(isolation: isolation) { connection in try await body(connection) }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == Self.characterNotInRepertoire {
+            throw DomainError(
+                .invalidInput, "a text contains a character PostgreSQL cannot store (\(Self.reason(error)))")
+        }
     }
+
+    /// SQLSTATE 22021, `character_not_in_repertoire`: e.g. U+0000 in text.
+    static let characterNotInRepertoire = "22021"
 
     /// Runs `body` in a transaction (`BEGIN` … `COMMIT`) on one leased connection; when `body` throws, the
     /// transaction is rolled back and `body`'s own error is rethrown (not wrapped, unlike postgres-nio's

@@ -37,6 +37,17 @@ struct ProjectStoreContractTests {
         }
     }
 
+    @Test func textPostgreSQLCannotStoreIsBadInputNotAServerError() async throws {
+        try await withTestStore(.postgres) { store throws in
+            let error = await #expect(throws: DomainError.self) {
+                try await store.projects.createProject(name: "Sh\u{0}op", slug: "shop", now: store.now)
+            }
+            #expect(error?.kind == .invalidInput && error?.message.contains("cannot store") == true)
+            let projects = try await store.projects.allProjects()
+            #expect(projects.isEmpty)
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func creationTimesAreStoredAsSQLiteTextToTheMillisecond(_ backend: Backend) async throws {
         try await withTestStore(backend) { store in

@@ -69,8 +69,10 @@ public enum DatabaseCopy {
                 }
                 let expected = try await export.count(of: table)
                 var copied = 0
+                var cursor: SQLiteExport.Cursor?
                 while copied < expected {
-                    let page = try await export.rows(of: table, columns: columns, offset: copied, limit: pageSize(table))
+                    let (page, next) = try await export.rows(of: table, columns: columns, after: cursor, limit: pageSize(table))
+                    cursor = next
                     if page.rows.isEmpty { break }
                     if table == "instance" {
                         try await PostgresAppDatabase.replaceInstance(page, types: types, on: connection, logger: logger)

@@ -42,6 +42,55 @@ package struct SQLiteExport: Sendable {
         try await reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.quotedDatabaseIdentifier)") ?? 0 }
     }
 
+    /// Where a table's reading stopped: the key of the last row read (its row id, or a `WITHOUT ROWID` table's
+    /// primary key).
+    package struct Cursor: Sendable {
+        fileprivate var key: [DatabaseValue]
+    }
+
+    /// Up to `limit` rows of `table` after `cursor` (from the start when nil), in key order, with the values of
+    /// `columns`, and the cursor after them. Paging by key costs the same for every page, where an OFFSET steps over
+    /// every row before it (quadratic over a large table).
+    package func rows(
+        of table: String, columns: [String], after cursor: Cursor?, limit: Int
+    ) async throws -> (rows: StoredRows, next: Cursor?) {
+        try await reader.read { db in
+            let key =
+                try Self.isWithoutRowID(table, db)
+                ? try db.primaryKey(table).columns.map(\.quotedDatabaseIdentifier) : ["rowid"]
+            let keyList = key.joined(separator: ", ")
+            let selected =
+                table == "issue_search"
+                ? "rowid AS issue_id, title, culprit, message"
+                : columns.map(\.quotedDatabaseIdentifier).joined(separator: ", ")
+            let keyAliases = key.indices.map { "spyglass_copy_key\($0)" }
+            let keySelect = zip(key, keyAliases).map { "\($0) AS \($1)" }.joined(separator: ", ")
+            var arguments = StatementArguments()
+            var condition = ""
+            if let cursor {
+                condition = "WHERE (\(keyList)) > (\(databaseQuestionMarks(count: key.count)))"
+                arguments += StatementArguments(cursor.key)
+            }
+            arguments += [limit]
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(keySelect), \(selected) FROM \(table.quotedDatabaseIdentifier) \(condition)
+                    ORDER BY \(keyList) LIMIT ?
+                    """,
+                arguments: arguments)
+            return (
+                StoredRows(columns: columns, rows: rows.map { row in columns.map { Self.value(row[$0] as DatabaseValue?) } }),
+                rows.last.map { last in Cursor(key: keyAliases.map { last[$0] as DatabaseValue }) }
+            )
+        }
+    }
+
+    private static func isWithoutRowID(_ table: String, _ db: Database) throws -> Bool {
+        let sql = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [table])
+        return (sql ?? "").uppercased().contains("WITHOUT ROWID")
+    }
+
     /// Up to `limit` rows of `table` from `offset` on, in primary-key order, with the values of `columns`.
     package func rows(of table: String, columns: [String], offset: Int, limit: Int) async throws -> StoredRows {
         try await reader.read { db in
@@ -60,21 +109,17 @@ package struct SQLiteExport: Sendable {
                 arguments: [limit, offset])
             return StoredRows(
                 columns: columns,
-                rows: rows.map { row in
-                    columns.map { column in
-                        switch row[column] as DatabaseValue? {
-                        case nil: .null
-                        case let value?:
-                            switch value.storage {
-                            case .null: .null
-                            case .int64(let number): .integer(number)
-                            case .double(let number): .real(number)
-                            case .string(let text): .text(text)
-                            case .blob(let data): .blob([UInt8](data))
-                            }
-                        }
-                    }
-                })
+                rows: rows.map { row in columns.map { Self.value(row[$0] as DatabaseValue?) } })
+        }
+    }
+
+    private static func value(_ value: DatabaseValue?) -> StoredValue {
+        switch value?.storage {
+        case nil, .null?: .null
+        case .int64(let number)?: .integer(number)
+        case .double(let number)?: .real(number)
+        case .string(let text)?: .text(text)
+        case .blob(let data)?: .blob([UInt8](data))
         }
     }
 }

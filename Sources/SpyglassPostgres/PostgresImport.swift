@@ -100,7 +100,9 @@ extension PostgresAppDatabase {
         case (.real(let number), "bigint") where number == number.rounded() && abs(number) < 9.2e18:
             bindings.append(Int64(number))
         case (.text(let text), "text"):
-            bindings.append(text)
+            // PostgreSQL's text cannot hold U+0000; SQLite can (text stored before ingest cleaned it), though GRDB
+            // reads such text only up to the NUL. Whatever a source gives, a NUL becomes U+FFFD, as ingest makes it.
+            bindings.append(text.replacingNUL)
         case (.blob(let bytes), "bytea"):
             bindings.append(ByteBuffer(bytes: bytes))
         case (.text(let text), "bytea"):

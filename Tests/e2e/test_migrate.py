@@ -65,6 +65,10 @@ def test_migrate_copies_every_table_with_counts_checked_and_refuses_a_database_t
     tmp_path, start_server, postgres_url
 ):
     data, _, _, _ = fill(tmp_path, start_server)
+    # Text with U+0000, as SQLite databases from before ingest cleaned derived text hold it (PostgreSQL's text cannot):
+    # the copy carries what Spyglass reads from SQLite (GRDB reads text up to the NUL) instead of failing.
+    with sqlite3.connect(data / "spyglass.sqlite") as db:
+        db.execute("UPDATE issue SET culprit = 'checkout' || char(0) || 'pay' WHERE id = (SELECT min(id) FROM issue)")
     expected = sqlite_counts(data)
 
     copied = run_cli("migrate", "--to", postgres_url, "--json", data_dir=data)
@@ -77,6 +81,7 @@ def test_migrate_copies_every_table_with_counts_checked_and_refuses_a_database_t
             assert db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == rows, table
         # Values as stored: the same issues with their counters and states, the same compressed payload bytes.
         pg_issues = db.execute("SELECT id, short_id, title, times_seen, status FROM issue ORDER BY id").fetchall()
+        assert db.execute("SELECT culprit FROM issue ORDER BY id LIMIT 1").fetchone()[0] == "checkout"
         pg_payloads = db.execute("SELECT event_id, payload FROM event ORDER BY id").fetchall()
         # New rows get fresh ids after the copied ones (the identities were moved past them).
         next_id = db.execute(

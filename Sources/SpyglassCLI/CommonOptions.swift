@@ -9,7 +9,7 @@ import SpyglassStorage
 struct StoreOptions: ParsableArguments {
     @Option(
         name: .customLong("data-dir"),
-        help: ArgumentHelp("Data directory holding the database (env SPYGLASS_DATA_DIR).", valueName: "path"))
+        help: ArgumentHelp("Data directory holding the database (env SPYGLASS_DATA_DIR, default ./spyglass-data).", valueName: "path"))
     var dataDir: String?
 
     @Option(

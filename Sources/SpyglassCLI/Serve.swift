@@ -27,17 +27,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one (env SPYGLASS_PORT, default 8000).", valueName: "port"))
     var port: String?
 
-    @Option(
-        name: .customLong("data-dir"),
-        help: ArgumentHelp("Data directory for the database (env SPYGLASS_DATA_DIR, default ./spyglass-data).", valueName: "path"))
-    var dataDir: String?
-
-    @Option(
-        name: .customLong("database-url"),
-        help: ArgumentHelp(
-            "PostgreSQL instead of SQLite in the data directory (env SPYGLASS_DATABASE_URL).",
-            valueName: "postgres://user:password@host:5432/db"))
-    var databaseURL: String?
+    /// --data-dir and --database-url, as every command takes them.
+    @OptionGroup var store: StoreOptions
 
     @Option(
         name: .customLong("base-url"),
@@ -108,7 +99,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try resolveOrExit(
             ServeFlags(
-                host: host, port: port, dataDir: dataDir, databaseURL: databaseURL, baseURL: baseURL, adminEmail: adminEmail, org: org,
+                host: host, port: port, dataDir: store.dataDir, databaseURL: store.databaseURL, baseURL: baseURL, adminEmail: adminEmail, org: org,
                 logFormat: logFormat, logLevel: logLevel, maxEventSize: maxEventSize, maxEnvelopeSize: maxEnvelopeSize,
                 maxCompressedSize: maxCompressedSize, ingestQueue: ingestQueue, retentionDays: retentionDays,
                 maxEventsPerProject: maxEventsPerProject, retentionInterval: retentionInterval))

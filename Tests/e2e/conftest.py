@@ -264,6 +264,11 @@ def stored_events(data_dir) -> list[dict]:
     return events
 
 
+def postgres_sql(sql: str) -> str:
+    """A test's SQLite-flavoured SQL for PostgreSQL: `?` placeholders, and the `user` table quoted (a reserved word)."""
+    return re.sub(r'(?<![."\w])user\b', '"user"', sql.replace("?", "%s"))
+
+
 def execute(data_dir, sql: str, *args) -> None:
     """A change made behind the server's back, as another process would, on the data directory's database."""
     url = database_url(data_dir)
@@ -271,7 +276,7 @@ def execute(data_dir, sql: str, *args) -> None:
         import psycopg
 
         with psycopg.connect(url) as db:
-            db.execute(re.sub(r'(?<![."\w])user\b', '"user"', sql.replace("?", "%s")), args)
+            db.execute(postgres_sql(sql), args)
         return
     import sqlite3
 
@@ -286,9 +291,9 @@ def query(data_dir, sql: str, *args) -> list[tuple]:
     if url:
         import psycopg
 
-        sql = re.sub(r'(?<![."\w])user\b', '"user"', sql.replace("?", "%s"))
         with psycopg.connect(url) as db:
-            return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in db.execute(sql, args).fetchall()]
+            rows = db.execute(postgres_sql(sql), args).fetchall()
+            return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows]
     import sqlite3
 
     with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:

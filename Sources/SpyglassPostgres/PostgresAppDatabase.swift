@@ -62,10 +62,15 @@ public final class PostgresAppDatabase: Service, Sendable {
     ) async throws -> Result {
         do {
             return try await client.withConnection(isolation: isolation) { connection in try await body(connection) }
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == Self.characterNotInRepertoire {
-            throw DomainError(
-                .invalidInput, "a text contains a character PostgreSQL cannot store (\(Self.reason(error)))")
+        } catch let error as PSQLError {
+            throw Self.domainError(error) ?? error
         }
+    }
+
+    /// The bad input a PostgreSQL error reports, or nil: text PostgreSQL cannot store.
+    static func domainError(_ error: PSQLError) -> DomainError? {
+        guard error.serverInfo?[.sqlState] == Self.characterNotInRepertoire else { return nil }
+        return DomainError(.invalidInput, "a text contains a character PostgreSQL cannot store (\(Self.reason(error)))")
     }
 
     /// SQLSTATE 22021, `character_not_in_repertoire`: e.g. U+0000 in text.

@@ -11,19 +11,19 @@ enum PostgresAlertRows {
     static func evaluate(
         _ event: NormalizedEvent, issueID: Int64, transitions: Set<AlertTrigger>, projectID: Int64,
         batch: PostgresWriterBatch, in sql: IngestSQL
-    ) async throws {
-        let rules = try await batch.rules(projectID: projectID, in: sql).filter { $0.applies(to: transitions) }
+    ) throws {
+        let rules = try batch.rules(projectID: projectID, in: sql).filter { $0.applies(to: transitions) }
         guard !rules.isEmpty else { return }
         let timestamp = event.timestamp.timeIntervalSince1970
         if rules.contains(where: \.countsEvents) {
-            try await sql.run(
+            try sql.run(
                 """
                 INSERT INTO issue_minute (issue_id, minute, count) VALUES (\(issueID), \(Int64((timestamp / 60).rounded(.down))), 1)
                 ON CONFLICT (issue_id, minute) DO UPDATE SET count = issue_minute.count + 1
                 """)
         }
         if let userKey = event.userKey, rules.contains(where: \.countsUsers) {
-            try await sql.run(
+            try sql.run(
                 """
                 UPDATE issue_user SET last_seen = GREATEST(coalesce(last_seen, 0), \(timestamp))
                 WHERE issue_id = \(issueID) AND user_key = \(userKey)
@@ -34,18 +34,18 @@ enum PostgresAlertRows {
         for entry in rules {
             if issueFirstSeen == nil {
                 issueFirstSeen =
-                    try await sql.row("SELECT first_seen FROM issue WHERE id = \(issueID)")
+                    try sql.row("SELECT first_seen FROM issue WHERE id = \(issueID)")
                     .map { Date(timeIntervalSince1970: try $0.decode(Double.self)) } ?? now
             }
             let context = AlertContext(
                 transitions: transitions, level: event.level, environment: event.environment, tags: event.tags,
                 issueFirstSeen: issueFirstSeen ?? now, now: now)
             guard
-                let trigger = try await evaluate(
-                    entry.rule, context, count: { try await count($0, issueID: issueID, now: now, batch: batch, in: sql) })
+                let trigger = try evaluate(
+                    entry.rule, context, count: { try count($0, issueID: issueID, now: now, batch: batch, in: sql) })
             else { continue }
             // The throttle: at most once per rule, issue and trigger within the rule's frequency.
-            if let lastFired = try await sql.row(
+            if let lastFired = try sql.row(
                 """
                 SELECT last_fired FROM alert_rule_issue
                 WHERE rule_id = \(entry.id) AND issue_id = \(issueID) AND trigger = \(trigger.rawValue)
@@ -53,13 +53,13 @@ enum PostgresAlertRows {
             {
                 continue
             }
-            try await sql.run(
+            try sql.run(
                 """
                 INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)
                 VALUES (\(entry.id), \(issueID), \(trigger.rawValue), \(now.timeIntervalSince1970))
                 ON CONFLICT (rule_id, issue_id, trigger) DO UPDATE SET last_fired = excluded.last_fired
                 """)
-            try await enqueue(entry.rule, trigger: trigger, event: event, issueID: issueID, projectID: projectID, in: sql)
+            try enqueue(entry.rule, trigger: trigger, event: event, issueID: issueID, projectID: projectID, batch: batch, in: sql)
         }
     }
 
@@ -72,8 +72,8 @@ enum PostgresAlertRows {
     /// it asks for ends the attempt, is read, and evaluation runs again. The rule reads the counts SQLite's writer
     /// reads, no more.
     private static func evaluate(
-        _ rule: AlertRule, _ context: AlertContext, count: (AlertCondition) async throws -> Int
-    ) async throws -> AlertTrigger? {
+        _ rule: AlertRule, _ context: AlertContext, count: (AlertCondition) throws -> Int
+    ) throws -> AlertTrigger? {
         var counts: [AlertCondition: Int] = [:]
         while true {
             do {
@@ -82,7 +82,7 @@ enum PostgresAlertRows {
                     return known
                 }
             } catch let needed as CountNeeded {
-                counts[needed.condition] = try await count(needed.condition)
+                counts[needed.condition] = try count(needed.condition)
             }
         }
     }
@@ -90,28 +90,28 @@ enum PostgresAlertRows {
     /// Events (or distinct users) of the issue within the condition's interval before `now`.
     static func count(
         _ condition: AlertCondition, issueID: Int64, now: Date, batch: PostgresWriterBatch, in sql: IngestSQL
-    ) async throws -> Int {
+    ) throws -> Int {
         switch condition {
         case .eventFrequency(_, let interval):
             let start = now.timeIntervalSince1970 - interval.seconds
             if interval.seconds <= 3600 {
                 let minute = Int64((start / 60).rounded(.down))
                 return Int(
-                    try await sql.row(
+                    try sql.row(
                         "SELECT coalesce(sum(count), 0)::bigint FROM issue_minute WHERE issue_id = \(issueID) AND minute >= \(minute)"
                     )?.decode(Int64.self) ?? 0)
             }
-            try await batch.flushHours(sql)
+            try batch.flushHours(sql)
             let hour = Int64((start / 3600).rounded(.down))
             return Int(
-                try await sql.row(
+                try sql.row(
                     "SELECT coalesce(sum(count), 0)::bigint FROM issue_hour WHERE issue_id = \(issueID) AND hour >= \(hour)"
                 )?.decode(Int64.self) ?? 0)
         case .uniqueUserFrequency(let threshold, let interval):
             // Only "more than threshold" matters: stop counting there.
             let limit = Int64(min(threshold, AlertCondition.maxCount) + 1)
             return Int(
-                try await sql.row(
+                try sql.row(
                     """
                     SELECT count(*) FROM (
                         SELECT 1 FROM issue_user WHERE issue_id = \(issueID) AND last_seen >= \(now.timeIntervalSince1970 - interval.seconds)
@@ -127,49 +127,154 @@ enum PostgresAlertRows {
     /// One outbox row per action, with the issue as it is now.
     static func enqueue(
         _ rule: AlertRule, trigger: AlertTrigger, event: NormalizedEvent, issueID: Int64, projectID: Int64,
-        in sql: IngestSQL
-    ) async throws {
+        batch: PostgresWriterBatch, in sql: IngestSQL
+    ) throws {
         guard
-            let row = try await sql.row(
+            let row = try sql.row(
                 """
-                SELECT p.slug, p.name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen, i.user_count,
-                    i.first_seen, i.last_seen
-                FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = \(issueID)
+                SELECT short_id, title, culprit, level, status, times_seen, user_count, first_seen, last_seen
+                FROM issue WHERE id = \(issueID)
                 """)
         else { return }
-        let (slug, projectName, shortID, title, culprit, level, status, timesSeen, userCount, firstSeen, lastSeen) =
-            try row.decode((String, String, Int64, String, String, String, String, Int64, Int64, Double, Double).self)
+        let (shortID, title, culprit, level, status, timesSeen, userCount, firstSeen, lastSeen) =
+            try row.decode((Int64, String, String, String, String, Int64, Int64, Double, Double).self)
+        let issue = IssueSnapshot(
+            shortID: shortID, title: title, culprit: culprit, level: level, status: status, timesSeen: timesSeen,
+            userCount: userCount, firstSeen: firstSeen, lastSeen: lastSeen)
+        try insert(
+            try notifications(rule, trigger: trigger, event: event, issueID: issueID, issue: issue, projectID: projectID, batch: batch, in: sql),
+            in: sql)
+    }
+
+    /// What an outbox row says of its issue.
+    struct IssueSnapshot {
+        var shortID: Int64
+        var title: String
+        var culprit: String
+        var level: String
+        var status: String
+        var timesSeen: Int64
+        var userCount: Int64
+        var firstSeen: Double
+        var lastSeen: Double
+    }
+
+    /// An outbox row (`notification`).
+    struct Notification {
+        var projectID: Int64
+        var ruleID: Int64?
+        var ruleName: String
+        var issueID: Int64
+        var trigger: String
+        var channel: String
+        var target: String
+        var action: String
+        var content: String
+        var at: Double
+    }
+
+    /// The outbox rows of a rule that fired for an issue: one per action (none for "e-mail the members" when the
+    /// project has no active member).
+    static func notifications(
+        _ rule: AlertRule, trigger: AlertTrigger, event: NormalizedEvent, issueID: Int64, issue: IssueSnapshot,
+        projectID: Int64, batch: PostgresWriterBatch, in sql: IngestSQL
+    ) throws -> [Notification] {
+        let project = try batch.project(projectID, in: sql)
         let content = NotificationContent(
-            projectID: projectID, projectSlug: slug, projectName: projectName, issueID: issueID,
-            shortID: "\(slug.uppercased())-\(shortID)", title: title, culprit: culprit, level: level, status: status,
-            count: Int(timesSeen), userCount: Int(userCount), firstSeen: Date(timeIntervalSince1970: firstSeen),
-            lastSeen: Date(timeIntervalSince1970: lastSeen), eventID: event.eventID, release: event.release,
-            environment: event.environment)
+            projectID: projectID, projectSlug: project.slug, projectName: project.name, issueID: issueID,
+            shortID: "\(project.slug.uppercased())-\(issue.shortID)", title: issue.title, culprit: issue.culprit,
+            level: issue.level, status: issue.status, count: Int(issue.timesSeen), userCount: Int(issue.userCount),
+            firstSeen: Date(timeIntervalSince1970: issue.firstSeen), lastSeen: Date(timeIntervalSince1970: issue.lastSeen),
+            eventID: event.eventID, release: event.release, environment: event.environment)
         let contentText = JSONWriter.string(content.json)
-        let now = event.received.timeIntervalSince1970
+        var rows: [Notification] = []
         for var action in rule.actions {
             let target: String
             switch action {
             case .email(.members):
-                let addresses = try await sql.rows(
-                    """
-                    SELECT u.email FROM project_member m JOIN "user" u ON u.id = m.user_id
-                    WHERE m.project_id = \(projectID) AND u.is_active = 1 ORDER BY u.id
-                    """
-                ).map { try $0.decode(String.self) }
+                let addresses = try batch.memberEmails(projectID, in: sql)
                 guard !addresses.isEmpty else { continue }
                 action = .email(.addresses(addresses))
                 target = addresses.joined(separator: ", ")
             case .email(.addresses(let addresses)): target = addresses.joined(separator: ", ")
             case .webhook(let url, _), .slack(let url), .discord(let url): target = url
             }
-            try await sql.run(
+            rows.append(
+                Notification(
+                    projectID: projectID, ruleID: rule.id, ruleName: rule.name, issueID: issueID, trigger: trigger.rawValue,
+                    channel: action.channel, target: target, action: JSONWriter.string(.object(action.json)),
+                    content: contentText, at: event.received.timeIntervalSince1970))
+        }
+        return rows
+    }
+
+    /// Writes outbox rows, in order, in one statement.
+    static func insert(_ rows: [Notification], in sql: IngestSQL) throws {
+        guard !rows.isEmpty else { return }
+        let ruleIDs = Nullable(rows.map(\.ruleID), placeholder: 0)
+        try sql.run(
+            """
+            INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
+                created_at, next_attempt)
+            SELECT v.project_id, CASE WHEN v.has_rule_id THEN v.rule_id END, v.rule_name, v.issue_id, v.trigger, v.channel, v.target, v.action, v.content,
+                v.at, v.at
+            FROM unnest(\(rows.map(\.projectID))::bigint[], \(ruleIDs.values)::bigint[], \(ruleIDs.present)::boolean[],
+                \(rows.map(\.ruleName))::text[],
+                \(rows.map(\.issueID))::bigint[], \(rows.map(\.trigger))::text[], \(rows.map(\.channel))::text[],
+                \(rows.map(\.target))::text[], \(rows.map(\.action))::text[], \(rows.map(\.content))::text[],
+                \(rows.map(\.at))::float8[])
+                WITH ORDINALITY AS v(project_id, rule_id, has_rule_id, rule_name, issue_id, trigger, channel, target, action, content, at, position)
+            ORDER BY v.position
+            """)
+    }
+
+    /// A new issue of an event set, for its rules.
+    struct NewIssue {
+        var event: NormalizedEvent
+        var issueID: Int64
+        var projectID: Int64
+        var issue: IssueSnapshot
+    }
+
+    /// Evaluates the rules of new issues (no throttle row can exist for an issue just made) and writes what fires in
+    /// two statements. Returns the issues whose rules need counts from the database, for ``evaluate(_:issueID:transitions:projectID:batch:in:)``.
+    static func evaluateNew(_ issues: [NewIssue], batch: PostgresWriterBatch, in sql: IngestSQL) throws -> [NewIssue] {
+        var needCounts: [NewIssue] = []
+        var fired: [(rule: Int64, issue: Int64, trigger: String, at: Double)] = []
+        var notifications: [Notification] = []
+        for new in issues {
+            let rules = try batch.rules(projectID: new.projectID, in: sql).filter { $0.applies(to: [.newIssue]) }
+            let context = AlertContext(
+                transitions: [.newIssue], level: new.event.level, environment: new.event.environment, tags: new.event.tags,
+                issueFirstSeen: Date(timeIntervalSince1970: new.issue.firstSeen), now: new.event.received)
+            var triggers: [(WriterAlertRule, AlertTrigger)] = []
+            do {
+                for entry in rules {
+                    if let trigger = try entry.rule.evaluate(context, count: { throw CountNeeded(condition: $0) }) {
+                        triggers.append((entry, trigger))
+                    }
+                }
+            } catch is CountNeeded {
+                needCounts.append(new)
+                continue
+            }
+            for (entry, trigger) in triggers {
+                fired.append((entry.id, new.issueID, trigger.rawValue, new.event.received.timeIntervalSince1970))
+                notifications += try Self.notifications(
+                    entry.rule, trigger: trigger, event: new.event, issueID: new.issueID, issue: new.issue,
+                    projectID: new.projectID, batch: batch, in: sql)
+            }
+        }
+        if !fired.isEmpty {
+            try sql.run(
                 """
-                INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
-                    created_at, next_attempt)
-                VALUES (\(projectID), \(rule.id)::bigint, \(rule.name), \(issueID), \(trigger.rawValue), \(action.channel),
-                    \(target), \(JSONWriter.string(.object(action.json))), \(contentText), \(now), \(now))
+                INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)
+                SELECT * FROM unnest(\(fired.map(\.rule))::bigint[], \(fired.map(\.issue))::bigint[],
+                    \(fired.map(\.trigger))::text[], \(fired.map(\.at))::float8[])
+                ON CONFLICT (rule_id, issue_id, trigger) DO UPDATE SET last_fired = excluded.last_fired
                 """)
         }
+        try insert(notifications, in: sql)
+        return needCounts
     }
 }

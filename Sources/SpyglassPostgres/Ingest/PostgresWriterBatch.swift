@@ -52,6 +52,8 @@ final class PostgresWriterBatch {
     private var releases: [ReleaseKey: (id: Int64, span: EventTimeSpan)] = [:]
     private var environments: [EnvironmentKey: EventTimeSpan] = [:]
     private var rules: [Int64: [WriterAlertRule]] = [:]
+    private var projects: [Int64: (slug: String, name: String)] = [:]
+    private var memberEmails: [Int64: [String]] = [:]
     private var tags: [TagKey: (count: Int64, first: Double, last: Double)] = [:]
     private var hours: [HourKey: Int64] = [:]
 
@@ -70,7 +72,7 @@ final class PostgresWriterBatch {
     }
 
     /// The event's release id, writing the release (and its environment) when the batch has not yet.
-    func recordRelease(_ event: NormalizedEvent, projectID: Int64, in sql: IngestSQL) async throws -> Int64? {
+    func recordRelease(_ event: NormalizedEvent, projectID: Int64, in sql: IngestSQL) throws -> Int64? {
         guard let version = event.release else { return nil }
         let timestamp = event.timestamp.timeIntervalSince1970
         let key = ReleaseKey(projectID: projectID, version: version)
@@ -79,7 +81,7 @@ final class PostgresWriterBatch {
             releaseID = seen.id
             releases[key]?.span.widen(timestamp)
         } else {
-            releaseID = try await PostgresLifecycleRows.recordRelease(
+            releaseID = try PostgresLifecycleRows.recordRelease(
                 version, timestamp: timestamp, received: event.received.timeIntervalSince1970, projectID: projectID, in: sql)
             releases[key] = (releaseID, EventTimeSpan(timestamp))
         }
@@ -88,7 +90,7 @@ final class PostgresWriterBatch {
             if environments[key] != nil {
                 environments[key]?.widen(timestamp)
             } else {
-                try await PostgresLifecycleRows.recordEnvironment(
+                try PostgresLifecycleRows.recordEnvironment(
                     environment, releaseID: releaseID, first: timestamp, last: timestamp, in: sql)
                 environments[key] = EventTimeSpan(timestamp)
             }
@@ -97,9 +99,9 @@ final class PostgresWriterBatch {
     }
 
     /// The project's enabled rules, in id order, read once per batch; a rule whose spec no longer parses is left out.
-    func rules(projectID: Int64, in sql: IngestSQL) async throws -> [WriterAlertRule] {
+    func rules(projectID: Int64, in sql: IngestSQL) throws -> [WriterAlertRule] {
         if let cached = rules[projectID] { return cached }
-        let rows = try await sql.rows(
+        let rows = try sql.rows(
             """
             SELECT id, spec, frequency_minutes, on_new, on_regression, on_reappeared, counts_events, counts_users
             FROM alert_rule WHERE project_id = \(projectID) AND enabled = 1 ORDER BY id
@@ -113,6 +115,30 @@ final class PostgresWriterBatch {
         }
         rules[projectID] = loaded
         return loaded
+    }
+
+    /// The project's slug and name (for outbox rows), read once per batch.
+    func project(_ projectID: Int64, in sql: IngestSQL) throws -> (slug: String, name: String) {
+        if let cached = projects[projectID] { return cached }
+        guard let row = try sql.row("SELECT slug, name FROM project WHERE id = \(projectID)") else {
+            throw DomainError(.notFound, "project \(projectID) no longer exists")
+        }
+        let project = try row.decode((String, String).self)
+        projects[projectID] = project
+        return project
+    }
+
+    /// The e-mail addresses of the project's active members, in user id order, read once per batch.
+    func memberEmails(_ projectID: Int64, in sql: IngestSQL) throws -> [String] {
+        if let cached = memberEmails[projectID] { return cached }
+        let addresses = try sql.rows(
+            """
+            SELECT u.email FROM project_member m JOIN "user" u ON u.id = m.user_id
+            WHERE m.project_id = \(projectID) AND u.is_active = 1 ORDER BY u.id
+            """
+        ).map { try $0.decode(String.self) }
+        memberEmails[projectID] = addresses
+        return addresses
     }
 
     /// Counts an event of the issue under a tag, to be written by ``finish(_:)``.
@@ -131,12 +157,12 @@ final class PostgresWriterBatch {
     }
 
     /// Writes the hourly counts gathered so far: one upsert of every (issue, hour) pair, in key order.
-    func flushHours(_ sql: IngestSQL) async throws {
+    func flushHours(_ sql: IngestSQL) throws {
         guard !hours.isEmpty else { return }
         let keys = hours.keys.sorted()
         let counts = keys.map { hours[$0] ?? 0 }
         hours = [:]
-        try await sql.run(
+        try sql.run(
             """
             INSERT INTO issue_hour (issue_id, hour, count)
             SELECT * FROM unnest(\(keys.map(\.issueID))::bigint[], \(keys.map(\.hour))::bigint[], \(counts)::bigint[])
@@ -146,20 +172,20 @@ final class PostgresWriterBatch {
 
     /// Writes what the batch gathered: widened first/last event times, tag and hourly counts. Call once, before the
     /// commit.
-    func finish(_ sql: IngestSQL) async throws {
+    func finish(_ sql: IngestSQL) throws {
         for (id, span) in releases.values where span.isWidened {
-            try await PostgresLifecycleRows.widenRelease(id, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
+            try PostgresLifecycleRows.widenRelease(id, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
         }
         for (key, span) in environments where span.isWidened {
-            try await PostgresLifecycleRows.recordEnvironment(
+            try PostgresLifecycleRows.recordEnvironment(
                 key.environment, releaseID: key.releaseID, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
         }
-        try await flushHours(sql)
+        try flushHours(sql)
         guard !tags.isEmpty else { return }
         let keys = tags.keys.sorted()
         let values = keys.map { tags[$0] ?? (0, 0, 0) }
         tags = [:]
-        try await sql.run(
+        try sql.run(
             """
             INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen)
             SELECT * FROM unnest(\(keys.map(\.issueID))::bigint[], \(keys.map(\.key))::text[], \(keys.map(\.value))::text[],

@@ -45,6 +45,60 @@ struct IngestContractTests {
         }
     }
 
+    /// PostgreSQL writes a batch's plain events as a set (a statement per table): out-of-order times, equal
+    /// times, releases on some events only, users seen again, a duplicate, a resolved issue and a side item in the same batch leave
+    /// the rows that one event after another leaves (SQLite).
+    @Test func aBatchOfEventsInAnyOrderLeavesTheColumnsThatOneByOneLeaves() async throws {
+        try await expectSameRows { store in
+            let project = try await store.createProject(slug: "alpha")
+            let dictionaries = PayloadDictionaryCache()
+            _ = try await store.commitBatch([work(project, try event(store, 1, "resolved soon", at: 0))], dictionaries: dictionaries)
+            try await store.execute("UPDATE issue SET status = 'resolved', substatus = NULL, resolution = 'now' WHERE short_id = 1")
+            var withReport = work(project, try event(store, 9, "new with a report", at: 5))
+            withReport.userReports = [UserReport(eventID: eventID(9), name: "Ann", email: "ann@example.com", comments: "broke", received: store.now)]
+            let batch = try await store.commitBatch(
+                [
+                    work(project, try event(store, 2, "boom", at: 100, level: "error", user: "a", release: "1.0")),
+                    work(project, try event(store, 3, "boom", at: 50, level: "warning", user: "b", release: "1.1")),
+                    work(project, try event(store, 4, "boom", at: 100, level: "fatal", user: "a")),
+                    work(project, try event(store, 5, "resolved soon", at: 60)),
+                    work(project, try event(store, 3, "boom", at: 70)),
+                    work(project, try event(store, 6, "boom", at: 200, level: "info")),
+                    withReport,
+                    work(project, try event(store, 7, "boom", at: 150, level: "error", release: "2.0")),
+                    work(project, try event(store, 8, "resolved soon", at: 61)),
+                ], dictionaries: dictionaries)
+            #expect(batch.receipts.map(\.eventStored) == [true, true, true, true, false, true, true, true, true])
+            func boom() async throws -> [String: String] {
+                try #require(
+                    try await store.rows(
+                        """
+                        SELECT i.times_seen, i.user_count, i.level, i.last_release, f.event_id AS first, l.event_id AS last
+                        FROM issue i JOIN event f ON f.id = i.first_event_id JOIN event l ON l.id = i.last_event_id
+                        WHERE i.title = 'boom'
+                        """
+                    ).first)
+            }
+            #expect(try await boom() == ["times_seen": "5", "user_count": "2", "level": "info", "last_release": "1.0", "first": eventID(3), "last": eventID(6)])
+            // The next batch joins the stored issue: a later event without a release, an earlier one with one, the
+            // earliest of all.
+            _ = try await store.commitBatch(
+                [
+                    work(project, try event(store, 10, "boom", at: 300, level: "warning", user: "c")),
+                    work(project, try event(store, 11, "boom", at: 250, release: "3.0")),
+                    work(project, try event(store, 12, "boom", at: -10, user: "c")),
+                    work(project, try event(store, 13, "boom", at: 300, level: "debug")),
+                    work(project, try event(store, 14, "boom", at: -10, level: "fatal")),
+                ], dictionaries: dictionaries)
+            // Of equal times, the last event is the issue's last and the first its first.
+            #expect(try await boom() == ["times_seen": "10", "user_count": "3", "level": "debug", "last_release": "1.0", "first": eventID(12), "last": eventID(13)])
+            // The resolved issue regressed with its first event of the batch, once.
+            #expect(try await store.rows("SELECT event_id FROM event WHERE pinned = 1") == [["event_id": eventID(5)]])
+            #expect(try await store.value("SELECT count(*) FROM issue_activity WHERE type = 'set_regression'") == "1")
+            #expect(try await store.value("SELECT count(*) FROM user_report") == "1")
+        }
+    }
+
     @Test func aDuplicateEventIDIsStoredOnce() async throws {
         try await expectSameRows { store in
             let project = try await store.createProject(slug: "alpha")
@@ -314,11 +368,11 @@ struct IngestContractTests {
     /// An event of `message` (its grouping), received and sent `offset` seconds after the store's clock; `raw`:
     /// with the bytes as sent, as the ingest controller sets them.
     private func event(
-        _ store: TestStore, _ n: Int, _ message: String, at offset: TimeInterval = 0, user: String? = nil,
+        _ store: TestStore, _ n: Int, _ message: String, at offset: TimeInterval = 0, level: String = "error", user: String? = nil,
         tags: [String: String] = [:], release: String? = nil, environment: String? = nil, raw: Bool = false
     ) throws -> NormalizedEvent {
         var object: JSONObject = [
-            "event_id": .string(eventID(n)), "message": .string(message), "level": "error", "platform": "python",
+            "event_id": .string(eventID(n)), "message": .string(message), "level": .string(level), "platform": "python",
             "timestamp": .number(JSONNumber(store.now.timeIntervalSince1970 + offset)),
             "extra": .object(["n": .number(JSONNumber(Int64(n)))]),
         ]

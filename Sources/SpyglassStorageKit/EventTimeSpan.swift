@@ -9,6 +9,12 @@ package struct EventTimeSpan: Equatable {
         seen = written
     }
 
+    /// A row written with the range `written` (the times of the events a batch has already gathered).
+    package init(written: ClosedRange<Double>) {
+        self.written = written
+        seen = written
+    }
+
     package mutating func widen(_ timestamp: Double) {
         seen = min(seen.lowerBound, timestamp)...max(seen.upperBound, timestamp)
     }

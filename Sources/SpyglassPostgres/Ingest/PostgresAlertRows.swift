@@ -53,13 +53,8 @@ enum PostgresAlertRows {
             {
                 continue
             }
-            try sql.run(
-                """
-                INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)
-                VALUES (\(entry.id), \(issueID), \(trigger.rawValue), \(now.timeIntervalSince1970))
-                ON CONFLICT (rule_id, issue_id, trigger) DO UPDATE SET last_fired = excluded.last_fired
-                """)
-            try enqueue(entry.rule, trigger: trigger, event: event, issueID: issueID, projectID: projectID, batch: batch, in: sql)
+            let fired = Fired(ruleID: entry.id, issueID: issueID, trigger: trigger.rawValue, at: now.timeIntervalSince1970)
+            try enqueue(entry.rule, trigger: trigger, fired: fired, event: event, projectID: projectID, batch: batch, in: sql)
         }
     }
 
@@ -124,18 +119,19 @@ enum PostgresAlertRows {
         }
     }
 
-    /// One outbox row per action, with the issue as it is now.
+    /// The rule's throttle row and one outbox row per action, with the issue as it is now.
     static func enqueue(
-        _ rule: AlertRule, trigger: AlertTrigger, event: NormalizedEvent, issueID: Int64, projectID: Int64,
+        _ rule: AlertRule, trigger: AlertTrigger, fired: Fired, event: NormalizedEvent, projectID: Int64,
         batch: PostgresWriterBatch, in sql: IngestSQL
     ) throws {
+        let issueID = fired.issueID
         guard
             let row = try sql.row(
                 """
                 SELECT short_id, title, culprit, level, status, times_seen, user_count, first_seen, last_seen
                 FROM issue WHERE id = \(issueID)
                 """)
-        else { return }
+        else { return try insert([], fired: [fired], in: sql) }
         let (shortID, title, culprit, level, status, timesSeen, userCount, firstSeen, lastSeen) =
             try row.decode((Int64, String, String, String, String, Int64, Int64, Double, Double).self)
         let issue = IssueSnapshot(
@@ -143,7 +139,7 @@ enum PostgresAlertRows {
             userCount: userCount, firstSeen: firstSeen, lastSeen: lastSeen)
         try insert(
             try notifications(rule, trigger: trigger, event: event, issueID: issueID, issue: issue, projectID: projectID, batch: batch, in: sql),
-            in: sql)
+            fired: [fired], in: sql)
     }
 
     /// What an outbox row says of its issue.
@@ -208,16 +204,31 @@ enum PostgresAlertRows {
         return rows
     }
 
-    /// Writes outbox rows, in order, in one statement.
-    static func insert(_ rows: [Notification], in sql: IngestSQL) throws {
-        guard !rows.isEmpty else { return }
+    /// A rule that fired for an issue: its throttle row (`alert_rule_issue`).
+    struct Fired {
+        var ruleID: Int64
+        var issueID: Int64
+        var trigger: String
+        var at: Double
+    }
+
+    /// Writes outbox rows, in order, and the throttle rows of the rules that fired, in one statement.
+    static func insert(_ rows: [Notification], fired: [Fired] = [], in sql: IngestSQL) throws {
+        guard !rows.isEmpty || !fired.isEmpty else { return }
         let ruleIDs = Nullable(rows.map(\.ruleID), placeholder: 0)
         try sql.run(
             """
+            WITH fired AS (
+                INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)
+                SELECT * FROM unnest(\(fired.map(\.ruleID))::bigint[], \(fired.map(\.issueID))::bigint[],
+                    \(fired.map(\.trigger))::text[], \(fired.map(\.at))::float8[])
+                ON CONFLICT (rule_id, issue_id, trigger) DO UPDATE SET last_fired = excluded.last_fired
+                RETURNING 1
+            )
             INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
                 created_at, next_attempt)
-            SELECT v.project_id, CASE WHEN v.has_rule_id THEN v.rule_id END, v.rule_name, v.issue_id, v.trigger, v.channel, v.target, v.action, v.content,
-                v.at, v.at
+            SELECT v.project_id, CASE WHEN v.has_rule_id THEN v.rule_id END, v.rule_name, v.issue_id, v.trigger, v.channel,
+                v.target, v.action, v.content, v.at, v.at
             FROM unnest(\(rows.map(\.projectID))::bigint[], \(ruleIDs.values)::bigint[], \(ruleIDs.present)::boolean[],
                 \(rows.map(\.ruleName))::text[],
                 \(rows.map(\.issueID))::bigint[], \(rows.map(\.trigger))::text[], \(rows.map(\.channel))::text[],
@@ -237,10 +248,10 @@ enum PostgresAlertRows {
     }
 
     /// Evaluates the rules of new issues (no throttle row can exist for an issue just made) and writes what fires in
-    /// two statements. Returns the issues whose rules need counts from the database, for ``evaluate(_:issueID:transitions:projectID:batch:in:)``.
+    /// one statement. Returns the issues whose rules need counts from the database, for ``evaluate(_:issueID:transitions:projectID:batch:in:)``.
     static func evaluateNew(_ issues: [NewIssue], batch: PostgresWriterBatch, in sql: IngestSQL) throws -> [NewIssue] {
         var needCounts: [NewIssue] = []
-        var fired: [(rule: Int64, issue: Int64, trigger: String, at: Double)] = []
+        var fired: [Fired] = []
         var notifications: [Notification] = []
         for new in issues {
             let rules = try batch.rules(projectID: new.projectID, in: sql).filter { $0.applies(to: [.newIssue]) }
@@ -259,22 +270,13 @@ enum PostgresAlertRows {
                 continue
             }
             for (entry, trigger) in triggers {
-                fired.append((entry.id, new.issueID, trigger.rawValue, new.event.received.timeIntervalSince1970))
+                fired.append(Fired(ruleID: entry.id, issueID: new.issueID, trigger: trigger.rawValue, at: new.event.received.timeIntervalSince1970))
                 notifications += try Self.notifications(
                     entry.rule, trigger: trigger, event: new.event, issueID: new.issueID, issue: new.issue,
                     projectID: new.projectID, batch: batch, in: sql)
             }
         }
-        if !fired.isEmpty {
-            try sql.run(
-                """
-                INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)
-                SELECT * FROM unnest(\(fired.map(\.rule))::bigint[], \(fired.map(\.issue))::bigint[],
-                    \(fired.map(\.trigger))::text[], \(fired.map(\.at))::float8[])
-                ON CONFLICT (rule_id, issue_id, trigger) DO UPDATE SET last_fired = excluded.last_fired
-                """)
-        }
-        try insert(notifications, in: sql)
+        try insert(notifications, fired: fired, in: sql)
         return needCounts
     }
 }

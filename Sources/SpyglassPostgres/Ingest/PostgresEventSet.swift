@@ -234,21 +234,10 @@ extension PostgresEventSet {
             payloads.append(ByteBuffer(bytes: stored.blob))
             raws.append(stored.raw ? 1 : 0)
         }
-        let releases = try members.map { try batch.recordRelease($0.event, projectID: $0.projectID, in: sql) }
-
-        if !newDictionaries.isEmpty {
-            let data = members.compactMap { $0.makes.map { ByteBuffer(bytes: $0.data) } }
-            try sql.run(
-                """
-                INSERT INTO payload_dictionary (id, project_id, data)
-                SELECT * FROM unnest(\(ids.dictionaries)::bigint[], \(newDictionaries.map(\.projectID))::bigint[], \(data)::bytea[])
-                """)
-        }
-        if !newIssues.isEmpty { try insertIssues(ids, in: sql) }
-
+        let releases = try batch.recordReleases(members.map { ($0.event, $0.projectID) }, in: sql)
+        if !newIssues.isEmpty { try insertIssues(ids, releases: releases, in: sql) }
         let inserted = try insertEvents(ids, payloads: payloads, raws: raws, issueID: issueID, in: sql)
-        let newUsers = try insertUsers(inserted, ids: ids, issueID: issueID, in: sql)
-        let issues = try updateIssues(inserted, ids: ids, newUsers: newUsers, issueID: issueID, in: sql)
+        let issues = try updateIssues(inserted, ids: ids, issueID: issueID, in: sql)
 
         var transitions = [Set<AlertTrigger>](repeating: [], count: members.count)
         for (position, member) in members.enumerated() where inserted.contains(position) {
@@ -257,10 +246,7 @@ extension PostgresEventSet {
             for tag in member.event.tags { batch.countTag(tag, issueID: issueID(member.issue), timestamp: timestamp) }
             batch.countHour(Int64((timestamp / 3600).rounded(.down)), issueID: issueID(member.issue))
         }
-        if !newIssues.isEmpty {
-            try recordNewIssues(ids, releases: releases, in: sql)
-            for issue in newIssues { transitions[issue.member].insert(.newIssue) }
-        }
+        for issue in newIssues { transitions[issue.member].insert(.newIssue) }
         // An issue resolved or ignored since the batch began (by the API, meanwhile): the lifecycle runs once, with
         // its first event of the set.
         for (id, state) in issues.states.sorted(by: { $0.key < $1.key }) where state.status != .unresolved {
@@ -321,9 +307,9 @@ extension PostgresEventSet {
                         RETURNING project.id, project.next_short_id - v.n AS first
                     )
                     SELECT
-                        ARRAY(SELECT nextval(pg_get_serial_sequence('issue', 'id')) FROM generate_series(1, \(Int64(projects.count)))),
-                        ARRAY(SELECT nextval(pg_get_serial_sequence('payload_dictionary', 'id')) FROM generate_series(1, \(Int64(dictionaries)))),
-                        ARRAY(SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, \(Int64(events)))),
+                        ARRAY(SELECT nextval(pg_get_serial_sequence('issue', 'id')) FROM generate_series(1, \(Int64(projects.count))::bigint)),
+                        ARRAY(SELECT nextval(pg_get_serial_sequence('payload_dictionary', 'id')) FROM generate_series(1, \(Int64(dictionaries))::bigint)),
+                        ARRAY(SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, \(Int64(events))::bigint)),
                         ARRAY(SELECT id FROM taken ORDER BY id), ARRAY(SELECT first FROM taken ORDER BY id)
                     """)
             else { throw DomainError(.unavailable, "no ids were drawn for the batch") }
@@ -343,10 +329,40 @@ extension PostgresEventSet {
         }
     }
 
-    /// The new issues, with their search rows, counters at zero (``updateIssues`` counts their events).
-    private func insertIssues(_ ids: Identities, in sql: IngestSQL) throws {
+    /// The new issues, with their search rows, counters at zero (``updateIssues`` counts their events), their
+    /// hashes, the payload dictionaries their first events made (each its primary hash's), their counts per
+    /// release and environment and their "first seen" activity
+    /// (``PostgresLifecycleRows/issueCreated(_:releaseID:event:in:)`` for the set): one statement.
+    private func insertIssues(_ ids: Identities, releases memberReleases: [Int64?], in sql: IngestSQL) throws {
         let events = newIssues.map { members[$0.member].event }
         let releases = Nullable(events.map(\.release), placeholder: "")
+        let dictionaryData = members.compactMap { $0.makes.map { ByteBuffer(bytes: $0.data) } }
+        var hashProjects: [Int64] = []
+        var hashTexts: [String] = []
+        var hashIssues: [Int64] = []
+        var hashDictionaries: [Int64?] = []
+        for (index, issue) in newIssues.enumerated() {
+            let made = members[issue.member].makes.map { ids.dictionaries[$0.index] }
+            for (position, hash) in issue.hashes.enumerated() {
+                hashProjects.append(issue.projectID)
+                hashTexts.append(hash)
+                hashIssues.append(ids.issues[index])
+                hashDictionaries.append(position == 0 ? made : nil)
+            }
+        }
+        let dictionary = Nullable(hashDictionaries, placeholder: 0)
+        var perRelease: [Int64: Int64] = [:]
+        var perEnvironment: [ReleaseEnvironment: Int64] = [:]
+        for issue in newIssues {
+            guard let release = memberReleases[issue.member] else { continue }
+            perRelease[release, default: 0] += 1
+            if let environment = members[issue.member].event.environment {
+                perEnvironment[ReleaseEnvironment(releaseID: release, environment: environment), default: 0] += 1
+            }
+        }
+        let releaseIDs = perRelease.keys.sorted()
+        let environments = perEnvironment.keys.sorted { ($0.releaseID, $0.environment) < ($1.releaseID, $1.environment) }
+        let activityData = events.map { JSONWriter.string(["release": $0.release.map(JSONValue.string) ?? .null]) }
         try sql.run(
             """
             WITH issues AS (
@@ -360,12 +376,40 @@ extension PostgresEventSet {
                     \(events.map(\.level))::text[], \(events.map { $0.timestamp.timeIntervalSince1970 })::float8[],
                     \(releases.values)::text[], \(releases.present)::boolean[])
                     AS v(id, project_id, short_id, title, culprit, type, metadata, level, ts, release, has_release)
-                RETURNING id
+                RETURNING 1
+            ), dictionaries AS (
+                INSERT INTO payload_dictionary (id, project_id, data)
+                SELECT * FROM unnest(\(ids.dictionaries)::bigint[], \(newDictionaries.map(\.projectID))::bigint[],
+                    \(dictionaryData)::bytea[])
+                RETURNING 1
+            ), hashes AS (
+                INSERT INTO grouping_hash (project_id, hash, config, issue_id, dictionary_id)
+                SELECT v.project_id, v.hash, \(Grouping.config), v.issue_id, CASE WHEN v.has_dictionary THEN v.dictionary END
+                FROM unnest(\(hashProjects)::bigint[], \(hashTexts)::text[], \(hashIssues)::bigint[], \(dictionary.values)::bigint[],
+                    \(dictionary.present)::boolean[]) AS v(project_id, hash, issue_id, dictionary, has_dictionary)
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+            ), releases AS (
+                UPDATE release SET new_issues = release.new_issues + v.n
+                FROM unnest(\(releaseIDs)::bigint[], \(releaseIDs.map { perRelease[$0, default: 0] })::bigint[]) AS v(id, n)
+                WHERE release.id = v.id
+                RETURNING 1
+            ), environments AS (
+                UPDATE release_environment SET new_issues = release_environment.new_issues + v.n
+                FROM unnest(\(environments.map(\.releaseID))::bigint[], \(environments.map(\.environment))::text[],
+                    \(environments.map { perEnvironment[$0, default: 0] })::bigint[]) AS v(release_id, environment, n)
+                WHERE release_environment.release_id = v.release_id AND release_environment.environment = v.environment
+                RETURNING 1
+            ), activity AS (
+                INSERT INTO issue_activity (issue_id, type, user_id, data, created_at)
+                SELECT v.id, \(ActivityKind.firstSeen.rawValue), NULL, v.data, v.created_at
+                FROM unnest(\(ids.issues)::bigint[], \(activityData)::text[],
+                    \(events.map { $0.received.timeIntervalSince1970 })::float8[]) AS v(id, data, created_at)
+                RETURNING 1
             )
             INSERT INTO issue_search (issue_id, title, culprit, message)
             SELECT * FROM unnest(\(ids.issues)::bigint[], \(events.map(\.summary.title))::text[],
                 \(events.map(\.summary.culprit))::text[], \(events.map(\.summary.message))::text[])
-            WHERE (SELECT count(*) FROM issues) > 0
             """)
     }
 
@@ -404,71 +448,28 @@ extension PostgresEventSet {
         var positions = Set<Int>()
         for (position, id) in ids.events.enumerated() where storedIDs.contains(id) { positions.insert(position) }
 
-        // The new issues' hashes, each primary one with the dictionary its event made.
-        var hashProjects: [Int64] = []
-        var hashTexts: [String] = []
-        var hashIssues: [Int64] = []
-        var dictionaries: [Int64?] = []
-        for (index, issue) in newIssues.enumerated() {
-            let made = members[issue.member].makes.map { ids.dictionaries[$0.index] }
-            for (position, hash) in issue.hashes.enumerated() {
-                hashProjects.append(issue.projectID)
-                hashTexts.append(hash)
-                hashIssues.append(ids.issues[index])
-                dictionaries.append(position == 0 ? made : nil)
-            }
-        }
-        if !hashTexts.isEmpty {
-            let dictionary = Nullable(dictionaries, placeholder: 0)
-            try sql.run(
-                """
-                INSERT INTO grouping_hash (project_id, hash, config, issue_id, dictionary_id)
-                SELECT v.project_id, v.hash, \(Grouping.config), v.issue_id, CASE WHEN v.has_dictionary THEN v.dictionary END
-                FROM unnest(\(hashProjects)::bigint[], \(hashTexts)::text[], \(hashIssues)::bigint[], \(dictionary.values)::bigint[],
-                    \(dictionary.present)::boolean[]) AS v(project_id, hash, issue_id, dictionary, has_dictionary)
-                ON CONFLICT DO NOTHING
-                """)
-        }
         return positions
     }
 
-    /// Records the users of the stored events per issue; returns how many are new to each issue.
-    private func insertUsers(
-        _ inserted: Set<Int>, ids: Identities, issueID: (IssueRef) -> Int64, in sql: IngestSQL
-    ) throws -> [Int64: Int64] {
-        var issues: [Int64] = []
-        var keys: [String] = []
-        var times: [Double] = []
-        for (position, member) in members.enumerated() where inserted.contains(position) {
-            guard let key = member.event.userKey else { continue }
-            issues.append(issueID(member.issue))
-            keys.append(key)
-            times.append(member.event.timestamp.timeIntervalSince1970)
-        }
-        guard !keys.isEmpty else { return [:] }
-        var newUsers: [Int64: Int64] = [:]
-        for row in try sql.rows(
-            """
-            INSERT INTO issue_user (issue_id, user_key, last_seen)
-            SELECT * FROM unnest(\(issues)::bigint[], \(keys)::text[], \(times)::float8[])
-            ON CONFLICT DO NOTHING RETURNING issue_id
-            """)
-        {
-            newUsers[try row.decode(Int64.self), default: 0] += 1
-        }
-        return newUsers
-    }
-
-    /// The counters of every issue the stored events joined, moved once per issue; returns each issue as the
-    /// events left it and its first event in the set.
+    /// The counters of every issue the stored events joined, moved once per issue, with the users the events
+    /// bring (`issue_user`, in the same statement); returns each issue as the events left it and its first event
+    /// in the set.
     private func updateIssues(
-        _ inserted: Set<Int>, ids: Identities, newUsers: [Int64: Int64], issueID: (IssueRef) -> Int64, in sql: IngestSQL
+        _ inserted: Set<Int>, ids: Identities, issueID: (IssueRef) -> Int64, in sql: IngestSQL
     ) throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int]) {
         var tallies: [Int64: Tally] = [:]
         var order: [Int64] = []
         var firstMember: [Int64: Int] = [:]
+        var userIssues: [Int64] = []
+        var userKeys: [String] = []
+        var userTimes: [Double] = []
         for (position, member) in members.enumerated() where inserted.contains(position) {
             let id = issueID(member.issue)
+            if let key = member.event.userKey {
+                userIssues.append(id)
+                userKeys.append(key)
+                userTimes.append(member.event.timestamp.timeIntervalSince1970)
+            }
             if tallies[id] == nil {
                 order.append(id)
                 firstMember[id] = position
@@ -480,7 +481,14 @@ extension PostgresEventSet {
         let releases = Nullable(tally.map(\.release), placeholder: "")
         let rows = try sql.rows(
             """
-            UPDATE issue SET times_seen = issue.times_seen + v.n, user_count = issue.user_count + v.users,
+            WITH users AS (
+                INSERT INTO issue_user (issue_id, user_key, last_seen)
+                SELECT * FROM unnest(\(userIssues)::bigint[], \(userKeys)::text[], \(userTimes)::float8[])
+                ON CONFLICT DO NOTHING RETURNING issue_id
+            ), new_users AS (
+                SELECT issue_id, count(*) AS n FROM users GROUP BY issue_id
+            )
+            UPDATE issue SET times_seen = issue.times_seen + v.n, user_count = issue.user_count + coalesce(u.n, 0),
                 last_event_id = CASE WHEN v.max_ts >= issue.last_seen THEN v.max_row
                     WHEN issue.last_event_id IS NULL THEN v.first_row ELSE issue.last_event_id END,
                 level = CASE WHEN v.max_ts >= issue.last_seen THEN v.max_level ELSE issue.level END,
@@ -489,11 +497,12 @@ extension PostgresEventSet {
                 first_event_id = CASE WHEN v.min_ts < issue.first_seen THEN v.min_row
                     WHEN issue.first_event_id IS NULL THEN v.first_row ELSE issue.first_event_id END,
                 first_seen = LEAST(issue.first_seen, v.min_ts)
-            FROM unnest(\(order)::bigint[], \(tally.map(\.count))::bigint[], \(order.map { newUsers[$0, default: 0] })::bigint[],
+            FROM unnest(\(order)::bigint[], \(tally.map(\.count))::bigint[],
                 \(tally.map(\.firstRow))::bigint[], \(tally.map(\.minTimestamp))::float8[], \(tally.map(\.minRow))::bigint[],
                 \(tally.map(\.maxTimestamp))::float8[], \(tally.map(\.maxRow))::bigint[], \(tally.map(\.maxLevel))::text[],
                 \(releases.values)::text[], \(releases.present)::boolean[], \(tally.map(\.releaseTimestamp))::float8[])
-                AS v(id, n, users, first_row, min_ts, min_row, max_ts, max_row, max_level, release, has_release, release_ts)
+                AS v(id, n, first_row, min_ts, min_row, max_ts, max_row, max_level, release, has_release, release_ts)
+                LEFT JOIN new_users u ON u.issue_id = v.id
             WHERE issue.id = v.id
             RETURNING issue.id, issue.status, issue.resolution, issue.resolution_release, issue.ignore_state,
                 issue.times_seen, issue.user_count
@@ -547,46 +556,6 @@ extension PostgresEventSet {
                 }
             }
         }
-    }
-
-    /// A new issue counts for its release (and the release's environment) and logs that it was first seen
-    /// (``PostgresLifecycleRows/issueCreated(_:releaseID:event:in:)`` for the set).
-    private func recordNewIssues(_ ids: Identities, releases: [Int64?], in sql: IngestSQL) throws {
-        var perRelease: [Int64: Int64] = [:]
-        var perEnvironment: [ReleaseEnvironment: Int64] = [:]
-        var activityData: [String] = []
-        var activityTimes: [Double] = []
-        for issue in newIssues {
-            let event = members[issue.member].event
-            if let release = releases[issue.member] {
-                perRelease[release, default: 0] += 1
-                if let environment = event.environment {
-                    perEnvironment[ReleaseEnvironment(releaseID: release, environment: environment), default: 0] += 1
-                }
-            }
-            activityData.append(JSONWriter.string(["release": event.release.map(JSONValue.string) ?? .null]))
-            activityTimes.append(event.received.timeIntervalSince1970)
-        }
-        let releaseIDs = perRelease.keys.sorted()
-        let environments = perEnvironment.keys.sorted { ($0.releaseID, $0.environment) < ($1.releaseID, $1.environment) }
-        try sql.run(
-            """
-            WITH releases AS (
-                UPDATE release SET new_issues = release.new_issues + v.n
-                FROM unnest(\(releaseIDs)::bigint[], \(releaseIDs.map { perRelease[$0, default: 0] })::bigint[]) AS v(id, n)
-                WHERE release.id = v.id
-                RETURNING 1
-            ), environments AS (
-                UPDATE release_environment SET new_issues = release_environment.new_issues + v.n
-                FROM unnest(\(environments.map(\.releaseID))::bigint[], \(environments.map(\.environment))::text[],
-                    \(environments.map { perEnvironment[$0, default: 0] })::bigint[]) AS v(release_id, environment, n)
-                WHERE release_environment.release_id = v.release_id AND release_environment.environment = v.environment
-                RETURNING 1
-            )
-            INSERT INTO issue_activity (issue_id, type, user_id, data, created_at)
-            SELECT v.id, \(ActivityKind.firstSeen.rawValue), NULL, v.data, v.created_at
-            FROM unnest(\(ids.issues)::bigint[], \(activityData)::text[], \(activityTimes)::float8[]) AS v(id, data, created_at)
-            """)
     }
 
     private struct ReleaseEnvironment: Hashable {

@@ -6,23 +6,26 @@ import SpyglassStorageKit
 
 /// The release and lifecycle bookkeeping of one event, inside the writer's transaction (SQLite's `LifecycleRows`).
 enum PostgresLifecycleRows {
-    /// Creates or updates a release for an event at `timestamp` (received at `received`); a release seen for the
-    /// first time turns "resolved in next release" resolutions it is newer than into "resolved in this release".
-    /// Returns its id.
+    /// Creates a release for events at `first...last` (the first of them received at `received`), or widens its
+    /// first/last event times to include them; a release seen for the first time turns "resolved in next release"
+    /// resolutions it is newer than into "resolved in this release". Returns its id.
     static func recordRelease(
-        _ version: String, timestamp: Double, received: Double, projectID: Int64, in sql: IngestSQL
+        _ version: String, first: Double, last: Double, received: Double, projectID: Int64, in sql: IngestSQL
     ) throws -> Int64 {
         if let existing = try sql.row(
-            "SELECT id FROM release WHERE project_id = \(projectID) AND version = \(version)")
+            """
+            UPDATE release SET first_event = LEAST(coalesce(first_event, \(first)), \(first)),
+                last_event = GREATEST(coalesce(last_event, \(last)), \(last))
+            WHERE project_id = \(projectID) AND version = \(version)
+            RETURNING id
+            """)
         {
-            let id = try existing.decode(Int64.self)
-            try widenRelease(id, first: timestamp, last: timestamp, in: sql)
-            return id
+            return try existing.decode(Int64.self)
         }
         let inserted = try sql.row(
             """
             INSERT INTO release (project_id, version, created_at, first_event, last_event)
-            VALUES (\(projectID), \(version), \(received), \(timestamp), \(timestamp)) RETURNING id
+            VALUES (\(projectID), \(version), \(received), \(first), \(last)) RETURNING id
             """)
         guard let releaseID = try inserted?.decode(Int64.self) else {
             throw DomainError(.unavailable, "release \(version) was not stored")

@@ -52,8 +52,7 @@ final class PostgresWriterBatch {
     private var releases: [ReleaseKey: (id: Int64, span: EventTimeSpan)] = [:]
     private var environments: [EnvironmentKey: EventTimeSpan] = [:]
     private var rules: [Int64: [WriterAlertRule]] = [:]
-    private var projects: [Int64: (slug: String, name: String)] = [:]
-    private var memberEmails: [Int64: [String]] = [:]
+    private var projects: [Int64: (project: (slug: String, name: String), members: [String])] = [:]
     private var tags: [TagKey: (count: Int64, first: Double, last: Double)] = [:]
     private var hours: [HourKey: Int64] = [:]
 
@@ -82,7 +81,8 @@ final class PostgresWriterBatch {
             releases[key]?.span.widen(timestamp)
         } else {
             releaseID = try PostgresLifecycleRows.recordRelease(
-                version, timestamp: timestamp, received: event.received.timeIntervalSince1970, projectID: projectID, in: sql)
+                version, first: timestamp, last: timestamp, received: event.received.timeIntervalSince1970,
+                projectID: projectID, in: sql)
             releases[key] = (releaseID, EventTimeSpan(timestamp))
         }
         if let environment = event.environment {
@@ -96,6 +96,52 @@ final class PostgresWriterBatch {
             }
         }
         return releaseID
+    }
+
+    /// The release ids of a set's events (nil for an event without one), writing each release (and environment)
+    /// the batch has not written yet once, with the first and last event times of all the set's events in it.
+    func recordReleases(_ events: [(event: NormalizedEvent, projectID: Int64)], in sql: IngestSQL) throws -> [Int64?] {
+        var spans: [ReleaseKey: (seen: ClosedRange<Double>, received: Double)] = [:]
+        var order: [ReleaseKey] = []
+        var environmentSpans: [ReleaseKey: [String: ClosedRange<Double>]] = [:]
+        for (event, projectID) in events {
+            guard let version = event.release else { continue }
+            let timestamp = event.timestamp.timeIntervalSince1970
+            let key = ReleaseKey(projectID: projectID, version: version)
+            if let span = spans[key] {
+                spans[key]?.seen = Self.widened(span.seen, timestamp)
+            } else {
+                spans[key] = (timestamp...timestamp, event.received.timeIntervalSince1970)
+                order.append(key)
+            }
+            if let environment = event.environment {
+                environmentSpans[key, default: [:]][environment] =
+                    environmentSpans[key]?[environment].map { Self.widened($0, timestamp) } ?? timestamp...timestamp
+            }
+        }
+        for key in order where releases[key] == nil {
+            guard let span = spans[key] else { continue }
+            let id = try PostgresLifecycleRows.recordRelease(
+                key.version, first: span.seen.lowerBound, last: span.seen.upperBound, received: span.received,
+                projectID: key.projectID, in: sql)
+            releases[key] = (id, EventTimeSpan(written: span.seen))
+        }
+        for key in order {
+            guard let releaseID = releases[key]?.id else { continue }
+            for (environment, span) in (environmentSpans[key] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let environmentKey = EnvironmentKey(releaseID: releaseID, environment: environment)
+                guard environments[environmentKey] == nil else { continue }
+                try PostgresLifecycleRows.recordEnvironment(
+                    environment, releaseID: releaseID, first: span.lowerBound, last: span.upperBound, in: sql)
+                environments[environmentKey] = EventTimeSpan(written: span)
+            }
+        }
+        // Written now, or earlier in the batch: each event widens what the batch holds (``finish(_:)`` writes it).
+        return try events.map { try recordRelease($0.event, projectID: $0.projectID, in: sql) }
+    }
+
+    private static func widened(_ range: ClosedRange<Double>, _ timestamp: Double) -> ClosedRange<Double> {
+        min(range.lowerBound, timestamp)...max(range.upperBound, timestamp)
     }
 
     /// The project's enabled rules, in id order, read once per batch; a rule whose spec no longer parses is left out.
@@ -117,28 +163,32 @@ final class PostgresWriterBatch {
         return loaded
     }
 
-    /// The project's slug and name (for outbox rows), read once per batch.
+    /// The project's slug and name (for outbox rows), read once per batch with its members' addresses.
     func project(_ projectID: Int64, in sql: IngestSQL) throws -> (slug: String, name: String) {
-        if let cached = projects[projectID] { return cached }
-        guard let row = try sql.row("SELECT slug, name FROM project WHERE id = \(projectID)") else {
-            throw DomainError(.notFound, "project \(projectID) no longer exists")
-        }
-        let project = try row.decode((String, String).self)
-        projects[projectID] = project
-        return project
+        try outboxProject(projectID, in: sql).project
     }
 
     /// The e-mail addresses of the project's active members, in user id order, read once per batch.
     func memberEmails(_ projectID: Int64, in sql: IngestSQL) throws -> [String] {
-        if let cached = memberEmails[projectID] { return cached }
-        let addresses = try sql.rows(
-            """
-            SELECT u.email FROM project_member m JOIN "user" u ON u.id = m.user_id
-            WHERE m.project_id = \(projectID) AND u.is_active = 1 ORDER BY u.id
-            """
-        ).map { try $0.decode(String.self) }
-        memberEmails[projectID] = addresses
-        return addresses
+        try outboxProject(projectID, in: sql).members
+    }
+
+    private func outboxProject(_ projectID: Int64, in sql: IngestSQL) throws -> (project: (slug: String, name: String), members: [String]) {
+        if let cached = projects[projectID] { return cached }
+        guard
+            let row = try sql.row(
+                """
+                SELECT p.slug, p.name, ARRAY(
+                    SELECT u.email FROM project_member m JOIN "user" u ON u.id = m.user_id
+                    WHERE m.project_id = p.id AND u.is_active = 1 ORDER BY u.id)
+                FROM project p WHERE p.id = \(projectID)
+                """)
+        else {
+            throw DomainError(.notFound, "project \(projectID) no longer exists")
+        }
+        let (slug, name, members) = try row.decode((String, String, [String]).self)
+        projects[projectID] = ((slug, name), members)
+        return ((slug, name), members)
     }
 
     /// Counts an event of the issue under a tag, to be written by ``finish(_:)``.
@@ -180,13 +230,22 @@ final class PostgresWriterBatch {
             try PostgresLifecycleRows.recordEnvironment(
                 key.environment, releaseID: key.releaseID, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
         }
-        try flushHours(sql)
-        guard !tags.isEmpty else { return }
+        // Hourly and tag counts in one statement.
+        let hourKeys = hours.keys.sorted()
+        let hourCounts = hourKeys.map { hours[$0] ?? 0 }
         let keys = tags.keys.sorted()
         let values = keys.map { tags[$0] ?? (0, 0, 0) }
+        hours = [:]
         tags = [:]
+        guard !hourKeys.isEmpty || !keys.isEmpty else { return }
         try sql.run(
             """
+            WITH hours AS (
+                INSERT INTO issue_hour (issue_id, hour, count)
+                SELECT * FROM unnest(\(hourKeys.map(\.issueID))::bigint[], \(hourKeys.map(\.hour))::bigint[], \(hourCounts)::bigint[])
+                ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hour.count + excluded.count
+                RETURNING 1
+            )
             INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen)
             SELECT * FROM unnest(\(keys.map(\.issueID))::bigint[], \(keys.map(\.key))::text[], \(keys.map(\.value))::text[],
                 \(values.map(\.count))::bigint[], \(values.map(\.first))::float8[], \(values.map(\.last))::float8[])

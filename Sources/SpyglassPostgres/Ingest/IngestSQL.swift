@@ -1,60 +1,45 @@
 import Logging
-import NIOCore
 import PostgresNIO
 
 /// The writer's connection inside a batch's transaction: bound queries (``PostgresQuery``'s interpolations become
 /// `$n` parameters), their rows collected. A NULL parameter goes out with no type, so nullable values are cast in the
 /// SQL (`\(value)::text`) wherever PostgreSQL could not infer their type from a column.
 ///
-/// The batch runs on the connection's own event loop (``PostgresIngestCommitter``), so a statement's answer resumes
-/// the batch where it arrives: no thread is woken between one statement and the next.
+/// Synchronous: the writer's own thread waits for each statement (postgres-nio's future API), so a statement costs
+/// one wake-up of that thread, not the hops of an async call resumed on the cooperative pool. Never use it from a
+/// task or an event loop.
 struct IngestSQL {
     let connection: PostgresConnection
     let logger: Logger
 
     /// Runs a statement, ignoring any rows.
-    func run(_ query: PostgresQuery) async throws {
-        try await connection.query(query, logger: logger)
+    func run(_ query: PostgresQuery) throws {
+        _ = try connection.query(query, logger: logger).wait()
     }
 
     /// Every row of a query.
-    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await connection.query(query, logger: logger).collect()
+    func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        try connection.query(query, logger: logger).wait().rows
     }
 
     /// The first row of a query (of `RETURNING`: whether a row was written), or nil.
-    func row(_ query: PostgresQuery) async throws -> PostgresRow? {
-        try await rows(query).first
+    func row(_ query: PostgresQuery) throws -> PostgresRow? {
+        try rows(query).first
     }
 
     /// Runs `write` in a savepoint. When it throws, what it wrote is rolled back alone (the transaction stays
     /// usable) and its error returned; a savepoint that cannot be rolled back throws (the transaction is lost).
-    func inSavepoint(_ write: () async throws -> Void) async throws -> (any Error)? {
-        try await run("SAVEPOINT side_item")
+    func inSavepoint(_ write: () throws -> Void) throws -> (any Error)? {
+        try run("SAVEPOINT side_item")
         do {
-            try await write()
+            try write()
         } catch {
-            try await run("ROLLBACK TO SAVEPOINT side_item")
-            try await run("RELEASE SAVEPOINT side_item")
+            try run("ROLLBACK TO SAVEPOINT side_item")
+            try run("RELEASE SAVEPOINT side_item")
             return error
         }
-        try await run("RELEASE SAVEPOINT side_item")
+        try run("RELEASE SAVEPOINT side_item")
         return nil
-    }
-}
-
-/// A task executor that runs jobs on a NIO event loop: a task preferring it runs its code on that loop's thread,
-/// and a future completed there resumes it without a thread hop.
-final class EventLoopTaskExecutor: TaskExecutor {
-    let eventLoop: any EventLoop
-
-    init(_ eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 

@@ -11,19 +11,19 @@ enum PostgresAlertRows {
     static func evaluate(
         _ event: NormalizedEvent, issueID: Int64, transitions: Set<AlertTrigger>, projectID: Int64,
         batch: PostgresWriterBatch, in sql: IngestSQL
-    ) async throws {
-        let rules = try await batch.rules(projectID: projectID, in: sql).filter { $0.applies(to: transitions) }
+    ) throws {
+        let rules = try batch.rules(projectID: projectID, in: sql).filter { $0.applies(to: transitions) }
         guard !rules.isEmpty else { return }
         let timestamp = event.timestamp.timeIntervalSince1970
         if rules.contains(where: \.countsEvents) {
-            try await sql.run(
+            try sql.run(
                 """
                 INSERT INTO issue_minute (issue_id, minute, count) VALUES (\(issueID), \(Int64((timestamp / 60).rounded(.down))), 1)
                 ON CONFLICT (issue_id, minute) DO UPDATE SET count = issue_minute.count + 1
                 """)
         }
         if let userKey = event.userKey, rules.contains(where: \.countsUsers) {
-            try await sql.run(
+            try sql.run(
                 """
                 UPDATE issue_user SET last_seen = GREATEST(coalesce(last_seen, 0), \(timestamp))
                 WHERE issue_id = \(issueID) AND user_key = \(userKey)
@@ -34,18 +34,18 @@ enum PostgresAlertRows {
         for entry in rules {
             if issueFirstSeen == nil {
                 issueFirstSeen =
-                    try await sql.row("SELECT first_seen FROM issue WHERE id = \(issueID)")
+                    try sql.row("SELECT first_seen FROM issue WHERE id = \(issueID)")
                     .map { Date(timeIntervalSince1970: try $0.decode(Double.self)) } ?? now
             }
             let context = AlertContext(
                 transitions: transitions, level: event.level, environment: event.environment, tags: event.tags,
                 issueFirstSeen: issueFirstSeen ?? now, now: now)
             guard
-                let trigger = try await evaluate(
-                    entry.rule, context, count: { try await count($0, issueID: issueID, now: now, batch: batch, in: sql) })
+                let trigger = try evaluate(
+                    entry.rule, context, count: { try count($0, issueID: issueID, now: now, batch: batch, in: sql) })
             else { continue }
             // The throttle: at most once per rule, issue and trigger within the rule's frequency.
-            if let lastFired = try await sql.row(
+            if let lastFired = try sql.row(
                 """
                 SELECT last_fired FROM alert_rule_issue
                 WHERE rule_id = \(entry.id) AND issue_id = \(issueID) AND trigger = \(trigger.rawValue)
@@ -54,7 +54,7 @@ enum PostgresAlertRows {
                 continue
             }
             let fired = Fired(ruleID: entry.id, issueID: issueID, trigger: trigger.rawValue, at: now.timeIntervalSince1970)
-            try await enqueue(entry.rule, trigger: trigger, fired: fired, event: event, projectID: projectID, batch: batch, in: sql)
+            try enqueue(entry.rule, trigger: trigger, fired: fired, event: event, projectID: projectID, batch: batch, in: sql)
         }
     }
 
@@ -67,8 +67,8 @@ enum PostgresAlertRows {
     /// it asks for ends the attempt, is read, and evaluation runs again. The rule reads the counts SQLite's writer
     /// reads, no more.
     private static func evaluate(
-        _ rule: AlertRule, _ context: AlertContext, count: (AlertCondition) async throws -> Int
-    ) async throws -> AlertTrigger? {
+        _ rule: AlertRule, _ context: AlertContext, count: (AlertCondition) throws -> Int
+    ) throws -> AlertTrigger? {
         var counts: [AlertCondition: Int] = [:]
         while true {
             do {
@@ -77,7 +77,7 @@ enum PostgresAlertRows {
                     return known
                 }
             } catch let needed as CountNeeded {
-                counts[needed.condition] = try await count(needed.condition)
+                counts[needed.condition] = try count(needed.condition)
             }
         }
     }
@@ -85,28 +85,28 @@ enum PostgresAlertRows {
     /// Events (or distinct users) of the issue within the condition's interval before `now`.
     static func count(
         _ condition: AlertCondition, issueID: Int64, now: Date, batch: PostgresWriterBatch, in sql: IngestSQL
-    ) async throws -> Int {
+    ) throws -> Int {
         switch condition {
         case .eventFrequency(_, let interval):
             let start = now.timeIntervalSince1970 - interval.seconds
             if interval.seconds <= 3600 {
                 let minute = Int64((start / 60).rounded(.down))
                 return Int(
-                    try await sql.row(
+                    try sql.row(
                         "SELECT coalesce(sum(count), 0)::bigint FROM issue_minute WHERE issue_id = \(issueID) AND minute >= \(minute)"
                     )?.decode(Int64.self) ?? 0)
             }
-            try await batch.flushHours(sql)
+            try batch.flushHours(sql)
             let hour = Int64((start / 3600).rounded(.down))
             return Int(
-                try await sql.row(
+                try sql.row(
                     "SELECT coalesce(sum(count), 0)::bigint FROM issue_hour WHERE issue_id = \(issueID) AND hour >= \(hour)"
                 )?.decode(Int64.self) ?? 0)
         case .uniqueUserFrequency(let threshold, let interval):
             // Only "more than threshold" matters: stop counting there.
             let limit = Int64(min(threshold, AlertCondition.maxCount) + 1)
             return Int(
-                try await sql.row(
+                try sql.row(
                     """
                     SELECT count(*) FROM (
                         SELECT 1 FROM issue_user WHERE issue_id = \(issueID) AND last_seen >= \(now.timeIntervalSince1970 - interval.seconds)
@@ -123,22 +123,22 @@ enum PostgresAlertRows {
     static func enqueue(
         _ rule: AlertRule, trigger: AlertTrigger, fired: Fired, event: NormalizedEvent, projectID: Int64,
         batch: PostgresWriterBatch, in sql: IngestSQL
-    ) async throws {
+    ) throws {
         let issueID = fired.issueID
         guard
-            let row = try await sql.row(
+            let row = try sql.row(
                 """
                 SELECT short_id, title, culprit, level, status, times_seen, user_count, first_seen, last_seen
                 FROM issue WHERE id = \(issueID)
                 """)
-        else { return try await insert([], fired: [fired], in: sql) }
+        else { return try insert([], fired: [fired], in: sql) }
         let (shortID, title, culprit, level, status, timesSeen, userCount, firstSeen, lastSeen) =
             try row.decode((Int64, String, String, String, String, Int64, Int64, Double, Double).self)
         let issue = IssueSnapshot(
             shortID: shortID, title: title, culprit: culprit, level: level, status: status, timesSeen: timesSeen,
             userCount: userCount, firstSeen: firstSeen, lastSeen: lastSeen)
-        try await insert(
-            try await notifications(rule, trigger: trigger, event: event, issueID: issueID, issue: issue, projectID: projectID, batch: batch, in: sql),
+        try insert(
+            try notifications(rule, trigger: trigger, event: event, issueID: issueID, issue: issue, projectID: projectID, batch: batch, in: sql),
             fired: [fired], in: sql)
     }
 
@@ -174,8 +174,8 @@ enum PostgresAlertRows {
     static func notifications(
         _ rule: AlertRule, trigger: AlertTrigger, event: NormalizedEvent, issueID: Int64, issue: IssueSnapshot,
         projectID: Int64, batch: PostgresWriterBatch, in sql: IngestSQL
-    ) async throws -> [Notification] {
-        let project = try await batch.project(projectID, in: sql)
+    ) throws -> [Notification] {
+        let project = try batch.project(projectID, in: sql)
         let content = NotificationContent(
             projectID: projectID, projectSlug: project.slug, projectName: project.name, issueID: issueID,
             shortID: "\(project.slug.uppercased())-\(issue.shortID)", title: issue.title, culprit: issue.culprit,
@@ -188,7 +188,7 @@ enum PostgresAlertRows {
             let target: String
             switch action {
             case .email(.members):
-                let addresses = try await batch.memberEmails(projectID, in: sql)
+                let addresses = try batch.memberEmails(projectID, in: sql)
                 guard !addresses.isEmpty else { continue }
                 action = .email(.addresses(addresses))
                 target = addresses.joined(separator: ", ")
@@ -213,10 +213,10 @@ enum PostgresAlertRows {
     }
 
     /// Writes outbox rows, in order, and the throttle rows of the rules that fired, in one statement.
-    static func insert(_ rows: [Notification], fired: [Fired] = [], in sql: IngestSQL) async throws {
+    static func insert(_ rows: [Notification], fired: [Fired] = [], in sql: IngestSQL) throws {
         guard !rows.isEmpty || !fired.isEmpty else { return }
         let ruleIDs = Nullable(rows.map(\.ruleID), placeholder: 0)
-        try await sql.run(
+        try sql.run(
             """
             WITH fired AS (
                 INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)
@@ -249,12 +249,12 @@ enum PostgresAlertRows {
 
     /// Evaluates the rules of new issues (no throttle row can exist for an issue just made) and writes what fires in
     /// one statement. Returns the issues whose rules need counts from the database, for ``evaluate(_:issueID:transitions:projectID:batch:in:)``.
-    static func evaluateNew(_ issues: [NewIssue], batch: PostgresWriterBatch, in sql: IngestSQL) async throws -> [NewIssue] {
+    static func evaluateNew(_ issues: [NewIssue], batch: PostgresWriterBatch, in sql: IngestSQL) throws -> [NewIssue] {
         var needCounts: [NewIssue] = []
         var fired: [Fired] = []
         var notifications: [Notification] = []
         for new in issues {
-            let rules = try await batch.rules(projectID: new.projectID, in: sql).filter { $0.applies(to: [.newIssue]) }
+            let rules = try batch.rules(projectID: new.projectID, in: sql).filter { $0.applies(to: [.newIssue]) }
             let context = AlertContext(
                 transitions: [.newIssue], level: new.event.level, environment: new.event.environment, tags: new.event.tags,
                 issueFirstSeen: Date(timeIntervalSince1970: new.issue.firstSeen), now: new.event.received)
@@ -271,12 +271,12 @@ enum PostgresAlertRows {
             }
             for (entry, trigger) in triggers {
                 fired.append(Fired(ruleID: entry.id, issueID: new.issueID, trigger: trigger.rawValue, at: new.event.received.timeIntervalSince1970))
-                notifications += try await Self.notifications(
+                notifications += try Self.notifications(
                     entry.rule, trigger: trigger, event: new.event, issueID: new.issueID, issue: new.issue,
                     projectID: new.projectID, batch: batch, in: sql)
             }
         }
-        try await insert(notifications, fired: fired, in: sql)
+        try insert(notifications, fired: fired, in: sql)
         return needCounts
     }
 }

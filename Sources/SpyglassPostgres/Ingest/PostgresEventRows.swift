@@ -23,11 +23,11 @@ enum PostgresEventRows {
     static func insert(
         _ event: NormalizedEvent, payload plan: PayloadPlan, projectID: Int64, batch: PostgresWriterBatch,
         in sql: IngestSQL
-    ) async throws -> Stored? {
+    ) throws -> Stored? {
         let timestamp = event.timestamp.timeIntervalSince1970
         // One query for all the event's hashes (SQLite asks hash by hash); read in the event's order below.
         var found: [String: (issue: Int64, dictionary: Int64?)] = [:]
-        for row in try await sql.rows(
+        for row in try sql.rows(
             "SELECT hash, issue_id, dictionary_id FROM grouping_hash WHERE project_id = \(projectID) AND hash = ANY(\(event.hashes)::text[])")
         {
             let (hash, issue, dictionary) = try row.decode((String, Int64, Int64?).self)
@@ -50,15 +50,15 @@ enum PostgresEventRows {
         // A new issue (or dictionary) is written before its event, so a duplicate must be found first; joining a known
         // issue, the event row is the first write, and its unique key finds the duplicate.
         if known == nil || makesDictionary,
-            try await sql.row("SELECT 1 FROM event WHERE project_id = \(projectID) AND event_id = \(event.eventID)") != nil
+            try sql.row("SELECT 1 FROM event WHERE project_id = \(projectID) AND event_id = \(event.eventID)") != nil
         {
             return nil
         }
         let issueID: Int64
-        if let known { issueID = known } else { issueID = try await createIssue(for: event, projectID: projectID, in: sql) }
-        let payload = try await storedPayload(settled, event: event, projectID: projectID, batch: batch, in: sql)
+        if let known { issueID = known } else { issueID = try createIssue(for: event, projectID: projectID, in: sql) }
+        let payload = try storedPayload(settled, event: event, projectID: projectID, batch: batch, in: sql)
         guard
-            let rowID = try await sql.row(
+            let rowID = try sql.row(
                 """
                 INSERT INTO event (project_id, event_id, timestamp, received, level, platform, release, environment,
                     payload, payload_raw, sent_at, client_ip, issue_id, primary_hash)
@@ -72,7 +72,7 @@ enum PostgresEventRows {
         else { return nil }
         for hash in missing {
             let dictionary = hash == event.hashes.first ? payload.dictionary : nil
-            try await sql.run(
+            try sql.run(
                 """
                 INSERT INTO grouping_hash (project_id, hash, config, issue_id, dictionary_id)
                 VALUES (\(projectID), \(hash), \(Grouping.config), \(issueID), \(dictionary)::bigint)
@@ -81,17 +81,17 @@ enum PostgresEventRows {
         }
         if let dictionary = payload.dictionary, !missing.contains(event.hashes[0]) {
             // A hash stored before dictionaries existed gets its own now.
-            try await sql.run(
+            try sql.run(
                 """
                 UPDATE grouping_hash SET dictionary_id = \(dictionary)
                 WHERE project_id = \(projectID) AND hash = \(event.hashes[0]) AND dictionary_id IS NULL
                 """)
         }
-        let releaseID = try await batch.recordRelease(event, projectID: projectID, in: sql)
+        let releaseID = try batch.recordRelease(event, projectID: projectID, in: sql)
 
         var newUser: Int64 = 0
         if let userKey = event.userKey {
-            let inserted = try await sql.row(
+            let inserted = try sql.row(
                 """
                 INSERT INTO issue_user (issue_id, user_key, last_seen) VALUES (\(issueID), \(userKey), \(timestamp))
                 ON CONFLICT DO NOTHING RETURNING 1
@@ -101,7 +101,7 @@ enum PostgresEventRows {
         // SQLite's two UPDATEs in one (both see the row as it was, and the second assigns only what the first leaves
         // alone); RETURNING gives what the lifecycle decisions read, SQLite's two SELECTs.
         guard
-            let updated = try await sql.row(
+            let updated = try sql.row(
                 """
                 UPDATE issue SET times_seen = times_seen + 1, user_count = user_count + \(newUser),
                     last_event_id = CASE WHEN last_event_id IS NULL OR \(timestamp) >= last_seen THEN \(rowID) ELSE last_event_id END,
@@ -123,26 +123,26 @@ enum PostgresEventRows {
         batch.countHour(Int64((timestamp / 3600).rounded(.down)), issueID: issueID)
         var transitions: Set<AlertTrigger> = []
         if known == nil {
-            try await PostgresLifecycleRows.issueCreated(issueID, releaseID: releaseID, event: event, in: sql)
+            try PostgresLifecycleRows.issueCreated(issueID, releaseID: releaseID, event: event, in: sql)
             transitions.insert(.newIssue)
         } else {
             let issue = PostgresLifecycleRows.JoinedIssue(
                 status: IssueStatus(rawValue: status), resolution: resolution, resolutionRelease: resolutionRelease,
                 ignoreState: ignoreState, timesSeen: Int(timesSeen), userCount: Int(userCount))
-            if let transition = try await PostgresLifecycleRows.eventJoined(
+            if let transition = try PostgresLifecycleRows.eventJoined(
                 issueID, issue: issue, eventRowID: rowID, event: event, projectID: projectID, batch: batch, in: sql)
             {
                 transitions.insert(transition)
             }
         }
-        try await PostgresAlertRows.evaluate(
+        try PostgresAlertRows.evaluate(
             event, issueID: issueID, transitions: transitions, projectID: projectID, batch: batch, in: sql)
         return Stored(issueID: issueID, dictionary: payload.dictionary)
     }
 
-    private static func createIssue(for event: NormalizedEvent, projectID: Int64, in sql: IngestSQL) async throws -> Int64 {
+    private static func createIssue(for event: NormalizedEvent, projectID: Int64, in sql: IngestSQL) throws -> Int64 {
         guard
-            let shortID = try await sql.row(
+            let shortID = try sql.row(
                 "UPDATE project SET next_short_id = next_short_id + 1 WHERE id = \(projectID) RETURNING next_short_id - 1"
             )?.decode(Int64.self)
         else {
@@ -151,7 +151,7 @@ enum PostgresEventRows {
         let timestamp = event.timestamp.timeIntervalSince1970
         let summary = event.summary
         guard
-            let issueID = try await sql.row(
+            let issueID = try sql.row(
                 """
                 INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, substatus,
                     first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since)
@@ -163,7 +163,7 @@ enum PostgresEventRows {
         else {
             throw DomainError(.unavailable, "the issue was not stored")
         }
-        try await sql.run(
+        try sql.run(
             """
             INSERT INTO issue_search (issue_id, title, culprit, message)
             VALUES (\(issueID), \(summary.title), \(summary.culprit), \(summary.message))
@@ -177,13 +177,13 @@ enum PostgresEventRows {
     static func storedPayload(
         _ settled: PayloadPlan.Settled, event: NormalizedEvent, projectID: Int64, batch: PostgresWriterBatch,
         in sql: IngestSQL
-    ) async throws -> (blob: [UInt8], raw: Bool, dictionary: Int64?) {
+    ) throws -> (blob: [UInt8], raw: Bool, dictionary: Int64?) {
         switch settled {
         case .store(let blob, let raw, let dictionaryToCache):
             if let id = dictionaryToCache, batch.lacksDictionary(id, projectID: projectID, hash: event.hashes[0]) {
                 // A dictionary that does not read back is left out of the cache: its events fail on reading alone.
                 // (Only decoding may fail quietly: a failed query ends PostgreSQL's transaction.)
-                if let data = try await sql.row("SELECT data FROM payload_dictionary WHERE id = \(id)")?.decode(ByteBuffer.self),
+                if let data = try sql.row("SELECT data FROM payload_dictionary WHERE id = \(id)")?.decode(ByteBuffer.self),
                     let payload = try? EventPayloadCodec.payloadBytes(Array(data.readableBytesView), dictionary: { _ in
                         throw DomainError(.unavailable, "stored event payload is damaged (dictionary \(id) refers to another)")
                     })
@@ -194,7 +194,7 @@ enum PostgresEventRows {
             return (blob, raw, nil)
         case .makeDictionary(let data, let raw):
             guard
-                let id = try await sql.row(
+                let id = try sql.row(
                     "INSERT INTO payload_dictionary (project_id, data) VALUES (\(projectID), \(ByteBuffer(bytes: data))) RETURNING id"
                 )?.decode(Int64.self)
             else {

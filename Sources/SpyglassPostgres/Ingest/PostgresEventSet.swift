@@ -82,7 +82,7 @@ final class PostgresEventSet {
     private var newDictionaries: [(projectID: Int64, hash: String)] = []
 
     /// Reads what the batch's events need to be placed: the stored grouping hashes and event ids among them.
-    init(_ jobs: [PreparedIngest], in sql: IngestSQL) async throws {
+    init(_ jobs: [PreparedIngest], in sql: IngestSQL) throws {
         var hashProjects: [Int64] = []
         var hashTexts: [String] = []
         var eventProjects: [Int64] = []
@@ -98,7 +98,7 @@ final class PostgresEventSet {
         }
         guard !eventIDs.isEmpty else { return }
         // One statement for both: which hashes exist (kind 0) and which event ids (kind 1).
-        for row in try await sql.rows(
+        for row in try sql.rows(
             """
             SELECT 0, g.project_id, g.hash, g.issue_id, g.dictionary_id, i.status
             FROM grouping_hash g JOIN unnest(\(hashProjects)::bigint[], \(hashTexts)::text[]) AS v(project_id, hash)
@@ -187,14 +187,14 @@ final class PostgresEventSet {
 extension PostgresEventSet {
     /// Writes the set (nothing when it is empty) and starts a new one; `receipts[job]` says whether each member's
     /// event was stored.
-    func write(_ receipts: inout [IngestReceipt], batch: PostgresWriterBatch, in sql: IngestSQL) async throws {
+    func write(_ receipts: inout [IngestReceipt], batch: PostgresWriterBatch, in sql: IngestSQL) throws {
         guard !members.isEmpty else { return }
         defer {
             members = []
             newIssues = []
             newDictionaries = []
         }
-        let ids = try await Identities.take(
+        let ids = try Identities.take(
             issues: newIssues.map(\.projectID), dictionaries: newDictionaries.count, events: members.count, in: sql)
         func issueID(_ ref: IssueRef) -> Int64 {
             switch ref {
@@ -229,15 +229,15 @@ extension PostgresEventSet {
             guard case .store = settled else {
                 throw DomainError(.unavailable, "event \(member.event.eventID): its payload dictionary was not placed")
             }
-            let stored = try await PostgresEventRows.storedPayload(
+            let stored = try PostgresEventRows.storedPayload(
                 settled, event: member.event, projectID: member.projectID, batch: batch, in: sql)
             payloads.append(ByteBuffer(bytes: stored.blob))
             raws.append(stored.raw ? 1 : 0)
         }
-        let releases = try await batch.recordReleases(members.map { ($0.event, $0.projectID) }, in: sql)
-        if !newIssues.isEmpty { try await insertIssues(ids, releases: releases, in: sql) }
-        let inserted = try await insertEvents(ids, payloads: payloads, raws: raws, issueID: issueID, in: sql)
-        let issues = try await updateIssues(inserted, ids: ids, issueID: issueID, in: sql)
+        let releases = try batch.recordReleases(members.map { ($0.event, $0.projectID) }, in: sql)
+        if !newIssues.isEmpty { try insertIssues(ids, releases: releases, in: sql) }
+        let inserted = try insertEvents(ids, payloads: payloads, raws: raws, issueID: issueID, in: sql)
+        let issues = try updateIssues(inserted, ids: ids, issueID: issueID, in: sql)
 
         var transitions = [Set<AlertTrigger>](repeating: [], count: members.count)
         for (position, member) in members.enumerated() where inserted.contains(position) {
@@ -252,7 +252,7 @@ extension PostgresEventSet {
         for (id, state) in issues.states.sorted(by: { $0.key < $1.key }) where state.status != .unresolved {
             guard let position = issues.firstMember[id] else { continue }
             let member = members[position]
-            if let transition = try await PostgresLifecycleRows.eventJoined(
+            if let transition = try PostgresLifecycleRows.eventJoined(
                 id, issue: state, eventRowID: ids.events[position], event: member.event, projectID: member.projectID,
                 batch: batch, in: sql)
             {
@@ -274,12 +274,12 @@ extension PostgresEventSet {
                 created.append(PostgresAlertRows.NewIssue(event: event, issueID: id, projectID: member.projectID, issue: snapshot))
                 continue
             }
-            try await PostgresAlertRows.evaluate(
+            try PostgresAlertRows.evaluate(
                 member.event, issueID: id, transitions: transitions[position], projectID: member.projectID, batch: batch,
                 in: sql)
         }
-        for new in try await PostgresAlertRows.evaluateNew(created, batch: batch, in: sql) {
-            try await PostgresAlertRows.evaluate(
+        for new in try PostgresAlertRows.evaluateNew(created, batch: batch, in: sql) {
+            try PostgresAlertRows.evaluate(
                 new.event, issueID: new.issueID, transitions: [.newIssue], projectID: new.projectID, batch: batch, in: sql)
         }
     }
@@ -293,12 +293,12 @@ extension PostgresEventSet {
         /// The short id of each new issue, in order.
         var shortIDs: [Int64]
 
-        static func take(issues projects: [Int64], dictionaries: Int, events: Int, in sql: IngestSQL) async throws -> Identities {
+        static func take(issues projects: [Int64], dictionaries: Int, events: Int, in sql: IngestSQL) throws -> Identities {
             var counts: [Int64: Int64] = [:]
             for project in projects { counts[project, default: 0] += 1 }
             let countedProjects = counts.keys.sorted()
             guard
-                let row = try await sql.row(
+                let row = try sql.row(
                     """
                     WITH taken AS (
                         UPDATE project SET next_short_id = project.next_short_id + v.n
@@ -333,7 +333,7 @@ extension PostgresEventSet {
     /// hashes, the payload dictionaries their first events made (each its primary hash's), their counts per
     /// release and environment and their "first seen" activity
     /// (``PostgresLifecycleRows/issueCreated(_:releaseID:event:in:)`` for the set): one statement.
-    private func insertIssues(_ ids: Identities, releases memberReleases: [Int64?], in sql: IngestSQL) async throws {
+    private func insertIssues(_ ids: Identities, releases memberReleases: [Int64?], in sql: IngestSQL) throws {
         let events = newIssues.map { members[$0.member].event }
         let releases = Nullable(events.map(\.release), placeholder: "")
         let dictionaryData = members.compactMap { $0.makes.map { ByteBuffer(bytes: $0.data) } }
@@ -363,7 +363,7 @@ extension PostgresEventSet {
         let releaseIDs = perRelease.keys.sorted()
         let environments = perEnvironment.keys.sorted { ($0.releaseID, $0.environment) < ($1.releaseID, $1.environment) }
         let activityData = events.map { JSONWriter.string(["release": $0.release.map(JSONValue.string) ?? .null]) }
-        try await sql.run(
+        try sql.run(
             """
             WITH issues AS (
                 INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, status, substatus,
@@ -417,13 +417,13 @@ extension PostgresEventSet {
     /// meantime is not).
     private func insertEvents(
         _ ids: Identities, payloads: [ByteBuffer], raws: [Int64], issueID: (IssueRef) -> Int64, in sql: IngestSQL
-    ) async throws -> Set<Int> {
+    ) throws -> Set<Int> {
         let events = members.map(\.event)
         let releases = Nullable(events.map(\.release), placeholder: "")
         let environments = Nullable(events.map(\.environment), placeholder: "")
         let sentAt = Nullable(events.map { $0.sentAt?.timeIntervalSince1970 }, placeholder: 0)
         let clientIPs = Nullable(events.map(\.clientIP), placeholder: "")
-        let rows = try await sql.rows(
+        let rows = try sql.rows(
             """
             INSERT INTO event (id, project_id, event_id, timestamp, received, level, platform, release, environment,
                 payload, payload_raw, sent_at, client_ip, issue_id, primary_hash)
@@ -456,7 +456,7 @@ extension PostgresEventSet {
     /// in the set.
     private func updateIssues(
         _ inserted: Set<Int>, ids: Identities, issueID: (IssueRef) -> Int64, in sql: IngestSQL
-    ) async throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int]) {
+    ) throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int]) {
         var tallies: [Int64: Tally] = [:]
         var order: [Int64] = []
         var firstMember: [Int64: Int] = [:]
@@ -479,7 +479,7 @@ extension PostgresEventSet {
         guard !order.isEmpty else { return ([:], [:]) }
         let tally = order.map { tallies[$0] ?? Tally() }
         let releases = Nullable(tally.map(\.release), placeholder: "")
-        let rows = try await sql.rows(
+        let rows = try sql.rows(
             """
             WITH users AS (
                 INSERT INTO issue_user (issue_id, user_key, last_seen)

@@ -39,73 +39,88 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         self.statementsTimer = Timer(label: "spyglass_ingest_statements_seconds", factory: metrics)
     }
 
-    /// Commits `jobs` in one transaction, blocking the calling thread until it is committed. postgres-nio's API is
-    /// async: the batch runs in a task on the leased connection's event loop (``EventLoopTaskExecutor``: a
-    /// statement's answer resumes the batch on the thread that read it) while this thread waits on a semaphore. Call
-    /// it from a thread of its own (the writer's), never from a task or an event loop.
+    /// Commits `jobs` in one transaction, blocking the calling thread until it is committed. The connection is
+    /// leased from the pool in a task (postgres-nio's pool is async); the statements then run from this thread, each
+    /// waited for (``IngestSQL``). Call it from a thread of its own (the writer's), never from a task or an event
+    /// loop.
     package func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch {
-        let handoff = Handoff<Committed>()
-        Task {
-            let result: Result<Committed, any Error>
-            do {
-                result = .success(try await commit(jobs, dictionaries: dictionaries))
-            } catch let error as DomainError {
-                result = .failure(error)
-            } catch {
-                // postgres-nio's own description hides the server's message: the log says what failed.
-                result = .failure(DomainError(.unavailable, "database: \(PostgresAppDatabase.reason(error))"))
-            }
-            handoff.put(result)
-        }
-        let committed = try handoff.take().get()
-        for (key, dictionary) in committed.dictionaries { dictionaries.insert(dictionary, for: key) }
-        return committed.batch
-    }
-
-    /// What a committed transaction gave: the batch's result, and the dictionaries to cache now that it is committed.
-    struct Committed: Sendable {
-        var batch: CommittedBatch
-        var dictionaries: [PayloadDictionaryCache.Key: PayloadDictionary]
-    }
-
-    func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) async throws -> Committed {
-        try await database.withTransaction { connection in
-            try await withTaskExecutorPreference(EventLoopTaskExecutor(connection.eventLoop)) {
+        let lease = ConnectionLease(database)
+        defer { lease.release() }
+        let connection = try lease.connection()
+        let committed: Committed
+        do {
+            committed = try inTransaction(IngestSQL(connection: connection, logger: database.logger)) { sql in
                 let start = ContinuousClock.now
                 defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }
-                let sql = IngestSQL(connection: connection, logger: database.logger)
                 let batch = PostgresWriterBatch(dictionaries: dictionaries)
-                let set = try await PostgresEventSet(jobs, in: sql)
+                let set = try PostgresEventSet(jobs, in: sql)
                 var receipts = [IngestReceipt](repeating: IngestReceipt(eventStored: false), count: jobs.count)
                 for (index, job) in jobs.enumerated() {
                     var countsEveryEvent = false
                     if job.work.event != nil {
-                        countsEveryEvent = try await batch.rules(projectID: job.work.projectID, in: sql).contains { $0.applies(to: []) }
+                        countsEveryEvent = try batch.rules(projectID: job.work.projectID, in: sql).contains { $0.applies(to: []) }
                     }
                     switch set.place(job, index: index, countsEveryEvent: countsEveryEvent) {
                     case .member, .duplicate:
                         continue
                     case .alone:
-                        try await set.write(&receipts, batch: batch, in: sql)
-                        receipts[index] = try await Self.store(job.work, payload: job.payload, set: set, batch: batch, in: sql)
+                        try set.write(&receipts, batch: batch, in: sql)
+                        receipts[index] = try Self.store(job.work, payload: job.payload, set: set, batch: batch, in: sql)
                     }
                 }
-                try await set.write(&receipts, batch: batch, in: sql)
-                try await batch.finish(sql)
+                try set.write(&receipts, batch: batch, in: sql)
+                try batch.finish(sql)
                 return Committed(
                     batch: CommittedBatch(receipts: receipts, droppedSideItems: batch.droppedSideItems),
                     dictionaries: batch.dictionariesToCache)
             }
+        } catch let error as DomainError {
+            throw error
+        } catch let error as PSQLError {
+            throw PostgresAppDatabase.domainError(error) ?? DomainError(.unavailable, "database: \(PostgresAppDatabase.reason(error))")
+        } catch {
+            // postgres-nio's own description hides the server's message: the log says what failed.
+            throw DomainError(.unavailable, "database: \(PostgresAppDatabase.reason(error))")
         }
+        for (key, dictionary) in committed.dictionaries { dictionaries.insert(dictionary, for: key) }
+        return committed.batch
+    }
+
+    /// What a committed transaction gave: the batch's result, and the dictionaries to cache now that it is committed.
+    struct Committed {
+        var batch: CommittedBatch
+        var dictionaries: [PayloadDictionaryCache.Key: PayloadDictionary]
+    }
+
+    /// `BEGIN`, `body`, `COMMIT`; a `ROLLBACK` when `body` throws (a connection that cannot roll back is closed,
+    /// so the pool does not lend it again). A failed `COMMIT` has rolled back in PostgreSQL.
+    private func inTransaction<T>(_ sql: IngestSQL, _ body: (IngestSQL) throws -> T) throws -> T {
+        try sql.run("BEGIN")
+        let result: T
+        do {
+            result = try body(sql)
+        } catch {
+            do {
+                try sql.run("ROLLBACK")
+            } catch let rollback {
+                database.logger.warning(
+                    "PostgreSQL: ROLLBACK failed; closing the connection",
+                    metadata: ["spyglass.error": "\(String(reflecting: rollback))"])
+                try? sql.connection.close().wait()
+            }
+            throw error
+        }
+        try sql.run("COMMIT")
+        return result
     }
 
     /// Stores one job outside the set: its event through ``PostgresEventRows``, then its side items.
     private static func store(
         _ work: IngestWork, payload: PayloadPlan?, set: PostgresEventSet, batch: PostgresWriterBatch, in sql: IngestSQL
-    ) async throws -> IngestReceipt {
+    ) throws -> IngestReceipt {
         var stored = false
         if let event = work.event, let payload,
-            let rows = try await PostgresEventRows.insert(event, payload: payload, projectID: work.projectID, batch: batch, in: sql)
+            let rows = try PostgresEventRows.insert(event, payload: payload, projectID: work.projectID, batch: batch, in: sql)
         {
             stored = true
             set.storedAlone(event, projectID: work.projectID, issueID: rows.issueID, dictionary: rows.dictionary)
@@ -114,15 +129,15 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         let projectID = work.projectID
         // Side items never cost their envelope's event: each is stored in a savepoint of its own, and one that
         // cannot be stored is rolled back alone, logged and counted after the commit.
-        func side(_ kind: String, _ write: () async throws -> Void) async throws {
-            if let error = try await sql.inSavepoint(write) {
+        func side(_ kind: String, _ write: () throws -> Void) throws {
+            if let error = try sql.inSavepoint(write) {
                 batch.droppedSideItems.append((kind, PostgresAppDatabase.reason(error)))
             }
         }
         // Attachments of a duplicate event were stored with the first copy.
         for attachment in work.attachments where stored || work.event?.eventID != attachment.eventID {
-            try await side("attachment") {
-                try await sql.run(
+            try side("attachment") {
+                try sql.run(
                     """
                     INSERT INTO attachment (project_id, event_id, filename, content_type, attachment_type, size, data, received)
                     VALUES (\(projectID), \(attachment.eventID), \(attachment.filename), \(attachment.contentType),
@@ -131,8 +146,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
         }
         for report in work.userReports {
-            try await side("user_report") {
-                try await sql.run(
+            try side("user_report") {
+                try sql.run(
                     """
                     INSERT INTO user_report (project_id, event_id, name, email, comments, received)
                     VALUES (\(projectID), \(report.eventID)::text, \(report.name), \(report.email), \(report.comments),
@@ -141,15 +156,15 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
         }
         for count in work.sessions {
-            try await side("session") {
+            try side("session") {
                 // Sessions name releases too: the release exists from its first session on.
-                let created = try await sql.row(
+                let created = try sql.row(
                     """
                     INSERT INTO release (project_id, version, created_at) VALUES (\(projectID), \(count.release), \(now))
                     ON CONFLICT (project_id, version) DO NOTHING RETURNING id
                     """)
-                if created != nil { try await PostgresLifecycleRows.releaseCreated(count.release, projectID: projectID, in: sql) }
-                try await sql.run(
+                if created != nil { try PostgresLifecycleRows.releaseCreated(count.release, projectID: projectID, in: sql) }
+                try sql.run(
                     """
                     INSERT INTO release_sessions (project_id, release, environment, started, exited, errored, crashed, abnormal)
                     VALUES (\(projectID), \(count.release), \(count.environment), \(count.started), \(count.exited),
@@ -164,8 +179,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
         }
         for discarded in work.discarded {
-            try await side("client_report") {
-                try await sql.run(
+            try side("client_report") {
+                try sql.run(
                     """
                     INSERT INTO discarded_events (project_id, reason, category, quantity)
                     VALUES (\(projectID), \(discarded.reason), \(discarded.category), \(discarded.quantity))
@@ -178,19 +193,40 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     }
 }
 
-/// A result handed from a task to a thread that waits for it.
-private final class Handoff<Value: Sendable>: Sendable {
-    private let result = Mutex<Result<Value, any Error>?>(nil)
+/// A pooled connection lent to a thread: a task leases it from the pool and holds the lease until ``release()``.
+private final class ConnectionLease: Sendable {
+    private let leased = Mutex<Result<PostgresConnection, any Error>?>(nil)
     private let ready = DispatchSemaphore(value: 0)
+    private let done: AsyncStream<Never>.Continuation
 
-    func put(_ value: Result<Value, any Error>) {
-        result.withLock { $0 = value }
-        ready.signal()
+    init(_ database: PostgresAppDatabase) {
+        let (released, done) = AsyncStream<Never>.makeStream()
+        self.done = done
+        Task {
+            do {
+                try await database.withConnection { connection in
+                    self.leased.withLock { $0 = .success(connection) }
+                    self.ready.signal()
+                    for await _ in released {}
+                }
+            } catch {
+                let first = self.leased.withLock { value in
+                    guard value == nil else { return false }
+                    value = .failure(error)
+                    return true
+                }
+                if first { self.ready.signal() }
+            }
+        }
     }
 
-    /// Blocks until ``put(_:)`` has run.
-    func take() -> Result<Value, any Error> {
+    /// Blocks until the pool lends a connection (or fails to).
+    func connection() throws -> PostgresConnection {
         ready.wait()
-        return result.withLock { $0 } ?? .failure(CancellationError())
+        ready.signal()  // a second call returns at once
+        return try (leased.withLock { $0 } ?? .failure(CancellationError())).get()
     }
+
+    /// Gives the connection back to the pool.
+    func release() { done.finish() }
 }

@@ -11,8 +11,8 @@ enum PostgresLifecycleRows {
     /// resolutions it is newer than into "resolved in this release". Returns its id.
     static func recordRelease(
         _ version: String, first: Double, last: Double, received: Double, projectID: Int64, in sql: IngestSQL
-    ) async throws -> Int64 {
-        if let existing = try await sql.row(
+    ) throws -> Int64 {
+        if let existing = try sql.row(
             """
             UPDATE release SET first_event = LEAST(coalesce(first_event, \(first)), \(first)),
                 last_event = GREATEST(coalesce(last_event, \(last)), \(last))
@@ -22,7 +22,7 @@ enum PostgresLifecycleRows {
         {
             return try existing.decode(Int64.self)
         }
-        let inserted = try await sql.row(
+        let inserted = try sql.row(
             """
             INSERT INTO release (project_id, version, created_at, first_event, last_event)
             VALUES (\(projectID), \(version), \(received), \(first), \(last)) RETURNING id
@@ -30,13 +30,13 @@ enum PostgresLifecycleRows {
         guard let releaseID = try inserted?.decode(Int64.self) else {
             throw DomainError(.unavailable, "release \(version) was not stored")
         }
-        try await releaseCreated(version, projectID: projectID, in: sql)
+        try releaseCreated(version, projectID: projectID, in: sql)
         return releaseID
     }
 
     /// Widens a release's first/last event times to include `first...last`.
-    static func widenRelease(_ releaseID: Int64, first: Double, last: Double, in sql: IngestSQL) async throws {
-        try await sql.run(
+    static func widenRelease(_ releaseID: Int64, first: Double, last: Double, in sql: IngestSQL) throws {
+        try sql.run(
             """
             UPDATE release SET first_event = LEAST(coalesce(first_event, \(first)), \(first)),
                 last_event = GREATEST(coalesce(last_event, \(last)), \(last))
@@ -47,8 +47,8 @@ enum PostgresLifecycleRows {
     /// Creates the release's row for an environment, or widens its first/last seen times to include `first...last`.
     static func recordEnvironment(
         _ environment: String, releaseID: Int64, first: Double, last: Double, in sql: IngestSQL
-    ) async throws {
-        try await sql.run(
+    ) throws {
+        try sql.run(
             """
             INSERT INTO release_environment (release_id, environment, first_seen, last_seen)
             VALUES (\(releaseID), \(environment), \(first), \(last))
@@ -59,8 +59,8 @@ enum PostgresLifecycleRows {
     }
 
     /// A new release exists: "in next release" resolutions older than it now mean "in this release".
-    static func releaseCreated(_ version: String, projectID: Int64, in sql: IngestSQL) async throws {
-        let pending = try await sql.rows(
+    static func releaseCreated(_ version: String, projectID: Int64, in sql: IngestSQL) throws {
+        let pending = try sql.rows(
             """
             SELECT id, resolution_release FROM issue
             WHERE project_id = \(projectID) AND status = 'resolved' AND resolution = 'in_next_release'
@@ -69,29 +69,29 @@ enum PostgresLifecycleRows {
         ).map { try $0.decode((Int64, String?).self) }
         guard !pending.isEmpty else { return }
         let currents = pending.compactMap(\.1)
-        let book = try await releaseBook(projectID: projectID, versions: currents + [version], in: sql)
+        let book = try releaseBook(projectID: projectID, versions: currents + [version], in: sql)
         guard let created = book.release(version) else { return }
         for (id, current) in pending {
             if let current, let currentRef = book.release(current), current == version || !book.ordering.isNewer(created, than: currentRef) {
                 continue
             }
-            try await sql.run("UPDATE issue SET resolution = 'in_release', resolution_release = \(version) WHERE id = \(id)")
+            try sql.run("UPDATE issue SET resolution = 'in_release', resolution_release = \(version) WHERE id = \(id)")
         }
     }
 
     /// A new issue: counts it for its release and logs that it was first seen.
-    static func issueCreated(_ issueID: Int64, releaseID: Int64?, event: NormalizedEvent, in sql: IngestSQL) async throws {
+    static func issueCreated(_ issueID: Int64, releaseID: Int64?, event: NormalizedEvent, in sql: IngestSQL) throws {
         if let releaseID {
-            try await sql.run("UPDATE release SET new_issues = new_issues + 1 WHERE id = \(releaseID)")
+            try sql.run("UPDATE release SET new_issues = new_issues + 1 WHERE id = \(releaseID)")
             if let environment = event.environment {
-                try await sql.run(
+                try sql.run(
                     """
                     UPDATE release_environment SET new_issues = new_issues + 1
                     WHERE release_id = \(releaseID) AND environment = \(environment)
                     """)
             }
         }
-        try await addActivity(
+        try addActivity(
             issueID, kind: .firstSeen, data: ["release": event.release.map(JSONValue.string) ?? .null], at: event.received, in: sql)
     }
 
@@ -110,7 +110,7 @@ enum PostgresLifecycleRows {
     static func eventJoined(
         _ issueID: Int64, issue: JoinedIssue, eventRowID: Int64, event: NormalizedEvent, projectID: Int64,
         batch: PostgresWriterBatch, in sql: IngestSQL
-    ) async throws -> AlertTrigger? {
+    ) throws -> AlertTrigger? {
         guard let status = issue.status, status != .unresolved else { return nil }
         let now = event.received
         switch status {
@@ -122,43 +122,43 @@ enum PostgresLifecycleRows {
                 case .inRelease(let version), .inNextRelease(current: let version?): versions.append(version)
                 default: break
                 }
-                let book = try await releaseBook(projectID: projectID, versions: versions, in: sql)
+                let book = try releaseBook(projectID: projectID, versions: versions, in: sql)
                 let eventRelease = event.release.flatMap { book.release($0) }
                 if Lifecycle.isCovered(resolution, eventRelease: eventRelease, release: book.release, ordering: book.ordering) {
                     return nil
                 }
             }
-            try await sql.run(
+            try sql.run(
                 """
                 UPDATE issue SET status = 'unresolved', substatus = 'regressed', substatus_since = \(now.timeIntervalSince1970),
                     status_changed_at = \(now.timeIntervalSince1970), resolution = NULL, resolution_release = NULL
                 WHERE id = \(issueID)
                 """)
-            try await sql.run("UPDATE event SET pinned = 1 WHERE id = \(eventRowID)")
+            try sql.run("UPDATE event SET pinned = 1 WHERE id = \(eventRowID)")
             var data: JSONObject = ["version": event.release.map(JSONValue.string) ?? .null]
             if case .inRelease(let fixed) = resolution { data["resolved_in_version"] = .string(fixed) }
             if case .inNextRelease(let current?) = resolution { data["resolved_in_version"] = .string(current) }
-            try await addActivity(issueID, kind: .setRegression, data: .object(data), at: now, in: sql)
+            try addActivity(issueID, kind: .setRegression, data: .object(data), at: now, in: sql)
             return .regression
         case .ignored:
             guard let text = issue.ignoreState, let ignore = IgnoreState(storedJSON: text) else { return nil }
             let hour = Int64((event.timestamp.timeIntervalSince1970 / 3600).rounded(.down))  // issue_hour's clock
-            try await batch.flushHours(sql)
+            try batch.flushHours(sql)
             let thisHour =
-                try await sql.row("SELECT count FROM issue_hour WHERE issue_id = \(issueID) AND hour = \(hour)")?
+                try sql.row("SELECT count FROM issue_hour WHERE issue_id = \(issueID) AND hour = \(hour)")?
                 .decode(Int64.self) ?? 0
             guard
                 let escalating = Lifecycle.unignores(
                     ignore, timesSeen: issue.timesSeen, userCount: issue.userCount, eventsThisHour: Int(thisHour), now: now)
             else { return nil }
-            try await sql.run(
+            try sql.run(
                 """
                 UPDATE issue SET status = 'unresolved', substatus = 'escalating', substatus_since = \(now.timeIntervalSince1970),
                     status_changed_at = \(now.timeIntervalSince1970), ignore_state = NULL
                 WHERE id = \(issueID)
                 """)
-            try await sql.run("UPDATE event SET pinned = 1 WHERE id = \(eventRowID)")
-            try await addActivity(
+            try sql.run("UPDATE event SET pinned = 1 WHERE id = \(eventRowID)")
+            try addActivity(
                 issueID, kind: escalating ? .setEscalating : .setUnresolved,
                 data: ["reason": escalating ? "escalating" : "ignore condition met"], at: now, in: sql)
             return .escalating
@@ -169,8 +169,8 @@ enum PostgresLifecycleRows {
 
     static func addActivity(
         _ issueID: Int64, kind: ActivityKind, data: JSONValue, at date: Date, in sql: IngestSQL
-    ) async throws {
-        try await sql.run(
+    ) throws {
+        try sql.run(
             """
             INSERT INTO issue_activity (issue_id, type, user_id, data, created_at)
             VALUES (\(issueID), \(kind.rawValue), NULL, \(JSONWriter.string(data)), \(date.timeIntervalSince1970))
@@ -178,8 +178,8 @@ enum PostgresLifecycleRows {
     }
 
     /// The project's newest releases and the named ones (``ReleaseBook``).
-    static func releaseBook(projectID: Int64, versions: [String] = [], in sql: IngestSQL) async throws -> ReleaseBook {
-        let recent = try await sql.rows(
+    static func releaseBook(projectID: Int64, versions: [String] = [], in sql: IngestSQL) throws -> ReleaseBook {
+        let recent = try sql.rows(
             """
             SELECT version, created_at FROM release WHERE project_id = \(projectID)
             ORDER BY created_at DESC, id DESC LIMIT \(ReleaseBook.recentLimit)
@@ -191,7 +191,7 @@ enum PostgresLifecycleRows {
         let book = ReleaseBook(recentNewestFirst: recent)
         var named: [String: ReleaseRef] = [:]
         for version in versions where book.lacks(version) && named[version] == nil {
-            if let row = try await sql.row(
+            if let row = try sql.row(
                 "SELECT version, created_at FROM release WHERE project_id = \(projectID) AND version = \(version)")
             {
                 let (found, createdAt) = try row.decode((String, Double).self)

@@ -71,7 +71,7 @@ final class PostgresWriterBatch {
     }
 
     /// The event's release id, writing the release (and its environment) when the batch has not yet.
-    func recordRelease(_ event: NormalizedEvent, projectID: Int64, in sql: IngestSQL) async throws -> Int64? {
+    func recordRelease(_ event: NormalizedEvent, projectID: Int64, in sql: IngestSQL) throws -> Int64? {
         guard let version = event.release else { return nil }
         let timestamp = event.timestamp.timeIntervalSince1970
         let key = ReleaseKey(projectID: projectID, version: version)
@@ -80,7 +80,7 @@ final class PostgresWriterBatch {
             releaseID = seen.id
             releases[key]?.span.widen(timestamp)
         } else {
-            releaseID = try await PostgresLifecycleRows.recordRelease(
+            releaseID = try PostgresLifecycleRows.recordRelease(
                 version, first: timestamp, last: timestamp, received: event.received.timeIntervalSince1970,
                 projectID: projectID, in: sql)
             releases[key] = (releaseID, EventTimeSpan(timestamp))
@@ -90,7 +90,7 @@ final class PostgresWriterBatch {
             if environments[key] != nil {
                 environments[key]?.widen(timestamp)
             } else {
-                try await PostgresLifecycleRows.recordEnvironment(
+                try PostgresLifecycleRows.recordEnvironment(
                     environment, releaseID: releaseID, first: timestamp, last: timestamp, in: sql)
                 environments[key] = EventTimeSpan(timestamp)
             }
@@ -100,7 +100,7 @@ final class PostgresWriterBatch {
 
     /// The release ids of a set's events (nil for an event without one), writing each release (and environment)
     /// the batch has not written yet once, with the first and last event times of all the set's events in it.
-    func recordReleases(_ events: [(event: NormalizedEvent, projectID: Int64)], in sql: IngestSQL) async throws -> [Int64?] {
+    func recordReleases(_ events: [(event: NormalizedEvent, projectID: Int64)], in sql: IngestSQL) throws -> [Int64?] {
         var spans: [ReleaseKey: (seen: ClosedRange<Double>, received: Double)] = [:]
         var order: [ReleaseKey] = []
         var environmentSpans: [ReleaseKey: [String: ClosedRange<Double>]] = [:]
@@ -121,7 +121,7 @@ final class PostgresWriterBatch {
         }
         for key in order where releases[key] == nil {
             guard let span = spans[key] else { continue }
-            let id = try await PostgresLifecycleRows.recordRelease(
+            let id = try PostgresLifecycleRows.recordRelease(
                 key.version, first: span.seen.lowerBound, last: span.seen.upperBound, received: span.received,
                 projectID: key.projectID, in: sql)
             releases[key] = (id, EventTimeSpan(written: span.seen))
@@ -131,16 +131,13 @@ final class PostgresWriterBatch {
             for (environment, span) in (environmentSpans[key] ?? [:]).sorted(by: { $0.key < $1.key }) {
                 let environmentKey = EnvironmentKey(releaseID: releaseID, environment: environment)
                 guard environments[environmentKey] == nil else { continue }
-                try await PostgresLifecycleRows.recordEnvironment(
+                try PostgresLifecycleRows.recordEnvironment(
                     environment, releaseID: releaseID, first: span.lowerBound, last: span.upperBound, in: sql)
                 environments[environmentKey] = EventTimeSpan(written: span)
             }
         }
         // Written now, or earlier in the batch: each event widens what the batch holds (``finish(_:)`` writes it).
-        var ids: [Int64?] = []
-        ids.reserveCapacity(events.count)
-        for (event, projectID) in events { ids.append(try await recordRelease(event, projectID: projectID, in: sql)) }
-        return ids
+        return try events.map { try recordRelease($0.event, projectID: $0.projectID, in: sql) }
     }
 
     private static func widened(_ range: ClosedRange<Double>, _ timestamp: Double) -> ClosedRange<Double> {
@@ -148,9 +145,9 @@ final class PostgresWriterBatch {
     }
 
     /// The project's enabled rules, in id order, read once per batch; a rule whose spec no longer parses is left out.
-    func rules(projectID: Int64, in sql: IngestSQL) async throws -> [WriterAlertRule] {
+    func rules(projectID: Int64, in sql: IngestSQL) throws -> [WriterAlertRule] {
         if let cached = rules[projectID] { return cached }
-        let rows = try await sql.rows(
+        let rows = try sql.rows(
             """
             SELECT id, spec, frequency_minutes, on_new, on_regression, on_reappeared, counts_events, counts_users
             FROM alert_rule WHERE project_id = \(projectID) AND enabled = 1 ORDER BY id
@@ -167,19 +164,19 @@ final class PostgresWriterBatch {
     }
 
     /// The project's slug and name (for outbox rows), read once per batch with its members' addresses.
-    func project(_ projectID: Int64, in sql: IngestSQL) async throws -> (slug: String, name: String) {
-        try await outboxProject(projectID, in: sql).project
+    func project(_ projectID: Int64, in sql: IngestSQL) throws -> (slug: String, name: String) {
+        try outboxProject(projectID, in: sql).project
     }
 
     /// The e-mail addresses of the project's active members, in user id order, read once per batch.
-    func memberEmails(_ projectID: Int64, in sql: IngestSQL) async throws -> [String] {
-        try await outboxProject(projectID, in: sql).members
+    func memberEmails(_ projectID: Int64, in sql: IngestSQL) throws -> [String] {
+        try outboxProject(projectID, in: sql).members
     }
 
-    private func outboxProject(_ projectID: Int64, in sql: IngestSQL) async throws -> (project: (slug: String, name: String), members: [String]) {
+    private func outboxProject(_ projectID: Int64, in sql: IngestSQL) throws -> (project: (slug: String, name: String), members: [String]) {
         if let cached = projects[projectID] { return cached }
         guard
-            let row = try await sql.row(
+            let row = try sql.row(
                 """
                 SELECT p.slug, p.name, ARRAY(
                     SELECT u.email FROM project_member m JOIN "user" u ON u.id = m.user_id
@@ -210,12 +207,12 @@ final class PostgresWriterBatch {
     }
 
     /// Writes the hourly counts gathered so far: one upsert of every (issue, hour) pair, in key order.
-    func flushHours(_ sql: IngestSQL) async throws {
+    func flushHours(_ sql: IngestSQL) throws {
         guard !hours.isEmpty else { return }
         let keys = hours.keys.sorted()
         let counts = keys.map { hours[$0] ?? 0 }
         hours = [:]
-        try await sql.run(
+        try sql.run(
             """
             INSERT INTO issue_hour (issue_id, hour, count)
             SELECT * FROM unnest(\(keys.map(\.issueID))::bigint[], \(keys.map(\.hour))::bigint[], \(counts)::bigint[])
@@ -225,12 +222,12 @@ final class PostgresWriterBatch {
 
     /// Writes what the batch gathered: widened first/last event times, tag and hourly counts. Call once, before the
     /// commit.
-    func finish(_ sql: IngestSQL) async throws {
+    func finish(_ sql: IngestSQL) throws {
         for (id, span) in releases.values where span.isWidened {
-            try await PostgresLifecycleRows.widenRelease(id, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
+            try PostgresLifecycleRows.widenRelease(id, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
         }
         for (key, span) in environments where span.isWidened {
-            try await PostgresLifecycleRows.recordEnvironment(
+            try PostgresLifecycleRows.recordEnvironment(
                 key.environment, releaseID: key.releaseID, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
         }
         // Hourly and tag counts in one statement.
@@ -241,7 +238,7 @@ final class PostgresWriterBatch {
         hours = [:]
         tags = [:]
         guard !hourKeys.isEmpty || !keys.isEmpty else { return }
-        try await sql.run(
+        try sql.run(
             """
             WITH hours AS (
                 INSERT INTO issue_hour (issue_id, hour, count)

@@ -23,6 +23,26 @@ extension PostgresConnection {
     func execute(_ query: PostgresQuery, logger: Logger) async throws {
         _ = try await rows(query, logger: logger)
     }
+    /// The first column of the first row (nil when there is no row, or the value is NULL).
+    func scalar<Value: PostgresDecodable>(
+        _ query: PostgresQuery, as type: Value.Type = Value.self, logger: Logger
+    ) async throws -> Value? where Value._DecodableType == Value {
+        for try await row in try await self.query(query, logger: logger) {
+            return try row.makeRandomAccess()[0].decode(Value?.self)
+        }
+        return nil
+    }
+
+    /// The first column of every row.
+    func column<Value: PostgresDecodable>(
+        _ query: PostgresQuery, as type: Value.Type = Value.self, logger: Logger
+    ) async throws -> [Value] {
+        var values: [Value] = []
+        for try await row in try await self.query(query, logger: logger) {
+            values.append(try row.makeRandomAccess()[0].decode(Value.self))
+        }
+        return values
+    }
 }
 
 extension PostgresAppDatabase {

@@ -13,7 +13,7 @@ public struct PostgresEvents: EventStore {
     private func events(_ query: PostgresQuery) async throws -> [EventInfo] {
         try await database.withConnection { connection in
             try await PostgresIssueRows.eventInfos(
-                connection.allRows(query, logger: database.logger), on: connection, logger: database.logger)
+                connection.rows(query, logger: database.logger), on: connection, logger: database.logger)
         }
     }
 
@@ -74,7 +74,7 @@ public struct PostgresEvents: EventStore {
 
     public func attachments(projectID: Int64, eventID: String) async throws -> [AttachmentInfo] {
         try await database.withConnection { connection in
-            try await connection.allRows(
+            try await connection.rows(
                 """
                 SELECT id, filename, content_type, size FROM attachment WHERE project_id = \(projectID) AND event_id = \(eventID)
                 ORDER BY id
@@ -86,20 +86,20 @@ public struct PostgresEvents: EventStore {
     public func attachment(id: Int64, projectID: Int64, eventID: String) async throws -> (AttachmentInfo, [UInt8])? {
         try await database.withConnection { connection in
             guard
-                let row = try await connection.firstRow(
+                let row = try await connection.row(
                     """
                     SELECT id, filename, content_type, size, data FROM attachment
                     WHERE id = \(id) AND project_id = \(projectID) AND event_id = \(eventID)
                     """, logger: database.logger)
             else { return nil }
-            return (try Self.attachmentInfo(row), Array(try row.value("data", as: ByteBuffer.self).readableBytesView))
+            return (try Self.attachmentInfo(row), Array(try row.decode("data", as: ByteBuffer.self).readableBytesView))
         }
     }
 
     private static func attachmentInfo(_ row: PostgresRandomAccessRow) throws -> AttachmentInfo {
         AttachmentInfo(
-            id: try row.value("id"), filename: try row.value("filename"), contentType: try row.value("content_type"),
-            size: try row.value("size"))
+            id: try row.decode("id"), filename: try row.decode("filename"), contentType: try row.decode("content_type"),
+            size: try row.decode("size"))
     }
 
     public func eventMark() async throws -> Int64 {

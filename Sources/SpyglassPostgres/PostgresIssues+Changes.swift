@@ -20,7 +20,7 @@ extension PostgresIssues {
                     if let email {
                         // Only active members of the issue's project; the message does not tell whether the address exists.
                         guard
-                            let row = try await connection.firstRow(
+                            let row = try await connection.row(
                                 """
                                 SELECT "user".id, "user".email FROM "user" JOIN project_member ON project_member.user_id = "user".id
                                 WHERE "user".email = \(email.lowercased()) AND "user".is_active = 1 AND project_member.project_id = \(projectID)
@@ -29,7 +29,7 @@ extension PostgresIssues {
                             throw DomainError(
                                 .invalidInput, "assignedTo: \(email) is not an active member of this project")
                         }
-                        assignee = .some((try row.value("id"), try row.value("email")))
+                        assignee = .some((try row.decode("id"), try row.decode("email")))
                     } else {
                         assignee = .some(nil)
                     }
@@ -92,7 +92,7 @@ extension PostgresIssues {
         case .ignored:
             let condition = change.ignore ?? .forever
             guard
-                let counts = try await connection.firstRow(
+                let counts = try await connection.row(
                     "SELECT times_seen, user_count FROM issue WHERE id = \(issueID)", logger: logger)
             else { return }
             let weekAgo = Int64((time / 3600).rounded(.down)) - 7 * 24
@@ -103,8 +103,8 @@ extension PostgresIssues {
                     WHERE issue_id = \(issueID) AND hour >= \(weekAgo)
                     """, as: Int64.self, logger: logger) ?? 0
             let state = IgnoreState(
-                condition: condition, timesSeenAtIgnore: try counts.value("times_seen"),
-                usersAtIgnore: try counts.value("user_count"),
+                condition: condition, timesSeenAtIgnore: try counts.decode("times_seen"),
+                usersAtIgnore: try counts.decode("user_count"),
                 hourlyBaseline: Double(lastWeek) / (7 * 24))
             let substatus: IssueSubstatus =
                 switch condition {
@@ -122,7 +122,7 @@ extension PostgresIssues {
                 data: (try? JSONParser.parse(state.storedJSON)) ?? .null, at: now,
                 on: connection, logger: logger)
         case .unresolved:
-            let changed = try await connection.firstRow(
+            let changed = try await connection.row(
                 """
                 UPDATE issue SET status = 'unresolved', substatus = 'ongoing', substatus_since = \(time), resolution = NULL,
                     resolution_release = NULL, ignore_state = NULL, status_changed_at = \(time)
@@ -140,10 +140,10 @@ extension PostgresIssues {
     static func latestRelease(projectID: Int64, on connection: PostgresConnection, logger: Logger) async throws
         -> String?
     {
-        let recent = try await connection.allRows(
+        let recent = try await connection.rows(
             "SELECT version, created_at FROM release WHERE project_id = \(projectID) ORDER BY created_at DESC, id DESC LIMIT 10",
             logger: logger
-        ).map { ReleaseRef(version: try $0.value("version"), createdAt: try $0.value("created_at")) }
+        ).map { ReleaseRef(version: try $0.decode("version"), createdAt: try $0.decode("created_at")) }
         let ordering = ReleaseOrdering(recentNewestFirst: recent.map(\.version))
         let releases = Dictionary(recent.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
         return releases.values.max { ordering.isNewer($1, than: $0) }?.version
@@ -169,14 +169,14 @@ extension PostgresIssues {
     public func mergeIssues(ids: [Int64]) async throws -> (parent: Int64, children: [Int64]) {
         let logger = database.logger
         return try await database.withTransaction { connection in
-            let rows = try await connection.allRows(
+            let rows = try await connection.rows(
                 "SELECT id, project_id FROM issue WHERE id = ANY(\(ids)) ORDER BY times_seen DESC, id", logger: logger)
             guard rows.count >= 2 else { throw DomainError(.invalidInput, "merge needs at least two existing issues") }
-            guard Set(try rows.map { try $0.value("project_id", as: Int64.self) }).count == 1 else {
+            guard Set(try rows.map { try $0.decode("project_id", as: Int64.self) }).count == 1 else {
                 throw DomainError(.invalidInput, "merge: the issues belong to different projects")
             }
-            let parent: Int64 = try rows[0].value("id")
-            let children: [Int64] = try rows.dropFirst().map { try $0.value("id") }
+            let parent: Int64 = try rows[0].decode("id")
+            let children: [Int64] = try rows.dropFirst().map { try $0.decode("id") }
             try await connection.query(
                 "UPDATE grouping_hash SET issue_id = \(parent) WHERE issue_id = ANY(\(children))", logger: logger)
             try await connection.query(

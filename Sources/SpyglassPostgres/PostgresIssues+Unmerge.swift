@@ -20,14 +20,14 @@ extension PostgresIssues {
             else {
                 throw DomainError(.notFound, "no issue \(issueID)")
             }
-            let movedRows = try await connection.allRows(
+            let movedRows = try await connection.rows(
                 """
                 SELECT id AS row_id, \(unescaped: PostgresIssueRows.eventColumns)
                 WHERE issue_id = \(issueID) AND primary_hash = \(hash) ORDER BY timestamp, id
                 """, logger: logger)
             let movedEvents = try await PostgresIssueRows.eventInfos(movedRows, on: connection, logger: logger)
             let moved = try zip(movedRows, movedEvents).map {
-                (rowID: try $0.value("row_id", as: Int64.self), event: $1)
+                (rowID: try $0.decode("row_id", as: Int64.self), event: $1)
             }
             guard !moved.isEmpty else {
                 throw DomainError(
@@ -72,7 +72,7 @@ extension PostgresIssues {
             }
             // Users of the old issue: those still seen in its remaining events.
             let remaining = try await PostgresIssueRows.eventInfos(
-                connection.allRows(
+                connection.rows(
                     "SELECT \(unescaped: PostgresIssueRows.eventColumns) WHERE issue_id = \(issueID)", logger: logger),
                 on: connection, logger: logger)
             let users = Set(remaining.compactMap { NormalizedEvent(stored: $0).userKey })

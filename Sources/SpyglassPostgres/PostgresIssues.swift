@@ -72,7 +72,7 @@ public struct PostgresIssues: IssueStore {
                 ORDER BY \(order), issue.id DESC LIMIT \(sql.bind(request.limit + 1)) OFFSET \(sql.bind(request.offset))
                 """)
             do {
-                return try await connection.allRows(sql.query, logger: database.logger).map(PostgresIssueRows.issueInfo)
+                return try await connection.rows(sql.query, logger: database.logger).map(PostgresIssueRows.issueInfo)
             } catch let error as PSQLError where !query.text.isEmpty && error.serverInfo?[.sqlState] == "42601" {
                 // The words are quoted below, so this should not happen; if to_tsquery still refuses them, the search is at fault.
                 throw DomainError(
@@ -107,7 +107,7 @@ public struct PostgresIssues: IssueStore {
 
     public func issue(id: Int64) async throws -> IssueInfo? {
         try await database.withConnection { connection in
-            try await connection.firstRow(
+            try await connection.row(
                 "SELECT \(unescaped: PostgresIssueRows.issueColumns) WHERE issue.id = \(id)", logger: database.logger
             )
             .map(PostgresIssueRows.issueInfo)
@@ -119,11 +119,11 @@ public struct PostgresIssues: IssueStore {
         let firstHour = Int64((since.timeIntervalSince1970 / 3600).rounded(.down))
         return try await database.withConnection { connection in
             var counts: [Int64: [Int64: Int]] = [:]
-            let rows = try await connection.allRows(
+            let rows = try await connection.rows(
                 "SELECT issue_id, hour, count FROM issue_hour WHERE issue_id = ANY(\(issueIDs)) AND hour >= \(firstHour)",
                 logger: database.logger)
             for row in rows {
-                counts[try row.value("issue_id"), default: [:]][try row.value("hour")] = try row.value("count")
+                counts[try row.decode("issue_id"), default: [:]][try row.decode("hour")] = try row.decode("count")
             }
             return counts
         }
@@ -140,28 +140,28 @@ public struct PostgresIssues: IssueStore {
 
     public func tags(issueID: Int64, top: Int) async throws -> [TagSummary] {
         try await database.withConnection { connection in
-            let keys = try await connection.allRows(
+            let keys = try await connection.rows(
                 """
                 SELECT key, LEAST(sum(times_seen), 9223372036854775807)::bigint AS total, count(*) AS unique_values
                 FROM issue_tag WHERE issue_id = \(issueID) GROUP BY key ORDER BY key COLLATE "C"
                 """, logger: database.logger)
             var summaries: [TagSummary] = []
             for row in keys {
-                let key: String = try row.value("key")
-                let values = try await connection.allRows(
+                let key: String = try row.decode("key")
+                let values = try await connection.rows(
                     """
                     SELECT value, times_seen, first_seen, last_seen FROM issue_tag WHERE issue_id = \(issueID) AND key = \(key)
                     ORDER BY times_seen DESC, value COLLATE "C" LIMIT \(top)
                     """, logger: database.logger
                 ).map {
                     TagSummary.Value(
-                        value: try $0.value("value"), count: try $0.value("times_seen"),
-                        firstSeen: Date(timeIntervalSince1970: try $0.value("first_seen")),
-                        lastSeen: Date(timeIntervalSince1970: try $0.value("last_seen")))
+                        value: try $0.decode("value"), count: try $0.decode("times_seen"),
+                        firstSeen: Date(timeIntervalSince1970: try $0.decode("first_seen")),
+                        lastSeen: Date(timeIntervalSince1970: try $0.decode("last_seen")))
                 }
                 summaries.append(
                     TagSummary(
-                        key: key, totalValues: try row.value("total"), uniqueValues: try row.value("unique_values"),
+                        key: key, totalValues: try row.decode("total"), uniqueValues: try row.decode("unique_values"),
                         topValues: values))
             }
             return summaries
@@ -170,7 +170,7 @@ public struct PostgresIssues: IssueStore {
 
     public func activities(issueID: Int64) async throws -> [ActivityInfo] {
         try await database.withConnection { connection in
-            try await connection.allRows(
+            try await connection.rows(
                 "SELECT \(unescaped: PostgresIssueRows.activityColumns) WHERE a.issue_id = \(issueID) ORDER BY a.id",
                 logger: database.logger
             ).compactMap(PostgresIssueRows.activity)
@@ -186,7 +186,7 @@ public struct PostgresIssues: IssueStore {
             let id = try await PostgresIssueRows.addActivity(
                 issueID, kind: .note, userID: userID, data: ["text": .string(trimmed)], at: now, on: connection,
                 logger: database.logger)
-            let row = try await connection.firstRow(
+            let row = try await connection.row(
                 "SELECT \(unescaped: PostgresIssueRows.activityColumns) WHERE a.id = \(id)", logger: database.logger)
             guard let activity = try row.flatMap(PostgresIssueRows.activity) else {
                 throw DomainError(.unavailable, "comment was not stored")

@@ -43,15 +43,15 @@ extension PostgresMaintenance {
                         RETURNING 1)
                     SELECT count(*) FROM aged
                     """, as: Int.self, logger: logger) ?? 0
-            let stale = try await connection.allRows(
+            let stale = try await connection.rows(
                 """
                 SELECT issue.id, project.resolve_age_hours FROM issue JOIN project ON project.id = issue.project_id
                 WHERE issue.status = 'unresolved' AND project.resolve_age_hours IS NOT NULL
                     AND issue.last_seen < \(time) - project.resolve_age_hours * 3600.0
                 """, logger: logger)
             for row in stale {
-                let id: Int64 = try row.value("id")
-                let hours: Int64 = try row.value("resolve_age_hours")
+                let id: Int64 = try row.decode("id")
+                let hours: Int64 = try row.decode("resolve_age_hours")
                 try await connection.query(
                     """
                     UPDATE issue SET status = 'resolved', substatus = NULL, resolution = 'now', resolution_release = NULL,
@@ -62,12 +62,12 @@ extension PostgresMaintenance {
                     logger: logger)
             }
             changed += stale.count
-            let ignored = try await connection.allRows(
+            let ignored = try await connection.rows(
                 "SELECT id, ignore_state FROM issue WHERE status = 'ignored' AND ignore_state IS NOT NULL",
                 logger: logger)
             for row in ignored {
-                let id: Int64 = try row.value("id")
-                guard let text = try row.value("ignore_state", as: String?.self),
+                let id: Int64 = try row.decode("id")
+                guard let text = try row.decode("ignore_state", as: String?.self),
                     let state = IgnoreState(storedJSON: text),
                     case .untilDate(let date) = state.condition, now >= date
                 else { continue }
@@ -102,18 +102,18 @@ extension PostgresMaintenance {
             policy, now: now, batchSize: batchSize,
             projects: {
                 try await database.withConnection { connection in
-                    try await connection.allRows("SELECT id, retention_days FROM project ORDER BY id", logger: logger)
+                    try await connection.rows("SELECT id, retention_days FROM project ORDER BY id", logger: logger)
                         .map {
-                            (try $0.value("id"), try $0.value("retention_days"))
+                            (try $0.decode("id"), try $0.decode("retention_days"))
                         }
                 }
             },
             crowded: { maxEvents in
                 try await database.withConnection { connection in
-                    try await connection.allRows(
+                    try await connection.rows(
                         "SELECT project_id, count(*) AS events FROM event GROUP BY project_id HAVING count(*) > \(maxEvents)",
                         logger: logger
-                    ).map { (try $0.value("project_id"), try $0.value("events")) }
+                    ).map { (try $0.decode("project_id"), try $0.decode("events")) }
                 }
             },
             // Ties in time go by id, the order SQLite's index gives them.

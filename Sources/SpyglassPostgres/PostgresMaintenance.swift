@@ -63,25 +63,25 @@ public struct PostgresMaintenance: MaintenanceStore {
                 try await Self.insertDefaultProject(createdAt: createdAt, now: now, on: connection, logger: logger)
                 report.createdProject = true
             }
-            let project = try await connection.firstRow(
+            let project = try await connection.row(
                 "SELECT id, slug, name, created_at FROM project ORDER BY slug = 'default' DESC, id LIMIT 1",
                 logger: logger)
             if let project {
-                let id: Int64 = try project.value("id")
+                let id: Int64 = try project.decode("id")
                 report.project = ProjectInfo(
-                    id: id, slug: try project.value("slug"), name: try project.value("name"),
-                    createdAt: PostgresIssueRows.storedDate(try project.value("created_at")))
-                report.keys = try await connection.allRows(
+                    id: id, slug: try project.decode("slug"), name: try project.decode("name"),
+                    createdAt: PostgresIssueRows.storedDate(try project.decode("created_at")))
+                report.keys = try await connection.rows(
                     """
                     SELECT id, public_key, label, is_active, created_at, rate_limit_per_minute FROM project_key
                     WHERE project_id = \(id) AND is_active = 1 ORDER BY id
                     """, logger: logger
                 ).map { row in
                     KeyInfo(
-                        id: try row.value("id"), publicKey: try row.value("public_key"), label: try row.value("label"),
+                        id: try row.decode("id"), publicKey: try row.decode("public_key"), label: try row.decode("label"),
                         isActive: try row.flag("is_active"),
-                        createdAt: PostgresIssueRows.storedDate(try row.value("created_at")),
-                        rateLimitPerMinute: try row.value("rate_limit_per_minute", as: Int?.self))
+                        createdAt: PostgresIssueRows.storedDate(try row.decode("created_at")),
+                        rateLimitPerMinute: try row.decode("rate_limit_per_minute", as: Int?.self))
                 }
             }
             return report
@@ -129,13 +129,13 @@ public struct PostgresMaintenance: MaintenanceStore {
             group.addTask {
                 try await database.withConnection { connection in
                     guard
-                        let row = try await connection.firstRow(
+                        let row = try await connection.row(
                             """
                             SELECT (SELECT count(*) FROM instance WHERE id = 1) AS instance, pg_is_in_recovery() AS recovery,
                                 current_setting('transaction_read_only') AS read_only
                             """, logger: logger)
                     else { return nil }
-                    return (try row.value("instance"), try row.value("recovery"), try row.value("read_only"))
+                    return (try row.decode("instance"), try row.decode("recovery"), try row.decode("read_only"))
                 }
             }
             group.addTask {

@@ -31,6 +31,9 @@ extension PostgresAppDatabase {
     /// What went wrong, in words: the server's message, or the underlying network error (postgres-nio's own
     /// description hides both).
     static func reason(_ error: any Error) -> String {
+        if case .server(let message) = error as? PostgresError, let text = message.fields[.message] {
+            return [text, message.fields[.detail]].compactMap { $0 }.joined(separator: ": ")
+        }
         guard let error = error as? PSQLError else { return "\(error)" }
         if let message = error.serverInfo?[.message] {
             return [message, error.serverInfo?[.detail]].compactMap { $0 }.joined(separator: ": ")

@@ -68,9 +68,17 @@ public final class PostgresAppDatabase: Service, Sendable {
     }
 
     /// The bad input a PostgreSQL error reports, or nil: text PostgreSQL cannot store.
-    static func domainError(_ error: PSQLError) -> DomainError? {
-        guard error.serverInfo?[.sqlState] == Self.characterNotInRepertoire else { return nil }
+    static func domainError(_ error: any Error) -> DomainError? {
+        guard sqlState(error) == Self.characterNotInRepertoire else { return nil }
         return DomainError(.invalidInput, "a text contains a character PostgreSQL cannot store (\(Self.reason(error)))")
+    }
+
+    /// The SQLSTATE of a server error, as postgres-nio reports it (a `PSQLError`, or the `PostgresError` its
+    /// future-based API turns it into).
+    static func sqlState(_ error: any Error) -> String? {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] }
+        if case .server(let message) = error as? PostgresError { return message.fields[.sqlState] }
+        return nil
     }
 
     /// SQLSTATE 22021, `character_not_in_repertoire`: e.g. U+0000 in text.

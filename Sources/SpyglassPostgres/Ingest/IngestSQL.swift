@@ -1,5 +1,8 @@
 import Logging
+import NIOCore
 import PostgresNIO
+import SpyglassCore
+import Synchronization
 
 /// The writer's connection inside a batch's transaction: bound queries (``PostgresQuery``'s interpolations become
 /// `$n` parameters), their rows collected. A NULL parameter goes out with no type, so nullable values are cast in the
@@ -11,6 +14,22 @@ import PostgresNIO
 struct IngestSQL {
     let connection: PostgresConnection
     let logger: Logger
+    /// The statements prepared on each of the pool's connections (``prepared(_:)``).
+    let statements: PreparedStatements
+
+    /// Every row of a statement whose text is the same in every batch: prepared on the connection the first time
+    /// (a named statement), executed by name after that, so PostgreSQL parses and plans it once per connection.
+    /// Every parameter's type must be clear from the text (`\(ids)::bigint[]`; an uncast one is text).
+    func prepared(_ statement: IngestStatement) throws -> [PreparedRow] {
+        let query: PreparedQuery
+        if let known = statements.query(statement.sql, on: connection.id) {
+            query = known
+        } else {
+            query = try connection.prepare(query: statement.sql).wait()
+            statements.insert(query, for: statement.sql, on: connection.id)
+        }
+        return try query.execute(statement.binds).wait().map(PreparedRow.init)
+    }
 
     /// Runs a statement, ignoring any rows.
     func run(_ query: PostgresQuery) throws {
@@ -49,4 +68,80 @@ struct IngestSQL {
 func saturatingSum(_ table: String, _ column: String) -> String {
     let old = "\(table).\(column)"
     return "CASE WHEN \(old) > 9223372036854775807 - excluded.\(column) THEN 9223372036854775807 ELSE \(old) + excluded.\(column) END"
+}
+
+/// A statement for ``IngestSQL/prepared(_:)``: its text with `$n` for each interpolated value, and the values.
+struct IngestStatement: ExpressibleByStringInterpolation {
+    var sql: String
+    var binds: [PostgresData]
+
+    init(stringLiteral value: String) {
+        sql = value
+        binds = []
+    }
+
+    init(stringInterpolation: StringInterpolation) {
+        sql = stringInterpolation.sql
+        binds = stringInterpolation.binds
+    }
+
+    struct StringInterpolation: StringInterpolationProtocol {
+        var sql = ""
+        var binds: [PostgresData] = []
+
+        init(literalCapacity: Int, interpolationCount: Int) {
+            sql.reserveCapacity(literalCapacity + 4 * interpolationCount)
+            binds.reserveCapacity(interpolationCount)
+        }
+
+        mutating func appendLiteral(_ literal: String) { sql += literal }
+
+        /// Binds `value` (binary, as postgres-nio encodes it); `$n` in the text.
+        mutating func appendInterpolation(_ value: some PostgresNonThrowingEncodable) {
+            var buffer = ByteBuffer()
+            value.encode(into: &buffer, context: .default)
+            binds.append(PostgresData(type: value.psqlType, formatCode: value.psqlFormat, value: buffer))
+            sql += "$\(binds.count)"
+        }
+    }
+}
+
+/// A row of a prepared statement's result, read by position.
+///
+/// postgres-nio asks for every result column in binary, but a statement prepared through `prepare(query:)` keeps
+/// the row description the server sent at preparation (text formats): the cells are read as binary here.
+struct PreparedRow {
+    private let cells: [PostgresCell]
+
+    init(_ row: PostgresRow) {
+        cells = row.map { cell in
+            PostgresCell(bytes: cell.bytes, dataType: cell.dataType, format: .binary, columnName: cell.columnName, columnIndex: cell.columnIndex)
+        }
+    }
+
+    /// The value of column `index` as `T`; a NULL decodes only into an Optional.
+    func decode<T: PostgresDecodable>(_ index: Int, as _: T.Type = T.self) throws -> T {
+        guard cells.indices.contains(index) else {
+            throw DomainError(.unavailable, "the database answered \(cells.count) columns where \(index + 1) were expected")
+        }
+        return try cells[index].decode(T.self)
+    }
+}
+
+/// Which statements are prepared on which of the pool's connections (by connection id), for ``IngestSQL``.
+final class PreparedStatements: Sendable {
+    private let byConnection = Mutex<[Int: [String: PreparedQuery]]>([:])
+
+    func query(_ sql: String, on connection: Int) -> PreparedQuery? {
+        byConnection.withLock { $0[connection]?[sql] }
+    }
+
+    func insert(_ query: PreparedQuery, for sql: String, on connection: Int) {
+        byConnection.withLock { table in
+            // Connections come and go with the pool: a closed one's statements are forgotten with the rest now and
+            // then (an open one's are prepared again, under new names: postgres-nio names each one afresh).
+            if table[connection] == nil, table.count >= 64 { table = [:] }
+            table[connection, default: [:]][sql] = query
+        }
+    }
 }

@@ -216,7 +216,7 @@ enum PostgresAlertRows {
     static func insert(_ rows: [Notification], fired: [Fired] = [], in sql: IngestSQL) throws {
         guard !rows.isEmpty || !fired.isEmpty else { return }
         let ruleIDs = Nullable(rows.map(\.ruleID), placeholder: 0)
-        try sql.run(
+        _ = try sql.prepared(
             """
             WITH fired AS (
                 INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)

@@ -98,7 +98,7 @@ final class PostgresEventSet {
         }
         guard !eventIDs.isEmpty else { return }
         // One statement for both: which hashes exist (kind 0) and which event ids (kind 1).
-        for row in try sql.rows(
+        for row in try sql.prepared(
             """
             SELECT 0, g.project_id, g.hash, g.issue_id, g.dictionary_id, i.status
             FROM grouping_hash g JOIN unnest(\(hashProjects)::bigint[], \(hashTexts)::text[]) AS v(project_id, hash)
@@ -110,8 +110,8 @@ final class PostgresEventSet {
                 ON e.project_id = v.project_id AND e.event_id = v.event_id
             """)
         {
-            let (kind, projectID, text, issue, dictionary, status) = try row.decode(
-                (Int32, Int64, String, Int64?, Int64?, String?).self)
+            let (kind, projectID, text) = (try row.decode(0, as: Int32.self), try row.decode(1, as: Int64.self), try row.decode(2, as: String.self))
+            let (issue, dictionary, status) = (try row.decode(3, as: Int64?.self), try row.decode(4, as: Int64?.self), try row.decode(5, as: String?.self))
             if kind == 0, let issue {
                 hashes[HashKey(projectID: projectID, hash: text)] = HashTarget(issue: .stored(issue), dictionary: .stored(dictionary))
                 if status != IssueStatus.unresolved.rawValue { settledIssues.insert(issue) }
@@ -298,7 +298,7 @@ extension PostgresEventSet {
             for project in projects { counts[project, default: 0] += 1 }
             let countedProjects = counts.keys.sorted()
             guard
-                let row = try sql.row(
+                let row = try sql.prepared(
                     """
                     WITH taken AS (
                         UPDATE project SET next_short_id = project.next_short_id + v.n
@@ -311,10 +311,11 @@ extension PostgresEventSet {
                         ARRAY(SELECT nextval(pg_get_serial_sequence('payload_dictionary', 'id')) FROM generate_series(1, \(Int64(dictionaries))::bigint)),
                         ARRAY(SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, \(Int64(events))::bigint)),
                         ARRAY(SELECT id FROM taken ORDER BY id), ARRAY(SELECT first FROM taken ORDER BY id)
-                    """)
+                    """
+                ).first
             else { throw DomainError(.unavailable, "no ids were drawn for the batch") }
-            let (issueIDs, dictionaryIDs, eventIDs, takenProjects, firsts) = try row.decode(
-                ([Int64], [Int64], [Int64], [Int64], [Int64]).self)
+            let arrays = try (0..<5).map { try row.decode($0, as: [Int64].self) }
+            let (issueIDs, dictionaryIDs, eventIDs, takenProjects, firsts) = (arrays[0], arrays[1], arrays[2], arrays[3], arrays[4])
             guard issueIDs.count == projects.count, dictionaryIDs.count == dictionaries, eventIDs.count == events else {
                 throw DomainError(.unavailable, "the database drew the wrong number of ids")
             }
@@ -363,7 +364,7 @@ extension PostgresEventSet {
         let releaseIDs = perRelease.keys.sorted()
         let environments = perEnvironment.keys.sorted { ($0.releaseID, $0.environment) < ($1.releaseID, $1.environment) }
         let activityData = events.map { JSONWriter.string(["release": $0.release.map(JSONValue.string) ?? .null]) }
-        try sql.run(
+        _ = try sql.prepared(
             """
             WITH issues AS (
                 INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, status, substatus,
@@ -423,7 +424,7 @@ extension PostgresEventSet {
         let environments = Nullable(events.map(\.environment), placeholder: "")
         let sentAt = Nullable(events.map { $0.sentAt?.timeIntervalSince1970 }, placeholder: 0)
         let clientIPs = Nullable(events.map(\.clientIP), placeholder: "")
-        let rows = try sql.rows(
+        let rows = try sql.prepared(
             """
             INSERT INTO event (id, project_id, event_id, timestamp, received, level, platform, release, environment,
                 payload, payload_raw, sent_at, client_ip, issue_id, primary_hash)
@@ -444,7 +445,7 @@ extension PostgresEventSet {
             ON CONFLICT (project_id, event_id) DO NOTHING
             RETURNING id
             """)
-        let storedIDs = Set(try rows.map { try $0.decode(Int64.self) })
+        let storedIDs = Set(try rows.map { try $0.decode(0, as: Int64.self) })
         var positions = Set<Int>()
         for (position, id) in ids.events.enumerated() where storedIDs.contains(id) { positions.insert(position) }
 
@@ -479,7 +480,7 @@ extension PostgresEventSet {
         guard !order.isEmpty else { return ([:], [:]) }
         let tally = order.map { tallies[$0] ?? Tally() }
         let releases = Nullable(tally.map(\.release), placeholder: "")
-        let rows = try sql.rows(
+        let rows = try sql.prepared(
             """
             WITH users AS (
                 INSERT INTO issue_user (issue_id, user_key, last_seen)
@@ -509,8 +510,11 @@ extension PostgresEventSet {
             """)
         var states: [Int64: PostgresLifecycleRows.JoinedIssue] = [:]
         for row in rows {
-            let (id, status, resolution, resolutionRelease, ignoreState, timesSeen, userCount) = try row.decode(
-                (Int64, String, String?, String?, String?, Int64, Int64).self)
+            let (id, status, timesSeen, userCount) = (
+                try row.decode(0, as: Int64.self), try row.decode(1, as: String.self), try row.decode(5, as: Int64.self),
+                try row.decode(6, as: Int64.self))
+            let (resolution, resolutionRelease, ignoreState) = (
+                try row.decode(2, as: String?.self), try row.decode(3, as: String?.self), try row.decode(4, as: String?.self))
             states[id] = PostgresLifecycleRows.JoinedIssue(
                 status: IssueStatus(rawValue: status), resolution: resolution, resolutionRelease: resolutionRelease,
                 ignoreState: ignoreState, timesSeen: Int(timesSeen), userCount: Int(userCount))

@@ -32,6 +32,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     let database: PostgresAppDatabase
     /// The part of a commit spent on the batch's statements; the rest is COMMIT itself.
     let statementsTimer: Timer
+    /// The writer's statements prepared on each connection.
+    let statements = PreparedStatements()
 
     /// A committer for `database`, whose pool must be running while the writer runs.
     public init(database: PostgresAppDatabase, metrics: any MetricsFactory = MetricsSystem.factory) {
@@ -49,7 +51,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         let connection = try lease.connection()
         let committed: Committed
         do {
-            committed = try inTransaction(IngestSQL(connection: connection, logger: database.logger)) { sql in
+            committed = try inTransaction(IngestSQL(connection: connection, logger: database.logger, statements: statements)) { sql in
                 let start = ContinuousClock.now
                 defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }
                 let batch = PostgresWriterBatch(dictionaries: dictionaries)
@@ -76,11 +78,9 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
         } catch let error as DomainError {
             throw error
-        } catch let error as PSQLError {
-            throw PostgresAppDatabase.domainError(error) ?? DomainError(.unavailable, "database: \(PostgresAppDatabase.reason(error))")
         } catch {
             // postgres-nio's own description hides the server's message: the log says what failed.
-            throw DomainError(.unavailable, "database: \(PostgresAppDatabase.reason(error))")
+            throw PostgresAppDatabase.domainError(error) ?? DomainError(.unavailable, "database: \(PostgresAppDatabase.reason(error))")
         }
         for (key, dictionary) in committed.dictionaries { dictionaries.insert(dictionary, for: key) }
         return committed.batch

@@ -238,7 +238,7 @@ final class PostgresWriterBatch {
         hours = [:]
         tags = [:]
         guard !hourKeys.isEmpty || !keys.isEmpty else { return }
-        try sql.run(
+        _ = try sql.prepared(
             """
             WITH hours AS (
                 INSERT INTO issue_hour (issue_id, hour, count)

@@ -81,8 +81,9 @@ final class PostgresEventSet {
     private var newIssues: [(projectID: Int64, member: Int, hashes: [String])] = []
     private var newDictionaries: [(projectID: Int64, hash: String)] = []
 
-    /// Reads what the batch's events need to be placed: the stored grouping hashes and event ids among them.
-    init(_ jobs: [PreparedIngest], in sql: IngestSQL) throws {
+    /// Reads what the batch's events need to be placed, in one statement: the stored grouping hashes and event ids
+    /// among them, and the enabled alert rules of their projects (given to `batch`, which reads them no more).
+    init(_ jobs: [PreparedIngest], batch: PostgresWriterBatch, in sql: IngestSQL) throws {
         var hashProjects: [Int64] = []
         var hashTexts: [String] = []
         var eventProjects: [Int64] = []
@@ -97,27 +98,47 @@ final class PostgresEventSet {
             }
         }
         guard !eventIDs.isEmpty else { return }
-        // One statement for both: which hashes exist (kind 0) and which event ids (kind 1).
+        // Kind 0: a hash (issue, dictionary, the issue's status); 1: a stored event id; 2: a rule (id, spec,
+        // frequency, and its flags as bits: new, regression, reappeared, counts events, counts users).
+        var rules: [Int64: [(id: Int64, spec: String?, frequency: Int64, flags: Int64)]] = [:]
         for row in try sql.prepared(
             """
-            SELECT 0, g.project_id, g.hash, g.issue_id, g.dictionary_id, i.status
+            SELECT 0, g.project_id, g.hash, g.issue_id, g.dictionary_id, i.status, NULL::bigint
             FROM grouping_hash g JOIN unnest(\(hashProjects)::bigint[], \(hashTexts)::text[]) AS v(project_id, hash)
                 ON g.project_id = v.project_id AND g.hash = v.hash
                 JOIN issue i ON i.id = g.issue_id
             UNION ALL
-            SELECT 1, e.project_id, e.event_id, NULL, NULL, NULL
+            SELECT 1, e.project_id, e.event_id, NULL, NULL, NULL, NULL
             FROM event e JOIN unnest(\(eventProjects)::bigint[], \(eventIDs)::text[]) AS v(project_id, event_id)
                 ON e.project_id = v.project_id AND e.event_id = v.event_id
+            UNION ALL
+            SELECT 2, r.project_id, r.spec, r.id, r.frequency_minutes, NULL,
+                r.on_new + 2 * r.on_regression + 4 * r.on_reappeared + 8 * r.counts_events + 16 * r.counts_users
+            FROM alert_rule r WHERE r.project_id = ANY(\(Array(Set(eventProjects)))::bigint[]) AND r.enabled = 1
             """)
         {
-            let (kind, projectID, text) = (try row.decode(0, as: Int32.self), try row.decode(1, as: Int64.self), try row.decode(2, as: String.self))
-            let (issue, dictionary, status) = (try row.decode(3, as: Int64?.self), try row.decode(4, as: Int64?.self), try row.decode(5, as: String?.self))
-            if kind == 0, let issue {
-                hashes[HashKey(projectID: projectID, hash: text)] = HashTarget(issue: .stored(issue), dictionary: .stored(dictionary))
-                if status != IssueStatus.unresolved.rawValue { settledIssues.insert(issue) }
-            } else {
-                storedEvents.insert(EventKey(projectID: projectID, eventID: text))
+            let (kind, projectID, text) = (try row.decode(0, as: Int32.self), try row.decode(1, as: Int64.self), try row.decode(2, as: String?.self))
+            let (first, second) = (try row.decode(3, as: Int64?.self), try row.decode(4, as: Int64?.self))
+            switch (kind, text, first) {
+            case (0, let hash?, let issue?):
+                hashes[HashKey(projectID: projectID, hash: hash)] = HashTarget(issue: .stored(issue), dictionary: .stored(second))
+                if try row.decode(5, as: String?.self) != IssueStatus.unresolved.rawValue { settledIssues.insert(issue) }
+            case (1, let eventID?, _):
+                storedEvents.insert(EventKey(projectID: projectID, eventID: eventID))
+            case (2, let spec, let id?):
+                rules[projectID, default: []].append((id, spec, second ?? 0, try row.decode(6, as: Int64?.self) ?? 0))
+            default:
+                throw DomainError(.unavailable, "the database answered a row of unknown kind \(kind)")
             }
+        }
+        for projectID in Set(eventProjects) {
+            batch.setRules(
+                (rules[projectID] ?? []).sorted { $0.id < $1.id }.compactMap { rule in
+                    WriterAlertRule(
+                        id: rule.id, spec: rule.spec, frequencyMinutes: rule.frequency, onNew: rule.flags & 1 != 0,
+                        onRegression: rule.flags & 2 != 0, onReappeared: rule.flags & 4 != 0, countsEvents: rule.flags & 8 != 0,
+                        countsUsers: rule.flags & 16 != 0)
+                }, projectID: projectID)
         }
     }
 

@@ -55,7 +55,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                 let start = ContinuousClock.now
                 defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }
                 let batch = PostgresWriterBatch(dictionaries: dictionaries)
-                let set = try PostgresEventSet(jobs, in: sql)
+                let set = try PostgresEventSet(jobs, batch: batch, in: sql)
                 var receipts = [IngestReceipt](repeating: IngestReceipt(eventStored: false), count: jobs.count)
                 for (index, job) in jobs.enumerated() {
                     var countsEveryEvent = false

@@ -34,6 +34,34 @@ enum PostgresLifecycleRows {
         return releaseID
     }
 
+    /// Widens an existing release's first/last event times to include `first...last` and creates or widens its
+    /// environments' rows, in one statement; nil when the project has no such release yet (nothing is written).
+    static func widenStoredRelease(
+        _ version: String, first: Double, last: Double, environments: [(name: String, seen: ClosedRange<Double>)],
+        projectID: Int64, in sql: IngestSQL
+    ) throws -> Int64? {
+        try sql.prepared(
+            """
+            WITH found AS (
+                UPDATE release SET first_event = LEAST(coalesce(first_event, \(first)::float8), \(first)::float8),
+                    last_event = GREATEST(coalesce(last_event, \(last)::float8), \(last)::float8)
+                WHERE project_id = \(projectID)::bigint AND version = \(version)::text
+                RETURNING id
+            ), environments AS (
+                INSERT INTO release_environment (release_id, environment, first_seen, last_seen)
+                SELECT found.id, v.environment, v.first_seen, v.last_seen
+                FROM found, unnest(\(environments.map(\.name))::text[], \(environments.map(\.seen.lowerBound))::float8[],
+                    \(environments.map(\.seen.upperBound))::float8[]) AS v(environment, first_seen, last_seen)
+                ON CONFLICT (release_id, environment) DO UPDATE SET
+                    first_seen = LEAST(release_environment.first_seen, excluded.first_seen),
+                    last_seen = GREATEST(release_environment.last_seen, excluded.last_seen)
+                RETURNING 1
+            )
+            SELECT id FROM found
+            """
+        ).first?.decode(0, as: Int64.self)
+    }
+
     /// Widens a release's first/last event times to include `first...last`.
     static func widenRelease(_ releaseID: Int64, first: Double, last: Double, in sql: IngestSQL) throws {
         try sql.run(

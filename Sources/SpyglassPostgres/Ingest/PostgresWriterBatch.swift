@@ -121,6 +121,18 @@ final class PostgresWriterBatch {
         }
         for key in order where releases[key] == nil {
             guard let span = spans[key] else { continue }
+            // Usually the release exists: it and its environments in one statement.
+            let seen = (environmentSpans[key] ?? [:]).sorted { $0.key < $1.key }.map { (name: $0.key, seen: $0.value) }
+            if let id = try PostgresLifecycleRows.widenStoredRelease(
+                key.version, first: span.seen.lowerBound, last: span.seen.upperBound, environments: seen,
+                projectID: key.projectID, in: sql)
+            {
+                releases[key] = (id, EventTimeSpan(written: span.seen))
+                for environment in seen {
+                    environments[EnvironmentKey(releaseID: id, environment: environment.name)] = EventTimeSpan(written: environment.seen)
+                }
+                continue
+            }
             let id = try PostgresLifecycleRows.recordRelease(
                 key.version, first: span.seen.lowerBound, last: span.seen.upperBound, received: span.received,
                 projectID: key.projectID, in: sql)
@@ -142,6 +154,11 @@ final class PostgresWriterBatch {
 
     private static func widened(_ range: ClosedRange<Double>, _ timestamp: Double) -> ClosedRange<Double> {
         min(range.lowerBound, timestamp)...max(range.upperBound, timestamp)
+    }
+
+    /// Gives the project's enabled rules, in id order, as the batch's first read found them.
+    func setRules(_ loaded: [WriterAlertRule], projectID: Int64) {
+        rules[projectID] = loaded
     }
 
     /// The project's enabled rules, in id order, read once per batch; a rule whose spec no longer parses is left out.

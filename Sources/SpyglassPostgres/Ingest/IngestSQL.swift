@@ -28,7 +28,16 @@ struct IngestSQL {
             query = try connection.prepare(query: statement.sql).wait()
             statements.insert(query, for: statement.sql, on: connection.id)
         }
-        return try query.execute(statement.binds).wait().map(PreparedRow.init)
+        do {
+            return try query.execute(statement.binds).wait().map(PreparedRow.init)
+        } catch {
+            // Gone (a pooler's DISCARD ALL) or stale (a migration changed its result's columns): the batch fails, and
+            // the next use on this connection prepares it again.
+            if let state = PostgresAppDatabase.sqlState(error), PreparedStatements.invalidating.contains(state) {
+                statements.forget(connection.id)
+            }
+            throw error
+        }
     }
 
     /// Runs a statement, ignoring any rows.
@@ -131,6 +140,14 @@ struct PreparedRow {
 /// Which statements are prepared on which of the pool's connections (by connection id), for ``IngestSQL``.
 final class PreparedStatements: Sendable {
     private let byConnection = Mutex<[Int: [String: PreparedQuery]]>([:])
+
+    /// SQLSTATEs after which a connection's statements are prepared again: 26000 (`invalid_sql_statement_name`, no
+    /// such statement) and 0A000 (`feature_not_supported`: "cached plan must not change result type").
+    static let invalidating: Set<String> = ["26000", "0A000"]
+
+    func forget(_ connection: Int) {
+        byConnection.withLock { $0[connection] = nil }
+    }
 
     func query(_ sql: String, on connection: Int) -> PreparedQuery? {
         byConnection.withLock { $0[connection]?[sql] }

@@ -47,9 +47,12 @@ extension TestStore {
     /// Commits `works` in one transaction of the backend's committer, prepared as the writer prepares them (payloads
     /// compressed against `dictionaries`): a batch whose make-up the test decides. The commit blocks its thread, so
     /// it runs on a thread of its own, as in the writer (blocking a cooperative thread can starve the pool).
-    func commitBatch(_ works: [IngestWork], dictionaries: PayloadDictionaryCache) async throws -> CommittedBatch {
+    /// `committer`: one kept across batches (a new one by default).
+    func commitBatch(
+        _ works: [IngestWork], dictionaries: PayloadDictionaryCache, committer: (any IngestBatchCommitter)? = nil
+    ) async throws -> CommittedBatch {
         let jobs = works.map { PreparedIngest($0, compactEvents: true, dictionaries: dictionaries) }
-        let committer = self.committer
+        let committer = committer ?? self.committer
         return try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: Result { try committer.commit(jobs, dictionaries: dictionaries) }) }.start()
         }

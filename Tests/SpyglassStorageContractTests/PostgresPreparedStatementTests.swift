@@ -17,17 +17,16 @@ struct PostgresPreparedStatementTests {
                 let store = TestStore(database: .postgres(database))
                 let project = try await store.createProject(slug: "alpha")
                 let dictionaries = PayloadDictionaryCache()
-                let committer = store.committer  // one writer's: its statements prepared once
                 func work(_ n: Int) throws -> IngestWork {
                     let id = String(format: "%032x", n)
                     return IngestWork(
                         projectID: project,
                         event: try store.event(#"{"event_id": "\#(id)", "message": "boom", "level": "error", "platform": "python"}"#))
                 }
-                #expect(try await store.commitBatch([work(1)], dictionaries: dictionaries, committer: committer).receipts.map(\.eventStored) == [true])
+                #expect(try await store.commitBatch([work(1)], dictionaries: dictionaries).receipts.map(\.eventStored) == [true])
                 try await store.execute("DEALLOCATE ALL")
-                await #expect(throws: (any Error).self) { try await store.commitBatch([work(2)], dictionaries: dictionaries, committer: committer) }
-                #expect(try await store.commitBatch([work(2)], dictionaries: dictionaries, committer: committer).receipts.map(\.eventStored) == [true])
+                await #expect(throws: (any Error).self) { try await store.commitBatch([work(2)], dictionaries: dictionaries) }
+                #expect(try await store.commitBatch([work(2)], dictionaries: dictionaries).receipts.map(\.eventStored) == [true])
                 #expect(try await store.value("SELECT count(*) FROM event") == "2")
                 #expect(try await store.value("SELECT times_seen FROM issue") == "2")
             }

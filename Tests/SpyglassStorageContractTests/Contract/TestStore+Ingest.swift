@@ -12,14 +12,6 @@ import SpyglassStorageKit
 
 /// Ingest on either backend, and the stored rows as comparable values: the differential contract of the writer.
 extension TestStore {
-    /// The backend's side of the ingest writer.
-    var committer: any IngestBatchCommitter {
-        switch database {
-        case .sqlite(let database): SQLiteIngestCommitter(database: database, metrics: TestMetrics())
-        case .postgres(let database): PostgresIngestCommitter(database: database, metrics: TestMetrics())
-        }
-    }
-
     /// Runs `body` with an ingest writer over the store's database running as a service; shuts it down gracefully
     /// afterwards (the queue drained).
     func withRunningWriter(_ body: @Sendable (IngestWriter) async throws -> Void) async throws {
@@ -47,12 +39,9 @@ extension TestStore {
     /// Commits `works` in one transaction of the backend's committer, prepared as the writer prepares them (payloads
     /// compressed against `dictionaries`): a batch whose make-up the test decides. The commit blocks its thread, so
     /// it runs on a thread of its own, as in the writer (blocking a cooperative thread can starve the pool).
-    /// `committer`: one kept across batches (a new one by default).
-    func commitBatch(
-        _ works: [IngestWork], dictionaries: PayloadDictionaryCache, committer: (any IngestBatchCommitter)? = nil
-    ) async throws -> CommittedBatch {
+    func commitBatch(_ works: [IngestWork], dictionaries: PayloadDictionaryCache) async throws -> CommittedBatch {
         let jobs = works.map { PreparedIngest($0, compactEvents: true, dictionaries: dictionaries) }
-        let committer = committer ?? self.committer
+        let committer = self.committer
         return try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: Result { try committer.commit(jobs, dictionaries: dictionaries) }) }.start()
         }

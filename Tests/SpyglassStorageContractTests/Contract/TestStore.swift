@@ -1,9 +1,11 @@
 import Foundation
 import Logging
+import MetricsTestKit
 import SpyglassCore
 import SpyglassPostgres
 import SpyglassProtocol
 import SpyglassStorage
+import SpyglassStorageKit
 import Testing
 
 /// The storage backends every contract test runs against.
@@ -22,8 +24,19 @@ struct TestStore: Sendable {
     }
 
     let database: Database
+    /// The backend's side of the ingest writer, one per store as one per server: PostgreSQL's keeps its prepared
+    /// statements from batch to batch.
+    let committer: any IngestBatchCommitter
     /// A fixed clock for the test's writes.
     let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    init(database: Database) {
+        self.database = database
+        switch database {
+        case .sqlite(let database): committer = SQLiteIngestCommitter(database: database, metrics: TestMetrics())
+        case .postgres(let database): committer = PostgresIngestCommitter(database: database, metrics: TestMetrics())
+        }
+    }
 
     var backend: Backend {
         switch database {

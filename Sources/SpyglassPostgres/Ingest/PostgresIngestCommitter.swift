@@ -24,10 +24,11 @@ extension IngestWriter {
 /// The PostgreSQL side of the ingest writer: a batch in one transaction, storing what SQLite's writer stores.
 ///
 /// The batch runs on one pooled connection, `BEGIN` … `COMMIT`, with `synchronous_commit` as the server has it
-/// (on by default: the commit is durable before the writer answers). Side items (attachments, user reports,
-/// sessions, client reports) are each written in a savepoint: one that fails is rolled back alone and reported in
-/// ``CommittedBatch/droppedSideItems``; the event stays. A failing event fails the batch (the writer then retries
-/// its jobs one by one).
+/// (on by default: the commit is durable before the writer answers). Its plain events are written as sets
+/// (``PostgresEventSet``), the rest one by one (``PostgresEventRows``), in the batch's order. Side items
+/// (attachments, user reports, sessions, client reports) are each written in a savepoint: one that fails is rolled
+/// back alone and reported in ``CommittedBatch/droppedSideItems``; the event stays. A failing event fails the batch
+/// (the writer then retries its jobs one by one).
 public struct PostgresIngestCommitter: IngestBatchCommitter {
     let database: PostgresAppDatabase
     /// The part of a commit spent on the batch's statements; the rest is COMMIT itself.

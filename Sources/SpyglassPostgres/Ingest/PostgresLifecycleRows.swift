@@ -12,15 +12,8 @@ enum PostgresLifecycleRows {
     static func recordRelease(
         _ version: String, first: Double, last: Double, received: Double, projectID: Int64, in sql: IngestSQL
     ) throws -> Int64 {
-        if let existing = try sql.row(
-            """
-            UPDATE release SET first_event = LEAST(coalesce(first_event, \(first)), \(first)),
-                last_event = GREATEST(coalesce(last_event, \(last)), \(last))
-            WHERE project_id = \(projectID) AND version = \(version)
-            RETURNING id
-            """)
-        {
-            return try existing.decode(Int64.self)
+        if let existing = try widenStoredRelease(version, first: first, last: last, environments: [], projectID: projectID, in: sql) {
+            return existing
         }
         let inserted = try sql.row(
             """

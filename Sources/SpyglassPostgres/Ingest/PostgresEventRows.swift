@@ -69,15 +69,25 @@ enum PostgresEventRows {
                 ON CONFLICT (project_id, event_id) DO NOTHING
                 RETURNING id
                 """)?.decode(Int64.self)
-        else { return nil }
+        else {
+            // Stored by another node since the check above: the issue made for it would be left without events.
+            if known == nil { throw IngestRace(description: "event \(event.eventID) was stored by another writer meanwhile") }
+            return nil
+        }
         for hash in missing {
             let dictionary = hash == event.hashes.first ? payload.dictionary : nil
-            try sql.run(
+            let inserted = try sql.row(
                 """
                 INSERT INTO grouping_hash (project_id, hash, config, issue_id, dictionary_id)
                 VALUES (\(projectID), \(hash), \(Grouping.config), \(issueID), \(dictionary)::bigint)
                 ON CONFLICT DO NOTHING
+                RETURNING 1
                 """)
+            // Another node made an issue for this hash meanwhile (this insert waited for its commit): joining it
+            // on a fresh read keeps one issue per hash.
+            if inserted == nil, known == nil {
+                throw IngestRace(description: "grouping hash \(hash) was stored by another writer meanwhile")
+            }
         }
         if let dictionary = payload.dictionary, !missing.contains(event.hashes[0]) {
             // A hash stored before dictionaries existed gets its own now.

@@ -258,6 +258,10 @@ extension PostgresEventSet {
         let releases = try batch.recordReleases(members.map { ($0.event, $0.projectID) }, in: sql)
         if !newIssues.isEmpty { try insertIssues(ids, releases: releases, in: sql) }
         let inserted = try insertEvents(ids, payloads: payloads, raws: raws, issueID: issueID, in: sql)
+        // A new issue whose event another node stored meanwhile would be left without events: try again.
+        if let lost = newIssues.first(where: { !inserted.contains($0.member) }) {
+            throw IngestRace(description: "event \(members[lost.member].event.eventID) was stored by another writer meanwhile")
+        }
         let issues = try updateIssues(inserted, ids: ids, issueID: issueID, in: sql)
 
         var transitions = [Set<AlertTrigger>](repeating: [], count: members.count)
@@ -385,7 +389,7 @@ extension PostgresEventSet {
         let releaseIDs = perRelease.keys.sorted()
         let environments = perEnvironment.keys.sorted { ($0.releaseID, $0.environment) < ($1.releaseID, $1.environment) }
         let activityData = events.map { JSONWriter.string(["release": $0.release.map(JSONValue.string) ?? .null]) }
-        _ = try sql.prepared(
+        let rows = try sql.prepared(
             """
             WITH issues AS (
                 INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, status, substatus,
@@ -428,11 +432,20 @@ extension PostgresEventSet {
                 FROM unnest(\(ids.issues)::bigint[], \(activityData)::text[],
                     \(events.map { $0.received.timeIntervalSince1970 })::float8[]) AS v(id, data, created_at)
                 RETURNING 1
+            ), search AS (
+                INSERT INTO issue_search (issue_id, title, culprit, message)
+                SELECT * FROM unnest(\(ids.issues)::bigint[], \(events.map(\.summary.title))::text[],
+                    \(events.map(\.summary.culprit))::text[], \(events.map(\.summary.message))::text[])
+                RETURNING 1
             )
-            INSERT INTO issue_search (issue_id, title, culprit, message)
-            SELECT * FROM unnest(\(ids.issues)::bigint[], \(events.map(\.summary.title))::text[],
-                \(events.map(\.summary.culprit))::text[], \(events.map(\.summary.message))::text[])
+            SELECT count(*) FROM hashes
             """)
+        // A hash the first read did not find, stored by another node meanwhile (its insert waited for that node's
+        // commit, then did nothing): the new issue would have no hash, and the other node's issue would split.
+        let stored = try rows.first?.decode(0, as: Int64.self) ?? 0
+        if stored < Int64(Set(zip(hashProjects, hashTexts).map { "\($0)/\($1)" }).count) {
+            throw IngestRace(description: "a grouping hash of a new issue was stored by another writer meanwhile")
+        }
     }
 
     /// Inserts the set's events; returns the positions of those stored (an event id another writer stored in the
@@ -499,6 +512,8 @@ extension PostgresEventSet {
             tallies[id, default: Tally()].add(member.event, row: ids.events[position])
         }
         guard !order.isEmpty else { return ([:], [:]) }
+        // In id order, so two nodes updating the same issues lock them in the same order (no deadlock).
+        order.sort()
         let tally = order.map { tallies[$0] ?? Tally() }
         let releases = Nullable(tally.map(\.release), placeholder: "")
         let rows = try sql.prepared(

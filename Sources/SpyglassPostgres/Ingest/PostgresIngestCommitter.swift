@@ -50,6 +50,35 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         let lease = ConnectionLease(database)
         defer { lease.release() }
         let connection = try lease.connection()
+        var attempt = 1
+        while true {
+            do {
+                return try commit(jobs, dictionaries: dictionaries, on: connection)
+            } catch let error where attempt < Self.attempts && Self.isTransient(error) {
+                // Another node wrote the same issue, hash or event id meanwhile, or the two deadlocked: the batch
+                // is read again from the start and sees what the other committed.
+                database.logger.info(
+                    "ingest batch met a concurrent writer; retrying it",
+                    metadata: ["spyglass.attempt": "\(attempt)", "spyglass.error": "\(PostgresAppDatabase.reason(error))"])
+                attempt += 1
+            }
+        }
+    }
+
+    /// How many times a batch is tried when it meets another writer (``isTransient(_:)``).
+    static let attempts = 5
+
+    /// Whether `error` comes from a concurrent writer rather than the batch itself: a race this writer noticed
+    /// (``IngestRace``), a deadlock (40P01) or a serialization failure (40001).
+    static func isTransient(_ error: any Error) -> Bool {
+        if error is IngestRace { return true }
+        let state = PostgresAppDatabase.sqlState(error)
+        return state == "40P01" || state == "40001"
+    }
+
+    private func commit(
+        _ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache, on connection: PostgresConnection
+    ) throws -> CommittedBatch {
         let committed: Committed
         do {
             committed = try inTransaction(IngestSQL(connection: connection, logger: database.logger, statements: statements)) { sql in
@@ -78,6 +107,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                     dictionaries: batch.dictionariesToCache)
             }
         } catch let error as DomainError {
+            throw error
+        } catch let error where Self.isTransient(error) {
             throw error
         } catch {
             // postgres-nio's own description hides the server's message: the log says what failed.
@@ -230,4 +261,12 @@ private final class ConnectionLease: Sendable {
 
     /// Gives the connection back to the pool.
     func release() { done.finish() }
+}
+
+/// Another writer (a second node) stored what this batch read as absent, between the batch's first read and its
+/// write: the grouping hash of an issue the batch creates, or the event id of an event that creates one. The
+/// transaction is rolled back and tried again (``PostgresIngestCommitter/commit(_:dictionaries:)``), so no issue is
+/// left without its hash or its first event.
+struct IngestRace: Error, CustomStringConvertible {
+    var description: String
 }

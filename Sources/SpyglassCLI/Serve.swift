@@ -15,7 +15,8 @@ struct Serve: AsyncParsableCommand {
 
             Alerts (environment only): SPYGLASS_SMTP_URL (smtp://, smtp+starttls:// or smtps://user:pass@host:port), \
             SPYGLASS_EMAIL_FROM, SPYGLASS_SMTP_CA_FILE, SPYGLASS_WEBHOOK_ALLOW_PRIVATE=1, SPYGLASS_NOTIFY_ATTEMPTS \
-            (default 8), SPYGLASS_NOTIFY_RETRY_SECONDS (default 30, doubling).
+            (default 8), SPYGLASS_NOTIFY_RETRY_SECONDS (default 30, doubling), SPYGLASS_NOTIFY_LEASE_SECONDS (default \
+            120: a node that dies while delivering leaves its claimed notifications to the others after this).
 
             Storage (environment only): SPYGLASS_COMPACT_EVENTS=0 stores each event on its own instead of as what \
             differs from the first event of its issue (default 1: about a quarter of the disk).

@@ -30,25 +30,31 @@ public struct NotifySettings: Sendable {
     public var allowPrivateWebhooks: Bool
     /// How often the outbox is looked at when idle.
     public var pollInterval: Duration
+    /// Seconds a node holds the notifications it claimed (``NotificationOutbox/claimDueNotifications(now:limit:lease:)``);
+    /// a node that dies mid-delivery leaves them to the others after this. Longer than a delivery round can take
+    /// (SMTP's 10 s connect and 30 s answer timeouts, webhooks' 15 s), or a slow node and another both send.
+    public var lease: Double
 
     public init(
         smtp: SMTPConfiguration?, emailFrom: String, retry: RetryPolicy = RetryPolicy(), allowPrivateWebhooks: Bool = false,
-        pollInterval: Duration = .seconds(1)
+        pollInterval: Duration = .seconds(1), lease: Double = 120
     ) {
         self.smtp = smtp
         self.emailFrom = emailFrom
         self.retry = retry
         self.allowPrivateWebhooks = allowPrivateWebhooks
         self.pollInterval = pollInterval
+        self.lease = lease
     }
 }
 
 /// The outbox worker: delivers due notifications, records every attempt, retries with exponential backoff.
 ///
-/// Rows are written by the ingest writer in the event's transaction; this service only reads them and
-/// records attempts, so a restart resumes where it stopped. A row is marked delivered right after its
-/// send succeeds; only a crash between the two can repeat a send, and then the same `Message-ID` /
-/// `X-Spyglass-Delivery` lets the receiver recognise it.
+/// Rows are written by the ingest writer in the event's transaction; this service claims them for a lease and
+/// records attempts, so a restart (or another node, after the lease) resumes where it stopped, and nodes on one
+/// database never send the same row at once. A row is marked delivered right after its send succeeds; only a
+/// crash between the two can repeat a send, and then the same `Message-ID` / `X-Spyglass-Delivery` lets the
+/// receiver recognise it.
 public struct NotificationService: Service {
     let outbox: any NotificationOutbox
     let settings: NotifySettings
@@ -75,7 +81,7 @@ public struct NotificationService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var delivered = 0
             do {
-                let due = try await outbox.dueNotifications(now: .now, limit: 20)
+                let due = try await outbox.claimDueNotifications(now: .now, limit: 20, lease: settings.lease)
                 delivered = due.count
                 // Each notification on its own task: one slow receiver doesn't hold up the others. Their attempts
                 // are recorded together as they finish (a commit each would cost a disk sync each).

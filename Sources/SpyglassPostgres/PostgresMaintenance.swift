@@ -17,6 +17,31 @@ public struct PostgresMaintenance: MaintenanceStore {
     /// is "spyglass").
     public static let bootstrapLockKey: Int64 = 0x7370_7967_626F_6F74
 
+    /// The key of the session-level advisory lock ``exclusively(_:)`` holds while a node runs the periodic jobs:
+    /// "spygjobs" in ASCII.
+    public static let jobsLockKey: Int64 = 0x7370_7967_6A6F_6273
+
+    /// Runs `jobs` when no other node is running them: `pg_try_advisory_lock` on a connection held for the length of
+    /// `jobs` (which use other connections of the pool), so a node that dies mid-way releases the lock with its
+    /// connection. Returns false, without waiting, when another node holds it.
+    public func exclusively(_ jobs: () async throws -> Void) async throws -> Bool {
+        let logger = database.logger
+        return try await database.withConnection { connection in
+            guard
+                try await connection.scalar(
+                    "SELECT pg_try_advisory_lock(\(Self.jobsLockKey))", as: Bool.self, logger: logger) == true
+            else { return false }
+            do {
+                try await jobs()
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.jobsLockKey))", logger: logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.jobsLockKey))", logger: logger)
+            return true
+        }
+    }
+
     /// Makes sure an admin account and a project exist; idempotent, so every start calls it.
     ///
     /// An admin is created when there is none (with `adminPassword`, else a generated one-time password);

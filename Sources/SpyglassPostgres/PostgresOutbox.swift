@@ -13,11 +13,21 @@ public struct PostgresOutbox: NotificationOutbox {
 
     var logger: Logger { database.logger }
 
-    public func dueNotifications(now: Date, limit: Int) async throws -> [PendingNotification] {
+    public func claimDueNotifications(now: Date, limit: Int, lease: Double) async throws -> [PendingNotification] {
+        // Rows another node is claiming at this moment are skipped, not waited for; the lease then keeps them from
+        // every later claim until it ends or an attempt is recorded.
         let rows = try await database.rows(
             """
-            SELECT id, rule_id, rule_name, trigger, action, content, attempts FROM notification
-            WHERE status = 'pending' AND next_attempt <= \(now.timeIntervalSince1970) ORDER BY next_attempt, id LIMIT \(limit)
+            WITH due AS (
+                SELECT id, next_attempt FROM notification
+                WHERE status = 'pending' AND next_attempt <= \(now.timeIntervalSince1970)
+                ORDER BY next_attempt, id LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            ), claimed AS (
+                UPDATE notification SET next_attempt = \(now.timeIntervalSince1970 + lease) FROM due WHERE notification.id = due.id
+                RETURNING notification.id, rule_id, rule_name, trigger, action, content, attempts, due.next_attempt AS due_at
+            )
+            SELECT id, rule_id, rule_name, trigger, action, content, attempts FROM claimed ORDER BY due_at, id
             """)
         var due: [PendingNotification] = []
         for row in rows {

@@ -4,7 +4,8 @@ import ServiceLifecycle
 import SpyglassCore
 
 /// The periodic jobs, at start and then every interval: retention (``MaintenanceStore/enforceRetention(_:now:)``),
-/// alert data pruning, and issue aging and auto-resolve (``MaintenanceStore/agePeriodically(now:)``).
+/// alert data pruning, and issue aging and auto-resolve (``MaintenanceStore/agePeriodically(now:)``), on one node
+/// at a time when several share a database (``MaintenanceStore/exclusively(_:)``).
 public struct MaintenanceService: Service {
     let database: any MaintenanceStore
     let policy: RetentionPolicy
@@ -19,11 +20,14 @@ public struct MaintenanceService: Service {
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let deleted = try await database.enforceRetention(policy, now: .now)
-                if deleted > 0 { logger.info("retention deleted events", metadata: ["spyglass.deleted": "\(deleted)"]) }
-                _ = try await database.pruneAlertData(now: .now, maxAge: policy.maxAge)
-                let changed = try await database.agePeriodically(now: .now)
-                if changed > 0 { logger.info("issues aged or auto-resolved", metadata: ["spyglass.issues": "\(changed)"]) }
+                let ran = try await database.exclusively {
+                    let deleted = try await database.enforceRetention(policy, now: .now)
+                    if deleted > 0 { logger.info("retention deleted events", metadata: ["spyglass.deleted": "\(deleted)"]) }
+                    _ = try await database.pruneAlertData(now: .now, maxAge: policy.maxAge)
+                    let changed = try await database.agePeriodically(now: .now)
+                    if changed > 0 { logger.info("issues aged or auto-resolved", metadata: ["spyglass.issues": "\(changed)"]) }
+                }
+                if !ran { logger.debug("maintenance skipped: another node is running it") }
             } catch {
                 logger.error("maintenance failed", metadata: ["error": "\(error)"])
             }

@@ -258,6 +258,12 @@ extension ServerConfiguration {
             }
             settings.retry.baseDelay = number
         }
+        if let seconds = text("SPYGLASS_NOTIFY_LEASE_SECONDS") {
+            guard let number = Double(seconds), number >= 1, number <= 86400 else {
+                throw ConfigurationError(setting: "SPYGLASS_NOTIFY_LEASE_SECONDS", message: "\"\(seconds)\" is not a number of seconds from 1 to 86400")
+            }
+            settings.lease = number
+        }
         return settings
     }
 

@@ -50,7 +50,8 @@ public struct ServerConfiguration: Sendable {
     public var metricsToken: String?
     /// Alert delivery: `SPYGLASS_SMTP_URL`, `SPYGLASS_SMTP_CA_FILE`, `SPYGLASS_EMAIL_FROM`,
     /// `SPYGLASS_WEBHOOK_ALLOW_PRIVATE`, `SPYGLASS_NOTIFY_ATTEMPTS` (default 8), `SPYGLASS_NOTIFY_RETRY_SECONDS`
-    /// (first backoff delay, doubling; default 30).
+    /// (first backoff delay, doubling; default 30), `SPYGLASS_NOTIFY_LEASE_SECONDS` (how long a node holds the
+    /// notifications it claimed; default 120).
     public var notify = NotifySettings(smtp: nil, emailFrom: "spyglass@localhost")
 
     /// The defaults, which is what a bare `spyglass serve` runs with.

@@ -31,8 +31,8 @@ final class GatedOutbox: NotificationOutbox {
         try await database.storage.outbox.recordAttempts(attempts)
     }
 
-    func dueNotifications(now: Date, limit: Int) async throws -> [PendingNotification] {
-        try await database.storage.outbox.dueNotifications(now: now, limit: limit)
+    func claimDueNotifications(now: Date, limit: Int, lease: Double) async throws -> [PendingNotification] {
+        try await database.storage.outbox.claimDueNotifications(now: now, limit: limit, lease: lease)
     }
 
     func pendingNotificationCount() async throws -> Int { try await database.storage.outbox.pendingNotificationCount() }
@@ -58,7 +58,7 @@ final class GatedOutbox: NotificationOutbox {
             _ = try await writer.ingest(IngestWork(projectID: 1, event: event))
         }
         runner.cancel()
-        return (database, try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(60), limit: 100))
+        return (database, try await database.storage.outbox.claimDueNotifications(now: now.addingTimeInterval(60), limit: 100, lease: 60))
     }
 
     @Test func attemptsFinishingWhileOneIsWrittenAreWrittenTogether() async throws {

@@ -37,7 +37,7 @@ import Testing
         let status = try await database.storage.issues.issue(id: issue.id)?.status
         #expect(try notifications(database).map(\.trigger) == ["new_issue", "regression"], "issue is \(status?.rawValue ?? "gone")")
 
-        let due = try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(30), limit: 10)
+        let due = try await database.storage.outbox.claimDueNotifications(now: now.addingTimeInterval(30), limit: 10, lease: 60)
         #expect(due.map(\.trigger) == [.newIssue, .regression])
         #expect(due.first?.action == .email(.addresses(["admin@example.com"])))
         #expect(due.first?.content.shortID == "DEFAULT-1" && due.first?.content.title == "KeyError: k")
@@ -66,7 +66,7 @@ import Testing
         #expect(try minutes() == 2)
         try await database.storage.maintenance.pruneAlertData(now: now.addingTimeInterval(3 * 3600), maxAge: 86400)
         #expect(try minutes() == 0 && notifications(database).count == 2)  // pending ones stay
-        for pending in try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(3600), limit: 10) {
+        for pending in try await database.storage.outbox.claimDueNotifications(now: now.addingTimeInterval(3600), limit: 10, lease: 60) {
             try await database.storage.outbox.recordAttempt(pending.id, DeliveryAttempt(date: now, succeeded: true, detail: "ok"), retryAt: nil)
         }
         try await database.storage.maintenance.pruneAlertData(now: now.addingTimeInterval(2 * 86400), maxAge: 86400)
@@ -76,12 +76,12 @@ import Testing
     @Test func attemptsAreRecordedAndRetriesScheduled() async throws {
         let database = try setUp()
         try await store(database, [try event(#"{"message":"boom"}"#)])
-        let pending = try #require(try await database.storage.outbox.dueNotifications(now: now, limit: 10).first)
+        let pending = try #require(try await database.storage.outbox.claimDueNotifications(now: now, limit: 10, lease: 60).first)
         try await database.storage.outbox.recordAttempt(
             pending.id, DeliveryAttempt(date: now, succeeded: false, detail: "connection refused"), retryAt: now.addingTimeInterval(30))
-        #expect(try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(29), limit: 10).isEmpty)
+        #expect(try await database.storage.outbox.claimDueNotifications(now: now.addingTimeInterval(29), limit: 10, lease: 60).isEmpty)
         #expect(try await database.storage.outbox.nextNotificationDue() == now.addingTimeInterval(30))
-        let again = try #require(try await database.storage.outbox.dueNotifications(now: now.addingTimeInterval(30), limit: 10).first)
+        let again = try #require(try await database.storage.outbox.claimDueNotifications(now: now.addingTimeInterval(30), limit: 10, lease: 60).first)
         #expect(again.attempts == 1)
         try await database.storage.outbox.recordAttempt(again.id, DeliveryAttempt(date: now.addingTimeInterval(31), succeeded: true, detail: "ok"), retryAt: nil)
         #expect(try await database.storage.outbox.pendingNotificationCount() == 0)

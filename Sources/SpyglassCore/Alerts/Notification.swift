@@ -166,8 +166,11 @@ public struct DeliveryInfo: Sendable, Hashable {
 
 /// The outbox as the delivery worker sees it (implemented by the storage adapter).
 public protocol NotificationOutbox: Sendable {
-    /// Pending notifications whose next attempt has come, oldest first.
-    func dueNotifications(now: Date, limit: Int) async throws -> [PendingNotification]
+    /// Claims up to `limit` pending notifications whose next attempt has come, oldest first, for `lease` seconds:
+    /// their next attempt moves to `now + lease`, so no other claim (by this process or another node on the same
+    /// database) returns them until then. Recording an attempt ends the claim; a claimer that dies before it does
+    /// leaves the rows to whoever claims after the lease.
+    func claimDueNotifications(now: Date, limit: Int, lease: Double) async throws -> [PendingNotification]
     /// Records attempts, all in one transaction.
     func recordAttempts(_ attempts: [RecordedAttempt]) async throws
     /// Notifications still pending.

@@ -41,6 +41,11 @@ public protocol MaintenanceStore: ReadinessProbe {
     /// Ages substatuses (`new`/`regressed` → `ongoing`), auto-resolves idle issues and ends timed ignores;
     /// returns how many issues changed.
     func agePeriodically(now: Date) async throws -> Int
+    /// Runs `jobs` unless another process on the same database is running its own at this moment; returns whether
+    /// it ran them. The periodic jobs go through this, so with several nodes on one PostgreSQL database one node
+    /// at a time runs them (a session-level advisory lock, released when the jobs end or the node's connection
+    /// does). SQLite has one server process: the jobs always run.
+    func exclusively(_ jobs: () async throws -> Void) async throws -> Bool
     /// Writes a consistent copy of the database to `destination`, safe while the server runs.
     func backup(to destination: URL) async throws
     /// The database's own consistency checks; an empty list means it is sound.

@@ -6,6 +6,12 @@ import SpyglassStorageKit
 
 /// First start, readiness, the periodic jobs, backup and checks in SQLite: the ``MaintenanceStore`` port.
 public struct SQLiteMaintenance: MaintenanceStore {
+    /// One server process writes a SQLite database: the jobs always run.
+    public func exclusively(_ jobs: () async throws -> Void) async throws -> Bool {
+        try await jobs()
+        return true
+    }
+
     let database: AppDatabase
 
     public init(_ database: AppDatabase) { self.database = database }

@@ -13,9 +13,10 @@ public struct SQLiteOutbox: NotificationOutbox {
 
     // MARK: - NotificationOutbox
 
-    public func dueNotifications(now: Date, limit: Int) async throws -> [PendingNotification] {
-        let rows = try await writer.read { db in
-            try Row.fetchAll(
+    public func claimDueNotifications(now: Date, limit: Int, lease: Double) async throws -> [PendingNotification] {
+        // One process writes SQLite: the write transaction is the claim's lock.
+        let rows = try await writer.write { db in
+            let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT id, rule_id, rule_name, trigger, action, content, attempts FROM notification
@@ -23,6 +24,11 @@ public struct SQLiteOutbox: NotificationOutbox {
                     """,
                 arguments: [now.timeIntervalSince1970, limit]
             )
+            let claim = try db.cachedStatement(sql: "UPDATE notification SET next_attempt = ? WHERE id = ?")
+            for row in rows {
+                try claim.execute(arguments: [now.timeIntervalSince1970 + lease, row["id"] as Int64])
+            }
+            return rows
         }
         var due: [PendingNotification] = []
         for row in rows {

@@ -46,9 +46,10 @@ extension TestStore {
 @Suite(.enabled(if: TestPostgres.isEnabled, TestPostgres.disabledReason))
 struct NotificationOutboxContractTests {
     @Test(arguments: Backend.allCases)
-    func dueNotificationsComeOldestFirstAndAFailedAttemptIsRetriedAtItsTime(_ backend: Backend) async throws {
+    func claimsComeOldestFirstHoldRowsForTheLeaseAndAFailedAttemptIsRetriedAtItsTime(_ backend: Backend) async throws {
         try await withTestStore(backend) { store in
             let outbox = store.outbox
+            let lease = 60.0
             let shop = try await store.projects.createProject(name: "Shop", now: store.now)
             let rule = try #require(try await store.alertRules.alertRules(projectID: shop.id).first?.id)
             let later = try await store.enqueueNotification(
@@ -57,8 +58,18 @@ struct NotificationOutboxContractTests {
                 projectID: shop.id, ruleID: nil, action: .email(.addresses(["a@example.com"])), due: store.now)
             #expect(try await outbox.pendingNotificationCount() == 2)
             #expect(try await outbox.nextNotificationDue() == store.now)
-            #expect(try await outbox.dueNotifications(now: store.now, limit: 10).map(\.id) == [first])
-            let due = try await outbox.dueNotifications(now: store.now.addingTimeInterval(5), limit: 10)
+            // Only what is due; a claimed row is not claimed again while its lease lasts.
+            #expect(try await outbox.claimDueNotifications(now: store.now, limit: 10, lease: lease).map(\.id) == [first])
+            #expect(
+                try await outbox.claimDueNotifications(now: store.now.addingTimeInterval(5), limit: 10, lease: lease).map(\.id)
+                    == [later])
+            #expect(try await outbox.claimDueNotifications(now: store.now.addingTimeInterval(59), limit: 10, lease: lease).isEmpty)
+            #expect(try await outbox.pendingNotificationCount() == 2)
+            #expect(try await outbox.nextNotificationDue() == store.now.addingTimeInterval(lease))
+            // The claimer recorded nothing (it died): after the lease both come back, oldest first, up to the limit.
+            let afterLease = store.now.addingTimeInterval(5 + lease)
+            let due = try await outbox.claimDueNotifications(now: afterLease, limit: 1, lease: lease)
+                + outbox.claimDueNotifications(now: afterLease, limit: 10, lease: lease)
             #expect(due.map(\.id) == [first, later])
             #expect(
                 due[0].action == .email(.addresses(["a@example.com"])) && due[0].ruleID == nil
@@ -69,32 +80,29 @@ struct NotificationOutboxContractTests {
             #expect(
                 due[1].content.shortID == "SHOP-7" && due[1].content.firstSeen == store.now && due[1].ruleName == "rule"
             )
-            #expect(
-                try await outbox.dueNotifications(now: store.now.addingTimeInterval(5), limit: 1).map(\.id) == [first])
 
+            // Recording an attempt ends the claim: a failed one is due again at its retry time, not the lease's end.
+            let retry = afterLease.addingTimeInterval(10)
             try await outbox.recordAttempt(
-                first, DeliveryAttempt(date: store.now, succeeded: false, detail: "connection refused"),
-                retryAt: store.now.addingTimeInterval(30))
-            #expect(
-                try await outbox.dueNotifications(now: store.now.addingTimeInterval(29), limit: 10).map(\.id) == [later]
-            )
-            #expect(try await outbox.nextNotificationDue() == store.now.addingTimeInterval(5))
-            let again = try await outbox.dueNotifications(now: store.now.addingTimeInterval(30), limit: 10)
-            #expect(again.map(\.id) == [later, first] && again.map(\.attempts) == [0, 1])
+                first, DeliveryAttempt(date: afterLease, succeeded: false, detail: "connection refused"), retryAt: retry)
+            #expect(try await outbox.nextNotificationDue() == retry)
+            #expect(try await outbox.claimDueNotifications(now: retry.addingTimeInterval(-1), limit: 10, lease: lease).isEmpty)
+            let again = try await outbox.claimDueNotifications(now: retry, limit: 10, lease: lease)
+            #expect(again.map(\.id) == [first] && again.map(\.attempts) == [1])
 
             try await outbox.recordAttempts([
                 RecordedAttempt(
                     notificationID: first,
-                    attempt: DeliveryAttempt(date: store.now.addingTimeInterval(31), succeeded: true, detail: "ok"),
+                    attempt: DeliveryAttempt(date: retry, succeeded: true, detail: "ok"),
                     retryAt: nil),
                 RecordedAttempt(
                     notificationID: later,
-                    attempt: DeliveryAttempt(date: store.now.addingTimeInterval(31), succeeded: false, detail: "gone"),
+                    attempt: DeliveryAttempt(date: retry, succeeded: false, detail: "gone"),
                     retryAt: nil),
             ])
             #expect(try await outbox.pendingNotificationCount() == 0)
             #expect(try await outbox.nextNotificationDue() == nil)
-            #expect(try await outbox.dueNotifications(now: store.now.addingTimeInterval(3600), limit: 10).isEmpty)
+            #expect(try await outbox.claimDueNotifications(now: store.now.addingTimeInterval(3600), limit: 10, lease: 60).isEmpty)
         }
     }
 
@@ -157,7 +165,7 @@ struct NotificationOutboxContractTests {
             let broken = try await store.enqueueNotification(
                 projectID: shop.id, ruleID: nil, actionJSON: "not json", due: store.now)
             let fine = try await store.enqueueNotification(projectID: shop.id, ruleID: nil, due: store.now)
-            #expect(try await store.outbox.dueNotifications(now: store.now, limit: 10).map(\.id) == [fine])
+            #expect(try await store.outbox.claimDueNotifications(now: store.now, limit: 10, lease: 60).map(\.id) == [fine])
             #expect(try await store.outbox.pendingNotificationCount() == 1)
             let row = try await store.strings(
                 """

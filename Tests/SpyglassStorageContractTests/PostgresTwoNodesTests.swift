@@ -4,10 +4,11 @@ import SpyglassPostgres
 import SpyglassStorageKit
 import Testing
 
-/// Two ingest writers on one PostgreSQL database, as two `spyglass serve` nodes: each with its own pool and
-/// committer, committing batches at the same moment that make the same new issues and repeat each other's event ids.
+/// Two `spyglass serve` nodes on one PostgreSQL database, each with its own pool: ingest writers committing batches
+/// at the same moment that make the same new issues and repeat each other's event ids, outbox workers claiming at
+/// the same moment, and the periodic jobs.
 @Suite(.enabled(if: TestPostgres.isEnabled, TestPostgres.disabledReason))
-struct PostgresConcurrentWritersTests {
+struct PostgresTwoNodesTests {
     /// One issue per fingerprint with its hash, every event id stored once, and counters, users and first/last seen
     /// that match the stored events, whichever node wrote what. Batches go through the set path and, with an
     /// attachment, through the one-by-one path.
@@ -52,6 +53,71 @@ struct PostgresConcurrentWritersTests {
                     #expect(try await store.value("SELECT count(*) FROM attachment") == "\(rounds * 3)")
                     #expect(
                         try await store.value("SELECT count(DISTINCT short_id) FROM issue") == "\(rounds * 6)")
+                }
+            }
+        }
+    }
+
+    /// Two nodes claiming the outbox at once never get the same notification (`FOR UPDATE SKIP LOCKED`), and between
+    /// them get every due one.
+    @Test func twoNodesClaimingAtOnceShareTheOutboxWithoutOverlap() async throws {
+        try await TestPostgres.withFreshDatabase { url in
+            try await TestPostgres.withRunningDatabase(url) { first in
+                try await TestPostgres.withRunningDatabase(url) { second in
+                    try await first.migrate()
+                    let nodes = [TestStore(database: .postgres(first)), TestStore(database: .postgres(second))]
+                    let project = try await nodes[0].createProject(slug: "alpha")
+                    var enqueued: Set<Int64> = []
+                    for n in 0..<200 {
+                        enqueued.insert(
+                            try await nodes[0].enqueueNotification(
+                                projectID: project, ruleID: nil, due: nodes[0].now.addingTimeInterval(Double(n % 7))))
+                    }
+                    let now = nodes[0].now.addingTimeInterval(10)
+                    var claims: [[Int64]] = [[], []]
+                    // Small claims, many rounds, both nodes at once.
+                    while claims[0].count + claims[1].count < enqueued.count {
+                        async let a = nodes[0].outbox.claimDueNotifications(now: now, limit: 7, lease: 60)
+                        async let b = nodes[1].outbox.claimDueNotifications(now: now, limit: 7, lease: 60)
+                        let (fromA, fromB) = try await (a, b)
+                        if fromA.isEmpty && fromB.isEmpty { break }
+                        claims[0] += fromA.map(\.id)
+                        claims[1] += fromB.map(\.id)
+                    }
+                    #expect(Set(claims[0]).isDisjoint(with: claims[1]))
+                    #expect(claims[0].count + claims[1].count == enqueued.count)
+                    #expect(Set(claims[0] + claims[1]) == enqueued)
+                    #expect(!claims[0].isEmpty && !claims[1].isEmpty)
+                }
+            }
+        }
+    }
+
+    /// The periodic jobs run on one node at a time: while one node runs them, another's turn is skipped, not
+    /// queued; once they end (or the node's connection does), the next turn runs.
+    @Test func thePeriodicJobsRunOnOneNodeAtATime() async throws {
+        try await TestPostgres.withFreshDatabase { url in
+            try await TestPostgres.withRunningDatabase(url) { first in
+                try await TestPostgres.withRunningDatabase(url) { second in
+                    try await first.migrate()
+                    let (started, startedSignal) = AsyncStream<Void>.makeStream()
+                    let (release, releaseSignal) = AsyncStream<Void>.makeStream()
+                    async let running = PostgresMaintenance(first).exclusively {
+                        startedSignal.yield()
+                        for await _ in release { break }
+                    }
+                    for await _ in started { break }
+                    var secondRan = false
+                    #expect(try await PostgresMaintenance(second).exclusively { secondRan = true } == false)
+                    #expect(!secondRan)
+                    releaseSignal.yield()
+                    #expect(try await running == true)
+                    #expect(try await PostgresMaintenance(second).exclusively { secondRan = true } == true)
+                    #expect(secondRan)
+                    // A node whose jobs fail releases the lock too.
+                    struct Failure: Error {}
+                    await #expect(throws: Failure.self) { _ = try await PostgresMaintenance(first).exclusively { throw Failure() } }
+                    #expect(try await PostgresMaintenance(second).exclusively {} == true)
                 }
             }
         }

@@ -17,15 +17,18 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     let sink: any IngestSink
     let limits: IngestLimits
     let normalizer = EventNormalizer()
-    let rateLimiter: RateLimiterBox
+    let rateLimiter: SharedRateLimiter
     let metrics: any MetricsFactory
     let logger: Logger
 
-    public init(keys: KeyCache, sink: any IngestSink, limits: IngestLimits, metrics: any MetricsFactory, logger: Logger) {
+    public init(
+        keys: KeyCache, sink: any IngestSink, limits: IngestLimits, rateLimiter: SharedRateLimiter = SharedRateLimiter(),
+        metrics: any MetricsFactory, logger: Logger
+    ) {
         self.keys = keys
         self.sink = sink
         self.limits = limits
-        self.rateLimiter = RateLimiterBox()
+        self.rateLimiter = rateLimiter
         self.metrics = metrics
         self.logger = logger
     }
@@ -263,14 +266,5 @@ struct BodyChunks {
         } catch {
             throw IngestFailure.badRequest("the request body ended before its Content-Length (or chunked encoding) said: \(error)")
         }
-    }
-}
-
-/// The per-key limiter behind a lock.
-final class RateLimiterBox: Sendable {
-    private let limiter = Mutex(RateLimiter())
-
-    func admit(key: String, limit: Int, now: Date) -> Int? {
-        limiter.withLock { $0.admit(key: key, limit: limit, now: now) }
     }
 }

@@ -5,7 +5,8 @@ import Synchronization
 /// Active client keys in memory, so ingest does not query SQLite per request.
 ///
 /// A key change in any process bumps a version number in the database (triggers); the cache reads that
-/// number at most once a second and reloads when it moved. An unknown key makes it read the number at once,
+/// number at most twice a second and reloads when it moved (so a key revoked on another node is refused here
+/// within a second). An unknown key makes it read the number at once,
 /// so a key created a moment ago works immediately. ``invalidate()`` forces a reload.
 public final class KeyCache: Sendable {
     private struct State {
@@ -18,7 +19,7 @@ public final class KeyCache: Sendable {
     private let state = Mutex(State())
     private let checkInterval: Duration
 
-    public init(directory: any KeyDirectory, checkInterval: Duration = .seconds(1)) {
+    public init(directory: any KeyDirectory, checkInterval: Duration = .milliseconds(500)) {
         self.directory = directory
         self.checkInterval = checkInterval
     }

@@ -12,11 +12,16 @@ public struct PostgresMigration: Sendable, Hashable {
     /// The SQL: statements separated by `;`, run in one transaction with the other pending migrations. Statements
     /// that cannot run in a transaction (`CREATE INDEX CONCURRENTLY`, `VACUUM`) do not belong here.
     public let sql: String
+    /// Whether nodes of the previous Spyglass keep working on the schema after this step (a new table, a new
+    /// nullable or defaulted column, a new index: nothing they read or write changes). Recorded with the version, so
+    /// an older node that starts during a rolling upgrade runs beside the newer one instead of refusing to start.
+    public let additive: Bool
 
     /// Creates a migration.
-    public init(version: Int, name: String, sql: String) {
+    public init(version: Int, name: String, additive: Bool = false, sql: String) {
         self.version = version
         self.name = name
+        self.additive = additive
         self.sql = sql
     }
 }
@@ -31,8 +36,9 @@ extension PostgresAppDatabase {
 
     /// Applies the migrations that the database has not recorded in `schema_migrations`, in order, in one
     /// transaction under ``migrationLockKey``: processes that start at once apply each migration once, the others
-    /// wait for the lock and then find nothing to do. Fails, changing nothing, when the database records a
-    /// migration this build does not know (it was migrated by a newer Spyglass).
+    /// wait for the lock and then find nothing to do. Migrations a newer Spyglass recorded as additive are
+    /// tolerated (logged: a rolling upgrade is under way); a database with any other migration this build does not
+    /// know fails, changing nothing.
     ///
     /// - Returns: The versions applied now (empty when the schema was up to date).
     @discardableResult
@@ -49,26 +55,40 @@ extension PostgresAppDatabase {
                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
                 )
                 """, logger: logger)
-            var recorded: Set<Int> = []
-            for try await version in try await connection.query("SELECT version FROM schema_migrations", logger: logger)
-                .decode(Int.self)
-            {
-                recorded.insert(version)
+            // Whether older nodes tolerate the step (databases made before this column: none recorded as such).
+            try await connection.query(
+                "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS additive BOOLEAN NOT NULL DEFAULT false",
+                logger: logger)
+            var recorded: [Int: Bool] = [:]
+            for try await (version, additive) in try await connection.query(
+                "SELECT version, additive FROM schema_migrations", logger: logger
+            ).decode((Int, Bool).self) {
+                recorded[version] = additive
             }
-            if let unknown = recorded.subtracting(migrations.map(\.version)).max() {
+            let known = Set(migrations.map(\.version))
+            let unknown = recorded.filter { !known.contains($0.key) }
+            if let breaking = unknown.filter({ !$0.value }).keys.max() {
                 throw DomainError(
                     .unavailable,
-                    "database: the schema has migration \(unknown), which this Spyglass does not know "
-                        + "(it knows 1–\(migrations.count)); run a newer Spyglass or restore a matching backup")
+                    "database: the schema has migration \(breaking), which this Spyglass does not know "
+                        + "(it knows 1–\(migrations.count)) and which changes what it reads or writes; "
+                        + "run a newer Spyglass or restore a matching backup")
+            }
+            if !unknown.isEmpty {
+                logger.warning(
+                    "PostgreSQL: a newer Spyglass extended the schema (additive migrations this node runs beside)",
+                    metadata: ["spyglass.migrations": "\(unknown.keys.sorted().map(String.init).joined(separator: ","))"])
             }
             var applied: [Int] = []
-            for migration in migrations where !recorded.contains(migration.version) {
+            for migration in migrations where recorded[migration.version] == nil {
                 for statement in SQLScript.statements(migration.sql) {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 try await connection.query(
-                    "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
-                    logger: logger)
+                    """
+                    INSERT INTO schema_migrations (version, name, additive)
+                    VALUES (\(migration.version), \(migration.name), \(migration.additive))
+                    """, logger: logger)
                 applied.append(migration.version)
             }
             return applied

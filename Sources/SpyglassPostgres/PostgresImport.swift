@@ -6,13 +6,14 @@ import SpyglassStorageKit
 
 /// Writing rows copied from another backend (`spyglass migrate --to postgres://…`), inside the caller's transaction.
 extension PostgresAppDatabase {
-    /// The data tables of the schema, by name (the migrations' own table left out).
+    /// The data tables of the schema, by name (the migrations' own table and the nodes' rate counts left out).
     package static func tables(on connection: PostgresConnection, logger: Logger) async throws -> Set<String> {
         var tables: Set<String> = []
         let rows = try await connection.query(
             """
             SELECT table_name::text FROM information_schema.tables
-            WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'
+            WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                AND table_name NOT IN ('schema_migrations', 'rate_count')
             """, logger: logger)
         for try await name in rows.decode(String.self) { tables.insert(name) }
         return tables

@@ -9,8 +9,22 @@
 /// ("user") in every statement. docs/storage-postgres.md has the rest (search, triggers, query differences).
 enum PostgresSchema {
     static let migrations: [PostgresMigration] = [
-        PostgresMigration(version: 1, name: "schema of SQLite v1-v8", sql: v1)
+        PostgresMigration(version: 1, name: "schema of SQLite v1-v8", sql: v1),
+        PostgresMigration(version: 2, name: "rate counts shared by nodes", additive: true, sql: v2),
     ]
+
+    /// What each node admitted per client key and minute, for per-key rate limits across nodes
+    /// (`PostgresRateCounts`). Unlogged: counts for the current minute are worth no WAL, and a crash that empties
+    /// the table only lets a minute's limit be exceeded once.
+    static let v2 = """
+        CREATE UNLOGGED TABLE rate_count (
+            public_key TEXT NOT NULL,
+            minute BIGINT NOT NULL,
+            node TEXT NOT NULL,
+            count BIGINT NOT NULL,
+            PRIMARY KEY (public_key, minute, node)
+        );
+        """
 
     static let v1 = """
         -- Accounts and projects (SQLite v1, v6, v7) ---------------------------------------------------------------

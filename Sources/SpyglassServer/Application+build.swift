@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
 import Synchronization
 import SpyglassHTTP
 import SpyglassNotify
@@ -22,6 +23,9 @@ public struct AppDependencies: Sendable {
     public var writer: IngestWriter
     /// Active client keys, cached.
     public var keys: KeyCache
+    /// The per-key rate limits' counts, shared with the other nodes through `rateCounts` when there are any.
+    public var rateLimiter = SharedRateLimiter()
+    public var rateCounts: (any RateCountExchange)?
 
     public init(
         backend: StorageBackend, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry = .init(),
@@ -32,6 +36,7 @@ public struct AppDependencies: Sendable {
         self.logger = logger
         self.writer = backend.makeWriter(configuration, metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
         self.keys = KeyCache(directory: storage.projects)
+        self.rateCounts = backend.rateCounts
     }
 
     /// The dependencies over a SQLite database (tests).
@@ -58,8 +63,8 @@ public func buildRouter(
     // These controllers add their routes themselves: their access is listed here, route by route.
     for path in ["healthz", "readyz", "metrics"] { policies.record(.get, path, .open) }
     IngestController(
-        keys: dependencies.keys, sink: dependencies.writer, limits: configuration.ingestLimits, metrics: metrics,
-        logger: dependencies.logger
+        keys: dependencies.keys, sink: dependencies.writer, limits: configuration.ingestLimits,
+        rateLimiter: dependencies.rateLimiter, metrics: metrics, logger: dependencies.logger
     ).addRoutes(to: router)
     for endpoint in ["envelope", "store"] {
         policies.record(.options, "api/:project_id/\(endpoint)", .open)  // CORS preflight
@@ -96,27 +101,32 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let boundPort = BoundPort()
+    var services: [any Service] = [
+        dependencies.writer,
+        MaintenanceService(database: dependencies.storage.maintenance, policy: configuration.retention, logger: dependencies.logger),
+    ]
+    if let exchange = dependencies.rateCounts {
+        services.append(RateCountSync(limiter: dependencies.rateLimiter, exchange: exchange, logger: dependencies.logger))
+    }
+    // Stops first: the delivery in progress ends before the database closes.
+    services.append(
+        NotificationService(
+            outbox: dependencies.storage.outbox, settings: configuration.notify,
+            renderer: {
+                NotificationRenderer(
+                    baseURL: configuration.effectiveBaseURL(boundPort: boundPort.value ?? configuration.port).absoluteString,
+                    organization: configuration.organizationSlug)
+            },
+            logger: dependencies.logger, metrics: PrometheusMetricsFactory(registry: dependencies.registry)))
     return Application(
         router: buildRouter(configuration, dependencies),
         server: .http1(configuration: configuration.connections.http1(logger: dependencies.logger)),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: nil,
             availableConnectionsDelegate: configuration.connections.connectionCap(logger: dependencies.logger)),
-        // Services shut down in reverse order: the server drains its requests first, then the writer
-        // commits what is queued; the database closes after them (``StorageBackend/withOpened(_:logger:_:)``).
-        services: [
-            dependencies.writer,
-            MaintenanceService(database: dependencies.storage.maintenance, policy: configuration.retention, logger: dependencies.logger),
-            // Stops first: the delivery in progress ends before the database closes.
-            NotificationService(
-                outbox: dependencies.storage.outbox, settings: configuration.notify,
-                renderer: {
-                    NotificationRenderer(
-                        baseURL: configuration.effectiveBaseURL(boundPort: boundPort.value ?? configuration.port).absoluteString,
-                        organization: configuration.organizationSlug)
-                },
-                logger: dependencies.logger, metrics: PrometheusMetricsFactory(registry: dependencies.registry)),
-        ],
+        // Services shut down in reverse order (the list above): the server drains its requests first, then the
+        // writer commits what is queued; the database closes after them (``StorageBackend/withOpened(_:logger:_:)``).
+        services: services,
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             boundPort.value = port

@@ -13,7 +13,8 @@ extension StorageBackend {
                 alertRules: PostgresAlertRules(database), outbox: PostgresOutbox(database),
                 maintenance: PostgresMaintenance(database)),
             sqlite: nil,
-            committer: { metrics in PostgresIngestCommitter(database: database, metrics: metrics) })
+            committer: { metrics in PostgresIngestCommitter(database: database, metrics: metrics) },
+            rateCounts: PostgresRateCounts(database))
     }
 
     /// Runs `body` with the PostgreSQL database at `url`: its pool running, the server reachable (checked first, so

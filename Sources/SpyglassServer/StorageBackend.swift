@@ -13,6 +13,8 @@ public struct StorageBackend: Sendable {
     public let sqlite: AppDatabase?
     /// The backend's side of the ingest writer.
     let committer: @Sendable (any MetricsFactory) -> any IngestBatchCommitter
+    /// Where nodes sharing the database exchange their rate-limit counts (PostgreSQL; nil for SQLite's one node).
+    var rateCounts: (any RateCountExchange)? = nil
 
     /// SQLite: `database`'s ports and its writer.
     public static func sqlite(_ database: AppDatabase) -> StorageBackend {

@@ -42,6 +42,21 @@ import Testing
         #expect(limiter.admit(key: "a", limit: 2, now: start.addingTimeInterval(59.5)) == 1)
         #expect(limiter.admit(key: "a", limit: 2, now: start.addingTimeInterval(60)) == nil)
     }
+
+    /// What other nodes admitted in the same minute counts against the limit; in another minute it does not.
+    @Test func countsWhatOtherNodesAdmittedInTheSameMinute() {
+        var limiter = RateLimiter()
+        let start = Date(timeIntervalSince1970: 6000)
+        let minute = RateLimiter.minute(start)
+        limiter.setOthers(["a": 2], minute: minute)
+        #expect(limiter.admit(key: "a", limit: 3, now: start) == nil)
+        #expect(limiter.admit(key: "a", limit: 3, now: start.addingTimeInterval(1)) == 59)
+        #expect(limiter.admit(key: "b", limit: 3, now: start) == nil)
+        #expect(limiter.counts(minute: minute) == ["a": 1, "b": 1])
+        // Learned counts of an earlier minute do not hold back the next one.
+        #expect(limiter.admit(key: "a", limit: 1, now: start.addingTimeInterval(60)) == nil)
+        #expect(limiter.counts(minute: minute + 1) == ["a": 1])
+    }
 }
 
 @Suite struct EventIDTests {

@@ -25,6 +25,10 @@ struct PostgresSchemaTests {
             expected["issue_search"] = Self.issueSearchColumns
             expected["schema_migrations"] = [
                 "version bigint not null", "name text not null", "applied_at timestamp with time zone not null",
+                "additive boolean not null",
+            ]
+            expected["rate_count"] = [
+                "public_key text not null", "minute bigint not null", "node text not null", "count bigint not null",
             ]
             #expect(Set(columns.keys) == Set(expected.keys))
             for (table, expectedColumns) in expected {
@@ -55,18 +59,35 @@ struct PostgresSchemaTests {
         }
     }
 
-    @Test func aSchemaFromANewerSpyglassIsRefused() async throws {
+    /// A rolling upgrade: a newer Spyglass's additive migrations (recorded as such) leave this one starting
+    /// beside it; any other migration it does not know makes it refuse, changing nothing.
+    @Test func aSchemaFromANewerSpyglassIsToleratedWhenAdditiveAndRefusedOtherwise() async throws {
         try await withTestDatabase { database in
             try await database.migrate()
-            try await database.withConnection { connection in
-                try await connection.query(
-                    "INSERT INTO schema_migrations (version, name) VALUES (999, 'future')", logger: TestPostgres.logger)
-            }
+            try await Self.execute(database, "INSERT INTO schema_migrations (version, name, additive) VALUES (998, 'next', true)")
+            try await Self.execute(database, "ALTER TABLE event ADD COLUMN next_version_column TEXT")
+            #expect(try await database.migrate() == [])
+            try await Self.execute(database, "INSERT INTO schema_migrations (version, name) VALUES (999, 'future')")
             await #expect {
                 try await database.migrate()
             } throws: { error in
                 (error as? DomainError)?.message.contains("migration 999") == true
             }
+        }
+    }
+
+    /// What a node admitted per key and minute reaches the other nodes, not itself; older minutes are dropped.
+    @Test func rateCountsAreExchangedBetweenNodes() async throws {
+        try await withTestDatabase { database in
+            try await database.migrate()
+            let exchange = PostgresRateCounts(database)
+            #expect(try await exchange.exchangeRateCounts(node: "a", minute: 100, counts: ["k": 3, "j": 1]) == [:])
+            #expect(try await exchange.exchangeRateCounts(node: "b", minute: 100, counts: ["k": 2]) == ["k": 3, "j": 1])
+            #expect(try await exchange.exchangeRateCounts(node: "c", minute: 100, counts: [:]) == ["k": 5, "j": 1])
+            #expect(try await exchange.exchangeRateCounts(node: "a", minute: 100, counts: ["k": 4, "j": 1]) == ["k": 2])
+            #expect(try await exchange.exchangeRateCounts(node: "b", minute: 100, counts: ["k": 2]) == ["k": 4, "j": 1])
+            #expect(try await exchange.exchangeRateCounts(node: "a", minute: 102, counts: ["k": 1]) == [:])
+            #expect(try await Self.integer(database, "SELECT count(*) FROM rate_count") == 1)
         }
     }
 

@@ -90,13 +90,16 @@ _databases: dict = {}
 def pytest_configure(config):
     config.addinivalue_line("markers", "backends: run the test on SQLite and on PostgreSQL")
     config.addinivalue_line("markers", "sqlite_only: the test checks SQLite's own files (in a module run on both)")
+    config.addinivalue_line("markers", "postgres_only: the test needs PostgreSQL (several nodes on one database)")
 
 
 def pytest_generate_tests(metafunc):
     marked = metafunc.definition.get_closest_marker("backends") is not None
     only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+    only_postgres = metafunc.definition.get_closest_marker("postgres_only") is not None
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", ["sqlite", "postgres"] if marked and not only_sqlite else ["sqlite"], indirect=True)
+        backends = ["sqlite", "postgres"] if marked and not only_sqlite else ["sqlite"]
+        metafunc.parametrize("backend", ["postgres"] if only_postgres else backends, indirect=True)
 
 
 @pytest.fixture(autouse=True)

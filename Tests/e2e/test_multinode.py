@@ -228,3 +228,37 @@ def test_a_node_killed_under_load_loses_no_event_and_the_other_delivers_its_clai
     ]
     with psycopg.connect(postgres_url) as db:
         assert db.execute("SELECT status, attempts FROM notification ORDER BY id").fetchall() == [("delivered", 1)] * 2
+
+
+def test_a_node_starts_beside_a_schema_a_newer_node_extended_and_refuses_a_breaking_one(
+    tmp_path, start_server, postgres_url, mailbox
+):
+    """A rolling upgrade: the next version's node migrates at its start; this version's nodes keep running and
+    restarting beside it while its migrations are additive (docs/scaling.md), and refuse to start, saying why,
+    on one that is not."""
+    import subprocess
+
+    import psycopg
+
+    from conftest import BIN
+
+    first = start_node(start_server, tmp_path, "a", postgres_url, mailbox.url)
+    key, _, project = DSN_RE.match(first.dsn).groups()
+    # What a newer node's start leaves: a new column and its migration, recorded as additive.
+    with psycopg.connect(postgres_url) as db:
+        db.execute("ALTER TABLE event ADD COLUMN next_version_note TEXT")
+        db.execute("INSERT INTO schema_migrations (version, name, additive) VALUES (1000, 'next version', true)")
+    second = start_node(start_server, tmp_path, "b", postgres_url, mailbox.url)
+    assert second.wait_for(lambda f: "newer Spyglass extended the schema" in f.get("msg", ""))["spyglass.migrations"] == "1000"
+    for node in (first, second):
+        assert post_event(node, key, project, uuid.uuid4().hex, "after the upgrade").status_code == 200
+
+    with psycopg.connect(postgres_url) as db:
+        db.execute("INSERT INTO schema_migrations (version, name) VALUES (1001, 'breaking')")
+    refused = subprocess.run(
+        [BIN, "serve", "--port", "0", "--data-dir", str(tmp_path / "c")],
+        env=clean_env(SPYGLASS_DATABASE_URL=postgres_url), capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    assert "migration 1001" in refused.stdout + refused.stderr
+    # The running nodes are not disturbed.
+    assert post_event(first, key, project, uuid.uuid4().hex, "after the upgrade").status_code == 200

@@ -4,6 +4,7 @@
     Benchmarks/run --duration 60   # longer runs
     Benchmarks/run --smoke         # debug builds, 2 s runs: checks that everything works (CI), no budget
     Benchmarks/run --soak          # 10 minutes at a steady 1000 events/s: RSS and latency over time
+    Benchmarks/run --database postgres --nodes 2   # two `serve` nodes on one PostgreSQL, the load split between them
 """
 
 import argparse
@@ -211,10 +212,15 @@ def main():
                         help="run the server with SPYGLASS_COMPACT_EVENTS=0 (each event stored on its own)")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
                         help="the storage backend: SQLite in the data directory (default) or a PostgreSQL server the run starts")
+    parser.add_argument("--nodes", type=int, default=1,
+                        help="`serve` processes on the one database (PostgreSQL only); each run's connections are split "
+                             "evenly between them, as a load balancer would")
     parser.add_argument("--server", type=Path, default=None,
                         help="a spyglass binary to measure instead of this checkout's (A/B runs against another commit)")
     args = parser.parse_args()
     duration = 2 if args.smoke else args.duration
+    if args.nodes < 1 or (args.nodes > 1 and args.database != "postgres"):
+        parser.error("--nodes: 1, or more with --database postgres (several nodes share a PostgreSQL database only)")
 
     server_bin, load_bin = build("debug" if args.smoke else "release")
     envelope_bin = server_bin.parent / "SpyglassEnvelopeBenchmark"
@@ -227,19 +233,26 @@ def main():
     postgres = Postgres(work) if args.database == "postgres" else None
     database_url = postgres.url if postgres else None
     server = Server(server_bin, data, compact=args.compact_events, database_url=database_url)
+    nodes = [server] + [Server(server_bin, work / f"data-{n}", compact=args.compact_events, database_url=database_url)
+                        for n in range(2, args.nodes + 1)]
     token = api_token(server_bin, data, database_url)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     results = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, "machine": f"{os.cpu_count()} cores, {platform.machine()}",
                "build": "debug" if args.smoke else "release", "generator": args.generator,
-               "compact_events": args.compact_events, "database": args.database, "runs": []}
+               "compact_events": args.compact_events, "database": args.database, "nodes": args.nodes, "runs": []}
     if postgres:
         results["postgres"] = {"version": postgres.version, **postgres.settings}
     parts = None
 
-    def run_load(**options):
+    def run_on(node, **options):
         if parts is not None:
-            return wrk_load(parts, server, **options)
-        return load(load_bin, server, templates, **options)
+            return wrk_load(parts, node, **options)
+        return load(load_bin, node, templates, **options)
+
+    def run_load(**options):
+        if len(nodes) == 1:
+            return run_on(server, **options)
+        return split_load(nodes, run_on, **options)
 
     try:
         if args.generator == "wrk":
@@ -259,7 +272,6 @@ def main():
             run["visible_after_s"] = visibility_seconds(server, token, accepted_total, data)
             run["rss_mb"] = server.memory_kb("VmRSS") / 1024
             results["runs"].append(run)
-        results["peak_rss_mb"] = server.memory_kb("VmHWM") / 1024
         results["http_ceiling"] = run_load(concurrency=32, duration=duration, path="null")
         if args.smoke and parts is not None:
             # The Swift generator serves --soak (a steady rate, which wrk cannot do): check it works too.
@@ -267,8 +279,10 @@ def main():
             if check["accepted"] == 0 or check["errors"]:
                 sys.exit(f"the Swift load generator failed: {check}")
             accepted_total += check["accepted"]
+        results["peak_rss_mb"] = max(node.memory_kb("VmHWM") for node in nodes) / 1024
     finally:
-        server.stop()
+        for node in reversed(nodes):
+            node.stop()
     stored = stored_events(data, database_url)
     results["stored_events"] = stored
     results["accepted_events"] = accepted_total
@@ -291,9 +305,35 @@ def main():
         sys.exit(f"accepted {accepted_total} events but {stored} are stored (at most {unanswered} were cut off unanswered)")
 
 
+def split_load(nodes: list, run_on, concurrency: int, **options) -> dict:
+    """One run spread over several nodes at once, its connections split evenly (as a load balancer would): the
+    events/s are the nodes' sum, the latency percentiles each the worst node's (an upper bound of the whole)."""
+    shares = [concurrency // len(nodes) + (1 if n < concurrency % len(nodes) else 0) for n in range(len(nodes))]
+    runs: list = [None] * len(nodes)
+
+    def run(index):
+        runs[index] = run_on(nodes[index], concurrency=shares[index], **options)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(nodes)) if shares[n] > 0]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done = [run for run in runs if run is not None]
+    errors: dict = {}
+    for run in done:
+        for kind, count in run["errors"].items():
+            errors[kind] = errors.get(kind, 0) + count
+    return dict(done[0], requests=sum(run["requests"] for run in done), accepted=sum(run["accepted"] for run in done),
+                seconds=max(run["seconds"] for run in done), events_per_second=sum(run["events_per_second"] for run in done),
+                concurrency=concurrency, errors=errors, nodes=[run["events_per_second"] for run in done],
+                latency_ms={name: max(run["latency_ms"][name] for run in done) for name in done[0]["latency_ms"]})
+
+
 def report(results: dict, smoke: bool):
     print(f"\nSpyglass ingest benchmark — {results['date']}, commit {results['commit']}, {results['machine']}, "
-          f"{results['build']} build, generator {results['generator']}, database {results['database']}")
+          f"{results['build']} build, generator {results['generator']}, database {results['database']}"
+          + (f", {results['nodes']} nodes (events/s summed, latencies the worst node's)" if results.get("nodes", 1) > 1 else ""))
     if "postgres" in results:
         settings = results["postgres"]
         print(f"PostgreSQL {settings['version']} on this machine: " + ", ".join(

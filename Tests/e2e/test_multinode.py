@@ -15,7 +15,7 @@ import sentry_sdk
 from aiosmtpd.controller import Controller
 
 from conftest import DSN_RE, clean_env, run_cli
-from test_alerts import Mailbox, free_port, send_error, wait_until
+from test_alerts import Mailbox, Receiver, free_port, send_error, wait_until
 from test_hostile_input import session_for
 
 # Several nodes share a database only on PostgreSQL.
@@ -67,7 +67,7 @@ def start_node(start_server, tmp_path, name, database, smtp_url, lease="3"):
     env = clean_env(
         SPYGLASS_DATABASE_URL=database, SPYGLASS_ADMIN_EMAIL=ADMIN, SPYGLASS_ADMIN_PASSWORD=PASSWORD,
         SPYGLASS_SMTP_URL=smtp_url, SPYGLASS_EMAIL_FROM="spyglass@example.com", SPYGLASS_NOTIFY_RETRY_SECONDS="1",
-        SPYGLASS_NOTIFY_LEASE_SECONDS=lease,
+        SPYGLASS_NOTIFY_LEASE_SECONDS=lease, SPYGLASS_WEBHOOK_ALLOW_PRIVATE="1",
     )
     return start_server(data_dir=tmp_path / name, env=env)
 
@@ -142,13 +142,25 @@ def test_two_nodes_share_events_alerts_sessions_keys_and_rate_limits(tmp_path, s
     answers = [post_event(second, key, project, uuid.uuid4().hex, "limited").status_code for _ in range(6)]
     assert answers == [200] * 4 + [429] * 2
     run_cli("project", "rate-limit", "default", "--per-minute", "0", env=clean_env(SPYGLASS_DATABASE_URL=postgres_url))
+    wait_until(lambda: post_event(second, key, project, uuid.uuid4().hex).status_code == 200, what="the limit lifted")
+
+    # An alert rule created through the first node applies to the next event the second node stores.
+    receiver = Receiver()
+    try:
+        rule = {"name": "Hook", "conditions": [{"id": "first_seen"}], "actions": [{"id": "webhook", "url": receiver.url()}]}
+        created = requests.post(f"{first.url}/api/0/projects/spyglass/default/rules/", headers=headers, json=rule, timeout=10)
+        assert created.status_code == 201, created.text
+        assert post_event(second, key, project, uuid.uuid4().hex, "after the new rule").status_code == 200
+        wait_until(lambda: receiver.requests, what="the new rule's webhook")
+        assert json.loads(receiver.requests[0][2])["issue"]["title"] == "after the new rule"
+    finally:
+        receiver.stop()
 
     # The key revoked through the first node's settings page is refused by the second within a second.
     import psycopg
 
     with psycopg.connect(postgres_url) as db:
         key_id = db.execute("SELECT id FROM project_key WHERE public_key = %s", (key,)).fetchone()[0]
-    wait_until(lambda: post_event(second, key, project, uuid.uuid4().hex).status_code == 200, what="the limit lifted")
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', web.get(first.url + "/settings/account/", timeout=10).text).group(1)
     revoked = web.post(f"{first.url}/settings/spyglass/projects/default/keys/{key_id}/", timeout=10,
                        data={"csrf": csrf, "action": "revoke"})
@@ -158,6 +170,14 @@ def test_two_nodes_share_events_alerts_sessions_keys_and_rate_limits(tmp_path, s
         assert time.monotonic() - start < 1.0, "the second node still accepts the revoked key after a second"
         time.sleep(0.05)
     assert post_event(second, key, project, uuid.uuid4().hex).status_code == 403
+
+    # A password changed on the first node ends the sessions the second node had.
+    elsewhere = session_for(second, email=ADMIN, password=PASSWORD)
+    assert elsewhere.get(f"{second.url}/organizations/spyglass/issues/", timeout=10, allow_redirects=False).status_code == 200
+    changed = web.post(f"{first.url}/settings/account/password/", timeout=10, data={
+        "csrf": csrf, "current": PASSWORD, "new": "another-horse-7", "confirm": "another-horse-7"})
+    assert changed.status_code == 200, changed.text
+    assert elsewhere.get(f"{second.url}/organizations/spyglass/issues/", timeout=10, allow_redirects=False).status_code == 303
 
 
 def test_a_node_killed_under_load_loses_no_event_and_the_other_delivers_its_claimed_notification(

@@ -28,26 +28,40 @@ public struct SQLiteOutbox: NotificationOutbox {
             for row in rows {
                 try claim.execute(arguments: [now.timeIntervalSince1970 + lease, row["id"] as Int64])
             }
-            return rows
+            return rows.map {
+                ClaimedRow(
+                    id: $0["id"], ruleID: $0["rule_id"], ruleName: $0["rule_name"], trigger: $0["trigger"], action: $0["action"],
+                    content: $0["content"], attempts: $0["attempts"])
+            }
         }
         var due: [PendingNotification] = []
         for row in rows {
-            let id: Int64 = row["id"]
-            guard let trigger = AlertTrigger(rawValue: row["trigger"]),
+            guard let trigger = AlertTrigger(rawValue: row.trigger),
                 let action = try? AlertRule.action(
-                    JSONParser.parse(row["action"] as String).objectValue ?? [:], field: "action", secret: { "" }),
-                let content = (try? JSONParser.parse(row["content"] as String)).flatMap(NotificationContent.init(json:))
+                    JSONParser.parse(row.action).objectValue ?? [:], field: "action", secret: { "" }),
+                let content = (try? JSONParser.parse(row.content)).flatMap(NotificationContent.init(json:))
             else {
                 // Unreadable rows are given up on, so they don't block the queue.
-                try await recordAttempt(id, DeliveryAttempt(date: now, succeeded: false, detail: "unreadable outbox row"), retryAt: nil)
+                try await recordAttempt(row.id, DeliveryAttempt(date: now, succeeded: false, detail: "unreadable outbox row"), retryAt: nil)
                 continue
             }
             due.append(
                 PendingNotification(
-                    id: id, ruleID: row["rule_id"], ruleName: row["rule_name"], trigger: trigger, action: action, content: content,
-                    attempts: row["attempts"]))
+                    id: row.id, ruleID: row.ruleID, ruleName: row.ruleName, trigger: trigger, action: action, content: content,
+                    attempts: row.attempts))
         }
         return due
+    }
+
+    /// A claimed row as read, before its JSON is parsed (rows leave the write transaction as Sendable values).
+    private struct ClaimedRow: Sendable {
+        var id: Int64
+        var ruleID: Int64?
+        var ruleName: String
+        var trigger: String
+        var action: String
+        var content: String
+        var attempts: Int
     }
 
     public func recordAttempts(_ attempts: [RecordedAttempt]) async throws {

@@ -74,6 +74,25 @@ public struct PostgresReleases: ReleaseStore {
         }
     }
 
+    public func deleteRelease(version: String, projectIDs: [Int64]) async throws -> ReleaseDeletion {
+        let logger = database.logger
+        return try await database.withTransaction { connection in
+            let ids = try await connection.column(
+                "SELECT id FROM release WHERE version = \(version) AND project_id = ANY(\(projectIDs)) FOR UPDATE",
+                as: Int64.self, logger: logger)
+            guard !ids.isEmpty else { return .notFound }
+            if try await connection.scalar(
+                "SELECT EXISTS (SELECT 1 FROM issue WHERE first_release = \(version) AND project_id = ANY(\(projectIDs)))",
+                as: Bool.self, logger: logger) == true
+            {
+                return .referencedByIssues
+            }
+            // Deploys and environments go with it (ON DELETE CASCADE).
+            try await connection.query("DELETE FROM release WHERE id = ANY(\(ids))", logger: logger)
+            return .deleted
+        }
+    }
+
     public func createDeploy(version: String, projectIDs: [Int64], deploy: ReleaseInfo.Deploy) async throws
         -> ReleaseInfo.Deploy
     {

@@ -76,7 +76,7 @@ import Testing
 
     func send(_ policy: RoutePolicy, as role: Role, seed: AuthorizationSeed) async throws -> Outcome {
         let app = Application(router: router(try seed.copy()))
-        let isAPI = policy.path.hasPrefix("/api/0/")
+        let isAPI = policy.path.hasPrefix("/api/0/") || policy.path == "/api/0"
         var headers: HTTPFields = [:]
         var body = ByteBuffer()
         if let user = seed.users[role] {
@@ -125,7 +125,7 @@ import Testing
             if outcome.body.contains(AuthorizationSeed.issueMarker) || outcome.body.contains("zebra") { return "leaks zebra: \(outcome)" }
             return [401, 403].contains(code) || toLogin ? "refused a signed-in user: \(outcome)" : nil
         }
-        let web = !path.hasPrefix("/api/0/")
+        let web = !path.hasPrefix("/api/0/") && path != "/api/0"
         switch Authorization.decide(action, for: outcome.role) {
         case .allowed:
             // Logging out redirects to the login form: that is its answer, not a refusal.

@@ -109,4 +109,16 @@ public protocol ReleaseStore: Sendable {
     func createRelease(version: String, projectIDs: [Int64], change: ReleaseChange, now: Date) async throws -> Bool
     func updateRelease(version: String, projectIDs: [Int64], change: ReleaseChange) async throws
     func createDeploy(version: String, projectIDs: [Int64], deploy: ReleaseInfo.Deploy) async throws -> ReleaseInfo.Deploy
+    /// Deletes the release from the projects, with its deploys and environments, unless an issue of theirs was
+    /// first seen in it (Sentry refuses those too); its events and session counts stay.
+    func deleteRelease(version: String, projectIDs: [Int64]) async throws -> ReleaseDeletion
+}
+
+/// What ``ReleaseStore/deleteRelease(version:projectIDs:)`` did.
+public enum ReleaseDeletion: Sendable, Hashable {
+    case deleted
+    /// No project has the release.
+    case notFound
+    /// An issue of the projects was first seen in the release: nothing was deleted.
+    case referencedByIssues
 }

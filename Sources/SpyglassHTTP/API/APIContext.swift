@@ -83,9 +83,10 @@ enum APIJSON {
         return [HTTPField.Name("Link")!: "\(previous), \(next)"]
     }
 
-    /// The offset of a `cursor=0:<offset>:<is_prev>` parameter (0 without one).
+    /// The offset of a `cursor=0:<offset>:<is_prev>` parameter (0 without one, or with an empty one: sentry-cli
+    /// asks for its first page with `cursor=`).
     static func offset(_ request: Request) throws -> Int {
-        guard let cursor = FormQuery(request).get("cursor") else { return 0 }
+        guard let cursor = FormQuery(request).get("cursor"), !cursor.isEmpty else { return 0 }
         let parts = cursor.split(separator: ":")
         guard parts.count == 3, let offset = Int(parts[1]), (0...10_000_000).contains(offset) else {
             throw APIError.badRequest("cursor: \"\(cursor)\" is not a cursor like 0:100:0")

@@ -81,16 +81,34 @@ extension APIController {
     }
 
     /// `PUT /projects/{org}/{project}/issues/?id=1&id=2` with a status change, an assignee, or `{"merge": 1}`.
+    /// `PUT /projects/{org}/{project}/issues/`: the issues named by `?id=…`, else (as Sentry, and sentry-cli's
+    /// `issues resolve --status …` / `--all`) the first 1 000 that `?status=` or `?query=` (default `is:unresolved`)
+    /// selects, change together.
     @Sendable func bulkUpdate(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
-        let idTexts = FormQuery(request).getAll("id")
-        guard !idTexts.isEmpty else { throw APIError.badRequest("name the issues to change with ?id=…") }
+        let parameters = FormQuery(request)
+        let idTexts = parameters.getAll("id")
         var ids: [Int64] = []
         for text in idTexts {
             guard let id = Int64(text), let issue = try await storage.issues.issue(id: id), issue.project.id == project.id else {
                 throw APIError.badRequest("id: issue \"\(text)\" is not an issue of project \(project.slug)")
             }
             ids.append(id)
+        }
+        if idTexts.isEmpty {
+            var queryText = parameters.get("query") ?? "is:unresolved"
+            if let status = parameters.get("status") {
+                let statuses = ["unresolved": "unresolved", "resolved": "resolved", "ignored": "ignored", "muted": "ignored", "archived": "ignored"]
+                guard let name = statuses[status] else {
+                    throw APIError.badRequest("status: \"\(status)\" is not one of unresolved, resolved, ignored (muted, archived)")
+                }
+                queryText = "is:\(name)"
+            }
+            let query = try IssueQuery.parse(queryText, now: .now)
+            ids = try await storage.issues.issues(
+                IssueListRequest(projectIDs: [project.id], query: query, sort: .date, limit: 1000, offset: 0, userID: user(context).id)
+            ).prefix(1000).map(\.id)
+            guard !ids.isEmpty else { return APIJSON.response(.object([:])) }
         }
         let body = try await APIJSON.body(request, context: context)
         if let merge = body["merge"], merge.boolValue == true || merge.int64Value == 1 {

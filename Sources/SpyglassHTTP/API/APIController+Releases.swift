@@ -10,12 +10,14 @@ extension APIController {
         add(api, .post, "organizations/:org/releases", .manageReleases, createOrganizationRelease)
         add(api, .get, "organizations/:org/releases/:version", .readReleases, organizationRelease)
         add(api, .put, "organizations/:org/releases/:version", .manageReleases, updateOrganizationRelease)
+        add(api, .delete, "organizations/:org/releases/:version", .manageReleases, deleteOrganizationRelease)
         add(api, .get, "organizations/:org/releases/:version/deploys", .readReleases, listDeploys)
         add(api, .post, "organizations/:org/releases/:version/deploys", .manageReleases, createDeploy)
         add(api, .get, "projects/:org/:project/releases", .readReleases, listProjectReleases)
         add(api, .post, "projects/:org/:project/releases", .manageReleases, createProjectRelease)
         add(api, .get, "projects/:org/:project/releases/:version", .readReleases, projectRelease)
         add(api, .put, "projects/:org/:project/releases/:version", .manageReleases, updateProjectRelease)
+        add(api, .delete, "projects/:org/:project/releases/:version", .manageReleases, deleteProjectRelease)
     }
 
     func version(_ context: Context) -> String {
@@ -136,6 +138,25 @@ extension APIController {
     @Sendable func createProjectRelease(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         return try await createRelease(try await APIJSON.body(request, context: context), projects: [project])
+    }
+
+    @Sendable func deleteOrganizationRelease(_ request: Request, context: Context) async throws -> Response {
+        try await deleteRelease(version(context), projects: try scopedProjects(context, names: FormQuery(request).getAll("project")))
+    }
+
+    @Sendable func deleteProjectRelease(_ request: Request, context: Context) async throws -> Response {
+        try await deleteRelease(version(context), projects: [project(context)])
+    }
+
+    /// `sentry-cli releases delete`: 204, 404 when no project has it, 400 (Sentry's words) when an issue was first
+    /// seen in it.
+    func deleteRelease(_ version: String, projects: [ProjectInfo]) async throws -> Response {
+        switch try await storage.releases.deleteRelease(version: version, projectIDs: projects.map(\.id)) {
+        case .deleted: return Response(status: .noContent)
+        case .notFound: throw APIError.notFound("release \"\(version)\" not found")
+        case .referencedByIssues:
+            throw APIError.badRequest("This release is referenced by active issues and cannot be removed.")
+        }
     }
 
     @Sendable func projectRelease(_ request: Request, context: Context) async throws -> Response {

@@ -25,6 +25,7 @@ public struct APIController<Context: APIRequestContext>: Sendable {
     public func addRoutes(to router: Router<Context>, policies: RoutePolicies = RoutePolicies()) {
         let group = router.group("api/0").add(middleware: TokenAuthMiddleware<Context>(accounts: storage.accounts))
         let api = PolicedRoutes(group, prefix: "api/0", policies: policies)
+        add(api, .get, "", .useAccount, index)
         add(api, .get, "projects", .readProject, listProjects)
         add(api, .get, "projects/:org/:project", .readProject, projectDetail)
         add(api, .get, "projects/:org/:project/keys", .readProject, projectKeys)
@@ -111,6 +112,20 @@ public struct APIController<Context: APIRequestContext>: Sendable {
     }
 
     // MARK: - Projects
+
+    /// `GET /api/0/`: Sentry's API index, which `sentry-cli info` reads: the token's user and, as scopes, what that
+    /// user may do (tokens here act with their user's rights; an administrator's include the admin scopes).
+    @Sendable func index(_ request: Request, context: Context) async throws -> Response {
+        let user = try user(context)
+        var scopes = [
+            "alerts:read", "alerts:write", "event:admin", "event:read", "event:write", "member:read", "org:read",
+            "project:read", "project:releases", "project:write", "team:read",
+        ]
+        if user.isAdmin { scopes += ["member:admin", "org:admin", "org:write", "project:admin"] }
+        return APIJSON.response([
+            "version": "0", "auth": ["scopes": .array(scopes.sorted().map { .string($0) })], "user": SentryJSON.user(user),
+        ])
+    }
 
     @Sendable func listProjects(_ request: Request, context: Context) async throws -> Response {
         let projects = try access(context).projects()

@@ -58,6 +58,27 @@ public struct SQLiteReleases: ReleaseStore {
         try await writer.write { db in try AppDatabase.apply(change, version: version, projectIDs: projectIDs, in: db) }
     }
 
+    public func deleteRelease(version: String, projectIDs: [Int64]) async throws -> ReleaseDeletion {
+        guard !projectIDs.isEmpty else { return .notFound }
+        let placeholders = projectIDs.map { _ in "?" }.joined(separator: ",")
+        return try await writer.write { db in
+            let ids = try Int64.fetchAll(
+                db, sql: "SELECT id FROM release WHERE version = ? AND project_id IN (\(placeholders))",
+                arguments: [version] + StatementArguments(projectIDs))
+            guard !ids.isEmpty else { return .notFound }
+            if try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM issue WHERE first_release = ? AND project_id IN (\(placeholders)))",
+                arguments: [version] + StatementArguments(projectIDs)) == true
+            {
+                return .referencedByIssues
+            }
+            // Deploys and environments go with it (ON DELETE CASCADE).
+            try db.execute(
+                sql: "DELETE FROM release WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))", arguments: StatementArguments(ids))
+            return .deleted
+        }
+    }
+
     public func createDeploy(version: String, projectIDs: [Int64], deploy: ReleaseInfo.Deploy) async throws -> ReleaseInfo.Deploy {
         guard !deploy.environment.isEmpty, deploy.environment.count <= 64, !deploy.environment.contains(where: { $0.isNewline || $0 == "/" }) else {
             throw DomainError(.invalidInput, "environment: \"\(deploy.environment)\" is not a valid environment name")

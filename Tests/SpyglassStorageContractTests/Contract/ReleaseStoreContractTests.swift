@@ -112,6 +112,40 @@ struct ReleaseStoreContractTests {
         }
     }
 
+    /// `sentry-cli releases delete`: the release goes with its deploys from the projects named, not from others; one
+    /// that an issue was first seen in stays (as Sentry refuses it).
+    @Test(arguments: Backend.allCases)
+    func aReleaseIsDeletedWithItsDeploysUnlessAnIssueWasFirstSeenInIt(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let releases = store.releases
+            let shop = try await store.projects.createProject(name: "Shop", now: store.now)
+            let blog = try await store.projects.createProject(name: "Blog", now: store.now)
+            for version in ["1.0", "2.0"] {
+                _ = try await releases.createRelease(
+                    version: version, projectIDs: [shop.id, blog.id], change: ReleaseChange(), now: store.now)
+            }
+            let deploy = ReleaseInfo.Deploy(
+                id: 0, environment: "production", name: "d", url: nil, dateStarted: nil, dateFinished: store.now)
+            _ = try await releases.createDeploy(version: "1.0", projectIDs: [shop.id, blog.id], deploy: deploy)
+            #expect(try await releases.deleteRelease(version: "1.0", projectIDs: [shop.id]) == .deleted)
+            #expect(try await releases.release(projectID: shop.id, version: "1.0") == nil)
+            #expect(try await releases.release(projectID: blog.id, version: "1.0")?.deploys.count == 1)
+            #expect(try await store.strings("SELECT CAST(count(*) AS TEXT) FROM deploy") == ["1"])
+            #expect(try await releases.deleteRelease(version: "1.0", projectIDs: [shop.id]) == .notFound)
+            #expect(try await releases.deleteRelease(version: "9.9", projectIDs: [shop.id, blog.id]) == .notFound)
+
+            try await store.execute(
+                """
+                INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, first_seen, last_seen,
+                    first_release)
+                VALUES (?, 1, 'boom', '', 'error', '{}', 'error', 'unresolved', 0, 0, '2.0')
+                """, [.int(blog.id)])
+            #expect(try await releases.deleteRelease(version: "2.0", projectIDs: [shop.id, blog.id]) == .referencedByIssues)
+            #expect(try await releases.release(projectID: shop.id, version: "2.0") != nil)
+            #expect(try await releases.deleteRelease(version: "2.0", projectIDs: [shop.id]) == .deleted)
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func deploysAreStoredForTheReleaseInEachProjectAndDateAnUnreleasedRelease(_ backend: Backend) async throws {
         try await withTestStore(backend) { store in

@@ -83,6 +83,24 @@ public struct PostgresEvents: EventStore {
         }
     }
 
+    public func userFeedback(projectID: Int64, issueID: Int64?, limit: Int, offset: Int) async throws -> [UserFeedbackInfo] {
+        try await database.withConnection { connection in
+            try await connection.rows(
+                """
+                SELECT r.id, r.event_id, r.name, r.email, r.comments, r.received, e.issue_id
+                FROM user_report r LEFT JOIN event e ON e.project_id = r.project_id AND e.event_id = r.event_id
+                WHERE r.project_id = \(projectID) AND (\(issueID)::bigint IS NULL OR e.issue_id = \(issueID)::bigint)
+                ORDER BY r.received DESC, r.id DESC LIMIT \(Int64(limit) + 1) OFFSET \(Int64(offset))
+                """, logger: database.logger
+            ).map { row in
+                UserFeedbackInfo(
+                    id: try row.decode("id"), eventID: try row.decode("event_id"), name: try row.decode("name"),
+                    email: try row.decode("email"), comments: try row.decode("comments"),
+                    received: Date(timeIntervalSince1970: try row.decode("received")), issueID: try row.decode("issue_id"))
+            }
+        }
+    }
+
     public func attachment(id: Int64, projectID: Int64, eventID: String) async throws -> (AttachmentInfo, [UInt8])? {
         try await database.withConnection { connection in
             guard

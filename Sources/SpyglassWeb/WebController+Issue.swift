@@ -24,6 +24,15 @@ extension WebController {
         var dateISO: String
     }
 
+    struct FeedbackView {
+        var name: String
+        var email: String?
+        var comments: String
+        var date: String
+        var dateISO: String
+        var eventURL: String?
+    }
+
     struct DeliveryView {
         var state: String
         var channel: String
@@ -61,6 +70,9 @@ extension WebController {
         var tags: [TagView]
         var activities: [ActivityView]
         var deliveries: [DeliveryView]
+        /// What users wrote about the issue's events (user reports and feedback items), newest first.
+        var feedback: [FeedbackView]
+        var hasFeedback: Bool
         var similar: [IssueRow]
         var members: [MemberChoice]
     }
@@ -143,6 +155,13 @@ extension WebController {
                 state: delivery.status, channel: delivery.channel, rule: delivery.ruleName,
                 when: Formatting.ago(delivery.delivered ?? delivery.created, now: now), lastError: delivery.lastError)
         }
+        let feedback = try await storage.events.userFeedback(projectID: issue.project.id, issueID: issue.id, limit: 20, offset: 0)
+            .prefix(20).map { report in
+                FeedbackView(
+                    name: report.name.isEmpty ? "Someone" : report.name, email: report.email.isEmpty ? nil : report.email,
+                    comments: report.comments, date: Formatting.ago(report.received, now: now), dateISO: Formatting.iso(report.received),
+                    eventURL: report.eventID.map { "\(url)events/\($0)/" })
+            }
         let view = IssueView(
             id: issue.id, url: url, projectID: issue.project.id, projectSlug: issue.project.slug, shortID: issue.shortIDText,
             title: issue.title, culprit: issue.culprit, level: issue.level.rawValue, status: issue.status.rawValue,
@@ -153,6 +172,7 @@ extension WebController {
             firstSeenISO: Formatting.iso(issue.firstSeen), lastSeen: Formatting.ago(issue.lastSeen, now: now),
             lastSeenISO: Formatting.iso(issue.lastSeen), firstRelease: issue.firstRelease, lastRelease: issue.lastRelease,
             hours: Formatting.bars(lastDay), days: Formatting.bars(days), tags: tags, activities: activities, deliveries: deliveries,
+            feedback: Array(feedback), hasFeedback: !feedback.isEmpty,
             similar: try await similar(issue, now: now),
             members: try await storage.projects.members(projectID: issue.project.id).filter(\.isActive).map {
                 MemberChoice(email: $0.email, selected: $0.userID == issue.assignee?.id)

@@ -37,6 +37,29 @@ public struct AttachmentInfo: Sendable {
     }
 }
 
+/// User feedback about an event or the app: a `user_report` item, or a `feedback` item (feedback sent as an event).
+public struct UserFeedbackInfo: Sendable, Hashable {
+    public var id: Int64
+    /// The event it is about (32 hex digits), if it names one.
+    public var eventID: String?
+    public var name: String
+    public var email: String
+    public var comments: String
+    public var received: Date
+    /// The issue of that event, while the event is stored.
+    public var issueID: Int64?
+
+    public init(id: Int64, eventID: String?, name: String, email: String, comments: String, received: Date, issueID: Int64?) {
+        self.id = id
+        self.eventID = eventID
+        self.name = name
+        self.email = email
+        self.comments = comments
+        self.received = received
+        self.issueID = issueID
+    }
+}
+
 /// Stored events, their payloads and attachments.
 public protocol EventStore: Sendable {
     /// Events of an issue, newest first; up to `limit + 1`.
@@ -48,6 +71,9 @@ public protocol EventStore: Sendable {
     /// Events by id (32 hex digits) in any project, in the order asked; ids not stored are left out.
     func events(ids: [String]) async throws -> [EventInfo]
     func attachments(projectID: Int64, eventID: String) async throws -> [AttachmentInfo]
+    /// The project's user feedback (only that about events of `issueID`, when given), newest first; up to
+    /// `limit + 1`.
+    func userFeedback(projectID: Int64, issueID: Int64?, limit: Int, offset: Int) async throws -> [UserFeedbackInfo]
     /// One attachment's bytes, if it belongs to that event.
     func attachment(id: Int64, projectID: Int64, eventID: String) async throws -> (AttachmentInfo, [UInt8])?
     /// The newest stored event's row number: the mark "new events since this page" counts from.

@@ -16,6 +16,27 @@ extension APIController {
         return APIJSON.response(.array(events.map { SentryJSON.event($0) }), headers: headers)
     }
 
+    /// `GET /projects/{org}/{project}/user-feedback/`: user reports and feedback items, newest first (Sentry's).
+    @Sendable func projectFeedback(_ request: Request, context: Context) async throws -> Response {
+        try await feedback(request, projectID: try project(context).id, issueID: nil)
+    }
+
+    /// `GET /issues/{id}/user-feedback/`: the feedback about the issue's stored events.
+    @Sendable func issueFeedback(_ request: Request, context: Context) async throws -> Response {
+        let issue = try issue(context)
+        return try await feedback(request, projectID: issue.project.id, issueID: issue.id)
+    }
+
+    func feedback(_ request: Request, projectID: Int64, issueID: Int64?) async throws -> Response {
+        let limit = try APIJSON.limit(request)
+        let offset = try APIJSON.offset(request)
+        var reports = try await storage.events.userFeedback(projectID: projectID, issueID: issueID, limit: limit, offset: offset)
+        let hasNext = reports.count > limit
+        reports = Array(reports.prefix(limit))
+        let headers = APIJSON.link(request, baseURL: baseURL(request).absoluteString, offset: offset, limit: limit, hasNext: hasNext)
+        return APIJSON.response(.array(reports.map(SentryJSON.userFeedback)), headers: headers)
+    }
+
     @Sendable func latestEvent(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         guard let event = try await storage.events.latestEvent(issueID: issue.id) else {

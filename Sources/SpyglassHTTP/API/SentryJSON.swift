@@ -28,6 +28,16 @@ enum SentryJSON {
         ]
     }
 
+    /// Sentry's user report: who wrote what, when, about which event and issue.
+    static func userFeedback(_ report: UserFeedbackInfo) -> JSONValue {
+        [
+            "id": .string(String(report.id)), "eventID": APIJSON.optional(report.eventID), "name": .string(report.name),
+            "email": .string(report.email), "comments": .string(report.comments), "dateCreated": APIJSON.date(report.received),
+            "user": .null, "event": report.eventID.map { ["id": .string($0), "eventID": .string($0)] } ?? .null,
+            "issue": report.issueID.map { ["id": .string(String($0))] } ?? .null,
+        ]
+    }
+
     static func user(_ user: APIUser) -> JSONValue {
         ["type": "user", "id": .string(String(user.id)), "name": .string(user.email), "email": .string(user.email)]
     }

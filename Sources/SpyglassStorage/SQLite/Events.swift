@@ -71,6 +71,25 @@ public struct SQLiteEvents: EventStore {
         }
     }
 
+    public func userFeedback(projectID: Int64, issueID: Int64?, limit: Int, offset: Int) async throws -> [UserFeedbackInfo] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.id, r.event_id, r.name, r.email, r.comments, r.received, e.issue_id
+                    FROM user_report r LEFT JOIN event e ON e.project_id = r.project_id AND e.event_id = r.event_id
+                    WHERE r.project_id = ?1 AND (?2 IS NULL OR e.issue_id = ?2)
+                    ORDER BY r.received DESC, r.id DESC LIMIT ?3 OFFSET ?4
+                    """,
+                arguments: [projectID, issueID, limit + 1, offset]
+            ).map {
+                UserFeedbackInfo(
+                    id: $0["id"], eventID: $0["event_id"], name: $0["name"], email: $0["email"], comments: $0["comments"],
+                    received: Date(timeIntervalSince1970: $0["received"]), issueID: $0["issue_id"])
+            }
+        }
+    }
+
     public func attachment(id: Int64, projectID: Int64, eventID: String) async throws -> (AttachmentInfo, [UInt8])? {
         try await writer.read { db in
             try Row.fetchOne(

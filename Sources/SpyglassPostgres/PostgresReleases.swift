@@ -74,6 +74,96 @@ public struct PostgresReleases: ReleaseStore {
         }
     }
 
+    public func setCommits(version: String, projectIDs: [Int64], commits: [ReleaseCommit]) async throws {
+        let logger = logger
+        try await database.withTransaction { connection in
+            let ids = try await connection.column(
+                "SELECT id FROM release WHERE version = \(version) AND project_id = ANY(\(projectIDs)) ORDER BY id FOR UPDATE",
+                as: Int64.self, logger: logger)
+            guard !ids.isEmpty else { throw DomainError(.notFound, "release \"\(version)\" not found") }
+            try await connection.query("DELETE FROM release_commit WHERE release_id = ANY(\(ids))", logger: logger)
+            guard !commits.isEmpty else { return }
+            let repositories = Nullable(commits.map(\.repository), placeholder: "")
+            let messages = Nullable(commits.map(\.message), placeholder: "")
+            let names = Nullable(commits.map(\.authorName), placeholder: "")
+            let emails = Nullable(commits.map(\.authorEmail), placeholder: "")
+            let dates = Nullable(commits.map { $0.date?.timeIntervalSince1970 }, placeholder: 0)
+            try await connection.query(
+                """
+                INSERT INTO release_commit (release_id, position, sha, repository, message, author_name, author_email,
+                    committed_at, files)
+                SELECT r.id, v.position - 1, v.sha, CASE WHEN v.has_repository THEN v.repository END,
+                    CASE WHEN v.has_message THEN v.message END, CASE WHEN v.has_name THEN v.author_name END,
+                    CASE WHEN v.has_email THEN v.author_email END, CASE WHEN v.has_date THEN v.committed_at END, v.files
+                FROM unnest(\(ids)::bigint[]) AS r(id)
+                CROSS JOIN unnest(\(commits.map(\.sha))::text[], \(repositories.values)::text[], \(repositories.present)::boolean[],
+                    \(messages.values)::text[], \(messages.present)::boolean[], \(names.values)::text[], \(names.present)::boolean[],
+                    \(emails.values)::text[], \(emails.present)::boolean[], \(dates.values)::float8[], \(dates.present)::boolean[],
+                    \(commits.map(\.filesJSON))::text[])
+                    WITH ORDINALITY AS v(sha, repository, has_repository, message, has_message, author_name, has_name,
+                        author_email, has_email, committed_at, has_date, files, position)
+                """, logger: logger)
+        }
+    }
+
+    public func commits(version: String, projectIDs: [Int64]) async throws -> [ReleaseCommit] {
+        try await database.withConnection { connection in
+            try await connection.rows(
+                """
+                SELECT c.sha, c.repository, c.message, c.author_name, c.author_email, c.committed_at, c.files
+                FROM release_commit c
+                WHERE c.release_id = (SELECT id FROM release WHERE version = \(version) AND project_id = ANY(\(projectIDs))
+                    ORDER BY project_id LIMIT 1)
+                ORDER BY c.position
+                """, logger: logger
+            ).map { row in
+                ReleaseCommit(
+                    sha: try row.decode("sha"), repository: try row.decode("repository"), message: try row.decode("message"),
+                    authorName: try row.decode("author_name"), authorEmail: try row.decode("author_email"),
+                    date: try row.optionalDate("committed_at"), files: ReleaseCommit.files(json: try row.decode("files")))
+            }
+        }
+    }
+
+    public func previousReleaseWithCommits(version: String, projectIDs: [Int64]) async throws -> (version: String, lastCommit: String)? {
+        try await database.withConnection { connection in
+            try await connection.row(
+                """
+                SELECT r.version, c.sha FROM release r JOIN release_commit c ON c.release_id = r.id AND c.position = 0
+                WHERE r.project_id = ANY(\(projectIDs)) AND r.version <> \(version)
+                    AND r.created_at <= coalesce(
+                        (SELECT max(created_at) FROM release WHERE version = \(version) AND project_id = ANY(\(projectIDs))), r.created_at)
+                ORDER BY r.created_at DESC, r.id DESC LIMIT 1
+                """, logger: logger
+            ).map { (version: try $0.decode("version"), lastCommit: try $0.decode("sha")) }
+        }
+    }
+
+    public func repositories() async throws -> [RepositoryInfo] {
+        try await database.withConnection { connection in
+            try await connection.rows(
+                #"SELECT id, name, url, provider, created_at FROM repository ORDER BY name COLLATE "C""#, logger: logger
+            ).map { row in
+                RepositoryInfo(
+                    id: try row.decode("id"), name: try row.decode("name"), url: try row.decode("url"),
+                    provider: try row.decode("provider"), createdAt: try row.date("created_at"))
+            }
+        }
+    }
+
+    public func createRepository(name: String, url: String?, provider: String, now: Date) async throws -> RepositoryInfo {
+        try await database.withConnection { connection in
+            guard
+                let id = try await connection.scalar(
+                    """
+                    INSERT INTO repository (name, url, provider, created_at) VALUES (\(name), \(url), \(provider), \(now.timeIntervalSince1970))
+                    ON CONFLICT (name) DO NOTHING RETURNING id
+                    """, as: Int64.self, logger: logger)
+            else { throw DomainError(.conflict, "a repository named \"\(name)\" exists") }
+            return RepositoryInfo(id: id, name: name, url: url, provider: provider, createdAt: now)
+        }
+    }
+
     public func deleteRelease(version: String, projectIDs: [Int64]) async throws -> ReleaseDeletion {
         let logger = database.logger
         return try await database.withTransaction { connection in
@@ -166,6 +256,14 @@ public struct PostgresReleases: ReleaseStore {
                 url: try deploy.decode("url"), dateStarted: try deploy.optionalDate("date_started"),
                 dateFinished: try deploy.date("date_finished"))
         }
+        let commitRow = try await connection.row(
+            """
+            SELECT count(*) AS n, (SELECT sha FROM release_commit WHERE release_id = \(id) AND position = 0) AS last
+            FROM release_commit WHERE release_id = \(id)
+            """, logger: logger)
+        let commits: (count: Int64, last: String?) = (
+            try commitRow?.decode("n", as: Int64.self) ?? 0, try commitRow?.decode("last", as: String?.self) ?? nil
+        )
         let health = try await connection.rows(
             """
             SELECT environment, started, crashed, errored, abnormal FROM release_sessions
@@ -185,7 +283,8 @@ public struct PostgresReleases: ReleaseStore {
             dateReleased: try row.optionalDate("date_released"),
             firstEvent: try row.optionalDate("first_event"), lastEvent: try row.optionalDate("last_event"),
             newIssues: try row.decode("new_issues"), ref: try row.decode("ref"), url: try row.decode("url"),
-            environments: environments, deploys: deploys, health: health)
+            environments: environments, deploys: deploys, health: health, commitCount: Int(commits.count),
+            lastCommit: commits.last)
     }
 
     /// A new release exists: "in next release" resolutions older than it now mean "in this release" (SQLite's

@@ -64,6 +64,9 @@ extension WebController {
         var lastSeen: String
         var lastSeenISO: String
         var firstRelease: String?
+        /// The first release's page, and how many commits came with it (nil without any).
+        var firstReleaseURL: String?
+        var firstReleaseCommits: Int?
         var lastRelease: String?
         var hours: [Formatting.Bar]
         var days: [Formatting.Bar]
@@ -155,6 +158,12 @@ extension WebController {
                 state: delivery.status, channel: delivery.channel, rule: delivery.ruleName,
                 when: Formatting.ago(delivery.delivered ?? delivery.created, now: now), lastError: delivery.lastError)
         }
+        var firstReleaseCommits: Int?
+        if let version = issue.firstRelease, let release = try await storage.releases.release(projectID: issue.project.id, version: version),
+            release.commitCount > 0
+        {
+            firstReleaseCommits = release.commitCount
+        }
         let feedback = try await storage.events.userFeedback(projectID: issue.project.id, issueID: issue.id, limit: 20, offset: 0)
             .prefix(20).map { report in
                 FeedbackView(
@@ -170,7 +179,9 @@ extension WebController {
             canAssignToMe: issue.assignee?.id != session.user.id, events: Formatting.count(issue.timesSeen),
             users: Formatting.count(issue.userCount), firstSeen: Formatting.ago(issue.firstSeen, now: now),
             firstSeenISO: Formatting.iso(issue.firstSeen), lastSeen: Formatting.ago(issue.lastSeen, now: now),
-            lastSeenISO: Formatting.iso(issue.lastSeen), firstRelease: issue.firstRelease, lastRelease: issue.lastRelease,
+            lastSeenISO: Formatting.iso(issue.lastSeen), firstRelease: issue.firstRelease,
+            firstReleaseURL: issue.firstRelease.map { releaseURL($0, projectID: issue.project.id) },
+            firstReleaseCommits: firstReleaseCommits, lastRelease: issue.lastRelease,
             hours: Formatting.bars(lastDay), days: Formatting.bars(days), tags: tags, activities: activities, deliveries: deliveries,
             feedback: Array(feedback), hasFeedback: !feedback.isEmpty,
             similar: try await similar(issue, now: now),

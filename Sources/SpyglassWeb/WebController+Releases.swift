@@ -61,6 +61,20 @@ extension WebController {
         var newMoreURL: String?
         var regressed: IssueBlock?
         var regressedCount: Int
+        /// The commits that came with the release, newest first (`sentry-cli releases set-commits`).
+        var commits: [CommitRow]
+        var commitCount: Int
+    }
+
+    struct CommitRow {
+        var sha: String
+        var shortSHA: String
+        var subject: String?
+        var author: String?
+        var date: String?
+        var repository: String?
+        var files: [ReleaseCommit.ChangedFile]
+        var fileCount: Int
     }
 
     func addReleaseRoutes(to pages: Pages) {
@@ -161,7 +175,15 @@ extension WebController {
                 ? "/organizations/\(organization)/issues/?project=\(release.project.id)&query=firstRelease%3A\(version.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
                 : nil,
             regressed: regressed.isEmpty ? nil : IssueBlock(issues: regressed.map { issueRow($0, hours: [], now: now) }),
-            regressedCount: regressed.count)
+            regressedCount: regressed.count,
+            commits: try await storage.releases.commits(version: version, projectIDs: [release.project.id]).map { commit in
+                CommitRow(
+                    sha: commit.sha, shortSHA: String(commit.sha.prefix(12)),
+                    subject: commit.message.flatMap { $0.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) },
+                    author: commit.authorName ?? commit.authorEmail, date: commit.date.map { Formatting.ago($0, now: now) },
+                    repository: commit.repository, files: commit.files, fileCount: commit.files.count)
+            },
+            commitCount: release.commitCount)
         return render("release", model)
     }
 }

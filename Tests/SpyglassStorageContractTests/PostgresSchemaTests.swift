@@ -242,6 +242,14 @@ struct PostgresSchemaTests {
     /// mapped (INTEGER → bigint, TEXT → text, REAL → double precision, BLOB → bytea) and NOT NULL; generated from
     /// that schema, so a column missing, renamed, retyped or made nullable in PostgreSQL fails the test above.
     static let sqliteColumns: [String: [String]] = [
+        "repository": [
+            "id bigint not null", "name text not null", "url text", "provider text not null",
+            "created_at double precision not null",
+        ],
+        "release_commit": [
+            "release_id bigint not null", "position bigint not null", "sha text not null", "repository text", "message text",
+            "author_name text", "author_email text", "committed_at double precision", "files text not null",
+        ],
         "alert_rule": [
             "id bigint not null",
             "project_id bigint not null",

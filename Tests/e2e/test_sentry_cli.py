@@ -1,5 +1,6 @@
 """Sentry's own command-line client, `sentry-cli` from PyPI, against Spyglass: each command run as a team moving from
-Sentry would (SENTRY_URL, SENTRY_AUTH_TOKEN, SENTRY_ORG, SENTRY_PROJECT), then the server's state checked."""
+Sentry would (SENTRY_URL, SENTRY_AUTH_TOKEN, SENTRY_ORG, SENTRY_PROJECT; `git` for set-commits), then the server's
+state checked."""
 
 import os
 import subprocess
@@ -18,9 +19,14 @@ pytestmark = pytest.mark.backends
 CLI = Path(sys.executable).parent / "sentry-cli"
 
 
+PASSWORD = "correct-horse-9"
+
+
 @pytest.fixture
 def cli(tmp_path, start_server):
-    server = start_server(data_dir=tmp_path / "data")
+    from conftest import clean_env
+
+    server = start_server(data_dir=tmp_path / "data", env=clean_env(SPYGLASS_ADMIN_PASSWORD=PASSWORD))
     api = API(server, tmp_path / "data")
     environment = {
         **os.environ, "SENTRY_URL": server.url, "SENTRY_AUTH_TOKEN": api.headers["Authorization"].split()[1],
@@ -35,7 +41,7 @@ def cli(tmp_path, start_server):
             assert result.returncode == 0, (args, result.stdout, result.stderr)
         return result
 
-    run.api = api
+    run.api, run.server, run.environment, run.password = api, server, environment, PASSWORD
     return run
 
 
@@ -111,3 +117,76 @@ def test_releases_and_deploys_from_new_to_delete(cli):
     refused = cli("releases", "delete", "shop@1.0", check=False)
     assert refused.returncode != 0 and "referenced by active issues" in refused.stderr
     assert api.get("organizations/spyglass/releases/shop@1.0/").status_code == 200
+
+
+def git(repo, *args):
+    environment = {**os.environ, "GIT_AUTHOR_NAME": "Ann Dev", "GIT_AUTHOR_EMAIL": "ann@example.com",
+                   "GIT_COMMITTER_NAME": "Ann Dev", "GIT_COMMITTER_EMAIL": "ann@example.com"}
+    return subprocess.run(["git", *args], cwd=repo, env=environment, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_set_commits_from_local_git_from_a_repository_head_and_explicitly(cli, tmp_path):
+    api = cli.api
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    # Not github.com: a machine's git config may rewrite that host (insteadOf), and sentry-cli's libgit2 reads it.
+    git(repo, "remote", "add", "origin", "https://gitlab.example.com/acme/shop.git")
+    (repo / "cart.py").write_text("def total(): return 0\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "Add the cart")
+    (repo / "cart.py").write_text("def total(): return 1\n")
+    (repo / "pay.py").write_text("def pay(): pass\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "Pay for the cart\n\nWith a body.")
+    head = git(repo, "rev-parse", "HEAD")
+    first = git(repo, "rev-parse", "HEAD~1")
+
+    def set_commits(*args, check=True):
+        result = subprocess.run([str(CLI), "releases", "set-commits", *args], cwd=repo, env=cli.environment,
+                                capture_output=True, text=True, timeout=60)
+        if check:
+            assert result.returncode == 0, (args, result.stdout, result.stderr)
+        return result
+
+    # --local: the commits of the local history, with message, author and changed files.
+    assert "Success! Set commits for release shop@1.0" in set_commits("shop@1.0", "--local").stdout
+    commits = api.get("organizations/spyglass/releases/shop@1.0/commits/").json()
+    assert [c["id"] for c in commits] == [head, first]
+    assert commits[0]["message"].rstrip() == "Pay for the cart\n\nWith a body."
+    assert commits[0]["author"] == {"name": "Ann Dev", "email": "ann@example.com"}
+    assert sorted((f["filename"], f["type"]) for f in commits[0]["files"]) == [("cart.py", "M"), ("pay.py", "A")]
+    release = api.get("organizations/spyglass/releases/shop@1.0/").json()
+    assert release["commitCount"] == 2 and release["lastCommit"] == {"id": head}
+
+    # The next release's range starts after the previous release's newest commit.
+    (repo / "pay.py").write_text("def pay(): return True\n")
+    git(repo, "commit", "-q", "-am", "Pay for real")
+    newest = git(repo, "rev-parse", "HEAD")
+    set_commits("shop@1.1", "--local")
+    assert [c["id"] for c in api.get("organizations/spyglass/releases/shop@1.1/commits/").json()] == [newest]
+
+    # With the repository known, --auto sends the remote's head; --commit names one (the sha alone is kept: no code
+    # host is asked for the range).
+    created = api.post_json("organizations/spyglass/repos/", {
+        "name": "acme/shop", "url": "https://gitlab.example.com/acme/shop", "provider": "integrations:gitlab"})
+    assert created.status_code == 201, created.text
+    assert [r["name"] for r in api.get("organizations/spyglass/repos/").json()] == ["acme/shop"]
+    set_commits("shop@2.0", "--auto")
+    auto = api.get("organizations/spyglass/releases/shop@2.0/commits/").json()
+    assert [(c["id"], c["repository"]["name"]) for c in auto] == [(newest, "acme/shop")]
+    set_commits("shop@2.1", "--commit", f"acme/shop@{first}")
+    assert [c["id"] for c in api.get("organizations/spyglass/releases/shop@2.1/commits/").json()] == [first]
+    unknown = set_commits("shop@2.2", "--commit", f"acme/other@{first}", check=False)
+    assert unknown.returncode != 0 and "acme/other" in unknown.stderr
+
+    # The release page lists them; an issue first seen in the release links there.
+    cli("send-event", "-m", "cart total is wrong", "--release", "shop@1.0")
+    issue = next(i for i in api.issues() if i["title"] == "cart total is wrong")
+    from test_hostile_input import session_for
+
+    web = session_for(cli.server, password=cli.password)
+    page = web.get(f"{cli.server.url}/organizations/spyglass/releases/shop@1.0/", timeout=10).text
+    assert head[:12] in page and "Pay for the cart" in page and "pay.py" in page and "Commits <span class=\"muted\">(2)" in page
+    issue_page = web.get(f"{cli.server.url}/organizations/spyglass/issues/{issue['id']}/", timeout=10).text
+    assert "2 commits</a>" in issue_page and "/releases/shop@1.0/?project=1#commits" in issue_page

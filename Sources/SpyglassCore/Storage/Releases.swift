@@ -67,11 +67,18 @@ public struct ReleaseInfo: Sendable {
     public var environments: [String]
     public var deploys: [Deploy]
     public var health: [Health]
+    /// How many commits came with the release (``ReleaseStore/setCommits(version:projectIDs:commits:)``).
+    public var commitCount: Int
+    /// The newest of them, by sha.
+    public var lastCommit: String?
 
     public init(
         project: ProjectInfo, version: String, createdAt: Date, dateReleased: Date?, firstEvent: Date?, lastEvent: Date?,
-        newIssues: Int, ref: String?, url: String?, environments: [String], deploys: [Deploy], health: [Health]
+        newIssues: Int, ref: String?, url: String?, environments: [String], deploys: [Deploy], health: [Health],
+        commitCount: Int = 0, lastCommit: String? = nil
     ) {
+        self.commitCount = commitCount
+        self.lastCommit = lastCommit
         self.project = project
         self.version = version
         self.createdAt = createdAt
@@ -84,6 +91,74 @@ public struct ReleaseInfo: Sendable {
         self.environments = environments
         self.deploys = deploys
         self.health = health
+    }
+}
+
+/// A commit that came with a release, as `sentry-cli releases set-commits` sends it: from local git (with message,
+/// author and changed files) or as a repository's head (`--auto`, `--commit repo@sha`: the sha alone).
+public struct ReleaseCommit: Sendable, Hashable {
+    public var sha: String
+    public var repository: String?
+    public var message: String?
+    public var authorName: String?
+    public var authorEmail: String?
+    public var date: Date?
+    public var files: [ChangedFile]
+
+    /// A file the commit changed: its path and Sentry's change type (`A` added, `M` modified, `D` deleted).
+    public struct ChangedFile: Sendable, Hashable {
+        public var path: String
+        public var type: String
+
+        public init(path: String, type: String) {
+            self.path = path
+            self.type = type
+        }
+    }
+
+    public init(
+        sha: String, repository: String? = nil, message: String? = nil, authorName: String? = nil, authorEmail: String? = nil,
+        date: Date? = nil, files: [ChangedFile] = []
+    ) {
+        self.sha = sha
+        self.repository = repository
+        self.message = message
+        self.authorName = authorName
+        self.authorEmail = authorEmail
+        self.date = date
+        self.files = files
+    }
+
+    /// Files as stored: a JSON array of `{path, type}`.
+    public var filesJSON: String {
+        JSONWriter.string(.array(files.map { ["path": .string($0.path), "type": .string($0.type)] }))
+    }
+
+    /// Files from their stored JSON (nothing from text that is not such an array).
+    public static func files(json: String) -> [ChangedFile] {
+        guard let array = (try? JSONParser.parse(json))?.arrayValue else { return [] }
+        return array.compactMap { item in
+            guard let path = item["path"]?.stringValue, let type = item["type"]?.stringValue else { return nil }
+            return ChangedFile(path: path, type: type)
+        }
+    }
+}
+
+/// A source repository commits name (`GET/POST /organizations/{org}/repos/`): sentry-cli checks `--commit repo@sha`
+/// and `--auto` against these.
+public struct RepositoryInfo: Sendable, Hashable {
+    public var id: Int64
+    public var name: String
+    public var url: String?
+    public var provider: String
+    public var createdAt: Date
+
+    public init(id: Int64, name: String, url: String?, provider: String, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.url = url
+        self.provider = provider
+        self.createdAt = createdAt
     }
 }
 
@@ -112,6 +187,17 @@ public protocol ReleaseStore: Sendable {
     /// Deletes the release from the projects, with its deploys and environments, unless an issue of theirs was
     /// first seen in it (Sentry refuses those too); its events and session counts stay.
     func deleteRelease(version: String, projectIDs: [Int64]) async throws -> ReleaseDeletion
+    /// Replaces the commits of the release in each of the projects (newest first, as sent); throws `notFound` when no
+    /// project has the release.
+    func setCommits(version: String, projectIDs: [Int64], commits: [ReleaseCommit]) async throws
+    /// The release's commits, newest first, from the first of the projects that has it.
+    func commits(version: String, projectIDs: [Int64]) async throws -> [ReleaseCommit]
+    /// The newest release created before `version` in the projects that has commits: its version and newest commit
+    /// (sentry-cli starts the next release's commit range there).
+    func previousReleaseWithCommits(version: String, projectIDs: [Int64]) async throws -> (version: String, lastCommit: String)?
+    func repositories() async throws -> [RepositoryInfo]
+    /// Adds a repository; throws `conflict` when one has the name.
+    func createRepository(name: String, url: String?, provider: String, now: Date) async throws -> RepositoryInfo
 }
 
 /// What ``ReleaseStore/deleteRelease(version:projectIDs:)`` did.

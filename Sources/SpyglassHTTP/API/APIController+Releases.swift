@@ -12,6 +12,10 @@ extension APIController {
         add(api, .put, "organizations/:org/releases/:version", .manageReleases, updateOrganizationRelease)
         add(api, .delete, "organizations/:org/releases/:version", .manageReleases, deleteOrganizationRelease)
         add(api, .get, "organizations/:org/releases/:version/deploys", .readReleases, listDeploys)
+        add(api, .get, "organizations/:org/releases/:version/commits", .readReleases, listCommits)
+        add(api, .get, "organizations/:org/releases/:version/previous-with-commits", .readReleases, previousWithCommits)
+        add(api, .get, "organizations/:org/repos", .readReleases, listRepositories)
+        add(api, .post, "organizations/:org/repos", .manageServer, createRepository)
         add(api, .post, "organizations/:org/releases/:version/deploys", .manageReleases, createDeploy)
         add(api, .get, "projects/:org/:project/releases", .readReleases, listProjectReleases)
         add(api, .post, "projects/:org/:project/releases", .manageReleases, createProjectRelease)
@@ -77,6 +81,7 @@ extension APIController {
     func createRelease(_ body: JSONValue, projects: [ProjectInfo]) async throws -> Response {
         guard let version = body["version"]?.stringValue else { throw APIError.badRequest("version: a release needs a \"version\" string") }
         let created = try await storage.releases.createRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body), now: .now)
+        try await storeCommits(body, version: version, projects: projects)
         return try await releaseResponse(version, projects: projects, status: created ? .created : .init(code: 208, reasonPhrase: "Already Reported"))
     }
 
@@ -100,7 +105,114 @@ extension APIController {
         let version = version(context)
         let body = try await APIJSON.body(request, context: context)
         try await storage.releases.updateRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body))
+        try await storeCommits(body, version: version, projects: projects)
         return try await releaseResponse(version, projects: projects)
+    }
+
+    /// The `commits` (from local git: sha, message, author, changed files) or `refs` (a repository's head:
+    /// `{repository, commit, previousCommit}`) of a release body, stored as the release's commits. Spyglass has no
+    /// connection to a code host, so a ref keeps its head commit only (the range between `previousCommit` and it
+    /// is not fetched); its repository must be one of `GET /organizations/{org}/repos/`, as in Sentry.
+    func storeCommits(_ body: JSONValue, version: String, projects: [ProjectInfo]) async throws {
+        if let list = body["commits"], !list.isNull {
+            guard let items = list.arrayValue else { throw APIError.badRequest("commits: expected a list of commits") }
+            guard items.count <= 10_000 else { throw APIError.badRequest("commits: at most 10000 commits a release") }
+            let commits = try items.enumerated().map { index, item in try Self.commit(item, at: "commits[\(index)]") }
+            try await storage.releases.setCommits(version: version, projectIDs: projects.map(\.id), commits: commits)
+        } else if let list = body["refs"], !list.isNull {
+            guard let items = list.arrayValue else { throw APIError.badRequest("refs: expected a list of refs") }
+            let known = Set(try await storage.releases.repositories().map { $0.name.lowercased() })
+            var commits: [ReleaseCommit] = []
+            for (index, item) in items.enumerated() {
+                guard let repository = item["repository"]?.stringValue, let sha = item["commit"]?.stringValue else {
+                    throw APIError.badRequest("refs[\(index)]: a ref needs \"repository\" and \"commit\"")
+                }
+                guard known.contains(repository.lowercased()) else {
+                    throw APIError.badRequest("refs[\(index)].repository: unknown repository \"\(repository)\" (add it with POST /organizations/{org}/repos/)")
+                }
+                commits.append(ReleaseCommit(sha: try Self.sha(sha, at: "refs[\(index)].commit"), repository: repository))
+            }
+            try await storage.releases.setCommits(version: version, projectIDs: projects.map(\.id), commits: commits)
+        }
+    }
+
+    static func sha(_ text: String, at path: String) throws -> String {
+        guard (1...64).contains(text.count), text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+            throw APIError.badRequest("\(path): \"\(text.limited(to: 80))\" is not a commit id (1 to 64 letters and digits)")
+        }
+        return text.lowercased()
+    }
+
+    /// One commit as sentry-cli's `set-commits --local` sends it.
+    static func commit(_ item: JSONValue, at path: String) throws -> ReleaseCommit {
+        guard item.objectValue != nil, let id = item["id"]?.stringValue else { throw APIError.badRequest("\(path): a commit needs an \"id\"") }
+        func text(_ key: String, max: Int) throws -> String? {
+            guard let value = item[key], !value.isNull else { return nil }
+            guard let string = value.stringValue else { throw APIError.badRequest("\(path).\(key): expected a string") }
+            return string.limited(to: max)
+        }
+        var date: Date?
+        if let value = item["timestamp"], !value.isNull {
+            guard let parsed = Timestamp.parse(value) else { throw APIError.badRequest("\(path).timestamp: \(Timestamp.expected)") }
+            date = parsed
+        }
+        let patches = item["patch_set"]?.arrayValue ?? []
+        guard patches.count <= 10_000 else { throw APIError.badRequest("\(path).patch_set: at most 10000 files a commit") }
+        let files = try patches.enumerated().map { index, patch in
+            guard let file = patch["path"]?.stringValue, let type = patch["type"]?.stringValue, ["A", "M", "D"].contains(type) else {
+                throw APIError.badRequest("\(path).patch_set[\(index)]: a file needs a \"path\" and a \"type\" of A, M or D")
+            }
+            return ReleaseCommit.ChangedFile(path: file.limited(to: 1000), type: type)
+        }
+        return ReleaseCommit(
+            sha: try sha(id, at: "\(path).id"), repository: try text("repository", max: 200), message: try text("message", max: 10_000),
+            authorName: try text("author_name", max: 200), authorEmail: try text("author_email", max: 200), date: date, files: files)
+    }
+
+    /// `GET /organizations/{org}/releases/{version}/commits/`: Sentry's commit list, newest first.
+    @Sendable func listCommits(_ request: Request, context: Context) async throws -> Response {
+        let projects = try scopedProjects(context, names: FormQuery(request).getAll("project"))
+        let version = version(context)
+        var exists = false
+        for project in projects where !exists {
+            exists = try await storage.releases.release(projectID: project.id, version: version) != nil
+        }
+        guard exists else { throw APIError.notFound("release \"\(version)\" not found") }
+        let commits = try await storage.releases.commits(version: version, projectIDs: projects.map(\.id))
+        return APIJSON.response(.array(commits.map(SentryJSON.commit)))
+    }
+
+    /// `GET /organizations/{org}/releases/{version}/previous-with-commits/`: the release sentry-cli's `set-commits
+    /// --local` starts its range after, with its newest commit as `lastCommit`; `{}` when there is none.
+    @Sendable func previousWithCommits(_ request: Request, context: Context) async throws -> Response {
+        let projects = try scopedProjects(context, names: [])
+        guard let previous = try await storage.releases.previousReleaseWithCommits(version: version(context), projectIDs: projects.map(\.id))
+        else { return APIJSON.response(.object([:])) }
+        var found: [ReleaseInfo] = []
+        for project in projects {
+            if let release = try await storage.releases.release(projectID: project.id, version: previous.version) { found.append(release) }
+        }
+        return APIJSON.response(SentryJSON.release(found))
+    }
+
+    @Sendable func listRepositories(_ request: Request, context: Context) async throws -> Response {
+        APIJSON.response(.array(try await storage.releases.repositories().map(SentryJSON.repository)))
+    }
+
+    /// `POST /organizations/{org}/repos/` `{"name", "url", "provider"}` (server admins): a repository commits may name.
+    @Sendable func createRepository(_ request: Request, context: Context) async throws -> Response {
+        let body = try await APIJSON.body(request, context: context)
+        guard let name = body["name"]?.stringValue?.trimmingCharacters(in: .whitespaces), (1...200).contains(name.count),
+            !name.contains(where: \.isNewline)
+        else { throw APIError.badRequest("name: a repository needs a name of 1 to 200 characters (owner/repo)") }
+        let url = body["url"]?.stringValue
+        if let url, URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) != true || url.count > 1000 {
+            throw APIError.badRequest("url: \"\(url.limited(to: 80))\" is not an http(s) URL")
+        }
+        let provider = body["provider"]?.stringValue ?? "integrations:custom"
+        guard (1...100).contains(provider.count) else { throw APIError.badRequest("provider: 1 to 100 characters") }
+        let created = try await storage.releases.createRepository(name: name, url: url, provider: provider, now: .now)
+        return APIJSON.response(SentryJSON.repository(created), status: .created)
     }
 
     @Sendable func listDeploys(_ request: Request, context: Context) async throws -> Response {
@@ -168,6 +280,7 @@ extension APIController {
         let version = version(context)
         let body = try await APIJSON.body(request, context: context)
         try await storage.releases.updateRelease(version: version, projectIDs: [project.id], change: releaseChange(body))
+        try await storeCommits(body, version: version, projects: [project])
         return try await releaseResponse(version, projects: [project])
     }
 

@@ -117,11 +117,36 @@ enum SentryJSON {
             "dateReleased": date(releases.compactMap(\.dateReleased).max()), "firstEvent": date(releases.compactMap(\.firstEvent).min()),
             "lastEvent": date(releases.compactMap(\.lastEvent).max()),
             "newGroups": .number(JSONNumber(Int64(releases.reduce(0) { $0 + $1.newIssues }))),
-            "commitCount": 0, "authors": [], "deployCount": .number(JSONNumber(Int64(deploys.count))),
+            "commitCount": .number(JSONNumber(Int64(first.commitCount))),
+            "lastCommit": first.lastCommit.map { ["id": .string($0)] } ?? .null, "authors": [],
+            "deployCount": .number(JSONNumber(Int64(deploys.count))),
             "lastDeploy": deploys.first.map(deploy) ?? .null,
             "environments": .array(Set(releases.flatMap(\.environments)).sorted().map(JSONValue.string)),
             "projects": .array(releases.map { ["id": .number(JSONNumber($0.project.id)), "slug": .string($0.project.slug), "name": .string($0.project.name), "newGroups": .number(JSONNumber(Int64($0.newIssues)))] }),
             "healthData": .object(healthData), "status": "open", "data": .object([:]),
+        ]
+    }
+
+    /// Sentry's commit: `id` (the sha), `message`, `dateCreated`, `author` and `repository` when known, and the files
+    /// it changed (`{filename, type}`, Spyglass's addition).
+    static func commit(_ commit: ReleaseCommit) -> JSONValue {
+        var author: JSONValue = .null
+        if commit.authorName != nil || commit.authorEmail != nil {
+            author = ["name": APIJSON.optional(commit.authorName), "email": APIJSON.optional(commit.authorEmail)]
+        }
+        return [
+            "id": .string(commit.sha), "message": APIJSON.optional(commit.message),
+            "dateCreated": commit.date.map(APIJSON.date) ?? .null, "author": author,
+            "repository": commit.repository.map { ["name": .string($0)] } ?? .null,
+            "files": .array(commit.files.map { ["filename": .string($0.path), "type": .string($0.type)] }),
+        ]
+    }
+
+    static func repository(_ repository: RepositoryInfo) -> JSONValue {
+        [
+            "id": .string(String(repository.id)), "name": .string(repository.name), "url": APIJSON.optional(repository.url),
+            "provider": ["id": .string(repository.provider), "name": .string(repository.provider)], "status": "active",
+            "dateCreated": APIJSON.date(repository.createdAt), "externalSlug": .string(repository.name),
         ]
     }
 

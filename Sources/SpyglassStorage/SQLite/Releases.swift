@@ -58,6 +58,93 @@ public struct SQLiteReleases: ReleaseStore {
         try await writer.write { db in try AppDatabase.apply(change, version: version, projectIDs: projectIDs, in: db) }
     }
 
+    public func setCommits(version: String, projectIDs: [Int64], commits: [ReleaseCommit]) async throws {
+        guard !projectIDs.isEmpty else { throw DomainError(.notFound, "release \"\(version)\" not found") }
+        try await writer.write { db in
+            let ids = try Int64.fetchAll(
+                db, sql: "SELECT id FROM release WHERE version = ? AND project_id IN (\(projectIDs.map { _ in "?" }.joined(separator: ",")))",
+                arguments: [version] + StatementArguments(projectIDs))
+            guard !ids.isEmpty else { throw DomainError(.notFound, "release \"\(version)\" not found") }
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO release_commit (release_id, position, sha, repository, message, author_name, author_email,
+                        committed_at, files)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for id in ids {
+                try db.execute(sql: "DELETE FROM release_commit WHERE release_id = ?", arguments: [id])
+                for (position, commit) in commits.enumerated() {
+                    try insert.execute(arguments: [
+                        id, position, commit.sha, commit.repository, commit.message, commit.authorName, commit.authorEmail,
+                        commit.date?.timeIntervalSince1970, commit.filesJSON,
+                    ])
+                }
+            }
+        }
+    }
+
+    public func commits(version: String, projectIDs: [Int64]) async throws -> [ReleaseCommit] {
+        guard !projectIDs.isEmpty else { return [] }
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.sha, c.repository, c.message, c.author_name, c.author_email, c.committed_at, c.files
+                    FROM release_commit c
+                    WHERE c.release_id = (SELECT id FROM release WHERE version = ? AND project_id IN (\(projectIDs.map { _ in "?" }.joined(separator: ",")))
+                        ORDER BY project_id LIMIT 1)
+                    ORDER BY c.position
+                    """,
+                arguments: [version] + StatementArguments(projectIDs)
+            ).map {
+                ReleaseCommit(
+                    sha: $0["sha"], repository: $0["repository"], message: $0["message"], authorName: $0["author_name"],
+                    authorEmail: $0["author_email"], date: ($0["committed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    files: ReleaseCommit.files(json: $0["files"]))
+            }
+        }
+    }
+
+    public func previousReleaseWithCommits(version: String, projectIDs: [Int64]) async throws -> (version: String, lastCommit: String)? {
+        guard !projectIDs.isEmpty else { return nil }
+        let placeholders = projectIDs.map { _ in "?" }.joined(separator: ",")
+        return try await writer.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT r.version, c.sha FROM release r JOIN release_commit c ON c.release_id = r.id AND c.position = 0
+                    WHERE r.project_id IN (\(placeholders)) AND r.version <> ?
+                        AND r.created_at <= coalesce(
+                            (SELECT max(created_at) FROM release WHERE version = ? AND project_id IN (\(placeholders))), r.created_at)
+                    ORDER BY r.created_at DESC, r.id DESC LIMIT 1
+                    """,
+                arguments: StatementArguments(projectIDs) + [version, version] + StatementArguments(projectIDs)
+            ).map { (version: $0["version"], lastCommit: $0["sha"]) }
+        }
+    }
+
+    public func repositories() async throws -> [RepositoryInfo] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, url, provider, created_at FROM repository ORDER BY name").map {
+                RepositoryInfo(
+                    id: $0["id"], name: $0["name"], url: $0["url"], provider: $0["provider"],
+                    createdAt: Date(timeIntervalSince1970: $0["created_at"]))
+            }
+        }
+    }
+
+    public func createRepository(name: String, url: String?, provider: String, now: Date) async throws -> RepositoryInfo {
+        try await writer.write { db in
+            guard try Int64.fetchOne(db, sql: "SELECT id FROM repository WHERE name = ?", arguments: [name]) == nil else {
+                throw DomainError(.conflict, "a repository named \"\(name)\" exists")
+            }
+            try db.execute(
+                sql: "INSERT INTO repository (name, url, provider, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [name, url, provider, now.timeIntervalSince1970])
+            return RepositoryInfo(id: db.lastInsertedRowID, name: name, url: url, provider: provider, createdAt: now)
+        }
+    }
+
     public func deleteRelease(version: String, projectIDs: [Int64]) async throws -> ReleaseDeletion {
         guard !projectIDs.isEmpty else { return .notFound }
         let placeholders = projectIDs.map { _ in "?" }.joined(separator: ",")

@@ -124,12 +124,17 @@ extension AppDatabase {
                 environment: $0["environment"], started: $0["started"], crashed: $0["crashed"], errored: $0["errored"],
                 abnormal: $0["abnormal"])
         }
+        let commits = try Row.fetchOne(
+            db,
+            sql: "SELECT count(*) AS n, (SELECT sha FROM release_commit WHERE release_id = ?1 AND position = 0) AS last FROM release_commit WHERE release_id = ?1",
+            arguments: [id])
         return ReleaseInfo(
             project: ProjectInfo(
                 id: projectID, slug: row["project_slug"], name: row["project_name"], createdAt: row["project_created_at"]),
             version: version, createdAt: Date(timeIntervalSince1970: row["created_at"]), dateReleased: date(row["date_released"]),
             firstEvent: date(row["first_event"]), lastEvent: date(row["last_event"]), newIssues: row["new_issues"],
-            ref: row["ref"], url: row["url"], environments: environments, deploys: deploys, health: health)
+            ref: row["ref"], url: row["url"], environments: environments, deploys: deploys, health: health,
+            commitCount: commits?["n"] ?? 0, lastCommit: commits?["last"])
     }
 
     static func apply(_ change: ReleaseChange, version: String, projectIDs: [Int64], in db: Database) throws {

@@ -146,6 +146,57 @@ struct ReleaseStoreContractTests {
         }
     }
 
+    /// Commits replace the release's commits in each project named, read back newest first with their files; the
+    /// previous release with commits is found for the next one; repositories are listed by name, once each; a
+    /// deleted release takes its commits.
+    @Test(arguments: Backend.allCases)
+    func commitsAreStoredPerReleaseAndThePreviousReleaseWithCommitsIsFound(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let releases = store.releases
+            let shop = try await store.projects.createProject(name: "Shop", now: store.now)
+            let blog = try await store.projects.createProject(name: "Blog", now: store.now)
+            for (offset, version) in ["1.0", "1.1", "2.0"].enumerated() {
+                _ = try await releases.createRelease(
+                    version: version, projectIDs: [shop.id, blog.id], change: ReleaseChange(),
+                    now: store.now.addingTimeInterval(Double(offset) * 60))
+            }
+            let newest = ReleaseCommit(
+                sha: "c3", repository: "acme/shop", message: "Fix checkout\n\nLonger text", authorName: "Ann",
+                authorEmail: "ann@example.com", date: store.now, files: [.init(path: "shop/cart.py", type: "M"), .init(path: "new.py", type: "A")])
+            let older = ReleaseCommit(sha: "c2", message: "Refactor", authorEmail: "bob@example.com")
+            try await releases.setCommits(version: "1.1", projectIDs: [shop.id, blog.id], commits: [older])
+            try await releases.setCommits(version: "1.1", projectIDs: [shop.id], commits: [newest, older])
+            #expect(try await releases.commits(version: "1.1", projectIDs: [shop.id]) == [newest, older])
+            #expect(try await releases.commits(version: "1.1", projectIDs: [blog.id]) == [older])
+            #expect(try await releases.commits(version: "1.0", projectIDs: [shop.id]) == [])
+            let release = try #require(try await releases.release(projectID: shop.id, version: "1.1"))
+            #expect(release.commitCount == 2 && release.lastCommit == "c3")
+            #expect(try await releases.release(projectID: shop.id, version: "1.0")?.commitCount == 0)
+            await #expect(throws: DomainError.self) {
+                try await releases.setCommits(version: "9.9", projectIDs: [shop.id], commits: [older])
+            }
+
+            // sentry-cli starts 2.0's range after 1.1's newest commit; a release not yet created looks at them all.
+            #expect(try await releases.previousReleaseWithCommits(version: "2.0", projectIDs: [shop.id])?.lastCommit == "c3")
+            #expect(try await releases.previousReleaseWithCommits(version: "2.0", projectIDs: [shop.id])?.version == "1.1")
+            #expect(try await releases.previousReleaseWithCommits(version: "3.0", projectIDs: [shop.id])?.version == "1.1")
+            #expect(try await releases.previousReleaseWithCommits(version: "1.0", projectIDs: [shop.id]) == nil)
+
+            #expect(try await releases.repositories() == [])
+            let repository = try await releases.createRepository(
+                name: "acme/shop", url: "https://github.com/acme/shop", provider: "integrations:github", now: store.now)
+            _ = try await releases.createRepository(name: "acme/api", url: nil, provider: "integrations:custom", now: store.now)
+            #expect(try await releases.repositories().map(\.name) == ["acme/api", "acme/shop"])
+            #expect(try await releases.repositories().last == repository)
+            await #expect(throws: DomainError.self) {
+                _ = try await releases.createRepository(name: "acme/shop", url: nil, provider: "git", now: store.now)
+            }
+
+            #expect(try await releases.deleteRelease(version: "1.1", projectIDs: [shop.id, blog.id]) == .deleted)
+            #expect(try await store.strings("SELECT CAST(count(*) AS TEXT) FROM release_commit") == ["0"])
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func deploysAreStoredForTheReleaseInEachProjectAndDateAnUnreleasedRelease(_ backend: Backend) async throws {
         try await withTestStore(backend) { store in

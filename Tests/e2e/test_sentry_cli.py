@@ -177,6 +177,8 @@ def test_set_commits_from_local_git_from_a_repository_head_and_explicitly(cli, t
     assert [(c["id"], c["repository"]["name"]) for c in auto] == [(newest, "acme/shop")]
     set_commits("shop@2.1", "--commit", f"acme/shop@{first}")
     assert [c["id"] for c in api.get("organizations/spyglass/releases/shop@2.1/commits/").json()] == [first]
+    assert "Clearing commits" in set_commits("shop@2.1", "--clear").stdout
+    assert api.get("organizations/spyglass/releases/shop@2.1/commits/").json() == []
     unknown = set_commits("shop@2.2", "--commit", f"acme/other@{first}", check=False)
     assert unknown.returncode != 0 and "acme/other" in unknown.stderr
 

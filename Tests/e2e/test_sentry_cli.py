@@ -86,6 +86,10 @@ def test_send_event_then_list_query_resolve_mute_and_unresolve_issues(cli):
     listing = cli("issues", "list", "--query", "is:resolved").stdout
     assert "No issues found" in listing
 
+    # Merging by search, with no issue named, is refused (sentry-cli never asks it; a stray request must not merge all).
+    refused_merge = api.put("projects/spyglass/default/issues/", {"merge": 1})
+    assert refused_merge.status_code == 400 and "?id=" in refused_merge.json()["detail"]
+
     # An issue id of no issue is refused, naming it.
     refused = cli("issues", "resolve", "-i", "999999", check=False)
     assert refused.returncode != 0 and "999999" in refused.stderr

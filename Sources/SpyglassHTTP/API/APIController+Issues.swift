@@ -95,7 +95,11 @@ extension APIController {
             }
             ids.append(id)
         }
+        let body = try await APIJSON.body(request, context: context)
+        let merge = body["merge"].map { $0.boolValue == true || $0.int64Value == 1 } ?? false
         if idTexts.isEmpty {
+            // Merging is only ever asked of issues a person picked.
+            guard !merge else { throw APIError.badRequest("merge: name the issues to merge with ?id=…") }
             var queryText = parameters.get("query") ?? "is:unresolved"
             if let status = parameters.get("status") {
                 let statuses = ["unresolved": "unresolved", "resolved": "resolved", "ignored": "ignored", "muted": "ignored", "archived": "ignored"]
@@ -110,8 +114,7 @@ extension APIController {
             ).prefix(1000).map(\.id)
             guard !ids.isEmpty else { return APIJSON.response(.object([:])) }
         }
-        let body = try await APIJSON.body(request, context: context)
-        if let merge = body["merge"], merge.boolValue == true || merge.int64Value == 1 {
+        if merge {
             let (parent, children) = try await storage.issues.mergeIssues(ids: ids)
             return APIJSON.response(["merge": ["parent": .string(String(parent)), "children": .array(children.map { .string(String($0)) })]])
         }

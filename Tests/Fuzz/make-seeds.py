@@ -232,6 +232,19 @@ def main() -> None:
     for index, query in enumerate(queries):
         write("query", f"query-{index}.txt", query.encode())
 
+    # sourcemap: a real map (calmjs.parse's ES5 minifier, as SourceMapTests), an index map of it, and one with
+    # sourceRoot, sourcesContent and a debug id.
+    real = ('{"file": "app.min.js", "mappings": "AAAA,kBAAkBA,CAAI,CAAE,CACtB,IAAIC,CAAM,CAAE,aAAaD,CAAI,EAC7B,OAAOC,CAAK,'
+            'CACd,CACA,sBAAsBD,CAAI,CAAE,CAC1B,oCAAqC,CAAEA,CAAI,WAC7C,CACA,gBAAiB", "names": ["cart", "total"], '
+            '"sources": ["app.js"], "version": 3}')
+    write("sourcemap", "real.map", real.encode())
+    write("sourcemap", "index.map", ('{"version": 3, "sections": [{"offset": {"line": 0, "column": 0}, "map": %s}, '
+                                     '{"offset": {"line": 1, "column": 10}, "map": %s}]}' % (real, real)).encode())
+    write("sourcemap", "root.map", json.dumps({
+        "version": 3, "sourceRoot": "webpack://shop/", "sources": ["src/a.js", "https://cdn.example/b.js", None],
+        "sourcesContent": ["let a = 1;\n", None], "names": ["a"], "mappings": "AAAAA;AACA,CCAA;ACAA,gB",
+        "debug_id": "c941d872-af1f-4f0c-a7ff-ad3d295fe153"}).encode())
+
     # dsn-auth: DSNs, auth headers, Content-Encoding values, ids.
     texts = [
         "https://0123456789abcdef0123456789abcdef@o1.ingest.example.com/1",

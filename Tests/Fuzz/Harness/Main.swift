@@ -14,6 +14,7 @@ enum FuzzTargets {
         "query": QueryTarget.run,
         "dsn-auth": DSNAuthTarget.run,
         "event": EventTarget.run,
+        "sourcemap": SourceMapTarget.run,
     ]
 
     static let selected: @Sendable ([UInt8]) -> Void = {

@@ -12,7 +12,7 @@ struct RateCountSync: Service {
     let logger: Logger
     /// This process, among the nodes: new at every start (a restarted node's old counts age out with their minute).
     let node = UUID().uuidString.lowercased()
-    var interval: Duration = .seconds(1)
+    let interval: Duration = .seconds(1)
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

@@ -177,34 +177,3 @@ extension AppDatabase {
         }
     }
 }
-
-extension AppDatabase {
-    /// Commits per release and the repositories they name (`sentry-cli releases set-commits`).
-    static func registerCommitMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v9 release commits") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE repository (
-                        id INTEGER PRIMARY KEY,
-                        name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 200),
-                        url TEXT,
-                        provider TEXT NOT NULL,
-                        created_at REAL NOT NULL
-                    ) STRICT;
-                    -- position 0 is the newest commit, as sent; files: JSON [{path, type}].
-                    CREATE TABLE release_commit (
-                        release_id INTEGER NOT NULL REFERENCES release(id) ON DELETE CASCADE,
-                        position INTEGER NOT NULL,
-                        sha TEXT NOT NULL CHECK (length(sha) BETWEEN 1 AND 64),
-                        repository TEXT,
-                        message TEXT,
-                        author_name TEXT,
-                        author_email TEXT,
-                        committed_at REAL,
-                        files TEXT NOT NULL,
-                        PRIMARY KEY (release_id, position)
-                    ) STRICT;
-                    """)
-        }
-    }
-}

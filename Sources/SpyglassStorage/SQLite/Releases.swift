@@ -17,7 +17,7 @@ public struct SQLiteReleases: ReleaseStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT release.id FROM release WHERE project_id IN (\(projectIDs.map { _ in "?" }.joined(separator: ",")))
+                    SELECT release.id FROM release WHERE project_id IN (\(databaseQuestionMarks(count: projectIDs.count)))
                     ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?
                     """,
                 arguments: StatementArguments(projectIDs) + [limit + 1, offset])
@@ -62,7 +62,7 @@ public struct SQLiteReleases: ReleaseStore {
         guard !projectIDs.isEmpty else { throw DomainError(.notFound, "release \"\(version)\" not found") }
         try await writer.write { db in
             let ids = try Int64.fetchAll(
-                db, sql: "SELECT id FROM release WHERE version = ? AND project_id IN (\(projectIDs.map { _ in "?" }.joined(separator: ",")))",
+                db, sql: "SELECT id FROM release WHERE version = ? AND project_id IN (\(databaseQuestionMarks(count: projectIDs.count)))",
                 arguments: [version] + StatementArguments(projectIDs))
             guard !ids.isEmpty else { throw DomainError(.notFound, "release \"\(version)\" not found") }
             let insert = try db.cachedStatement(
@@ -91,7 +91,7 @@ public struct SQLiteReleases: ReleaseStore {
                 sql: """
                     SELECT c.sha, c.repository, c.message, c.author_name, c.author_email, c.committed_at, c.files
                     FROM release_commit c
-                    WHERE c.release_id = (SELECT id FROM release WHERE version = ? AND project_id IN (\(projectIDs.map { _ in "?" }.joined(separator: ",")))
+                    WHERE c.release_id = (SELECT id FROM release WHERE version = ? AND project_id IN (\(databaseQuestionMarks(count: projectIDs.count)))
                         ORDER BY project_id LIMIT 1)
                     ORDER BY c.position
                     """,
@@ -107,7 +107,7 @@ public struct SQLiteReleases: ReleaseStore {
 
     public func previousReleaseWithCommits(version: String, projectIDs: [Int64]) async throws -> (version: String, lastCommit: String)? {
         guard !projectIDs.isEmpty else { return nil }
-        let placeholders = projectIDs.map { _ in "?" }.joined(separator: ",")
+        let placeholders = databaseQuestionMarks(count: projectIDs.count)
         return try await writer.read { db in
             try Row.fetchOne(
                 db,
@@ -147,7 +147,7 @@ public struct SQLiteReleases: ReleaseStore {
 
     public func deleteRelease(version: String, projectIDs: [Int64]) async throws -> ReleaseDeletion {
         guard !projectIDs.isEmpty else { return .notFound }
-        let placeholders = projectIDs.map { _ in "?" }.joined(separator: ",")
+        let placeholders = databaseQuestionMarks(count: projectIDs.count)
         return try await writer.write { db in
             let ids = try Int64.fetchAll(
                 db, sql: "SELECT id FROM release WHERE version = ? AND project_id IN (\(placeholders))",
@@ -161,7 +161,7 @@ public struct SQLiteReleases: ReleaseStore {
             }
             // Deploys and environments go with it (ON DELETE CASCADE).
             try db.execute(
-                sql: "DELETE FROM release WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))", arguments: StatementArguments(ids))
+                sql: "DELETE FROM release WHERE id IN (\(databaseQuestionMarks(count: ids.count)))", arguments: StatementArguments(ids))
             return .deleted
         }
     }
@@ -172,7 +172,7 @@ public struct SQLiteReleases: ReleaseStore {
         }
         return try await writer.write { db in
             let ids = try Int64.fetchAll(
-                db, sql: "SELECT id FROM release WHERE version = ? AND project_id IN (\(projectIDs.map { _ in "?" }.joined(separator: ",")))",
+                db, sql: "SELECT id FROM release WHERE version = ? AND project_id IN (\(databaseQuestionMarks(count: projectIDs.count)))",
                 arguments: [version] + StatementArguments(projectIDs))
             guard !ids.isEmpty else { throw DomainError(.notFound, "release \"\(version)\" not found") }
             var stored = deploy

@@ -52,6 +52,22 @@ package protocol StreamDecoder: AnyObject {
     func finish() throws
 }
 
+extension StreamDecoder {
+    /// Decodes the whole of `input` into at most `limit` bytes; past that, throws what `tooLarge` makes, and a
+    /// broken stream throws ``DecodingError``.
+    package func decodeAll(_ input: some ContiguousBytes, limit: Int, tooLarge: () -> any Error) throws -> [UInt8] {
+        var output: [UInt8] = []
+        try input.withUnsafeBytes { raw in
+            try decode(raw) { piece in
+                guard output.count + piece.count <= limit else { throw tooLarge() }
+                output.append(contentsOf: piece)
+            }
+        }
+        try finish()
+        return output
+    }
+}
+
 private let outputChunk = 64 * 1024
 
 /// gzip, zlib-wrapped deflate and raw deflate through zlib.

@@ -44,6 +44,10 @@ extension IngestController {
         if hasEvent, let key { try checkRateLimit(key) }
 
         var work = try makeWork(envelope, projectID: projectID, eventID: headerEventID, context: context)
+        if var event = work.event, JavaScriptSymbolicator.applies(to: event.platform) {
+            await symbolicate(&event, projectID: projectID)
+            work.event = event
+        }
         // Little besides the event (headers, no large attachment: at most as much again, or 4 KiB, decompressed;
         // compressed, at most 4 KiB more than the event itself): store the body as sent instead of compressing the
         // event again. Offsets are stored as UInt32.

@@ -41,6 +41,7 @@ extension IngestController {
         } catch {
             throw IngestFailure.badRequest("event: \(error.message)")
         }
+        await symbolicate(&event, projectID: projectID)
         let receipt = try await sink.ingest(IngestWork(projectID: projectID, event: event))
         return IngestAnswer(eventID: event.eventID, hadEvent: true, stored: receipt.eventStored)
     }
@@ -50,21 +51,12 @@ extension IngestController {
         guard let compressed = Data(base64Encoded: Data(body), options: .ignoreUnknownCharacters), !compressed.isEmpty else {
             throw IngestFailure.badRequest("event: body is neither JSON nor base64(zlib(JSON))")
         }
-        var json: [UInt8] = []
-        let decoder = ZlibDecoder(format: .gzip)
         do {
-            try compressed.withUnsafeBytes { raw in
-                try decoder.decode(raw) { chunk in
-                    guard json.count + chunk.count <= limit else {
-                        throw IngestFailure.tooLarge("event exceeds the \(EnvelopeReader.format(limit)) limit")
-                    }
-                    json.append(contentsOf: chunk)
-                }
+            return try ZlibDecoder(format: .gzip).decodeAll(compressed, limit: limit) {
+                IngestFailure.tooLarge("event exceeds the \(EnvelopeReader.format(limit)) limit")
             }
-            try decoder.finish()
         } catch let error as DecodingError {
             throw IngestFailure.badRequest("event: base64 body is not zlib data: \(error.description)")
         }
-        return json
     }
 }

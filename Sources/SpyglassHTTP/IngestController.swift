@@ -20,11 +20,14 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     let rateLimiter: SharedRateLimiter
     let metrics: any MetricsFactory
     let logger: Logger
+    /// Maps JavaScript frames through uploaded source maps before the event is grouped; nil: events as sent.
+    let symbolicator: JavaScriptSymbolicator?
 
     public init(
         keys: KeyCache, sink: any IngestSink, limits: IngestLimits, rateLimiter: SharedRateLimiter = SharedRateLimiter(),
-        metrics: any MetricsFactory, logger: Logger
+        metrics: any MetricsFactory, logger: Logger, symbolicator: JavaScriptSymbolicator? = nil
     ) {
+        self.symbolicator = symbolicator
         self.keys = keys
         self.sink = sink
         self.limits = limits
@@ -266,5 +269,28 @@ struct BodyChunks {
         } catch {
             throw IngestFailure.badRequest("the request body ended before its Content-Length (or chunked encoding) said: \(error)")
         }
+    }
+}
+
+extension IngestController {
+    /// Symbolicates a JavaScript event whose project has source maps (``JavaScriptSymbolicator``); a symbolicated
+    /// event is stored as the payload it became, not the bytes as sent.
+    ///
+    /// Ingest parses past the members it does not read (``IngestLimits/unreadEventMembers``, `debug_meta` among
+    /// them) and stores the bytes as sent; an event whose payload changes is stored as that payload, so it is read
+    /// whole first, normalized as reading a stored event normalizes it again.
+    func symbolicate(_ event: inout NormalizedEvent, projectID: Int64) async {
+        guard let symbolicator, JavaScriptSymbolicator.applies(to: event.platform),
+            await symbolicator.mayApply(projectID: projectID)
+        else { return }
+        var whole = event
+        if let raw = event.raw {
+            let context = EventNormalizer.Context(
+                envelopeEventID: event.eventID, sentAt: event.sentAt, received: event.received, clientIP: event.clientIP)
+            guard let payload = try? JSONParser.parse(raw), let normalized = try? normalizer.normalize(payload, context: context)
+            else { return }
+            whole.payload = normalized.payload
+        }
+        if await symbolicator.symbolicate(&whole, projectID: projectID) { event = whole }
     }
 }

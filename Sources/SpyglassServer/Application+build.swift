@@ -64,7 +64,8 @@ public func buildRouter(
     for path in ["healthz", "readyz", "metrics"] { policies.record(.get, path, .open) }
     IngestController(
         keys: dependencies.keys, sink: dependencies.writer, limits: configuration.ingestLimits,
-        rateLimiter: dependencies.rateLimiter, metrics: metrics, logger: dependencies.logger
+        rateLimiter: dependencies.rateLimiter, metrics: metrics, logger: dependencies.logger,
+        symbolicator: JavaScriptSymbolicator(store: dependencies.storage.artifacts)
     ).addRoutes(to: router)
     for endpoint in ["envelope", "store"] {
         policies.record(.options, "api/:project_id/\(endpoint)", .open)  // CORS preflight
@@ -103,7 +104,8 @@ public func buildApplication(
     let boundPort = BoundPort()
     var services: [any Service] = [
         dependencies.writer,
-        MaintenanceService(database: dependencies.storage.maintenance, policy: configuration.retention, logger: dependencies.logger),
+        MaintenanceService(
+            database: dependencies.storage.maintenance, artifacts: dependencies.storage.artifacts, policy: configuration.retention, logger: dependencies.logger),
     ]
     if let exchange = dependencies.rateCounts {
         services.append(RateCountSync(limiter: dependencies.rateLimiter, exchange: exchange, logger: dependencies.logger))

@@ -21,7 +21,7 @@ public enum DatabaseCopy {
         "user", "project", "project_member", "project_key", "api_token", "web_session", "issue", "event", "attachment",
         "user_report", "release_sessions", "discarded_events", "payload_dictionary", "grouping_hash", "issue_user",
         "issue_tag", "issue_hour", "issue_minute", "issue_search", "release", "release_environment", "deploy",
-        "repository", "release_commit",
+        "repository", "release_commit", "file_chunk", "artifact_bundle", "artifact_file",
         "issue_activity", "alert_rule", "alert_rule_issue", "notification", "notification_attempt",
         // Last: inserting keys bumped its keys_version; the copied row replaces it.
         "instance",
@@ -29,7 +29,9 @@ public enum DatabaseCopy {
 
     /// Rows read and written at a time (fewer for tables of large payloads).
     static func pageSize(_ table: String) -> Int {
-        ["event", "attachment", "payload_dictionary"].contains(table) ? 200 : 2000
+        // A chunk holds up to 8 MiB, a bundled file as much.
+        if ["file_chunk", "artifact_file"].contains(table) { return 8 }
+        return ["event", "attachment", "payload_dictionary"].contains(table) ? 200 : 2000
     }
 
     /// Copies `source` into `target` (migrated, empty); returns the rows copied per table.

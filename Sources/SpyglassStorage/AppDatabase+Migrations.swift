@@ -69,6 +69,7 @@ extension AppDatabase {
         registerWebMigrations(&migrator)
         registerPayloadMigrations(&migrator)
         registerCommitMigrations(&migrator)
+        registerArtifactMigrations(&migrator)
         return migrator
     }
 }

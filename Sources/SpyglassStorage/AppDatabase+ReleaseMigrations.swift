@@ -94,3 +94,47 @@ extension AppDatabase {
         }
     }
 }
+
+extension AppDatabase {
+    /// Source maps: the chunks sentry-cli uploads, and the artifact bundles assembled from them with their files.
+    static func registerArtifactMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v10 artifact bundles") { db in
+            try db.execute(
+                sql: """
+                    -- Uploaded chunks by SHA-1, until assembled into a bundle (pruned after a day).
+                    CREATE TABLE file_chunk (
+                        checksum TEXT PRIMARY KEY CHECK (length(checksum) = 40),
+                        data BLOB NOT NULL,
+                        created_at REAL NOT NULL
+                    ) STRICT;
+                    CREATE INDEX file_chunk_created ON file_chunk(created_at);
+                    CREATE TABLE artifact_bundle (
+                        id INTEGER PRIMARY KEY,
+                        project_id INTEGER NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+                        checksum TEXT NOT NULL CHECK (length(checksum) = 40),
+                        release TEXT,
+                        dist TEXT,
+                        file_count INTEGER NOT NULL,
+                        created_at REAL NOT NULL,
+                        UNIQUE (project_id, checksum)
+                    ) STRICT;
+                    -- kind: minified_source, source_map, source or indexed_ram_bundle; release and dist as the bundle's.
+                    CREATE TABLE artifact_file (
+                        id INTEGER PRIMARY KEY,
+                        bundle_id INTEGER NOT NULL REFERENCES artifact_bundle(id) ON DELETE CASCADE,
+                        project_id INTEGER NOT NULL,
+                        url TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        debug_id TEXT,
+                        sourcemap TEXT,
+                        release TEXT,
+                        dist TEXT,
+                        content BLOB NOT NULL
+                    ) STRICT;
+                    CREATE INDEX artifact_file_bundle ON artifact_file(bundle_id);
+                    CREATE INDEX artifact_file_debug_id ON artifact_file(project_id, debug_id, kind) WHERE debug_id IS NOT NULL;
+                    CREATE INDEX artifact_file_release ON artifact_file(project_id, release, url) WHERE release IS NOT NULL;
+                    """)
+        }
+    }
+}

@@ -38,6 +38,9 @@ struct EventView {
         var mechanism: String?
         var unhandled: Bool
         var frames: [Frame]
+        /// The frames as sent, where source maps rewrote them (`raw_stacktrace`): the "raw" view.
+        var rawFrames: [Frame]
+        var hasRawFrames: Bool
     }
 
     struct Crumb {
@@ -100,7 +103,7 @@ struct EventView {
                 exceptions.append(
                     Exception(
                         type: "Stack trace", value: Formatting.text(thread["name"]).nilIfEmpty, module: nil, mechanism: nil,
-                        unhandled: false, frames: Self.frames(frames)))
+                        unhandled: false, frames: Self.frames(frames), rawFrames: [], hasRawFrames: false))
             }
         }
         self.exceptions = exceptions
@@ -154,11 +157,13 @@ struct EventView {
 
     static func exception(_ value: JSONValue) -> Exception {
         let mechanism = value["mechanism"]
+        let raw = frames(value["raw_stacktrace"]?["frames"]?.arrayValue ?? [])
         return Exception(
             type: value["type"]?.stringValue ?? "Error", value: value["value"].map(Formatting.text)?.nilIfEmpty,
             module: value["module"]?.stringValue, mechanism: mechanism?["type"]?.stringValue,
             unhandled: mechanism?["handled"]?.boolValue == false,
-            frames: frames(value["stacktrace"]?["frames"]?.arrayValue ?? []))
+            frames: frames(value["stacktrace"]?["frames"]?.arrayValue ?? []),
+            rawFrames: raw, hasRawFrames: !raw.isEmpty)
     }
 
     /// Most recent call first; in-app frames open, the rest folded (all open when none is in-app).

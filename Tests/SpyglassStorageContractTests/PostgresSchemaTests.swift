@@ -250,6 +250,15 @@ struct PostgresSchemaTests {
             "release_id bigint not null", "position bigint not null", "sha text not null", "repository text", "message text",
             "author_name text", "author_email text", "committed_at double precision", "files text not null",
         ],
+        "file_chunk": ["checksum text not null", "data bytea not null", "created_at double precision not null"],
+        "artifact_bundle": [
+            "id bigint not null", "project_id bigint not null", "checksum text not null", "release text", "dist text",
+            "file_count bigint not null", "created_at double precision not null",
+        ],
+        "artifact_file": [
+            "id bigint not null", "bundle_id bigint not null", "project_id bigint not null", "url text not null",
+            "kind text not null", "debug_id text", "sourcemap text", "release text", "dist text", "content bytea not null",
+        ],
         "alert_rule": [
             "id bigint not null",
             "project_id bigint not null",

@@ -53,6 +53,16 @@ public struct NormalizedEvent: Sendable {
         self.tags = Self.tags(payload, level: level, release: release, environment: environment, userKey: userKey)
     }
 
+    /// Replaces the payload after normalization (symbolication): grouping and the summary follow it, and the
+    /// payload is stored as it is now, not the bytes as sent.
+    public mutating func replacePayload(_ payload: JSONValue) {
+        self.payload = payload
+        hashes = Grouping.hashes(for: payload)
+        summary = IssueSummary(event: payload)
+        raw = nil
+        rawBody = nil
+    }
+
     static func userKey(_ user: JSONValue?) -> String? {
         for (field, prefix) in [("id", "id"), ("email", "email"), ("username", "username"), ("ip_address", "ip")] {
             switch user?[field] {

@@ -62,12 +62,14 @@ public struct Storage: Sendable {
     public var alertRules: any AlertRuleStore
     public var outbox: any NotificationOutbox
     public var maintenance: any MaintenanceStore
+    public var artifacts: any ArtifactStore
 
     public init(
         projects: any ProjectStore, accounts: any AccountStore, issues: any IssueStore, events: any EventStore,
         releases: any ReleaseStore, alertRules: any AlertRuleStore, outbox: any NotificationOutbox,
-        maintenance: any MaintenanceStore
+        maintenance: any MaintenanceStore, artifacts: any ArtifactStore
     ) {
+        self.artifacts = artifacts
         self.projects = projects
         self.accounts = accounts
         self.issues = issues

@@ -51,6 +51,7 @@ public struct APIController<Context: APIRequestContext>: Sendable {
         add(api, .put, "projects/:org/:project", .manageProjectSettings, updateProject)
         addReleaseRoutes(to: api)
         addAlertRoutes(to: api)
+        addArtifactRoutes(to: api)
     }
 
     /// Adds a route whose handler runs only when ``Authorization`` allows `action` (checked by ``AccessResolver``).

@@ -163,8 +163,17 @@ enum SentryJSON {
         let payload = event.payload
         let summary = IssueSummary(event: payload)
         var entries: [JSONValue] = []
-        if let values = payload["exception"]?["values"] { entries.append(["type": "exception", "data": ["values": values]]) }
-        if let stacktrace = payload["stacktrace"] { entries.append(["type": "stacktrace", "data": stacktrace]) }
+        if let values = payload["exception"]?["values"] {
+            entries.append(["type": "exception", "data": ["values": Self.rawStacktraces(values)]])
+        }
+        if let stacktrace = payload["stacktrace"] {
+            var data = stacktrace
+            if case .object(var trace) = stacktrace, let raw = payload["raw_stacktrace"] {
+                trace["rawStacktrace"] = raw
+                data = .object(trace)
+            }
+            entries.append(["type": "stacktrace", "data": data])
+        }
         if let threads = payload["threads"]?["values"] { entries.append(["type": "threads", "data": ["values": threads]]) }
         if let breadcrumbs = payload["breadcrumbs"]?["values"] { entries.append(["type": "breadcrumbs", "data": ["values": breadcrumbs]]) }
         if let request = payload["request"] { entries.append(["type": "request", "data": request]) }
@@ -192,6 +201,19 @@ enum SentryJSON {
             "packages": payload["modules"] ?? .object([:]), "extra": payload["extra"] ?? .object([:]),
             "previousEventID": APIJSON.optional(previous), "nextEventID": APIJSON.optional(next),
         ]
+    }
+
+    /// Exception values as Sentry's API shows them: a symbolicated value's frames as sent under `rawStacktrace`
+    /// (stored as `raw_stacktrace`, as in the event payload).
+    static func rawStacktraces(_ values: JSONValue) -> JSONValue {
+        guard let list = values.arrayValue else { return values }
+        return .array(
+            list.map { value in
+                guard case .object(var object) = value, let raw = object["raw_stacktrace"] else { return value }
+                object["raw_stacktrace"] = nil
+                object["rawStacktrace"] = raw
+                return .object(object)
+            })
     }
 
     static func tag(_ tag: TagSummary) -> JSONValue {

@@ -1,0 +1,210 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SpyglassCore
+import SpyglassProtocol
+
+/// Sentry's upload flow for source maps, as `sentry-cli sourcemaps upload` drives it: ask the chunk options, send
+/// the bundle's missing chunks (SHA-1 named, gzip'd), then ask for the bundle to be assembled from them. Assembly
+/// runs within the request (a bundle is at most ``ArtifactLimits/maxBundleSize``), so the answer is `ok` or
+/// `error` at once and sentry-cli stops polling.
+enum ArtifactLimits {
+    static let chunkSize = 2 * 1024 * 1024
+    static let chunksPerRequest = 8
+    /// Below the server's request body limit (20 MiB) with the form's overhead.
+    static let maxRequestSize = 16 * 1024 * 1024
+    static let maxBundleSize = 64 * 1024 * 1024
+    /// Chunks one assemble request may name: a bundle's size over the chunk size.
+    static let maxChunks = maxBundleSize / chunkSize
+    static let maxFiles = 10_000
+    static let maxUncompressed = 256 * 1024 * 1024
+}
+
+extension APIController {
+    func addArtifactRoutes(to api: PolicedRoutes<RouterGroup<Context>>) {
+        add(api, .get, "organizations/:org/chunk-upload", .manageReleases, chunkUploadOptions)
+        add(api, .post, "organizations/:org/chunk-upload", .manageReleases, uploadChunks)
+        add(api, .post, "organizations/:org/artifactbundle/assemble", .manageReleases, assembleArtifactBundle)
+        add(api, .get, "projects/:org/:project/files/artifact-bundles", .readReleases, listArtifactBundles)
+    }
+
+    /// The projects where the user may upload: at least one, else the upload is refused.
+    func uploadProjects(_ context: Context) throws -> [ProjectInfo] {
+        let projects = try scopedProjects(context, names: [])
+        guard !projects.isEmpty else {
+            throw APIError(status: .forbidden, detail: "uploading artifacts needs the admin role in a project")
+        }
+        return projects
+    }
+
+    /// `GET /organizations/{org}/chunk-upload/`: how sentry-cli should cut and send chunks.
+    @Sendable func chunkUploadOptions(_ request: Request, context: Context) async throws -> Response {
+        _ = try uploadProjects(context)
+        return APIJSON.response([
+            // Relative: sentry-cli resolves it against its own URL (a proxy in front of Spyglass needs no setting).
+            "url": .string("organizations/\(organization)/chunk-upload/"),
+            "chunkSize": .number(JSONNumber(Int64(ArtifactLimits.chunkSize))),
+            "chunksPerRequest": .number(JSONNumber(Int64(ArtifactLimits.chunksPerRequest))),
+            "maxRequestSize": .number(JSONNumber(Int64(ArtifactLimits.maxRequestSize))),
+            "maxFileSize": .number(JSONNumber(Int64(ArtifactLimits.maxBundleSize))),
+            "maxWait": 60, "hashAlgorithm": "sha1", "concurrency": 2, "compression": ["gzip"],
+            "accept": ["artifact_bundles", "sources", "debug_files", "release_files"],
+        ])
+    }
+
+    /// `POST /organizations/{org}/chunk-upload/`: a form whose parts (`file`, or gzip'd `file_gzip`) are chunks
+    /// named by their SHA-1; each is checked against its name before it is kept.
+    @Sendable func uploadChunks(_ request: Request, context: Context) async throws -> Response {
+        _ = try uploadProjects(context)
+        guard let boundary = MultipartForm.boundary(contentType: request.headers[.contentType]) else {
+            throw APIError.badRequest("Content-Type: expected multipart/form-data with a boundary")
+        }
+        let body = try await request.body.collect(upTo: ArtifactLimits.maxRequestSize + 1024 * 1024)
+        let form: MultipartForm
+        do { form = try MultipartForm(Array(body.readableBytesView), boundary: boundary) } catch let error as ZipError {
+            throw APIError.badRequest(error.message)
+        }
+        var chunks: [(checksum: String, data: [UInt8])] = []
+        for (index, part) in form.parts.enumerated() {
+            guard part.name == "file" || part.name == "file_gzip" else {
+                throw APIError.badRequest("part \(index): field \"\(part.name.prefix(64))\" (expected file or file_gzip)")
+            }
+            guard let checksum = part.filename, ArtifactChecksum.isValid(checksum) else {
+                throw APIError.badRequest("part \(index): the file name must be the chunk's SHA-1 (40 hex digits)")
+            }
+            var data = Array(part.data)
+            if part.name == "file_gzip" {
+                data = try Self.gunzip(data, limit: ArtifactLimits.chunkSize, part: index)
+            }
+            guard data.count <= ArtifactLimits.chunkSize else {
+                throw APIError.badRequest("part \(index): \(data.count) bytes, more than the chunk size \(ArtifactLimits.chunkSize)")
+            }
+            guard ArtifactChecksum.sha1(data) == checksum.lowercased() else {
+                throw APIError.badRequest("part \(index): the data's SHA-1 is not its name \(checksum)")
+            }
+            chunks.append((checksum.lowercased(), data))
+        }
+        guard !chunks.isEmpty else { throw APIError.badRequest("no chunks in the form (fields file or file_gzip)") }
+        try await storage.artifacts.storeChunks(chunks, now: .now)
+        return APIJSON.response([:])
+    }
+
+    static func gunzip(_ bytes: [UInt8], limit: Int, part: Int) throws -> [UInt8] {
+        do {
+            return try ZlibDecoder(format: .gzip).decodeAll(bytes, limit: limit) {
+                APIError.badRequest("part \(part): inflates to more than the chunk size \(limit)")
+            }
+        } catch let error as DecodingError {
+            throw APIError.badRequest("part \(part): \(error.description)")
+        }
+    }
+
+    /// `POST /organizations/{org}/artifactbundle/assemble/`: `{checksum, chunks, projects, version, dist}`. Answers
+    /// `not_found` with the chunks still missing, else assembles, checks and stores the bundle: `ok`, or `error`
+    /// with the reason.
+    @Sendable func assembleArtifactBundle(_ request: Request, context: Context) async throws -> Response {
+        let body = try await APIJSON.body(request, context: context)
+        guard let checksum = body["checksum"]?.stringValue, ArtifactChecksum.isValid(checksum) else {
+            throw APIError.badRequest("checksum: expected the bundle's SHA-1 (40 hex digits)")
+        }
+        guard let list = body["chunks"]?.arrayValue else { throw APIError.badRequest("chunks: expected a list of SHA-1 checksums") }
+        guard list.count <= ArtifactLimits.maxChunks else {
+            throw APIError.badRequest("chunks: \(list.count) chunks; a bundle is at most \(ArtifactLimits.maxBundleSize) bytes")
+        }
+        let chunks = try list.enumerated().map { index, value in
+            guard let text = value.stringValue, ArtifactChecksum.isValid(text) else {
+                throw APIError.badRequest("chunks[\(index)]: expected a SHA-1 checksum (40 hex digits)")
+            }
+            return text.lowercased()
+        }
+        let names = (body["projects"]?.arrayValue ?? []).compactMap(\.stringValue)
+        guard !names.isEmpty else { throw APIError.badRequest("projects: name at least one project") }
+        let projects = try scopedProjects(context, names: names)
+        let release = body["version"]?.stringValue.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
+        let dist = body["dist"]?.stringValue.flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
+        let projectIDs = projects.map(\.id)
+
+        func answer(_ state: String, missing: [String] = [], detail: String? = nil) -> Response {
+            var json: JSONObject = ["state": .string(state), "missingChunks": .array(missing.map { .string($0) })]
+            if let detail { json["detail"] = .string(detail) }
+            return APIJSON.response(.object(json))
+        }
+        if try await storage.artifacts.hasBundle(checksum: checksum, projectIDs: projectIDs) { return answer("ok") }
+        let missing = try await storage.artifacts.missingChunks(chunks)
+        if !missing.isEmpty { return answer("not_found", missing: missing) }
+        let stored = try await storage.artifacts.chunks(chunks)
+        var archive: [UInt8] = []
+        for chunk in chunks {
+            // A chunk pruned since the question above: send it again.
+            guard let data = stored[chunk] else { return answer("not_found", missing: [chunk]) }
+            archive += data
+            guard archive.count <= ArtifactLimits.maxBundleSize else {
+                return answer("error", detail: "the bundle is larger than \(ArtifactLimits.maxBundleSize) bytes")
+            }
+        }
+        guard ArtifactChecksum.sha1(archive) == checksum.lowercased() else {
+            return answer("error", detail: "the chunks' SHA-1 is not the bundle's checksum \(checksum)")
+        }
+        let files: [ArtifactFile]
+        do { files = try Self.bundleFiles(archive) } catch let error as ZipError {
+            return answer("error", detail: "invalid artifact bundle: \(error.message)")
+        }
+        try await storage.artifacts.storeBundle(
+            ArtifactBundle(checksum: checksum.lowercased(), release: release, dist: dist, files: files), projectIDs: projectIDs,
+            now: .now)
+        return answer("ok")
+    }
+
+    /// The files of a bundle as symbolic writes it: `manifest.json` lists each file's URL, type and headers, its
+    /// bytes under `files/`.
+    static func bundleFiles(_ archive: [UInt8]) throws -> [ArtifactFile] {
+        let zip = try ZipArchive(
+            archive, limits: ZipArchive.Limits(entries: ArtifactLimits.maxFiles + 1, totalSize: ArtifactLimits.maxUncompressed))
+        guard let manifestEntry = zip.entry("manifest.json") else { throw ZipError("no manifest.json") }
+        let manifest: JSONValue
+        let manifestBytes = try zip.data(manifestEntry)
+        do { manifest = try JSONParser.parse(manifestBytes) } catch { throw ZipError("manifest.json: invalid JSON: \(error)") }
+        guard let listed = manifest["files"]?.objectValue else { throw ZipError("manifest.json: no \"files\" object") }
+        var files: [ArtifactFile] = []
+        for member in listed {
+            let info = member.value
+            guard let url = info["url"]?.stringValue, !url.isEmpty else { throw ZipError("manifest.json: files.\(member.key): no url") }
+            guard let type = info["type"]?.stringValue else { throw ZipError("manifest.json: files.\(member.key): no type") }
+            // Types symbolic knows but symbolication does not read are kept out.
+            guard let kind = ArtifactFile.Kind(rawValue: type) else { continue }
+            guard let entry = zip.entry("files/\(member.key)") ?? zip.entry(member.key) else {
+                throw ZipError("manifest.json lists \(member.key), which the archive lacks")
+            }
+            var debugID: String?
+            var sourceMap: String?
+            for header in info["headers"]?.objectValue ?? [:] {
+                switch header.key.lowercased() {
+                case "debug-id": debugID = header.value.stringValue.flatMap(JavaScriptSymbolicator.debugID)
+                case "sourcemap", "x-sourcemap": sourceMap = header.value.stringValue.map { String($0.prefix(2048)) }
+                default: continue
+                }
+            }
+            files.append(
+                ArtifactFile(
+                    url: String(url.prefix(2048)), kind: kind, debugID: debugID, sourceMapReference: sourceMap,
+                    content: try zip.data(entry)))
+        }
+        return files
+    }
+
+    /// `GET /projects/{org}/{project}/files/artifact-bundles/`: the project's bundles, newest first.
+    @Sendable func listArtifactBundles(_ request: Request, context: Context) async throws -> Response {
+        let project = try project(context)
+        let bundles = try await storage.artifacts.bundles(projectID: project.id, limit: try APIJSON.limit(request))
+        return APIJSON.response(
+            .array(
+                bundles.map { bundle in
+                    [
+                        "bundleId": .string(bundle.checksum), "release": bundle.release.map(JSONValue.string) ?? .null,
+                        "dist": bundle.dist.map(JSONValue.string) ?? .null, "fileCount": .number(JSONNumber(Int64(bundle.fileCount))),
+                        "date": APIJSON.date(bundle.created),
+                    ]
+                }))
+    }
+}

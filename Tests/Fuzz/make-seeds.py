@@ -245,6 +245,25 @@ def main() -> None:
         "sourcesContent": ["let a = 1;\n", None], "names": ["a"], "mappings": "AAAAA;AACA,CCAA;ACAA,gB",
         "debug_id": "c941d872-af1f-4f0c-a7ff-ad3d295fe153"}).encode())
 
+    # bundle: first byte 0 a chunk form, 1 a ZIP archive, 2 an artifact bundle as symbolic writes it (SYSB header,
+    # manifest.json, files/ deflated).
+    import io
+    import zipfile
+    form = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + b"a" * 40 + b"\"\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\nchunk\r\n--b--\r\n")
+    write("bundle", "form.bin", b"\x00" + form)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle_zip:
+        bundle_zip.writestr("manifest.json", json.dumps({"files": {
+            "_/_/app.min.js": {"url": "~/app.min.js", "type": "minified_source",
+                               "headers": {"debug-id": "c941d872-af1f-4f0c-a7ff-ad3d295fe153", "Sourcemap": "app.min.js.map"}},
+            "_/_/app.min.js.map": {"url": "~/app.min.js.map", "type": "source_map",
+                                   "headers": {"debug-id": "c941d872-af1f-4f0c-a7ff-ad3d295fe153"}}}}))
+        bundle_zip.writestr("files/_/_/app.min.js", "function a(){throw new Error()}a()")
+        bundle_zip.writestr("files/_/_/app.min.js.map", real)
+    write("bundle", "zip.bin", b"\x01" + archive.getvalue())
+    write("bundle", "bundle.bin", b"\x02SYSB\x02\x00\x00\x00" + archive.getvalue())
+
     # dsn-auth: DSNs, auth headers, Content-Encoding values, ids.
     texts = [
         "https://0123456789abcdef0123456789abcdef@o1.ingest.example.com/1",

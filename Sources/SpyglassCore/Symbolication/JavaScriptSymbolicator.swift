@@ -21,11 +21,34 @@ public final class JavaScriptSymbolicator: Sendable {
     /// applies to events a second later, and a project without bundles costs one query a second, not one an event.
     static let freshness: TimeInterval = 1
     static let cachedMaps = 32
+    /// Parsed maps cost ~40 bytes a token: the cache holds at most this many tokens together (~80 MB), dropping
+    /// the oldest first; one map larger than this is parsed for each event that needs it and not kept.
+    static let cachedTokens = 2_000_000
 
     struct Cache {
+        /// A map (nil: none found, at `checked`) and what it is called in frames' `data.sourcemap`.
+        typealias Entry = (map: Result<SourceMap, SourceMapError>?, reference: String, checked: Date)
+
         var hasArtifacts: [Int64: (value: Bool, checked: Date)] = [:]
-        var maps: [String: (map: Result<SourceMap, SourceMapError>?, reference: String, checked: Date)] = [:]
+        var maps: [String: Entry] = [:]
         var order: [String] = []
+        var tokens = 0
+
+        /// Keeps `entry` (a missing map too: keys come from event data, so every entry counts against the limits),
+        /// dropping the oldest entries beyond ``cachedMaps`` maps or ``cachedTokens`` tokens.
+        mutating func insert(_ key: String, _ entry: Entry) {
+            if let old = maps[key] { tokens -= Self.size(old) } else { order.append(key) }
+            maps[key] = entry
+            tokens += Self.size(entry)
+            while order.count > cachedMaps || tokens > cachedTokens, let oldest = order.first {
+                order.removeFirst()
+                if let removed = maps.removeValue(forKey: oldest) { tokens -= Self.size(removed) }
+            }
+        }
+
+        static func size(_ entry: Entry) -> Int {
+            (try? entry.map?.get())?.tokens.count ?? 0
+        }
     }
 
     public init(store: any ArtifactStore) { self.store = store }
@@ -262,15 +285,14 @@ public final class JavaScriptSymbolicator: Sendable {
             return entry.map.map { $0.map { FoundMap(map: $0, reference: entry.reference) } }
         }
         guard let loaded = try? await load() else {
-            cache.withLock { $0.maps[key] = (nil, "", now) }
+            cache.withLock { $0.insert(key, (nil, "", now)) }
             return nil
         }
         let parsed: Result<SourceMap, SourceMapError>
         do { parsed = .success(try SourceMap(json: loaded.content)) } catch { parsed = .failure(error) }
-        cache.withLock { cache in
-            if cache.maps[key] == nil { cache.order.append(key) }
-            cache.maps[key] = (parsed, loaded.reference, now)
-            while cache.order.count > Self.cachedMaps { cache.maps[cache.order.removeFirst()] = nil }
+        // A map larger than the whole cache is used for this event and not kept.
+        if ((try? parsed.get())?.tokens.count ?? 0) <= Self.cachedTokens {
+            cache.withLock { $0.insert(key, (parsed, loaded.reference, now)) }
         }
         return parsed.map { FoundMap(map: $0, reference: loaded.reference) }
     }

@@ -9,18 +9,6 @@ import SpyglassProtocol
 /// the bundle's missing chunks (SHA-1 named, gzip'd), then ask for the bundle to be assembled from them. Assembly
 /// runs within the request (a bundle is at most ``ArtifactLimits/maxBundleSize``), so the answer is `ok` or
 /// `error` at once and sentry-cli stops polling.
-enum ArtifactLimits {
-    static let chunkSize = 2 * 1024 * 1024
-    static let chunksPerRequest = 8
-    /// Below the server's request body limit (20 MiB) with the form's overhead.
-    static let maxRequestSize = 16 * 1024 * 1024
-    static let maxBundleSize = 64 * 1024 * 1024
-    /// Chunks one assemble request may name: a bundle's size over the chunk size.
-    static let maxChunks = maxBundleSize / chunkSize
-    static let maxFiles = 10_000
-    static let maxUncompressed = 256 * 1024 * 1024
-}
-
 extension APIController {
     func addArtifactRoutes(to api: PolicedRoutes<RouterGroup<Context>>) {
         add(api, .get, "organizations/:org/chunk-upload", .manageReleases, chunkUploadOptions)
@@ -147,50 +135,13 @@ extension APIController {
             return answer("error", detail: "the chunks' SHA-1 is not the bundle's checksum \(checksum)")
         }
         let files: [ArtifactFile]
-        do { files = try Self.bundleFiles(archive) } catch let error as ZipError {
+        do { files = try ArtifactBundleReader.files(archive) } catch let error as ZipError {
             return answer("error", detail: "invalid artifact bundle: \(error.message)")
         }
         try await storage.artifacts.storeBundle(
             ArtifactBundle(checksum: checksum.lowercased(), release: release, dist: dist, files: files), projectIDs: projectIDs,
             now: .now)
         return answer("ok")
-    }
-
-    /// The files of a bundle as symbolic writes it: `manifest.json` lists each file's URL, type and headers, its
-    /// bytes under `files/`.
-    static func bundleFiles(_ archive: [UInt8]) throws -> [ArtifactFile] {
-        let zip = try ZipArchive(
-            archive, limits: ZipArchive.Limits(entries: ArtifactLimits.maxFiles + 1, totalSize: ArtifactLimits.maxUncompressed))
-        guard let manifestEntry = zip.entry("manifest.json") else { throw ZipError("no manifest.json") }
-        let manifest: JSONValue
-        let manifestBytes = try zip.data(manifestEntry)
-        do { manifest = try JSONParser.parse(manifestBytes) } catch { throw ZipError("manifest.json: invalid JSON: \(error)") }
-        guard let listed = manifest["files"]?.objectValue else { throw ZipError("manifest.json: no \"files\" object") }
-        var files: [ArtifactFile] = []
-        for member in listed {
-            let info = member.value
-            guard let url = info["url"]?.stringValue, !url.isEmpty else { throw ZipError("manifest.json: files.\(member.key): no url") }
-            guard let type = info["type"]?.stringValue else { throw ZipError("manifest.json: files.\(member.key): no type") }
-            // Types symbolic knows but symbolication does not read are kept out.
-            guard let kind = ArtifactFile.Kind(rawValue: type) else { continue }
-            guard let entry = zip.entry("files/\(member.key)") ?? zip.entry(member.key) else {
-                throw ZipError("manifest.json lists \(member.key), which the archive lacks")
-            }
-            var debugID: String?
-            var sourceMap: String?
-            for header in info["headers"]?.objectValue ?? [:] {
-                switch header.key.lowercased() {
-                case "debug-id": debugID = header.value.stringValue.flatMap(JavaScriptSymbolicator.debugID)
-                case "sourcemap", "x-sourcemap": sourceMap = header.value.stringValue.map { String($0.prefix(2048)) }
-                default: continue
-                }
-            }
-            files.append(
-                ArtifactFile(
-                    url: String(url.prefix(2048)), kind: kind, debugID: debugID, sourceMapReference: sourceMap,
-                    content: try zip.data(entry)))
-        }
-        return files
     }
 
     /// `GET /projects/{org}/{project}/files/artifact-bundles/`: the project's bundles, newest first.

@@ -1,5 +1,7 @@
 import CZlib
 import Foundation
+import SpyglassCore
+import SpyglassProtocol
 
 /// Reads the entries of a ZIP archive (stored or deflated), as `sentry-cli` writes artifact bundles: symbolic's
 /// source bundles, a ZIP with an 8-byte `SYSB` header before it, which the central directory's offsets do not
@@ -30,6 +32,8 @@ package struct ZipArchive {
 
     let bytes: [UInt8]
     package private(set) var entries: [Entry] = []
+    /// The first entry of each name.
+    private var byName: [String: Int] = [:]
 
     package init(_ bytes: [UInt8], limits: Limits) throws {
         self.bytes = bytes
@@ -91,13 +95,14 @@ package struct ZipArchive {
             guard method == 8 || compressedSize == size else {
                 throw ZipError("entry \"\(name)\": stored with \(compressedSize) bytes but \(size) uncompressed")
             }
+            if byName[name] == nil { byName[name] = entries.count }
             entries.append(Entry(name: name, method: method, compressedSize: compressedSize, size: size, dataOffset: dataOffset))
             cursor += 46 + nameLength + extraLength + commentLength
         }
     }
 
     /// The entry named `name`, if the archive has one.
-    package func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
+    package func entry(_ name: String) -> Entry? { byName[name].map { entries[$0] } }
 
     /// An entry's uncompressed bytes; exactly as many as its directory entry states.
     package func data(_ entry: Entry) throws -> [UInt8] {
@@ -219,5 +224,58 @@ package struct MultipartForm {
             index += 1
         }
         return nil
+    }
+}
+
+/// The limits of source map uploads (chunk-upload and artifact bundles).
+package enum ArtifactLimits {
+    package static let chunkSize = 2 * 1024 * 1024
+    package static let chunksPerRequest = 8
+    /// Below the server's request body limit (20 MiB) with the form's overhead.
+    package static let maxRequestSize = 16 * 1024 * 1024
+    package static let maxBundleSize = 64 * 1024 * 1024
+    /// Chunks one assemble request may name: a bundle's size over the chunk size.
+    package static let maxChunks = maxBundleSize / chunkSize
+    package static let maxFiles = 10_000
+    package static let maxUncompressed = 256 * 1024 * 1024
+}
+
+/// The files of an artifact bundle.
+package enum ArtifactBundleReader {
+    /// The files of a bundle as symbolic writes it: `manifest.json` lists each file's URL, type and headers, its
+    /// bytes under `files/`.
+    package static func files(_ archive: [UInt8]) throws -> [ArtifactFile] {
+        let zip = try ZipArchive(
+            archive, limits: ZipArchive.Limits(entries: ArtifactLimits.maxFiles + 1, totalSize: ArtifactLimits.maxUncompressed))
+        guard let manifestEntry = zip.entry("manifest.json") else { throw ZipError("no manifest.json") }
+        let manifest: JSONValue
+        let manifestBytes = try zip.data(manifestEntry)
+        do { manifest = try JSONParser.parse(manifestBytes) } catch { throw ZipError("manifest.json: invalid JSON: \(error)") }
+        guard let listed = manifest["files"]?.objectValue else { throw ZipError("manifest.json: no \"files\" object") }
+        var files: [ArtifactFile] = []
+        for member in listed {
+            let info = member.value
+            guard let url = info["url"]?.stringValue, !url.isEmpty else { throw ZipError("manifest.json: files.\(member.key): no url") }
+            guard let type = info["type"]?.stringValue else { throw ZipError("manifest.json: files.\(member.key): no type") }
+            // Types symbolic knows but symbolication does not read are kept out.
+            guard let kind = ArtifactFile.Kind(rawValue: type) else { continue }
+            guard let entry = zip.entry("files/\(member.key)") ?? zip.entry(member.key) else {
+                throw ZipError("manifest.json lists \(member.key), which the archive lacks")
+            }
+            var debugID: String?
+            var sourceMap: String?
+            for header in info["headers"]?.objectValue ?? [:] {
+                switch header.key.lowercased() {
+                case "debug-id": debugID = header.value.stringValue.flatMap(JavaScriptSymbolicator.debugID)
+                case "sourcemap", "x-sourcemap": sourceMap = header.value.stringValue.map { String($0.prefix(2048)) }
+                default: continue
+                }
+            }
+            files.append(
+                ArtifactFile(
+                    url: String(url.prefix(2048)), kind: kind, debugID: debugID, sourceMapReference: sourceMap,
+                    content: try zip.data(entry)))
+        }
+        return files
     }
 }

@@ -15,6 +15,7 @@ enum FuzzTargets {
         "dsn-auth": DSNAuthTarget.run,
         "event": EventTarget.run,
         "sourcemap": SourceMapTarget.run,
+        "bundle": BundleTarget.run,
     ]
 
     static let selected: @Sendable ([UInt8]) -> Void = {

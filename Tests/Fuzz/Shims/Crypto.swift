@@ -21,4 +21,20 @@ enum Insecure {
                 + (0..<8).map { UInt8(truncatingIfNeeded: high >> UInt64(8 * $0)) }
         }
     }
+
+    /// Stands in for SHA-1, which artifact checksums (Sources/SpyglassCore/Storage/Artifacts.swift) use: 20 bytes
+    /// from the same FNV-1a runs, and a third.
+    struct SHA1 {
+        private var md5 = MD5()
+        private var extra: UInt32 = 0x811c_9dc5
+
+        mutating func update(data: [UInt8]) {
+            md5.update(data: data)
+            for byte in data { extra = (extra ^ UInt32(byte)) &* 0x0100_0193 }
+        }
+
+        func finalize() -> [UInt8] {
+            md5.finalize() + (0..<4).map { UInt8(truncatingIfNeeded: extra >> UInt32(8 * $0)) }
+        }
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import SpyglassCore
 import SpyglassProtocol
+import SpyglassStorageKit
 
 /// Issues: lists, state changes, merges, activity in PostgreSQL: the ``IssueStore`` port, answering as
 /// `SQLiteIssues` does.
@@ -20,44 +21,28 @@ public struct PostgresIssues: IssueStore {
         return try await database.withConnection { connection in
             var sql = PostgresStatement()
             var conditions = ["issue.project_id = ANY(\(sql.bind(request.projectIDs)))"]
-            for (column, values) in [
-                ("issue.status", query.statuses), ("issue.level", query.levels),
-                ("issue.first_release", query.firstReleases),
-            ]
-            where !values.isEmpty {
-                conditions.append("\(column) = ANY(\(sql.bind(values)))")
-            }
-            for (key, values) in [("release", query.releases), ("environment", query.environments)]
-            where !values.isEmpty {
-                conditions.append(
-                    "EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = \(sql.bind(key)) "
-                        + "AND issue_tag.value = ANY(\(sql.bind(values))))")
-            }
-            for tag in query.tags {
-                conditions.append(
-                    "EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = \(sql.bind(tag.key)) "
-                        + "AND issue_tag.value = \(sql.bind(tag.value)))")
-            }
-            switch query.assigned {
-            case .me?: conditions.append("issue.assignee_id = \(sql.bind(request.userID))")
-            case .nobody?: conditions.append("issue.assignee_id IS NULL")
-            case .email(let email)?: conditions.append("assignee.email = \(sql.bind(email))")
-            case nil: break
-            }
-            for (column, date, comparison) in [
-                ("issue.first_seen", query.firstSeenAfter, ">="), ("issue.first_seen", query.firstSeenBefore, "<"),
-                ("issue.last_seen", query.lastSeenAfter, ">="), ("issue.last_seen", query.lastSeenBefore, "<"),
-            ] {
-                if let date { conditions.append("\(column) \(comparison) \(sql.bind(date.timeIntervalSince1970))") }
-            }
-            if !query.text.isEmpty {
-                if let search = try await Self.textSearch(query.text, on: connection, logger: database.logger) {
-                    conditions.append(
-                        "issue.id IN (SELECT issue_id FROM issue_search WHERE document @@ to_tsquery('simple', \(sql.bind(search))))"
-                    )
-                } else {
-                    conditions.append("false")  // only punctuation: no word to look for
+            if let filter = query.filter {
+                // The words of each free-text term, split as the documents are (a round trip), before the condition.
+                var searches: [String: String] = [:]
+                for text in Set(query.texts) {
+                    searches[text] = try await Self.textSearch([text], prefix: false, on: connection, logger: database.logger)
+                    searches["\u{0}" + text] = try await Self.textSearch([text], prefix: true, on: connection, logger: database.logger)
                 }
+                conditions.append(
+                    IssueFilterSQL(dialect: .postgres, userID: request.userID).condition(
+                        filter,
+                        bind: { value in
+                            switch value {
+                            case .text(let text): sql.bind(text)
+                            case .integer(let number): sql.bind(number)
+                            case .real(let number): sql.bind(number)
+                            }
+                        },
+                        text: { words, last in
+                            // Only punctuation: no word to look for.
+                            guard let search = searches[last ? "\u{0}" + words : words] else { return "false" }
+                            return "issue.id IN (SELECT issue_id FROM issue_search WHERE document @@ to_tsquery('simple', \(sql.bind(search))))"
+                        }))
             }
             let order =
                 switch request.sort {
@@ -73,21 +58,22 @@ public struct PostgresIssues: IssueStore {
                 """)
             do {
                 return try await connection.rows(sql.query, logger: database.logger).map(PostgresIssueRows.issueInfo)
-            } catch let error as PSQLError where !query.text.isEmpty && error.serverInfo?[.sqlState] == "42601" {
+            } catch let error as PSQLError where !query.texts.isEmpty && error.serverInfo?[.sqlState] == "42601" {
                 // The words are quoted below, so this should not happen; if to_tsquery still refuses them, the search is at fault.
                 throw DomainError(
                     .invalidInput,
-                    "query: the search text \"\(query.text.joined(separator: " "))\" cannot be searched (\(error.serverInfo?[.message] ?? "tsquery"))"
+                    "query: the search text \"\(query.texts.joined(separator: " "))\" cannot be searched (\(error.serverInfo?[.message] ?? "tsquery"))"
                 )
             }
         }
     }
 
     /// The `to_tsquery` text for the search words and phrases: each split by `issue_search_words()` as the documents
-    /// are (a phrase `'a' <-> 'b'` when it splits), all required (`&`), a prefix match (`:*`) on the last word, as
-    /// SQLite's FTS5 query does. Nil when no word is left.
-    static func textSearch(_ texts: [String], on connection: PostgresConnection, logger: Logger) async throws -> String?
-    {
+    /// are (a phrase `'a' <-> 'b'` when it splits), all required (`&`), a prefix match (`:*`) on the last word when
+    /// `prefix`, as SQLite's FTS5 query does. Nil when no word is left.
+    static func textSearch(
+        _ texts: [String], prefix: Bool = true, on connection: PostgresConnection, logger: Logger
+    ) async throws -> String? {
         let split = try await connection.column(
             "SELECT issue_search_words(t.text) FROM unnest(\(texts)::text[]) WITH ORDINALITY AS t(text, n) ORDER BY t.n",
             as: String.self, logger: logger)
@@ -99,7 +85,7 @@ public struct PostgresIssues: IssueStore {
                 let quoted =
                     "'" + word.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''")
                     + "'"
-                return index == phrases.count - 1 && position == words.count - 1 ? quoted + ":*" : quoted
+                return prefix && index == phrases.count - 1 && position == words.count - 1 ? quoted + ":*" : quoted
             }
             return "(" + lexemes.joined(separator: " <-> ") + ")"
         }.joined(separator: " & ")
@@ -135,6 +121,23 @@ public struct PostgresIssues: IssueStore {
                 "SELECT hash FROM grouping_hash WHERE issue_id = \(issueID) ORDER BY hash COLLATE \"C\"",
                 as: String.self,
                 logger: database.logger)
+        }
+    }
+
+    public func tagValues(projectIDs: [Int64], limit: Int) async throws -> [TagValueCount] {
+        guard !projectIDs.isEmpty else { return [] }
+        return try await database.withConnection { connection in
+            try await connection.rows(
+                """
+                SELECT issue_tag.key, issue_tag.value, sum(issue_tag.times_seen)::bigint AS total FROM issue_tag
+                JOIN issue ON issue.id = issue_tag.issue_id
+                WHERE issue.project_id = ANY(\(projectIDs))
+                GROUP BY issue_tag.key, issue_tag.value
+                ORDER BY total DESC, issue_tag.key COLLATE "C", issue_tag.value COLLATE "C" LIMIT \(limit)
+                """, logger: database.logger
+            ).map { row in
+                TagValueCount(key: try row.decode("key"), value: try row.decode("value"), count: Int(try row.decode("total", as: Int64.self)))
+            }
         }
     }
 

@@ -21,7 +21,7 @@ public enum DatabaseCopy {
         "user", "project", "project_member", "project_key", "api_token", "web_session", "issue", "event", "attachment",
         "user_report", "release_sessions", "discarded_events", "payload_dictionary", "grouping_hash", "issue_user",
         "issue_tag", "issue_hour", "issue_minute", "issue_search", "release", "release_environment", "deploy",
-        "repository", "release_commit", "file_chunk", "artifact_bundle", "artifact_file",
+        "repository", "release_commit", "file_chunk", "artifact_bundle", "artifact_file", "saved_search",
         "issue_activity", "alert_rule", "alert_rule_issue", "notification", "notification_attempt",
         // Last: inserting keys bumped its keys_version; the copied row replaces it.
         "instance",

@@ -11,7 +11,8 @@ extension StorageBackend {
                 projects: PostgresProjects(database), accounts: PostgresAccounts(database), issues: PostgresIssues(database),
                 events: PostgresEvents(database), releases: PostgresReleases(database),
                 alertRules: PostgresAlertRules(database), outbox: PostgresOutbox(database),
-                maintenance: PostgresMaintenance(database), artifacts: PostgresArtifacts(database)),
+                maintenance: PostgresMaintenance(database), artifacts: PostgresArtifacts(database),
+                savedSearches: PostgresSavedSearches(database)),
             sqlite: nil,
             committer: { metrics in PostgresIngestCommitter(database: database, metrics: metrics) },
             rateCounts: PostgresRateCounts(database))

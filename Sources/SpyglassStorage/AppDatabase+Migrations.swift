@@ -70,6 +70,8 @@ extension AppDatabase {
         registerPayloadMigrations(&migrator)
         registerCommitMigrations(&migrator)
         registerArtifactMigrations(&migrator)
+        registerUserIdentityMigrations(&migrator)
+        registerSavedSearchMigrations(&migrator)
         return migrator
     }
 }

@@ -138,3 +138,40 @@ extension AppDatabase {
         }
     }
 }
+
+extension AppDatabase {
+    /// The identity of each issue's affected users (from the first event that named them): `user.email:` and the
+    /// other `user.` searches.
+    static func registerUserIdentityMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v11 user identities") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE issue_user ADD COLUMN user_id TEXT;
+                    ALTER TABLE issue_user ADD COLUMN email TEXT;
+                    ALTER TABLE issue_user ADD COLUMN username TEXT;
+                    ALTER TABLE issue_user ADD COLUMN ip_address TEXT;
+                    """)
+        }
+    }
+}
+
+extension AppDatabase {
+    /// Each user's saved searches, one pinned per user and scope (a project, or every project: project_id NULL).
+    static func registerSavedSearchMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v12 saved searches") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE saved_search (
+                        id INTEGER PRIMARY KEY,
+                        user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                        project_id INTEGER REFERENCES project(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+                        query TEXT NOT NULL,
+                        pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),
+                        created_at REAL NOT NULL
+                    ) STRICT;
+                    CREATE INDEX saved_search_user ON saved_search(user_id, project_id);
+                    """)
+        }
+    }
+}

@@ -194,6 +194,7 @@ extension AppDatabase {
         Storage(
             projects: SQLiteProjects(self), accounts: SQLiteAccounts(self), issues: SQLiteIssues(self),
             events: SQLiteEvents(self), releases: SQLiteReleases(self), alertRules: SQLiteAlertRules(self),
-            outbox: SQLiteOutbox(self), maintenance: SQLiteMaintenance(self), artifacts: SQLiteArtifacts(self))
+            outbox: SQLiteOutbox(self), maintenance: SQLiteMaintenance(self), artifacts: SQLiteArtifacts(self),
+            savedSearches: SQLiteSavedSearches(self))
     }
 }

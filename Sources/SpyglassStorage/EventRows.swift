@@ -69,8 +69,13 @@ enum EventRows {
 
         var newUser = 0
         if let userKey = event.userKey {
-            try WriterStatement("INSERT OR IGNORE INTO issue_user (issue_id, user_key, last_seen) VALUES (?, ?, ?)", in: db)
-                .execute(issueID, userKey, timestamp)
+            let user = event.user
+            try WriterStatement(
+                """
+                INSERT OR IGNORE INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, in: db
+            ).execute(issueID, userKey, timestamp, user?.id, user?.email, user?.username, user?.ipAddress)
             newUser = db.changesCount
         }
         // Two statements: SQLite rewrites the entries of every index on a column an UPDATE assigns, changed or not,

@@ -9,6 +9,8 @@ extension WebController {
     struct TagValue {
         var value: String
         var percent: Int
+        /// The stream of the issue's project filtered to this value (nil when the value cannot be written as a query).
+        var url: String?
     }
 
     struct TagView {
@@ -145,7 +147,12 @@ extension WebController {
         let tags = try await storage.issues.tags(issueID: issue.id, top: 5).map { tag in
             TagView(
                 key: tag.key,
-                values: tag.topValues.map { TagValue(value: $0.value, percent: tag.totalValues > 0 ? Int((Double($0.count) * 100 / Double(tag.totalValues)).rounded()) : 0) })
+                values: tag.topValues.map {
+                    TagValue(
+                        value: $0.value,
+                        percent: tag.totalValues > 0 ? Int((Double($0.count) * 100 / Double(tag.totalValues)).rounded()) : 0,
+                        url: Self.filterQuery(key: tag.key, value: $0.value).map { streamURL(projectID: issue.project.id, query: "is:unresolved " + $0) })
+                })
         }
         let activities = try await storage.issues.activities(issueID: issue.id).reversed().map { activity in
             ActivityView(
@@ -315,5 +322,32 @@ extension WebController {
         guard !text.isEmpty else { throw PageError(status: .badRequest, heading: "Empty comment", text: "text: write something first.") }
         _ = try await storage.issues.addComment(issueID: issue.id, userID: session.user.id, text: text, now: .now)
         return WebResponse.redirect(issueURL(issue.id))
+    }
+
+    /// The stream of a project with `query`.
+    func streamURL(projectID: Int64, query: String) -> String {
+        var components = URLComponents()
+        components.path = "/organizations/\(organization)/issues/"
+        components.queryItems = [URLQueryItem(name: "project", value: String(projectID)), URLQueryItem(name: "query", value: query)]
+        return (components.string ?? components.path).replacingOccurrences(of: "+", with: "%2B")
+    }
+
+    /// The search term that finds issues with this tag value: `user.email:…` for the user tag's `email:…`, the value
+    /// quoted where it holds what the query language reads (spaces, parentheses, `*`…); nil for a value with a quote
+    /// or a key that is not a tag name, which no query can name.
+    static func filterQuery(key: String, value: String) -> String? {
+        var key = key
+        var value = value
+        if key == "user", let colon = value.firstIndex(of: ":") {
+            let field = value[..<colon]
+            guard ["id", "email", "username", "ip"].contains(field) else { return nil }
+            key = "user.\(field)"
+            value = String(value[value.index(after: colon)...])
+        }
+        guard !value.isEmpty, !value.contains("\""), !key.isEmpty,
+            key.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
+        else { return nil }
+        let plain = value.unicodeScalars.allSatisfy { !$0.properties.isWhitespace && !"()[]*!\\,".unicodeScalars.contains($0) }
+        return plain ? "\(key):\(value)" : "\(key):\"\(value)\""
     }
 }

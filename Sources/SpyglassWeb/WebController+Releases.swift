@@ -148,8 +148,7 @@ extension WebController {
         guard let release = found else { throw PageError.notFound("There is no release \(version) in your projects.") }
         let now = Date.now
         let limit = 50
-        var query = IssueQuery()
-        query.firstReleases = [version]
+        let query = IssueQuery(filter: .term(.firstRelease(.exact(version))))
         let newIssues = try await storage.issues.issues(
             IssueListRequest(projectIDs: [release.project.id], query: query, sort: .new, limit: limit, offset: 0, userID: session.user.id))
         var regressed: [IssueInfo] = []

@@ -49,6 +49,21 @@ extension WebController {
         var previousURL: String?
         var nextURL: String?
         var pollURL: String
+        var savedSearches: [SavedSearchLink]
+        var hasSavedSearches: Bool
+        /// The query box's suggestions: search keys, then the project's tag keys and values.
+        var suggestions: [String]
+    }
+
+    struct SavedSearchLink {
+        var id: Int64
+        var name: String
+        var query: String
+        var url: String
+        var pinned: Bool
+        var current: Bool
+        /// Saved for every project, not this one.
+        var everywhere: Bool
     }
 
     func issueRow(_ issue: IssueInfo, hours: [Int], now: Date) -> IssueRow {
@@ -80,7 +95,10 @@ extension WebController {
             }
             project = found
         }
-        let queryText = parameters.get("query") ?? "is:unresolved"
+        let saved = try await storage.savedSearches.savedSearches(userID: session.user.id, projectID: project?.id)
+        // Without a query, the search pinned for this project (or, failing that, for every project) opens.
+        let pinned = saved.first { $0.pinned && $0.projectID == project?.id } ?? saved.first { $0.pinned && $0.projectID == nil }
+        let queryText = parameters.get("query") ?? pinned?.query ?? "is:unresolved"
         let sort = IssueSort(rawValue: parameters.get("sort") ?? "date") ?? .date
         let offset = max(0, min(Int(parameters.get("cursor") ?? "0") ?? 0, 1_000_000))
 
@@ -124,11 +142,18 @@ extension WebController {
         }
         var poll = "/organizations/\(organization)/live/?since=\(try await storage.events.eventMark())"
         if let project { poll += "&project=\(project.id)" }
+        let links = saved.map {
+            SavedSearchLink(
+                id: $0.id, name: $0.name, query: $0.query, url: url(query: $0.query, cursor: 0), pinned: $0.pinned,
+                current: $0.query == queryText, everywhere: $0.projectID == nil)
+        }
+        let tagValues = try await storage.issues.tagValues(projectIDs: project.map { [$0.id] } ?? projects.map(\.id), limit: 200)
         let model = StreamModel(
             chrome: try await chrome(context, session, projects: projects, current: project?.id), projectID: project?.id,
             projectSlug: project?.slug, query: queryText, hasQuery: !queryText.isEmpty, sorts: sorts, filters: filters, issues: rows, error: error,
             selfURL: url(cursor: offset), previousURL: offset > 0 ? url(cursor: max(0, offset - Self.pageSize)) : nil,
-            nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, pollURL: poll)
+            nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, pollURL: poll, savedSearches: links,
+            hasSavedSearches: !links.isEmpty, suggestions: Self.suggestions(tagValues))
         return render("issues", model, status: status)
     }
 
@@ -190,5 +215,62 @@ extension WebController {
             throw PageError(status: .badRequest, heading: "Unknown action", text: "action: expected resolve, ignore or merge.")
         }
         return WebResponse.redirect(back)
+    }
+
+    /// What the query box suggests: the language's keys, then `key:value` for the tags seen most.
+    static func suggestions(_ tagValues: [TagValueCount]) -> [String] {
+        var suggestions = IssueQuery.keys + ["is:unresolved", "is:resolved", "is:ignored", "is:assigned", "is:unassigned", "assigned:me", "has:user"]
+        suggestions += ["fatal", "error", "warning", "info", "debug"].map { "level:" + $0 }
+        var keys: [String] = []
+        for entry in tagValues where !keys.contains(entry.key) && !IssueQuery.keys.contains(entry.key + ":") { keys.append(entry.key) }
+        suggestions += keys.map { $0 + ":" } + keys.map { "has:" + $0 }
+        suggestions += tagValues.compactMap { filterQuery(key: $0.key, value: $0.value) }
+        var seen = Set<String>()
+        return suggestions.filter { seen.insert($0).inserted }
+    }
+
+    /// `POST /organizations/{org}/searches/`: `action` save (`name`, `query`, `project`), delete, pin or unpin (`id`)
+    /// one of the user's saved searches; back to the stream.
+    @Sendable func searches(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let fields = try await form(request, session: session)
+        var project: ProjectInfo?
+        if let text = fields.get("project"), !text.isEmpty {
+            guard let found = try access(context).projects().first(where: { String($0.id) == text }) else {
+                throw PageError.notFound("There is no project \(text), or you are not a member of it.")
+            }
+            project = found
+        }
+        func back(_ query: String?) -> Response {
+            var components = URLComponents()
+            components.path = "/organizations/\(organization)/issues/"
+            var items: [URLQueryItem] = []
+            if let project { items.append(URLQueryItem(name: "project", value: String(project.id))) }
+            if let query { items.append(URLQueryItem(name: "query", value: query)) }
+            components.queryItems = items.isEmpty ? nil : items
+            return WebResponse.redirect((components.string ?? components.path).replacingOccurrences(of: "+", with: "%2B"))
+        }
+        let action = fields.get("action") ?? ""
+        switch action {
+        case "save":
+            let query = fields.get("query") ?? ""
+            // A query that does not parse is not saved: the stream would open on an error.
+            _ = try IssueQuery.parse(query, now: .now)
+            let search = try await storage.savedSearches.saveSearch(
+                userID: session.user.id, projectID: project?.id, name: fields.get("name") ?? "", query: query, now: .now)
+            return back(search.query)
+        case "delete", "pin", "unpin":
+            guard let id = Int64(fields.get("id") ?? "") else {
+                throw PageError(status: .badRequest, heading: "No search named", text: "id: name the saved search to \(action).")
+            }
+            let done =
+                action == "delete"
+                ? try await storage.savedSearches.deleteSavedSearch(id: id, userID: session.user.id)
+                : try await storage.savedSearches.pinSavedSearch(id: id, userID: session.user.id, pinned: action == "pin")
+            guard done else { throw PageError.notFound("You have no saved search \(id).") }
+            return back(fields.get("query"))
+        default:
+            throw PageError(status: .badRequest, heading: "Unknown action", text: "action: expected save, delete, pin or unpin.")
+        }
     }
 }

@@ -47,6 +47,7 @@ public struct WebController: Sendable {
         add(pages, .get, "organizations/:org/issues", .readIssues, stream)
         add(pages, .get, "organizations/:org/live", .readIssues, live)
         add(pages, .post, "organizations/:org/issues/bulk", .triageIssues, bulk)
+        add(pages, .post, "organizations/:org/searches", .readIssues, searches)
         add(pages, .get, "organizations/:org/issues/:issue_id", .readIssues, issuePage)
         add(pages, .get, "organizations/:org/issues/:issue_id/events/:event_id", .readEvents, issuePage)
         add(pages, .get, "organizations/:org/issues/:issue_id/events/:event_id/json", .readEvents, eventJSON)

@@ -88,7 +88,7 @@ import Testing
     @Test func searchTextIsSplitByUnicodeScalar() throws {
         // A quote followed by a combining mark is one Character: it must still open a quoted phrase.
         let query = try IssueQuery.parse("\"\u{301}abc def\"", now: received)
-        #expect(query.text == ["\u{301}abc def"])
+        #expect(query.texts == ["\u{301}abc def"])
         #expect(throws: DomainError.self) { try IssueQuery.parse("\"\u{301}", now: received) }
         #expect(throws: DomainError.self) { try IssueQuery.parse("lastSeen:-1e300h", now: received) }
     }

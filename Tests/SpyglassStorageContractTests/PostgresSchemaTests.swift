@@ -250,6 +250,10 @@ struct PostgresSchemaTests {
             "release_id bigint not null", "position bigint not null", "sha text not null", "repository text", "message text",
             "author_name text", "author_email text", "committed_at double precision", "files text not null",
         ],
+        "saved_search": [
+            "id bigint not null", "user_id bigint not null", "project_id bigint", "name text not null", "query text not null",
+            "pinned bigint not null", "created_at double precision not null",
+        ],
         "file_chunk": ["checksum text not null", "data bytea not null", "created_at double precision not null"],
         "artifact_bundle": [
             "id bigint not null", "project_id bigint not null", "checksum text not null", "release text", "dist text",
@@ -401,6 +405,10 @@ struct PostgresSchemaTests {
             "issue_id bigint not null",
             "user_key text not null",
             "last_seen double precision",
+            "user_id text",
+            "email text",
+            "username text",
+            "ip_address text",
         ],
         "notification": [
             "id bigint not null",

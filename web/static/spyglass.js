@@ -20,6 +20,33 @@
     });
   });
 
+  // The query box suggests keys and values for the word being typed: the datalist offers the query with that
+  // word completed (the server lists the language's keys and the tags seen most in data-suggestions).
+  var searchBox = document.getElementById("search");
+  var suggestionList = document.getElementById("search-suggestions");
+  if (searchBox && suggestionList) {
+    var known = (suggestionList.getAttribute("data-suggestions") || "").split("\n").filter(function (text) { return text; });
+    var suggest = function () {
+      var text = searchBox.value;
+      var cut = Math.max(text.lastIndexOf(" "), text.lastIndexOf("("));
+      var prefix = text.slice(0, cut + 1);
+      var word = text.slice(cut + 1);
+      var negated = word.charAt(0) === "!" ? "!" : "";
+      var typed = word.slice(negated.length).toLowerCase();
+      while (suggestionList.firstChild) suggestionList.removeChild(suggestionList.firstChild);
+      if (!typed) return;
+      known.filter(function (candidate) {
+        return candidate.toLowerCase().indexOf(typed) === 0 && candidate.toLowerCase() !== typed;
+      }).slice(0, 20).forEach(function (candidate) {
+        var option = document.createElement("option");
+        option.value = prefix + negated + candidate;
+        suggestionList.appendChild(option);
+      });
+    };
+    searchBox.addEventListener("input", suggest);
+    suggest();
+  }
+
   // Keyboard: j/k move, enter opens, r resolves, i ignores, / searches.
   var rows = Array.prototype.slice.call(document.querySelectorAll("table.stream tr.issue"));
   var current = -1;

@@ -24,6 +24,9 @@ public struct NormalizedEvent: Sendable {
     public var tags: [EventTag]
     /// Who was affected: `id:…`, `email:…`, `username:…` or `ip:…`; nil when unknown.
     public var userKey: String?
+    /// Everything the event says about who was affected (with ``userKey``), kept with the issue's users so that
+    /// `user.email:` finds a user counted by their id.
+    public var user: UserIdentity?
     /// The payload's bytes as sent. When set, they are stored instead of the normalized payload, and the
     /// normalization is applied again on reading (with ``sentAt`` and ``clientIP``): cheaper than writing the
     /// normalized JSON for every event, and the original is kept.
@@ -50,6 +53,7 @@ public struct NormalizedEvent: Sendable {
         self.hashes = Grouping.hashes(for: payload)
         self.summary = IssueSummary(event: payload)
         self.userKey = Self.userKey(payload["user"])?.replacingNUL
+        self.user = userKey == nil ? nil : UserIdentity(payload["user"])
         self.tags = Self.tags(payload, level: level, release: release, environment: environment, userKey: userKey)
     }
 
@@ -104,5 +108,31 @@ public struct EventTag: Sendable, Hashable {
     public init(key: String, value: String) {
         self.key = key.replacingNUL
         self.value = value.replacingNUL
+    }
+}
+
+/// An affected user's identity as the event gives it: each field at most 200 characters, numbers as written.
+public struct UserIdentity: Sendable, Hashable {
+    public var id: String?
+    public var email: String?
+    public var username: String?
+    public var ipAddress: String?
+
+    public init(id: String? = nil, email: String? = nil, username: String? = nil, ipAddress: String? = nil) {
+        self.id = id
+        self.email = email
+        self.username = username
+        self.ipAddress = ipAddress
+    }
+
+    init(_ user: JSONValue?) {
+        func field(_ name: String) -> String? {
+            switch user?[name] {
+            case .string(let text)? where !text.isEmpty: return text.limited(to: 200).replacingNUL
+            case .number(let number)?: return number.literal.limited(to: 200)
+            default: return nil
+            }
+        }
+        self.init(id: field("id"), email: field("email")?.lowercased(), username: field("username"), ipAddress: field("ip_address"))
     }
 }

@@ -57,6 +57,19 @@ public struct IssueInfo: Sendable, Hashable {
 }
 
 /// A tag key of an issue with its most frequent values.
+/// A tag value and the events of the projects' issues that carried it.
+public struct TagValueCount: Sendable, Hashable {
+    public var key: String
+    public var value: String
+    public var count: Int
+
+    public init(key: String, value: String, count: Int) {
+        self.key = key
+        self.value = value
+        self.count = count
+    }
+}
+
 public struct TagSummary: Sendable, Hashable {
     public struct Value: Sendable, Hashable {
         public var value: String
@@ -159,6 +172,8 @@ public protocol IssueStore: Sendable {
     /// Event counts per hour (epoch hour → count) of each issue since `since`.
     func hourlyCounts(issueIDs: [Int64], since: Date) async throws -> [Int64: [Int64: Int]]
     func tags(issueID: Int64, top: Int) async throws -> [TagSummary]
+    /// The tag values seen most across the projects' issues (the search box's suggestions), most events first.
+    func tagValues(projectIDs: [Int64], limit: Int) async throws -> [TagValueCount]
     /// The grouping hashes that lead to the issue.
     func hashes(issueID: Int64) async throws -> [String]
     /// Other issues of the project that look like this one: the same title, or the same type and culprit.

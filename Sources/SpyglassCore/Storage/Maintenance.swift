@@ -63,13 +63,15 @@ public struct Storage: Sendable {
     public var outbox: any NotificationOutbox
     public var maintenance: any MaintenanceStore
     public var artifacts: any ArtifactStore
+    public var savedSearches: any SavedSearchStore
 
     public init(
         projects: any ProjectStore, accounts: any AccountStore, issues: any IssueStore, events: any EventStore,
         releases: any ReleaseStore, alertRules: any AlertRuleStore, outbox: any NotificationOutbox,
-        maintenance: any MaintenanceStore, artifacts: any ArtifactStore
+        maintenance: any MaintenanceStore, artifacts: any ArtifactStore, savedSearches: any SavedSearchStore
     ) {
         self.artifacts = artifacts
+        self.savedSearches = savedSearches
         self.projects = projects
         self.accounts = accounts
         self.issues = issues

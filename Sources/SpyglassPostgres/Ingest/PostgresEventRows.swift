@@ -103,7 +103,9 @@ enum PostgresEventRows {
         if let userKey = event.userKey {
             let inserted = try sql.row(
                 """
-                INSERT INTO issue_user (issue_id, user_key, last_seen) VALUES (\(issueID), \(userKey), \(timestamp))
+                INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address)
+                VALUES (\(issueID), \(userKey), \(timestamp), \(event.user?.id)::text, \(event.user?.email)::text,
+                    \(event.user?.username)::text, \(event.user?.ipAddress)::text)
                 ON CONFLICT DO NOTHING RETURNING 1
                 """)
             newUser = inserted == nil ? 0 : 1

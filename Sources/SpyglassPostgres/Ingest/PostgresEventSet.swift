@@ -498,12 +498,14 @@ extension PostgresEventSet {
         var userIssues: [Int64] = []
         var userKeys: [String] = []
         var userTimes: [Double] = []
+        var identities: [UserIdentity?] = []
         for (position, member) in members.enumerated() where inserted.contains(position) {
             let id = issueID(member.issue)
             if let key = member.event.userKey {
                 userIssues.append(id)
                 userKeys.append(key)
                 userTimes.append(member.event.timestamp.timeIntervalSince1970)
+                identities.append(member.event.user)
             }
             if tallies[id] == nil {
                 order.append(id)
@@ -516,11 +518,22 @@ extension PostgresEventSet {
         order.sort()
         let tally = order.map { tallies[$0] ?? Tally() }
         let releases = Nullable(tally.map(\.release), placeholder: "")
+        let userIDs = Nullable(identities.map { $0?.id }, placeholder: "")
+        let emails = Nullable(identities.map { $0?.email }, placeholder: "")
+        let usernames = Nullable(identities.map { $0?.username }, placeholder: "")
+        let addresses = Nullable(identities.map { $0?.ipAddress }, placeholder: "")
         let rows = try sql.prepared(
             """
             WITH users AS (
-                INSERT INTO issue_user (issue_id, user_key, last_seen)
-                SELECT * FROM unnest(\(userIssues)::bigint[], \(userKeys)::text[], \(userTimes)::float8[])
+                INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address)
+                SELECT u.issue_id, u.user_key, u.last_seen, CASE WHEN u.has_id THEN u.user_id END,
+                    CASE WHEN u.has_email THEN u.email END, CASE WHEN u.has_username THEN u.username END,
+                    CASE WHEN u.has_ip THEN u.ip_address END
+                FROM unnest(\(userIssues)::bigint[], \(userKeys)::text[], \(userTimes)::float8[],
+                    \(userIDs.values)::text[], \(userIDs.present)::boolean[], \(emails.values)::text[], \(emails.present)::boolean[],
+                    \(usernames.values)::text[], \(usernames.present)::boolean[], \(addresses.values)::text[],
+                    \(addresses.present)::boolean[])
+                    AS u(issue_id, user_key, last_seen, user_id, has_id, email, has_email, username, has_username, ip_address, has_ip)
                 ON CONFLICT DO NOTHING RETURNING issue_id
             ), new_users AS (
                 SELECT issue_id, count(*) AS n FROM users GROUP BY issue_id

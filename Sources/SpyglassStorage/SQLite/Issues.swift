@@ -17,50 +17,25 @@ public struct SQLiteIssues: IssueStore {
         var conditions = ["issue.project_id IN (\(request.projectIDs.map { _ in "?" }.joined(separator: ",")))"]
         var arguments = StatementArguments(request.projectIDs)
         let query = request.query
-        func anyOf(_ column: String, _ values: [String]) {
-            guard !values.isEmpty else { return }
-            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ",")))")
+        if let filter = query.filter {
+            var values: [DatabaseValue] = []
+            let condition = IssueFilterSQL(dialect: .sqlite, userID: request.userID).condition(
+                filter,
+                bind: { value in
+                    switch value {
+                    case .text(let text): values.append(text.databaseValue)
+                    case .integer(let number): values.append(number.databaseValue)
+                    case .real(let number): values.append(number.databaseValue)
+                    }
+                    return "?"
+                },
+                text: { words, last in
+                    // An FTS5 string (quotes doubled); the last word or phrase of the query also as a prefix.
+                    values.append((AppDatabase.ftsString(words) + (last ? "*" : "")).databaseValue)
+                    return "issue.id IN (SELECT rowid FROM issue_search WHERE issue_search MATCH ?)"
+                })
+            conditions.append(condition)
             arguments += StatementArguments(values)
-        }
-        anyOf("issue.status", query.statuses)
-        anyOf("issue.level", query.levels)
-        anyOf("issue.first_release", query.firstReleases)
-        for (key, values) in [("release", query.releases), ("environment", query.environments)] where !values.isEmpty {
-            conditions.append(
-                "EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = ? AND issue_tag.value IN (\(values.map { _ in "?" }.joined(separator: ","))))")
-            arguments += [key]
-            arguments += StatementArguments(values)
-        }
-        for tag in query.tags {
-            conditions.append("EXISTS (SELECT 1 FROM issue_tag WHERE issue_tag.issue_id = issue.id AND issue_tag.key = ? AND issue_tag.value = ?)")
-            arguments += [tag.key, tag.value]
-        }
-        switch query.assigned {
-        case .me?:
-            conditions.append("issue.assignee_id = ?")
-            arguments += [request.userID]
-        case .nobody?:
-            conditions.append("issue.assignee_id IS NULL")
-        case .email(let email)?:
-            conditions.append("assignee.email = ?")
-            arguments += [email]
-        case nil:
-            break
-        }
-        for (column, date, comparison) in [
-            ("issue.first_seen", query.firstSeenAfter, ">="), ("issue.first_seen", query.firstSeenBefore, "<"),
-            ("issue.last_seen", query.lastSeenAfter, ">="), ("issue.last_seen", query.lastSeenBefore, "<"),
-        ] {
-            if let date {
-                conditions.append("\(column) \(comparison) ?")
-                arguments += [date.timeIntervalSince1970]
-            }
-        }
-        if !query.text.isEmpty {
-            // Each word or phrase is an FTS5 string (quotes doubled), all must match; prefix match on the last.
-            let match = query.text.map(AppDatabase.ftsString).joined(separator: " ") + "*"
-            conditions.append("issue.id IN (SELECT rowid FROM issue_search WHERE issue_search MATCH ?)")
-            arguments += [match]
         }
         let order: String
         switch request.sort {
@@ -77,9 +52,9 @@ public struct SQLiteIssues: IssueStore {
         let finalArguments = arguments
         do {
             return try await writer.read { db in try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(AppDatabase.issueInfo) }
-        } catch let error as DatabaseError where error.message?.contains("fts5") == true && !query.text.isEmpty {
+        } catch let error as DatabaseError where error.message?.contains("fts5") == true && !query.texts.isEmpty {
             // The text is quoted above, so this should not happen; if FTS5 still refuses it, the search is at fault.
-            throw DomainError(.invalidInput, "query: the search text \"\(query.text.joined(separator: " "))\" cannot be searched (\(error.message ?? "fts5"))")
+            throw DomainError(.invalidInput, "query: the search text \"\(query.texts.joined(separator: " "))\" cannot be searched (\(error.message ?? "fts5"))")
         }
     }
 
@@ -106,6 +81,22 @@ public struct SQLiteIssues: IssueStore {
     public func hashes(issueID: Int64) async throws -> [String] {
         try await writer.read { db in
             try String.fetchAll(db, sql: "SELECT hash FROM grouping_hash WHERE issue_id = ? ORDER BY hash", arguments: [issueID])
+        }
+    }
+
+    public func tagValues(projectIDs: [Int64], limit: Int) async throws -> [TagValueCount] {
+        guard !projectIDs.isEmpty else { return [] }
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT issue_tag.key, issue_tag.value, sum(issue_tag.times_seen) AS total FROM issue_tag
+                    JOIN issue ON issue.id = issue_tag.issue_id
+                    WHERE issue.project_id IN (\(databaseQuestionMarks(count: projectIDs.count)))
+                    GROUP BY issue_tag.key, issue_tag.value ORDER BY total DESC, issue_tag.key, issue_tag.value LIMIT ?
+                    """,
+                arguments: StatementArguments(projectIDs) + [limit]
+            ).map { TagValueCount(key: $0["key"], value: $0["value"], count: $0["total"]) }
         }
     }
 

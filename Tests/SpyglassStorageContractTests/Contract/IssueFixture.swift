@@ -54,7 +54,7 @@ struct IssueFixture: Sendable {
         user: String? = nil, tags: String = "{}", level: String = "error"
     ) -> String {
         #""platform":"python","level":"\#(level)","release":"\#(release)","environment":"\#(environment)","tags":\#(tags),"#
-            + (user.map { #""user":{"id":"\#($0)"},"# } ?? "")
+            + (user.map { #""user":{"id":"\#($0)","email":"\#($0.uppercased())@Example.com"},"# } ?? "")
             + #""exception":{"values":[{"type":"\#(type)","value":"\#(value)","stacktrace":{"frames":["#
             + #"{"function":"\#(function)","module":"\#(module)","filename":"\#(module).py","lineno":42,"in_app":true}]}}]}"#
     }

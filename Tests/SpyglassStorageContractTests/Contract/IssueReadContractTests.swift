@@ -17,7 +17,11 @@ struct IssueReadContractTests {
         "lastSeen:+4h", "undefined", "foo", "foo.bar", "TYPEERROR", "typeerror undefined", "conn", "Connection refused",
         "\"connection refused\"", "\"refused connection\"", "handle_request", "app.views", "views", "order_17", "type",
         "disk full", "nomatch", "type undefined", "undefined type", "...", "foo...", "is:unresolved undefined",
-        "level:error bad checksum",
+        "level:error bad checksum", "is:unresolved OR is:ignored", "!environment:staging", "release:1.*",
+        "release:[1.0.0, 2.0.0]", "!release:1.*", "user.email:u1@example.com", "user.email:*@example.com",
+        "user.id:u3", "user.id:u*", "has:user", "!has:user", "has:tenant", "(level:warning OR level:info) !release:1.0.0",
+        "level:error (undefined OR checksum)", "age:-24h", "firstSeen:+24h OR lastSeen:-4h", "timesSeen:>2",
+        "tenant:ac*", "tenant:GLO*", "!tenant:acme", "is:assigned", "is:unassigned level:error",
     ]
 
     /// Issue ids of the list `text` gives, from each backend, after checking both give the same issues.
@@ -68,6 +72,22 @@ struct IssueReadContractTests {
             #expect(try await Self.bothList(stores, "level:warning") == [issues.connection])
             #expect(
                 Set(try await Self.bothList(stores, "environment:staging")) == [issues.typeError, issues.connection])
+            // Sentry's syntax: OR, negation, wildcards, lists, has:, user fields.
+            let unresolved = Set(try await Self.bothList(stores, "is:unresolved"))
+            #expect(Set(try await Self.bothList(stores, "is:unresolved OR is:ignored")) == unresolved.union([issues.ignored]))
+            #expect(
+                Set(try await Self.bothList(stores, "!environment:staging"))
+                    == [issues.keyError, issues.regressed, issues.ignored, issues.backendIssue])
+            #expect(Set(try await Self.bothList(stores, "release:[1.0.0, 2.0.0]")) == [issues.typeError, issues.regressed, issues.backendIssue])
+            #expect(try await Self.bothList(stores, "!release:1.*") == [issues.backendIssue])
+            #expect(try await Self.bothList(stores, "user.email:U1@example.com") == [issues.typeError], "found by e-mail, counted by id")
+            #expect(Set(try await Self.bothList(stores, "user.email:*@example.com")) == [issues.typeError, issues.regressed])
+            #expect(try await Self.bothList(stores, "user.id:u3") == [issues.connection])
+            #expect(Set(try await Self.bothList(stores, "has:user")) == [issues.typeError, issues.connection, issues.regressed])
+            #expect(Set(try await Self.bothList(stores, "!has:user")) == [issues.keyError, issues.ignored, issues.backendIssue])
+            #expect(try await Self.bothList(stores, "tenant:GLO*") == [issues.typeError], "wildcards ignore case")
+            #expect(try await Self.bothList(stores, "level:error (undefined OR checksum)").sorted() == [issues.typeError, issues.regressed].sorted())
+            #expect(try await Self.bothList(stores, "is:assigned") == [issues.typeError])
             #expect(try await Self.bothList(stores, "", sort: .freq).first == issues.typeError)
             #expect(try await Self.bothList(stores, "", sort: .new).last == issues.typeError)
         }

@@ -28,6 +28,7 @@ public struct NotificationRenderer: Sendable {
         case .regression: "Regression"
         case .escalating: "Escalating"
         case .frequency, .userFrequency: "Frequent issue"
+        case .assigned: "Assigned to you"
         }
     }
 
@@ -43,7 +44,8 @@ public struct NotificationRenderer: Sendable {
             ("Issue", content.shortID), ("Project", content.projectSlug), ("Culprit", content.culprit.isEmpty ? "-" : content.culprit),
             ("Level", content.level), ("Release", content.release ?? "-"), ("Environment", content.environment ?? "-"),
             ("Events", String(content.count)), ("Users", String(content.userCount)),
-            ("First seen", Self.iso(content.firstSeen)), ("Rule", notification.ruleName),
+            ("First seen", Self.iso(content.firstSeen)),
+            notification.trigger == .assigned ? ("Assigned by", notification.ruleName) : ("Rule", notification.ruleName),
         ]
     }
 
@@ -54,8 +56,13 @@ public struct NotificationRenderer: Sendable {
         let headline = Self.headline(notification.trigger)
         var text = "\(headline) in \(content.projectSlug)\n\n\(content.title)\n\n"
         for (label, value) in facts { text += "\(label): \(value)\n" }
-        text += "\nOpen the issue: \(link)\n\nYou get this because of the alert rule \"\(notification.ruleName)\". "
-        text += "Change the project's alerts: \(settingsURL(content))\n"
+        text += "\nOpen the issue: \(link)\n\n"
+        if notification.trigger == .assigned {
+            text += "You get this because \(notification.ruleName) assigned the issue to you.\n"
+        } else {
+            text += "You get this because of the alert rule \"\(notification.ruleName)\". "
+            text += "Change the project's alerts: \(settingsURL(content))\n"
+        }
         var html = """
             <!doctype html><html><body style="font-family: -apple-system, 'Segoe UI', sans-serif; color: #1f2328">
             <p style="color: #6e7781; margin: 0">\(Self.escape(headline)) in \(Self.escape(content.projectSlug))</p>
@@ -68,8 +75,11 @@ public struct NotificationRenderer: Sendable {
         html += """
             </table>
             <p><a href="\(Self.escape(link))">Open \(Self.escape(content.shortID)) in Spyglass</a></p>
-            <p style="color: #6e7781; font-size: 12px">You get this because of the alert rule "\(Self.escape(notification.ruleName))".
-            <a href="\(Self.escape(settingsURL(content)))">Change the project's alerts</a>.</p>
+            <p style="color: #6e7781; font-size: 12px">\(
+                notification.trigger == .assigned
+                    ? "You get this because \(Self.escape(notification.ruleName)) assigned the issue to you."
+                    : "You get this because of the alert rule \"\(Self.escape(notification.ruleName))\". "
+                        + "<a href=\"\(Self.escape(settingsURL(content)))\">Change the project's alerts</a>.")</p>
             </body></html>
             """
         return MailMessage(

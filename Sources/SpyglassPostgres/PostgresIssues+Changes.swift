@@ -39,8 +39,17 @@ extension PostgresIssues {
                         status, change: change, issueID: id, projectID: projectID, now: now, on: connection)
                 }
                 if let assignee {
+                    // The row locked first: two nodes assigning at once tell the assignee once.
+                    let previous = try await connection.scalar(
+                        "SELECT assignee_id FROM issue WHERE id = \(id) FOR UPDATE", as: Int64.self, logger: logger)
                     try await connection.query(
                         "UPDATE issue SET assignee_id = \(assignee?.id) WHERE id = \(id)", logger: logger)
+                    // The new assignee is told, unless they assigned it to themselves.
+                    if let assignee, assignee.id != previous, assignee.id != change.actorID {
+                        try await enqueueAssignment(
+                            issueID: id, projectID: projectID, assigneeEmail: assignee.email, actorID: change.actorID, now: now,
+                            on: connection)
+                    }
                     try await PostgresIssueRows.addActivity(
                         id, kind: assignee == nil ? .unassigned : .assigned, userID: change.actorID,
                         data: ["assigneeEmail": assignee.map { .string($0.email) } ?? .null], at: now, on: connection,
@@ -48,6 +57,42 @@ extension PostgresIssues {
                 }
             }
         }
+    }
+
+    /// Tells a new assignee by e-mail through the outbox, as SQLite's `AlertRows.enqueueAssignment` does.
+    private func enqueueAssignment(
+        issueID: Int64, projectID: Int64, assigneeEmail: String, actorID: Int64?, now: Date, on connection: PostgresConnection
+    ) async throws {
+        let logger = database.logger
+        guard
+            let row = try await connection.row(
+                """
+                SELECT p.slug, p.name AS project_name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen,
+                    i.user_count, i.first_seen, i.last_seen, i.last_release,
+                    (SELECT e.event_id FROM event e WHERE e.id = i.last_event_id) AS event_id,
+                    (SELECT u.email FROM "user" u WHERE u.id = \(actorID)) AS actor
+                FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = \(issueID)
+                """, logger: logger)
+        else { return }
+        let slug: String = try row.decode("slug")
+        let content = NotificationContent(
+            projectID: projectID, projectSlug: slug, projectName: try row.decode("project_name"), issueID: issueID,
+            shortID: "\(slug.uppercased())-\(try row.decode("short_id", as: Int64.self))", title: try row.decode("title"),
+            culprit: try row.decode("culprit"), level: try row.decode("level"), status: try row.decode("status"),
+            count: Int(try row.decode("times_seen", as: Int64.self)), userCount: Int(try row.decode("user_count", as: Int64.self)),
+            firstSeen: Date(timeIntervalSince1970: try row.decode("first_seen")),
+            lastSeen: Date(timeIntervalSince1970: try row.decode("last_seen")),
+            eventID: try row.decode("event_id", as: String?.self) ?? "", release: try row.decode("last_release"), environment: nil)
+        let action = AlertAction.email(.addresses([assigneeEmail]))
+        let time = now.timeIntervalSince1970
+        try await connection.execute(
+            """
+            INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
+                created_at, next_attempt)
+            VALUES (\(projectID), NULL, \(try row.decode("actor", as: String?.self) ?? "Spyglass"), \(issueID),
+                \(AlertTrigger.assigned.rawValue), \(action.channel), \(assigneeEmail), \(JSONWriter.string(.object(action.json))),
+                \(JSONWriter.string(content.json)), \(time), \(time))
+            """, logger: logger)
     }
 
     private func setStatus(

@@ -84,6 +84,53 @@ enum AlertRows {
     }
 
     /// One outbox row per action, with the issue as it is now.
+    /// A notification's content from a row of the issue joined with its project (slug, project_name, short_id, title,
+    /// culprit, level, status, times_seen, user_count, first_seen, last_seen).
+    static func content(
+        _ row: Row, projectID: Int64, issueID: Int64, eventID: String, release: String?, environment: String?
+    ) -> NotificationContent {
+        let slug: String = row["slug"]
+        return NotificationContent(
+            projectID: projectID, projectSlug: slug, projectName: row["project_name"], issueID: issueID,
+            shortID: "\(slug.uppercased())-\(row["short_id"] as Int64)", title: row["title"], culprit: row["culprit"],
+            level: row["level"], status: row["status"], count: row["times_seen"], userCount: row["user_count"],
+            firstSeen: Date(timeIntervalSince1970: row["first_seen"]), lastSeen: Date(timeIntervalSince1970: row["last_seen"]),
+            eventID: eventID, release: release, environment: environment)
+    }
+
+    /// Tells a new assignee by e-mail, through the outbox (delivered once, as alerts are): the issue as it is now,
+    /// and who assigned it (`ruleName` of the row).
+    static func enqueueAssignment(
+        issueID: Int64, projectID: Int64, assigneeEmail: String, actorID: Int64?, now: Date, in db: Database
+    ) throws {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT p.slug, p.name AS project_name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen,
+                        i.user_count, i.first_seen, i.last_seen, i.last_release,
+                        (SELECT e.event_id FROM event e WHERE e.id = i.last_event_id) AS event_id,
+                        (SELECT u.email FROM user u WHERE u.id = ?) AS actor
+                    FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = ?
+                    """,
+                arguments: [actorID, issueID])
+        else { return }
+        let content = Self.content(
+            row, projectID: projectID, issueID: issueID, eventID: row["event_id"] ?? "", release: row["last_release"], environment: nil)
+        let action = AlertAction.email(.addresses([assigneeEmail]))
+        try db.execute(
+            sql: """
+                INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
+                    created_at, next_attempt)
+                VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                projectID, (row["actor"] as String?) ?? "Spyglass", issueID, AlertTrigger.assigned.rawValue, action.channel, assigneeEmail,
+                JSONWriter.string(.object(action.json)), JSONWriter.string(content.json), now.timeIntervalSince1970,
+                now.timeIntervalSince1970,
+            ])
+    }
+
     static func enqueue(
         _ rule: AlertRule, trigger: AlertTrigger, event: NormalizedEvent, issueID: Int64, projectID: Int64, in db: Database
     ) throws {
@@ -97,13 +144,8 @@ enum AlertRows {
                         """),
                 arguments: [issueID])
         else { return }
-        let slug: String = row["slug"]
-        let content = NotificationContent(
-            projectID: projectID, projectSlug: slug, projectName: row["project_name"], issueID: issueID,
-            shortID: "\(slug.uppercased())-\(row["short_id"] as Int64)", title: row["title"], culprit: row["culprit"],
-            level: row["level"], status: row["status"], count: row["times_seen"], userCount: row["user_count"],
-            firstSeen: Date(timeIntervalSince1970: row["first_seen"]), lastSeen: Date(timeIntervalSince1970: row["last_seen"]), eventID: event.eventID, release: event.release,
-            environment: event.environment)
+        let content = Self.content(
+            row, projectID: projectID, issueID: issueID, eventID: event.eventID, release: event.release, environment: event.environment)
         let contentText = JSONWriter.string(content.json)
         let now = event.received.timeIntervalSince1970
         for var action in rule.actions {

@@ -21,6 +21,9 @@ extension WebController {
         var firstSeen: String
         var firstSeenISO: String
         var sparkline: String
+        /// Who the issue is assigned to (their e-mail), and whether that is the reader.
+        var assignee: String?
+        var assignedToMe: Bool
     }
 
     struct Choice {
@@ -66,13 +69,14 @@ extension WebController {
         var everywhere: Bool
     }
 
-    func issueRow(_ issue: IssueInfo, hours: [Int], now: Date) -> IssueRow {
+    func issueRow(_ issue: IssueInfo, hours: [Int], now: Date, userID: Int64? = nil) -> IssueRow {
         IssueRow(
             id: issue.id, url: issueURL(issue.id), shortID: issue.shortIDText, title: issue.title, culprit: issue.culprit,
             level: issue.level.rawValue, badges: Self.badges(issue), events: Formatting.count(issue.timesSeen),
             users: Formatting.count(issue.userCount), lastSeen: Formatting.ago(issue.lastSeen, now: now),
             lastSeenISO: Formatting.iso(issue.lastSeen), firstSeen: Formatting.age(issue.firstSeen, now: now),
-            firstSeenISO: Formatting.iso(issue.firstSeen), sparkline: Formatting.sparkline(hours))
+            firstSeenISO: Formatting.iso(issue.firstSeen), sparkline: Formatting.sparkline(hours),
+            assignee: issue.assignee?.email, assignedToMe: issue.assignee?.id == userID)
     }
 
     static func badges(_ issue: IssueInfo) -> [String] {
@@ -128,7 +132,7 @@ extension WebController {
             hasNext = issues.count > Self.pageSize
             issues = Array(issues.prefix(Self.pageSize))
             let hours = try await hourly(issues.map(\.id), hours: 24, now: now)
-            rows = issues.map { issueRow($0, hours: hours[$0.id] ?? [], now: now) }
+            rows = issues.map { issueRow($0, hours: hours[$0.id] ?? [], now: now, userID: session.user.id) }
         } catch let failure as DomainError {
             error = failure.message
             status = .badRequest

@@ -438,3 +438,37 @@ def test_a_webhook_without_a_secret_is_delivered_unsigned(tmp_path, start_server
     path, headers, body = receiver.requests[0]
     assert path == "/plain" and "X-Spyglass-Signature" not in headers and headers["X-Spyglass-Delivery"]
     assert json.loads(body)["rule"]["name"] == "Unsigned"
+
+
+def test_assigning_an_issue_mails_the_assignee_once(tmp_path, start_server, smtp):
+    """The assignee is told through the outbox: once per assignment to them, never for assigning oneself."""
+    server, api = start(start_server, tmp_path / "data", **smtp.env)
+    only_webhook_rules(api)  # no alert rule: every mail here is an assignment's
+    run_cli("user", "create", "--email", "dev@example.com", "--password", "correct-horse-9", data_dir=tmp_path / "data")
+    run_cli("project", "add-member", "default", "dev@example.com", data_dir=tmp_path / "data")
+    send_error()
+    wait_until(lambda: api.issues(), what="the issue")
+    issue = api.issues()[0]
+
+    for _ in range(2):  # the second time changes nothing: no second mail
+        assert api.put(f"issues/{issue['id']}/", {"assignedTo": "dev@example.com"}).status_code == 200
+    wait_until(lambda: smtp.messages, what="the assignment mail")
+    recipients, mail = smtp.messages[0]
+    assert recipients == ["dev@example.com"]
+    assert mail["Subject"] == "[Spyglass] Assigned to you in default: CheckoutError: payment declined"
+    text = mail.get_body(("plain",)).get_content()
+    assert f"{ADMIN} assigned the issue to you" in text and f"{BASE}/organizations/spyglass/issues/{issue['id']}/" in text
+    # Assigning oneself tells nobody.
+    assert api.put(f"issues/{issue['id']}/", {"assignedTo": ADMIN}).status_code == 200
+    time.sleep(2)
+    assert len(smtp.messages) == 1
+    history = api.get(f"issues/{issue['id']}/deliveries/").json()
+    assert [(d["trigger"], d["target"], d["status"]) for d in history] == [("assigned", "dev@example.com", "delivered")]
+
+    # The stream shows who each issue is assigned to.
+    assert api.put(f"issues/{issue['id']}/", {"assignedTo": "dev@example.com"}).status_code == 200
+    wait_until(lambda: len(smtp.messages) == 2, what="the mail of the second assignment to dev")
+    from test_hostile_input import session_for
+    page = session_for(server, email="dev@example.com", password="correct-horse-9").get(
+        f"{server.url}/organizations/spyglass/issues/?query=assigned:me", timeout=10).text
+    assert 'title="assigned to dev@example.com">→ me</span>' in page and issue["shortId"] in page

@@ -57,6 +57,8 @@ public enum AlertTrigger: String, Sendable, Hashable, CaseIterable {
     case escalating
     case frequency
     case userFrequency = "user_frequency"
+    /// Someone assigned the issue to the recipient (no rule: the assignee is told).
+    case assigned
 }
 
 /// The window of a frequency condition.

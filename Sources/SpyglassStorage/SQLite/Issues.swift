@@ -155,7 +155,13 @@ public struct SQLiteIssues: IssueStore {
                     try AppDatabase.setStatus(status, change: change, issueID: id, projectID: projectID, now: now, in: db)
                 }
                 if let assignee {
+                    let previous = try Int64.fetchOne(db, sql: "SELECT assignee_id FROM issue WHERE id = ?", arguments: [id])
                     try db.execute(sql: "UPDATE issue SET assignee_id = ? WHERE id = ?", arguments: [assignee?.id, id])
+                    // The new assignee is told, unless they assigned it to themselves.
+                    if let assignee, assignee.id != previous, assignee.id != change.actorID {
+                        try AlertRows.enqueueAssignment(
+                            issueID: id, projectID: projectID, assigneeEmail: assignee.email, actorID: change.actorID, now: now, in: db)
+                    }
                     try LifecycleRows.addActivity(
                         id, kind: assignee == nil ? .unassigned : .assigned, userID: change.actorID,
                         data: ["assigneeEmail": assignee.map { .string($0.email) } ?? .null], at: now, in: db)

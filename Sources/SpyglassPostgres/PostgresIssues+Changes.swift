@@ -211,7 +211,7 @@ extension PostgresIssues {
         }
     }
 
-    public func mergeIssues(ids: [Int64]) async throws -> (parent: Int64, children: [Int64]) {
+    public func mergeIssues(ids: [Int64], actorID: Int64?) async throws -> (parent: Int64, children: [Int64]) {
         let logger = database.logger
         return try await database.withTransaction { connection in
             let rows = try await connection.rows(
@@ -228,7 +228,8 @@ extension PostgresIssues {
                 "UPDATE event SET issue_id = \(parent) WHERE issue_id = ANY(\(children))", logger: logger)
             try await connection.query(
                 """
-                INSERT INTO issue_user (issue_id, user_key) SELECT \(parent), user_key FROM issue_user WHERE issue_id = ANY(\(children))
+                INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address)
+                SELECT \(parent), user_key, user_id, email, username, ip_address FROM issue_user WHERE issue_id = ANY(\(children))
                 ON CONFLICT DO NOTHING
                 """, logger: logger)
             // Grouped first: one upsert may not touch a row twice, as two children with the same tag value would.
@@ -256,12 +257,17 @@ extension PostgresIssues {
                     user_count = (SELECT count(*) FROM issue_user WHERE issue_id = \(parent))
                 WHERE id = \(parent)
                 """, logger: logger)
+            let shortIDs = try await connection.column(
+                """
+                SELECT upper(project.slug) || '-' || issue.short_id FROM issue JOIN project ON project.id = issue.project_id
+                WHERE issue.id = ANY(\(children)) ORDER BY issue.short_id
+                """, as: String.self, logger: logger)
             try await connection.query("DELETE FROM issue WHERE id = ANY(\(children))", logger: logger)
             try await Self.refreshProtectedEvents(parent, on: connection, logger: logger)
             try await PostgresIssueRows.addActivity(
-                parent, kind: .merge, data: ["children": .array(children.map { .string(String($0)) })], at: .now,
-                on: connection,
-                logger: logger)
+                parent, kind: .merge, userID: actorID,
+                data: ["children": .array(children.map { .string(String($0)) }), "shortIds": .array(shortIDs.map(JSONValue.string))],
+                at: .now, on: connection, logger: logger)
             return (parent, children)
         }
     }

@@ -117,7 +117,12 @@ extension PostgresIssues {
             """, logger: logger)
         if sign > 0, let user = event.userKey {
             try await connection.query(
-                "INSERT INTO issue_user (issue_id, user_key) VALUES (\(issueID), \(user)) ON CONFLICT DO NOTHING",
+                """
+                INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address)
+                VALUES (\(issueID), \(user), \(event.user?.id)::text, \(event.user?.email)::text, \(event.user?.username)::text,
+                    \(event.user?.ipAddress)::text)
+                ON CONFLICT DO NOTHING
+                """,
                 logger: logger)
         }
         for tag in event.tags {

@@ -224,29 +224,75 @@ extension WebController {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    static func statusLabel(_ issue: IssueInfo) -> String {
+    /// The status with its condition: "Ignored until 100 more events, 37 to go", "Resolved in the next release
+    /// after app@1.1.0".
+    static func statusLabel(_ issue: IssueInfo, now: Date = .now) -> String {
         switch (issue.status, issue.resolution) {
-        case (.resolved, .inNextRelease?): "Resolved in the next release"
-        case (.resolved, .inRelease(let version)?): "Resolved in \(version)"
-        case (.resolved, _): "Resolved"
-        case (.ignored, _): "Ignored"
-        case (.unresolved, _): "Unresolved"
+        case (.resolved, .inNextRelease(let current)?):
+            return "Resolved in the next release" + (current.map { " after \($0)" } ?? "")
+        case (.resolved, .inRelease(let version)?): return "Resolved in \(version)"
+        case (.resolved, _): return "Resolved"
+        case (.unresolved, _): return "Unresolved"
+        case (.ignored, _):
+            guard let state = issue.ignore else { return "Ignored" }
+            var label = "Ignored " + ignoreCondition(state.condition)
+            switch state.condition {
+            case .untilCount(let count):
+                label += ", \(Formatting.count(max(0, count - max(0, issue.timesSeen - state.timesSeenAtIgnore)))) to go"
+            case .untilUserCount(let count):
+                label += ", \(Formatting.count(max(0, count - max(0, issue.userCount - state.usersAtIgnore)))) to go"
+            default: break
+            }
+            return label
+        }
+    }
+
+    /// "until 100 more events", "until 10 more users", "until 2026-12-05 10:00 UTC", "until it escalates", "forever".
+    static func ignoreCondition(_ condition: IgnoreCondition) -> String {
+        switch condition {
+        case .forever: "forever"
+        case .untilCount(let count): "until \(Formatting.count(count)) more \(count == 1 ? "event" : "events")"
+        case .untilUserCount(let count): "until \(Formatting.count(count)) more \(count == 1 ? "user" : "users")"
+        case .untilDate(let date): "until \(Formatting.timestamp(date))"
+        case .untilEscalating: "until it escalates"
+        }
+    }
+
+    /// The condition a `setIgnored` activity stored (the issue's ignore state as JSON: `condition`, `value`).
+    static func ignoreCondition(_ data: JSONValue) -> IgnoreCondition? {
+        let value = data["value"]
+        switch data["condition"]?.stringValue {
+        case "forever": return .forever
+        case "count": return value?.int64Value.flatMap { Int(exactly: $0) }.map(IgnoreCondition.untilCount)
+        case "users": return value?.int64Value.flatMap { Int(exactly: $0) }.map(IgnoreCondition.untilUserCount)
+        case "until":
+            return value?.doubleValue.flatMap { (0...253_402_300_799).contains($0) ? IgnoreCondition.untilDate(Date(timeIntervalSince1970: $0)) : nil }
+        case "escalating": return .untilEscalating
+        default: return nil
         }
     }
 
     static func describe(_ activity: ActivityInfo) -> String {
         switch activity.kind {
-        case .firstSeen: "first saw this issue"
-        case .setRegression: "marked it as a regression" + (activity.data["version"]?.stringValue.map { " in \($0)" } ?? "")
-        case .setResolved: "resolved it"
-        case .setIgnored: "ignored it"
-        case .setUnresolved: "unresolved it"
-        case .setEscalating: "marked it as escalating"
-        case .assigned: "assigned it" + (activity.data["assigneeEmail"]?.stringValue.map { " to \($0)" } ?? "")
-        case .unassigned: "unassigned it"
-        case .merge: "merged issues into it"
-        case .note: "commented"
-        case .autoResolved: "resolved it after a period of inactivity"
+        case .firstSeen: return "first saw this issue"
+        case .setRegression: return "marked it as a regression" + (activity.data["version"]?.stringValue.map { " in \($0)" } ?? "")
+        case .setResolved:
+            let version = activity.data["version"]?.stringValue
+            switch activity.data["how"]?.stringValue {
+            case "in_next_release": return "resolved it in the next release" + (version.map { " after \($0)" } ?? "")
+            case "in_release": return "resolved it in " + (version ?? "a release")
+            default: return "resolved it"
+            }
+        case .setIgnored: return "ignored it " + (ignoreCondition(activity.data).map(ignoreCondition) ?? "forever")
+        case .setUnresolved: return "unresolved it"
+        case .setEscalating: return "marked it as escalating"
+        case .assigned: return "assigned it" + (activity.data["assigneeEmail"]?.stringValue.map { " to \($0)" } ?? "")
+        case .unassigned: return "unassigned it"
+        case .merge:
+            let merged = (activity.data["shortIds"]?.arrayValue ?? []).compactMap(\.stringValue)
+            return merged.isEmpty ? "merged issues into this issue" : "merged \(merged.joined(separator: ", ")) into this issue"
+        case .note: return "commented"
+        case .autoResolved: return "resolved it after a period of inactivity"
         }
     }
 

@@ -214,7 +214,7 @@ extension WebController {
             guard ids.count >= 2 else {
                 throw PageError(status: .badRequest, heading: "Cannot merge", text: "Select at least two issues of one project to merge.")
             }
-            _ = try await storage.issues.mergeIssues(ids: ids)
+            _ = try await storage.issues.mergeIssues(ids: ids, actorID: session.user.id)
         default:
             throw PageError(status: .badRequest, heading: "Unknown action", text: "action: expected resolve, ignore or merge.")
         }

@@ -11,7 +11,7 @@ import requests
 import sentry_sdk
 
 from test_issues_api import API
-from test_web_ui import PASSWORD, browser, login, screenshot, server, wait_until  # noqa: F401 (fixtures)
+from test_web_ui import PASSWORD, browser, screenshot, server, sign_in, wait_until  # noqa: F401 (fixtures)
 
 # Search is a query on the stores: both backends.
 pytestmark = pytest.mark.backends
@@ -72,9 +72,7 @@ def test_sentry_search_syntax_finds_the_right_issues_and_bad_queries_say_why(bro
 
     api, issues = traffic
     driver = browser
-    driver.get(server.url + "/login")
-    login(driver, server)
-    wait_until(lambda: "/organizations/" in driver.current_url, what="the stream after logging in")
+    sign_in(driver, server)
     checkout, disk, key = "ZeroDivisionError: division by zero", "disk almost full", "KeyError: 'order_17'"
 
     assert search(driver, server, "is:unresolved OR is:ignored") == sorted([checkout, disk, key])
@@ -115,9 +113,7 @@ def test_tag_values_on_the_issue_page_filter_the_stream(browser, server, traffic
 
     _, issues = traffic
     driver = browser
-    driver.get(server.url + "/login")
-    login(driver, server)
-    wait_until(lambda: "/organizations/" in driver.current_url, what="the stream after logging in")
+    sign_in(driver, server)
     driver.get(f"{server.url}/organizations/spyglass/issues/{issues['ZeroDivisionError']['id']}/")
     links = {link.text: link.get_attribute("href") for link in driver.find_elements(By.CSS_SELECTOR, ".tag-value a")}
     for value, term in [("us", "region:us"), ("shop@1.0.0", "release:shop@1.0.0"), ("production", "environment:production"),
@@ -139,9 +135,7 @@ def test_saved_searches_are_per_user_and_a_pinned_one_opens_the_stream(browser, 
     from selenium.webdriver.common.by import By
 
     driver = browser
-    driver.get(server.url + "/login")
-    login(driver, server)
-    wait_until(lambda: "/organizations/" in driver.current_url, what="the stream after logging in")
+    sign_in(driver, server)
     project = "1"
     driver.get(f"{server.url}/organizations/spyglass/issues/?project={project}&query={quote('release:shop@1.1.*')}")
     form = driver.find_element(By.CSS_SELECTOR, "form.save-search")
@@ -179,9 +173,7 @@ def test_the_query_box_suggests_keys_and_values(browser, server, traffic):
     from selenium.webdriver.common.by import By
 
     driver = browser
-    driver.get(server.url + "/login")
-    login(driver, server)
-    wait_until(lambda: "/organizations/" in driver.current_url, what="the stream after logging in")
+    sign_in(driver, server)
     box = driver.find_element(By.ID, "search")
 
     def offered(text):

@@ -86,6 +86,13 @@ def login(driver, server, email="admin@example.com", password=PASSWORD):
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
 
 
+def sign_in(driver, server, email="admin@example.com", password=PASSWORD):
+    """Logs in through the form and waits for the stream it leads to."""
+    driver.get(server.url + "/login")
+    login(driver, server, email=email, password=password)
+    wait_until(lambda: "/organizations/" in driver.current_url, what="the stream after logging in")
+
+
 def checkout(cart):
     total = sum(cart.values())
     raise ValueError(f"payment declined for {total} items")

@@ -183,12 +183,20 @@ public protocol IssueStore: Sendable {
 
     func updateIssues(ids: [Int64], change: IssueChange, now: Date) async throws
     func deleteIssue(id: Int64) async throws
-    /// Merges issues into the one with the most events; returns (parent, children).
-    func mergeIssues(ids: [Int64]) async throws -> (parent: Int64, children: [Int64])
+    /// Merges issues into the one with the most events; returns (parent, children). The parent's activity names
+    /// who merged (`actorID`, nil: Spyglass) and the short ids of the issues merged into it.
+    func mergeIssues(ids: [Int64], actorID: Int64?) async throws -> (parent: Int64, children: [Int64])
     /// Moves a hash, and the events that came by it, into a new issue; returns its id.
     func unmerge(issueID: Int64, hash: String) async throws -> Int64
 
     /// The issue's activity, oldest first.
     func activities(issueID: Int64) async throws -> [ActivityInfo]
     func addComment(issueID: Int64, userID: Int64, text: String, now: Date) async throws -> ActivityInfo
+}
+
+extension IssueStore {
+    /// Merges issues, by nobody in particular (tests, tools).
+    public func mergeIssues(ids: [Int64]) async throws -> (parent: Int64, children: [Int64]) {
+        try await mergeIssues(ids: ids, actorID: nil)
+    }
 }

@@ -115,7 +115,7 @@ extension APIController {
             guard !ids.isEmpty else { return APIJSON.response(.object([:])) }
         }
         if merge {
-            let (parent, children) = try await storage.issues.mergeIssues(ids: ids)
+            let (parent, children) = try await storage.issues.mergeIssues(ids: ids, actorID: user(context).id)
             return APIJSON.response(["merge": ["parent": .string(String(parent)), "children": .array(children.map { .string(String($0)) })]])
         }
         let change = try issueChange(body, context: context)

@@ -95,7 +95,10 @@ extension AppDatabase {
                 """,
             arguments: [sign, sign, timestamp, sign, timestamp, issueID])
         if sign > 0, let user = event.userKey {
-            try db.execute(sql: "INSERT OR IGNORE INTO issue_user (issue_id, user_key) VALUES (?, ?)", arguments: [issueID, user])
+            let identity = event.user
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO issue_user (issue_id, user_key, user_id, email, username, ip_address) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [issueID, user, identity?.id, identity?.email, identity?.username, identity?.ipAddress])
         }
         for tag in event.tags {
             try db.execute(

@@ -188,7 +188,7 @@ public struct SQLiteIssues: IssueStore {
         }
     }
 
-    public func mergeIssues(ids: [Int64]) async throws -> (parent: Int64, children: [Int64]) {
+    public func mergeIssues(ids: [Int64], actorID: Int64?) async throws -> (parent: Int64, children: [Int64]) {
         try await writer.write { db in
             let rows = try Row.fetchAll(
                 db,
@@ -205,7 +205,10 @@ public struct SQLiteIssues: IssueStore {
             try db.execute(sql: "UPDATE grouping_hash SET issue_id = ? WHERE issue_id IN (\(list))", arguments: [parent] + childArgs)
             try db.execute(sql: "UPDATE event SET issue_id = ? WHERE issue_id IN (\(list))", arguments: [parent] + childArgs)
             try db.execute(
-                sql: "INSERT OR IGNORE INTO issue_user (issue_id, user_key) SELECT ?, user_key FROM issue_user WHERE issue_id IN (\(list))",
+                sql: """
+                    INSERT OR IGNORE INTO issue_user (issue_id, user_key, user_id, email, username, ip_address)
+                    SELECT ?, user_key, user_id, email, username, ip_address FROM issue_user WHERE issue_id IN (\(list))
+                    """,
                 arguments: [parent] + childArgs)
             try db.execute(
                 sql: """
@@ -231,10 +234,19 @@ public struct SQLiteIssues: IssueStore {
                     WHERE id = ?
                     """,
                 arguments: childArgs + childArgs + childArgs + [parent, parent])
+            let shortIDs = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT upper(project.slug) || '-' || issue.short_id FROM issue JOIN project ON project.id = issue.project_id
+                    WHERE issue.id IN (\(list)) ORDER BY issue.short_id
+                    """,
+                arguments: childArgs)
             try db.execute(sql: "DELETE FROM issue WHERE id IN (\(list))", arguments: childArgs)
             try AppDatabase.refreshProtectedEvents(parent, in: db)
             try LifecycleRows.addActivity(
-                parent, kind: .merge, data: ["children": .array(children.map { .string(String($0)) })], at: .now, in: db)
+                parent, kind: .merge, userID: actorID,
+                data: ["children": .array(children.map { .string(String($0)) }), "shortIds": .array(shortIDs.map(JSONValue.string))],
+                at: .now, in: db)
             return (parent, children)
         }
     }

@@ -1,0 +1,91 @@
+"""Triage decisions are visible and say what they mean, in headless Chromium against real sentry-sdk events: the
+status badge and the activity state the condition ("ignored until 100 more events, 97 to go", "resolved in the
+next release after shop@1.1.0") and who decided; a merge names the issues merged and who merged them."""
+
+import time
+
+import pytest
+import sentry_sdk
+
+from test_issues_api import API
+from test_web_ui import browser, screenshot, server, sign_in, wait_until  # noqa: F401 (fixtures)
+
+# Status, activity and merges live in storage: both backends.
+pytestmark = pytest.mark.backends
+
+
+def send(kind, times=1):
+    error_type = type(f"{kind}Error", (Exception,), {})
+    for _ in range(times):
+        try:
+            raise error_type(f"{kind.lower()} failed")
+        except Exception as error:
+            sentry_sdk.capture_exception(error)
+    sentry_sdk.flush()
+
+
+@pytest.fixture
+def issues(server, tmp_path):
+    sentry_sdk.init(dsn=server.dsn, release="shop@1.1.0", environment="production")
+    for kind in ("Checkout", "Payment", "Refund"):
+        send(kind)
+    api = API(server, tmp_path / "data")
+    deadline = time.monotonic() + 15
+    while len(api.issues("")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return api, {issue["metadata"]["type"]: issue for issue in api.issues("")}
+
+
+def status_and_activity(driver):
+    from selenium.webdriver.common.by import By
+
+    status = driver.find_element(By.ID, "status").text
+    activity = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "ol.timeline li")]
+    return status, activity
+
+
+def test_the_badge_and_the_activity_state_each_decisions_condition_and_who_made_it(browser, server, issues):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    api, by_type = issues
+    driver = browser
+    sign_in(driver, server)
+    checkout = by_type["CheckoutError"]
+    page = f"{server.url}/organizations/spyglass/issues/{checkout['id']}/"
+
+    driver.get(page)
+    Select(driver.find_element(By.NAME, "ignore")).select_by_value("count:100")
+    driver.find_element(By.CSS_SELECTOR, "button[name=action][value=ignore]").click()
+    wait_until(lambda: "Ignored until" in driver.find_element(By.ID, "status").text, what="the ignored badge")
+    status, activity = status_and_activity(driver)
+    assert status == "Ignored until 100 more events, 100 to go"
+    assert activity[0].startswith("admin@example.com ignored it until 100 more events")
+    send("Checkout", times=3)
+    wait_until(lambda: api.get(f"issues/{checkout['id']}/").json()["count"] == "4", what="three more events")
+    driver.get(page)
+    assert status_and_activity(driver)[0] == "Ignored until 100 more events, 97 to go"
+    screenshot(driver, "triage-ignored.png")
+
+    driver.find_element(By.CSS_SELECTOR, "button[name=action][value=unresolve]").click()
+    wait_until(lambda: driver.find_element(By.ID, "status").text == "Unresolved", what="unresolved")
+    driver.find_element(By.CSS_SELECTOR, "button[name=action][value=resolve_next_release]").click()
+    wait_until(lambda: driver.find_element(By.ID, "status").text.startswith("Resolved"), what="resolved")
+    status, activity = status_and_activity(driver)
+    assert status == "Resolved in the next release after shop@1.1.0"
+    assert activity[0].startswith("admin@example.com resolved it in the next release after shop@1.1.0")
+    assert any(line.startswith("admin@example.com unresolved it") for line in activity)
+
+    # Merging in the stream: the parent's activity names what was merged, and who merged it.
+    payment, refund = by_type["PaymentError"], by_type["RefundError"]
+    driver.get(f"{server.url}/organizations/spyglass/issues/?query=is:unresolved")
+    for issue in (payment, refund):
+        driver.find_element(By.CSS_SELECTOR, f"input[name=id][value='{issue['id']}']").click()
+    driver.find_element(By.CSS_SELECTOR, "#stream button[name=action][value=merge]").click()
+    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "table.stream tr.issue")) == 1, what="one issue left")
+    parent = api.issues("is:unresolved")[0]
+    child = refund if parent["id"] == payment["id"] else payment
+    driver.get(f"{server.url}/organizations/spyglass/issues/{parent['id']}/")
+    _, activity = status_and_activity(driver)
+    assert activity[0].startswith(f"admin@example.com merged {child['shortId']} into this issue"), activity
+    screenshot(driver, "triage-merged.png")

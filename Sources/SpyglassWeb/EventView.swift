@@ -67,7 +67,12 @@ struct EventView {
     var timestampISO: String
     var message: String?
     var exceptions: [Exception]
+    /// The last ten breadcrumbs; the ones before them fold away ("Show all").
     var breadcrumbs: [Crumb]
+    var olderBreadcrumbs: [Crumb]
+    var hasOlderBreadcrumbs: Bool
+    var breadcrumbCount: Int
+    var olderBreadcrumbCount: Int
     var hasBreadcrumbs: Bool
     var request: RequestInfo?
     var sections: [Section]
@@ -109,14 +114,19 @@ struct EventView {
         self.exceptions = exceptions
 
         let crumbs = payload["breadcrumbs"]?["values"]?.arrayValue ?? payload["breadcrumbs"]?.arrayValue ?? []
-        breadcrumbs = crumbs.map { crumb in
+        let allCrumbs = crumbs.map { crumb in
             let time = Timestamp.parse(crumb["timestamp"]).map(Formatting.clock) ?? ""
             let data = crumb["data"].flatMap { $0.objectValue?.isEmpty == false ? JSONWriter.string($0) : nil } ?? ""
             return Crumb(
                 time: time, category: Formatting.text(crumb["category"]), level: Self.level(crumb["level"]?.stringValue),
                 message: Formatting.text(crumb["message"]), data: data)
         }
-        hasBreadcrumbs = !breadcrumbs.isEmpty
+        breadcrumbs = Array(allCrumbs.suffix(10))
+        olderBreadcrumbs = Array(allCrumbs.dropLast(10))
+        hasOlderBreadcrumbs = !olderBreadcrumbs.isEmpty
+        breadcrumbCount = allCrumbs.count
+        olderBreadcrumbCount = olderBreadcrumbs.count
+        hasBreadcrumbs = !allCrumbs.isEmpty
 
         if let request = payload["request"], request.objectValue != nil {
             var rows: [Row] = []

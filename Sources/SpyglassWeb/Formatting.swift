@@ -103,6 +103,11 @@ enum Formatting {
     }
 
     /// Thousands separated: 12 345.
+    /// "1 event", "2 events", "12 345 events": a count with its noun, singular for one.
+    static func counted(_ value: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(count(value)) \(value == 1 ? noun : plural ?? noun + "s")"
+    }
+
     static func count(_ value: Int) -> String {
         let digits = String(value)
         guard digits.count > 4 else { return digits }

@@ -68,7 +68,8 @@ extension WebController {
         var firstRelease: String?
         /// The first release's page, and how many commits came with it (nil without any).
         var firstReleaseURL: String?
-        var firstReleaseCommits: Int?
+        /// "3 commits" that came with the first release, when it has any.
+        var firstReleaseCommits: String?
         var lastRelease: String?
         var hours: [Formatting.Bar]
         var days: [Formatting.Bar]
@@ -165,11 +166,11 @@ extension WebController {
                 state: delivery.status, channel: delivery.channel, rule: delivery.ruleName,
                 when: Formatting.ago(delivery.delivered ?? delivery.created, now: now), lastError: delivery.lastError)
         }
-        var firstReleaseCommits: Int?
+        var firstReleaseCommits: String?
         if let version = issue.firstRelease, let release = try await storage.releases.release(projectID: issue.project.id, version: version),
             release.commitCount > 0
         {
-            firstReleaseCommits = release.commitCount
+            firstReleaseCommits = release.commitCount > 0 ? Formatting.counted(release.commitCount, "commit") : nil
         }
         let feedback = try await storage.events.userFeedback(projectID: issue.project.id, issueID: issue.id, limit: 20, offset: 0)
             .prefix(20).map { report in

@@ -28,7 +28,8 @@ extension WebController {
 
     struct HealthRow {
         var environment: String
-        var sessions: Int
+        /// "1 session", "12 sessions".
+        var sessions: String
         var crashed: Int
         var crashFree: String
     }
@@ -74,7 +75,8 @@ extension WebController {
         var date: String?
         var repository: String?
         var files: [ReleaseCommit.ChangedFile]
-        var fileCount: Int
+        /// "1 file", "3 files"; nil without files.
+        var fileCount: String?
     }
 
     func addReleaseRoutes(to pages: Pages) {
@@ -166,7 +168,7 @@ extension WebController {
             },
             health: release.health.map {
                 HealthRow(
-                    environment: $0.environment, sessions: $0.started, crashed: $0.crashed,
+                    environment: $0.environment, sessions: Formatting.counted($0.started, "session"), crashed: $0.crashed,
                     crashFree: $0.crashFreeRate.map { String(format: "%.2f %%", $0) } ?? "—")
             },
             issues: newIssues.prefix(limit).map { issueRow($0, hours: [], now: now) }, newCount: min(newIssues.count, limit),
@@ -180,7 +182,7 @@ extension WebController {
                     sha: commit.sha, shortSHA: String(commit.sha.prefix(12)),
                     subject: commit.message.flatMap { $0.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) },
                     author: commit.authorName ?? commit.authorEmail, date: commit.date.map { Formatting.ago($0, now: now) },
-                    repository: commit.repository, files: commit.files, fileCount: commit.files.count)
+                    repository: commit.repository, files: commit.files, fileCount: commit.files.isEmpty ? nil : Formatting.counted(commit.files.count, "file"))
             },
             commitCount: release.commitCount)
         return render("release", model)

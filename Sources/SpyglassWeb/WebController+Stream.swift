@@ -21,6 +21,9 @@ extension WebController {
         var firstSeen: String
         var firstSeenISO: String
         var sparkline: String
+        /// "event" or "events", "user" or "users", as the counts need.
+        var eventsNoun: String
+        var usersNoun: String
         /// Who the issue is assigned to (their e-mail), and whether that is the reader.
         var assignee: String?
         var assignedToMe: Bool
@@ -76,6 +79,7 @@ extension WebController {
             users: Formatting.count(issue.userCount), lastSeen: Formatting.ago(issue.lastSeen, now: now),
             lastSeenISO: Formatting.iso(issue.lastSeen), firstSeen: Formatting.age(issue.firstSeen, now: now),
             firstSeenISO: Formatting.iso(issue.firstSeen), sparkline: Formatting.sparkline(hours),
+            eventsNoun: issue.timesSeen == 1 ? "event" : "events", usersNoun: issue.userCount == 1 ? "user" : "users",
             assignee: issue.assignee?.email, assignedToMe: issue.assignee?.id == userID)
     }
 

@@ -47,6 +47,53 @@
     suggest();
   }
 
+  // Times in the reader's time zone: absolute ones ("… UTC") are rewritten, with the UTC time on hover; relative
+  // ones ("3 min ago") keep their text and show both times on hover.
+  function pad(number) { return (number < 10 ? "0" : "") + number; }
+  function localText(date) {
+    var zone = "";
+    try {
+      var parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(date);
+      parts.forEach(function (part) { if (part.type === "timeZoneName") zone = " " + part.value; });
+    } catch (error) { zone = ""; }
+    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + " " +
+      pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds()) + zone;
+  }
+  function utcText(date) { return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"); }
+  document.querySelectorAll("time[datetime]").forEach(function (element) {
+    var date = new Date(element.getAttribute("datetime"));
+    if (isNaN(date.getTime())) return;
+    var text = element.textContent.trim();
+    if (/ UTC$/.test(text)) {
+      element.textContent = localText(date);
+      element.setAttribute("title", text);
+      element.classList.add("local");
+    } else {
+      element.setAttribute("title", localText(date) + " · " + utcText(date));
+    }
+  });
+
+  // Stack traces: most recent call first (as rendered) or oldest first, remembered in this browser.
+  var order = document.getElementById("frames-order");
+  if (order) {
+    var oldestFirst = false;
+    var setOrder = function (wanted) {
+      if (wanted !== oldestFirst) {
+        document.querySelectorAll("ol.frames").forEach(function (list) {
+          Array.prototype.slice.call(list.children).reverse().forEach(function (item) { list.appendChild(item); });
+        });
+        oldestFirst = wanted;
+      }
+      order.textContent = oldestFirst ? "Most recent call first" : "Oldest call first";
+      try { window.localStorage.setItem("spyglass.frames", oldestFirst ? "oldest" : "newest"); } catch (error) { /* private mode */ }
+    };
+    order.hidden = false;
+    order.addEventListener("click", function () { setOrder(!oldestFirst); });
+    var stored = null;
+    try { stored = window.localStorage.getItem("spyglass.frames"); } catch (error) { stored = null; }
+    setOrder(stored === "oldest");
+  }
+
   // Keyboard: j/k move, enter opens, r resolves, i ignores, / searches.
   var rows = Array.prototype.slice.call(document.querySelectorAll("table.stream tr.issue"));
   var current = -1;

@@ -15,35 +15,59 @@ public struct PostgresIssues: IssueStore {
 
     public init(_ database: PostgresAppDatabase) { self.database = database }
 
+    /// The WHERE clause of a list request over `issue` (joined as ``PostgresIssueRows/issueColumns`` joins it), its
+    /// values bound in `sql`.
+    private func whereClause(
+        _ request: IssueListRequest, sql: inout PostgresStatement, on connection: PostgresConnection
+    ) async throws -> String {
+        let query = request.query
+        var conditions = ["issue.project_id = ANY(\(sql.bind(request.projectIDs)))"]
+        if let filter = query.filter {
+            // The words of each free-text term, split as the documents are (a round trip), before the condition.
+            var searches: [String: String] = [:]
+            for text in Set(query.texts) {
+                searches[text] = try await Self.textSearch([text], prefix: false, on: connection, logger: database.logger)
+                searches["\u{0}" + text] = try await Self.textSearch([text], prefix: true, on: connection, logger: database.logger)
+            }
+            conditions.append(
+                IssueFilterSQL(dialect: .postgres, userID: request.userID).condition(
+                    filter,
+                    bind: { value in
+                        switch value {
+                        case .text(let text): sql.bind(text)
+                        case .integer(let number): sql.bind(number)
+                        case .real(let number): sql.bind(number)
+                        }
+                    },
+                    text: { words, last in
+                        // Only punctuation: no word to look for.
+                        guard let search = searches[last ? "\u{0}" + words : words] else { return "false" }
+                        return "issue.id IN (SELECT issue_id FROM issue_search WHERE document @@ to_tsquery('simple', \(sql.bind(search))))"
+                    }))
+        }
+        return conditions.joined(separator: " AND ")
+    }
+
+    public func countIssues(_ request: IssueListRequest, upTo limit: Int) async throws -> Int {
+        guard !request.projectIDs.isEmpty else { return 0 }
+        return try await database.withConnection { connection in
+            var sql = PostgresStatement()
+            let condition = try await whereClause(request, sql: &sql, on: connection)
+            sql.append(
+                """
+                SELECT count(*) AS n FROM (SELECT 1 FROM issue LEFT JOIN "user" AS assignee ON assignee.id = issue.assignee_id
+                    WHERE \(condition) LIMIT \(sql.bind(limit))) AS selected
+                """)
+            return Int(try await connection.row(sql.query, logger: database.logger)?.decode("n", as: Int64.self) ?? 0)
+        }
+    }
+
     public func issues(_ request: IssueListRequest) async throws -> [IssueInfo] {
         guard !request.projectIDs.isEmpty else { return [] }
         let query = request.query
         return try await database.withConnection { connection in
             var sql = PostgresStatement()
-            var conditions = ["issue.project_id = ANY(\(sql.bind(request.projectIDs)))"]
-            if let filter = query.filter {
-                // The words of each free-text term, split as the documents are (a round trip), before the condition.
-                var searches: [String: String] = [:]
-                for text in Set(query.texts) {
-                    searches[text] = try await Self.textSearch([text], prefix: false, on: connection, logger: database.logger)
-                    searches["\u{0}" + text] = try await Self.textSearch([text], prefix: true, on: connection, logger: database.logger)
-                }
-                conditions.append(
-                    IssueFilterSQL(dialect: .postgres, userID: request.userID).condition(
-                        filter,
-                        bind: { value in
-                            switch value {
-                            case .text(let text): sql.bind(text)
-                            case .integer(let number): sql.bind(number)
-                            case .real(let number): sql.bind(number)
-                            }
-                        },
-                        text: { words, last in
-                            // Only punctuation: no word to look for.
-                            guard let search = searches[last ? "\u{0}" + words : words] else { return "false" }
-                            return "issue.id IN (SELECT issue_id FROM issue_search WHERE document @@ to_tsquery('simple', \(sql.bind(search))))"
-                        }))
-            }
+            let condition = try await whereClause(request, sql: &sql, on: connection)
             let order =
                 switch request.sort {
                 case .date: "issue.last_seen DESC"
@@ -53,7 +77,7 @@ public struct PostgresIssues: IssueStore {
                 }
             sql.append(
                 """
-                SELECT \(PostgresIssueRows.issueColumns) WHERE \(conditions.joined(separator: " AND "))
+                SELECT \(PostgresIssueRows.issueColumns) WHERE \(condition)
                 ORDER BY \(order), issue.id DESC LIMIT \(sql.bind(request.limit + 1)) OFFSET \(sql.bind(request.offset))
                 """)
             do {

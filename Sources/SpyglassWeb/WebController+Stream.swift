@@ -57,6 +57,8 @@ extension WebController {
         var pollURL: String
         var savedSearches: [SavedSearchLink]
         var hasSavedSearches: Bool
+        /// "26–50 of 312" (nil without issues).
+        var range: String?
         /// The query box's suggestions: search keys, then the project's tag keys and values.
         var suggestions: [String]
     }
@@ -127,6 +129,7 @@ extension WebController {
         var rows: [IssueRow] = []
         var error: String?
         var hasNext = false
+        var range: String?
         var status: HTTPResponse.Status = .ok
         do {
             let query = try IssueQuery.parse(queryText, now: now)
@@ -135,6 +138,14 @@ extension WebController {
                 IssueListRequest(projectIDs: ids, query: query, sort: sort, limit: Self.pageSize, offset: offset, userID: session.user.id))
             hasNext = issues.count > Self.pageSize
             issues = Array(issues.prefix(Self.pageSize))
+            if !issues.isEmpty {
+                // Counted up to a bound: a total past it reads "10 000+".
+                let bound = 10_000
+                let total = try await storage.issues.countIssues(
+                    IssueListRequest(projectIDs: ids, query: query, sort: sort, limit: 0, offset: 0, userID: session.user.id), upTo: bound)
+                let shown = "\(Formatting.count(offset + 1))–\(Formatting.count(offset + issues.count))"
+                range = "\(shown) of \(total >= bound ? Formatting.count(bound) + "+" : Formatting.count(max(total, offset + issues.count)))"
+            }
             let hours = try await hourly(issues.map(\.id), hours: 24, now: now)
             rows = issues.map { issueRow($0, hours: hours[$0.id] ?? [], now: now, userID: session.user.id) }
         } catch let failure as DomainError {
@@ -161,7 +172,7 @@ extension WebController {
             projectSlug: project?.slug, query: queryText, hasQuery: !queryText.isEmpty, sorts: sorts, filters: filters, issues: rows, error: error,
             selfURL: url(cursor: offset), previousURL: offset > 0 ? url(cursor: max(0, offset - Self.pageSize)) : nil,
             nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, pollURL: poll, savedSearches: links,
-            hasSavedSearches: !links.isEmpty, suggestions: Self.suggestions(tagValues))
+            hasSavedSearches: !links.isEmpty, range: range, suggestions: Self.suggestions(tagValues))
         return render("issues", model, status: status)
     }
 

@@ -76,6 +76,7 @@ def test_sentry_search_syntax_finds_the_right_issues_and_bad_queries_say_why(bro
     checkout, disk, key = "ZeroDivisionError: division by zero", "disk almost full", "KeyError: 'order_17'"
 
     assert search(driver, server, "is:unresolved OR is:ignored") == sorted([checkout, disk, key])
+    assert driver.find_element(By.CSS_SELECTOR, "nav.pages .range").text == "1–3 of 3"
     assert search(driver, server, "is:unresolved") == sorted([checkout, disk])
     assert search(driver, server, '!region:"eu west"') == [checkout]
     assert search(driver, server, "has:user") == [checkout]
@@ -84,6 +85,7 @@ def test_sentry_search_syntax_finds_the_right_issues_and_bad_queries_say_why(bro
     assert search(driver, server, "user.username:bob user.id:42") == [checkout]
     assert search(driver, server, "age:-24h") == sorted([checkout, disk, key])
     assert search(driver, server, "release:shop@1.1.*") == sorted([disk, key])
+    assert driver.find_element(By.CSS_SELECTOR, "nav.pages .range").text == "1–2 of 2"
     assert search(driver, server, "release:[shop@1.0.0, shop@9]") == [checkout]
     assert search(driver, server, "(level:warning OR level:error) !release:shop@1.0.0") == sorted([disk, key])
     assert search(driver, server, "level:error AND (division OR order_17)") == sorted([checkout, key])
@@ -186,3 +188,24 @@ def test_the_query_box_suggests_keys_and_values(browser, server, traffic):
     assert "!region:us" in offered("!region:u")
     assert 'region:"eu west"' in offered("region:")
     assert "user.email:" in offered("user.")
+
+
+def test_pages_show_their_range_of_the_total(browser, server):
+    from selenium.webdriver.common.by import By
+
+    sentry_sdk.init(dsn=server.dsn)
+    for index in range(27):
+        error_type = type(f"Batch{index}Error", (Exception,), {})
+        try:
+            raise error_type("batch failed")
+        except Exception as error:
+            sentry_sdk.capture_exception(error)
+    sentry_sdk.flush()
+    driver = browser
+    sign_in(driver, server)
+    wait_until(lambda: (driver.get(f"{server.url}/organizations/spyglass/issues/?query=batch"), titles(driver))[1]
+               and driver.find_element(By.CSS_SELECTOR, "nav.pages .range").text == "1–25 of 27", what="the first page of 27")
+    assert len(titles(driver)) == 25
+    driver.find_element(By.CSS_SELECTOR, "nav.pages a[rel=next]").click()
+    wait_until(lambda: driver.find_element(By.CSS_SELECTOR, "nav.pages .range").text == "26–27 of 27", what="the second page")
+    assert len(titles(driver)) == 2

@@ -172,6 +172,9 @@ public protocol IssueStore: Sendable {
     /// Event counts per hour (epoch hour → count) of each issue since `since`.
     func hourlyCounts(issueIDs: [Int64], since: Date) async throws -> [Int64: [Int64: Int]]
     func tags(issueID: Int64, top: Int) async throws -> [TagSummary]
+    /// How many issues the request's projects and query select (sort, limit and offset aside), counting up to
+    /// `upTo` at most: the "26–50 of 312" of a list.
+    func countIssues(_ request: IssueListRequest, upTo limit: Int) async throws -> Int
     /// The tag values seen most across the projects' issues (the search box's suggestions), most events first.
     func tagValues(projectIDs: [Int64], limit: Int) async throws -> [TagValueCount]
     /// The grouping hashes that lead to the issue.

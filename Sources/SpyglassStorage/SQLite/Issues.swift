@@ -12,12 +12,11 @@ public struct SQLiteIssues: IssueStore {
 
     var writer: any DatabaseWriter { database.writer }
 
-    public func issues(_ request: IssueListRequest) async throws -> [IssueInfo] {
-        guard !request.projectIDs.isEmpty else { return [] }
+    /// The WHERE clause of a list request over `issue` (joined as ``AppDatabase/issueColumns`` joins it).
+    private func whereClause(_ request: IssueListRequest) -> (sql: String, arguments: StatementArguments) {
         var conditions = ["issue.project_id IN (\(request.projectIDs.map { _ in "?" }.joined(separator: ",")))"]
         var arguments = StatementArguments(request.projectIDs)
-        let query = request.query
-        if let filter = query.filter {
+        if let filter = request.query.filter {
             var values: [DatabaseValue] = []
             let condition = IssueFilterSQL(dialect: .sqlite, userID: request.userID).condition(
                 filter,
@@ -37,6 +36,27 @@ public struct SQLiteIssues: IssueStore {
             conditions.append(condition)
             arguments += StatementArguments(values)
         }
+        return (conditions.joined(separator: " AND "), arguments)
+    }
+
+    public func countIssues(_ request: IssueListRequest, upTo limit: Int) async throws -> Int {
+        guard !request.projectIDs.isEmpty else { return 0 }
+        let (condition, arguments) = whereClause(request)
+        return try await writer.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) FROM (SELECT 1 FROM issue LEFT JOIN "user" AS assignee ON assignee.id = issue.assignee_id
+                        WHERE \(condition) LIMIT ?)
+                    """,
+                arguments: arguments + [limit]) ?? 0
+        }
+    }
+
+    public func issues(_ request: IssueListRequest) async throws -> [IssueInfo] {
+        guard !request.projectIDs.isEmpty else { return [] }
+        let query = request.query
+        var (condition, arguments) = whereClause(request)
         let order: String
         switch request.sort {
         case .date: order = "issue.last_seen DESC"
@@ -45,7 +65,7 @@ public struct SQLiteIssues: IssueStore {
         case .user: order = "issue.user_count DESC"
         }
         let sql = """
-            SELECT \(AppDatabase.issueColumns) WHERE \(conditions.joined(separator: " AND "))
+            SELECT \(AppDatabase.issueColumns) WHERE \(condition)
             ORDER BY \(order), issue.id DESC LIMIT ? OFFSET ?
             """
         arguments += [request.limit + 1, request.offset]

@@ -39,6 +39,11 @@ struct IssueReadContractTests {
         // The ids first, for a readable failure; then the issues whole.
         #expect(sqlite.map(\.id) == postgres.map(\.id), what)
         if sqlite.map(\.id) == postgres.map(\.id) { #expect(sqlite == postgres, what) }
+        // The total the list's pages show: the same on both, the whole list when it fits one page, and capped.
+        let total = try await stores.sqlite.issues.countIssues(request, upTo: 1000)
+        #expect(try await stores.postgres.issues.countIssues(request, upTo: 1000) == total, what)
+        if offset == 0 && sqlite.count <= limit { #expect(total == sqlite.count, what) }
+        if total > 1 { #expect(try await stores.postgres.issues.countIssues(request, upTo: 1) == 1, what) }
         return sqlite.map(\.id)
     }
 

@@ -20,16 +20,21 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
         @Option(help: ArgumentHelp("E-mail of the user the token acts as.", valueName: "email")) var user: String
         @Option(help: "A name to recognize the token by.") var name = "cli"
+        @Option(help: "What the token may do: read, write (triage, releases, alert rules) or admin (all its user may).")
+        var scope: String = "admin"
         @Flag(help: "Print the token and its metadata as JSON.") var json = false
 
         func run() async throws {
             try await store.withStorage { storage, _ in
                 let (token, hash) = APIToken.generate()
                 let record = try await reporting {
+                    guard let scope = TokenScope(rawValue: scope) else {
+                        throw DomainError(.invalidInput, "--scope: expected read, write or admin, not \"\(scope)\"")
+                    }
                     guard let account = try await storage.accounts.account(email: user) else {
                         throw DomainError(.notFound, "no user with e-mail \(user)")
                     }
-                    return try await storage.accounts.createAPIToken(userID: account.user.id, name: name, tokenHash: hash, now: .now)
+                    return try await storage.accounts.createAPIToken(userID: account.user.id, name: name, tokenHash: hash, scope: scope, now: .now)
                 }
                 if json {
                     try printJSON(TokenOutput(id: record.id, name: record.name, token: token, dateCreated: record.createdAt))

@@ -15,13 +15,23 @@ public struct PostgresAccounts: AccountStore {
 
     // MARK: - Accounts
 
-    public func user(tokenHash: String) async throws -> APIUser? {
-        try await database.row(
-            """
-            SELECT "user".id, "user".email, "user".is_admin FROM "user" JOIN api_token ON api_token.user_id = "user".id
-            WHERE api_token.token_hash = \(tokenHash) AND "user".is_active = 1
-            """
-        ).map(Self.apiUser)
+    public func user(tokenHash: String, now: Date) async throws -> APIUser? {
+        guard
+            let row = try await database.row(
+                """
+                SELECT "user".id, "user".email, "user".is_admin, api_token.scope, api_token.last_used_at
+                FROM "user" JOIN api_token ON api_token.user_id = "user".id
+                WHERE api_token.token_hash = \(tokenHash) AND "user".is_active = 1
+                """)
+        else { return nil }
+        var user = try Self.apiUser(row)
+        user.tokenScope = TokenScope(rawValue: try row.decode("scope")) ?? .read
+        // Written once a minute at most: a script calling the API in a loop costs one write a minute.
+        if try row.optionalTextDate("last_used_at").map({ now.timeIntervalSince($0) >= 60 }) ?? true {
+            try await database.execute(
+                "UPDATE api_token SET last_used_at = \(StoredDate.text(now)) WHERE token_hash = \(tokenHash)")
+        }
+        return user
     }
 
     public func account(email: String) async throws -> WebAccount? {
@@ -156,24 +166,24 @@ public struct PostgresAccounts: AccountStore {
 
     public func apiTokens(userID: Int64) async throws -> [TokenInfo] {
         try await database.rows(
-            "SELECT id, name, created_at, last_used_at FROM api_token WHERE user_id = \(userID) ORDER BY id"
+            "SELECT id, name, created_at, last_used_at, scope FROM api_token WHERE user_id = \(userID) ORDER BY id"
         )
         .map { row in
             TokenInfo(
                 id: try row.decode("id"), name: try row.decode("name"), createdAt: try row.textDate("created_at"),
-                lastUsedAt: try row.optionalTextDate("last_used_at"))
+                lastUsedAt: try row.optionalTextDate("last_used_at"), scope: TokenScope(rawValue: try row.decode("scope")) ?? .read)
         }
     }
 
     @discardableResult
-    public func createAPIToken(userID: Int64, name: String, tokenHash: String, now: Date) async throws -> TokenInfo {
+    public func createAPIToken(userID: Int64, name: String, tokenHash: String, scope: TokenScope, now: Date) async throws -> TokenInfo {
         let row = try await database.row(
             """
-            INSERT INTO api_token (user_id, name, token_hash, created_at)
-            VALUES (\(userID), \(name), \(tokenHash), \(StoredDate.text(now)))
+            INSERT INTO api_token (user_id, name, token_hash, created_at, scope)
+            VALUES (\(userID), \(name), \(tokenHash), \(StoredDate.text(now)), \(scope.rawValue))
             RETURNING id
             """)
-        return TokenInfo(id: try row?.decode("id", as: Int64.self) ?? 0, name: name, createdAt: now, lastUsedAt: nil)
+        return TokenInfo(id: try row?.decode("id", as: Int64.self) ?? 0, name: name, createdAt: now, lastUsedAt: nil, scope: scope)
     }
 
     public func revokeAPIToken(id: Int64, userID: Int64) async throws -> Bool {

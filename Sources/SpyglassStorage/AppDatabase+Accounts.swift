@@ -45,13 +45,15 @@ extension AppDatabase {
 
     /// Stores a new API token of the user with `email`. The token itself is never stored, only its hash.
     @discardableResult
-    public func createAPIToken(userEmail: String, name: String, tokenHash: String, now: Date) throws -> APITokenRecord {
+    public func createAPIToken(
+        userEmail: String, name: String, tokenHash: String, scope: TokenScope = .admin, now: Date
+    ) throws -> APITokenRecord {
         try writer.write { db in
             let email = (try? EmailAddress.normalize(userEmail)) ?? userEmail
             guard let user = try User.filter(User.Columns.email == email).fetchOne(db), let userId = user.id else {
                 throw DomainError(.notFound, "no user with e-mail \(userEmail)")
             }
-            var token = APITokenRecord(userId: userId, name: name, tokenHash: tokenHash, createdAt: now)
+            var token = APITokenRecord(userId: userId, name: name, tokenHash: tokenHash, createdAt: now, scope: scope.rawValue)
             try token.insert(db)
             return token
         }

@@ -156,9 +156,10 @@ extension AppDatabase {
 }
 
 extension AppDatabase {
-    /// Each user's saved searches, one pinned per user and scope (a project, or every project: project_id NULL).
+    /// Each user's saved searches, one pinned per user and scope (a project, or every project: project_id NULL);
+    /// API token scopes.
     static func registerSavedSearchMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v12 saved searches") { db in
+        migrator.registerMigration("v12 saved searches and token scopes") { db in
             try db.execute(
                 sql: """
                     CREATE TABLE saved_search (
@@ -171,6 +172,8 @@ extension AppDatabase {
                         created_at REAL NOT NULL
                     ) STRICT;
                     CREATE INDEX saved_search_user ON saved_search(user_id, project_id);
+                    -- What a token may do; tokens made before scopes may do all their user may.
+                    ALTER TABLE api_token ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin' CHECK (scope IN ('read', 'write', 'admin'));
                     """)
         }
     }

@@ -65,6 +65,7 @@ public struct APITokenRecord: Codable, Sendable, Hashable, Identifiable {
     public var tokenHash: String
     public var createdAt: Date
     public var lastUsedAt: Date?
+    public var scope: String
 }
 
 extension User: FetchableRecord, MutablePersistableRecord, SnakeCaseColumns {

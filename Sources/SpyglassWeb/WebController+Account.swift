@@ -11,6 +11,8 @@ extension WebController {
         var created: String
         var createdISO: String
         var lastUsed: String
+        var lastUsedISO: String?
+        var scope: String
     }
 
     struct AccountModel {
@@ -37,7 +39,8 @@ extension WebController {
         let tokens = try await storage.accounts.apiTokens(userID: session.user.id).map {
             TokenRow(
                 id: $0.id, name: $0.name, created: Formatting.ago($0.createdAt, now: now), createdISO: Formatting.iso($0.createdAt),
-                lastUsed: $0.lastUsedAt.map { Formatting.ago($0, now: now) } ?? "never")
+                lastUsed: $0.lastUsedAt.map { Formatting.ago($0, now: now) } ?? "never",
+                lastUsedISO: $0.lastUsedAt.map(Formatting.iso), scope: $0.scope.rawValue)
         }
         let model = AccountModel(
             chrome: try await chrome(context, session, projects: visibleProjects(context, session), current: nil, section: .none),
@@ -87,8 +90,11 @@ extension WebController {
         guard !name.isEmpty, name.count <= 100 else {
             return try await accountPage(context, status: .badRequest, error: "name: give the token a name of 1 to 100 characters.")
         }
+        guard let scope = TokenScope(rawValue: fields.get("scope") ?? "read") else {
+            return try await accountPage(context, status: .badRequest, error: "scope: choose read, write or admin.")
+        }
         let (token, hash) = APIToken.generate()
-        try await storage.accounts.createAPIToken(userID: session.user.id, name: name, tokenHash: hash, now: .now)
+        try await storage.accounts.createAPIToken(userID: session.user.id, name: name, tokenHash: hash, scope: scope, now: .now)
         return try await accountPage(context, status: .ok, newToken: token)
     }
 

@@ -291,6 +291,7 @@ struct PostgresSchemaTests {
             "token_hash text not null",
             "created_at text not null",
             "last_used_at text",
+            "scope text not null",
         ],
         "attachment": [
             "id bigint not null",

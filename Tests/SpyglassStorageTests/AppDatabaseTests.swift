@@ -167,8 +167,8 @@ import Testing
         let user = try database.createUser(email: "ci@example.com", passwordHash: "x", isAdmin: false, now: now)
         let (token, hash) = APIToken.generate()
         try database.createAPIToken(userEmail: "CI@example.com", name: "ci", tokenHash: hash, now: now)
-        #expect(try await database.storage.accounts.user(tokenHash: APIToken.hash(token))?.id == user.id)
-        #expect(try await database.storage.accounts.user(tokenHash: token) == nil)
+        #expect(try await database.storage.accounts.user(tokenHash: APIToken.hash(token), now: now)?.id == user.id)
+        #expect(try await database.storage.accounts.user(tokenHash: token, now: now) == nil)
         let stored = try await database.writer.read { db in try String.fetchAll(db, sql: "SELECT token_hash FROM api_token") }
         #expect(stored == [hash])
         #expect(throws: DomainError.self) {

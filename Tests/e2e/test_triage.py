@@ -89,3 +89,53 @@ def test_the_badge_and_the_activity_state_each_decisions_condition_and_who_made_
     _, activity = status_and_activity(driver)
     assert activity[0].startswith(f"admin@example.com merged {child['shortId']} into this issue"), activity
     screenshot(driver, "triage-merged.png")
+
+
+def test_tokens_have_scopes_the_api_checks_and_show_when_they_were_last_used(browser, server, issues, tmp_path):
+    import requests
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _, by_type = issues
+    issue = by_type["CheckoutError"]
+    driver = browser
+    sign_in(driver, server)
+    tokens = {}
+    for scope in ("read", "write", "admin"):
+        driver.get(f"{server.url}/settings/account/")
+        form = driver.find_element(By.CSS_SELECTOR, "form[action='/settings/account/tokens/']")
+        form.find_element(By.NAME, "name").send_keys(f"{scope} token")
+        Select(form.find_element(By.NAME, "scope")).select_by_value(scope)
+        form.find_element(By.TAG_NAME, "button").click()
+        tokens[scope] = wait_until(lambda: driver.find_element(By.ID, "new-token").text, what="the new token")
+
+    def call(scope, method, path, **body):
+        return requests.request(method, f"{server.url}/api/0/{path}", json=body or None, timeout=10,
+                                headers={"Authorization": f"Bearer {tokens[scope]}"})
+
+    assert call("read", "GET", f"issues/{issue['id']}/").status_code == 200
+    refused = call("read", "PUT", f"issues/{issue['id']}/", status="resolved")
+    assert refused.status_code == 403 and "scope is read" in refused.json()["detail"]
+    assert call("write", "PUT", f"issues/{issue['id']}/", status="resolved").status_code == 200
+    refused = call("write", "DELETE", f"issues/{issue['id']}/")
+    assert refused.status_code == 403 and refused.json()["detail"] == "this token's scope is write; this needs the admin scope"
+    assert call("admin", "DELETE", f"issues/{issue['id']}/").status_code in (202, 204)
+    # The CLI makes scoped tokens too; a scope it does not know is refused.
+    from conftest import run_cli
+    cli_token = run_cli("token", "create", "--user", "admin@example.com", "--scope", "read", data_dir=tmp_path / "data").stdout.split()[-1]
+    refused = requests.put(f"{server.url}/api/0/issues/{by_type['PaymentError']['id']}/", json={"status": "resolved"},
+                           headers={"Authorization": f"Bearer {cli_token}"}, timeout=10)
+    assert refused.status_code == 403
+    bad = run_cli("token", "create", "--user", "admin@example.com", "--scope", "root", data_dir=tmp_path / "data", check=False)
+    assert bad.returncode != 0 and "--scope" in bad.stderr
+    # Sentry's API index lists only the scopes the token grants.
+    scopes = call("read", "GET", "").json()["auth"]["scopes"]
+    assert scopes and all(scope.endswith(":read") for scope in scopes)
+
+    driver.get(f"{server.url}/settings/account/")
+    rows = {row.find_element(By.CSS_SELECTOR, "td").text: row for row in driver.find_elements(By.CSS_SELECTOR, "tr.token")}
+    rows = {name: row for name, row in rows.items() if name.endswith(" token")}  # the fixture's own is "cli"
+    assert {name: row.find_element(By.CSS_SELECTOR, ".badge").text.lower() for name, row in rows.items()} == {
+        "read token": "read", "write token": "write", "admin token": "admin"}
+    for row in rows.values():
+        assert row.find_element(By.CSS_SELECTOR, "td.last-used").text == "just now"

@@ -6,11 +6,33 @@ public struct APIUser: Sendable, Hashable {
     public var id: Int64
     public var email: String
     public var isAdmin: Bool
+    /// What the API token the request came with may do; nil for a web session (whatever the user may do).
+    public var tokenScope: TokenScope?
 
-    public init(id: Int64, email: String, isAdmin: Bool) {
+    public init(id: Int64, email: String, isAdmin: Bool, tokenScope: TokenScope? = nil) {
         self.id = id
         self.email = email
         self.isAdmin = isAdmin
+        self.tokenScope = tokenScope
+    }
+}
+
+/// What an API token may do, on top of what its user may: `read` (lists, details), `write` (triage, releases,
+/// alert rules) or `admin` (everything the user may, deleting issues and project and server settings included).
+public enum TokenScope: String, Sendable, Hashable, CaseIterable, Comparable {
+    case read, write, admin
+
+    public static func < (left: TokenScope, right: TokenScope) -> Bool {
+        allCases.firstIndex(of: left)! < allCases.firstIndex(of: right)!
+    }
+
+    /// The scope an action needs.
+    public static func needed(for action: Action) -> TokenScope {
+        switch action {
+        case .useAccount, .readProject, .readIssues, .readEvents, .readReleases, .readAlertRules: .read
+        case .triageIssues, .manageReleases, .manageAlertRules: .write
+        case .deleteIssues, .manageProjectSettings, .manageServer: .admin
+        }
     }
 }
 
@@ -48,13 +70,16 @@ public struct TokenInfo: Sendable {
     public var id: Int64
     public var name: String
     public var createdAt: Date
+    /// When the API last accepted it (kept to the minute: a token used again within a minute is not written again).
     public var lastUsedAt: Date?
+    public var scope: TokenScope
 
-    public init(id: Int64, name: String, createdAt: Date, lastUsedAt: Date?) {
+    public init(id: Int64, name: String, createdAt: Date, lastUsedAt: Date?, scope: TokenScope = .admin) {
         self.id = id
         self.name = name
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt
+        self.scope = scope
     }
 }
 
@@ -77,8 +102,8 @@ public struct AccountInfo: Sendable {
 
 /// User accounts, their browser sessions and API tokens.
 public protocol AccountStore: Sendable {
-    /// The active user an API token belongs to.
-    func user(tokenHash: String) async throws -> APIUser?
+    /// The active user a token belongs to, with the token's scope; records the use (at most once a minute).
+    func user(tokenHash: String, now: Date) async throws -> APIUser?
     /// The account with `email` (normalized first), active or not.
     func account(email: String) async throws -> WebAccount?
     /// Every account, by e-mail address.
@@ -102,7 +127,7 @@ public protocol AccountStore: Sendable {
     func apiTokens(userID: Int64) async throws -> [TokenInfo]
     /// Stores a new token of the user; only its hash is kept.
     @discardableResult
-    func createAPIToken(userID: Int64, name: String, tokenHash: String, now: Date) async throws -> TokenInfo
+    func createAPIToken(userID: Int64, name: String, tokenHash: String, scope: TokenScope, now: Date) async throws -> TokenInfo
     /// False when the user has no such token.
     func revokeAPIToken(id: Int64, userID: Int64) async throws -> Bool
 }

@@ -60,6 +60,12 @@ public struct APIController<Context: APIRequestContext>: Sendable {
         _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) {
         api.on(method, path, .action(action), use: wrap { request, context in
+            // The token's scope first: a read token never writes, whatever its user may do.
+            if let scope = context.user?.tokenScope, scope < TokenScope.needed(for: action) {
+                throw APIError(
+                    status: .forbidden,
+                    detail: "this token's scope is \(scope.rawValue); this needs the \(TokenScope.needed(for: action).rawValue) scope")
+            }
             var context = context
             context.access = try await AccessResolver(storage: storage, organization: organization).resolve(
                 action, user: context.user, parameter: { context.parameters.get($0) })
@@ -126,6 +132,12 @@ public struct APIController<Context: APIRequestContext>: Sendable {
             "project:read", "project:releases", "project:write", "team:read",
         ]
         if user.isAdmin { scopes += ["member:admin", "org:admin", "org:write", "project:admin"] }
+        // Sentry's scopes the token's own scope allows: read ones for read, not the admin ones for write.
+        switch user.tokenScope {
+        case .read?: scopes = scopes.filter { $0.hasSuffix(":read") }
+        case .write?: scopes = scopes.filter { !$0.hasSuffix(":admin") }
+        case .admin?, nil: break
+        }
         return APIJSON.response([
             "version": "0", "auth": ["scopes": .array(scopes.sorted().map { .string($0) })], "user": SentryJSON.user(user),
         ])

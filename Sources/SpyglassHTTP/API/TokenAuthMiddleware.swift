@@ -17,7 +17,7 @@ public struct TokenAuthMiddleware<Context: APIRequestContext>: RouterMiddleware 
             return APIError(status: .unauthorized, detail: "Authentication credentials were not provided: send Authorization: Bearer <token>").response
         }
         let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        guard let user = try await accounts.user(tokenHash: APIToken.hash(token)) else {
+        guard let user = try await accounts.user(tokenHash: APIToken.hash(token), now: .now) else {
             return APIError(status: .unauthorized, detail: "Invalid token").response
         }
         var context = context

@@ -11,17 +11,33 @@ public struct SQLiteAccounts: AccountStore {
 
     var writer: any DatabaseWriter { database.writer }
 
-    public func user(tokenHash: String) async throws -> APIUser? {
-        try await writer.read { db in
+    public func user(tokenHash: String, now: Date) async throws -> APIUser? {
+        let found = try await writer.read { db in
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT user.id, user.email, user.is_admin FROM user JOIN api_token ON api_token.user_id = user.id
+                    SELECT user.id, user.email, user.is_admin, api_token.scope, api_token.last_used_at
+                    FROM user JOIN api_token ON api_token.user_id = user.id
                     WHERE api_token.token_hash = ? AND user.is_active = 1
                     """,
                 arguments: [tokenHash]
-            ).map { APIUser(id: $0["id"], email: $0["email"], isAdmin: $0["is_admin"]) }
+            ).map { row -> (APIUser, Date?) in
+                (
+                    APIUser(
+                        id: row["id"], email: row["email"], isAdmin: row["is_admin"],
+                        tokenScope: TokenScope(rawValue: row["scope"]) ?? .read),
+                    row["last_used_at"]
+                )
+            }
         }
+        guard let (user, lastUsed) = found else { return nil }
+        // Written once a minute at most: a script calling the API in a loop costs one write a minute.
+        if lastUsed.map({ now.timeIntervalSince($0) >= 60 }) ?? true {
+            try await writer.write { db in
+                try db.execute(sql: "UPDATE api_token SET last_used_at = ? WHERE token_hash = ?", arguments: [now, tokenHash])
+            }
+        }
+        return user
     }
 
     public func account(email: String) async throws -> WebAccount? {
@@ -83,17 +99,21 @@ public struct SQLiteAccounts: AccountStore {
     public func apiTokens(userID: Int64) async throws -> [TokenInfo] {
         try await writer.read { db in
             try APITokenRecord.filter(Column("user_id") == userID).order(Column("id")).fetchAll(db).compactMap { token in
-                token.id.map { TokenInfo(id: $0, name: token.name, createdAt: token.createdAt, lastUsedAt: token.lastUsedAt) }
+                token.id.map {
+                    TokenInfo(
+                        id: $0, name: token.name, createdAt: token.createdAt, lastUsedAt: token.lastUsedAt,
+                        scope: TokenScope(rawValue: token.scope) ?? .read)
+                }
             }
         }
     }
 
     @discardableResult
-    public func createAPIToken(userID: Int64, name: String, tokenHash: String, now: Date) async throws -> TokenInfo {
+    public func createAPIToken(userID: Int64, name: String, tokenHash: String, scope: TokenScope, now: Date) async throws -> TokenInfo {
         try await writer.write { db in
-            var token = APITokenRecord(userId: userID, name: name, tokenHash: tokenHash, createdAt: now)
+            var token = APITokenRecord(userId: userID, name: name, tokenHash: tokenHash, createdAt: now, scope: scope.rawValue)
             try token.insert(db)
-            return TokenInfo(id: token.id ?? 0, name: name, createdAt: now, lastUsedAt: nil)
+            return TokenInfo(id: token.id ?? 0, name: name, createdAt: now, lastUsedAt: nil, scope: scope)
         }
     }
 

@@ -164,6 +164,15 @@ public struct PostgresAccounts: AccountStore {
 
     // MARK: - API tokens
 
+    public func theme(userID: Int64) async throws -> String {
+        try await database.row(#"SELECT theme FROM "user" WHERE id = \#(userID)"#)?.decode("theme", as: String.self) ?? "auto"
+    }
+
+    public func setTheme(userID: Int64, theme: String) async throws {
+        guard ["auto", "light", "dark"].contains(theme) else { throw DomainError(.invalidInput, "theme: expected auto, light or dark") }
+        try await database.execute(#"UPDATE "user" SET theme = \#(theme) WHERE id = \#(userID)"#)
+    }
+
     public func apiTokens(userID: Int64) async throws -> [TokenInfo] {
         try await database.rows(
             "SELECT id, name, created_at, last_used_at, scope FROM api_token WHERE user_id = \(userID) ORDER BY id"

@@ -157,9 +157,9 @@ extension AppDatabase {
 
 extension AppDatabase {
     /// Each user's saved searches, one pinned per user and scope (a project, or every project: project_id NULL);
-    /// API token scopes.
+    /// API token scopes; each user's theme.
     static func registerSavedSearchMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v12 saved searches and token scopes") { db in
+        migrator.registerMigration("v12 saved searches, token scopes, themes") { db in
             try db.execute(
                 sql: """
                     CREATE TABLE saved_search (
@@ -174,6 +174,8 @@ extension AppDatabase {
                     CREATE INDEX saved_search_user ON saved_search(user_id, project_id);
                     -- What a token may do; tokens made before scopes may do all their user may.
                     ALTER TABLE api_token ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin' CHECK (scope IN ('read', 'write', 'admin'));
+                    -- The web UI's theme each user chose.
+                    ALTER TABLE user ADD COLUMN theme TEXT NOT NULL DEFAULT 'auto' CHECK (theme IN ('auto', 'light', 'dark'));
                     """)
         }
     }

@@ -28,6 +28,7 @@ extension WebController {
         add(pages, .get, "settings/account", .useAccount) { _, context in try await accountPage(context, status: .ok) }
         add(pages, .post, "settings/account/password", .useAccount, changePassword)
         add(pages, .post, "settings/account/tokens", .useAccount, createToken)
+        add(pages, .post, "settings/account/theme", .useAccount, changeTheme)
         add(pages, .post, "settings/account/tokens/:token_id/revoke", .useAccount, revokeToken)
     }
 
@@ -81,6 +82,18 @@ extension WebController {
         var changed = context
         changed.webSession?.mustChangePassword = false
         return try await accountPage(changed, status: .ok, notice: "Password changed. Other browsers logged in as you were logged out.")
+    }
+
+    /// The sidebar's theme button: system → dark → light → system, kept with the user; back to the page it was on.
+    @Sendable func changeTheme(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let fields = try await form(request, session: session)
+        let theme = fields.get("theme") ?? ""
+        guard ["auto", "light", "dark"].contains(theme) else {
+            throw PageError(status: .badRequest, heading: "Unknown theme", text: "theme: expected auto, light or dark.")
+        }
+        try await storage.accounts.setTheme(userID: session.user.id, theme: theme)
+        return WebResponse.redirect(WebResponse.localPath(fields.get("return"), fallback: "/"))
     }
 
     @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -107,6 +107,11 @@ public struct WebController: Sendable {
         /// The current project's alert rules, for members who may read but not change the settings.
         var alertsURL: String?
         var isAdmin: Bool
+        /// `light` or `dark` when the user chose one (`data-theme` on the page), nil for the system's.
+        var theme: String?
+        /// What the theme button switches to next, and its label.
+        var nextTheme: String
+        var themeLabel: String
     }
 
     enum Section { case issues, releases, settings, none }
@@ -157,12 +162,15 @@ public struct WebController: Sendable {
         let settings = project.map { "/settings/\(organization)/projects/\($0.slug)/" }
         let manages = project.map { viewer.may(.manageProjectSettings, in: $0.id) } ?? false
         let readsRules = project.map { viewer.may(.readAlertRules, in: $0.id) } ?? false
+        let theme = try await storage.accounts.theme(userID: session.user.id)
         return Chrome(
             organization: organization, email: session.user.email, csrf: session.csrfToken,
             projects: projects.map { .init(id: $0.id, slug: $0.slug, current: $0.id == current, organization: organization) },
             onIssues: section == .issues, onReleases: section == .releases, onSettings: section == .settings,
             settingsURL: manages ? settings : nil, alertsURL: !manages && readsRules ? settings.map { $0 + "alerts/" } : nil,
-            isAdmin: viewer.decide(.manageServer) == .allowed)
+            isAdmin: viewer.decide(.manageServer) == .allowed, theme: theme == "auto" ? nil : theme,
+            nextTheme: ["auto": "dark", "dark": "light", "light": "auto"][theme] ?? "auto",
+            themeLabel: ["auto": "Theme: system", "dark": "Theme: dark", "light": "Theme: light"][theme] ?? "Theme: system")
     }
 
     // MARK: - Access

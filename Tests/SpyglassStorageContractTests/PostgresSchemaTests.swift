@@ -502,6 +502,7 @@ struct PostgresSchemaTests {
             "is_active bigint not null",
             "must_change_password bigint not null",
             "created_at text not null",
+            "theme text not null",
         ],
         "user_report": [
             "id bigint not null",

@@ -2,6 +2,11 @@
 (function () {
   "use strict";
 
+  // Forms that come back to this page (the theme button) learn where it is.
+  document.querySelectorAll("input.return-here").forEach(function (input) {
+    input.value = window.location.pathname + window.location.search;
+  });
+
   // Select all issues of the stream.
   var all = document.getElementById("select-all");
   if (all) {

@@ -113,6 +113,9 @@ public protocol AccountStore: Sendable {
     func createAccount(email: String, passwordHash: String, isAdmin: Bool, mustChangePassword: Bool, now: Date) async throws -> AccountInfo
     /// Activates or deactivates an account (a deactivated one's sessions end).
     func setAccountActive(id: Int64, active: Bool) async throws -> Bool
+    /// The user's theme for the web UI: `auto` (the system's light or dark), `light` or `dark`.
+    func theme(userID: Int64) async throws -> String
+    func setTheme(userID: Int64, theme: String) async throws
     /// Sets a generated password that must be changed at the next login; ends the account's sessions.
     func resetPassword(id: Int64, passwordHash: String) async throws -> Bool
     /// Sets a new password (bcrypt hash), clears "must change", and ends the user's other sessions.

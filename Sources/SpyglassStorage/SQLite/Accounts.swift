@@ -117,6 +117,19 @@ public struct SQLiteAccounts: AccountStore {
         }
     }
 
+    public func theme(userID: Int64) async throws -> String {
+        try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT theme FROM user WHERE id = ?", arguments: [userID]) ?? "auto"
+        }
+    }
+
+    public func setTheme(userID: Int64, theme: String) async throws {
+        guard ["auto", "light", "dark"].contains(theme) else { throw DomainError(.invalidInput, "theme: expected auto, light or dark") }
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE user SET theme = ? WHERE id = ?", arguments: [theme, userID])
+        }
+    }
+
     public func revokeAPIToken(id: Int64, userID: Int64) async throws -> Bool {
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM api_token WHERE id = ? AND user_id = ?", arguments: [id, userID])

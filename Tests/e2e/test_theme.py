@@ -91,7 +91,9 @@ def pages(server, tmp_path):
         "issue": f"/organizations/spyglass/issues/{issues[0]['id']}/",
         "issue-2": f"/organizations/spyglass/issues/{issues[1]['id']}/",
         "releases": "/organizations/spyglass/releases/",
+        "release": "/organizations/spyglass/releases/shop@1.0.0/",
         "alerts": "/settings/spyglass/projects/default/alerts/",
+        "alert-rule": "/settings/spyglass/projects/default/alerts/new/",
         "settings": "/settings/spyglass/projects/default/",
         "account": "/settings/account/",
         "admin": "/settings/spyglass/",
@@ -100,6 +102,13 @@ def pages(server, tmp_path):
 
 def test_the_system_theme_is_followed_and_every_text_meets_aa_contrast_in_both(browser, server, pages):
     driver = browser
+    for theme in ("light", "dark"):  # the login page, before signing in
+        scheme(driver, theme)
+        driver.get(server.url + "/login")
+        assert is_dark(driver) == (theme == "dark")
+        checked, failures = driver.execute_script(CONTRAST)
+        assert checked > 3 and failures == [], ("login", theme, failures)
+        screenshot(driver, f"theme-login-{theme}.png")
     sign_in(driver, server)
     for theme in ("light", "dark"):
         scheme(driver, theme)

@@ -175,12 +175,8 @@ extension WebController {
 
     static func form(_ rule: AlertRule?, action: String) -> RuleForm {
         var form = RuleForm(id: rule?.id, action: action)
-        guard let rule else {
-            form.firstSeen = true
-            form.regression = true
-            form.mailMembers = true
-            return form
-        }
+        // A new rule starts with nothing chosen: what it fires on and what it does are the user's to pick.
+        guard let rule else { return form }
         form.name = rule.name
         form.environment = rule.environment ?? ""
         form.frequency = String(rule.frequencyMinutes)

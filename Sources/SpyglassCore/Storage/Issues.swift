@@ -175,7 +175,8 @@ public protocol IssueStore: Sendable {
     /// How many issues the request's projects and query select (sort, limit and offset aside), counting up to
     /// `upTo` at most: the "26–50 of 312" of a list.
     func countIssues(_ request: IssueListRequest, upTo limit: Int) async throws -> Int
-    /// The tag values seen most across the projects' issues (the search box's suggestions), most events first.
+    /// The tag values seen most across the projects' 500 most recently seen issues (the search box's suggestions:
+    /// a bounded read on every stream page), most events first.
     func tagValues(projectIDs: [Int64], limit: Int) async throws -> [TagValueCount]
     /// The grouping hashes that lead to the issue.
     func hashes(issueID: Int64) async throws -> [String]

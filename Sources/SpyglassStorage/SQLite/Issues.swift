@@ -111,8 +111,9 @@ public struct SQLiteIssues: IssueStore {
                 db,
                 sql: """
                     SELECT issue_tag.key, issue_tag.value, sum(issue_tag.times_seen) AS total FROM issue_tag
-                    JOIN issue ON issue.id = issue_tag.issue_id
-                    WHERE issue.project_id IN (\(databaseQuestionMarks(count: projectIDs.count)))
+                    WHERE issue_tag.issue_id IN (
+                        SELECT id FROM issue WHERE project_id IN (\(databaseQuestionMarks(count: projectIDs.count)))
+                        ORDER BY last_seen DESC LIMIT 500)
                     GROUP BY issue_tag.key, issue_tag.value ORDER BY total DESC, issue_tag.key, issue_tag.value LIMIT ?
                     """,
                 arguments: StatementArguments(projectIDs) + [limit]

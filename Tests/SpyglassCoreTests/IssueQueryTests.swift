@@ -76,7 +76,7 @@ import Testing
         ("is:unresolved OR", "\"OR\" at the end"), ("OR is:resolved", "before \"OR\""), ("AND x", "\"AND\" with nothing to its left"),
         ("x AND", "\"AND\" with nothing to its right"), ("(is:resolved", "\"(\" is not closed"), ("is:resolved)", "\")\" closes"),
         ("()", "\"()\""), ("!timeout", "\"!\" needs a key:value"), ("level:[error,]", "between its commas"),
-        ("user.phone:1", "user. takes"), ("timesSeen:many", "timesSeen:many"), ("release:[a", "unclosed ["),
+        ("user.phone:1", "user. takes"), ("age:[-1h, -2h]", "one value, not a list"), ("timesSeen:many", "timesSeen:many"), ("release:[a", "unclosed ["),
         (String(repeating: "(", count: 40) + "x" + String(repeating: ")", count: 40), "nested more than 32 deep"),
     ])
     func badTokensAreNamed(_ text: String, _ fragment: String) {

@@ -130,6 +130,22 @@ import Testing
         #expect(await !symbolicator.mayApply(projectID: 2, now: now))
     }
 
+    @Test func anEventMapsItsFirstThirtyTwoFilesOnly() async throws {
+        let symbolicator = try await symbolicator([ArtifactFile(url: "~/app.min.js.map", kind: .sourceMap, debugID: Self.debugID, content: Self.map)])
+        // Forty copies of the bundle under forty paths: each a file of its own to look up.
+        let paths = (0..<40).map { "/srv/app/\($0)/app.min.js" }
+        let frames: [JSONValue] = paths.map { ["function": "a", "abs_path": .string($0), "lineno": 1, "colno": 62] }
+        let images: [JSONValue] = paths.map { ["type": "sourcemap", "code_file": .string($0), "debug_id": .string(Self.debugID)] }
+        var event = try EventNormalizer().normalize(
+            ["platform": "node", "debug_meta": ["images": .array(images)],
+             "exception": ["values": [["type": "Error", "stacktrace": ["frames": .array(frames)]]]]],
+            context: .init(received: now))
+        #expect(await symbolicator.symbolicate(&event, projectID: 1, now: now))
+        let mapped = Self.frames(event).filter { $0["data"]?["symbolicated"] == true }
+        #expect(mapped.count == JavaScriptSymbolicator.filesPerEvent)
+        #expect(Self.frames(event).last?["abs_path"] == .string(paths[39]))
+    }
+
     @Test func checksumsAndDebugIDs() {
         #expect(ArtifactChecksum.sha1(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
         #expect(ArtifactChecksum.isValid("A9993E364706816ABA3E25717850C26C9CD0D89D") && !ArtifactChecksum.isValid("a9993e"))

@@ -3,8 +3,6 @@
 with "show all", the stack trace newest or oldest call first (remembered), times in the browser's time zone with
 UTC on hover, and counts with the right noun."""
 
-import logging
-
 import pytest
 import sentry_sdk
 
@@ -119,4 +117,3 @@ def test_breadcrumbs_fold_frames_reorder_and_times_are_local(browser, server, tr
     relative = driver.find_element(By.CSS_SELECTOR, "dl.seen time")
     assert relative.text in ("just now",) or relative.text.endswith("ago"), relative.text
     assert relative.get_attribute("title").endswith(" UTC")
-    logging.info("local time shown: %s", stamp.text)

@@ -173,7 +173,8 @@ def test_uploaded_maps_turn_minified_frames_into_the_original_functions_lines_an
 
     page = session_for(server, password=cli.password).get(
         f"{server.url}/organizations/spyglass/issues/{event['groupID']}/", timeout=10).text
-    assert "parsePrice" in page and "computeTotal" in page
+    # The frames' function names, not only the source lines around them.
+    assert '<span class="function">parsePrice</span>' in page and '<span class="function">computeTotal</span>' in page
     assert "throw new Error(&quot;not a price: &quot; + text);" in page or 'throw new Error("not a price: " + text);' in page
     raw_section = page[page.index("Raw: the frames as sent"):]
     assert "app.min.js" in raw_section.split("</details>")[0]

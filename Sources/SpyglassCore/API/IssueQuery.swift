@@ -289,14 +289,17 @@ public struct IssueQuery: Sendable, Hashable {
         // `key:[a, b]`: any of the values.
         var values = [value]
         if !token.valueQuoted, value.hasPrefix("["), value.hasSuffix("]") {
-            values = value.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-                .map { $0.count >= 2 && $0.hasPrefix("\"") && $0.hasSuffix("\"") ? String($0.dropFirst().dropLast()) : $0 }
+            // (Quotes inside the list were taken out by the tokenizer: `["a b", c]` arrives as `[a b, c]`.)
+            values = value.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
             guard !values.isEmpty, !values.contains(where: \.isEmpty) else { throw fail("a list needs values between its commas") }
             guard values.count <= 100 else { throw fail("a list of more than 100 values") }
         }
         func match(_ value: String) -> Match {
             !token.valueQuoted && value.contains("*") ? .wildcard(value) : .exact(value)
         }
+        let timeKeys = ["firstseen", "first_seen", "age", "lastseen", "last_seen"]
+        if values.count > 1, timeKeys.contains(key) { throw fail("a time takes one value, not a list") }
         var terms: [Term] = []
         for value in values {
             let term: Term
@@ -368,7 +371,7 @@ public struct IssueQuery: Sendable, Hashable {
             terms.append(term)
         }
         let filter: Filter
-        if ["firstseen", "first_seen", "age", "lastseen", "last_seen"].contains(key) {
+        if timeKeys.contains(key) {
             // A date alone is that day: both bounds hold.
             filter = terms.count == 1 ? .term(terms[0]) : .all(terms.map { .term($0) })
         } else {
@@ -417,26 +420,26 @@ public struct IssueQuery: Sendable, Hashable {
         return [TimeBound(date: date, newer: true), TimeBound(date: date.addingTimeInterval(isDay ? 86400 : 1), newer: false)]
     }
 
-    /// A day (`2026-01-31`, UTC) or an ISO 8601 time (`2026-01-31T10:00:00Z`, `…T10:00`, with an offset); years
-    /// 1970 to 9999.
+    /// A day (`2026-01-31`, UTC) or an RFC 3339 time (`2026-01-31T10:00:00Z`, `…T10:00`, with an offset or UTC, as
+    /// ``Timestamp/parseRFC3339(_:)`` reads SDKs' timestamps); 1970 to 9999.
     static func absoluteDate(_ text: String) -> (Date, isDay: Bool)? {
-        let day = /(\d{4})-(\d{2})-(\d{2})/
-        if let match = text.wholeMatch(of: day), let year = Int(match.1), let month = Int(match.2), let dayOfMonth = Int(match.3) {
-            var components = DateComponents()
-            (components.year, components.month, components.day) = (year, month, dayOfMonth)
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
-            guard (1970...9999).contains(year), let date = calendar.date(from: components),
-                calendar.component(.month, from: date) == month, calendar.component(.day, from: date) == dayOfMonth
-            else { return nil }
-            return (date, true)
-        }
-        var iso = text
-        if iso.count == 16 { iso += ":00" }  // `…T10:00`
-        if iso.count == 19 { iso += "Z" }  // no zone: UTC
-        guard iso.count <= 40, let date = try? Date(iso, strategy: .iso8601), (0...253_402_300_799).contains(date.timeIntervalSince1970)
+        let isDay = text.utf8.count == 10
+        // A day is its midnight; `…T10:00` gets its seconds.
+        let time = isDay ? text + "T00:00:00" : text.utf8.count == 16 ? text + ":00" : text
+        guard text.utf8.count <= 40, let date = Timestamp.parseRFC3339(time),
+            let valid = Timestamp.date(seconds: date.timeIntervalSince1970)
         else { return nil }
-        return (date, false)
+        // The parser takes 2026-02-30 as 2026-03-02: a day must read back as written.
+        if isDay && !Self.dayText(valid).elementsEqual(text) { return nil }
+        return (valid, isDay)
+    }
+
+    /// `YYYY-MM-DD` of a time, in UTC.
+    static func dayText(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
     }
 
     // MARK: - Reading a query

@@ -21,6 +21,9 @@ public final class JavaScriptSymbolicator: Sendable {
     /// applies to events a second later, and a project without bundles costs one query a second, not one an event.
     static let freshness: TimeInterval = 1
     static let cachedMaps = 32
+    /// Distinct files looked up for one event: frames are event data, and each new path may cost queries, so an
+    /// event naming thousands of files maps its first ones only.
+    public static let filesPerEvent = 32
     /// Parsed maps cost ~40 bytes a token: the cache holds at most this many tokens together (~80 MB), dropping
     /// the oldest first; one map larger than this is parsed for each event that needs it and not kept.
     static let cachedTokens = 2_000_000
@@ -71,11 +74,12 @@ public final class JavaScriptSymbolicator: Sendable {
         let lookup = Lookup(
             projectID: projectID, release: event.release, dist: payload["dist"]?.stringValue, debugIDs: debugIDs, now: now)
         var errors = payload["errors"]?.arrayValue ?? []
+        var files: Set<String> = []
         var changed = false
         if case .object(var exception)? = payload["exception"], var values = exception["values"]?.arrayValue {
             for index in values.indices {
                 guard case .object(var value) = values[index], let stacktrace = value["stacktrace"],
-                    let mapped = await map(stacktrace, lookup, errors: &errors)
+                    let mapped = await map(stacktrace, lookup, files: &files, errors: &errors)
                 else { continue }
                 value["raw_stacktrace"] = stacktrace
                 value["stacktrace"] = mapped
@@ -85,7 +89,7 @@ public final class JavaScriptSymbolicator: Sendable {
             exception["values"] = .array(values)
             payload["exception"] = .object(exception)
         }
-        if let stacktrace = payload["stacktrace"], let mapped = await map(stacktrace, lookup, errors: &errors) {
+        if let stacktrace = payload["stacktrace"], let mapped = await map(stacktrace, lookup, files: &files, errors: &errors) {
             payload["raw_stacktrace"] = stacktrace
             payload["stacktrace"] = mapped
             changed = true
@@ -111,7 +115,9 @@ public final class JavaScriptSymbolicator: Sendable {
     }
 
     /// The stack trace with every frame that has a map rewritten; nil when none has.
-    private func map(_ stacktrace: JSONValue, _ lookup: Lookup, errors: inout [JSONValue]) async -> JSONValue? {
+    private func map(
+        _ stacktrace: JSONValue, _ lookup: Lookup, files: inout Set<String>, errors: inout [JSONValue]
+    ) async -> JSONValue? {
         guard case .object(var trace) = stacktrace, let frames = trace["frames"]?.arrayValue, !frames.isEmpty else { return nil }
         // Frames are oldest first: a frame's caller is the one before it.
         var tokens: [(map: FoundMap, token: SourceMap.Token)?] = []
@@ -120,8 +126,10 @@ public final class JavaScriptSymbolicator: Sendable {
         for (index, frame) in frames.enumerated() {
             tokens.append(nil)
             guard let path = frame["abs_path"]?.stringValue, !path.isEmpty,
-                let line = Self.position(frame["lineno"]), let column = Self.position(frame["colno"])
+                let line = Self.position(frame["lineno"]), let column = Self.position(frame["colno"]),
+                files.contains(path) || files.count < Self.filesPerEvent
             else { continue }
+            files.insert(path)
             let found: FoundMap
             switch await sourceMap(for: path, lookup) {
             case nil: continue

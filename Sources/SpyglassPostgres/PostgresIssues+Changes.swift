@@ -228,9 +228,12 @@ extension PostgresIssues {
                 "UPDATE event SET issue_id = \(parent) WHERE issue_id = ANY(\(children))", logger: logger)
             try await connection.query(
                 """
-                INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address)
-                SELECT \(parent), user_key, user_id, email, username, ip_address FROM issue_user WHERE issue_id = ANY(\(children))
-                ON CONFLICT DO NOTHING
+                INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address, times_seen, last_seen)
+                SELECT \(parent), user_key, min(user_id), min(email), min(username), min(ip_address),
+                    LEAST(sum(times_seen), 9223372036854775807)::bigint, max(last_seen)
+                FROM issue_user WHERE issue_id = ANY(\(children)) GROUP BY user_key
+                ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = issue_user.times_seen + excluded.times_seen,
+                    last_seen = GREATEST(coalesce(issue_user.last_seen, 0), coalesce(excluded.last_seen, 0))
                 """, logger: logger)
             // Grouped first: one upsert may not touch a row twice, as two children with the same tag value would.
             try await connection.query(

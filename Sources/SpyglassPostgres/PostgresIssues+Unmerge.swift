@@ -118,12 +118,19 @@ extension PostgresIssues {
         if sign > 0, let user = event.userKey {
             try await connection.query(
                 """
-                INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address)
+                INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address, times_seen, last_seen)
                 VALUES (\(issueID), \(user), \(event.user?.id)::text, \(event.user?.email)::text, \(event.user?.username)::text,
-                    \(event.user?.ipAddress)::text)
-                ON CONFLICT DO NOTHING
+                    \(event.user?.ipAddress)::text, 1, \(timestamp))
+                ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = issue_user.times_seen + 1,
+                    last_seen = GREATEST(coalesce(issue_user.last_seen, 0), excluded.last_seen)
                 """,
                 logger: logger)
+        } else if sign < 0, let user = event.userKey {
+            // A user left without events is deleted by the caller.
+            try await connection.query(
+                """
+                UPDATE issue_user SET times_seen = GREATEST(1, times_seen - 1) WHERE issue_id = \(issueID) AND user_key = \(user)
+                """, logger: logger)
         }
         for tag in event.tags {
             try await connection.query(

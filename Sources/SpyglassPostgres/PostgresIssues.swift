@@ -195,6 +195,20 @@ public struct PostgresIssues: IssueStore {
         }
     }
 
+    public func affectedUsers(issueID: Int64, limit: Int) async throws -> [AffectedUser] {
+        try await database.rows(
+            """
+            SELECT user_key, user_id, email, username, ip_address, times_seen, last_seen FROM issue_user
+            WHERE issue_id = \(issueID) ORDER BY last_seen DESC NULLS LAST, user_key COLLATE "C" LIMIT \(limit)
+            """
+        ).map {
+            AffectedUser(
+                key: try $0.decode("user_key"), id: try $0.decode("user_id"), email: try $0.decode("email"),
+                username: try $0.decode("username"), ipAddress: try $0.decode("ip_address"), timesSeen: try $0.decode("times_seen"),
+                lastSeen: try $0.decode("last_seen", as: Double?.self).map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+
     public func activities(issueID: Int64) async throws -> [ActivityInfo] {
         try await database.withConnection { connection in
             try await connection.rows(

@@ -15,7 +15,13 @@ enum PostgresSchema {
         PostgresMigration(version: 4, name: "artifact bundles (SQLite v10)", additive: true, sql: v4),
         PostgresMigration(version: 5, name: "user identities (SQLite v11)", additive: true, sql: v5),
         PostgresMigration(version: 6, name: "saved searches, token scopes, themes (SQLite v12)", additive: true, sql: v6),
+        PostgresMigration(version: 7, name: "events per affected user (SQLite v13)", additive: true, sql: v7),
     ]
+
+    /// How many events each affected user had in an issue: SQLite's v13.
+    static let v7 = """
+        ALTER TABLE issue_user ADD COLUMN times_seen BIGINT NOT NULL DEFAULT 1;
+        """
 
     /// Each user's saved searches, API token scopes and themes: SQLite's v12.
     static let v6 = """

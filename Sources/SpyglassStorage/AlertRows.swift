@@ -23,10 +23,7 @@ enum AlertRows {
                 sql: "INSERT INTO issue_minute (issue_id, minute, count) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1"
             ).execute(arguments: [issueID, Int64((timestamp / 60).rounded(.down))])
         }
-        if let userKey = event.userKey, rules.contains(where: \.countsUsers) {
-            try db.cachedStatement(sql: "UPDATE issue_user SET last_seen = max(coalesce(last_seen, 0), ?) WHERE issue_id = ? AND user_key = ?")
-                .execute(arguments: [timestamp, issueID, userKey])
-        }
+        // issue_user.last_seen, which user-frequency conditions count, is kept by the event's own upsert.
         let now = event.received
         var issueFirstSeen: Date?
         for entry in rules {

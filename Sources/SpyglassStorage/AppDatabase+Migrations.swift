@@ -72,6 +72,7 @@ extension AppDatabase {
         registerArtifactMigrations(&migrator)
         registerUserIdentityMigrations(&migrator)
         registerSavedSearchMigrations(&migrator)
+        registerUserCountMigrations(&migrator)
         return migrator
     }
 }

@@ -180,3 +180,13 @@ extension AppDatabase {
         }
     }
 }
+
+extension AppDatabase {
+    /// How many events each affected user had in an issue: the issue page's list of users. Rows stored before
+    /// stand for at least one event.
+    static func registerUserCountMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v13 events per affected user") { db in
+            try db.execute(sql: "ALTER TABLE issue_user ADD COLUMN times_seen INTEGER NOT NULL DEFAULT 1")
+        }
+    }
+}

@@ -70,13 +70,17 @@ enum EventRows {
         var newUser = 0
         if let userKey = event.userKey {
             let user = event.user
-            try WriterStatement(
+            // A row's first event leaves times_seen at 1 (rows stored before v13 default to 1 too, but are never new).
+            let timesSeen = try WriterStatement(
                 """
-                INSERT OR IGNORE INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address, times_seen)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+                ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = times_seen + 1,
+                    last_seen = max(coalesce(last_seen, 0), excluded.last_seen)
+                RETURNING times_seen
                 """, in: db
-            ).execute(issueID, userKey, timestamp, user?.id, user?.email, user?.username, user?.ipAddress)
-            newUser = db.changesCount
+            ).fetchInt64(issueID, userKey, timestamp, user?.id, user?.email, user?.username, user?.ipAddress)
+            newUser = timesSeen == 1 ? 1 : 0
         }
         // Two statements: SQLite rewrites the entries of every index on a column an UPDATE assigns, changed or not,
         // and first seen moves only for a late event: most events leave `issue(project_id, first_seen)` alone.

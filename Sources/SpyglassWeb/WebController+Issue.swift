@@ -43,6 +43,21 @@ extension WebController {
         var lastError: String?
     }
 
+    /// Strings, never nil: a missing field of a user must not fall back to the issue's field of the same name in
+    /// Mustache's context stack.
+    struct UserView {
+        var idLabel: String
+        var email: String
+        var username: String
+        var ipAddress: String
+        var events: String
+        var userSeen: String
+        /// Optional fields have names the issue's view does not use.
+        var userSeenISO: String?
+        /// The stream of the project's issues that reached this user.
+        var userStreamURL: String?
+    }
+
     struct IssueView {
         var id: Int64
         var url: String
@@ -81,7 +96,14 @@ extension WebController {
         var hasFeedback: Bool
         var similar: [IssueRow]
         var members: [MemberChoice]
+        /// The most recently seen affected users (up to ``affectedUserLimit``), and a line saying how many are shown.
+        var affectedUsers: [UserView]
+        var hasAffectedUsers: Bool
+        var affectedUsersNote: String?
     }
+
+    /// How many affected users the issue page lists.
+    static let affectedUserLimit = 100
 
     struct IssueModel {
         var chrome: Chrome
@@ -179,6 +201,16 @@ extension WebController {
                     comments: report.comments, date: Formatting.ago(report.received, now: now), dateISO: Formatting.iso(report.received),
                     eventURL: report.eventID.map { "\(url)events/\($0)/" })
             }
+        let affectedUsers = try await storage.issues.affectedUsers(issueID: issue.id, limit: Self.affectedUserLimit).map { user in
+            UserView(
+                idLabel: user.id ?? "—", email: user.email ?? "", username: user.username ?? "", ipAddress: user.ipAddress ?? "",
+                events: Formatting.count(user.timesSeen), userSeen: user.lastSeen.map { Formatting.ago($0, now: now) } ?? "—",
+                userSeenISO: user.lastSeen.map(Formatting.iso),
+                userStreamURL: Self.filterQuery(key: "user", value: user.key).map { streamURL(projectID: issue.project.id, query: $0) })
+        }
+        let affectedUsersNote =
+            issue.userCount > affectedUsers.count
+            ? "The \(affectedUsers.count) most recently seen of \(Formatting.counted(issue.userCount, "user"))." : nil
         let view = IssueView(
             id: issue.id, url: url, projectID: issue.project.id, projectSlug: issue.project.slug, shortID: issue.shortIDText,
             title: issue.title, culprit: issue.culprit, level: issue.level.rawValue, status: issue.status.rawValue,
@@ -195,7 +227,8 @@ extension WebController {
             similar: try await similar(issue, now: now),
             members: try await storage.projects.members(projectID: issue.project.id).filter(\.isActive).map {
                 MemberChoice(email: $0.email, selected: $0.userID == issue.assignee?.id)
-            })
+            },
+            affectedUsers: affectedUsers, hasAffectedUsers: !affectedUsers.isEmpty, affectedUsersNote: affectedUsersNote)
         let model = IssueModel(
             chrome: try await chrome(context, session, projects: projects, current: issue.project.id), issue: view, event: eventView)
         return render("issue", model)

@@ -410,6 +410,7 @@ struct PostgresSchemaTests {
             "email text",
             "username text",
             "ip_address text",
+            "times_seen bigint not null",
         ],
         "notification": [
             "id bigint not null",

@@ -139,3 +139,50 @@ def test_tokens_have_scopes_the_api_checks_and_show_when_they_were_last_used(bro
         "read token": "read", "write token": "write", "admin token": "admin"}
     for row in rows.values():
         assert row.find_element(By.CSS_SELECTOR, "td.last-used").text == "just now"
+
+
+def test_the_issue_page_lists_the_affected_users_with_their_events_behind_the_user_count(browser, server, issues):
+    from selenium.webdriver.common.by import By
+
+    api, by_type = issues
+    # Without send_default_pii the SDK drops a user's IP address.
+    sentry_sdk.init(dsn=server.dsn, release="shop@1.1.0", environment="production", send_default_pii=True)
+    people = [({"id": "u-1", "email": "ann@example.com", "username": "ann"}, 3),
+              ({"email": "bob@example.com"}, 1),
+              ({"ip_address": "198.51.100.7"}, 2)]
+    for user, times in people:
+        sentry_sdk.set_user(user)
+        send("Checkout", times=times)
+        time.sleep(0.05)  # last seen in this order
+    sentry_sdk.set_user(None)
+    checkout = by_type["CheckoutError"]
+    wait_until(lambda: api.get(f"issues/{checkout['id']}/").json()["count"] == "7", what="six more events")
+    # A second issue with ann in it: merged, her events add up.
+    sentry_sdk.set_user(people[0][0])
+    send("Payment", times=2)
+    payment = by_type["PaymentError"]
+    wait_until(lambda: api.get(f"issues/{payment['id']}/").json()["count"] == "3", what="two more payment events")
+    merged = api.put("projects/spyglass/default/issues/", {"merge": 1}, params={"id": [checkout["id"], payment["id"]]})
+    assert merged.status_code == 200, merged.text
+    parent = merged.json()["merge"]["parent"]
+
+    driver = browser
+    sign_in(driver, server)
+    driver.get(f"{server.url}/organizations/spyglass/issues/{parent}/")
+    link = driver.find_element(By.CSS_SELECTOR, "#user-count a")
+    assert link.text == "3"
+    link.click()
+    rows = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+            for row in driver.find_elements(By.CSS_SELECTOR, "#users table.users tbody tr")]
+    # Most recently seen first: ann (Payment, last), the IP address, bob.
+    assert [row[:5] for row in rows] == [
+        ["u-1", "ann@example.com", "ann", "", "5"],
+        ["—", "", "", "198.51.100.7", "2"],
+        ["—", "bob@example.com", "", "", "1"],
+    ], rows
+    assert all(row[5] for row in rows)
+    # Each user links to the stream of the issues that reached them.
+    driver.find_element(By.CSS_SELECTOR, "#users table.users tbody tr a").click()
+    wait_until(lambda: "user.id" in driver.find_element(By.NAME, "query").get_attribute("value"), what="the user's stream")
+    assert driver.find_element(By.NAME, "query").get_attribute("value").endswith("user.id:u-1")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "table.stream tr.issue")) == 1

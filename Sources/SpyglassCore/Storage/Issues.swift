@@ -98,6 +98,30 @@ public struct TagSummary: Sendable, Hashable {
     }
 }
 
+/// A user an issue's events named (`user` in the event, or the client IP address when it names nobody).
+public struct AffectedUser: Sendable, Hashable {
+    /// The key the user is counted by: `id:…`, `email:…`, `username:…` or `ip:…`.
+    public var key: String
+    public var id: String?
+    public var email: String?
+    public var username: String?
+    public var ipAddress: String?
+    /// Events of the issue that named the user.
+    public var timesSeen: Int
+    /// Nil for users counted before last-seen times were kept.
+    public var lastSeen: Date?
+
+    public init(key: String, id: String?, email: String?, username: String?, ipAddress: String?, timesSeen: Int, lastSeen: Date?) {
+        self.key = key
+        self.id = id
+        self.email = email
+        self.username = username
+        self.ipAddress = ipAddress
+        self.timesSeen = timesSeen
+        self.lastSeen = lastSeen
+    }
+}
+
 /// How an issue list is ordered: `date` (last seen), `new` (first seen), `freq` (events), `user` (users).
 public enum IssueSort: String, Sendable, CaseIterable {
     case date, new, freq, user
@@ -178,6 +202,8 @@ public protocol IssueStore: Sendable {
     /// The tag values seen most across the projects' 500 most recently seen issues (the search box's suggestions:
     /// a bounded read on every stream page), most events first.
     func tagValues(projectIDs: [Int64], limit: Int) async throws -> [TagValueCount]
+    /// The issue's affected users, most recently seen first.
+    func affectedUsers(issueID: Int64, limit: Int) async throws -> [AffectedUser]
     /// The grouping hashes that lead to the issue.
     func hashes(issueID: Int64) async throws -> [String]
     /// Other issues of the project that look like this one: the same title, or the same type and culprit.

@@ -22,13 +22,7 @@ enum PostgresAlertRows {
                 ON CONFLICT (issue_id, minute) DO UPDATE SET count = issue_minute.count + 1
                 """)
         }
-        if let userKey = event.userKey, rules.contains(where: \.countsUsers) {
-            try sql.run(
-                """
-                UPDATE issue_user SET last_seen = GREATEST(coalesce(last_seen, 0), \(timestamp))
-                WHERE issue_id = \(issueID) AND user_key = \(userKey)
-                """)
-        }
+        // issue_user.last_seen, which user-frequency conditions count, is kept by the event's own upsert.
         let now = event.received
         var issueFirstSeen: Date?
         for entry in rules {

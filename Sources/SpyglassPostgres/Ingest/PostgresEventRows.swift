@@ -106,9 +106,12 @@ enum PostgresEventRows {
                 INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address)
                 VALUES (\(issueID), \(userKey), \(timestamp), \(event.user?.id)::text, \(event.user?.email)::text,
                     \(event.user?.username)::text, \(event.user?.ipAddress)::text)
-                ON CONFLICT DO NOTHING RETURNING 1
+                ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = issue_user.times_seen + 1,
+                    last_seen = GREATEST(coalesce(issue_user.last_seen, 0), excluded.last_seen)
+                RETURNING (xmax = 0)
                 """)
-            newUser = inserted == nil ? 0 : 1
+            // xmax is 0 on a row this statement inserted (PostgreSQL's way of telling insert from update).
+            newUser = try inserted?.decode(Bool.self) == true ? 1 : 0
         }
         // SQLite's two UPDATEs in one (both see the row as it was, and the second assigns only what the first leaves
         // alone); RETURNING gives what the lifecycle decisions read, SQLite's two SELECTs.

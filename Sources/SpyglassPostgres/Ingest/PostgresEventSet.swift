@@ -499,13 +499,24 @@ extension PostgresEventSet {
         var userKeys: [String] = []
         var userTimes: [Double] = []
         var identities: [UserIdentity?] = []
+        var userCounts: [Int64] = []
+        var userIndex: [UserRef: Int] = [:]
         for (position, member) in members.enumerated() where inserted.contains(position) {
             let id = issueID(member.issue)
             if let key = member.event.userKey {
-                userIssues.append(id)
-                userKeys.append(key)
-                userTimes.append(member.event.timestamp.timeIntervalSince1970)
-                identities.append(member.event.user)
+                // One row per (issue, user): ON CONFLICT DO UPDATE may not touch a row twice in one statement.
+                let timestamp = member.event.timestamp.timeIntervalSince1970
+                if let index = userIndex[UserRef(issue: id, key: key)] {
+                    userCounts[index] += 1
+                    userTimes[index] = max(userTimes[index], timestamp)
+                } else {
+                    userIndex[UserRef(issue: id, key: key)] = userKeys.count
+                    userIssues.append(id)
+                    userKeys.append(key)
+                    userTimes.append(timestamp)
+                    userCounts.append(1)
+                    identities.append(member.event.user)
+                }
             }
             if tallies[id] == nil {
                 order.append(id)
@@ -525,18 +536,22 @@ extension PostgresEventSet {
         let rows = try sql.prepared(
             """
             WITH users AS (
-                INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address)
+                INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address, times_seen)
                 SELECT u.issue_id, u.user_key, u.last_seen, CASE WHEN u.has_id THEN u.user_id END,
                     CASE WHEN u.has_email THEN u.email END, CASE WHEN u.has_username THEN u.username END,
-                    CASE WHEN u.has_ip THEN u.ip_address END
+                    CASE WHEN u.has_ip THEN u.ip_address END, u.times_seen
                 FROM unnest(\(userIssues)::bigint[], \(userKeys)::text[], \(userTimes)::float8[],
                     \(userIDs.values)::text[], \(userIDs.present)::boolean[], \(emails.values)::text[], \(emails.present)::boolean[],
                     \(usernames.values)::text[], \(usernames.present)::boolean[], \(addresses.values)::text[],
-                    \(addresses.present)::boolean[])
-                    AS u(issue_id, user_key, last_seen, user_id, has_id, email, has_email, username, has_username, ip_address, has_ip)
-                ON CONFLICT DO NOTHING RETURNING issue_id
+                    \(addresses.present)::boolean[], \(userCounts)::bigint[])
+                    AS u(issue_id, user_key, last_seen, user_id, has_id, email, has_email, username, has_username, ip_address, has_ip,
+                        times_seen)
+                ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = issue_user.times_seen + excluded.times_seen,
+                    last_seen = GREATEST(coalesce(issue_user.last_seen, 0), excluded.last_seen)
+                RETURNING issue_id, (xmax = 0) AS inserted
             ), new_users AS (
-                SELECT issue_id, count(*) AS n FROM users GROUP BY issue_id
+                -- xmax is 0 on the rows this statement inserted: the issue's new users.
+                SELECT issue_id, count(*) AS n FROM users WHERE inserted GROUP BY issue_id
             )
             UPDATE issue SET times_seen = issue.times_seen + v.n, user_count = issue.user_count + coalesce(u.n, 0),
                 last_event_id = CASE WHEN v.max_ts >= issue.last_seen THEN v.max_row
@@ -627,4 +642,10 @@ struct Nullable<Value> {
         values = optionals.map { $0 ?? placeholder }
         present = optionals.map { $0 != nil }
     }
+}
+
+/// An affected user of one issue, the key of the per-batch tally.
+private struct UserRef: Hashable {
+    let issue: Int64
+    let key: String
 }

@@ -97,8 +97,18 @@ extension AppDatabase {
         if sign > 0, let user = event.userKey {
             let identity = event.user
             try db.execute(
-                sql: "INSERT OR IGNORE INTO issue_user (issue_id, user_key, user_id, email, username, ip_address) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [issueID, user, identity?.id, identity?.email, identity?.username, identity?.ipAddress])
+                sql: """
+                    INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address, times_seen, last_seen)
+                    VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                    ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = times_seen + 1,
+                        last_seen = max(coalesce(last_seen, 0), excluded.last_seen)
+                    """,
+                arguments: [issueID, user, identity?.id, identity?.email, identity?.username, identity?.ipAddress, timestamp])
+        } else if sign < 0, let user = event.userKey {
+            // A user left without events is deleted by the caller.
+            try db.execute(
+                sql: "UPDATE issue_user SET times_seen = max(1, times_seen - 1) WHERE issue_id = ? AND user_key = ?",
+                arguments: [issueID, user])
         }
         for tag in event.tags {
             try db.execute(

@@ -146,6 +146,23 @@ public struct SQLiteIssues: IssueStore {
         }
     }
 
+    public func affectedUsers(issueID: Int64, limit: Int) async throws -> [AffectedUser] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT user_key, user_id, email, username, ip_address, times_seen, last_seen FROM issue_user
+                    WHERE issue_id = ? ORDER BY last_seen DESC NULLS LAST, user_key LIMIT ?
+                    """,
+                arguments: [issueID, limit]
+            ).map {
+                AffectedUser(
+                    key: $0["user_key"], id: $0["user_id"], email: $0["email"], username: $0["username"], ipAddress: $0["ip_address"],
+                    timesSeen: $0["times_seen"], lastSeen: ($0["last_seen"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
     public func updateIssues(ids: [Int64], change: IssueChange, now: Date) async throws {
         try await writer.write { db in
             for id in ids {
@@ -227,8 +244,11 @@ public struct SQLiteIssues: IssueStore {
             try db.execute(sql: "UPDATE event SET issue_id = ? WHERE issue_id IN (\(list))", arguments: [parent] + childArgs)
             try db.execute(
                 sql: """
-                    INSERT OR IGNORE INTO issue_user (issue_id, user_key, user_id, email, username, ip_address)
-                    SELECT ?, user_key, user_id, email, username, ip_address FROM issue_user WHERE issue_id IN (\(list))
+                    INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address, times_seen, last_seen)
+                    SELECT ?, user_key, user_id, email, username, ip_address, times_seen, last_seen
+                    FROM issue_user WHERE issue_id IN (\(list)) ORDER BY user_key
+                    ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = times_seen + excluded.times_seen,
+                        last_seen = max(coalesce(last_seen, 0), coalesce(excluded.last_seen, 0))
                     """,
                 arguments: [parent] + childArgs)
             try db.execute(

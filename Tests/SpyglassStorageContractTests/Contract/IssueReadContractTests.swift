@@ -144,6 +144,14 @@ struct IssueReadContractTests {
             let typeError = try #require(try await postgres.issue(id: fixture.typeError))
             #expect(
                 typeError.timesSeen == 3 && typeError.userCount == 2 && typeError.assignee?.email == "dev@example.com")
+            // Affected users, most recently seen first, with their events.
+            let users = try await postgres.affectedUsers(issueID: fixture.typeError, limit: 10)
+            #expect(try await sqlite.affectedUsers(issueID: fixture.typeError, limit: 10) == users)
+            #expect(users.map(\.key) == ["id:u1", "id:u2"] && users.map(\.timesSeen) == [2, 1])
+            #expect(users.first?.email == "u1@example.com" && users.first?.id == "u1")
+            #expect(
+                abs((users.first?.lastSeen ?? .distantPast).timeIntervalSince(IssueFixture.now.addingTimeInterval(-5 * 3600))) < 0.01)
+            #expect(try await postgres.affectedUsers(issueID: fixture.typeError, limit: 1).count == 1)
             #expect(typeError.title.contains("TypeError") && typeError.project.slug == "default")
             #expect(typeError.firstRelease == "1.0.0" && typeError.lastRelease == "1.1.0")
             let ignored = try #require(try await postgres.issue(id: fixture.ignored))

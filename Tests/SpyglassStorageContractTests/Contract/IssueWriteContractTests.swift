@@ -175,6 +175,12 @@ struct IssueWriteContractTests {
             try await Self.expectSameState(stores, "after the merge")
             let parent = try #require(try await stores.postgres.issues.issue(id: fixture.connection))
             #expect(parent.timesSeen == 5 && parent.userCount == 1)
+            // The merged issues' users, the same on both (their events add up: e2e test_triage.py).
+            let mergedUsers = try await Self.both(stores, "affected users after the merge") { store in
+                try await store.issues.affectedUsers(issueID: fixture.connection, limit: 10)
+            }
+            guard case .value(let users) = mergedUsers else { throw TestDatabaseError(message: "no users") }
+            #expect(users.count == 1, "\(users)")
             #expect(try await stores.postgres.issues.hashes(issueID: fixture.connection).count == 3)
 
             // The KeyError's hash, merged into the connection issue.
@@ -200,6 +206,10 @@ struct IssueWriteContractTests {
                     fixture.attachmentEvent
                 ])
             #expect(try await stores.postgres.issues.issue(id: fixture.connection)?.timesSeen == 4)
+            _ = try await Self.both(stores, "affected users after the unmerge") { store in
+                [try await store.issues.affectedUsers(issueID: fixture.connection, limit: 10),
+                 try await store.issues.affectedUsers(issueID: newIssue, limit: 10)]
+            }
 
             _ = try await Self.both(stores, "delete") { store in
                 try await store.issues.deleteIssue(id: fixture.typeError); return true

@@ -15,7 +15,7 @@ public struct CapturedStack: Sendable {
     }
 }
 
-/// The process's loaded images, read once (reading them costs ~170 µs; capturing with them < 1 µs).
+/// The process's loaded images, read once: reading them costs far more than a capture with them (docs/performance.md).
 enum ImageCache {
     private static let cached = Mutex<ImageMap?>(nil)
 

@@ -10,7 +10,7 @@ public enum ContentEncoding: Sendable, Hashable {
     /// Parses the header. `nil` for a value Spyglass can't decode (→ 415).
     /// Empty values and `UTF-8` (sent by sentry-ruby 5 and an old Android SDK) mean identity, as in Relay.
     public init?(header: String?) {
-        // What SDKs send, as they send it, without trimming and lowercasing (Foundation's cost ~1 % of ingest).
+        // What SDKs send, as they send it, without trimming and lowercasing (Foundation's cost showed in profiles).
         switch header {
         case nil, "": self = .identity; return
         case "gzip": self = .gzip; return

@@ -42,7 +42,7 @@ public struct ServerConfiguration: Sendable {
     /// the HTTP ceiling the ingest benchmark compares with. Off by default.
     public var benchmarkRoutes = false
     /// `SPYGLASS_COMPACT_EVENTS` (default 1) stores the events of a grouping hash as what differs from its first
-    /// event (``IngestWriter/compactEvents``): about a quarter of the disk per event. `0` stores each on its own.
+    /// event (``IngestWriter/compactEvents``): far less disk per event. `0` stores each on its own.
     public var compactEvents = true
     /// Connection timeouts and caps (`SPYGLASS_HEADER_TIMEOUT`, `SPYGLASS_IDLE_TIMEOUT`, `SPYGLASS_MAX_CONNECTIONS`).
     public var connections = ConnectionLimits()

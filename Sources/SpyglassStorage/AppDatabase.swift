@@ -87,11 +87,11 @@ public struct AppDatabase: Sendable {
         configuration.busyMode = .timeout(5)
         configuration.label = "spyglass"
         configuration.prepareDatabase { db in
-            // 8 KiB pages for a new database (an existing one keeps its size). A stored event is about 2.5 KiB: 4 KiB
-            // pages hold one such row where two do not fit, wasting a third of the space; 16 KiB pages pack rows
-            // best (2.6 against 3.0 KB per event in the benchmark) but every commit writes each page it touched
-            // whole, and an event touches about two index pages of its own (event id, issue's events) once the
-            // database has grown: 8 KiB pages wrote 61 instead of 100 KiB per event, for 15 % less CPU per event.
+            // 8 KiB pages for a new database (an existing one keeps its size). 4 KiB pages waste space where two event
+            // rows do not fit in one; 16 KiB pages pack rows best, but every commit writes each page it touched whole,
+            // and an event touches about two index pages of its own (event id, issue's events) once the database
+            // has grown: there 8 KiB pages wrote less and cost less CPU per event, for somewhat more bytes per event
+            // (docs/performance.md, "8 KiB pages").
             try db.execute(sql: "PRAGMA page_size = 8192")
             // Every commit reaches the disk before it returns: a 200 for an event means it is stored. (A pool
             // overrides this on its writer: see `open(directory:)`.)

@@ -19,10 +19,9 @@ import Synchronization
 /// beginning. A reader still using old frames holds that back, as it holds back any checkpoint; the WAL then
 /// goes on growing until the reader is done, as it would with SQLite's own checkpoints.
 ///
-/// Ingest benchmark, c=32, 3 alternating runs: SQLite's checkpoint every 1 000 pages 3 947 events/s and 371 µs of
-/// CPU per event; passes every 8 000 pages 3 988/s, 376 µs; every 16 000 pages 4 692/s, 326 µs, p99 21 ms
-/// (about 19 before), the WAL file at most 137 MB. At a steady 1 000 events/s (two alternating 60-second runs):
-/// p50 1.83 / 1.50 → 1.41 / 1.32 ms, p99 9.2 / 7.5 → 6.8 / 6.1 ms.
+/// Passes every 16 000 pages gave more events/s and less CPU per event than SQLite's checkpoint or passes every
+/// 8 000 pages, and lower latency at a steady rate; the measurements are in docs/performance.md ("WAL checkpoints
+/// off the writer").
 final class WALCheckpointer: Sendable {
     /// WAL pages (frames) at which a pass starts.
     let threshold: Int32

@@ -5,9 +5,9 @@ import GRDBSQLite
 ///
 /// An event costs about 25 statements in the writer's transaction. Through GRDB's `execute(arguments:)` each
 /// one boxes its arguments into an array of existentials, copies them into `DatabaseValue`s, checks them
-/// against the statement and notifies observers: a third of the writer thread's time in the benchmark's
-/// profile, more than SQLite spent executing those statements. Here the values bind in place, in order, with
-/// GRDB's own `StatementBinding` conformances (so they are stored exactly as GRDB would store them).
+/// against the statement and notifies observers: in the benchmark's profile that took more of the writer thread's
+/// time than SQLite spent executing those statements (docs/performance.md). Here the values bind in place, in
+/// order, with GRDB's own `StatementBinding` conformances (so they are stored exactly as GRDB would store them).
 ///
 /// The prepared statement comes from GRDB's statement cache, which owns it (and finalizes it with the
 /// connection); a `WriterStatement` lives for one use inside a `write` closure.

@@ -190,8 +190,8 @@ public enum EventPayloadCodec {
 }
 
 /// A zlib deflate stream kept for reuse. Setting one up allocates about 256 KiB (window, hash chains, output
-/// buffer): glibc serves that from fresh pages and gives them back on free, so `compress2` per event cost three
-/// times its compression (page faults, TLB shootdowns); `deflateReset` keeps the memory.
+/// buffer): glibc serves that from fresh pages and gives them back on free, so `compress2` per event cost more
+/// than the compression itself (page faults, TLB shootdowns: docs/performance.md); `deflateReset` keeps the memory.
 ///
 /// `@unchecked Sendable`: a compressor is used by one caller at a time. Only ``CompressorPool`` hands them out, and
 /// it gives each to one taker, which uses it synchronously and returns it; zlib keeps no thread affinity.

@@ -60,7 +60,7 @@ public final class IngestWriter: IngestSink, Service {
     /// Bytes the queued jobs may hold at most (compressed payloads and attachments, plus 4 KiB a job).
     public let maxQueuedBytes: Int
     /// Whether events are stored as what differs from their primary hash's first event (``PayloadDictionary``,
-    /// ``PayloadDelta``): in the benchmark about a quarter of the database per event, at the same throughput.
+    /// ``PayloadDelta``): far less database per event, at the same throughput (docs/performance.md).
     /// Events stored either way are read either way.
     public let compactEvents: Bool
 

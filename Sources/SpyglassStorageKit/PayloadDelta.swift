@@ -1,7 +1,7 @@
 /// An event's payload as what differs from a dictionary (another event of its hash): a program of literal runs and
 /// copies from the dictionary. zlib with a preset dictionary did the same, but rebuilt its hash chains over the
-/// dictionary for every event (16 µs for 13 KB, a fifth of the ingest throughput in all); here the dictionary's
-/// index is built once (``DeltaIndex``) and encoding an event of its issue is a few word compares.
+/// dictionary for every event (a large part of ingest's CPU: docs/performance.md, "Compact events"); here the
+/// dictionary's index is built once (``DeltaIndex``) and encoding an event of its issue is a few word compares.
 ///
 /// The program, each number a LEB128 varint: repeated `literal length, literal bytes, copy length, copy offset`,
 /// ended by a copy length of 0 (without an offset).

@@ -5,8 +5,9 @@ import Synchronization
 /// hash are stored as differences from (``PayloadDelta``).
 ///
 /// Events of one issue repeat each other's stack frames, context lines, modules and contexts: against the first
-/// one, a 13 KB Python event takes about 200 bytes instead of 2 KB. The row lives in `payload_dictionary`
-/// (its `data` is the first event's blob, as the event table would hold it), and `grouping_hash.dictionary_id` names it; that
+/// one, a later event takes a small part of what it takes compressed alone (docs/performance.md). The row lives in
+/// `payload_dictionary` (its `data` is the first event's blob, as the event table would hold it), and
+/// `grouping_hash.dictionary_id` names it; that
 /// event's own blob only refers to it. An event's dictionary is always its primary hash's, and an event lives as
 /// long as that hash's row does (both go with their issue; merge and unmerge move a hash with its events), so
 /// a dictionary is deleted with its hash (``AppDatabase/deleteIssue(id:)``, or the project's cascade).

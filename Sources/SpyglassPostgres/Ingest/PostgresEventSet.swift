@@ -7,7 +7,7 @@ import SpyglassStorageKit
 
 /// The batch's events written as sets: a statement per table for many events, where ``PostgresEventRows`` spends
 /// a few statements per event. A statement costs a round trip and its parsing whatever it carries, so statements
-/// per batch, not rows, bound PostgreSQL's ingest (measurements: README, Performance).
+/// per batch, not rows, bound PostgreSQL's ingest (measurements: docs/performance.md).
 ///
 /// The committer walks the batch in order. An event that only adds to issues (an unresolved known issue, or a new
 /// one with all its hashes new) joins the current *set*; anything else (side items, a hash that must join an

@@ -17,6 +17,7 @@ public enum WebAssets {
         "alert-rules": PackageResources.alert_rules_mustache,
         "alert-rule": PackageResources.alert_rule_mustache,
         "admin": PackageResources.admin_mustache,
+        "confirmation": PackageResources.confirmation_mustache,
     ]
 
     /// Static files by name, with their content type.

@@ -195,6 +195,16 @@ public struct PostgresIssues: IssueStore {
         }
     }
 
+    public func eventCountsByHash(issueID: Int64) async throws -> [String: Int] {
+        let rows = try await database.rows(
+            """
+            SELECT primary_hash, count(*) AS n FROM event WHERE issue_id = \(issueID) AND primary_hash IS NOT NULL GROUP BY primary_hash
+            """)
+        return Dictionary(
+            try rows.map { (try $0.decode("primary_hash", as: String.self), Int(try $0.decode("n", as: Int64.self))) },
+            uniquingKeysWith: +)
+    }
+
     public func affectedUsers(issueID: Int64, limit: Int) async throws -> [AffectedUser] {
         try await database.rows(
             """

@@ -99,7 +99,14 @@ extension WebController {
         /// The most recently seen affected users (up to ``affectedUserLimit``), and a line saying how many are shown.
         var affectedUsers: [UserView]
         var hasAffectedUsers: Bool
+        /// The project's releases, newest first: "Resolve in release…" offers them.
         var affectedUsersNote: String?
+        var releases: [String]
+        /// Why "Resolve in release…" did nothing, in place.
+        var releaseError: String?
+        /// The hashes the issue's events came by, with Unmerge when there is more than one.
+        var hashes: [HashView]
+        var canUnmerge: Bool
     }
 
     /// How many affected users the issue page lists.
@@ -109,6 +116,12 @@ extension WebController {
         var chrome: Chrome
         var issue: IssueView
         var event: EventView?
+        var confirmation: Confirmation?
+    }
+
+    struct HashView {
+        var hash: String
+        var events: String
     }
 
     struct AttachmentRow {
@@ -211,6 +224,20 @@ extension WebController {
         let affectedUsersNote =
             issue.userCount > affectedUsers.count
             ? "The \(affectedUsers.count) most recently seen of \(Formatting.counted(issue.userCount, "user"))." : nil
+        let releases = try await storage.releases.releases(projectIDs: [issue.project.id], limit: 100, offset: 0).map(\.version)
+        let parameters = FormQuery(request)
+        var releaseError: String?
+        if let wanted = parameters.get("release_error") {
+            releaseError =
+                wanted.isEmpty ? "Enter the release that fixes it."
+                : releases.isEmpty
+                    ? "There is no release “\(wanted.prefix(200))” in this project: it has no releases yet. A release exists once an event names it (the SDK's release option) or it is created (sentry-cli releases new)."
+                    : "There is no release “\(wanted.prefix(200))” in this project. Pick one of its releases (the box offers them), or create it first (sentry-cli releases new)."
+        }
+        let byHash = try await storage.issues.eventCountsByHash(issueID: issue.id)
+        let hashes = try await storage.issues.hashes(issueID: issue.id).map {
+            HashView(hash: $0, events: Formatting.counted(byHash[$0] ?? 0, "event"))
+        }
         let view = IssueView(
             id: issue.id, url: url, projectID: issue.project.id, projectSlug: issue.project.slug, shortID: issue.shortIDText,
             title: issue.title, culprit: issue.culprit, level: issue.level.rawValue, status: issue.status.rawValue,
@@ -228,9 +255,11 @@ extension WebController {
             members: try await storage.projects.members(projectID: issue.project.id).filter(\.isActive).map {
                 MemberChoice(email: $0.email, selected: $0.userID == issue.assignee?.id)
             },
-            affectedUsers: affectedUsers, hasAffectedUsers: !affectedUsers.isEmpty, affectedUsersNote: affectedUsersNote)
+            affectedUsers: affectedUsers, hasAffectedUsers: !affectedUsers.isEmpty, affectedUsersNote: affectedUsersNote,
+            releases: releases, releaseError: releaseError, hashes: hashes, canUnmerge: hashes.count > 1)
         let model = IssueModel(
-            chrome: try await chrome(context, session, projects: projects, current: issue.project.id), issue: view, event: eventView)
+            chrome: try await chrome(context, session, projects: projects, current: issue.project.id), issue: view, event: eventView,
+            confirmation: try await confirmation(parameters, returnURL: url))
         return render("issue", model)
     }
 
@@ -355,8 +384,11 @@ extension WebController {
             change.status = .resolved
             change.resolution = .inNextRelease(current: nil)
         case "resolve_in_release":
+            // A release the project does not have is said in place, with its releases offered.
             let version = fields.get("release")?.trimmingCharacters(in: .whitespaces) ?? ""
-            guard !version.isEmpty else { throw PageError(status: .badRequest, heading: "No release", text: "release: enter the version that fixes it.") }
+            guard !version.isEmpty, try await storage.releases.release(projectID: issue.project.id, version: version) != nil else {
+                return WebResponse.redirect(Self.appending([URLQueryItem(name: "release_error", value: version)], to: issueURL(issue.id)) + "#resolve-in-release")
+            }
             change.status = .resolved
             change.resolution = .inRelease(version)
         case "unresolve":
@@ -376,6 +408,27 @@ extension WebController {
         }
         try await storage.issues.updateIssues(ids: [issue.id], change: change, now: .now)
         return WebResponse.redirect(issueURL(issue.id))
+    }
+
+    /// Unmerge on the issue page: the events that came by one hash move to a new issue.
+    @Sendable func unmergeHash(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try session(context)
+        let issue = try issue(context)
+        let fields = try await form(request, session: session)
+        let hash = fields.get("hash") ?? ""
+        guard !hash.isEmpty else { throw PageError(status: .badRequest, heading: "Nothing to unmerge", text: "hash: name the hash to split out.") }
+        let moved = try await storage.issues.eventCountsByHash(issueID: issue.id)[hash] ?? 0
+        let created: Int64
+        do {
+            created = try await storage.issues.unmerge(issueID: issue.id, hash: hash)
+        } catch let error as DomainError {
+            throw PageError(status: error.kind == .notFound ? .notFound : .badRequest, heading: "Cannot unmerge", text: error.message)
+        }
+        return WebResponse.redirect(
+            Self.appending(
+                [URLQueryItem(name: "done", value: "unmerged"), URLQueryItem(name: "new", value: String(created)),
+                 URLQueryItem(name: "n", value: String(moved))],
+                to: issueURL(issue.id)))
     }
 
     /// `""` forever, `minutes:N`, `count:N`, `users:N`, `escalating`.

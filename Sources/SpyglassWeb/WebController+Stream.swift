@@ -61,6 +61,8 @@ extension WebController {
         var range: String?
         /// The query box's suggestions: search keys, then the project's tag keys and values.
         var suggestions: [String]
+        /// What the last bulk change did, with Undo.
+        var confirmation: Confirmation?
     }
 
     struct SavedSearchLink {
@@ -172,7 +174,8 @@ extension WebController {
             projectSlug: project?.slug, query: queryText, hasQuery: !queryText.isEmpty, sorts: sorts, filters: filters, issues: rows, error: error,
             selfURL: url(cursor: offset), previousURL: offset > 0 ? url(cursor: max(0, offset - Self.pageSize)) : nil,
             nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, pollURL: poll, savedSearches: links,
-            hasSavedSearches: !links.isEmpty, range: range, suggestions: Self.suggestions(tagValues))
+            hasSavedSearches: !links.isEmpty, range: range, suggestions: Self.suggestions(tagValues),
+            confirmation: try await confirmation(parameters, returnURL: url(cursor: offset)))
         return render("issues", model, status: status)
     }
 
@@ -200,40 +203,67 @@ extension WebController {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"count\":\(count)}")))
     }
 
-    /// Resolve, ignore or merge the selected issues of the stream.
+    /// Resolve, ignore or merge the selected issues of the stream (or the issue page's similar issues), or undo
+    /// one of those; comes back to the page with a confirmation line and Undo (WebController+Undo).
     @Sendable func bulk(_ request: Request, context: AppRequestContext) async throws -> Response {
         let session = try session(context)
         let fields = try await form(request, session: session)
         let visible = Set(try access(context).projects().map(\.id))
         let back = WebResponse.localPath(fields.get("return"), fallback: "/organizations/\(organization)/issues/")
+        func done(_ items: [URLQueryItem]) -> Response { WebResponse.redirect(Self.appending(items, to: back)) }
+        let action = fields.get("action") ?? ""
+        switch action {
+        case "undo":
+            try await undoStatuses(fields.getAll("undo"), session: session, visible: visible)
+            return done([URLQueryItem(name: "done", value: "undone")])
+        case "unmerge":
+            guard let parent = fields.get("parent").flatMap({ Int64($0) }) else {
+                throw PageError(status: .badRequest, heading: "Cannot undo the merge", text: "parent: the merged issue is missing.")
+            }
+            let created = try await undoMerge(parent: parent, hashes: fields.getAll("unmerge"), visible: visible)
+            return done([URLQueryItem(name: "done", value: "split"), URLQueryItem(name: "n", value: String(created))])
+        default: break
+        }
         let selected = fields.getAll("id")
         guard selected.count <= 100 else {
             throw PageError(status: .badRequest, heading: "Too many issues", text: "Select at most 100 issues at a time.")
         }
-        var ids: [Int64] = []
+        var issues: [IssueInfo] = []
         for text in selected {
             guard let id = Int64(text), let issue = try await storage.issues.issue(id: id), visible.contains(issue.project.id) else {
                 throw PageError.notFound("There is no issue \(text), or you are not a member of its project.")
             }
-            ids.append(id)
+            issues.append(issue)
         }
-        guard !ids.isEmpty else {
-            throw PageError(status: .badRequest, heading: "Nothing selected", text: "Select one or more issues first.")
-        }
-        switch fields.get("action") {
+        let ids = issues.map(\.id)
+        guard !ids.isEmpty else { return done([URLQueryItem(name: "done", value: "nothing")]) }
+        let previous = issues.map { URLQueryItem(name: "undo", value: "\($0.id)~\(Self.undoState($0))") }
+        switch action {
         case "resolve":
             try await storage.issues.updateIssues(ids: ids, change: IssueChange(status: .resolved, actorID: session.user.id), now: .now)
+            return done([URLQueryItem(name: "done", value: "resolve")] + previous)
         case "ignore":
             try await storage.issues.updateIssues(ids: ids, change: IssueChange(status: .ignored, ignore: .forever, actorID: session.user.id), now: .now)
+            return done([URLQueryItem(name: "done", value: "ignore")] + previous)
         case "merge":
-            guard ids.count >= 2 else {
-                throw PageError(status: .badRequest, heading: "Cannot merge", text: "Select at least two issues of one project to merge.")
-            }
-            _ = try await storage.issues.mergeIssues(ids: ids, actorID: session.user.id)
+            guard Set(ids).count >= 2 else { return done([URLQueryItem(name: "done", value: "one")]) }
+            guard Set(issues.map(\.project.id)).count == 1 else { return done([URLQueryItem(name: "done", value: "projects")]) }
+            // The hashes each issue's events came by: Undo splits those of the issues merged away out again.
+            var hashesByIssue: [Int64: [String]] = [:]
+            for id in Set(ids) { hashesByIssue[id] = try await storage.issues.eventCountsByHash(issueID: id).keys.sorted() }
+            let (parent, children) = try await storage.issues.mergeIssues(ids: ids, actorID: session.user.id)
+            let split = children.flatMap { hashesByIssue[$0] ?? [] }.map { URLQueryItem(name: "unmerge", value: $0) }
+            // An issue merged away has no page left: its page comes back to the parent's.
+            let merged = children.map { issueURL($0) }
+            let target = merged.contains(where: { back.hasPrefix($0) }) ? issueURL(parent) : back
+            let items = [
+                URLQueryItem(name: "done", value: "merge"), URLQueryItem(name: "parent", value: String(parent)),
+                URLQueryItem(name: "n", value: String(children.count + 1)),
+            ] + split
+            return WebResponse.redirect(Self.appending(items, to: target))
         default:
-            throw PageError(status: .badRequest, heading: "Unknown action", text: "action: expected resolve, ignore or merge.")
+            throw PageError(status: .badRequest, heading: "Unknown action", text: "action: expected resolve, ignore, merge or undo.")
         }
-        return WebResponse.redirect(back)
     }
 
     /// What the query box suggests: the language's keys, then `key:value` for the tags seen most.

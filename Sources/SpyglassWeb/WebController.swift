@@ -54,6 +54,7 @@ public struct WebController: Sendable {
         add(pages, .get, "organizations/:org/issues/:issue_id/events/:event_id/attachments/:attachment_id", .readEvents, attachmentFile)
         add(pages, .post, "organizations/:org/issues/:issue_id/status", .triageIssues, changeStatus)
         add(pages, .post, "organizations/:org/issues/:issue_id/comments", .triageIssues, comment)
+        add(pages, .post, "organizations/:org/issues/:issue_id/unmerge", .triageIssues, unmergeHash)
         addAccountRoutes(to: pages)
         addReleaseRoutes(to: pages)
         addSettingsRoutes(to: pages)

@@ -206,6 +206,8 @@ public protocol IssueStore: Sendable {
     func affectedUsers(issueID: Int64, limit: Int) async throws -> [AffectedUser]
     /// The grouping hashes that lead to the issue.
     func hashes(issueID: Int64) async throws -> [String]
+    /// The issue's stored events per grouping hash they came by (the events an unmerge of that hash moves).
+    func eventCountsByHash(issueID: Int64) async throws -> [String: Int]
     /// Other issues of the project that look like this one: the same title, or the same type and culprit.
     func similarIssueIDs(of issue: IssueInfo, limit: Int) async throws -> [Int64]
     /// Issues of a project that regressed in `version` (newest regression first).

@@ -104,6 +104,18 @@ public struct SQLiteIssues: IssueStore {
         }
     }
 
+    public func eventCountsByHash(issueID: Int64) async throws -> [String: Int] {
+        try await writer.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT primary_hash, count(*) AS n FROM event WHERE issue_id = ? AND primary_hash IS NOT NULL GROUP BY primary_hash
+                    """,
+                arguments: [issueID])
+            return Dictionary(rows.map { ($0["primary_hash"] as String, $0["n"] as Int) }, uniquingKeysWith: +)
+        }
+    }
+
     public func tagValues(projectIDs: [Int64], limit: Int) async throws -> [TagValueCount] {
         guard !projectIDs.isEmpty else { return [] }
         return try await writer.read { db in

@@ -3,29 +3,14 @@ and the `r` key answer with a confirmation line and Undo that puts each issue ba
 selected says so in place; a release the project does not have is an inline error with the known releases
 offered; the issue page unmerges per hash (with the events it moves) and merges similar issues."""
 
-import time
-
 import pytest
 import sentry_sdk
 
-from test_issues_api import API
-from test_triage import send
+from test_triage import issues  # noqa: F401 (fixture: three issues of shop@1.1.0)
 from test_web_ui import browser, screenshot, server, sign_in, wait_until  # noqa: F401 (fixtures)
 
 # Statuses, merges and unmerges live in storage: both backends.
 pytestmark = pytest.mark.backends
-
-
-@pytest.fixture
-def issues(server, tmp_path):
-    sentry_sdk.init(dsn=server.dsn, release="shop@1.1.0", environment="production")
-    for kind in ("Checkout", "Payment", "Refund"):
-        send(kind)
-    api = API(server, tmp_path / "data")
-    deadline = time.monotonic() + 15
-    while len(api.issues("")) < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return api, {issue["metadata"]["type"]: issue for issue in api.issues("")}
 
 
 def stream_ids(driver):

@@ -133,7 +133,13 @@ public struct NotificationService: Service {
 
     /// Sends one notification; returns a short note on success.
     func send(_ notification: PendingNotification, webhooks: WebhookSender) async throws -> String {
-        let renderer = renderer()
+        try await Self.send(notification, settings: settings, renderer: renderer(), webhooks: webhooks)
+    }
+
+    /// Sends one notification with these settings (the outbox's deliveries and test notifications alike).
+    static func send(
+        _ notification: PendingNotification, settings: NotifySettings, renderer: NotificationRenderer, webhooks: WebhookSender
+    ) async throws -> String {
         switch notification.action {
         case .email(let recipients):
             guard let smtp = settings.smtp else {

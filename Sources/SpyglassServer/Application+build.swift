@@ -71,13 +71,21 @@ public func buildRouter(
         policies.record(.options, "api/:project_id/\(endpoint)", .open)  // CORS preflight
         policies.record(.post, "api/:project_id/\(endpoint)", .ingest)
     }
+    let alertChecker = NotificationTester(
+        settings: configuration.notify,
+        renderer: {
+            NotificationRenderer(
+                baseURL: configuration.effectiveBaseURL(boundPort: configuration.port).absoluteString,
+                organization: configuration.organizationSlug)
+        })
     APIController(
-        storage: dependencies.storage, organization: configuration.organizationSlug, baseURL: configuration.baseURL
+        storage: dependencies.storage, organization: configuration.organizationSlug, baseURL: configuration.baseURL,
+        alertChecker: alertChecker
     ).addRoutes(to: router, policies: policies)
     do {
         try WebController(
             storage: dependencies.storage, organization: configuration.organizationSlug,
-            baseURL: configuration.baseURL, retention: configuration.retention
+            baseURL: configuration.baseURL, retention: configuration.retention, alertChecker: alertChecker
         ).addRoutes(to: router, policies: policies)
     } catch {
         // The templates are compiled in: a template that does not parse is a bug the tests catch.

@@ -44,6 +44,8 @@ extension WebController {
         var webhookOn = false, webhookURL = "", secretHint = "none: unsigned", secretState = "secret not set"
         var slackOn = false, slackURL = ""
         var discordOn = false, discordURL = ""
+        /// Where "Send test" posts the form (the action it tests is the button's value).
+        var testURL = ""
         var frequency = String(AlertRule.defaultFrequency)
         var enabled = true
     }
@@ -58,6 +60,13 @@ extension WebController {
         var canManage: Bool
         var canManageProject: Bool
         var form: RuleForm
+        /// A secret just generated: shown once, on this page only.
+        var newSecret: String?
+        /// What the last "Send test" met, said beside the actions.
+        var testOutcome: String?
+        var testFailed: Bool
+        /// Whether the server can send test notifications (the form shows the buttons).
+        var canTest: Bool
     }
 
     func addAlertRuleRoutes(to pages: Pages) {
@@ -69,6 +78,8 @@ extension WebController {
         add(pages, .post, base + "/:rule_id", .manageAlertRules, saveAlertRule)
         add(pages, .post, base + "/:rule_id/toggle", .manageAlertRules, toggleAlertRule)
         add(pages, .post, base + "/:rule_id/delete", .manageAlertRules, deleteAlertRule)
+        add(pages, .post, base + "/test", .manageAlertRules, testAlertAction)
+        add(pages, .post, base + "/:rule_id/test", .manageAlertRules, testAlertAction)
     }
 
     func alertRules(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -133,9 +144,13 @@ extension WebController {
         settingsBase(project) + "alerts/" + (ruleID(context).map { "\($0)/" } ?? "")
     }
 
-    func rulePage(_ context: AppRequestContext, form: RuleForm, readOnly: Bool, error: String?, status: HTTPResponse.Status) async throws -> Response {
+    func rulePage(
+        _ context: AppRequestContext, form: RuleForm, readOnly: Bool, error: String?, status: HTTPResponse.Status,
+        newSecret: String? = nil, test: AlertTestOutcome? = nil
+    ) async throws -> Response {
         let (session, project, projects) = try managedProject(context)
         var form = form
+        form.testURL = form.action + "test/"
         func choices(_ values: [(String, String)], selected: String) -> [Choice] {
             values.map { Choice(value: $0.0, label: $0.1, selected: $0.0 == selected) }
         }
@@ -149,7 +164,9 @@ extension WebController {
             chrome: try await chrome(context, session, projects: projects, current: project.id, section: .settings), project: project,
             base: settingsBase(project), heading: form.id == nil ? "New alert rule" : "Alert rule", error: error, readOnly: readOnly,
             canManage: try canManageRules(context, project),
-            canManageProject: try access(context).viewer.may(.manageProjectSettings, in: project.id), form: form)
+            canManageProject: try access(context).viewer.may(.manageProjectSettings, in: project.id), form: form,
+            newSecret: newSecret, testOutcome: test.map { $0.succeeded ? "Test notification sent: \($0.detail)." : "Test notification failed: \($0.detail)" },
+            testFailed: test.map { !$0.succeeded } ?? false, canTest: alertChecker != nil)
         return render("alert-rule", model, status: status)
     }
 
@@ -289,26 +306,101 @@ extension WebController {
             }
             existing = found
         }
-        // A webhook keeps its secret when the field is left empty (secrets are write-only; none: unsigned).
-        let oldSecret = existing?.actions.compactMap { action -> String? in if case .webhook(_, let secret) = action { secret } else { nil } }.first
+        // A webhook keeps its secret when the field is left empty (secrets are write-only; none: unsigned), or gets a
+        // new one generated here, shown once.
+        let newSecret = fields.get("regenerate_secret") == "1" ? Self.generatedSecret() : nil
         let rule: AlertRule
         do {
-            rule = try AlertRule(json: Self.ruleJSON(fields), id: id, secret: { oldSecret ?? "" })
-        } catch {
+            rule = try postedRule(fields, id: id, existing: existing, newSecret: newSecret)
+            if let checker = alertChecker, let refusal = await rule.webhookRefusal(checker) {
+                let name = ["webhook": "webhook", "slack": "Slack", "discord": "Discord"][refusal.action.channel] ?? refusal.action.channel
+                throw DomainError(.invalidInput, "Not saved: the \(name) URL would never be called: \(refusal.reason).")
+            }
+        } catch let error as DomainError {
             // Show the form again as it was posted, with the message.
-            var rebuilt = Self.form(nil, action: ruleAction(project, context))
-            rebuilt = Self.refill(rebuilt, fields)
-            rebuilt.id = id
-            return try await rulePage(context, form: rebuilt, readOnly: false, error: error.message, status: .badRequest)
+            return try await rulePage(context, form: postedForm(fields, project: project, context: context, id: id), readOnly: false, error: error.message, status: .badRequest)
         }
+        var savedID = id
         if let id {
             guard try await storage.alertRules.updateAlertRule(rule, id: id, projectID: project.id, now: .now) else {
                 throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
             }
         } else {
-            _ = try await storage.alertRules.createAlertRule(rule, projectID: project.id, now: .now)
+            savedID = try await storage.alertRules.createAlertRule(rule, projectID: project.id, now: .now)
         }
-        return WebResponse.redirect(settingsBase(project) + "alerts/")
+        guard let newSecret, let savedID, let stored = try await storage.alertRules.alertRule(id: savedID, projectID: project.id) else {
+            return WebResponse.redirect(settingsBase(project) + "alerts/")
+        }
+        // The new secret, once: the rule's page with it, never again.
+        return try await rulePage(
+            context, form: Self.form(stored, action: settingsBase(project) + "alerts/\(savedID)/"), readOnly: false, error: nil,
+            status: .ok, newSecret: newSecret)
+    }
+
+    /// The rule as posted; a webhook without a secret in the form keeps the stored one (or takes `newSecret`).
+    func postedRule(_ fields: FormQuery, id: Int64?, existing: AlertRule?, newSecret: String?) throws(DomainError) -> AlertRule {
+        let oldSecret = existing?.actions.compactMap { action -> String? in if case .webhook(_, let secret) = action { secret } else { nil } }.first
+        var rule = try AlertRule(json: Self.ruleJSON(fields), id: id, secret: { oldSecret ?? "" })
+        if let newSecret {
+            rule.actions = rule.actions.map { action in
+                if case .webhook(let url, _) = action { .webhook(url: url, secret: newSecret) } else { action }
+            }
+        }
+        return rule
+    }
+
+    func postedForm(_ fields: FormQuery, project: ProjectInfo, context: AppRequestContext, id: Int64?) -> RuleForm {
+        var rebuilt = Self.refill(Self.form(nil, action: ruleAction(project, context)), fields)
+        rebuilt.id = id
+        return rebuilt
+    }
+
+    /// 32 random bytes as hex: a webhook secret.
+    static func generatedSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// "Send test" beside an action: sends a test notification through the action as the form has it now (saved or
+    /// not) and shows the form again, as posted, with what happened.
+    func testAlertAction(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (session, project, _) = try managedProject(context)
+        let fields = try await form(request, session: session)
+        let id = ruleID(context)
+        var existing: AlertRule?
+        if let id {
+            guard let found = try await storage.alertRules.alertRule(id: id, projectID: project.id) else {
+                throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
+            }
+            existing = found
+        }
+        let posted = postedForm(fields, project: project, context: context, id: id)
+        guard let checker = alertChecker else {
+            return try await rulePage(context, form: posted, readOnly: false, error: "This server cannot send test notifications.", status: .ok)
+        }
+        let rule: AlertRule
+        do {
+            rule = try postedRule(fields, id: id, existing: existing, newSecret: nil)
+        } catch {
+            return try await rulePage(context, form: posted, readOnly: false, error: error.message, status: .badRequest)
+        }
+        let wanted = fields.get("test") ?? ""
+        let action = rule.actions.first { action in
+            switch (wanted, action) {
+            case ("members", .email(.members)), ("addresses", .email(.addresses)), ("webhook", .webhook), ("slack", .slack),
+                ("discord", .discord): true
+            default: false
+            }
+        }
+        guard var action else {
+            return try await rulePage(
+                context, form: posted, readOnly: false, error: "Check the action to test, and fill it in, first.", status: .badRequest)
+        }
+        if case .email(.members) = action {
+            action = .email(.addresses(try await storage.projects.members(projectID: project.id).filter(\.isActive).map(\.email)))
+        }
+        let outcome = await checker.sendTest(action, ruleName: rule.name, project: project)
+        return try await rulePage(context, form: posted, readOnly: false, error: nil, status: .ok, test: outcome)
     }
 
     /// The form with what was posted (after an error).

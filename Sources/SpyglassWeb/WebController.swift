@@ -21,9 +21,15 @@ public struct WebController: Sendable {
     static let pageSize = 25
 
     let retention: RetentionPolicy
+    /// Test notifications and webhook checks for the alert rule form (nil: the form offers no test and saves any URL).
+    let alertChecker: (any AlertActionChecker)?
 
-    public init(storage: Storage, organization: String, baseURL: URL?, retention: RetentionPolicy = RetentionPolicy()) throws {
+    public init(
+        storage: Storage, organization: String, baseURL: URL?, retention: RetentionPolicy = RetentionPolicy(),
+        alertChecker: (any AlertActionChecker)? = nil
+    ) throws {
         self.retention = retention
+        self.alertChecker = alertChecker
         self.storage = storage
         self.organization = organization
         self.baseURL = baseURL

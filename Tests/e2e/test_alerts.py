@@ -24,6 +24,7 @@ from conftest import clean_env, query, run_cli
 # Alert rules and the outbox live in storage: both backends.
 pytestmark = pytest.mark.backends
 from test_issues_api import API
+from test_web_ui import browser  # noqa: F401 (fixture)
 
 BASE = "http://spyglass.test"
 ADMIN = "ops@example.com"
@@ -345,9 +346,17 @@ def test_the_frequency_trigger_fires_once_above_the_threshold(tmp_path, start_se
 
 
 def test_private_addresses_are_refused_unless_allowed(tmp_path, start_server, receiver):
-    server, api = start(start_server, tmp_path / "data", SPYGLASS_WEBHOOK_ALLOW_PRIVATE=None)
+    # A rule saved while private addresses were allowed, delivered after they no longer are.
+    server, api = start(start_server, tmp_path / "data")
     only_webhook_rules(api)
     create_rule(api, name="Internal", conditions=[{"id": "first_seen"}], actions=[{"id": "webhook", "url": receiver.url()}])
+    server.stop()
+    server, api = start(start_server, tmp_path / "data", SPYGLASS_WEBHOOK_ALLOW_PRIVATE=None)
+    # Saving such a rule now is refused, with the reason.
+    refused = api.post_json("projects/spyglass/default/rules/", {
+        "name": "Local", "conditions": [{"id": "first_seen"}], "actions": [{"id": "slack", "url": "http://localhost:9/x"}]})
+    assert refused.status_code == 400 and refused.json()["detail"].startswith("actions[0].url: deliveries to localhost are refused: ")
+    assert "loopback" in refused.json()["detail"]
     send_error("Private")
     issue_id = api.issues()[0]["id"]
     failed = wait_until(
@@ -472,3 +481,82 @@ def test_assigning_an_issue_mails_the_assignee_once(tmp_path, start_server, smtp
     page = session_for(server, email="dev@example.com", password="correct-horse-9").get(
         f"{server.url}/organizations/spyglass/issues/?query=assigned:me", timeout=10).text
     assert 'title="assigned to dev@example.com">→ me</span>' in page and issue["shortId"] in page
+
+
+def test_the_rule_form_sends_test_notifications_regenerates_the_secret_and_refuses_a_private_webhook(
+    tmp_path, start_server, receiver, smtp, browser
+):
+    from selenium.webdriver.common.by import By
+
+    from test_web_ui import PASSWORD, screenshot, sign_in
+
+    server, api = start(start_server, tmp_path / "data", SPYGLASS_ADMIN_PASSWORD=PASSWORD, **smtp.env)
+    only_webhook_rules(api)
+    rule = create_rule(api, name="Hooks", conditions=[{"id": "first_seen"}], actions=[
+        {"id": "email", "targetType": "Members"},
+        {"id": "webhook", "url": receiver.url("/hook"), "secret": "old-secret-1"},
+        {"id": "slack", "url": receiver.url("/slack")},
+    ])
+    page = f"{server.url}/settings/spyglass/projects/default/alerts/{rule['id']}/"
+    driver = browser
+    sign_in(driver, server, email=ADMIN)
+    driver.get(page)
+
+    def test(kind):
+        driver.find_element(By.CSS_SELECTOR, f"button.test[value={kind}]").click()
+        return wait_until(lambda: driver.find_element(By.ID, "test-outcome").text, what=f"the {kind} test's outcome")
+
+    # Each action's test goes out now, through the same sender as alerts, and says what happened in place.
+    assert test("webhook") == "Test notification sent: accepted."
+    path, headers, body = receiver.requests[-1]
+    assert path == "/hook" and json.loads(body)["issue"]["title"] == "Test notification from Spyglass"
+    expected = hmac.new(b"old-secret-1", body, hashlib.sha256).hexdigest()
+    assert headers["X-Spyglass-Signature"] == expected
+    assert test("slack") == "Test notification sent: accepted." and receiver.requests[-1][0] == "/slack"
+    assert test("members").startswith("Test notification sent: sent to 1 recipient(s) via ")
+    wait_until(lambda: smtp.messages, what="the test mail")
+    assert smtp.messages[-1][0] == [ADMIN] and "Test notification from Spyglass" in smtp.messages[-1][1]["Subject"]
+    # A failing receiver: the failure and why, and the form as it was (nothing saved).
+    url = driver.find_element(By.NAME, "webhook_url")
+    url.clear()
+    url.send_keys(f"http://127.0.0.1:{free_port()}/gone")
+    outcome = test("webhook")
+    assert outcome.startswith("Test notification failed: 127.0.0.1: ") and "test-outcome" in driver.page_source
+    assert driver.find_element(By.NAME, "webhook_url").get_attribute("value").endswith("/gone")
+    assert api.get(f"projects/spyglass/default/rules/{rule['id']}/").json()["actions"][1]["url"] == receiver.url("/hook")
+    screenshot(driver, "alert-rule-test-failed.png")
+
+    # A new secret: shown once after saving, used from then on, never shown again.
+    driver.get(page)
+    driver.find_element(By.ID, "regenerate-secret").click()
+    driver.find_element(By.CSS_SELECTOR, "form.rule-form button.primary").click()
+    secret = wait_until(lambda: driver.find_element(By.ID, "secret-value").text, what="the new secret")
+    assert len(secret) == 64 and secret != "old-secret-1"
+    assert test("webhook") == "Test notification sent: accepted."
+    _, headers, body = receiver.requests[-1]
+    assert headers["X-Spyglass-Signature"] == hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    driver.get(page)
+    assert secret not in driver.page_source and not driver.find_elements(By.ID, "secret-value")
+
+
+def test_the_rule_form_refuses_a_webhook_the_server_would_never_call(tmp_path, start_server, browser):
+    from selenium.webdriver.common.by import By
+
+    from test_web_ui import PASSWORD, sign_in
+
+    server, api = start(start_server, tmp_path / "data", SPYGLASS_ADMIN_PASSWORD=PASSWORD, SPYGLASS_WEBHOOK_ALLOW_PRIVATE=None)
+    before = api.get("projects/spyglass/default/rules/").json()
+    driver = browser
+    sign_in(driver, server, email=ADMIN)
+    driver.get(f"{server.url}/settings/spyglass/projects/default/alerts/new/")
+    driver.find_element(By.NAME, "name").send_keys("Internal hook")
+    driver.find_element(By.CSS_SELECTOR, "input[name=when][value=first_seen]").click()
+    driver.find_element(By.CSS_SELECTOR, "input[name=then][value=webhook]").click()
+    driver.find_element(By.NAME, "webhook_url").send_keys("http://10.1.2.3/hook")
+    driver.find_element(By.CSS_SELECTOR, "form.rule-form button.primary").click()
+    error = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, "p.error[role=alert]").text, what="the refusal")
+    assert error.startswith("Not saved: the webhook URL would never be called: deliveries to 10.1.2.3 are refused: ")
+    assert "private" in error.lower() and "SPYGLASS_WEBHOOK_ALLOW_PRIVATE" in error
+    # The form keeps what was typed; nothing was stored.
+    assert driver.find_element(By.NAME, "webhook_url").get_attribute("value") == "http://10.1.2.3/hook"
+    assert api.get("projects/spyglass/default/rules/").json() == before

@@ -42,6 +42,9 @@ extension APIController {
     @Sendable func createRule(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let rule = try AlertRule(json: try await APIJSON.body(request, context: context), secret: { "" })
+        if let checker = alertChecker, let refusal = await rule.webhookRefusal(checker) {
+            throw APIError.badRequest("actions[\(refusal.index)].url: \(refusal.reason)")
+        }
         let id = try await storage.alertRules.createAlertRule(rule, projectID: project.id, now: .now)
         guard let stored = try await storage.alertRules.alertRule(id: id, projectID: project.id) else { throw APIError.notFound("rule \(id) not found") }
         return APIJSON.response(Self.ruleJSON(stored, project: project), status: .created)
@@ -54,6 +57,9 @@ extension APIController {
         let existing = try await storedRule(context, project: project)
         var rule = try AlertRule(json: try await APIJSON.body(request, context: context), secret: { "" })
         rule.actions = Self.keepingSecrets(rule.actions, of: existing.actions)
+        if let checker = alertChecker, let refusal = await rule.webhookRefusal(checker) {
+            throw APIError.badRequest("actions[\(refusal.index)].url: \(refusal.reason)")
+        }
         guard let id = existing.id, try await storage.alertRules.updateAlertRule(rule, id: id, projectID: project.id, now: .now),
             let stored = try await storage.alertRules.alertRule(id: id, projectID: project.id)
         else { throw APIError.notFound("rule not found") }

@@ -14,8 +14,11 @@ public struct APIController<Context: APIRequestContext>: Sendable {
     let organization: String
     /// The base URL for DSNs and permalinks: the configured one, else from the request's Host.
     let configuredBaseURL: URL?
+    /// Refuses at save a webhook URL deliveries would be refused for (nil: every URL is saved).
+    let alertChecker: (any AlertActionChecker)?
 
-    public init(storage: Storage, organization: String, baseURL: URL?) {
+    public init(storage: Storage, organization: String, baseURL: URL?, alertChecker: (any AlertActionChecker)? = nil) {
+        self.alertChecker = alertChecker
         self.storage = storage
         self.organization = organization
         self.configuredBaseURL = baseURL

@@ -18,6 +18,7 @@ public enum WebAssets {
         "alert-rule": PackageResources.alert_rule_mustache,
         "admin": PackageResources.admin_mustache,
         "confirmation": PackageResources.confirmation_mustache,
+        "range-picker": PackageResources.range_picker_mustache,
     ]
 
     /// Static files by name, with their content type.

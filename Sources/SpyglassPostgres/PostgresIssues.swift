@@ -139,6 +139,35 @@ public struct PostgresIssues: IssueStore {
         }
     }
 
+    public func eventCounts(issueIDs: [Int64], from: Date, to: Date, bucketSeconds: Int) async throws -> [Int64: [Int64: Int]] {
+        guard !issueIDs.isEmpty, bucketSeconds > 0 else { return [:] }
+        let start = from.timeIntervalSince1970
+        let rows = try await database.rows(
+            """
+            SELECT issue_id, floor((timestamp - \(start)) / \(Double(bucketSeconds)))::bigint AS bucket, count(*) AS n FROM event
+            WHERE issue_id = ANY(\(issueIDs)) AND timestamp >= \(start) AND timestamp < \(to.timeIntervalSince1970)
+            GROUP BY issue_id, bucket
+            """)
+        var counts: [Int64: [Int64: Int]] = [:]
+        for row in rows {
+            counts[try row.decode("issue_id"), default: [:]][try row.decode("bucket")] = Int(try row.decode("n", as: Int64.self))
+        }
+        return counts
+    }
+
+    public func userCounts(issueIDs: [Int64], from: Date, to: Date) async throws -> [Int64: Int] {
+        guard !issueIDs.isEmpty else { return [:] }
+        let rows = try await database.rows(
+            """
+            SELECT issue_id, count(*) AS n FROM issue_user
+            WHERE issue_id = ANY(\(issueIDs)) AND last_seen >= \(from.timeIntervalSince1970) AND last_seen <= \(to.timeIntervalSince1970)
+            GROUP BY issue_id
+            """)
+        var counts: [Int64: Int] = [:]
+        for row in rows { counts[try row.decode("issue_id")] = Int(try row.decode("n", as: Int64.self)) }
+        return counts
+    }
+
     public func hashes(issueID: Int64) async throws -> [String] {
         try await database.withConnection { connection in
             try await connection.column(

@@ -86,8 +86,15 @@ extension WebController {
         /// "3 commits" that came with the first release, when it has any.
         var firstReleaseCommits: String?
         var lastRelease: String?
-        var hours: [Formatting.Bar]
-        var days: [Formatting.Bar]
+        /// Events over time: the range's, or (all time) the last 24 hours and 30 days.
+        var histograms: [Histogram]
+        /// "in the last 7 days" beside the counts when a range is picked, with the all-time totals.
+        var rangeLabel: String?
+        var totalEvents: String
+        var totalUsers: String
+        /// Events per release and per environment (all time), most first.
+        var releaseBreakdown: [BreakdownRow]
+        var environmentBreakdown: [BreakdownRow]
         var tags: [TagView]
         var activities: [ActivityView]
         var deliveries: [DeliveryView]
@@ -117,6 +124,29 @@ extension WebController {
         var issue: IssueView
         var event: EventView?
         var confirmation: Confirmation?
+        /// The time range picker (WebController+Stream's).
+        var ranges: [Filter]
+        var custom: CustomRange
+    }
+
+    /// A bar chart with its axes: the peak and 0 on the left, the first and last bucket's time below; each bar's
+    /// count in its tooltip.
+    struct Histogram {
+        var title: String
+        var bars: [Formatting.Bar]
+        var peak: String
+        var startLabel: String
+        var endLabel: String
+    }
+
+    struct BreakdownRow {
+        var value: String
+        var events: String
+        var percent: Int
+        var firstSeen: String
+        var lastSeen: String
+        var lastSeenISO: String
+        var streamURL: String?
     }
 
     struct HashView {
@@ -168,6 +198,8 @@ extension WebController {
             eventView = view
         }
 
+        let parameters = FormQuery(request)
+        let timeRange = try TimeRange.parse(parameters, now: now)
         // Hourly counts from the start of the UTC day 29 days ago: the last 24 hours, and 30 calendar days.
         let currentHour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
         let firstDay = currentHour / 24 - 29
@@ -180,10 +212,39 @@ extension WebController {
             let date = Date(timeIntervalSince1970: Double((firstDay + Int64(day)) * 86_400))
             return (label: String(Formatting.timestamp(date).prefix(10)), count: hourly[min(start, hourly.count)..<min(start + 24, hourly.count)].reduce(0, +))
         }
-        let tags = try await storage.issues.tags(issueID: issue.id, top: 5).map { tag in
+        var histograms = [
+            Self.histogram("Last 24 hours", lastDay.map { ($0.label, $0.count) }, short: true),
+            Self.histogram("Last 30 days", days.map { ($0.label, $0.count) }, short: false),
+        ]
+        var rangeLabel: String?
+        var events = issue.timesSeen
+        var users = issue.userCount
+        if let range = timeRange {
+            let counts = try await rangeCounts([issue.id], range: range)[issue.id] ?? []
+            histograms = [
+                Self.histogram(
+                    range.label, zip(range.bucketStarts, counts).map { (Formatting.timestamp($0), $1) }, short: range.to.timeIntervalSince(range.from) <= 86_400)
+            ]
+            rangeLabel = range.label.prefix(1).lowercased() + range.label.dropFirst()
+            events = counts.reduce(0, +)
+            users = try await storage.issues.userCounts(issueIDs: [issue.id], from: range.from, to: range.to)[issue.id] ?? 0
+        }
+        let allTags = try await storage.issues.tags(issueID: issue.id, top: 10)
+        func breakdown(_ key: String) -> [BreakdownRow] {
+            guard let tag = allTags.first(where: { $0.key == key }) else { return [] }
+            return tag.topValues.map { value in
+                BreakdownRow(
+                    value: value.value, events: Formatting.counted(value.count, "event"),
+                    percent: tag.totalValues > 0 ? Int((Double(value.count) * 100 / Double(tag.totalValues)).rounded()) : 0,
+                    firstSeen: Formatting.ago(value.firstSeen, now: now), lastSeen: Formatting.ago(value.lastSeen, now: now),
+                    lastSeenISO: Formatting.iso(value.lastSeen),
+                    streamURL: Self.filterQuery(key: key, value: value.value).map { streamURL(projectID: issue.project.id, query: $0) })
+            }
+        }
+        let tags = allTags.map { tag -> TagView in
             TagView(
                 key: tag.key,
-                values: tag.topValues.map {
+                values: tag.topValues.prefix(5).map {
                     TagValue(
                         value: $0.value,
                         percent: tag.totalValues > 0 ? Int((Double($0.count) * 100 / Double(tag.totalValues)).rounded()) : 0,
@@ -225,7 +286,6 @@ extension WebController {
             issue.userCount > affectedUsers.count
             ? "The \(affectedUsers.count) most recently seen of \(Formatting.counted(issue.userCount, "user"))." : nil
         let releases = try await storage.releases.releases(projectIDs: [issue.project.id], limit: 100, offset: 0).map(\.version)
-        let parameters = FormQuery(request)
         var releaseError: String?
         if let wanted = parameters.get("release_error") {
             releaseError =
@@ -243,13 +303,15 @@ extension WebController {
             title: issue.title, culprit: issue.culprit, level: issue.level.rawValue, status: issue.status.rawValue,
             statusLabel: Self.statusLabel(issue), badges: Self.badges(issue).filter { $0 != issue.status.rawValue },
             isResolved: issue.status == .resolved, isIgnored: issue.status == .ignored, assignee: issue.assignee?.email,
-            canAssignToMe: issue.assignee?.id != session.user.id, events: Formatting.count(issue.timesSeen),
-            users: Formatting.count(issue.userCount), firstSeen: Formatting.ago(issue.firstSeen, now: now),
+            canAssignToMe: issue.assignee?.id != session.user.id, events: Formatting.count(events),
+            users: Formatting.count(users), firstSeen: Formatting.ago(issue.firstSeen, now: now),
             firstSeenISO: Formatting.iso(issue.firstSeen), lastSeen: Formatting.ago(issue.lastSeen, now: now),
             lastSeenISO: Formatting.iso(issue.lastSeen), firstRelease: issue.firstRelease,
             firstReleaseURL: issue.firstRelease.map { releaseURL($0, projectID: issue.project.id) },
             firstReleaseCommits: firstReleaseCommits, lastRelease: issue.lastRelease,
-            hours: Formatting.bars(lastDay), days: Formatting.bars(days), tags: tags, activities: activities, deliveries: deliveries,
+            histograms: histograms, rangeLabel: rangeLabel, totalEvents: Formatting.count(issue.timesSeen),
+            totalUsers: Formatting.count(issue.userCount), releaseBreakdown: breakdown("release"),
+            environmentBreakdown: breakdown("environment"), tags: tags, activities: activities, deliveries: deliveries,
             feedback: Array(feedback), hasFeedback: !feedback.isEmpty,
             similar: try await similar(issue, now: now),
             members: try await storage.projects.members(projectID: issue.project.id).filter(\.isActive).map {
@@ -259,8 +321,28 @@ extension WebController {
             releases: releases, releaseError: releaseError, hashes: hashes, canUnmerge: hashes.count > 1)
         let model = IssueModel(
             chrome: try await chrome(context, session, projects: projects, current: issue.project.id), issue: view, event: eventView,
-            confirmation: try await confirmation(parameters, returnURL: url))
+            confirmation: try await confirmation(parameters, returnURL: url),
+            ranges: [Filter(label: "All time", url: url, current: timeRange == nil)]
+                + TimeRange.periods.map { period in
+                    Filter(label: period.id, url: url + "?statsPeriod=" + period.id, current: timeRange?.period == period.id)
+                },
+            custom: CustomRange(
+                start: timeRange.map { TimeRange.dayText($0.from) } ?? "",
+                end: timeRange.map { TimeRange.dayText($0.to.addingTimeInterval(-1)) } ?? "",
+                current: timeRange != nil && timeRange?.period == nil, keep: []))
         return render("issue", model)
+    }
+
+    /// A histogram of `counts` (bucket label, events), 240×48 with its axes' labels.
+    static func histogram(_ title: String, _ counts: [(label: String, count: Int)], short: Bool) -> Histogram {
+        func axis(_ label: String?) -> String {
+            guard let label else { return "" }
+            // "2026-12-04 10:00:00 UTC" → "12-04 10:00" for short spans, "2026-12-04" for long ones.
+            return short ? String(label.dropFirst(5).prefix(11)) : String(label.prefix(10))
+        }
+        return Histogram(
+            title: title, bars: Formatting.bars(counts), peak: Formatting.count(counts.map(\.count).max() ?? 0),
+            startLabel: axis(counts.first?.label), endLabel: axis(counts.last?.label))
     }
 
     func similar(_ issue: IssueInfo, now: Date) async throws -> [IssueRow] {

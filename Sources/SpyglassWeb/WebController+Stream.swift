@@ -63,6 +63,18 @@ extension WebController {
         var suggestions: [String]
         /// What the last bulk change did, with Undo.
         var confirmation: Confirmation?
+        /// The time range picker; the graph column's heading.
+        var ranges: [Filter]
+        var custom: CustomRange
+        var graphLabel: String
+    }
+
+    /// The custom range's form: its days, and the parameters the page keeps.
+    struct CustomRange {
+        var start: String
+        var end: String
+        var current: Bool
+        var keep: [HiddenField]
     }
 
     struct SavedSearchLink {
@@ -113,12 +125,14 @@ extension WebController {
         let queryText = parameters.get("query") ?? pinned?.query ?? "is:unresolved"
         let sort = IssueSort(rawValue: parameters.get("sort") ?? "date") ?? .date
         let offset = max(0, min(Int(parameters.get("cursor") ?? "0") ?? 0, 1_000_000))
+        let timeRange = try TimeRange.parse(parameters, now: now)
 
-        func url(query: String? = nil, sort newSort: IssueSort? = nil, cursor: Int? = nil) -> String {
+        func url(query: String? = nil, sort newSort: IssueSort? = nil, cursor: Int? = nil, range newRange: TimeRange?? = nil) -> String {
             var items: [URLQueryItem] = []
             if let project { items.append(URLQueryItem(name: "project", value: String(project.id))) }
             items.append(URLQueryItem(name: "query", value: query ?? queryText))
             items.append(URLQueryItem(name: "sort", value: (newSort ?? sort).rawValue))
+            items += (newRange ?? timeRange)?.queryItems ?? []
             if let cursor, cursor > 0 { items.append(URLQueryItem(name: "cursor", value: String(cursor))) }
             var components = URLComponents()
             components.path = "/organizations/\(organization)/issues/"
@@ -134,7 +148,13 @@ extension WebController {
         var range: String?
         var status: HTTPResponse.Status = .ok
         do {
-            let query = try IssueQuery.parse(queryText, now: now)
+            var query = try IssueQuery.parse(queryText, now: now)
+            if let range = timeRange {
+                // Issues seen in the range: the query's terms and the range's, together.
+                let bounds = "lastSeen:>=\(Formatting.iso(range.from)) firstSeen:<\(Formatting.iso(range.to))"
+                let text = queryText.trimmingCharacters(in: .whitespaces)
+                query = try IssueQuery.parse(text.isEmpty ? bounds : "(\(text)) \(bounds)", now: now)
+            }
             let ids = project.map { [$0.id] } ?? projects.map(\.id)
             var issues = ids.isEmpty ? [] : try await storage.issues.issues(
                 IssueListRequest(projectIDs: ids, query: query, sort: sort, limit: Self.pageSize, offset: offset, userID: session.user.id))
@@ -148,8 +168,20 @@ extension WebController {
                 let shown = "\(Formatting.count(offset + 1))–\(Formatting.count(offset + issues.count))"
                 range = "\(shown) of \(total >= bound ? Formatting.count(bound) + "+" : Formatting.count(max(total, offset + issues.count)))"
             }
-            let hours = try await hourly(issues.map(\.id), hours: 24, now: now)
-            rows = issues.map { issueRow($0, hours: hours[$0.id] ?? [], now: now, userID: session.user.id) }
+            if let range = timeRange {
+                // Counts of the range: events per bucket (the sparkline, and their sum) and the users seen in it.
+                let counts = try await rangeCounts(issues.map(\.id), range: range)
+                let users = try await storage.issues.userCounts(issueIDs: issues.map(\.id), from: range.from, to: range.to)
+                rows = issues.map { issue in
+                    var ranged = issue
+                    ranged.timesSeen = counts[issue.id]?.reduce(0, +) ?? 0
+                    ranged.userCount = users[issue.id] ?? 0
+                    return issueRow(ranged, hours: counts[issue.id] ?? [], now: now, userID: session.user.id)
+                }
+            } else {
+                let hours = try await hourly(issues.map(\.id), hours: 24, now: now)
+                rows = issues.map { issueRow($0, hours: hours[$0.id] ?? [], now: now, userID: session.user.id) }
+            }
         } catch let failure as DomainError {
             error = failure.message
             status = .badRequest
@@ -175,8 +207,46 @@ extension WebController {
             selfURL: url(cursor: offset), previousURL: offset > 0 ? url(cursor: max(0, offset - Self.pageSize)) : nil,
             nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, pollURL: poll, savedSearches: links,
             hasSavedSearches: !links.isEmpty, range: range, suggestions: Self.suggestions(tagValues),
-            confirmation: try await confirmation(parameters, returnURL: url(cursor: offset)))
+            confirmation: try await confirmation(parameters, returnURL: url(cursor: offset)),
+            ranges: [Filter(label: "All time", url: url(cursor: 0, range: .some(nil)), current: timeRange == nil)]
+                + TimeRange.periods.map { period in
+                    Filter(
+                        label: period.id,
+                        url: url(cursor: 0, range: TimeRange(from: now, to: now, period: period.id, label: period.label)),
+                        current: timeRange?.period == period.id)
+                },
+            custom: CustomRange(
+                start: timeRange.map { TimeRange.dayText($0.from) } ?? "",
+                end: timeRange.map { TimeRange.dayText($0.to.addingTimeInterval(-1)) } ?? "",
+                current: timeRange != nil && timeRange?.period == nil,
+                keep: (project.map { [HiddenField(name: "project", value: String($0.id))] } ?? [])
+                    + [HiddenField(name: "query", value: queryText), HiddenField(name: "sort", value: sort.rawValue)]),
+            graphLabel: timeRange?.label ?? "Last 24 hours")
         return render("issues", model, status: status)
+    }
+
+    /// Events of each issue per bucket of the range, oldest first: from the events for buckets under an hour,
+    /// else from the hourly counts.
+    func rangeCounts(_ ids: [Int64], range: TimeRange) async throws -> [Int64: [Int]] {
+        guard !ids.isEmpty else { return [:] }
+        let buckets = range.bucketStarts.count
+        if range.bucketSeconds < 3600 {
+            let counts = try await storage.issues.eventCounts(
+                issueIDs: ids, from: range.from, to: range.to, bucketSeconds: range.bucketSeconds)
+            return Dictionary(uniqueKeysWithValues: ids.map { id in (id, (0..<buckets).map { counts[id]?[Int64($0)] ?? 0 }) })
+        }
+        let hourly = try await storage.issues.hourlyCounts(issueIDs: ids, since: range.alignedFrom)
+        let firstHour = Int64((range.alignedFrom.timeIntervalSince1970 / 3600).rounded(.down))
+        let lastHour = Int64((range.to.timeIntervalSince1970.nextDown / 3600).rounded(.down))
+        let hoursPerBucket = Int64(range.bucketSeconds / 3600)
+        return Dictionary(uniqueKeysWithValues: ids.map { id in
+            var perBucket = [Int](repeating: 0, count: buckets)
+            for (hour, count) in hourly[id] ?? [:] where hour >= firstHour && hour <= lastHour {
+                let index = Int((hour - firstHour) / hoursPerBucket)
+                if index < buckets { perBucket[index] += count }
+            }
+            return (id, perBucket)
+        })
     }
 
     /// Events per hour of each issue over the last `hours` hours, oldest first.

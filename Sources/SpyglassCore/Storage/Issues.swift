@@ -196,6 +196,11 @@ public protocol IssueStore: Sendable {
     /// Event counts per hour (epoch hour → count) of each issue since `since`.
     func hourlyCounts(issueIDs: [Int64], since: Date) async throws -> [Int64: [Int64: Int]]
     func tags(issueID: Int64, top: Int) async throws -> [TagSummary]
+    /// Stored events of each issue from `from` (inclusive) to `to` (exclusive) per bucket of `bucketSeconds`
+    /// (bucket index → count, index 0 starting at `from`): the short time ranges, finer than ``hourlyCounts``.
+    func eventCounts(issueIDs: [Int64], from: Date, to: Date, bucketSeconds: Int) async throws -> [Int64: [Int64: Int]]
+    /// How many of each issue's affected users were last seen from `from` to `to` (both inclusive).
+    func userCounts(issueIDs: [Int64], from: Date, to: Date) async throws -> [Int64: Int]
     /// How many issues the request's projects and query select (sort, limit and offset aside), counting up to
     /// `upTo` at most: the "26–50 of 312" of a list.
     func countIssues(_ request: IssueListRequest, upTo limit: Int) async throws -> Int

@@ -98,6 +98,41 @@ public struct SQLiteIssues: IssueStore {
         }
     }
 
+    public func eventCounts(issueIDs: [Int64], from: Date, to: Date, bucketSeconds: Int) async throws -> [Int64: [Int64: Int]] {
+        guard !issueIDs.isEmpty, bucketSeconds > 0 else { return [:] }
+        let start = from.timeIntervalSince1970
+        return try await writer.read { db in
+            var counts: [Int64: [Int64: Int]] = [:]
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT issue_id, CAST((timestamp - ?) / ? AS INTEGER) AS bucket, count(*) AS n FROM event
+                    WHERE issue_id IN (\(issueIDs.map { _ in "?" }.joined(separator: ","))) AND timestamp >= ? AND timestamp < ?
+                    GROUP BY issue_id, bucket
+                    """,
+                arguments: [start, Double(bucketSeconds)] + StatementArguments(issueIDs) + [start, to.timeIntervalSince1970])
+            while let row = try rows.next() { counts[row["issue_id"], default: [:]][row["bucket"]] = row["n"] }
+            return counts
+        }
+    }
+
+    public func userCounts(issueIDs: [Int64], from: Date, to: Date) async throws -> [Int64: Int] {
+        guard !issueIDs.isEmpty else { return [:] }
+        return try await writer.read { db in
+            var counts: [Int64: Int] = [:]
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT issue_id, count(*) AS n FROM issue_user
+                    WHERE issue_id IN (\(issueIDs.map { _ in "?" }.joined(separator: ","))) AND last_seen >= ? AND last_seen <= ?
+                    GROUP BY issue_id
+                    """,
+                arguments: StatementArguments(issueIDs) + [from.timeIntervalSince1970, to.timeIntervalSince1970])
+            while let row = try rows.next() { counts[row["issue_id"]] = row["n"] }
+            return counts
+        }
+    }
+
     public func hashes(issueID: Int64) async throws -> [String] {
         try await writer.read { db in
             try String.fetchAll(db, sql: "SELECT hash FROM grouping_hash WHERE issue_id = ? ORDER BY hash", arguments: [issueID])

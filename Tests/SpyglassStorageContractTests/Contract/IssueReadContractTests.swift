@@ -140,6 +140,17 @@ struct IssueReadContractTests {
             #expect(try await sqlite.hourlyCounts(issueIDs: fixture.issueIDs, since: since) == hourly)
             #expect(hourly[fixture.typeError]?.values.reduce(0, +) == 3)
             #expect(try await postgres.hourlyCounts(issueIDs: [], since: since).isEmpty)
+            // Time ranges: events per bucket from the events, users last seen in the range.
+            let buckets = try await postgres.eventCounts(
+                issueIDs: fixture.issueIDs, from: since, to: IssueFixture.now, bucketSeconds: 3600)
+            #expect(
+                try await sqlite.eventCounts(issueIDs: fixture.issueIDs, from: since, to: IssueFixture.now, bucketSeconds: 3600)
+                    == buckets)
+            #expect(buckets[fixture.typeError] == [24: 1, 42: 1, 67: 1], "48, 30 and 5 hours ago")
+            let recent = IssueFixture.now.addingTimeInterval(-10 * 3600)
+            let recentUsers = try await postgres.userCounts(issueIDs: fixture.issueIDs, from: recent, to: IssueFixture.now)
+            #expect(try await sqlite.userCounts(issueIDs: fixture.issueIDs, from: recent, to: IssueFixture.now) == recentUsers)
+            #expect(recentUsers[fixture.typeError] == 1, "u1 was seen 5 hours ago, u2 30 hours ago")
 
             let typeError = try #require(try await postgres.issue(id: fixture.typeError))
             #expect(

@@ -486,9 +486,11 @@ def test_assigning_an_issue_mails_the_assignee_once(tmp_path, start_server, smtp
 def test_the_rule_form_sends_test_notifications_regenerates_the_secret_and_refuses_a_private_webhook(
     tmp_path, start_server, receiver, smtp, browser
 ):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     from test_web_ui import PASSWORD, screenshot, sign_in
+    from test_web_ui import wait_until as on_page  # waits through a page being replaced
 
     server, api = start(start_server, tmp_path / "data", SPYGLASS_ADMIN_PASSWORD=PASSWORD, **smtp.env)
     only_webhook_rules(api)
@@ -502,9 +504,18 @@ def test_the_rule_form_sends_test_notifications_regenerates_the_secret_and_refus
     sign_in(driver, server, email=ADMIN)
     driver.get(page)
 
+    def gone(element):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+
     def test(kind):
+        before = driver.find_element(By.TAG_NAME, "html")
         driver.find_element(By.CSS_SELECTOR, f"button.test[value={kind}]").click()
-        return wait_until(lambda: driver.find_element(By.ID, "test-outcome").text, what=f"the {kind} test's outcome")
+        on_page(lambda: gone(before), what="the page answering the test")
+        return on_page(lambda: driver.find_element(By.ID, "test-outcome").text, what=f"the {kind} test's outcome")
 
     # Each action's test goes out now, through the same sender as alerts, and says what happened in place.
     assert test("webhook") == "Test notification sent: accepted."
@@ -530,7 +541,7 @@ def test_the_rule_form_sends_test_notifications_regenerates_the_secret_and_refus
     driver.get(page)
     driver.find_element(By.ID, "regenerate-secret").click()
     driver.find_element(By.CSS_SELECTOR, "form.rule-form button.primary").click()
-    secret = wait_until(lambda: driver.find_element(By.ID, "secret-value").text, what="the new secret")
+    secret = on_page(lambda: driver.find_element(By.ID, "secret-value").text, what="the new secret")
     assert len(secret) == 64 and secret != "old-secret-1"
     assert test("webhook") == "Test notification sent: accepted."
     _, headers, body = receiver.requests[-1]
@@ -543,6 +554,7 @@ def test_the_rule_form_refuses_a_webhook_the_server_would_never_call(tmp_path, s
     from selenium.webdriver.common.by import By
 
     from test_web_ui import PASSWORD, sign_in
+    from test_web_ui import wait_until as on_page  # waits through a page being replaced
 
     server, api = start(start_server, tmp_path / "data", SPYGLASS_ADMIN_PASSWORD=PASSWORD, SPYGLASS_WEBHOOK_ALLOW_PRIVATE=None)
     before = api.get("projects/spyglass/default/rules/").json()
@@ -554,7 +566,7 @@ def test_the_rule_form_refuses_a_webhook_the_server_would_never_call(tmp_path, s
     driver.find_element(By.CSS_SELECTOR, "input[name=then][value=webhook]").click()
     driver.find_element(By.NAME, "webhook_url").send_keys("http://10.1.2.3/hook")
     driver.find_element(By.CSS_SELECTOR, "form.rule-form button.primary").click()
-    error = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, "p.error[role=alert]").text, what="the refusal")
+    error = on_page(lambda: driver.find_element(By.CSS_SELECTOR, "p.error[role=alert]").text, what="the refusal")
     assert error.startswith("Not saved: the webhook URL would never be called: deliveries to 10.1.2.3 are refused: ")
     assert "private" in error.lower() and "SPYGLASS_WEBHOOK_ALLOW_PRIVATE" in error
     # The form keeps what was typed; nothing was stored.

@@ -11,12 +11,13 @@ struct ProjectCommand: AsyncParsableCommand {
         commandName: "project", abstract: "Manage projects and their DSNs.",
         subcommands: [Create.self, List.self, DSNCommand.self, RateLimit.self, AddMember.self])
 
-    /// Where DSNs point: `--base-url`, else SPYGLASS_BASE_URL, else SPYGLASS_HOST and SPYGLASS_PORT.
+    /// Where DSNs point: `--base-url`, else SPYGLASS_BASE_URL, else the base URL the server recorded when it last
+    /// started, else SPYGLASS_HOST and SPYGLASS_PORT.
     struct LinkOptions: ParsableArguments {
         @Option(
             name: .customLong("base-url"),
             help: ArgumentHelp(
-                "Server URL used in DSNs (env SPYGLASS_BASE_URL, default http://<SPYGLASS_HOST>:<SPYGLASS_PORT>).",
+                "Server URL used in DSNs (env SPYGLASS_BASE_URL; default: the URL the server last started under, else http://<SPYGLASS_HOST>:<SPYGLASS_PORT>).",
                 valueName: "url"))
         var baseURL: String?
     }
@@ -44,7 +45,7 @@ struct ProjectCommand: AsyncParsableCommand {
                 let output = try await reporting {
                     let created = try await storage.projects.createProject(
                         name: name, slug: slug, id: id, publicKey: publicKey, now: .now)
-                    return ProjectOutput(created, keys: try await storage.projects.keys(projectID: created.id), configuration)
+                    return ProjectOutput(created, keys: try await storage.projects.keys(projectID: created.id), configuration, served: try await storage.maintenance.servedBaseURL())
                 }
                 if json {
                     try printJSON(output)
@@ -69,7 +70,7 @@ struct ProjectCommand: AsyncParsableCommand {
                 let projects = try await reporting {
                     var projects: [ProjectOutput] = []
                     for project in try await storage.projects.allProjects() {
-                        projects.append(ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration))
+                        projects.append(ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration, served: try await storage.maintenance.servedBaseURL()))
                     }
                     return projects
                 }
@@ -98,7 +99,7 @@ struct ProjectCommand: AsyncParsableCommand {
                 let output = try await reporting {
                     let project = try await storage.projects.project(slug: slug)
                     guard let project else { throw DomainError(.notFound, "no project with slug \"\(slug)\"") }
-                    return ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration)
+                    return ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration, served: try await storage.maintenance.servedBaseURL())
                 }
                 if json {
                     try printJSON(output.keys)
@@ -178,8 +179,11 @@ struct ProjectOutput: Encodable {
     var dsn: String?
     var keys: [Key]
 
-    init(_ project: ProjectInfo, keys: [KeyInfo], _ configuration: ServerConfiguration) {
-        let baseURL = configuration.effectiveBaseURL(boundPort: configuration.port)
+    /// - Parameter served: the base URL the server recorded when it last started: DSNs point there unless
+    ///   `--base-url` or SPYGLASS_BASE_URL says otherwise (the CLI does not know the server's flags).
+    init(_ project: ProjectInfo, keys: [KeyInfo], _ configuration: ServerConfiguration, served: String?) {
+        let baseURL =
+            configuration.baseURL ?? served.flatMap { URL(string: $0) } ?? configuration.effectiveBaseURL(boundPort: configuration.port)
         id = project.id
         slug = project.slug
         name = project.name

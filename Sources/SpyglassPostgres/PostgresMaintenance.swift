@@ -200,6 +200,16 @@ public struct PostgresMaintenance: MaintenanceStore {
         )
     }
 
+    public func recordServedBaseURL(_ url: String) async throws {
+        try await database.withConnection { connection in
+            try await connection.query("UPDATE instance SET base_url = \(url) WHERE id = 1", logger: database.logger)
+        }
+    }
+
+    public func servedBaseURL() async throws -> String? {
+        try await database.row("SELECT base_url FROM instance WHERE id = 1").flatMap { try $0.decode("base_url", as: String?.self) }
+    }
+
     /// PostgreSQL enforces the schema's constraints itself (foreign keys, CHECKs, NOT NULL, uniqueness) on every
     /// write, so rows whose foreign keys point nowhere cannot exist, and its storage has no `integrity_check` to run.
     /// What is left to look at: a round trip (`SELECT 1`, which throws when the server does not answer) and indexes

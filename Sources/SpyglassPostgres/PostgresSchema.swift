@@ -16,7 +16,13 @@ enum PostgresSchema {
         PostgresMigration(version: 5, name: "user identities (SQLite v11)", additive: true, sql: v5),
         PostgresMigration(version: 6, name: "saved searches, token scopes, themes (SQLite v12)", additive: true, sql: v6),
         PostgresMigration(version: 7, name: "events per affected user (SQLite v13)", additive: true, sql: v7),
+        PostgresMigration(version: 8, name: "served base URL (SQLite v14)", additive: true, sql: v8),
     ]
+
+    /// The base URL the server serves under: SQLite's v14.
+    static let v8 = """
+        ALTER TABLE instance ADD COLUMN base_url TEXT;
+        """
 
     /// How many events each affected user had in an issue: SQLite's v13.
     static let v7 = """

@@ -140,6 +140,13 @@ public func buildApplication(
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             boundPort.value = port
+            // Where DSNs point from now on: `spyglass project dsn` prints this unless told another base URL.
+            let served = configuration.effectiveBaseURL(boundPort: port).absoluteString
+            do {
+                try await dependencies.storage.maintenance.recordServedBaseURL(served)
+            } catch {
+                dependencies.logger.warning("could not record the base URL", metadata: ["error": "\(error)"])
+            }
             await onServerRunning(port)
         },
         logger: dependencies.logger)

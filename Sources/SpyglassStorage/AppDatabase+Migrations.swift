@@ -73,6 +73,7 @@ extension AppDatabase {
         registerUserIdentityMigrations(&migrator)
         registerSavedSearchMigrations(&migrator)
         registerUserCountMigrations(&migrator)
+        registerServedURLMigrations(&migrator)
         return migrator
     }
 }

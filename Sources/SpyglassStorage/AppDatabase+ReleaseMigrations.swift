@@ -190,3 +190,12 @@ extension AppDatabase {
         }
     }
 }
+
+extension AppDatabase {
+    /// The base URL the server serves under, recorded at each start: the CLI prints DSNs that point there.
+    static func registerServedURLMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v14 served base URL") { db in
+            try db.execute(sql: "ALTER TABLE instance ADD COLUMN base_url TEXT")
+        }
+    }
+}

@@ -349,6 +349,7 @@ struct PostgresSchemaTests {
             "created_at text not null",
             "ready_checked_at text",
             "keys_version bigint not null",
+            "base_url text",
         ],
         "issue": [
             "id bigint not null",

@@ -134,3 +134,26 @@ def test_every_command_has_help_and_takes_a_data_dir(command):
     assert result.returncode == 0, result.stderr
     assert "USAGE: spyglass " + " ".join(command) in result.stdout
     assert "--data-dir" in result.stdout
+
+
+def test_project_dsns_point_where_the_server_last_served(tmp_path, start_server):
+    """A server on another port or base URL records it; `project dsn` and `project list` print DSNs that reach it."""
+    import sentry_sdk
+
+    data = tmp_path / "data"
+    server = start_server(data_dir=data)  # a free port, not 8000
+    host = server.url.removeprefix("http://")
+    dsn = run_cli("project", "dsn", "default", data_dir=data).stdout.strip()
+    assert re.match(rf"^http://[0-9a-f]{{32}}@{re.escape(host)}/1$", dsn), (dsn, host)
+    assert json.loads(run_cli("project", "list", "--json", data_dir=data).stdout)[0]["dsn"] == dsn
+    # The printed DSN reaches the server.
+    sentry_sdk.init(dsn=dsn)
+    sentry_sdk.capture_message("reached through the printed DSN")
+    sentry_sdk.flush()
+    server.stop()
+    assert query(data, "SELECT count(*) FROM event") == [(1,)]
+    # Told otherwise, the CLI prints what it is told; a server started under a base URL records that one.
+    told = run_cli("project", "dsn", "default", "--base-url", "https://errors.example.com", data_dir=data).stdout
+    assert told.strip().endswith("@errors.example.com/1")
+    server = start_server(data_dir=data, env=clean_env(SPYGLASS_BASE_URL="https://spyglass.example.org"))
+    assert run_cli("project", "dsn", "default", data_dir=data).stdout.strip().endswith("@spyglass.example.org/1")

@@ -50,6 +50,10 @@ public protocol MaintenanceStore: ReadinessProbe {
     func backup(to destination: URL) async throws
     /// The database's own consistency checks; an empty list means it is sound.
     func integrityProblems() async throws -> [String]
+    /// Records the base URL the server serves under (its DSNs' host), for the CLI's `project dsn` and `list`.
+    func recordServedBaseURL(_ url: String) async throws
+    /// The base URL the server last recorded, nil before any server ran on this database.
+    func servedBaseURL() async throws -> String?
 }
 
 /// Every port of one storage backend: what the composition root hands to controllers and services.

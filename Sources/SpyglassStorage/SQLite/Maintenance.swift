@@ -121,6 +121,16 @@ public struct SQLiteMaintenance: MaintenanceStore {
         }
     }
 
+    public func recordServedBaseURL(_ url: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE instance SET base_url = ? WHERE id = 1", arguments: [url])
+        }
+    }
+
+    public func servedBaseURL() async throws -> String? {
+        try await writer.read { db in try String.fetchOne(db, sql: "SELECT base_url FROM instance WHERE id = 1") }
+    }
+
     /// SQLite's integrity and foreign-key checks; an empty list means the database is sound.
     public func integrityProblems() async throws -> [String] {
         try await writer.read { db in

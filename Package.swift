@@ -321,6 +321,9 @@ let package = Package(
             name: "SpyglassServerTests",
             dependencies: [
                 "SpyglassServer",
+                "SpyglassProtocol",
+                "CZlib",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "SpyglassHTTP",
                 "SpyglassStorage",
                 "SpyglassStorageKit",

@@ -233,7 +233,7 @@ extension PostgresIssues {
                     LEAST(sum(times_seen), 9223372036854775807)::bigint, max(last_seen)
                 FROM issue_user WHERE issue_id = ANY(\(children)) GROUP BY user_key
                 ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = issue_user.times_seen + excluded.times_seen,
-                    last_seen = GREATEST(coalesce(issue_user.last_seen, 0), coalesce(excluded.last_seen, 0))
+                    last_seen = GREATEST(issue_user.last_seen, excluded.last_seen)
                 """, logger: logger)
             // Grouped first: one upsert may not touch a row twice, as two children with the same tag value would.
             try await connection.query(

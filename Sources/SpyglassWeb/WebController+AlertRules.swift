@@ -308,7 +308,8 @@ extension WebController {
         }
         // A webhook keeps its secret when the field is left empty (secrets are write-only; none: unsigned), or gets a
         // new one generated here, shown once.
-        let newSecret = fields.get("regenerate_secret") == "1" ? Self.generatedSecret() : nil
+        let newSecret =
+            fields.get("regenerate_secret") == "1" && fields.getAll("then").contains("webhook") ? Self.generatedSecret() : nil
         let rule: AlertRule
         do {
             rule = try postedRule(fields, id: id, existing: existing, newSecret: newSecret)

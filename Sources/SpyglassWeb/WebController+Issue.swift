@@ -321,7 +321,7 @@ extension WebController {
             releases: releases, releaseError: releaseError, hashes: hashes, canUnmerge: hashes.count > 1)
         let model = IssueModel(
             chrome: try await chrome(context, session, projects: projects, current: issue.project.id), issue: view, event: eventView,
-            confirmation: try await confirmation(parameters, returnURL: url),
+            confirmation: try await confirmation(parameters, returnURL: url, session: session, visible: Set(projects.map(\.id))),
             ranges: [Filter(label: "All time", url: url, current: timeRange == nil)]
                 + TimeRange.periods.map { period in
                     Filter(label: period.id, url: url + "?statsPeriod=" + period.id, current: timeRange?.period == period.id)
@@ -468,7 +468,8 @@ extension WebController {
         case "resolve_in_release":
             // A release the project does not have is said in place, with its releases offered.
             let version = fields.get("release")?.trimmingCharacters(in: .whitespaces) ?? ""
-            guard !version.isEmpty, try await storage.releases.release(projectID: issue.project.id, version: version) != nil else {
+            let known = try await storage.releases.release(projectID: issue.project.id, version: version) != nil
+            guard !version.isEmpty, version == "latest" || known else {
                 return WebResponse.redirect(Self.appending([URLQueryItem(name: "release_error", value: version)], to: issueURL(issue.id)) + "#resolve-in-release")
             }
             change.status = .resolved

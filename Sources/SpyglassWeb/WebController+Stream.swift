@@ -207,7 +207,8 @@ extension WebController {
             selfURL: url(cursor: offset), previousURL: offset > 0 ? url(cursor: max(0, offset - Self.pageSize)) : nil,
             nextURL: hasNext ? url(cursor: offset + Self.pageSize) : nil, pollURL: poll, savedSearches: links,
             hasSavedSearches: !links.isEmpty, range: range, suggestions: Self.suggestions(tagValues),
-            confirmation: try await confirmation(parameters, returnURL: url(cursor: offset)),
+            confirmation: try await confirmation(
+                parameters, returnURL: url(cursor: offset), session: session, visible: Set(projects.map(\.id))),
             ranges: [Filter(label: "All time", url: url(cursor: 0, range: .some(nil)), current: timeRange == nil)]
                 + TimeRange.periods.map { period in
                     Filter(
@@ -284,13 +285,14 @@ extension WebController {
         let action = fields.get("action") ?? ""
         switch action {
         case "undo":
-            try await undoStatuses(fields.getAll("undo"), session: session, visible: visible)
+            try await undoStatuses(fields.getAll("undo"), signature: fields.get("sig"), session: session, visible: visible)
             return done([URLQueryItem(name: "done", value: "undone")])
         case "unmerge":
             guard let parent = fields.get("parent").flatMap({ Int64($0) }) else {
                 throw PageError(status: .badRequest, heading: "Cannot undo the merge", text: "parent: the merged issue is missing.")
             }
-            let created = try await undoMerge(parent: parent, hashes: fields.getAll("unmerge"), visible: visible)
+            let created = try await undoMerge(
+                parent: parent, hashes: fields.getAll("unmerge"), signature: fields.get("sig"), session: session, visible: visible)
             return done([URLQueryItem(name: "done", value: "split"), URLQueryItem(name: "n", value: String(created))])
         default: break
         }
@@ -307,7 +309,9 @@ extension WebController {
         }
         let ids = issues.map(\.id)
         guard !ids.isEmpty else { return done([URLQueryItem(name: "done", value: "nothing")]) }
-        let previous = issues.map { URLQueryItem(name: "undo", value: "\($0.id)~\(Self.undoState($0))") }
+        let states = issues.map { "\($0.id)~\(Self.undoState($0))" }
+        let previous = states.map { URLQueryItem(name: "undo", value: $0) }
+            + [URLQueryItem(name: "sig", value: Self.undoSignature(["undo"] + states, session: session))]
         switch action {
         case "resolve":
             try await storage.issues.updateIssues(ids: ids, change: IssueChange(status: .resolved, actorID: session.user.id), now: .now)
@@ -322,7 +326,9 @@ extension WebController {
             var hashesByIssue: [Int64: [String]] = [:]
             for id in Set(ids) { hashesByIssue[id] = try await storage.issues.eventCountsByHash(issueID: id).keys.sorted() }
             let (parent, children) = try await storage.issues.mergeIssues(ids: ids, actorID: session.user.id)
-            let split = children.flatMap { hashesByIssue[$0] ?? [] }.map { URLQueryItem(name: "unmerge", value: $0) }
+            let hashes = children.flatMap { hashesByIssue[$0] ?? [] }
+            let split = hashes.map { URLQueryItem(name: "unmerge", value: $0) }
+                + [URLQueryItem(name: "sig", value: Self.undoSignature(["unmerge", String(parent)] + hashes, session: session))]
             // An issue merged away has no page left: its page comes back to the parent's.
             let merged = children.map { issueURL($0) }
             let target = merged.contains(where: { back.hasPrefix($0) }) ? issueURL(parent) : back

@@ -147,3 +147,24 @@ def test_the_issue_page_offers_releases_explains_a_bad_one_unmerges_per_hash_and
     wait_until(lambda: confirmation(driver).startswith("Merged 2 issues into "), what="merged from the issue page")
     assert len(api.issues("Disk")) == 1
     screenshot(driver, "undo-merged-similar.png")
+
+
+def test_an_undo_made_by_someone_else_changes_nothing(browser, server, issues):
+    """The Undo line's data is signed by the session that made the change: a crafted link shows no Undo, and a
+    posted Undo with another signature is refused."""
+    from selenium.webdriver.common.by import By
+
+    from test_web_ui import page_csrf, session_for
+
+    api, by_type = issues
+    checkout = by_type["CheckoutError"]
+    driver = browser
+    sign_in(driver, server)
+    driver.get(f"{server.url}/organizations/spyglass/issues/?query=&done=resolve&undo={checkout['id']}~resolved&sig=00")
+    assert not driver.find_elements(By.ID, "confirmation") and not driver.find_elements(By.ID, "undo")
+    admin = session_for(server, "admin@example.com")
+    csrf = page_csrf(admin.get(f"{server.url}/organizations/spyglass/issues/", timeout=10).text)
+    refused = admin.post(f"{server.url}/organizations/spyglass/issues/bulk/", timeout=10, data={
+        "csrf": csrf, "action": "undo", "undo": f"{checkout['id']}~resolved", "sig": "0" * 64})
+    assert refused.status_code == 400 and "not made by your session" in refused.text
+    assert api.get(f"issues/{checkout['id']}/").json()["status"] == "unresolved"

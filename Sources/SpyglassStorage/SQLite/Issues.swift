@@ -295,7 +295,7 @@ public struct SQLiteIssues: IssueStore {
                     SELECT ?, user_key, user_id, email, username, ip_address, times_seen, last_seen
                     FROM issue_user WHERE issue_id IN (\(list)) ORDER BY user_key
                     ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = times_seen + excluded.times_seen,
-                        last_seen = max(coalesce(last_seen, 0), coalesce(excluded.last_seen, 0))
+                        last_seen = max(coalesce(last_seen, excluded.last_seen), coalesce(excluded.last_seen, last_seen))
                     """,
                 arguments: [parent] + childArgs)
             try db.execute(

@@ -131,12 +131,7 @@ extension WebController {
     func alertRuleForm(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, project, _) = try managedProject(context)
         var rule: AlertRule?
-        if let id = ruleID(context) {
-            guard let found = try await storage.alertRules.alertRule(id: id, projectID: project.id) else {
-                throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
-            }
-            rule = found
-        }
+        if let id = ruleID(context) { rule = try await storedRule(id, project: project) }
         return try await rulePage(context, form: Self.form(rule, action: ruleAction(project, context)), readOnly: rule.map { !Self.fitsForm($0) } ?? false, error: nil, status: .ok)
     }
 
@@ -298,9 +293,7 @@ extension WebController {
         let id = ruleID(context)
         var existing: AlertRule?
         if let id {
-            guard let found = try await storage.alertRules.alertRule(id: id, projectID: project.id) else {
-                throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
-            }
+            let found = try await storedRule(id, project: project)
             guard Self.fitsForm(found) else {
                 throw PageError(status: .conflict, heading: "Edit through the API", text: "This rule uses more than the form shows; change it through the API.")
             }
@@ -356,10 +349,18 @@ extension WebController {
         return rebuilt
     }
 
+    /// The project's rule `id`; a page saying there is none otherwise.
+    func storedRule(_ id: Int64, project: ProjectInfo) async throws -> AlertRule {
+        guard let found = try await storage.alertRules.alertRule(id: id, projectID: project.id) else {
+            throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
+        }
+        return found
+    }
+
     /// 32 random bytes as hex: a webhook secret.
     static func generatedSecret() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
     /// "Send test" beside an action: sends a test notification through the action as the form has it now (saved or
@@ -369,12 +370,7 @@ extension WebController {
         let fields = try await form(request, session: session)
         let id = ruleID(context)
         var existing: AlertRule?
-        if let id {
-            guard let found = try await storage.alertRules.alertRule(id: id, projectID: project.id) else {
-                throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
-            }
-            existing = found
-        }
+        if let id { existing = try await storedRule(id, project: project) }
         let posted = postedForm(fields, project: project, context: context, id: id)
         guard let checker = alertChecker else {
             return try await rulePage(context, form: posted, readOnly: false, error: "This server cannot send test notifications.", status: .ok)

@@ -1,20 +1,39 @@
-// swift-tools-version:6.2
+// swift-tools-version:6.1
 import PackageDescription
+
+// One package, two audiences. The server (the `spyglass` executable and its modules) needs the `Server` trait,
+// on by default, so `swift build`, `swift run spyglass` and `swift test` here build everything. A service that
+// only wants the SDK depends on this package with `traits: []` and resolves only what the SDK's products need
+// (swift-log, swift-service-lifecycle, AsyncHTTPClient and the SwiftNIO packages it brings); adding the
+// `Hummingbird` trait brings Hummingbird for the SpyglassHummingbird middleware. Tests/e2e/test_sdk_package.py
+// resolves such a package and checks the list.
+//
+// macOS 15 is what the SDK needs (Synchronization's Mutex); the server needs nothing higher.
+
+/// A product that only the server's modules and tests use: resolved only with the `Server` trait.
+func server(_ product: String, _ package: String) -> Target.Dependency {
+    .product(name: product, package: package, condition: .when(traits: ["Server"]))
+}
 
 let package = Package(
     name: "spyglass",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "spyglass", targets: ["SpyglassCLI"]),
-        .executable(name: "spyglass-example-cli", targets: ["SpyglassExampleCLI"]),
-        .executable(name: "spyglass-example-service", targets: ["SpyglassExampleService"]),
-        .executable(name: "spyglass-sdk-bench", targets: ["SpyglassSDKBenchmark"]),
         .library(name: "SpyglassProtocol", targets: ["SpyglassProtocol"]),
         // The Swift SDK: one `.package(url:)` line, then these products.
         .library(name: "Spyglass", targets: ["Spyglass"]),
         .library(name: "SpyglassLogging", targets: ["SpyglassLogging"]),
         .library(name: "SpyglassTesting", targets: ["SpyglassTesting"]),
         .library(name: "SpyglassHummingbird", targets: ["SpyglassHummingbird"]),
+    ],
+    traits: [
+        .trait(name: "Hummingbird", description: "Hummingbird, for the SpyglassHummingbird middleware."),
+        .trait(
+            name: "Server", description: "The server's packages (storage, web, CLI). On by default.",
+            enabledTraits: ["Hummingbird"]
+        ),
+        .default(enabledTraits: ["Server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -47,6 +66,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // swift-log integration: errors become events, info/notice/warning breadcrumbs.
@@ -58,29 +78,17 @@ let package = Package(
         .target(
             name: "SpyglassHummingbird",
             dependencies: [
-                "Spyglass", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                "Spyglass",
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
+                .product(name: "HTTPTypes", package: "swift-http-types", condition: .when(traits: ["Hummingbird"])),
             ]
         ),
         // For SDK users' tests: a transport that collects envelopes.
         .target(name: "SpyglassTesting", dependencies: ["Spyglass", "SpyglassProtocol"]),
 
-        // The SDK examples (sdk-examples/), built with the package so the end-to-end suite can run them.
-        .executableTarget(
-            name: "SpyglassExampleCLI",
-            dependencies: ["Spyglass", "SpyglassLogging", .product(name: "Logging", package: "swift-log")],
-            path: "sdk-examples/cli/Sources/SpyglassExampleCLI"
-        ),
-        .executableTarget(
-            name: "SpyglassExampleService",
-            dependencies: [
-                "Spyglass", "SpyglassLogging", "SpyglassHummingbird", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-            ],
-            path: "sdk-examples/service/Sources/SpyglassExampleService"
-        ),
+        // The examples (sdk-examples/) are packages of their own that depend on this one as a user's would.
 
-        // The SDK's caller-side cost (Benchmarks/SDK; run it in release).
+        // The SDK's caller-side cost (Benchmarks/SDK; `swift run -c release SpyglassSDKBenchmark`).
         .executableTarget(name: "SpyglassSDKBenchmark", dependencies: ["Spyglass", "SpyglassProtocol"], path: "Benchmarks/SDK"),
         // Envelope parsing speed by item size (Benchmarks/run reports it; linear parsing keeps MB/s flat).
         .executableTarget(name: "SpyglassEnvelopeBenchmark", dependencies: ["SpyglassProtocol"], path: "Benchmarks/Envelope"),
@@ -90,9 +98,9 @@ let package = Package(
             name: "SpyglassCore",
             dependencies: [
                 "SpyglassProtocol",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                server("Logging", "swift-log"),
+                server("HummingbirdBcrypt", "hummingbird-auth"),
+                server("Crypto", "swift-crypto"),
             ]
         ),
 
@@ -107,9 +115,9 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassProtocol",
                 "CZlib",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                server("Logging", "swift-log"),
+                server("Metrics", "swift-metrics"),
+                server("ServiceLifecycle", "swift-service-lifecycle"),
             ]
         ),
 
@@ -121,12 +129,12 @@ let package = Package(
                 "SpyglassProtocol",
                 "SpyglassStorageKit",
                 "CZlib",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                server("GRDB", "GRDB.swift"),
                 // SQLite's C API, as GRDB imports it: the writer binds its hot statements directly (WriterStatement).
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                server("GRDBSQLite", "GRDB.swift"),
+                server("Logging", "swift-log"),
+                server("Metrics", "swift-metrics"),
+                server("ServiceLifecycle", "swift-service-lifecycle"),
             ]
         ),
 
@@ -138,13 +146,13 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassStorageKit",
                 "SpyglassProtocol",
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                server("NIOPosix", "swift-nio"),
+                server("PostgresNIO", "postgres-nio"),
+                server("NIOCore", "swift-nio"),
+                server("NIOSSL", "swift-nio-ssl"),
+                server("Logging", "swift-log"),
+                server("Metrics", "swift-metrics"),
+                server("ServiceLifecycle", "swift-service-lifecycle"),
             ]
         ),
 
@@ -156,15 +164,15 @@ let package = Package(
                 "SpyglassProtocol",
                 "CZlib",
                 "CBrotli",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                server("Hummingbird", "hummingbird"),
+                server("HummingbirdCore", "hummingbird"),
+                server("HTTPTypes", "swift-http-types"),
+                server("NIOCore", "swift-nio"),
+                server("NIOHTTP1", "swift-nio"),
+                server("NIOHTTPTypes", "swift-nio-extras"),
+                server("Logging", "swift-log"),
+                server("Metrics", "swift-metrics"),
+                server("Prometheus", "swift-prometheus"),
             ]
         ),
 
@@ -185,11 +193,11 @@ let package = Package(
                 "SpyglassProtocol",
                 "SpyglassHTTP",
                 "SpyglassWebAssets",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Mustache", package: "swift-mustache"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                server("Hummingbird", "hummingbird"),
+                server("HTTPTypes", "swift-http-types"),
+                server("Mustache", "swift-mustache"),
+                server("Crypto", "swift-crypto"),
+                server("Logging", "swift-log"),
             ]
         ),
 
@@ -199,15 +207,15 @@ let package = Package(
             dependencies: [
                 "SpyglassCore",
                 "SpyglassProtocol",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                server("NIOCore", "swift-nio"),
+                server("NIOPosix", "swift-nio"),
+                server("NIOHTTP1", "swift-nio"),
+                server("NIOSSL", "swift-nio-ssl"),
+                server("AsyncHTTPClient", "async-http-client"),
+                server("Crypto", "swift-crypto"),
+                server("Logging", "swift-log"),
+                server("Metrics", "swift-metrics"),
+                server("ServiceLifecycle", "swift-service-lifecycle"),
             ]
         ),
 
@@ -222,12 +230,12 @@ let package = Package(
                 "SpyglassHTTP",
                 "SpyglassNotify",
                 "SpyglassWeb",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                server("Hummingbird", "hummingbird"),
+                server("HummingbirdCore", "hummingbird"),
+                server("Logging", "swift-log"),
+                server("Metrics", "swift-metrics"),
+                server("Prometheus", "swift-prometheus"),
+                server("ServiceLifecycle", "swift-service-lifecycle"),
             ]
         ),
 
@@ -239,8 +247,8 @@ let package = Package(
                 "SpyglassStorage",
                 "SpyglassPostgres",
                 "SpyglassCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                server("ArgumentParser", "swift-argument-parser"),
+                server("Logging", "swift-log"),
             ]
         ),
 
@@ -254,10 +262,10 @@ let package = Package(
                 "CZlib",
                 "SpyglassCore",
                 "SpyglassProtocol",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "MetricsTestKit", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
+                server("GRDB", "GRDB.swift"),
+                server("MetricsTestKit", "swift-metrics"),
+                server("ServiceLifecycle", "swift-service-lifecycle"),
+                server("Logging", "swift-log"),
             ]
         ),
         .testTarget(
@@ -271,13 +279,13 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassProtocol",
                 // Fixture rows that no port writes yet (outbox rows, issues), in plain SQL on the SQLite side.
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "MetricsTestKit", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                server("GRDB", "GRDB.swift"),
+                server("Metrics", "swift-metrics"),
+                server("MetricsTestKit", "swift-metrics"),
+                server("ServiceLifecycle", "swift-service-lifecycle"),
+                server("PostgresNIO", "postgres-nio"),
+                server("NIOCore", "swift-nio"),
+                server("Logging", "swift-log"),
             ]
         ),
         .testTarget(
@@ -293,14 +301,14 @@ let package = Package(
             name: "SpyglassWebTests",
             dependencies: [
                 "SpyglassWeb", "SpyglassWebAssets", "SpyglassCore", "SpyglassProtocol",
-                .product(name: "Mustache", package: "swift-mustache"),
+                server("Mustache", "swift-mustache"),
             ]
         ),
         .testTarget(
             name: "SpyglassSDKTests",
             dependencies: [
                 "Spyglass", "SpyglassLogging", "SpyglassTesting", "SpyglassProtocol",
-                .product(name: "Logging", package: "swift-log"),
+                server("Logging", "swift-log"),
             ]
         ),
         .testTarget(
@@ -310,11 +318,11 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassProtocol",
                 "SpyglassStorage",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "MetricsTestKit", package: "swift-metrics"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                server("Logging", "swift-log"),
+                server("MetricsTestKit", "swift-metrics"),
+                server("NIOCore", "swift-nio"),
+                server("NIOPosix", "swift-nio"),
+                server("Crypto", "swift-crypto"),
             ]
         ),
         .testTarget(
@@ -323,15 +331,15 @@ let package = Package(
                 "SpyglassServer",
                 "SpyglassProtocol",
                 "CZlib",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                server("ServiceLifecycle", "swift-service-lifecycle"),
                 "SpyglassHTTP",
                 "SpyglassStorage",
                 "SpyglassStorageKit",
                 "SpyglassCore",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
+                server("Hummingbird", "hummingbird"),
+                server("HummingbirdTesting", "hummingbird"),
+                server("GRDB", "GRDB.swift"),
+                server("Logging", "swift-log"),
             ]
         ),
     ]

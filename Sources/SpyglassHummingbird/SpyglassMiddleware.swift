@@ -1,3 +1,4 @@
+#if Hummingbird
 import Hummingbird
 import HTTPTypes
 import Spyglass
@@ -52,3 +53,7 @@ public struct SpyglassMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+#else
+#error("SpyglassHummingbird needs the package trait Hummingbird: .package(url: …, from: …, traits: [\"Hummingbird\"])")
+#endif

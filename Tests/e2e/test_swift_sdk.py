@@ -7,7 +7,9 @@ from pathlib import Path
 
 from conftest import BIN, clean_env, stored_events
 
-EXAMPLE_CLI = os.environ.get("SPYGLASS_EXAMPLE_CLI") or str(Path(BIN).parent / "spyglass-example-cli")
+# The examples are packages of their own (sdk-examples/*/Package.swift); scripts/test builds them into .build-examples.
+EXAMPLES_BIN = Path(__file__).resolve().parents[2] / ".build-examples" / "debug"
+EXAMPLE_CLI = os.environ.get("SPYGLASS_EXAMPLE_CLI") or str(EXAMPLES_BIN / "spyglass-example-cli")
 
 
 def run_example(dsn: str, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -89,7 +91,7 @@ def test_events_wait_in_the_spool_while_the_server_is_down_and_arrive_once(tmp_p
     assert len(stored_events(data)) == 3
 
 
-EXAMPLE_SERVICE = os.environ.get("SPYGLASS_EXAMPLE_SERVICE") or str(Path(BIN).parent / "spyglass-example-service")
+EXAMPLE_SERVICE = os.environ.get("SPYGLASS_EXAMPLE_SERVICE") or str(EXAMPLES_BIN / "spyglass-example-service")
 
 
 def test_hummingbird_example_reports_5xx_errors_with_the_request_and_not_4xx(tmp_path, start_server):

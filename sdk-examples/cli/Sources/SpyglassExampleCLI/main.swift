@@ -1,6 +1,6 @@
 // A command-line tool reporting to Spyglass: errors with their stack, logs as breadcrumbs.
 //
-//   SENTRY_DSN=http://<key>@127.0.0.1:8000/1 swift run spyglass-example-cli [error|message]
+//   cd sdk-examples/cli && SENTRY_DSN=http://<key>@127.0.0.1:8000/1 swift run spyglass-example-cli [error|message]
 import Foundation
 import Logging
 import Spyglass

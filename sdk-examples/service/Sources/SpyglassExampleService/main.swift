@@ -1,7 +1,7 @@
 // A Hummingbird service reporting to Spyglass: the middleware reports 5xx errors with the request, the
 // log handler turns logs into breadcrumbs.
 //
-//   SENTRY_DSN=http://<key>@127.0.0.1:8000/1 swift run spyglass-example-service --port 8080
+//   cd sdk-examples/service && SENTRY_DSN=http://<key>@127.0.0.1:8000/1 swift run spyglass-example-service --port 8080
 import Foundation
 import Hummingbird
 import Logging

@@ -309,6 +309,7 @@ let package = Package(
             dependencies: [
                 "Spyglass", "SpyglassLogging", "SpyglassTesting", "SpyglassProtocol",
                 server("Logging", "swift-log"),
+                server("ServiceLifecycle", "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

@@ -3,35 +3,47 @@ import Foundation
 import SpyglassProtocol
 import Synchronization
 
-/// The SDK's worker: a bounded queue of events, one task that symbolicates, serializes and sends them,
-/// rate limits, client reports, and a disk spool for when the server is unreachable.
+/// The SDK's worker: a bounded queue of events, one loop (``run()``) that symbolicates, serializes and sends
+/// them, rate limits, client reports, and a disk spool for when the server is unreachable. Creating a client
+/// starts nothing: `SpyglassSDK.start` runs the loop in a task of its own, a `SpyglassService` runs it as a
+/// service of the caller's ServiceGroup.
 final class Client: Sendable {
     let options: SpyglassOptions
     let dsn: DSN
     let transport: any Transport
     private let httpClient: HTTPClient?
     private let symbolicator: Symbolicator
+    private let stream: AsyncStream<SpyglassEvent>
     private let continuation: AsyncStream<SpyglassEvent>.Continuation
     private let state = Mutex(State())
     private let spool: Spool?
-    private let worker = Mutex<Task<Void, Never>?>(nil)
+    /// The task `SpyglassSDK.start` runs the loop in (none when a service runs it).
+    private let workerTask = Mutex<Task<Void, Never>?>(nil)
     private let spoolRetry = Mutex<Task<Void, Never>?>(nil)
+    /// Events queued or being sent: flush waits for zero.
+    let pending = Countdown()
+    /// 1 while the loop runs: close waits for zero.
+    private let running = Countdown()
     let contexts: [String: JSONValue]
 
     struct State {
-        /// Events queued or being sent.
-        var pending = 0
         var rateLimits = RateLimits()
         /// Discarded events by (reason, category), reported with the next envelope.
         var discarded: [String: Int] = [:]
         var closed = false
+        var worker = Worker.notStarted
     }
+
+    enum Worker { case notStarted, running, finished }
 
     /// Spool directories being drained: drains never overlap, so no envelope is sent twice.
     private static let draining = Mutex<Set<String>>([])
 
     /// Events queued or being sent.
-    var pendingCount: Int { state.withLock { $0.pending } }
+    var pendingCount: Int { pending.value }
+
+    /// Whether the loop runs (so that what is queued will be handled).
+    var isWorking: Bool { state.withLock { $0.worker == .running } }
 
     init(options: SpyglassOptions, dsn: DSN) {
         self.options = options
@@ -47,50 +59,75 @@ final class Client: Sendable {
         symbolicator = Symbolicator(inAppInclude: options.inAppInclude, inAppExclude: options.inAppExclude)
         spool = options.spoolDirectory.map { Spool(directory: $0, maxFiles: options.maxSpoolFiles, maxBytes: options.maxSpoolBytes) }
         contexts = DeviceContexts.collect(release: options.release)
-        let (stream, continuation) = AsyncStream.makeStream(of: SpyglassEvent.self, bufferingPolicy: .bufferingOldest(max(1, options.maxQueueSize)))
-        self.continuation = continuation
-        worker.withLock { task in
-            task = Task.detached(priority: .utility) { [self] in
-                await self.drainSpool()
-                for await event in stream {
-                    // Closed: what is still queued after close's flush timeout goes to the spool (sent by the
-                    // next start), not to the network.
-                    if self.state.withLock({ $0.closed }) {
-                        self.keep(event)
-                        self.state.withLock { $0.pending -= 1 }
-                        continue
-                    }
-                    await self.process(event)
-                    self.state.withLock { $0.pending -= 1 }
-                }
-            }
+        (stream, continuation) = AsyncStream.makeStream(
+            of: SpyglassEvent.self, bufferingPolicy: .bufferingOldest(max(1, options.maxQueueSize)))
+    }
+
+    /// Runs ``run()`` in a task of its own (`SpyglassSDK.start`; a `SpyglassService` runs it itself).
+    func startWorker() {
+        workerTask.withLock { task in
+            guard task == nil else { return }
+            task = Task(priority: .utility) { [self] in await run() }
         }
+    }
+
+    /// The loop: sends the spool's envelopes, then each queued event, until the queue is finished (``close(timeout:)``
+    /// or ``finishQueue()``: what was queued before is still handled) or the task is cancelled; then stops the
+    /// HTTP client. Runs once: a second call returns at once.
+    func run() async {
+        let first = state.withLock { state in
+            guard state.worker == .notStarted else { return false }
+            state.worker = .running
+            return true
+        }
+        guard first else { return }
+        running.increment()
+        if !state.withLock({ $0.closed }) { await drainSpool() }
+        for await event in stream {
+            // Closed: what is still queued after close's flush timeout goes to the spool (sent by the next
+            // start), not to the network.
+            if state.withLock({ $0.closed }) {
+                keep(event)
+            } else {
+                await process(event)
+            }
+            pending.decrement()
+        }
+        if Task.isCancelled {
+            // Events still queued are gone with the stream.
+            let lost = pending.reset()
+            if lost > 0 { state.withLock { $0.discarded["queue_overflow:error", default: 0] += lost } }
+        }
+        spoolRetry.withLock { $0?.cancel() }
+        try? await httpClient?.shutdown()
+        state.withLock { $0.worker = .finished }
+        running.decrement()
+    }
+
+    /// Ends the queue: the loop handles what was queued, then returns; later captures are dropped. A service's
+    /// graceful shutdown.
+    func finishQueue() {
+        continuation.finish()
     }
 
     /// Queues an event; never blocks. Returns false when it was dropped (queue full or closed).
     func enqueue(_ event: SpyglassEvent) -> Bool {
-        let accepted: Bool = state.withLock { state in
-            guard !state.closed else { return false }
-            state.pending += 1
-            return true
-        }
-        guard accepted else { return false }
+        guard !state.withLock({ $0.closed }) else { return false }
+        pending.increment()
         switch continuation.yield(event) {
         case .enqueued:
             return true
         case .dropped:
-            state.withLock { state in
-                state.pending -= 1
-                state.discarded["queue_overflow:error", default: 0] += 1
-            }
+            pending.decrement()
+            recordDiscard(reason: "queue_overflow")
             DebugLog.log(options.debug, "queue full (\(options.maxQueueSize)): event \(event.eventID) dropped")
             return false
         case .terminated:
-            // Closed between the check above and now.
-            state.withLock { $0.pending -= 1 }
+            // Closed, or the queue finished, since the check above.
+            pending.decrement()
             return false
         @unknown default:
-            state.withLock { $0.pending -= 1 }
+            pending.decrement()
             return false
         }
     }
@@ -101,48 +138,23 @@ final class Client: Sendable {
 
     /// Waits until every queued event was handled, or `timeout` passed; true when everything was handled.
     func flush(timeout: Duration) async -> Bool {
-        // A deadline beyond a day would be the same as none, and a huge one overflows the clock's instant.
-        let deadline = ContinuousClock.now + min(timeout, .seconds(86_400))
-        while ContinuousClock.now < deadline {
-            if state.withLock({ $0.pending }) == 0 { return true }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        return state.withLock { $0.pending } == 0
+        await pending.waitForZero(timeout: timeout)
     }
 
-    /// Flushes, then stops the worker and the HTTP client. What is still queued after `timeout` is spooled
-    /// (or counted as dropped without a spool); a send in flight gets one more second, then is cancelled.
+    /// Flushes, then stops the loop and the HTTP client. What is still queued after `timeout` is spooled (or
+    /// counted as dropped without a spool); a send in flight gets one more second, then is cancelled.
     func close(timeout: Duration) async {
-        _ = await flush(timeout: timeout)
+        if isWorking { _ = await flush(timeout: timeout) }
         state.withLock { $0.closed = true }
         continuation.finish()
-        if let worker = self.worker.withLock({ $0 }) {
-            // Whichever comes first: the worker ends, or a second passes (a custom transport may never return).
-            // A send cut off here counts as unreachable: its envelope is spooled (the server drops a duplicate event).
-            await Self.first(of: { await worker.value }, or: { try? await Task.sleep(for: .seconds(1)) })
-            worker.cancel()
+        // Never run (a service not started): the loop runs here, spooling what was queued.
+        await run()
+        // Whichever comes first: the loop ends, or a second passes (a custom transport may never return). A send
+        // cut off here counts as unreachable: its envelope is spooled (the server drops a duplicate event).
+        if !(await running.waitForZero(timeout: .seconds(1))) {
+            workerTask.withLock { $0?.cancel() }
         }
         spoolRetry.withLock { $0?.cancel() }
-        try? await httpClient?.shutdown()
-    }
-
-    /// Returns when either operation has finished, without waiting for the other.
-    private static func first(of one: @escaping @Sendable () async -> Void, or other: @escaping @Sendable () async -> Void) async {
-        final class Once: Sendable {
-            let fired = Mutex(false)
-            func claim() -> Bool { fired.withLock { state in defer { state = true }; return !state } }
-        }
-        let once = Once()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Task.detached {
-                await one()
-                if once.claim() { continuation.resume() }
-            }
-            Task.detached {
-                await other()
-                if once.claim() { continuation.resume() }
-            }
-        }
     }
 
     /// Writes an event to the spool without sending it (the client is closing); without a spool it is dropped

@@ -20,19 +20,44 @@ public enum SpyglassSDK {
         registeredIntegrations.withLock { if !$0.contains(name) { $0.append(name) } }
     }
 
-    /// Starts the SDK. A missing or malformed DSN leaves it off, with one warning on stderr.
-    /// Returns whether it is on.
+    /// Starts the SDK, with its worker in a task of its own. A missing or malformed DSN leaves it off, with one
+    /// warning on stderr. Returns whether it is on.
+    ///
+    /// A program that runs a `ServiceGroup` (a Hummingbird application, say) uses ``startService(_:)`` instead.
     @discardableResult
     public static func start(_ configure: (inout SpyglassOptions) -> Void = { _ in }) -> Bool {
+        guard let client = install(configure) else { return false }
+        client.startWorker()
+        return true
+    }
+
+    /// Starts the SDK for a program that runs a swift-service-lifecycle `ServiceGroup`: capturing works at once,
+    /// and the returned service's `run()` is the worker that sends. Put it first in the group's services: the
+    /// group stops services in reverse order, so it stops after the ones that report, and on graceful shutdown
+    /// it sends what is queued, then returns. A missing or malformed DSN leaves the SDK off (one warning); the
+    /// service then only waits for the shutdown.
+    ///
+    /// ```swift
+    /// let spyglass = SpyglassSDK.startService { $0.release = "my-service@1.4.2" }
+    /// let group = ServiceGroup(services: [spyglass, server], logger: logger)
+    /// try await group.run()
+    /// ```
+    public static func startService(_ configure: (inout SpyglassOptions) -> Void = { _ in }) -> SpyglassService {
+        SpyglassService(client: install(configure))
+    }
+
+    /// Makes the client the options describe the current one (closing the previous one) and collects crash
+    /// reports; nil when the DSN is missing or malformed. No worker runs yet.
+    private static func install(_ configure: (inout SpyglassOptions) -> Void) -> Client? {
         var options = SpyglassOptions()
         configure(&options)
         guard let text = options.dsn, !text.isEmpty else {
             DebugLog.warn("no DSN (set options.dsn or SENTRY_DSN): events are not sent")
-            return false
+            return nil
         }
         guard let dsn = DSN(text), dsn.envelopeURL != nil else {
             DebugLog.warn("the DSN \"\(text)\" is malformed: events are not sent")
-            return false
+            return nil
         }
         if options.spoolDirectory == nil && !options.spoolDisabled {
             options.spoolDirectory = FileManager.default.temporaryDirectory
@@ -59,7 +84,7 @@ public enum SpyglassSDK {
             CrashHandler.install(directory: directory)
         }
         DebugLog.log(options.debug, "started for \(dsn.envelopeURL?.absoluteString ?? "")")
-        return true
+        return started
     }
 
     /// Whether `start` succeeded and `close` was not called.
@@ -179,11 +204,11 @@ enum ExitFlush {
         }
         guard first else { return }
         atexit {
-            // Waits on the exiting thread (no task: the exiting thread may be one of the few the worker's tasks
-            // run on) while the worker sends what is queued, at most 2 seconds; returns at once when nothing is.
-            if let client = SpyglassSDK.currentClient {
-                let deadline = ContinuousClock.now + .seconds(2)
-                while client.pendingCount > 0, ContinuousClock.now < deadline { usleep(2_000) }
+            // Blocks the exiting thread (no task: the exiting thread may be one of the few the worker's tasks
+            // run on) until the worker has handled what is queued, at most 2 seconds; woken by the worker, at
+            // once when nothing is queued or no worker runs.
+            if let client = SpyglassSDK.currentClient, client.isWorking {
+                _ = client.pending.waitForZero(until: Date.now.addingTimeInterval(2))
             }
             // After the flush: a crash while flushing still finds the image map.
             CrashHandler.cleanUpAtExit()

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Spyglass
 import SpyglassLogging
 import SpyglassProtocol
@@ -166,6 +167,62 @@ final class SlowTransport: Transport {
         try await Task.sleep(for: .milliseconds(200))  // the spool drains before the first queued event
         let messages = (slow.inner.events + transport.events).compactMap { $0["logentry"]?["formatted"]?.stringValue }
         #expect(messages.sorted() == (0..<5).map { "queued \($0)" })
+        await SpyglassSDK.close()
+    }
+
+    @Test func asAServiceItSendsOnlyWhileRunningAndWhatIsQueuedOnGracefulShutdown() async throws {
+        let slow = SlowTransport()  // 300 ms a send
+        let service = SpyglassSDK.startService { options in
+            options.dsn = "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/42"
+            options.spoolDisabled = true
+            options.captureCrashes = false
+            options.transport = slow
+        }
+        #expect(service.isEnabled && SpyglassSDK.isEnabled)
+        for index in 0..<4 { SpyglassSDK.capture(message: "queued \(index)") }
+        // Starting the SDK started no worker: nothing is sent until the service runs.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(slow.inner.events.isEmpty)
+
+        let group = ServiceGroup(services: [service], logger: Logger(label: "tests"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await Task.sleep(for: .milliseconds(100))
+            // Mid-send of the first event: the service sends the other three before it returns.
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        let messages = slow.inner.events.compactMap { $0["logentry"]?["formatted"]?.stringValue }
+        #expect(messages == (0..<4).map { "queued \($0)" })
+        // The worker has stopped: later captures are dropped, and flush does not wait for them.
+        #expect(SpyglassSDK.capture(message: "after the shutdown") == nil)
+        #expect(await SpyglassSDK.flush(timeout: .seconds(5)))
+        await SpyglassSDK.close()
+    }
+
+    @Test func aServiceWithoutADSNWaitsForTheShutdownAndSendsNothing() async throws {
+        await SpyglassSDK.close()
+        let service = SpyglassSDK.startService { $0.dsn = "" }
+        #expect(!service.isEnabled && !SpyglassSDK.isEnabled)
+        let group = ServiceGroup(services: [service], logger: Logger(label: "tests"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            let started = ContinuousClock.now
+            tasks.addTask { try await group.run() }
+            try await Task.sleep(for: .milliseconds(300))
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            // It ran until the shutdown (returning at once would have ended the group then).
+            #expect(ContinuousClock.now - started >= .milliseconds(300))
+        }
+    }
+
+    @Test func flushWaitsForTheLastSendAndGivesUpAtItsTimeout() async throws {
+        let slow = SlowTransport()
+        _ = start { $0.transport = slow }
+        SpyglassSDK.capture(message: "slow")
+        #expect(await SpyglassSDK.flush(timeout: .milliseconds(50)) == false)
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        #expect(slow.inner.events.count == 1)
         await SpyglassSDK.close()
     }
 

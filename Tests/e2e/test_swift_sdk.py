@@ -147,6 +147,13 @@ def test_hummingbird_example_reports_5xx_errors_with_the_request_and_not_4xx(tmp
         assert ("http.server", "POST /orders/13/pay") in crumbs and ("payments", "charging order") in crumbs
         # Each request has its own scope: the 200 request's log is not among this event's breadcrumbs.
         assert all(c.get("data", {}).get("order") != "7" for c in event["breadcrumbs"]["values"])
+
+        # The SDK runs as a service of the application's ServiceGroup: SIGTERM stops the HTTP server, then the
+        # SDK's service, which sends what is still queued before the process exits.
+        assert requests.post(f"{base}/orders/13/pay?last=1", timeout=5).status_code == 500
+        service.terminate()
+        assert service.wait(timeout=15) == 0, service.stderr.read()
+        assert len(stored_events(tmp_path)) == 2
     finally:
         service.terminate()
         service.wait(timeout=15)

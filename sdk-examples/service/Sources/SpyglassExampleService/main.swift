@@ -23,7 +23,9 @@ enum Payments {
 }
 
 let environment = ProcessInfo.processInfo.environment
-SpyglassSDK.start { options in
+// The SDK's worker runs as a service of the application's ServiceGroup: it stops after the HTTP server, sending
+// what is still queued.
+let spyglass = SpyglassSDK.startService { options in
     options.release = environment["SENTRY_RELEASE"] ?? "example-service@1.0.0"
     options.debug = environment["SPYGLASS_SDK_DEBUG"] == "1"
 }
@@ -41,6 +43,8 @@ router.post("orders/:id/pay") { _, context -> String in
 router.get("orders/:id") { _, context -> String in
     throw HTTPError(.notFound, message: "no order \(context.parameters.get("id") ?? "")")
 }
-let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: Logger(label: "http"))
+let app = Application(
+    router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), services: [spyglass],
+    logger: Logger(label: "http")
+)
 try await app.runService()
-await SpyglassSDK.flush(timeout: .seconds(5))

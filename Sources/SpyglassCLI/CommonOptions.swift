@@ -7,21 +7,15 @@ import SpyglassStorage
 
 /// Options every administration command takes.
 struct StoreOptions: ParsableArguments {
-    @Option(
-        name: .customLong("data-dir"),
-        help: ArgumentHelp("Data directory holding the database (env SPYGLASS_DATA_DIR, default ./spyglass-data).", valueName: "path"))
+    @Option(name: .customLong("data-dir"), help: help("data-dir"))
     var dataDir: String?
 
-    @Option(
-        name: .customLong("database-url"),
-        help: ArgumentHelp(
-            "PostgreSQL instead of SQLite in the data directory (env SPYGLASS_DATABASE_URL).",
-            valueName: "postgres://user:password@host:5432/db"))
+    @Option(name: .customLong("database-url"), help: help("database-url"))
     var databaseURL: String?
 
     /// The configuration these options and the environment give.
     func configuration(baseURL: String? = nil) throws -> ServerConfiguration {
-        try resolveOrExit(ServeFlags(dataDir: dataDir, databaseURL: databaseURL, baseURL: baseURL))
+        try resolveOrExit(ServeFlags(["data-dir": dataDir, "database-url": databaseURL, "base-url": baseURL].compactMapValues { $0 }))
     }
 
     /// Opens (creating and migrating if needed) the SQLite database of the data directory.
@@ -53,6 +47,12 @@ struct StoreOptions: ParsableArguments {
             throw fail(error)
         }
     }
+}
+
+/// The help of a `serve` setting's flag, as ``ServerSetting/all`` declares it.
+func help(_ flag: String) -> ArgumentHelp {
+    guard let setting = ServerSetting.flagged(flag) else { return ArgumentHelp() }
+    return ArgumentHelp(setting.flagHelp, valueName: setting.valueName)
 }
 
 /// Resolves the configuration; a bad setting ends the process with exit code 2 and one line.

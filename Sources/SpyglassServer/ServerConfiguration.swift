@@ -5,7 +5,9 @@ import SpyglassHTTP
 import SpyglassNotify
 import SpyglassPostgres
 
-/// Everything `spyglass serve` can be told, resolved from flags, then `SPYGLASS_*` variables, then defaults.
+/// Everything `spyglass serve` can be told, resolved from flags, then `SPYGLASS_*` variables, then defaults. Each
+/// field's flag, variable, default, help and validation are declared in ``ServerSetting/all``; the comments here
+/// say what the field holds.
 public struct ServerConfiguration: Sendable {
     /// Address to listen on (`--host`, `SPYGLASS_HOST`, default 127.0.0.1).
     public var host: String

@@ -12,7 +12,7 @@ import Testing
         database: AppDatabase, lines: Lines = Lines(), environment: [String: String] = [:]
     ) throws -> some ApplicationProtocol {
         let logger = Logger(label: "test") { _ in StructuredLogHandler(format: .logfmt, level: .info, sink: lines.append) }
-        let configuration = try ServerConfiguration.resolve(flags: ServeFlags(port: "0"), environment: environment)
+        let configuration = try ServerConfiguration.resolve(flags: ServeFlags(["port": "0"]), environment: environment)
         return buildApplication(
             configuration: configuration,
             dependencies: AppDependencies(database: database, configuration: configuration, logger: logger))

@@ -14,7 +14,7 @@ import Testing
     let configuration: ServerConfiguration
 
     init() throws {
-        configuration = try ServerConfiguration.resolve(flags: ServeFlags(port: "0"), environment: [:])
+        configuration = try ServerConfiguration.resolve(flags: ServeFlags(["port": "0"]), environment: [:])
     }
 
     static let quiet = Logger(label: "matrix") { _ in SwiftLogNoOpLogHandler() }

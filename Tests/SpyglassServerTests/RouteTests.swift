@@ -27,7 +27,7 @@ import Testing
     /// The application on a fresh database with the admin, the `default` project and an API token, its writer running.
     func withApp(environment: [String: String] = [:], _ body: @Sendable (any TestClientProtocol, Fixture) async throws -> Void) async throws {
         let database = try AppDatabase.inMemory()
-        let configuration = try ServerConfiguration.resolve(flags: ServeFlags(port: "0"), environment: environment)
+        let configuration = try ServerConfiguration.resolve(flags: ServeFlags(["port": "0"]), environment: environment)
         let dependencies = AppDependencies(database: database, configuration: configuration, logger: Self.quiet)
         let report = try await dependencies.storage.maintenance.bootstrap(adminEmail: "admin@example.com", adminPassword: Self.password, now: .now)
         let project = try #require(report.project)

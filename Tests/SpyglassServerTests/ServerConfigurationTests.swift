@@ -37,7 +37,7 @@ import Testing
         #expect(fromEnvironment.logFormat == .json)
         #expect(fromEnvironment.logLevel == .debug)
 
-        let flags = ServeFlags(port: "9100", org: "other", logLevel: "error")
+        let flags = ServeFlags(["port": "9100", "org": "other", "log-level": "error"])
         let both = try ServerConfiguration.resolve(flags: flags, environment: environment)
         #expect(both.port == 9100)
         #expect(both.organizationSlug == "other")
@@ -46,27 +46,27 @@ import Testing
     }
 
     @Test func unspecifiedAddressesAreReachedOnLoopback() throws {
-        let config = try ServerConfiguration.resolve(flags: ServeFlags(host: "0.0.0.0"), environment: [:])
+        let config = try ServerConfiguration.resolve(flags: ServeFlags(["host": "0.0.0.0"]), environment: [:])
         #expect(config.effectiveBaseURL(boundPort: 1234).absoluteString == "http://127.0.0.1:1234")
-        let v6 = try ServerConfiguration.resolve(flags: ServeFlags(host: "::"), environment: [:])
+        let v6 = try ServerConfiguration.resolve(flags: ServeFlags(["host": "::"]), environment: [:])
         #expect(v6.effectiveBaseURL(boundPort: 1234).absoluteString == "http://[::1]:1234")
     }
 
     @Test(arguments: [
-        (ServeFlags(port: "abc"), "--port / SPYGLASS_PORT"),
-        (ServeFlags(port: "70000"), "--port / SPYGLASS_PORT"),
-        (ServeFlags(baseURL: "errors.example.com"), "--base-url / SPYGLASS_BASE_URL"),
-        (ServeFlags(adminEmail: "root"), "--admin-email / SPYGLASS_ADMIN_EMAIL"),
-        (ServeFlags(org: "Not A Slug"), "--org / SPYGLASS_ORG"),
-        (ServeFlags(logFormat: "xml"), "--log-format / SPYGLASS_LOG_FORMAT"),
-        (ServeFlags(logLevel: "loud"), "--log-level / SPYGLASS_LOG_LEVEL"),
-        (ServeFlags(host: "two words"), "--host / SPYGLASS_HOST"),
+        (ServeFlags(["port": "abc"]), "--port / SPYGLASS_PORT"),
+        (ServeFlags(["port": "70000"]), "--port / SPYGLASS_PORT"),
+        (ServeFlags(["base-url": "errors.example.com"]), "--base-url / SPYGLASS_BASE_URL"),
+        (ServeFlags(["admin-email": "root"]), "--admin-email / SPYGLASS_ADMIN_EMAIL"),
+        (ServeFlags(["org": "Not A Slug"]), "--org / SPYGLASS_ORG"),
+        (ServeFlags(["log-format": "xml"]), "--log-format / SPYGLASS_LOG_FORMAT"),
+        (ServeFlags(["log-level": "loud"]), "--log-level / SPYGLASS_LOG_LEVEL"),
+        (ServeFlags(["host": "two words"]), "--host / SPYGLASS_HOST"),
         // Numbers that would trap where they are used (Int(1e19), milliseconds of 1e16 s).
-        (ServeFlags(ingestQueue: "1e19"), "--ingest-queue / SPYGLASS_INGEST_QUEUE"),
-        (ServeFlags(maxEventsPerProject: "1e19"), "--max-events-per-project / SPYGLASS_MAX_EVENTS_PER_PROJECT"),
-        (ServeFlags(retentionInterval: "1e16"), "--retention-interval / SPYGLASS_RETENTION_INTERVAL"),
-        (ServeFlags(retentionDays: "1e300"), "--retention-days / SPYGLASS_RETENTION_DAYS"),
-        (ServeFlags(maxEventSize: "8GiB"), "--max-event-size / SPYGLASS_MAX_EVENT_SIZE"),
+        (ServeFlags(["ingest-queue": "1e19"]), "--ingest-queue / SPYGLASS_INGEST_QUEUE"),
+        (ServeFlags(["max-events-per-project": "1e19"]), "--max-events-per-project / SPYGLASS_MAX_EVENTS_PER_PROJECT"),
+        (ServeFlags(["retention-interval": "1e16"]), "--retention-interval / SPYGLASS_RETENTION_INTERVAL"),
+        (ServeFlags(["retention-days": "1e300"]), "--retention-days / SPYGLASS_RETENTION_DAYS"),
+        (ServeFlags(["max-event-size": "8GiB"]), "--max-event-size / SPYGLASS_MAX_EVENT_SIZE"),
     ])
     func badValuesNameTheSetting(_ flags: ServeFlags, _ setting: String) {
         let error = #expect(throws: ConfigurationError.self) {

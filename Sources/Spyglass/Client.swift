@@ -63,25 +63,33 @@ final class Client: Sendable {
             of: SpyglassEvent.self, bufferingPolicy: .bufferingOldest(max(1, options.maxQueueSize)))
     }
 
-    /// Runs ``run()`` in a task of its own (`SpyglassSDK.start`; a `SpyglassService` runs it itself).
+    /// Runs the loop in a task of its own (`SpyglassSDK.start`; a `SpyglassService` runs it itself). The loop
+    /// counts as running from here on, so an exit right after a capture waits for it.
     func startWorker() {
-        workerTask.withLock { task in
-            guard task == nil else { return }
-            task = Task(priority: .utility) { [self] in await run() }
-        }
+        guard claimWorker() else { return }
+        workerTask.withLock { $0 = Task(priority: .utility) { [self] in await loop() } }
     }
 
-    /// The loop: sends the spool's envelopes, then each queued event, until the queue is finished (``close(timeout:)``
-    /// or ``finishQueue()``: what was queued before is still handled) or the task is cancelled; then stops the
-    /// HTTP client. Runs once: a second call returns at once.
+    /// The loop, in the caller's task: sends the spool's envelopes, then each queued event, until the queue is
+    /// finished (``close(timeout:)`` or ``finishQueue()``: what was queued before is still handled) or the task
+    /// is cancelled; then stops the HTTP client. Runs once: when the loop already runs (or ran), returns at once.
     func run() async {
+        guard claimWorker() else { return }
+        await loop()
+    }
+
+    /// Marks the loop as running; false when it already was (or has finished).
+    private func claimWorker() -> Bool {
         let first = state.withLock { state in
             guard state.worker == .notStarted else { return false }
             state.worker = .running
             return true
         }
-        guard first else { return }
-        running.increment()
+        if first { running.increment() }
+        return first
+    }
+
+    private func loop() async {
         if !state.withLock({ $0.closed }) { await drainSpool() }
         for await event in stream {
             // Closed: what is still queued after close's flush timeout goes to the spool (sent by the next

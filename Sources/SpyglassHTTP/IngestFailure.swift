@@ -4,8 +4,10 @@ import Hummingbird
 import SpyglassCore
 import SpyglassProtocol
 
-/// A refused ingest request: its status, a message saying what and where, and the outcome it counts as.
-struct IngestFailure: Error {
+/// A refused ingest request: its status, a message saying what and where, and the outcome it counts as. The
+/// ingest routes answer it themselves (counting its outcome, on the hot path); thrown past them, Hummingbird
+/// answers it through `HTTPResponseError` the same way.
+struct IngestFailure: HTTPResponseError {
     /// Outcomes of `spyglass_ingest_events_total`.
     enum Outcome: String { case accepted, rateLimited = "rate_limited", invalid, tooLarge = "too_large", filtered }
 
@@ -49,6 +51,8 @@ struct IngestFailure: Error {
         let body: JSONValue = ["detail": .string(message), "causes": [.string(message)]]
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(body))))
     }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response { response }
 }
 
 /// Header names and the CORS headers browsers need (Relay's set).

@@ -45,9 +45,14 @@ public struct WebController: Sendable {
     public func addRoutes(to router: Router<AppRequestContext>, policies: RoutePolicies = RoutePolicies()) {
         let open = PolicedRoutes(router, policies: policies)
         open.on(.get, "static/:file", .open, use: staticFile)
-        open.on(.get, "login", .open, use: wrap(loginForm))
-        open.on(.post, "login", .open, use: wrap(login))
-        let pages = PolicedRoutes(router.group().add(middleware: WebSessionMiddleware(accounts: storage.accounts)), policies: policies)
+        let errors = PageErrorMiddleware(page: message)
+        let login = PolicedRoutes(router.group().add(middleware: errors), policies: policies)
+        login.on(.get, "login", .open, use: loginForm)
+        login.on(.post, "login", .open, use: self.login)
+        // The error pages inside the session: they show the signed-in chrome.
+        let pages = PolicedRoutes(
+            router.group().add(middleware: WebSessionMiddleware(accounts: storage.accounts)).add(middleware: errors),
+            policies: policies)
         add(pages, .get, "/", .useAccount) { _, _ in WebResponse.redirect("/organizations/\(organization)/issues/") }
         add(pages, .post, "logout", .useAccount, logout)
         add(pages, .get, "organizations/:org/issues", .readIssues, stream)
@@ -76,22 +81,49 @@ public struct WebController: Sendable {
         _ pages: Pages, _ method: HTTPRequest.Method, _ path: String, _ action: Action,
         _ handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Response
     ) {
-        pages.on(method, path, .action(action), use: wrap { request, context in
+        pages.on(method, path, .action(action)) { request, context in
             var context = context
             context.access = try await AccessResolver(storage: storage, organization: organization).resolve(
                 action, user: context.webSession?.user, parameter: { context.parameters.get($0) })
             return try await handler(request, context)
-        })
+        }
     }
 
     // MARK: - Rendering
 
-    struct PageError: Error {
+    /// A page that cannot be shown: ``PageErrorMiddleware`` answers it with the message page (in the signed-in
+    /// chrome); thrown anywhere else, Hummingbird answers it through `HTTPResponseError` with a bare page.
+    struct PageError: HTTPResponseError {
         var status: HTTPResponse.Status
         var heading: String
         var text: String
 
         static func notFound(_ what: String) -> PageError { PageError(status: .notFound, heading: "Not found", text: what) }
+
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            WebResponse.html("<!doctype html><title>\(SafeHTML.escape(heading))</title><h1>\(SafeHTML.escape(heading))</h1><p>\(SafeHTML.escape(text))</p>", status: status)
+        }
+    }
+
+    /// The web UI's errors in one place: a ``PageError``, a policy's refusal or a domain error thrown by a page's
+    /// handler becomes the message page with its status.
+    struct PageErrorMiddleware: RouterMiddleware {
+        let page: @Sendable (PageError, AppRequestContext) async throws -> Response
+
+        func handle(
+            _ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response
+        ) async throws -> Response {
+            do {
+                return try await next(request, context)
+            } catch let error as PageError {
+                return try await page(error, context)
+            } catch let denied as AccessDenied {
+                let heading = denied.decision == .forbidden ? "Project admins only" : denied.decision == .notFound ? "Not found" : "Log in"
+                return try await page(PageError(status: denied.status, heading: heading, text: denied.detail), context)
+            } catch let error as DomainError {
+                return try await page(PageError(status: error.httpStatus, heading: "That did not work", text: error.message), context)
+            }
+        }
     }
 
     struct Chrome {
@@ -127,25 +159,8 @@ public struct WebController: Sendable {
         WebResponse.html(library.render(model, withTemplate: template) ?? "", status: status)
     }
 
-    /// Turns page errors and domain errors into an HTML page with the right status.
-    func wrap(
-        _ handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Response
-    ) -> @Sendable (Request, AppRequestContext) async throws -> Response {
-        { request, context in
-            do {
-                return try await handler(request, context)
-            } catch let error as PageError {
-                return try await message(error, context: context)
-            } catch let denied as AccessDenied {
-                let heading = denied.decision == .forbidden ? "Project admins only" : denied.decision == .notFound ? "Not found" : "Log in"
-                return try await message(PageError(status: denied.status, heading: heading, text: denied.detail), context: context)
-            } catch let error as DomainError {
-                return try await message(PageError(status: error.httpStatus, heading: "That did not work", text: error.message), context: context)
-            }
-        }
-    }
-
-    func message(_ error: PageError, context: AppRequestContext) async throws -> Response {
+    /// The message page for an error, in the signed-in chrome when there is a session.
+    @Sendable func message(_ error: PageError, context: AppRequestContext) async throws -> Response {
         struct Model {
             var chrome: Chrome?
             var heading: String

@@ -24,8 +24,9 @@ extension DomainError {
     }
 }
 
-/// An API failure with Sentry's `{"detail": "..."}` body.
-struct APIError: Error {
+/// An API failure with Sentry's `{"detail": "..."}` body. Handlers throw it; Hummingbird answers it through
+/// `HTTPResponseError` (and ``APIErrorMiddleware`` turns access refusals and domain errors into it).
+struct APIError: HTTPResponseError {
     var status: HTTPResponse.Status
     var detail: String
 
@@ -42,6 +43,24 @@ struct APIError: Error {
     }
 
     var response: Response { APIJSON.response(["detail": .string(detail)], status: status) }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response { response }
+}
+
+/// The API's errors in one place: what a handler throws that is no ``APIError`` yet (a policy's refusal, a
+/// domain error) is thrown on as one, with its status and message.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let denied as AccessDenied {
+            throw APIError(status: denied.status, detail: denied.detail)
+        } catch let error as DomainError {
+            throw APIError(error)
+        }
+    }
 }
 
 /// JSON responses and Sentry's formats (dates, cursors).

@@ -26,7 +26,9 @@ public struct APIController<Context: APIRequestContext>: Sendable {
 
     /// Adds the routes, each with its action recorded in `policies`.
     public func addRoutes(to router: Router<Context>, policies: RoutePolicies = RoutePolicies()) {
-        let group = router.group("api/0").add(middleware: TokenAuthMiddleware<Context>(accounts: storage.accounts))
+        let group = router.group("api/0")
+            .add(middleware: APIErrorMiddleware<Context>())
+            .add(middleware: TokenAuthMiddleware<Context>(accounts: storage.accounts))
         let api = PolicedRoutes(group, prefix: "api/0", policies: policies)
         add(api, .get, "", .useAccount, index)
         add(api, .get, "projects", .readProject, listProjects)
@@ -62,7 +64,7 @@ public struct APIController<Context: APIRequestContext>: Sendable {
         _ api: PolicedRoutes<RouterGroup<Context>>, _ method: HTTPRequest.Method, _ path: String, _ action: Action,
         _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) {
-        api.on(method, path, .action(action), use: wrap { request, context in
+        api.on(method, path, .action(action)) { request, context in
             // The token's scope first: a read token never writes, whatever its user may do.
             if let scope = context.user?.tokenScope, scope < TokenScope.needed(for: action) {
                 throw APIError(
@@ -73,23 +75,6 @@ public struct APIController<Context: APIRequestContext>: Sendable {
             context.access = try await AccessResolver(storage: storage, organization: organization).resolve(
                 action, user: context.user, parameter: { context.parameters.get($0) })
             return try await handler(request, context)
-        })
-    }
-
-    /// Turns API, access and domain errors into `{"detail": …}` responses.
-    func wrap(
-        _ handler: @escaping @Sendable (Request, Context) async throws -> Response
-    ) -> @Sendable (Request, Context) async throws -> Response {
-        { request, context in
-            do {
-                return try await handler(request, context)
-            } catch let error as APIError {
-                return error.response
-            } catch let denied as AccessDenied {
-                return APIError(status: denied.status, detail: denied.detail).response
-            } catch let error as DomainError {
-                return APIError(error).response
-            }
         }
     }
 

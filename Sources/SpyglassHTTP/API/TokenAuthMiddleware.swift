@@ -14,11 +14,11 @@ public struct TokenAuthMiddleware<Context: APIRequestContext>: RouterMiddleware 
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            return APIError(status: .unauthorized, detail: "Authentication credentials were not provided: send Authorization: Bearer <token>").response
+            throw APIError(status: .unauthorized, detail: "Authentication credentials were not provided: send Authorization: Bearer <token>")
         }
         let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
         guard let user = try await accounts.user(tokenHash: APIToken.hash(token), now: .now) else {
-            return APIError(status: .unauthorized, detail: "Invalid token").response
+            throw APIError(status: .unauthorized, detail: "Invalid token")
         }
         var context = context
         context.user = user

@@ -188,6 +188,27 @@ import Testing
             ) { response in
                 #expect(json(response)["status"]?.stringValue == "resolved")
             }
+            // Codable bodies: what does not fit the type is a 400 naming the field, through HTTPResponseError.
+            let comments = "/api/0/issues/\(issueID)/comments/"
+            for (body, detail) in [
+                (#"{}"#, "text: missing"), (#"{"text": 7}"#, "text: expected a string"),
+                (#"{"text": null}"#, "text: expected a string, not null"), ("[1", "request body: invalid JSON"),
+            ] {
+                try await client.execute(uri: comments, method: .post, headers: auth, body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(json(response)["detail"]?.stringValue == detail, "\(body)")
+                }
+            }
+            try await client.execute(uri: comments, method: .post, headers: auth, body: ByteBuffer(string: #"{"text": "looking"}"#)) {
+                #expect($0.status == .created)
+            }
+            try await client.execute(
+                uri: "/api/0/organizations/spyglass/artifactbundle/assemble/", method: .post, headers: auth,
+                body: ByteBuffer(string: #"{"checksum": "\#(String(repeating: "a", count: 40))", "chunks": ["ab", 3]}"#)
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(json(response)["detail"]?.stringValue == "chunks[1]: expected a string")
+            }
         }
     }
 

@@ -88,6 +88,54 @@ enum APIJSON {
         }
     }
 
+    /// Reads a JSON request body of a fixed shape (at most 1 MiB; an empty body is `{}`). A body that does not fit
+    /// the type is a 400 naming the field: `chunks[2]: expected a string`, `text: missing`.
+    static func decode<Body: Decodable>(_ type: Body.Type, _ request: Request, context: some RequestContext) async throws -> Body {
+        let buffer = try await request.body.collect(upTo: 1024 * 1024)
+        let data = buffer.readableBytes > 0 ? Data(buffer.readableBytesView) : Data("{}".utf8)
+        do {
+            return try JSONDecoder().decode(Body.self, from: data)
+        } catch let error as Swift.DecodingError {
+            throw APIError.badRequest(describe(error))
+        }
+    }
+
+    /// Where in the body and what: a Foundation DecodingError in the API's words.
+    static func describe(_ error: Swift.DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return text.isEmpty ? "request body" : String(text.drop { $0 == "." })
+        }
+        func name(_ type: Any.Type) -> String {
+            switch type {
+            case is String.Type: "a string"
+            case is Bool.Type: "true or false"
+            case is Int.Type, is Int64.Type, is Double.Type: "a number"
+            case is [String].Type, is [Any].Type: "a list"
+            default: "\(type)"
+            }
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "\(path(context.codingPath)): expected \(name(type))"
+        case .valueNotFound(let type, let context): return "\(path(context.codingPath)): expected \(name(type)), not null"
+        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])): missing"
+        case .dataCorrupted(let context):
+            // Not JSON at all, or a number that fits no Swift number.
+            return context.codingPath.isEmpty
+                ? "request body: invalid JSON" : "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default: return "request body: \(error)"
+        }
+    }
+
+    /// A JSON response from a Codable body.
+    static func response(encoding value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        var headers: HTTPFields = [:]
+        headers[.contentType] = "application/json"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
     /// Sentry's `Link` header for offset pagination: cursors `0:<offset>:<is_prev>`.
     static func link(_ request: Request, baseURL: String, offset: Int, limit: Int, hasNext: Bool) -> HTTPFields {
         var components = URLComponents(string: baseURL + request.uri.path) ?? URLComponents()

@@ -92,56 +92,54 @@ extension APIController {
     /// `not_found` with the chunks still missing, else assembles, checks and stores the bundle: `ok`, or `error`
     /// with the reason.
     @Sendable func assembleArtifactBundle(_ request: Request, context: Context) async throws -> Response {
-        let body = try await APIJSON.body(request, context: context)
-        guard let checksum = body["checksum"]?.stringValue, ArtifactChecksum.isValid(checksum) else {
+        let body = try await APIJSON.decode(AssembleRequest.self, request, context: context)
+        guard ArtifactChecksum.isValid(body.checksum) else {
             throw APIError.badRequest("checksum: expected the bundle's SHA-1 (40 hex digits)")
         }
-        guard let list = body["chunks"]?.arrayValue else { throw APIError.badRequest("chunks: expected a list of SHA-1 checksums") }
-        guard list.count <= ArtifactLimits.maxChunks else {
-            throw APIError.badRequest("chunks: \(list.count) chunks; a bundle is at most \(ArtifactLimits.maxBundleSize) bytes")
+        guard body.chunks.count <= ArtifactLimits.maxChunks else {
+            throw APIError.badRequest("chunks: \(body.chunks.count) chunks; a bundle is at most \(ArtifactLimits.maxBundleSize) bytes")
         }
-        let chunks = try list.enumerated().map { index, value in
-            guard let text = value.stringValue, ArtifactChecksum.isValid(text) else {
+        let checksum = body.checksum
+        let chunks = try body.chunks.enumerated().map { index, text in
+            guard ArtifactChecksum.isValid(text) else {
                 throw APIError.badRequest("chunks[\(index)]: expected a SHA-1 checksum (40 hex digits)")
             }
             return text.lowercased()
         }
-        let names = (body["projects"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let names = body.projects ?? []
         guard !names.isEmpty else { throw APIError.badRequest("projects: name at least one project") }
         let projects = try scopedProjects(context, names: names)
-        let release = body["version"]?.stringValue.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
-        let dist = body["dist"]?.stringValue.flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
+        let release = body.version.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
+        let dist = body.dist.flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
         let projectIDs = projects.map(\.id)
 
-        func answer(_ state: String, missing: [String] = [], detail: String? = nil) -> Response {
-            var json: JSONObject = ["state": .string(state), "missingChunks": .array(missing.map { .string($0) })]
-            if let detail { json["detail"] = .string(detail) }
-            return APIJSON.response(.object(json))
+        func answer(_ state: String, missing: [String] = [], detail: String? = nil) throws -> Response {
+            try APIJSON.response(encoding: AssembleAnswer(state: state, missingChunks: missing, detail: detail))
         }
-        if try await storage.artifacts.hasBundle(checksum: checksum, projectIDs: projectIDs) { return answer("ok") }
+        if try await storage.artifacts.hasBundle(checksum: checksum, projectIDs: projectIDs) { return try answer("ok") }
         let missing = try await storage.artifacts.missingChunks(chunks)
-        if !missing.isEmpty { return answer("not_found", missing: missing) }
+        if !missing.isEmpty { return try answer("not_found", missing: missing) }
         let stored = try await storage.artifacts.chunks(chunks)
         var archive: [UInt8] = []
         for chunk in chunks {
             // A chunk pruned since the question above: send it again.
-            guard let data = stored[chunk] else { return answer("not_found", missing: [chunk]) }
+            guard let data = stored[chunk] else { return try answer("not_found", missing: [chunk]) }
             archive += data
             guard archive.count <= ArtifactLimits.maxBundleSize else {
-                return answer("error", detail: "the bundle is larger than \(ArtifactLimits.maxBundleSize) bytes")
+                return try answer("error", detail: "the bundle is larger than \(ArtifactLimits.maxBundleSize) bytes")
             }
         }
         guard ArtifactChecksum.sha1(archive) == checksum.lowercased() else {
-            return answer("error", detail: "the chunks' SHA-1 is not the bundle's checksum \(checksum)")
+            return try answer("error", detail: "the chunks' SHA-1 is not the bundle's checksum \(checksum)")
         }
         let files: [ArtifactFile]
         do { files = try ArtifactBundleReader.files(archive) } catch let error as ZipError {
-            return answer("error", detail: "invalid artifact bundle: \(error.message)")
+            return try answer("error", detail: "invalid artifact bundle: \(error.message)")
         }
         try await storage.artifacts.storeBundle(
             ArtifactBundle(checksum: checksum.lowercased(), release: release, dist: dist, files: files), projectIDs: projectIDs,
             now: .now)
-        return answer("ok")
+        return try answer("ok")
     }
 
     /// `GET /projects/{org}/{project}/files/artifact-bundles/`: the project's bundles, newest first.
@@ -158,4 +156,20 @@ extension APIController {
                     ]
                 }))
     }
+}
+
+/// `POST /organizations/{org}/artifactbundle/assemble/`'s body, as sentry-cli sends it.
+struct AssembleRequest: Decodable {
+    var checksum: String
+    var chunks: [String]
+    var projects: [String]?
+    var version: String?
+    var dist: String?
+}
+
+/// Its answer: `ok`, `not_found` with the chunks still missing, or `error` with the reason.
+struct AssembleAnswer: Encodable {
+    var state: String
+    var missingChunks: [String]
+    var detail: String?
 }

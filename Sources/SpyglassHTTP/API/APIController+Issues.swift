@@ -195,8 +195,7 @@ extension APIController {
 
     @Sendable func addComment(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
-        let body = try await APIJSON.body(request, context: context)
-        guard let text = body["text"]?.stringValue else { throw APIError.badRequest("text: a comment needs a \"text\" string") }
+        let text = try await APIJSON.decode(CommentRequest.self, request, context: context).text
         let activity = try await storage.issues.addComment(issueID: issue.id, userID: user(context).id, text: text, now: .now)
         return APIJSON.response(SentryJSON.activity(activity), status: .created)
     }
@@ -224,4 +223,9 @@ extension APIController {
         }
         return APIJSON.response(["issues": .array(created)], status: .accepted)
     }
+}
+
+/// `POST /issues/{id}/comments/`'s body.
+struct CommentRequest: Decodable {
+    var text: String
 }

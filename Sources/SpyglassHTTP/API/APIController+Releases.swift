@@ -201,15 +201,16 @@ extension APIController {
 
     /// `POST /organizations/{org}/repos/` `{"name", "url", "provider"}` (server admins): a repository commits may name.
     @Sendable func createRepository(_ request: Request, context: Context) async throws -> Response {
-        let body = try await APIJSON.body(request, context: context)
-        guard let name = body["name"]?.stringValue?.trimmingCharacters(in: .whitespaces), (1...200).contains(name.count),
-            !name.contains(where: \.isNewline)
-        else { throw APIError.badRequest("name: a repository needs a name of 1 to 200 characters (owner/repo)") }
-        let url = body["url"]?.stringValue
+        let body = try await APIJSON.decode(RepositoryRequest.self, request, context: context)
+        let name = body.name.trimmingCharacters(in: .whitespaces)
+        guard (1...200).contains(name.count), !name.contains(where: \.isNewline) else {
+            throw APIError.badRequest("name: a repository needs a name of 1 to 200 characters (owner/repo)")
+        }
+        let url = body.url
         if let url, URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) != true || url.count > 1000 {
             throw APIError.badRequest("url: \"\(url.limited(to: 80))\" is not an http(s) URL")
         }
-        let provider = body["provider"]?.stringValue ?? "integrations:custom"
+        let provider = body.provider ?? "integrations:custom"
         guard (1...100).contains(provider.count) else { throw APIError.badRequest("provider: 1 to 100 characters") }
         let created = try await storage.releases.createRepository(name: name, url: url, provider: provider, now: .now)
         return APIJSON.response(SentryJSON.repository(created), status: .created)
@@ -287,9 +288,8 @@ extension APIController {
     /// `PUT /projects/{org}/{project}/` with `{"resolveAge": hours}` (0 turns auto-resolve off).
     @Sendable func updateProject(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
-        let body = try await APIJSON.body(request, context: context)
-        if let age = body["resolveAge"] {
-            guard let hours = age.int64Value, hours >= 0, hours <= 24 * 365 * 10 else {
+        if let hours = try await APIJSON.decode(ProjectSettingsRequest.self, request, context: context).resolveAge {
+            guard hours >= 0, hours <= 24 * 365 * 10, hours == hours.rounded() else {
                 throw APIError.badRequest("resolveAge: expected a number of hours (0 for off)")
             }
             try await storage.projects.setResolveAge(projectID: project.id, hours: hours == 0 ? nil : Int(hours))
@@ -298,4 +298,16 @@ extension APIController {
         json["resolveAge"] = .number(JSONNumber(Int64(try await storage.projects.resolveAge(projectID: project.id) ?? 0)))
         return APIJSON.response(json)
     }
+}
+
+/// `POST /organizations/{org}/repos/`'s body.
+struct RepositoryRequest: Decodable {
+    var name: String
+    var url: String?
+    var provider: String?
+}
+
+/// `PUT /projects/{org}/{project}/`'s body: `resolveAge` in hours, 0 for off.
+struct ProjectSettingsRequest: Decodable {
+    var resolveAge: Double?
 }

@@ -1,6 +1,6 @@
 // What the Swift SDK costs its host, on the caller's thread: `capture(error:)` (scope copy, stack
 // addresses, queueing) and `addBreadcrumb`. Symbolication and sending happen on the SDK's worker and are not
-// counted. Run in release: `swift run -c release spyglass-sdk-bench [--json FILE] [--iterations N]`.
+// counted. Run in release: `swift run -c release SpyglassSDKBenchmark [--json FILE] [--iterations N]`.
 import Foundation
 import Spyglass
 import SpyglassProtocol

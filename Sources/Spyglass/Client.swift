@@ -93,18 +93,13 @@ final class Client: Sendable {
         if !state.withLock({ $0.closed }) { await drainSpool() }
         for await event in stream {
             // Closed: what is still queued after close's flush timeout goes to the spool (sent by the next
-            // start), not to the network.
-            if state.withLock({ $0.closed }) {
+            // start), not to the network; so does what the stream still hands out after a cancellation.
+            if state.withLock({ $0.closed }) || Task.isCancelled {
                 keep(event)
             } else {
                 await process(event)
             }
             pending.decrement()
-        }
-        if Task.isCancelled {
-            // Events still queued are gone with the stream.
-            let lost = pending.reset()
-            if lost > 0 { state.withLock { $0.discarded["queue_overflow:error", default: 0] += lost } }
         }
         spoolRetry.withLock { $0?.cancel() }
         try? await httpClient?.shutdown()
@@ -144,13 +139,16 @@ final class Client: Sendable {
         state.withLock { $0.discarded["\(reason):\(category)", default: 0] += 1 }
     }
 
-    /// Waits until every queued event was handled, or `timeout` passed; true when everything was handled.
+    /// Waits until every queued event was handled, or `timeout` passed; true when everything was handled. False
+    /// at once when events wait and no loop runs (a service not started yet).
     func flush(timeout: Duration) async -> Bool {
-        await pending.waitForZero(timeout: timeout)
+        guard isWorking || pending.value == 0 else { return false }
+        return await pending.waitForZero(timeout: timeout)
     }
 
     /// Flushes, then stops the loop and the HTTP client. What is still queued after `timeout` is spooled (or
-    /// counted as dropped without a spool); a send in flight gets one more second, then is cancelled.
+    /// counted as dropped without a spool); a send in flight gets one more second, then the loop's task is
+    /// cancelled (a service's loop is not: it goes on spooling in the service's task).
     func close(timeout: Duration) async {
         if isWorking { _ = await flush(timeout: timeout) }
         state.withLock { $0.closed = true }

@@ -36,20 +36,6 @@ final class Countdown: @unchecked Sendable {
         for waiter in woken { waiter.resume() }
     }
 
-    /// Sets the count to zero, waking the waiters; returns what it was.
-    @discardableResult
-    func reset() -> Int {
-        condition.lock()
-        let was = count
-        count = 0
-        let woken = Array(waiters.values)
-        waiters = [:]
-        condition.broadcast()
-        condition.unlock()
-        for waiter in woken { waiter.resume() }
-        return max(was, 0)
-    }
-
     /// Blocks the calling thread until the count is zero or `deadline` passes; true when it is zero.
     func waitForZero(until deadline: Date) -> Bool {
         condition.lock()
@@ -65,13 +51,18 @@ final class Countdown: @unchecked Sendable {
         if value == 0 { return true }
         // A deadline beyond a day would be the same as none, and a huge one overflows the clock's instant.
         let limit = min(timeout, .seconds(86_400))
-        await withTaskGroup(of: Void.self) { group in
+        // Whichever comes first says: the count reached zero (true, even if a new event came in since), or the
+        // time ran out (false).
+        return await withTaskGroup(of: Bool.self) { group in
             group.addTask { await self.zero() }
-            group.addTask { try? await Task.sleep(for: limit) }
-            await group.next()
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next() ?? false
             group.cancelAll()
+            return first
         }
-        return value == 0
     }
 
     private func newWaiterID() -> UInt64 {
@@ -81,8 +72,8 @@ final class Countdown: @unchecked Sendable {
         return nextWaiter
     }
 
-    /// Returns when the count is zero, or at once when the task is cancelled.
-    private func zero() async {
+    /// Returns true when the count is zero, false at once when the task is cancelled first.
+    private func zero() async -> Bool {
         let id = newWaiterID()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -102,5 +93,6 @@ final class Countdown: @unchecked Sendable {
             condition.unlock()
             waiter?.resume()
         }
+        return !Task.isCancelled
     }
 }

@@ -200,6 +200,27 @@ final class SlowTransport: Transport {
         await SpyglassSDK.close()
     }
 
+    @Test func closingTheSDKLeavesItsServiceRunningUntilTheGroupShutsDown() async throws {
+        let service = SpyglassSDK.startService { options in
+            options.dsn = "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/42"
+            options.spoolDisabled = true
+            options.captureCrashes = false
+            options.transport = TestTransport()
+        }
+        let group = ServiceGroup(services: [service], logger: Logger(label: "tests"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            let started = ContinuousClock.now
+            tasks.addTask { try await group.run() }
+            try await Task.sleep(for: .milliseconds(100))
+            await SpyglassSDK.close()
+            try await Task.sleep(for: .milliseconds(300))
+            // A service that had returned at close would have ended the group with an error by now.
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            #expect(ContinuousClock.now - started >= .milliseconds(400))
+        }
+    }
+
     @Test func aServiceWithoutADSNWaitsForTheShutdownAndSendsNothing() async throws {
         await SpyglassSDK.close()
         let service = SpyglassSDK.startService { $0.dsn = "" }

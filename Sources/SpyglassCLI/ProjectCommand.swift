@@ -69,8 +69,9 @@ struct ProjectCommand: AsyncParsableCommand {
             try await store.withStorage(baseURL: link.baseURL) { storage, configuration in
                 let projects = try await reporting {
                     var projects: [ProjectOutput] = []
+                    let served = try await storage.maintenance.servedBaseURL()
                     for project in try await storage.projects.allProjects() {
-                        projects.append(ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration, served: try await storage.maintenance.servedBaseURL()))
+                        projects.append(ProjectOutput(project, keys: try await storage.projects.keys(projectID: project.id), configuration, served: served))
                     }
                     return projects
                 }

@@ -229,7 +229,10 @@ extension PostgresIssues {
             try await connection.query(
                 """
                 INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address, times_seen, last_seen)
-                SELECT \(parent), user_key, min(user_id), min(email), min(username), min(ip_address),
+                SELECT \(parent), user_key,
+                    -- One user's details, as SQLite keeps them: those of the lowest merged issue.
+                    (array_agg(user_id ORDER BY issue_id))[1], (array_agg(email ORDER BY issue_id))[1],
+                    (array_agg(username ORDER BY issue_id))[1], (array_agg(ip_address ORDER BY issue_id))[1],
                     LEAST(sum(times_seen), 9223372036854775807)::bigint, max(last_seen)
                 FROM issue_user WHERE issue_id = ANY(\(children)) GROUP BY user_key
                 ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = issue_user.times_seen + excluded.times_seen,

@@ -184,7 +184,7 @@ public struct PostgresIssues: IssueStore {
                 """
                 SELECT issue_tag.key, issue_tag.value, sum(issue_tag.times_seen)::bigint AS total FROM issue_tag
                 WHERE issue_tag.issue_id IN (
-                    SELECT id FROM issue WHERE project_id = ANY(\(projectIDs)) ORDER BY last_seen DESC LIMIT 500)
+                    SELECT id FROM issue WHERE project_id = ANY(\(projectIDs)) ORDER BY last_seen DESC, id DESC LIMIT 500)
                 GROUP BY issue_tag.key, issue_tag.value
                 ORDER BY total DESC, issue_tag.key COLLATE "C", issue_tag.value COLLATE "C" LIMIT \(limit)
                 """, logger: database.logger

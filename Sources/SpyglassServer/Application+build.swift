@@ -52,7 +52,8 @@ public struct AppDependencies: Sendable {
 ///
 /// - Parameter policies: receives every route's access (``RouteAccess``); the authorization tests walk it.
 public func buildRouter(
-    _ configuration: ServerConfiguration, _ dependencies: AppDependencies, policies: RoutePolicies = RoutePolicies()
+    _ configuration: ServerConfiguration, _ dependencies: AppDependencies, policies: RoutePolicies = RoutePolicies(),
+    boundPort: BoundPort = BoundPort()
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let metrics = PrometheusMetricsFactory(registry: dependencies.registry)
@@ -71,13 +72,7 @@ public func buildRouter(
         policies.record(.options, "api/:project_id/\(endpoint)", .open)  // CORS preflight
         policies.record(.post, "api/:project_id/\(endpoint)", .ingest)
     }
-    let alertChecker = NotificationTester(
-        settings: configuration.notify,
-        renderer: {
-            NotificationRenderer(
-                baseURL: configuration.effectiveBaseURL(boundPort: configuration.port).absoluteString,
-                organization: configuration.organizationSlug)
-        })
+    let alertChecker = NotificationTester(settings: configuration.notify, renderer: notificationRenderer(configuration, boundPort))
     APIController(
         storage: dependencies.storage, organization: configuration.organizationSlug, baseURL: configuration.baseURL,
         alertChecker: alertChecker
@@ -102,6 +97,16 @@ public func buildRouter(
     return router
 }
 
+/// Renders notifications with links under the base URL of the port the server bound (port 0 picks one), for the
+/// outbox and the rule pages' test notifications alike.
+func notificationRenderer(_ configuration: ServerConfiguration, _ boundPort: BoundPort) -> @Sendable () -> NotificationRenderer {
+    {
+        NotificationRenderer(
+            baseURL: configuration.effectiveBaseURL(boundPort: boundPort.value ?? configuration.port).absoluteString,
+            organization: configuration.organizationSlug)
+    }
+}
+
 /// The whole server: routes, the database's lifecycle, and a callback once the socket is bound.
 ///
 /// - Parameter onServerRunning: called with the bound port (useful with port 0).
@@ -122,14 +127,10 @@ public func buildApplication(
     services.append(
         NotificationService(
             outbox: dependencies.storage.outbox, settings: configuration.notify,
-            renderer: {
-                NotificationRenderer(
-                    baseURL: configuration.effectiveBaseURL(boundPort: boundPort.value ?? configuration.port).absoluteString,
-                    organization: configuration.organizationSlug)
-            },
+            renderer: notificationRenderer(configuration, boundPort),
             logger: dependencies.logger, metrics: PrometheusMetricsFactory(registry: dependencies.registry)))
     return Application(
-        router: buildRouter(configuration, dependencies),
+        router: buildRouter(configuration, dependencies, boundPort: boundPort),
         server: .http1(configuration: configuration.connections.http1(logger: dependencies.logger)),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: nil,
@@ -153,10 +154,12 @@ public func buildApplication(
 }
 
 /// The port the server bound, once it has (port 0 picks one).
-final class BoundPort: Sendable {
+public final class BoundPort: Sendable {
     private let port = Mutex<Int?>(nil)
 
-    var value: Int? {
+    public init() {}
+
+    public var value: Int? {
         get { port.withLock { $0 } }
         set { port.withLock { $0 = newValue } }
     }

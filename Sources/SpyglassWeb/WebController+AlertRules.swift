@@ -302,7 +302,7 @@ extension WebController {
         // A webhook keeps its secret when the field is left empty (secrets are write-only; none: unsigned), or gets a
         // new one generated here, shown once.
         let newSecret =
-            fields.get("regenerate_secret") == "1" && fields.getAll("then").contains("webhook") ? Self.generatedSecret() : nil
+            fields.get("regenerate_secret") == "1" && fields.getAll("then").contains("webhook") ? WebAuth.randomToken() : nil
         let rule: AlertRule
         do {
             rule = try postedRule(fields, id: id, existing: existing, newSecret: newSecret)
@@ -355,12 +355,6 @@ extension WebController {
             throw PageError.notFound("Project \(project.slug) has no alert rule \(id).")
         }
         return found
-    }
-
-    /// 32 random bytes as hex: a webhook secret.
-    static func generatedSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
     /// "Send test" beside an action: sends a test notification through the action as the form has it now (saved or

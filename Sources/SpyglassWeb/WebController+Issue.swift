@@ -106,8 +106,8 @@ extension WebController {
         /// The most recently seen affected users (up to ``affectedUserLimit``), and a line saying how many are shown.
         var affectedUsers: [UserView]
         var hasAffectedUsers: Bool
-        /// The project's releases, newest first: "Resolve in release…" offers them.
         var affectedUsersNote: String?
+        /// The project's releases, newest first: "Resolve in release…" offers them.
         var releases: [String]
         /// Why "Resolve in release…" did nothing, in place.
         var releaseError: String?
@@ -143,7 +143,6 @@ extension WebController {
         var value: String
         var events: String
         var percent: Int
-        var firstSeen: String
         var lastSeen: String
         var lastSeenISO: String
         var streamURL: String?
@@ -200,22 +199,7 @@ extension WebController {
 
         let parameters = FormQuery(request)
         let timeRange = try TimeRange.parse(parameters, now: now)
-        // Hourly counts from the start of the UTC day 29 days ago: the last 24 hours, and 30 calendar days.
-        let currentHour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
-        let firstDay = currentHour / 24 - 29
-        let hourly = try await self.hourly([issue.id], hours: Int(currentHour - firstDay * 24 + 1), now: now)[issue.id] ?? []
-        let lastDay = hourly.suffix(24).enumerated().map { index, count in
-            (label: Formatting.timestamp(Date(timeIntervalSince1970: Double((currentHour - 23 + Int64(index)) * 3600))), count: count)
-        }
-        let days = (0..<30).map { day in
-            let start = day * 24
-            let date = Date(timeIntervalSince1970: Double((firstDay + Int64(day)) * 86_400))
-            return (label: String(Formatting.timestamp(date).prefix(10)), count: hourly[min(start, hourly.count)..<min(start + 24, hourly.count)].reduce(0, +))
-        }
-        var histograms = [
-            Self.histogram("Last 24 hours", lastDay.map { ($0.label, $0.count) }, short: true),
-            Self.histogram("Last 30 days", days.map { ($0.label, $0.count) }, short: false),
-        ]
+        let histograms: [Histogram]
         var rangeLabel: String?
         var events = issue.timesSeen
         var users = issue.userCount
@@ -228,6 +212,23 @@ extension WebController {
             rangeLabel = range.label.prefix(1).lowercased() + range.label.dropFirst()
             events = counts.reduce(0, +)
             users = try await storage.issues.userCounts(issueIDs: [issue.id], from: range.from, to: range.to)[issue.id] ?? 0
+        } else {
+            // Hourly counts from the start of the UTC day 29 days ago: the last 24 hours, and 30 calendar days.
+            let currentHour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
+            let firstDay = currentHour / 24 - 29
+            let hourly = try await self.hourly([issue.id], hours: Int(currentHour - firstDay * 24 + 1), now: now)[issue.id] ?? []
+            let lastDay = hourly.suffix(24).enumerated().map { index, count in
+                (label: Formatting.timestamp(Date(timeIntervalSince1970: Double((currentHour - 23 + Int64(index)) * 3600))), count: count)
+            }
+            let days = (0..<30).map { day in
+                let start = day * 24
+                let date = Date(timeIntervalSince1970: Double((firstDay + Int64(day)) * 86_400))
+                return (label: String(Formatting.timestamp(date).prefix(10)), count: hourly[min(start, hourly.count)..<min(start + 24, hourly.count)].reduce(0, +))
+            }
+            histograms = [
+                Self.histogram("Last 24 hours", lastDay.map { ($0.label, $0.count) }, short: true),
+                Self.histogram("Last 30 days", days.map { ($0.label, $0.count) }, short: false),
+            ]
         }
         let allTags = try await storage.issues.tags(issueID: issue.id, top: 10)
         func breakdown(_ key: String) -> [BreakdownRow] {
@@ -236,7 +237,7 @@ extension WebController {
                 BreakdownRow(
                     value: value.value, events: Formatting.counted(value.count, "event"),
                     percent: tag.totalValues > 0 ? Int((Double(value.count) * 100 / Double(tag.totalValues)).rounded()) : 0,
-                    firstSeen: Formatting.ago(value.firstSeen, now: now), lastSeen: Formatting.ago(value.lastSeen, now: now),
+                    lastSeen: Formatting.ago(value.lastSeen, now: now),
                     lastSeenISO: Formatting.iso(value.lastSeen),
                     streamURL: Self.filterQuery(key: key, value: value.value).map { streamURL(projectID: issue.project.id, query: $0) })
             }
@@ -470,7 +471,7 @@ extension WebController {
             let version = fields.get("release")?.trimmingCharacters(in: .whitespaces) ?? ""
             let known = try await storage.releases.release(projectID: issue.project.id, version: version) != nil
             guard !version.isEmpty, version == "latest" || known else {
-                return WebResponse.redirect(Self.appending([URLQueryItem(name: "release_error", value: version)], to: issueURL(issue.id)) + "#resolve-in-release")
+                return WebResponse.redirect(Self.appending([URLQueryItem(name: "release_error", value: String(version.prefix(200)))], to: issueURL(issue.id)) + "#resolve-in-release")
             }
             change.status = .resolved
             change.resolution = .inRelease(version)

@@ -322,9 +322,9 @@ extension WebController {
         case "merge":
             guard Set(ids).count >= 2 else { return done([URLQueryItem(name: "done", value: "one")]) }
             guard Set(issues.map(\.project.id)).count == 1 else { return done([URLQueryItem(name: "done", value: "projects")]) }
-            // The hashes each issue's events came by: Undo splits those of the issues merged away out again.
+            // Each issue's grouping hashes: Undo splits those of the issues merged away out again.
             var hashesByIssue: [Int64: [String]] = [:]
-            for id in Set(ids) { hashesByIssue[id] = try await storage.issues.eventCountsByHash(issueID: id).keys.sorted() }
+            for id in Set(ids) { hashesByIssue[id] = try await storage.issues.hashes(issueID: id) }
             let (parent, children) = try await storage.issues.mergeIssues(ids: ids, actorID: session.user.id)
             let hashes = children.flatMap { hashesByIssue[$0] ?? [] }
             let split = hashes.map { URLQueryItem(name: "unmerge", value: $0) }

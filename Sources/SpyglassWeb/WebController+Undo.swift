@@ -96,10 +96,7 @@ extension WebController {
     /// Whether `signature` is this session's for `parts` (compared in constant time).
     static func validUndo(_ parts: [String], signature: String?, session: WebSession) -> Bool {
         guard let signature else { return false }
-        let expected = Array(undoSignature(parts, session: session).utf8)
-        let given = Array(signature.utf8)
-        guard expected.count == given.count else { return false }
-        return zip(expected, given).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        return WebAuth.same(undoSignature(parts, session: session), signature)
     }
 
     /// `path` with `items` added to its query (the query it has is kept as it is written).

@@ -160,7 +160,7 @@ public struct SQLiteIssues: IssueStore {
                     SELECT issue_tag.key, issue_tag.value, sum(issue_tag.times_seen) AS total FROM issue_tag
                     WHERE issue_tag.issue_id IN (
                         SELECT id FROM issue WHERE project_id IN (\(databaseQuestionMarks(count: projectIDs.count)))
-                        ORDER BY last_seen DESC LIMIT 500)
+                        ORDER BY last_seen DESC, id DESC LIMIT 500)
                     GROUP BY issue_tag.key, issue_tag.value ORDER BY total DESC, issue_tag.key, issue_tag.value LIMIT ?
                     """,
                 arguments: StatementArguments(projectIDs) + [limit]
@@ -293,7 +293,7 @@ public struct SQLiteIssues: IssueStore {
                 sql: """
                     INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address, times_seen, last_seen)
                     SELECT ?, user_key, user_id, email, username, ip_address, times_seen, last_seen
-                    FROM issue_user WHERE issue_id IN (\(list)) ORDER BY user_key
+                    FROM issue_user WHERE issue_id IN (\(list)) ORDER BY user_key, issue_id
                     ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = times_seen + excluded.times_seen,
                         last_seen = max(coalesce(last_seen, excluded.last_seen), coalesce(excluded.last_seen, last_seen))
                     """,

@@ -180,7 +180,8 @@ struct IssueWriteContractTests {
                 try await store.issues.affectedUsers(issueID: fixture.connection, limit: 10)
             }
             guard case .value(let users) = mergedUsers else { throw TestDatabaseError(message: "no users") }
-            #expect(users.count == 1, "\(users)")
+            // u3 named one event of the connection issue; the others named nobody.
+            #expect(users.map(\.id) == ["u3"] && users.first?.timesSeen == 1, "\(users)")
             #expect(try await stores.postgres.issues.hashes(issueID: fixture.connection).count == 3)
 
             // The KeyError's hash, merged into the connection issue.
@@ -206,10 +207,13 @@ struct IssueWriteContractTests {
                     fixture.attachmentEvent
                 ])
             #expect(try await stores.postgres.issues.issue(id: fixture.connection)?.timesSeen == 4)
-            _ = try await Self.both(stores, "affected users after the unmerge") { store in
+            let usersAfter = try await Self.both(stores, "affected users after the unmerge") { store in
                 [try await store.issues.affectedUsers(issueID: fixture.connection, limit: 10),
                  try await store.issues.affectedUsers(issueID: newIssue, limit: 10)]
             }
+            // The KeyError's event named nobody: u3 stays with the connection issue, counted once.
+            guard case .value(let split2) = usersAfter else { throw TestDatabaseError(message: "no users") }
+            #expect(split2[0].map(\.id) == ["u3"] && split2[0].first?.timesSeen == 1 && split2[1].isEmpty, "\(split2)")
 
             _ = try await Self.both(stores, "delete") { store in
                 try await store.issues.deleteIssue(id: fixture.typeError); return true

@@ -75,6 +75,15 @@ import Testing
         return ByteBuffer(bytes: output.prefix(written))
     }
 
+    /// Two events of two issues, through the envelope endpoint.
+    static func sendTwoErrors(_ client: any TestClientProtocol, _ fixture: Fixture) async throws {
+        for type in ["FirstError", "SecondError"] {
+            try await client.execute(
+                uri: "/api/\(fixture.projectID)/envelope/?sentry_key=\(fixture.key)", method: .post,
+                body: ByteBuffer(string: Self.envelope(type))) { #expect($0.status == .ok) }
+        }
+    }
+
     /// The body as JSON (null when it is not JSON).
     func json(_ response: TestResponse) -> JSONValue { (try? JSONParser.parse(Array(buffer: response.body))) ?? .null }
 
@@ -138,11 +147,7 @@ import Testing
     @Test func theAPIAnswersEachResourcePagesWithLinkHeadersAndSaysWhatIsWrong() async throws {
         try await withApp { client, fixture in
             let auth: HTTPFields = [.authorization: "Bearer \(fixture.token)"]
-            for type in ["FirstError", "SecondError"] {
-                try await client.execute(
-                    uri: "/api/\(fixture.projectID)/envelope/?sentry_key=\(fixture.key)", method: .post,
-                    body: ByteBuffer(string: Self.envelope(type))) { #expect($0.status == .ok) }
-            }
+            try await Self.sendTwoErrors(client, fixture)
             try await client.execute(uri: "/api/0/projects/", method: .get, headers: auth) { response in
                 #expect(json(response).arrayValue?.compactMap { $0["slug"]?.stringValue } == ["default"])
             }
@@ -208,6 +213,84 @@ import Testing
             ) { response in
                 #expect(response.status == .badRequest)
                 #expect(json(response)["detail"]?.stringValue == "chunks[1]: expected a string")
+            }
+        }
+    }
+
+    /// Issue, release and deploy bodies are Decodable types: a field of the wrong type is a 400 naming it, Sentry's
+    /// variants (`merge: 1`, `assignedTo: null`, epoch-second dates) are read, and answers keep Sentry's explicit nulls.
+    @Test func releaseDeployAndIssueBodiesAreTypedAndAnswersKeepSentrysNulls() async throws {
+        try await withApp { client, fixture in
+            let auth: HTTPFields = [.authorization: "Bearer \(fixture.token)"]
+            try await Self.sendTwoErrors(client, fixture)
+            func send(_ method: HTTPRequest.Method, _ path: String, _ body: String) async throws -> (HTTPResponse.Status, JSONValue) {
+                try await client.execute(uri: "/api/0/\(path)", method: method, headers: auth, body: ByteBuffer(string: body)) {
+                    ($0.status, json($0))
+                }
+            }
+            let releases = "organizations/spyglass/releases/"
+            for (body, detail) in [
+                (#"{"version": "1.0", "projects": ["default"], "dateReleased": "soon"}"#,
+                 "dateReleased: expected an ISO 8601 date or epoch seconds between 1970 and 9999"),
+                (#"{"version": "1.0", "projects": "default"}"#, "projects: expected a list"),
+                (#"{"version": 1, "projects": ["default"]}"#, "version: expected a string"),
+                (#"{"version": "1.0", "projects": ["default"], "commits": [{"message": "fix"}]}"#, "commits[0].id: missing"),
+                (#"{"version": "1.0", "projects": ["default"], "commits": [{"id": "abc", "patch_set": [{"path": "a.py", "type": "X"}]}]}"#,
+                 "commits[0].patch_set[0].type: expected A, M or D"),
+                (#"{"version": "1.0", "projects": ["default"], "refs": [{"repository": "shop/api"}]}"#, "refs[0].commit: missing"),
+            ] {
+                let (status, answer) = try await send(.post, releases, body)
+                #expect(status == .badRequest, "\(body)")
+                #expect(answer["detail"]?.stringValue == detail, "\(body)")
+            }
+            let (listed, none) = try await send(.get, releases, "")
+            #expect(listed == .ok && none.arrayValue?.isEmpty == true, "a refused body creates nothing, commits checked first")
+            let (created, release) = try await send(.post, releases, #"{"version": "1.0", "projects": ["default"], "dateReleased": 1764547200}"#)
+            #expect(created == .created)
+            #expect(release["dateReleased"]?.stringValue == "2025-12-01T00:00:00.000Z")
+            #expect(release["ref"] == .null && release["lastDeploy"] == .null && release["lastCommit"] == .null, "explicit nulls")
+            #expect(release["healthData"]?["hasHealthData"]?.boolValue == false)
+            #expect(release["healthData"]?["crashFreeSessions"] == .null)
+            #expect(release["projects"]?.arrayValue?.first?["slug"]?.stringValue == "default")
+
+            let deploys = "organizations/spyglass/releases/1.0/deploys/"
+            #expect(try await send(.post, deploys, #"{"name": "blue"}"#).1["detail"]?.stringValue == "environment: missing")
+            let (deployed, deploy) = try await send(.post, deploys, #"{"environment": "production", "dateStarted": "2025-12-01T10:00:00Z"}"#)
+            #expect(deployed == .created)
+            #expect(deploy["environment"]?.stringValue == "production" && deploy["name"] == .null && deploy["url"] == .null)
+            #expect(deploy["dateStarted"]?.stringValue == "2025-12-01T10:00:00.000Z")
+
+            let issues = try await client.execute(uri: "/api/0/projects/spyglass/default/issues/?query=", method: .get, headers: auth) {
+                json($0).arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            }
+            try #require(issues.count == 2)
+            for (body, detail) in [
+                (#"{"status": 5}"#, "status: expected a string"),
+                (#"{"status": "ignored", "statusDetails": []}"#, "statusDetails: expected an object"),
+                (#"{"status": "ignored", "statusDetails": {"ignoreCount": "ten"}}"#, "statusDetails.ignoreCount: expected a number"),
+                (#"{"status": "ignored", "statusDetails": {"ignoreUntil": "tomorrow"}}"#,
+                 "statusDetails.ignoreUntil: expected an ISO 8601 date or epoch seconds between 1970 and 9999"),
+                (#"{"assignedTo": 3}"#, "assignedTo: expected a string"),
+                (#"{}"#, "nothing to change: send status, assignedTo or merge"),
+            ] {
+                let (status, answer) = try await send(.put, "issues/\(issues[0])/", body)
+                #expect(status == .badRequest, "\(body)")
+                #expect(answer["detail"]?.stringValue == detail, "\(body)")
+            }
+            let (_, assigned) = try await send(.put, "issues/\(issues[0])/", #"{"assignedTo": "me"}"#)
+            #expect(assigned["assignedTo"]?["email"]?.stringValue == "admin@example.com")
+            let (_, unassigned) = try await send(.put, "issues/\(issues[0])/", #"{"assignedTo": null}"#)
+            #expect(unassigned["assignedTo"] == .null && unassigned.objectValue?.keys.contains("assignedTo") == true)
+            let bulk = "projects/spyglass/default/issues/?id=\(issues[0])&id=\(issues[1])"
+            let (_, echo) = try await send(.put, bulk, #"{"assignedTo": ""}"#)
+            #expect(echo == ["assignedTo": .null], "a bulk change echoes what changed, null for unassigned")
+            #expect(try await send(.put, bulk, #"{"merge": 2}"#).1["detail"]?.stringValue == "merge: expected true, false, 1 or 0")
+            let (_, merged) = try await send(.put, bulk, #"{"merge": 1}"#)
+            #expect(merged["merge"]?["children"]?.arrayValue?.count == 1)
+            try await client.execute(uri: "/api/0/projects/spyglass/default/issues/?query=&statsPeriod=14d", method: .get, headers: auth) {
+                response in
+                let stats = json(response).arrayValue?.first?["stats"]
+                #expect(stats?["14d"]?.arrayValue?.count == 14, "14 daily buckets under the period asked for")
             }
         }
     }

@@ -112,11 +112,15 @@ enum APIJSON {
             case is Bool.Type: "true or false"
             case is Int.Type, is Int64.Type, is Double.Type: "a number"
             case is [String].Type, is [Any].Type: "a list"
+            case is [String: Any].Type: "an object"
             default: "\(type)"
             }
         }
         switch error {
-        case .typeMismatch(let type, let context): return "\(path(context.codingPath)): expected \(name(type))"
+        case .typeMismatch(let type, let context):
+            // A type's own decoder may say what it takes ("expected true, false, 1 or 0").
+            if context.debugDescription.hasPrefix("expected ") { return "\(path(context.codingPath)): \(context.debugDescription)" }
+            return "\(path(context.codingPath)): expected \(name(type))"
         case .valueNotFound(let type, let context): return "\(path(context.codingPath)): expected \(name(type)), not null"
         case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])): missing"
         case .dataCorrupted(let context):
@@ -127,14 +131,22 @@ enum APIJSON {
         }
     }
 
-    /// A JSON response from a Codable body.
-    static func response(encoding value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        var headers: HTTPFields = [:]
+    /// A JSON response from one of the API's answer types (``SentryJSON``): dates as ``date(_:)`` writes them.
+    static func response(encoding value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        var headers = headers
         headers[.contentType] = "application/json"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(dateStyle))
+        }
+        return encoder
+    }()
 
     /// Sentry's `Link` header for offset pagination: cursors `0:<offset>:<is_prev>`.
     static func link(_ request: Request, baseURL: String, offset: Int, limit: Int, hasNext: Bool) -> HTTPFields {

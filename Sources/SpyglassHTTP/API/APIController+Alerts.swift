@@ -78,14 +78,14 @@ extension APIController {
         let rule = try await storedRule(context, project: project)
         let limit = try APIJSON.limit(request)
         let deliveries = try await storage.alertRules.deliveries(issueID: nil, ruleID: rule.id, limit: limit)
-        return APIJSON.response(.array(deliveries.map(Self.deliveryJSON)))
+        return try APIJSON.response(encoding: deliveries.map(SentryJSON.Delivery.init))
     }
 
     @Sendable func issueDeliveries(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         let limit = try APIJSON.limit(request)
         let deliveries = try await storage.alertRules.deliveries(issueID: issue.id, ruleID: nil, limit: limit)
-        return APIJSON.response(.array(deliveries.map(Self.deliveryJSON)))
+        return try APIJSON.response(encoding: deliveries.map(SentryJSON.Delivery.init))
     }
 
     /// `actions` with the stored secret for each webhook that came without one.
@@ -105,21 +105,5 @@ extension APIController {
         object["dateCreated"] = rule.created.map(APIJSON.date) ?? .null
         object["projects"] = [.string(project.slug)]
         return .object(object)
-    }
-
-    static func deliveryJSON(_ delivery: DeliveryInfo) -> JSONValue {
-        [
-            "id": .string(String(delivery.id)),
-            "rule": ["id": delivery.ruleID.map { .string(String($0)) } ?? .null, "name": .string(delivery.ruleName)],
-            "issue": ["id": delivery.issueID.map { .string(String($0)) } ?? .null, "shortId": .string(delivery.shortID)],
-            "trigger": .string(delivery.trigger), "channel": .string(delivery.channel), "target": .string(delivery.target),
-            "status": .string(delivery.status), "attempts": .number(JSONNumber(Int64(delivery.attempts))),
-            "dateCreated": APIJSON.date(delivery.created), "dateDelivered": delivery.delivered.map(APIJSON.date) ?? .null,
-            "nextAttempt": delivery.nextAttempt.map(APIJSON.date) ?? .null, "lastError": APIJSON.optional(delivery.lastError),
-            "history": .array(
-                delivery.history.map {
-                    ["date": APIJSON.date($0.date), "outcome": $0.succeeded ? "ok" : "error", "detail": .string($0.detail)]
-                }),
-        ]
     }
 }

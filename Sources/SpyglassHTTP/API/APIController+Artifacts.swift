@@ -29,16 +29,7 @@ extension APIController {
     /// `GET /organizations/{org}/chunk-upload/`: how sentry-cli should cut and send chunks.
     @Sendable func chunkUploadOptions(_ request: Request, context: Context) async throws -> Response {
         _ = try uploadProjects(context)
-        return APIJSON.response([
-            // Relative: sentry-cli resolves it against its own URL (a proxy in front of Spyglass needs no setting).
-            "url": .string("organizations/\(organization)/chunk-upload/"),
-            "chunkSize": .number(JSONNumber(Int64(ArtifactLimits.chunkSize))),
-            "chunksPerRequest": .number(JSONNumber(Int64(ArtifactLimits.chunksPerRequest))),
-            "maxRequestSize": .number(JSONNumber(Int64(ArtifactLimits.maxRequestSize))),
-            "maxFileSize": .number(JSONNumber(Int64(ArtifactLimits.maxBundleSize))),
-            "maxWait": 60, "hashAlgorithm": "sha1", "concurrency": 2, "compression": ["gzip"],
-            "accept": ["artifact_bundles", "sources", "debug_files", "release_files"],
-        ])
+        return try APIJSON.response(encoding: SentryJSON.ChunkUploadOptions(url: "organizations/\(organization)/chunk-upload/"))
     }
 
     /// `POST /organizations/{org}/chunk-upload/`: a form whose parts (`file`, or gzip'd `file_gzip`) are chunks
@@ -146,30 +137,6 @@ extension APIController {
     @Sendable func listArtifactBundles(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let bundles = try await storage.artifacts.bundles(projectID: project.id, limit: try APIJSON.limit(request))
-        return APIJSON.response(
-            .array(
-                bundles.map { bundle in
-                    [
-                        "bundleId": .string(bundle.checksum), "release": bundle.release.map(JSONValue.string) ?? .null,
-                        "dist": bundle.dist.map(JSONValue.string) ?? .null, "fileCount": .number(JSONNumber(Int64(bundle.fileCount))),
-                        "date": APIJSON.date(bundle.created),
-                    ]
-                }))
+        return try APIJSON.response(encoding: bundles.map(SentryJSON.ArtifactBundle.init))
     }
-}
-
-/// `POST /organizations/{org}/artifactbundle/assemble/`'s body, as sentry-cli sends it.
-struct AssembleRequest: Decodable {
-    var checksum: String
-    var chunks: [String]
-    var projects: [String]?
-    var version: String?
-    var dist: String?
-}
-
-/// Its answer: `ok`, `not_found` with the chunks still missing, or `error` with the reason.
-struct AssembleAnswer: Encodable {
-    var state: String
-    var missingChunks: [String]
-    var detail: String?
 }

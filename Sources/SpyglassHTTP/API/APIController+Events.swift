@@ -34,7 +34,7 @@ extension APIController {
         let hasNext = reports.count > limit
         reports = Array(reports.prefix(limit))
         let headers = APIJSON.link(request, baseURL: baseURL(request).absoluteString, offset: offset, limit: limit, hasNext: hasNext)
-        return APIJSON.response(.array(reports.map(SentryJSON.userFeedback)), headers: headers)
+        return try APIJSON.response(encoding: reports.map(SentryJSON.UserFeedback.init), headers: headers)
     }
 
     @Sendable func latestEvent(_ request: Request, context: Context) async throws -> Response {

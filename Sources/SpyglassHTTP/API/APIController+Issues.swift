@@ -36,9 +36,11 @@ extension APIController {
         issues = Array(issues.prefix(limit))
         let stats = statsPeriod.isEmpty ? [:] : try await stats(issues.map(\.id), period: statsPeriod, now: now)
         let base = baseURL(request)
-        let body = JSONValue.array(issues.map { SentryJSON.issue($0, organization: organization, baseURL: base, stats: stats[$0.id]) })
+        let body = issues.map { issue in
+            SentryJSON.Issue(issue, organization: organization, baseURL: base, stats: stats[issue.id].map { (statsPeriod, $0) })
+        }
         let headers = APIJSON.link(request, baseURL: base.absoluteString, offset: offset, limit: limit, hasNext: hasNext)
-        return APIJSON.response(body, headers: headers)
+        return try APIJSON.response(encoding: body, headers: headers)
     }
 
     /// `[[bucket start, count], …]` per issue: 24 hourly buckets, or 14 daily ones.
@@ -61,17 +63,17 @@ extension APIController {
     @Sendable func issueDetail(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         let stats = try await stats([issue.id], period: "24h", now: .now)
-        var json = SentryJSON.issue(issue, organization: organization, baseURL: baseURL(request), stats: stats[issue.id])
-        json["activity"] = .array(try await storage.issues.activities(issueID: issue.id).reversed().map(SentryJSON.activity))
-        return APIJSON.response(json)
+        var json = SentryJSON.Issue(issue, organization: organization, baseURL: baseURL(request), stats: stats[issue.id].map { ("24h", $0) })
+        json.activity = try await storage.issues.activities(issueID: issue.id).reversed().map(SentryJSON.Activity.init)
+        return try APIJSON.response(encoding: json)
     }
 
     @Sendable func updateIssue(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
-        let change = try issueChange(try await APIJSON.body(request, context: context), context: context)
+        let change = try issueChange(try await APIJSON.decode(IssueUpdateRequest.self, request, context: context), context: context)
         try await storage.issues.updateIssues(ids: [issue.id], change: change, now: .now)
         guard let updated = try await storage.issues.issue(id: issue.id) else { throw APIError.notFound("issue \(issue.id) not found") }
-        return APIJSON.response(SentryJSON.issue(updated, organization: organization, baseURL: baseURL(request)))
+        return try APIJSON.response(encoding: SentryJSON.Issue(updated, organization: organization, baseURL: baseURL(request)))
     }
 
     @Sendable func deleteIssue(_ request: Request, context: Context) async throws -> Response {
@@ -95,8 +97,8 @@ extension APIController {
             }
             ids.append(id)
         }
-        let body = try await APIJSON.body(request, context: context)
-        let merge = body["merge"].map { $0.boolValue == true || $0.int64Value == 1 } ?? false
+        let body = try await APIJSON.decode(IssueUpdateRequest.self, request, context: context)
+        let merge = body.merge
         if idTexts.isEmpty {
             // Merging is only ever asked of issues a person picked.
             guard !merge else { throw APIError.badRequest("merge: name the issues to merge with ?id=…") }
@@ -112,27 +114,24 @@ extension APIController {
             ids = try await storage.issues.issues(
                 IssueListRequest(projectIDs: [project.id], query: query, sort: .date, limit: 1000, offset: 0, userID: user(context).id)
             ).prefix(1000).map(\.id)
-            guard !ids.isEmpty else { return APIJSON.response(.object([:])) }
+            guard !ids.isEmpty else { return try APIJSON.response(encoding: BulkIssueChange()) }
         }
         if merge {
             let (parent, children) = try await storage.issues.mergeIssues(ids: ids, actorID: user(context).id)
-            return APIJSON.response(["merge": ["parent": .string(String(parent)), "children": .array(children.map { .string(String($0)) })]])
+            return try APIJSON.response(encoding: BulkIssueChange(merge: .init(parent: String(parent), children: children.map(String.init))))
         }
         let change = try issueChange(body, context: context)
         try await storage.issues.updateIssues(ids: ids, change: change, now: .now)
-        var echo: JSONObject = [:]
-        if let status = change.status { echo["status"] = .string(status.rawValue); echo["statusDetails"] = .object([:]) }
-        if let assignee = change.assigneeEmail { echo["assignedTo"] = APIJSON.optional(assignee) }
-        return APIJSON.response(.object(echo))
+        return try APIJSON.response(
+            encoding: BulkIssueChange(
+                status: change.status?.rawValue, statusDetails: change.status.map { _ in [:] }, assignedTo: change.assigneeEmail))
     }
 
     /// Sentry's issue update body: `status` with `statusDetails` (`inNextRelease`, `inRelease`, `ignoreCount`,
     /// `ignoreUserCount`, `ignoreDuration` in minutes, `ignoreUntil`, `ignoreUntilEscalating`), `substatus`, `assignedTo`.
-    func issueChange(_ body: JSONValue, context: Context) throws -> IssueChange {
-        guard body.objectValue != nil else { throw APIError.badRequest("request body must be a JSON object") }
+    func issueChange(_ body: IssueUpdateRequest, context: Context) throws -> IssueChange {
         var change = IssueChange(actorID: try user(context).id)
-        if let status = body["status"] {
-            guard let text = status.stringValue else { throw APIError.badRequest("status: expected a string") }
+        if let text = body.status {
             switch text {
             case "archived", "muted": change.status = .ignored
             case "resolvedInNextRelease":
@@ -145,40 +144,34 @@ extension APIController {
                 change.status = status
             }
         }
-        let details = body["statusDetails"] ?? .object([:])
-        guard details.objectValue != nil else { throw APIError.badRequest("statusDetails: expected an object") }
-        if details["inNextRelease"]?.boolValue == true { change.resolution = .inNextRelease(current: nil) }
-        if let release = details["inRelease"] {
-            guard let version = release.stringValue, !version.isEmpty else { throw APIError.badRequest("statusDetails.inRelease: expected a version") }
+        let details = body.statusDetails ?? .init()
+        if details.inNextRelease == true { change.resolution = .inNextRelease(current: nil) }
+        if let version = details.inRelease {
+            guard !version.isEmpty else { throw APIError.badRequest("statusDetails.inRelease: expected a version") }
             change.resolution = .inRelease(version)  // "latest": the store resolves it to the newest release
         }
-        func positive(_ key: String) throws -> Int? {
-            guard let value = details[key], !value.isNull else { return nil }
-            guard let number = value.int64Value, number > 0, number <= Int64(Int32.max) else {
-                throw APIError.badRequest("statusDetails.\(key): expected a positive whole number")
-            }
-            return Int(number)
+        func positive(_ value: Int64?, _ key: String) throws -> Int? {
+            guard let value else { return nil }
+            guard value > 0, value <= Int64(Int32.max) else { throw APIError.badRequest("statusDetails.\(key): expected a positive whole number") }
+            return Int(value)
         }
-        if let count = try positive("ignoreCount") { change.ignore = .untilCount(count) }
-        if let count = try positive("ignoreUserCount") { change.ignore = .untilUserCount(count) }
-        if let minutes = try positive("ignoreDuration") { change.ignore = .untilDate(Date.now.addingTimeInterval(Double(minutes) * 60)) }
-        if let until = details["ignoreUntil"], !until.isNull {
-            guard let date = Timestamp.parse(until) else { throw APIError.badRequest("statusDetails.ignoreUntil: \(Timestamp.expected)") }
-            change.ignore = .untilDate(date)
+        if let count = try positive(details.ignoreCount, "ignoreCount") { change.ignore = .untilCount(count) }
+        if let count = try positive(details.ignoreUserCount, "ignoreUserCount") { change.ignore = .untilUserCount(count) }
+        if let minutes = try positive(details.ignoreDuration, "ignoreDuration") {
+            change.ignore = .untilDate(Date.now.addingTimeInterval(Double(minutes) * 60))
         }
-        if details["ignoreUntilEscalating"]?.boolValue == true || body["substatus"]?.stringValue == IssueSubstatus.archivedUntilEscalating.rawValue {
+        if let until = details.ignoreUntil { change.ignore = .untilDate(until.date) }
+        if details.ignoreUntilEscalating == true || body.substatus == IssueSubstatus.archivedUntilEscalating.rawValue {
             change.ignore = .untilEscalating
         }
         if (change.resolution != nil && change.status != .resolved) || (change.ignore != nil && change.status != .ignored) {
             throw APIError.badRequest("statusDetails do not fit status \"\(change.status?.rawValue ?? "")\"")
         }
-        if let assignee = body["assignedTo"] {
+        if let assignee = body.assignedTo {
             switch assignee {
-            case .null: change.assigneeEmail = .some(nil)
-            case .string(let text) where text.isEmpty: change.assigneeEmail = .some(nil)
-            case .string(let text) where text == "me": change.assigneeEmail = .some(try user(context).email)
-            case .string(let text): change.assigneeEmail = .some(text.hasPrefix("user:") ? String(text.dropFirst(5)) : text)
-            default: throw APIError.badRequest("assignedTo: expected an e-mail address, \"me\" or null")
+            case nil, ""?: change.assigneeEmail = .some(nil)
+            case "me"?: change.assigneeEmail = .some(try user(context).email)
+            case let text?: change.assigneeEmail = .some(text.hasPrefix("user:") ? String(text.dropFirst(5)) : text)
             }
         }
         guard change.status != nil || change.assigneeEmail != nil else {
@@ -190,26 +183,26 @@ extension APIController {
     @Sendable func issueActivities(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         let activities = try await storage.issues.activities(issueID: issue.id)
-        return APIJSON.response(["activity": .array(activities.reversed().map(SentryJSON.activity))])
+        return try APIJSON.response(encoding: SentryJSON.Activities(activity: activities.reversed().map(SentryJSON.Activity.init)))
     }
 
     @Sendable func addComment(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         let text = try await APIJSON.decode(CommentRequest.self, request, context: context).text
         let activity = try await storage.issues.addComment(issueID: issue.id, userID: user(context).id, text: text, now: .now)
-        return APIJSON.response(SentryJSON.activity(activity), status: .created)
+        return try APIJSON.response(encoding: SentryJSON.Activity(activity), status: .created)
     }
 
     @Sendable func issueTags(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         let tags = try await storage.issues.tags(issueID: issue.id, top: 9)
-        return APIJSON.response(.array(tags.map(SentryJSON.tag)))
+        return try APIJSON.response(encoding: tags.map(SentryJSON.Tag.init))
     }
 
     @Sendable func issueHashes(_ request: Request, context: Context) async throws -> Response {
         let issue = try issue(context)
         let hashes = try await storage.issues.hashes(issueID: issue.id)
-        return APIJSON.response(.array(hashes.map { ["id": .string($0)] }))
+        return try APIJSON.response(encoding: hashes.map(SentryJSON.IssueRef.init))
     }
 
     /// `DELETE /issues/{id}/hashes/?id=HASH`: split the hash (and its events) out into a new issue.
@@ -217,15 +210,23 @@ extension APIController {
         let issue = try issue(context)
         let hashes = FormQuery(request).getAll("id")
         guard !hashes.isEmpty else { throw APIError.badRequest("name the hashes to split out with ?id=…") }
-        var created: [JSONValue] = []
+        var created: [String] = []
         for hash in hashes {
-            created.append(.string(String(try await storage.issues.unmerge(issueID: issue.id, hash: hash))))
+            created.append(String(try await storage.issues.unmerge(issueID: issue.id, hash: hash)))
         }
-        return APIJSON.response(["issues": .array(created)], status: .accepted)
+        return try APIJSON.response(encoding: ["issues": created], status: .accepted)
     }
 }
 
-/// `POST /issues/{id}/comments/`'s body.
-struct CommentRequest: Decodable {
-    var text: String
+/// A bulk change's answer, as Sentry's: what changed (`assignedTo: null` when unassigned), or the merge.
+struct BulkIssueChange: Encodable {
+    struct Merge: Encodable {
+        var parent: String
+        var children: [String]
+    }
+
+    var status: String?
+    var statusDetails: [String: String]?
+    var assignedTo: String??
+    var merge: Merge?
 }

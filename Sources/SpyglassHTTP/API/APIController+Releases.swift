@@ -42,15 +42,6 @@ extension APIController {
         }
     }
 
-    func releaseChange(_ body: JSONValue) throws -> ReleaseChange {
-        var change = ReleaseChange(ref: body["ref"]?.stringValue, url: body["url"]?.stringValue)
-        if let value = body["dateReleased"], !value.isNull {
-            guard let date = Timestamp.parse(value) else { throw APIError.badRequest("dateReleased: \(Timestamp.expected)") }
-            change.dateReleased = date
-        }
-        return change
-    }
-
     /// One release JSON per version across `projects`, newest first.
     func releaseList(_ request: Request, projects: [ProjectInfo]) async throws -> Response {
         let limit = try APIJSON.limit(request)
@@ -65,7 +56,7 @@ extension APIController {
             byVersion[release.version, default: []].append(release)
         }
         let headers = APIJSON.link(request, baseURL: baseURL(request).absoluteString, offset: offset, limit: limit, hasNext: hasNext)
-        return APIJSON.response(.array(order.map { SentryJSON.release(byVersion[$0] ?? []) }), headers: headers)
+        return try APIJSON.response(encoding: order.compactMap { SentryJSON.Release(byVersion[$0] ?? []) }, headers: headers)
     }
 
     func releaseResponse(_ version: String, projects: [ProjectInfo], status: HTTPResponse.Status = .ok) async throws -> Response {
@@ -73,15 +64,16 @@ extension APIController {
         for project in projects {
             if let release = try await storage.releases.release(projectID: project.id, version: version) { found.append(release) }
         }
-        guard !found.isEmpty else { throw APIError.notFound("release \"\(version)\" not found") }
-        return APIJSON.response(SentryJSON.release(found), status: status)
+        guard let release = SentryJSON.Release(found) else { throw APIError.notFound("release \"\(version)\" not found") }
+        return try APIJSON.response(encoding: release, status: status)
     }
 
     /// Creates `body`'s release in `projects`: 201, or 208 (as Sentry) when it existed everywhere already.
-    func createRelease(_ body: JSONValue, projects: [ProjectInfo]) async throws -> Response {
-        guard let version = body["version"]?.stringValue else { throw APIError.badRequest("version: a release needs a \"version\" string") }
-        let created = try await storage.releases.createRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body), now: .now)
-        try await storeCommits(body, version: version, projects: projects)
+    func createRelease(_ body: ReleaseRequest, projects: [ProjectInfo]) async throws -> Response {
+        guard let version = body.version else { throw APIError.badRequest("version: missing") }
+        let commits = try await commits(body)  // checked before anything is stored
+        let created = try await storage.releases.createRelease(version: version, projectIDs: projects.map(\.id), change: body.change, now: .now)
+        if let commits { try await storage.releases.setCommits(version: version, projectIDs: projects.map(\.id), commits: commits) }
         return try await releaseResponse(version, projects: projects, status: created ? .created : .init(code: 208, reasonPhrase: "Already Reported"))
     }
 
@@ -90,8 +82,8 @@ extension APIController {
     }
 
     @Sendable func createOrganizationRelease(_ request: Request, context: Context) async throws -> Response {
-        let body = try await APIJSON.body(request, context: context)
-        let names = (body["projects"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let body = try await APIJSON.decode(ReleaseRequest.self, request, context: context)
+        let names = body.projects ?? []
         guard !names.isEmpty else { throw APIError.badRequest("projects: name at least one project") }
         return try await createRelease(body, projects: try scopedProjects(context, names: names))
     }
@@ -103,37 +95,33 @@ extension APIController {
     @Sendable func updateOrganizationRelease(_ request: Request, context: Context) async throws -> Response {
         let projects = try scopedProjects(context, names: [])
         let version = version(context)
-        let body = try await APIJSON.body(request, context: context)
-        try await storage.releases.updateRelease(version: version, projectIDs: projects.map(\.id), change: releaseChange(body))
-        try await storeCommits(body, version: version, projects: projects)
+        let body = try await APIJSON.decode(ReleaseRequest.self, request, context: context)
+        let commits = try await commits(body)
+        try await storage.releases.updateRelease(version: version, projectIDs: projects.map(\.id), change: body.change)
+        if let commits { try await storage.releases.setCommits(version: version, projectIDs: projects.map(\.id), commits: commits) }
         return try await releaseResponse(version, projects: projects)
     }
 
     /// The `commits` (from local git: sha, message, author, changed files) or `refs` (a repository's head:
-    /// `{repository, commit, previousCommit}`) of a release body, stored as the release's commits. Spyglass has no
-    /// connection to a code host, so a ref keeps its head commit only (the range between `previousCommit` and it
-    /// is not fetched); its repository must be one of `GET /organizations/{org}/repos/`, as in Sentry.
-    func storeCommits(_ body: JSONValue, version: String, projects: [ProjectInfo]) async throws {
-        if let list = body["commits"], !list.isNull {
-            guard let items = list.arrayValue else { throw APIError.badRequest("commits: expected a list of commits") }
+    /// `{repository, commit, previousCommit}`) of a release body, checked before anything is stored (nil: the body
+    /// sets none). Spyglass has no connection to a code host, so a ref keeps its head commit only (the range between
+    /// `previousCommit` and it is not fetched); its repository must be one of `GET /organizations/{org}/repos/`, as
+    /// in Sentry.
+    func commits(_ body: ReleaseRequest) async throws -> [ReleaseCommit]? {
+        if let items = body.commits {
             guard items.count <= 10_000 else { throw APIError.badRequest("commits: at most 10000 commits a release") }
-            let commits = try items.enumerated().map { index, item in try Self.commit(item, at: "commits[\(index)]") }
-            try await storage.releases.setCommits(version: version, projectIDs: projects.map(\.id), commits: commits)
-        } else if let list = body["refs"], !list.isNull {
-            guard let items = list.arrayValue else { throw APIError.badRequest("refs: expected a list of refs") }
+            return try items.enumerated().map { index, item in try Self.commit(item, at: "commits[\(index)]") }
+        } else if let items = body.refs {
             let known = Set(try await storage.releases.repositories().map { $0.name.lowercased() })
-            var commits: [ReleaseCommit] = []
-            for (index, item) in items.enumerated() {
-                guard let repository = item["repository"]?.stringValue, let sha = item["commit"]?.stringValue else {
-                    throw APIError.badRequest("refs[\(index)]: a ref needs \"repository\" and \"commit\"")
+            return try items.enumerated().map { index, item in
+                guard known.contains(item.repository.lowercased()) else {
+                    throw APIError.badRequest(
+                        "refs[\(index)].repository: unknown repository \"\(item.repository.limited(to: 200))\" (add it with POST /organizations/{org}/repos/)")
                 }
-                guard known.contains(repository.lowercased()) else {
-                    throw APIError.badRequest("refs[\(index)].repository: unknown repository \"\(repository)\" (add it with POST /organizations/{org}/repos/)")
-                }
-                commits.append(ReleaseCommit(sha: try Self.sha(sha, at: "refs[\(index)].commit"), repository: repository))
+                return ReleaseCommit(sha: try Self.sha(item.commit, at: "refs[\(index)].commit"), repository: item.repository)
             }
-            try await storage.releases.setCommits(version: version, projectIDs: projects.map(\.id), commits: commits)
         }
+        return nil
     }
 
     static func sha(_ text: String, at path: String) throws -> String {
@@ -143,30 +131,20 @@ extension APIController {
         return text.lowercased()
     }
 
-    /// One commit as sentry-cli's `set-commits --local` sends it.
-    static func commit(_ item: JSONValue, at path: String) throws -> ReleaseCommit {
-        guard item.objectValue != nil, let id = item["id"]?.stringValue else { throw APIError.badRequest("\(path): a commit needs an \"id\"") }
-        func text(_ key: String, max: Int) throws -> String? {
-            guard let value = item[key], !value.isNull else { return nil }
-            guard let string = value.stringValue else { throw APIError.badRequest("\(path).\(key): expected a string") }
-            return string.limited(to: max)
-        }
-        var date: Date?
-        if let value = item["timestamp"], !value.isNull {
-            guard let parsed = Timestamp.parse(value) else { throw APIError.badRequest("\(path).timestamp: \(Timestamp.expected)") }
-            date = parsed
-        }
-        let patches = item["patch_set"]?.arrayValue ?? []
+    /// One commit of `set-commits --local`, its texts cut to what is kept.
+    static func commit(_ item: CommitRequest, at path: String) throws -> ReleaseCommit {
+        let patches = item.patchSet ?? []
         guard patches.count <= 10_000 else { throw APIError.badRequest("\(path).patch_set: at most 10000 files a commit") }
         let files = try patches.enumerated().map { index, patch in
-            guard let file = patch["path"]?.stringValue, let type = patch["type"]?.stringValue, ["A", "M", "D"].contains(type) else {
-                throw APIError.badRequest("\(path).patch_set[\(index)]: a file needs a \"path\" and a \"type\" of A, M or D")
+            guard ["A", "M", "D"].contains(patch.type) else {
+                throw APIError.badRequest("\(path).patch_set[\(index)].type: expected A, M or D")
             }
-            return ReleaseCommit.ChangedFile(path: file.limited(to: 1000), type: type)
+            return ReleaseCommit.ChangedFile(path: patch.path.limited(to: 1000), type: patch.type)
         }
         return ReleaseCommit(
-            sha: try sha(id, at: "\(path).id"), repository: try text("repository", max: 200), message: try text("message", max: 10_000),
-            authorName: try text("author_name", max: 200), authorEmail: try text("author_email", max: 200), date: date, files: files)
+            sha: try sha(item.id, at: "\(path).id"), repository: item.repository?.limited(to: 200), message: item.message?.limited(to: 10_000),
+            authorName: item.authorName?.limited(to: 200), authorEmail: item.authorEmail?.limited(to: 200), date: item.timestamp?.date,
+            files: files)
     }
 
     /// `GET /organizations/{org}/releases/{version}/commits/`: Sentry's commit list, newest first.
@@ -179,7 +157,7 @@ extension APIController {
         }
         guard exists else { throw APIError.notFound("release \"\(version)\" not found") }
         let commits = try await storage.releases.commits(version: version, projectIDs: projects.map(\.id))
-        return APIJSON.response(.array(commits.map(SentryJSON.commit)))
+        return try APIJSON.response(encoding: commits.map(SentryJSON.Commit.init))
     }
 
     /// `GET /organizations/{org}/releases/{version}/previous-with-commits/`: the release sentry-cli's `set-commits
@@ -187,16 +165,16 @@ extension APIController {
     @Sendable func previousWithCommits(_ request: Request, context: Context) async throws -> Response {
         let projects = try scopedProjects(context, names: [])
         guard let previous = try await storage.releases.previousReleaseWithCommits(version: version(context), projectIDs: projects.map(\.id))
-        else { return APIJSON.response(.object([:])) }
+        else { return try APIJSON.response(encoding: [String: String]()) }
         var found: [ReleaseInfo] = []
         for project in projects {
             if let release = try await storage.releases.release(projectID: project.id, version: previous.version) { found.append(release) }
         }
-        return APIJSON.response(SentryJSON.release(found))
+        return try APIJSON.response(encoding: SentryJSON.Release(found))
     }
 
     @Sendable func listRepositories(_ request: Request, context: Context) async throws -> Response {
-        APIJSON.response(.array(try await storage.releases.repositories().map(SentryJSON.repository)))
+        try APIJSON.response(encoding: try await storage.releases.repositories().map(SentryJSON.Repository.init))
     }
 
     /// `POST /organizations/{org}/repos/` `{"name", "url", "provider"}` (server admins): a repository commits may name.
@@ -213,7 +191,7 @@ extension APIController {
         let provider = body.provider ?? "integrations:custom"
         guard (1...100).contains(provider.count) else { throw APIError.badRequest("provider: 1 to 100 characters") }
         let created = try await storage.releases.createRepository(name: name, url: url, provider: provider, now: .now)
-        return APIJSON.response(SentryJSON.repository(created), status: .created)
+        return try APIJSON.response(encoding: SentryJSON.Repository(created), status: .created)
     }
 
     @Sendable func listDeploys(_ request: Request, context: Context) async throws -> Response {
@@ -222,26 +200,17 @@ extension APIController {
         for project in projects {
             deploys += try await storage.releases.release(projectID: project.id, version: version(context))?.deploys ?? []
         }
-        return APIJSON.response(.array(deploys.sorted { $0.dateFinished > $1.dateFinished }.map(SentryJSON.deploy)))
+        return try APIJSON.response(encoding: deploys.sorted { $0.dateFinished > $1.dateFinished }.map(SentryJSON.Deploy.init))
     }
 
     @Sendable func createDeploy(_ request: Request, context: Context) async throws -> Response {
-        let body = try await APIJSON.body(request, context: context)
-        let names = (body["projects"]?.arrayValue ?? []).compactMap(\.stringValue)
-        let projects = try scopedProjects(context, names: names)
-        guard let environment = body["environment"]?.stringValue else {
-            throw APIError.badRequest("environment: a deploy needs an \"environment\"")
-        }
-        func date(_ key: String) throws -> Date? {
-            guard let value = body[key], !value.isNull else { return nil }
-            guard let date = Timestamp.parse(value) else { throw APIError.badRequest("\(key): \(Timestamp.expected)") }
-            return date
-        }
+        let body = try await APIJSON.decode(DeployRequest.self, request, context: context)
+        let projects = try scopedProjects(context, names: body.projects ?? [])
         let deploy = ReleaseInfo.Deploy(
-            id: 0, environment: environment, name: body["name"]?.stringValue, url: body["url"]?.stringValue,
-            dateStarted: try date("dateStarted"), dateFinished: try date("dateFinished") ?? .now)
+            id: 0, environment: body.environment, name: body.name, url: body.url, dateStarted: body.dateStarted?.date,
+            dateFinished: body.dateFinished?.date ?? .now)
         let stored = try await storage.releases.createDeploy(version: version(context), projectIDs: projects.map(\.id), deploy: deploy)
-        return APIJSON.response(SentryJSON.deploy(stored), status: .created)
+        return try APIJSON.response(encoding: SentryJSON.Deploy(stored), status: .created)
     }
 
     @Sendable func listProjectReleases(_ request: Request, context: Context) async throws -> Response {
@@ -250,7 +219,7 @@ extension APIController {
 
     @Sendable func createProjectRelease(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
-        return try await createRelease(try await APIJSON.body(request, context: context), projects: [project])
+        return try await createRelease(try await APIJSON.decode(ReleaseRequest.self, request, context: context), projects: [project])
     }
 
     @Sendable func deleteOrganizationRelease(_ request: Request, context: Context) async throws -> Response {
@@ -279,9 +248,10 @@ extension APIController {
     @Sendable func updateProjectRelease(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let version = version(context)
-        let body = try await APIJSON.body(request, context: context)
-        try await storage.releases.updateRelease(version: version, projectIDs: [project.id], change: releaseChange(body))
-        try await storeCommits(body, version: version, projects: [project])
+        let body = try await APIJSON.decode(ReleaseRequest.self, request, context: context)
+        let commits = try await commits(body)
+        try await storage.releases.updateRelease(version: version, projectIDs: [project.id], change: body.change)
+        if let commits { try await storage.releases.setCommits(version: version, projectIDs: [project.id], commits: commits) }
         return try await releaseResponse(version, projects: [project])
     }
 
@@ -294,20 +264,7 @@ extension APIController {
             }
             try await storage.projects.setResolveAge(projectID: project.id, hours: hours == 0 ? nil : Int(hours))
         }
-        var json = SentryJSON.project(project, organization: organization)
-        json["resolveAge"] = .number(JSONNumber(Int64(try await storage.projects.resolveAge(projectID: project.id) ?? 0)))
-        return APIJSON.response(json)
+        let resolveAge = try await storage.projects.resolveAge(projectID: project.id) ?? 0
+        return try APIJSON.response(encoding: SentryJSON.Project(project, organization: organization, resolveAge: resolveAge))
     }
-}
-
-/// `POST /organizations/{org}/repos/`'s body.
-struct RepositoryRequest: Decodable {
-    var name: String
-    var url: String?
-    var provider: String?
-}
-
-/// `PUT /projects/{org}/{project}/`'s body: `resolveAge` in hours, 0 for off.
-struct ProjectSettingsRequest: Decodable {
-    var resolveAge: Double?
 }

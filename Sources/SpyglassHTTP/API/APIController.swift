@@ -126,24 +126,22 @@ public struct APIController<Context: APIRequestContext>: Sendable {
         case .write?: scopes = scopes.filter { !$0.hasSuffix(":admin") }
         case .admin?, nil: break
         }
-        return APIJSON.response([
-            "version": "0", "auth": ["scopes": .array(scopes.sorted().map { .string($0) })], "user": SentryJSON.user(user),
-        ])
+        return try APIJSON.response(encoding: SentryJSON.Index(auth: .init(scopes: scopes.sorted()), user: .init(user)))
     }
 
     @Sendable func listProjects(_ request: Request, context: Context) async throws -> Response {
         let projects = try access(context).projects()
-        return APIJSON.response(.array(projects.map { SentryJSON.project($0, organization: organization) }))
+        return try APIJSON.response(encoding: projects.map { SentryJSON.Project($0, organization: organization) })
     }
 
     @Sendable func projectDetail(_ request: Request, context: Context) async throws -> Response {
-        APIJSON.response(SentryJSON.project(try project(context), organization: organization))
+        try APIJSON.response(encoding: SentryJSON.Project(try project(context), organization: organization))
     }
 
     @Sendable func projectKeys(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let keys = try await storage.projects.keys(projectID: project.id)
         let base = baseURL(request)
-        return APIJSON.response(.array(keys.map { SentryJSON.key($0, project: project, baseURL: base) }))
+        return try APIJSON.response(encoding: keys.map { SentryJSON.Key($0, project: project, baseURL: base) })
     }
 }

@@ -19,6 +19,8 @@ public enum WebAssets {
         "admin": PackageResources.admin_mustache,
         "confirmation": PackageResources.confirmation_mustache,
         "range-picker": PackageResources.range_picker_mustache,
+        "logs": PackageResources.logs_mustache,
+        "log-rows": PackageResources.log_rows_mustache,
     ]
 
     /// Static files by name, with their content type.

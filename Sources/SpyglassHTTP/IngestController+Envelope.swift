@@ -71,6 +71,7 @@ extension IngestController {
                 .event: limits.maxEventSize, .feedback: limits.maxEventSize, .attachment: limits.maxAttachmentSize,
                 .userReport: limits.maxSmallItemSize, .session: limits.maxSmallItemSize,
                 .sessions: limits.maxSmallItemSize * 100, .clientReport: limits.maxSmallItemSize,
+                .log: limits.maxLogItemSize,
             ])
     }
 
@@ -78,7 +79,7 @@ extension IngestController {
         _ envelope: Envelope, projectID: Int64, eventID headerEventID: String?, context: Context
     ) throws -> IngestWork {
         let received = Date.now
-        var work = IngestWork(projectID: projectID)
+        var work = IngestWork(projectID: projectID, received: received)
         let normalizeContext = EventNormalizer.Context(
             envelopeEventID: headerEventID, sentAt: Timestamp.parse(envelope.headers["sent_at"]), received: received,
             clientIP: clientIP(context))
@@ -136,6 +137,12 @@ extension IngestController {
                         DiscardedCount(
                             reason: String(reason.prefix(64)), category: String(category.prefix(64)),
                             quantity: Int(min(quantity, 1_000_000_000))))
+                }
+            case .log?:
+                do {
+                    work.logs += try LogItems.records(try json(item), alreadyRead: work.logs.count, limits: limits.logs)
+                } catch let error as DomainError {
+                    throw IngestFailure.badRequest("item \(item.index) (log): \(error.message)")
                 }
             case nil:
                 continue

@@ -33,7 +33,7 @@ public struct Envelope: Sendable {
 
 /// The item types the server reads (Relay's `ItemType`); an envelope may carry others, which are read past.
 public enum EnvelopeItemType: String, Sendable, Hashable, CaseIterable {
-    case event, attachment, feedback, session, sessions
+    case event, attachment, feedback, session, sessions, log
     case userReport = "user_report"
     case clientReport = "client_report"
 }

@@ -23,6 +23,7 @@ public enum DatabaseCopy {
         "issue_tag", "issue_hour", "issue_minute", "issue_search", "release", "release_environment", "deploy",
         "repository", "release_commit", "file_chunk", "artifact_bundle", "artifact_file", "saved_search",
         "issue_activity", "alert_rule", "alert_rule_issue", "notification", "notification_attempt",
+        "log_entry",
         // Last: inserting keys bumped its keys_version; the copied row replaces it.
         "instance",
     ]
@@ -31,7 +32,7 @@ public enum DatabaseCopy {
     static func pageSize(_ table: String) -> Int {
         // A chunk holds up to 8 MiB, a bundled file as much.
         if ["file_chunk", "artifact_file"].contains(table) { return 8 }
-        return ["event", "attachment", "payload_dictionary"].contains(table) ? 200 : 2000
+        return ["event", "attachment", "payload_dictionary", "log_entry"].contains(table) ? 200 : 2000
     }
 
     /// Copies `source` into `target` (migrated, empty); returns the rows copied per table.

@@ -12,7 +12,7 @@ extension StorageBackend {
                 events: PostgresEvents(database), releases: PostgresReleases(database),
                 alertRules: PostgresAlertRules(database), outbox: PostgresOutbox(database),
                 maintenance: PostgresMaintenance(database), artifacts: PostgresArtifacts(database),
-                savedSearches: PostgresSavedSearches(database)),
+                savedSearches: PostgresSavedSearches(database), logs: PostgresLogs(database)),
             sqlite: nil,
             committer: { metrics in PostgresIngestCommitter(database: database, metrics: metrics) },
             rateCounts: PostgresRateCounts(database))

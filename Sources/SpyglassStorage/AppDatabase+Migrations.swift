@@ -74,6 +74,7 @@ extension AppDatabase {
         registerSavedSearchMigrations(&migrator)
         registerUserCountMigrations(&migrator)
         registerServedURLMigrations(&migrator)
+        registerLogMigrations(&migrator)
         return migrator
     }
 }

@@ -195,6 +195,6 @@ extension AppDatabase {
             projects: SQLiteProjects(self), accounts: SQLiteAccounts(self), issues: SQLiteIssues(self),
             events: SQLiteEvents(self), releases: SQLiteReleases(self), alertRules: SQLiteAlertRules(self),
             outbox: SQLiteOutbox(self), maintenance: SQLiteMaintenance(self), artifacts: SQLiteArtifacts(self),
-            savedSearches: SQLiteSavedSearches(self))
+            savedSearches: SQLiteSavedSearches(self), logs: SQLiteLogs(self))
     }
 }

@@ -123,6 +123,25 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
                     arguments: [work.projectID, discarded.reason, discarded.category, discarded.quantity])
             }
         }
+        if !work.logs.isEmpty {
+            side("log") {
+                let statement = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO log_entry (project_id, timestamp, received, severity, body, template, trace_id, span_id,
+                            release, environment, sdk, attributes, size)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
+                let received = work.received.timeIntervalSince1970
+                for line in work.logs {
+                    let attributes = line.attributesJSON
+                    try statement.execute(arguments: [
+                        work.projectID, line.timestamp.timeIntervalSince1970, received, line.severityNumber, line.body,
+                        line.template, line.traceID, line.spanID, line.release, line.environment, line.sdk, attributes,
+                        line.storedSize(attributesJSON: attributes),
+                    ])
+                }
+            }
+        }
         return IngestReceipt(eventStored: stored)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import SpyglassCore
 import SpyglassHTTP
 
 /// The time range the stream and the issue page count over: Sentry's `statsPeriod` (`1h`, `24h`, `7d`, `14d`,
@@ -15,10 +16,7 @@ struct TimeRange: Equatable {
     /// hourly counts, which outlive the events retention removes).
     var bucketSeconds: Int
 
-    static let periods: [(id: String, label: String, seconds: Int)] = [
-        ("1h", "Last hour", 3600), ("24h", "Last 24 hours", 86_400), ("7d", "Last 7 days", 7 * 86_400),
-        ("14d", "Last 14 days", 14 * 86_400), ("30d", "Last 30 days", 30 * 86_400), ("90d", "Last 90 days", 90 * 86_400),
-    ]
+    static var periods: [(id: String, label: String, seconds: Int)] { StatsPeriod.all }
 
     /// The range the request names (nil: all time); a range it cannot read is an error naming the parameter.
     static func parse(_ parameters: FormQuery, now: Date) throws -> TimeRange? {

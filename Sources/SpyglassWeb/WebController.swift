@@ -68,6 +68,7 @@ public struct WebController: Sendable {
         add(pages, .post, "organizations/:org/issues/:issue_id/unmerge", .triageIssues, unmergeHash)
         addAccountRoutes(to: pages)
         addReleaseRoutes(to: pages)
+        addLogRoutes(to: pages)
         addSettingsRoutes(to: pages)
         addAlertRuleRoutes(to: pages)
         addAdminRoutes(to: pages)
@@ -140,6 +141,7 @@ public struct WebController: Sendable {
         var projects: [ProjectLink]
         var onIssues: Bool
         var onReleases: Bool
+        var onLogs: Bool
         var onSettings: Bool
         /// The current project's settings, for those who may change them.
         var settingsURL: String?
@@ -153,7 +155,7 @@ public struct WebController: Sendable {
         var themeLabel: String
     }
 
-    enum Section { case issues, releases, settings, none }
+    enum Section { case issues, releases, logs, settings, none }
 
     func render(_ template: String, _ model: Any, status: HTTPResponse.Status = .ok) -> Response {
         WebResponse.html(library.render(model, withTemplate: template) ?? "", status: status)
@@ -188,7 +190,7 @@ public struct WebController: Sendable {
         return Chrome(
             organization: organization, email: session.user.email, csrf: session.csrfToken,
             projects: projects.map { .init(id: $0.id, slug: $0.slug, current: $0.id == current, organization: organization) },
-            onIssues: section == .issues, onReleases: section == .releases, onSettings: section == .settings,
+            onIssues: section == .issues, onReleases: section == .releases, onLogs: section == .logs, onSettings: section == .settings,
             settingsURL: manages ? settings : nil, alertsURL: !manages && readsRules ? settings.map { $0 + "alerts/" } : nil,
             isAdmin: viewer.decide(.manageServer) == .allowed, theme: theme == "auto" ? nil : theme,
             nextTheme: ["auto": "dark", "dark": "light", "light": "auto"][theme] ?? "auto",

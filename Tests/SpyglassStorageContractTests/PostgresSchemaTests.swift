@@ -313,6 +313,12 @@ struct PostgresSchemaTests {
             "date_started double precision",
             "date_finished double precision not null",
         ],
+        "log_entry": [
+            "id bigint not null", "project_id bigint not null", "timestamp double precision not null",
+            "received double precision not null", "severity bigint not null", "body text not null", "template text",
+            "trace_id text", "span_id text", "release text", "environment text", "sdk text", "attributes text not null",
+            "size bigint not null",
+        ],
         "discarded_events": [
             "project_id bigint not null",
             "reason text not null",
@@ -451,6 +457,8 @@ struct PostgresSchemaTests {
             "next_short_id bigint not null",
             "resolve_age_hours bigint",
             "retention_days bigint",
+            "log_retention_days bigint",
+            "log_max_bytes bigint",
         ],
         "project_key": [
             "id bigint not null",

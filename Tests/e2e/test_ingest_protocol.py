@@ -161,7 +161,7 @@ def test_framing_variants_and_dropped_item_types(client):
     assert (response.status_code, response.json()) == (200, {"id": event_id})
 
     dropped = [(kind, b'{"x":1}', {}) for kind in
-               ["transaction", "check_in", "log", "span", "profile", "replay_event", "something_new"]]
+               ["transaction", "check_in", "span", "profile", "replay_event", "something_new"]]
     response = client.post(envelope(None, items=dropped, header={}))
     assert (response.status_code, response.json()) == (200, {})
     assert client.post(b"{}").json() == {}

@@ -154,4 +154,29 @@
     };
     setInterval(poll, 10000);
   }
+
+  // Logs, live: while the box is ticked, the lines stored since the newest shown are added at the top every 2 s.
+  var lines = document.getElementById("log-lines");
+  var liveBox = document.getElementById("log-live");
+  if (lines && liveBox && window.fetch) {
+    var tail = function () {
+      if (!liveBox.checked) return;
+      fetch(lines.getAttribute("data-tail") + "&after=" + encodeURIComponent(lines.getAttribute("data-newest")),
+            { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : ""; })
+        .then(function (html) {
+          var body = lines.tBodies[0];
+          var holder = document.createElement("tbody");
+          holder.innerHTML = html;  // rendered by the server, every value escaped
+          var rows = Array.prototype.slice.call(holder.rows);
+          if (rows.length === 0) return;
+          var empty = body.querySelector(".empty-row");
+          if (empty) empty.remove();
+          for (var i = rows.length - 1; i >= 0; i--) body.insertBefore(rows[i], body.firstChild);
+          lines.setAttribute("data-newest", rows[0].getAttribute("data-id"));
+        })
+        .catch(function () {});
+    };
+    setInterval(tail, 2000);
+  }
 })();

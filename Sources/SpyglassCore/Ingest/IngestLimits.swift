@@ -22,6 +22,10 @@ public struct IngestLimits: Sendable, Hashable {
     public var maxAttachmentSize = 200 * 1024 * 1024
     /// A session, sessions, client report or user report item (100 KiB).
     public var maxSmallItemSize = 100 * 1024
+    /// A `log` item, decompressed (10 MiB: thousands of lines with their attributes).
+    public var maxLogItemSize = 10 * 1024 * 1024
+    /// Lines per envelope and the sizes of a line's parts.
+    public var logs = LogItems.Limits()
 
     public init() {}
 }

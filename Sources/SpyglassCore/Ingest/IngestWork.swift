@@ -10,11 +10,17 @@ public struct IngestWork: Sendable {
     public var userReports: [UserReport]
     public var sessions: [SessionCount]
     public var discarded: [DiscardedCount]
+    /// Structured log lines (`log` items).
+    public var logs: [LogRecord]
+    /// When the request came: stored beside each log line.
+    public var received: Date
 
     public init(
         projectID: Int64, event: NormalizedEvent? = nil, attachments: [Attachment] = [], userReports: [UserReport] = [],
-        sessions: [SessionCount] = [], discarded: [DiscardedCount] = []
+        sessions: [SessionCount] = [], discarded: [DiscardedCount] = [], logs: [LogRecord] = [], received: Date = .now
     ) {
+        self.logs = logs
+        self.received = received
         self.projectID = projectID
         self.event = event
         self.attachments = attachments
@@ -25,7 +31,7 @@ public struct IngestWork: Sendable {
 
     /// Whether there is nothing to write.
     public var isEmpty: Bool {
-        event == nil && attachments.isEmpty && userReports.isEmpty && sessions.isEmpty && discarded.isEmpty
+        event == nil && attachments.isEmpty && userReports.isEmpty && sessions.isEmpty && discarded.isEmpty && logs.isEmpty
     }
 }
 

@@ -68,12 +68,15 @@ public struct Storage: Sendable {
     public var maintenance: any MaintenanceStore
     public var artifacts: any ArtifactStore
     public var savedSearches: any SavedSearchStore
+    public var logs: any LogStore
 
     public init(
         projects: any ProjectStore, accounts: any AccountStore, issues: any IssueStore, events: any EventStore,
         releases: any ReleaseStore, alertRules: any AlertRuleStore, outbox: any NotificationOutbox,
-        maintenance: any MaintenanceStore, artifacts: any ArtifactStore, savedSearches: any SavedSearchStore
+        maintenance: any MaintenanceStore, artifacts: any ArtifactStore, savedSearches: any SavedSearchStore,
+        logs: any LogStore
     ) {
+        self.logs = logs
         self.artifacts = artifacts
         self.savedSearches = savedSearches
         self.projects = projects

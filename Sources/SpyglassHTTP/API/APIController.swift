@@ -56,6 +56,7 @@ public struct APIController<Context: APIRequestContext>: Sendable {
         add(api, .put, "projects/:org/:project", .manageProjectSettings, updateProject)
         addReleaseRoutes(to: api)
         addAlertRoutes(to: api)
+        addLogRoutes(to: api)
         addArtifactRoutes(to: api)
     }
 

@@ -158,7 +158,7 @@ final class PostgresEventSet {
         let work = job.work
         guard let event = work.event, let plan = job.payload, let primary = event.hashes.first else { return .alone }
         guard work.attachments.isEmpty, work.userReports.isEmpty, work.sessions.isEmpty, work.discarded.isEmpty,
-            !countsEveryEvent
+            work.logs.isEmpty, !countsEveryEvent
         else { return .alone }
         let eventKey = EventKey(projectID: work.projectID, eventID: event.eventID)
         if storedEvents.contains(eventKey) { return .duplicate }

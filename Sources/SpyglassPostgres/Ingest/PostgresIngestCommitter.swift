@@ -221,6 +221,9 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                     """)
             }
         }
+        if !work.logs.isEmpty {
+            try side("log") { try PostgresLogRows.insert(work.logs, projectID: projectID, received: work.received, in: sql) }
+        }
         return IngestReceipt(eventStored: stored)
     }
 }

@@ -24,4 +24,11 @@ extension TestStore {
         case .postgres(let database): PostgresMaintenance(database)
         }
     }
+
+    var logs: any LogStore {
+        switch database {
+        case .sqlite(let database): SQLiteLogs(database)
+        case .postgres(let database): PostgresLogs(database)
+        }
+    }
 }

@@ -1,0 +1,105 @@
+import Foundation
+import SpyglassProtocol
+
+/// A search of log lines, as typed on the Logs page or sent as the API's `query`:
+/// `payment failed level:error release:shop@1.2 order_id:42 trace:<32 hex>`.
+///
+/// Words are found in the body (case-insensitive, all of them); `level:` takes one level or several
+/// (`level:warn,error`); `release:`, `environment:` (or `env:`) and `trace:` match their column; any other
+/// `name:value` matches an attribute of that name whose value reads as `value` (`order_id:42`, `ok:true`,
+/// `logger.name:shop`). Quotes keep spaces in a word or value (`"out of stock"`, `city:"New York"`).
+public struct LogQuery: Sendable, Hashable {
+    public var words: [String] = []
+    public var levels: Set<LogLevel> = []
+    public var release: String?
+    public var environment: String?
+    public var traceID: String?
+    public var attributes: [LogAttributeFilter] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { self == LogQuery() }
+
+    public static func parse(_ text: String) throws(DomainError) -> LogQuery {
+        var query = LogQuery()
+        for token in tokens(text) {
+            guard let colon = token.key else {
+                query.words.append(token.value)
+                continue
+            }
+            let value = token.value
+            switch colon {
+            case "level":
+                for name in value.split(separator: ",") {
+                    guard let level = LogLevel(name: String(name)) else {
+                        throw DomainError(.invalidInput, "query: level:\(name.prefix(40)) is not one of trace, debug, info, warn, error, fatal")
+                    }
+                    query.levels.insert(level)
+                }
+            case "release": query.release = value
+            case "environment", "env": query.environment = value
+            case "trace", "trace_id":
+                let id = value.lowercased()
+                guard id.count == 32, id.allSatisfy(\.isHexDigit) else {
+                    throw DomainError(.invalidInput, "query: trace:\(value.prefix(40)) is not a trace id (32 hex digits)")
+                }
+                query.traceID = id
+            default:
+                query.attributes.append(LogAttributeFilter(name: colon, value: value))
+            }
+        }
+        return query
+    }
+
+    /// `name:value` pairs (`key` nil for a plain word), quotes removed.
+    static func tokens(_ text: String) -> [(key: String?, value: String)] {
+        var result: [(String?, String)] = []
+        var current = ""
+        var key: String?
+        var quoted = false
+        var touched = false
+        func flush() {
+            if touched { result.append((key, current)) }
+            current = ""
+            key = nil
+            touched = false
+        }
+        for character in text {
+            if character == "\"" {
+                quoted.toggle()
+                touched = true
+            } else if character.isWhitespace && !quoted {
+                flush()
+            } else if character == ":" && !quoted && key == nil && !current.isEmpty {
+                key = current
+                current = ""
+                touched = true
+            } else {
+                current.append(character)
+                touched = true
+            }
+        }
+        flush()
+        return result.filter { !($0.0 == nil && $0.1.isEmpty) }
+    }
+}
+
+/// An attribute whose value reads as `value`: the string itself, or a number or boolean written so.
+public struct LogAttributeFilter: Sendable, Hashable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    /// The stored JSON values that match: the value as a string, and as the number or boolean it reads as.
+    public var matchingJSON: [String] {
+        var values = [JSONWriter.string(.string(value))]
+        if let integer = Int64(value) { values += [String(integer), "\(integer).0"] }  // a double stores 12.0
+        if value == "true" || value == "false" { values.append(value) }
+        if Int64(value) == nil, let number = Double(value), number.isFinite { values.append(JSONWriter.string(LogValue.double(number).json)) }
+        return values
+    }
+}

@@ -1,0 +1,155 @@
+"""Structured logs (Sentry's `log` items) from the real sentry-sdk: stored, searchable through the API, refused
+with their place when malformed."""
+
+import gzip
+import json
+import logging
+import time
+
+import pytest
+import requests
+import sentry_sdk
+
+from test_issues_api import API
+
+# Log lines live in storage: both backends.
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture
+def env(tmp_path, start_server):
+    server = start_server(data_dir=tmp_path / "data")
+    return server, API(server, tmp_path / "data")
+
+
+def logs(api, **params):
+    response = api.get("projects/spyglass/default/logs/", **params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def checkout(order_id):
+    raise RuntimeError(f"card declined for order {order_id}")
+
+
+def test_sentry_sdk_logs_are_stored_with_their_trace_and_attributes(env):
+    server, api = env
+    sentry_sdk.init(dsn=server.dsn, release="shop@1.2", environment="production", enable_logs=True)
+    shop = logging.getLogger("shop.orders")
+    with sentry_sdk.start_transaction(name="checkout"):
+        sentry_sdk.logger.info("order {order_id} created", order_id=42, express=True, amount=12.5)
+        shop.warning("stock low for %s", "apples")
+        try:
+            checkout(42)
+        except RuntimeError:
+            event_id = sentry_sdk.capture_exception()
+    sentry_sdk.flush(timeout=10)
+    # Another request's line, in another trace.
+    assert post(server, envelope([line("after the request", level="debug", trace_id="ab" * 16)])).status_code == 200
+
+    lines = logs(api)
+    bodies = [line["body"] for line in lines]
+    assert bodies == ["after the request", "stock low for apples", "order 42 created"], bodies  # newest first
+    created = lines[2]
+    assert created["level"] == "info" and created["severityNumber"] == 9
+    assert created["template"] == "order {order_id} created"
+    assert created["release"] == "shop@1.2" and created["environment"] == "production"
+    assert created["sdk"].startswith("sentry.python ")
+    attributes = created["attributes"]
+    assert attributes["sentry.message.parameter.order_id"] == {"type": "integer", "value": 42}
+    assert attributes["sentry.message.parameter.express"] == {"type": "boolean", "value": True}
+    assert attributes["sentry.message.parameter.amount"] == {"type": "double", "value": 12.5}
+    assert "sentry.release" not in attributes, "kept as a column"
+    warning = lines[1]
+    assert warning["level"] == "warn" and warning["attributes"]["logger.name"]["value"] == "shop.orders"
+
+    # The error's trace holds the request's lines, not the other request's.
+    event = api.get(f"projects/spyglass/default/events/{event_id}/").json()
+    trace = event["contexts"]["trace"]["trace_id"]
+    assert created["traceId"] == trace and warning["traceId"] == trace
+    assert [line["body"] for line in logs(api, trace=trace)] == ["stock low for apples", "order 42 created"]
+
+    # Filters: level, words, attributes (typed values read from text), release, time.
+    assert [line["body"] for line in logs(api, level="warn")] == ["stock low for apples"]
+    assert [line["body"] for line in logs(api, level="warn,info")] == ["stock low for apples", "order 42 created"]
+    assert [line["body"] for line in logs(api, query="STOCK apples")] == ["stock low for apples"]
+    assert [line["body"] for line in logs(api, query="sentry.message.parameter.order_id:42")] == ["order 42 created"]
+    assert [line["body"] for line in logs(api, query="sentry.message.parameter.express:true level:info")] == ["order 42 created"]
+    assert [line["body"] for line in logs(api, query='logger.name:"shop.orders"')] == ["stock low for apples"]
+    assert logs(api, query="release:shop@9") == []
+    assert len(logs(api, statsPeriod="1h")) == 3
+    assert logs(api, end="2020-01-01T00:00:00Z") == []
+
+    # Pages: a Link header with Sentry's cursors; a tail asks for what came after its newest line.
+    first = api.get("projects/spyglass/default/logs/", limit=2)
+    assert len(first.json()) == 2 and 'rel="next"; results="true"' in first.headers["Link"]
+    newest = int(lines[0]["id"])
+    assert logs(api, after=newest) == []
+    sentry_sdk.logger.error("payment service down")
+    sentry_sdk.flush(timeout=10)
+    assert [line["body"] for line in logs(api, after=newest)] == ["payment service down"]
+
+
+def test_bad_queries_name_the_parameter(env):
+    _, api = env
+    for params, message in [
+        ({"level": "loud"}, "level: \"loud\""),
+        ({"query": "level:loud"}, "query: level:loud"),
+        ({"trace": "xyz"}, "trace:xyz is not a trace id"),
+        ({"statsPeriod": "2y"}, "statsPeriod: \"2y\""),
+        ({"start": "yesterday"}, "start: expected"),
+        ({"after": "-3"}, "after: \"-3\""),
+    ]:
+        response = api.get("projects/spyglass/default/logs/", **params)
+        assert response.status_code == 400 and message in response.json()["detail"], (params, response.text)
+
+
+def envelope(lines, header=None):
+    payload = json.dumps({"items": lines}).encode()
+    item = json.dumps({"type": "log", "item_count": len(lines), "content_type": "application/vnd.sentry.items.log+json",
+                       "length": len(payload)}).encode()
+    return json.dumps(header or {}).encode() + b"\n" + item + b"\n" + payload + b"\n"
+
+
+def post(server, body):
+    key = server.dsn.split("//")[1].split("@")[0]
+    project = server.dsn.rstrip("/").rsplit("/", 1)[1]
+    return requests.post(f"{server.url}/api/{project}/envelope/", data=gzip.compress(body), timeout=30,
+                         headers={"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7",
+                                  "Content-Encoding": "gzip", "Content-Type": "application/x-sentry-envelope"})
+
+
+def line(body="ok", **extra):
+    return {"timestamp": time.time(), "level": "info", "body": body, **extra}
+
+
+def test_bad_log_items_are_refused_naming_the_line_and_stored_lines_stay(env):
+    server, api = env
+    assert post(server, envelope([line("kept")])).status_code == 200
+    for lines, message in [
+        ([line(), {"timestamp": "soon", "level": "info", "body": "x"}], "item 1 (log): items[1].timestamp: expected"),
+        ([line(level="loud")], "items[0].level: expected one of trace"),
+        ([line(body=7)], "items[0].body: expected a string"),
+        ([line(trace_id="not-hex")], "items[0].trace_id: expected 32 hex digits"),
+        ([line(attributes={"n": {"type": "integer", "value": "many"}})], "items[0].attributes.n.value: expected an integer"),
+        ([line(attributes={"n": {"type": "integer", "value": 2**70}})], "items[0].attributes.n.value: expected an integer"),
+        ([line(attributes={"d": {"type": "double", "value": "NaN"}})], "items[0].attributes.d.value: expected a finite number"),
+        ([line(attributes={"b": {"type": "boolean", "value": "yes"}})], "items[0].attributes.b.value: expected true or false"),
+        ([line(attributes=[1, 2])], "items[0].attributes: expected an object"),
+        ([line() for _ in range(10_001)], "10001 log lines; an envelope carries at most 10000"),
+    ]:
+        response = post(server, envelope(lines))
+        assert response.status_code == 400 and message in response.json()["detail"], (message, response.text)
+    assert [entry["body"] for entry in logs(api)] == ["kept"], "a refused envelope stores none of its lines"
+
+    # Huge values are cut, not refused; 10 000 lines in one envelope are taken whole.
+    huge = line("b" * 100_000, attributes={"s": {"type": "string", "value": "v" * 100_000},
+                                            **{f"a{n}": {"type": "integer", "value": n} for n in range(300)}})
+    assert post(server, envelope([huge])).status_code == 200
+    stored = logs(api)[0]
+    assert len(stored["body"]) == 8192 and len(stored["attributes"]["s"]["value"]) == 4096
+    assert len(stored["attributes"]) == 100
+    many = [line(f"line {n}") for n in range(10_000)]
+    assert post(server, envelope(many)).status_code == 200
+    assert len(logs(api, query="line", limit=100)) == 100
+    assert server.proc.poll() is None

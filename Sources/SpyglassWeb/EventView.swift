@@ -78,6 +78,8 @@ struct EventView {
     var sections: [Section]
     var attachments: [WebController.AttachmentRow] = []
     var hasAttachments = false
+    /// The log lines of the event's trace (`contexts.trace.trace_id`), oldest first; those after the error too.
+    var traceLogs: WebController.TraceLogs?
     var olderURL: String?
     var newerURL: String?
     var latestURL: String

@@ -194,6 +194,7 @@ extension WebController {
                     size: ByteCountFormatter.string(fromByteCount: Int64($0.size), countStyle: .file), contentType: $0.contentType)
             }
             view.hasAttachments = !view.attachments.isEmpty
+            view.traceLogs = try await traceLogs(of: event, projectID: issue.project.id)
             eventView = view
         }
 

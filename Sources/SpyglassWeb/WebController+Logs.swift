@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import SpyglassCore
 import SpyglassHTTP
+import SpyglassProtocol
 
 /// The Logs page: a project's structured log lines, newest first, filtered by level, words, attributes
 /// (`name:value`), release, environment, trace and time; "Live" adds new lines at the top as they arrive.
@@ -139,5 +140,43 @@ extension WebController {
                     name: attribute.name, value: value.limited(to: 200),
                     filterURL: logsURL(projectID: projectID, [URLQueryItem(name: "query", value: "\(attribute.name):\(quoted)")]))
             })
+    }
+
+    /// The event page's log lines: the trace's, oldest first, up to the 50 nearest the error (the lines before it
+    /// first); each says whether it came after the error.
+    struct TraceLogs {
+        var rows: [TraceLogRow]
+        var count: String
+        var logsURL: String
+        var traceID: String
+    }
+
+    struct TraceLogRow {
+        var row: LogRow
+        var afterError: Bool
+    }
+
+    func traceLogs(of event: EventInfo, projectID: Int64) async throws -> TraceLogs? {
+        guard let text = event.payload["contexts"]?["trace"]?["trace_id"]?.stringValue,
+            let trace = try? LogQuery.parse("trace:\(text)").traceID
+        else { return nil }
+        var query = LogQuery()
+        query.traceID = trace
+        let limit = 50
+        // The newest lines up to the error, then the first ones after it.
+        let before = try await storage.logs.logs(
+            LogListRequest(projectID: projectID, query: query, until: event.timestamp.addingTimeInterval(0.001), limit: limit))
+        let after = try await storage.logs.logs(
+            LogListRequest(projectID: projectID, query: query, since: event.timestamp.addingTimeInterval(0.001), limit: limit))
+        let now = Date.now
+        let earlier = before.prefix(limit - min(after.count, 10)).reversed()
+        let later = after.suffix(limit - earlier.count).reversed()
+        guard !earlier.isEmpty || !later.isEmpty else { return nil }
+        let total = before.count + after.count
+        return TraceLogs(
+            rows: earlier.map { TraceLogRow(row: logRow($0, projectID: projectID, now: now), afterError: false) }
+                + later.map { TraceLogRow(row: logRow($0, projectID: projectID, now: now), afterError: true) },
+            count: total > limit ? "the \(limit) nearest the error" : Formatting.counted(total, "line"),
+            logsURL: logsURL(projectID: projectID, [URLQueryItem(name: "trace", value: trace)]), traceID: trace)
     }
 }

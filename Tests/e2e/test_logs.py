@@ -11,6 +11,7 @@ import requests
 import sentry_sdk
 
 from test_issues_api import API
+from test_web_ui import browser, screenshot, server, sign_in, wait_until  # noqa: F401 (fixtures)
 
 # Log lines live in storage: both backends.
 pytestmark = pytest.mark.backends
@@ -153,3 +154,68 @@ def test_bad_log_items_are_refused_naming_the_line_and_stored_lines_stay(env):
     assert post(server, envelope(many)).status_code == 200
     assert len(logs(api, query="line", limit=100)) == 100
     assert server.proc.poll() is None
+
+
+def test_the_logs_page_filters_tails_live_and_the_event_page_shows_its_trace(server, browser, tmp_path):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    sentry_sdk.init(dsn=server.dsn, release="shop@1.2", environment="production", enable_logs=True)
+    with sentry_sdk.start_transaction(name="checkout"):
+        sentry_sdk.logger.info("cart has {count} items", count=3)
+        logging.getLogger("shop.orders").warning("stock low for <b>apples</b>")
+        try:
+            checkout(7)
+        except RuntimeError:
+            event_id = sentry_sdk.capture_exception()
+        sentry_sdk.logger.info("error page shown")
+    sentry_sdk.flush(timeout=10)
+    assert post(server, envelope([line("another request", trace_id="ab" * 16)])).status_code == 200
+    api = API(server, tmp_path / "data")
+    issue = api.issues()[0]["id"]
+
+    driver = browser
+    sign_in(driver, server)
+    # The event page: the trace's lines in order, those after the error marked, a link to the Logs page.
+    driver.get(f"{server.url}/organizations/spyglass/issues/{issue}/events/{event_id}/")
+    section = wait_until(lambda: driver.find_element(By.ID, "trace-logs"), what="the trace's logs")
+    bodies = [cell.text for cell in section.find_elements(By.CSS_SELECTOR, "td.log-body .body")]
+    assert bodies == ["cart has 3 items", "stock low for <b>apples</b>", "error page shown"], bodies
+    assert "(after the error)" in section.find_elements(By.CSS_SELECTOR, "tr.log-line")[2].text
+    assert not section.find_elements(By.TAG_NAME, "b"), "log bodies are escaped"
+    screenshot(driver, "logs-event-page.png")
+    section.find_element(By.PARTIAL_LINK_TEXT, "on the Logs page").click()
+
+    # The Logs page, filtered to the trace: the other request's line is not there.
+    wait_until(lambda: "trace=" in driver.current_url and driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line"))
+    shown = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#log-lines td.log-body .body")]
+    assert shown == ["error page shown", "stock low for <b>apples</b>", "cart has 3 items"], shown
+    driver.find_element(By.PARTIAL_LINK_TEXT, "all lines").click()
+    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 4, what="all four lines")
+
+    # Level and words.
+    Select(driver.find_element(By.NAME, "level")).select_by_value("warn")
+    driver.find_element(By.CSS_SELECTOR, ".log-filters button").click()
+    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 1, what="the warning only")
+    assert "stock low" in driver.find_element(By.ID, "log-lines").text
+    search = driver.find_element(By.NAME, "query")
+    search.clear()
+    search.send_keys("level:loud")
+    driver.find_element(By.CSS_SELECTOR, ".log-filters button").click()
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "p.error"), what="the query's error")
+    assert "level:loud is not one of" in driver.find_element(By.CSS_SELECTOR, "p.error").text
+
+    # An attribute filter from a line's attribute; then the live tail adds new lines at the top.
+    driver.get(f"{server.url}/organizations/spyglass/logs/")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line"))
+    link = next(a for a in driver.find_elements(By.CSS_SELECTOR, "a.attribute") if "sentry.message.parameter.count" in a.text)
+    link.click()
+    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 1, what="the line with count=3")
+    driver.get(f"{server.url}/organizations/spyglass/logs/")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line"))
+    driver.find_element(By.ID, "log-live").click()
+    assert post(server, envelope([line("arrived live <script>")])).status_code == 200
+    wait_until(lambda: "arrived live <script>" in driver.find_element(By.CSS_SELECTOR, "#log-lines tr.log-line").text,
+               what="the new line at the top")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 5
+    screenshot(driver, "logs-page.png")

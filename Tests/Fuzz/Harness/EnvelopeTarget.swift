@@ -1,5 +1,6 @@
 /// `Envelope.parse` and `EnvelopeReader.consume` in random-size chunks, with the server's kept items and limits,
-/// and with small limits the fuzzer's inputs reach; kept session, report and feedback items read as ingest reads them.
+/// and with small limits the fuzzer's inputs reach; kept session, report, feedback and log items read as ingest reads
+/// them.
 ///
 /// Properties: feeding the bytes in chunks gives what parsing them whole gives (the same envelope, or the same
 /// error); a kept item's payload is the bytes at its offset (the server stores an event as that range of the body).
@@ -13,6 +14,7 @@ enum EnvelopeTarget {
                 .event: limits.maxEventSize, .feedback: limits.maxEventSize, .attachment: limits.maxAttachmentSize,
                 .userReport: limits.maxSmallItemSize, .session: limits.maxSmallItemSize,
                 .sessions: limits.maxSmallItemSize * 100, .clientReport: limits.maxSmallItemSize,
+                .log: limits.maxLogItemSize,
             ])
     }()
 
@@ -67,6 +69,10 @@ enum EnvelopeTarget {
         case "client_report":
             for entry in json["discarded_events"]?.arrayValue ?? [] {
                 if let quantity = entry["quantity"]?.int64Value, quantity > 0 { _ = Int(clamping: quantity) }
+            }
+        case "log":
+            if let lines = try? LogItems.records(json) {
+                for line in lines { _ = line.storedSize(attributesJSON: line.attributesJSON) }
             }
         default: break
         }

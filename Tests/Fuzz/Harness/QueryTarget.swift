@@ -1,7 +1,7 @@
 import Foundation
 
-/// `IssueQuery.parse`: the search box of the UI and the API's `query=`, and the SQL condition both stores make of
-/// it (`IssueFilterSQL`).
+/// `IssueQuery.parse` and `LogQuery.parse`: the search boxes of the UI and the API's `query=`, and the SQL
+/// conditions both stores make of them (`IssueFilterSQL`, `LogFilterSQL`).
 ///
 /// Properties: a query either fails with an error or renders, for each dialect, a condition with one placeholder
 /// per bound value, balanced parentheses, and no text of the query in it (every value is bound).
@@ -10,6 +10,17 @@ enum QueryTarget {
 
     static func run(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
+        if let logQuery = try? LogQuery.parse(text) {
+            for dialect in [IssueFilterSQL.Dialect.sqlite, .postgres] {
+                var bound = 0
+                let sql = LogFilterSQL(dialect: dialect).conditions(LogListRequest(projectID: 1, query: logQuery)) { _ in
+                    bound += 1
+                    return "?"
+                }
+                require(sql.filter { $0 == "?" }.count == bound, "logs, \(dialect): placeholders and bound values differ")
+                require(!sql.contains("\"") && sql.filter({ $0 == "'" }).count % 2 == 0, "logs, \(dialect): query text in the SQL")
+            }
+        }
         guard let query = try? IssueQuery.parse(text, now: now), let filter = query.filter else { return }
         _ = query.texts
         for dialect in [IssueFilterSQL.Dialect.sqlite, .postgres] {

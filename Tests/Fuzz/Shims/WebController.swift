@@ -1,5 +1,7 @@
-// Stand-in for the one member of SpyglassWeb's `WebController` that `EventView` names (its attachment rows, which
-// the view model's initializer leaves empty): the fuzz build compiles EventView.swift without Hummingbird.
+// Stand-in for the members of SpyglassWeb's `WebController` that `EventView` names (its attachment rows and the
+// trace's log lines, which the view model's initializer leaves empty): the fuzz build compiles EventView.swift
+// without Hummingbird.
 enum WebController {
     struct AttachmentRow {}
+    struct TraceLogs {}
 }

@@ -140,7 +140,7 @@ extension IngestController {
                 }
             case .log?:
                 do {
-                    work.logs += try LogItems.records(try json(item), alreadyRead: work.logs.count, limits: limits.logs)
+                    work.logs += try LogItems.records(try json(item), received: received, alreadyRead: work.logs.count, limits: limits.logs)
                 } catch let error as DomainError {
                     throw IngestFailure.badRequest("item \(item.index) (log): \(error.message)")
                 }

@@ -37,7 +37,7 @@ public struct PostgresLogs: LogStore {
         let limit = sql.bind(Int64(request.limit + 1))
         let offset = sql.bind(Int64(request.offset))
         sql.append(
-            "SELECT \(LogFilterSQL.columns) FROM log_entry WHERE \(condition) ORDER BY timestamp DESC, id DESC LIMIT \(limit) OFFSET \(offset)")
+            "SELECT \(LogFilterSQL.columns) FROM log_entry WHERE \(condition) ORDER BY \(LogFilterSQL.order(request)) LIMIT \(limit) OFFSET \(offset)")
         return try await database.rows(sql.query).map(Self.log)
     }
 

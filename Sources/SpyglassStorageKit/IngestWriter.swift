@@ -112,7 +112,9 @@ public final class IngestWriter: IngestSink, Service {
         // cost below counts: the event's parsed tree and raw bytes are let go.
         let prepared = PreparedIngest(work, compactEvents: compactEvents, dictionaries: dictionaries)
         let cost = 4096 + (prepared.payload?.size ?? 0) + prepared.work.attachments.reduce(0) { $0 + $1.data.count }
-            + prepared.work.logs.reduce(0) { $0 + 256 + $1.body.utf8.count + $1.attributes.count * 64 }
+            + prepared.work.logs.reduce(0) { total, line in
+                total + 256 + line.body.utf8.count + line.attributes.reduce(0) { $0 + 32 + $1.name.utf8.count + $1.value.text.utf8.count }
+            }
         return try await withCheckedThrowingContinuation { continuation in
             let outcome: Result<Int, IngestRefusal> = state.withLock { state in
                 if state.stopping { return .failure(IngestRefusal(.shuttingDown, retryAfter: 5)) }

@@ -48,6 +48,12 @@ package struct LogFilterSQL {
         return parts.joined(separator: " AND ")
     }
 
+    /// The ORDER BY clause's terms.
+    package static func order(_ request: LogListRequest) -> String {
+        if request.afterID != nil { return "id" }
+        return request.oldestFirst ? "timestamp, id" : "timestamp DESC, id DESC"
+    }
+
     package static let columns =
         "id, project_id, timestamp, received, severity, body, template, trace_id, span_id, release, environment, sdk, attributes"
 }

@@ -119,7 +119,7 @@ extension WebController {
                 + LogLevel.allCases.map { LevelOption(value: $0.rawValue, label: $0.rawValue, selected: levelText == $0.rawValue) },
             periods: [LevelOption(value: "", label: "All time", selected: period.isEmpty)]
                 + StatsPeriod.all.map { LevelOption(value: $0.id, label: $0.label, selected: period == $0.id) },
-            rows: rows, newestID: lines.first?.id ?? 0, tailURL: logsURL(projectID: project.id, filters + [URLQueryItem(name: "fragment", value: "1")]),
+            rows: rows, newestID: max(afterID ?? 0, lines.map(\.id).max() ?? 0), tailURL: logsURL(projectID: project.id, filters + [URLQueryItem(name: "fragment", value: "1")]),
             traceID: query.traceID, clearTraceURL: query.traceID == nil ? nil : logsURL(projectID: project.id, filters.filter { $0.name != "trace" }),
             error: error,
             previousURL: offset > 0 ? logsURL(projectID: project.id, filters + [URLQueryItem(name: "cursor", value: String(max(0, offset - Self.logPageSize)))]) : nil,
@@ -167,10 +167,10 @@ extension WebController {
         let before = try await storage.logs.logs(
             LogListRequest(projectID: projectID, query: query, until: event.timestamp.addingTimeInterval(0.001), limit: limit))
         let after = try await storage.logs.logs(
-            LogListRequest(projectID: projectID, query: query, since: event.timestamp.addingTimeInterval(0.001), limit: limit))
+            LogListRequest(projectID: projectID, query: query, since: event.timestamp.addingTimeInterval(0.001), oldestFirst: true, limit: limit))
         let now = Date.now
         let earlier = before.prefix(limit - min(after.count, 10)).reversed()
-        let later = after.suffix(limit - earlier.count).reversed()
+        let later = after.prefix(limit - earlier.count)
         guard !earlier.isEmpty || !later.isEmpty else { return nil }
         let total = before.count + after.count
         return TraceLogs(

@@ -1,6 +1,7 @@
 """Structured logs (Sentry's `log` items) from the real sentry-sdk: stored, searchable through the API, refused
 with their place when malformed."""
 
+import datetime
 import gzip
 import json
 import logging
@@ -150,6 +151,13 @@ def test_bad_log_items_are_refused_naming_the_line_and_stored_lines_stay(env):
     stored = logs(api)[0]
     assert len(stored["body"]) == 8192 and len(stored["attributes"]["s"]["value"]) == 4096
     assert len(stored["attributes"]) == 100
+    # A NUL (PostgreSQL's text holds none) becomes U+FFFD; a time ahead of the server's counts as received.
+    nul = line("nul\u0000body", timestamp=253402300799, attributes={"a\u0000b": {"type": "string", "value": "x\u0000y"}})
+    assert post(server, envelope([nul])).status_code == 200
+    stored = logs(api, query="nul")[0]
+    assert stored["body"] == "nul\ufffdbody" and stored["attributes"]["a\ufffdb"]["value"] == "x\ufffdy"
+    assert abs(datetime.datetime.fromisoformat(stored["timestamp"].replace("Z", "+00:00")).timestamp() - time.time()) < 120
+    assert [entry["body"] for entry in logs(api, query="a\ufffdb:x\ufffdy")] == ["nul\ufffdbody"]
     many = [line(f"line {n}") for n in range(10_000)]
     assert post(server, envelope(many)).status_code == 200
     assert len(logs(api, query="line", limit=100)) == 100

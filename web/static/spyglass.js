@@ -155,7 +155,8 @@
     setInterval(poll, 10000);
   }
 
-  // Logs, live: while the box is ticked, the lines stored since the newest shown are added at the top every 2 s.
+  // Logs, live: while the box is ticked, the lines stored since the newest shown are added at the top every 2 s
+  // (up to 100 a poll; the next poll brings the rest).
   var lines = document.getElementById("log-lines");
   var liveBox = document.getElementById("log-live");
   if (lines && liveBox && window.fetch) {
@@ -172,8 +173,13 @@
           if (rows.length === 0) return;
           var empty = body.querySelector(".empty-row");
           if (empty) empty.remove();
-          for (var i = rows.length - 1; i >= 0; i--) body.insertBefore(rows[i], body.firstChild);
-          lines.setAttribute("data-newest", rows[0].getAttribute("data-id"));
+          // In the order they were stored: each goes on top, the last one newest.
+          var newest = Number(lines.getAttribute("data-newest"));
+          for (var i = 0; i < rows.length; i++) {
+            body.insertBefore(rows[i], body.firstChild);
+            newest = Math.max(newest, Number(rows[i].getAttribute("data-id")));
+          }
+          lines.setAttribute("data-newest", String(newest));
         })
         .catch(function () {});
     };

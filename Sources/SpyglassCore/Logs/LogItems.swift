@@ -12,6 +12,7 @@ public enum LogItems {
     public struct Limits: Sendable, Hashable {
         /// Lines one envelope may carry; Sentry's SDKs send at most 100 at a time.
         public var maxLines = 10_000
+        /// Bytes (UTF-8) of a body, an attribute's name and a string value.
         public var maxBody = 8 * 1024
         public var maxAttributes = 100
         public var maxAttributeName = 128
@@ -26,9 +27,9 @@ public enum LogItems {
         "sentry.severity_number", "sentry.severity_text",
     ]
 
-    /// The lines of one item; `alreadyRead` lines of the envelope came before (for the limit).
+    /// The lines of one item received at `received`; `alreadyRead` lines of the envelope came before (for the limit).
     public static func records(
-        _ payload: JSONValue, alreadyRead: Int = 0, limits: Limits = Limits()
+        _ payload: JSONValue, received: Date, alreadyRead: Int = 0, limits: Limits = Limits()
     ) throws(DomainError) -> [LogRecord] {
         guard let items = payload["items"]?.arrayValue else { throw DomainError(.invalidInput, "expected {\"items\": [log lines]}") }
         guard alreadyRead + items.count <= limits.maxLines else {
@@ -37,7 +38,11 @@ public enum LogItems {
         var records: [LogRecord] = []
         records.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            records.append(try record(item, at: "items[\(index)]", limits: limits))
+            var line = try record(item, at: "items[\(index)]", limits: limits)
+            // A time ahead of the server's is the sender's clock (or a line that would stay newest and outlive
+            // retention): the line counts as received now.
+            if line.timestamp > received.addingTimeInterval(60) { line.timestamp = received }
+            records.append(line)
         }
         return records
     }
@@ -53,11 +58,12 @@ public enum LogItems {
         if let value = item["attributes"], !value.isNull {
             guard let object = value.objectValue else { throw DomainError(.invalidInput, "\(path).attributes: expected an object") }
             for member in object {
-                guard let typed = try attribute(member.value, at: "\(path).attributes.\(member.key.limited(to: 64))", limits: limits) else { continue }
+                guard let typed = try attribute(member.value, at: "\(path).attributes.\(clean(member.key, bytes: 64))", limits: limits)
+                else { continue }
                 if columnAttributes.contains(member.key) {
                     sentry[member.key] = typed
                 } else if attributes.count < limits.maxAttributes {
-                    attributes.append(LogAttribute(name: member.key.limited(to: limits.maxAttributeName), value: typed))
+                    attributes.append(LogAttribute(name: clean(member.key, bytes: limits.maxAttributeName), value: typed))
                 }
             }
         }
@@ -75,12 +81,12 @@ public enum LogItems {
         if let known = severity, LogLevel(severityNumber: known) != level { severity = nil }  // contradicts the level: the level wins
         func text(_ name: String, _ limit: Int = 200) -> String? {
             guard case .string(let value)? = sentry[name], !value.isEmpty else { return nil }
-            return value.limited(to: limit)
+            return clean(value, bytes: limit)
         }
         attributes.sort { $0.name < $1.name }
         let sdk = [text("sentry.sdk.name", 64), text("sentry.sdk.version", 64)].compactMap { $0 }.joined(separator: " ")
         return LogRecord(
-            timestamp: timestamp, level: level, severityNumber: severity, body: body.limited(to: limits.maxBody),
+            timestamp: timestamp, level: level, severityNumber: severity, body: clean(body, bytes: limits.maxBody),
             template: text("sentry.message.template", limits.maxBody), traceID: try hex(item["trace_id"], digits: 32, at: "\(path).trace_id"),
             spanID: try hex(item["span_id"], digits: 16, at: "\(path).span_id"), release: text("sentry.release"),
             environment: text("sentry.environment", 64), sdk: sdk.isEmpty ? nil : sdk, attributes: attributes)
@@ -94,7 +100,7 @@ public enum LogItems {
         switch value["type"]?.stringValue {
         case "string"?:
             guard let text = raw.stringValue else { throw DomainError(.invalidInput, "\(path).value: expected a string") }
-            return .string(text.limited(to: limits.maxStringValue))
+            return .string(clean(text, bytes: limits.maxStringValue))
         case "integer"?:
             // Sentry's SDKs send integers as numbers, some as strings of digits.
             guard let number = raw.int64Value ?? raw.stringValue.flatMap({ Int64($0) }) else {
@@ -110,8 +116,23 @@ public enum LogItems {
             guard let flag = raw.boolValue else { throw DomainError(.invalidInput, "\(path).value: expected true or false") }
             return .boolean(flag)
         default:
-            return .string((raw.stringValue ?? JSONWriter.string(raw)).limited(to: limits.maxStringValue))
+            return .string(clean(raw.stringValue ?? JSONWriter.string(raw), bytes: limits.maxStringValue))
         }
+    }
+
+    /// At most `bytes` UTF-8 bytes, cut between Unicode scalars (a character of a letter and thousands of combining
+    /// marks is no short text), each NUL replaced: PostgreSQL's text holds none.
+    static func clean(_ text: String, bytes: Int) -> String {
+        guard text.utf8.count > bytes else { return text.replacingNUL }
+        var kept = String.UnicodeScalarView()
+        var count = 0
+        for scalar in text.unicodeScalars {
+            let width = UTF8.width(scalar)
+            guard count + width <= bytes else { break }
+            count += width
+            kept.append(scalar)
+        }
+        return String(kept).replacingNUL
     }
 
     /// A trace or span id: `digits` hex digits (lowercased), or nil when absent.

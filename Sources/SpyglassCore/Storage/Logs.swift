@@ -23,15 +23,19 @@ public struct LogListRequest: Sendable {
     public var since: Date?
     /// Before this time.
     public var until: Date?
-    /// Only lines stored after this id (a live tail asks for what came since its newest line).
+    /// Only lines stored after this id, in the order they were stored (a live tail asks for what came since the
+    /// newest line it shows).
     public var afterID: Int64?
+    /// Oldest first (by time), instead of newest first.
+    public var oldestFirst: Bool
     public var limit: Int
     public var offset: Int
 
     public init(
-        projectID: Int64, query: LogQuery = LogQuery(), since: Date? = nil, until: Date? = nil, afterID: Int64? = nil, limit: Int = 100,
-        offset: Int = 0
+        projectID: Int64, query: LogQuery = LogQuery(), since: Date? = nil, until: Date? = nil, afterID: Int64? = nil,
+        oldestFirst: Bool = false, limit: Int = 100, offset: Int = 0
     ) {
+        self.oldestFirst = oldestFirst
         self.projectID = projectID
         self.query = query
         self.since = since
@@ -44,8 +48,8 @@ public struct LogListRequest: Sendable {
 
 /// Structured log lines per project. Lines are written by the ingest writer (``IngestWork/logs``).
 public protocol LogStore: Sendable {
-    /// Lines matching `request`, newest first (timestamp, then id); up to `limit + 1`, so the caller knows whether
-    /// there is a next page.
+    /// Lines matching `request`, newest first (timestamp, then id; ``LogListRequest/oldestFirst`` turns it round;
+    /// with an `afterID`, by id); up to `limit + 1`, so the caller knows whether there is a next page.
     func logs(_ request: LogListRequest) async throws -> [StoredLog]
     /// The project's retention for logs: days (nil: the server's default) and bytes (nil: no size limit).
     func logRetention(projectID: Int64) async throws -> LogRetention

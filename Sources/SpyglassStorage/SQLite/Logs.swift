@@ -38,7 +38,7 @@ public struct SQLiteLogs: LogStore {
                 db,
                 sql: """
                     SELECT \(LogFilterSQL.columns) FROM log_entry WHERE \(condition)
-                    ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?
+                    ORDER BY \(LogFilterSQL.order(request)) LIMIT ? OFFSET ?
                     """,
                 arguments: arguments
             ).map(Self.log)

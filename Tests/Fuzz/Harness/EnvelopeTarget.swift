@@ -1,3 +1,5 @@
+import Foundation
+
 /// `Envelope.parse` and `EnvelopeReader.consume` in random-size chunks, with the server's kept items and limits,
 /// and with small limits the fuzzer's inputs reach; kept session, report, feedback and log items read as ingest reads
 /// them.
@@ -71,7 +73,7 @@ enum EnvelopeTarget {
                 if let quantity = entry["quantity"]?.int64Value, quantity > 0 { _ = Int(clamping: quantity) }
             }
         case "log":
-            if let lines = try? LogItems.records(json) {
+            if let lines = try? LogItems.records(json, received: Date(timeIntervalSince1970: 1_795_000_000)) {
                 for line in lines { _ = line.storedSize(attributesJSON: line.attributesJSON) }
             }
         default: break

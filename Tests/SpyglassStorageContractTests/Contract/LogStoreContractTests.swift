@@ -82,6 +82,9 @@ struct LogStoreContractTests {
             let newest = try #require(all.first?.id)
             #expect(try await bodies(after: all[1].id) == ["payment failed"])
             #expect(try await bodies(after: newest).isEmpty)
+            #expect(try await bodies(after: all[2].id) == ["Stock LOW for apples_1%", "payment failed"], "after an id: in the order stored")
+            let oldestFirst = try await store.logs.logs(LogListRequest(projectID: project, oldestFirst: true, limit: 2))
+            #expect(oldestFirst.map(\.record.body) == ["order 42 created", "Stock LOW for apples_1%", "payment failed"])
             #expect(try await store.logs.logs(LogListRequest(projectID: other)).map(\.record.body) == ["elsewhere"])
         }
     }

@@ -83,7 +83,12 @@ extension WebController {
         switch Result(catching: { () throws(DomainError) -> LogQuery in
             var parsed = try LogQuery.parse(text)
             if !levelText.isEmpty { parsed.levels.formUnion(try LogQuery.parse("level:\(levelText)").levels) }
-            if !traceText.isEmpty { parsed.traceID = try LogQuery.parse("trace:\(traceText)").traceID }
+            if !traceText.isEmpty {
+                guard let id = LogQuery.traceID(traceText) else {
+                    throw DomainError(.invalidInput, "trace: \"\(traceText.prefix(40))\" is not a trace id (32 hex digits)")
+                }
+                parsed.traceID = id
+            }
             return parsed
         }) {
         case .success(let parsed): query = parsed
@@ -158,7 +163,7 @@ extension WebController {
 
     func traceLogs(of event: EventInfo, projectID: Int64) async throws -> TraceLogs? {
         guard let text = event.payload["contexts"]?["trace"]?["trace_id"]?.stringValue,
-            let trace = try? LogQuery.parse("trace:\(text)").traceID
+            let trace = LogQuery.traceID(text)
         else { return nil }
         var query = LogQuery()
         query.traceID = trace

@@ -97,7 +97,10 @@ def test_bad_queries_name_the_parameter(env):
     for params, message in [
         ({"level": "loud"}, "level: \"loud\""),
         ({"query": "level:loud"}, "query: level:loud"),
-        ({"trace": "xyz"}, "trace:xyz is not a trace id"),
+        ({"trace": "xyz"}, "trace: \"xyz\" is not a trace id"),
+        ({"query": "release:"}, "query: release: needs a value"),
+        ({"query": "x" * 5000}, "query: more than 4096 bytes"),
+        ({"query": "a\u0000b:1"}, "query: a NUL character"),
         ({"statsPeriod": "2y"}, "statsPeriod: \"2y\""),
         ({"start": "yesterday"}, "start: expected"),
         ({"after": "-3"}, "after: \"-3\""),

@@ -20,7 +20,13 @@ public struct LogQuery: Sendable, Hashable {
 
     public var isEmpty: Bool { self == LogQuery() }
 
+    /// Longest query read (SQLite refuses LIKE patterns beyond 50 000 bytes).
+    public static let maxLength = 4096
+
     public static func parse(_ text: String) throws(DomainError) -> LogQuery {
+        guard text.utf8.count <= maxLength else { throw DomainError(.invalidInput, "query: more than \(maxLength) bytes") }
+        // Neither PostgreSQL's text nor a JSON path holds a NUL; stored lines have none (LogItems.clean).
+        guard !text.utf8.contains(0) else { throw DomainError(.invalidInput, "query: a NUL character is never found") }
         var query = LogQuery()
         for token in tokens(text) {
             guard let colon = token.key else {
@@ -28,6 +34,9 @@ public struct LogQuery: Sendable, Hashable {
                 continue
             }
             let value = token.value
+            if value.isEmpty, ["level", "release", "environment", "env", "trace", "trace_id"].contains(colon) {
+                throw DomainError(.invalidInput, "query: \(colon): needs a value")
+            }
             switch colon {
             case "level":
                 for name in value.split(separator: ",") {
@@ -39,8 +48,7 @@ public struct LogQuery: Sendable, Hashable {
             case "release": query.release = value
             case "environment", "env": query.environment = value
             case "trace", "trace_id":
-                let id = value.lowercased()
-                guard id.count == 32, id.allSatisfy(\.isHexDigit) else {
+                guard let id = traceID(value) else {
                     throw DomainError(.invalidInput, "query: trace:\(value.prefix(40)) is not a trace id (32 hex digits)")
                 }
                 query.traceID = id
@@ -49,6 +57,12 @@ public struct LogQuery: Sendable, Hashable {
             }
         }
         return query
+    }
+
+    /// A trace id as written (32 hex digits, any case), lowercased; nil when it is none.
+    public static func traceID(_ text: String) -> String? {
+        let id = text.lowercased()
+        return id.utf8.count == 32 && id.allSatisfy(\.isHexDigit) ? id : nil
     }
 
     /// `name:value` pairs (`key` nil for a plain word), quotes removed.

@@ -25,7 +25,8 @@ extension APIController {
             query.levels.insert(level)
         }
         if let trace = parameters.get("trace"), !trace.isEmpty {
-            query.traceID = try LogQuery.parse("trace:\(trace)").traceID
+            guard let id = LogQuery.traceID(trace) else { throw APIError.badRequest("trace: \"\(trace.prefix(40))\" is not a trace id (32 hex digits)") }
+            query.traceID = id
         }
         var since: Date?
         var until: Date?

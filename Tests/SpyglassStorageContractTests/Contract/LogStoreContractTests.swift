@@ -72,7 +72,10 @@ struct LogStoreContractTests {
             #expect(try await bodies(#"city:"New York""#) == ["order 42 created"])
             #expect(try await bodies("city:New").isEmpty, "a value matches whole")
             #expect(try await bodies("missing:1").isEmpty)
-            #expect(try await bodies(#"we"ird:1"#).isEmpty)
+            // A name with a quote cannot be written in SQLite's JSON path: it matches nothing, on both backends.
+            var quoted = LogQuery()
+            quoted.attributes = [LogAttributeFilter(name: #"order"_id"#, value: "42")]
+            #expect(try await store.logs.logs(LogListRequest(projectID: project, query: quoted)).isEmpty)
             #expect(try await bodies("release:shop@2") == ["payment failed"])
             #expect(try await bodies("env:production level:info") == ["order 42 created"])
             #expect(try await bodies("trace:\(trace.uppercased())") == ["Stock LOW for apples_1%", "order 42 created"])

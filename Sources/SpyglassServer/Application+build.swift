@@ -118,7 +118,8 @@ public func buildApplication(
     var services: [any Service] = [
         dependencies.writer,
         MaintenanceService(
-            database: dependencies.storage.maintenance, artifacts: dependencies.storage.artifacts, policy: configuration.retention, logger: dependencies.logger),
+            database: dependencies.storage.maintenance, artifacts: dependencies.storage.artifacts, logs: dependencies.storage.logs,
+            policy: configuration.retention, logger: dependencies.logger),
     ]
     if let exchange = dependencies.rateCounts {
         services.append(RateCountSync(limiter: dependencies.rateLimiter, exchange: exchange, logger: dependencies.logger))

@@ -4,19 +4,28 @@ import ServiceLifecycle
 import SpyglassCore
 
 /// The periodic jobs, at start and then every interval: retention (``MaintenanceStore/enforceRetention(_:now:)``),
-/// alert data pruning, issue aging and auto-resolve (``MaintenanceStore/agePeriodically(now:)``), and uploaded
+/// log retention (``LogStore/pruneLogs(defaultDays:now:batch:)``), alert data pruning, issue aging and auto-resolve (``MaintenanceStore/agePeriodically(now:)``), and uploaded
 /// chunks a day old (assembled or abandoned), on one node at a time when several share a database
 /// (``MaintenanceStore/exclusively(_:)``).
 public struct MaintenanceService: Service {
     let database: any MaintenanceStore
     let artifacts: (any ArtifactStore)?
+    let logs: (any LogStore)?
     let policy: RetentionPolicy
     let logger: Logger
     /// How long an uploaded chunk is kept: sentry-cli assembles a bundle right after uploading its chunks.
     static let chunkAge: TimeInterval = 86_400
 
-    public init(database: any MaintenanceStore, artifacts: (any ArtifactStore)? = nil, policy: RetentionPolicy, logger: Logger) {
+    /// Log lines deleted per call to ``LogStore/pruneLogs(defaultDays:now:batch:)``: the writer takes ingest
+    /// between the batches.
+    static let logBatch = 5_000
+
+    public init(
+        database: any MaintenanceStore, artifacts: (any ArtifactStore)? = nil, logs: (any LogStore)? = nil, policy: RetentionPolicy,
+        logger: Logger
+    ) {
         self.artifacts = artifacts
+        self.logs = logs
         self.database = database
         self.policy = policy
         self.logger = logger
@@ -31,6 +40,8 @@ public struct MaintenanceService: Service {
                     _ = try await database.pruneAlertData(now: .now, maxAge: policy.maxAge)
                     let changed = try await database.agePeriodically(now: .now)
                     if changed > 0 { logger.info("issues aged or auto-resolved", metadata: ["spyglass.issues": "\(changed)"]) }
+                    let lines = try await pruneLogs()
+                    if lines > 0 { logger.info("retention deleted log lines", metadata: ["spyglass.deleted": "\(lines)"]) }
                     _ = try await artifacts?.pruneChunks(before: Date.now.addingTimeInterval(-Self.chunkAge))
                 }
                 if !ran { logger.debug("maintenance skipped: another node is running it") }
@@ -40,5 +51,17 @@ public struct MaintenanceService: Service {
             let interval = policy.interval
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
+    }
+
+    /// Log retention in batches until a batch comes back short (or shutdown begins).
+    func pruneLogs() async throws -> Int {
+        guard let logs else { return 0 }
+        var total = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let deleted = try await logs.pruneLogs(defaultDays: policy.logDays, now: .now, batch: Self.logBatch)
+            total += deleted
+            if deleted < Self.logBatch { break }
+        }
+        return total
     }
 }

@@ -212,6 +212,14 @@ extension ServerSetting {
             config.retention.maxEventsPerProject = try whole(text, most: 1_000_000_000_000)
         },
         ServerSetting(
+            "retention.logDays", flag: "log-retention-days", variable: "SPYGLASS_LOG_RETENTION_DAYS", valueName: "days",
+            default: .value("14"),
+            help: "Structured log lines older than this many days are deleted.",
+            details: "A project may set its own, more or fewer days, and a size limit (project settings). At most 3650."
+        ) { text, config in
+            config.retention.logDays = try whole(text, most: 3650)
+        },
+        ServerSetting(
             "retention.interval", flag: "retention-interval", variable: "SPYGLASS_RETENTION_INTERVAL",
             valueName: "seconds", default: .value("3600"),
             help: "Seconds between runs of retention, auto-resolve and issue aging (at most a year)."

@@ -32,6 +32,10 @@ extension WebController {
         var retention: String
         var retentionDays: String
         var serverDays: Int
+        var logRetention: String
+        var logDays: String
+        var logMiB: String
+        var serverLogDays: Int
         var members: [MemberRow]
     }
 
@@ -42,6 +46,7 @@ extension WebController {
         add(pages, .post, base + "/keys/:key_id", .manageProjectSettings, changeKey)
         add(pages, .post, base + "/resolve-age", .manageProjectSettings, changeResolveAge)
         add(pages, .post, base + "/retention", .manageProjectSettings, changeRetention)
+        add(pages, .post, base + "/log-retention", .manageProjectSettings, changeLogRetention)
         add(pages, .post, base + "/members", .manageProjectSettings, addMember)
         add(pages, .post, base + "/members/:user_id/remove", .manageProjectSettings, removeMember)
     }
@@ -77,12 +82,19 @@ extension WebController {
         let days = Int(saturating: retention.maxAge / 86_400)
         let projectDays = try await storage.projects.retentionDays(projectID: project.id)
         let effective = min(days, projectDays ?? days)
+        let logs = try await storage.logs.logRetention(projectID: project.id)
+        let logDays = logs.days ?? retention.logDays
+        let mebibytes = logs.maxBytes.map { Int(clamping: $0 / (1024 * 1024)) }
         let model = ProjectSettingsModel(
             chrome: try await chrome(context, session, projects: projects, current: project.id, section: .settings), project: project,
             base: settingsBase(project), notice: notice, error: error, keys: keys,
             resolveAge: try await storage.projects.resolveAge(projectID: project.id).map(String.init) ?? "",
             retention: "Events are kept for \(effective) day\(effective == 1 ? "" : "s"), at most \(Formatting.count(retention.maxEventsPerProject)) per project.",
-            retentionDays: projectDays.map(String.init) ?? "", serverDays: days, members: members)
+            retentionDays: projectDays.map(String.init) ?? "", serverDays: days,
+            logRetention: "Log lines are kept for \(logDays) day\(logDays == 1 ? "" : "s")"
+                + (mebibytes.map { ", at most \(Formatting.count($0)) MiB of them." } ?? ", whatever their size."),
+            logDays: logs.days.map(String.init) ?? "", logMiB: mebibytes.map(String.init) ?? "", serverLogDays: retention.logDays,
+            members: members)
         return render("project-settings", model, status: status)
     }
 
@@ -160,6 +172,27 @@ extension WebController {
                 days = number
             }
             try await storage.projects.setRetentionDays(projectID: project.id, days: days)
+        }
+    }
+
+    @Sendable func changeLogRetention(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await settingsChange(request, context, notice: "Log retention saved.") { _, project, fields in
+            var retention = LogRetention()
+            let days = fields.get("days")?.trimmingCharacters(in: .whitespaces) ?? ""
+            if !days.isEmpty {
+                guard let number = Int(days), (1...3650).contains(number) else {
+                    throw DomainError(.invalidInput, "log days: a whole number of days from 1 to 3650, or empty for the server's")
+                }
+                retention.days = number
+            }
+            let size = fields.get("mib")?.trimmingCharacters(in: .whitespaces) ?? ""
+            if !size.isEmpty {
+                guard let number = Int64(size), (1...1_048_576).contains(number) else {
+                    throw DomainError(.invalidInput, "log size: a whole number of MiB from 1 to 1048576, or empty for no limit")
+                }
+                retention.maxBytes = number * 1024 * 1024
+            }
+            try await storage.logs.setLogRetention(projectID: project.id, retention)
         }
     }
 

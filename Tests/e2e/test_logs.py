@@ -5,12 +5,15 @@ import datetime
 import gzip
 import json
 import logging
+import re
 import time
 
 import pytest
 import requests
 import sentry_sdk
 
+from conftest import clean_env, query
+from test_hostile_input import PASSWORD, session_for
 from test_issues_api import API
 from test_web_ui import browser, screenshot, server, sign_in, wait_until  # noqa: F401 (fixtures)
 
@@ -164,6 +167,53 @@ def test_bad_log_items_are_refused_naming_the_line_and_stored_lines_stay(env):
     many = [line(f"line {n}") for n in range(10_000)]
     assert post(server, envelope(many)).status_code == 200
     assert len(logs(api, query="line", limit=100)) == 100
+    assert server.proc.poll() is None
+
+
+def eventually(predicate, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_retention_deletes_old_lines_by_the_servers_days_and_a_projects_own_days_and_size(tmp_path, start_server):
+    data = tmp_path / "data"
+    server = start_server(data_dir=data, args=["--log-retention-days", "3", "--retention-interval", "0.3"],
+                          env=clean_env(SPYGLASS_ADMIN_PASSWORD=PASSWORD))
+    api = API(server, data)
+    day = 86_400
+    now = time.time()
+    assert post(server, envelope([line("four days old", timestamp=now - 4 * day), line("two days old", timestamp=now - 2 * day),
+                                  line("new")])).status_code == 200
+    eventually(lambda: [entry["body"] for entry in logs(api)] == ["new", "two days old"], "the server's 3 days")
+
+    # The project's own days (here fewer) and size, set on its settings page.
+    web = session_for(server)
+    settings = server.url + "/settings/spyglass/projects/default/"
+    page = web.get(settings, timeout=10).text
+    assert "Log lines are kept for 3 days, whatever their size." in page
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    for form, message in [({"days": "0"}, "log days: a whole number of days from 1 to 3650"),
+                          ({"days": "1e3"}, "log days:"), ({"mib": "-5"}, "log size: a whole number of MiB")]:
+        response = web.post(settings + "log-retention/", data={"csrf": csrf, **form}, timeout=10)
+        assert response.status_code == 400 and message in response.text, (form, response.text[:300])
+    response = web.post(settings + "log-retention/", data={"csrf": csrf, "days": "1", "mib": "1"}, timeout=10)
+    assert response.status_code == 200 and "Log lines are kept for 1 day, at most 1 MiB of them." in response.text
+    eventually(lambda: [entry["body"] for entry in logs(api)] == ["new"], "the project's 1 day")
+
+    # 300 lines of 8 KiB bodies (about 2.4 MiB): the oldest go until the newest fit in 1 MiB.
+    for batch in range(3):
+        lines = [line(f"{batch:02d}-{n:03d} " + "x" * 8192, timestamp=now + batch + n / 1000) for n in range(100)]
+        assert post(server, envelope(lines)).status_code == 200
+
+    def stored_bytes():
+        return query(data, "SELECT coalesce(sum(size), 0), count(*) FROM log_entry")[0]
+    eventually(lambda: stored_bytes()[0] <= 1024 * 1024, "the project's 1 MiB")
+    total, count = stored_bytes()
+    assert 100 < count < 130 and total > 1024 * 1024 - 9000, (total, count)
+    newest = logs(api, limit=1)[0]["body"]
+    assert newest.startswith("02-099 "), newest[:10]
     assert server.proc.poll() is None
 
 

@@ -137,7 +137,7 @@ def test_help_documents_every_setting():
         ("--max-event-size", "SPYGLASS_MAX_EVENT_SIZE"), ("--max-envelope-size", "SPYGLASS_MAX_ENVELOPE_SIZE"),
         ("--max-compressed-size", "SPYGLASS_MAX_COMPRESSED_SIZE"), ("--ingest-queue", "SPYGLASS_INGEST_QUEUE"),
         ("--retention-days", "SPYGLASS_RETENTION_DAYS"), ("--max-events-per-project", "SPYGLASS_MAX_EVENTS_PER_PROJECT"),
-        ("--retention-interval", "SPYGLASS_RETENTION_INTERVAL"),
+        ("--retention-interval", "SPYGLASS_RETENTION_INTERVAL"), ("--log-retention-days", "SPYGLASS_LOG_RETENTION_DAYS"),
     ]:
         assert flag in text and variable in text, flag
     assert "SPYGLASS_ADMIN_PASSWORD" in text

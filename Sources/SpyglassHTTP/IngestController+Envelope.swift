@@ -60,6 +60,7 @@ extension IngestController {
                 format: body.format, bytes: body.bytes, payloadOffset: item.offset, payloadLength: raw.count)
         }
         let receipt = work.isEmpty ? IngestReceipt(eventStored: false) : try await sink.ingest(work)
+        countStored(work, receipt)
         return IngestAnswer(eventID: work.event?.eventID ?? headerEventID, hadEvent: work.event != nil, stored: receipt.eventStored)
     }
 

@@ -42,7 +42,9 @@ extension IngestController {
             throw IngestFailure.badRequest("event: \(error.message)")
         }
         await symbolicate(&event, projectID: projectID)
-        let receipt = try await sink.ingest(IngestWork(projectID: projectID, event: event))
+        let work = IngestWork(projectID: projectID, event: event)
+        let receipt = try await sink.ingest(work)
+        countStored(work, receipt)
         return IngestAnswer(eventID: event.eventID, hadEvent: true, stored: receipt.eventStored)
     }
 

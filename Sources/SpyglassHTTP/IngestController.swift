@@ -84,6 +84,24 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
         Counter(label: "spyglass_ingest_events_total", dimensions: [("outcome", outcome.rawValue)], factory: metrics).increment()
     }
 
+    /// Per project and level, what was stored: `spyglass_project_events_total` and
+    /// `spyglass_project_log_lines_total`. The labels are bounded: the project id is one the key was checked
+    /// against, the level one of the normalized few (an event's five, a log line's six).
+    func countStored(_ work: IngestWork, _ receipt: IngestReceipt) {
+        let project = String(work.projectID)
+        if receipt.eventStored, let event = work.event {
+            Counter(label: "spyglass_project_events_total", dimensions: [("project", project), ("level", event.level)], factory: metrics)
+                .increment()
+        }
+        guard !work.logs.isEmpty else { return }
+        var lines: [LogLevel: Int] = [:]
+        for record in work.logs { lines[record.level, default: 0] += 1 }
+        for (level, count) in lines {
+            Counter(label: "spyglass_project_log_lines_total", dimensions: [("project", project), ("level", level.rawValue)], factory: metrics)
+                .increment(by: count)
+        }
+    }
+
     // MARK: - Shared steps
 
     /// The project id from the URL.

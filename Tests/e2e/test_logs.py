@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import time
+import uuid
 
 import pytest
 import requests
@@ -168,6 +169,34 @@ def test_bad_log_items_are_refused_naming_the_line_and_stored_lines_stay(env):
     assert post(server, envelope(many)).status_code == 200
     assert len(logs(api, query="line", limit=100)) == 100
     assert server.proc.poll() is None
+
+
+def test_prometheus_counts_stored_events_and_log_lines_per_project_and_level(env):
+    server, _ = env
+    project = server.dsn.rstrip("/").rsplit("/", 1)[1]
+
+    def event(level, event_id=None):
+        event_id = event_id or uuid.uuid4().hex
+        payload = json.dumps({"event_id": event_id, "message": "m", "level": level}).encode()
+        return json.dumps({"event_id": event_id}).encode() + b"\n" + json.dumps({"type": "event"}).encode() + b"\n" + payload + b"\n"
+
+    twice = event("warning")
+    for body in [event("error"), event("fatal"), twice, twice, event("<script>x</script>"), event("warn")]:
+        assert post(server, body).status_code == 200
+    assert post(server, envelope([line(level="info"), line(level="info"), line(level="error"), line(level="trace")])).status_code == 200
+    assert post(server, envelope([line(level="info"), {"timestamp": "bad", "level": "info", "body": "x"}])).status_code == 400
+    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
+    counts = {match[0]: int(float(match[1])) for match in re.findall(
+        r'^(spyglass_project_(?:events|log_lines)_total\{[^}]*\}) (\S+)$', metrics, re.MULTILINE)}
+    # A duplicate is not counted again; a level outside Sentry's is an error's; a refused envelope counts nothing.
+    assert counts == {
+        f'spyglass_project_events_total{{project="{project}",level="error"}}': 2,
+        f'spyglass_project_events_total{{project="{project}",level="fatal"}}': 1,
+        f'spyglass_project_events_total{{project="{project}",level="warning"}}': 2,
+        f'spyglass_project_log_lines_total{{project="{project}",level="info"}}': 2,
+        f'spyglass_project_log_lines_total{{project="{project}",level="error"}}': 1,
+        f'spyglass_project_log_lines_total{{project="{project}",level="trace"}}': 1,
+    }, counts
 
 
 def eventually(predicate, what, timeout=20.0):

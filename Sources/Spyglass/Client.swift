@@ -3,7 +3,7 @@ import Foundation
 import SpyglassProtocol
 import Synchronization
 
-/// The SDK's worker: a bounded queue of events, one loop (``run()``) that symbolicates, serializes and sends
+/// The SDK's worker: a bounded queue of events and batches of log lines, one loop (``run()``) that symbolicates, serializes and sends
 /// them, rate limits, client reports, and a disk spool for when the server is unreachable. Creating a client
 /// starts nothing: `SpyglassSDK.start` runs the loop in a task of its own, a `SpyglassService` runs it as a
 /// service of the caller's ServiceGroup.
@@ -13,21 +13,39 @@ final class Client: Sendable {
     let transport: any Transport
     private let httpClient: HTTPClient?
     private let symbolicator: Symbolicator
-    private let stream: AsyncStream<SpyglassEvent>
-    private let continuation: AsyncStream<SpyglassEvent>.Continuation
+    private let stream: AsyncStream<Work>
+    private let continuation: AsyncStream<Work>.Continuation
     private let state = Mutex(State())
     private let spool: Spool?
     /// The task `SpyglassSDK.start` runs the loop in (none when a service runs it).
     private let workerTask = Mutex<Task<Void, Never>?>(nil)
     private let spoolRetry = Mutex<Task<Void, Never>?>(nil)
+    /// Sends the log lines waiting for their batch to fill, ``SpyglassOptions/logFlushSeconds`` after the first.
+    private let logTimer = Mutex<Task<Void, Never>?>(nil)
     /// Events queued or being sent: flush waits for zero.
     let pending = Countdown()
     /// 1 while the loop runs: close waits for zero.
     private let running = Countdown()
     let contexts: [String: JSONValue]
 
+    /// What the queue holds.
+    enum Work: Sendable {
+        case event(SpyglassEvent)
+        case logs([SpyglassLog])
+
+        /// The data category of rate limits and client reports, and how many it counts.
+        var category: (name: String, quantity: Int) {
+            switch self {
+            case .event: ("error", 1)
+            case .logs(let lines): ("log_item", lines.count)
+            }
+        }
+    }
+
     struct State {
         var rateLimits = RateLimits()
+        /// Log lines waiting for their batch.
+        var logs: [SpyglassLog] = []
         /// Discarded events by (reason, category), reported with the next envelope.
         var discarded: [String: Int] = [:]
         var closed = false
@@ -60,7 +78,7 @@ final class Client: Sendable {
         spool = options.spoolDirectory.map { Spool(directory: $0, maxFiles: options.maxSpoolFiles, maxBytes: options.maxSpoolBytes) }
         contexts = DeviceContexts.collect(release: options.release)
         (stream, continuation) = AsyncStream.makeStream(
-            of: SpyglassEvent.self, bufferingPolicy: .bufferingOldest(max(1, options.maxQueueSize)))
+            of: Work.self, bufferingPolicy: .bufferingOldest(max(1, options.maxQueueSize)))
     }
 
     /// Runs the loop in a task of its own (`SpyglassSDK.start`; a `SpyglassService` runs it itself). The loop
@@ -91,17 +109,21 @@ final class Client: Sendable {
 
     private func loop() async {
         if !state.withLock({ $0.closed }) { await drainSpool() }
-        for await event in stream {
+        for await work in stream {
             // Closed: what is still queued after close's flush timeout goes to the spool (sent by the next
             // start), not to the network; so does what the stream still hands out after a cancellation.
             if state.withLock({ $0.closed }) || Task.isCancelled {
-                keep(event)
+                keep(work)
             } else {
-                await process(event)
+                switch work {
+                case .event(let event): await process(event)
+                case .logs(let lines): await process(lines)
+                }
             }
             pending.decrement()
         }
         spoolRetry.withLock { $0?.cancel() }
+        logTimer.withLock { $0?.cancel() }
         try? await httpClient?.shutdown()
         state.withLock { $0.worker = .finished }
         running.decrement()
@@ -110,20 +132,61 @@ final class Client: Sendable {
     /// Ends the queue: the loop handles what was queued, then returns; later captures are dropped. A service's
     /// graceful shutdown.
     func finishQueue() {
+        flushLogs()
         continuation.finish()
     }
 
     /// Queues an event; never blocks. Returns false when it was dropped (queue full or closed).
     func enqueue(_ event: SpyglassEvent) -> Bool {
         guard !state.withLock({ $0.closed }) else { return false }
+        return enqueue(work: .event(event))
+    }
+
+    /// Adds a log line to its batch; never blocks. A full batch is queued at once; the first line of a batch
+    /// starts the timer that queues it anyway.
+    func enqueue(log line: SpyglassLog) {
+        let size = min(max(options.logBatchSize, 1), 1000)
+        let (batch, first): ([SpyglassLog]?, Bool) = state.withLock { state in
+            guard !state.closed else { return (nil, false) }
+            state.logs.append(line)
+            guard state.logs.count >= size else { return (nil, state.logs.count == 1) }
+            defer { state.logs = [] }
+            return (state.logs, false)
+        }
+        if let batch {
+            _ = enqueue(work: .logs(batch))
+        } else if first {
+            // `.seconds` traps on a value that is not finite or beyond Int64's nanoseconds.
+            let wait = options.logFlushSeconds.isFinite ? min(max(options.logFlushSeconds, 0.01), 3600) : 5
+            logTimer.withLock { timer in
+                timer?.cancel()
+                timer = Task.detached(priority: .utility) { [self] in
+                    try? await Task.sleep(for: .seconds(wait))
+                    if !Task.isCancelled { flushLogs() }
+                }
+            }
+        }
+    }
+
+    /// Queues the log lines waiting for their batch.
+    func flushLogs() {
+        let batch = state.withLock { state in
+            defer { state.logs = [] }
+            return state.logs
+        }
+        if !batch.isEmpty { _ = enqueue(work: .logs(batch)) }
+    }
+
+    private func enqueue(work: Work) -> Bool {
         pending.increment()
-        switch continuation.yield(event) {
+        switch continuation.yield(work) {
         case .enqueued:
             return true
         case .dropped:
             pending.decrement()
-            recordDiscard(reason: "queue_overflow")
-            DebugLog.log(options.debug, "queue full (\(options.maxQueueSize)): event \(event.eventID) dropped")
+            let (category, quantity) = work.category
+            recordDiscard(reason: "queue_overflow", category: category, quantity: quantity)
+            DebugLog.log(options.debug, "queue full (\(options.maxQueueSize)): \(work.description) dropped")
             return false
         case .terminated:
             // Closed, or the queue finished, since the check above.
@@ -135,13 +198,14 @@ final class Client: Sendable {
         }
     }
 
-    func recordDiscard(reason: String, category: String = "error") {
-        state.withLock { $0.discarded["\(reason):\(category)", default: 0] += 1 }
+    func recordDiscard(reason: String, category: String = "error", quantity: Int = 1) {
+        state.withLock { $0.discarded["\(reason):\(category)", default: 0] += quantity }
     }
 
     /// Waits until every queued event was handled, or `timeout` passed; true when everything was handled. False
     /// at once when events wait and no loop runs (a service not started yet).
     func flush(timeout: Duration) async -> Bool {
+        flushLogs()
         guard isWorking || pending.value == 0 else { return false }
         return await pending.waitForZero(timeout: timeout)
     }
@@ -151,7 +215,9 @@ final class Client: Sendable {
     /// cancelled (a service's loop is not: it goes on spooling in the service's task).
     func close(timeout: Duration) async {
         if isWorking { _ = await flush(timeout: timeout) }
+        flushLogs()
         state.withLock { $0.closed = true }
+        logTimer.withLock { $0?.cancel() }
         continuation.finish()
         // Never run (a service not started): the loop runs here, spooling what was queued.
         await run()
@@ -163,15 +229,23 @@ final class Client: Sendable {
         spoolRetry.withLock { $0?.cancel() }
     }
 
-    /// Writes an event to the spool without sending it (the client is closing); without a spool it is dropped
-    /// and counted.
-    private func keep(_ event: SpyglassEvent) {
-        guard let (eventID, payload) = prepare(event) else { return }
-        let envelope = envelope(eventID: eventID, items: [("event", payload)], now: .now)
+    /// Writes an event or log lines to the spool without sending them (the client is closing); without a spool
+    /// they are dropped and counted.
+    private func keep(_ work: Work) {
+        let envelope: [UInt8]
+        switch work {
+        case .event(let event):
+            guard let (eventID, payload) = prepare(event) else { return }
+            envelope = self.envelope(eventID: eventID, items: [Self.item("event", payload)], now: .now)
+        case .logs(let lines):
+            guard let item = logItem(lines) else { return }
+            envelope = self.envelope(eventID: nil, items: [item], now: .now)
+        }
         if let spool, spool.store(envelope) {
-            DebugLog.log(options.debug, "closing: event \(eventID) spooled for the next start")
+            DebugLog.log(options.debug, "closing: \(work.description) spooled for the next start")
         } else {
-            recordDiscard(reason: "queue_overflow")
+            let (category, quantity) = work.category
+            recordDiscard(reason: "queue_overflow", category: category, quantity: quantity)
         }
     }
 
@@ -201,9 +275,43 @@ final class Client: Sendable {
             DebugLog.log(options.debug, "rate limited: event \(eventID) dropped")
             return
         }
+        await send(eventID: eventID, item: Self.item("event", payload), description: "event \(eventID)", now: now)
+    }
+
+    /// The lines through `beforeSendLog` as a `log` item; nil when none is left.
+    private func logItem(_ lines: [SpyglassLog]) -> EnvelopeItemOut? {
+        var lines = lines
+        if let beforeSendLog = options.beforeSendLog {
+            let before = lines.count
+            lines = lines.compactMap(beforeSendLog)
+            if lines.count < before { recordDiscard(reason: "before_send", category: "log_item", quantity: before - lines.count) }
+        }
+        guard !lines.isEmpty else { return nil }
+        let payload = LogSerializer(options: options).payload(lines)
+        return (
+            ["type": "log", "item_count": .number(JSONNumber(Int64(lines.count))), "content_type": "application/vnd.sentry.items.log+json"],
+            payload
+        )
+    }
+
+    private func process(_ lines: [SpyglassLog]) async {
+        let now = Date.now
+        guard state.withLock({ $0.rateLimits.allows("log_item", now: now) }) else {
+            recordDiscard(reason: "ratelimit_backoff", category: "log_item", quantity: lines.count)
+            DebugLog.log(options.debug, "rate limited: \(lines.count) log lines dropped")
+            return
+        }
+        guard let item = logItem(lines) else { return }
+        await send(eventID: nil, item: item, description: Work.logs(lines).description, now: now, category: ("log_item", lines.count))
+    }
+
+    /// Sends one item with the client report of what was dropped since the last one went out.
+    private func send(
+        eventID: String?, item: EnvelopeItemOut, description: String, now: Date, category: (String, Int) = ("error", 1)
+    ) async {
         let discarded = state.withLock { $0.discarded }
-        let envelope = envelope(eventID: eventID, items: [("event", payload)] + clientReportItem(discarded), now: now)
-        if await deliver(envelope, description: "event \(eventID)") {
+        let envelope = envelope(eventID: eventID, items: [item] + clientReportItem(discarded), now: now)
+        if await deliver(envelope, description: description, category: category) {
             // The report went out (or waits in the spool): count only what was dropped since.
             state.withLock { state in
                 for (key, quantity) in discarded { state.discarded[key] = (state.discarded[key] ?? 0) - quantity }
@@ -215,7 +323,7 @@ final class Client: Sendable {
     /// Sends an envelope, handling the answer: spool it when the server is unreachable. Returns whether the
     /// envelope was sent or kept in the spool.
     @discardableResult
-    private func deliver(_ envelope: [UInt8], description: String) async -> Bool {
+    private func deliver(_ envelope: [UInt8], description: String, category: (name: String, quantity: Int)) async -> Bool {
         switch await transport.send(envelope, dsn: dsn) {
         case .sent:
             DebugLog.log(options.debug, "sent \(description)")
@@ -223,11 +331,11 @@ final class Client: Sendable {
             return true
         case .rateLimited(let limits, let retryAfter):
             state.withLock { $0.rateLimits.update(rateLimits: limits, retryAfter: retryAfter, now: .now) }
-            recordDiscard(reason: "ratelimit_backoff")
+            recordDiscard(reason: "ratelimit_backoff", category: category.name, quantity: category.quantity)
             DebugLog.log(options.debug, "rate limited (\(limits ?? retryAfter ?? "429")): \(description) dropped")
             return false
         case .rejected(let status):
-            recordDiscard(reason: "send_error")
+            recordDiscard(reason: "send_error", category: category.name, quantity: category.quantity)
             DebugLog.log(options.debug, "server refused \(description) (\(status))")
             return false
         case .unreachable(let reason):
@@ -236,7 +344,7 @@ final class Client: Sendable {
                 scheduleSpoolRetry()
                 return true
             }
-            recordDiscard(reason: "network_error")
+            recordDiscard(reason: "network_error", category: category.name, quantity: category.quantity)
             return false
         }
     }
@@ -286,7 +394,7 @@ final class Client: Sendable {
         }
     }
 
-    private func clientReportItem(_ discarded: [String: Int]) -> [(String, [UInt8])] {
+    private func clientReportItem(_ discarded: [String: Int]) -> [EnvelopeItemOut] {
         guard !discarded.isEmpty else { return [] }
         let entries: [JSONValue] = discarded.sorted { $0.key < $1.key }.map { key, quantity in
             let parts = key.split(separator: ":")
@@ -296,10 +404,15 @@ final class Client: Sendable {
             ]
         }
         let report: JSONValue = ["timestamp": .number(JSONNumber(Date.now.timeIntervalSince1970)), "discarded_events": .array(entries)]
-        return [("client_report", JSONWriter.bytes(report))]
+        return [Self.item("client_report", JSONWriter.bytes(report))]
     }
 
-    func envelope(eventID: String?, items: [(String, [UInt8])], now: Date) -> [UInt8] {
+    /// An item's header (without its length) and payload.
+    typealias EnvelopeItemOut = (header: JSONObject, payload: [UInt8])
+
+    static func item(_ type: String, _ payload: [UInt8]) -> EnvelopeItemOut { (["type": .string(type)], payload) }
+
+    func envelope(eventID: String?, items: [EnvelopeItemOut], now: Date) -> [UInt8] {
         var header: JSONObject = [
             "sent_at": .string(now.formatted(.iso8601)), "dsn": .string(dsn.description),
             "sdk": ["name": .string(SDKInfo.name), "version": .string(SDKInfo.version)],
@@ -307,8 +420,10 @@ final class Client: Sendable {
         if let eventID { header["event_id"] = .string(eventID) }
         var bytes = JSONWriter.bytes(.object(header))
         bytes.append(UInt8(ascii: "\n"))
-        for (type, payload) in items {
-            bytes += JSONWriter.bytes(["type": .string(type), "length": .number(JSONNumber(Int64(payload.count)))])
+        for (itemHeader, payload) in items {
+            var itemHeader = itemHeader
+            itemHeader["length"] = .number(JSONNumber(Int64(payload.count)))
+            bytes += JSONWriter.bytes(.object(itemHeader))
             bytes.append(UInt8(ascii: "\n"))
             bytes += payload
             bytes.append(UInt8(ascii: "\n"))
@@ -358,5 +473,14 @@ struct Spool: Sendable {
 
     func remove(_ file: URL) {
         try? FileManager.default.removeItem(at: file)
+    }
+}
+
+extension Client.Work: CustomStringConvertible {
+    var description: String {
+        switch self {
+        case .event(let event): "event \(event.eventID)"
+        case .logs(let lines): "\(lines.count) log line\(lines.count == 1 ? "" : "s")"
+        }
     }
 }

@@ -13,6 +13,15 @@ public struct SpyglassOptions: Sendable {
     public var sampleRate: Double = 1
     /// Sees every event before it is queued; return nil to drop it.
     public var beforeSend: (@Sendable (SpyglassEvent) -> SpyglassEvent?)?
+    /// Send structured log lines (``SpyglassSDK/log(_:_:attributes:)``, and swift-log records through
+    /// `SpyglassLogHandler`) as Sentry `log` items. Off by default, as in Sentry's SDKs.
+    public var enableLogs = false
+    /// Sees every log line before it is sent; return nil to drop it.
+    public var beforeSendLog: (@Sendable (SpyglassLog) -> SpyglassLog?)?
+    /// Log lines sent in one envelope at most; a full batch goes at once.
+    public var logBatchSize = 100
+    /// Seconds a log line waits for its batch to fill before the batch goes anyway.
+    public var logFlushSeconds: Double = 5
     /// Breadcrumbs kept per scope (the oldest go first).
     public var maxBreadcrumbs = 100
     /// Module-name prefixes whose frames are the app's own (in addition to the main executable's modules).
@@ -25,7 +34,7 @@ public struct SpyglassOptions: Sendable {
     public var sendDefaultPII = false
     /// Print what the SDK does on stderr (never through swift-log, so a log handler can't loop).
     public var debug = false
-    /// Events waiting for the transport at most; more are dropped and counted.
+    /// Events (and batches of log lines) waiting for the transport at most; more are dropped and counted.
     public var maxQueueSize = 100
     /// Where unsent envelopes wait while the server is unreachable; nil: a folder for the DSN's key in the
     /// temporary directory. They are sent when the server answers again, or on the next start.

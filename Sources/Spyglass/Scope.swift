@@ -12,6 +12,11 @@ public struct Scope: Sendable {
     public var fingerprint: [String]?
     public var transaction: String?
     public var request: RequestInfo?
+    /// The trace the scope's events (`contexts.trace`) and log lines belong to: one per process until a scope
+    /// starts its own (``startTrace(sentryTrace:)``; the Hummingbird middleware does per request), so the
+    /// server shows a request's log lines on its error's page.
+    public private(set) var traceID = TraceIDs.traceID()
+    public private(set) var spanID = TraceIDs.spanID()
     /// The newest breadcrumbs (`maxBreadcrumbs` of the options), oldest first.
     public private(set) var breadcrumbs: [Breadcrumb] = []
     var maxBreadcrumbs: Int
@@ -31,6 +36,13 @@ public struct Scope: Sendable {
         breadcrumbs.append(breadcrumb)
     }
 
+    /// Starts a new trace, or continues the one of an incoming `sentry-trace` header (`TRACE_ID-SPAN_ID[-SAMPLED]`,
+    /// as Sentry's SDKs send it); a header that is not one starts a new trace.
+    public mutating func startTrace(sentryTrace header: String? = nil) {
+        traceID = header.flatMap(TraceIDs.traceID(sentryTrace:)) ?? TraceIDs.traceID()
+        spanID = TraceIDs.spanID()
+    }
+
     public mutating func clearBreadcrumbs() { breadcrumbs.removeAll() }
 
     /// Removes everything (the breadcrumb limit stays).
@@ -42,6 +54,9 @@ public struct Scope: Sendable {
         if event.tags.isEmpty { event.tags = tags } else { event.tags.merge(tags) { own, _ in own } }
         if event.extra.isEmpty { event.extra = extras } else { event.extra.merge(extras) { own, _ in own } }
         if event.contexts.isEmpty { event.contexts = contexts } else { event.contexts.merge(contexts) { own, _ in own } }
+        if event.contexts["trace"] == nil {
+            event.contexts["trace"] = ["trace_id": .string(traceID), "span_id": .string(spanID), "op": "default"]
+        }
         if event.user == nil { event.user = user }
         if let level { event.level = level }
         if event.fingerprint == nil { event.fingerprint = fingerprint }

@@ -130,6 +130,28 @@ public enum SpyglassSDK {
         return client.enqueue(event) ? event.eventID : nil
     }
 
+    /// Sends a structured log line in the current scope's trace (with ``SpyglassOptions/enableLogs``; otherwise
+    /// nothing happens). Lines are batched: ``flush(timeout:)`` sends what waits.
+    ///
+    /// ```swift
+    /// SpyglassSDK.log(.info, "order paid", attributes: ["order_id": .integer(42), "express": .boolean(true)])
+    /// ```
+    public static func log(_ level: SpyglassLogLevel, _ body: String, attributes: [String: SpyglassLogAttribute] = [:]) {
+        capture(log: SpyglassLog(level: level, body: body, attributes: attributes))
+    }
+
+    /// Sends a log line built by the caller (integrations use this); its trace is the current scope's unless set.
+    public static func capture(log: SpyglassLog) {
+        guard let client = currentClient, client.options.enableLogs else { return }
+        var line = log
+        if line.traceID == nil { line.traceID = currentScope.scope.withLock { $0.traceID } }
+        client.enqueue(log: line)
+    }
+
+    /// Whether log lines are sent (the SDK is on, with ``SpyglassOptions/enableLogs``): integrations skip building
+    /// lines otherwise.
+    public static var sendsLogs: Bool { currentClient?.options.enableLogs == true }
+
     /// Records the stack here on an error, for errors thrown far from where they are reported.
     public static func trace(_ error: any Error) -> TracedError {
         if let traced = error as? TracedError { return traced }

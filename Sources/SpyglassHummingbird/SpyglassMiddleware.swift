@@ -4,7 +4,8 @@ import HTTPTypes
 import Spyglass
 
 /// Reports errors that become 5xx responses, with the request, the route as transaction, a scope per request
-/// and a breadcrumb per request. 4xx errors (`HTTPError(.notFound)`) are not reported unless asked for.
+/// and a breadcrumb per request. Each request gets a trace of its own (or continues the one of its `sentry-trace`
+/// header): its error and its log lines carry that trace id, so the server shows them together. 4xx errors (`HTTPError(.notFound)`) are not reported unless asked for.
 ///
 /// ```swift
 /// router.add(middleware: SpyglassMiddleware())
@@ -12,6 +13,8 @@ import Spyglass
 public struct SpyglassMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Also report errors that become 4xx responses.
     public var reportClientErrors: Bool
+
+    static var sentryTrace: HTTPField.Name { HTTPField.Name("sentry-trace")! }
 
     public init(reportClientErrors: Bool = false) {
         self.reportClientErrors = reportClientErrors
@@ -28,6 +31,7 @@ public struct SpyglassMiddleware<Context: RequestContext>: RouterMiddleware {
             let url = "\(request.head.scheme ?? "http")://\(request.head.authority ?? headers["host"] ?? "localhost")\(path)"
             let info = RequestInfo(method: request.method.rawValue, url: url, query: request.uri.query, headers: headers)
             SpyglassSDK.configureScope { scope in
+                scope.startTrace(sentryTrace: request.headers[Self.sentryTrace])
                 scope.request = info
                 scope.transaction = context.endpointPath.map { "\(request.method.rawValue) \($0)" } ?? "\(request.method.rawValue) \(path)"
             }

@@ -15,7 +15,7 @@ public final class TestTransport: Transport, Sendable {
     }
 
     public func send(_ envelope: [UInt8], dsn: DSN) async -> TransportResult {
-        let limits = EnvelopeReader.Limits(keptItems: [.event: 10 << 20, .clientReport: 1 << 20, .attachment: 10 << 20])
+        let limits = EnvelopeReader.Limits(keptItems: [.event: 10 << 20, .clientReport: 1 << 20, .attachment: 10 << 20, .log: 10 << 20])
         let parsed = try? Envelope.parse(envelope, limits: limits)
         return state.withLock { state in
             let result = state.results.isEmpty ? TransportResult.sent : state.results.removeFirst()
@@ -30,6 +30,12 @@ public final class TestTransport: Transport, Sendable {
     /// The event payloads received, in order.
     public var events: [JSONValue] {
         envelopes.flatMap { $0.items.filter { $0.knownType == .event } }.compactMap { try? JSONParser.parse($0.payload) }
+    }
+
+    /// The log lines received (each `log` item's `items`), in order.
+    public var logs: [JSONValue] {
+        envelopes.flatMap { $0.items.filter { $0.knownType == .log } }.compactMap { try? JSONParser.parse($0.payload) }
+            .flatMap { $0["items"]?.arrayValue ?? [] }
     }
 
     /// The client reports received (dropped-event counts).

@@ -278,6 +278,116 @@ final class SlowTransport: Transport {
         await SpyglassSDK.close()
     }
 
+    @Test func swiftLogRecordsBecomeTypedLogLinesInTheTraceOfTheirError() async throws {
+        let transport = start { $0.enableLogs = true }
+        let logger = Logger(label: "billing") { label in SpyglassLogHandler(label: label) }
+        logger.info("outside the request")
+        try await SpyglassSDK.withScope {
+            SpyglassSDK.configureScope { $0.startTrace() }
+            logger.info(
+                "charging card",
+                metadata: [
+                    "order": "7", "attempt": .stringConvertible(2), "amount": .stringConvertible(12.5), "express": .stringConvertible(true),
+                    "huge": .stringConvertible(UInt64.max), "tags": ["a", "b"],
+                ])
+            logger.debug("below the threshold")
+            logger.error("payment failed", error: CheckoutError(orderID: 7))
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        let lines = transport.logs
+        #expect(lines.map { $0["body"]?.stringValue } == ["outside the request", "charging card", "payment failed"])
+        #expect(lines.map { $0["level"]?.stringValue } == ["info", "info", "error"])
+        let charging = lines[1]["attributes"]
+        #expect(charging?["order"] == ["type": "string", "value": "7"])
+        #expect(charging?["attempt"] == ["type": "integer", "value": 2])
+        #expect(charging?["amount"] == ["type": "double", "value": .number(JSONNumber(12.5))])
+        #expect(charging?["express"] == ["type": "boolean", "value": true])
+        #expect(charging?["huge"] == ["type": "string", "value": "18446744073709551615"])
+        #expect(charging?["tags"]?["type"] == "string")
+        #expect(charging?["logger.name"]?["value"] == "billing" && charging?["sentry.release"]?["value"] == "tests@1.0")
+        #expect(charging?["code.function.name"]?["value"]?.stringValue?.contains("swiftLogRecords") == true)
+        // The error of the request and its lines share the request's trace; the line before it is in another.
+        let event = try #require(transport.events.first)
+        let trace = try #require(event["contexts"]?["trace"]?["trace_id"]?.stringValue)
+        #expect(trace.count == 32 && lines[1]["trace_id"]?.stringValue == trace && lines[2]["trace_id"]?.stringValue == trace)
+        #expect(lines[0]["trace_id"]?.stringValue != trace)
+        let item = try #require(transport.envelopes.flatMap(\.items).first { $0.knownType == .log })
+        #expect(item.headers["content_type"]?.stringValue == "application/vnd.sentry.items.log+json")
+        #expect(item.headers["item_count"]?.int64Value == 3)
+        await SpyglassSDK.close()
+    }
+
+    @Test func logLinesGoInBatchesByCountAndTimeAndOnlyWhenEnabled() async throws {
+        let transport = start { options in
+            options.enableLogs = true
+            options.logBatchSize = 10
+            options.logFlushSeconds = 0.3
+        }
+        for number in 0..<25 { SpyglassSDK.log(.info, "line \(number)", attributes: ["n": .integer(Int64(number))]) }
+        // Two full batches go at once; the rest when the time is up, without a flush.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while transport.logs.count < 25 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let counts = transport.envelopes.compactMap { $0.items.first { $0.knownType == .log }?.headers["item_count"]?.int64Value }
+        #expect(counts == [10, 10, 5])
+        #expect(transport.logs.map { $0["attributes"]?["n"]?["value"]?.int64Value } == (0..<25).map { Int64($0) })
+
+        let off = start()  // enableLogs is off by default
+        SpyglassSDK.log(.error, "not sent")
+        Logger(label: "off") { SpyglassLogHandler(label: $0) }.warning("not sent either")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        #expect(off.logs.isEmpty)
+        await SpyglassSDK.close()
+    }
+
+    @Test func logLinesHonourTheirRateLimitAndBeforeSendLog() async throws {
+        let transport = start { options in
+            options.enableLogs = true
+            options.beforeSendLog = { line in line.body.contains("secret") ? nil : line }
+        }
+        transport.answer(.rateLimited(rateLimits: "60:log_item:key", retryAfter: nil))
+        SpyglassSDK.log(.info, "limited first")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        SpyglassSDK.log(.info, "dropped during the limit")
+        SpyglassSDK.log(.info, "also dropped")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        #expect(transport.logs.isEmpty)
+        // Events are another category: they still go, with the report of the dropped lines.
+        SpyglassSDK.capture(message: "an error meanwhile")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        #expect(transport.events.count == 1)
+        let discarded = try #require(transport.clientReports.first?["discarded_events"]?.arrayValue)
+        #expect(discarded.contains(["reason": "ratelimit_backoff", "category": "log_item", "quantity": 3]))
+
+        let current = start { options in
+            options.enableLogs = true
+            options.beforeSendLog = { line in
+                guard !line.body.contains("secret") else { return nil }
+                var line = line
+                line.attributes["checked"] = .boolean(true)
+                return line
+            }
+        }
+        SpyglassSDK.log(.warn, "the secret is 42")
+        SpyglassSDK.log(.warn, "nothing to hide")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        #expect(current.logs.map { $0["body"]?.stringValue } == ["nothing to hide"])
+        #expect(current.logs.first?["attributes"]?["checked"]?["value"] == true)
+        await SpyglassSDK.close()
+    }
+
+    @Test func aTraceContinuesFromASentryTraceHeaderOrStartsAnew() {
+        var scope = Scope()
+        let first = scope.traceID
+        scope.startTrace(sentryTrace: "771a43a4192642f0b136d5159a501700-b1e6f4f8a5a4c0e1-1")
+        #expect(scope.traceID == "771a43a4192642f0b136d5159a501700" && scope.spanID.count == 16)
+        for bad in ["771A43A4192642F0B136D5159A501700-b1e6f4f8a5a4c0e1", "00000000000000000000000000000000-b1e6f4f8a5a4c0e1", "nonsense", ""] {
+            scope.startTrace(sentryTrace: bad)
+            #expect(scope.traceID.count == 32 && scope.traceID != "771a43a4192642f0b136d5159a501700" && scope.traceID != first, "\(bad)")
+            #expect(scope.traceID.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        }
+    }
+
     @Test func aMissingOrMalformedDSNLeavesTheSDKOff() async {
         #expect(!SpyglassSDK.start { $0.dsn = nil })
         #expect(!SpyglassSDK.start { $0.dsn = "not a dsn" })

@@ -5,7 +5,11 @@ import socket
 import subprocess
 from pathlib import Path
 
+import sentry_sdk
+
 from conftest import BIN, clean_env, stored_events
+from test_hostile_input import PASSWORD, session_for
+from test_issues_api import API
 
 # The examples are packages of their own (sdk-examples/*/Package.swift); scripts/test builds them into .build-examples.
 EXAMPLES_BIN = Path(__file__).resolve().parents[2] / ".build-examples" / "debug"
@@ -99,7 +103,10 @@ def test_hummingbird_example_reports_5xx_errors_with_the_request_and_not_4xx(tmp
 
     import requests
 
-    server = start_server(data_dir=tmp_path)
+    server = start_server(data_dir=tmp_path, env=clean_env(SPYGLASS_ADMIN_PASSWORD=PASSWORD))
+    # The in-process sentry-sdk's stdlib integration would add one sentry-trace header to every request made here
+    # (and the middleware would rightly continue that one trace): without it each request starts its own.
+    sentry_sdk.init(dsn=None, default_integrations=False)
     port = free_port()
     service = subprocess.Popen(
         [EXAMPLE_SERVICE, "--port", str(port)], env=clean_env(SENTRY_DSN=server.dsn),
@@ -147,6 +154,32 @@ def test_hummingbird_example_reports_5xx_errors_with_the_request_and_not_4xx(tmp
         assert ("http.server", "POST /orders/13/pay") in crumbs and ("payments", "charging order") in crumbs
         # Each request has its own scope: the 200 request's log is not among this event's breadcrumbs.
         assert all(c.get("data", {}).get("order") != "7" for c in event["breadcrumbs"]["values"])
+
+        # The request's swift-log lines went as structured logs in the request's trace, beside its error.
+        trace = event["contexts"]["trace"]["trace_id"]
+        api = API(server, tmp_path)
+        deadline = time.monotonic() + 15
+        while len(lines := api.get("projects/spyglass/default/logs/", query="charging").json()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        by_order = {line["attributes"]["order"]["value"]: line for line in lines}
+        assert set(by_order) == {"7", "13"}, lines
+        charged = by_order["13"]
+        assert charged["traceId"] == trace and charged["level"] == "info" and charged["release"] == "example-service@1.0.0"
+        assert charged["attributes"]["amount_cents"] == {"type": "integer", "value": 1250}
+        assert charged["attributes"]["logger.name"]["value"] == "payments"
+        assert charged["sdk"].startswith("spyglass.swift")
+        assert by_order["7"]["traceId"] != trace, "each request has its own trace"
+        # A caller's sentry-trace header continues its trace.
+        incoming = "4bf92f3577b34da6a3ce929d0e0e4736"
+        assert requests.post(f"{base}/orders/21/pay", timeout=5, headers={"sentry-trace": f"{incoming}-00f067aa0ba902b7-1"}).status_code == 200
+        deadline = time.monotonic() + 15
+        while not (continued := api.get("projects/spyglass/default/logs/", trace=incoming).json()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [line["attributes"]["order"]["value"] for line in continued] == ["21"]
+        # The event's page shows the request's line.
+        issue = api.get("projects/spyglass/default/issues/").json()[0]
+        page = session_for(server).get(f"{server.url}/organizations/spyglass/issues/{issue['id']}/", timeout=10).text
+        assert "charging order" in page and "Logs of this trace" in page
 
         # The SDK runs as a service of the application's ServiceGroup: SIGTERM stops the HTTP server, then the
         # SDK's service, which sends what is still queued before the process exits.

@@ -1,5 +1,6 @@
-// A Hummingbird service reporting to Spyglass: the middleware reports 5xx errors with the request, the
-// log handler turns logs into breadcrumbs.
+// A Hummingbird service reporting to Spyglass: the middleware reports 5xx errors with the request and gives each
+// request a trace; the log handler turns logs into breadcrumbs and sends them as structured log lines (in the
+// request's trace, so the error's page on the server shows the lines that led to it).
 //
 //   cd sdk-examples/service && SENTRY_DSN=http://<key>@127.0.0.1:8000/1 swift run spyglass-example-service --port 8080
 import Foundation
@@ -16,7 +17,7 @@ struct OrderNotPayable: Error, CustomStringConvertible {
 
 enum Payments {
     static func charge(orderID: String, logger: Logger) throws -> String {
-        logger.info("charging order", metadata: ["order": "\(orderID)"])
+        logger.info("charging order", metadata: ["order": "\(orderID)", "amount_cents": .stringConvertible(1250)])
         guard orderID != "13" else { throw SpyglassSDK.trace(OrderNotPayable(orderID: orderID)) }
         return "charged \(orderID)"
     }
@@ -28,6 +29,7 @@ let environment = ProcessInfo.processInfo.environment
 let spyglass = SpyglassSDK.startService { options in
     options.release = environment["SENTRY_RELEASE"] ?? "example-service@1.0.0"
     options.debug = environment["SPYGLASS_SDK_DEBUG"] == "1"
+    options.enableLogs = true
 }
 LoggingSystem.bootstrap { label in
     MultiplexLogHandler([StreamLogHandler.standardError(label: label), SpyglassLogHandler(label: label)])

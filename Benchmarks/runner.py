@@ -5,6 +5,9 @@
     Benchmarks/run --smoke         # debug builds, 2 s runs: checks that everything works (CI), no budget
     Benchmarks/run --soak          # 10 minutes at a steady 1000 events/s: RSS and latency over time
     Benchmarks/run --database postgres --nodes 2   # two `serve` nodes on one PostgreSQL, the load split between them
+
+With wrk, two log runs follow: log lines alone (envelopes of 100 lines, as Sentry's SDKs batch them) and the c=32
+error load with a steady 10 000 log lines/s beside it.
 """
 
 import argparse
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -31,6 +35,12 @@ BENCH = ROOT / "Benchmarks"
 BUDGET = {  # the first step of the budget at concurrency 32 (issue: ingest benchmark)
     "events_per_second": 5000, "p99_ms": 50, "rss_mb": 150, "bytes_per_event": 4096, "p50_ms_c1": 2,
 }
+# Structured logs (issue: structured logs): durable lines/s in envelopes of LOG_BATCH lines, alone.
+LOG_BUDGET = {"lines_per_second": 50_000}
+LOG_BATCH = 100
+# Beside the c=32 error load: LOG_BESIDE_CONNECTIONS connections each pausing LOG_BESIDE_PAUSE_MS between
+# envelopes, about 4 × 1000/40 × 100 = 10 000 lines/s.
+LOG_BESIDE_CONNECTIONS, LOG_BESIDE_PAUSE_MS = 4, 40
 # PostgreSQL on this 2-core machine, sharing it with the server and the load generator (issue: PostgreSQL backend).
 POSTGRES_BUDGET = dict(BUDGET, events_per_second=2500)
 
@@ -95,16 +105,54 @@ def write_parts(templates: Path, server: Server, parts: Path) -> Path:
         (parts / f"tail-{index}.gz").write_bytes(gzip.compress(tail, 9))
         (parts / f"tail-{index}.len").write_text(str(len(tail)))
     (parts / "auth.txt").write_text(f"Sentry sentry_key={server.key}, sentry_version=7, sentry_client=spyglass-wrk/1.0")
+    (parts / "logs.gz").write_bytes(gzip.compress(log_envelope(LOG_BATCH), 6))
     return parts
 
 
+def log_envelope(count: int) -> bytes:
+    """A `log` item of `count` lines shaped as sentry-python 2.x sends them with enable_logs (a template and its
+    typed parameters, the logger, release, environment and SDK as attributes), ten lines a trace."""
+    kinds = [
+        ("order {order_id} paid in {ms} ms", lambda n: {"order_id": 1000 + n, "ms": 12.5 + n}, "info", 9),
+        ("cache miss for {key}", lambda n: {"key": f"user:{n}"}, "debug", 5),
+        ("retrying payment {order_id}, attempt {attempt}", lambda n: {"order_id": 1000 + n, "attempt": n % 3 + 1}, "warn", 13),
+    ]
+    typed = {bool: "boolean", int: "integer", float: "double", str: "string"}
+    now = time.time()
+    lines, trace = [], None
+    for n in range(count):
+        if n % 10 == 0:
+            trace = uuid.uuid4().hex
+        template, parameters, level, severity = kinds[n % len(kinds)]
+        values = parameters(n)
+        attributes = {
+            "sentry.message.template": {"type": "string", "value": template},
+            "logger.name": {"type": "string", "value": "shop.payments"},
+            "sentry.release": {"type": "string", "value": "shop@1.4.2"},
+            "sentry.environment": {"type": "string", "value": "production"},
+            "sentry.sdk.name": {"type": "string", "value": "sentry.python"},
+            "sentry.sdk.version": {"type": "string", "value": "2.40.0"},
+            "server.address": {"type": "string", "value": "web-1"},
+            "sentry.origin": {"type": "string", "value": "auto.logger.log"},
+            **{f"sentry.message.parameter.{name}": {"type": typed[type(value)], "value": value} for name, value in values.items()},
+        }
+        lines.append({"timestamp": now - (count - n) / 1000, "trace_id": trace, "level": level, "severity_number": severity,
+                      "body": template.format(**values), "attributes": attributes})
+    payload = json.dumps({"items": lines}).encode()
+    item = {"type": "log", "item_count": count, "content_type": "application/vnd.sentry.items.log+json", "length": len(payload)}
+    return json.dumps({"sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode() + b"\n" \
+        + json.dumps(item).encode() + b"\n" + payload + b"\n"
+
+
 def wrk_load(parts: Path, server: Server, concurrency: int, duration: float, path: str = "envelope",
-             new_ratio: float = 0.1) -> dict:
+             new_ratio: float = 0.1, log_pause_ms: int | None = None) -> dict:
     """One load run with wrk (C, one thread, a Lua script): far less CPU per request than the Swift generator,
-    so more of the 2 cores go to the server. Same result shape as `load`."""
+    so more of the 2 cores go to the server. Same result shape as `load`. With `log_pause_ms`, envelopes of
+    LOG_BATCH log lines instead of events (wrk/logs.lua), each connection pausing that long between them."""
     url = f"{server.url}/api/{server.project}/{path}/"
+    script, script_args = ("ingest.lua", [str(new_ratio)]) if log_pause_ms is None else ("logs.lua", [str(log_pause_ms)])
     result = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--timeout", "30s",
-                             "-s", str(BENCH / "wrk" / "ingest.lua"), url, "--", str(parts), str(new_ratio)],
+                             "-s", str(BENCH / "wrk" / script), url, "--", str(parts), *script_args],
                             capture_output=True, text=True, check=True)
     line = next((line for line in result.stdout.splitlines() if line.startswith("WRK-RESULT ")), None)
     if line is None:
@@ -114,9 +162,13 @@ def wrk_load(parts: Path, server: Server, concurrency: int, duration: float, pat
     accepted = raw["statuses"].get("200", 0)
     errors = {status: count for status, count in raw["statuses"].items() if status != "200"}
     errors.update({kind: count for kind, count in raw["socket_errors"].items() if count})
-    return {"requests": raw["requests"], "accepted": accepted, "seconds": seconds,
-            "events_per_second": accepted / seconds, "concurrency": concurrency, "path": path, "generator": "wrk",
-            "latency_ms": {name: value / 1000 for name, value in raw["latency_us"].items()}, "errors": errors}
+    run = {"requests": raw["requests"], "accepted": accepted, "seconds": seconds,
+           "events_per_second": accepted / seconds, "concurrency": concurrency, "path": path, "generator": "wrk",
+           "latency_ms": {name: value / 1000 for name, value in raw["latency_us"].items()}, "errors": errors}
+    if log_pause_ms is not None:
+        run.update(events_per_second=0, lines_per_second=accepted * LOG_BATCH / seconds, log_batch=LOG_BATCH,
+                   log_pause_ms=log_pause_ms)
+    return run
 
 
 def api_token(binary: Path, data: Path, database_url: str | None) -> str:
@@ -126,13 +178,13 @@ def api_token(binary: Path, data: Path, database_url: str | None) -> str:
     return out.strip().splitlines()[-1]
 
 
-def stored_events(data: Path, database_url: str | None) -> int:
+def stored_events(data: Path, database_url: str | None, table: str = "event") -> int:
     if database_url:
         import psycopg
         with psycopg.connect(database_url) as db:
-            return db.execute("SELECT count(*) FROM event").fetchone()[0]
+            return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     with sqlite3.connect(data / "spyglass.sqlite") as db:
-        return db.execute("SELECT count(*) FROM event").fetchone()[0]
+        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def database_bytes(data: Path, database_url: str | None) -> int:
@@ -273,6 +325,22 @@ def main():
             run["rss_mb"] = server.memory_kb("VmRSS") / 1024
             results["runs"].append(run)
         results["http_ceiling"] = run_load(concurrency=32, duration=duration, path="null")
+        if parts is not None:
+            # Log lines alone, then the c=32 error load with a steady stream of lines beside it.
+            results["logs"] = wrk_load(parts, server, concurrency=16, duration=duration, log_pause_ms=0)
+            beside: dict = {}
+            thread = threading.Thread(target=lambda: beside.update(wrk_load(
+                parts, server, concurrency=LOG_BESIDE_CONNECTIONS, duration=duration, log_pause_ms=LOG_BESIDE_PAUSE_MS)))
+            thread.start()
+            errors_run = run_load(concurrency=32, duration=duration)
+            thread.join()
+            accepted_total += errors_run["accepted"]
+            unanswered += 32
+            errors_run["beside_logs"] = beside
+            results["errors_beside_logs"] = errors_run
+            accepted_lines = (results["logs"]["accepted"] + beside["accepted"]) * LOG_BATCH
+            # At most one envelope per connection cut off unanswered at the end of each run.
+            unanswered_lines = (16 + LOG_BESIDE_CONNECTIONS) * LOG_BATCH
         if args.smoke and parts is not None:
             # The Swift generator serves --soak (a steady rate, which wrk cannot do): check it works too.
             check = load(load_bin, server, templates, concurrency=4, duration=1)
@@ -285,6 +353,9 @@ def main():
             node.stop()
     stored = stored_events(data, database_url)
     results["stored_events"] = stored
+    if "logs" in results:
+        results["stored_log_lines"] = stored_events(data, database_url, table="log_entry")
+        results["accepted_log_lines"] = accepted_lines
     results["accepted_events"] = accepted_total
     results["bytes_per_event"] = database_bytes(data, database_url) / max(stored, 1)
     if postgres:
@@ -303,6 +374,9 @@ def main():
     # Every acknowledged event must be stored; beyond those, only the requests cut off at the end of a run.
     if not accepted_total <= stored <= accepted_total + unanswered:
         sys.exit(f"accepted {accepted_total} events but {stored} are stored (at most {unanswered} were cut off unanswered)")
+    if "logs" in results and not accepted_lines <= results["stored_log_lines"] <= accepted_lines + unanswered_lines:
+        sys.exit(f"accepted {accepted_lines} log lines but {results['stored_log_lines']} are stored "
+                 f"(at most {unanswered_lines} were cut off unanswered)")
 
 
 def split_load(nodes: list, run_on, concurrency: int, **options) -> dict:
@@ -339,7 +413,10 @@ def report(results: dict, smoke: bool):
         print(f"PostgreSQL {settings['version']} on this machine: " + ", ".join(
             f"{name}={settings[name]}" for name in Postgres.SETTINGS))
     print(f"{'run':<18}{'events/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>16}{'visible':>9}")
-    for run in results["runs"] + [dict(results["http_ceiling"], label="HTTP ceiling (32)")]:
+    rows = results["runs"] + [dict(results["http_ceiling"], label="HTTP ceiling (32)")]
+    if "errors_beside_logs" in results:
+        rows.append(dict(results["errors_beside_logs"], label="c=32 + logs"))
+    for run in rows:
         latency = run["latency_ms"]
         label = run.get("label", f"ingest c={run['concurrency']}")
         errors = ",".join(f"{k}:{v}" for k, v in run["errors"].items()) or "-"
@@ -351,6 +428,16 @@ def report(results: dict, smoke: bool):
     top = results["runs"][-1]
     ceiling = min(storage, http)
     print(f"{'SQLite ceiling':<18}{storage:>10.0f}   (batched inserts of the same payloads, WAL, synchronous=FULL)")
+    if "logs" in results:
+        print(f"\n{'log run':<18}{'lines/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>16}")
+        for label, run in [(f"logs c={results['logs']['concurrency']}", results["logs"]),
+                           ("beside c=32", results["errors_beside_logs"]["beside_logs"])]:
+            latency = run["latency_ms"]
+            errors = ",".join(f"{k}:{v}" for k, v in run["errors"].items()) or "-"
+            print(f"{label:<18}{run['lines_per_second']:>10.0f}{latency['p50']:>9.2f}{latency['p90']:>9.2f}"
+                  f"{latency['p99']:>9.2f}{latency['max']:>9.1f}{errors:>16}")
+        print(f"({LOG_BATCH} lines an envelope, durable before 200; {results['stored_log_lines']} lines stored of "
+              f"{results['accepted_log_lines']} accepted)")
     print(f"\ningest at c=32: {top['events_per_second']:.0f} events/s = {100 * top['events_per_second'] / ceiling:.0f}% of the lower ceiling "
           f"({'HTTP' if http <= storage else 'SQLite'}, {ceiling:.0f}/s)")
     print(f"peak RSS {results['peak_rss_mb']:.0f} MB; {results['bytes_per_event']:.0f} bytes of database per event; "
@@ -367,6 +454,13 @@ def report(results: dict, smoke: bool):
         ("DB bytes/event", results["bytes_per_event"], "<", budget["bytes_per_event"]),
         ("p50 ms at c=1", results["runs"][0]["latency_ms"]["p50"], "<", budget["p50_ms_c1"]),
     ]
+    if "logs" in results:
+        beside = results["errors_beside_logs"]
+        checks += [
+            ("log lines/s", results["logs"]["lines_per_second"], ">=", LOG_BUDGET["lines_per_second"]),
+            ("events/s at c=32 with logs beside", beside["events_per_second"], ">=", budget["events_per_second"]),
+            ("p99 ms at c=32 with logs beside", beside["latency_ms"]["p99"], "<", budget["p99_ms"]),
+        ]
     print("\nbudget (first step):")
     for name, value, op, limit in checks:
         ok = value >= limit if op == ">=" else value < limit

@@ -188,13 +188,18 @@ def stored_events(data: Path, database_url: str | None, table: str = "event") ->
 
 
 def database_bytes(data: Path, database_url: str | None) -> int:
-    """The database's size on disk: the SQLite file, or PostgreSQL's database (tables, indexes, TOAST; its WAL is
-    the server's, not the database's)."""
+    """The database's size on disk without the log lines' table and indexes (log runs store lines beside the
+    events): the SQLite file, or PostgreSQL's database (tables, indexes, TOAST; its WAL is the server's, not the
+    database's)."""
     if database_url:
         import psycopg
         with psycopg.connect(database_url) as db:
-            return db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-    return (data / "spyglass.sqlite").stat().st_size
+            return db.execute("SELECT pg_database_size(current_database()) - pg_total_relation_size('log_entry')").fetchone()[0]
+    path = data / "spyglass.sqlite"
+    with sqlite3.connect(path) as db:
+        logs = db.execute("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN "
+                          "(SELECT name FROM sqlite_schema WHERE tbl_name = 'log_entry')").fetchone()[0]
+    return path.stat().st_size - logs
 
 
 class Postgres:

@@ -46,6 +46,10 @@ final class Client: Sendable {
         var rateLimits = RateLimits()
         /// Log lines waiting for their batch.
         var logs: [SpyglassLog] = []
+        /// No more log lines are taken (closing, or the queue finishing): the last batch was queued.
+        var logsEnded = false
+        /// Batches of log lines in the queue: at most half of it, so that lines never crowd out errors.
+        var queuedLogBatches = 0
         /// Discarded events by (reason, category), reported with the next envelope.
         var discarded: [String: Int] = [:]
         var closed = false
@@ -120,10 +124,14 @@ final class Client: Sendable {
                 case .logs(let lines): await process(lines)
                 }
             }
+            if case .logs = work { state.withLock { $0.queuedLogBatches -= 1 } }
             pending.decrement()
         }
-        spoolRetry.withLock { $0?.cancel() }
         logTimer.withLock { $0?.cancel() }
+        // A cancelled loop: lines still waiting for their batch go to the spool too.
+        let rest = takeLogs(ending: true)
+        if !rest.isEmpty { keep(.logs(rest)) }
+        spoolRetry.withLock { $0?.cancel() }
         try? await httpClient?.shutdown()
         state.withLock { $0.worker = .finished }
         running.decrement()
@@ -132,7 +140,7 @@ final class Client: Sendable {
     /// Ends the queue: the loop handles what was queued, then returns; later captures are dropped. A service's
     /// graceful shutdown.
     func finishQueue() {
-        flushLogs()
+        flushLogs(ending: true)
         continuation.finish()
     }
 
@@ -146,14 +154,16 @@ final class Client: Sendable {
     /// starts the timer that queues it anyway.
     func enqueue(log line: SpyglassLog) {
         let size = min(max(options.logBatchSize, 1), 1000)
-        let (batch, first): ([SpyglassLog]?, Bool) = state.withLock { state in
-            guard !state.closed else { return (nil, false) }
+        let (batch, first, refused): ([SpyglassLog]?, Bool, Bool) = state.withLock { state in
+            guard !state.closed && !state.logsEnded else { return (nil, false, true) }
             state.logs.append(line)
-            guard state.logs.count >= size else { return (nil, state.logs.count == 1) }
+            guard state.logs.count >= size else { return (nil, state.logs.count == 1, false) }
             defer { state.logs = [] }
-            return (state.logs, false)
+            return (state.logs, false, false)
         }
-        if let batch {
+        if refused {
+            recordDiscard(reason: "queue_overflow", category: "log_item")
+        } else if let batch {
             _ = enqueue(work: .logs(batch))
         } else if first {
             // `.seconds` traps on a value that is not finite or beyond Int64's nanoseconds.
@@ -168,34 +178,50 @@ final class Client: Sendable {
         }
     }
 
-    /// Queues the log lines waiting for their batch.
-    func flushLogs() {
-        let batch = state.withLock { state in
-            defer { state.logs = [] }
-            return state.logs
-        }
+    /// Queues the log lines waiting for their batch; `ending`: the last batch (later lines are refused and
+    /// counted).
+    func flushLogs(ending: Bool = false) {
+        let batch = takeLogs(ending: ending)
         if !batch.isEmpty { _ = enqueue(work: .logs(batch)) }
     }
 
-    private func enqueue(work: Work) -> Bool {
-        pending.increment()
-        switch continuation.yield(work) {
-        case .enqueued:
-            return true
-        case .dropped:
-            pending.decrement()
-            let (category, quantity) = work.category
-            recordDiscard(reason: "queue_overflow", category: category, quantity: quantity)
-            DebugLog.log(options.debug, "queue full (\(options.maxQueueSize)): \(work.description) dropped")
-            return false
-        case .terminated:
-            // Closed, or the queue finished, since the check above.
-            pending.decrement()
-            return false
-        @unknown default:
-            pending.decrement()
-            return false
+    private func takeLogs(ending: Bool) -> [SpyglassLog] {
+        state.withLock { state in
+            if ending { state.logsEnded = true }
+            defer { state.logs = [] }
+            return state.logs
         }
+    }
+
+    private func enqueue(work: Work) -> Bool {
+        if case .logs = work {
+            let room = state.withLock { state in
+                guard state.queuedLogBatches < max(1, options.maxQueueSize / 2) else { return false }
+                state.queuedLogBatches += 1
+                return true
+            }
+            guard room else {
+                refuse(work, "queue full for log lines (\(max(1, options.maxQueueSize / 2)) batches)")
+                return false
+            }
+        }
+        pending.increment()
+        let result = continuation.yield(work)
+        if case .enqueued = result { return true }
+        pending.decrement()
+        if case .logs = work { state.withLock { $0.queuedLogBatches -= 1 } }
+        switch result {
+        case .dropped: refuse(work, "queue full (\(options.maxQueueSize))")
+        // The queue finished since the caller's check: what came too late is counted as dropped.
+        default: refuse(work, "queue finished")
+        }
+        return false
+    }
+
+    private func refuse(_ work: Work, _ reason: String) {
+        let (category, quantity) = work.category
+        recordDiscard(reason: "queue_overflow", category: category, quantity: quantity)
+        DebugLog.log(options.debug, "\(reason): \(work.description) dropped")
     }
 
     func recordDiscard(reason: String, category: String = "error", quantity: Int = 1) {
@@ -215,7 +241,8 @@ final class Client: Sendable {
     /// cancelled (a service's loop is not: it goes on spooling in the service's task).
     func close(timeout: Duration) async {
         if isWorking { _ = await flush(timeout: timeout) }
-        flushLogs()
+        // The last lines are queued (and spooled by the closed loop) before the queue ends; later ones are refused.
+        flushLogs(ending: true)
         state.withLock { $0.closed = true }
         logTimer.withLock { $0?.cancel() }
         continuation.finish()
@@ -233,20 +260,28 @@ final class Client: Sendable {
     /// they are dropped and counted.
     private func keep(_ work: Work) {
         let envelope: [UInt8]
+        var (category, quantity) = work.category
         switch work {
         case .event(let event):
             guard let (eventID, payload) = prepare(event) else { return }
             envelope = self.envelope(eventID: eventID, items: [Self.item("event", payload)], now: .now)
         case .logs(let lines):
-            guard let item = logItem(lines) else { return }
+            guard let (item, count) = logItem(lines) else { return }
             envelope = self.envelope(eventID: nil, items: [item], now: .now)
+            quantity = count
         }
-        if let spool, spool.store(envelope) {
+        if spoolTakes(category), let spool, spool.store(envelope) {
             DebugLog.log(options.debug, "closing: \(work.description) spooled for the next start")
         } else {
-            let (category, quantity) = work.category
             recordDiscard(reason: "queue_overflow", category: category, quantity: quantity)
         }
+    }
+
+    /// Whether the spool takes an envelope of `category`: log lines fill at most half of it, so that they never
+    /// push waiting errors out (the spool drops its oldest files when full).
+    private func spoolTakes(_ category: String) -> Bool {
+        guard let spool else { return false }
+        return category != "log_item" || spool.files().count < max(1, spool.maxFiles / 2)
     }
 
     // MARK: - The worker
@@ -278,8 +313,8 @@ final class Client: Sendable {
         await send(eventID: eventID, item: Self.item("event", payload), description: "event \(eventID)", now: now)
     }
 
-    /// The lines through `beforeSendLog` as a `log` item; nil when none is left.
-    private func logItem(_ lines: [SpyglassLog]) -> EnvelopeItemOut? {
+    /// The lines through `beforeSendLog` as a `log` item, with how many it holds; nil when none is left.
+    private func logItem(_ lines: [SpyglassLog]) -> (item: EnvelopeItemOut, count: Int)? {
         var lines = lines
         if let beforeSendLog = options.beforeSendLog {
             let before = lines.count
@@ -288,10 +323,10 @@ final class Client: Sendable {
         }
         guard !lines.isEmpty else { return nil }
         let payload = LogSerializer(options: options).payload(lines)
-        return (
-            ["type": "log", "item_count": .number(JSONNumber(Int64(lines.count))), "content_type": "application/vnd.sentry.items.log+json"],
-            payload
-        )
+        let header: JSONObject = [
+            "type": "log", "item_count": .number(JSONNumber(Int64(lines.count))), "content_type": "application/vnd.sentry.items.log+json",
+        ]
+        return ((header, payload), lines.count)
     }
 
     private func process(_ lines: [SpyglassLog]) async {
@@ -301,8 +336,8 @@ final class Client: Sendable {
             DebugLog.log(options.debug, "rate limited: \(lines.count) log lines dropped")
             return
         }
-        guard let item = logItem(lines) else { return }
-        await send(eventID: nil, item: item, description: Work.logs(lines).description, now: now, category: ("log_item", lines.count))
+        guard let (item, count) = logItem(lines) else { return }
+        await send(eventID: nil, item: item, description: "\(count) log lines", now: now, category: ("log_item", count))
     }
 
     /// Sends one item with the client report of what was dropped since the last one went out.
@@ -340,7 +375,7 @@ final class Client: Sendable {
             return false
         case .unreachable(let reason):
             DebugLog.log(options.debug, "server unreachable (\(reason)): \(description) \(spool == nil ? "dropped" : "spooled")")
-            if let spool, spool.store(envelope) {
+            if spoolTakes(category.name), let spool, spool.store(envelope) {
                 scheduleSpoolRetry()
                 return true
             }
@@ -359,11 +394,12 @@ final class Client: Sendable {
         guard started else { return }
         defer { _ = Self.draining.withLock { $0.remove(path) } }
         for file in spool.files() {
-            guard state.withLock({ $0.rateLimits.allows("error", now: .now) }) else {
-                scheduleSpoolRetry()
-                return
-            }
             guard let envelope = spool.read(file) else { continue }
+            // Each envelope waits for its own category's limit (log lines and errors are limited apart).
+            guard state.withLock({ $0.rateLimits.allows(Self.category(of: envelope), now: .now) }) else {
+                scheduleSpoolRetry()
+                continue
+            }
             switch await transport.send(envelope, dsn: dsn) {
             case .sent, .rejected:
                 spool.remove(file)
@@ -375,6 +411,13 @@ final class Client: Sendable {
                 return
             }
         }
+    }
+
+    /// The rate-limit category of an envelope the SDK wrote: its first item's (`log` → `log_item`, else `error`).
+    static func category(of envelope: [UInt8]) -> String {
+        let lines = envelope.split(separator: UInt8(ascii: "\n"), maxSplits: 2, omittingEmptySubsequences: false)
+        guard lines.count > 1, let header = try? JSONParser.parse(Array(lines[1])) else { return "error" }
+        return header["type"]?.stringValue == "log" ? "log_item" : "error"
     }
 
     /// Tries the spool again every few seconds while it holds envelopes.

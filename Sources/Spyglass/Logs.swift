@@ -74,11 +74,14 @@ enum TraceIDs {
     /// The trace id of a `sentry-trace` header (`TRACE_ID-SPAN_ID[-SAMPLED]`), nil when it is not one.
     static func traceID(sentryTrace header: String) -> String? {
         let parts = header.trimmingCharacters(in: .whitespaces).split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts.count <= 3, let trace = parts.first, trace.utf8.count == 32,
-            trace.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
-            trace.utf8.contains(where: { $0 != UInt8(ascii: "0") })
-        else { return nil }
-        return String(trace)
+        guard parts.count >= 2, parts.count <= 3, let trace = parts.first.map(String.init), isTraceID(trace) else { return nil }
+        return trace
+    }
+
+    /// 32 lower-case hex digits, not all zero (W3C's and Sentry's trace id).
+    static func isTraceID(_ text: String) -> Bool {
+        text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+            && text.utf8.contains { $0 != UInt8(ascii: "0") }
     }
 }
 

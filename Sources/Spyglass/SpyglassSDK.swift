@@ -140,11 +140,13 @@ public enum SpyglassSDK {
         capture(log: SpyglassLog(level: level, body: body, attributes: attributes))
     }
 
-    /// Sends a log line built by the caller (integrations use this); its trace is the current scope's unless set.
+    /// Sends a log line built by the caller (integrations use this); its trace is the current scope's unless it
+    /// has one (32 lower-case hex digits; any other is replaced by the scope's).
     public static func capture(log: SpyglassLog) {
         guard let client = currentClient, client.options.enableLogs else { return }
         var line = log
-        if line.traceID == nil { line.traceID = currentScope.scope.withLock { $0.traceID } }
+        // The server refuses a whole envelope for one line whose trace id is not 32 hex digits.
+        if line.traceID.map(TraceIDs.isTraceID) != true { line.traceID = currentScope.scope.withLock { $0.traceID } }
         client.enqueue(log: line)
     }
 
@@ -230,6 +232,7 @@ enum ExitFlush {
             // run on) until the worker has handled what is queued, at most 2 seconds; woken by the worker, at
             // once when nothing is queued or no worker runs.
             if let client = SpyglassSDK.currentClient, client.isWorking {
+                client.flushLogs()
                 _ = client.pending.waitForZero(until: Date.now.addingTimeInterval(2))
             }
             // After the flush: a crash while flushing still finds the image map.

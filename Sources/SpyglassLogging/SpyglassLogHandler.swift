@@ -32,6 +32,8 @@ public struct SpyglassLogHandler: LogHandler {
     ) {
         self.label = label
         self.logsLevel = logsLevel
+        // swift-log filters by `logLevel` before the handler sees a record: let through what any threshold takes.
+        self.logLevel = min(eventLevel, breadcrumbLevel, logsLevel ?? breadcrumbLevel)
         self.eventLevel = eventLevel
         self.breadcrumbLevel = breadcrumbLevel
         SpyglassSDK.register(integration: "swift-log")

@@ -19,6 +19,8 @@ public struct MaintenanceService: Service {
     /// Log lines deleted per call to ``LogStore/pruneLogs(defaultDays:now:batch:)``: the writer takes ingest
     /// between the batches.
     static let logBatch = 5_000
+    /// How long one run deletes log lines at most.
+    static let logTimeLimit: Duration = .seconds(60)
 
     public init(
         database: any MaintenanceStore, artifacts: (any ArtifactStore)? = nil, logs: (any LogStore)? = nil, policy: RetentionPolicy,
@@ -40,9 +42,9 @@ public struct MaintenanceService: Service {
                     _ = try await database.pruneAlertData(now: .now, maxAge: policy.maxAge)
                     let changed = try await database.agePeriodically(now: .now)
                     if changed > 0 { logger.info("issues aged or auto-resolved", metadata: ["spyglass.issues": "\(changed)"]) }
+                    _ = try await artifacts?.pruneChunks(before: Date.now.addingTimeInterval(-Self.chunkAge))
                     let lines = try await pruneLogs()
                     if lines > 0 { logger.info("retention deleted log lines", metadata: ["spyglass.deleted": "\(lines)"]) }
-                    _ = try await artifacts?.pruneChunks(before: Date.now.addingTimeInterval(-Self.chunkAge))
                 }
                 if !ran { logger.debug("maintenance skipped: another node is running it") }
             } catch {
@@ -53,11 +55,13 @@ public struct MaintenanceService: Service {
         }
     }
 
-    /// Log retention in batches until a batch comes back short (or shutdown begins).
+    /// Log retention in batches until a batch comes back short, shutdown begins, or ``logTimeLimit`` passed (the
+    /// rest is for the next run: lines arriving as fast as they go never hold the jobs, nor another node waiting).
     func pruneLogs() async throws -> Int {
         guard let logs else { return 0 }
         var total = 0
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        let deadline = ContinuousClock.now + Self.logTimeLimit
+        while !Task.isCancelled && !Task.isShuttingDownGracefully && ContinuousClock.now < deadline {
             let deleted = try await logs.pruneLogs(defaultDays: policy.logDays, now: .now, batch: Self.logBatch)
             total += deleted
             if deleted < Self.logBatch { break }

@@ -376,6 +376,53 @@ final class SlowTransport: Transport {
         await SpyglassSDK.close()
     }
 
+    @Test func logLinesNeverCrowdOutErrorsInTheQueueOrTheSpool() async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("spyglass-logs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: spool) }
+        let slow = SlowTransport()
+        _ = start { options in
+            options.transport = slow
+            options.enableLogs = true
+            options.logBatchSize = 1  // each line a batch
+            options.maxQueueSize = 4
+        }
+        for number in 0..<10 { SpyglassSDK.log(.info, "line \(number)") }
+        SpyglassSDK.capture(message: "the error still gets in")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        // Half the queue (2 batches) and the one being sent; the rest dropped, the error sent.
+        #expect(slow.inner.events.count == 1)
+        #expect((1...3).contains(slow.inner.logs.count))
+        SpyglassSDK.capture(message: "carries the report")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        let reports = slow.inner.clientReports.flatMap { $0["discarded_events"]?.arrayValue ?? [] }
+        let dropped = reports.filter { $0["reason"] == "queue_overflow" && $0["category"] == "log_item" }
+        #expect(dropped.compactMap { $0["quantity"]?.int64Value }.reduce(0, +) == Int64(10 - slow.inner.logs.count))
+
+        // The server unreachable: log envelopes fill at most half of the spool; an error still finds room.
+        let down = TestTransport()
+        for _ in 0..<20 { down.answer(.unreachable("down")) }
+        _ = start { options in
+            options.transport = down
+            options.enableLogs = true
+            options.logBatchSize = 1
+            options.spoolDisabled = false
+            options.spoolDirectory = spool
+            options.maxSpoolFiles = 4
+            options.spoolRetrySeconds = 3600
+        }
+        for number in 0..<6 {
+            SpyglassSDK.log(.info, "offline \(number)")
+            #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        }
+        SpyglassSDK.capture(message: "offline error")
+        #expect(await SpyglassSDK.flush(timeout: .seconds(30)))
+        let files = try FileManager.default.contentsOfDirectory(atPath: spool.path).sorted()
+        let texts = try files.map { try String(contentsOf: spool.appendingPathComponent($0), encoding: .utf8) }
+        #expect(texts.filter { $0.contains("offline error") }.count == 1)
+        #expect(texts.filter { $0.contains("\"type\":\"log\"") }.count == 2)
+        await SpyglassSDK.close()
+    }
+
     @Test func aTraceContinuesFromASentryTraceHeaderOrStartsAnew() {
         var scope = Scope()
         let first = scope.traceID

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sentry_sdk
 
-from conftest import BIN, clean_env, stored_events
+from conftest import BIN, clean_env, query, stored_events
 from test_hostile_input import PASSWORD, session_for
 from test_issues_api import API
 
@@ -300,3 +300,6 @@ def test_exit_flushes_what_is_queued(tmp_path, start_server):
     run_example(server.dsn, "exit-now", SPYGLASS_SDK_SPOOL=str(tmp_path / "spool"))
     events = stored_events(tmp_path)
     assert [e["payload"]["logentry"]["formatted"] for e in events] == ["exiting right after capturing"]
+    # The log line did not wait for its batch (100 lines or 5 s): the exit hook queued it.
+    rows = query(tmp_path, "SELECT body, attributes FROM log_entry")
+    assert [body for body, _ in rows] == ["exiting before the batch is full"] and '"code":0' in rows[0][1], rows

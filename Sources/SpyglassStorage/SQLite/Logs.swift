@@ -82,9 +82,10 @@ public struct SQLiteLogs: LogStore {
             }
             guard let maxBytes = project.maxBytes, deleted < batch else { continue }
             let rest = batch - deleted
-            deleted += try await writer.write { db in
-                // The newest lines that fit in the limit stay; the first line past it and all older go.
-                let boundary = try Row.fetchOne(
+            // The newest lines that fit in the limit stay; the first line past it and all older go. The boundary is
+            // found in a read (a scan of the project's lines, beside ingest in WAL mode); the write only deletes.
+            let boundary = try await writer.read { db in
+                try Row.fetchOne(
                     db,
                     sql: """
                         SELECT timestamp, id FROM (
@@ -93,9 +94,11 @@ public struct SQLiteLogs: LogStore {
                         WHERE total > ? ORDER BY total LIMIT 1
                         """,
                     arguments: [project.id, maxBytes])
-                guard let boundary else { return 0 }
-                let time: Double = boundary["timestamp"]
-                let id: Int64 = boundary["id"]
+            }
+            guard let boundary else { continue }
+            let time: Double = boundary["timestamp"]
+            let id: Int64 = boundary["id"]
+            deleted += try await writer.write { db in
                 try db.execute(
                     sql: """
                         DELETE FROM log_entry WHERE id IN (

@@ -43,6 +43,7 @@ SpyglassSDK.start { options in
     options.release = environment["SENTRY_RELEASE"] ?? "example-cli@1.0.0"
     options.debug = environment["SPYGLASS_SDK_DEBUG"] == "1"
     if let spool = environment["SPYGLASS_SDK_SPOOL"] { options.spoolDirectory = URL(fileURLWithPath: spool) }
+    options.enableLogs = true  // swift-log records as structured log lines too
 }
 LoggingSystem.bootstrap { label in
     MultiplexLogHandler([StreamLogHandler.standardError(label: label), SpyglassLogHandler(label: label)])
@@ -79,7 +80,8 @@ case "survive-signals":
     raise(SIGFPE)
     SpyglassSDK.capture(message: "still running after SIGTRAP and SIGFPE", level: .info)
 case "exit-now":
-    // No flush here: the SDK's exit hook sends what is queued.
+    // No flush here: the SDK's exit hook sends what is queued, and the log lines waiting for their batch.
+    logger.info("exiting before the batch is full", metadata: ["code": .stringConvertible(0)])
     SpyglassSDK.capture(message: "exiting right after capturing", level: .warning)
     exit(0)
 case "message":

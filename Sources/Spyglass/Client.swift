@@ -270,18 +270,21 @@ final class Client: Sendable {
             envelope = self.envelope(eventID: nil, items: [item], now: .now)
             quantity = count
         }
-        if spoolTakes(category), let spool, spool.store(envelope) {
+        if spoolTakes(category, bytes: envelope.count), let spool, spool.store(envelope) {
             DebugLog.log(options.debug, "closing: \(work.description) spooled for the next start")
         } else {
             recordDiscard(reason: "queue_overflow", category: category, quantity: quantity)
         }
     }
 
-    /// Whether the spool takes an envelope of `category`: log lines fill at most half of it, so that they never
-    /// push waiting errors out (the spool drops its oldest files when full).
-    private func spoolTakes(_ category: String) -> Bool {
+    /// Whether the spool takes an envelope of `category` and size: log lines only while the spool is less than half
+    /// full, in files and in bytes, so that storing them never pushes waiting errors out (the spool drops its
+    /// oldest files when full).
+    private func spoolTakes(_ category: String, bytes: Int) -> Bool {
         guard let spool else { return false }
-        return category != "log_item" || spool.files().count < max(1, spool.maxFiles / 2)
+        guard category == "log_item" else { return true }
+        let files = spool.files()
+        return files.count < max(1, spool.maxFiles / 2) && spool.bytes(files) + bytes <= spool.maxBytes / 2
     }
 
     // MARK: - The worker
@@ -375,7 +378,7 @@ final class Client: Sendable {
             return false
         case .unreachable(let reason):
             DebugLog.log(options.debug, "server unreachable (\(reason)): \(description) \(spool == nil ? "dropped" : "spooled")")
-            if spoolTakes(category.name), let spool, spool.store(envelope) {
+            if spoolTakes(category.name, bytes: envelope.count), let spool, spool.store(envelope) {
                 scheduleSpoolRetry()
                 return true
             }
@@ -487,11 +490,16 @@ struct Spool: Sendable {
     }
 
     /// Writes an envelope; false when it could not be kept.
+    /// The bytes of these spool files.
+    func bytes(_ files: [URL]) -> Int {
+        files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1.path)[.size] as? Int) ?? 0) }
+    }
+
     func store(_ envelope: [UInt8]) -> Bool {
         guard envelope.count <= maxBytes else { return false }
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var existing = files()
-        var total = existing.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1.path)[.size] as? Int) ?? 0) }
+        var total = bytes(existing)
         while !existing.isEmpty && (existing.count >= maxFiles || total + envelope.count > maxBytes) {
             let oldest = existing.removeFirst()
             total -= (try? FileManager.default.attributesOfItem(atPath: oldest.path)[.size] as? Int) ?? 0

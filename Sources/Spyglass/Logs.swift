@@ -53,23 +53,11 @@ public enum SpyglassLogAttribute: Sendable, Hashable {
     }
 }
 
-/// The trace ids of Sentry's propagation context: 32 and 16 lower-case hex digits.
+/// The trace ids of Sentry's propagation context: 32 and 16 lower-case hex digits (a random UUID's, as Sentry's
+/// SDKs make them).
 enum TraceIDs {
-    static func traceID() -> String { hex(2) }
-    static func spanID() -> String { hex(1) }
-
-    private static func hex(_ words: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        var text = ""
-        text.reserveCapacity(words * 16)
-        for _ in 0..<words {
-            var word: UInt64 = 0
-            while word == 0 { word = generator.next() }
-            let digits = String(word, radix: 16)
-            text += String(repeating: "0", count: 16 - digits.count) + digits
-        }
-        return text
-    }
+    static func traceID() -> String { SpyglassEvent.newEventID() }
+    static func spanID() -> String { String(SpyglassEvent.newEventID().prefix(16)) }
 
     /// The trace id of a `sentry-trace` header (`TRACE_ID-SPAN_ID[-SAMPLED]`), nil when it is not one.
     static func traceID(sentryTrace header: String) -> String? {

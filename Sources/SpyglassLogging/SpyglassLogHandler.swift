@@ -85,7 +85,7 @@ public struct SpyglassLogHandler: LogHandler {
     /// (OpenTelemetry's names).
     func line(_ log: LogEvent, metadata: Logger.Metadata) -> SpyglassLog {
         var attributes: [String: SpyglassLogAttribute] = [
-            "logger.name": .string(label), "code.file.path": .string(log.file), "code.line.number": .integer(Int64(log.line)),
+            "logger.name": .string(label), "code.file.path": .string(log.file), "code.line.number": .integer(Int64(clamping: log.line)),
             "code.function.name": .string(log.function), "sentry.origin": .string("auto.log.swift_log"),
         ]
         if log.source != label { attributes["logger.source"] = .string(log.source) }

@@ -93,6 +93,25 @@ public func buildRouter(
             for try await _ in request.body {}
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
         }
+        policies.record(.post, "api/:project_id/inflate", .open)
+        // The ceiling issue 25 measures against: the body read and inflated as ingest must before it can answer
+        // (gzip, deflate or brotli by the request's Content-Encoding), nothing parsed or stored.
+        router.post("api/:project_id/inflate") { request, _ -> Response in
+            guard let encoding = ContentEncoding(header: request.headers[.contentEncoding]) else {
+                return Response(status: .unsupportedMediaType)
+            }
+            let decoder = encoding.makeDecoder()
+            var inflated = 0
+            for try await buffer in request.body {
+                try buffer.withUnsafeReadableBytes { raw in
+                    if let decoder { try decoder.decode(raw) { inflated += $0.count } } else { inflated += raw.count }
+                }
+            }
+            try decoder?.finish()
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: "{\"inflated\":\(inflated)}")))
+        }
     }
     return router
 }

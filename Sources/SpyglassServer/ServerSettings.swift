@@ -329,7 +329,7 @@ extension ServerSetting {
         },
         ServerSetting(
             "benchmarkRoutes", variable: "SPYGLASS_BENCHMARK_ROUTES", default: .value("0"),
-            help: "`1` adds `POST /api/{project_id}/null/`, which reads the body and answers 200: the HTTP ceiling the ingest benchmark compares with.",
+            help: "`1` adds `POST /api/{project_id}/null/`, which reads the body and answers 200, and `POST /api/{project_id}/inflate/`, which also inflates it: the HTTP ceilings the ingest benchmark compares with.",
             details: "Never needed in production."
         ) { text, config in
             config.benchmarkRoutes = text == "1"

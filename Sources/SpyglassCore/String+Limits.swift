@@ -14,7 +14,9 @@ extension String {
     /// The text with each U+0000 replaced by U+FFFD. The payload keeps what the SDK sent; the fields derived from it
     /// (titles, tags, user keys) are text columns, and PostgreSQL's text cannot hold a NUL at all.
     package var replacingNUL: String {
-        guard utf8.contains(0) else { return self }
+        // A contiguous scan (the usual native string) instead of the UTF-8 view's iterator: this runs for every
+        // text of every log line.
+        guard utf8.withContiguousStorageIfAvailable({ $0.contains(0) }) ?? utf8.contains(0) else { return self }
         return String(String.UnicodeScalarView(unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
     }
 

@@ -22,6 +22,8 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     let logger: Logger
     /// Maps JavaScript frames through uploaded source maps before the event is grouped; nil: events as sent.
     let symbolicator: JavaScriptSymbolicator?
+    /// The counters of each label set made so far (making one per request asks the metrics registry every time).
+    let counters = MetricHandles()
 
     public init(
         keys: KeyCache, sink: any IngestSink, limits: IngestLimits, rateLimiter: SharedRateLimiter = SharedRateLimiter(),
@@ -81,7 +83,7 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     }
 
     private func count(_ outcome: IngestFailure.Outcome) {
-        Counter(label: "spyglass_ingest_events_total", dimensions: [("outcome", outcome.rawValue)], factory: metrics).increment()
+        counters.counter("spyglass_ingest_events_total", [("outcome", outcome.rawValue)], factory: metrics).increment()
     }
 
     /// Per project and level, what was stored: `spyglass_project_events_total` and
@@ -90,14 +92,13 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     func countStored(_ work: IngestWork, _ receipt: IngestReceipt) {
         let project = String(work.projectID)
         if receipt.eventStored, let event = work.event {
-            Counter(label: "spyglass_project_events_total", dimensions: [("project", project), ("level", event.level)], factory: metrics)
-                .increment()
+            counters.counter("spyglass_project_events_total", [("project", project), ("level", event.level)], factory: metrics).increment()
         }
         guard !work.logs.isEmpty else { return }
         var lines: [LogLevel: Int] = [:]
         for record in work.logs { lines[record.level, default: 0] += 1 }
         for (level, count) in lines {
-            Counter(label: "spyglass_project_log_lines_total", dimensions: [("project", project), ("level", level.rawValue)], factory: metrics)
+            counters.counter("spyglass_project_log_lines_total", [("project", project), ("level", level.rawValue)], factory: metrics)
                 .increment(by: count)
         }
     }

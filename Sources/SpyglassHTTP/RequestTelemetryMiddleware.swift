@@ -10,6 +10,7 @@ import Metrics
 public struct RequestTelemetryMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
     let metrics: any MetricsFactory
+    let handles = MetricHandles()
 
     /// - Parameters:
     ///   - logger: where the request lines go.
@@ -37,22 +38,18 @@ public struct RequestTelemetryMiddleware<Context: RequestContext>: RouterMiddlew
     private func record(_ request: Request, route: String?, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
         let duration = ContinuousClock.now - start
         let route = route ?? "unmatched"
-        let method = request.method.rawValue
+        // A method outside HTTP's own is any token a client sends: counted as "other" (bounded label values).
+        let method = knownHTTPMethods.contains(request.method) ? request.method.rawValue : "other"
         let code = String(status.code)
-        Counter(
-            label: "spyglass_http_requests_total",
-            dimensions: [("method", method), ("route", route), ("status", code)],
-            factory: metrics
+        handles.counter(
+            "spyglass_http_requests_total", [("method", method), ("route", route), ("status", code)], factory: metrics
         ).increment()
-        Timer(
-            label: "spyglass_http_request_duration_seconds",
-            dimensions: [("method", method), ("route", route)],
-            factory: metrics
-        ).recordNanoseconds(duration.nanoseconds)
+        handles.timer("spyglass_http_request_duration_seconds", [("method", method), ("route", route)], factory: metrics)
+            .recordNanoseconds(duration.nanoseconds)
         logger.info(
             "request",
             metadata: [
-                "http.method": "\(method)",
+                "http.method": "\(request.method.rawValue)",
                 "http.route": "\(route)",
                 "http.path": "\(request.uri.path)",
                 "http.status": "\(code)",
@@ -60,6 +57,9 @@ public struct RequestTelemetryMiddleware<Context: RequestContext>: RouterMiddlew
             ])
     }
 }
+
+/// HTTP's own methods; the metrics count any other as "other".
+private let knownHTTPMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .connect, .options, .trace, .patch]
 
 extension Duration {
     /// The duration in whole nanoseconds, saturating.

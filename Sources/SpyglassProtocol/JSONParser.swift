@@ -146,7 +146,7 @@ private struct Parser {
                 try skipValue(depth: depth)
             } else {
                 let value: JSONValue
-                if !omitted.isEmpty && whole.contains(key) {
+                if !omitted.isEmpty && whole.contains(where: { $0.utf8.count == key.utf8.count && $0 == key }) {
                     let saved = omitted
                     omitted = []
                     defer { omitted = saved }
@@ -157,7 +157,11 @@ private struct Parser {
                 if members.count >= 16 && index == nil {
                     index = Dictionary(members.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { _, last in last })
                 }
-                if let position = index.map({ $0[key] }) ?? members.firstIndex(where: { $0.key == key }) {
+                // Lengths first: String's == of two different names is a call into the runtime, and most differ in
+                // length (this runs for every member of every object).
+                if let position = index.map({ $0[key] })
+                    ?? members.firstIndex(where: { $0.key.utf8.count == key.utf8.count && $0.key == key })
+                {
                     members[position].value = value
                 } else {
                     index?[key] = members.count

@@ -10,6 +10,9 @@ import Synchronization
 package struct PreparedIngest: Sendable {
     package var work: IngestWork
     package var payload: PayloadPlan?
+    /// Each log line's attributes as stored (``LogRecord/attributesJSON``), written here on the request's task so
+    /// the single writer only inserts them.
+    package var logAttributes: [String]
 
     /// Prepares `work` as the writer queues it: its event's payload planned (compressed against `dictionaries` when
     /// `compactEvents`), and the event's parsed tree and raw bytes let go (the payload holds them).
@@ -23,6 +26,7 @@ package struct PreparedIngest: Sendable {
         work.event?.payload = .null
         work.event?.raw = nil
         work.event?.rawBody = nil
+        logAttributes = work.logs.map(\.attributesJSON)
         self.work = work
     }
 }

@@ -60,6 +60,10 @@ import Testing
             try await client.execute(uri: "/no/such/page?secret=1", method: .get) { response in
                 #expect(response.status == .notFound)
             }
+            // Any token is a method to HTTP: beyond its own, they count as one label value (bounded series).
+            for name in ["FROB", "ZAP"] {
+                try await client.execute(uri: "/healthz", method: try #require(HTTPRequest.Method(name))) { _ in }
+            }
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
@@ -68,10 +72,13 @@ import Testing
                 #expect(text.contains(#"status="404"} 1"#))
                 #expect(text.contains("# TYPE spyglass_http_request_duration_seconds histogram"))
                 #expect(text.contains(#"spyglass_http_request_duration_seconds_count{method="GET",route="/healthz"} 3"#))
+                #expect(text.contains(#"spyglass_http_requests_total{method="other","#))
+                #expect(!text.contains("FROB") && !text.contains("ZAP"))
             }
         }
         let requests = lines.all.filter { $0.contains("msg=request ") }
-        #expect(requests.count == 5)
+        #expect(requests.count == 7)
+        #expect(requests.contains { $0.contains("http.method=FROB") })
         let notFound = try #require(requests.first { $0.contains("http.status=404") })
         #expect(notFound.contains("http.method=GET"))
         #expect(notFound.contains("http.path=/no/such/page "))

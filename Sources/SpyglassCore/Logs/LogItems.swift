@@ -38,7 +38,7 @@ public enum LogItems {
         var records: [LogRecord] = []
         records.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            var line = try record(item, at: "items[\(index)]", limits: limits)
+            var line = try record(item, at: "items[\(index)]", limits: limits)  // the path is built only for an error
             // A time ahead of the server's is the sender's clock (or a line that would stay newest and outlive
             // retention): the line counts as received now.
             if line.timestamp > received.addingTimeInterval(60) { line.timestamp = received }
@@ -47,18 +47,18 @@ public enum LogItems {
         return records
     }
 
-    static func record(_ item: JSONValue, at path: String, limits: Limits) throws(DomainError) -> LogRecord {
-        guard item.objectValue != nil else { throw DomainError(.invalidInput, "\(path): expected a log line object") }
+    static func record(_ item: JSONValue, at path: @autoclosure () -> String, limits: Limits) throws(DomainError) -> LogRecord {
+        guard item.objectValue != nil else { throw DomainError(.invalidInput, "\(path()): expected a log line object") }
         guard let timestamp = Timestamp.parse(item["timestamp"]) else {
-            throw DomainError(.invalidInput, "\(path).timestamp: \(Timestamp.expected)")
+            throw DomainError(.invalidInput, "\(path()).timestamp: \(Timestamp.expected)")
         }
-        guard let body = item["body"]?.stringValue else { throw DomainError(.invalidInput, "\(path).body: expected a string") }
+        guard let body = item["body"]?.stringValue else { throw DomainError(.invalidInput, "\(path()).body: expected a string") }
         var attributes: [LogAttribute] = []
         var sentry: [String: LogValue] = [:]
         if let value = item["attributes"], !value.isNull {
-            guard let object = value.objectValue else { throw DomainError(.invalidInput, "\(path).attributes: expected an object") }
+            guard let object = value.objectValue else { throw DomainError(.invalidInput, "\(path()).attributes: expected an object") }
             for member in object {
-                guard let typed = try attribute(member.value, at: "\(path).attributes.\(clean(member.key, bytes: 64))", limits: limits)
+                guard let typed = try attribute(member.value, at: "\(path()).attributes.\(clean(member.key, bytes: 64))", limits: limits)
                 else { continue }
                 if columnAttributes.contains(member.key) {
                     sentry[member.key] = typed
@@ -75,7 +75,7 @@ public enum LogItems {
         } else if let severity, let numbered = LogLevel(severityNumber: severity) {
             level = numbered
         } else {
-            throw DomainError(.invalidInput, "\(path).level: expected one of trace, debug, info, warn, error, fatal")
+            throw DomainError(.invalidInput, "\(path()).level: expected one of trace, debug, info, warn, error, fatal")
         }
         if let number = item["severity_number"]?.int64Value, (1...24).contains(number) { severity = Int(number) }
         if let known = severity, LogLevel(severityNumber: known) != level { severity = nil }  // contradicts the level: the level wins
@@ -87,33 +87,33 @@ public enum LogItems {
         let sdk = [text("sentry.sdk.name", 64), text("sentry.sdk.version", 64)].compactMap { $0 }.joined(separator: " ")
         return LogRecord(
             timestamp: timestamp, level: level, severityNumber: severity, body: clean(body, bytes: limits.maxBody),
-            template: text("sentry.message.template", limits.maxBody), traceID: try hex(item["trace_id"], digits: 32, at: "\(path).trace_id"),
-            spanID: try hex(item["span_id"], digits: 16, at: "\(path).span_id"), release: text("sentry.release"),
+            template: text("sentry.message.template", limits.maxBody), traceID: try hex(item["trace_id"], digits: 32, at: "\(path()).trace_id"),
+            spanID: try hex(item["span_id"], digits: 16, at: "\(path()).span_id"), release: text("sentry.release"),
             environment: text("sentry.environment", 64), sdk: sdk.isEmpty ? nil : sdk, attributes: attributes)
     }
 
     /// `{"value": …, "type": "string" | "integer" | "double" | "boolean"}`; a type Spyglass does not know keeps
     /// its value as JSON text; nil for a null value.
-    static func attribute(_ value: JSONValue, at path: String, limits: Limits) throws(DomainError) -> LogValue? {
-        guard value.objectValue != nil else { throw DomainError(.invalidInput, "\(path): expected {\"value\": …, \"type\": …}") }
+    static func attribute(_ value: JSONValue, at path: @autoclosure () -> String, limits: Limits) throws(DomainError) -> LogValue? {
+        guard value.objectValue != nil else { throw DomainError(.invalidInput, "\(path()): expected {\"value\": …, \"type\": …}") }
         guard let raw = value["value"], !raw.isNull else { return nil }
         switch value["type"]?.stringValue {
         case "string"?:
-            guard let text = raw.stringValue else { throw DomainError(.invalidInput, "\(path).value: expected a string") }
+            guard let text = raw.stringValue else { throw DomainError(.invalidInput, "\(path()).value: expected a string") }
             return .string(clean(text, bytes: limits.maxStringValue))
         case "integer"?:
             // Sentry's SDKs send integers as numbers, some as strings of digits.
             guard let number = raw.int64Value ?? raw.stringValue.flatMap({ Int64($0) }) else {
-                throw DomainError(.invalidInput, "\(path).value: expected an integer within 64 bits")
+                throw DomainError(.invalidInput, "\(path()).value: expected an integer within 64 bits")
             }
             return .integer(number)
         case "double"?:
             guard let number = raw.doubleValue ?? raw.stringValue.flatMap({ Double($0) }), number.isFinite else {
-                throw DomainError(.invalidInput, "\(path).value: expected a finite number")
+                throw DomainError(.invalidInput, "\(path()).value: expected a finite number")
             }
             return .double(number)
         case "boolean"?:
-            guard let flag = raw.boolValue else { throw DomainError(.invalidInput, "\(path).value: expected true or false") }
+            guard let flag = raw.boolValue else { throw DomainError(.invalidInput, "\(path()).value: expected true or false") }
             return .boolean(flag)
         default:
             return .string(clean(raw.stringValue ?? JSONWriter.string(raw), bytes: limits.maxStringValue))
@@ -136,10 +136,10 @@ public enum LogItems {
     }
 
     /// A trace or span id: `digits` hex digits (lowercased), or nil when absent.
-    static func hex(_ value: JSONValue?, digits: Int, at path: String) throws(DomainError) -> String? {
+    static func hex(_ value: JSONValue?, digits: Int, at path: @autoclosure () -> String) throws(DomainError) -> String? {
         guard let value, !value.isNull else { return nil }
         guard let text = value.stringValue, text.utf8.count == digits, text.utf8.allSatisfy(\.isHexDigit) else {
-            throw DomainError(.invalidInput, "\(path): expected \(digits) hex digits")
+            throw DomainError(.invalidInput, "\(path()): expected \(digits) hex digits")
         }
         return text.lowercased()
     }

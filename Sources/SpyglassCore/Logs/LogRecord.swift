@@ -42,6 +42,19 @@ public struct LogRecord: Sendable, Hashable {
     /// The attributes as stored: `{"name": value, …}`, a double always with a fraction or exponent, so each value's
     /// type reads back from its JSON (string, integer, double, boolean).
     public var attributesJSON: String {
+        // Names in strictly ascending order (as ``LogItems`` leaves them): unique, written straight out.
+        if zip(attributes, attributes.dropFirst()).allSatisfy({ $0.name < $1.name }) {
+            var out: [UInt8] = [UInt8(ascii: "{")]
+            out.reserveCapacity(attributes.count * 48)
+            for (index, attribute) in attributes.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.writeString(attribute.name, to: &out)
+                out.append(UInt8(ascii: ":"))
+                JSONWriter.write(attribute.value.json, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+            return String(decoding: out, as: UTF8.self)
+        }
         var object = JSONObject()
         for attribute in attributes { object[attribute.name] = attribute.value.json }
         return JSONWriter.string(.object(object))

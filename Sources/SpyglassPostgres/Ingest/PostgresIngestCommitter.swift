@@ -97,7 +97,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                         continue
                     case .alone:
                         try set.write(&receipts, batch: batch, in: sql)
-                        receipts[index] = try Self.store(job.work, payload: job.payload, set: set, batch: batch, in: sql)
+                        receipts[index] = try Self.store(job, set: set, batch: batch, in: sql)
                     }
                 }
                 try set.write(&receipts, batch: batch, in: sql)
@@ -148,10 +148,11 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
 
     /// Stores one job outside the set: its event through ``PostgresEventRows``, then its side items.
     private static func store(
-        _ work: IngestWork, payload: PayloadPlan?, set: PostgresEventSet, batch: PostgresWriterBatch, in sql: IngestSQL
+        _ job: PreparedIngest, set: PostgresEventSet, batch: PostgresWriterBatch, in sql: IngestSQL
     ) throws -> IngestReceipt {
+        let work = job.work
         var stored = false
-        if let event = work.event, let payload,
+        if let event = work.event, let payload = job.payload,
             let rows = try PostgresEventRows.insert(event, payload: payload, projectID: work.projectID, batch: batch, in: sql)
         {
             stored = true
@@ -222,7 +223,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
         }
         if !work.logs.isEmpty {
-            try side("log") { try PostgresLogRows.insert(work.logs, projectID: projectID, received: work.received, in: sql) }
+            try side("log") { try PostgresLogRows.insert(
+                    work.logs, attributes: job.logAttributes, projectID: projectID, received: work.received, in: sql) }
         }
         return IngestReceipt(eventStored: stored)
     }

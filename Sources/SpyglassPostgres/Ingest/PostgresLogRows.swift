@@ -9,16 +9,16 @@ enum PostgresLogRows {
     /// Each column's cast: a NULL parameter has no type of its own.
     static let casts = ["bigint", "float8", "float8", "bigint", "text", "text", "text", "text", "text", "text", "text", "text", "bigint"]
 
-    static func insert(_ lines: [LogRecord], projectID: Int64, received: Date, in sql: IngestSQL) throws {
+    /// `attributes`: each line's ``LogRecord/attributesJSON``, in order.
+    static func insert(_ lines: [LogRecord], attributes: [String], projectID: Int64, received: Date, in sql: IngestSQL) throws {
         var start = 0
         while start < lines.count {
             let chunk = lines[start..<min(start + 1000, lines.count)]
             var bindings = PostgresBindings()
             var tuples: [String] = []
             tuples.reserveCapacity(chunk.count)
-            for line in chunk {
+            for (line, attributes) in zip(chunk, attributes[chunk.indices]) {
                 let first = bindings.count + 1
-                let attributes = line.attributesJSON
                 bindings.append(projectID)
                 bindings.append(line.timestamp.timeIntervalSince1970)
                 bindings.append(received.timeIntervalSince1970)

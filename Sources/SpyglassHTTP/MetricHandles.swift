@@ -18,24 +18,27 @@ final class MetricHandles: Sendable {
         }
     }
 
-    private let counters = Mutex<[Key: Counter]>([:])
-    private let timers = Mutex<[Key: Timer]>([:])
+    private struct Tables {
+        var counters: [Key: Counter] = [:]
+        var timers: [Key: Timer] = [:]
+    }
+
+    private let tables = Mutex(Tables())
 
     init() {}
 
     func counter(_ label: String, _ dimensions: [(String, String)], factory: any MetricsFactory) -> Counter {
-        let key = Key(label, dimensions)
-        if let counter = counters.withLock({ $0[key] }) { return counter }
-        let counter = Counter(label: label, dimensions: dimensions, factory: factory)
-        counters.withLock { $0[key] = counter }
-        return counter
+        handle(\.counters, Key(label, dimensions)) { Counter(label: label, dimensions: dimensions, factory: factory) }
     }
 
     func timer(_ label: String, _ dimensions: [(String, String)], factory: any MetricsFactory) -> Timer {
-        let key = Key(label, dimensions)
-        if let timer = timers.withLock({ $0[key] }) { return timer }
-        let timer = Timer(label: label, dimensions: dimensions, factory: factory)
-        timers.withLock { $0[key] = timer }
-        return timer
+        handle(\.timers, Key(label, dimensions)) { Timer(label: label, dimensions: dimensions, factory: factory) }
+    }
+
+    private func handle<T: Sendable>(_ table: WritableKeyPath<Tables, [Key: T]>, _ key: Key, make: () -> T) -> T {
+        if let found = tables.withLock({ $0[keyPath: table][key] }) { return found }
+        let made = make()
+        tables.withLock { $0[keyPath: table][key] = made }
+        return made
     }
 }

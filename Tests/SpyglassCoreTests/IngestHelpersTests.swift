@@ -63,7 +63,12 @@ import Testing
     @Test func normalizes() {
         #expect(EventID.normalize("9EC79C33EC9942AB8353589FCB2E04DC") == "9ec79c33ec9942ab8353589fcb2e04dc")
         #expect(EventID.normalize("9ec79c33-ec99-42ab-8353-589fcb2e04dc") == "9ec79c33ec9942ab8353589fcb2e04dc")
-        for bad in ["", "9ec79c33ec9942ab8353589fcb2e04d", "9ec79c33_ec99_42ab_8353_589fcb2e04dc", String(repeating: "g", count: 32), String(repeating: "0", count: 32)] {
+        #expect(EventID.normalize("9ec79c33ec9942ab8353589fcb2e04dc") == "9ec79c33ec9942ab8353589fcb2e04dc")
+        #expect(EventID.normalize("00000000-0000-0000-0000-000000000001") == "00000000000000000000000000000001")
+        for bad in [
+            "", "9ec79c33ec9942ab8353589fcb2e04d", "9ec79c33_ec99_42ab_8353_589fcb2e04dc", String(repeating: "g", count: 32),
+            String(repeating: "0", count: 32), "00000000-0000-0000-0000-000000000000", "9ec79c33ec9942ab8353589fcb2e04dé",
+        ] {
             #expect(EventID.normalize(bad) == nil, "\(bad)")
         }
         #expect(EventID.generate().count == 32)

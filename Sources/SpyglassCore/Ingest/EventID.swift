@@ -2,12 +2,17 @@
 public enum EventID {
     /// The canonical form of `text`, or `nil` when it is not an event id.
     public static func normalize(_ text: String) -> String? {
+        let utf8 = text.utf8
+        let count = utf8.count
+        guard count == 32 || count == 36 else { return nil }
+        // Already canonical (what SDKs send): the text itself, nothing built.
+        if count == 32, utf8.allSatisfy(Hex.isDigit) {
+            return utf8.contains { $0 != UInt8(ascii: "0") } ? text : nil
+        }
         var out: [UInt8] = []
         out.reserveCapacity(32)
-        let bytes = Array(text.utf8)
-        guard bytes.count == 32 || bytes.count == 36 else { return nil }
-        for (index, byte) in bytes.enumerated() {
-            if bytes.count == 36 && [8, 13, 18, 23].contains(index) {
+        for (index, byte) in utf8.enumerated() {
+            if count == 36 && (index == 8 || index == 13 || index == 18 || index == 23) {
                 guard byte == UInt8(ascii: "-") else { return nil }
                 continue
             }
@@ -15,8 +20,8 @@ public enum EventID {
             guard Hex.isDigit(lower) else { return nil }
             out.append(lower)
         }
-        let id = String(decoding: out, as: UTF8.self)
-        return id == String(repeating: "0", count: 32) ? nil : id
+        guard out.contains(where: { $0 != UInt8(ascii: "0") }) else { return nil }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A new random event id.

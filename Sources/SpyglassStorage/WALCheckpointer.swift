@@ -20,8 +20,10 @@ import Synchronization
 /// goes on growing until the reader is done, as it would with SQLite's own checkpoints.
 ///
 /// Passes every 16 000 pages gave more events/s and less CPU per event than SQLite's checkpoint or passes every
-/// 8 000 pages, and lower latency at a steady rate; the measurements are in docs/performance.md ("WAL checkpoints
-/// off the writer").
+/// 8 000 pages on a fresh database; on a grown one, each pass's sync of the database file (its pages scattered
+/// over the indexes) slowed the writer's syncs more the larger it was, so the soak's p99 rose window by window.
+/// Passes every 4 000 pages keep that flat at a few per cent of events/s; the measurements are in
+/// docs/performance.md ("WAL checkpoints off the writer", "Soak windows and checkpoint passes").
 final class WALCheckpointer: Sendable {
     /// WAL pages (frames) at which a pass starts.
     let threshold: Int32

@@ -223,8 +223,10 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
         }
         if !work.logs.isEmpty {
-            try side("log") { try PostgresLogRows.insert(
-                    work.logs, attributes: job.logAttributes, projectID: projectID, received: work.received, in: sql) }
+            try side("log") {
+                try PostgresLogRows.insert(
+                    work.logs, attributes: job.logAttributes, projectID: projectID, received: work.received, in: sql)
+            }
         }
         return IngestReceipt(eventStored: stored)
     }

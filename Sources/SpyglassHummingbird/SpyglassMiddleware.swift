@@ -5,7 +5,8 @@ import Spyglass
 
 /// Reports errors that become 5xx responses, with the request, the route as transaction, a scope per request
 /// and a breadcrumb per request. Each request gets a trace of its own (or continues the one of its `sentry-trace`
-/// header): its error and its log lines carry that trace id, so the server shows them together. 4xx errors (`HTTPError(.notFound)`) are not reported unless asked for.
+/// header): its error and its log lines carry that trace id, so the server shows them together. 4xx errors
+/// (`HTTPError(.notFound)`) are not reported unless asked for.
 ///
 /// ```swift
 /// router.add(middleware: SpyglassMiddleware())

@@ -4,9 +4,9 @@ import ServiceLifecycle
 import SpyglassCore
 
 /// The periodic jobs, at start and then every interval: retention (``MaintenanceStore/enforceRetention(_:now:)``),
-/// log retention (``LogStore/pruneLogs(defaultDays:now:batch:)``), alert data pruning, issue aging and auto-resolve (``MaintenanceStore/agePeriodically(now:)``), and uploaded
-/// chunks a day old (assembled or abandoned), on one node at a time when several share a database
-/// (``MaintenanceStore/exclusively(_:)``).
+/// log retention (``LogStore/pruneLogs(defaultDays:now:batch:)``), alert data pruning, issue aging and
+/// auto-resolve (``MaintenanceStore/agePeriodically(now:)``), and uploaded chunks a day old (assembled or
+/// abandoned), on one node at a time when several share a database (``MaintenanceStore/exclusively(_:)``).
 public struct MaintenanceService: Service {
     let database: any MaintenanceStore
     let artifacts: (any ArtifactStore)?

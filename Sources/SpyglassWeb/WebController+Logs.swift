@@ -83,12 +83,7 @@ extension WebController {
         switch Result(catching: { () throws(DomainError) -> LogQuery in
             var parsed = try LogQuery.parse(text)
             if !levelText.isEmpty { parsed.levels.formUnion(try LogQuery.parse("level:\(levelText)").levels) }
-            if !traceText.isEmpty {
-                guard let id = LogQuery.traceID(traceText) else {
-                    throw DomainError(.invalidInput, "trace: \"\(traceText.prefix(40))\" is not a trace id (32 hex digits)")
-                }
-                parsed.traceID = id
-            }
+            if !traceText.isEmpty { parsed.traceID = try LogQuery.traceID(traceText, field: "trace") }
             return parsed
         }) {
         case .success(let parsed): query = parsed

@@ -48,10 +48,7 @@ public struct LogQuery: Sendable, Hashable {
             case "release": query.release = value
             case "environment", "env": query.environment = value
             case "trace", "trace_id":
-                guard let id = traceID(value) else {
-                    throw DomainError(.invalidInput, "query: trace:\(value.prefix(40)) is not a trace id (32 hex digits)")
-                }
-                query.traceID = id
+                query.traceID = try traceID(value, field: "query: \(colon)")
             default:
                 query.attributes.append(LogAttributeFilter(name: colon, value: value))
             }
@@ -63,6 +60,14 @@ public struct LogQuery: Sendable, Hashable {
     public static func traceID(_ text: String) -> String? {
         let id = text.lowercased()
         return id.utf8.count == 32 && id.allSatisfy(\.isHexDigit) ? id : nil
+    }
+
+    /// ``traceID(_:)``, refusing what is none with the `field` it came from named.
+    public static func traceID(_ text: String, field: String) throws(DomainError) -> String {
+        guard let id = traceID(text) else {
+            throw DomainError(.invalidInput, "\(field): \"\(text.prefix(40))\" is not a trace id (32 hex digits)")
+        }
+        return id
     }
 
     /// `name:value` pairs (`key` nil for a plain word), quotes removed.

@@ -25,8 +25,7 @@ extension APIController {
             query.levels.insert(level)
         }
         if let trace = parameters.get("trace"), !trace.isEmpty {
-            guard let id = LogQuery.traceID(trace) else { throw APIError.badRequest("trace: \"\(trace.prefix(40))\" is not a trace id (32 hex digits)") }
-            query.traceID = id
+            query.traceID = try LogQuery.traceID(trace, field: "trace")
         }
         var since: Date?
         var until: Date?

@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import requests
@@ -115,24 +114,27 @@ def write_parts(templates: Path, server: Server, parts: Path) -> Path:
         (parts / f"tail-{index}.gz").write_bytes(gzip.compress(tail, 9))
         (parts / f"tail-{index}.len").write_text(str(len(tail)))
     (parts / "auth.txt").write_text(f"Sentry sentry_key={server.key}, sentry_version=7, sentry_client=spyglass-wrk/1.0")
-    (parts / "logs.gz").write_bytes(gzip.compress(log_envelope(LOG_BATCH), 6))
+    write_log_parts(parts, LOG_BATCH)
     return parts
 
 
-def log_envelope(count: int) -> bytes:
-    """A `log` item of `count` lines shaped as sentry-python 2.x sends them with enable_logs (a template and its
-    typed parameters, the logger, release, environment and SDK as attributes), ten lines a trace."""
+LOG_TIMESTAMP_WIDTH = len(f"{time.time():.6f}")  # 17 digits and the point until 2286
+LOG_TRACE_WIDTH = 32
+
+
+def log_lines(count: int) -> list[dict]:
+    """`count` log lines shaped as sentry-python 2.x sends them with enable_logs (a template and its typed parameters,
+    the logger, release, environment and SDK as attributes), without their timestamp and trace id: wrk/logs.lua
+    stamps each envelope's lines with the time of sending and a fresh trace id every ten lines, as an SDK's lines
+    arrive (a fixed body would put its lines at the same hundred places of the time index again and again)."""
     kinds = [
         ("order {order_id} paid in {ms} ms", lambda n: {"order_id": 1000 + n, "ms": 12.5 + n}, "info", 9),
         ("cache miss for {key}", lambda n: {"key": f"user:{n}"}, "debug", 5),
         ("retrying payment {order_id}, attempt {attempt}", lambda n: {"order_id": 1000 + n, "attempt": n % 3 + 1}, "warn", 13),
     ]
     typed = {bool: "boolean", int: "integer", float: "double", str: "string"}
-    now = time.time()
-    lines, trace = [], None
+    lines = []
     for n in range(count):
-        if n % 10 == 0:
-            trace = uuid.uuid4().hex
         template, parameters, level, severity = kinds[n % len(kinds)]
         values = parameters(n)
         attributes = {
@@ -146,12 +148,26 @@ def log_envelope(count: int) -> bytes:
             "sentry.origin": {"type": "string", "value": "auto.logger.log"},
             **{f"sentry.message.parameter.{name}": {"type": typed[type(value)], "value": value} for name, value in values.items()},
         }
-        lines.append({"timestamp": now - (count - n) / 1000, "trace_id": trace, "level": level, "severity_number": severity,
-                      "body": template.format(**values), "attributes": attributes})
-    payload = json.dumps({"items": lines}).encode()
-    item = {"type": "log", "item_count": count, "content_type": "application/vnd.sentry.items.log+json", "length": len(payload)}
-    return json.dumps({"sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode() + b"\n" \
-        + json.dumps(item).encode() + b"\n" + payload + b"\n"
+        lines.append({"level": level, "severity_number": severity, "body": template.format(**values), "attributes": attributes})
+    return lines
+
+
+def write_log_parts(parts: Path, count: int) -> None:
+    """The parts wrk/logs.lua builds a `log` envelope of `count` lines from: each line is
+    `{"timestamp":T,"trace_id":"X",` (stamped per request, in a stored gzip member) and the rest of its JSON (one
+    precompressed gzip member a line, in logs-rest.gz with each member's length in logs-rest.len)."""
+    lines = log_lines(count)
+    rests = []
+    for n, line in enumerate(lines):
+        rest = json.dumps(line)[1:] + ("," if n + 1 < count else "]}\n")
+        rests.append(rest + ('{"timestamp":' if n + 1 < count else ""))
+    stamp = "0" * LOG_TIMESTAMP_WIDTH + ',"trace_id":"' + "0" * LOG_TRACE_WIDTH + '",'
+    length = len('{"items":[{"timestamp":') + count * len(stamp) + sum(len(rest) for rest in rests) - 1  # no final "\n"
+    members = [gzip.compress(rest.encode(), 9) for rest in rests]
+    (parts / "logs-rest.gz").write_bytes(b"".join(members))
+    (parts / "logs-rest.len").write_text(" ".join(str(len(member)) for member in members))
+    item = {"type": "log", "item_count": count, "content_type": "application/vnd.sentry.items.log+json", "length": length}
+    (parts / "logs-item.txt").write_text(json.dumps(item))
 
 
 def wrk_load(parts: Path, server: Server, concurrency: int, duration: float, path: str = "envelope",
@@ -362,6 +378,9 @@ def main():
         if parts is not None and has_table(data, database_url, "log_entry"):
             # Log lines alone, then the c=32 error load with a steady stream of lines beside it.
             results["logs"] = run_load(concurrency=16, duration=duration, log_pause_ms=0)
+            # The error load beside the lines is compared with the same load alone just before and after it, on
+            # the same database and in the same phase of the VM (the c=32 row above ran on a smaller database).
+            around = [run_load(concurrency=32, duration=duration)]
             beside: dict = {}
             thread = threading.Thread(target=lambda: beside.update(wrk_load(
                 parts, server, concurrency=LOG_BESIDE_CONNECTIONS, duration=duration, log_pause_ms=LOG_BESIDE_PAUSE_MS)))
@@ -370,8 +389,10 @@ def main():
             thread.join()
             if not beside:
                 sys.exit("the log load beside the error load failed (its error is printed above)")
-            accepted_total += errors_run["accepted"]
-            unanswered += 32
+            around.append(run_load(concurrency=32, duration=duration))
+            results["errors_around_logs"] = around
+            accepted_total += errors_run["accepted"] + sum(run["accepted"] for run in around)
+            unanswered += 3 * 32
             errors_run["beside_logs"] = beside
             results["errors_beside_logs"] = errors_run
             accepted_lines = (results["logs"]["accepted"] + beside["accepted"]) * LOG_BATCH
@@ -454,7 +475,9 @@ def report(results: dict, smoke: bool):
     if "inflate_ceiling" in results:
         rows.append(dict(results["inflate_ceiling"], label="inflate ceiling"))
     if "errors_beside_logs" in results:
-        rows.append(dict(results["errors_beside_logs"], label="c=32 + logs"))
+        before, after = results["errors_around_logs"]
+        rows += [dict(before, label="c=32 before logs"), dict(results["errors_beside_logs"], label="c=32 + logs"),
+                 dict(after, label="c=32 after logs")]
     for run in rows:
         latency = run["latency_ms"]
         label = run.get("label", f"ingest c={run['concurrency']}")
@@ -481,6 +504,8 @@ def report(results: dict, smoke: bool):
                   f"{latency['p99']:>9.2f}{latency['max']:>9.1f}{cpu:>8}{errors:>16}")
         print(f"({LOG_BATCH} lines an envelope, durable before 200; {results['stored_log_lines']} lines stored of "
               f"{results['accepted_log_lines']} accepted; CPU µs per line)")
+        print(f"the lines beside cost the c=32 error load {100 * (1 - beside_share(results)):.0f}% of its events/s "
+              f"(against the mean of the c=32 runs just before and after it)")
     print(f"\ningest at c=32: {top['events_per_second']:.0f} events/s = {100 * top['events_per_second'] / ceiling:.0f}% of the lower ceiling "
           f"({'HTTP' if http <= storage else 'SQLite'}, {ceiling:.0f}/s)")
     print(f"peak RSS {results['peak_rss_mb']:.0f} MB; {results['bytes_per_event']:.0f} bytes of database per event; "
@@ -523,6 +548,13 @@ def report(results: dict, smoke: bool):
     for name, value, op, limit in targets:
         ok = {">=": value >= limit, "<=": value <= limit, "<": value < limit}[op]
         print(f"  {'ok  ' if ok else 'MISS'} {name}: {value:.2f} (target {op} {limit})")
+
+
+def beside_share(results: dict) -> float:
+    """The c=32 error load's events/s with log lines beside it, as a share of the mean of the same load alone just
+    before and after it."""
+    alone = sum(run["events_per_second"] for run in results["errors_around_logs"]) / 2
+    return results["errors_beside_logs"]["events_per_second"] / max(alone, 1)
 
 
 def soak(args, load_bin, server, templates, results):

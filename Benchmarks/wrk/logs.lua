@@ -1,60 +1,58 @@
--- wrk script for the log benchmark: POSTs one gzip-compressed envelope of log lines (a `log` item, as Sentry's
--- SDKs batch them) again and again, optionally pausing between requests on each connection (a steady rate beside
--- the error load).
+-- wrk script for the log benchmark: POSTs gzip-compressed envelopes of log lines (a `log` item, as Sentry's SDKs
+-- batch them), optionally pausing between requests on each connection (a steady rate beside the error load).
 --
 --     wrk -t1 -c8 -d20s --timeout 30s -s logs.lua URL -- PARTS_DIR PAUSE_MS
 --
--- PARTS_DIR (written by runner.py) holds logs.gz (the envelope) and auth.txt (the X-Sentry-Auth header).
--- Prints one JSON line "WRK-RESULT {...}" at the end, as ingest.lua does.
+-- PARTS_DIR (written by runner.py, write_log_parts) holds logs-item.txt (the item header), logs-rest.gz (one gzip
+-- member a line: its JSON after the timestamp and trace id) with logs-rest.len (their lengths), and auth.txt.
+-- Each request stamps its lines as an SDK's arrive: the time of sending (a microsecond apart) and a fresh trace id
+-- every ten lines, each line's stamp in a small stored gzip member before its precompressed rest.
+-- Prints one JSON line "WRK-RESULT {...}" at the end (common.lua).
 
+local common = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
+local read, stored_member, trace_id = common.read, common.stored_member, common.hex32
 local format = string.format
-local threads = {}
-local body, pause = nil, 0
-statuses = {}  -- global: done() reads it from each thread
+local ffi = require("ffi")
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_nsec; } spyglass_timespec;
+  int clock_gettime(int clock, spyglass_timespec *time);
+]]
+local clock = ffi.new("spyglass_timespec")
 
-function setup(thread)
-  table.insert(threads, thread)
-end
-
-local function read(path)
-  local file = assert(io.open(path, "rb"))
-  local data = file:read("*a")
-  file:close()
-  return data
-end
+local rests, item = {}, nil
+local pause = 0
 
 function init(args)
-  body = read(args[1] .. "/logs.gz")
+  local dir = args[1]
   pause = tonumber(args[2] or "0")
+  local data, offset = read(dir .. "/logs-rest.gz"), 1
+  for length in read(dir .. "/logs-rest.len"):gmatch("%d+") do
+    table.insert(rests, data:sub(offset, offset + tonumber(length) - 1))
+    offset = offset + tonumber(length)
+  end
+  assert(#rests > 0, "no log parts in " .. dir)
+  item = read(dir .. "/logs-item.txt")
+  math.randomseed(os.time() * 1000 + thread_id * 7919 + math.floor(os.clock() * 1e6))
   wrk.method = "POST"
-  wrk.headers["X-Sentry-Auth"] = read(args[1] .. "/auth.txt")
+  wrk.headers["X-Sentry-Auth"] = read(dir .. "/auth.txt")
   wrk.headers["Content-Type"] = "application/x-sentry-envelope"
   wrk.headers["Content-Encoding"] = "gzip"
 end
 
 function request()
-  return wrk.format(nil, nil, nil, body)
+  ffi.C.clock_gettime(0, clock)  -- CLOCK_REALTIME
+  local now = tonumber(clock.tv_sec) + tonumber(clock.tv_nsec) / 1e9
+  local header = '{"sent_at":"' .. os.date("!%Y-%m-%dT%H:%M:%SZ") .. '"}\n' .. item .. '\n{"items":[{"timestamp":'
+  local body, trace = {}, nil
+  for n = 1, #rests do
+    if n % 10 == 1 then trace = trace_id() end
+    local stamp = format('%.6f,"trace_id":"%s",', now + n / 1e6, trace)
+    body[#body + 1] = stored_member(n == 1 and header .. stamp or stamp)
+    body[#body + 1] = rests[n]
+  end
+  return wrk.format(nil, nil, nil, table.concat(body))
 end
 
 function delay()
   return pause
-end
-
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local counts = {}
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("statuses")) do counts[status] = (counts[status] or 0) + count end
-  end
-  local parts = {}
-  for status, count in pairs(counts) do table.insert(parts, format('"%d":%d', status, count)) end
-  local e = summary.errors
-  io.write(format('WRK-RESULT {"requests":%d,"duration_us":%d,"statuses":{%s},'
-    .. '"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},'
-    .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d}}\n',
-    summary.requests, summary.duration, table.concat(parts, ","), e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end

@@ -135,10 +135,10 @@ extension WebController {
             shortTrace: line.traceID.map { String($0.prefix(8)) }, release: line.release, environment: line.environment,
             attributes: line.attributes.prefix(12).map { attribute in
                 let value = attribute.value.text
-                let quoted = value.contains(where: { $0 == " " || $0 == "\"" }) || value.isEmpty ? "\"\(value.replacingOccurrences(of: "\"", with: ""))\"" : value
                 return LogAttributeRow(
                     name: attribute.name, value: value.limited(to: 200),
-                    filterURL: logsURL(projectID: projectID, [URLQueryItem(name: "query", value: "\(attribute.name):\(quoted)")]))
+                    filterURL: logsURL(
+                        projectID: projectID, [URLQueryItem(name: "query", value: "\(LogQuery.quoted(attribute.name)):\(LogQuery.quoted(value))")]))
             })
     }
 

@@ -263,6 +263,9 @@ def test_the_logs_page_filters_tails_live_and_the_event_page_shows_its_trace(ser
         sentry_sdk.logger.info("error page shown")
     sentry_sdk.flush(timeout=10)
     assert post(server, envelope([line("another request", trace_id="ab" * 16)])).status_code == 200
+    # An attribute whose name and value need quoting in the query its link writes.
+    tricky = {"file path": {"type": "string", "value": 'say "hi" to C:\\temp\\x'}}
+    assert post(server, envelope([line("tricky attribute", attributes=tricky)])).status_code == 200
     api = API(server, tmp_path / "data")
     issue = api.issues()[0]["id"]
 
@@ -283,7 +286,7 @@ def test_the_logs_page_filters_tails_live_and_the_event_page_shows_its_trace(ser
     shown = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#log-lines td.log-body .body")]
     assert shown == ["error page shown", "stock low for <b>apples</b>", "cart has 3 items"], shown
     driver.find_element(By.PARTIAL_LINK_TEXT, "all lines").click()
-    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 4, what="all four lines")
+    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 5, what="all five lines")
 
     # Level and words.
     Select(driver.find_element(By.NAME, "level")).select_by_value("warn")
@@ -305,9 +308,14 @@ def test_the_logs_page_filters_tails_live_and_the_event_page_shows_its_trace(ser
     wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 1, what="the line with count=3")
     driver.get(f"{server.url}/organizations/spyglass/logs/")
     wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line"))
+    next(a for a in driver.find_elements(By.CSS_SELECTOR, "a.attribute") if "file path" in a.text).click()
+    wait_until(lambda: [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#log-lines td.log-body .body")]
+               == ["tricky attribute"], what="the line with the quoted attribute")
+    driver.get(f"{server.url}/organizations/spyglass/logs/")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line"))
     driver.find_element(By.ID, "log-live").click()
     assert post(server, envelope([line("arrived live <script>")])).status_code == 200
     wait_until(lambda: "arrived live <script>" in driver.find_element(By.CSS_SELECTOR, "#log-lines tr.log-line").text,
                what="the new line at the top")
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 5
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 6
     screenshot(driver, "logs-page.png")

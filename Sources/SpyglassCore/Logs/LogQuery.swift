@@ -70,12 +70,14 @@ public struct LogQuery: Sendable, Hashable {
         return id
     }
 
-    /// `name:value` pairs (`key` nil for a plain word), quotes removed.
+    /// `name:value` pairs (`key` nil for a plain word), quotes removed; inside quotes a backslash takes the next
+    /// character as it is (`key:"say \"hi\""`), as ``quoted(_:)`` writes a value.
     static func tokens(_ text: String) -> [(key: String?, value: String)] {
         var result: [(String?, String)] = []
         var current = ""
         var key: String?
         var quoted = false
+        var escaped = false
         var touched = false
         func flush() {
             if touched { result.append((key, current)) }
@@ -84,7 +86,12 @@ public struct LogQuery: Sendable, Hashable {
             touched = false
         }
         for character in text {
-            if character == "\"" {
+            if escaped {
+                current.append(character)
+                escaped = false
+            } else if quoted && character == "\\" {
+                escaped = true
+            } else if character == "\"" {
                 quoted.toggle()
                 touched = true
             } else if character.isWhitespace && !quoted {
@@ -100,6 +107,18 @@ public struct LogQuery: Sendable, Hashable {
         }
         flush()
         return result.filter { !($0.0 == nil && $0.1.isEmpty) }
+    }
+
+    /// `value` as a query's `key:value` writes it: as it is when it is one word, else in quotes with backslashes
+    /// before quotes and backslashes (what ``tokens(_:)`` reads back).
+    public static func quoted(_ value: String) -> String {
+        guard value.isEmpty || value.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "\\" || $0 == ":" }) else { return value }
+        var text = "\""
+        for character in value {
+            if character == "\"" || character == "\\" { text.append("\\") }
+            text.append(character)
+        }
+        return text + "\""
     }
 }
 

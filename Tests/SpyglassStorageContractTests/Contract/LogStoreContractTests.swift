@@ -70,6 +70,9 @@ struct LogStoreContractTests {
             #expect(try await bodies("express:true") == ["order 42 created"])
             #expect(try await bodies("amount:12") == ["order 42 created"], "a double matches its value written as a whole number")
             #expect(try await bodies(#"city:"New York""#) == ["order 42 created"])
+            #expect(
+                try await bodies("quote:\(LogQuery.quoted("say \"hi\"\n"))") == ["order 42 created"],
+                "a value with quotes and a line break, written as the Logs page's attribute link writes it")
             #expect(try await bodies("city:New").isEmpty, "a value matches whole")
             #expect(try await bodies("missing:1").isEmpty)
             // A name with a quote cannot be written in SQLite's JSON path: it matches nothing, on both backends.

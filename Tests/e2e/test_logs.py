@@ -319,3 +319,13 @@ def test_the_logs_page_filters_tails_live_and_the_event_page_shows_its_trace(ser
                what="the new line at the top")
     assert len(driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line")) == 6
     screenshot(driver, "logs-page.png")
+
+    # A burst of 1 100 lines: the tail polls again at once while polls come back full (100 lines each), so the
+    # newest arrives within the wait below (at one poll every 2 s it would take 22 s), and the table keeps the
+    # newest 1 000 rows.
+    burst = [line(f"burst {n:04d}", timestamp=time.time() + n / 1e6) for n in range(1100)]
+    assert post(server, envelope(burst)).status_code == 200
+    wait_until(lambda: "burst 1099" in driver.find_element(By.CSS_SELECTOR, "#log-lines tr.log-line").text,
+               timeout=12, what="the burst's newest line at the top")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#log-lines td.log-body .body")
+    assert len(rows) == 1000 and rows[-1].text == "burst 0100", (len(rows), rows[-1].text)

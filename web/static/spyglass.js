@@ -155,13 +155,19 @@
     setInterval(poll, 10000);
   }
 
-  // Logs, live: while the box is ticked, the lines stored since the newest shown are added at the top every 2 s
-  // (up to 100 a poll; the next poll brings the rest).
+  // Logs, live: while the box is ticked, the lines stored since the newest shown are added at the top every 2 s,
+  // up to 100 a poll; a full poll is followed by the next at once, so a burst is caught up. The table keeps the
+  // newest 1 000 rows (a tail left open for hours would otherwise hold every line in the page).
   var lines = document.getElementById("log-lines");
   var liveBox = document.getElementById("log-live");
   if (lines && liveBox && window.fetch) {
+    var pageSize = 100, keptRows = 1000, timer = null;
+    var schedule = function (ms) {
+      clearTimeout(timer);
+      timer = setTimeout(tail, ms);
+    };
     var tail = function () {
-      if (!liveBox.checked) return;
+      if (!liveBox.checked) return schedule(2000);
       fetch(lines.getAttribute("data-tail") + "&after=" + encodeURIComponent(lines.getAttribute("data-newest")),
             { credentials: "same-origin" })
         .then(function (response) { return response.ok ? response.text() : ""; })
@@ -170,7 +176,7 @@
           var holder = document.createElement("tbody");
           holder.innerHTML = html;  // rendered by the server, every value escaped
           var rows = Array.prototype.slice.call(holder.rows);
-          if (rows.length === 0) return;
+          if (rows.length === 0) return schedule(2000);
           var empty = body.querySelector(".empty-row");
           if (empty) empty.remove();
           // In the order they were stored: each goes on top, the last one newest.
@@ -180,9 +186,11 @@
             newest = Math.max(newest, Number(rows[i].getAttribute("data-id")));
           }
           lines.setAttribute("data-newest", String(newest));
+          while (body.rows.length > keptRows) body.deleteRow(body.rows.length - 1);
+          schedule(rows.length >= pageSize ? 0 : 2000);
         })
-        .catch(function () {});
+        .catch(function () { schedule(2000); });
     };
-    setInterval(tail, 2000);
+    schedule(2000);
   }
 })();

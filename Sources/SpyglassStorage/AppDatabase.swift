@@ -17,8 +17,8 @@ public struct AppDatabase: Sendable {
     /// Files and directories that other local users could read, made private on opening (for a log line).
     public private(set) var tightenedPaths: [String] = []
 
-    /// WAL pages at which a checkpoint starts: 31 MiB of 8 KiB pages (see ``WALCheckpointer``).
-    package static let checkpointThreshold: Int32 = 4_000
+    /// WAL pages at which a checkpoint starts: 16 MiB of 8 KiB pages (see ``WALCheckpointer``).
+    package static let checkpointThreshold: Int32 = 2_000
 
     /// Wraps `writer` and migrates its schema to the latest version.
     public init(_ writer: any DatabaseWriter) throws {

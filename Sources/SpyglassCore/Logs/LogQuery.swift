@@ -7,7 +7,8 @@ import SpyglassProtocol
 /// Words are found in the body (case-insensitive, all of them); `level:` takes one level or several
 /// (`level:warn,error`); `release:`, `environment:` (or `env:`) and `trace:` match their column; any other
 /// `name:value` matches an attribute of that name whose value reads as `value` (`order_id:42`, `ok:true`,
-/// `logger.name:shop`). Quotes keep spaces in a word or value (`"out of stock"`, `city:"New York"`).
+/// `logger.name:shop`). Quotes keep spaces in a word, name or value (`"out of stock"`, `city:"New York"`); inside
+/// them a backslash takes the next character as it is (`note:"say \"hi\""`).
 public struct LogQuery: Sendable, Hashable {
     public var words: [String] = []
     public var levels: Set<LogLevel> = []

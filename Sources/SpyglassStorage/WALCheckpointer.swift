@@ -22,9 +22,8 @@ import Synchronization
 /// Passes every 16 000 pages gave more events/s and less CPU per event than SQLite's checkpoint or passes every
 /// 8 000 pages on a fresh database; on a grown one, each pass's sync of the database file (its pages scattered
 /// over the indexes) slowed the writer's syncs more the larger it was, so the soak's p99 rose window by window.
-/// Passes every 2 000 pages keep that flat (a 10-minute soak's worst window within 1.8× of its first) at no
-/// measurable cost in events/s; the measurements are in docs/performance.md ("WAL checkpoints off the writer",
-/// "Soak windows and checkpoint passes").
+/// Passes every 2 000 pages keep a long soak's p99 flat at no measurable cost in events/s; the measurements are in
+/// docs/performance.md ("WAL checkpoints off the writer", "Soak windows and checkpoint passes").
 final class WALCheckpointer: Sendable {
     /// WAL pages (frames) at which a pass starts.
     let threshold: Int32

@@ -138,7 +138,7 @@ extension WebController {
                 return LogAttributeRow(
                     name: attribute.name, value: value.limited(to: 200),
                     filterURL: logsURL(
-                        projectID: projectID, [URLQueryItem(name: "query", value: "\(LogQuery.quoted(attribute.name)):\(LogQuery.quoted(value))")]))
+                        projectID: projectID, [URLQueryItem(name: "query", value: LogQuery.attributeTerm(name: attribute.name, value: value))]))
             })
     }
 

@@ -192,15 +192,12 @@ extension WebController {
         guard let issue = try await storage.issues.issue(id: parent), visible.contains(issue.project.id) else {
             throw PageError.notFound("There is no issue \(parent), or you are not a member of its project.")
         }
-        var created = 0
-        for hash in hashes.prefix(100) {
-            do {
-                _ = try await storage.issues.unmerge(issueID: parent, hash: hash)
-                created += 1
-            } catch let error as DomainError {
-                throw PageError(status: .badRequest, heading: "Cannot undo the merge", text: error.message)
-            }
+        // One transaction: a hash that can no longer be split out (split already, or the issue changed since) leaves
+        // the merge as it is, not half undone.
+        do {
+            return try await storage.issues.unmerge(issueID: parent, hashes: hashes).count
+        } catch let error as DomainError {
+            throw PageError(status: .badRequest, heading: "Cannot undo the merge", text: error.message + " (nothing was changed)")
         }
-        return created
     }
 }

@@ -264,7 +264,9 @@ def test_the_logs_page_filters_tails_live_and_the_event_page_shows_its_trace(ser
     sentry_sdk.flush(timeout=10)
     assert post(server, envelope([line("another request", trace_id="ab" * 16)])).status_code == 200
     # An attribute whose name and value need quoting in the query its link writes.
-    tricky = {"file path": {"type": "string", "value": 'say "hi" to C:\\temp\\x'}}
+    # And one named like a column filter: its link finds the attribute, not lines of a release "from-attribute".
+    tricky = {"file path": {"type": "string", "value": 'say "hi" to C:\\temp\\x'},
+              "release": {"type": "string", "value": "from-attribute"}}
     assert post(server, envelope([line("tricky attribute", attributes=tricky)])).status_code == 200
     api = API(server, tmp_path / "data")
     issue = api.issues()[0]["id"]
@@ -311,6 +313,12 @@ def test_the_logs_page_filters_tails_live_and_the_event_page_shows_its_trace(ser
     next(a for a in driver.find_elements(By.CSS_SELECTOR, "a.attribute") if "file path" in a.text).click()
     wait_until(lambda: [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#log-lines td.log-body .body")]
                == ["tricky attribute"], what="the line with the quoted attribute")
+    driver.get(f"{server.url}/organizations/spyglass/logs/")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line"))
+    next(a for a in driver.find_elements(By.CSS_SELECTOR, "a.attribute")
+         if a.find_element(By.CSS_SELECTOR, ".name").text == "release").click()
+    wait_until(lambda: [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#log-lines td.log-body .body")]
+               == ["tricky attribute"], what="the line with the attribute named release")
     driver.get(f"{server.url}/organizations/spyglass/logs/")
     wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#log-lines tr.log-line"))
     driver.find_element(By.ID, "log-live").click()

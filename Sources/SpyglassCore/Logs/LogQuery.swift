@@ -8,7 +8,8 @@ import SpyglassProtocol
 /// (`level:warn,error`); `release:`, `environment:` (or `env:`) and `trace:` match their column; any other
 /// `name:value` matches an attribute of that name whose value reads as `value` (`order_id:42`, `ok:true`,
 /// `logger.name:shop`). Quotes keep spaces in a word, name or value (`"out of stock"`, `city:"New York"`); inside
-/// them a backslash takes the next character as it is (`note:"say \"hi\""`).
+/// them a backslash takes the next character as it is (`note:"say \"hi\""`). A name in quotes is always an
+/// attribute's: `"release":x` finds an attribute named `release`, not the release column.
 public struct LogQuery: Sendable, Hashable {
     public var words: [String] = []
     public var levels: Set<LogLevel> = []
@@ -20,6 +21,15 @@ public struct LogQuery: Sendable, Hashable {
     public init() {}
 
     public var isEmpty: Bool { self == LogQuery() }
+
+    /// The names that filter a column rather than an attribute (unless written in quotes).
+    static let columnNames: Set<String> = ["level", "release", "environment", "env", "trace", "trace_id"]
+
+    /// The term that finds lines whose attribute `name` reads as `value`, whatever the name (see ``quoted(_:)``).
+    public static func attributeTerm(name: String, value: String) -> String {
+        let key = columnNames.contains(name) ? "\"\(name)\"" : quoted(name)
+        return "\(key):\(quoted(value))"
+    }
 
     /// Longest query read (SQLite refuses LIKE patterns beyond 50 000 bytes).
     public static let maxLength = 4096
@@ -35,7 +45,11 @@ public struct LogQuery: Sendable, Hashable {
                 continue
             }
             let value = token.value
-            if value.isEmpty, ["level", "release", "environment", "env", "trace", "trace_id"].contains(colon) {
+            if token.quotedKey {
+                query.attributes.append(LogAttributeFilter(name: colon, value: value))
+                continue
+            }
+            if value.isEmpty, columnNames.contains(colon) {
                 throw DomainError(.invalidInput, "query: \(colon): needs a value")
             }
             switch colon {
@@ -71,19 +85,24 @@ public struct LogQuery: Sendable, Hashable {
         return id
     }
 
-    /// `name:value` pairs (`key` nil for a plain word), quotes removed; inside quotes a backslash takes the next
-    /// character as it is (`key:"say \"hi\""`), as ``quoted(_:)`` writes a value.
-    static func tokens(_ text: String) -> [(key: String?, value: String)] {
-        var result: [(String?, String)] = []
+    /// `name:value` pairs (`key` nil for a plain word; `quotedKey` when the name was written in quotes), quotes
+    /// removed; inside quotes a backslash takes the next character as it is (`key:"say \"hi\""`), as ``quoted(_:)``
+    /// writes a value.
+    static func tokens(_ text: String) -> [(key: String?, quotedKey: Bool, value: String)] {
+        var result: [(key: String?, quotedKey: Bool, value: String)] = []
         var current = ""
         var key: String?
+        var quotedKey = false
         var quoted = false
+        var sawQuote = false
         var escaped = false
         var touched = false
         func flush() {
-            if touched { result.append((key, current)) }
+            if touched { result.append((key, quotedKey, current)) }
             current = ""
             key = nil
+            quotedKey = false
+            sawQuote = false
             touched = false
         }
         for character in text {
@@ -94,11 +113,14 @@ public struct LogQuery: Sendable, Hashable {
                 escaped = true
             } else if character == "\"" {
                 quoted.toggle()
+                sawQuote = true
                 touched = true
             } else if character.isWhitespace && !quoted {
                 flush()
             } else if character == ":" && !quoted && key == nil && !current.isEmpty {
                 key = current
+                quotedKey = sawQuote
+                sawQuote = false
                 current = ""
                 touched = true
             } else {
@@ -107,7 +129,7 @@ public struct LogQuery: Sendable, Hashable {
             }
         }
         flush()
-        return result.filter { !($0.0 == nil && $0.1.isEmpty) }
+        return result.filter { !($0.key == nil && $0.value.isEmpty) }
     }
 
     /// `value` as a query's `key:value` writes it: as it is when it is one word, else in quotes with backslashes

@@ -223,8 +223,9 @@ public protocol IssueStore: Sendable {
     /// Merges issues into the one with the most events; returns (parent, children). The parent's activity names
     /// who merged (`actorID`, nil: Spyglass) and the short ids of the issues merged into it.
     func mergeIssues(ids: [Int64], actorID: Int64?) async throws -> (parent: Int64, children: [Int64])
-    /// Moves a hash, and the events that came by it, into a new issue; returns its id.
-    func unmerge(issueID: Int64, hash: String) async throws -> Int64
+    /// Moves each hash, and the events that came by it, into a new issue of its own; returns their ids in the order
+    /// of `hashes`. One transaction: when one hash cannot be split out, nothing is.
+    func unmerge(issueID: Int64, hashes: [String]) async throws -> [Int64]
 
     /// The issue's activity, oldest first.
     func activities(issueID: Int64) async throws -> [ActivityInfo]
@@ -235,5 +236,13 @@ extension IssueStore {
     /// Merges issues, by nobody in particular (tests, tools).
     public func mergeIssues(ids: [Int64]) async throws -> (parent: Int64, children: [Int64]) {
         try await mergeIssues(ids: ids, actorID: nil)
+    }
+
+    /// Moves a hash, and the events that came by it, into a new issue; returns its id.
+    public func unmerge(issueID: Int64, hash: String) async throws -> Int64 {
+        guard let created = try await unmerge(issueID: issueID, hashes: [hash]).first else {
+            throw DomainError(.notFound, "issue \(issueID) has no hash \(hash)")
+        }
+        return created
     }
 }

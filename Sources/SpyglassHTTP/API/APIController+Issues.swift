@@ -210,11 +210,10 @@ extension APIController {
         let issue = try issue(context)
         let hashes = FormQuery(request).getAll("id")
         guard !hashes.isEmpty else { throw APIError.badRequest("name the hashes to split out with ?id=…") }
-        var created: [String] = []
-        for hash in hashes {
-            created.append(String(try await storage.issues.unmerge(issueID: issue.id, hash: hash)))
-        }
-        return try APIJSON.response(encoding: ["issues": created], status: .accepted)
+        guard hashes.count <= 100 else { throw APIError.badRequest("id: at most 100 hashes in one request (\(hashes.count) given)") }
+        // One transaction: when one hash cannot be split out, none is.
+        let created = try await storage.issues.unmerge(issueID: issue.id, hashes: hashes)
+        return try APIJSON.response(encoding: ["issues": created.map(String.init)], status: .accepted)
     }
 }
 

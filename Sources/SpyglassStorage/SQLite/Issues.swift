@@ -339,78 +339,88 @@ public struct SQLiteIssues: IssueStore {
         }
     }
 
-    public func unmerge(issueID: Int64, hash: String) async throws -> Int64 {
+    public func unmerge(issueID: Int64, hashes: [String]) async throws -> [Int64] {
         try await writer.write { db in
-            let hashes = try String.fetchAll(db, sql: "SELECT hash FROM grouping_hash WHERE issue_id = ?", arguments: [issueID])
-            guard hashes.contains(hash) else { throw DomainError(.notFound, "issue \(issueID) has no hash \(hash)") }
-            guard hashes.count > 1 else { throw DomainError(.invalidInput, "hash \(hash) is the issue's only hash; nothing to split") }
-            guard let projectID = try Int64.fetchOne(db, sql: "SELECT project_id FROM issue WHERE id = ?", arguments: [issueID]) else {
-                throw DomainError(.notFound, "no issue \(issueID)")
+            // Every hash named is checked before anything is written (a refusal then takes no issue id either).
+            let known = Set(try String.fetchAll(db, sql: "SELECT hash FROM grouping_hash WHERE issue_id = ?", arguments: [issueID]))
+            if let unknown = hashes.first(where: { !known.contains($0) }) {
+                throw DomainError(.notFound, "issue \(issueID) has no hash \(unknown)")
             }
-            let moved = try Row.fetchAll(
-                db, sql: "SELECT id AS row_id, \(AppDatabase.eventColumns) WHERE issue_id = ? AND primary_hash = ? ORDER BY timestamp",
-                arguments: [issueID, hash]
-            ).map { row in (rowID: row["row_id"] as Int64, event: try AppDatabase.eventInfo(row, in: db)) }
-            guard !moved.isEmpty else {
-                throw DomainError(.invalidInput, "no stored event of issue \(issueID) came by hash \(hash); split out the hash its events came by")
-            }
-            // The new issue takes its title from the newest moved event, else from the old issue.
-            let template = moved.last.map { NormalizedEvent(stored: $0.event) }
-            let shortID = try Int64.fetchOne(
-                db, sql: "UPDATE project SET next_short_id = next_short_id + 1 WHERE id = ? RETURNING next_short_id - 1",
-                arguments: [projectID]) ?? 0
-            try db.execute(
-                sql: """
-                    INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, substatus,
-                        first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since)
-                    SELECT project_id, ?, coalesce(?, title), coalesce(?, culprit), coalesce(?, type), coalesce(?, metadata),
-                        level, 'unresolved', 'new', coalesce(?, first_seen), coalesce(?, last_seen), 0, 0, ?, ?, ?
-                    FROM issue WHERE id = ?
-                    """,
-                arguments: [
-                    shortID, template?.summary.title, template?.summary.culprit, template?.summary.type,
-                    template.map { String(decoding: JSONWriter.bytes($0.summary.metadata), as: UTF8.self) },
-                    moved.first?.event.timestamp.timeIntervalSince1970, moved.last?.event.timestamp.timeIntervalSince1970,
-                    moved.first.flatMap { NormalizedEvent(stored: $0.event).release }, template?.release, Date.now.timeIntervalSince1970, issueID,
-                ])
-            let newIssue = db.lastInsertedRowID
-            try db.execute(
-                sql: "INSERT INTO issue_search (rowid, title, culprit, message) SELECT ?, title, culprit, '' FROM issue WHERE id = ?",
-                arguments: [newIssue, newIssue])
-            try db.execute(sql: "UPDATE grouping_hash SET issue_id = ? WHERE project_id = ? AND hash = ?", arguments: [newIssue, projectID, hash])
-            for (rowID, info) in moved {
-                let event = NormalizedEvent(stored: info)
-                try db.execute(sql: "UPDATE event SET issue_id = ? WHERE id = ?", arguments: [newIssue, rowID])
-                try AppDatabase.count(event, into: newIssue, sign: 1, in: db)
-                try AppDatabase.count(event, into: issueID, sign: -1, in: db)
-            }
-            // Users of the old issue: those still seen in its remaining events.
-            let remaining = try Row.fetchAll(db, sql: "SELECT \(AppDatabase.eventColumns) WHERE issue_id = ?", arguments: [issueID])
-            let users = Set(try remaining.compactMap { try NormalizedEvent(stored: AppDatabase.eventInfo($0, in: db)).userKey })
-            let movedUsers = Set(moved.compactMap { NormalizedEvent(stored: $0.event).userKey })
-            for user in movedUsers where !users.contains(user) {
-                try db.execute(sql: "DELETE FROM issue_user WHERE issue_id = ? AND user_key = ?", arguments: [issueID, user])
-            }
-            for issue in [issueID, newIssue] {
-                try db.execute(
-                    sql: "UPDATE issue SET user_count = (SELECT count(*) FROM issue_user WHERE issue_id = ?) WHERE id = ?",
-                    arguments: [issue, issue])
-            }
-            try AppDatabase.refreshProtectedEvents(issueID, in: db)
-            try AppDatabase.refreshProtectedEvents(newIssue, in: db)
-            // The old issue's dates from its remaining events (kept as they were when retention removed them all).
-            try db.execute(
-                sql: """
-                    UPDATE issue SET
-                        first_seen = coalesce((SELECT min(timestamp) FROM event WHERE issue_id = ?1), first_seen),
-                        last_seen = coalesce((SELECT max(timestamp) FROM event WHERE issue_id = ?1), last_seen)
-                    WHERE id = ?1
-                    """,
-                arguments: [issueID])
-            try db.execute(sql: "DELETE FROM issue_tag WHERE issue_id = ? AND times_seen <= 0", arguments: [issueID])
-            try db.execute(sql: "DELETE FROM issue_hour WHERE issue_id = ? AND count <= 0", arguments: [issueID])
-            return newIssue
+            return try hashes.map { try Self.unmerge(issueID: issueID, hash: $0, in: db) }
         }
+    }
+
+    /// Splits one hash out, inside the caller's transaction.
+    private static func unmerge(issueID: Int64, hash: String, in db: Database) throws -> Int64 {
+        let hashes = try String.fetchAll(db, sql: "SELECT hash FROM grouping_hash WHERE issue_id = ?", arguments: [issueID])
+        guard hashes.contains(hash) else { throw DomainError(.notFound, "issue \(issueID) has no hash \(hash)") }
+        guard hashes.count > 1 else { throw DomainError(.invalidInput, "hash \(hash) is the issue's only hash; nothing to split") }
+        guard let projectID = try Int64.fetchOne(db, sql: "SELECT project_id FROM issue WHERE id = ?", arguments: [issueID]) else {
+            throw DomainError(.notFound, "no issue \(issueID)")
+        }
+        let moved = try Row.fetchAll(
+            db, sql: "SELECT id AS row_id, \(AppDatabase.eventColumns) WHERE issue_id = ? AND primary_hash = ? ORDER BY timestamp",
+            arguments: [issueID, hash]
+        ).map { row in (rowID: row["row_id"] as Int64, event: try AppDatabase.eventInfo(row, in: db)) }
+        guard !moved.isEmpty else {
+            throw DomainError(.invalidInput, "no stored event of issue \(issueID) came by hash \(hash); split out the hash its events came by")
+        }
+        // The new issue takes its title from the newest moved event, else from the old issue.
+        let template = moved.last.map { NormalizedEvent(stored: $0.event) }
+        let shortID = try Int64.fetchOne(
+            db, sql: "UPDATE project SET next_short_id = next_short_id + 1 WHERE id = ? RETURNING next_short_id - 1",
+            arguments: [projectID]) ?? 0
+        try db.execute(
+            sql: """
+                INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, substatus,
+                    first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since)
+                SELECT project_id, ?, coalesce(?, title), coalesce(?, culprit), coalesce(?, type), coalesce(?, metadata),
+                    level, 'unresolved', 'new', coalesce(?, first_seen), coalesce(?, last_seen), 0, 0, ?, ?, ?
+                FROM issue WHERE id = ?
+                """,
+            arguments: [
+                shortID, template?.summary.title, template?.summary.culprit, template?.summary.type,
+                template.map { String(decoding: JSONWriter.bytes($0.summary.metadata), as: UTF8.self) },
+                moved.first?.event.timestamp.timeIntervalSince1970, moved.last?.event.timestamp.timeIntervalSince1970,
+                moved.first.flatMap { NormalizedEvent(stored: $0.event).release }, template?.release, Date.now.timeIntervalSince1970, issueID,
+            ])
+        let newIssue = db.lastInsertedRowID
+        try db.execute(
+            sql: "INSERT INTO issue_search (rowid, title, culprit, message) SELECT ?, title, culprit, '' FROM issue WHERE id = ?",
+            arguments: [newIssue, newIssue])
+        try db.execute(sql: "UPDATE grouping_hash SET issue_id = ? WHERE project_id = ? AND hash = ?", arguments: [newIssue, projectID, hash])
+        for (rowID, info) in moved {
+            let event = NormalizedEvent(stored: info)
+            try db.execute(sql: "UPDATE event SET issue_id = ? WHERE id = ?", arguments: [newIssue, rowID])
+            try AppDatabase.count(event, into: newIssue, sign: 1, in: db)
+            try AppDatabase.count(event, into: issueID, sign: -1, in: db)
+        }
+        // Users of the old issue: those still seen in its remaining events.
+        let remaining = try Row.fetchAll(db, sql: "SELECT \(AppDatabase.eventColumns) WHERE issue_id = ?", arguments: [issueID])
+        let users = Set(try remaining.compactMap { try NormalizedEvent(stored: AppDatabase.eventInfo($0, in: db)).userKey })
+        let movedUsers = Set(moved.compactMap { NormalizedEvent(stored: $0.event).userKey })
+        for user in movedUsers where !users.contains(user) {
+            try db.execute(sql: "DELETE FROM issue_user WHERE issue_id = ? AND user_key = ?", arguments: [issueID, user])
+        }
+        for issue in [issueID, newIssue] {
+            try db.execute(
+                sql: "UPDATE issue SET user_count = (SELECT count(*) FROM issue_user WHERE issue_id = ?) WHERE id = ?",
+                arguments: [issue, issue])
+        }
+        try AppDatabase.refreshProtectedEvents(issueID, in: db)
+        try AppDatabase.refreshProtectedEvents(newIssue, in: db)
+        // The old issue's dates from its remaining events (kept as they were when retention removed them all).
+        try db.execute(
+            sql: """
+                UPDATE issue SET
+                    first_seen = coalesce((SELECT min(timestamp) FROM event WHERE issue_id = ?1), first_seen),
+                    last_seen = coalesce((SELECT max(timestamp) FROM event WHERE issue_id = ?1), last_seen)
+                WHERE id = ?1
+                """,
+            arguments: [issueID])
+        try db.execute(sql: "DELETE FROM issue_tag WHERE issue_id = ? AND times_seen <= 0", arguments: [issueID])
+        try db.execute(sql: "DELETE FROM issue_hour WHERE issue_id = ? AND count <= 0", arguments: [issueID])
+        return newIssue
     }
 
     public func activities(issueID: Int64) async throws -> [ActivityInfo] {

@@ -187,6 +187,14 @@ struct IssueWriteContractTests {
             // The KeyError's hash, merged into the connection issue.
             let hash = try #require(
                 try await stores.postgres.events.event(projectID: 1, eventID: fixture.attachmentEvent)?.hash)
+            // Several hashes in one transaction: an unknown one leaves the known one where it was too.
+            let refused = try await Self.both(stores, "unmerge of a known and an unknown hash") { store in
+                try await store.issues.unmerge(issueID: fixture.connection, hashes: [hash, "nope"])
+            }
+            if case .value = refused { Issue.record("an unmerge naming an unknown hash was done") }
+            try await Self.expectSameState(stores, "after the refused unmerge")
+            #expect(try await stores.postgres.issues.hashes(issueID: fixture.connection).count == 3)
+            #expect(try await stores.sqlite.issues.hashes(issueID: fixture.connection).count == 3)
             let split = try await Self.both(stores, "unmerge") { store in
                 try await store.issues.unmerge(issueID: fixture.connection, hash: hash)
             }
@@ -222,6 +230,22 @@ struct IssueWriteContractTests {
             #expect(try await stores.postgres.issues.issue(id: fixture.typeError) == nil)
             #expect(try await stores.postgres.events.event(projectID: 1, eventID: IssueFixture.eventID(1)) == nil)
             #expect(try await stores.postgres.events.eventsStored(after: 0, projectIDs: [1, 2]) == 8)
+
+            // A refusal midway (the second naming of a hash split out by the first) rolls the first split back too.
+            // Last: PostgreSQL's identity keeps the id the rolled-back issue took, so later ids would differ.
+            for store in [stores.sqlite, stores.postgres] {
+                let hashes = try await store.issues.hashes(issueID: fixture.connection)
+                let counts = try await store.issues.eventCountsByHash(issueID: fixture.connection)
+                let movable = try #require(hashes.first { counts[$0, default: 0] > 0 })
+                #expect(hashes.count > 1)
+                let timesSeen = try await store.issues.issue(id: fixture.connection)?.timesSeen
+                await #expect(throws: DomainError.self) {
+                    try await store.issues.unmerge(issueID: fixture.connection, hashes: [movable, movable])
+                }
+                #expect(try await store.issues.hashes(issueID: fixture.connection) == hashes)
+                #expect(try await store.issues.eventCountsByHash(issueID: fixture.connection) == counts)
+                #expect(try await store.issues.issue(id: fixture.connection)?.timesSeen == timesSeen)
+            }
         }
     }
 

@@ -296,9 +296,12 @@ extension WebController {
                     ? "There is no release “\(wanted.prefix(200))” in this project: it has no releases yet. A release exists once an event names it (the SDK's release option) or it is created (sentry-cli releases new)."
                     : "There is no release “\(wanted.prefix(200))” in this project. Pick one of its releases (the box offers them), or create it first (sentry-cli releases new)."
         }
-        let byHash = try await storage.issues.eventCountsByHash(issueID: issue.id)
-        let hashes = try await storage.issues.hashes(issueID: issue.id).map {
-            HashView(hash: $0, events: Formatting.counted(byHash[$0] ?? 0, "event"))
+        // Counting events per hash reads every stored event of the issue: done only when there is a choice to make
+        // (Unmerge), not on every page of an issue that came by one hash.
+        let issueHashes = try await storage.issues.hashes(issueID: issue.id)
+        let byHash = issueHashes.count > 1 ? try await storage.issues.eventCountsByHash(issueID: issue.id) : [:]
+        let hashes = issueHashes.map {
+            HashView(hash: $0, events: issueHashes.count > 1 ? Formatting.counted(byHash[$0] ?? 0, "event") : "all events")
         }
         let view = IssueView(
             id: issue.id, url: url, projectID: issue.project.id, projectSlug: issue.project.slug, shortID: issue.shortIDText,

@@ -128,6 +128,8 @@ def test_the_issue_page_offers_releases_explains_a_bad_one_unmerges_per_hash_and
     wait_until(lambda: confirmation(driver).startswith("Moved 1 event into DEFAULT-"), what="unmerged")
     assert len(driver.find_elements(By.CSS_SELECTOR, "table.hashes tr")) == 1
     assert not driver.find_elements(By.CSS_SELECTOR, "table.hashes button"), "the only hash cannot be unmerged"
+    # One hash: all the issue's events came by it (not counted per hash on every page).
+    assert driver.find_element(By.CSS_SELECTOR, "table.hashes tr td.muted").text == "all events"
     driver.find_element(By.CSS_SELECTOR, "#confirmation a").click()
     wait_until(lambda: driver.find_element(By.ID, "event-count").text == "1", what="the new issue's page")
     assert len(api.issues("")) == 3

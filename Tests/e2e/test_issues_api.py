@@ -134,6 +134,11 @@ def test_merge_and_unmerge_through_the_api(env):
     refund_event = api.get(f"issues/{parent}/events/latest/").json()  # the charge_card event came last
     assert refund_event["culprit"] == "test_issues_api in charge_card"
     charge_hash = refund_event["fingerprints"][0]
+    # Several hashes in one request are split out together or not at all: an unknown one refuses the lot.
+    response = api.delete(f"issues/{parent}/hashes/", params={"id": [charge_hash, "0" * 32]})
+    assert response.status_code == 404 and "0" * 32 in response.text, response.text
+    assert sorted(h["id"] for h in api.get(f"issues/{parent}/hashes/").json()) == sorted(hashes)
+    assert [(i["id"], i["count"]) for i in api.issues()] == [(parent, "4")]
     response = api.delete(f"issues/{parent}/hashes/", params={"id": charge_hash})
     assert response.status_code == 202, response.text
     new_issue = response.json()["issues"][0]

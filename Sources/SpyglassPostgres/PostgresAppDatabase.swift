@@ -22,24 +22,36 @@ import SpyglassCore
 public final class PostgresAppDatabase: Service, Sendable {
     /// The postgres-nio pool, for the adapters built on this database.
     package let client: PostgresClient
+    /// The ingest writer's own connections, planning with ``ingestPlannerSettings``.
+    let ingestClient: PostgresClient
     /// Where the database is (its password hidden when printed).
     public let url: DatabaseURL?
     let logger: Logger
 
     /// Creates the pool for `url`; no connection is opened until ``run()`` runs and a query needs one.
     ///
-    /// - Parameter maximumConnections: The pool's size; every `serve` process opens up to this many connections.
-    public convenience init(url: DatabaseURL, maximumConnections: Int = 20, logger: Logger) {
+    /// - Parameters:
+    ///   - maximumConnections: The pool's size; every `serve` process opens up to this many connections, and up to
+    ///     `ingestConnections` more for the ingest writer.
+    ///   - ingestConnections: The ingest writer's own pool (``withIngestConnection(isolation:_:)``): two, so a batch
+    ///     need not wait for the last one's connection to be given back.
+    public convenience init(url: DatabaseURL, maximumConnections: Int = 20, ingestConnections: Int = 2, logger: Logger) {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = maximumConnections
-        self.init(configuration: configuration, url: url, logger: logger)
+        self.init(configuration: configuration, url: url, ingestConnections: ingestConnections, logger: logger)
     }
 
-    /// Creates the pool from a postgres-nio configuration (a Unix socket, custom TLS, pool options).
-    public init(configuration: PostgresClient.Configuration, url: DatabaseURL? = nil, logger: Logger) {
+    /// Creates the pool from a postgres-nio configuration (a Unix socket, custom TLS, pool options), and the ingest
+    /// writer's pool of `ingestConnections` with the same settings.
+    public init(configuration: PostgresClient.Configuration, url: DatabaseURL? = nil, ingestConnections: Int = 2, logger: Logger) {
         var backgroundLogger = logger
         backgroundLogger[metadataKey: "spyglass.database"] = "\(url.map(String.init(describing:)) ?? "postgres")"
         self.client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
+        var ingest = configuration
+        ingest.options.minimumConnections = 0
+        ingest.options.maximumConnections = max(1, ingestConnections)
+        ingest.options.additionalStartupParameters += Self.ingestPlannerSettings
+        self.ingestClient = PostgresClient(configuration: ingest, backgroundLogger: backgroundLogger)
         self.url = url
         self.logger = logger
     }
@@ -47,7 +59,26 @@ public final class PostgresAppDatabase: Service, Sendable {
     /// Runs the pool until the task is cancelled or the service group shuts down gracefully; queries made while
     /// it is not running wait for a connection that never comes. Call once per instance.
     public func run() async throws {
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.ingestClient.run() }
+        }
+    }
+
+    /// The planner settings of the ingest writer's connections: nested loops over indexes only. Every statement of
+    /// the writer looks rows up by the keys of the batch it carries (a few hundred at most), and most are prepared
+    /// once per connection: a generic plan made while a table was small (a new database's first minute, before
+    /// autovacuum's first ANALYZE) would otherwise scan the whole table in every batch, as a hash join does
+    /// (docs/storage-postgres.md, "The ingest writer").
+    static let ingestPlannerSettings = [("enable_seqscan", "off"), ("enable_hashjoin", "off"), ("enable_mergejoin", "off")]
+
+    /// Leases one of the ingest writer's connections (``ingestPlannerSettings``) for `body`, as ``withConnection(isolation:_:)``
+    /// does from the pool.
+    package func withIngestConnection<Result: Sendable>(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection(of: ingestClient, isolation: isolation, body)
     }
 
     /// Leases a connection for `body`; the connection goes back to the pool when `body` returns.
@@ -60,8 +91,14 @@ public final class PostgresAppDatabase: Service, Sendable {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        try await withConnection(of: client, isolation: isolation, body)
+    }
+
+    private func withConnection<Result: Sendable>(
+        of pool: PostgresClient, isolation: isolated (any Actor)?, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         do {
-            return try await client.withConnection(isolation: isolation) { connection in try await body(connection) }
+            return try await pool.withConnection(isolation: isolation) { connection in try await body(connection) }
         } catch let error as PSQLError {
             throw Self.domainError(error) ?? error
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import SpyglassCore
 import SpyglassPostgres
 import SpyglassStorageKit
@@ -10,25 +11,104 @@ struct PostgresPreparedStatementTests {
     /// A connection whose statements were dropped behind the writer's back (`DISCARD ALL` or `DEALLOCATE ALL`, as a
     /// connection pooler does) fails one batch, then prepares them again: the writer's retry stores the event.
     @Test func statementsDroppedBehindTheWritersBackArePreparedAgain() async throws {
-        try await TestPostgres.withFreshDatabase { url in
-            // One connection: the writer's batches and the DEALLOCATE below share it.
-            try await TestPostgres.withRunningDatabase(url, maximumConnections: 1) { database in
-                try await database.migrate()
-                let store = TestStore(database: .postgres(database))
-                let project = try await store.createProject(slug: "alpha")
-                let dictionaries = PayloadDictionaryCache()
-                func work(_ n: Int) throws -> IngestWork {
+        try await withOneWriterConnection { database, store, project, dictionaries in
+            // The DEALLOCATE below runs on the writer's one connection.
+            func work(_ n: Int) throws -> IngestWork {
+                let id = String(format: "%032x", n)
+                return IngestWork(
+                    projectID: project,
+                    event: try store.event(
+                        #"{"event_id": "\#(id)", "message": "boom", "level": "error", "platform": "python"}"#))
+            }
+            #expect(
+                try await store.commitBatch([work(1)], dictionaries: dictionaries).receipts.map(\.eventStored) == [true]
+            )
+            try await database.withIngestConnection {
+                try await $0.query("DEALLOCATE ALL", logger: TestPostgres.logger)
+            }
+            await #expect(throws: (any Error).self) {
+                try await store.commitBatch([work(2)], dictionaries: dictionaries)
+            }
+            #expect(
+                try await store.commitBatch([work(2)], dictionaries: dictionaries).receipts.map(\.eventStored) == [true]
+            )
+            #expect(try await store.value("SELECT count(*) FROM event") == "2")
+            #expect(try await store.value("SELECT times_seen FROM issue") == "2")
+        }
+    }
+
+    /// The writer's plans hold when the tables grow under them: a statement prepared while the tables were empty
+    /// (a new database) must not scan `event`, `issue` or `grouping_hash` whole in every batch once they are not,
+    /// before autovacuum's ANALYZE replans it. Counted by PostgreSQL's own statistics of the writer's connection.
+    @Test func theWritersPlansLookRowsUpByKeyAfterTheTablesGrow() async throws {
+        try await withOneWriterConnection { database, store, project, dictionaries in
+            func batch(_ first: Int, _ count: Int) async throws {
+                let works = try (first..<first + count).map { n in
                     let id = String(format: "%032x", n)
+                    // Every other event a new issue, the rest joining a known one: both kinds of set.
                     return IngestWork(
                         projectID: project,
-                        event: try store.event(#"{"event_id": "\#(id)", "message": "boom", "level": "error", "platform": "python"}"#))
+                        event: try store.event(
+                            #"{"event_id": "\#(id)", "message": "boom \#(n % 2 == 0 ? n : 1)", "level": "error", "platform": "python", "release": "r1", "environment": "prod", "user": {"id": "u\#(n % 3)"}}"#
+                        ))
                 }
-                #expect(try await store.commitBatch([work(1)], dictionaries: dictionaries).receipts.map(\.eventStored) == [true])
-                try await store.execute("DEALLOCATE ALL")
-                await #expect(throws: (any Error).self) { try await store.commitBatch([work(2)], dictionaries: dictionaries) }
-                #expect(try await store.commitBatch([work(2)], dictionaries: dictionaries).receipts.map(\.eventStored) == [true])
-                #expect(try await store.value("SELECT count(*) FROM event") == "2")
-                #expect(try await store.value("SELECT times_seen FROM issue") == "2")
+                #expect(
+                    try await store.commitBatch(works, dictionaries: dictionaries).receipts.allSatisfy(\.eventStored))
+            }
+            // PostgreSQL plans a prepared statement generically from its sixth execution on: on empty tables.
+            for round in 0..<8 { try await batch(1 + round * 4, 4) }
+            // Tables of a few thousand rows, without statistics (no ANALYZE), as a busy new database has.
+            try await store.execute(
+                """
+                INSERT INTO issue (project_id, short_id, title, culprit, type, metadata, level, status, substatus,
+                    first_seen, last_seen, times_seen, user_count, substatus_since)
+                SELECT \(project), 1000 + n, 'filler', '', 'error', '{}', 'error', 'unresolved', 'new', 0, 0, 1, 0, 0
+                FROM generate_series(1, 3000) AS n
+                """)
+            try await store.execute(
+                """
+                INSERT INTO grouping_hash (project_id, hash, config, issue_id)
+                SELECT project_id, 'filler' || id, 'filler', id FROM issue WHERE title = 'filler'
+                """)
+            try await store.execute(
+                """
+                INSERT INTO event (project_id, event_id, timestamp, received, level, platform, payload, issue_id)
+                SELECT project_id, lpad(to_hex(id + 1000000), 32, '0'), 0, 0, 'error', 'python', '\\x00', id
+                FROM issue WHERE title = 'filler'
+                """)
+            func scans() async throws -> [String: Int64] {
+                try await database.withIngestConnection { connection in
+                    // This backend's own counts reach the shared statistics at the end of the transaction that asks.
+                    try await connection.query("SELECT pg_stat_force_next_flush()", logger: TestPostgres.logger)
+                    var counts: [String: Int64] = [:]
+                    for try await (table, count) in try await connection.query(
+                        """
+                        SELECT relname, seq_scan FROM pg_stat_user_tables
+                        WHERE relname IN ('event', 'issue', 'grouping_hash')
+                        """, logger: TestPostgres.logger
+                    ).decode((String, Int64).self) {
+                        counts[table] = count
+                    }
+                    return counts
+                }
+            }
+            let before = try await scans()
+            for round in 0..<3 { try await batch(1_000 + round * 4, 4) }
+            #expect(try await scans() == before)
+            #expect(try await store.value("SELECT count(*) FROM event") == "\(32 + 3_000 + 12)")
+        }
+    }
+
+    /// A fresh database, migrated, with project "alpha", whose writer has one connection: the test's statements on
+    /// `withIngestConnection` run on the connection the writer used.
+    private func withOneWriterConnection(
+        _ body: (PostgresAppDatabase, TestStore, Int64, PayloadDictionaryCache) async throws -> Void
+    ) async throws {
+        try await TestPostgres.withFreshDatabase { url in
+            try await TestPostgres.withRunningDatabase(url, ingestConnections: 1) { database in
+                try await database.migrate()
+                let store = TestStore(database: .postgres(database))
+                try await body(database, store, try await store.createProject(slug: "alpha"), PayloadDictionaryCache())
             }
         }
     }

@@ -150,9 +150,11 @@ enum TestPostgres {
     /// A `PostgresAppDatabase` for `url` whose pool runs for the length of `body`.
     @discardableResult
     static func withRunningDatabase<Result: Sendable>(
-        _ url: DatabaseURL, maximumConnections: Int = 4, _ body: (PostgresAppDatabase) async throws -> Result
+        _ url: DatabaseURL, maximumConnections: Int = 4, ingestConnections: Int = 2,
+        _ body: (PostgresAppDatabase) async throws -> Result
     ) async throws -> Result {
-        let database = PostgresAppDatabase(url: url, maximumConnections: maximumConnections, logger: logger)
+        let database = PostgresAppDatabase(
+            url: url, maximumConnections: maximumConnections, ingestConnections: ingestConnections, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await database.run() }
             do {

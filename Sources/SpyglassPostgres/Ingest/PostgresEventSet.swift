@@ -83,6 +83,10 @@ final class PostgresEventSet {
 
     /// Reads what the batch's events need to be placed, in one statement: the stored grouping hashes and event ids
     /// among them, and the enabled alert rules of their projects (given to `batch`, which reads them no more).
+    ///
+    /// Not prepared: planned for each batch, with its values. `event` has two indexes that begin with the project,
+    /// and a plan made once, while the table was small and had no statistics, may take the one of timestamps and
+    /// read every event of the project in every batch.
     init(_ jobs: [PreparedIngest], batch: PostgresWriterBatch, in sql: IngestSQL) throws {
         var hashProjects: [Int64] = []
         var hashTexts: [String] = []
@@ -101,7 +105,7 @@ final class PostgresEventSet {
         // Kind 0: a hash (issue, dictionary, the issue's status); 1: a stored event id; 2: a rule (id, spec,
         // frequency, and its flags as bits: new, regression, reappeared, counts events, counts users).
         var rules: [Int64: [(id: Int64, spec: String?, frequency: Int64, flags: Int64)]] = [:]
-        for row in try sql.prepared(
+        for row in try sql.rows(
             """
             SELECT 0, g.project_id, g.hash, g.issue_id, g.dictionary_id, i.status, NULL::bigint
             FROM grouping_hash g JOIN unnest(\(hashProjects)::bigint[], \(hashTexts)::text[]) AS v(project_id, hash)
@@ -115,8 +119,8 @@ final class PostgresEventSet {
             SELECT 2, r.project_id, r.spec, r.id, r.frequency_minutes, NULL,
                 r.on_new + 2 * r.on_regression + 4 * r.on_reappeared + 8 * r.counts_events + 16 * r.counts_users
             FROM alert_rule r WHERE r.project_id = ANY(\(Array(Set(eventProjects)))::bigint[]) AND r.enabled = 1
-            """)
-        {
+            """
+        ).map(PreparedRow.init) {
             let (kind, projectID, text) = (try row.decode(0, as: Int32.self), try row.decode(1, as: Int64.self), try row.decode(2, as: String?.self))
             let (first, second) = (try row.decode(3, as: Int64?.self), try row.decode(4, as: Int64?.self))
             switch (kind, text, first) {

@@ -232,7 +232,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     }
 }
 
-/// A pooled connection lent to a thread: a task leases it from the pool and holds the lease until ``release()``.
+/// One of the writer's connections lent to a thread: a task leases it from the database's ingest pool
+/// (``PostgresAppDatabase/withIngestConnection(isolation:_:)``) and holds the lease until ``release()``.
 private final class ConnectionLease: Sendable {
     private let leased = Mutex<Result<PostgresConnection, any Error>?>(nil)
     private let ready = DispatchSemaphore(value: 0)
@@ -243,7 +244,7 @@ private final class ConnectionLease: Sendable {
         self.done = done
         Task {
             do {
-                try await database.withConnection { connection in
+                try await database.withIngestConnection { connection in
                     self.leased.withLock { $0 = .success(connection) }
                     self.ready.signal()
                     for await _ in released {}

@@ -43,7 +43,9 @@ public final class PostgresAppDatabase: Service, Sendable {
 
     /// Creates the pool from a postgres-nio configuration (a Unix socket, custom TLS, pool options), and the ingest
     /// writer's pool of `ingestConnections` with the same settings.
-    public init(configuration: PostgresClient.Configuration, url: DatabaseURL? = nil, ingestConnections: Int = 2, logger: Logger) {
+    public init(
+        configuration: PostgresClient.Configuration, url: DatabaseURL? = nil, ingestConnections: Int = 2, logger: Logger
+    ) {
         var backgroundLogger = logger
         backgroundLogger[metadataKey: "spyglass.database"] = "\(url.map(String.init(describing:)) ?? "postgres")"
         self.client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
@@ -70,7 +72,9 @@ public final class PostgresAppDatabase: Service, Sendable {
     /// once per connection: a generic plan made while a table was small (a new database's first minute, before
     /// autovacuum's first ANALYZE) would otherwise scan the whole table in every batch, as a hash join does
     /// (docs/storage-postgres.md, "The ingest writer").
-    static let ingestPlannerSettings = [("enable_seqscan", "off"), ("enable_hashjoin", "off"), ("enable_mergejoin", "off")]
+    static let ingestPlannerSettings = [
+        ("enable_seqscan", "off"), ("enable_hashjoin", "off"), ("enable_mergejoin", "off"),
+    ]
 
     /// Leases one of the ingest writer's connections (``ingestPlannerSettings``) for `body`, as ``withConnection(isolation:_:)``
     /// does from the pool.

@@ -22,7 +22,8 @@ import SpyglassCore
 public final class PostgresAppDatabase: Service, Sendable {
     /// The postgres-nio pool, for the adapters built on this database.
     package let client: PostgresClient
-    /// The ingest writer's own connections, planning with ``ingestPlannerSettings``.
+    /// The ingest writer's own connections: it changes their planner settings (``PostgresIngestCommitter``), which
+    /// must not reach the API's queries.
     let ingestClient: PostgresClient
     /// Where the database is (its password hidden when printed).
     public let url: DatabaseURL?
@@ -52,7 +53,6 @@ public final class PostgresAppDatabase: Service, Sendable {
         var ingest = configuration
         ingest.options.minimumConnections = 0
         ingest.options.maximumConnections = max(1, ingestConnections)
-        ingest.options.additionalStartupParameters += Self.ingestPlannerSettings
         self.ingestClient = PostgresClient(configuration: ingest, backgroundLogger: backgroundLogger)
         self.url = url
         self.logger = logger
@@ -67,17 +67,8 @@ public final class PostgresAppDatabase: Service, Sendable {
         }
     }
 
-    /// The planner settings of the ingest writer's connections: nested loops over indexes only. Every statement of
-    /// the writer looks rows up by the keys of the batch it carries (a few hundred at most), and most are prepared
-    /// once per connection: a generic plan made while a table was small (a new database's first minute, before
-    /// autovacuum's first ANALYZE) would otherwise scan the whole table in every batch, as a hash join does
-    /// (docs/storage-postgres.md, "The ingest writer").
-    static let ingestPlannerSettings = [
-        ("enable_seqscan", "off"), ("enable_hashjoin", "off"), ("enable_mergejoin", "off"),
-    ]
-
-    /// Leases one of the ingest writer's connections (``ingestPlannerSettings``) for `body`, as ``withConnection(isolation:_:)``
-    /// does from the pool.
+    /// Leases one of the ingest writer's connections for `body`, as ``withConnection(isolation:_:)`` does from the
+    /// pool.
     package func withIngestConnection<Result: Sendable>(
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> Result

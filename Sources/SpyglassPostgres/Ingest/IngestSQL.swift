@@ -145,6 +145,19 @@ final class PreparedStatements: Sendable {
     /// such statement) and 0A000 (`feature_not_supported`: "cached plan must not change result type").
     static let invalidating: Set<String> = ["26000", "0A000"]
 
+    /// Whether the connection is new to the writer, or its session was reset (``forget(_:)``): its planner settings
+    /// are to be set before its first batch (``PostgresIngestCommitter/plannerSettings``).
+    func isNew(_ connection: Int) -> Bool {
+        byConnection.withLock { $0[connection] == nil }
+    }
+
+    /// The writer's settings are set on the connection.
+    func configured(_ connection: Int) {
+        byConnection.withLock { table in
+            if table[connection] == nil { table[connection] = [:] }
+        }
+    }
+
     func forget(_ connection: Int) {
         byConnection.withLock { $0[connection] = nil }
     }

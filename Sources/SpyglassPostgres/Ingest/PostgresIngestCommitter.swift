@@ -76,11 +76,27 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         return state == "40P01" || state == "40001"
     }
 
+    /// The planner settings of the writer's connections: nested loops over indexes only. Every statement of the
+    /// writer looks rows up by the keys of the batch it carries (a few hundred at most), and most are prepared once
+    /// per connection: a generic plan made while a table was small (a new database's first minute, before
+    /// autovacuum's first ANALYZE) would otherwise scan the whole table in every batch, as a hash join does
+    /// (docs/storage-postgres.md, "The ingest writer"). Set for the session when the writer first uses a connection
+    /// (its own pool's: the API's queries keep the defaults), not as startup parameters, which poolers such as
+    /// PgBouncer refuse.
+    static let plannerSettings: PostgresQuery = """
+        SELECT set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),
+            set_config('enable_mergejoin', 'off', false)
+        """
+
     private func commit(
         _ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache, on connection: PostgresConnection
     ) throws -> CommittedBatch {
         let committed: Committed
         do {
+            if statements.isNew(connection.id) {
+                try IngestSQL(connection: connection, logger: database.logger, statements: statements).run(Self.plannerSettings)
+                statements.configured(connection.id)
+            }
             committed = try inTransaction(IngestSQL(connection: connection, logger: database.logger, statements: statements)) { sql in
                 let start = ContinuousClock.now
                 defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }

@@ -153,9 +153,7 @@ final class PreparedStatements: Sendable {
 
     /// The writer's settings are set on the connection.
     func configured(_ connection: Int) {
-        byConnection.withLock { table in
-            if table[connection] == nil { table[connection] = [:] }
-        }
+        byConnection.withLock { table in Self.track(connection, in: &table) }
     }
 
     func forget(_ connection: Int) {
@@ -168,10 +166,17 @@ final class PreparedStatements: Sendable {
 
     func insert(_ query: PreparedQuery, for sql: String, on connection: Int) {
         byConnection.withLock { table in
-            // Connections come and go with the pool: a closed one's statements are forgotten with the rest now and
-            // then (an open one's are prepared again, under new names: postgres-nio names each one afresh).
-            if table[connection] == nil, table.count >= 64 { table = [:] }
-            table[connection, default: [:]][sql] = query
+            Self.track(connection, in: &table)
+            table[connection]?[sql] = query
         }
+    }
+
+    /// Makes room for `connection` in `table`. Connections come and go with the pool (postgres-nio closes one idle
+    /// for a minute): a closed one's statements are forgotten with the rest now and then (an open one's settings are
+    /// set and its statements prepared again, under new names: postgres-nio names each one afresh).
+    private static func track(_ connection: Int, in table: inout [Int: [String: PreparedQuery]]) {
+        guard table[connection] == nil else { return }
+        if table.count >= 64 { table = [:] }
+        table[connection] = [:]
     }
 }

@@ -434,6 +434,13 @@ def main():
     if "logs" in results and not accepted_lines <= results["stored_log_lines"] <= accepted_lines + unanswered_lines:
         sys.exit(f"accepted {accepted_lines} log lines but {results['stored_log_lines']} are stored "
                  f"(at most {unanswered_lines} were cut off unanswered)")
+    # The run's databases go (hundreds of MB each run; a failed check above keeps them to look at); the server's
+    # log, the templates and the results stay.
+    for leftover in [*work.glob("data*"), work / "postgres", *work.glob("ceiling.sqlite*")]:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 def split_load(nodes: list, run_on, concurrency: int, **options) -> dict:

@@ -58,6 +58,10 @@ class PostgresCluster:
     def stop(cls):
         if cls._dir is not None:
             subprocess.run([str(ROOT / "scripts/postgres"), "stop", str(cls._dir)], capture_output=True, timeout=60)
+            # The cluster's files (a GB after a run of the suite) go with it.
+            import shutil
+
+            shutil.rmtree(cls._dir.parent, ignore_errors=True)
 
     @classmethod
     def fresh_database(cls) -> str:

@@ -115,10 +115,11 @@ struct IngestStatement: ExpressibleByStringInterpolation {
     }
 }
 
-/// A row of a prepared statement's result, read by position.
+/// A row of a writer statement's result, read by position.
 ///
 /// postgres-nio asks for every result column in binary, but a statement prepared through `prepare(query:)` keeps
-/// the row description the server sent at preparation (text formats): the cells are read as binary here.
+/// the row description the server sent at preparation (text formats): the cells are read as binary here. Rows of
+/// an unprepared query (binary already) read the same way.
 struct PreparedRow {
     private let cells: [PostgresCell]
 

@@ -93,11 +93,12 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     ) throws -> CommittedBatch {
         let committed: Committed
         do {
+            let sql = IngestSQL(connection: connection, logger: database.logger, statements: statements)
             if statements.isNew(connection.id) {
-                try IngestSQL(connection: connection, logger: database.logger, statements: statements).run(Self.plannerSettings)
+                try sql.run(Self.plannerSettings)
                 statements.configured(connection.id)
             }
-            committed = try inTransaction(IngestSQL(connection: connection, logger: database.logger, statements: statements)) { sql in
+            committed = try inTransaction(sql) { sql in
                 let start = ContinuousClock.now
                 defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }
                 let batch = PostgresWriterBatch(dictionaries: dictionaries)

@@ -3,6 +3,7 @@ crash PostgreSQL itself under load, and every acknowledged event is still there 
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -101,6 +102,6 @@ def test_every_acknowledged_event_survives_a_postgresql_crash(tmp_path, start_se
             stored = {row[0] for row in db.execute("SELECT event_id FROM event")}
         missing = [event_id for event_id in acknowledged if event_id not in stored]
         assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged events were lost"
-
     finally:
         subprocess.run([*postgres, "stop", str(cluster)], capture_output=True, timeout=60)
+        shutil.rmtree(cluster, ignore_errors=True)  # its files (WAL and all) would stay in pytest's kept directories

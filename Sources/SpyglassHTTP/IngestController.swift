@@ -71,6 +71,8 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
             case .queueFull: failure = .rateLimited(refusal.description, retryAfter: refusal.retryAfter)
             case .shuttingDown:
                 failure = IngestFailure(status: .serviceUnavailable, message: refusal.description, outcome: .rateLimited, retryAfter: refusal.retryAfter)
+            case .databaseUnavailable:
+                failure = IngestFailure(status: .serviceUnavailable, message: refusal.description, outcome: .unavailable, retryAfter: refusal.retryAfter)
             }
             count(failure.outcome)
             return failure.response

@@ -19,9 +19,34 @@ public final class KeyCache: Sendable {
     private let state = Mutex(State())
     private let checkInterval: Duration
 
-    public init(directory: any KeyDirectory, checkInterval: Duration = .milliseconds(500)) {
+    /// How long a request waits for the database's key version before the cached keys answer.
+    private let readTimeout: Duration
+
+    public init(directory: any KeyDirectory, checkInterval: Duration = .milliseconds(500), readTimeout: Duration = .seconds(2)) {
         self.directory = directory
         self.checkInterval = checkInterval
+        self.readTimeout = readTimeout
+    }
+
+    /// What `operation` returns, or ``KeyCache/Timeout`` once `timeout` has passed (`operation` is then cancelled: a
+    /// request waiting in a connection pool leaves it).
+    static func within<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw Timeout(timeout: timeout)
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw CancellationError() }
+            return first
+        }
+    }
+
+    /// The database did not answer within the time allowed.
+    struct Timeout: Error, CustomStringConvertible {
+        var timeout: Duration
+        var description: String { "the database did not answer within \(timeout)" }
     }
 
     /// The active key `publicKey`, or `nil` when there is none.
@@ -31,7 +56,16 @@ public final class KeyCache: Sendable {
             (state.keys[publicKey], state.checkedAt.map { now - $0 >= checkInterval } ?? true)
         }
         guard stale || key == nil else { return key }
-        let version = try await directory.keysVersion()
+        let version: Int64
+        do {
+            version = try await Self.within(readTimeout) { [directory] in try await directory.keysVersion() }
+        } catch {
+            // The database does not answer (down, or restarting): the keys read last stay in force meanwhile, checked
+            // again after the interval, rather than every request waiting for the database's pool.
+            state.withLock { $0.checkedAt = now }
+            guard let key else { throw error }
+            return key
+        }
         let (changed, current) = state.withLock { state in
             state.checkedAt = now
             return (state.version != version, state.keys[publicKey])

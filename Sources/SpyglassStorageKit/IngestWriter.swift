@@ -46,7 +46,8 @@ package struct CommittedBatch: Sendable {
 package protocol IngestBatchCommitter: Sendable {
     /// Stores `jobs` in one transaction and commits it durably (called on the writer's own thread, one batch at a
     /// time, so it may block); returns a receipt per job, in order. Throwing fails the whole batch: the writer then
-    /// commits each job alone, so only a job at fault fails.
+    /// commits each job alone, so only a job at fault fails; except ``IngestRefusal`` (the database cannot be
+    /// reached), which answers every job of the batch at once.
     func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch
 }
 
@@ -215,13 +216,25 @@ public final class IngestWriter: IngestSink, Service {
             let receipts = try commitTransaction(batch)
             commitTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped)
             for (job, receipt) in zip(batch, receipts) { job.continuation.resume(returning: receipt) }
+        } catch let refusal as IngestRefusal {
+            // The database cannot be reached: no job is at fault, and each alone would wait as long again.
+            logger?.warning("ingest batch refused: the database cannot be reached", metadata: ["spyglass.jobs": "\(batch.count)"])
+            for job in batch { job.continuation.resume(throwing: refusal) }
         } catch {
             // One job may have failed the whole batch: commit each alone so only that one fails.
             logger?.warning("ingest batch failed, retrying jobs one by one", metadata: ["error": "\(error)"])
+            var refusal: IngestRefusal?
             for job in batch {
+                if let refusal {
+                    job.continuation.resume(throwing: refusal)
+                    continue
+                }
                 do {
                     let receipts = try commitTransaction([job])
                     job.continuation.resume(returning: receipts[0])
+                } catch let error as IngestRefusal {
+                    refusal = error
+                    job.continuation.resume(throwing: error)
                 } catch {
                     job.continuation.resume(throwing: error)
                 }

@@ -22,7 +22,33 @@ final class SlowDirectory: KeyDirectory {
     }
 }
 
+/// A key directory whose database stops answering (as a PostgreSQL pool waits while the server is down): every
+/// version read after `down` is set suspends until it is cancelled.
+final class UnansweringDirectory: KeyDirectory {
+    let down = Mutex(false)
+
+    func keysVersion() async throws -> Int64 {
+        if down.withLock({ $0 }) { try await Task.sleep(for: .seconds(3600)) }
+        return 1
+    }
+
+    func activeKeys() async throws -> [ClientKey] { [ClientKey(publicKey: "k1", projectID: 1, rateLimitPerMinute: nil)] }
+}
+
 @Suite struct KeyCacheTests {
+    @Test func aDatabaseThatStopsAnsweringLeavesTheKeysReadLastInForce() async throws {
+        let directory = UnansweringDirectory()
+        let cache = KeyCache(directory: directory, checkInterval: .milliseconds(10), readTimeout: .milliseconds(200))
+        #expect(try await cache.lookup("k1")?.projectID == 1)
+        directory.down.withLock { $0 = true }
+        try await Task.sleep(for: .milliseconds(20))
+        let start = ContinuousClock.now
+        #expect(try await cache.lookup("k1")?.projectID == 1)  // the check gave up after its timeout
+        #expect(ContinuousClock.now - start < .seconds(60))
+        // A key never read cannot be vouched for: the lookup fails rather than waiting.
+        await #expect(throws: (any Error).self) { try await cache.lookup("k2") }
+    }
+
     @Test func concurrentFirstLookupsAllFindTheKey() async throws {
         for _ in 0..<20 {
             let cache = KeyCache(directory: SlowDirectory())

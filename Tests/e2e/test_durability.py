@@ -19,6 +19,11 @@ from conftest import DSN_RE, ROOT, clean_env, query
 pytestmark = pytest.mark.backends
 
 
+def envelope(event_id: str) -> str:
+    return json.dumps({"event_id": event_id}) + "\n" + json.dumps({"type": "event"}) + "\n" + json.dumps(
+        {"message": "under load", "level": "error", "extra": {"padding": "x" * 2000}})
+
+
 class Load:
     """16 clients sending events to `server` as fast as it answers, each acknowledged event id kept."""
 
@@ -37,10 +42,8 @@ class Load:
         session = requests.Session()
         while not self.stopping.is_set():
             event_id = uuid.uuid4().hex
-            body = json.dumps({"event_id": event_id}) + "\n" + json.dumps({"type": "event"}) + "\n" + json.dumps(
-                {"message": "under load", "level": "error", "extra": {"padding": "x" * 2000}})
             try:
-                response = session.post(self.url, data=body, headers=self.headers, timeout=5)
+                response = session.post(self.url, data=envelope(event_id), headers=self.headers, timeout=5)
             except requests.RequestException:
                 return  # the server is gone
             if response.status_code == 200:
@@ -78,8 +81,9 @@ def test_every_acknowledged_event_survives_sigkill(tmp_path, start_server):
 @pytest.mark.postgres_only
 def test_every_acknowledged_event_survives_a_postgresql_crash(tmp_path, start_server):
     """An immediate shutdown of PostgreSQL under load (a crash: WAL not yet written is lost, recovery replays the rest)
-    loses no acknowledged event: the writer answers only what its COMMIT made durable. On a cluster of its own, which
-    the test crashes."""
+    loses no acknowledged event: the writer answers only what its COMMIT made durable. While PostgreSQL is down, an
+    event is answered at once with 503 and the reason (not held until the client gives up), and once PostgreSQL is
+    back the server stores again within seconds, under load. On a cluster of its own, which the test crashes."""
     postgres = [str(ROOT / "scripts/postgres")]
     cluster = tmp_path / "cluster"
     url = subprocess.run(
@@ -95,13 +99,35 @@ def test_every_acknowledged_event_survives_a_postgresql_crash(tmp_path, start_se
         acknowledged = load.acknowledged
         assert len(acknowledged) > 100, "the load generator got too few answers to mean anything"
 
+        started = time.monotonic()
+        down = requests.post(load.url, data=envelope(uuid.uuid4().hex), headers=load.headers, timeout=60)
+        waited = time.monotonic() - started
+        assert down.status_code == 503, (down.status_code, down.text)
+        assert "database" in down.headers["X-Sentry-Error"], down.headers
+        assert int(down.headers["Retry-After"]) > 0
+        assert waited < 10, f"the refusal took {waited:.1f} s"
+
         subprocess.run([*postgres, "restart", str(cluster)], check=True, timeout=120)
+        restarted = time.monotonic()
+        again = Load(server)
+        event_id = uuid.uuid4().hex
+        while True:
+            response = requests.post(load.url, data=envelope(event_id), headers=load.headers, timeout=60)
+            if response.status_code == 200:
+                break
+            assert response.status_code == 503, (response.status_code, response.text)
+            assert time.monotonic() - restarted < 20, "the server did not store again within 20 s of the restart"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        again.stop()
+        assert len(again.acknowledged) > 10, "the load after the restart got too few answers"
         import psycopg
 
         with psycopg.connect(url) as db:
             stored = {row[0] for row in db.execute("SELECT event_id FROM event")}
-        missing = [event_id for event_id in acknowledged if event_id not in stored]
+        missing = [event_id for event_id in acknowledged + again.acknowledged if event_id not in stored]
         assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged events were lost"
+        assert event_id in stored
     finally:
         subprocess.run([*postgres, "stop", str(cluster)], capture_output=True, timeout=60)
         shutil.rmtree(cluster, ignore_errors=True)  # its files (WAL and all) would stay in pytest's kept directories

@@ -121,9 +121,10 @@ public protocol IngestSink: Sendable {
     func ingest(_ work: IngestWork) async throws -> IngestReceipt
 }
 
-/// The writer refused work: its queue is full (retry later) or it is shutting down.
+/// The writer refused work: its queue is full (retry later), it is shutting down, or the database cannot be reached
+/// (nothing of the work was stored: retry later).
 public struct IngestRefusal: Error, Sendable, CustomStringConvertible {
-    public enum Reason: Sendable { case queueFull, shuttingDown }
+    public enum Reason: Sendable { case queueFull, shuttingDown, databaseUnavailable }
     public let reason: Reason
     /// Seconds a client should wait.
     public let retryAfter: Int
@@ -137,6 +138,7 @@ public struct IngestRefusal: Error, Sendable, CustomStringConvertible {
         switch reason {
         case .queueFull: "the ingest queue is full; retry in \(retryAfter) s"
         case .shuttingDown: "the server is shutting down"
+        case .databaseUnavailable: "the database cannot be reached; nothing was stored; retry in \(retryAfter) s"
         }
     }
 }

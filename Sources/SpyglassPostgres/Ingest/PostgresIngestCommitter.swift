@@ -47,11 +47,22 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     /// waited for (``IngestSQL``). Call it from a thread of its own (the writer's), never from a task or an event
     /// loop.
     package func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch {
-        let lease = ConnectionLease(database)
-        defer { lease.release() }
-        let connection = try lease.connection()
         var attempt = 1
+        var reconnected = false
         while true {
+            let lease = ConnectionLease(database)
+            defer { lease.release() }
+            let connection: PostgresConnection
+            do {
+                connection = try lease.connection(within: Self.leaseTimeout)
+            } catch {
+                // PostgreSQL is down or unreachable (the pool keeps trying to connect): the batch's requests are
+                // answered 503 now rather than held until their clients give up.
+                database.logger.warning(
+                    "ingest batch refused: no connection to PostgreSQL",
+                    metadata: ["spyglass.error": "\(PostgresAppDatabase.reason(error))"])
+                throw IngestRefusal(.databaseUnavailable, retryAfter: Self.retryAfter)
+            }
             do {
                 return try commit(jobs, dictionaries: dictionaries, on: connection)
             } catch let error where attempt < Self.attempts && Self.isTransient(error) {
@@ -61,8 +72,48 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                     "ingest batch met a concurrent writer; retrying it",
                     metadata: ["spyglass.attempt": "\(attempt)", "spyglass.error": "\(PostgresAppDatabase.reason(error))"])
                 attempt += 1
+            } catch let error where Self.isConnectionLost(error) {
+                // The connection broke (PostgreSQL restarted, failed over, or ended the session): the batch is tried
+                // once more on a fresh connection. Had its COMMIT gone through, the events are found stored and
+                // answered as duplicates are.
+                guard !reconnected else {
+                    database.logger.warning(
+                        "ingest batch refused: the connection to PostgreSQL broke twice",
+                        metadata: ["spyglass.error": "\(PostgresAppDatabase.reason(error))"])
+                    throw IngestRefusal(.databaseUnavailable, retryAfter: Self.retryAfter)
+                }
+                database.logger.info(
+                    "ingest batch lost its connection to PostgreSQL; retrying it on another",
+                    metadata: ["spyglass.error": "\(PostgresAppDatabase.reason(error))"])
+                reconnected = true
             }
         }
+    }
+
+    /// How long a batch waits for a connection before its requests are answered 503: the writer's own pool lends
+    /// one at once while PostgreSQL is up (it has a connection per writer, or opens one in milliseconds).
+    static let leaseTimeout: Duration = .seconds(3)
+
+    /// The seconds a refused client is asked to wait (`Retry-After`).
+    static let retryAfter = 5
+
+    /// Whether `error` says the connection to PostgreSQL is gone (the server stopped, restarted, or ended the
+    /// session) rather than anything about the batch's data.
+    static func isConnectionLost(_ error: any Error) -> Bool {
+        switch error {
+        case is IOError, is ChannelError, PostgresError.connectionClosed, PostgresError.protocol: return true
+        default: break
+        }
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
+                return true
+            default: break
+            }
+        }
+        // Class 08, connection exception; 57P01–57P03, the server shutting down, crashed, or not yet accepting.
+        guard let state = PostgresAppDatabase.sqlState(error) else { return false }
+        return state.hasPrefix("08") || state == "57P01" || state == "57P02" || state == "57P03"
     }
 
     /// How many times a batch is tried when it meets another writer (``isTransient(_:)``).
@@ -125,7 +176,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
         } catch let error as DomainError {
             throw error
-        } catch let error where Self.isTransient(error) {
+        } catch let error where Self.isTransient(error) || Self.isConnectionLost(error) {
             throw error
         } catch {
             // postgres-nio's own description hides the server's message: the log says what failed.
@@ -149,6 +200,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         do {
             result = try body(sql)
         } catch {
+            if Self.isConnectionLost(error) { throw error }  // nothing to roll back on a connection that is gone
             do {
                 try sql.run("ROLLBACK")
             } catch let rollback {
@@ -255,14 +307,21 @@ private final class ConnectionLease: Sendable {
     private let leased = Mutex<Result<PostgresConnection, any Error>?>(nil)
     private let ready = DispatchSemaphore(value: 0)
     private let done: AsyncStream<Never>.Continuation
+    private let task = Mutex<Task<Void, Never>?>(nil)
 
     init(_ database: PostgresAppDatabase) {
         let (released, done) = AsyncStream<Never>.makeStream()
         self.done = done
-        Task {
+        let task = Task {
             do {
                 try await database.withIngestConnection { connection in
-                    self.leased.withLock { $0 = .success(connection) }
+                    // A lease that came after the thread stopped waiting goes straight back.
+                    let kept = self.leased.withLock { value in
+                        guard value == nil else { return false }
+                        value = .success(connection)
+                        return true
+                    }
+                    guard kept else { return }
                     self.ready.signal()
                     for await _ in released {}
                 }
@@ -275,17 +334,35 @@ private final class ConnectionLease: Sendable {
                 if first { self.ready.signal() }
             }
         }
+        self.task.withLock { $0 = task }
     }
 
-    /// Blocks until the pool lends a connection (or fails to).
-    func connection() throws -> PostgresConnection {
-        ready.wait()
+    /// Blocks until the pool lends a connection, fails to, or `timeout` has passed (``LeaseTimeout``).
+    func connection(within timeout: Duration) throws -> PostgresConnection {
+        if ready.wait(timeout: .now() + .nanoseconds(Int(timeout.nanosecondsClamped))) == .timedOut {
+            let gaveUp = leased.withLock { value in
+                guard value == nil else { return false }
+                value = .failure(LeaseTimeout(timeout: timeout))
+                return true
+            }
+            if gaveUp {
+                task.withLock { $0?.cancel() }  // the pool forgets the request
+            } else {
+                ready.wait()  // the lease came meanwhile
+            }
+        }
         ready.signal()  // a second call returns at once
         return try (leased.withLock { $0 } ?? .failure(CancellationError())).get()
     }
 
     /// Gives the connection back to the pool.
     func release() { done.finish() }
+}
+
+/// The writer's pool lent no connection in time (PostgreSQL down or unreachable while the pool keeps trying).
+struct LeaseTimeout: Error, CustomStringConvertible {
+    var timeout: Duration
+    var description: String { "no connection within \(timeout)" }
 }
 
 /// Another writer (a second node) stored what this batch read as absent, between the batch's first read and its

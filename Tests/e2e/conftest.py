@@ -245,6 +245,64 @@ def start_server():
             server.proc.wait()
 
 
+def load_envelope(event_id: str, message: str = "under load", padding: int = 2000) -> str:
+    """An envelope of one error event, as the load tests send it."""
+    return json.dumps({"event_id": event_id}) + "\n" + json.dumps({"type": "event"}) + "\n" + json.dumps(
+        {"message": message, "level": "error", "extra": {"padding": "x" * padding}})
+
+
+class Load:
+    """Clients sending events to servers as fast as they answer (`clients` threads per server), each acknowledged
+    event id kept. A client stops when its server is gone or does not answer in time, if that server is among
+    `may_vanish` (all of them by default); any other client's failure is raised by `stop()`."""
+
+    def __init__(self, *servers, clients: int = 16, padding: int = 2000, may_vanish=None, timeout: float = 5):
+        import requests
+
+        self.requests = requests
+        key, _, project = DSN_RE.match(servers[0].dsn).groups()
+        self.key, self.project = key, project
+        self.headers = {"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"}
+        self.url = f"{servers[0].url}/api/{project}/envelope/"
+        self.padding = padding
+        self.timeout = timeout
+        self.may_vanish = servers if may_vanish is None else may_vanish
+        self.acknowledged: list[str] = []
+        self.failures: list[BaseException] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(target=self.send, args=(server,)) for server in servers for _ in range(clients)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def send(self, server):
+        session = self.requests.Session()
+        url = f"{server.url}/api/{self.project}/envelope/"
+        while not self.stopping.is_set():
+            event_id = os.urandom(16).hex()
+            try:
+                response = session.post(
+                    url, data=load_envelope(event_id, padding=self.padding), headers=self.headers, timeout=self.timeout)
+            except self.requests.RequestException as error:
+                if not any(server is gone for gone in self.may_vanish):
+                    with self.lock:
+                        self.failures.append(error)
+                return  # the server is gone
+            if response.status_code == 200:
+                with self.lock:
+                    if response.json() != {"id": event_id}:
+                        self.failures.append(AssertionError(f"{event_id} answered {response.text}"))
+                    self.acknowledged.append(event_id)
+
+    def stop(self):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        assert self.failures == [], f"clients of servers that had to keep answering failed: {self.failures[:3]}"
+
+
 def run_cli(*args: str, data_dir=None, env=None, check=True) -> subprocess.CompletedProcess:
     """Runs a `spyglass` administration command and returns its result."""
     command = [BIN, *args]

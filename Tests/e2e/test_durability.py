@@ -1,60 +1,20 @@
 """200 means stored: kill -9 the server under load, then every acknowledged event must be stored (SQLite or PostgreSQL);
 crash PostgreSQL itself under load, and every acknowledged event is still there when it has recovered."""
 
-import json
 import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 import uuid
 
 import pytest
 import requests
 
-from conftest import DSN_RE, ROOT, clean_env, query
+from conftest import ROOT, Load, clean_env, load_envelope, query
 
 # No acknowledged event is lost, on either backend.
 pytestmark = pytest.mark.backends
-
-
-def envelope(event_id: str) -> str:
-    return json.dumps({"event_id": event_id}) + "\n" + json.dumps({"type": "event"}) + "\n" + json.dumps(
-        {"message": "under load", "level": "error", "extra": {"padding": "x" * 2000}})
-
-
-class Load:
-    """16 clients sending events to `server` as fast as it answers, each acknowledged event id kept."""
-
-    def __init__(self, server):
-        key, _, project = DSN_RE.match(server.dsn).groups()
-        self.url = f"{server.url}/api/{project}/envelope/"
-        self.headers = {"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"}
-        self.acknowledged: list[str] = []
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self.send) for _ in range(16)]
-        for thread in self.threads:
-            thread.start()
-
-    def send(self):
-        session = requests.Session()
-        while not self.stopping.is_set():
-            event_id = uuid.uuid4().hex
-            try:
-                response = session.post(self.url, data=envelope(event_id), headers=self.headers, timeout=5)
-            except requests.RequestException:
-                return  # the server is gone
-            if response.status_code == 200:
-                assert response.json() == {"id": event_id}
-                with self.lock:
-                    self.acknowledged.append(event_id)
-
-    def stop(self):
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=10)
 
 
 def test_every_acknowledged_event_survives_sigkill(tmp_path, start_server):
@@ -100,7 +60,7 @@ def test_every_acknowledged_event_survives_a_postgresql_crash(tmp_path, start_se
         assert len(acknowledged) > 100, "the load generator got too few answers to mean anything"
 
         started = time.monotonic()
-        down = requests.post(load.url, data=envelope(uuid.uuid4().hex), headers=load.headers, timeout=60)
+        down = requests.post(load.url, data=load_envelope(uuid.uuid4().hex), headers=load.headers, timeout=60)
         waited = time.monotonic() - started
         assert down.status_code == 503, (down.status_code, down.text)
         assert "database" in down.headers["X-Sentry-Error"], down.headers
@@ -109,10 +69,10 @@ def test_every_acknowledged_event_survives_a_postgresql_crash(tmp_path, start_se
 
         subprocess.run([*postgres, "restart", str(cluster)], check=True, timeout=120)
         restarted = time.monotonic()
-        again = Load(server)
+        again = Load(server, may_vanish=(), timeout=30)  # from now on every request is answered
         event_id = uuid.uuid4().hex
         while True:
-            response = requests.post(load.url, data=envelope(event_id), headers=load.headers, timeout=60)
+            response = requests.post(load.url, data=load_envelope(event_id), headers=load.headers, timeout=60)
             if response.status_code == 200:
                 break
             assert response.status_code == 503, (response.status_code, response.text)

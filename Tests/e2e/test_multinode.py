@@ -14,7 +14,7 @@ import requests
 import sentry_sdk
 from aiosmtpd.controller import Controller
 
-from conftest import DSN_RE, clean_env, run_cli
+from conftest import DSN_RE, Load, clean_env, run_cli
 from test_alerts import Mailbox, Receiver, free_port, send_error, wait_until
 from test_hostile_input import session_for
 
@@ -200,35 +200,14 @@ def test_a_node_killed_under_load_loses_no_event_and_the_other_delivers_its_clai
     wait_until(claimed, what="the first node's claim")
     second = start_node(start_server, tmp_path, "b", postgres_url, mailbox.url)
 
-    # Load on both nodes; kill -9 the first one in the middle of it.
-    acknowledged: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def sender(node):
-        session = requests.Session()
-        while not stop.is_set():
-            event_id = uuid.uuid4().hex
-            try:
-                response = post_event(node, key, project, event_id, session=session)
-            except requests.RequestException:
-                if node is first:
-                    return  # the node is gone
-                raise
-            if response.status_code == 200:
-                with lock:
-                    acknowledged.append(event_id)
-
-    threads = [threading.Thread(target=sender, args=(node,)) for node in (first, second) for _ in range(6)]
-    for thread in threads:
-        thread.start()
+    # Load on both nodes; kill -9 the first one in the middle of it. The second must keep answering.
+    load = Load(first, second, clients=6, padding=500, may_vanish=[first])
     time.sleep(2.0)
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(timeout=10)
     time.sleep(1.0)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=10)
+    load.stop()
+    acknowledged = load.acknowledged
 
     assert len(acknowledged) > 100, "the load generator got too few answers to mean anything"
     with psycopg.connect(postgres_url) as db:

@@ -92,12 +92,34 @@ public final class PostgresAppDatabase: Service, Sendable {
     private func withConnection<Result: Sendable>(
         of pool: PostgresClient, isolation: isolated (any Actor)?, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        var lease = PostgresConnectionLease(pool)
+        defer { lease.release() }
+        let connection: PostgresConnection
         do {
-            return try await pool.withConnection(isolation: isolation) { connection in try await body(connection) }
+            do {
+                connection = try await lease.connection(within: Self.leaseTimeout)
+            } catch PostgresError.connectionClosed {
+                // Lent one PostgreSQL had closed (a restart): the pool drops it; another is asked for once.
+                lease.release()
+                lease = PostgresConnectionLease(pool)
+                connection = try await lease.connection(within: Self.leaseTimeout)
+            }
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            throw DomainError(.unavailable, "database: \(Self.reason(error))")
+        }
+        do {
+            return try await body(connection)
         } catch let error as PSQLError {
             throw Self.domainError(error) ?? error
         }
     }
+
+    /// How long a query waits for a connection of the pool before it fails (``DomainError`` `.unavailable`: the
+    /// API answers 503): the pool lends one at once unless all are busy or PostgreSQL is down, when the pool would
+    /// hold the request for up to a minute while it keeps trying to connect.
+    static let leaseTimeout: Duration = .seconds(10)
 
     /// The bad input a PostgreSQL error reports, or nil: text PostgreSQL cannot store.
     static func domainError(_ error: any Error) -> DomainError? {

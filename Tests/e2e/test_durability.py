@@ -42,8 +42,8 @@ def test_every_acknowledged_event_survives_sigkill(tmp_path, start_server):
 def test_every_acknowledged_event_survives_a_postgresql_crash(tmp_path, start_server):
     """An immediate shutdown of PostgreSQL under load (a crash: WAL not yet written is lost, recovery replays the rest)
     loses no acknowledged event: the writer answers only what its COMMIT made durable. While PostgreSQL is down, an
-    event is answered at once with 503 and the reason (not held until the client gives up), and once PostgreSQL is
-    back the server stores again within seconds, under load. On a cluster of its own, which the test crashes."""
+    event or API request is answered within seconds with 503 and the reason (not held until the client gives up),
+    and once PostgreSQL is back the server stores again within seconds, under load. On a cluster of its own, which the test crashes."""
     postgres = [str(ROOT / "scripts/postgres")]
     cluster = tmp_path / "cluster"
     url = subprocess.run(
@@ -66,6 +66,12 @@ def test_every_acknowledged_event_survives_a_postgresql_crash(tmp_path, start_se
         assert "database" in down.headers["X-Sentry-Error"], down.headers
         assert int(down.headers["Retry-After"]) > 0
         assert waited < 10, f"the refusal took {waited:.1f} s"
+        # The API's queries give up too (a token is checked in the database): 503 with the reason, within seconds.
+        started = time.monotonic()
+        api = requests.get(f"{server.url}/api/0/projects/", headers={"Authorization": "Bearer abc"}, timeout=60)
+        waited = time.monotonic() - started
+        assert api.status_code == 503 and "database" in api.json()["detail"], (api.status_code, api.text)
+        assert waited < 15, f"the API's answer took {waited:.1f} s"
 
         subprocess.run([*postgres, "restart", str(cluster)], check=True, timeout=120)
         restarted = time.monotonic()

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOCore
 import PostgresNIO
@@ -25,11 +26,11 @@ struct IngestSQL {
         if let known = statements.query(statement.sql, on: connection.id) {
             query = known
         } else {
-            query = try connection.prepare(query: statement.sql).wait()
+            query = try wait(connection.prepare(query: statement.sql))
             statements.insert(query, for: statement.sql, on: connection.id)
         }
         do {
-            return try query.execute(statement.binds).wait().map(PreparedRow.init)
+            return try wait(query.execute(statement.binds)).map(PreparedRow.init)
         } catch {
             // Gone (a pooler's DISCARD ALL) or stale (a migration changed its result's columns): the batch fails, and
             // the next use on this connection prepares it again.
@@ -40,14 +41,35 @@ struct IngestSQL {
         }
     }
 
+    /// The statement's result, waited for on this thread; or `PostgresError.connectionClosed` once the connection is
+    /// closed. postgres-nio writes a statement to the connection's channel without a promise: one written after the
+    /// channel closed (PostgreSQL went away while the pool still lent the connection) never reaches its handler,
+    /// and its future never completes (a writer that waited for it stopped storing for good).
+    func wait<Value: Sendable>(_ future: EventLoopFuture<Value>) throws -> Value {
+        let outcome = Mutex<Result<Value, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        future.whenComplete { result in
+            outcome.withLock { $0 = $0 ?? result }
+            done.signal()
+        }
+        // On the channel's event loop too, after the handler failed the statements it held: a statement that reached
+        // it has its answer first.
+        connection.closeFuture.whenComplete { _ in
+            outcome.withLock { $0 = $0 ?? .failure(PostgresError.connectionClosed) }
+            done.signal()
+        }
+        done.wait()
+        return try (outcome.withLock { $0 } ?? .failure(PostgresError.connectionClosed)).get()
+    }
+
     /// Runs a statement, ignoring any rows.
     func run(_ query: PostgresQuery) throws {
-        _ = try connection.query(query, logger: logger).wait()
+        _ = try wait(connection.query(query, logger: logger))
     }
 
     /// Every row of a query.
     func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
-        try connection.query(query, logger: logger).wait().rows
+        try wait(connection.query(query, logger: logger)).rows
     }
 
     /// The first row of a query (of `RETURNING`: whether a row was written), or nil.

@@ -50,11 +50,14 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         var attempt = 1
         var reconnected = false
         while true {
-            let lease = ConnectionLease(database)
+            let lease = PostgresConnectionLease(database.ingestClient)
             defer { lease.release() }
             let connection: PostgresConnection
             do {
                 connection = try lease.connection(within: Self.leaseTimeout)
+            } catch let error where !reconnected && Self.isConnectionLost(error) && !(error is LeaseTimeout) {
+                reconnected = true  // lent a connection PostgreSQL had closed: the pool drops it, and lends another
+                continue
             } catch {
                 // PostgreSQL is down or unreachable (the pool keeps trying to connect): the batch's requests are
                 // answered 503 now rather than held until their clients give up.
@@ -299,70 +302,6 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         }
         return IngestReceipt(eventStored: stored)
     }
-}
-
-/// One of the writer's connections lent to a thread: a task leases it from the database's ingest pool
-/// (``PostgresAppDatabase/withIngestConnection(isolation:_:)``) and holds the lease until ``release()``.
-private final class ConnectionLease: Sendable {
-    private let leased = Mutex<Result<PostgresConnection, any Error>?>(nil)
-    private let ready = DispatchSemaphore(value: 0)
-    private let done: AsyncStream<Never>.Continuation
-    private let task = Mutex<Task<Void, Never>?>(nil)
-
-    init(_ database: PostgresAppDatabase) {
-        let (released, done) = AsyncStream<Never>.makeStream()
-        self.done = done
-        let task = Task {
-            do {
-                try await database.withIngestConnection { connection in
-                    // A lease that came after the thread stopped waiting goes straight back.
-                    let kept = self.leased.withLock { value in
-                        guard value == nil else { return false }
-                        value = .success(connection)
-                        return true
-                    }
-                    guard kept else { return }
-                    self.ready.signal()
-                    for await _ in released {}
-                }
-            } catch {
-                let first = self.leased.withLock { value in
-                    guard value == nil else { return false }
-                    value = .failure(error)
-                    return true
-                }
-                if first { self.ready.signal() }
-            }
-        }
-        self.task.withLock { $0 = task }
-    }
-
-    /// Blocks until the pool lends a connection, fails to, or `timeout` has passed (``LeaseTimeout``).
-    func connection(within timeout: Duration) throws -> PostgresConnection {
-        if ready.wait(timeout: .now() + .nanoseconds(Int(timeout.nanosecondsClamped))) == .timedOut {
-            let gaveUp = leased.withLock { value in
-                guard value == nil else { return false }
-                value = .failure(LeaseTimeout(timeout: timeout))
-                return true
-            }
-            if gaveUp {
-                task.withLock { $0?.cancel() }  // the pool forgets the request
-            } else {
-                ready.wait()  // the lease came meanwhile
-            }
-        }
-        ready.signal()  // a second call returns at once
-        return try (leased.withLock { $0 } ?? .failure(CancellationError())).get()
-    }
-
-    /// Gives the connection back to the pool.
-    func release() { done.finish() }
-}
-
-/// The writer's pool lent no connection in time (PostgreSQL down or unreachable while the pool keeps trying).
-struct LeaseTimeout: Error, CustomStringConvertible {
-    var timeout: Duration
-    var description: String { "no connection within \(timeout)" }
 }
 
 /// Another writer (a second node) stored what this batch read as absent, between the batch's first read and its

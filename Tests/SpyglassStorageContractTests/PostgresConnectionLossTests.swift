@@ -1,0 +1,45 @@
+import Dispatch
+import Foundation
+import PostgresNIO
+@testable import SpyglassPostgres
+import Synchronization
+import Testing
+
+/// The writer's statements when PostgreSQL has closed the connection under it (a restart, a crash, a terminated
+/// session): they fail, and the batch is answered, instead of the writer waiting for good.
+@Suite(.enabled(if: TestPostgres.isEnabled, TestPostgres.disabledReason))
+struct PostgresConnectionLossTests {
+    /// postgres-nio writes a statement to the channel without a promise; written after the channel closed, it is
+    /// never answered. `IngestSQL.wait` ends the wait when the connection closes.
+    @Test func aStatementOnAConnectionPostgreSQLClosedFailsInsteadOfWaitingForever() async throws {
+        try await TestPostgres.withFreshDatabase { url in
+            try await TestPostgres.withRunningDatabase(url, ingestConnections: 1) { database in
+                try await database.withIngestConnection { connection in
+                    let pid = try await connection.query("SELECT pg_backend_pid()", logger: TestPostgres.logger)
+                        .collect().first?.decode(Int32.self) ?? 0
+                    try await database.withConnection {
+                        try await $0.query("SELECT pg_terminate_backend(\(pid))", logger: TestPostgres.logger)
+                    }
+                    for _ in 0..<100 where !connection.isClosed { try await Task.sleep(for: .milliseconds(50)) }
+                    #expect(connection.isClosed)
+
+                    let sql = IngestSQL(connection: connection, logger: TestPostgres.logger, statements: PreparedStatements())
+                    // As the writer runs it: blocking a thread of its own. Failing as a lost connection: true.
+                    let outcome = Mutex<Bool?>(nil)
+                    DispatchQueue.global().async {
+                        do {
+                            try sql.run("SELECT 1")
+                            outcome.withLock { $0 = false }
+                        } catch {
+                            outcome.withLock { $0 = PostgresIngestCommitter.isConnectionLost(error) }
+                        }
+                    }
+                    for _ in 0..<400 where outcome.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
+                    let answered = outcome.withLock { $0 }
+                    #expect(answered != nil, "the statement was still waiting after 20 s")
+                    #expect(answered == true, "the statement fails as a lost connection")
+                }
+            }
+        }
+    }
+}

@@ -17,6 +17,15 @@ struct IngestSQL {
     let logger: Logger
     /// The statements prepared on each of the pool's connections (``prepared(_:)``).
     let statements: PreparedStatements
+    /// Wakes ``wait(_:)`` when the connection closes.
+    private let closing: CloseWatch
+
+    init(connection: PostgresConnection, logger: Logger, statements: PreparedStatements) {
+        self.connection = connection
+        self.logger = logger
+        self.statements = statements
+        self.closing = statements.closeWatch(connection)
+    }
 
     /// Every row of a statement whose text is the same in every batch: prepared on the connection the first time
     /// (a named statement), executed by name after that, so PostgreSQL parses and plans it once per connection.
@@ -49,16 +58,15 @@ struct IngestSQL {
         let outcome = Mutex<Result<Value, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         future.whenComplete { result in
-            outcome.withLock { $0 = $0 ?? result }
+            outcome.withLock { $0 = result }
             done.signal()
         }
-        // On the channel's event loop too, after the handler failed the statements it held: a statement that reached
-        // it has its answer first.
-        connection.closeFuture.whenComplete { _ in
-            outcome.withLock { $0 = $0 ?? .failure(PostgresError.connectionClosed) }
-            done.signal()
+        if closing.wake(done) {
+            done.wait()
+            closing.wake(nil)
         }
-        done.wait()
+        // Woken by the close: a statement that reached the handler was failed by it before the close future
+        // completed (both on the channel's event loop), so it has its answer; any other never will.
         return try (outcome.withLock { $0 } ?? .failure(PostgresError.connectionClosed)).get()
     }
 
@@ -163,6 +171,18 @@ struct PreparedRow {
 /// Which statements are prepared on which of the pool's connections (by connection id), for ``IngestSQL``.
 final class PreparedStatements: Sendable {
     private let byConnection = Mutex<[Int: [String: PreparedQuery]]>([:])
+    private let closeWatches = Mutex<[Int: CloseWatch]>([:])
+
+    /// The connection's ``CloseWatch``, made on its first use (bounded as the statements are).
+    func closeWatch(_ connection: PostgresConnection) -> CloseWatch {
+        closeWatches.withLock { watches in
+            if let watch = watches[connection.id] { return watch }
+            if watches.count >= 64 { watches = [:] }
+            let watch = CloseWatch(connection)
+            watches[connection.id] = watch
+            return watch
+        }
+    }
 
     /// SQLSTATEs after which a connection's statements are prepared again: 26000 (`invalid_sql_statement_name`, no
     /// such statement) and 0A000 (`feature_not_supported`: "cached plan must not change result type").
@@ -201,5 +221,36 @@ final class PreparedStatements: Sendable {
         guard table[connection] == nil else { return }
         if table.count >= 64 { table = [:] }
         table[connection] = [:]
+    }
+}
+
+/// Wakes the thread waiting for a statement when its connection closes (``IngestSQL/wait(_:)``): one callback on the
+/// connection's close future for the connection's life, not one per statement (a future keeps its callbacks until it
+/// completes, and a connection's close future completes when the connection ends).
+final class CloseWatch: Sendable {
+    private struct State {
+        var closed = false
+        var waiter: DispatchSemaphore?
+    }
+
+    private let state = Mutex(State())
+
+    init(_ connection: PostgresConnection) {
+        connection.closeFuture.whenComplete { [self] _ in
+            let waiter = state.withLock { state in
+                state.closed = true
+                return state.waiter
+            }
+            waiter?.signal()
+        }
+    }
+
+    /// `waiter` is signalled when the connection closes (nil: none is); false when it is closed already.
+    @discardableResult
+    func wake(_ waiter: DispatchSemaphore?) -> Bool {
+        state.withLock { state in
+            state.waiter = waiter
+            return !state.closed
+        }
     }
 }

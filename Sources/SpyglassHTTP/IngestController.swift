@@ -72,7 +72,9 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
             case .shuttingDown:
                 failure = IngestFailure(status: .serviceUnavailable, message: refusal.description, outcome: .rateLimited, retryAfter: refusal.retryAfter)
             case .databaseUnavailable:
-                failure = IngestFailure(status: .serviceUnavailable, message: refusal.description, outcome: .unavailable, retryAfter: refusal.retryAfter)
+                failure = IngestFailure(
+                    status: .serviceUnavailable, message: refusal.description, outcome: .unavailable,
+                    retryAfter: refusal.retryAfter)
             }
             count(failure.outcome)
             return failure.response

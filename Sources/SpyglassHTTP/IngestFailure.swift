@@ -9,7 +9,9 @@ import SpyglassProtocol
 /// answers it through `HTTPResponseError` the same way.
 struct IngestFailure: HTTPResponseError {
     /// Outcomes of `spyglass_ingest_events_total`.
-    enum Outcome: String { case accepted, rateLimited = "rate_limited", invalid, tooLarge = "too_large", filtered, unavailable }
+    enum Outcome: String {
+        case accepted, rateLimited = "rate_limited", invalid, tooLarge = "too_large", filtered, unavailable
+    }
 
     var status: HTTPResponse.Status
     var message: String

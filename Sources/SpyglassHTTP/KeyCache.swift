@@ -22,7 +22,9 @@ public final class KeyCache: Sendable {
     /// How long a request waits for the database's key version before the cached keys answer.
     private let readTimeout: Duration
 
-    public init(directory: any KeyDirectory, checkInterval: Duration = .milliseconds(500), readTimeout: Duration = .seconds(2)) {
+    public init(
+        directory: any KeyDirectory, checkInterval: Duration = .milliseconds(500), readTimeout: Duration = .seconds(2)
+    ) {
         self.directory = directory
         self.checkInterval = checkInterval
         self.readTimeout = readTimeout
@@ -30,7 +32,9 @@ public final class KeyCache: Sendable {
 
     /// What `operation` returns, or ``KeyCache/Timeout`` once `timeout` has passed (`operation` is then cancelled: a
     /// request waiting in a connection pool leaves it).
-    static func within<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    static func within<T: Sendable>(
+        _ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask { try await operation() }
             group.addTask {

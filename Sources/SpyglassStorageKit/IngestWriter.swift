@@ -218,7 +218,8 @@ public final class IngestWriter: IngestSink, Service {
             for (job, receipt) in zip(batch, receipts) { job.continuation.resume(returning: receipt) }
         } catch let refusal as IngestRefusal {
             // The database cannot be reached: no job is at fault, and each alone would wait as long again.
-            logger?.warning("ingest batch refused: the database cannot be reached", metadata: ["spyglass.jobs": "\(batch.count)"])
+            logger?.warning(
+                "ingest batch refused: the database cannot be reached", metadata: ["spyglass.jobs": "\(batch.count)"])
             for job in batch { job.continuation.resume(throwing: refusal) }
         } catch {
             // One job may have failed the whole batch: commit each alone so only that one fails.

@@ -32,7 +32,9 @@ final class UnansweringDirectory: KeyDirectory {
         return 1
     }
 
-    func activeKeys() async throws -> [ClientKey] { [ClientKey(publicKey: "k1", projectID: 1, rateLimitPerMinute: nil)] }
+    func activeKeys() async throws -> [ClientKey] {
+        [ClientKey(publicKey: "k1", projectID: 1, rateLimitPerMinute: nil)]
+    }
 }
 
 @Suite struct KeyCacheTests {

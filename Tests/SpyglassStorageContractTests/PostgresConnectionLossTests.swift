@@ -23,7 +23,8 @@ struct PostgresConnectionLossTests {
                     for _ in 0..<100 where !connection.isClosed { try await Task.sleep(for: .milliseconds(50)) }
                     #expect(connection.isClosed)
 
-                    let sql = IngestSQL(connection: connection, logger: TestPostgres.logger, statements: PreparedStatements())
+                    let sql = IngestSQL(
+                        connection: connection, logger: TestPostgres.logger, statements: PreparedStatements())
                     // As the writer runs it: blocking a thread of its own. Failing as a lost connection: true.
                     let outcome = Mutex<Bool?>(nil)
                     DispatchQueue.global().async {
@@ -34,7 +35,9 @@ struct PostgresConnectionLossTests {
                             outcome.withLock { $0 = PostgresIngestCommitter.isConnectionLost(error) }
                         }
                     }
-                    for _ in 0..<400 where outcome.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
+                    for _ in 0..<400 where outcome.withLock({ $0 }) == nil {
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
                     let answered = outcome.withLock { $0 }
                     #expect(answered != nil, "the statement was still waiting after 20 s")
                     #expect(answered == true, "the statement fails as a lost connection")

@@ -261,7 +261,7 @@ class Load:
 
         self.requests = requests
         key, _, project = DSN_RE.match(servers[0].dsn).groups()
-        self.key, self.project = key, project
+        self.project = project
         self.headers = {"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"}
         self.url = f"{servers[0].url}/api/{project}/envelope/"
         self.padding = padding

@@ -82,8 +82,8 @@ def envelope(event_id, message="under load"):
         {"message": message, "level": "error", "extra": {"padding": "x" * 500}})
 
 
-def post_event(node, key, project, event_id, message="under load", session=requests):
-    return session.post(
+def post_event(node, key, project, event_id, message="under load"):
+    return requests.post(
         f"{node.url}/api/{project}/envelope/", data=envelope(event_id, message),
         headers={"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"}, timeout=5)
 

@@ -49,6 +49,13 @@ package protocol IngestBatchCommitter: Sendable {
     /// commits each job alone, so only a job at fault fails; except ``IngestRefusal`` (the database cannot be
     /// reached), which answers every job of the batch at once.
     func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch
+
+    /// Called once the writer has committed its last batch: gives back what the committer held (a connection).
+    func finish()
+}
+
+extension IngestBatchCommitter {
+    package func finish() {}
 }
 
 /// The single writer of ingested data, with group commit, for any backend (``IngestBatchCommitter``).
@@ -174,6 +181,7 @@ public final class IngestWriter: IngestSink, Service {
         while let batch = nextBatch() {
             commit(batch)
         }
+        committer.finish()
         let finished = state.withLock { state in
             defer { state.finished = nil }
             return state.finished

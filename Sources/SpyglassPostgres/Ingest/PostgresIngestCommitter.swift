@@ -35,6 +35,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     let statementsTimer: Timer
     /// The writer's statements prepared on each connection.
     let statements = PreparedStatements()
+    /// The connection the writer's batches run on, kept from batch to batch.
+    let kept = KeptConnection()
 
     /// A committer for `database`, whose pool must be running while the writer runs.
     public init(database: PostgresAppDatabase, metrics: any MetricsFactory = MetricsSystem.factory) {
@@ -50,11 +52,9 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         var attempt = 1
         var reconnected = false
         while true {
-            let lease = PostgresConnectionLease(database.ingestClient)
-            defer { lease.release() }
             let connection: PostgresConnection
             do {
-                connection = try lease.connection(within: Self.leaseTimeout)
+                connection = try kept.connection(from: database.ingestClient, within: Self.leaseTimeout)
             } catch let error where !reconnected && Self.isConnectionLost(error) && !(error is LeaseTimeout) {
                 reconnected = true  // lent a connection PostgreSQL had closed: the pool drops it, and lends another
                 continue
@@ -79,6 +79,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                 // The connection broke (PostgreSQL restarted, failed over, or ended the session): the batch is tried
                 // once more on a fresh connection. Had its COMMIT gone through, the events are found stored and
                 // answered as duplicates are.
+                kept.release()
                 guard !reconnected else {
                     database.logger.warning(
                         "ingest batch refused: the connection to PostgreSQL broke twice",
@@ -92,6 +93,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
         }
     }
+
+    package func finish() { kept.release() }
 
     /// How long a batch waits for a connection before its requests are answered 503: the writer's own pool lends
     /// one at once while PostgreSQL is up (it has a connection per writer, or opens one in milliseconds).
@@ -301,6 +304,36 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
         }
         return IngestReceipt(eventStored: stored)
+    }
+}
+
+/// The writer's connection, leased once and kept while it works: a lease is a task on the cooperative pool, which
+/// request tasks keep busy under load, and each batch waited for it twice (to lend the connection and to give it
+/// back) on its way to COMMIT (docs/performance.md).
+final class KeptConnection: Sendable {
+    private let held = Mutex<(lease: PostgresConnectionLease, connection: PostgresConnection)?>(nil)
+
+    /// The kept connection while it is open, else one leased from `pool` (waiting at most `timeout`) and kept.
+    func connection(from pool: PostgresClient, within timeout: Duration) throws -> PostgresConnection {
+        if let connection = held.withLock({ $0?.connection }), !connection.isClosed { return connection }
+        release()
+        let lease = PostgresConnectionLease(pool)
+        do {
+            let connection = try lease.connection(within: timeout)
+            held.withLock { $0 = (lease, connection) }
+            return connection
+        } catch {
+            lease.release()
+            throw error
+        }
+    }
+
+    /// Gives the connection back to the pool (a broken one, or at the writer's end).
+    func release() {
+        held.withLock { held in
+            defer { held = nil }
+            return held?.lease
+        }?.release()
     }
 }
 

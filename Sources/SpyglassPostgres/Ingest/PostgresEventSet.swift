@@ -82,7 +82,8 @@ final class PostgresEventSet {
     private var newDictionaries: [(projectID: Int64, hash: String)] = []
 
     /// Reads what the batch's events need to be placed, in one statement: the stored grouping hashes and event ids
-    /// among them, and the enabled alert rules of their projects (given to `batch`, which reads them no more).
+    /// among them, and the enabled alert rules, names and members' addresses of their projects (given to `batch`,
+    /// which reads them no more).
     ///
     /// Not prepared: planned for each batch, with its values. `event` has two indexes that begin with the project,
     /// and a plan made once, while the table was small and had no statistics, may take the one of timestamps and
@@ -103,8 +104,12 @@ final class PostgresEventSet {
         }
         guard !eventIDs.isEmpty else { return }
         // Kind 0: a hash (issue, dictionary, the issue's status); 1: a stored event id; 2: a rule (id, spec,
-        // frequency, and its flags as bits: new, regression, reappeared, counts events, counts users).
+        // frequency, and its flags as bits: new, regression, reappeared, counts events, counts users); 3: the
+        // project's slug and name, 4: an active member's address and user id (for the outbox rows of alerts).
+        let projects = Array(Set(eventProjects))
         var rules: [Int64: [(id: Int64, spec: String?, frequency: Int64, flags: Int64)]] = [:]
+        var names: [Int64: (slug: String, name: String)] = [:]
+        var addresses: [Int64: [(user: Int64, email: String)]] = [:]
         for row in try sql.rows(
             """
             SELECT 0, g.project_id, g.hash, g.issue_id, g.dictionary_id, i.status, NULL::bigint
@@ -118,7 +123,13 @@ final class PostgresEventSet {
             UNION ALL
             SELECT 2, r.project_id, r.spec, r.id, r.frequency_minutes, NULL,
                 r.on_new + 2 * r.on_regression + 4 * r.on_reappeared + 8 * r.counts_events + 16 * r.counts_users
-            FROM alert_rule r WHERE r.project_id = ANY(\(Array(Set(eventProjects)))::bigint[]) AND r.enabled = 1
+            FROM alert_rule r WHERE r.project_id = ANY(\(projects)::bigint[]) AND r.enabled = 1
+            UNION ALL
+            SELECT 3, p.id, p.slug, NULL, NULL, p.name, NULL FROM project p WHERE p.id = ANY(\(projects)::bigint[])
+            UNION ALL
+            SELECT 4, m.project_id, u.email, u.id, NULL, NULL, NULL
+            FROM project_member m JOIN "user" u ON u.id = m.user_id
+            WHERE m.project_id = ANY(\(projects)::bigint[]) AND u.is_active = 1
             """
         ).map(PreparedRow.init) {
             let (kind, projectID, text) = (try row.decode(0, as: Int32.self), try row.decode(1, as: Int64.self), try row.decode(2, as: String?.self))
@@ -131,11 +142,20 @@ final class PostgresEventSet {
                 storedEvents.insert(EventKey(projectID: projectID, eventID: eventID))
             case (2, let spec, let id?):
                 rules[projectID, default: []].append((id, spec, second ?? 0, try row.decode(6, as: Int64?.self) ?? 0))
+            case (3, let slug?, _):
+                names[projectID] = (slug, try row.decode(5, as: String.self))
+            case (4, let email?, let user?):
+                addresses[projectID, default: []].append((user, email))
             default:
                 throw DomainError(.unavailable, "the database answered a row of unknown kind \(kind)")
             }
         }
-        for projectID in Set(eventProjects) {
+        for projectID in projects {
+            if let project = names[projectID] {
+                batch.setProject(
+                    projectID, slug: project.slug, name: project.name,
+                    members: (addresses[projectID] ?? []).sorted { $0.user < $1.user }.map(\.email))
+            }
             batch.setRules(
                 (rules[projectID] ?? []).sorted { $0.id < $1.id }.compactMap { rule in
                     WriterAlertRule(
@@ -266,15 +286,15 @@ extension PostgresEventSet {
         if let lost = newIssues.first(where: { !inserted.contains($0.member) }) {
             throw IngestRace(description: "event \(members[lost.member].event.eventID) was stored by another writer meanwhile")
         }
-        let issues = try updateIssues(inserted, ids: ids, issueID: issueID, in: sql)
-
-        var transitions = [Set<AlertTrigger>](repeating: [], count: members.count)
         for (position, member) in members.enumerated() where inserted.contains(position) {
             receipts[member.job] = IngestReceipt(eventStored: true)
             let timestamp = member.event.timestamp.timeIntervalSince1970
             for tag in member.event.tags { batch.countTag(tag, issueID: issueID(member.issue), timestamp: timestamp) }
             batch.countHour(Int64((timestamp / 3600).rounded(.down)), issueID: issueID(member.issue))
         }
+        let issues = try updateIssues(inserted, ids: ids, issueID: issueID, batch: batch, in: sql)
+
+        var transitions = [Set<AlertTrigger>](repeating: [], count: members.count)
         for issue in newIssues { transitions[issue.member].insert(.newIssue) }
         // An issue resolved or ignored since the batch began (by the API, meanwhile): the lifecycle runs once, with
         // its first event of the set.
@@ -491,10 +511,10 @@ extension PostgresEventSet {
     }
 
     /// The counters of every issue the stored events joined, moved once per issue, with the users the events
-    /// bring (`issue_user`, in the same statement); returns each issue as the events left it and its first event
-    /// in the set.
+    /// bring (`issue_user`) and the batch's tag and hourly counts so far, in the same statement; returns each issue
+    /// as the events left it and its first event in the set.
     private func updateIssues(
-        _ inserted: Set<Int>, ids: Identities, issueID: (IssueRef) -> Int64, in sql: IngestSQL
+        _ inserted: Set<Int>, ids: Identities, issueID: (IssueRef) -> Int64, batch: PostgresWriterBatch, in sql: IngestSQL
     ) throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int]) {
         var tallies: [Int64: Tally] = [:]
         var order: [Int64] = []
@@ -537,9 +557,11 @@ extension PostgresEventSet {
         let emails = Nullable(identities.map { $0?.email }, placeholder: "")
         let usernames = Nullable(identities.map { $0?.username }, placeholder: "")
         let addresses = Nullable(identities.map { $0?.ipAddress }, placeholder: "")
+        // The tag and hourly counts ride along (run after the update, as they would after it as a statement).
+        let counts = batch.takeCounts()
         let rows = try sql.prepared(
             """
-            WITH users AS (
+            WITH \(upserting: counts), users AS (
                 INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address, times_seen)
                 SELECT u.issue_id, u.user_key, u.last_seen, CASE WHEN u.has_id THEN u.user_id END,
                     CASE WHEN u.has_email THEN u.email END, CASE WHEN u.has_username THEN u.username END,

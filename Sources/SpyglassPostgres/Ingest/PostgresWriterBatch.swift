@@ -180,6 +180,11 @@ final class PostgresWriterBatch {
         return loaded
     }
 
+    /// Gives the project's slug, name and active members' addresses, as the batch's first read found them.
+    func setProject(_ projectID: Int64, slug: String, name: String, members: [String]) {
+        projects[projectID] = ((slug, name), members)
+    }
+
     /// The project's slug and name (for outbox rows), read once per batch with its members' addresses.
     func project(_ projectID: Int64, in sql: IngestSQL) throws -> (slug: String, name: String) {
         try outboxProject(projectID, in: sql).project
@@ -223,6 +228,37 @@ final class PostgresWriterBatch {
         hours[HourKey(issueID: issueID, hour: hour), default: 0] += 1
     }
 
+    /// The tag and hourly counts gathered so far, taken from the batch for one statement to write: ``Counts/upserts``,
+    /// bound by ``Counts/bindings``.
+    func takeCounts() -> Counts {
+        let hourKeys = hours.keys.sorted()
+        let keys = tags.keys.sorted()
+        let values = keys.map { tags[$0] ?? (0, 0, 0) }
+        defer {
+            hours = [:]
+            tags = [:]
+        }
+        return Counts(
+            hourIssues: hourKeys.map(\.issueID), hours: hourKeys.map(\.hour), hourCounts: hourKeys.map { hours[$0] ?? 0 },
+            tagIssues: keys.map(\.issueID), tagKeys: keys.map(\.key), tagValues: keys.map(\.value),
+            tagCounts: values.map(\.count), tagFirst: values.map(\.first), tagLast: values.map(\.last))
+    }
+
+    /// Tag and hourly counts to add, in key order (so two nodes lock the rows in the same order).
+    struct Counts {
+        var hourIssues: [Int64]
+        var hours: [Int64]
+        var hourCounts: [Int64]
+        var tagIssues: [Int64]
+        var tagKeys: [String]
+        var tagValues: [String]
+        var tagCounts: [Int64]
+        var tagFirst: [Double]
+        var tagLast: [Double]
+
+        var isEmpty: Bool { hourIssues.isEmpty && tagIssues.isEmpty }
+    }
+
     /// Writes the hourly counts gathered so far: one upsert of every (issue, hour) pair, in key order.
     func flushHours(_ sql: IngestSQL) throws {
         guard !hours.isEmpty else { return }
@@ -248,27 +284,47 @@ final class PostgresWriterBatch {
                 key.environment, releaseID: key.releaseID, first: span.seen.lowerBound, last: span.seen.upperBound, in: sql)
         }
         // Hourly and tag counts in one statement.
-        let hourKeys = hours.keys.sorted()
-        let hourCounts = hourKeys.map { hours[$0] ?? 0 }
-        let keys = tags.keys.sorted()
-        let values = keys.map { tags[$0] ?? (0, 0, 0) }
-        hours = [:]
-        tags = [:]
-        guard !hourKeys.isEmpty || !keys.isEmpty else { return }
-        _ = try sql.prepared(
+        let counts = takeCounts()
+        guard !counts.isEmpty else { return }
+        _ = try sql.prepared("WITH \(upserting: counts) SELECT 1")
+    }
+}
+
+extension IngestStatement.StringInterpolation {
+    /// Two common table expressions, `hours AS (…), tags AS (…)`, adding `counts`; a statement that reads neither
+    /// runs them after its own query (PostgreSQL runs every data-modifying one to completion).
+    mutating func appendInterpolation(upserting counts: PostgresWriterBatch.Counts) {
+        appendLiteral("hours AS (INSERT INTO issue_hour (issue_id, hour, count) SELECT * FROM unnest(")
+        appendInterpolation(counts.hourIssues)
+        appendLiteral("::bigint[], ")
+        appendInterpolation(counts.hours)
+        appendLiteral("::bigint[], ")
+        appendInterpolation(counts.hourCounts)
+        appendLiteral(
             """
-            WITH hours AS (
-                INSERT INTO issue_hour (issue_id, hour, count)
-                SELECT * FROM unnest(\(hourKeys.map(\.issueID))::bigint[], \(hourKeys.map(\.hour))::bigint[], \(hourCounts)::bigint[])
+            ::bigint[])
                 ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hour.count + excluded.count
-                RETURNING 1
+            ), tags AS (
+                INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen) SELECT * FROM unnest(
+            """)
+        appendInterpolation(counts.tagIssues)
+        appendLiteral("::bigint[], ")
+        appendInterpolation(counts.tagKeys)
+        appendLiteral("::text[], ")
+        appendInterpolation(counts.tagValues)
+        appendLiteral("::text[], ")
+        appendInterpolation(counts.tagCounts)
+        appendLiteral("::bigint[], ")
+        appendInterpolation(counts.tagFirst)
+        appendLiteral("::float8[], ")
+        appendInterpolation(counts.tagLast)
+        appendLiteral(
+            """
+            ::float8[])
+                ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = issue_tag.times_seen + excluded.times_seen,
+                    first_seen = LEAST(issue_tag.first_seen, excluded.first_seen),
+                    last_seen = GREATEST(issue_tag.last_seen, excluded.last_seen)
             )
-            INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen)
-            SELECT * FROM unnest(\(keys.map(\.issueID))::bigint[], \(keys.map(\.key))::text[], \(keys.map(\.value))::text[],
-                \(values.map(\.count))::bigint[], \(values.map(\.first))::float8[], \(values.map(\.last))::float8[])
-            ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = issue_tag.times_seen + excluded.times_seen,
-                first_seen = LEAST(issue_tag.first_seen, excluded.first_seen),
-                last_seen = GREATEST(issue_tag.last_seen, excluded.last_seen)
             """)
     }
 }

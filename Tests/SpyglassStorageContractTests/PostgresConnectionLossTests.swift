@@ -1,7 +1,9 @@
 import Dispatch
 import Foundation
 import PostgresNIO
+import SpyglassCore
 @testable import SpyglassPostgres
+import SpyglassStorageKit
 import Synchronization
 import Testing
 
@@ -42,6 +44,51 @@ struct PostgresConnectionLossTests {
                     #expect(answered != nil, "the statement was still waiting after 20 s")
                     #expect(answered == true, "the statement fails as a lost connection")
                 }
+            }
+        }
+    }
+
+    /// The writer keeps its connection from batch to batch; one PostgreSQL ended in between (a restart, an
+    /// administrator's `pg_terminate_backend`) is replaced, and the next batch is stored.
+    @Test func theWritersKeptConnectionEndedBetweenBatchesIsReplaced() async throws {
+        try await TestPostgres.withFreshDatabase { url in
+            try await TestPostgres.withRunningDatabase(url, ingestConnections: 1) { database in
+                try await database.migrate()
+                let store = TestStore(database: .postgres(database))
+                let project = try await store.createProject(slug: "alpha")
+                let dictionaries = PayloadDictionaryCache()
+                func work(_ n: Int) throws -> IngestWork {
+                    let id = String(format: "%032x", n)
+                    return IngestWork(
+                        projectID: project,
+                        event: try store.event(#"{"event_id": "\#(id)", "message": "boom", "level": "error"}"#))
+                }
+                func writersBackends() async throws -> [Int32] {
+                    try await database.withConnection { connection in
+                        var pids: [Int32] = []
+                        for try await pid in try await connection.query(
+                            """
+                            SELECT pid FROM pg_stat_activity
+                            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                            """, logger: TestPostgres.logger
+                        ).decode(Int32.self) {
+                            pids.append(pid)
+                        }
+                        return pids
+                    }
+                }
+                #expect(try await store.commitBatch([work(1)], dictionaries: dictionaries).receipts[0].eventStored)
+                let before = try await writersBackends()
+                #expect(try await store.commitBatch([work(2)], dictionaries: dictionaries).receipts[0].eventStored)
+                #expect(try await writersBackends() == before, "the second batch ran on the kept connection")
+                try await database.withConnection { connection in
+                    for pid in before {
+                        try await connection.query("SELECT pg_terminate_backend(\(pid))", logger: TestPostgres.logger)
+                    }
+                }
+                #expect(try await store.commitBatch([work(3)], dictionaries: dictionaries).receipts[0].eventStored)
+                #expect(try await store.value("SELECT count(*) FROM event") == "3")
+                #expect(try await writersBackends() != before)
             }
         }
     }

@@ -23,6 +23,7 @@ struct PostgresPreparedStatementTests {
             #expect(
                 try await store.commitBatch([work(1)], dictionaries: dictionaries).receipts.map(\.eventStored) == [true]
             )
+            store.committer.finish()  // the writer keeps its connection between batches: the test borrows it
             try await database.withIngestConnection {
                 try await $0.query("DEALLOCATE ALL", logger: TestPostgres.logger)
             }
@@ -77,7 +78,8 @@ struct PostgresPreparedStatementTests {
                 FROM issue WHERE title = 'filler'
                 """)
             func scans() async throws -> [String: Int64] {
-                try await database.withIngestConnection { connection in
+                store.committer.finish()  // the writer keeps its connection between batches: the test borrows it
+                return try await database.withIngestConnection { connection in
                     // This backend's own counts reach the shared statistics at the end of the transaction that asks.
                     try await connection.query("SELECT pg_stat_force_next_flush()", logger: TestPostgres.logger)
                     var counts: [String: Int64] = [:]

@@ -55,9 +55,6 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             let connection: PostgresConnection
             do {
                 connection = try kept.connection(from: database.ingestClient, within: Self.leaseTimeout)
-            } catch let error where !reconnected && Self.isConnectionLost(error) && !(error is LeaseTimeout) {
-                reconnected = true  // lent a connection PostgreSQL had closed: the pool drops it, and lends another
-                continue
             } catch {
                 // PostgreSQL is down or unreachable (the pool keeps trying to connect): the batch's requests are
                 // answered 503 now rather than held until their clients give up.
@@ -79,7 +76,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                 // The connection broke (PostgreSQL restarted, failed over, or ended the session): the batch is tried
                 // once more on a fresh connection. Had its COMMIT gone through, the events are found stored and
                 // answered as duplicates are.
-                kept.release()
+                kept.discard()
                 guard !reconnected else {
                     database.logger.warning(
                         "ingest batch refused: the connection to PostgreSQL broke twice",
@@ -313,22 +310,38 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
 final class KeptConnection: Sendable {
     private let held = Mutex<(lease: PostgresConnectionLease, connection: PostgresConnection)?>(nil)
 
-    /// The kept connection while it is open, else one leased from `pool` (waiting at most `timeout`) and kept.
+    /// The kept connection while it is open, else one leased from `pool` (waiting at most `timeout`) and kept. A
+    /// connection PostgreSQL closed may be lent until the pool learns of the close (a restart ends them all): the
+    /// pool drops it when it comes back, and another is asked for, a few times.
     func connection(from pool: PostgresClient, within timeout: Duration) throws -> PostgresConnection {
         if let connection = held.withLock({ $0?.connection }), !connection.isClosed { return connection }
         release()
-        let lease = PostgresConnectionLease(pool)
-        do {
-            let connection = try lease.connection(within: timeout)
-            held.withLock { $0 = (lease, connection) }
-            return connection
-        } catch {
-            lease.release()
-            throw error
+        let deadline = ContinuousClock.now + timeout
+        var attempt = 1
+        while true {
+            let lease = PostgresConnectionLease(pool)
+            do {
+                let connection = try lease.connection(within: max(deadline - .now, .milliseconds(1)))
+                held.withLock { $0 = (lease, connection) }
+                return connection
+            } catch PostgresError.connectionClosed where attempt < 4 && ContinuousClock.now < deadline {
+                lease.release()
+                attempt += 1
+            } catch {
+                lease.release()
+                throw error
+            }
         }
     }
 
-    /// Gives the connection back to the pool (a broken one, or at the writer's end).
+    /// Closes a connection that broke (postgres-nio may not have noticed yet: the pool would lend it again), and
+    /// gives it back to the pool, which drops it.
+    func discard() {
+        if let connection = held.withLock({ $0?.connection }) { try? connection.close().wait() }
+        release()
+    }
+
+    /// Gives the connection back to the pool (at the writer's end, or once closed).
     func release() {
         held.withLock { held in
             defer { held = nil }

@@ -45,7 +45,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     }
 
     /// Commits `jobs` in one transaction, blocking the calling thread until it is committed. The connection is
-    /// leased from the pool in a task (postgres-nio's pool is async); the statements then run from this thread, each
+    /// the writer's own, kept from batch to batch (``KeptConnection``); the statements run from this thread, each
     /// waited for (``IngestSQL``). Call it from a thread of its own (the writer's), never from a task or an event
     /// loop.
     package func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch {

@@ -228,8 +228,7 @@ final class PostgresWriterBatch {
         hours[HourKey(issueID: issueID, hour: hour), default: 0] += 1
     }
 
-    /// The tag and hourly counts gathered so far, taken from the batch for one statement to write: ``Counts/upserts``,
-    /// bound by ``Counts/bindings``.
+    /// The tag and hourly counts gathered so far, taken from the batch for a statement to write (`\(upserting:)`).
     func takeCounts() -> Counts {
         let hourKeys = hours.keys.sorted()
         let keys = tags.keys.sorted()

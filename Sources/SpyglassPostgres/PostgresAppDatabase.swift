@@ -92,18 +92,11 @@ public final class PostgresAppDatabase: Service, Sendable {
     private func withConnection<Result: Sendable>(
         of pool: PostgresClient, isolation: isolated (any Actor)?, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        var lease = PostgresConnectionLease(pool)
+        let lease = PostgresConnectionLease(pool)
         defer { lease.release() }
         let connection: PostgresConnection
         do {
-            do {
-                connection = try await lease.connection(within: Self.leaseTimeout)
-            } catch PostgresError.connectionClosed {
-                // Lent one PostgreSQL had closed (a restart): the pool drops it; another is asked for once.
-                lease.release()
-                lease = PostgresConnectionLease(pool)
-                connection = try await lease.connection(within: Self.leaseTimeout)
-            }
+            connection = try await lease.connection(within: Self.leaseTimeout)
         } catch let error as CancellationError {
             throw error
         } catch {

@@ -28,24 +28,32 @@ final class PostgresConnectionLease: Sendable {
         let (released, done) = AsyncStream<Never>.makeStream()
         self.done = done
         let task = Task {
-            do {
-                try await pool.withConnection { connection in
-                    // The pool may lend a connection PostgreSQL has just closed, before it learns of the close; a
-                    // statement written to it would never be answered (`IngestSQL.wait`): the borrower is told so.
-                    if connection.isClosed {
-                        self.answer(.failure(PostgresError.connectionClosed))
-                        return
+            // The pool may lend a connection PostgreSQL has just closed, before it learns of the close; a statement
+            // written to it would never be answered (`IngestSQL.wait`). It goes back (the pool drops it) and another
+            // is asked for, a few times, a moment apart; then the borrower is told.
+            for attempt in 1...Self.attempts {
+                do {
+                    let lent = try await pool.withConnection { connection in
+                        if connection.isClosed { return false }
+                        // A connection that comes after the borrower gave up goes straight back.
+                        guard self.answer(.success(connection)) else { return true }
+                        for await _ in released {}
+                        return true
                     }
-                    // A connection that comes after the borrower gave up goes straight back.
-                    guard self.answer(.success(connection)) else { return }
-                    for await _ in released {}
+                    if lent { return }
+                } catch {
+                    self.answer(.failure(error))
+                    return
                 }
-            } catch {
-                self.answer(.failure(error))
+                if attempt < Self.attempts { try? await Task.sleep(for: .milliseconds(10 * attempt)) }
             }
+            self.answer(.failure(PostgresError.connectionClosed))
         }
         state.withLock { $0.task = task }
     }
+
+    /// How many connections a lease asks for when the pool lends closed ones.
+    static let attempts = 4
 
     /// Settles the borrower's answer if it is not settled yet; whether it was.
     @discardableResult

@@ -69,7 +69,8 @@ struct PostgresConnectionLossTests {
                         for try await pid in try await connection.query(
                             """
                             SELECT pid FROM pg_stat_activity
-                            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                            WHERE datname = current_database() AND pid <> pg_backend_pid()
+                                AND backend_type = 'client backend'
                             """, logger: TestPostgres.logger
                         ).decode(Int32.self) {
                             pids.append(pid)

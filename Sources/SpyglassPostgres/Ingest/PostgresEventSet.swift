@@ -514,7 +514,8 @@ extension PostgresEventSet {
     /// bring (`issue_user`) and the batch's tag and hourly counts so far, in the same statement; returns each issue
     /// as the events left it and its first event in the set.
     private func updateIssues(
-        _ inserted: Set<Int>, ids: Identities, issueID: (IssueRef) -> Int64, batch: PostgresWriterBatch, in sql: IngestSQL
+        _ inserted: Set<Int>, ids: Identities, issueID: (IssueRef) -> Int64, batch: PostgresWriterBatch,
+        in sql: IngestSQL
     ) throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int]) {
         var tallies: [Int64: Tally] = [:]
         var order: [Int64] = []

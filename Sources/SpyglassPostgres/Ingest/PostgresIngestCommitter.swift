@@ -310,27 +310,18 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
 final class KeptConnection: Sendable {
     private let held = Mutex<(lease: PostgresConnectionLease, connection: PostgresConnection)?>(nil)
 
-    /// The kept connection while it is open, else one leased from `pool` (waiting at most `timeout`) and kept. A
-    /// connection PostgreSQL closed may be lent until the pool learns of the close (a restart ends them all): the
-    /// pool drops it when it comes back, and another is asked for, a few times.
+    /// The kept connection while it is open, else one leased from `pool` (waiting at most `timeout`) and kept.
     func connection(from pool: PostgresClient, within timeout: Duration) throws -> PostgresConnection {
         if let connection = held.withLock({ $0?.connection }), !connection.isClosed { return connection }
         release()
-        let deadline = ContinuousClock.now + timeout
-        var attempt = 1
-        while true {
-            let lease = PostgresConnectionLease(pool)
-            do {
-                let connection = try lease.connection(within: max(deadline - .now, .milliseconds(1)))
-                held.withLock { $0 = (lease, connection) }
-                return connection
-            } catch PostgresError.connectionClosed where attempt < 4 && ContinuousClock.now < deadline {
-                lease.release()
-                attempt += 1
-            } catch {
-                lease.release()
-                throw error
-            }
+        let lease = PostgresConnectionLease(pool)
+        do {
+            let connection = try lease.connection(within: timeout)
+            held.withLock { $0 = (lease, connection) }
+            return connection
+        } catch {
+            lease.release()
+            throw error
         }
     }
 

@@ -238,7 +238,8 @@ final class PostgresWriterBatch {
             tags = [:]
         }
         return Counts(
-            hourIssues: hourKeys.map(\.issueID), hours: hourKeys.map(\.hour), hourCounts: hourKeys.map { hours[$0] ?? 0 },
+            hourIssues: hourKeys.map(\.issueID), hours: hourKeys.map(\.hour),
+            hourCounts: hourKeys.map { hours[$0] ?? 0 },
             tagIssues: keys.map(\.issueID), tagKeys: keys.map(\.key), tagValues: keys.map(\.value),
             tagCounts: values.map(\.count), tagFirst: values.map(\.first), tagLast: values.map(\.last))
     }
@@ -320,7 +321,8 @@ extension IngestStatement.StringInterpolation {
         appendLiteral(
             """
             ::float8[])
-                ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = issue_tag.times_seen + excluded.times_seen,
+                ON CONFLICT (issue_id, key, value) DO UPDATE SET
+                    times_seen = issue_tag.times_seen + excluded.times_seen,
                     first_seen = LEAST(issue_tag.first_seen, excluded.first_seen),
                     last_seen = GREATEST(issue_tag.last_seen, excluded.last_seen)
             )

@@ -142,6 +142,42 @@ struct IngestStatement: ExpressibleByStringInterpolation {
             binds.append(PostgresData(type: value.psqlType, formatCode: value.psqlFormat, value: buffer))
             sql += "$\(binds.count)"
         }
+
+        /// `statement`'s text with its values, its `$n` renumbered after the values bound so far: statements built
+        /// apart become parts of one (common table expressions), sent in one round trip. The writer's statements
+        /// hold no `$` but their parameters' (no dollar quoting, no `$` in a literal).
+        mutating func appendInterpolation(embedding statement: IngestStatement) {
+            let offset = binds.count
+            binds += statement.binds
+            guard offset > 0 else {
+                sql += statement.sql
+                return
+            }
+            let text = Array(statement.sql.utf8)
+            var index = 0
+            var start = 0
+            while index < text.count {
+                guard text[index] == UInt8(ascii: "$") else {
+                    index += 1
+                    continue
+                }
+                var end = index + 1
+                var number = 0
+                while end < text.count, text[end] >= UInt8(ascii: "0"), text[end] <= UInt8(ascii: "9"), number < 1_000_000 {
+                    number = number * 10 + Int(text[end] - UInt8(ascii: "0"))
+                    end += 1
+                }
+                guard end > index + 1 else {
+                    index += 1
+                    continue
+                }
+                sql += String(decoding: text[start..<index], as: UTF8.self)
+                sql += "$\(number + offset)"
+                start = end
+                index = end
+            }
+            sql += String(decoding: text[start...], as: UTF8.self)
+        }
     }
 }
 

@@ -208,29 +208,37 @@ enum PostgresAlertRows {
 
     /// Writes outbox rows, in order, and the throttle rows of the rules that fired, in one statement.
     static func insert(_ rows: [Notification], fired: [Fired] = [], in sql: IngestSQL) throws {
-        guard !rows.isEmpty || !fired.isEmpty else { return }
+        guard let writes = writes(rows, fired: fired) else { return }
+        _ = try sql.prepared("WITH \(embedding: writes) SELECT 1")
+    }
+
+    /// Outbox rows, in order, and the throttle rows of the rules that fired, as common table expressions
+    /// (`fired AS (…), notified AS (…)`) for a statement to carry; nil when there is nothing to write.
+    static func writes(_ rows: [Notification], fired: [Fired]) -> IngestStatement? {
+        guard !rows.isEmpty || !fired.isEmpty else { return nil }
         let ruleIDs = Nullable(rows.map(\.ruleID), placeholder: 0)
-        _ = try sql.prepared(
-            """
-            WITH fired AS (
+        return """
+            fired AS (
                 INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)
                 SELECT * FROM unnest(\(fired.map(\.ruleID))::bigint[], \(fired.map(\.issueID))::bigint[],
                     \(fired.map(\.trigger))::text[], \(fired.map(\.at))::float8[])
                 ON CONFLICT (rule_id, issue_id, trigger) DO UPDATE SET last_fired = excluded.last_fired
                 RETURNING 1
+            ), notified AS (
+                INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
+                    created_at, next_attempt)
+                SELECT v.project_id, CASE WHEN v.has_rule_id THEN v.rule_id END, v.rule_name, v.issue_id, v.trigger, v.channel,
+                    v.target, v.action, v.content, v.at, v.at
+                FROM unnest(\(rows.map(\.projectID))::bigint[], \(ruleIDs.values)::bigint[], \(ruleIDs.present)::boolean[],
+                    \(rows.map(\.ruleName))::text[],
+                    \(rows.map(\.issueID))::bigint[], \(rows.map(\.trigger))::text[], \(rows.map(\.channel))::text[],
+                    \(rows.map(\.target))::text[], \(rows.map(\.action))::text[], \(rows.map(\.content))::text[],
+                    \(rows.map(\.at))::float8[])
+                    WITH ORDINALITY AS v(project_id, rule_id, has_rule_id, rule_name, issue_id, trigger, channel, target, action, content, at, position)
+                ORDER BY v.position
+                RETURNING 1
             )
-            INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
-                created_at, next_attempt)
-            SELECT v.project_id, CASE WHEN v.has_rule_id THEN v.rule_id END, v.rule_name, v.issue_id, v.trigger, v.channel,
-                v.target, v.action, v.content, v.at, v.at
-            FROM unnest(\(rows.map(\.projectID))::bigint[], \(ruleIDs.values)::bigint[], \(ruleIDs.present)::boolean[],
-                \(rows.map(\.ruleName))::text[],
-                \(rows.map(\.issueID))::bigint[], \(rows.map(\.trigger))::text[], \(rows.map(\.channel))::text[],
-                \(rows.map(\.target))::text[], \(rows.map(\.action))::text[], \(rows.map(\.content))::text[],
-                \(rows.map(\.at))::float8[])
-                WITH ORDINALITY AS v(project_id, rule_id, has_rule_id, rule_name, issue_id, trigger, channel, target, action, content, at, position)
-            ORDER BY v.position
-            """)
+            """
     }
 
     /// A new issue of an event set, for its rules.
@@ -241,9 +249,12 @@ enum PostgresAlertRows {
         var issue: IssueSnapshot
     }
 
-    /// Evaluates the rules of new issues (no throttle row can exist for an issue just made) and writes what fires in
-    /// one statement. Returns the issues whose rules need counts from the database, for ``evaluate(_:issueID:transitions:projectID:batch:in:)``.
-    static func evaluateNew(_ issues: [NewIssue], batch: PostgresWriterBatch, in sql: IngestSQL) throws -> [NewIssue] {
+    /// Evaluates the rules of new issues (no throttle row can exist for an issue just made): what fires, for the
+    /// statement that writes the issues to carry (``writes(_:fired:)``), and the issues whose rules need counts from
+    /// the database, for ``evaluate(_:issueID:transitions:projectID:batch:in:)`` once the issues' events are counted.
+    static func evaluateNew(
+        _ issues: [NewIssue], batch: PostgresWriterBatch, in sql: IngestSQL
+    ) throws -> (writes: IngestStatement?, needCounts: [NewIssue]) {
         var needCounts: [NewIssue] = []
         var fired: [Fired] = []
         var notifications: [Notification] = []
@@ -270,7 +281,6 @@ enum PostgresAlertRows {
                     projectID: new.projectID, batch: batch, in: sql)
             }
         }
-        try insert(notifications, fired: fired, in: sql)
-        return needCounts
+        return (writes(notifications, fired: fired), needCounts)
     }
 }

@@ -239,8 +239,11 @@ extension PostgresEventSet {
             newIssues = []
             newDictionaries = []
         }
+        let events = members.map { ($0.event, $0.projectID) }
+        let pendingReleases = batch.pendingReleases(events)
         let ids = try Identities.take(
-            issues: newIssues.map(\.projectID), dictionaries: newDictionaries.count, events: members.count, in: sql)
+            issues: newIssues.map(\.projectID), dictionaries: newDictionaries.count, events: members.count,
+            releases: pendingReleases, in: sql)
         func issueID(_ ref: IssueRef) -> Int64 {
             switch ref {
             case .stored(let id): id
@@ -279,9 +282,24 @@ extension PostgresEventSet {
             payloads.append(ByteBuffer(bytes: stored.blob))
             raws.append(stored.raw ? 1 : 0)
         }
-        let releases = try batch.recordReleases(members.map { ($0.event, $0.projectID) }, in: sql)
-        if !newIssues.isEmpty { try insertIssues(ids, releases: releases, in: sql) }
-        let inserted = try insertEvents(ids, payloads: payloads, raws: raws, issueID: issueID, in: sql)
+        let releases = try batch.recordReleases(events, pending: pendingReleases, widened: ids.releases, in: sql)
+        // A new issue's alert rules, unless they need counts, are evaluated before its rows are written (nothing the
+        // rules read changes in between: its outbox rows tell the issue as its first event left it, as one by one),
+        // and what fires is written in the events' statement.
+        var created: [PostgresAlertRows.NewIssue] = []
+        for (index, issue) in newIssues.enumerated() {
+            let event = members[issue.member].event
+            let timestamp = event.timestamp.timeIntervalSince1970
+            let snapshot = PostgresAlertRows.IssueSnapshot(
+                shortID: ids.shortIDs[index], title: event.summary.title, culprit: event.summary.culprit, level: event.level,
+                status: IssueStatus.unresolved.rawValue, timesSeen: 1, userCount: event.userKey == nil ? 0 : 1,
+                firstSeen: timestamp, lastSeen: timestamp)
+            created.append(
+                PostgresAlertRows.NewIssue(event: event, issueID: ids.issues[index], projectID: issue.projectID, issue: snapshot))
+        }
+        let alerts = try PostgresAlertRows.evaluateNew(created, batch: batch, in: sql)
+        let inserted = try insertEvents(
+            ids, payloads: payloads, raws: raws, issueID: issueID, releases: releases, alerts: alerts.writes, in: sql)
         // A new issue whose event another node stored meanwhile would be left without events: try again.
         if let lost = newIssues.first(where: { !inserted.contains($0.member) }) {
             throw IngestRace(description: "event \(members[lost.member].event.eventID) was stored by another writer meanwhile")
@@ -308,44 +326,50 @@ extension PostgresEventSet {
                 transitions[position].insert(transition)
             }
         }
-        // Alert rules: a new issue's in one go (its outbox rows tell the issue as its first event left it, as one by
-        // one), unless they need counts; any other change event by event.
-        var created: [PostgresAlertRows.NewIssue] = []
+        // Alert rules of any other change, event by event (a new issue's were written with the events).
         for (position, member) in members.enumerated() where !transitions[position].isEmpty {
-            let id = issueID(member.issue)
-            if transitions[position] == [.newIssue], case .new(let index) = member.issue, inserted.contains(position) {
-                let event = member.event
-                let timestamp = event.timestamp.timeIntervalSince1970
-                let snapshot = PostgresAlertRows.IssueSnapshot(
-                    shortID: ids.shortIDs[index], title: event.summary.title, culprit: event.summary.culprit, level: event.level,
-                    status: IssueStatus.unresolved.rawValue, timesSeen: 1, userCount: event.userKey == nil ? 0 : 1,
-                    firstSeen: timestamp, lastSeen: timestamp)
-                created.append(PostgresAlertRows.NewIssue(event: event, issueID: id, projectID: member.projectID, issue: snapshot))
-                continue
-            }
+            if transitions[position] == [.newIssue], case .new = member.issue { continue }
             try PostgresAlertRows.evaluate(
-                member.event, issueID: id, transitions: transitions[position], projectID: member.projectID, batch: batch,
-                in: sql)
+                member.event, issueID: issueID(member.issue), transitions: transitions[position], projectID: member.projectID,
+                batch: batch, in: sql)
         }
-        for new in try PostgresAlertRows.evaluateNew(created, batch: batch, in: sql) {
+        for new in alerts.needCounts {
             try PostgresAlertRows.evaluate(
                 new.event, issueID: new.issueID, transitions: [.newIssue], projectID: new.projectID, batch: batch, in: sql)
         }
     }
 
     /// Ids drawn for a set: from the identity sequences (so rows can name each other before they are written) and
-    /// each project's next short ids.
+    /// each project's next short ids; and the stored releases of the set that the batch has not written yet, widened
+    /// with their environments in the same statement.
     struct Identities {
         var issues: [Int64]
         var dictionaries: [Int64]
         var events: [Int64]
         /// The short id of each new issue, in order.
         var shortIDs: [Int64]
+        /// The id of each pending release found stored (and widened), by its index.
+        var releases: [Int: Int64]
 
-        static func take(issues projects: [Int64], dictionaries: Int, events: Int, in sql: IngestSQL) throws -> Identities {
+        static func take(
+            issues projects: [Int64], dictionaries: Int, events: Int, releases: [PostgresWriterBatch.PendingRelease],
+            in sql: IngestSQL
+        ) throws -> Identities {
             var counts: [Int64: Int64] = [:]
             for project in projects { counts[project, default: 0] += 1 }
             let countedProjects = counts.keys.sorted()
+            var environmentReleases: [Int64] = []
+            var environmentNames: [String] = []
+            var environmentFirst: [Double] = []
+            var environmentLast: [Double] = []
+            for (index, release) in releases.enumerated() {
+                for environment in release.sortedEnvironments {
+                    environmentReleases.append(Int64(index + 1))
+                    environmentNames.append(environment.name)
+                    environmentFirst.append(environment.seen.lowerBound)
+                    environmentLast.append(environment.seen.upperBound)
+                }
+            }
             guard
                 let row = try sql.prepared(
                     """
@@ -354,18 +378,39 @@ extension PostgresEventSet {
                         FROM unnest(\(countedProjects)::bigint[], \(countedProjects.map { counts[$0, default: 0] })::bigint[]) AS v(id, n)
                         WHERE project.id = v.id
                         RETURNING project.id, project.next_short_id - v.n AS first
+                    ), found AS (
+                        UPDATE release SET first_event = LEAST(coalesce(release.first_event, v.first), v.first),
+                            last_event = GREATEST(coalesce(release.last_event, v.last), v.last)
+                        FROM unnest(\(releases.map(\.projectID))::bigint[], \(releases.map(\.version))::text[],
+                            \(releases.map(\.seen.lowerBound))::float8[], \(releases.map(\.seen.upperBound))::float8[])
+                            WITH ORDINALITY AS v(project_id, version, first, last, position)
+                        WHERE release.project_id = v.project_id AND release.version = v.version
+                        RETURNING release.id, v.position
+                    ), environments AS (
+                        INSERT INTO release_environment (release_id, environment, first_seen, last_seen)
+                        SELECT found.id, e.environment, e.first_seen, e.last_seen
+                        FROM unnest(\(environmentReleases)::bigint[], \(environmentNames)::text[], \(environmentFirst)::float8[],
+                            \(environmentLast)::float8[]) AS e(position, environment, first_seen, last_seen)
+                            JOIN found ON found.position = e.position
+                        ON CONFLICT (release_id, environment) DO UPDATE SET
+                            first_seen = LEAST(release_environment.first_seen, excluded.first_seen),
+                            last_seen = GREATEST(release_environment.last_seen, excluded.last_seen)
+                        RETURNING 1
                     )
                     SELECT
                         ARRAY(SELECT nextval(pg_get_serial_sequence('issue', 'id')) FROM generate_series(1, \(Int64(projects.count))::bigint)),
                         ARRAY(SELECT nextval(pg_get_serial_sequence('payload_dictionary', 'id')) FROM generate_series(1, \(Int64(dictionaries))::bigint)),
                         ARRAY(SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, \(Int64(events))::bigint)),
-                        ARRAY(SELECT id FROM taken ORDER BY id), ARRAY(SELECT first FROM taken ORDER BY id)
+                        ARRAY(SELECT id FROM taken ORDER BY id), ARRAY(SELECT first FROM taken ORDER BY id),
+                        ARRAY(SELECT id FROM found ORDER BY position), ARRAY(SELECT position FROM found ORDER BY position)
                     """
                 ).first
             else { throw DomainError(.unavailable, "no ids were drawn for the batch") }
-            let arrays = try (0..<5).map { try row.decode($0, as: [Int64].self) }
+            let arrays = try (0..<7).map { try row.decode($0, as: [Int64].self) }
             let (issueIDs, dictionaryIDs, eventIDs, takenProjects, firsts) = (arrays[0], arrays[1], arrays[2], arrays[3], arrays[4])
-            guard issueIDs.count == projects.count, dictionaryIDs.count == dictionaries, eventIDs.count == events else {
+            guard issueIDs.count == projects.count, dictionaryIDs.count == dictionaries, eventIDs.count == events,
+                arrays[5].count == arrays[6].count
+            else {
                 throw DomainError(.unavailable, "the database drew the wrong number of ids")
             }
             var next = Dictionary(zip(takenProjects, firsts), uniquingKeysWith: { first, _ in first })
@@ -375,15 +420,22 @@ extension PostgresEventSet {
                 shortIDs.append(shortID)
                 next[project] = shortID + 1
             }
-            return Identities(issues: issueIDs, dictionaries: dictionaryIDs, events: eventIDs, shortIDs: shortIDs)
+            var widened: [Int: Int64] = [:]
+            for (id, position) in zip(arrays[5], arrays[6]) where position >= 1 && position <= Int64(releases.count) {
+                widened[Int(position) - 1] = id
+            }
+            return Identities(
+                issues: issueIDs, dictionaries: dictionaryIDs, events: eventIDs, shortIDs: shortIDs, releases: widened)
         }
     }
 
     /// The new issues, with their search rows, counters at zero (``updateIssues`` counts their events), their
     /// hashes, the payload dictionaries their first events made (each its primary hash's), their counts per
     /// release and environment and their "first seen" activity
-    /// (``PostgresLifecycleRows/issueCreated(_:releaseID:event:in:)`` for the set): one statement.
-    private func insertIssues(_ ids: Identities, releases memberReleases: [Int64?], in sql: IngestSQL) throws {
+    /// (``PostgresLifecycleRows/issueCreated(_:releaseID:event:in:)`` for the set): common table expressions, one
+    /// of them `hashes` (a row per hash stored), for ``insertEvents(_:payloads:raws:issueID:releases:alerts:in:)``;
+    /// and how many hashes are to be stored.
+    private func issueRows(_ ids: Identities, releases memberReleases: [Int64?]) -> (rows: IngestStatement, hashes: Int) {
         let events = newIssues.map { members[$0.member].event }
         let releases = Nullable(events.map(\.release), placeholder: "")
         let dictionaryData = members.compactMap { $0.makes.map { ByteBuffer(bytes: $0.data) } }
@@ -413,9 +465,8 @@ extension PostgresEventSet {
         let releaseIDs = perRelease.keys.sorted()
         let environments = perEnvironment.keys.sorted { ($0.releaseID, $0.environment) < ($1.releaseID, $1.environment) }
         let activityData = events.map { JSONWriter.string(["release": $0.release.map(JSONValue.string) ?? .null]) }
-        let rows = try sql.prepared(
-            """
-            WITH issues AS (
+        let rows: IngestStatement = """
+            issues AS (
                 INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, status, substatus,
                     first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since)
                 SELECT v.id, v.project_id, v.short_id, v.title, v.culprit, v.type, v.metadata, v.level, 'unresolved', 'new',
@@ -462,28 +513,23 @@ extension PostgresEventSet {
                     \(events.map(\.summary.culprit))::text[], \(events.map(\.summary.message))::text[])
                 RETURNING 1
             )
-            SELECT count(*) FROM hashes
-            """)
-        // A hash the first read did not find, stored by another node meanwhile (its insert waited for that node's
-        // commit, then did nothing): the new issue would have no hash, and the other node's issue would split.
-        let stored = try rows.first?.decode(0, as: Int64.self) ?? 0
-        if stored < Int64(Set(zip(hashProjects, hashTexts).map { "\($0)/\($1)" }).count) {
-            throw IngestRace(description: "a grouping hash of a new issue was stored by another writer meanwhile")
-        }
+            """
+        return (rows, Set(zip(hashProjects, hashTexts).map { HashKey(projectID: $0, hash: $1) }).count)
     }
 
-    /// Inserts the set's events; returns the positions of those stored (an event id another writer stored in the
-    /// meantime is not).
+    /// Inserts the set's events, with the new issues' rows (``issueRows(_:releases:)``) and `alerts` (their rules'
+    /// outbox and throttle rows) in the same statement; returns the positions of the events stored (an event id
+    /// another writer stored in the meantime is not).
     private func insertEvents(
-        _ ids: Identities, payloads: [ByteBuffer], raws: [Int64], issueID: (IssueRef) -> Int64, in sql: IngestSQL
+        _ ids: Identities, payloads: [ByteBuffer], raws: [Int64], issueID: (IssueRef) -> Int64, releases memberReleases: [Int64?],
+        alerts: IngestStatement?, in sql: IngestSQL
     ) throws -> Set<Int> {
         let events = members.map(\.event)
         let releases = Nullable(events.map(\.release), placeholder: "")
         let environments = Nullable(events.map(\.environment), placeholder: "")
         let sentAt = Nullable(events.map { $0.sentAt?.timeIntervalSince1970 }, placeholder: 0)
         let clientIPs = Nullable(events.map(\.clientIP), placeholder: "")
-        let rows = try sql.prepared(
-            """
+        let insert: IngestStatement = """
             INSERT INTO event (id, project_id, event_id, timestamp, received, level, platform, release, environment,
                 payload, payload_raw, sent_at, client_ip, issue_id, primary_hash)
             SELECT v.id, v.project_id, v.event_id, v.timestamp, v.received, v.level, v.platform,
@@ -502,8 +548,37 @@ extension PostgresEventSet {
                     has_environment, payload, payload_raw, sent_at, has_sent_at, client_ip, has_client_ip, issue_id, primary_hash)
             ON CONFLICT (project_id, event_id) DO NOTHING
             RETURNING id
-            """)
-        let storedIDs = Set(try rows.map { try $0.decode(0, as: Int64.self) })
+            """
+        let storedIDs: Set<Int64>
+        if newIssues.isEmpty {
+            storedIDs = Set(try sql.prepared(insert).map { try $0.decode(0, as: Int64.self) })
+        } else {
+            // One round trip for the issues, their alerts and the events (every data-modifying part runs; the
+            // foreign keys are checked at the statement's end, when the issues are there).
+            let issues = issueRows(ids, releases: memberReleases)
+            let alertRows: IngestStatement = alerts.map { "\(embedding: $0), " } ?? ""
+            let rows = try sql.prepared(
+                """
+                WITH \(embedding: issues.rows), \(embedding: alertRows)events AS (\(embedding: insert))
+                SELECT id, NULL::bigint FROM events UNION ALL SELECT NULL::bigint, count(*) FROM hashes
+                """)
+            var ids = Set<Int64>()
+            var hashesStored: Int64 = 0
+            for row in rows {
+                if let id = try row.decode(0, as: Int64?.self) {
+                    ids.insert(id)
+                } else {
+                    hashesStored = try row.decode(1, as: Int64.self)
+                }
+            }
+            // A hash the first read did not find, stored by another node meanwhile (its insert waited for that
+            // node's commit, then did nothing): the new issue would have no hash, and the other node's issue would
+            // split.
+            if hashesStored < Int64(issues.hashes) {
+                throw IngestRace(description: "a grouping hash of a new issue was stored by another writer meanwhile")
+            }
+            storedIDs = ids
+        }
         var positions = Set<Int>()
         for (position, id) in ids.events.enumerated() where storedIDs.contains(id) { positions.insert(position) }
 

@@ -98,57 +98,80 @@ final class PostgresWriterBatch {
         return releaseID
     }
 
-    /// The release ids of a set's events (nil for an event without one), writing each release (and environment)
-    /// the batch has not written yet once, with the first and last event times of all the set's events in it.
-    func recordReleases(_ events: [(event: NormalizedEvent, projectID: Int64)], in sql: IngestSQL) throws -> [Int64?] {
-        var spans: [ReleaseKey: (seen: ClosedRange<Double>, received: Double)] = [:]
-        var order: [ReleaseKey] = []
-        var environmentSpans: [ReleaseKey: [String: ClosedRange<Double>]] = [:]
+    /// The releases of a set's events that the batch has not written yet, each with the first and last event times
+    /// of all the set's events in it and of each environment: for ``PostgresEventSet/Identities`` to widen the
+    /// stored ones in its statement, then ``recordReleases(_:pending:widened:in:)``.
+    func pendingReleases(_ events: [(event: NormalizedEvent, projectID: Int64)]) -> [PendingRelease] {
+        var spans: [ReleaseKey: Int] = [:]
+        var pending: [PendingRelease] = []
         for (event, projectID) in events {
             guard let version = event.release else { continue }
-            let timestamp = event.timestamp.timeIntervalSince1970
             let key = ReleaseKey(projectID: projectID, version: version)
-            if let span = spans[key] {
-                spans[key]?.seen = Self.widened(span.seen, timestamp)
+            guard releases[key] == nil else { continue }
+            let timestamp = event.timestamp.timeIntervalSince1970
+            let index: Int
+            if let seen = spans[key] {
+                index = seen
+                pending[index].seen = Self.widened(pending[index].seen, timestamp)
             } else {
-                spans[key] = (timestamp...timestamp, event.received.timeIntervalSince1970)
-                order.append(key)
+                index = pending.count
+                spans[key] = index
+                pending.append(
+                    PendingRelease(
+                        projectID: projectID, version: version, seen: timestamp...timestamp,
+                        received: event.received.timeIntervalSince1970))
             }
             if let environment = event.environment {
-                environmentSpans[key, default: [:]][environment] =
-                    environmentSpans[key]?[environment].map { Self.widened($0, timestamp) } ?? timestamp...timestamp
+                pending[index].environments[environment] =
+                    pending[index].environments[environment].map { Self.widened($0, timestamp) } ?? timestamp...timestamp
             }
         }
-        for key in order where releases[key] == nil {
-            guard let span = spans[key] else { continue }
-            // Usually the release exists: it and its environments in one statement.
-            let seen = (environmentSpans[key] ?? [:]).sorted { $0.key < $1.key }.map { (name: $0.key, seen: $0.value) }
-            if let id = try PostgresLifecycleRows.widenStoredRelease(
-                key.version, first: span.seen.lowerBound, last: span.seen.upperBound, environments: seen,
-                projectID: key.projectID, in: sql)
-            {
-                releases[key] = (id, EventTimeSpan(written: span.seen))
-                for environment in seen {
+        return pending
+    }
+
+    /// A release a set's events name that the batch has not written yet (``pendingReleases(_:)``).
+    struct PendingRelease {
+        var projectID: Int64
+        var version: String
+        var seen: ClosedRange<Double>
+        var received: Double
+        var environments: [String: ClosedRange<Double>] = [:]
+
+        /// The environments in name order.
+        var sortedEnvironments: [(name: String, seen: ClosedRange<Double>)] {
+            environments.sorted { $0.key < $1.key }.map { (name: $0.key, seen: $0.value) }
+        }
+    }
+
+    /// The release ids of a set's events (nil for an event without one). `pending` (``pendingReleases(_:)``) were
+    /// widened where stored, with their environments (`widened`: the id of each one found, by its index); the
+    /// others are written now, and each event widens what the batch holds (``finish(_:)`` writes it).
+    func recordReleases(
+        _ events: [(event: NormalizedEvent, projectID: Int64)], pending: [PendingRelease], widened: [Int: Int64],
+        in sql: IngestSQL
+    ) throws -> [Int64?] {
+        for (index, release) in pending.enumerated() {
+            let key = ReleaseKey(projectID: release.projectID, version: release.version)
+            if let id = widened[index] {
+                releases[key] = (id, EventTimeSpan(written: release.seen))
+                for environment in release.sortedEnvironments {
                     environments[EnvironmentKey(releaseID: id, environment: environment.name)] = EventTimeSpan(written: environment.seen)
                 }
                 continue
             }
             let id = try PostgresLifecycleRows.recordRelease(
-                key.version, first: span.seen.lowerBound, last: span.seen.upperBound, received: span.received,
-                projectID: key.projectID, in: sql)
-            releases[key] = (id, EventTimeSpan(written: span.seen))
-        }
-        for key in order {
-            guard let releaseID = releases[key]?.id else { continue }
-            for (environment, span) in (environmentSpans[key] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                let environmentKey = EnvironmentKey(releaseID: releaseID, environment: environment)
+                release.version, first: release.seen.lowerBound, last: release.seen.upperBound, received: release.received,
+                projectID: release.projectID, in: sql)
+            releases[key] = (id, EventTimeSpan(written: release.seen))
+            for environment in release.sortedEnvironments {
+                let environmentKey = EnvironmentKey(releaseID: id, environment: environment.name)
                 guard environments[environmentKey] == nil else { continue }
                 try PostgresLifecycleRows.recordEnvironment(
-                    environment, releaseID: releaseID, first: span.lowerBound, last: span.upperBound, in: sql)
-                environments[environmentKey] = EventTimeSpan(written: span)
+                    environment.name, releaseID: id, first: environment.seen.lowerBound, last: environment.seen.upperBound,
+                    in: sql)
+                environments[environmentKey] = EventTimeSpan(written: environment.seen)
             }
         }
-        // Written now, or earlier in the batch: each event widens what the batch holds (``finish(_:)`` writes it).
         return try events.map { try recordRelease($0.event, projectID: $0.projectID, in: sql) }
     }
 

@@ -298,19 +298,19 @@ extension PostgresEventSet {
                 PostgresAlertRows.NewIssue(event: event, issueID: ids.issues[index], projectID: issue.projectID, issue: snapshot))
         }
         let alerts = try PostgresAlertRows.evaluateNew(created, batch: batch, in: sql)
-        let inserted = try insertEvents(
-            ids, payloads: payloads, raws: raws, issueID: issueID, releases: releases, alerts: alerts.writes, in: sql)
-        // A new issue whose event another node stored meanwhile would be left without events: try again.
-        if let lost = newIssues.first(where: { !inserted.contains($0.member) }) {
-            throw IngestRace(description: "event \(members[lost.member].event.eventID) was stored by another writer meanwhile")
-        }
-        for (position, member) in members.enumerated() where inserted.contains(position) {
-            receipts[member.job] = IngestReceipt(eventStored: true)
+        // Every event of the set is counted as stored before it is written, so the counters ride in the events'
+        // statement; an event id that another writer stored meanwhile fails the set (the batch is tried again and
+        // finds it stored).
+        for member in members {
             let timestamp = member.event.timestamp.timeIntervalSince1970
             for tag in member.event.tags { batch.countTag(tag, issueID: issueID(member.issue), timestamp: timestamp) }
             batch.countHour(Int64((timestamp / 3600).rounded(.down)), issueID: issueID(member.issue))
         }
-        let issues = try updateIssues(inserted, ids: ids, issueID: issueID, batch: batch, in: sql)
+        let counters = Counters(members, ids: ids, issueID: issueID)
+        let issues = try insertEvents(
+            ids, payloads: payloads, raws: raws, issueID: issueID, releases: releases, alerts: alerts.writes,
+            counters: counters, batch: batch, in: sql)
+        for member in members { receipts[member.job] = IngestReceipt(eventStored: true) }
 
         var transitions = [Set<AlertTrigger>](repeating: [], count: members.count)
         for issue in newIssues { transitions[issue.member].insert(.newIssue) }
@@ -429,15 +429,20 @@ extension PostgresEventSet {
         }
     }
 
-    /// The new issues, with their search rows, counters at zero (``updateIssues`` counts their events), their
+    /// The new issues, with their search rows, their counters as the set's events leave them (``Counters``), their
     /// hashes, the payload dictionaries their first events made (each its primary hash's), their counts per
     /// release and environment and their "first seen" activity
     /// (``PostgresLifecycleRows/issueCreated(_:releaseID:event:in:)`` for the set): common table expressions, one
-    /// of them `hashes` (a row per hash stored), for ``insertEvents(_:payloads:raws:issueID:releases:alerts:in:)``;
+    /// of them `hashes` (a row per hash stored), for ``insertEvents(_:payloads:raws:issueID:releases:alerts:counters:batch:in:)``;
     /// and how many hashes are to be stored.
-    private func issueRows(_ ids: Identities, releases memberReleases: [Int64?]) -> (rows: IngestStatement, hashes: Int) {
+    private func issueRows(
+        _ ids: Identities, releases memberReleases: [Int64?], counters: Counters
+    ) -> (rows: IngestStatement, hashes: Int) {
         let events = newIssues.map { members[$0.member].event }
         let releases = Nullable(events.map(\.release), placeholder: "")
+        // What the set's events leave in a new issue's counters (as ``Counters/rows(_:)`` leaves a stored one's).
+        let tallies = ids.issues.map { counters.tallies[$0] ?? Tally() }
+        let lastReleases = Nullable(tallies.map(\.release), placeholder: "")
         let dictionaryData = members.compactMap { $0.makes.map { ByteBuffer(bytes: $0.data) } }
         var hashProjects: [Int64] = []
         var hashTexts: [String] = []
@@ -468,15 +473,21 @@ extension PostgresEventSet {
         let rows: IngestStatement = """
             issues AS (
                 INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, status, substatus,
-                    first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since)
+                    first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since,
+                    first_event_id, last_event_id)
                 SELECT v.id, v.project_id, v.short_id, v.title, v.culprit, v.type, v.metadata, v.level, 'unresolved', 'new',
-                    v.ts, v.ts, 0, 0, CASE WHEN v.has_release THEN v.release END, CASE WHEN v.has_release THEN v.release END, v.ts
+                    v.first_seen, v.last_seen, v.times_seen, v.user_count, CASE WHEN v.has_release THEN v.release END,
+                    CASE WHEN v.has_last_release THEN v.last_release END, v.ts, v.first_event, v.last_event
                 FROM unnest(\(ids.issues)::bigint[], \(newIssues.map(\.projectID))::bigint[], \(ids.shortIDs)::bigint[],
                     \(events.map(\.summary.title))::text[], \(events.map(\.summary.culprit))::text[], \(events.map(\.summary.type))::text[],
                     \(events.map { String(decoding: JSONWriter.bytes($0.summary.metadata), as: UTF8.self) })::text[],
-                    \(events.map(\.level))::text[], \(events.map { $0.timestamp.timeIntervalSince1970 })::float8[],
-                    \(releases.values)::text[], \(releases.present)::boolean[])
-                    AS v(id, project_id, short_id, title, culprit, type, metadata, level, ts, release, has_release)
+                    \(tallies.map(\.maxLevel))::text[], \(events.map { $0.timestamp.timeIntervalSince1970 })::float8[],
+                    \(releases.values)::text[], \(releases.present)::boolean[], \(tallies.map(\.minTimestamp))::float8[],
+                    \(tallies.map(\.maxTimestamp))::float8[], \(tallies.map(\.count))::bigint[],
+                    \(ids.issues.map { counters.users[$0, default: 0] })::bigint[], \(lastReleases.values)::text[],
+                    \(lastReleases.present)::boolean[], \(tallies.map(\.minRow))::bigint[], \(tallies.map(\.maxRow))::bigint[])
+                    AS v(id, project_id, short_id, title, culprit, type, metadata, level, ts, release, has_release, first_seen,
+                        last_seen, times_seen, user_count, last_release, has_last_release, first_event, last_event)
                 RETURNING 1
             ), dictionaries AS (
                 INSERT INTO payload_dictionary (id, project_id, data)
@@ -517,13 +528,15 @@ extension PostgresEventSet {
         return (rows, Set(zip(hashProjects, hashTexts).map { HashKey(projectID: $0, hash: $1) }).count)
     }
 
-    /// Inserts the set's events, with the new issues' rows (``issueRows(_:releases:)``) and `alerts` (their rules'
-    /// outbox and throttle rows) in the same statement; returns the positions of the events stored (an event id
-    /// another writer stored in the meantime is not).
+    /// Inserts the set's events with the counters of the issues they join (``Counters``), the new issues' rows
+    /// (``issueRows(_:releases:counters:)``) and `alerts` (their rules' outbox and throttle rows), in one statement
+    /// (every data-modifying part runs; foreign keys are checked at its end, when the issues are there). Returns
+    /// each stored issue as the events left it and its first event in the set; throws ``IngestRace`` when another
+    /// writer stored one of the events, or a hash of a new issue, meanwhile.
     private func insertEvents(
         _ ids: Identities, payloads: [ByteBuffer], raws: [Int64], issueID: (IssueRef) -> Int64, releases memberReleases: [Int64?],
-        alerts: IngestStatement?, in sql: IngestSQL
-    ) throws -> Set<Int> {
+        alerts: IngestStatement?, counters: Counters, batch: PostgresWriterBatch, in sql: IngestSQL
+    ) throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int]) {
         let events = members.map(\.event)
         let releases = Nullable(events.map(\.release), placeholder: "")
         let environments = Nullable(events.map(\.environment), placeholder: "")
@@ -549,146 +562,150 @@ extension PostgresEventSet {
             ON CONFLICT (project_id, event_id) DO NOTHING
             RETURNING id
             """
-        let storedIDs: Set<Int64>
-        if newIssues.isEmpty {
-            storedIDs = Set(try sql.prepared(insert).map { try $0.decode(0, as: Int64.self) })
-        } else {
-            // One round trip for the issues, their alerts and the events (every data-modifying part runs; the
-            // foreign keys are checked at the statement's end, when the issues are there).
-            let issues = issueRows(ids, releases: memberReleases)
-            let alertRows: IngestStatement = alerts.map { "\(embedding: $0), " } ?? ""
-            let rows = try sql.prepared(
-                """
-                WITH \(embedding: issues.rows), \(embedding: alertRows)events AS (\(embedding: insert))
-                SELECT id, NULL::bigint FROM events UNION ALL SELECT NULL::bigint, count(*) FROM hashes
-                """)
-            var ids = Set<Int64>()
-            var hashesStored: Int64 = 0
-            for row in rows {
-                if let id = try row.decode(0, as: Int64?.self) {
-                    ids.insert(id)
-                } else {
-                    hashesStored = try row.decode(1, as: Int64.self)
-                }
-            }
-            // A hash the first read did not find, stored by another node meanwhile (its insert waited for that
-            // node's commit, then did nothing): the new issue would have no hash, and the other node's issue would
-            // split.
-            if hashesStored < Int64(issues.hashes) {
-                throw IngestRace(description: "a grouping hash of a new issue was stored by another writer meanwhile")
-            }
-            storedIDs = ids
+        var issueRows: IngestStatement = ""
+        var hashCount: IngestStatement = "0::bigint"
+        var hashesExpected = 0
+        if !newIssues.isEmpty {
+            let issues = self.issueRows(ids, releases: memberReleases, counters: counters)
+            issueRows = "\(embedding: issues.rows), "
+            hashCount = "(SELECT count(*) FROM hashes)"
+            hashesExpected = issues.hashes
         }
-        var positions = Set<Int>()
-        for (position, id) in ids.events.enumerated() where storedIDs.contains(id) { positions.insert(position) }
-
-        return positions
-    }
-
-    /// The counters of every issue the stored events joined, moved once per issue, with the users the events
-    /// bring (`issue_user`) and the batch's tag and hourly counts so far, in the same statement; returns each issue
-    /// as the events left it and its first event in the set.
-    private func updateIssues(
-        _ inserted: Set<Int>, ids: Identities, issueID: (IssueRef) -> Int64, batch: PostgresWriterBatch,
-        in sql: IngestSQL
-    ) throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int]) {
-        var tallies: [Int64: Tally] = [:]
-        var order: [Int64] = []
-        var firstMember: [Int64: Int] = [:]
-        var userIssues: [Int64] = []
-        var userKeys: [String] = []
-        var userTimes: [Double] = []
-        var identities: [UserIdentity?] = []
-        var userCounts: [Int64] = []
-        var userIndex: [UserRef: Int] = [:]
-        for (position, member) in members.enumerated() where inserted.contains(position) {
-            let id = issueID(member.issue)
-            if let key = member.event.userKey {
-                // One row per (issue, user): ON CONFLICT DO UPDATE may not touch a row twice in one statement.
-                let timestamp = member.event.timestamp.timeIntervalSince1970
-                if let index = userIndex[UserRef(issue: id, key: key)] {
-                    userCounts[index] += 1
-                    userTimes[index] = max(userTimes[index], timestamp)
-                } else {
-                    userIndex[UserRef(issue: id, key: key)] = userKeys.count
-                    userIssues.append(id)
-                    userKeys.append(key)
-                    userTimes.append(timestamp)
-                    userCounts.append(1)
-                    identities.append(member.event.user)
-                }
-            }
-            if tallies[id] == nil {
-                order.append(id)
-                firstMember[id] = position
-            }
-            tallies[id, default: Tally()].add(member.event, row: ids.events[position])
-        }
-        guard !order.isEmpty else { return ([:], [:]) }
-        // In id order, so two nodes updating the same issues lock them in the same order (no deadlock).
-        order.sort()
-        let tally = order.map { tallies[$0] ?? Tally() }
-        let releases = Nullable(tally.map(\.release), placeholder: "")
-        let userIDs = Nullable(identities.map { $0?.id }, placeholder: "")
-        let emails = Nullable(identities.map { $0?.email }, placeholder: "")
-        let usernames = Nullable(identities.map { $0?.username }, placeholder: "")
-        let addresses = Nullable(identities.map { $0?.ipAddress }, placeholder: "")
-        // The tag and hourly counts ride along (run after the update, as they would after it as a statement).
-        let counts = batch.takeCounts()
+        let alertRows: IngestStatement = alerts.map { "\(embedding: $0), " } ?? ""
         let rows = try sql.prepared(
             """
-            WITH \(upserting: counts), users AS (
-                INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address, times_seen)
-                SELECT u.issue_id, u.user_key, u.last_seen, CASE WHEN u.has_id THEN u.user_id END,
-                    CASE WHEN u.has_email THEN u.email END, CASE WHEN u.has_username THEN u.username END,
-                    CASE WHEN u.has_ip THEN u.ip_address END, u.times_seen
-                FROM unnest(\(userIssues)::bigint[], \(userKeys)::text[], \(userTimes)::float8[],
-                    \(userIDs.values)::text[], \(userIDs.present)::boolean[], \(emails.values)::text[], \(emails.present)::boolean[],
-                    \(usernames.values)::text[], \(usernames.present)::boolean[], \(addresses.values)::text[],
-                    \(addresses.present)::boolean[], \(userCounts)::bigint[])
-                    AS u(issue_id, user_key, last_seen, user_id, has_id, email, has_email, username, has_username, ip_address, has_ip,
-                        times_seen)
-                ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = issue_user.times_seen + excluded.times_seen,
-                    last_seen = GREATEST(coalesce(issue_user.last_seen, 0), excluded.last_seen)
-                RETURNING issue_id, (xmax = 0) AS inserted
-            ), new_users AS (
-                -- xmax is 0 on the rows this statement inserted: the issue's new users.
-                SELECT issue_id, count(*) AS n FROM users WHERE inserted GROUP BY issue_id
-            )
-            UPDATE issue SET times_seen = issue.times_seen + v.n, user_count = issue.user_count + coalesce(u.n, 0),
-                last_event_id = CASE WHEN v.max_ts >= issue.last_seen THEN v.max_row
-                    WHEN issue.last_event_id IS NULL THEN v.first_row ELSE issue.last_event_id END,
-                level = CASE WHEN v.max_ts >= issue.last_seen THEN v.max_level ELSE issue.level END,
-                last_release = CASE WHEN v.has_release AND v.release_ts >= issue.last_seen THEN v.release ELSE issue.last_release END,
-                last_seen = GREATEST(issue.last_seen, v.max_ts),
-                first_event_id = CASE WHEN v.min_ts < issue.first_seen THEN v.min_row
-                    WHEN issue.first_event_id IS NULL THEN v.first_row ELSE issue.first_event_id END,
-                first_seen = LEAST(issue.first_seen, v.min_ts)
-            FROM unnest(\(order)::bigint[], \(tally.map(\.count))::bigint[],
-                \(tally.map(\.firstRow))::bigint[], \(tally.map(\.minTimestamp))::float8[], \(tally.map(\.minRow))::bigint[],
-                \(tally.map(\.maxTimestamp))::float8[], \(tally.map(\.maxRow))::bigint[], \(tally.map(\.maxLevel))::text[],
-                \(releases.values)::text[], \(releases.present)::boolean[], \(tally.map(\.releaseTimestamp))::float8[])
-                AS v(id, n, first_row, min_ts, min_row, max_ts, max_row, max_level, release, has_release, release_ts)
-                LEFT JOIN new_users u ON u.issue_id = v.id
-            WHERE issue.id = v.id
-            RETURNING issue.id, issue.status, issue.resolution, issue.resolution_release, issue.ignore_state,
-                issue.times_seen, issue.user_count
+            WITH \(embedding: issueRows)\(embedding: alertRows)events AS (\(embedding: insert)),
+                \(embedding: counters.rows(batch.takeCounts()))
+            SELECT NULL::bigint, (SELECT count(*) FROM events), \(embedding: hashCount), NULL::text, NULL::text, NULL::text,
+                NULL::text
+            UNION ALL
+            SELECT id, times_seen, user_count, status, resolution, resolution_release, ignore_state FROM counted
             """)
         var states: [Int64: PostgresLifecycleRows.JoinedIssue] = [:]
+        var (eventsStored, hashesStored): (Int64, Int64) = (0, 0)
         for row in rows {
-            let (id, status, timesSeen, userCount) = (
-                try row.decode(0, as: Int64.self), try row.decode(1, as: String.self), try row.decode(5, as: Int64.self),
-                try row.decode(6, as: Int64.self))
+            guard let id = try row.decode(0, as: Int64?.self) else {
+                (eventsStored, hashesStored) = (try row.decode(1, as: Int64.self), try row.decode(2, as: Int64.self))
+                continue
+            }
+            let (timesSeen, userCount, status) = (
+                try row.decode(1, as: Int64.self), try row.decode(2, as: Int64.self), try row.decode(3, as: String.self))
             let (resolution, resolutionRelease, ignoreState) = (
-                try row.decode(2, as: String?.self), try row.decode(3, as: String?.self), try row.decode(4, as: String?.self))
+                try row.decode(4, as: String?.self), try row.decode(5, as: String?.self), try row.decode(6, as: String?.self))
             states[id] = PostgresLifecycleRows.JoinedIssue(
                 status: IssueStatus(rawValue: status), resolution: resolution, resolutionRelease: resolutionRelease,
                 ignoreState: ignoreState, timesSeen: Int(timesSeen), userCount: Int(userCount))
         }
-        if let missing = order.first(where: { states[$0] == nil }) {
+        // An event id another node stored meanwhile (the set counted it): the batch is read again, and finds it.
+        if eventsStored < Int64(members.count) {
+            throw IngestRace(description: "an event of the set was stored by another writer meanwhile")
+        }
+        // A hash the first read did not find, stored by another node meanwhile (its insert waited for that node's
+        // commit, then did nothing): the new issue would have no hash, and the other node's issue would split.
+        if hashesStored < Int64(hashesExpected) {
+            throw IngestRace(description: "a grouping hash of a new issue was stored by another writer meanwhile")
+        }
+        if let missing = counters.storedIssues.first(where: { states[$0] == nil }) {
             throw DomainError(.notFound, "issue \(missing) no longer exists")
         }
-        return (states, firstMember)
+        return (states, counters.firstMember)
+    }
+
+    /// The counters of the issues a set's events join, summed per issue (``Tally``), and the users the events bring:
+    /// a stored issue's moved once by ``rows(_:)``, a new one's written with its row (``issueRows(_:releases:counters:)``).
+    struct Counters {
+        var tallies: [Int64: Tally] = [:]
+        /// The stored issues the events join, in id order (two nodes lock them in the same order: no deadlock).
+        var storedIssues: [Int64] = []
+        /// Each issue's first event in the set (its position).
+        var firstMember: [Int64: Int] = [:]
+        /// Each issue's users in the set (a new issue's user count).
+        var users: [Int64: Int64] = [:]
+        private var userIssues: [Int64] = []
+        private var userKeys: [String] = []
+        private var userTimes: [Double] = []
+        private var identities: [UserIdentity?] = []
+        private var userCounts: [Int64] = []
+
+        init(_ members: [Member], ids: Identities, issueID: (IssueRef) -> Int64) {
+            var userIndex: [UserRef: Int] = [:]
+            for (position, member) in members.enumerated() {
+                let id = issueID(member.issue)
+                if let key = member.event.userKey {
+                    // One row per (issue, user): ON CONFLICT DO UPDATE may not touch a row twice in one statement.
+                    let timestamp = member.event.timestamp.timeIntervalSince1970
+                    if let index = userIndex[UserRef(issue: id, key: key)] {
+                        userCounts[index] += 1
+                        userTimes[index] = max(userTimes[index], timestamp)
+                    } else {
+                        userIndex[UserRef(issue: id, key: key)] = userKeys.count
+                        userIssues.append(id)
+                        userKeys.append(key)
+                        userTimes.append(timestamp)
+                        userCounts.append(1)
+                        identities.append(member.event.user)
+                        users[id, default: 0] += 1
+                    }
+                }
+                if tallies[id] == nil {
+                    if case .stored = member.issue { storedIssues.append(id) }
+                    firstMember[id] = position
+                }
+                tallies[id, default: Tally()].add(member.event, row: ids.events[position])
+            }
+            storedIssues.sort()
+        }
+
+        /// Common table expressions writing the tag and hourly counts (`counts`), every issue's users
+        /// (`issue_user`) and the stored issues' counters; `counted` returns each stored issue as the events left it.
+        func rows(_ counts: PostgresWriterBatch.Counts) -> IngestStatement {
+            let tally = storedIssues.map { tallies[$0] ?? Tally() }
+            let releases = Nullable(tally.map(\.release), placeholder: "")
+            let userIDs = Nullable(identities.map { $0?.id }, placeholder: "")
+            let emails = Nullable(identities.map { $0?.email }, placeholder: "")
+            let usernames = Nullable(identities.map { $0?.username }, placeholder: "")
+            let addresses = Nullable(identities.map { $0?.ipAddress }, placeholder: "")
+            return """
+                \(upserting: counts), users AS (
+                    INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address, times_seen)
+                    SELECT u.issue_id, u.user_key, u.last_seen, CASE WHEN u.has_id THEN u.user_id END,
+                        CASE WHEN u.has_email THEN u.email END, CASE WHEN u.has_username THEN u.username END,
+                        CASE WHEN u.has_ip THEN u.ip_address END, u.times_seen
+                    FROM unnest(\(userIssues)::bigint[], \(userKeys)::text[], \(userTimes)::float8[],
+                        \(userIDs.values)::text[], \(userIDs.present)::boolean[], \(emails.values)::text[], \(emails.present)::boolean[],
+                        \(usernames.values)::text[], \(usernames.present)::boolean[], \(addresses.values)::text[],
+                        \(addresses.present)::boolean[], \(userCounts)::bigint[])
+                        AS u(issue_id, user_key, last_seen, user_id, has_id, email, has_email, username, has_username, ip_address,
+                            has_ip, times_seen)
+                    ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = issue_user.times_seen + excluded.times_seen,
+                        last_seen = GREATEST(coalesce(issue_user.last_seen, 0), excluded.last_seen)
+                    RETURNING issue_id, (xmax = 0) AS inserted
+                ), new_users AS (
+                    -- xmax is 0 on the rows this statement inserted: the issue's new users.
+                    SELECT issue_id, count(*) AS n FROM users WHERE inserted GROUP BY issue_id
+                ), counted AS (
+                    UPDATE issue SET times_seen = issue.times_seen + v.n, user_count = issue.user_count + coalesce(u.n, 0),
+                        last_event_id = CASE WHEN v.max_ts >= issue.last_seen THEN v.max_row
+                            WHEN issue.last_event_id IS NULL THEN v.first_row ELSE issue.last_event_id END,
+                        level = CASE WHEN v.max_ts >= issue.last_seen THEN v.max_level ELSE issue.level END,
+                        last_release = CASE WHEN v.has_release AND v.release_ts >= issue.last_seen THEN v.release
+                            ELSE issue.last_release END,
+                        last_seen = GREATEST(issue.last_seen, v.max_ts),
+                        first_event_id = CASE WHEN v.min_ts < issue.first_seen THEN v.min_row
+                            WHEN issue.first_event_id IS NULL THEN v.first_row ELSE issue.first_event_id END,
+                        first_seen = LEAST(issue.first_seen, v.min_ts)
+                    FROM unnest(\(storedIssues)::bigint[], \(tally.map(\.count))::bigint[],
+                        \(tally.map(\.firstRow))::bigint[], \(tally.map(\.minTimestamp))::float8[], \(tally.map(\.minRow))::bigint[],
+                        \(tally.map(\.maxTimestamp))::float8[], \(tally.map(\.maxRow))::bigint[], \(tally.map(\.maxLevel))::text[],
+                        \(releases.values)::text[], \(releases.present)::boolean[], \(tally.map(\.releaseTimestamp))::float8[])
+                        AS v(id, n, first_row, min_ts, min_row, max_ts, max_row, max_level, release, has_release, release_ts)
+                        LEFT JOIN new_users u ON u.issue_id = v.id
+                    WHERE issue.id = v.id
+                    RETURNING issue.id, issue.times_seen, issue.user_count, issue.status, issue.resolution,
+                        issue.resolution_release, issue.ignore_state
+                )
+                """
+        }
     }
 
     /// What the one-by-one order leaves in an issue's first/last columns, from its events of the set in order.

@@ -18,7 +18,23 @@ enum PostgresSchema {
         PostgresMigration(version: 7, name: "events per affected user (SQLite v13)", additive: true, sql: v7),
         PostgresMigration(version: 8, name: "served base URL (SQLite v14)", additive: true, sql: v8),
         PostgresMigration(version: 9, name: "logs (SQLite v15)", additive: true, sql: v9),
+        PostgresMigration(version: 10, name: "ingest writer's check", additive: true, sql: v10),
     ]
+
+    /// The ingest writer's check inside a statement: fails it (SQLSTATE SG001, so the whole statement is undone and
+    /// the writer tries the batch again) unless `ok`. A batch of plain events is one statement that commits by itself
+    /// (`PostgresEventSet`), so what it finds another writer did meanwhile (an event id or a hash stored, an issue
+    /// resolved or deleted) must stop it before it commits, not after.
+    static let v10 = """
+        CREATE FUNCTION spyglass_writer_check(ok boolean) RETURNS bigint LANGUAGE plpgsql AS $$
+        BEGIN
+            IF ok IS NOT TRUE THEN
+                RAISE EXCEPTION 'the ingest batch met another writer' USING ERRCODE = 'SG001';
+            END IF;
+            RETURN 0;
+        END
+        $$;
+        """
 
     /// Structured log lines: SQLite's v15. Attributes are JSON as text, as in SQLite (a filter reads
     /// `attributes::jsonb -> name`).

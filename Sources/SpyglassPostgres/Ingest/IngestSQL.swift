@@ -12,25 +12,68 @@ import Synchronization
 /// Synchronous: the writer's own thread waits for each statement (postgres-nio's future API), so a statement costs
 /// one wake-up of that thread, not the hops of an async call resumed on the cooperative pool. Never use it from a
 /// task or an event loop.
+///
+/// The transaction begins lazily: `BEGIN` goes out before the first statement that is not marked
+/// `outsideTransaction` (a read, or a write that stands alone: see ``PostgresEventSet``), so a batch whose only
+/// write is one statement commits it by itself, two round trips fewer (``commit()``, ``rollback()``).
 struct IngestSQL {
     let connection: PostgresConnection
     let logger: Logger
-    /// The statements prepared on each of the pool's connections (``prepared(_:)``).
+    /// The statements prepared on each of the pool's connections (``prepared(_:outsideTransaction:)``).
     let statements: PreparedStatements
     /// Wakes ``wait(_:)`` when the connection closes.
     private let closing: CloseWatch
+    /// Whether `BEGIN` went out (and no `COMMIT` or `ROLLBACK` since).
+    private let transaction = TransactionState()
+    /// The projects whose ingest locks a transaction takes first (``PostgresEventSet/ingestLockSpace``).
+    private let lockedProjects: [Int64]
 
-    init(connection: PostgresConnection, logger: Logger, statements: PreparedStatements) {
+    /// `lockedProjects`: the batch's projects, whose ingest locks a transaction takes before anything else.
+    init(connection: PostgresConnection, logger: Logger, statements: PreparedStatements, lockedProjects: [Int64] = []) {
         self.connection = connection
         self.logger = logger
         self.statements = statements
         self.closing = statements.closeWatch(connection)
+        self.lockedProjects = Set(lockedProjects).sorted()
+    }
+
+    /// Whether a transaction is open: statements since `BEGIN` commit together.
+    var inTransaction: Bool { transaction.begun }
+
+    /// Sends `BEGIN` unless a transaction is open, and takes the batch's projects' ingest locks, in id order: two
+    /// nodes' writers then lock the projects' rows in one order (a batch of one statement takes them in it).
+    func begin() throws {
+        guard !transaction.begun else { return }
+        _ = try wait(connection.query("BEGIN", logger: logger))
+        transaction.begun = true
+        guard !lockedProjects.isEmpty else { return }
+        _ = try prepared(
+            """
+            SELECT count(pg_advisory_xact_lock(\(PostgresEventSet.ingestLockSpace), (p % 2147483647)::int))
+            FROM unnest(\(lockedProjects)::bigint[]) AS p
+            """)
+    }
+
+    /// Commits the open transaction, if any (a statement outside one committed by itself).
+    func commit() throws {
+        guard transaction.begun else { return }
+        transaction.begun = false
+        _ = try wait(connection.query("COMMIT", logger: logger))
+    }
+
+    /// Rolls the open transaction back, if any.
+    func rollback() throws {
+        guard transaction.begun else { return }
+        transaction.begun = false
+        _ = try wait(connection.query("ROLLBACK", logger: logger))
     }
 
     /// Every row of a statement whose text is the same in every batch: prepared on the connection the first time
     /// (a named statement), executed by name after that, so PostgreSQL parses and plans it once per connection.
     /// Every parameter's type must be clear from the text (`\(ids)::bigint[]`; an uncast one is text).
-    func prepared(_ statement: IngestStatement) throws -> [PreparedRow] {
+    /// `outsideTransaction`: runs without beginning one (by itself, when none is open).
+    func prepared(_ statement: IngestStatement, outsideTransaction: Bool = false) throws -> [PreparedRow] {
+        if !outsideTransaction { try begin() }
         let query: PreparedQuery
         if let known = statements.query(statement.sql, on: connection.id) {
             query = known
@@ -71,13 +114,15 @@ struct IngestSQL {
     }
 
     /// Runs a statement, ignoring any rows.
-    func run(_ query: PostgresQuery) throws {
+    func run(_ query: PostgresQuery, outsideTransaction: Bool = false) throws {
+        if !outsideTransaction { try begin() }
         _ = try wait(connection.query(query, logger: logger))
     }
 
     /// Every row of a query.
-    func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
-        try wait(connection.query(query, logger: logger)).rows
+    func rows(_ query: PostgresQuery, outsideTransaction: Bool = false) throws -> [PostgresRow] {
+        if !outsideTransaction { try begin() }
+        return try wait(connection.query(query, logger: logger)).rows
     }
 
     /// The first row of a query (of `RETURNING`: whether a row was written), or nil.
@@ -98,6 +143,16 @@ struct IngestSQL {
         }
         try run("RELEASE SAVEPOINT side_item")
         return nil
+    }
+}
+
+/// Whether an ``IngestSQL``'s transaction is open (one per batch attempt, used on the writer's thread).
+private final class TransactionState: Sendable {
+    private let state = Mutex(false)
+
+    var begun: Bool {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
     }
 }
 

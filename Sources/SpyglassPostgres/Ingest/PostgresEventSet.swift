@@ -16,7 +16,8 @@ import SpyglassStorageKit
 /// had been stored one by one, in order:
 ///
 /// - ids are drawn from the tables' identity sequences first (issues, dictionaries, events), so rows that refer
-///   to each other go in together; short ids are taken per project in the same statement;
+///   to each other go in together; each project's next short ids are read in the same statement and taken by the
+///   statement that writes the set, only if no one took them meanwhile;
 /// - an issue's counters move once per set: times seen and new users summed, first seen and last seen with the
 ///   events that the one-by-one order would have left there (the first event at the earliest time; the last at
 ///   the latest, its level and the release of the latest event that has one);
@@ -25,8 +26,15 @@ import SpyglassStorageKit
 ///   lifecycle once, with its first event of the set;
 /// - alert rules run per event that changed an issue's state (new issue, regression, escalation), in order.
 ///
-/// Duplicates are found before anything is written (one query for the batch) and by the event's unique key when
-/// another writer stored the same event id in the meantime (the event is then not counted).
+/// Statements per set: the ids (read-only), then one for everything the set writes: the new issues with their
+/// hashes, dictionaries, search rows and activity, their alert rules' outbox rows, the events, every issue's
+/// counters, users, tag and hourly counts, and the releases' times and new issues. When it is the batch's only
+/// write it commits by itself, without `BEGIN` and `COMMIT` (``write(_:batch:in:last:)``).
+///
+/// Duplicates are found before anything is written (one query for the batch). What another writer did between
+/// that read and the set's statement (stored one of its event ids or a new issue's hash, took the project's next
+/// short ids, deleted an issue) fails the statement whole (``PostgresIngestCommitter/writerCheckFailed``), and the
+/// batch is read and tried again.
 final class PostgresEventSet {
     /// A grouping hash of a project.
     struct HashKey: Hashable {
@@ -130,7 +138,7 @@ final class PostgresEventSet {
             SELECT 4, m.project_id, u.email, u.id, NULL, NULL, NULL
             FROM project_member m JOIN "user" u ON u.id = m.user_id
             WHERE m.project_id = ANY(\(projects)::bigint[]) AND u.is_active = 1
-            """
+            """, outsideTransaction: true
         ).map(PreparedRow.init) {
             let (kind, projectID, text) = (try row.decode(0, as: Int32.self), try row.decode(1, as: Int64.self), try row.decode(2, as: String?.self))
             let (first, second) = (try row.decode(3, as: Int64?.self), try row.decode(4, as: Int64?.self))
@@ -232,7 +240,13 @@ final class PostgresEventSet {
 extension PostgresEventSet {
     /// Writes the set (nothing when it is empty) and starts a new one; `receipts[job]` says whether each member's
     /// event was stored.
-    func write(_ receipts: inout [IngestReceipt], batch: PostgresWriterBatch, in sql: IngestSQL) throws {
+    ///
+    /// `last`: nothing follows in the batch. Then, when nothing before began a transaction (``IngestSQL``), the set
+    /// needs no more than its ids (drawn by a statement that stands alone: sequences, short ids and release times
+    /// stay drawn and widened if the batch fails) and one statement, which commits by itself: what would have to
+    /// follow it (a release the batch creates, alert rules that need counts) begins a transaction first, and what it
+    /// finds changed meanwhile (an issue resolved or ignored, whose lifecycle would follow) fails it whole.
+    func write(_ receipts: inout [IngestReceipt], batch: PostgresWriterBatch, in sql: IngestSQL, last: Bool) throws {
         guard !members.isEmpty else { return }
         defer {
             members = []
@@ -282,7 +296,8 @@ extension PostgresEventSet {
             payloads.append(ByteBuffer(bytes: stored.blob))
             raws.append(stored.raw ? 1 : 0)
         }
-        let releases = try batch.recordReleases(events, pending: pendingReleases, widened: ids.releases, in: sql)
+        let (releases, widened) = try batch.recordReleases(
+            events, pending: pendingReleases, found: ids.releases, in: sql)
         // A new issue's alert rules, unless they need counts, are evaluated before its rows are written (nothing the
         // rules read changes in between: its outbox rows tell the issue as its first event left it, as one by one),
         // and what fires is written in the events' statement.
@@ -298,6 +313,9 @@ extension PostgresEventSet {
                 PostgresAlertRows.NewIssue(event: event, issueID: ids.issues[index], projectID: issue.projectID, issue: snapshot))
         }
         let alerts = try PostgresAlertRows.evaluateNew(created, batch: batch, in: sql)
+        // What must follow the events' statement (alert rules that need counts, what the batch gathered before
+        // this set) runs in a transaction with it.
+        if !last || !alerts.needCounts.isEmpty || batch.hasUnwritten { try sql.begin() }
         // Every event of the set is counted as stored before it is written, so the counters ride in the events'
         // statement; an event id that another writer stored meanwhile fails the set (the batch is tried again and
         // finds it stored).
@@ -308,8 +326,8 @@ extension PostgresEventSet {
         }
         let counters = Counters(members, ids: ids, issueID: issueID)
         let issues = try insertEvents(
-            ids, payloads: payloads, raws: raws, issueID: issueID, releases: releases, alerts: alerts.writes,
-            counters: counters, batch: batch, in: sql)
+            ids, payloads: payloads, raws: raws, issueID: issueID, releases: releases, widened: widened,
+            alerts: alerts.writes, counters: counters, batch: batch, in: sql)
         for member in members { receipts[member.job] = IngestReceipt(eventStored: true) }
 
         var transitions = [Set<AlertTrigger>](repeating: [], count: members.count)
@@ -339,16 +357,19 @@ extension PostgresEventSet {
         }
     }
 
-    /// Ids drawn for a set: from the identity sequences (so rows can name each other before they are written) and
-    /// each project's next short ids; and the stored releases of the set that the batch has not written yet, widened
-    /// with their environments in the same statement.
+    /// Ids drawn for a set, read-only (a statement that needs no transaction, whose commit flushes nothing): from
+    /// the identity sequences (so rows can name each other before they are written), each project's next short ids,
+    /// and the ids of the stored releases of the set that the batch has not written yet.
     struct Identities {
         var issues: [Int64]
         var dictionaries: [Int64]
         var events: [Int64]
-        /// The short id of each new issue, in order.
+        /// The short id of each new issue, in order: each project's next ones as the statement read them, taken by
+        /// the statement that writes the issues only if no one took them meanwhile (``shortIDsTaken``).
         var shortIDs: [Int64]
-        /// The id of each pending release found stored (and widened), by its index.
+        /// The projects of new issues, in id order, with how many short ids each takes and its first one.
+        var shortIDsTaken: (projects: [Int64], counts: [Int64], firsts: [Int64])
+        /// The id of each pending release found stored, by its index.
         var releases: [Int: Int64]
 
         static func take(
@@ -358,52 +379,24 @@ extension PostgresEventSet {
             var counts: [Int64: Int64] = [:]
             for project in projects { counts[project, default: 0] += 1 }
             let countedProjects = counts.keys.sorted()
-            var environmentReleases: [Int64] = []
-            var environmentNames: [String] = []
-            var environmentFirst: [Double] = []
-            var environmentLast: [Double] = []
-            for (index, release) in releases.enumerated() {
-                for environment in release.sortedEnvironments {
-                    environmentReleases.append(Int64(index + 1))
-                    environmentNames.append(environment.name)
-                    environmentFirst.append(environment.seen.lowerBound)
-                    environmentLast.append(environment.seen.upperBound)
-                }
-            }
             guard
                 let row = try sql.prepared(
                     """
-                    WITH taken AS (
-                        UPDATE project SET next_short_id = project.next_short_id + v.n
-                        FROM unnest(\(countedProjects)::bigint[], \(countedProjects.map { counts[$0, default: 0] })::bigint[]) AS v(id, n)
-                        WHERE project.id = v.id
-                        RETURNING project.id, project.next_short_id - v.n AS first
-                    ), found AS (
-                        UPDATE release SET first_event = LEAST(coalesce(release.first_event, v.first), v.first),
-                            last_event = GREATEST(coalesce(release.last_event, v.last), v.last)
-                        FROM unnest(\(releases.map(\.projectID))::bigint[], \(releases.map(\.version))::text[],
-                            \(releases.map(\.seen.lowerBound))::float8[], \(releases.map(\.seen.upperBound))::float8[])
-                            WITH ORDINALITY AS v(project_id, version, first, last, position)
-                        WHERE release.project_id = v.project_id AND release.version = v.version
-                        RETURNING release.id, v.position
-                    ), environments AS (
-                        INSERT INTO release_environment (release_id, environment, first_seen, last_seen)
-                        SELECT found.id, e.environment, e.first_seen, e.last_seen
-                        FROM unnest(\(environmentReleases)::bigint[], \(environmentNames)::text[], \(environmentFirst)::float8[],
-                            \(environmentLast)::float8[]) AS e(position, environment, first_seen, last_seen)
-                            JOIN found ON found.position = e.position
-                        ON CONFLICT (release_id, environment) DO UPDATE SET
-                            first_seen = LEAST(release_environment.first_seen, excluded.first_seen),
-                            last_seen = GREATEST(release_environment.last_seen, excluded.last_seen)
-                        RETURNING 1
+                    WITH found AS (
+                        SELECT r.id, v.position
+                        FROM unnest(\(releases.map(\.projectID))::bigint[], \(releases.map(\.version))::text[])
+                            WITH ORDINALITY AS v(project_id, version, position)
+                            JOIN release r ON r.project_id = v.project_id AND r.version = v.version
                     )
                     SELECT
                         ARRAY(SELECT nextval(pg_get_serial_sequence('issue', 'id')) FROM generate_series(1, \(Int64(projects.count))::bigint)),
                         ARRAY(SELECT nextval(pg_get_serial_sequence('payload_dictionary', 'id')) FROM generate_series(1, \(Int64(dictionaries))::bigint)),
                         ARRAY(SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, \(Int64(events))::bigint)),
-                        ARRAY(SELECT id FROM taken ORDER BY id), ARRAY(SELECT first FROM taken ORDER BY id),
+                        ARRAY(SELECT id FROM project WHERE id = ANY(\(countedProjects)::bigint[]) ORDER BY id),
+                        ARRAY(
+                            SELECT next_short_id FROM project WHERE id = ANY(\(countedProjects)::bigint[]) ORDER BY id),
                         ARRAY(SELECT id FROM found ORDER BY position), ARRAY(SELECT position FROM found ORDER BY position)
-                    """
+                    """, outsideTransaction: true
                 ).first
             else { throw DomainError(.unavailable, "no ids were drawn for the batch") }
             let arrays = try (0..<7).map { try row.decode($0, as: [Int64].self) }
@@ -412,6 +405,9 @@ extension PostgresEventSet {
                 arrays[5].count == arrays[6].count
             else {
                 throw DomainError(.unavailable, "the database drew the wrong number of ids")
+            }
+            guard takenProjects == countedProjects else {
+                throw DomainError(.notFound, "a project of the batch no longer exists")
             }
             var next = Dictionary(zip(takenProjects, firsts), uniquingKeysWith: { first, _ in first })
             var shortIDs: [Int64] = []
@@ -425,19 +421,19 @@ extension PostgresEventSet {
                 widened[Int(position) - 1] = id
             }
             return Identities(
-                issues: issueIDs, dictionaries: dictionaryIDs, events: eventIDs, shortIDs: shortIDs, releases: widened)
+                issues: issueIDs, dictionaries: dictionaryIDs, events: eventIDs, shortIDs: shortIDs,
+                shortIDsTaken: (countedProjects, countedProjects.map { counts[$0, default: 0] }, firsts),
+                releases: widened)
         }
     }
 
-    /// The new issues, with their search rows, their counters as the set's events leave them (``Counters``), their
-    /// hashes, the payload dictionaries their first events made (each its primary hash's), their counts per
-    /// release and environment and their "first seen" activity
-    /// (``PostgresLifecycleRows/issueCreated(_:releaseID:event:in:)`` for the set): common table expressions, one
-    /// of them `hashes` (a row per hash stored), for ``insertEvents(_:payloads:raws:issueID:releases:alerts:counters:batch:in:)``;
-    /// and how many hashes are to be stored.
-    private func issueRows(
-        _ ids: Identities, releases memberReleases: [Int64?], counters: Counters
-    ) -> (rows: IngestStatement, hashes: Int) {
+    /// The new issues, with their short ids, search rows, their counters as the set's events leave them
+    /// (``Counters``), their hashes, the payload dictionaries their first events made (each its primary hash's),
+    /// their counts per release and environment and their "first seen" activity
+    /// (``PostgresLifecycleRows/issueCreated(_:releaseID:event:in:)`` for the set): common table expressions for
+    /// ``insertEvents(_:payloads:raws:issueID:releases:alerts:counters:batch:in:)``; and the condition that says they
+    /// were all written (every hash stored, every project's short ids still free).
+    private func issueRows(_ ids: Identities, counters: Counters) -> (rows: IngestStatement, check: IngestStatement) {
         let events = newIssues.map { members[$0.member].event }
         let releases = Nullable(events.map(\.release), placeholder: "")
         // What the set's events leave in a new issue's counters (as ``Counters/rows(_:)`` leaves a stored one's).
@@ -458,20 +454,16 @@ extension PostgresEventSet {
             }
         }
         let dictionary = Nullable(hashDictionaries, placeholder: 0)
-        var perRelease: [Int64: Int64] = [:]
-        var perEnvironment: [ReleaseEnvironment: Int64] = [:]
-        for issue in newIssues {
-            guard let release = memberReleases[issue.member] else { continue }
-            perRelease[release, default: 0] += 1
-            if let environment = members[issue.member].event.environment {
-                perEnvironment[ReleaseEnvironment(releaseID: release, environment: environment), default: 0] += 1
-            }
-        }
-        let releaseIDs = perRelease.keys.sorted()
-        let environments = perEnvironment.keys.sorted { ($0.releaseID, $0.environment) < ($1.releaseID, $1.environment) }
         let activityData = events.map { JSONWriter.string(["release": $0.release.map(JSONValue.string) ?? .null]) }
+        let taken = ids.shortIDsTaken
         let rows: IngestStatement = """
-            issues AS (
+            taken AS (
+                UPDATE project SET next_short_id = project.next_short_id + v.n
+                FROM unnest(\(taken.projects)::bigint[], \(taken.counts)::bigint[], \(taken.firsts)::bigint[])
+                    AS v(id, n, first)
+                WHERE project.id = v.id AND project.next_short_id = v.first
+                RETURNING 1
+            ), issues AS (
                 INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, status, substatus,
                     first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since,
                     first_event_id, last_event_id)
@@ -501,17 +493,6 @@ extension PostgresEventSet {
                     \(dictionary.present)::boolean[]) AS v(project_id, hash, issue_id, dictionary, has_dictionary)
                 ON CONFLICT DO NOTHING
                 RETURNING 1
-            ), releases AS (
-                UPDATE release SET new_issues = release.new_issues + v.n
-                FROM unnest(\(releaseIDs)::bigint[], \(releaseIDs.map { perRelease[$0, default: 0] })::bigint[]) AS v(id, n)
-                WHERE release.id = v.id
-                RETURNING 1
-            ), environments AS (
-                UPDATE release_environment SET new_issues = release_environment.new_issues + v.n
-                FROM unnest(\(environments.map(\.releaseID))::bigint[], \(environments.map(\.environment))::text[],
-                    \(environments.map { perEnvironment[$0, default: 0] })::bigint[]) AS v(release_id, environment, n)
-                WHERE release_environment.release_id = v.release_id AND release_environment.environment = v.environment
-                RETURNING 1
             ), activity AS (
                 INSERT INTO issue_activity (issue_id, type, user_id, data, created_at)
                 SELECT v.id, \(ActivityKind.firstSeen.rawValue), NULL, v.data, v.created_at
@@ -525,17 +506,26 @@ extension PostgresEventSet {
                 RETURNING 1
             )
             """
-        return (rows, Set(zip(hashProjects, hashTexts).map { HashKey(projectID: $0, hash: $1) }).count)
+        let hashes = Set(zip(hashProjects, hashTexts).map { HashKey(projectID: $0, hash: $1) }).count
+        return (
+            rows,
+            """
+            (SELECT count(*) FROM hashes) = \(Int64(hashes))
+                AND (SELECT count(*) FROM taken) = \(Int64(taken.projects.count))
+            """
+        )
     }
 
     /// Inserts the set's events with the counters of the issues they join (``Counters``), the new issues' rows
     /// (``issueRows(_:releases:counters:)``) and `alerts` (their rules' outbox and throttle rows), in one statement
     /// (every data-modifying part runs; foreign keys are checked at its end, when the issues are there). Returns
-    /// each stored issue as the events left it and its first event in the set; throws ``IngestRace`` when another
-    /// writer stored one of the events, or a hash of a new issue, meanwhile.
+    /// each stored issue as the events left it and its first event in the set. The statement fails whole
+    /// (``PostgresIngestCommitter/writerCheckFailed``, and the batch is tried again) when another writer changed what
+    /// it relies on meanwhile.
     private func insertEvents(
         _ ids: Identities, payloads: [ByteBuffer], raws: [Int64], issueID: (IssueRef) -> Int64, releases memberReleases: [Int64?],
-        alerts: IngestStatement?, counters: Counters, batch: PostgresWriterBatch, in sql: IngestSQL
+        widened: [PostgresWriterBatch.ReleaseWidening], alerts: IngestStatement?, counters: Counters,
+        batch: PostgresWriterBatch, in sql: IngestSQL
     ) throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int]) {
         let events = members.map(\.event)
         let releases = Nullable(events.map(\.release), placeholder: "")
@@ -563,31 +553,46 @@ extension PostgresEventSet {
             RETURNING id
             """
         var issueRows: IngestStatement = ""
-        var hashCount: IngestStatement = "0::bigint"
-        var hashesExpected = 0
+        var issueCheck: IngestStatement = "true"
         if !newIssues.isEmpty {
-            let issues = self.issueRows(ids, releases: memberReleases, counters: counters)
+            let issues = self.issueRows(ids, counters: counters)
             issueRows = "\(embedding: issues.rows), "
-            hashCount = "(SELECT count(*) FROM hashes)"
-            hashesExpected = issues.hashes
+            issueCheck = issues.check
         }
         let alertRows: IngestStatement = alerts.map { "\(embedding: $0), " } ?? ""
+        let releaseRows = self.releaseRows(widened, memberReleases: memberReleases)
+        // Outside a transaction the statement commits by itself: an issue that is no longer unresolved (the API
+        // resolved or ignored it meanwhile: its lifecycle would have to follow) fails it too.
+        let alone = !sql.inTransaction
+        // Two nodes writing the same projects' rows in one statement each would lock them in no set order (the
+        // parts run as the query reads them) and could deadlock; they take the projects' locks first, in id order
+        // (``ingestLockSpace``): the query reads `locked` before any part that writes.
+        let projects = Set(members.map(\.projectID)).sorted()
         let rows = try sql.prepared(
             """
-            WITH \(embedding: issueRows)\(embedding: alertRows)events AS (\(embedding: insert)),
+            WITH locked AS MATERIALIZED (
+                SELECT count(pg_advisory_xact_lock(\(Self.ingestLockSpace), (p % 2147483647)::int)) AS n
+                FROM unnest(\(projects)::bigint[]) AS p
+            ), \(embedding: issueRows)\(embedding: alertRows)\(embedding: releaseRows.rows)
+                events AS (\(embedding: insert)),
                 \(embedding: counters.rows(batch.takeCounts()))
-            SELECT NULL::bigint, (SELECT count(*) FROM events), \(embedding: hashCount), NULL::text, NULL::text, NULL::text,
-                NULL::text
+            SELECT NULL::bigint, spyglass_writer_check(
+                    (SELECT count(*) FROM events) = \(Int64(members.count)) AND \(embedding: issueCheck)
+                    AND (SELECT count(*) FROM counted) = \(Int64(counters.storedIssues.count))
+                    AND (SELECT count(*) FROM release_rows) = \(Int64(releaseRows.releases))
+                    AND (NOT \(alone) OR NOT EXISTS (SELECT 1 FROM counted WHERE status <> 'unresolved'))),
+                NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text
+            FROM locked
             UNION ALL
             SELECT id, times_seen, user_count, status, resolution, resolution_release, ignore_state FROM counted
-            """)
+            """, outsideTransaction: alone)
+        // spyglass_writer_check failed the statement (SQLSTATE SG001: the batch is tried again) when another writer
+        // stored an event id of the set or a hash of a new issue meanwhile (an insert that waited for the other's
+        // commit, then did nothing: the set counted it, or a new issue would have no hash and the other's issue
+        // would split), took the project's next short ids, or deleted an issue the set joins.
         var states: [Int64: PostgresLifecycleRows.JoinedIssue] = [:]
-        var (eventsStored, hashesStored): (Int64, Int64) = (0, 0)
         for row in rows {
-            guard let id = try row.decode(0, as: Int64?.self) else {
-                (eventsStored, hashesStored) = (try row.decode(1, as: Int64.self), try row.decode(2, as: Int64.self))
-                continue
-            }
+            guard let id = try row.decode(0, as: Int64?.self) else { continue }
             let (timesSeen, userCount, status) = (
                 try row.decode(1, as: Int64.self), try row.decode(2, as: Int64.self), try row.decode(3, as: String.self))
             let (resolution, resolutionRelease, ignoreState) = (
@@ -596,20 +601,85 @@ extension PostgresEventSet {
                 status: IssueStatus(rawValue: status), resolution: resolution, resolutionRelease: resolutionRelease,
                 ignoreState: ignoreState, timesSeen: Int(timesSeen), userCount: Int(userCount))
         }
-        // An event id another node stored meanwhile (the set counted it): the batch is read again, and finds it.
-        if eventsStored < Int64(members.count) {
-            throw IngestRace(description: "an event of the set was stored by another writer meanwhile")
-        }
-        // A hash the first read did not find, stored by another node meanwhile (its insert waited for that node's
-        // commit, then did nothing): the new issue would have no hash, and the other node's issue would split.
-        if hashesStored < Int64(hashesExpected) {
-            throw IngestRace(description: "a grouping hash of a new issue was stored by another writer meanwhile")
-        }
-        if let missing = counters.storedIssues.first(where: { states[$0] == nil }) {
-            throw DomainError(.notFound, "issue \(missing) no longer exists")
-        }
         return (states, counters.firstMember)
     }
+
+    /// The set's writes to its releases and their environments, as common table expressions (`release_rows`,
+    /// `environment_rows`, `environment_counts`, each followed by a comma), and how many releases they update: the
+    /// first and last event times of the stored releases the batch had not written yet (`widened`, with their
+    /// environments, created or widened), and the new issues counted per release and environment (where their first
+    /// events name one).
+    private func releaseRows(
+        _ widened: [PostgresWriterBatch.ReleaseWidening], memberReleases: [Int64?]
+    ) -> (rows: IngestStatement, releases: Int) {
+        var perRelease: [Int64: Int64] = [:]
+        var perEnvironment: [ReleaseEnvironment: Int64] = [:]
+        for issue in newIssues {
+            guard let release = memberReleases[issue.member] else { continue }
+            perRelease[release, default: 0] += 1
+            if let environment = members[issue.member].event.environment {
+                perEnvironment[ReleaseEnvironment(releaseID: release, environment: environment), default: 0] += 1
+            }
+        }
+        // One row per release (an UPDATE may not change a row twice): widened, counted, or both.
+        var spans: [Int64: ClosedRange<Double>] = [:]
+        var environmentSpans: [ReleaseEnvironment: ClosedRange<Double>] = [:]
+        for release in widened {
+            spans[release.id] = release.seen
+            for environment in release.environments {
+                let key = ReleaseEnvironment(releaseID: release.id, environment: environment.name)
+                environmentSpans[key] = environment.seen
+            }
+        }
+        let releaseIDs = Set(spans.keys).union(perRelease.keys).sorted()
+        let releaseSpans = releaseIDs.map { spans[$0] }
+        // Environments widened (created when missing) with their new issues, and those only counted (written before).
+        func inOrder(_ lhs: ReleaseEnvironment, _ rhs: ReleaseEnvironment) -> Bool {
+            (lhs.releaseID, lhs.environment) < (rhs.releaseID, rhs.environment)
+        }
+        let widenedEnvironments = environmentSpans.keys.sorted(by: inOrder)
+        let countedEnvironments = perEnvironment.keys.filter { environmentSpans[$0] == nil }.sorted(by: inOrder)
+        let rows: IngestStatement = """
+            release_rows AS (
+                UPDATE release SET
+                    first_event = CASE WHEN v.widen THEN LEAST(coalesce(release.first_event, v.first), v.first)
+                        ELSE release.first_event END,
+                    last_event = CASE WHEN v.widen THEN GREATEST(coalesce(release.last_event, v.last), v.last)
+                        ELSE release.last_event END,
+                    new_issues = release.new_issues + v.n
+                FROM unnest(\(releaseIDs)::bigint[], \(releaseSpans.map { $0?.lowerBound ?? 0 })::float8[],
+                    \(releaseSpans.map { $0?.upperBound ?? 0 })::float8[], \(releaseSpans.map { $0 != nil })::boolean[],
+                    \(releaseIDs.map { perRelease[$0, default: 0] })::bigint[]) AS v(id, first, last, widen, n)
+                WHERE release.id = v.id
+                RETURNING 1
+            ), environment_rows AS (
+                INSERT INTO release_environment (release_id, environment, first_seen, last_seen, new_issues)
+                SELECT * FROM unnest(\(widenedEnvironments.map(\.releaseID))::bigint[],
+                    \(widenedEnvironments.map(\.environment))::text[],
+                    \(widenedEnvironments.map { environmentSpans[$0]?.lowerBound ?? 0 })::float8[],
+                    \(widenedEnvironments.map { environmentSpans[$0]?.upperBound ?? 0 })::float8[],
+                    \(widenedEnvironments.map { perEnvironment[$0, default: 0] })::bigint[])
+                ON CONFLICT (release_id, environment) DO UPDATE SET
+                    first_seen = LEAST(release_environment.first_seen, excluded.first_seen),
+                    last_seen = GREATEST(release_environment.last_seen, excluded.last_seen),
+                    new_issues = release_environment.new_issues + excluded.new_issues
+                RETURNING 1
+            ), environment_counts AS (
+                UPDATE release_environment SET new_issues = release_environment.new_issues + v.n
+                FROM unnest(\(countedEnvironments.map(\.releaseID))::bigint[],
+                    \(countedEnvironments.map(\.environment))::text[],
+                    \(countedEnvironments.map { perEnvironment[$0, default: 0] })::bigint[])
+                    AS v(release_id, environment, n)
+                WHERE release_environment.release_id = v.release_id AND release_environment.environment = v.environment
+                RETURNING 1
+            ),
+            """
+        return (rows, releaseIDs.count)
+    }
+
+    /// The first key of the transaction-level advisory locks that order the writers' statements per project (the
+    /// second is the project's id): "SPLW". The two-key space is apart from the one-key locks of migrations.
+    static let ingestLockSpace: Int32 = 0x5350_4C57
 
     /// The counters of the issues a set's events join, summed per issue (``Tally``), and the users the events bring:
     /// a stored issue's moved once by ``rows(_:)``, a new one's written with its row (``issueRows(_:releases:counters:)``).

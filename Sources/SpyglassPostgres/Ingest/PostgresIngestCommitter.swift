@@ -24,14 +24,16 @@ extension IngestWriter {
 /// The PostgreSQL side of the ingest writer: a batch in one transaction, storing what SQLite's writer stores.
 ///
 /// The batch runs on one pooled connection, `BEGIN` … `COMMIT`, with `synchronous_commit` as the server has it
-/// (on by default: the commit is durable before the writer answers). Its plain events are written as sets
+/// (on by default: the commit is durable before the writer answers); a batch of plain events only (one set) writes
+/// them in a statement that commits by itself, without `BEGIN` and `COMMIT`. Plain events are written as sets
 /// (``PostgresEventSet``), the rest one by one (``PostgresEventRows``), in the batch's order. Side items
 /// (attachments, user reports, sessions, client reports) are each written in a savepoint: one that fails is rolled
 /// back alone and reported in ``CommittedBatch/droppedSideItems``; the event stays. A failing event fails the batch
 /// (the writer then retries its jobs one by one).
 public struct PostgresIngestCommitter: IngestBatchCommitter {
     let database: PostgresAppDatabase
-    /// The part of a commit spent on the batch's statements; the rest is COMMIT itself.
+    /// The part of a commit spent on the batch's statements; the rest is COMMIT itself (nothing when the batch's
+    /// one write committed by itself).
     let statementsTimer: Timer
     /// The writer's statements prepared on each connection.
     let statements = PreparedStatements()
@@ -123,12 +125,16 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     static let attempts = 5
 
     /// Whether `error` comes from a concurrent writer rather than the batch itself: a race this writer noticed
-    /// (``IngestRace``), a deadlock (40P01) or a serialization failure (40001).
+    /// (``IngestRace``; in a statement, ``writerCheckFailed``), a deadlock (40P01) or a serialization failure (40001).
     static func isTransient(_ error: any Error) -> Bool {
         if error is IngestRace { return true }
         let state = PostgresAppDatabase.sqlState(error)
-        return state == "40P01" || state == "40001"
+        return state == "40P01" || state == "40001" || state == writerCheckFailed
     }
+
+    /// The SQLSTATE of `spyglass_writer_check(false)` (PostgreSQL migration 10): a statement that found what another
+    /// writer did meanwhile fails whole, and the batch is tried again.
+    static let writerCheckFailed = "SG001"
 
     /// The planner settings of the writer's connections: nested loops over indexes only. Every statement of the
     /// writer looks rows up by the keys of the batch it carries (a few hundred at most), and most are prepared once
@@ -147,9 +153,11 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     ) throws -> CommittedBatch {
         let committed: Committed
         do {
-            let sql = IngestSQL(connection: connection, logger: database.logger, statements: statements)
+            let sql = IngestSQL(
+                connection: connection, logger: database.logger, statements: statements,
+                lockedProjects: jobs.map(\.work.projectID))
             if statements.isNew(connection.id) {
-                try sql.run(Self.plannerSettings)
+                try sql.run(Self.plannerSettings, outsideTransaction: true)
                 statements.configured(connection.id)
             }
             committed = try inTransaction(sql) { sql in
@@ -167,11 +175,11 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                     case .member, .duplicate:
                         continue
                     case .alone:
-                        try set.write(&receipts, batch: batch, in: sql)
+                        try set.write(&receipts, batch: batch, in: sql, last: false)
                         receipts[index] = try Self.store(job, set: set, batch: batch, in: sql)
                     }
                 }
-                try set.write(&receipts, batch: batch, in: sql)
+                try set.write(&receipts, batch: batch, in: sql, last: true)
                 try batch.finish(sql)
                 return Committed(
                     batch: CommittedBatch(receipts: receipts, droppedSideItems: batch.droppedSideItems),
@@ -195,17 +203,17 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         var dictionaries: [PayloadDictionaryCache.Key: PayloadDictionary]
     }
 
-    /// `BEGIN`, `body`, `COMMIT`; a `ROLLBACK` when `body` throws (a connection that cannot roll back is closed,
-    /// so the pool does not lend it again). A failed `COMMIT` has rolled back in PostgreSQL.
+    /// `body`, then `COMMIT` when it began a transaction (``IngestSQL``: a batch whose only write is one statement
+    /// began none); a `ROLLBACK` when `body` throws (a connection that cannot roll back is closed, so the pool does
+    /// not lend it again). A failed `COMMIT` has rolled back in PostgreSQL.
     private func inTransaction<T>(_ sql: IngestSQL, _ body: (IngestSQL) throws -> T) throws -> T {
-        try sql.run("BEGIN")
         let result: T
         do {
             result = try body(sql)
         } catch {
             if Self.isConnectionLost(error) { throw error }  // nothing to roll back on a connection that is gone
             do {
-                try sql.run("ROLLBACK")
+                try sql.rollback()
             } catch let rollback {
                 database.logger.warning(
                     "PostgreSQL: ROLLBACK failed; closing the connection",
@@ -214,7 +222,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
             }
             throw error
         }
-        try sql.run("COMMIT")
+        try sql.commit()
         return result
     }
 

@@ -126,7 +126,8 @@ final class PostgresWriterBatch {
                     pending[index].environments[environment].map { Self.widened($0, timestamp) } ?? timestamp...timestamp
             }
         }
-        return pending
+        // In key order: two writers lock the releases they widen in one order.
+        return pending.sorted { ($0.projectID, $0.version) < ($1.projectID, $1.version) }
     }
 
     /// A release a set's events name that the batch has not written yet (``pendingReleases(_:)``).
@@ -143,20 +144,23 @@ final class PostgresWriterBatch {
         }
     }
 
-    /// The release ids of a set's events (nil for an event without one). `pending` (``pendingReleases(_:)``) were
-    /// widened where stored, with their environments (`widened`: the id of each one found, by its index); the
-    /// others are written now, and each event widens what the batch holds (``finish(_:)`` writes it).
+    /// The release ids of a set's events (nil for an event without one). Of `pending` (``pendingReleases(_:)``),
+    /// those found stored (`found`: the id of each, by its index) are widened with their environments by the set's
+    /// statement (returned: ``ReleaseWidening``); the others are written now. Each event then widens what the batch
+    /// holds (``finish(_:)`` writes it).
     func recordReleases(
-        _ events: [(event: NormalizedEvent, projectID: Int64)], pending: [PendingRelease], widened: [Int: Int64],
+        _ events: [(event: NormalizedEvent, projectID: Int64)], pending: [PendingRelease], found: [Int: Int64],
         in sql: IngestSQL
-    ) throws -> [Int64?] {
+    ) throws -> (ids: [Int64?], widened: [ReleaseWidening]) {
+        var widened: [ReleaseWidening] = []
         for (index, release) in pending.enumerated() {
             let key = ReleaseKey(projectID: release.projectID, version: release.version)
-            if let id = widened[index] {
+            if let id = found[index] {
                 releases[key] = (id, EventTimeSpan(written: release.seen))
                 for environment in release.sortedEnvironments {
                     environments[EnvironmentKey(releaseID: id, environment: environment.name)] = EventTimeSpan(written: environment.seen)
                 }
+                widened.append(ReleaseWidening(id: id, seen: release.seen, environments: release.sortedEnvironments))
                 continue
             }
             let id = try PostgresLifecycleRows.recordRelease(
@@ -172,7 +176,15 @@ final class PostgresWriterBatch {
                 environments[environmentKey] = EventTimeSpan(written: environment.seen)
             }
         }
-        return try events.map { try recordRelease($0.event, projectID: $0.projectID, in: sql) }
+        return (try events.map { try recordRelease($0.event, projectID: $0.projectID, in: sql) }, widened)
+    }
+
+    /// A stored release whose first and last event times (and its environments', created when missing) the set's
+    /// statement widens.
+    struct ReleaseWidening {
+        var id: Int64
+        var seen: ClosedRange<Double>
+        var environments: [(name: String, seen: ClosedRange<Double>)]
     }
 
     private static func widened(_ range: ClosedRange<Double>, _ timestamp: Double) -> ClosedRange<Double> {
@@ -294,6 +306,12 @@ final class PostgresWriterBatch {
             SELECT * FROM unnest(\(keys.map(\.issueID))::bigint[], \(keys.map(\.hour))::bigint[], \(counts)::bigint[])
             ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hour.count + excluded.count
             """)
+    }
+
+    /// Whether ``finish(_:)`` has anything to write.
+    var hasUnwritten: Bool {
+        releases.values.contains { $0.span.isWidened } || environments.values.contains(where: \.isWidened)
+            || !hours.isEmpty || !tags.isEmpty
     }
 
     /// Writes what the batch gathered: widened first/last event times, tag and hourly counts. Call once, before the

@@ -198,6 +198,9 @@ struct IngestStatement: ExpressibleByStringInterpolation {
             sql += "$\(binds.count)"
         }
 
+        /// `text` as SQL (a constant of the writer's, such as a list of columns; never a value).
+        mutating func appendInterpolation(unescaped text: String) { sql += text }
+
         /// `statement`'s text with its values, its `$n` renumbered after the values bound so far: statements built
         /// apart become parts of one (common table expressions), sent in one round trip. The writer's statements
         /// hold no `$` but their parameters' (no dollar quoting, no `$` in a literal).

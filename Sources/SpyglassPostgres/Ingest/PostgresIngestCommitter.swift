@@ -167,6 +167,9 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                 let set = try PostgresEventSet(jobs, batch: batch, in: sql)
                 var receipts = [IngestReceipt](repeating: IngestReceipt(eventStored: false), count: jobs.count)
                 for (index, job) in jobs.enumerated() {
+                    // A request of log lines only joins the set, unless it is tried alone (its lines then go in a
+                    // savepoint, so that a failing one costs only them).
+                    if jobs.count > 1, set.placeLogs(job) { continue }
                     var countsEveryEvent = false
                     if job.work.event != nil {
                         countsEveryEvent = try batch.rules(projectID: job.work.projectID, in: sql).contains { $0.applies(to: []) }

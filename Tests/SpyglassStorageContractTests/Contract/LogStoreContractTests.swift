@@ -95,6 +95,36 @@ struct LogStoreContractTests {
         }
     }
 
+    /// On PostgreSQL a request of log lines only is written with its batch's events, in one statement; a line the
+    /// database refuses then fails that statement, and the writer tries the batch's requests one by one. On both
+    /// backends it costs only its own request's lines: the event and the other request's lines are stored, and every
+    /// request is answered.
+    @Test(arguments: Backend.allCases)
+    func aLineTheDatabaseRefusesCostsOnlyItsOwnRequestsLines(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let project = try await store.createProject(slug: "alpha")
+            let event = try store.event(
+                #"{"event_id": "0123456789abcdef0123456789abcdef", "message": "boom", "level": "error"}"#)
+            // A trace id of the wrong length (the parser never makes one): the table's CHECK refuses it.
+            let jobs = [
+                IngestWork(projectID: project, logs: [line("kept", .info, at: 1, store: store)]),
+                IngestWork(projectID: project, event: event),
+                IngestWork(projectID: project, logs: [line("refused", .info, at: 2, store: store, trace: "abc")]),
+                IngestWork(projectID: project, logs: [line("kept too", .warn, at: 3, store: store)]),
+            ]
+            try await store.withRunningWriter { writer in
+                let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for job in jobs { group.addTask { try await writer.ingest(job).eventStored } }
+                    return try await group.reduce(into: [Bool]()) { $0.append($1) }
+                }
+                #expect(answered.sorted { !$0 && $1 } == [false, false, false, true])
+            }
+            #expect(try await store.value("SELECT count(*) FROM event") == "1")
+            let bodies = try await store.logs.logs(LogListRequest(projectID: project)).map(\.record.body)
+            #expect(bodies == ["kept too", "kept"])
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func retentionDeletesByAgeAndBySizePerProject(_ backend: Backend) async throws {
         try await withTestStore(backend) { store in

@@ -256,10 +256,10 @@ extension PostgresEventSet {
     /// event was stored.
     ///
     /// `last`: nothing follows in the batch. Then, when nothing before began a transaction (``IngestSQL``), the set
-    /// needs no more than its ids (drawn by a statement that stands alone: sequences, short ids and release times
-    /// stay drawn and widened if the batch fails) and one statement, which commits by itself: what would have to
-    /// follow it (a release the batch creates, alert rules that need counts) begins a transaction first, and what it
-    /// finds changed meanwhile (an issue resolved or ignored, whose lifecycle would follow) fails it whole.
+    /// needs no more than its ids (a read that stands alone: sequence values drawn stay drawn if the batch fails)
+    /// and one statement, which commits by itself: what would have to follow it (a release the batch creates, alert
+    /// rules that need counts) begins a transaction first, and what it finds changed meanwhile (an issue resolved or
+    /// ignored, whose lifecycle would follow) fails it whole.
     func write(_ receipts: inout [IngestReceipt], batch: PostgresWriterBatch, in sql: IngestSQL, last: Bool) throws {
         guard !members.isEmpty || !logs.isEmpty else { return }
         defer {

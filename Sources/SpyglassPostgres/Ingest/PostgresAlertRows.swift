@@ -138,7 +138,9 @@ enum PostgresAlertRows {
 
     /// What an outbox row says of its issue.
     struct IssueSnapshot {
-        var shortID: Int64
+        /// nil: the issue is written by the statement that writes the row, which fills in its short id
+        /// (``Notification/shortIDPlaceholder``).
+        var shortID: Int64?
         var title: String
         var culprit: String
         var level: String
@@ -161,6 +163,9 @@ enum PostgresAlertRows {
         var action: String
         var content: String
         var at: Double
+        /// `"shortId":"SLUG-#"` in `content`, to become the issue's short id: the issue is new, written by the same
+        /// statement (its `issues` common table expression returns it; ``writes(_:fired:)``).
+        var shortIDPlaceholder: String? = nil
     }
 
     /// The outbox rows of a rule that fired for an issue: one per action (none for "e-mail the members" when the
@@ -172,11 +177,22 @@ enum PostgresAlertRows {
         let project = try batch.project(projectID, in: sql)
         let content = NotificationContent(
             projectID: projectID, projectSlug: project.slug, projectName: project.name, issueID: issueID,
-            shortID: "\(project.slug.uppercased())-\(issue.shortID)", title: issue.title, culprit: issue.culprit,
+            shortID: "\(project.slug.uppercased())-\(issue.shortID.map(String.init) ?? "#")", title: issue.title,
+            culprit: issue.culprit,
             level: issue.level, status: issue.status, count: Int(issue.timesSeen), userCount: Int(issue.userCount),
             firstSeen: Date(timeIntervalSince1970: issue.firstSeen), lastSeen: Date(timeIntervalSince1970: issue.lastSeen),
             eventID: event.eventID, release: event.release, environment: event.environment)
         let contentText = JSONWriter.string(content.json)
+        // The content's `"shortId":"SLUG-#"`, once (keys are sorted and strings escaped: no value holds an unescaped
+        // quote, so this text is the member itself), for the statement to complete with the issue's short id.
+        var placeholder: String?
+        if issue.shortID == nil {
+            let member = "\"shortId\":" + JSONWriter.string(.string(content.shortID))
+            guard contentText.contains(member) else {
+                throw DomainError(.unavailable, "an outbox row's content has no short id to fill in")
+            }
+            placeholder = member
+        }
         var rows: [Notification] = []
         for var action in rule.actions {
             let target: String
@@ -193,7 +209,7 @@ enum PostgresAlertRows {
                 Notification(
                     projectID: projectID, ruleID: rule.id, ruleName: rule.name, issueID: issueID, trigger: trigger.rawValue,
                     channel: action.channel, target: target, action: JSONWriter.string(.object(action.json)),
-                    content: contentText, at: event.received.timeIntervalSince1970))
+                    content: contentText, at: event.received.timeIntervalSince1970, shortIDPlaceholder: placeholder))
         }
         return rows
     }
@@ -217,6 +233,15 @@ enum PostgresAlertRows {
     static func writes(_ rows: [Notification], fired: [Fired]) -> IngestStatement? {
         guard !rows.isEmpty || !fired.isEmpty else { return nil }
         let ruleIDs = Nullable(rows.map(\.ruleID), placeholder: 0)
+        let placeholders = Nullable(rows.map(\.shortIDPlaceholder), placeholder: "")
+        // Short ids to fill in come from the statement's `issues` (only a statement that writes new issues has it).
+        let fillsShortIDs = rows.contains { $0.shortIDPlaceholder != nil }
+        let (content, issues) =
+            fillsShortIDs
+            ? (
+                #"CASE WHEN v.has_placeholder THEN replace(v.content, v.placeholder, left(v.placeholder, -2) || i.short_id::text || '"') ELSE v.content END"#,
+                "LEFT JOIN issues i ON i.id = v.issue_id"
+            ) : ("v.content", "")
         return """
             fired AS (
                 INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)
@@ -228,13 +253,15 @@ enum PostgresAlertRows {
                 INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
                     created_at, next_attempt)
                 SELECT v.project_id, CASE WHEN v.has_rule_id THEN v.rule_id END, v.rule_name, v.issue_id, v.trigger, v.channel,
-                    v.target, v.action, v.content, v.at, v.at
+                    v.target, v.action, \(unescaped: content), v.at, v.at
                 FROM unnest(\(rows.map(\.projectID))::bigint[], \(ruleIDs.values)::bigint[], \(ruleIDs.present)::boolean[],
                     \(rows.map(\.ruleName))::text[],
                     \(rows.map(\.issueID))::bigint[], \(rows.map(\.trigger))::text[], \(rows.map(\.channel))::text[],
                     \(rows.map(\.target))::text[], \(rows.map(\.action))::text[], \(rows.map(\.content))::text[],
-                    \(rows.map(\.at))::float8[])
-                    WITH ORDINALITY AS v(project_id, rule_id, has_rule_id, rule_name, issue_id, trigger, channel, target, action, content, at, position)
+                    \(rows.map(\.at))::float8[], \(placeholders.values)::text[], \(placeholders.present)::boolean[])
+                    WITH ORDINALITY AS v(project_id, rule_id, has_rule_id, rule_name, issue_id, trigger, channel, target, action,
+                        content, at, placeholder, has_placeholder, position)
+                    \(unescaped: issues)
                 ORDER BY v.position
                 RETURNING 1
             )

@@ -16,8 +16,8 @@ import SpyglassStorageKit
 /// had been stored one by one, in order:
 ///
 /// - ids are drawn from the tables' identity sequences first (issues, dictionaries, events), so rows that refer
-///   to each other go in together; each project's next short ids are read in the same statement and taken by the
-///   statement that writes the set, only if no one took them meanwhile;
+///   to each other go in together; the statement that writes the set takes each project's next short ids under
+///   the project row's lock (the new issues' outbox rows get theirs filled in by that statement);
 /// - an issue's counters move once per set: times seen and new users summed, first seen and last seen with the
 ///   events that the one-by-one order would have left there (the first event at the earliest time; the last at
 ///   the latest, its level and the release of the latest event that has one);
@@ -327,7 +327,7 @@ extension PostgresEventSet {
             let event = members[issue.member].event
             let timestamp = event.timestamp.timeIntervalSince1970
             let snapshot = PostgresAlertRows.IssueSnapshot(
-                shortID: ids.shortIDs[index], title: event.summary.title, culprit: event.summary.culprit, level: event.level,
+                shortID: nil, title: event.summary.title, culprit: event.summary.culprit, level: event.level,
                 status: IssueStatus.unresolved.rawValue, timesSeen: 1, userCount: event.userKey == nil ? 0 : 1,
                 firstSeen: timestamp, lastSeen: timestamp)
             created.append(
@@ -385,10 +385,11 @@ extension PostgresEventSet {
         var issues: [Int64]
         var dictionaries: [Int64]
         var events: [Int64]
-        /// The short id of each new issue, in order: each project's next ones as the statement read them, taken by
-        /// the statement that writes the issues only if no one took them meanwhile (``shortIDsTaken``).
+        /// The short id of each new issue, in order, as the statement read each project's next ones: the statement
+        /// that writes the issues takes them from the project under its row lock (another writer may have taken
+        /// some meanwhile), so only each one's offset among its project's new issues counts.
         var shortIDs: [Int64]
-        /// The projects of new issues, in id order, with how many short ids each takes and its first one.
+        /// The projects of new issues, in id order, with how many short ids each takes and the first one read.
         var shortIDsTaken: (projects: [Int64], counts: [Int64], firsts: [Int64])
         /// The id of each pending release found stored, by its index.
         var releases: [Int: Int64]
@@ -453,7 +454,7 @@ extension PostgresEventSet {
     /// their counts per release and environment and their "first seen" activity
     /// (``PostgresLifecycleRows/issueCreated(_:releaseID:event:in:)`` for the set): common table expressions for
     /// ``insertEvents(_:payloads:raws:issueID:releases:alerts:counters:batch:in:)``; and the condition that says they
-    /// were all written (every hash stored, every project's short ids still free).
+    /// were all written (every hash stored, every issue inserted).
     private func issueRows(_ ids: Identities, counters: Counters) -> (rows: IngestStatement, check: IngestStatement) {
         let events = newIssues.map { members[$0.member].event }
         let releases = Nullable(events.map(\.release), placeholder: "")
@@ -477,21 +478,22 @@ extension PostgresEventSet {
         let dictionary = Nullable(hashDictionaries, placeholder: 0)
         let activityData = events.map { JSONWriter.string(["release": $0.release.map(JSONValue.string) ?? .null]) }
         let taken = ids.shortIDsTaken
+        let firstRead = Dictionary(zip(taken.projects, taken.firsts), uniquingKeysWith: { first, _ in first })
+        let shortIDOffsets = zip(newIssues, ids.shortIDs).map { issue, shortID in shortID - (firstRead[issue.projectID] ?? shortID) }
         let rows: IngestStatement = """
             taken AS (
                 UPDATE project SET next_short_id = project.next_short_id + v.n
-                FROM unnest(\(taken.projects)::bigint[], \(taken.counts)::bigint[], \(taken.firsts)::bigint[])
-                    AS v(id, n, first)
-                WHERE project.id = v.id AND project.next_short_id = v.first
-                RETURNING 1
+                FROM unnest(\(taken.projects)::bigint[], \(taken.counts)::bigint[]) AS v(id, n)
+                WHERE project.id = v.id
+                RETURNING project.id, project.next_short_id - v.n AS first
             ), issues AS (
                 INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, status, substatus,
                     first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since,
                     first_event_id, last_event_id)
-                SELECT v.id, v.project_id, v.short_id, v.title, v.culprit, v.type, v.metadata, v.level, 'unresolved', 'new',
+                SELECT v.id, v.project_id, t.first + v.short_offset, v.title, v.culprit, v.type, v.metadata, v.level, 'unresolved', 'new',
                     v.first_seen, v.last_seen, v.times_seen, v.user_count, CASE WHEN v.has_release THEN v.release END,
                     CASE WHEN v.has_last_release THEN v.last_release END, v.ts, v.first_event, v.last_event
-                FROM unnest(\(ids.issues)::bigint[], \(newIssues.map(\.projectID))::bigint[], \(ids.shortIDs)::bigint[],
+                FROM unnest(\(ids.issues)::bigint[], \(newIssues.map(\.projectID))::bigint[], \(shortIDOffsets)::bigint[],
                     \(events.map(\.summary.title))::text[], \(events.map(\.summary.culprit))::text[], \(events.map(\.summary.type))::text[],
                     \(events.map { String(decoding: JSONWriter.bytes($0.summary.metadata), as: UTF8.self) })::text[],
                     \(tallies.map(\.maxLevel))::text[], \(events.map { $0.timestamp.timeIntervalSince1970 })::float8[],
@@ -499,9 +501,10 @@ extension PostgresEventSet {
                     \(tallies.map(\.maxTimestamp))::float8[], \(tallies.map(\.count))::bigint[],
                     \(ids.issues.map { counters.users[$0, default: 0] })::bigint[], \(lastReleases.values)::text[],
                     \(lastReleases.present)::boolean[], \(tallies.map(\.minRow))::bigint[], \(tallies.map(\.maxRow))::bigint[])
-                    AS v(id, project_id, short_id, title, culprit, type, metadata, level, ts, release, has_release, first_seen,
-                        last_seen, times_seen, user_count, last_release, has_last_release, first_event, last_event)
-                RETURNING 1
+                    AS v(id, project_id, short_offset, title, culprit, type, metadata, level, ts, release, has_release,
+                        first_seen, last_seen, times_seen, user_count, last_release, has_last_release, first_event, last_event)
+                    JOIN taken t ON t.id = v.project_id
+                RETURNING id, short_id
             ), dictionaries AS (
                 INSERT INTO payload_dictionary (id, project_id, data)
                 SELECT * FROM unnest(\(ids.dictionaries)::bigint[], \(newDictionaries.map(\.projectID))::bigint[],
@@ -532,7 +535,7 @@ extension PostgresEventSet {
             rows,
             """
             (SELECT count(*) FROM hashes) = \(Int64(hashes))
-                AND (SELECT count(*) FROM taken) = \(Int64(taken.projects.count))
+                AND (SELECT count(*) FROM issues) = \(Int64(newIssues.count))
             """
         )
     }
@@ -610,7 +613,7 @@ extension PostgresEventSet {
         // spyglass_writer_check failed the statement (SQLSTATE SG001: the batch is tried again) when another writer
         // stored an event id of the set or a hash of a new issue meanwhile (an insert that waited for the other's
         // commit, then did nothing: the set counted it, or a new issue would have no hash and the other's issue
-        // would split), took the project's next short ids, or deleted an issue the set joins.
+        // would split), or deleted an issue the set joins or a project.
         var states: [Int64: PostgresLifecycleRows.JoinedIssue] = [:]
         for row in rows {
             guard let id = try row.decode(0, as: Int64?.self) else { continue }

@@ -379,18 +379,17 @@ extension PostgresEventSet {
     }
 
     /// Ids drawn for a set, read-only (a statement that needs no transaction, whose commit flushes nothing): from
-    /// the identity sequences (so rows can name each other before they are written), each project's next short ids,
-    /// and the ids of the stored releases of the set that the batch has not written yet.
+    /// the identity sequences (so rows can name each other before they are written) and the ids of the stored
+    /// releases of the set that the batch has not written yet.
     struct Identities {
         var issues: [Int64]
         var dictionaries: [Int64]
         var events: [Int64]
-        /// The short id of each new issue, in order, as the statement read each project's next ones: the statement
-        /// that writes the issues takes them from the project under its row lock (another writer may have taken
-        /// some meanwhile), so only each one's offset among its project's new issues counts.
-        var shortIDs: [Int64]
-        /// The projects of new issues, in id order, with how many short ids each takes and the first one read.
-        var shortIDsTaken: (projects: [Int64], counts: [Int64], firsts: [Int64])
+        /// Each new issue's place among its project's new issues, in order: the statement that writes the issues
+        /// takes each project's next short ids under its row lock and gives them out in that order.
+        var shortIDOffsets: [Int64]
+        /// The projects of new issues, in id order, with how many short ids each takes.
+        var shortIDsTaken: (projects: [Int64], counts: [Int64])
         /// The id of each pending release found stored, by its index.
         var releases: [Int: Int64]
 
@@ -414,38 +413,29 @@ extension PostgresEventSet {
                         ARRAY(SELECT nextval(pg_get_serial_sequence('issue', 'id')) FROM generate_series(1, \(Int64(projects.count))::bigint)),
                         ARRAY(SELECT nextval(pg_get_serial_sequence('payload_dictionary', 'id')) FROM generate_series(1, \(Int64(dictionaries))::bigint)),
                         ARRAY(SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, \(Int64(events))::bigint)),
-                        ARRAY(SELECT id FROM project WHERE id = ANY(\(countedProjects)::bigint[]) ORDER BY id),
-                        ARRAY(
-                            SELECT next_short_id FROM project WHERE id = ANY(\(countedProjects)::bigint[]) ORDER BY id),
                         ARRAY(SELECT id FROM found ORDER BY position), ARRAY(SELECT position FROM found ORDER BY position)
                     """, outsideTransaction: true
                 ).first
             else { throw DomainError(.unavailable, "no ids were drawn for the batch") }
-            let arrays = try (0..<7).map { try row.decode($0, as: [Int64].self) }
-            let (issueIDs, dictionaryIDs, eventIDs, takenProjects, firsts) = (arrays[0], arrays[1], arrays[2], arrays[3], arrays[4])
+            let arrays = try (0..<5).map { try row.decode($0, as: [Int64].self) }
+            let (issueIDs, dictionaryIDs, eventIDs) = (arrays[0], arrays[1], arrays[2])
             guard issueIDs.count == projects.count, dictionaryIDs.count == dictionaries, eventIDs.count == events,
-                arrays[5].count == arrays[6].count
+                arrays[3].count == arrays[4].count
             else {
                 throw DomainError(.unavailable, "the database drew the wrong number of ids")
             }
-            guard takenProjects == countedProjects else {
-                throw DomainError(.notFound, "a project of the batch no longer exists")
-            }
-            var next = Dictionary(zip(takenProjects, firsts), uniquingKeysWith: { first, _ in first })
-            var shortIDs: [Int64] = []
-            for project in projects {
-                guard let shortID = next[project] else { throw DomainError(.notFound, "project \(project) no longer exists") }
-                shortIDs.append(shortID)
-                next[project] = shortID + 1
+            var placed: [Int64: Int64] = [:]
+            let offsets = projects.map { project in
+                defer { placed[project, default: 0] += 1 }
+                return placed[project, default: 0]
             }
             var widened: [Int: Int64] = [:]
-            for (id, position) in zip(arrays[5], arrays[6]) where position >= 1 && position <= Int64(releases.count) {
+            for (id, position) in zip(arrays[3], arrays[4]) where position >= 1 && position <= Int64(releases.count) {
                 widened[Int(position) - 1] = id
             }
             return Identities(
-                issues: issueIDs, dictionaries: dictionaryIDs, events: eventIDs, shortIDs: shortIDs,
-                shortIDsTaken: (countedProjects, countedProjects.map { counts[$0, default: 0] }, firsts),
-                releases: widened)
+                issues: issueIDs, dictionaries: dictionaryIDs, events: eventIDs, shortIDOffsets: offsets,
+                shortIDsTaken: (countedProjects, countedProjects.map { counts[$0, default: 0] }), releases: widened)
         }
     }
 
@@ -478,8 +468,6 @@ extension PostgresEventSet {
         let dictionary = Nullable(hashDictionaries, placeholder: 0)
         let activityData = events.map { JSONWriter.string(["release": $0.release.map(JSONValue.string) ?? .null]) }
         let taken = ids.shortIDsTaken
-        let firstRead = Dictionary(zip(taken.projects, taken.firsts), uniquingKeysWith: { first, _ in first })
-        let shortIDOffsets = zip(newIssues, ids.shortIDs).map { issue, shortID in shortID - (firstRead[issue.projectID] ?? shortID) }
         let rows: IngestStatement = """
             taken AS (
                 UPDATE project SET next_short_id = project.next_short_id + v.n
@@ -493,7 +481,7 @@ extension PostgresEventSet {
                 SELECT v.id, v.project_id, t.first + v.short_offset, v.title, v.culprit, v.type, v.metadata, v.level, 'unresolved', 'new',
                     v.first_seen, v.last_seen, v.times_seen, v.user_count, CASE WHEN v.has_release THEN v.release END,
                     CASE WHEN v.has_last_release THEN v.last_release END, v.ts, v.first_event, v.last_event
-                FROM unnest(\(ids.issues)::bigint[], \(newIssues.map(\.projectID))::bigint[], \(shortIDOffsets)::bigint[],
+                FROM unnest(\(ids.issues)::bigint[], \(newIssues.map(\.projectID))::bigint[], \(ids.shortIDOffsets)::bigint[],
                     \(events.map(\.summary.title))::text[], \(events.map(\.summary.culprit))::text[], \(events.map(\.summary.type))::text[],
                     \(events.map { String(decoding: JSONWriter.bytes($0.summary.metadata), as: UTF8.self) })::text[],
                     \(tallies.map(\.maxLevel))::text[], \(events.map { $0.timestamp.timeIntervalSince1970 })::float8[],

@@ -307,8 +307,9 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         }
         if !work.logs.isEmpty {
             try side("log") {
-                try PostgresLogRows.insert(
-                    work.logs, attributes: job.logAttributes, projectID: projectID, received: work.received, in: sql)
+                var lines = LogColumns()
+                lines.add(work.logs, attributes: job.logAttributes, projectID: projectID, received: work.received)
+                _ = try sql.prepared("WITH \(embedding: lines.rows) SELECT 1")
             }
         }
         return IngestReceipt(eventStored: stored)

@@ -243,9 +243,9 @@ def database_bytes(data: Path, database_url: str | None) -> int:
 class Postgres:
     """A PostgreSQL server of its own for the run (scripts/postgres: Debian's binaries, 127.0.0.1, a free port), with
     its settings as Debian's initdb leaves them: synchronous_commit=on and fsync=on, so an acknowledged event is on
-    disk, as with SQLite."""
+    disk, as with SQLite; wal_init_zero=off, as scripts/postgres says why."""
 
-    SETTINGS = ("synchronous_commit", "fsync", "shared_buffers", "wal_level", "max_connections")
+    SETTINGS = ("synchronous_commit", "fsync", "shared_buffers", "wal_level", "max_connections", "wal_init_zero")
 
     def __init__(self, work: Path):
         self.dir = work / "postgres"

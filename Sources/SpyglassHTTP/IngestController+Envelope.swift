@@ -141,9 +141,12 @@ extension IngestController {
                 }
             case .log?:
                 do {
-                    work.logs += try LogItems.records(try json(item), received: received, alreadyRead: work.logs.count, limits: limits.logs)
+                    work.logs += try LogItems.records(
+                        json: item.payload, received: received, alreadyRead: work.logs.count, limits: limits.logs)
                 } catch let error as DomainError {
                     throw IngestFailure.badRequest("item \(item.index) (log): \(error.message)")
+                } catch let error as JSONParser.Error {
+                    throw IngestFailure.badRequest("item \(item.index) (\(item.type)): invalid JSON: \(error)")
                 }
             case nil:
                 continue

@@ -53,7 +53,7 @@ public struct JSONParser {
     }
 }
 
-private struct Parser {
+struct Parser {
     let bytes: UnsafeBufferPointer<UInt8>
     /// Member names whose values are skipped (see `JSONParser.parse(_:omitting:)`).
     var omitted: [[UInt8]]

@@ -172,6 +172,16 @@ def main() -> None:
         "many-keys.json": json.dumps({f"k{i}": i for i in range(20)} | {"k3": "again"}).encode(),
         "ingest-members.json": b'{"breadcrumbs":{"values":[]},"tags":{"extra":1,"vars":{"a":1}},"sdk":{},'
                                b'"exception":{"values":[{"stacktrace":{"frames":[{"vars":{"x":1},"pre_context":[]}]}}]}}',
+        "log-lines.json": json.dumps({"items": [
+            {"timestamp": 1795000000.5, "level": "info", "body": "order 42 paid", "trace_id": "0123456789ABCDEF0123456789abcdef",
+             "span_id": "0123456789abcdef", "severity_number": 9, "attributes": {
+                 "sentry.message.template": {"value": "order {id} paid", "type": "string"},
+                 "sentry.release": {"value": "shop@1.0", "type": "string"}, "id": {"value": 42, "type": "integer"},
+                 "ms": {"value": 1.5, "type": "double"}, "ok": {"value": True, "type": "boolean"},
+                 "odd": {"value": [1], "type": "list"}, "id": {"value": "7", "type": "integer"}}},
+            {"timestamp": "2026-11-24T21:25:26Z", "level": "WARNING", "body": "x", "attributes": None, "level": "warn"},
+            {"timestamp": 1, "severity_number": 17, "body": "y", "attributes": {"sentry.severity_number": {"value": 21, "type": "integer"}}},
+            7]}, separators=(",", ":")).encode(),
     }
     for name, payload in edges.items():
         write("json", name, payload)

@@ -97,6 +97,10 @@ public enum LogLevel: String, Sendable, Hashable, CaseIterable, Comparable {
 
     /// A level's name as SDKs and people write it: `warning` is `warn`, `critical` `fatal`.
     public init?(name: String) {
+        if let exact = Self(rawValue: name) {
+            self = exact
+            return
+        }
         switch name.lowercased() {
         case "warning": self = .warn
         case "critical": self = .fatal

@@ -1,9 +1,12 @@
+import Foundation
+
 /// `JSONParser`: plain, leaving out the members ingest never reads (as ingest parses an event), and leaving out
 /// short names the fuzzer finds easily.
 ///
 /// Properties: what the writer writes parses back to the same value; a parse that leaves members out accepts
 /// exactly what a plain parse accepts, and (when no name is spelled with escapes) equals the plain result with
-/// those members removed.
+/// those members removed; `LogItems` reads log lines from the bytes (`JSONReader`) as from the parsed tree: the same
+/// lines, or the same error.
 enum JSONTarget {
     static func run(_ bytes: [UInt8]) {
         let plain = Result { () throws(JSONParser.Error) in try JSONParser.parse(bytes) }
@@ -14,6 +17,34 @@ enum JSONTarget {
         }
         check(bytes, plain, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
         check(bytes, plain, omitting: ["a", "b"], keepingWhole: ["c"])
+        checkLogLines(bytes, plain)
+    }
+
+    static func checkLogLines(_ bytes: [UInt8], _ plain: Result<JSONValue, JSONParser.Error>) {
+        let received = Date(timeIntervalSince1970: 1_795_000_000)
+        var limits = LogItems.Limits()
+        limits.maxLines = 5  // within the fuzzer's reach
+        limits.maxAttributes = 3
+        limits.maxBody = 40
+        let fromTree: String
+        switch plain {
+        case .success(let value):
+            do {
+                fromTree = "\(try LogItems.records(value, received: received, alreadyRead: 1, limits: limits))"
+            } catch {
+                fromTree = "domain: \(error.message)"
+            }
+        case .failure(let error): fromTree = "json: \(error)"
+        }
+        let fromBytes: String
+        do {
+            fromBytes = "\(try LogItems.records(json: bytes, received: received, alreadyRead: 1, limits: limits))"
+        } catch let error as DomainError {
+            fromBytes = "domain: \(error.message)"
+        } catch {
+            fromBytes = "json: \(error)"
+        }
+        require(fromTree == fromBytes, "log lines from the bytes: \(fromBytes)\nfrom the tree: \(fromTree)")
     }
 
     static func check(

@@ -32,6 +32,24 @@ import Testing
         #expect(value == "a\"b\\c/d\n\té😀")
     }
 
+    /// A quote or backslash after every length of plain text ends or escapes the string where it is, in a string
+    /// kept or left out, and an unterminated string is refused at the end of the input (a scanner that reads a word
+    /// at a time must keep this at every offset of a word).
+    @Test func stringsEndAndEscapeAtEveryOffsetOfAWord() throws {
+        for length in 0..<40 {
+            let plain = String((0..<length).map { Character(Unicode.Scalar(UInt8(97 + $0 % 26))) })
+            #expect(try JSONParser.parse("\"\(plain)\"") == .string(plain))
+            #expect(try JSONParser.parse("[\"\(plain)\\\"\(plain)\\\\x\",1]") == [.string(plain + "\"" + plain + "\\x"), 1])
+            #expect(try JSONParser.parse("{\"vars\":\"\(plain)\\\"\(plain)\",\"k\":\"\(plain)\"}", omitting: ["vars"]) == ["k": .string(plain)])
+            for omitting in [[], ["vars"]] {
+                for (text, end) in [("{\"vars\":\"\(plain)", 9 + length), ("{\"vars\":\"\(plain)\\\"", 11 + length)] {
+                    let error = #expect(throws: JSONParser.Error.self) { try JSONParser.parse(text, omitting: omitting) }
+                    #expect(error?.message == "unterminated string" && error?.offset == end)
+                }
+            }
+        }
+    }
+
     @Test func replacesLoneSurrogatesAndInvalidUTF8() throws {
         #expect(try JSONParser.parse(#""x\ud800y""#) == "x\u{FFFD}y")
         #expect(try JSONParser.parse(#""\udc00""#) == "\u{FFFD}")

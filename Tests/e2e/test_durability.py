@@ -73,7 +73,7 @@ def test_every_acknowledged_event_survives_a_postgresql_crash(tmp_path, start_se
         assert api.status_code == 503 and "database" in api.json()["detail"], (api.status_code, api.text)
         assert waited < 15, f"the API's answer took {waited:.1f} s"
 
-        subprocess.run([*postgres, "restart", str(cluster)], check=True, timeout=120)
+        subprocess.run([*postgres, "restart", str(cluster), "--watch", str(os.getpid())], check=True, timeout=120)
         restarted = time.monotonic()
         again = Load(server, may_vanish=(), timeout=30)  # from now on every request is answered
         event_id = uuid.uuid4().hex

@@ -92,6 +92,11 @@ let package = Package(
         .executableTarget(name: "SpyglassSDKBenchmark", dependencies: ["Spyglass", "SpyglassProtocol"], path: "Benchmarks/SDK"),
         // Envelope parsing speed by item size (Benchmarks/run reports it; linear parsing keeps MB/s flat).
         .executableTarget(name: "SpyglassEnvelopeBenchmark", dependencies: ["SpyglassProtocol"], path: "Benchmarks/Envelope"),
+        // The request side without HTTP or storage: parse, normalize and group an event, read log lines (Benchmarks/run
+        // reports it; steadier than the load runs for parser and normalizer changes).
+        .executableTarget(
+            name: "SpyglassPipelineBenchmark", dependencies: ["SpyglassProtocol", "SpyglassCore"],
+            path: "Benchmarks/Pipeline"),
 
         // Server domain: pure code, no HTTP, no SQL.
         .target(

@@ -56,6 +56,7 @@ def build(configuration: str) -> tuple[Path, Path]:
 
     server = swift(ROOT, "--product", "spyglass") / "spyglass"
     swift(ROOT, "--product", "SpyglassEnvelopeBenchmark")
+    swift(ROOT, "--product", "SpyglassPipelineBenchmark")
     load = swift(BENCH, "--product", "spyglass-load") / "spyglass-load"
     return server, load
 
@@ -149,6 +150,17 @@ def log_lines(count: int) -> list[dict]:
             **{f"sentry.message.parameter.{name}": {"type": typed[type(value)], "value": value} for name, value in values.items()},
         }
         lines.append({"level": level, "severity_number": severity, "body": template.format(**values), "attributes": attributes})
+    return lines
+
+
+def stamped_log_lines(count: int) -> list[dict]:
+    """`count` log lines as wrk/logs.lua sends them: stamped now, a microsecond apart, a trace id every ten lines."""
+    now = time.time()
+    lines = []
+    for n, line in enumerate(log_lines(count)):
+        if n % 10 == 0:
+            trace = os.urandom(16).hex()
+        lines.append({"timestamp": round(now + n / 1e6, 6), "trace_id": trace, **line})
     return lines
 
 
@@ -318,7 +330,9 @@ def main():
         parser.error("--nodes: 1, or more with --database postgres (several nodes share a PostgreSQL database only)")
 
     server_bin, load_bin = build("debug" if args.smoke else "release")
+    # These two measure this checkout's code, also with --server.
     envelope_bin = server_bin.parent / "SpyglassEnvelopeBenchmark"
+    pipeline_bin = server_bin.parent / "SpyglassPipelineBenchmark"
     if args.server:
         server_bin = args.server.resolve()
     work = Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
@@ -424,6 +438,12 @@ def main():
     results.update(json.loads(subprocess.run(
         [str(envelope_bin), *(["1", "16"] if args.smoke else ["1", "16", "64"])],
         capture_output=True, text=True, check=True).stdout))
+    # The request side alone (parse, normalize and group an event; read log lines): steadier than the load runs.
+    log_item = work / "log-item.json"
+    log_item.write_text(json.dumps({"items": stamped_log_lines(LOG_BATCH)}))
+    results.update(json.loads(subprocess.run(
+        [str(pipeline_bin), str(templates), str(log_item),
+         *(["1", "200"] if args.smoke else ["5", "4000"])], capture_output=True, text=True, check=True).stdout))
     report(results, smoke=args.smoke)
     path = args.json or work / "results.json"
     path.write_text(json.dumps(results, indent=2))
@@ -519,6 +539,10 @@ def report(results: dict, smoke: bool):
           f"{results['stored_events']} stored of {results['accepted_events']} accepted")
     print("envelope parsing: " + ", ".join(
         f"{row['item_mib']} MiB item {row['mib_per_second']:.0f} MiB/s" for row in results["envelope_parse"]))
+    pipeline = results["request_pipeline"]
+    print(f"request side alone (one thread, best of {pipeline['rounds']}): an event parsed {pipeline['parse_us']:.1f} µs, "
+          f"normalized and grouped {pipeline['normalize_us']:.1f} µs, freed {pipeline['free_us']:.1f} µs; "
+          f"a log line read {pipeline['log_line_us']:.2f} µs")
     if smoke:
         return
     budget = POSTGRES_BUDGET if results["database"] == "postgres" else BUDGET

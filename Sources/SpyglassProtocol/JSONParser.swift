@@ -257,7 +257,9 @@ struct Parser {
     /// Checks a string as `parseString` does (escapes, `\u` digits) without building it.
     mutating func skipString() throws(JSONParser.Error) {
         position += 1  // opening quote
-        while position < bytes.count {
+        while true {
+            position = quoteOrBackslash(from: position)
+            guard position < bytes.count else { break }
             switch bytes[position] {
             case UInt8(ascii: "\""):
                 position += 1
@@ -280,6 +282,36 @@ struct Parser {
             }
         }
         throw error("unterminated string")
+    }
+
+    /// The offset of the first `"` or `\` at or after `start` (`bytes.count` when there is none), eight bytes at a
+    /// time: most of a payload's bytes are inside strings (frames' source lines, breadcrumbs, modules).
+    func quoteOrBackslash(from start: Int) -> Int {
+        var index = start
+        let count = bytes.count
+        #if _endian(little)
+            if let base = bytes.baseAddress {
+                let raw = UnsafeRawPointer(base)
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let highs: UInt64 = 0x8080_8080_8080_8080
+                while index + 8 <= count {
+                    let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    let quotes = word ^ 0x2222_2222_2222_2222
+                    let backslashes = word ^ 0x5C5C_5C5C_5C5C_5C5C
+                    // A zero byte of either is a match; the lowest flag is always a true one (little-endian: the
+                    // first byte in memory is the lowest).
+                    let found = ((quotes &- ones) & ~quotes | (backslashes &- ones) & ~backslashes) & highs
+                    if found != 0 { return index + found.trailingZeroBitCount / 8 }
+                    index += 8
+                }
+            }
+        #endif
+        while index < count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return index }
+            index += 1
+        }
+        return count
     }
 
     mutating func parseArray(depth: Int) throws(JSONParser.Error) -> JSONValue {
@@ -329,17 +361,13 @@ struct Parser {
         position += 1  // opening quote
         let start = position
         // Fast path: no escapes.
-        while position < bytes.count {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-                position += 1
-                return text
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            position += 1
-        }
+        position = quoteOrBackslash(from: position)
         guard position < bytes.count else { throw error("unterminated string") }
+        if bytes[position] == UInt8(ascii: "\"") {
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+            position += 1
+            return text
+        }
         var buffer = Array(UnsafeBufferPointer(rebasing: bytes[start..<position]))
         while position < bytes.count {
             let byte = bytes[position]

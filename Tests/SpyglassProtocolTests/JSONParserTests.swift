@@ -32,9 +32,9 @@ import Testing
         #expect(value == "a\"b\\c/d\n\té😀")
     }
 
-    /// A quote or backslash after every length of plain text ends or escapes the string where it is, in a string
-    /// kept or left out, and an unterminated string is refused at the end of the input (a scanner that reads a word
-    /// at a time must keep this at every offset of a word).
+    /// Strings are scanned eight bytes at a time: a quote or backslash after every length of plain text (at every
+    /// offset of a word) ends or escapes the string where it is, in a string kept or left out, and an unterminated
+    /// string is refused at the end of the input.
     @Test func stringsEndAndEscapeAtEveryOffsetOfAWord() throws {
         for length in 0..<40 {
             let plain = String((0..<length).map { Character(Unicode.Scalar(UInt8(97 + $0 % 26))) })

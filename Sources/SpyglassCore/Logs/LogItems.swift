@@ -89,7 +89,9 @@ public enum LogItems {
         }
         try reader.elements(depth: 1) { reader, index in
             read.count += 1
-            guard read.error == nil, alreadyRead + read.count <= limits.maxLines else { return try reader.skip(depth: 2) }
+            guard read.error == nil, alreadyRead + read.count <= limits.maxLines else {
+                return try reader.skip(depth: 2)
+            }
             let fields = try LineFields(reading: &reader, depth: 2)
             do throws(DomainError) {
                 read.records.append(try record(fields, at: "items[\(index)]", received: received, limits: limits))
@@ -187,7 +189,8 @@ public enum LogItems {
             try reader.members(depth: depth) { reader, name in
                 let value = try readAttribute(&reader, depth: depth + 1)
                 if members.count >= 16 && index == nil {
-                    index = Dictionary(members.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { _, last in last })
+                    index = Dictionary(
+                        members.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { _, last in last })
                 }
                 let length = name.utf8.count
                 if let position = index.map({ $0[name] })
@@ -230,7 +233,9 @@ public enum LogItems {
         // A time ahead of the server's is the sender's clock (or a line that would stay newest and outlive
         // retention): the line counts as received now.
         if timestamp > received.addingTimeInterval(60) { timestamp = received }
-        guard let body = item.body?.stringValue else { throw DomainError(.invalidInput, "\(path()).body: expected a string") }
+        guard let body = item.body?.stringValue else {
+            throw DomainError(.invalidInput, "\(path()).body: expected a string")
+        }
         var attributes: [LogAttribute] = []
         var release: String?
         var environment: String?
@@ -245,7 +250,10 @@ public enum LogItems {
             throw DomainError(.invalidInput, "\(path()).attributes: expected an object")
         case .members(let members)?:
             for member in members {
-                guard let typed = try attribute(member.value, at: "\(path()).attributes.\(clean(member.name, bytes: 64))", limits: limits)
+                // The place is built only for an error (an autoclosure).
+                guard
+                    let typed = try attribute(
+                        member.value, at: "\(path()).attributes.\(clean(member.name, bytes: 64))", limits: limits)
                 else { continue }
                 // Sentry's own attributes become columns (a switch: no hashing of every name).
                 func text(_ limit: Int = 200) -> String? {
@@ -259,12 +267,13 @@ public enum LogItems {
                 case "sentry.sdk.version": sdkVersion = text(64)
                 case "sentry.message.template": template = text(limits.maxBody)
                 case "sentry.severity_number":
-                    if case .integer(let number) = typed, (1...24).contains(number) { severity = Int(number) } else { severity = nil }
+                    if case .integer(let number) = typed, (1...24).contains(number) { severity = Int(number) }
                 case "sentry.severity_text":
                     break
                 default:
                     if attributes.count < limits.maxAttributes {
-                        attributes.append(LogAttribute(name: clean(member.name, bytes: limits.maxAttributeName), value: typed))
+                        let name = clean(member.name, bytes: limits.maxAttributeName)
+                        attributes.append(LogAttribute(name: name, value: typed))
                     }
                 }
             }
@@ -290,7 +299,9 @@ public enum LogItems {
 
     /// `{"value": …, "type": "string" | "integer" | "double" | "boolean"}`; a type Spyglass does not know keeps
     /// its value as JSON text; nil for a null value.
-    static func attribute(_ field: LineFields.AttributeField, at path: @autoclosure () -> String, limits: Limits) throws(DomainError) -> LogValue? {
+    static func attribute(
+        _ field: LineFields.AttributeField, at path: @autoclosure () -> String, limits: Limits
+    ) throws(DomainError) -> LogValue? {
         guard case .typed(let value, let type) = field else {
             throw DomainError(.invalidInput, "\(path()): expected {\"value\": …, \"type\": …}")
         }

@@ -22,6 +22,8 @@ public enum LogItems {
     }
 
     /// The lines of one item received at `received`; `alreadyRead` lines of the envelope came before (for the limit).
+    /// Ingest reads the bytes instead (``records(json:received:alreadyRead:limits:)``); this reading of the parsed
+    /// tree is the plain statement of the rules, which the tests and the `json` fuzz target check that one against.
     public static func records(
         _ payload: JSONValue, received: Date, alreadyRead: Int = 0, limits: Limits = Limits()
     ) throws(DomainError) -> [LogRecord] {

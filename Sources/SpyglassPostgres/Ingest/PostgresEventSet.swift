@@ -896,7 +896,8 @@ struct LogColumns {
         let sdk = Nullable(sdks, placeholder: "")
         return """
             logs AS (
-                INSERT INTO log_entry (\(unescaped: PostgresLogRows.columns))
+                INSERT INTO log_entry (project_id, timestamp, received, severity, body, template, trace_id, span_id,
+                    release, environment, sdk, attributes, size)
                 SELECT v.project_id, v.timestamp, v.received, v.severity, v.body,
                     CASE WHEN v.has_template THEN v.template END, CASE WHEN v.has_trace THEN v.trace END,
                     CASE WHEN v.has_span THEN v.span END, CASE WHEN v.has_release THEN v.release END,

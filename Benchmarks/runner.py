@@ -541,8 +541,10 @@ def report(results: dict, smoke: bool):
         f"{row['item_mib']} MiB item {row['mib_per_second']:.0f} MiB/s" for row in results["envelope_parse"]))
     pipeline = results["request_pipeline"]
     print(f"request side alone (one thread, best of {pipeline['rounds']}): an event parsed {pipeline['parse_us']:.1f} µs, "
-          f"normalized and grouped {pipeline['normalize_us']:.1f} µs, freed {pipeline['free_us']:.1f} µs; "
-          f"a log line read {pipeline['log_line_us']:.2f} µs")
+          f"normalized and grouped {pipeline['normalize_us']:.1f} µs, freed {pipeline['free_us']:.1f} µs "
+          f"(as a tree); read from its bytes as ingest reads it {pipeline['bytes_us']:.1f} µs, freed "
+          f"{pipeline['bytes_free_us']:.1f} µs ({pipeline['from_bytes']} of {pipeline['events']} events without a "
+          f"tree); a log line read {pipeline['log_line_us']:.2f} µs")
     if smoke:
         return
     budget = POSTGRES_BUDGET if results["database"] == "postgres" else BUDGET

@@ -93,9 +93,15 @@ extension IngestController {
                         "item \(item.index): duplicate \"event\" item (item \(first.index) is this envelope's event; an envelope carries one)")
                 }
                 do {
-                    let payload = try json(
-                        item, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
-                    var event = try normalizer.normalize(payload, context: normalizeContext)
+                    // The usual event is read straight from its bytes; anything else (and every error) as a tree.
+                    var event: NormalizedEvent
+                    if let read = normalizer.normalize(json: item.payload, context: normalizeContext) {
+                        event = read
+                    } else {
+                        let payload = try json(
+                            item, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
+                        event = try normalizer.normalize(payload, context: normalizeContext)
+                    }
                     event.raw = item.payload
                     work.event = event
                 } catch let error as DomainError {

@@ -210,7 +210,8 @@ struct Parser {
         case UInt8(ascii: "{"): try skipObject(depth: depth + 1)
         case UInt8(ascii: "["): try skipArray(depth: depth + 1)
         case UInt8(ascii: "\""): try skipString()
-        default: _ = try parseValue(depth: depth)  // a literal or a number: nothing worth skipping
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): try scanNumber()
+        default: _ = try parseValue(depth: depth)  // a literal or a negative number: nothing worth skipping
         }
     }
 
@@ -332,6 +333,12 @@ struct Parser {
 
     mutating func parseNumber() throws(JSONParser.Error) -> JSONNumber {
         let start = position
+        try scanNumber()
+        return JSONNumber(literal: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
+    }
+
+    /// Reads past a number, checking it as ``parseNumber()`` does.
+    mutating func scanNumber() throws(JSONParser.Error) {
         func digits(_ parser: inout Parser) -> Int {
             let begin = parser.position
             while parser.position < parser.bytes.count,
@@ -354,7 +361,6 @@ struct Parser {
             }
             guard digits(&self) > 0 else { throw error("invalid number: digits expected in the exponent") }
         }
-        return JSONNumber(literal: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
     }
 
     mutating func parseString() throws(JSONParser.Error) -> String {

@@ -33,6 +33,67 @@ public struct JSONReader {
         return value
     }
 
+    /// Where a scalar value lies in the input, and what it is: what a caller compares and decodes only when it must.
+    public struct Token: Sendable, Equatable {
+        public enum Kind: UInt8, Sendable {
+            /// A string without escapes: ``start``..<``end`` are its bytes, inside the quotes.
+            case string
+            /// A string with a backslash escape (quotes excluded as for ``string``): decode it with ``JSONParser``.
+            case escapedString
+            /// A number, as written.
+            case number
+            /// `true`, `false` or `null`, as written.
+            case literal
+            /// `NaN`, `Infinity` or `-Infinity` (read as strings by ``JSONParser``).
+            case special
+        }
+
+        public var start: Int
+        public var end: Int
+        public var kind: Kind
+
+        public init(start: Int, end: Int, kind: Kind) {
+            self.start = start
+            self.end = end
+            self.kind = kind
+        }
+    }
+
+    /// Reads the next value if it is no object or array, as ``skip(depth:)`` would, and tells where it was; `nil`
+    /// (nothing read) at an object or an array.
+    public mutating func token() throws(JSONParser.Error) -> Token? {
+        guard parser.position < parser.bytes.count else { _ = try parser.parseValue(depth: 0); return nil }
+        let start = parser.position
+        let token: Token
+        switch parser.bytes[start] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            return nil
+        case UInt8(ascii: "\""):
+            let end = parser.quoteOrBackslash(from: start + 1)
+            if end < parser.bytes.count, parser.bytes[end] == UInt8(ascii: "\"") {
+                parser.position = end + 1
+                token = Token(start: start + 1, end: end, kind: .string)
+            } else {
+                try parser.skipString()
+                token = Token(start: start + 1, end: parser.position - 1, kind: .escapedString)
+            }
+        case UInt8(ascii: "0")...UInt8(ascii: "9"):
+            try parser.scanNumber()
+            token = Token(start: start, end: parser.position, kind: .number)
+        case UInt8(ascii: "-") where start + 1 < parser.bytes.count && parser.bytes[start + 1] != UInt8(ascii: "I"):
+            try parser.scanNumber()
+            token = Token(start: start, end: parser.position, kind: .number)
+        case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+            _ = try parser.parseValue(depth: 0)
+            token = Token(start: start, end: parser.position, kind: .literal)
+        default:
+            _ = try parser.parseValue(depth: 0)
+            token = Token(start: start, end: parser.position, kind: .special)
+        }
+        parser.skipWhitespace()
+        return token
+    }
+
     /// Reads past the next value, checking it as ``value(depth:)`` would.
     public mutating func skip(depth: Int) throws(JSONParser.Error) {
         try parser.skipValue(depth: depth)
@@ -42,15 +103,54 @@ public struct JSONReader {
     /// Reads the object that comes next (``atObject``): `member` is called with each member's name (decoded), in
     /// document order and duplicates included, and must read or skip its value at `depth + 1`.
     public mutating func members(depth: Int, _ member: (inout JSONReader, String) throws -> Void) throws {
+        try eachMember(depth: depth, name: { try $0.memberName() }, member)
+    }
+
+    private mutating func eachMember<Name>(
+        depth: Int, name: (inout Parser) throws -> Name, _ member: (inout JSONReader, Name) throws -> Void
+    ) throws {
         try parser.enter(depth: depth + 1, closing: UInt8(ascii: "}"))
         if try parser.leaveIfEmpty(UInt8(ascii: "}")) { return }
         while true {
-            let name = try parser.memberName()
+            let name = try name(&parser)
             try member(&self, name)
             if try parser.closes(UInt8(ascii: "}"), "an object") { break }
             parser.skipWhitespace()
         }
         parser.skipWhitespace()
+    }
+
+    /// Member names a caller looks for, matched against a member's bytes without decoding it.
+    public struct Names: Sendable {
+        let names: [[UInt8]]
+        let strings: [String]
+
+        public init(_ names: [String]) {
+            strings = names
+            self.names = names.map { Array($0.utf8) }
+        }
+
+        /// The index of the name a JSON string with escapes spells (`quoted`: its bytes, quotes included).
+        func index(decoding quoted: UnsafeBufferPointer<UInt8>) -> Int? {
+            guard let text = (try? JSONParser.parse(quoted))?.stringValue else { return nil }
+            return strings.firstIndex { text == $0 }
+        }
+
+        /// The index of the name `bytes` spell (a string without escapes, quotes excluded).
+        func index(of bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+            let count = bytes.count
+            search: for (index, name) in names.enumerated() where name.count == count {
+                for offset in 0..<count where name[offset] != bytes[offset] { continue search }
+                return index
+            }
+            return nil
+        }
+    }
+
+    /// Reads the object that comes next (``atObject``) as ``members(depth:_:)`` does, but names each member by its
+    /// index in `names` (nil: another name) instead of decoding it: for objects read many times over.
+    public mutating func members(depth: Int, names: Names, _ member: (inout JSONReader, Int?) throws -> Void) throws {
+        try eachMember(depth: depth, name: { try $0.memberIndex(names) }, member)
     }
 
     /// Reads the array that comes next (``atArray``): `element` is called with each element's index and must read
@@ -90,6 +190,34 @@ extension Parser {
         position += 1
         skipWhitespace()
         return true
+    }
+
+    /// A member's name, as its index in `names`, and its colon, leaving the position at its value.
+    mutating func memberIndex(_ names: JSONReader.Names) throws(JSONParser.Error) -> Int? {
+        skipWhitespace()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+            throw error("unexpected \(describeCurrent()), expected a member name in quotes")
+        }
+        let start = position + 1
+        var end = quoteOrBackslash(from: start)
+        let escaped = end < bytes.count && bytes[end] == UInt8(ascii: "\\")
+        if escaped || end >= bytes.count {
+            try skipString()
+            end = position - 1
+        } else {
+            position = end + 1
+        }
+        let index =
+            escaped
+            ? names.index(decoding: UnsafeBufferPointer(rebasing: bytes[(start - 1)..<(end + 1)]))
+            : names.index(of: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+        skipWhitespace()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
+            throw error("unexpected \(describeCurrent()), expected ':' after member name")
+        }
+        position += 1
+        skipWhitespace()
+        return index
     }
 
     /// A member's name and its colon, leaving the position at its value.

@@ -40,7 +40,12 @@ public enum Grouping {
 
     /// The contributing values of each variant (`app` first when it differs from `system`).
     public static func defaultVariants(_ event: JSONValue) -> [[String]] {
-        let (app, system) = variants(event)
+        defaultVariants(variants(event))
+    }
+
+    /// The variants that count of the two computed.
+    static func defaultVariants(_ variants: (app: Variant, system: Variant)) -> [[String]] {
+        let (app, system) = variants
         switch (app.hasStack, system.hasStack) {
         case (true, _) where app.values != system.values: return [app.values, system.values]
         default: return [system.values]
@@ -65,20 +70,11 @@ public enum Grouping {
             var app: Variant = ([], false)
             var system: Variant = ([], false)
             for exception in exceptions {
-                let stacks = stacktraceVariants(exception["stacktrace"], platform: platform)
-                let synthetic = exception["mechanism"]?["synthetic"]?.boolValue == true
-                let type = synthetic ? nil : exception["type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-                // The value counts only where a variant has no stack: normalizing it costs, so only then.
-                let value =
-                    stacks.app != nil && stacks.system != nil
-                    ? nil
-                    : exception["value"]?.stringValue.flatMap { $0.isEmpty ? nil : MessageNormalizer.normalize($0) }
-                if let stack = stacks.app { app.values += stack; app.hasStack = true }
-                if let type { app.values.append(type) }
-                if stacks.app == nil, let value { app.values.append(value) }
-                if let stack = stacks.system { system.values += stack; system.hasStack = true }
-                if let type { system.values.append(type) }
-                if stacks.system == nil, let value { system.values.append(value) }
+                addException(
+                    stacks: stacktraceVariants(exception["stacktrace"], platform: platform),
+                    type: exception["type"]?.stringValue,
+                    synthetic: exception["mechanism"]?["synthetic"]?.boolValue == true,
+                    value: exception["value"]?.stringValue, app: &app, system: &system)
             }
             if !system.values.isEmpty { return (app.values.isEmpty ? system : app, system) }
         }
@@ -89,7 +85,30 @@ public enum Grouping {
         let stacks = stacktraceVariants(event["stacktrace"], platform: platform)
         if let system = stacks.system { return ((stacks.app ?? system, stacks.app != nil), (system, true)) }
         let logentry = event["logentry"]
-        if let message = logentry?["message"]?.stringValue ?? logentry?["formatted"]?.stringValue, !message.isEmpty {
+        return messageVariants(logentry?["message"]?.stringValue ?? logentry?["formatted"]?.stringValue)
+    }
+
+    /// One exception's part of both variants: its stack's values, then its type (unless the mechanism is
+    /// synthetic), and its normalized value where that variant has no stack.
+    static func addException(
+        stacks: (app: [String]?, system: [String]?), type: String?, synthetic: Bool, value: String?,
+        app: inout Variant, system: inout Variant
+    ) {
+        let type = synthetic ? nil : type.flatMap { $0.isEmpty ? nil : $0 }
+        // The value counts only where a variant has no stack: normalizing it costs, so only then.
+        let value =
+            stacks.app != nil && stacks.system != nil ? nil : value.flatMap { $0.isEmpty ? nil : MessageNormalizer.normalize($0) }
+        if let stack = stacks.app { app.values += stack; app.hasStack = true }
+        if let type { app.values.append(type) }
+        if stacks.app == nil, let value { app.values.append(value) }
+        if let stack = stacks.system { system.values += stack; system.hasStack = true }
+        if let type { system.values.append(type) }
+        if stacks.system == nil, let value { system.values.append(value) }
+    }
+
+    /// Both variants of an event grouped by its message (the log entry's template, else its formatted text).
+    static func messageVariants(_ message: String?) -> (app: Variant, system: Variant) {
+        if let message, !message.isEmpty {
             let values = [MessageNormalizer.normalize(message)]
             return ((values, false), (values, false))
         }
@@ -138,23 +157,36 @@ public enum Grouping {
 
     /// `[module or lower-cased file basename, function, context line?]`, each only when it contributes.
     static func frameValues(_ frame: JSONValue, platform: String) -> [String] {
+        frameValues(
+            platform: platform, module: frame["module"]?.stringValue, absPath: { frame["abs_path"]?.stringValue },
+            filename: { frame["filename"]?.stringValue },
+            function: { frame["function"]?.stringValue ?? frame["raw_function"]?.stringValue },
+            contextLine: { frame["context_line"]?.stringValue })
+    }
+
+    /// ``frameValues(_:platform:)`` of a frame's string members (nil: missing or no string), each read only if it
+    /// counts; `function` is the function, else the raw function.
+    static func frameValues(
+        platform: String, module: String?, absPath: () -> String?, filename: () -> String?, function: () -> String?,
+        contextLine: () -> String?
+    ) -> [String] {
         var values: [String] = []
-        let absPath = frame["abs_path"]?.stringValue ?? ""
-        if let module = frame["module"]?.stringValue, !module.isEmpty,
-            !(platform == "javascript" || platform == "node") || !(module.contains("/") && absPath.hasSuffix(module))
-        {
+        let isJavaScript = platform == "javascript" || platform == "node"
+        if let module, !module.isEmpty, !isJavaScript || !(module.contains("/") && (absPath() ?? "").hasSuffix(module)) {
             values.append(module)
-        } else if let filename = frame["filename"]?.stringValue ?? frame["abs_path"]?.stringValue, !filename.isEmpty,
-            !isURL(absPath), !["<anonymous>", "[native code]"].contains(filename)
-        {
-            let basename = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? filename
-            values.append(basename.lowercased())
+        } else {
+            let absPath = absPath()
+            if let filename = filename() ?? absPath, !filename.isEmpty, !isURL(absPath ?? ""),
+                !["<anonymous>", "[native code]"].contains(filename)
+            {
+                let basename = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? filename
+                values.append(basename.lowercased())
+            }
         }
-        let rawFunction = frame["function"]?.stringValue ?? frame["raw_function"]?.stringValue
-        if let rawFunction, let function = FunctionNameNormalizer.normalize(rawFunction, platform: platform) {
+        if let rawFunction = function(), let function = FunctionNameNormalizer.normalize(rawFunction, platform: platform) {
             values.append(function)
         }
-        if contextLinePlatforms.contains(platform), let line = frame["context_line"]?.stringValue, line.fits(120) {
+        if contextLinePlatforms.contains(platform), let line = contextLine(), line.fits(120) {
             let collapsed = collapseWhitespace(line)
             if !collapsed.isEmpty { values.append(collapsed) }
         }

@@ -20,19 +20,44 @@ public struct IssueSummary: Sendable, Hashable {
     public var message: String
 
     public init(event: JSONValue) {
-        let exceptions = Grouping.exceptionList(event)
+        let last = Grouping.exceptionList(event).last
         let frame = Grouping.crashFrame(event)
-        let formatted = event["logentry"]?["formatted"]?.stringValue ?? event["logentry"]?["message"]?.stringValue ?? ""
+        self.init(
+            lastException: last.map { ($0["type"]?.stringValue, $0["value"]?.stringValue) },
+            crashFrame: frame.map {
+                CrashFrame(
+                    module: $0["module"]?.stringValue, filename: $0["filename"]?.stringValue,
+                    absPath: $0["abs_path"]?.stringValue, function: $0["function"]?.stringValue)
+            },
+            formatted: event["logentry"]?["formatted"]?.stringValue ?? event["logentry"]?["message"]?.stringValue,
+            transaction: event["transaction"]?.stringValue)
+    }
+
+    /// The string members of the frame where the error happened (``Grouping/crashFrame(_:)``) that a summary reads.
+    struct CrashFrame {
+        var module: String?
+        var filename: String?
+        var absPath: String?
+        var function: String?
+    }
+
+    /// From what the event's payload gives: its last exception's type and value, the crash frame, the log entry's
+    /// formatted text (else its template), and the transaction (strings: nil when missing or no string).
+    init(
+        lastException last: (type: String?, value: String?)?, crashFrame frame: CrashFrame?, formatted: String?,
+        transaction: String?
+    ) {
+        let formatted = formatted ?? ""
         message = formatted.limited(to: 1024)
-        if let last = exceptions.last {
-            let type = last["type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "Error"
-            let value = last["value"]?.stringValue ?? ""
+        if let last {
+            let type = last.type.flatMap { $0.isEmpty ? nil : $0 } ?? "Error"
+            let value = last.value ?? ""
             let firstLine = value.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             title = firstLine.isEmpty ? type : "\(type): \(Self.truncate(firstLine, 100))"
             self.type = "error"
             var metadata: JSONObject = ["type": .string(type), "value": .string(Self.truncate(value, 1000))]
-            if let filename = frame?["filename"]?.stringValue { metadata["filename"] = .string(filename) }
-            if let function = frame?["function"]?.stringValue { metadata["function"] = .string(function) }
+            if let filename = frame?.filename { metadata["filename"] = .string(filename) }
+            if let function = frame?.function { metadata["function"] = .string(function) }
             self.metadata = .object(metadata)
             if message.isEmpty { message = Self.truncate(value, 1024) }
         } else {
@@ -41,12 +66,11 @@ public struct IssueSummary: Sendable, Hashable {
             type = "default"
             metadata = ["title": .string(title)]
         }
-        if let transaction = event["transaction"]?.stringValue, !transaction.isEmpty {
+        if let transaction, !transaction.isEmpty {
             culprit = Self.truncate(transaction, 200)
         } else if let frame {
-            let location = frame["module"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? frame["filename"]?.stringValue ?? frame["abs_path"]?.stringValue
-            let function = frame["function"]?.stringValue
-            culprit = Self.truncate([location, function].compactMap { $0 }.joined(separator: " in "), 200)
+            let location = frame.module.flatMap { $0.isEmpty ? nil : $0 } ?? frame.filename ?? frame.absPath
+            culprit = Self.truncate([location, frame.function].compactMap { $0 }.joined(separator: " in "), 200)
         } else {
             culprit = ""
         }

@@ -65,27 +65,21 @@ public struct EventNormalizer: Sendable {
         let timestamp = normalizeTimestamp(&event, context: context, errors: &errors)
         event["received"] = .number(JSONNumber(context.received.timeIntervalSince1970))
 
-        let level = normalizeLevel(event["level"])
+        let level = Self.normalizeLevel(event["level"])
         event["level"] = .string(level)
-        // A platform is an identifier (Relay keeps a list of them; SDKs of other languages, ours included with
-        // "swift", send more): anything but ASCII letters, digits and `-_.` reads as "other".
-        let platform =
-            trimmed(event["platform"]?.stringValue, to: 64).flatMap { text in
-                text.isEmpty || !text.utf8.allSatisfy({ $0 < 0x80 && (isalnum(Int32($0)) != 0 || "-_.".utf8.contains($0)) })
-                    ? nil : text
-            } ?? "other"
+        let platform = Self.platform(event["platform"])
         event["platform"] = .string(platform)
 
-        normalizeMessage(&event)
+        Self.normalizeMessage(&event)
         for key in ["exception", "breadcrumbs", "threads"] {
             if case .array(let values)? = event[key] { event[key] = .object(["values": .array(values)]) }
         }
         normalizeBreadcrumbTimes(&event, errors: &errors)
-        if let tags = event["tags"] { event["tags"] = normalizeTags(tags) }
+        if let tags = event["tags"] { event["tags"] = Self.normalizeTags(tags) }
 
-        let release = validRelease(event["release"], errors: &errors)
+        let release = Self.validRelease(event["release"], errors: &errors)
         event["release"] = release.map(JSONValue.string)
-        let environment = validEnvironment(event["environment"], errors: &errors)
+        let environment = Self.validEnvironment(event["environment"], errors: &errors)
         event["environment"] = environment.map(JSONValue.string)
 
         for (key, limit) in [("logger", 64), ("transaction", 200), ("culprit", 200), ("server_name", 200), ("dist", 64)] {
@@ -95,9 +89,8 @@ public struct EventNormalizer: Sendable {
         // The client's address is used (and kept with the event, for normalizing a raw payload again) only where
         // the SDK asked for it.
         var usedClientIP: String?
-        if case .object(var user)? = event["user"], user["ip_address"]?.stringValue == "{{auto}}" {
-            user["ip_address"] = context.clientIP.map(JSONValue.string) ?? .null
-            event["user"] = .object(user)
+        if let user = event["user"], let resolved = Self.resolvingAutoIP(user, clientIP: context.clientIP) {
+            event["user"] = resolved
             usedClientIP = context.clientIP
         }
 
@@ -110,11 +103,36 @@ public struct EventNormalizer: Sendable {
         return normalized
     }
 
+    /// `user` with its `ip_address` `{{auto}}` replaced by the client's address (`null` when unknown); nil when it
+    /// asks for none.
+    static func resolvingAutoIP(_ user: JSONValue, clientIP: String?) -> JSONValue? {
+        guard case .object(var members) = user, members["ip_address"]?.stringValue == "{{auto}}" else { return nil }
+        members["ip_address"] = clientIP.map(JSONValue.string) ?? .null
+        return .object(members)
+    }
+
+    /// A platform is an identifier (Relay keeps a list of them; SDKs of other languages, ours included with
+    /// "swift", send more): anything but ASCII letters, digits and `-_.` reads as "other".
+    static func platform(_ value: JSONValue?) -> String {
+        value?.stringValue.map { $0.limited(to: 64) }.flatMap { text in
+            text.isEmpty || !text.utf8.allSatisfy({ $0 < 0x80 && (isalnum(Int32($0)) != 0 || "-_.".utf8.contains($0)) })
+                ? nil : text
+        } ?? "other"
+    }
+
     private func normalizeTimestamp(
         _ event: inout JSONObject, context: Context, errors: inout [JSONValue]
     ) -> Date {
+        let timestamp = Self.eventTime(event["timestamp"], context: context, errors: &errors)
+        event["timestamp"] = .number(JSONNumber(timestamp.timeIntervalSince1970))
+        return timestamp
+    }
+
+    /// The event's time from its `timestamp` member: corrected by the clock drift, and the receive time when
+    /// missing, invalid, too far in the future or too old.
+    static func eventTime(_ value: JSONValue?, context: Context, errors: inout [JSONValue]) -> Date {
         let received = context.received
-        var timestamp = Timestamp.parse(event["timestamp"]) ?? received
+        var timestamp = Timestamp.parse(value) ?? received
         if let sentAt = context.sentAt {
             let drift = received.timeIntervalSince(sentAt)
             if abs(drift) >= Self.minimumClockDrift {
@@ -130,7 +148,6 @@ public struct EventNormalizer: Sendable {
             errors.append(["type": "past_timestamp", "name": "timestamp", "value": .number(JSONNumber(timestamp.timeIntervalSince1970))])
             timestamp = received
         }
-        event["timestamp"] = .number(JSONNumber(timestamp.timeIntervalSince1970))
         return timestamp
     }
 
@@ -163,7 +180,7 @@ public struct EventNormalizer: Sendable {
         event["breadcrumbs"] = .object(breadcrumbs)
     }
 
-    private func normalizeLevel(_ value: JSONValue?) -> String {
+    static func normalizeLevel(_ value: JSONValue?) -> String {
         switch value?.stringValue?.lowercased() {
         case "fatal", "critical": "fatal"
         case "warning", "warn": "warning"
@@ -173,7 +190,7 @@ public struct EventNormalizer: Sendable {
         }
     }
 
-    private func normalizeMessage(_ event: inout JSONObject) {
+    static func normalizeMessage(_ event: inout JSONObject) {
         var logentry = event["logentry"]?.objectValue
         switch event["message"] {
         case .string(let text)?:
@@ -195,7 +212,7 @@ public struct EventNormalizer: Sendable {
         event["logentry"] = .object(entry)
     }
 
-    private func normalizeTags(_ tags: JSONValue) -> JSONValue {
+    static func normalizeTags(_ tags: JSONValue) -> JSONValue {
         var pairs: [(String, String)] = []
         switch tags {
         case .object(let members):
@@ -235,7 +252,7 @@ public struct EventNormalizer: Sendable {
             && release.trimmingWhitespace == release
     }
 
-    private func validRelease(_ value: JSONValue?, errors: inout [JSONValue]) -> String? {
+    static func validRelease(_ value: JSONValue?, errors: inout [JSONValue]) -> String? {
         guard let value, !value.isNull else { return nil }
         let text: String
         switch value {
@@ -252,7 +269,7 @@ public struct EventNormalizer: Sendable {
         return text
     }
 
-    private func validEnvironment(_ value: JSONValue?, errors: inout [JSONValue]) -> String? {
+    static func validEnvironment(_ value: JSONValue?, errors: inout [JSONValue]) -> String? {
         guard let text = value?.stringValue else { return nil }
         let trimmedText = text.trimmingWhitespace
         guard !trimmedText.isEmpty, trimmedText != "none", trimmedText.count <= 64,
@@ -263,9 +280,5 @@ public struct EventNormalizer: Sendable {
             return nil
         }
         return trimmedText
-    }
-
-    private func trimmed(_ text: String?, to limit: Int) -> String? {
-        text.map { $0.limited(to: limit) }
     }
 }

@@ -42,6 +42,21 @@ public struct NormalizedEvent: Sendable {
         eventID: String, timestamp: Date, received: Date, level: String, platform: String, release: String?,
         environment: String?, payload: JSONValue
     ) {
+        self.init(
+            eventID: eventID, timestamp: timestamp, received: received, level: level, platform: platform,
+            release: release, environment: environment, hashes: Grouping.hashes(for: payload),
+            summary: IssueSummary(event: payload), user: payload["user"], serverName: payload["server_name"]?.stringValue,
+            tagPairs: payload["tags"]?.arrayValue ?? [])
+        self.payload = payload
+    }
+
+    /// An event from its derived fields, with a `null` payload: as ``EventNormalizer/normalize(json:context:)`` reads
+    /// it without a tree (``raw`` must be set before it is stored).
+    init(
+        eventID: String, timestamp: Date, received: Date, level: String, platform: String, release: String?,
+        environment: String?, hashes: [String], summary: IssueSummary, user: JSONValue?, serverName: String?,
+        tagPairs: [JSONValue]
+    ) {
         self.eventID = eventID
         self.timestamp = timestamp
         self.received = received
@@ -49,12 +64,14 @@ public struct NormalizedEvent: Sendable {
         self.platform = platform
         self.release = release
         self.environment = environment
-        self.payload = payload
-        self.hashes = Grouping.hashes(for: payload)
-        self.summary = IssueSummary(event: payload)
-        self.userKey = Self.userKey(payload["user"])?.replacingNUL
-        self.user = userKey == nil ? nil : UserIdentity(payload["user"])
-        self.tags = Self.tags(payload, level: level, release: release, environment: environment, userKey: userKey)
+        self.payload = .null
+        self.hashes = hashes
+        self.summary = summary
+        self.userKey = Self.userKey(user)?.replacingNUL
+        self.user = userKey == nil ? nil : UserIdentity(user)
+        self.tags = Self.tags(
+            serverName: serverName, pairs: tagPairs, level: level, release: release, environment: environment,
+            userKey: userKey)
     }
 
     /// Replaces the payload after normalization (symbolication): grouping and the summary follow it, and the
@@ -78,18 +95,19 @@ public struct NormalizedEvent: Sendable {
         return nil
     }
 
+    /// The tags counted: the built-in ones, then the event's normalized tag pairs (`[[key, value], …]`).
     static func tags(
-        _ payload: JSONValue, level: String, release: String?, environment: String?, userKey: String?
+        serverName: String?, pairs: [JSONValue], level: String, release: String?, environment: String?, userKey: String?
     ) -> [EventTag] {
         var tags = [EventTag(key: "level", value: level)]
         if let release { tags.append(EventTag(key: "release", value: release)) }
         if let environment { tags.append(EventTag(key: "environment", value: environment)) }
-        if let server = payload["server_name"]?.stringValue, !server.isEmpty {
+        if let server = serverName, !server.isEmpty {
             tags.append(EventTag(key: "server_name", value: server.limited(to: 200)))
         }
         if let userKey { tags.append(EventTag(key: "user", value: userKey)) }
         let builtIn = Set(tags.map(\.key))
-        for pair in payload["tags"]?.arrayValue ?? [] {
+        for pair in pairs {
             guard let entry = pair.arrayValue, entry.count == 2, let key = entry[0].stringValue, !builtIn.contains(key),
                 let value = entry[1].stringValue, !value.isEmpty
             else { continue }

@@ -2,6 +2,8 @@ import Foundation
 
 /// An event payload from its bytes to the issue page, as the server handles it:
 /// - ingest: parsed leaving out the unread members, normalized (with a clock drift or not), grouped, summarized;
+///   and read straight from the bytes (`normalize(json:context:)`), which must give the same fields whenever it
+///   gives an event (and an event only where the tree path gives one);
 /// - reading a raw stored payload: parsed whole and normalized again (`EventPayloadCodec.decode(_:raw:…)`), or shown
 ///   as stored when that fails;
 /// - the issue page's view model (`EventView`) of the normalized payload, and of the payload as parsed.
@@ -15,10 +17,14 @@ enum EventTarget {
         let context = EventNormalizer.Context(
             envelopeEventID: headerEventID, sentAt: sentAt, received: received, clientIP: "192.0.2.1")
 
-        if let payload = try? JSONParser.parse(
+        let parsed = try? JSONParser.parse(
             bytes, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
-        {
-            _ = try? EventNormalizer().normalize(payload, context: context)
+        let tree = parsed.flatMap { try? EventNormalizer().normalize($0, context: context) }
+        if let direct = EventNormalizer().normalize(json: bytes, context: context) {
+            guard let tree else { fatalError("read from the bytes, refused as a tree") }
+            let withID = headerEventID != nil || !(parsed?["event_id"]?.isNull ?? true)
+            let (left, right) = (derived(direct, withID: withID), derived(tree, withID: withID))
+            guard left == right else { fatalError("bytes and tree differ:\n\(left)\n---\n\(right)") }
         }
 
         guard let payload = try? JSONParser.parse(bytes) else { return }
@@ -29,6 +35,16 @@ enum EventTarget {
             show(event.payload, timestamp: timestamp)
         }
         show(payload, timestamp: timestamp)
+    }
+
+    /// What ingest takes from a normalized event but its payload (a generated id left out: two readings make two).
+    static func derived(_ event: NormalizedEvent, withID: Bool) -> String {
+        let fields: [Any?] = [
+            withID ? event.eventID : "", event.timestamp, event.received, event.level, event.platform, event.release,
+            event.environment, event.hashes, event.summary, event.tags, event.userKey, event.user, event.sentAt,
+            event.clientIP,
+        ]
+        return fields.map { "\($0 as Any)" }.joined(separator: "\n")
     }
 
     static func show(_ payload: JSONValue, timestamp: Date) {

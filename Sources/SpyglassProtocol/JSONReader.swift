@@ -94,6 +94,21 @@ public struct JSONReader {
         return token
     }
 
+    /// The string a token of `bytes` (the buffer read) holds, decoded as ``JSONParser`` decodes it; nil for a token
+    /// that is no string.
+    public static func string(_ token: Token, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        switch token.kind {
+        case .string:
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[token.start..<token.end]), as: UTF8.self)
+        case .escapedString:
+            var parser = Parser(bytes: bytes)
+            parser.position = token.start - 1  // its opening quote
+            return try? parser.parseString()
+        case .number, .literal, .special:
+            return nil
+        }
+    }
+
     /// Reads past the next value, checking it as ``value(depth:)`` would.
     public mutating func skip(depth: Int) throws(JSONParser.Error) {
         try parser.skipValue(depth: depth)

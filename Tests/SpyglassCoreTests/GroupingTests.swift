@@ -1,3 +1,4 @@
+import Foundation
 import SpyglassCore
 import SpyglassProtocol
 import Testing
@@ -190,5 +191,19 @@ import Testing
         #expect(IssueSummary(event: [:]).title == "<unlabeled event>")
         let long = IssueSummary(event: ["exception": ["values": [["type": "E", "value": .string(String(repeating: "v", count: 300))]]]])
         #expect(long.title.count == 103)
+    }
+
+    /// A title is the first line that is not empty, as Swift's `split(whereSeparator: \.isNewline)` finds it (ASCII
+    /// text is scanned as bytes: LF, VT, FF, CR and CR LF end a line; other text by characters, NEL and U+2028 too).
+    @Test(arguments: [
+        "plain", "\nlead", "\r\n\r\nCRLF first\r\nsecond", "tail\n", "\u{0B}vt\u{0C}ff", "\n\n\n", "", " spaced \n",
+        "caf\u{E9}\u{2028}second", "\u{85}nel first\u{85}x", "tab\tkept\rcr", "\r", "e\u{301}\nx",
+    ])
+    func titlesAreTheFirstLineThatIsNotEmpty(_ value: String) {
+        let expected = value.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        let summary = IssueSummary(event: ["exception": ["values": [["type": "E", "value": .string(value)]]]])
+        #expect(summary.title == (expected.isEmpty ? "E" : "E: \(expected)"))
+        let message = IssueSummary(event: ["logentry": ["formatted": .string(value)]])
+        #expect(message.title == (expected.isEmpty ? "<unlabeled event>" : expected.trimmingCharacters(in: .whitespaces)))
     }
 }

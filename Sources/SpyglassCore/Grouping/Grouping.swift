@@ -54,7 +54,10 @@ public enum Grouping {
 
     static func hash(_ values: [String]) -> String {
         var md5 = Insecure.MD5()
-        for value in values { md5.update(data: Array(value.utf8)) }
+        for value in values {
+            var value = value
+            value.withUTF8 { md5.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        }
         return Hex.encode(md5.finalize())
     }
 

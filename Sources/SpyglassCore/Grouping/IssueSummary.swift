@@ -52,7 +52,7 @@ public struct IssueSummary: Sendable, Hashable {
         if let last {
             let type = last.type.flatMap { $0.isEmpty ? nil : $0 } ?? "Error"
             let value = last.value ?? ""
-            let firstLine = value.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            let firstLine = Self.firstLine(value)
             title = firstLine.isEmpty ? type : "\(type): \(Self.truncate(firstLine, 100))"
             self.type = "error"
             var metadata: JSONObject = ["type": .string(type), "value": .string(Self.truncate(value, 1000))]
@@ -61,7 +61,7 @@ public struct IssueSummary: Sendable, Hashable {
             self.metadata = .object(metadata)
             if message.isEmpty { message = Self.truncate(value, 1024) }
         } else {
-            let firstLine = formatted.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            let firstLine = Self.firstLine(formatted)
             title = firstLine.isEmpty ? "<unlabeled event>" : Self.truncate(firstLine.trimmingWhitespace, 100)
             type = "default"
             metadata = ["title": .string(title)]
@@ -75,6 +75,20 @@ public struct IssueSummary: Sendable, Hashable {
             culprit = ""
         }
         (title, culprit, message) = (title.replacingNUL, culprit.replacingNUL, message.replacingNUL)
+    }
+
+    /// The first line of `text` that is not empty (`split(whereSeparator: \.isNewline).first`); ASCII text is
+    /// scanned as bytes (an exception's value may be long: splitting it whole by characters cost ~3 µs an event).
+    static func firstLine(_ text: String) -> String {
+        let bytes = text.utf8
+        guard bytes.allSatisfy({ $0 < 0x80 }) else {
+            return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        }
+        // ASCII newlines: LF, VT, FF, CR (CR LF is one character, and a newline).
+        func isNewline(_ byte: UInt8) -> Bool { (0x0A...0x0D).contains(byte) }
+        guard let start = bytes.firstIndex(where: { !isNewline($0) }) else { return "" }
+        let end = bytes[start...].firstIndex(where: isNewline) ?? bytes.endIndex
+        return String(text[start..<end])
     }
 
     static func truncate(_ text: String, _ limit: Int) -> String {

@@ -227,17 +227,7 @@ private struct EventBytes {
 
     /// The string a token holds (nil: no token, or no string).
     func string(_ token: JSONReader.Token?) -> String? {
-        guard let token else { return nil }
-        switch token.kind {
-        case .string:
-            return String(decoding: UnsafeBufferPointer(rebasing: buffer[token.start..<token.end]), as: UTF8.self)
-        case .escapedString:
-            // The quotes around it, which the token leaves out, are in the buffer.
-            return (try? JSONParser.parse(UnsafeBufferPointer(rebasing: buffer[(token.start - 1)..<(token.end + 1)])))?
-                .stringValue
-        case .number, .literal, .special:
-            return nil
-        }
+        token.flatMap { JSONReader.string($0, in: buffer) }
     }
 
     /// Whether two members are equal as JSON values (`JSONValue ==`, strings by Unicode canonical equivalence).

@@ -106,7 +106,7 @@ public struct NormalizedEvent: Sendable {
             tags.append(EventTag(key: "server_name", value: server.limited(to: 200)))
         }
         if let userKey { tags.append(EventTag(key: "user", value: userKey)) }
-        let builtIn = Set(tags.map(\.key))
+        let builtIn = tags.map(\.key)  // at most five: a list is found through faster than a set is built
         for pair in pairs {
             guard let entry = pair.arrayValue, entry.count == 2, let key = entry[0].stringValue, !builtIn.contains(key),
                 let value = entry[1].stringValue, !value.isEmpty

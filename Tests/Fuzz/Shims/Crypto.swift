@@ -16,6 +16,8 @@ enum Insecure {
             }
         }
 
+        mutating func update(bufferPointer: UnsafeRawBufferPointer) { update(data: Array(bufferPointer)) }
+
         func finalize() -> [UInt8] {
             (0..<8).map { UInt8(truncatingIfNeeded: low >> UInt64(8 * $0)) }
                 + (0..<8).map { UInt8(truncatingIfNeeded: high >> UInt64(8 * $0)) }

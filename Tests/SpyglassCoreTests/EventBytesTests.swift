@@ -112,6 +112,10 @@ struct EventBytesTests {
         #"{"platform":"python","exception":[{"type":"E","stacktrace":{"frames":[{"function":"caf\#u{E9}","module":"m"},{"function":"cafe\#u{301}","module":"m"},{"function":"cafe","module":"m"}]}}]}"#,
         // Escaped strings in frames: a source line with quotes, a Windows path, one name written two ways.
         #"{"platform":"python","exception":[{"type":"E","stacktrace":{"frames":[{"function":"f","module":"m","context_line":"raise E(f\"order {n}\")","in_app":true},{"function":"\u0066","module":"m","context_line":"raise E(f\"order {n}\")"},{"filename":"C:\\src\\App.py","abs_path":"C:\\src\\App.py","function":"a\\b","lineno":3},{"filename":"C:\\src\\App.py","abs_path":"C:\\src\\App.py","function":"a\\b","lineno":3}]}}]}"#,
+        // Threads and an event-level stack beside exceptions with stacks (as JVM and .NET SDKs send): not read.
+        #"{"platform":"java","exception":{"values":[{"type":"java.lang.IllegalStateException","value":"boom","module":"java.lang","stacktrace":{"frames":[{"function":"run","module":"com.shop.Worker","filename":"Worker.java","lineno":12,"in_app":true}]},"thread_id":1}]},"threads":{"values":[{"id":1,"crashed":true,"stacktrace":{"frames":[{"function":"main","module":"com.shop.App"}]}},{"id":2,"name":"gc"}]},"stacktrace":{"frames":[{"function":"x"}]}}"#,
+        // An exception without frames still gives grouping its type, and its stack trace member hides the event's.
+        #"{"exception":[{"type":"E","stacktrace":{"frames":[]}}],"stacktrace":{"frames":[{"function":"g","in_app":true}]}}"#,
         // Tags as pairs, odd pairs, values of every kind; users of every kind.
         #"{"message":"t","tags":[["a","1"],["b",2],["c"],[3,"x"],["level","fatal"],[" ","y"],["user","u"]],"user":{"username":"ada","ip_address":"{{auto}}","extra":{"x":1}}}"#,
         #"{"message":"t","tags":"nope","user":{"id":12,"email":"X@Y.Z"}}"#,
@@ -141,6 +145,9 @@ struct EventBytesTests {
         #"{"fingerprint":["{{ default }}","x"],"message":"m"}"#,
         #"{"threads":{"values":[{"crashed":true,"stacktrace":{"frames":[{"function":"f"}]}}]},"message":"m"}"#,
         #"{"stacktrace":{"frames":[{"function":"f"}]}}"#,
+        // Threads where the exceptions leave grouping or the crash frame to them.
+        #"{"exception":[{"type":"E","value":"v"}],"threads":[{"crashed":true,"stacktrace":{"frames":[{"function":"f"}]}}]}"#,
+        #"{"exception":[{"type":"E","stacktrace":{"frames":[{"function":"f"}]}},{"type":"F"}],"threads":[{"crashed":true,"stacktrace":{"frames":[{"function":"g"}]}}]}"#,
         #"{"message":"a","message":"b"}"#,
         #"{"exception":[{"type":"E","type":"F"}]}"#,
         #"{"exception":[{"stacktrace":{"frames":[{"function":"f","function":"g"}]}}]}"#,

@@ -10,9 +10,10 @@ extension EventNormalizer {
     ///
     /// The common shape only: `nil` for anything else, and the caller takes the tree path, which gives the same
     /// fields (checked over crafted documents by `EventBytesTests` and by the `event` fuzz target) or the error.
-    /// `nil` for: invalid JSON or no object; an invalid event id; a `fingerprint`, `threads` or event-level
-    /// `stacktrace` (other than `null`); a name read here given twice in one object; a frame member grouping compares
-    /// that is an object, an array, or `NaN`/`Infinity`.
+    /// `nil` for: invalid JSON or no object; an invalid event id; a `fingerprint` (other than `null`); `threads` or an
+    /// event-level `stacktrace` where grouping or the summary would read them (no exception stack gives grouping a
+    /// value, or the last exception has no `stacktrace`); a name read here given twice in one object; a frame member
+    /// grouping compares that is an object, an array, or `NaN`/`Infinity`.
     public func normalize(json bytes: [UInt8], context: Context) -> NormalizedEvent? {
         bytes.withUnsafeBufferPointer { buffer in
             var event = EventBytes(buffer: buffer)
@@ -49,11 +50,15 @@ private struct EventBytes {
     var tags: JSONValue?
     var user: JSONValue?
     var exceptions: [Exception] = []
+    /// Whether the event has threads or a stack trace of its own (not `null`).
+    var hasOtherStacks = false
 
     struct Exception {
         var type: String?
         var value: String?
         var synthetic = false
+        /// Whether it has a `stacktrace` member (whatever its value).
+        var hasStacktrace = false
         /// The object elements of `stacktrace.frames`; `hasFrames` whether that was a non-empty array.
         var frames: [Frame] = []
         var hasFrames = false
@@ -117,13 +122,19 @@ private struct EventBytes {
             case 11: user = try reader.value(depth: 1)
             case 12: try readExceptions(&reader)
             default:
-                // fingerprint, threads, stacktrace:
-                // Only `null` (dropped by normalizing) is read here.
-                guard let token = try reader.token() else {
-                    unusual = true
-                    return try reader.skip(depth: 1)
+                // fingerprint, threads, stacktrace: `null` is dropped by normalizing. Threads and an event-level stack
+                // count only when the exceptions give grouping nothing or the last one has no stack trace member
+                // (`normalized(context:)` leaves those events to the tree); a fingerprint always counts.
+                let isNull: Bool
+                if let token = try reader.token() {
+                    isNull = token.kind == .literal && buffer[token.start] == UInt8(ascii: "n")
+                } else {
+                    isNull = false
+                    try reader.skip(depth: 1)
                 }
-                if token.kind != .literal || buffer[token.start] != UInt8(ascii: "n") { unusual = true }
+                if !isNull {
+                    if name == 13 { unusual = true } else { hasOtherStacks = true }
+                }
             }
         }
     }
@@ -161,6 +172,7 @@ private struct EventBytes {
                 case 1: exception.value = try reader.value(depth: inner).stringValue
                 case 2: exception.synthetic = try reader.value(depth: inner)["synthetic"]?.boolValue == true
                 default:  // stacktrace
+                    exception.hasStacktrace = true
                     exception.frames = []
                     exception.hasFrames = false
                     guard reader.atObject else { return try reader.skip(depth: inner) }
@@ -309,13 +321,15 @@ private struct EventBytes {
                 stacks: stacktraceVariants(exception, platform: platform), type: exception.type,
                 synthetic: exception.synthetic, value: exception.value, app: &app, system: &system)
         }
+        let last = exceptions.last
+        // Where grouping or the crash frame would look at threads or the event's own stack trace.
+        if hasOtherStacks, system.values.isEmpty || last?.hasStacktrace != true { return nil }
         let variants =
             system.values.isEmpty
             ? Grouping.messageVariants(entry?["message"]?.stringValue ?? entry?["formatted"]?.stringValue)
             : (app.values.isEmpty ? system : app, system)
         let hashes = Grouping.defaultVariants(variants).map(Grouping.hash)
 
-        let last = exceptions.last
         let crash = last.flatMap { $0.frames.last(where: \.inApp) ?? $0.frames.last }
         let summary = IssueSummary(
             lastException: last.map { ($0.type, $0.value) },

@@ -25,22 +25,28 @@ extension IngestController {
             throw IngestFailure.badRequest("empty request body: expected a JSON event")
         }
         if first != UInt8(ascii: "{") { body = try legacyDecode(body, limit: limit) }
-        let payload: JSONValue
-        do {
-            payload = try JSONParser.parse(
-                body, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
-        } catch {
-            throw IngestFailure.badRequest("event: invalid JSON: \(error)")
-        }
-        try checkRateLimit(key)
+        let normalizeContext = EventNormalizer.Context(received: .now, clientIP: clientIP(context))
         var event: NormalizedEvent
-        do {
-            event = try normalizer.normalize(
-                payload, context: EventNormalizer.Context(received: .now, clientIP: clientIP(context)))
-            event.raw = body
-        } catch {
-            throw IngestFailure.badRequest("event: \(error.message)")
+        // The usual event is read straight from its bytes (as in envelopes); anything else, and every error, as a tree.
+        if let read = normalizer.normalize(json: body, context: normalizeContext) {
+            try checkRateLimit(key)
+            event = read
+        } else {
+            let payload: JSONValue
+            do {
+                payload = try JSONParser.parse(
+                    body, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
+            } catch {
+                throw IngestFailure.badRequest("event: invalid JSON: \(error)")
+            }
+            try checkRateLimit(key)
+            do {
+                event = try normalizer.normalize(payload, context: normalizeContext)
+            } catch {
+                throw IngestFailure.badRequest("event: \(error.message)")
+            }
         }
+        event.raw = body
         await symbolicate(&event, projectID: projectID)
         let work = IngestWork(projectID: projectID, event: event)
         let receipt = try await sink.ingest(work)

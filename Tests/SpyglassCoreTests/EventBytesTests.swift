@@ -116,6 +116,13 @@ struct EventBytesTests {
         #"{"platform":"java","exception":{"values":[{"type":"java.lang.IllegalStateException","value":"boom","module":"java.lang","stacktrace":{"frames":[{"function":"run","module":"com.shop.Worker","filename":"Worker.java","lineno":12,"in_app":true}]},"thread_id":1}]},"threads":{"values":[{"id":1,"crashed":true,"stacktrace":{"frames":[{"function":"main","module":"com.shop.App"}]}},{"id":2,"name":"gc"}]},"stacktrace":{"frames":[{"function":"x"}]}}"#,
         // An exception without frames still gives grouping its type, and its stack trace member hides the event's.
         #"{"exception":[{"type":"E","stacktrace":{"frames":[]}}],"stacktrace":{"frames":[{"function":"g","in_app":true}]}}"#,
+        // Fingerprints: literal, salting the default, every variable, none that counts.
+        #"{"fingerprint":["{{ default }}","x",3,true,null,{"a":1}],"message":"m"}"#,
+        #"{"fingerprint":["checkout-failed"],"exception":[{"type":"E","stacktrace":{"frames":[{"function":"f"}]}}]}"#,
+        #"{"fingerprint":["{{ default }}"],"fingerprint2":1,"message":"m 12"}"#,
+        #"{"fingerprint":[],"message":"m"}"#, #"{"fingerprint":"x","message":"m"}"#,
+        #"{"fingerprint":["{{transaction}}","{{ message }}","{{ type }}","{{ error.value }}","{{ function }}","{{ stack.module }}","{{ path }}","{{ stack.filename }}","{{ package }}","{{ level }}","{{ logger }}","{{ tags.Tenant }}","{{ tags.none }}","{{ unknown }}"],"transaction":"/t","logger":"app.\#(String(repeating: "l", count: 80))","level":"warn","tags":{"tenant":"acme"},"exception":[{"type":"E","value":"v 1","stacktrace":{"frames":[{"function":"f","module":"m","abs_path":"/a/b.py","filename":"b.py","package":"/usr/lib/libx.so","in_app":true},{"function":"g"}]}}]}"#,
+        #"{"fingerprint":["{{ message }}","{{ function }}","{{ type }}","{{ tags.x }}"],"logentry":{"message":"tmpl %s"},"platform":"python"}"#,
         // Tags as pairs, odd pairs, values of every kind; users of every kind.
         #"{"message":"t","tags":[["a","1"],["b",2],["c"],[3,"x"],["level","fatal"],[" ","y"],["user","u"]],"user":{"username":"ada","ip_address":"{{auto}}","extra":{"x":1}}}"#,
         #"{"message":"t","tags":"nope","user":{"id":12,"email":"X@Y.Z"}}"#,
@@ -142,7 +149,6 @@ struct EventBytesTests {
 
     /// What the fast path leaves to the tree path: the tree's reading stands (an event, or the request's error).
     static let unusual: [String] = [
-        #"{"fingerprint":["{{ default }}","x"],"message":"m"}"#,
         #"{"threads":{"values":[{"crashed":true,"stacktrace":{"frames":[{"function":"f"}]}}]},"message":"m"}"#,
         #"{"stacktrace":{"frames":[{"function":"f"}]}}"#,
         // Threads where the exceptions leave grouping or the crash frame to them.

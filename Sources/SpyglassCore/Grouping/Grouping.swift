@@ -18,14 +18,25 @@ public enum Grouping {
 
     /// The hashes of `event` (normalized payload), most specific first; never empty.
     public static func hashes(for event: JSONValue) -> [String] {
-        let defaults = defaultVariants(event)
-        guard let fingerprint = event["fingerprint"]?.arrayValue?.compactMap(fingerprintPart), !fingerprint.isEmpty,
+        hashes(defaults: defaultVariants(event), fingerprint: event["fingerprint"]?.arrayValue) {
+            FingerprintValues(event)
+        }
+    }
+
+    /// The hashes of an event's default variants and its fingerprint (`nil`: none); `values` gives what the
+    /// fingerprint's variables name, asked for only when it has some.
+    static func hashes(
+        defaults: [[String]], fingerprint: [JSONValue]?, values: () -> FingerprintValues
+    ) -> [String] {
+        guard let fingerprint = fingerprint?.compactMap(fingerprintPart), !fingerprint.isEmpty,
             fingerprint != ["{{ default }}"]
         else {
             return defaults.map(hash)
         }
         let usesDefault = fingerprint.contains { isDefaultVariable($0) }
-        let resolved = fingerprint.filter { !isDefaultVariable($0) }.map { resolve($0, in: event) }
+        let parts = fingerprint.filter { !isDefaultVariable($0) }
+        let named = parts.contains { variableName($0) != nil } ? values() : nil
+        let resolved = parts.map { part in named.map { resolve(part, in: $0) } ?? part }
         guard usesDefault else { return [hash(resolved)] }
         // "{{ default }}" salts: the default values in its place, for each variant.
         return defaults.map { values in
@@ -237,31 +248,76 @@ public enum Grouping {
 
     private static func isDefaultVariable(_ part: String) -> Bool { variableName(part) == "default" }
 
+    /// What a fingerprint's variables name, from the normalized event (strings: nil when missing or no string).
+    struct FingerprintValues {
+        var transaction: String?
+        /// The log entry's formatted text, else its template.
+        var message: String?
+        var lastException: (type: String?, value: String?)?
+        var crashFrame: (function: String?, module: String?, absPath: String?, filename: String?, package: String?)?
+        var level: String?
+        var logger: String?
+        /// The normalized tag pairs (`[[key, value], …]`).
+        var tags: [JSONValue]
+
+        init(
+            transaction: String?, message: String?, lastException: (type: String?, value: String?)?,
+            crashFrame: (function: String?, module: String?, absPath: String?, filename: String?, package: String?)?,
+            level: String?, logger: String?, tags: [JSONValue]
+        ) {
+            self.transaction = transaction
+            self.message = message
+            self.lastException = lastException
+            self.crashFrame = crashFrame
+            self.level = level
+            self.logger = logger
+            self.tags = tags
+        }
+
+        init(_ event: JSONValue) {
+            let last = Grouping.exceptionList(event).last
+            let frame = Grouping.crashFrame(event)
+            self.init(
+                transaction: event["transaction"]?.stringValue,
+                message: event["logentry"]?["formatted"]?.stringValue ?? event["logentry"]?["message"]?.stringValue,
+                lastException: last.map { ($0["type"]?.stringValue, $0["value"]?.stringValue) },
+                crashFrame: frame.map {
+                    (
+                        $0["function"]?.stringValue, $0["module"]?.stringValue, $0["abs_path"]?.stringValue,
+                        $0["filename"]?.stringValue, $0["package"]?.stringValue
+                    )
+                },
+                level: event["level"]?.stringValue, logger: event["logger"]?.stringValue,
+                tags: event["tags"]?.arrayValue ?? [])
+        }
+    }
+
     /// A fingerprint part with its `{{ variable }}` resolved as Sentry does.
     static func resolve(_ part: String, in event: JSONValue) -> String {
+        resolve(part, in: FingerprintValues(event))
+    }
+
+    static func resolve(_ part: String, in event: FingerprintValues) -> String {
         guard let name = variableName(part) else { return part }
-        let lastException = exceptionList(event).last
-        let frame = crashFrame(event)
+        let frame = event.crashFrame
         switch name {
-        case "transaction": return event["transaction"]?.stringValue ?? "<no-transaction>"
-        case "message":
-            return event["logentry"]?["formatted"]?.stringValue ?? event["logentry"]?["message"]?.stringValue
-                ?? lastException?["value"]?.stringValue ?? "<no-message>"
-        case "type", "error.type": return lastException?["type"]?.stringValue ?? "<no-type>"
-        case "value", "error.value": return lastException?["value"]?.stringValue ?? "<no-value>"
-        case "function", "stack.function": return frame?["function"]?.stringValue ?? "<no-function>"
-        case "module", "stack.module": return frame?["module"]?.stringValue ?? "<no-module>"
-        case "path", "stack.abs_path": return frame?["abs_path"]?.stringValue ?? "<no-abs-path>"
-        case "stack.filename": return frame?["filename"]?.stringValue ?? "<no-filename>"
+        case "transaction": return event.transaction ?? "<no-transaction>"
+        case "message": return event.message ?? event.lastException?.value ?? "<no-message>"
+        case "type", "error.type": return event.lastException?.type ?? "<no-type>"
+        case "value", "error.value": return event.lastException?.value ?? "<no-value>"
+        case "function", "stack.function": return frame?.function ?? "<no-function>"
+        case "module", "stack.module": return frame?.module ?? "<no-module>"
+        case "path", "stack.abs_path": return frame?.absPath ?? "<no-abs-path>"
+        case "stack.filename": return frame?.filename ?? "<no-filename>"
         case "package", "stack.package":
-            return frame?["package"]?.stringValue.map { $0.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? $0 }
+            return frame?.package.map { $0.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? $0 }
                 ?? "<no-package>"
-        case "level": return event["level"]?.stringValue ?? "<no-level>"
-        case "logger": return event["logger"]?.stringValue ?? "<no-logger>"
+        case "level": return event.level ?? "<no-level>"
+        case "logger": return event.logger ?? "<no-logger>"
         default:
             if name.hasPrefix("tags.") {
                 let tag = String(name.dropFirst(5))
-                for pair in event["tags"]?.arrayValue ?? [] {
+                for pair in event.tags {
                     if let entry = pair.arrayValue, entry.count == 2, entry[0].stringValue?.lowercased() == tag {
                         return entry[1].stringValue ?? ""
                     }

@@ -10,8 +10,7 @@ extension EventNormalizer {
     ///
     /// The common shape only: `nil` for anything else, and the caller takes the tree path, which gives the same
     /// fields (checked over crafted documents by `EventBytesTests` and by the `event` fuzz target) or the error.
-    /// `nil` for: invalid JSON or no object; an invalid event id; a `fingerprint` (other than `null`); `threads` or an
-    /// event-level `stacktrace` where grouping or the summary would read them (no exception stack gives grouping a
+    /// `nil` for: invalid JSON or no object; an invalid event id; `threads` or an event-level `stacktrace` where grouping or the summary would read them (no exception stack gives grouping a
     /// value, or the last exception has no `stacktrace`); a name read here given twice in one object; a frame member
     /// grouping compares that is an object, an array, or `NaN`/`Infinity`.
     public func normalize(json bytes: [UInt8], context: Context) -> NormalizedEvent? {
@@ -49,6 +48,8 @@ private struct EventBytes {
     var logentry: JSONValue?
     var tags: JSONValue?
     var user: JSONValue?
+    var fingerprint: JSONValue?
+    var logger: JSONValue?
     var exceptions: [Exception] = []
     /// Whether the event has threads or a stack trace of its own (not `null`).
     var hasOtherStacks = false
@@ -92,7 +93,7 @@ private struct EventBytes {
 
     static let eventNames = JSONReader.Names([
         "event_id", "timestamp", "level", "platform", "release", "environment", "transaction", "server_name", "message",
-        "logentry", "tags", "user", "exception", "fingerprint", "threads", "stacktrace",
+        "logentry", "tags", "user", "exception", "fingerprint", "threads", "stacktrace", "logger",
     ])
     static let valuesName = JSONReader.Names(["values"])
     static let exceptionNames = JSONReader.Names(["type", "value", "mechanism", "stacktrace"])
@@ -121,10 +122,12 @@ private struct EventBytes {
             case 10: tags = try reader.value(depth: 1)
             case 11: user = try reader.value(depth: 1)
             case 12: try readExceptions(&reader)
+            case 13: fingerprint = try reader.value(depth: 1)
+            case 16: logger = try reader.value(depth: 1)
             default:
-                // fingerprint, threads, stacktrace: `null` is dropped by normalizing. Threads and an event-level stack
-                // count only when the exceptions give grouping nothing or the last one has no stack trace member
-                // (`normalized(context:)` leaves those events to the tree); a fingerprint always counts.
+                // threads, stacktrace: `null` is dropped by normalizing. They count only when the exceptions give
+                // grouping nothing or the last one has no stack trace member (`normalized(context:)` leaves those
+                // events to the tree).
                 let isNull: Bool
                 if let token = try reader.token() {
                     isNull = token.kind == .literal && buffer[token.start] == UInt8(ascii: "n")
@@ -132,9 +135,7 @@ private struct EventBytes {
                     isNull = false
                     try reader.skip(depth: 1)
                 }
-                if !isNull {
-                    if name == 13 { unusual = true } else { hasOtherStacks = true }
-                }
+                if !isNull { hasOtherStacks = true }
             }
         }
     }
@@ -328,9 +329,20 @@ private struct EventBytes {
             system.values.isEmpty
             ? Grouping.messageVariants(entry?["message"]?.stringValue ?? entry?["formatted"]?.stringValue)
             : (app.values.isEmpty ? system : app, system)
-        let hashes = Grouping.defaultVariants(variants).map(Grouping.hash)
-
         let crash = last.flatMap { $0.frames.last(where: \.inApp) ?? $0.frames.last }
+        let transaction = transaction?.stringValue.map { $0.limited(to: 200) }
+        let tagPairs = tags.map(EventNormalizer.normalizeTags)?.arrayValue ?? []
+        let hashes = Grouping.hashes(defaults: Grouping.defaultVariants(variants), fingerprint: fingerprint?.arrayValue) {
+            Grouping.FingerprintValues(
+                transaction: transaction,
+                message: entry?["formatted"]?.stringValue ?? entry?["message"]?.stringValue,
+                lastException: last.map { ($0.type, $0.value) },
+                crashFrame: crash.map {
+                    (string($0.function), string($0.module), string($0.absPath), string($0.filename), string($0.compared.5))
+                },
+                level: level, logger: logger?.stringValue.map { $0.limited(to: 64) }, tags: tagPairs)
+        }
+
         let summary = IssueSummary(
             lastException: last.map { ($0.type, $0.value) },
             crashFrame: crash.map {
@@ -338,8 +350,7 @@ private struct EventBytes {
                     module: string($0.module), filename: string($0.filename), absPath: string($0.absPath),
                     function: string($0.function))
             },
-            formatted: entry?["formatted"]?.stringValue ?? entry?["message"]?.stringValue,
-            transaction: transaction?.stringValue.map { $0.limited(to: 200) })
+            formatted: entry?["formatted"]?.stringValue ?? entry?["message"]?.stringValue, transaction: transaction)
 
         var user = user
         var usedClientIP: String?
@@ -353,7 +364,7 @@ private struct EventBytes {
             eventID: id, timestamp: time, received: context.received, level: level, platform: platform,
             release: release, environment: environment, hashes: hashes, summary: summary, user: user,
             serverName: serverName?.stringValue.map { $0.limited(to: 200) },
-            tagPairs: tags.map(EventNormalizer.normalizeTags)?.arrayValue ?? [])
+            tagPairs: tagPairs)
         event.sentAt = context.sentAt
         event.clientIP = usedClientIP
         return event

@@ -99,7 +99,8 @@ extension IngestController {
                         event = read
                     } else {
                         let payload = try json(
-                            item, omitting: IngestLimits.unreadEventMembers, keepingWhole: IngestLimits.wholeEventMembers)
+                            item, omitting: IngestLimits.unreadEventMembers,
+                            keepingWhole: IngestLimits.wholeEventMembers)
                         event = try normalizer.normalize(payload, context: normalizeContext)
                     }
                     event.raw = item.payload

@@ -334,7 +334,8 @@ struct Parser {
     mutating func parseNumber() throws(JSONParser.Error) -> JSONNumber {
         let start = position
         try scanNumber()
-        return JSONNumber(literal: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
+        let literal = UnsafeBufferPointer(rebasing: bytes[start..<position])
+        return JSONNumber(literal: String(decoding: literal, as: UTF8.self))
     }
 
     /// Reads past a number, checking it as ``parseNumber()`` does.

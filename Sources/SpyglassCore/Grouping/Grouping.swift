@@ -111,7 +111,8 @@ public enum Grouping {
         let type = synthetic ? nil : type.flatMap { $0.isEmpty ? nil : $0 }
         // The value counts only where a variant has no stack: normalizing it costs, so only then.
         let value =
-            stacks.app != nil && stacks.system != nil ? nil : value.flatMap { $0.isEmpty ? nil : MessageNormalizer.normalize($0) }
+            stacks.app != nil && stacks.system != nil
+            ? nil : value.flatMap { $0.isEmpty ? nil : MessageNormalizer.normalize($0) }
         if let stack = stacks.app { app.values += stack; app.hasStack = true }
         if let type { app.values.append(type) }
         if stacks.app == nil, let value { app.values.append(value) }
@@ -186,18 +187,20 @@ public enum Grouping {
     ) -> [String] {
         var values: [String] = []
         let isJavaScript = platform == "javascript" || platform == "node"
-        if let module, !module.isEmpty, !isJavaScript || !(module.contains("/") && (absPath() ?? "").hasSuffix(module)) {
+        if let module, !module.isEmpty,
+            !isJavaScript || !(module.contains("/") && (absPath() ?? "").hasSuffix(module))
+        {
             values.append(module)
         } else {
             let absPath = absPath()
             if let filename = filename() ?? absPath, !filename.isEmpty, !isURL(absPath ?? ""),
                 !["<anonymous>", "[native code]"].contains(filename)
             {
-                let basename = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? filename
-                values.append(basename.lowercased())
+                let basename = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init)
+                values.append((basename ?? filename).lowercased())
             }
         }
-        if let rawFunction = function(), let function = FunctionNameNormalizer.normalize(rawFunction, platform: platform) {
+        if let raw = function(), let function = FunctionNameNormalizer.normalize(raw, platform: platform) {
             values.append(function)
         }
         if contextLinePlatforms.contains(platform), let line = contextLine(), line.fits(120) {
@@ -310,8 +313,9 @@ public enum Grouping {
         case "path", "stack.abs_path": return frame?.absPath ?? "<no-abs-path>"
         case "stack.filename": return frame?.filename ?? "<no-filename>"
         case "package", "stack.package":
-            return frame?.package.map { $0.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? $0 }
-                ?? "<no-package>"
+            return frame?.package.map { package in
+                package.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? package
+            } ?? "<no-package>"
         case "level": return event.level ?? "<no-level>"
         case "logger": return event.logger ?? "<no-logger>"
         default:

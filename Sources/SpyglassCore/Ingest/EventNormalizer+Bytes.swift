@@ -10,9 +10,10 @@ extension EventNormalizer {
     ///
     /// The common shape only: `nil` for anything else, and the caller takes the tree path, which gives the same
     /// fields (checked over crafted documents by `EventBytesTests` and by the `event` fuzz target) or the error.
-    /// `nil` for: invalid JSON or no object; an invalid event id; `threads` or an event-level `stacktrace` where grouping or the summary would read them (no exception stack gives grouping a
-    /// value, or the last exception has no `stacktrace`); a name read here given twice in one object; a frame member
-    /// grouping compares that is an object, an array, or `NaN`/`Infinity`.
+    /// `nil` for: invalid JSON or no object; an invalid event id; `threads` or an event-level `stacktrace` where
+    /// grouping or the summary would read them (no exception stack gives grouping a value, or the last exception has
+    /// no `stacktrace`); a name read here given twice in one object; a frame member grouping compares that is an
+    /// object, an array, or `NaN`/`Infinity`.
     public func normalize(json bytes: [UInt8], context: Context) -> NormalizedEvent? {
         bytes.withUnsafeBufferPointer { buffer in
             var event = EventBytes(buffer: buffer)
@@ -332,13 +333,17 @@ private struct EventBytes {
         let crash = last.flatMap { $0.frames.last(where: \.inApp) ?? $0.frames.last }
         let transaction = transaction?.stringValue.map { $0.limited(to: 200) }
         let tagPairs = tags.map(EventNormalizer.normalizeTags)?.arrayValue ?? []
-        let hashes = Grouping.hashes(defaults: Grouping.defaultVariants(variants), fingerprint: fingerprint?.arrayValue) {
+        let defaults = Grouping.defaultVariants(variants)
+        let hashes = Grouping.hashes(defaults: defaults, fingerprint: fingerprint?.arrayValue) {
             Grouping.FingerprintValues(
                 transaction: transaction,
                 message: entry?["formatted"]?.stringValue ?? entry?["message"]?.stringValue,
                 lastException: last.map { ($0.type, $0.value) },
                 crashFrame: crash.map {
-                    (string($0.function), string($0.module), string($0.absPath), string($0.filename), string($0.compared.5))
+                    (
+                        string($0.function), string($0.module), string($0.absPath), string($0.filename),
+                        string($0.compared.5)
+                    )
                 },
                 level: level, logger: logger?.stringValue.map { $0.limited(to: 64) }, tags: tagPairs)
         }

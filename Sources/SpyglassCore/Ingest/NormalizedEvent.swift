@@ -45,8 +45,8 @@ public struct NormalizedEvent: Sendable {
         self.init(
             eventID: eventID, timestamp: timestamp, received: received, level: level, platform: platform,
             release: release, environment: environment, hashes: Grouping.hashes(for: payload),
-            summary: IssueSummary(event: payload), user: payload["user"], serverName: payload["server_name"]?.stringValue,
-            tagPairs: payload["tags"]?.arrayValue ?? [])
+            summary: IssueSummary(event: payload), user: payload["user"],
+            serverName: payload["server_name"]?.stringValue, tagPairs: payload["tags"]?.arrayValue ?? [])
         self.payload = payload
     }
 

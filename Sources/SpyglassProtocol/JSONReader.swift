@@ -226,13 +226,18 @@ extension Parser {
             escaped
             ? names.index(decoding: UnsafeBufferPointer(rebasing: bytes[(start - 1)..<(end + 1)]))
             : names.index(of: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+        try colonAfterName()
+        return index
+    }
+
+    /// The colon after a member's name, leaving the position at its value.
+    private mutating func colonAfterName() throws(JSONParser.Error) {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
             throw error("unexpected \(describeCurrent()), expected ':' after member name")
         }
         position += 1
         skipWhitespace()
-        return index
     }
 
     /// A member's name and its colon, leaving the position at its value.
@@ -242,12 +247,7 @@ extension Parser {
             throw error("unexpected \(describeCurrent()), expected a member name in quotes")
         }
         let name = try parseString()
-        skipWhitespace()
-        guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
-            throw error("unexpected \(describeCurrent()), expected ':' after member name")
-        }
-        position += 1
-        skipWhitespace()
+        try colonAfterName()
         return name
     }
 }

@@ -216,12 +216,19 @@ def api_token(binary: Path, data: Path, database_url: str | None) -> str:
     return out.strip().splitlines()[-1]
 
 
+def sqlite_file(data: Path, table: str) -> Path:
+    """The SQLite file that holds `table`: log lines have a file of their own (spyglass-logs.sqlite) since the log
+    writer; a server from before keeps them in the main file."""
+    logs = data / "spyglass-logs.sqlite"
+    return logs if table == "log_entry" and logs.exists() else data / "spyglass.sqlite"
+
+
 def stored_events(data: Path, database_url: str | None, table: str = "event") -> int:
     if database_url:
         import psycopg
         with psycopg.connect(database_url) as db:
             return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    with sqlite3.connect(data / "spyglass.sqlite") as db:
+    with sqlite3.connect(sqlite_file(data, table)) as db:
         return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -230,21 +237,21 @@ def has_table(data: Path, database_url: str | None, table: str) -> bool:
         import psycopg
         with psycopg.connect(database_url) as db:
             return db.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
-    with sqlite3.connect(data / "spyglass.sqlite") as db:
+    with sqlite3.connect(sqlite_file(data, table)) as db:
         return db.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,)).fetchone()[0] > 0
 
 
 def database_bytes(data: Path, database_url: str | None) -> int:
     """The database's size on disk without the log lines' table and indexes (log runs store lines beside the
-    events): the SQLite file, or PostgreSQL's database (tables, indexes, TOAST; its WAL is the server's, not the
-    database's)."""
+    events): the SQLite file (the lines' own file left out), or PostgreSQL's database (tables, indexes, TOAST; its
+    WAL is the server's, not the database's)."""
     if database_url:
         import psycopg
         with psycopg.connect(database_url) as db:
             logs = "pg_total_relation_size('log_entry')" if has_table(data, database_url, "log_entry") else "0"
             return db.execute(f"SELECT pg_database_size(current_database()) - {logs}").fetchone()[0]
     path = data / "spyglass.sqlite"
-    if not has_table(data, database_url, "log_entry"):
+    if sqlite_file(data, "log_entry") != path or not has_table(data, database_url, "log_entry"):
         return path.stat().st_size
     with sqlite3.connect(path) as db:
         logs = db.execute("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN "

@@ -59,7 +59,12 @@ extension IngestController {
             work.event?.rawBody = CompressedBody(
                 format: body.format, bytes: body.bytes, payloadOffset: item.offset, payloadLength: raw.count)
         }
-        let receipt = work.isEmpty ? IngestReceipt(eventStored: false) : try await sink.ingest(work)
+        let receipt: IngestReceipt
+        do {
+            receipt = work.isEmpty ? IngestReceipt(eventStored: false) : try await sink.ingest(work)
+        } catch let failure as UnreadLogItems.Failure {
+            throw IngestFailure.badRequest(failure.description)
+        }
         countStored(work, receipt)
         return IngestAnswer(eventID: work.event?.eventID ?? headerEventID, hadEvent: work.event != nil, stored: receipt.eventStored)
     }
@@ -147,14 +152,9 @@ extension IngestController {
                             quantity: Int(min(quantity, 1_000_000_000))))
                 }
             case .log?:
-                do {
-                    work.logs += try LogItems.records(
-                        json: item.payload, received: received, alreadyRead: work.logs.count, limits: limits.logs)
-                } catch let error as DomainError {
-                    throw IngestFailure.badRequest("item \(item.index) (log): \(error.message)")
-                } catch let error as JSONParser.Error {
-                    throw IngestFailure.badRequest("item \(item.index) (\(item.type)): invalid JSON: \(error)")
-                }
+                // Read where they are stored (``UnreadLogItems``): on SQLite by the log writer, at low priority.
+                work.unreadLogs = work.unreadLogs ?? UnreadLogItems(limits: limits.logs)
+                work.unreadLogs?.items.append(UnreadLogItems.Item(index: item.index, payload: item.payload))
             case nil:
                 continue
             }

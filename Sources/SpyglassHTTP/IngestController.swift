@@ -98,10 +98,7 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
         if receipt.eventStored, let event = work.event {
             counters.counter("spyglass_project_events_total", [("project", project), ("level", event.level)], factory: metrics).increment()
         }
-        guard !work.logs.isEmpty else { return }
-        var lines: [LogLevel: Int] = [:]
-        for record in work.logs { lines[record.level, default: 0] += 1 }
-        for (level, count) in lines {
+        for (level, count) in receipt.logLines {
             counters.counter("spyglass_project_log_lines_total", [("project", project), ("level", level.rawValue)], factory: metrics)
                 .increment(by: count)
         }

@@ -13,6 +13,9 @@ public struct StorageBackend: Sendable {
     public let sqlite: AppDatabase?
     /// The backend's side of the ingest writer.
     let committer: @Sendable (any MetricsFactory) -> any IngestBatchCommitter
+    /// The backend's side of a log writer apart from the ingest writer (SQLite's log lines' own database); nil:
+    /// lines are written in the ingest writer's batches.
+    var logCommitter: (any LogBatchCommitter)? = nil
     /// Where nodes sharing the database exchange their rate-limit counts (PostgreSQL; nil for SQLite's one node).
     var rateCounts: (any RateCountExchange)? = nil
 
@@ -20,14 +23,17 @@ public struct StorageBackend: Sendable {
     public static func sqlite(_ database: AppDatabase) -> StorageBackend {
         StorageBackend(
             storage: database.storage, sqlite: database,
-            committer: { metrics in SQLiteIngestCommitter(database: database, metrics: metrics) })
+            committer: { metrics in SQLiteIngestCommitter(database: database, metrics: metrics) },
+            logCommitter: SQLiteLogCommitter(database: database.logs))
     }
 
     /// The ingest writer over this backend, with the configured queue.
     func makeWriter(_ configuration: ServerConfiguration, metrics: any MetricsFactory, logger: Logger) -> IngestWriter {
         IngestWriter(
             committer: committer(metrics), capacity: configuration.ingestQueueCapacity,
-            compactEvents: configuration.compactEvents, metrics: metrics, logger: logger)
+            compactEvents: configuration.compactEvents,
+            logWriter: logCommitter.map { LogWriter(committer: $0, metrics: metrics, logger: logger) }, metrics: metrics,
+            logger: logger)
     }
 
     /// Opens the configured backend (creating and migrating its schema if needed), runs `body` with it, and

@@ -12,6 +12,8 @@ public struct AppDatabase: Sendable {
 
     /// The connection (pool) every read and write goes through.
     public let writer: any DatabaseWriter
+    /// The structured log lines' own database (``LogDatabase``).
+    public let logs: LogDatabase
     /// Checkpoints the WAL of a database on disk (nil in memory).
     let checkpointer: WALCheckpointer?
     /// Files and directories that other local users could read, made private on opening (for a log line).
@@ -21,14 +23,17 @@ public struct AppDatabase: Sendable {
     package static let checkpointThreshold: Int32 = 2_000
 
     /// Wraps `writer` and migrates its schema to the latest version.
+    /// Its log lines are kept in memory.
     public init(_ writer: any DatabaseWriter) throws {
-        try self.init(writer, checkpointer: nil)
+        try self.init(writer, checkpointer: nil, logs: LogDatabase.inMemory(), path: nil)
     }
 
-    private init(_ writer: any DatabaseWriter, checkpointer: WALCheckpointer?) throws {
+    private init(_ writer: any DatabaseWriter, checkpointer: WALCheckpointer?, logs: LogDatabase, path: String?) throws {
         self.writer = writer
         self.checkpointer = checkpointer
+        self.logs = logs
         try Self.migrator.migrate(writer)
+        try logs.takeLines(from: writer, mainPath: path)
     }
 
     /// Opens (creating if needed) the database in `directory`: WAL mode, foreign keys on, migrated.
@@ -42,7 +47,9 @@ public struct AppDatabase: Sendable {
     package static func open(directory: URL, checkpointThreshold: Int32) throws -> AppDatabase {
         var tightened = try DataDirectory.prepare(directory)
         let path = directory.appending(path: fileName).path(percentEncoded: false)
+        let logsPath = directory.appending(path: LogDatabase.fileName).path(percentEncoded: false)
         tightened += try DataDirectory.makePrivate(database: path)
+        tightened += try DataDirectory.makePrivate(database: logsPath)
         // Processes that open a new directory together (`serve` and a command) would each run the migrations:
         // the first to take this lock migrates, the others then find nothing to do.
         let lock = try DataDirectory.lock(path + "-migrate.lock")
@@ -60,7 +67,8 @@ public struct AppDatabase: Sendable {
                 try db.execute(sql: "PRAGMA cache_size = -16384")
                 checkpointer.install(on: db)
             }
-            var database = try AppDatabase(pool, checkpointer: checkpointer)
+            let logs = try LogDatabase.open(path: logsPath)
+            var database = try AppDatabase(pool, checkpointer: checkpointer, logs: logs, path: path)
             database.tightenedPaths = tightened
             return database
         } catch let error as DatabaseError {
@@ -68,10 +76,11 @@ public struct AppDatabase: Sendable {
         }
     }
 
-    /// Wraps `writer` as it is, without migrating (e.g. a read-only connection in tests).
-    package init(unmigrated writer: any DatabaseWriter) {
+    /// Wraps `writer` as it is, without migrating (e.g. a read-only connection in tests), with log lines in memory.
+    package init(unmigrated writer: any DatabaseWriter) throws {
         self.writer = writer
         self.checkpointer = nil
+        self.logs = try LogDatabase.inMemory()
     }
 
     /// A fresh, migrated in-memory database (tests).
@@ -185,6 +194,7 @@ extension AppDatabase {
         checkpointer?.waitForPass()
         try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         try pool.close()
+        try logs.close()
     }
 }
 

@@ -14,7 +14,45 @@ extension IngestWriter {
     ) {
         self.init(
             committer: SQLiteIngestCommitter(database: database, metrics: metrics), capacity: capacity, maxBatch: maxBatch,
-            maxQueuedBytes: maxQueuedBytes, compactEvents: compactEvents, metrics: metrics, logger: logger)
+            maxQueuedBytes: maxQueuedBytes, compactEvents: compactEvents,
+            logWriter: LogWriter(committer: SQLiteLogCommitter(database: database.logs), metrics: metrics, logger: logger),
+            metrics: metrics, logger: logger)
+    }
+}
+
+/// The SQLite side of the log writer: lines into their own database (``LogDatabase``), a savepoint per request.
+package struct SQLiteLogCommitter: LogBatchCommitter {
+    let database: LogDatabase
+
+    package init(database: LogDatabase) { self.database = database }
+
+    package func commit(_ jobs: [PreparedLogLines]) throws -> [String?] {
+        try database.writer.write { db in
+            // Bound through SQLite's C API (WriterStatement): GRDB's argument arrays cost more than the insert.
+            let statement = try WriterStatement(
+                """
+                INSERT INTO log_entry (project_id, timestamp, received, severity, body, template, trace_id, span_id,
+                    release, environment, sdk, attributes, size)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, in: db)
+            return jobs.map { job in
+                do {
+                    try db.inSavepoint {
+                        let received = job.received.timeIntervalSince1970
+                        for (line, attributes) in zip(job.lines, job.attributes) {
+                            try statement.execute(
+                                job.projectID, line.timestamp.timeIntervalSince1970, received, Int64(line.severityNumber),
+                                line.body, line.template, line.traceID, line.spanID, line.release, line.environment,
+                                line.sdk, attributes, Int64(line.storedSize(attributesJSON: attributes)))
+                        }
+                        return .commit
+                    }
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+        }
     }
 }
 
@@ -123,22 +161,8 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
             }
         }
         if !work.logs.isEmpty {
-            side("log") {
-                // Bound through SQLite's C API (WriterStatement): GRDB's argument arrays cost more than the insert.
-                let statement = try WriterStatement(
-                    """
-                    INSERT INTO log_entry (project_id, timestamp, received, severity, body, template, trace_id, span_id,
-                        release, environment, sdk, attributes, size)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, in: db)
-                let received = work.received.timeIntervalSince1970
-                for (line, attributes) in zip(work.logs, job.logAttributes) {
-                    try statement.execute(
-                        work.projectID, line.timestamp.timeIntervalSince1970, received, Int64(line.severityNumber), line.body,
-                        line.template, line.traceID, line.spanID, line.release, line.environment, line.sdk, attributes,
-                        Int64(line.storedSize(attributesJSON: attributes)))
-                }
-            }
+            // Lines go to the log writer (``SQLiteLogCommitter``): the ingest writer hands them over before queueing.
+            batch.droppedSideItems.append(("log", "log lines reached the SQLite ingest writer, which does not store them"))
         }
         return IngestReceipt(eventStored: stored)
     }

@@ -7,7 +7,9 @@ import SpyglassStorageKit
 /// (`spyglass migrate --to postgres://…`). On disk it reads a snapshot: writes that a running server makes
 /// meanwhile are not seen, so the copy is the database as it was when the export began.
 package struct SQLiteExport: Sendable {
-    private let reader: any DatabaseReader
+    private let main: any DatabaseReader
+    /// The log lines' database (``LogDatabase``): its `log_entry` is read as if it were the main database's.
+    private let logs: any DatabaseReader
 
     /// Tables that belong to SQLite itself or to GRDB, and FTS5's shadow tables: not data to copy.
     private static let internalTables: Set<String> = [
@@ -16,30 +18,39 @@ package struct SQLiteExport: Sendable {
     ]
 
     package init(_ database: AppDatabase) throws {
-        if let pool = database.writer as? DatabasePool {
-            reader = try pool.makeSnapshot()
-        } else {
-            reader = database.writer
+        func snapshot(_ writer: any DatabaseWriter) throws -> any DatabaseReader {
+            if let pool = writer as? DatabasePool { return try pool.makeSnapshot() }
+            return writer
         }
+        main = try snapshot(database.writer)
+        logs = try snapshot(database.logs.writer)
+    }
+
+    /// The database that holds `table`.
+    private func reader(_ table: String) -> any DatabaseReader {
+        table == "log_entry" ? logs : main
     }
 
     /// The data tables, by name.
     package func tables() async throws -> Set<String> {
-        try await reader.read { db in
-            Set(
-                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-                    .filter { !Self.internalTables.contains($0) && !$0.hasPrefix("sqlite_") })
+        func tables(_ reader: any DatabaseReader) async throws -> Set<String> {
+            try await reader.read { db in
+                Set(
+                    try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                        .filter { !Self.internalTables.contains($0) && !$0.hasPrefix("sqlite_") })
+            }
         }
+        return try await tables(main).union(tables(logs))
     }
 
     /// The table's columns, in declaration order. The search table's row id is its issue's id: `issue_id`.
     package func columns(of table: String) async throws -> [String] {
         if table == "issue_search" { return ["issue_id", "title", "culprit", "message"] }
-        return try await reader.read { db in try db.columns(in: table).map(\.name) }
+        return try await reader(table).read { db in try db.columns(in: table).map(\.name) }
     }
 
     package func count(of table: String) async throws -> Int {
-        try await reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.quotedDatabaseIdentifier)") ?? 0 }
+        try await reader(table).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.quotedDatabaseIdentifier)") ?? 0 }
     }
 
     /// Where a table's reading stopped: the key of the last row read (its row id, or a `WITHOUT ROWID` table's
@@ -54,7 +65,7 @@ package struct SQLiteExport: Sendable {
     package func rows(
         of table: String, columns: [String], after cursor: Cursor?, limit: Int
     ) async throws -> (rows: StoredRows, next: Cursor?) {
-        try await reader.read { db in
+        try await reader(table).read { db in
             let key =
                 try Self.isWithoutRowID(table, db)
                 ? try db.primaryKey(table).columns.map(\.quotedDatabaseIdentifier) : ["rowid"]
@@ -93,7 +104,7 @@ package struct SQLiteExport: Sendable {
 
     /// Up to `limit` rows of `table` from `offset` on, in primary-key order, with the values of `columns`.
     package func rows(of table: String, columns: [String], offset: Int, limit: Int) async throws -> StoredRows {
-        try await reader.read { db in
+        try await reader(table).read { db in
             let selected: String
             let order: String
             if table == "issue_search" {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import SpyglassStorageKit
 import Synchronization
 
 /// Checkpoints of the write-ahead log, mostly off the writer's thread.
@@ -42,9 +43,13 @@ final class WALCheckpointer: Sendable {
         case done
     }
 
-    init(path: String, threshold: Int32) {
+    /// Whether passes run at the lowest CPU priority (the log lines' database, as its writer: ``LowPriority``).
+    let lowPriority: Bool
+
+    init(path: String, threshold: Int32, lowPriority: Bool = false) {
         self.path = path
         self.threshold = threshold
+        self.lowPriority = lowPriority
     }
 
     /// Makes `db` (the writer connection, and only one) report its commits to this checkpointer instead of
@@ -99,6 +104,7 @@ final class WALCheckpointer: Sendable {
         case .start:
             passes.enter()
             let thread = Thread { [self] in
+                if lowPriority { _ = LowPriority.enter() }
                 runPass()
                 phase.withLock { $0 = .done }
                 passes.leave()

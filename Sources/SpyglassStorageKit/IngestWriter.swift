@@ -6,6 +6,10 @@ import SpyglassCore
 import SpyglassProtocol
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Work as the writer commits it: what a request brought, and how its event's payload is to be stored.
 package struct PreparedIngest: Sendable {
     package var work: IngestWork
@@ -91,6 +95,8 @@ public final class IngestWriter: IngestSink, Service {
     }
 
     private let committer: any IngestBatchCommitter
+    /// Where log lines go when the backend keeps them apart (SQLite); nil: in this writer's batches.
+    package let logWriter: LogWriter?
     private let state = Mutex(State())
     /// Dictionaries of recently seen hashes (``PayloadDictionary``), for compressing events against them.
     package let dictionaries = PayloadDictionaryCache()
@@ -104,10 +110,11 @@ public final class IngestWriter: IngestSink, Service {
 
     package init(
         committer: any IngestBatchCommitter, capacity: Int = 10_000, maxBatch: Int = 500,
-        maxQueuedBytes: Int = 512 * 1024 * 1024, compactEvents: Bool = true, metrics: any MetricsFactory,
-        logger: Logger? = nil
+        maxQueuedBytes: Int = 512 * 1024 * 1024, compactEvents: Bool = true, logWriter: LogWriter? = nil,
+        metrics: any MetricsFactory, logger: Logger? = nil
     ) {
         self.committer = committer
+        self.logWriter = logWriter
         self.compactEvents = compactEvents
         self.capacity = capacity
         self.maxBatch = maxBatch
@@ -118,8 +125,30 @@ public final class IngestWriter: IngestSink, Service {
         self.logger = logger
     }
 
-    /// Queues `work` and returns once it is committed.
+    /// Queues `work` and returns once it is committed. Its unread `log` items are read first (throwing
+    /// ``UnreadLogItems/Failure``, nothing stored) unless they go to the ``logWriter`` alone, which reads them.
     public func ingest(_ work: IngestWork) async throws -> IngestReceipt {
+        var work = work
+        if let unread = work.unreadLogs, logWriter == nil || !work.onlyLogs {
+            work.logs += try unread.read(received: work.received, alreadyRead: work.logs.count)
+            work.unreadLogs = nil
+        }
+        guard let logWriter, !work.logs.isEmpty || work.unreadLogs != nil else {
+            var receipt = try await enqueue(work)
+            receipt.logLines = LogLevel.counts(work.logs)
+            return receipt
+        }
+        // Lines apart: the rest first (an envelope's event is stored even if its lines then wait for a retry).
+        let (lines, unread) = (work.logs, work.unreadLogs)
+        work.logs = []
+        work.unreadLogs = nil
+        var receipt = work.isEmpty ? IngestReceipt(eventStored: false) : try await enqueue(work)
+        receipt.logLines = try await logWriter.store(
+            projectID: work.projectID, received: work.received, lines: lines, unread: unread)
+        return receipt
+    }
+
+    private func enqueue(_ work: IngestWork) async throws -> IngestReceipt {
         // Compression happens here, on the request's task, so the single writer only writes. What waits is what the
         // cost below counts: the event's parsed tree and raw bytes are let go.
         let prepared = PreparedIngest(work, compactEvents: compactEvents, dictionaries: dictionaries)
@@ -159,8 +188,11 @@ public final class IngestWriter: IngestSink, Service {
             await withGracefulShutdownHandler {
                 await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
                     state.withLock { $0.finished = finished }
-                    let thread = Thread { [self] in self.loop() }
-                    thread.name = "spyglass-ingest-writer"
+                    logWriter?.start()
+                    let thread = Thread { [self] in
+                        Thread.nameForSystem("spyglass-ingest")
+                        self.loop()
+                    }
                     thread.start()
                 }
             } onGracefulShutdown: {
@@ -175,12 +207,14 @@ public final class IngestWriter: IngestSink, Service {
     private func stop() {
         state.withLock { $0.stopping = true }
         wakeUp.signal()
+        // The lines' writer is stopped (and waited for) by the loop once this one is drained.
     }
 
     private func loop() {
         while let batch = nextBatch() {
             commit(batch)
         }
+        logWriter?.stopAndWait()
         committer.finish()
         let finished = state.withLock { state in
             defer { state.finished = nil }
@@ -259,6 +293,20 @@ public final class IngestWriter: IngestSink, Service {
             logger?.error("an envelope item could not be stored; its event was", metadata: ["spyglass.item": "\(kind)", "error": "\(error)"])
         }
         return batch.receipts
+    }
+}
+
+extension Thread {
+    /// Names the calling thread as `top -H`, `ps -L` and perf show it (at most 15 bytes; Foundation's `name` is not
+    /// passed on to the system on Linux).
+    package static func nameForSystem(_ name: String) {
+        #if canImport(Glibc)
+        let descriptor = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        #endif
     }
 }
 

@@ -38,7 +38,7 @@ import Testing
         var configuration = AppDatabase.makeConfiguration()
         configuration.readonly = true
         let path = directory.appending(path: AppDatabase.fileName).path(percentEncoded: false)
-        let readOnly = AppDatabase(unmigrated: try DatabaseQueue(path: path, configuration: configuration))
+        let readOnly = try AppDatabase(unmigrated: DatabaseQueue(path: path, configuration: configuration))
         let app = try makeApp(database: readOnly)
         try await app.test(.router) { client in
             try await client.execute(uri: "/readyz", method: .get) { response in

@@ -83,7 +83,7 @@ struct AuthorizationSeed {
     func copy() throws -> AppDatabase {
         let queue = try DatabaseQueue(configuration: AppDatabase.makeConfiguration())
         try template.writer.backup(to: queue)
-        return AppDatabase(unmigrated: queue)
+        return try AppDatabase(unmigrated: queue)
     }
 
     /// `path` (as the router prints it) with its parameters filled in for `role`.

@@ -65,8 +65,8 @@ import Testing
 
         var configuration = AppDatabase.makeConfiguration()
         configuration.readonly = true
-        let readOnly = AppDatabase(
-            unmigrated: try DatabaseQueue(path: directory.path("data/spyglass.sqlite"), configuration: configuration))
+        let readOnly = try AppDatabase(
+            unmigrated: DatabaseQueue(path: directory.path("data/spyglass.sqlite"), configuration: configuration))
         let error = await #expect(throws: DomainError.self) { try await readOnly.storage.maintenance.checkReady() }
         #expect(error?.message.contains("not writable") == true)
     }

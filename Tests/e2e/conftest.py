@@ -343,10 +343,20 @@ def execute(data_dir, sql: str, *args) -> None:
         with psycopg.connect(url) as db:
             db.execute(postgres_sql(sql), args)
         return
+    with sqlite_database(data_dir) as db:
+        db.execute(sql, args)
+
+
+def sqlite_database(data_dir):
+    """The data directory's SQLite database, with the log lines' own file (spyglass-logs.sqlite) attached: a query
+    names `log_entry` as if it were in the main file."""
     import sqlite3
 
-    with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:
-        db.execute(sql, args)
+    db = sqlite3.connect(Path(data_dir) / "spyglass.sqlite")
+    logs = Path(data_dir) / "spyglass-logs.sqlite"
+    if logs.exists():
+        db.execute("ATTACH DATABASE ? AS logs", (str(logs),))
+    return db
 
 
 def query(data_dir, sql: str, *args) -> list[tuple]:
@@ -359,9 +369,7 @@ def query(data_dir, sql: str, *args) -> list[tuple]:
         with psycopg.connect(url) as db:
             rows = db.execute(postgres_sql(sql), args).fetchall()
             return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows]
-    import sqlite3
-
-    with sqlite3.connect(Path(data_dir) / "spyglass.sqlite") as db:
+    with sqlite_database(data_dir) as db:
         return db.execute(sql, args).fetchall()
 
 

@@ -53,12 +53,16 @@ def fill(tmp_path, start_server):
 
 
 def sqlite_counts(data) -> dict:
-    with sqlite3.connect(data / "spyglass.sqlite") as db:
-        tables = [
-            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if name not in ("grdb_migrations", "sqlite_sequence") and not name.startswith("issue_search_")
-        ]
-        return {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables}
+    """Rows per table of both SQLite files (the log lines have their own)."""
+    counts = {}
+    for file in ("spyglass.sqlite", "spyglass-logs.sqlite"):
+        with sqlite3.connect(data / file) as db:
+            tables = [
+                name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                if name not in ("grdb_migrations", "sqlite_sequence") and not name.startswith("issue_search_")
+            ]
+            counts.update({table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables})
+    return counts
 
 
 def test_migrate_copies_every_table_with_counts_checked_and_refuses_a_database_that_holds_data(

@@ -12,14 +12,18 @@ public struct IngestWork: Sendable {
     public var discarded: [DiscardedCount]
     /// Structured log lines (`log` items).
     public var logs: [LogRecord]
+    /// `log` items not read yet: the writer reads them into ``logs`` (see ``UnreadLogItems``).
+    public var unreadLogs: UnreadLogItems?
     /// When the request came: stored beside each log line.
     public var received: Date
 
     public init(
         projectID: Int64, event: NormalizedEvent? = nil, attachments: [Attachment] = [], userReports: [UserReport] = [],
-        sessions: [SessionCount] = [], discarded: [DiscardedCount] = [], logs: [LogRecord] = [], received: Date = .now
+        sessions: [SessionCount] = [], discarded: [DiscardedCount] = [], logs: [LogRecord] = [],
+        unreadLogs: UnreadLogItems? = nil, received: Date = .now
     ) {
         self.logs = logs
+        self.unreadLogs = unreadLogs
         self.received = received
         self.projectID = projectID
         self.event = event
@@ -32,6 +36,12 @@ public struct IngestWork: Sendable {
     /// Whether there is nothing to write.
     public var isEmpty: Bool {
         event == nil && attachments.isEmpty && userReports.isEmpty && sessions.isEmpty && discarded.isEmpty && logs.isEmpty
+            && (unreadLogs?.items.isEmpty ?? true)
+    }
+
+    /// Whether there is nothing but log lines (read or not) to write.
+    public var onlyLogs: Bool {
+        event == nil && attachments.isEmpty && userReports.isEmpty && sessions.isEmpty && discarded.isEmpty
     }
 }
 
@@ -111,8 +121,13 @@ public struct DiscardedCount: Sendable, Hashable {
 public struct IngestReceipt: Sendable, Hashable {
     /// Whether the event was new (false: an event with that id was stored before, nothing was written).
     public var eventStored: Bool
+    /// The log lines stored, per level.
+    public var logLines: [LogLevel: Int]
 
-    public init(eventStored: Bool) { self.eventStored = eventStored }
+    public init(eventStored: Bool, logLines: [LogLevel: Int] = [:]) {
+        self.eventStored = eventStored
+        self.logLines = logLines
+    }
 }
 
 /// Where accepted work goes: the single writer. `ingest` returns once the work is committed to disk.

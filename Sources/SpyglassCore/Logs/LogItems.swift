@@ -366,3 +366,68 @@ public enum LogItems {
 extension UInt8 {
     fileprivate var isHexDigit: Bool { (48...57).contains(self) || (65...70).contains(self) || (97...102).contains(self) }
 }
+
+/// An envelope's `log` items as received, not read yet: ingest reads them where it stores them (on SQLite, the log
+/// writer's thread of low priority, so a burst of lines never takes the CPU that error ingest needs).
+public struct UnreadLogItems: Sendable {
+    public struct Item: Sendable {
+        /// The item's place in its envelope (for errors).
+        public var index: Int
+        public var payload: [UInt8]
+
+        public init(index: Int, payload: [UInt8]) {
+            self.index = index
+            self.payload = payload
+        }
+    }
+
+    public var items: [Item]
+    public var limits: LogItems.Limits
+
+    public init(items: [Item] = [], limits: LogItems.Limits) {
+        self.items = items
+        self.limits = limits
+    }
+
+    /// Bytes the items hold.
+    public var size: Int { items.reduce(0) { $0 + $1.payload.count } }
+
+    /// The lines of every item in order (``LogItems/records(json:received:alreadyRead:limits:)``), the limit counted
+    /// from `alreadyRead` over all of them; the first item that cannot be read throws, naming its place.
+    public func read(received: Date, alreadyRead: Int = 0) throws(UnreadLogItems.Failure) -> [LogRecord] {
+        var records: [LogRecord] = []
+        for item in items {
+            do {
+                records += try LogItems.records(
+                    json: item.payload, received: received, alreadyRead: alreadyRead + records.count, limits: limits)
+            } catch let error as DomainError {
+                throw Failure(index: item.index, message: error.message)
+            } catch {
+                throw Failure(index: item.index, message: "invalid JSON: \(error)")
+            }
+        }
+        return records
+    }
+
+    /// A `log` item that cannot be read: its place in the envelope and what is wrong.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var index: Int
+        public var message: String
+
+        public init(index: Int, message: String) {
+            self.index = index
+            self.message = message
+        }
+
+        public var description: String { "item \(index) (log): \(message)" }
+    }
+}
+
+extension LogLevel {
+    /// Lines per level.
+    public static func counts(_ records: [LogRecord]) -> [LogLevel: Int] {
+        var counts: [LogLevel: Int] = [:]
+        for record in records { counts[record.level, default: 0] += 1 }
+        return counts
+    }
+}

@@ -9,6 +9,9 @@ public struct SQLiteLogs: LogStore {
 
     public init(_ database: AppDatabase) { self.database = database }
 
+    /// The lines' own database (``LogDatabase``).
+    var lines: any DatabaseWriter { database.logs.writer }
+    /// The main database: each project's log retention.
     var writer: any DatabaseWriter { database.writer }
 
     static func log(_ row: Row) -> StoredLog {
@@ -23,7 +26,7 @@ public struct SQLiteLogs: LogStore {
     }
 
     public func logs(_ request: LogListRequest) async throws -> [StoredLog] {
-        try await writer.read { db in
+        try await lines.read { db in
             var arguments = StatementArguments()
             let condition = LogFilterSQL(dialect: .sqlite).conditions(request) { value in
                 switch value {
@@ -71,7 +74,7 @@ public struct SQLiteLogs: LogStore {
         for project in projects where deleted < batch {
             let cutoff = now.timeIntervalSince1970 - Double(project.days ?? defaultDays) * 86_400
             let limit = batch - deleted
-            deleted += try await writer.write { db in
+            deleted += try await lines.write { db in
                 try db.execute(
                     sql: """
                         DELETE FROM log_entry WHERE id IN (
@@ -84,7 +87,7 @@ public struct SQLiteLogs: LogStore {
             let rest = batch - deleted
             // The newest lines that fit in the limit stay; the first line past it and all older go. The boundary is
             // found in a read (a scan of the project's lines, beside ingest in WAL mode); the write only deletes.
-            let boundary = try await writer.read { db in
+            let boundary = try await lines.read { db in
                 try Row.fetchOne(
                     db,
                     sql: """
@@ -98,7 +101,7 @@ public struct SQLiteLogs: LogStore {
             guard let boundary else { continue }
             let time: Double = boundary["timestamp"]
             let id: Int64 = boundary["id"]
-            deleted += try await writer.write { db in
+            deleted += try await lines.write { db in
                 try db.execute(
                     sql: """
                         DELETE FROM log_entry WHERE id IN (

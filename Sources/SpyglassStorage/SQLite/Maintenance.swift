@@ -111,6 +111,7 @@ public struct SQLiteMaintenance: MaintenanceStore {
             try {
                 let copy = try DatabaseQueue(path: partialPath)
                 try writer.backup(to: copy)
+                try copyLogLines(to: copy)
                 try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
             }()
         } catch let error as DatabaseError {
@@ -118,6 +119,36 @@ public struct SQLiteMaintenance: MaintenanceStore {
         }
         guard rename(partialPath, path) == 0 else {
             throw DomainError(.unavailable, "cannot move backup into place at \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The log lines (their own database, ``LogDatabase``) into the backup's `log_entry`, in one read of them: a
+    /// backup is one file, and the database restored from it moves them back to their own file as it opens.
+    private func copyLogLines(to copy: DatabaseQueue) throws {
+        let columns = AppDatabase.logColumns.joined(separator: ", ")
+        try copy.writeWithoutTransaction { db in
+            try db.execute(sql: AppDatabase.logTableSQL)
+            if let path = database.logs.path {
+                try db.execute(sql: "ATTACH DATABASE ? AS logs", arguments: [path])
+                defer { try? db.execute(sql: "DETACH DATABASE logs") }
+                try db.inTransaction {
+                    try db.execute(sql: "INSERT INTO log_entry (\(columns)) SELECT \(columns) FROM logs.log_entry")
+                    return .commit
+                }
+            } else {
+                // In memory (tests): row by row.
+                let rows = try database.logs.writer.read { lines in
+                    try Row.fetchAll(lines, sql: "SELECT \(columns) FROM log_entry")
+                }
+                try db.inTransaction {
+                    for row in rows {
+                        try db.execute(
+                            sql: "INSERT INTO log_entry (\(columns)) VALUES (\(databaseQuestionMarks(count: row.count)))",
+                            arguments: StatementArguments(row.databaseValues))
+                    }
+                    return .commit
+                }
+            }
         }
     }
 
@@ -144,6 +175,9 @@ public struct SQLiteMaintenance: MaintenanceStore {
             }
             return problems
         }
+            + database.logs.writer.read { db in
+                try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }.map { "log lines: \($0)" }
+            }
     }
 
     /// Periodic lifecycle work: new and regressed issues turn ongoing after 7 days; projects with an auto-resolve

@@ -9,6 +9,7 @@ import SpyglassPostgres
 import SpyglassProtocol
 import SpyglassStorage
 import SpyglassStorageKit
+import Testing
 
 /// Ingest on either backend, and the stored rows as comparable values: the differential contract of the writer.
 extension TestStore {
@@ -39,11 +40,26 @@ extension TestStore {
     /// Commits `works` in one transaction of the backend's committer, prepared as the writer prepares them (payloads
     /// compressed against `dictionaries`): a batch whose make-up the test decides. The commit blocks its thread, so
     /// it runs on a thread of its own, as in the writer (blocking a cooperative thread can starve the pool).
+    /// Where the backend keeps log lines apart (SQLite), the works' lines are committed first by its log committer,
+    /// as the writer hands them to its log writer.
     func commitBatch(_ works: [IngestWork], dictionaries: PayloadDictionaryCache) async throws -> CommittedBatch {
+        var works = works
+        if let logCommitter {
+            let lines = works.filter { !$0.logs.isEmpty }.map {
+                PreparedLogLines(projectID: $0.projectID, received: $0.received, lines: $0.logs)
+            }
+            for index in works.indices { works[index].logs = [] }
+            let dropped = try await onThread { try logCommitter.commit(lines) }
+            #expect(dropped.allSatisfy { $0 == nil })
+        }
         let jobs = works.map { PreparedIngest($0, compactEvents: true, dictionaries: dictionaries) }
         let committer = self.committer
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try committer.commit(jobs, dictionaries: dictionaries) }) }.start()
+        return try await onThread { try committer.commit(jobs, dictionaries: dictionaries) }
+    }
+
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
         }
     }
 

@@ -27,14 +27,20 @@ struct TestStore: Sendable {
     /// The backend's side of the ingest writer, one per store as one per server: PostgreSQL's keeps its prepared
     /// statements from batch to batch.
     let committer: any IngestBatchCommitter
+    /// The log writer's, where the backend keeps log lines apart (SQLite).
+    let logCommitter: (any LogBatchCommitter)?
     /// A fixed clock for the test's writes.
     let now = Date(timeIntervalSince1970: 1_790_000_000)
 
     init(database: Database) {
         self.database = database
         switch database {
-        case .sqlite(let database): committer = SQLiteIngestCommitter(database: database, metrics: TestMetrics())
-        case .postgres(let database): committer = PostgresIngestCommitter(database: database, metrics: TestMetrics())
+        case .sqlite(let database):
+            committer = SQLiteIngestCommitter(database: database, metrics: TestMetrics())
+            logCommitter = SQLiteLogCommitter(database: database.logs)
+        case .postgres(let database):
+            committer = PostgresIngestCommitter(database: database, metrics: TestMetrics())
+            logCommitter = nil
         }
     }
 

@@ -1,0 +1,100 @@
+import Foundation
+import GRDB
+import SpyglassCore
+
+/// The structured log lines' own SQLite database, `spyglass-logs.sqlite` beside the main one: its own write lock,
+/// WAL and checkpoints, so the log writer (``LogWriter``, a thread of the lowest priority) never holds a lock that error
+/// ingest waits for. Lines name their project by id; projects are never deleted, and their log settings stay in the
+/// main database.
+public struct LogDatabase: Sendable {
+    /// File name inside the data directory.
+    public static let fileName = "spyglass-logs.sqlite"
+
+    public let writer: any DatabaseWriter
+    let checkpointer: WALCheckpointer?
+    /// The file on disk (nil in memory).
+    let path: String?
+
+    /// WAL pages at which a checkpoint starts: 16 MiB of 4 KiB pages.
+    static let checkpointThreshold: Int32 = 4_000
+
+    private init(_ writer: any DatabaseWriter, checkpointer: WALCheckpointer?, path: String?) throws {
+        self.writer = writer
+        self.checkpointer = checkpointer
+        self.path = path
+        try Self.migrator.migrate(writer)
+    }
+
+    /// A fresh, migrated in-memory database (tests, and databases wrapped without a directory).
+    static func inMemory() throws -> LogDatabase {
+        try LogDatabase(DatabaseQueue(configuration: makeConfiguration()), checkpointer: nil, path: nil)
+    }
+
+    /// Opens (creating if needed) the database at `path`: WAL mode, every commit synced, migrated.
+    static func open(path: String) throws -> LogDatabase {
+        let pool = try DatabasePool(path: path, configuration: makeConfiguration())
+        let checkpointer = WALCheckpointer(path: path, threshold: checkpointThreshold, lowPriority: true)
+        try pool.writeWithoutTransaction { db in
+            // As the main database's writer: a line's 200 means it is on disk (GRDB sets NORMAL on a pool's writer).
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The trace index takes a random page per trace.
+            try db.execute(sql: "PRAGMA cache_size = -8192")
+            checkpointer.install(on: db)
+        }
+        return try LogDatabase(pool, checkpointer: checkpointer, path: path)
+    }
+
+    private static func makeConfiguration() -> Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.label = "spyglass-logs"
+        configuration.prepareDatabase { db in
+            // SQLite's default 4 KiB pages: lines are inserted in time order, but each trace's index entry lands on
+            // a random page, written whole at every commit that touches it.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        return configuration
+    }
+
+    /// The lines' table as the main database had it (migration v15), without the reference to `project`.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 log lines") { db in
+            try db.execute(sql: AppDatabase.logTableSQL)
+        }
+        return migrator
+    }
+
+    /// Folds the WAL into the file and closes the connections.
+    func close() throws {
+        guard let pool = writer as? DatabasePool else { return }
+        pool.writeWithoutTransaction { db in checkpointer?.uninstall(from: db) }
+        checkpointer?.waitForPass()
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        try pool.close()
+    }
+
+    /// Moves the lines of a main database that still holds them (one from before the lines had a file of their own,
+    /// or a restored backup, which carries them) into this one, and drops the main database's table. Ids are kept;
+    /// a line whose id is here already is left out, so a move cut short is simply done again.
+    func takeLines(from main: any DatabaseWriter, mainPath: String?) throws {
+        let present = try main.read { db in try db.tableExists("log_entry") }
+        guard present else { return }
+        let count = try main.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM log_entry") ?? 0 }
+        if count > 0 {
+            guard let mainPath, path != nil else {
+                throw DomainError(.unavailable, "the log lines of a database in memory cannot move to another")
+            }
+            try writer.writeWithoutTransaction { db in
+                try db.execute(sql: "ATTACH DATABASE ? AS old", arguments: [mainPath])
+                defer { try? db.execute(sql: "DETACH DATABASE old") }
+                try db.inTransaction {
+                    let columns = AppDatabase.logColumns.joined(separator: ", ")
+                    try db.execute(sql: "INSERT OR IGNORE INTO log_entry (\(columns)) SELECT \(columns) FROM old.log_entry")
+                    return .commit
+                }
+            }
+        }
+        try main.write { db in try db.execute(sql: "DROP TABLE log_entry") }
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Logging
+import Metrics
+import SpyglassCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One request's log lines as the log writer stores them: read, with each line's attributes as stored.
+package struct PreparedLogLines: Sendable {
+    package var projectID: Int64
+    package var received: Date
+    package var lines: [LogRecord]
+    /// Each line's ``LogRecord/attributesJSON``.
+    package var attributes: [String]
+
+    package init(projectID: Int64, received: Date, lines: [LogRecord]) {
+        self.projectID = projectID
+        self.received = received
+        self.lines = lines
+        self.attributes = lines.map(\.attributesJSON)
+    }
+}
+
+/// A backend's side of the log writer: stores the lines of several requests in one transaction.
+package protocol LogBatchCommitter: Sendable {
+    /// Stores `jobs` in one transaction and commits it durably (on the log writer's thread, one batch at a time);
+    /// returns per job nil, or why its lines could not be stored (they are then left out alone: a savepoint each).
+    /// Throwing fails the whole batch.
+    func commit(_ jobs: [PreparedLogLines]) throws -> [String?]
+}
+
+/// The writer of structured log lines, beside the ingest writer (``IngestWriter``) and apart from it: a database of
+/// their own (SQLite's other file), a queue of their own, and a thread of the lowest CPU priority (``LowPriority``)
+/// that reads the requests' `log` items and commits their lines. Error ingest thus never waits for lines in its
+/// writer's batches, and whenever it wants the CPU the scheduler gives it to error ingest first (docs/performance.md,
+/// "Log lines apart"). A line is still durable before its request is answered.
+public final class LogWriter: Sendable {
+    /// Requests waiting at most before new ones are refused (429).
+    public let capacity: Int
+    /// Bytes the queued requests may hold at most (their items as received, or their lines).
+    public let maxQueuedBytes: Int
+
+    private struct Job: Sendable {
+        var projectID: Int64
+        var received: Date
+        var lines: [LogRecord]
+        var unread: UnreadLogItems?
+        var continuation: CheckedContinuation<[LogLevel: Int], any Error>
+        var cost: Int
+    }
+
+    private struct State: Sendable {
+        var queue: [Job] = []
+        var queuedBytes = 0
+        var stopping = false
+        var running = false
+    }
+
+    private let committer: any LogBatchCommitter
+    private let state = Mutex(State())
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let droppedSideItems: Counter
+    private let logger: Logger?
+
+    package init(
+        committer: any LogBatchCommitter, capacity: Int = 10_000, maxQueuedBytes: Int = 256 * 1024 * 1024,
+        metrics: any MetricsFactory, logger: Logger? = nil
+    ) {
+        self.committer = committer
+        self.capacity = capacity
+        self.maxQueuedBytes = maxQueuedBytes
+        self.droppedSideItems = Counter(label: "spyglass_ingest_side_items_dropped_total", factory: metrics)
+        self.logger = logger
+    }
+
+    /// Reads `unread` (on the writer's thread) after `lines`, stores them all and returns once they are committed,
+    /// with the lines stored per level. Throws ``UnreadLogItems/Failure`` for an item that cannot be read (nothing
+    /// of the request is stored), ``IngestRefusal`` when the queue is full or the writer stopping.
+    public func store(
+        projectID: Int64, received: Date, lines: [LogRecord], unread: UnreadLogItems?
+    ) async throws -> [LogLevel: Int] {
+        let cost = 4096 + (unread?.size ?? 0)
+            + lines.reduce(0) { total, line in
+                total + 256 + line.body.utf8.count
+                    + line.attributes.reduce(0) { $0 + 32 + $1.name.utf8.count + $1.value.text.utf8.count }
+            }
+        return try await withCheckedThrowingContinuation { continuation in
+            let refusal: IngestRefusal? = state.withLock { state in
+                if state.stopping { return IngestRefusal(.shuttingDown, retryAfter: 5) }
+                guard state.queue.count < capacity, state.queue.isEmpty || state.queuedBytes + cost <= maxQueuedBytes
+                else { return IngestRefusal(.queueFull, retryAfter: 1) }
+                state.queuedBytes += cost
+                state.queue.append(
+                    Job(
+                        projectID: projectID, received: received, lines: lines, unread: unread,
+                        continuation: continuation, cost: cost))
+                return nil
+            }
+            if let refusal { continuation.resume(throwing: refusal) } else { wakeUp.signal() }
+        }
+    }
+
+    /// Starts the writer's thread (once).
+    package func start() {
+        let start = state.withLock { state in
+            defer { state.running = true }
+            return !state.running
+        }
+        guard start else { return }
+        let thread = Thread { [self] in
+            Thread.nameForSystem("spyglass-logs")
+            if let failure = LowPriority.enter() {
+                logger?.warning("the log writer's thread keeps its priority", metadata: ["error": "\(failure)"])
+            }
+            while let batch = nextBatch() { commit(batch) }
+            stopped.signal()
+        }
+        thread.start()
+    }
+
+    /// Refuses new requests, commits what is queued and returns once the thread has ended (at once if it never ran).
+    package func stopAndWait() {
+        let running = state.withLock { state in
+            state.stopping = true
+            return state.running
+        }
+        wakeUp.signal()
+        if running { stopped.wait() }
+    }
+
+    private func nextBatch() -> [Job]? {
+        while true {
+            let taken: [Job]? = state.withLock { state in
+                if !state.queue.isEmpty {
+                    defer {
+                        state.queue = []
+                        state.queuedBytes = 0
+                    }
+                    return state.queue
+                }
+                return state.stopping ? [] : nil
+            }
+            if let taken { return taken.isEmpty ? nil : taken }
+            wakeUp.wait()
+        }
+    }
+
+    private func commit(_ batch: [Job]) {
+        // Read each request's items; one that cannot be read is answered at once and stores nothing.
+        var jobs: [(job: Job, prepared: PreparedLogLines)] = []
+        for job in batch {
+            do {
+                var lines = job.lines
+                if let unread = job.unread { lines += try unread.read(received: job.received, alreadyRead: lines.count) }
+                jobs.append((job, PreparedLogLines(projectID: job.projectID, received: job.received, lines: lines)))
+            } catch {
+                job.continuation.resume(throwing: error)
+            }
+        }
+        guard !jobs.isEmpty else { return }
+        do {
+            let dropped = try committer.commit(jobs.map(\.prepared))
+            for ((job, prepared), error) in zip(jobs, dropped) {
+                if let error {
+                    droppedSideItems.increment()
+                    logger?.error(
+                        "log lines could not be stored", metadata: ["spyglass.item": "log", "error": "\(error)"])
+                    job.continuation.resume(returning: [:])
+                } else {
+                    job.continuation.resume(returning: LogLevel.counts(prepared.lines))
+                }
+            }
+        } catch {
+            logger?.warning("log batch failed", metadata: ["error": "\(error)", "spyglass.jobs": "\(jobs.count)"])
+            for (job, _) in jobs { job.continuation.resume(throwing: error) }
+        }
+    }
+}
+
+/// The lowest CPU priority Linux gives a thread: `SCHED_IDLE`, or nice 19 where that is refused. An idle thread runs
+/// when no other thread of the machine wants its CPU, and a thread that wakes takes the CPU from it at once; with
+/// nice 19 alone the log writer still cost error ingest about 12 % of its events beside ~7 000 lines/s, against ~4 %
+/// (docs/performance.md, "Log lines apart"). Linux keeps both per thread, and changing the calling thread's needs no
+/// privilege.
+package enum LowPriority {
+    /// Puts the calling thread at the lowest priority; returns what failed, or nil.
+    package static func enter() -> String? {
+        #if canImport(Glibc)
+        var parameters = sched_param()
+        parameters.sched_priority = 0
+        // SCHED_IDLE (5): not among Glibc's imported constants.
+        if sched_setscheduler(0, 5, &parameters) == 0 { return nil }
+        let idleError = errno
+        if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) == 0 { return nil }
+        return "SCHED_IDLE: errno \(idleError), nice 19: errno \(errno)"
+        #else
+        return "no thread priorities on this system"
+        #endif
+    }
+}

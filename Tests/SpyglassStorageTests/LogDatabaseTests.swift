@@ -1,0 +1,140 @@
+import Foundation
+import GRDB
+import MetricsTestKit
+import SpyglassCore
+import SpyglassProtocol
+import Testing
+
+@testable import SpyglassStorage
+import SpyglassStorageKit
+
+/// Log lines in their own SQLite file, written by a thread of the lowest priority (``LogWriter``).
+@Suite struct LogDatabaseTests {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func line(_ body: String, at seconds: Double, level: LogLevel = .info) -> LogRecord {
+        LogRecord(
+            timestamp: now.addingTimeInterval(seconds), level: level, body: body, template: nil, traceID: nil, spanID: nil,
+            release: "shop@1", environment: "production", sdk: "sentry.python 2.75.0",
+            attributes: [LogAttribute(name: "order_id", value: .integer(Int64(seconds)))])
+    }
+
+    func bodies(_ database: AppDatabase, _ project: Int64) async throws -> [String] {
+        try await database.storage.logs.logs(LogListRequest(projectID: project, limit: 100)).map(\.record.body)
+    }
+
+    func items(_ bodies: [String]) -> [UInt8] {
+        let lines = bodies.enumerated().map { index, body in
+            #"{"timestamp": \#(1_790_000_000 + index), "level": "warn", "body": "\#(body)"}"#
+        }
+        return Array(#"{"items": [\#(lines.joined(separator: ","))]}"#.utf8)
+    }
+
+    @Test func aDatabaseWhoseLinesAreInTheMainFileMovesThemToTheirOwnOnce() async throws {
+        let directory = try TemporaryDirectory()
+        let data = directory.url.appending(path: "data")
+        let project = try AppDatabase.open(directory: data).createProject(name: "Shop", now: now).project.id!
+        // The main file as a server before the move left it: the table of migration v15, with lines.
+        let mainPath = data.appending(path: AppDatabase.fileName).path(percentEncoded: false)
+        let columns = AppDatabase.logColumns.joined(separator: ", ")
+        let main = try DatabaseQueue(path: mainPath)
+        try await main.write { db in
+            try db.execute(sql: AppDatabase.logTableSQL)
+            for (id, body) in ["first", "second", "third"].enumerated() {
+                try db.execute(
+                    sql: "INSERT INTO log_entry (\(columns)) VALUES (?, ?, ?, ?, 9, ?, NULL, NULL, NULL, NULL, NULL, NULL, '{}', 10)",
+                    arguments: [id + 1, project, now.timeIntervalSince1970 + Double(id), now.timeIntervalSince1970, body])
+            }
+        }
+        try main.close()
+
+        let reopened = try AppDatabase.open(directory: data)
+        #expect(try await bodies(reopened, project) == ["third", "second", "first"])
+        #expect(try await reopened.writer.read { db in try db.tableExists("log_entry") } == false)
+        let logsFile = data.appending(path: LogDatabase.fileName).path(percentEncoded: false)
+        #expect(FileManager.default.fileExists(atPath: logsFile))
+        try reopened.close()
+
+        // A move cut short (the lines copied, the main table not dropped yet) is done again without doubling lines.
+        let again = try DatabaseQueue(path: mainPath)
+        try await again.write { db in
+            try db.execute(sql: AppDatabase.logTableSQL)
+            try db.execute(
+                sql: "INSERT INTO log_entry (\(columns)) VALUES (1, ?, ?, ?, 9, 'first', NULL, NULL, NULL, NULL, NULL, NULL, '{}', 10)",
+                arguments: [project, now.timeIntervalSince1970, now.timeIntervalSince1970])
+        }
+        try again.close()
+        let third = try AppDatabase.open(directory: data)
+        #expect(try await bodies(third, project) == ["third", "second", "first"])
+        try third.close()
+    }
+
+    @Test func aBackupCarriesTheLinesAndTheRestoredDatabaseMovesThemBack() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try AppDatabase.open(directory: directory.url.appending(path: "data"))
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        try await withRunningWriter(writer) {
+            _ = try await writer.ingest(IngestWork(projectID: project, logs: [line("kept", at: 1), line("also", at: 2)]))
+        }
+        let backup = directory.url.appending(path: "backup.sqlite")
+        try await database.storage.maintenance.backup(to: backup)
+        try database.close()
+
+        let restored = directory.url.appending(path: "restored")
+        try FileManager.default.createDirectory(at: restored, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: backup, to: restored.appending(path: AppDatabase.fileName))
+        let reopened = try AppDatabase.open(directory: restored)
+        #expect(try await bodies(reopened, project) == ["also", "kept"])
+        #expect(try await reopened.writer.read { db in try db.tableExists("log_entry") } == false)
+        try reopened.close()
+    }
+
+    @Test func linesAreReadAndStoredByAThreadOfTheLowestPriority() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        try await withRunningWriter(writer) {
+            let unread = UnreadLogItems(items: [.init(index: 0, payload: items(["a", "b"]))], limits: LogItems.Limits())
+            let receipt = try await writer.ingest(IngestWork(projectID: project, unreadLogs: unread))
+            #expect(receipt.logLines == [.warn: 2])
+            // Linux keeps a scheduling policy per thread: /proc/self/task/<tid>/stat, field 41 (5: SCHED_IDLE).
+            var policy: [String: Int] = [:]
+            for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
+                let name = try String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                let stat = try String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8)
+                let fields = stat[stat.range(of: ")", options: .backwards)!.upperBound...].split(separator: " ")
+                policy[name] = Int(fields[38])
+            }
+            #expect(policy["spyglass-logs"] == 5)
+            #expect(policy["spyglass-ingest"] == 0)
+        }
+        #expect(try await bodies(database, project) == ["b", "a"])
+    }
+
+    @Test func anItemThatCannotBeReadStoresNothingOfItsRequest() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        let bad = UnreadLogItems(
+            items: [.init(index: 0, payload: items(["fine"])), .init(index: 2, payload: Array(#"{"items": 3}"#.utf8))],
+            limits: LogItems.Limits())
+        let event = try EventNormalizer().normalize(
+            JSONParser.parse(Array(#"{"event_id": "0123456789abcdef0123456789abcdef", "message": "boom"}"#.utf8)),
+            context: .init(received: now))
+        try await withRunningWriter(writer) {
+            // Read on the log writer's thread (lines only), or before anything is stored (with an event): the same
+            // error, naming the item.
+            for work in [IngestWork(projectID: project, unreadLogs: bad), IngestWork(projectID: project, event: event, unreadLogs: bad)] {
+                let failure = await #expect(throws: UnreadLogItems.Failure.self) { try await writer.ingest(work) }
+                #expect(failure?.description == #"item 2 (log): expected {"items": [log lines]}"#)
+            }
+            let fine = UnreadLogItems(items: [.init(index: 1, payload: items(["fine"]))], limits: LogItems.Limits())
+            let receipt = try await writer.ingest(IngestWork(projectID: project, event: event, unreadLogs: fine))
+            #expect(receipt.eventStored && receipt.logLines == [.warn: 1])
+        }
+        #expect(try await bodies(database, project) == ["fine"])
+        #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event") } == 1)
+    }
+}

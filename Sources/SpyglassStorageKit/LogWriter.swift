@@ -38,7 +38,9 @@ package protocol LogBatchCommitter: Sendable {
 /// writer's batches, and whenever it wants the CPU the scheduler gives it to error ingest first (docs/performance.md,
 /// "Log lines apart"). A line is still durable before its request is answered.
 public final class LogWriter: Sendable {
-    /// Requests waiting at most before new ones are refused (429).
+    /// Requests waiting at most before new ones are refused (429). Few: a waiting request holds its connection, and
+    /// when error ingest takes every CPU the log writer waits, so lines are refused (SDKs retry after the 429's
+    /// Retry-After) rather than pile up connections that error ingest needs.
     public let capacity: Int
     /// Bytes the queued requests may hold at most (their items as received, or their lines).
     public let maxQueuedBytes: Int
@@ -67,7 +69,7 @@ public final class LogWriter: Sendable {
     private let logger: Logger?
 
     package init(
-        committer: any LogBatchCommitter, capacity: Int = 10_000, maxQueuedBytes: Int = 256 * 1024 * 1024,
+        committer: any LogBatchCommitter, capacity: Int = 512, maxQueuedBytes: Int = 64 * 1024 * 1024,
         metrics: any MetricsFactory, logger: Logger? = nil
     ) {
         self.committer = committer
@@ -103,6 +105,9 @@ public final class LogWriter: Sendable {
             if let refusal { continuation.resume(throwing: refusal) } else { wakeUp.signal() }
         }
     }
+
+    /// Requests queued now.
+    package var depth: Int { state.withLock { $0.queue.count } }
 
     /// Starts the writer's thread (once).
     package func start() {

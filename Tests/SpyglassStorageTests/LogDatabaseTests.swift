@@ -137,4 +137,21 @@ import SpyglassStorageKit
         #expect(try await bodies(database, project) == ["fine"])
         #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event") } == 1)
     }
+
+    @Test func aFullQueueRefusesAtOnceAndWhatWaitsIsStoredOnceTheWriterRuns() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let writer = LogWriter(committer: SQLiteLogCommitter(database: database.logs), capacity: 1, metrics: TestMetrics())
+        let waiting = Task { try await writer.store(projectID: project, received: now, lines: [line("waits", at: 1)], unread: nil) }
+        // The first request is queued (the thread has not started): the second finds the queue full.
+        while writer.depth == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let refusal = await #expect(throws: IngestRefusal.self) {
+            try await writer.store(projectID: project, received: self.now, lines: [self.line("refused", at: 2)], unread: nil)
+        }
+        #expect(refusal?.reason == .queueFull && refusal?.retryAfter == 1)
+        writer.start()
+        #expect(try await waiting.value == [.info: 1])
+        writer.stopAndWait()
+        #expect(try await bodies(database, project) == ["waits"])
+    }
 }

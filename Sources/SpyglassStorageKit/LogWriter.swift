@@ -55,15 +55,23 @@ public final class LogWriter: Sendable {
     }
 
     private struct State: Sendable {
+        /// Requests not read yet.
         var queue: [Job] = []
-        var queuedBytes = 0
+        /// Requests read, waiting for the commit.
+        var ready: [(job: Job, lines: PreparedLogLines)] = []
+        /// Requests taken and not answered yet (queued, being read, ready or being committed), and their cost.
+        var pending = 0
+        var pendingBytes = 0
         var stopping = false
+        var readerDone = false
         var running = false
     }
 
     private let committer: any LogBatchCommitter
     private let state = Mutex(State())
-    private let wakeUp = DispatchSemaphore(value: 0)
+    /// Wake the reading thread (a request queued, or stopping) and the committing one (requests read).
+    private let wakeReader = DispatchSemaphore(value: 0)
+    private let wakeCommitter = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
     private let droppedSideItems: Counter
     private let logger: Logger?
@@ -93,82 +101,120 @@ public final class LogWriter: Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             let refusal: IngestRefusal? = state.withLock { state in
                 if state.stopping { return IngestRefusal(.shuttingDown, retryAfter: 5) }
-                guard state.queue.count < capacity, state.queue.isEmpty || state.queuedBytes + cost <= maxQueuedBytes
+                guard state.pending < capacity, state.pending == 0 || state.pendingBytes + cost <= maxQueuedBytes
                 else { return IngestRefusal(.queueFull, retryAfter: 1) }
-                state.queuedBytes += cost
+                state.pending += 1
+                state.pendingBytes += cost
                 state.queue.append(
                     Job(
                         projectID: projectID, received: received, lines: lines, unread: unread,
                         continuation: continuation, cost: cost))
                 return nil
             }
-            if let refusal { continuation.resume(throwing: refusal) } else { wakeUp.signal() }
+            if let refusal { continuation.resume(throwing: refusal) } else { wakeReader.signal() }
         }
     }
 
-    /// Requests queued now.
-    package var depth: Int { state.withLock { $0.queue.count } }
+    /// Requests taken and not answered yet.
+    package var depth: Int { state.withLock { $0.pending } }
 
-    /// Starts the writer's thread (once).
+    /// Starts the writer's threads (once): one reads requests' items while the other commits the lines read before
+    /// (and waits for the disk), both at the lowest priority.
     package func start() {
         let start = state.withLock { state in
             defer { state.running = true }
             return !state.running
         }
         guard start else { return }
-        let thread = Thread { [self] in
-            Thread.nameForSystem("spyglass-logs")
-            if let failure = LowPriority.enter() {
-                logger?.warning("the log writer's thread keeps its priority", metadata: ["error": "\(failure)"])
+        for (name, loop) in [("spyglass-logrd", readLoop), ("spyglass-logs", commitLoop)] {
+            let thread = Thread { [self] in
+                if let failure = LowPriority.enter() {
+                    logger?.warning("the log writer's thread keeps its priority", metadata: ["error": "\(failure)"])
+                }
+                Thread.nameForSystem(name)
+                loop()
             }
-            while let batch = nextBatch() { commit(batch) }
-            stopped.signal()
+            thread.start()
         }
-        thread.start()
     }
 
-    /// Refuses new requests, commits what is queued and returns once the thread has ended (at once if it never ran).
+    /// Refuses new requests, commits what is queued and returns once the threads have ended (at once if they never
+    /// ran).
     package func stopAndWait() {
         let running = state.withLock { state in
             state.stopping = true
             return state.running
         }
-        wakeUp.signal()
+        wakeReader.signal()
         if running { stopped.wait() }
     }
 
-    private func nextBatch() -> [Job]? {
+    /// Reads queued requests' items until stopping and drained; one that cannot be read is answered at once and
+    /// stores nothing.
+    private func readLoop() {
         while true {
             let taken: [Job]? = state.withLock { state in
                 if !state.queue.isEmpty {
-                    defer {
-                        state.queue = []
-                        state.queuedBytes = 0
-                    }
+                    defer { state.queue = [] }
                     return state.queue
                 }
+                if state.stopping { state.readerDone = true }
                 return state.stopping ? [] : nil
             }
-            if let taken { return taken.isEmpty ? nil : taken }
-            wakeUp.wait()
+            guard let taken else {
+                wakeReader.wait()
+                continue
+            }
+            if taken.isEmpty { break }
+            var read: [(job: Job, lines: PreparedLogLines)] = []
+            for job in taken {
+                do {
+                    var lines = job.lines
+                    if let unread = job.unread { lines += try unread.read(received: job.received, alreadyRead: lines.count) }
+                    read.append((job, PreparedLogLines(projectID: job.projectID, received: job.received, lines: lines)))
+                } catch {
+                    answered([job])
+                    job.continuation.resume(throwing: error)
+                }
+            }
+            state.withLock { $0.ready += read }
+            wakeCommitter.signal()
+        }
+        wakeCommitter.signal()
+    }
+
+    /// Commits what was read until the reader is done and nothing is left.
+    private func commitLoop() {
+        while true {
+            let taken: [(job: Job, lines: PreparedLogLines)]? = state.withLock { state in
+                if !state.ready.isEmpty {
+                    defer { state.ready = [] }
+                    return state.ready
+                }
+                return state.readerDone ? [] : nil
+            }
+            guard let taken else {
+                wakeCommitter.wait()
+                continue
+            }
+            if taken.isEmpty { break }
+            commit(taken)
+        }
+        stopped.signal()
+    }
+
+    /// `jobs` leave the count of pending requests.
+    private func answered(_ jobs: [Job]) {
+        state.withLock { state in
+            state.pending -= jobs.count
+            state.pendingBytes -= jobs.reduce(0) { $0 + $1.cost }
         }
     }
 
-    private func commit(_ batch: [Job]) {
-        // Read each request's items; one that cannot be read is answered at once and stores nothing.
-        var jobs: [(job: Job, prepared: PreparedLogLines)] = []
-        for job in batch {
-            do {
-                var lines = job.lines
-                if let unread = job.unread { lines += try unread.read(received: job.received, alreadyRead: lines.count) }
-                jobs.append((job, PreparedLogLines(projectID: job.projectID, received: job.received, lines: lines)))
-            } catch {
-                job.continuation.resume(throwing: error)
-            }
-        }
-        guard !jobs.isEmpty else { return }
+    private func commit(_ jobs: [(job: Job, lines: PreparedLogLines)]) {
+        defer { answered(jobs.map(\.job)) }
         do {
-            let dropped = try committer.commit(jobs.map(\.prepared))
+            let dropped = try committer.commit(jobs.map(\.lines))
             for ((job, prepared), error) in zip(jobs, dropped) {
                 if let error {
                     droppedSideItems.increment()

@@ -34,9 +34,10 @@ public final class PostgresAppDatabase: Service, Sendable {
     /// - Parameters:
     ///   - maximumConnections: The pool's size; every `serve` process opens up to this many connections, and up to
     ///     `ingestConnections` more for the ingest writer.
-    ///   - ingestConnections: The ingest writer's own pool (``withIngestConnection(isolation:_:)``): two, so a batch
-    ///     need not wait for the last one's connection to be given back.
-    public convenience init(url: DatabaseURL, maximumConnections: Int = 20, ingestConnections: Int = 2, logger: Logger) {
+    ///   - ingestConnections: The ingest writer's own pool (``withIngestConnection(isolation:_:)``): three, one kept
+    ///     by the writer, one by the log writer (``PostgresLogCommitter``), and one so a batch need not wait for a
+    ///     broken connection to be given back.
+    public convenience init(url: DatabaseURL, maximumConnections: Int = 20, ingestConnections: Int = 3, logger: Logger) {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = maximumConnections
         self.init(configuration: configuration, url: url, ingestConnections: ingestConnections, logger: logger)
@@ -45,7 +46,7 @@ public final class PostgresAppDatabase: Service, Sendable {
     /// Creates the pool from a postgres-nio configuration (a Unix socket, custom TLS, pool options), and the ingest
     /// writer's pool of `ingestConnections` with the same settings.
     public init(
-        configuration: PostgresClient.Configuration, url: DatabaseURL? = nil, ingestConnections: Int = 2, logger: Logger
+        configuration: PostgresClient.Configuration, url: DatabaseURL? = nil, ingestConnections: Int = 3, logger: Logger
     ) {
         var backgroundLogger = logger
         backgroundLogger[metadataKey: "spyglass.database"] = "\(url.map(String.init(describing:)) ?? "postgres")"

@@ -15,6 +15,7 @@ extension StorageBackend {
                 savedSearches: PostgresSavedSearches(database), logs: PostgresLogs(database)),
             sqlite: nil,
             committer: { metrics in PostgresIngestCommitter(database: database, metrics: metrics) },
+            logCommitter: PostgresLogCommitter(database: database),
             rateCounts: PostgresRateCounts(database))
     }
 

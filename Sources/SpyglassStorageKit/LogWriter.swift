@@ -30,6 +30,13 @@ package protocol LogBatchCommitter: Sendable {
     /// returns per job nil, or why its lines could not be stored (they are then left out alone: a savepoint each).
     /// Throwing fails the whole batch.
     func commit(_ jobs: [PreparedLogLines]) throws -> [String?]
+
+    /// Called once the log writer has committed its last batch: gives back what the committer held (a connection).
+    func finish()
+}
+
+extension LogBatchCommitter {
+    package func finish() {}
 }
 
 /// The writer of structured log lines, beside the ingest writer (``IngestWriter``) and apart from it: a database of
@@ -200,6 +207,7 @@ public final class LogWriter: Sendable {
             if taken.isEmpty { break }
             commit(taken)
         }
+        committer.finish()
         stopped.signal()
     }
 

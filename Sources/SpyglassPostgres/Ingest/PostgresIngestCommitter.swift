@@ -16,8 +16,9 @@ extension IngestWriter {
     ) {
         self.init(
             committer: PostgresIngestCommitter(database: database, metrics: metrics), capacity: capacity,
-            maxBatch: maxBatch, maxQueuedBytes: maxQueuedBytes, compactEvents: compactEvents, metrics: metrics,
-            logger: logger)
+            maxBatch: maxBatch, maxQueuedBytes: maxQueuedBytes, compactEvents: compactEvents,
+            logWriter: LogWriter(committer: PostgresLogCommitter(database: database), metrics: metrics, logger: logger),
+            metrics: metrics, logger: logger)
     }
 }
 

@@ -95,8 +95,8 @@ struct LogStoreContractTests {
         }
     }
 
-    /// On PostgreSQL a request of log lines only is written with its batch's events, in one statement; a line the
-    /// database refuses then fails that statement, and the writer tries the batch's requests one by one. On both
+    /// Lines are written by the log writer, apart from events; on PostgreSQL the lines of a batch of requests in one
+    /// statement, which a line the database refuses fails whole, and the requests are then tried one by one. On both
     /// backends it costs only its own request's lines: the event and the other request's lines are stored, and every
     /// request is answered.
     @Test(arguments: Backend.allCases)

@@ -27,7 +27,7 @@ struct TestStore: Sendable {
     /// The backend's side of the ingest writer, one per store as one per server: PostgreSQL's keeps its prepared
     /// statements from batch to batch.
     let committer: any IngestBatchCommitter
-    /// The log writer's, where the backend keeps log lines apart (SQLite).
+    /// The log writer's side (both backends keep log lines apart from the ingest writer's batches).
     let logCommitter: (any LogBatchCommitter)?
     /// A fixed clock for the test's writes.
     let now = Date(timeIntervalSince1970: 1_790_000_000)
@@ -40,7 +40,7 @@ struct TestStore: Sendable {
             logCommitter = SQLiteLogCommitter(database: database.logs)
         case .postgres(let database):
             committer = PostgresIngestCommitter(database: database, metrics: TestMetrics())
-            logCommitter = nil
+            logCommitter = PostgresLogCommitter(database: database)
         }
     }
 

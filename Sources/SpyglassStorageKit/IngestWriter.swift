@@ -95,7 +95,7 @@ public final class IngestWriter: IngestSink, Service {
     }
 
     private let committer: any IngestBatchCommitter
-    /// Where log lines go when the backend keeps them apart (SQLite); nil: in this writer's batches.
+    /// Where log lines go (both backends' writers have one: ``LogWriter``); nil: in this writer's batches.
     package let logWriter: LogWriter?
     private let state = Mutex(State())
     /// Dictionaries of recently seen hashes (``PayloadDictionary``), for compressing events against them.

@@ -24,11 +24,11 @@ package struct PreparedLogLines: Sendable {
     }
 }
 
-/// A backend's side of the log writer: stores the lines of several requests in one transaction.
+/// A backend's side of the log writer: stores the lines of several requests together.
 package protocol LogBatchCommitter: Sendable {
-    /// Stores `jobs` in one transaction and commits it durably (on the log writer's thread, one batch at a time);
-    /// returns per job nil, or why its lines could not be stored (they are then left out alone: a savepoint each).
-    /// Throwing fails the whole batch.
+    /// Stores `jobs` and commits them durably (on the log writer's committing thread, one batch at a time); returns
+    /// per job nil, or why its lines could not be stored (they alone are then left out: SQLite's savepoint per
+    /// request, PostgreSQL's requests tried one by one). Throwing fails the whole batch.
     func commit(_ jobs: [PreparedLogLines]) throws -> [String?]
 
     /// Called once the log writer has committed its last batch: gives back what the committer held (a connection).
@@ -40,8 +40,9 @@ extension LogBatchCommitter {
 }
 
 /// The writer of structured log lines, beside the ingest writer (``IngestWriter``) and apart from it: a database of
-/// their own (SQLite's other file), a queue of their own, and a thread of the lowest CPU priority (``LowPriority``)
-/// that reads the requests' `log` items and commits their lines. Error ingest thus never waits for lines in its
+/// their own (SQLite's other file; on PostgreSQL a connection of their own), a queue of their own, and two threads
+/// of the lowest CPU priority (``LowPriority``), one reading the requests' `log` items while the other commits the
+/// lines read before. Error ingest thus never waits for lines in its
 /// writer's batches, and whenever it wants the CPU the scheduler gives it to error ingest first (docs/performance.md,
 /// "Log lines apart"). A line is still durable before its request is answered.
 public final class LogWriter: Sendable {

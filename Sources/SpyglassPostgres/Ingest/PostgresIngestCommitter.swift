@@ -55,17 +55,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         var attempt = 1
         var reconnected = false
         while true {
-            let connection: PostgresConnection
-            do {
-                connection = try kept.connection(from: database.ingestClient, within: Self.leaseTimeout)
-            } catch {
-                // PostgreSQL is down or unreachable (the pool keeps trying to connect): the batch's requests are
-                // answered 503 now rather than held until their clients give up.
-                database.logger.warning(
-                    "ingest batch refused: no connection to PostgreSQL",
-                    metadata: ["spyglass.error": "\(PostgresAppDatabase.reason(error))"])
-                throw IngestRefusal(.databaseUnavailable, retryAfter: Self.retryAfter)
-            }
+            let connection = try kept.connection(for: database, refusing: "ingest batch")
             do {
                 return try commit(jobs, dictionaries: dictionaries, on: connection)
             } catch let error where attempt < Self.attempts && Self.isTransient(error) {
@@ -335,6 +325,20 @@ final class KeptConnection: Sendable {
         } catch {
             lease.release()
             throw error
+        }
+    }
+
+    /// The kept connection of `database`'s ingest pool. When none comes within the lease timeout, PostgreSQL is down
+    /// or unreachable (the pool keeps trying to connect): logs that `what` is refused and throws ``IngestRefusal``, so
+    /// its requests are answered 503 now rather than held until their clients give up.
+    func connection(for database: PostgresAppDatabase, refusing what: String) throws -> PostgresConnection {
+        do {
+            return try connection(from: database.ingestClient, within: PostgresIngestCommitter.leaseTimeout)
+        } catch {
+            database.logger.warning(
+                "\(what) refused: no connection to PostgreSQL",
+                metadata: ["spyglass.error": "\(PostgresAppDatabase.reason(error))"])
+            throw IngestRefusal(.databaseUnavailable, retryAfter: PostgresIngestCommitter.retryAfter)
         }
     }
 

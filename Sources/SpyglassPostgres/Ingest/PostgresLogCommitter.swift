@@ -21,15 +21,7 @@ public struct PostgresLogCommitter: LogBatchCommitter {
 
     package func commit(_ jobs: [PreparedLogLines]) throws -> [String?] {
         guard jobs.contains(where: { !$0.lines.isEmpty }) else { return jobs.map { _ in nil } }
-        let connection: PostgresConnection
-        do {
-            connection = try kept.connection(from: database.ingestClient, within: PostgresIngestCommitter.leaseTimeout)
-        } catch {
-            database.logger.warning(
-                "log lines refused: no connection to PostgreSQL",
-                metadata: ["spyglass.error": "\(PostgresAppDatabase.reason(error))"])
-            throw IngestRefusal(.databaseUnavailable, retryAfter: PostgresIngestCommitter.retryAfter)
-        }
+        let connection = try kept.connection(for: database, refusing: "log lines")
         let sql = IngestSQL(connection: connection, logger: database.logger, statements: statements)
         do {
             do {

@@ -367,8 +367,8 @@ extension UInt8 {
     fileprivate var isHexDigit: Bool { (48...57).contains(self) || (65...70).contains(self) || (97...102).contains(self) }
 }
 
-/// An envelope's `log` items as received, not read yet: ingest reads them where it stores them (on SQLite, the log
-/// writer's thread of low priority, so a burst of lines never takes the CPU that error ingest needs).
+/// An envelope's `log` items as received, not read yet: ingest reads them where it stores them (the log writer's
+/// reading thread, at the lowest CPU priority, so a burst of lines never takes the CPU that error ingest needs).
 public struct UnreadLogItems: Sendable {
     public struct Item: Sendable {
         /// The item's place in its envelope (for errors).

@@ -13,9 +13,8 @@ public struct StorageBackend: Sendable {
     public let sqlite: AppDatabase?
     /// The backend's side of the ingest writer.
     let committer: @Sendable (any MetricsFactory) -> any IngestBatchCommitter
-    /// The backend's side of a log writer apart from the ingest writer (SQLite's log lines' own database); nil:
-    /// lines are written in the ingest writer's batches.
-    var logCommitter: (any LogBatchCommitter)? = nil
+    /// The backend's side of the log writer, apart from the ingest writer (SQLite: the lines' own database).
+    let logCommitter: any LogBatchCommitter
     /// Where nodes sharing the database exchange their rate-limit counts (PostgreSQL; nil for SQLite's one node).
     var rateCounts: (any RateCountExchange)? = nil
 
@@ -32,7 +31,7 @@ public struct StorageBackend: Sendable {
         IngestWriter(
             committer: committer(metrics), capacity: configuration.ingestQueueCapacity,
             compactEvents: configuration.compactEvents,
-            logWriter: logCommitter.map { LogWriter(committer: $0, metrics: metrics, logger: logger) }, metrics: metrics,
+            logWriter: LogWriter(committer: logCommitter, metrics: metrics, logger: logger), metrics: metrics,
             logger: logger)
     }
 

@@ -160,10 +160,6 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
                     arguments: [work.projectID, discarded.reason, discarded.category, discarded.quantity])
             }
         }
-        if !work.logs.isEmpty {
-            // Lines go to the log writer (``SQLiteLogCommitter``): the ingest writer hands them over before queueing.
-            batch.droppedSideItems.append(("log", "log lines reached the SQLite ingest writer, which does not store them"))
-        }
         return IngestReceipt(eventStored: stored)
     }
 }

@@ -37,8 +37,8 @@ public struct LogDatabase: Sendable {
         try pool.writeWithoutTransaction { db in
             // As the main database's writer: a line's 200 means it is on disk (GRDB sets NORMAL on a pool's writer).
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            // SQLite's default page cache (2 MiB): the main database's writer has 16 MiB, and the server stays under
-            // 100 MB of memory with both (an 8 MiB cache here took it to 99.7 MB in the benchmark's log runs).
+            // SQLite's default page cache (2 MiB): the main database's writer has 16 MiB, and the server keeps under
+            // 100 MB of memory with both (a larger cache here came close: docs/performance.md, "Log lines apart").
             try db.execute(sql: "PRAGMA cache_size = -2048")
             checkpointer.install(on: db)
         }

@@ -14,9 +14,6 @@ import Glibc
 package struct PreparedIngest: Sendable {
     package var work: IngestWork
     package var payload: PayloadPlan?
-    /// Each log line's attributes as stored (``LogRecord/attributesJSON``), written here on the request's task so
-    /// the single writer only inserts them.
-    package var logAttributes: [String]
 
     /// Prepares `work` as the writer queues it: its event's payload planned (compressed against `dictionaries` when
     /// `compactEvents`), and the event's parsed tree and raw bytes let go (the payload holds them).
@@ -30,7 +27,6 @@ package struct PreparedIngest: Sendable {
         work.event?.payload = .null
         work.event?.raw = nil
         work.event?.rawBody = nil
-        logAttributes = work.logs.map(\.attributesJSON)
         self.work = work
     }
 }
@@ -95,8 +91,8 @@ public final class IngestWriter: IngestSink, Service {
     }
 
     private let committer: any IngestBatchCommitter
-    /// Where log lines go (both backends' writers have one: ``LogWriter``); nil: in this writer's batches.
-    package let logWriter: LogWriter?
+    /// Where log lines go: this writer's jobs never carry any.
+    package let logWriter: LogWriter
     private let state = Mutex(State())
     /// Dictionaries of recently seen hashes (``PayloadDictionary``), for compressing events against them.
     package let dictionaries = PayloadDictionaryCache()
@@ -110,7 +106,7 @@ public final class IngestWriter: IngestSink, Service {
 
     package init(
         committer: any IngestBatchCommitter, capacity: Int = 10_000, maxBatch: Int = 500,
-        maxQueuedBytes: Int = 512 * 1024 * 1024, compactEvents: Bool = true, logWriter: LogWriter? = nil,
+        maxQueuedBytes: Int = 512 * 1024 * 1024, compactEvents: Bool = true, logWriter: LogWriter,
         metrics: any MetricsFactory, logger: Logger? = nil
     ) {
         self.committer = committer
@@ -125,20 +121,17 @@ public final class IngestWriter: IngestSink, Service {
         self.logger = logger
     }
 
-    /// Queues `work` and returns once it is committed. Its unread `log` items are read first (throwing
-    /// ``UnreadLogItems/Failure``, nothing stored) unless they go to the ``logWriter`` alone, which reads them.
+    /// Queues `work` and returns once it is committed; its log lines go to the ``logWriter``. Unread `log` items
+    /// of an envelope with more than lines are read first (throwing ``UnreadLogItems/Failure``, nothing stored);
+    /// an envelope of lines alone leaves the reading to the log writer.
     public func ingest(_ work: IngestWork) async throws -> IngestReceipt {
         var work = work
-        if let unread = work.unreadLogs, logWriter == nil || !work.onlyLogs {
+        if let unread = work.unreadLogs, !work.onlyLogs {
             work.logs += try unread.read(received: work.received, alreadyRead: work.logs.count)
             work.unreadLogs = nil
         }
-        guard let logWriter, !work.logs.isEmpty || work.unreadLogs != nil else {
-            var receipt = try await enqueue(work)
-            receipt.logLines = LogLevel.counts(work.logs)
-            return receipt
-        }
-        // Lines apart: the rest first (an envelope's event is stored even if its lines then wait for a retry).
+        guard !work.logs.isEmpty || work.unreadLogs != nil else { return try await enqueue(work) }
+        // The rest first (an envelope's event is stored even if its lines then wait for a retry).
         let (lines, unread) = (work.logs, work.unreadLogs)
         work.logs = []
         work.unreadLogs = nil
@@ -153,9 +146,6 @@ public final class IngestWriter: IngestSink, Service {
         // cost below counts: the event's parsed tree and raw bytes are let go.
         let prepared = PreparedIngest(work, compactEvents: compactEvents, dictionaries: dictionaries)
         let cost = 4096 + (prepared.payload?.size ?? 0) + prepared.work.attachments.reduce(0) { $0 + $1.data.count }
-            + prepared.work.logs.reduce(0) { total, line in
-                total + 256 + line.body.utf8.count + line.attributes.reduce(0) { $0 + 32 + $1.name.utf8.count + $1.value.text.utf8.count }
-            }
         return try await withCheckedThrowingContinuation { continuation in
             let outcome: Result<Int, IngestRefusal> = state.withLock { state in
                 if state.stopping { return .failure(IngestRefusal(.shuttingDown, retryAfter: 5)) }
@@ -188,7 +178,7 @@ public final class IngestWriter: IngestSink, Service {
             await withGracefulShutdownHandler {
                 await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
                     state.withLock { $0.finished = finished }
-                    logWriter?.start()
+                    logWriter.start()
                     let thread = Thread { [self] in
                         Thread.nameForSystem("spyglass-ingest")
                         self.loop()
@@ -214,7 +204,7 @@ public final class IngestWriter: IngestSink, Service {
         while let batch = nextBatch() {
             commit(batch)
         }
-        logWriter?.stopAndWait()
+        logWriter.stopAndWait()
         committer.finish()
         let finished = state.withLock { state in
             defer { state.finished = nil }

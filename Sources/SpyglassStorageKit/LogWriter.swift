@@ -242,10 +242,9 @@ public final class LogWriter: Sendable {
 }
 
 /// The lowest CPU priority Linux gives a thread: `SCHED_IDLE`, or nice 19 where that is refused. An idle thread runs
-/// when no other thread of the machine wants its CPU, and a thread that wakes takes the CPU from it at once; with
-/// nice 19 alone the log writer still cost error ingest about 12 % of its events beside ~7 000 lines/s, against ~4 %
-/// (docs/performance.md, "Log lines apart"). Linux keeps both per thread, and changing the calling thread's needs no
-/// privilege.
+/// when no other thread of the machine wants its CPU, and a thread that wakes takes the CPU from it at once: with
+/// nice 19 alone the log writer took about three times as much of error ingest's throughput (docs/performance.md,
+/// "Log lines apart"). Linux keeps both per thread, and changing the calling thread's needs no privilege.
 package enum LowPriority {
     /// Puts the calling thread at the lowest priority; returns what failed, or nil.
     package static func enter() -> String? {

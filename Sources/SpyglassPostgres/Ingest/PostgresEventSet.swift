@@ -88,8 +88,6 @@ final class PostgresEventSet {
     private(set) var members: [Member] = []
     private var newIssues: [(projectID: Int64, member: Int, hashes: [String])] = []
     private var newDictionaries: [(projectID: Int64, hash: String)] = []
-    /// The log lines of the set's requests that carry nothing else (``placeLogs(_:)``).
-    private var logs = LogColumns()
 
     /// Reads what the batch's events need to be placed, in one statement: the stored grouping hashes and event ids
     /// among them, and the enabled alert rules, names and members' addresses of their projects (given to `batch`,
@@ -186,25 +184,13 @@ final class PostgresEventSet {
         case alone
     }
 
-    /// Adds the log lines of a job that carries nothing else (no event, no other side item) to the set, written by
-    /// its statement; false for any other job. A failing line then fails the batch, whose jobs the writer tries one
-    /// by one: alone, a job's lines go in a savepoint of their own (``PostgresIngestCommitter``), as side items do.
-    func placeLogs(_ job: PreparedIngest) -> Bool {
-        let work = job.work
-        guard work.event == nil, !work.logs.isEmpty, work.attachments.isEmpty, work.userReports.isEmpty,
-            work.sessions.isEmpty, work.discarded.isEmpty
-        else { return false }
-        logs.add(work.logs, attributes: job.logAttributes, projectID: work.projectID, received: work.received)
-        return true
-    }
-
     /// Adds job `index` to the set when it can be written there; `countsEveryEvent` says whether the project has
     /// rules that count every event (its events are evaluated one by one).
     func place(_ job: PreparedIngest, index: Int, countsEveryEvent: Bool) -> Placement {
         let work = job.work
         guard let event = work.event, let plan = job.payload, let primary = event.hashes.first else { return .alone }
         guard work.attachments.isEmpty, work.userReports.isEmpty, work.sessions.isEmpty, work.discarded.isEmpty,
-            work.logs.isEmpty, !countsEveryEvent
+            !countsEveryEvent
         else { return .alone }
         let eventKey = EventKey(projectID: work.projectID, eventID: event.eventID)
         if storedEvents.contains(eventKey) { return .duplicate }
@@ -261,18 +247,11 @@ extension PostgresEventSet {
     /// rules that need counts) begins a transaction first, and what it finds changed meanwhile (an issue resolved or
     /// ignored, whose lifecycle would follow) fails it whole.
     func write(_ receipts: inout [IngestReceipt], batch: PostgresWriterBatch, in sql: IngestSQL, last: Bool) throws {
-        guard !members.isEmpty || !logs.isEmpty else { return }
+        guard !members.isEmpty else { return }
         defer {
             members = []
             newIssues = []
             newDictionaries = []
-            logs = LogColumns()
-        }
-        guard !members.isEmpty else {
-            // Log lines only: one statement, by itself when nothing precedes or follows it.
-            if !last || batch.hasUnwritten { try sql.begin() }
-            _ = try sql.prepared("WITH \(embedding: logs.rows) SELECT 1", outsideTransaction: true)
-            return
         }
         let events = members.map { ($0.event, $0.projectID) }
         let pendingReleases = batch.pendingReleases(events)
@@ -585,7 +564,7 @@ extension PostgresEventSet {
             WITH locked AS MATERIALIZED (
                 SELECT count(pg_advisory_xact_lock(\(Self.ingestLockSpace), (p % 2147483647)::int)) AS n
                 FROM unnest(\(projects)::bigint[]) AS p
-            ), \(embedding: issueRows)\(embedding: alertRows)\(embedding: releaseRows.rows)\(embedding: logs.rows),
+            ), \(embedding: issueRows)\(embedding: alertRows)\(embedding: releaseRows.rows)
                 events AS (\(embedding: insert)),
                 \(embedding: counters.rows(batch.takeCounts()))
             SELECT NULL::bigint, spyglass_writer_check(
@@ -849,72 +828,4 @@ struct Nullable<Value> {
 private struct UserRef: Hashable {
     let issue: Int64
     let key: String
-}
-
-/// Log lines as columns for one `INSERT … SELECT … FROM unnest(…)` (a text that does not change with their
-/// number, so it is prepared once): `logs AS (…)`.
-struct LogColumns {
-    private var projects: [Int64] = []
-    private var timestamps: [Double] = []
-    private var received: [Double] = []
-    private var severities: [Int64] = []
-    private var bodies: [String] = []
-    private var templates: [String?] = []
-    private var traces: [String?] = []
-    private var spans: [String?] = []
-    private var releases: [String?] = []
-    private var environments: [String?] = []
-    private var sdks: [String?] = []
-    private var attributes: [String] = []
-    private var sizes: [Int64] = []
-
-    var isEmpty: Bool { projects.isEmpty }
-
-    /// `attributes`: each line's ``LogRecord/attributesJSON``, in order.
-    mutating func add(_ lines: [LogRecord], attributes: [String], projectID: Int64, received: Date) {
-        for (line, json) in zip(lines, attributes) {
-            projects.append(projectID)
-            timestamps.append(line.timestamp.timeIntervalSince1970)
-            self.received.append(received.timeIntervalSince1970)
-            severities.append(Int64(line.severityNumber))
-            bodies.append(line.body)
-            templates.append(line.template)
-            traces.append(line.traceID)
-            spans.append(line.spanID)
-            releases.append(line.release)
-            environments.append(line.environment)
-            sdks.append(line.sdk)
-            self.attributes.append(json)
-            sizes.append(Int64(line.storedSize(attributesJSON: json)))
-        }
-    }
-
-    var rows: IngestStatement {
-        let template = Nullable(templates, placeholder: "")
-        let (trace, span) = (Nullable(traces, placeholder: ""), Nullable(spans, placeholder: ""))
-        let (release, environment) = (Nullable(releases, placeholder: ""), Nullable(environments, placeholder: ""))
-        let sdk = Nullable(sdks, placeholder: "")
-        return """
-            logs AS (
-                INSERT INTO log_entry (project_id, timestamp, received, severity, body, template, trace_id, span_id,
-                    release, environment, sdk, attributes, size)
-                SELECT v.project_id, v.timestamp, v.received, v.severity, v.body,
-                    CASE WHEN v.has_template THEN v.template END, CASE WHEN v.has_trace THEN v.trace END,
-                    CASE WHEN v.has_span THEN v.span END, CASE WHEN v.has_release THEN v.release END,
-                    CASE WHEN v.has_environment THEN v.environment END, CASE WHEN v.has_sdk THEN v.sdk END,
-                    v.attributes, v.size
-                FROM unnest(\(projects)::bigint[], \(timestamps)::float8[], \(received)::float8[],
-                    \(severities)::bigint[], \(bodies)::text[], \(template.values)::text[],
-                    \(template.present)::boolean[], \(trace.values)::text[], \(trace.present)::boolean[],
-                    \(span.values)::text[], \(span.present)::boolean[], \(release.values)::text[],
-                    \(release.present)::boolean[], \(environment.values)::text[],
-                    \(environment.present)::boolean[], \(sdk.values)::text[], \(sdk.present)::boolean[],
-                    \(attributes)::text[], \(sizes)::bigint[])
-                    AS v(project_id, timestamp, received, severity, body, template, has_template, trace, has_trace,
-                        span, has_span, release, has_release, environment, has_environment, sdk, has_sdk,
-                        attributes, size)
-                RETURNING 1
-            )
-            """
-    }
 }

@@ -158,9 +158,6 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                 let set = try PostgresEventSet(jobs, batch: batch, in: sql)
                 var receipts = [IngestReceipt](repeating: IngestReceipt(eventStored: false), count: jobs.count)
                 for (index, job) in jobs.enumerated() {
-                    // A request of log lines only joins the set, unless it is tried alone (its lines then go in a
-                    // savepoint, so that a failing one costs only them).
-                    if jobs.count > 1, set.placeLogs(job) { continue }
                     var countsEveryEvent = false
                     if job.work.event != nil {
                         countsEveryEvent = try batch.rules(projectID: job.work.projectID, in: sql).contains { $0.applies(to: []) }
@@ -294,13 +291,6 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                     ON CONFLICT (project_id, reason, category) DO UPDATE SET
                         quantity = \(unescaped: saturatingSum("discarded_events", "quantity"))
                     """)
-            }
-        }
-        if !work.logs.isEmpty {
-            try side("log") {
-                var lines = LogColumns()
-                lines.add(work.logs, attributes: job.logAttributes, projectID: projectID, received: work.received)
-                _ = try sql.prepared("WITH \(embedding: lines.rows) SELECT 1")
             }
         }
         return IngestReceipt(eventStored: stored)

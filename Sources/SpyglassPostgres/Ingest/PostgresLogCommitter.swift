@@ -58,3 +58,71 @@ public struct PostgresLogCommitter: LogBatchCommitter {
         _ = try sql.prepared("WITH \(embedding: lines.rows) SELECT 1", outsideTransaction: true)
     }
 }
+
+/// Log lines as columns for one `INSERT … SELECT … FROM unnest(…)` (a text that does not change with their
+/// number, so it is prepared once): `logs AS (…)`, the log writer's one statement a batch.
+struct LogColumns {
+    private var projects: [Int64] = []
+    private var timestamps: [Double] = []
+    private var received: [Double] = []
+    private var severities: [Int64] = []
+    private var bodies: [String] = []
+    private var templates: [String?] = []
+    private var traces: [String?] = []
+    private var spans: [String?] = []
+    private var releases: [String?] = []
+    private var environments: [String?] = []
+    private var sdks: [String?] = []
+    private var attributes: [String] = []
+    private var sizes: [Int64] = []
+
+    var isEmpty: Bool { projects.isEmpty }
+
+    /// `attributes`: each line's ``LogRecord/attributesJSON``, in order.
+    mutating func add(_ lines: [LogRecord], attributes: [String], projectID: Int64, received: Date) {
+        for (line, json) in zip(lines, attributes) {
+            projects.append(projectID)
+            timestamps.append(line.timestamp.timeIntervalSince1970)
+            self.received.append(received.timeIntervalSince1970)
+            severities.append(Int64(line.severityNumber))
+            bodies.append(line.body)
+            templates.append(line.template)
+            traces.append(line.traceID)
+            spans.append(line.spanID)
+            releases.append(line.release)
+            environments.append(line.environment)
+            sdks.append(line.sdk)
+            self.attributes.append(json)
+            sizes.append(Int64(line.storedSize(attributesJSON: json)))
+        }
+    }
+
+    var rows: IngestStatement {
+        let template = Nullable(templates, placeholder: "")
+        let (trace, span) = (Nullable(traces, placeholder: ""), Nullable(spans, placeholder: ""))
+        let (release, environment) = (Nullable(releases, placeholder: ""), Nullable(environments, placeholder: ""))
+        let sdk = Nullable(sdks, placeholder: "")
+        return """
+            logs AS (
+                INSERT INTO log_entry (project_id, timestamp, received, severity, body, template, trace_id, span_id,
+                    release, environment, sdk, attributes, size)
+                SELECT v.project_id, v.timestamp, v.received, v.severity, v.body,
+                    CASE WHEN v.has_template THEN v.template END, CASE WHEN v.has_trace THEN v.trace END,
+                    CASE WHEN v.has_span THEN v.span END, CASE WHEN v.has_release THEN v.release END,
+                    CASE WHEN v.has_environment THEN v.environment END, CASE WHEN v.has_sdk THEN v.sdk END,
+                    v.attributes, v.size
+                FROM unnest(\(projects)::bigint[], \(timestamps)::float8[], \(received)::float8[],
+                    \(severities)::bigint[], \(bodies)::text[], \(template.values)::text[],
+                    \(template.present)::boolean[], \(trace.values)::text[], \(trace.present)::boolean[],
+                    \(span.values)::text[], \(span.present)::boolean[], \(release.values)::text[],
+                    \(release.present)::boolean[], \(environment.values)::text[],
+                    \(environment.present)::boolean[], \(sdk.values)::text[], \(sdk.present)::boolean[],
+                    \(attributes)::text[], \(sizes)::bigint[])
+                    AS v(project_id, timestamp, received, severity, body, template, has_template, trace, has_trace,
+                        span, has_span, release, has_release, environment, has_environment, sdk, has_sdk,
+                        attributes, size)
+                RETURNING 1
+            )
+            """
+    }
+}

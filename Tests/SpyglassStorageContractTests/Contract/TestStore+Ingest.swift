@@ -44,15 +44,14 @@ extension TestStore {
     /// writer.
     func commitBatch(_ works: [IngestWork], dictionaries: PayloadDictionaryCache) async throws -> CommittedBatch {
         var works = works
-        if let logCommitter {
-            let lines = works.filter { !$0.logs.isEmpty }.map {
-                PreparedLogLines(projectID: $0.projectID, received: $0.received, lines: $0.logs)
-            }
-            for index in works.indices { works[index].logs = [] }
-            if !lines.isEmpty {
-                let dropped = try await onThread { try logCommitter.commit(lines) }
-                #expect(dropped.allSatisfy { $0 == nil })
-            }
+        let lines = works.filter { !$0.logs.isEmpty }.map {
+            PreparedLogLines(projectID: $0.projectID, received: $0.received, lines: $0.logs)
+        }
+        for index in works.indices { works[index].logs = [] }
+        if !lines.isEmpty {
+            let logCommitter = self.logCommitter
+            let dropped = try await onThread { try logCommitter.commit(lines) }
+            #expect(dropped.allSatisfy { $0 == nil })
         }
         let jobs = works.map { PreparedIngest($0, compactEvents: true, dictionaries: dictionaries) }
         let committer = self.committer

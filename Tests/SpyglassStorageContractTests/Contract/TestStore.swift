@@ -28,7 +28,7 @@ struct TestStore: Sendable {
     /// statements from batch to batch.
     let committer: any IngestBatchCommitter
     /// The log writer's side (both backends keep log lines apart from the ingest writer's batches).
-    let logCommitter: (any LogBatchCommitter)?
+    let logCommitter: any LogBatchCommitter
     /// A fixed clock for the test's writes.
     let now = Date(timeIntervalSince1970: 1_790_000_000)
 

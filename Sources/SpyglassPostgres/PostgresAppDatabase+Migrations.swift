@@ -46,8 +46,8 @@ extension PostgresAppDatabase {
         let migrations = Self.migrations
         let applied = try await withTransaction { connection -> [Int] in
             // The lock comes first: two processes running CREATE TABLE IF NOT EXISTS at once can both fail.
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger)
-            try await connection.query(
+            try await connection.execute("SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger)
+            try await connection.execute(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version BIGINT PRIMARY KEY,
@@ -56,13 +56,12 @@ extension PostgresAppDatabase {
                 )
                 """, logger: logger)
             // Whether older nodes tolerate the step (databases made before this column: none recorded as such).
-            try await connection.query(
+            try await connection.execute(
                 "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS additive BOOLEAN NOT NULL DEFAULT false",
                 logger: logger)
             var recorded: [Int: Bool] = [:]
-            for try await (version, additive) in try await connection.query(
-                "SELECT version, additive FROM schema_migrations", logger: logger
-            ).decode((Int, Bool).self) {
+            for row in try await connection.answer("SELECT version, additive FROM schema_migrations", logger: logger) {
+                let (version, additive) = try row.decode((Int, Bool).self)
                 recorded[version] = additive
             }
             let known = Set(migrations.map(\.version))
@@ -82,9 +81,9 @@ extension PostgresAppDatabase {
             var applied: [Int] = []
             for migration in migrations where recorded[migration.version] == nil {
                 for statement in SQLScript.statements(migration.sql) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.execute(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query(
+                try await connection.execute(
                     """
                     INSERT INTO schema_migrations (version, name, additive)
                     VALUES (\(migration.version), \(migration.name), \(migration.additive))
@@ -107,7 +106,7 @@ extension PostgresAppDatabase {
     public func resetIdentities() async throws {
         try await withTransaction { connection in
             var columns: [(table: String, column: String)] = []
-            let rows = try await connection.query(
+            let rows = try await connection.answer(
                 """
                 SELECT c.relname::text, a.attname::text
                 FROM pg_attribute a
@@ -116,16 +115,14 @@ extension PostgresAppDatabase {
                 WHERE a.attidentity <> '' AND NOT a.attisdropped AND n.nspname = current_schema()
                 ORDER BY 1, 2
                 """, logger: logger)
-            for try await (table, column) in rows.decode((String, String).self) {
-                columns.append((table, column))
-            }
+            for row in rows { columns.append(try row.decode((String, String).self)) }
             for (table, column) in columns {
                 let sql = """
                     SELECT setval(pg_get_serial_sequence(\(Self.literal(Self.identifier(table))), \(Self.literal(column))),
                         coalesce(max(\(Self.identifier(column))), 0) + 1, false)
                     FROM \(Self.identifier(table))
                     """
-                try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+                try await connection.execute(PostgresQuery(unsafeSQL: sql), logger: logger)
             }
         }
     }

@@ -9,39 +9,31 @@ import SpyglassStorageKit
 extension PostgresConnection {
     /// Every row `query` returns, each readable by column name.
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRandomAccessRow] {
-        var rows: [PostgresRandomAccessRow] = []
-        for try await row in try await self.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
-        return rows
+        try await answer(query, logger: logger).map { $0.makeRandomAccess() }
     }
 
     /// The first row `query` returns, if any.
     func row(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRandomAccessRow? {
-        try await rows(query, logger: logger).first
+        try await answer(query, logger: logger).first?.makeRandomAccess()
     }
 
     /// Runs a statement whose rows (if any) do not matter.
     func execute(_ query: PostgresQuery, logger: Logger) async throws {
-        _ = try await rows(query, logger: logger)
+        try await answer(query, logger: logger)
     }
+
     /// The first column of the first row (nil when there is no row, or the value is NULL).
     func scalar<Value: PostgresDecodable>(
         _ query: PostgresQuery, as type: Value.Type = Value.self, logger: Logger
     ) async throws -> Value? where Value._DecodableType == Value {
-        for try await row in try await self.query(query, logger: logger) {
-            return try row.makeRandomAccess()[0].decode(Value?.self)
-        }
-        return nil
+        try await answer(query, logger: logger).first?.makeRandomAccess()[0].decode(Value?.self)
     }
 
     /// The first column of every row.
     func column<Value: PostgresDecodable>(
         _ query: PostgresQuery, as type: Value.Type = Value.self, logger: Logger
     ) async throws -> [Value] {
-        var values: [Value] = []
-        for try await row in try await self.query(query, logger: logger) {
-            values.append(try row.makeRandomAccess()[0].decode(Value.self))
-        }
-        return values
+        try await answer(query, logger: logger).map { try $0.makeRandomAccess()[0].decode(Value.self) }
     }
 }
 

@@ -81,7 +81,8 @@ public final class PostgresAppDatabase: Service, Sendable {
     /// `body` must not keep the connection.
     ///
     /// Text PostgreSQL cannot store (a NUL character, which SQLite stores) is bad input: a ``DomainError`` of kind
-    /// `.invalidInput` (an API answers 400), not a server error.
+    /// `.invalidInput` (an API answers 400), not a server error; a connection lost under `body` is one of kind
+    /// `.unavailable` (503).
     @discardableResult
     public func withConnection<Result: Sendable>(
         isolation: isolated (any Actor)? = #isolation,
@@ -106,8 +107,18 @@ public final class PostgresAppDatabase: Service, Sendable {
         do {
             return try await body(connection)
         } catch let error as PSQLError {
+            if PostgresIngestCommitter.isConnectionLost(error) { throw Self.connectionLost(error) }
             throw Self.domainError(error) ?? error
+        } catch {
+            if PostgresIngestCommitter.isConnectionLost(error) { throw Self.connectionLost(error) }
+            throw error
         }
+    }
+
+    /// A query's connection closed under it (PostgreSQL restarted, crashed or ended the session): the API answers
+    /// 503, as while PostgreSQL is down, and the pool connects anew for the next query.
+    private static func connectionLost(_ error: any Error) -> DomainError {
+        DomainError(.unavailable, "database: the connection to PostgreSQL was lost (\(Self.reason(error)))")
     }
 
     /// How long a query waits for a connection of the pool before it fails (``DomainError`` `.unavailable`: the
@@ -141,7 +152,7 @@ public final class PostgresAppDatabase: Service, Sendable {
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await withConnection(isolation: isolation) { connection in
-            try await connection.query("BEGIN", logger: logger)
+            try await connection.execute("BEGIN", logger: logger)
             let result: Result
             do {
                 result = try await body(connection)
@@ -150,14 +161,14 @@ public final class PostgresAppDatabase: Service, Sendable {
                 throw error
             }
             // A failed COMMIT ends the transaction in PostgreSQL (rolled back), so the connection is clean.
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.execute("COMMIT", logger: logger)
             return result
         }
     }
 
     private func rollBack(_ connection: PostgresConnection) async {
         do {
-            try await connection.query("ROLLBACK", logger: logger)
+            try await connection.execute("ROLLBACK", logger: logger)
         } catch {
             // The connection is broken or stuck in the transaction: close it so the pool does not lend it again.
             logger.warning(

@@ -9,13 +9,13 @@ extension PostgresAppDatabase {
     /// The data tables of the schema, by name (the migrations' own table and the nodes' rate counts left out).
     package static func tables(on connection: PostgresConnection, logger: Logger) async throws -> Set<String> {
         var tables: Set<String> = []
-        let rows = try await connection.query(
+        let rows = try await connection.answer(
             """
             SELECT table_name::text FROM information_schema.tables
             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
                 AND table_name NOT IN ('schema_migrations', 'rate_count')
             """, logger: logger)
-        for try await name in rows.decode(String.self) { tables.insert(name) }
+        for row in rows { tables.insert(try row.decode(String.self)) }
         return tables
     }
 
@@ -24,12 +24,15 @@ extension PostgresAppDatabase {
         of table: String, on connection: PostgresConnection, logger: Logger
     ) async throws -> [String: String] {
         var types: [String: String] = [:]
-        let rows = try await connection.query(
+        let rows = try await connection.answer(
             """
             SELECT column_name::text, data_type::text FROM information_schema.columns
             WHERE table_schema = current_schema() AND table_name = \(table) AND is_generated = 'NEVER'
             """, logger: logger)
-        for try await (name, type) in rows.decode((String, String).self) { types[name] = type }
+        for row in rows {
+            let (name, type) = try row.decode((String, String).self)
+            types[name] = type
+        }
         return types
     }
 
@@ -60,7 +63,7 @@ extension PostgresAppDatabase {
                 tuples.append("(" + placeholders.joined(separator: ", ") + ")")
             }
             let sql = "INSERT INTO \(identifier(table)) (\(columnList)) VALUES " + tuples.joined(separator: ", ")
-            try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            try await connection.execute(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
             start += chunk.count
         }
     }
@@ -77,15 +80,15 @@ extension PostgresAppDatabase {
             assignments.append("\(identifier(column)) = $\(bindings.count)")
         }
         guard !assignments.isEmpty else { return }
-        try await connection.query(
+        try await connection.execute(
             PostgresQuery(unsafeSQL: "UPDATE instance SET \(assignments.joined(separator: ", ")) WHERE id = 1", binds: bindings),
             logger: logger)
     }
 
     package static func count(of table: String, on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(identifier(table))"), logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
+        let query = PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(identifier(table))")
+        let rows = try await connection.answer(query, logger: logger)
+        return try rows.first?.decode(Int.self) ?? 0
     }
 
     private static func bind(_ value: StoredValue, as type: String, into bindings: inout PostgresBindings, at place: String) throws {

@@ -42,7 +42,7 @@ extension PostgresIssues {
                     // The row locked first: two nodes assigning at once tell the assignee once.
                     let previous = try await connection.scalar(
                         "SELECT assignee_id FROM issue WHERE id = \(id) FOR UPDATE", as: Int64.self, logger: logger)
-                    try await connection.query(
+                    try await connection.execute(
                         "UPDATE issue SET assignee_id = \(assignee?.id) WHERE id = \(id)", logger: logger)
                     // The new assignee is told, unless they assigned it to themselves.
                     if let assignee, assignee.id != previous, assignee.id != change.actorID {
@@ -125,7 +125,7 @@ extension PostgresIssues {
             {
                 throw DomainError(.invalidInput, "statusDetails.inRelease: the project has no release \"\(version)\"")
             }
-            try await connection.query(
+            try await connection.execute(
                 """
                 UPDATE issue SET status = 'resolved', substatus = NULL, resolution = \(type), resolution_release = \(release),
                     ignore_state = NULL, status_changed_at = \(time) WHERE id = \(issueID)
@@ -157,7 +157,7 @@ extension PostgresIssues {
                 case .untilEscalating: .archivedUntilEscalating
                 default: .archivedUntilConditionMet
                 }
-            try await connection.query(
+            try await connection.execute(
                 """
                 UPDATE issue SET status = 'ignored', substatus = \(substatus.rawValue), ignore_state = \(state.storedJSON),
                     resolution = NULL, resolution_release = NULL, status_changed_at = \(time) WHERE id = \(issueID)
@@ -197,17 +197,17 @@ extension PostgresIssues {
     public func deleteIssue(id: Int64) async throws {
         let logger = database.logger
         try await database.withTransaction { connection in
-            try await connection.query(
+            try await connection.execute(
                 "DELETE FROM attachment WHERE (project_id, event_id) IN (SELECT project_id, event_id FROM event WHERE issue_id = \(id))",
                 logger: logger)
-            try await connection.query(
+            try await connection.execute(
                 "DELETE FROM user_report WHERE (project_id, event_id) IN (SELECT project_id, event_id FROM event WHERE issue_id = \(id))",
                 logger: logger)
             // Its hashes go with it (cascade), and their events: so do the dictionaries those events need.
-            try await connection.query(
+            try await connection.execute(
                 "DELETE FROM payload_dictionary WHERE id IN (SELECT dictionary_id FROM grouping_hash WHERE issue_id = \(id))",
                 logger: logger)
-            try await connection.query("DELETE FROM issue WHERE id = \(id)", logger: logger)
+            try await connection.execute("DELETE FROM issue WHERE id = \(id)", logger: logger)
         }
     }
 
@@ -222,11 +222,11 @@ extension PostgresIssues {
             }
             let parent: Int64 = try rows[0].decode("id")
             let children: [Int64] = try rows.dropFirst().map { try $0.decode("id") }
-            try await connection.query(
+            try await connection.execute(
                 "UPDATE grouping_hash SET issue_id = \(parent) WHERE issue_id = ANY(\(children))", logger: logger)
-            try await connection.query(
+            try await connection.execute(
                 "UPDATE event SET issue_id = \(parent) WHERE issue_id = ANY(\(children))", logger: logger)
-            try await connection.query(
+            try await connection.execute(
                 """
                 INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address, times_seen, last_seen)
                 SELECT \(parent), user_key,
@@ -239,7 +239,7 @@ extension PostgresIssues {
                     last_seen = GREATEST(issue_user.last_seen, excluded.last_seen)
                 """, logger: logger)
             // Grouped first: one upsert may not touch a row twice, as two children with the same tag value would.
-            try await connection.query(
+            try await connection.execute(
                 """
                 INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen)
                 SELECT \(parent), key, value, LEAST(sum(times_seen), 9223372036854775807)::bigint, min(first_seen), max(last_seen)
@@ -247,14 +247,14 @@ extension PostgresIssues {
                 ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = issue_tag.times_seen + excluded.times_seen,
                     first_seen = LEAST(issue_tag.first_seen, excluded.first_seen), last_seen = GREATEST(issue_tag.last_seen, excluded.last_seen)
                 """, logger: logger)
-            try await connection.query(
+            try await connection.execute(
                 """
                 INSERT INTO issue_hour (issue_id, hour, count)
                 SELECT \(parent), hour, LEAST(sum(count), 9223372036854775807)::bigint FROM issue_hour
                 WHERE issue_id = ANY(\(children)) GROUP BY hour
                 ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hour.count + excluded.count
                 """, logger: logger)
-            try await connection.query(
+            try await connection.execute(
                 """
                 UPDATE issue SET
                     times_seen = LEAST(times_seen + (SELECT sum(times_seen) FROM issue WHERE id = ANY(\(children))), 9223372036854775807),
@@ -268,7 +268,7 @@ extension PostgresIssues {
                 SELECT upper(project.slug) || '-' || issue.short_id FROM issue JOIN project ON project.id = issue.project_id
                 WHERE issue.id = ANY(\(children)) ORDER BY issue.short_id
                 """, as: String.self, logger: logger)
-            try await connection.query("DELETE FROM issue WHERE id = ANY(\(children))", logger: logger)
+            try await connection.execute("DELETE FROM issue WHERE id = ANY(\(children))", logger: logger)
             try await Self.refreshProtectedEvents(parent, on: connection, logger: logger)
             try await PostgresIssueRows.addActivity(
                 parent, kind: .merge, userID: actorID,
@@ -281,7 +281,7 @@ extension PostgresIssues {
     /// Points an issue's first and latest event (which retention keeps) at its stored events after events moved.
     static func refreshProtectedEvents(_ issueID: Int64, on connection: PostgresConnection, logger: Logger) async throws
     {
-        try await connection.query(
+        try await connection.execute(
             """
             UPDATE issue SET
                 first_event_id = (SELECT id FROM event WHERE issue_id = \(issueID) ORDER BY timestamp, id LIMIT 1),

@@ -76,15 +76,15 @@ extension PostgresIssues {
         else {
             throw DomainError(.notFound, "no issue \(issueID)")
         }
-        try await connection.query(
+        try await connection.execute(
             "INSERT INTO issue_search (issue_id, title, culprit, message) SELECT \(newIssue), title, culprit, '' FROM issue WHERE id = \(newIssue)",
             logger: logger)
-        try await connection.query(
+        try await connection.execute(
             "UPDATE grouping_hash SET issue_id = \(newIssue) WHERE project_id = \(projectID) AND hash = \(hash)",
             logger: logger)
         for (rowID, info) in moved {
             let event = NormalizedEvent(stored: info)
-            try await connection.query(
+            try await connection.execute(
                 "UPDATE event SET issue_id = \(newIssue) WHERE id = \(rowID)", logger: logger)
             try await Self.count(event, into: newIssue, sign: 1, on: connection, logger: logger)
             try await Self.count(event, into: issueID, sign: -1, on: connection, logger: logger)
@@ -97,27 +97,27 @@ extension PostgresIssues {
         let users = Set(remaining.compactMap { NormalizedEvent(stored: $0).userKey })
         let movedUsers = Set(moved.compactMap { NormalizedEvent(stored: $0.event).userKey })
         for user in movedUsers where !users.contains(user) {
-            try await connection.query(
+            try await connection.execute(
                 "DELETE FROM issue_user WHERE issue_id = \(issueID) AND user_key = \(user)", logger: logger)
         }
         for issue in [issueID, newIssue] {
-            try await connection.query(
+            try await connection.execute(
                 "UPDATE issue SET user_count = (SELECT count(*) FROM issue_user WHERE issue_id = \(issue)) WHERE id = \(issue)",
                 logger: logger)
         }
         try await Self.refreshProtectedEvents(issueID, on: connection, logger: logger)
         try await Self.refreshProtectedEvents(newIssue, on: connection, logger: logger)
         // The old issue's dates from its remaining events (kept as they were when retention removed them all).
-        try await connection.query(
+        try await connection.execute(
             """
             UPDATE issue SET
                 first_seen = coalesce((SELECT min(timestamp) FROM event WHERE issue_id = \(issueID)), first_seen),
                 last_seen = coalesce((SELECT max(timestamp) FROM event WHERE issue_id = \(issueID)), last_seen)
             WHERE id = \(issueID)
             """, logger: logger)
-        try await connection.query(
+        try await connection.execute(
             "DELETE FROM issue_tag WHERE issue_id = \(issueID) AND times_seen <= 0", logger: logger)
-        try await connection.query(
+        try await connection.execute(
             "DELETE FROM issue_hour WHERE issue_id = \(issueID) AND count <= 0", logger: logger)
         return newIssue
     }
@@ -127,14 +127,14 @@ extension PostgresIssues {
         _ event: NormalizedEvent, into issueID: Int64, sign: Int, on connection: PostgresConnection, logger: Logger
     ) async throws {
         let timestamp = event.timestamp.timeIntervalSince1970
-        try await connection.query(
+        try await connection.execute(
             """
             UPDATE issue SET times_seen = GREATEST(0, times_seen + \(sign)),
                 first_seen = CASE WHEN \(sign) > 0 THEN LEAST(first_seen, \(timestamp)) ELSE first_seen END,
                 last_seen = CASE WHEN \(sign) > 0 THEN GREATEST(last_seen, \(timestamp)) ELSE last_seen END WHERE id = \(issueID)
             """, logger: logger)
         if sign > 0, let user = event.userKey {
-            try await connection.query(
+            try await connection.execute(
                 """
                 INSERT INTO issue_user (issue_id, user_key, user_id, email, username, ip_address, times_seen, last_seen)
                 VALUES (\(issueID), \(user), \(event.user?.id)::text, \(event.user?.email)::text, \(event.user?.username)::text,
@@ -145,13 +145,13 @@ extension PostgresIssues {
                 logger: logger)
         } else if sign < 0, let user = event.userKey {
             // A user left without events is deleted by the caller.
-            try await connection.query(
+            try await connection.execute(
                 """
                 UPDATE issue_user SET times_seen = GREATEST(1, times_seen - 1) WHERE issue_id = \(issueID) AND user_key = \(user)
                 """, logger: logger)
         }
         for tag in event.tags {
-            try await connection.query(
+            try await connection.execute(
                 """
                 INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen)
                 VALUES (\(issueID), \(tag.key), \(tag.value), \(sign), \(timestamp), \(timestamp))
@@ -159,7 +159,7 @@ extension PostgresIssues {
                     first_seen = LEAST(issue_tag.first_seen, excluded.first_seen), last_seen = GREATEST(issue_tag.last_seen, excluded.last_seen)
                 """, logger: logger)
         }
-        try await connection.query(
+        try await connection.execute(
             """
             INSERT INTO issue_hour (issue_id, hour, count) VALUES (\(issueID), \(Int64((timestamp / 3600).rounded(.down))), \(sign))
             ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hour.count + excluded.count

@@ -52,7 +52,7 @@ extension PostgresMaintenance {
             for row in stale {
                 let id: Int64 = try row.decode("id")
                 let hours: Int64 = try row.decode("resolve_age_hours")
-                try await connection.query(
+                try await connection.execute(
                     """
                     UPDATE issue SET status = 'resolved', substatus = NULL, resolution = 'now', resolution_release = NULL,
                         status_changed_at = \(time) WHERE id = \(id)
@@ -71,7 +71,7 @@ extension PostgresMaintenance {
                     let state = IgnoreState(storedJSON: text),
                     case .untilDate(let date) = state.condition, now >= date
                 else { continue }
-                try await connection.query(
+                try await connection.execute(
                     """
                     UPDATE issue SET status = 'unresolved', substatus = 'escalating', substatus_since = \(time), ignore_state = NULL,
                         status_changed_at = \(time) WHERE id = \(id)
@@ -139,10 +139,10 @@ extension PostgresMaintenance {
         return try await database.withTransaction { connection in
             let ids = try await connection.column(selection, as: Int64.self, logger: logger)
             guard !ids.isEmpty else { return 0 }
-            try await connection.query(
+            try await connection.execute(
                 "DELETE FROM attachment WHERE (project_id, event_id) IN (SELECT project_id, event_id FROM event WHERE id = ANY(\(ids)))",
                 logger: logger)
-            try await connection.query("DELETE FROM event WHERE id = ANY(\(ids))", logger: logger)
+            try await connection.execute("DELETE FROM event WHERE id = ANY(\(ids))", logger: logger)
             return ids.count
         }
     }

@@ -34,10 +34,10 @@ public struct PostgresMaintenance: MaintenanceStore {
             do {
                 try await jobs()
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.jobsLockKey))", logger: logger)
+                _ = try? await connection.execute("SELECT pg_advisory_unlock(\(Self.jobsLockKey))", logger: logger)
                 throw error
             }
-            try await connection.query("SELECT pg_advisory_unlock(\(Self.jobsLockKey))", logger: logger)
+            try await connection.execute("SELECT pg_advisory_unlock(\(Self.jobsLockKey))", logger: logger)
             return true
         }
     }
@@ -58,7 +58,7 @@ public struct PostgresMaintenance: MaintenanceStore {
         let chosen = needsAdmin ? try Password.forFirstAdmin(adminPassword) : nil
         let createdAt = StoredDate.text(now)
         return try await database.withTransaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.bootstrapLockKey))", logger: logger)
+            try await connection.execute("SELECT pg_advisory_xact_lock(\(Self.bootstrapLockKey))", logger: logger)
             var report = BootstrapReport()
             if let password = chosen,
                 try await connection.scalar(
@@ -68,7 +68,7 @@ public struct PostgresMaintenance: MaintenanceStore {
                     "SELECT id FROM \"user\" WHERE email = \(email)", as: Int64.self, logger: logger)
                 {
                     // The configured e-mail already has an account: promote it, keep its password.
-                    try await connection.query(
+                    try await connection.execute(
                         "UPDATE \"user\" SET is_admin = 1 WHERE id = \(existing)", logger: logger)
                 } else {
                     let mustChange = password.generated ? 1 : 0
@@ -122,12 +122,12 @@ public struct PostgresMaintenance: MaintenanceStore {
                 "INSERT INTO project (slug, name, created_at) VALUES ('default', 'Default', \(createdAt)) RETURNING id",
                 as: Int64.self, logger: logger)
         else { throw DomainError(.unavailable, "project was not stored") }
-        try await connection.query(
+        try await connection.execute(
             """
             INSERT INTO project_key (project_id, public_key, label, is_active, created_at)
             VALUES (\(projectID), \(PublicKey.generate()), 'Default', 1, \(createdAt))
             """, logger: logger)
-        try await connection.query(
+        try await connection.execute(
             """
             INSERT INTO project_member (project_id, user_id, role, created_at)
             SELECT \(projectID), id, \(ProjectRole.admin.rawValue), \(createdAt) FROM "user" WHERE is_admin = 1 ORDER BY id
@@ -135,7 +135,7 @@ public struct PostgresMaintenance: MaintenanceStore {
         let rule = AlertRule.projectDefault
         let flags = rule.storedFlags
         func bit(_ flag: Bool) -> Int { flag ? 1 : 0 }
-        try await connection.query(
+        try await connection.execute(
             """
             INSERT INTO alert_rule (project_id, name, enabled, spec, frequency_minutes, on_new, on_regression, on_reappeared,
                 counts_events, counts_users, created_at, updated_at)
@@ -202,7 +202,7 @@ public struct PostgresMaintenance: MaintenanceStore {
 
     public func recordServedBaseURL(_ url: String) async throws {
         try await database.withConnection { connection in
-            try await connection.query("UPDATE instance SET base_url = \(url) WHERE id = 1", logger: database.logger)
+            try await connection.execute("UPDATE instance SET base_url = \(url) WHERE id = 1", logger: database.logger)
         }
     }
 

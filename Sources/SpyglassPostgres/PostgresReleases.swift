@@ -81,14 +81,14 @@ public struct PostgresReleases: ReleaseStore {
                 "SELECT id FROM release WHERE version = \(version) AND project_id = ANY(\(projectIDs)) ORDER BY id FOR UPDATE",
                 as: Int64.self, logger: logger)
             guard !ids.isEmpty else { throw DomainError(.notFound, "release \"\(version)\" not found") }
-            try await connection.query("DELETE FROM release_commit WHERE release_id = ANY(\(ids))", logger: logger)
+            try await connection.execute("DELETE FROM release_commit WHERE release_id = ANY(\(ids))", logger: logger)
             guard !commits.isEmpty else { return }
             let repositories = Nullable(commits.map(\.repository), placeholder: "")
             let messages = Nullable(commits.map(\.message), placeholder: "")
             let names = Nullable(commits.map(\.authorName), placeholder: "")
             let emails = Nullable(commits.map(\.authorEmail), placeholder: "")
             let dates = Nullable(commits.map { $0.date?.timeIntervalSince1970 }, placeholder: 0)
-            try await connection.query(
+            try await connection.execute(
                 """
                 INSERT INTO release_commit (release_id, position, sha, repository, message, author_name, author_email,
                     committed_at, files)
@@ -178,7 +178,7 @@ public struct PostgresReleases: ReleaseStore {
                 return .referencedByIssues
             }
             // Deploys and environments go with it (ON DELETE CASCADE).
-            try await connection.query("DELETE FROM release WHERE id = ANY(\(ids))", logger: logger)
+            try await connection.execute("DELETE FROM release WHERE id = ANY(\(ids))", logger: logger)
             return .deleted
         }
     }

@@ -48,6 +48,45 @@ struct PostgresConnectionLossTests {
         }
     }
 
+    /// The same for the queries of the API and the services (``PostgresConnection/answer(_:logger:)``, under every
+    /// query helper): on a connection PostgreSQL closed, a query fails at once, as a ``DomainError`` the API answers
+    /// 503, instead of holding its request and its leased connection for good.
+    @Test func aQueryOnAConnectionPostgreSQLClosedFailsAsUnavailableInsteadOfWaitingForever() async throws {
+        try await TestPostgres.withFreshDatabase { url in
+            try await TestPostgres.withRunningDatabase(url) { database in
+                // Failing as unavailable: true; answered: false.
+                let outcome = Mutex<Bool?>(nil)
+                let query = Task {
+                    do {
+                        try await database.withConnection { connection in
+                            let logger = TestPostgres.logger
+                            let pid: Int32? = try await connection.scalar("SELECT pg_backend_pid()", logger: logger)
+                            try await database.withConnection {
+                                try await $0.execute("SELECT pg_terminate_backend(\(pid ?? 0))", logger: logger)
+                            }
+                            for _ in 0..<100 where !connection.isClosed { try await Task.sleep(for: .milliseconds(50)) }
+                            #expect(connection.isClosed)
+                            try await connection.execute("SELECT 1", logger: TestPostgres.logger)
+                        }
+                        outcome.withLock { $0 = false }
+                    } catch {
+                        outcome.withLock { $0 = (error as? DomainError)?.kind == .unavailable }
+                    }
+                }
+                for _ in 0..<400 where outcome.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
+                let answered = outcome.withLock { $0 }
+                #expect(answered != nil, "the query was still waiting after 20 s")
+                #expect(answered == true, "the query fails as unavailable")
+                if answered != nil { await query.value }
+                // The pool lends a working connection for the next query.
+                let next = try await database.withConnection {
+                    try await $0.scalar("SELECT 1", as: Int32.self, logger: TestPostgres.logger)
+                }
+                #expect(next == 1)
+            }
+        }
+    }
+
     /// The writer keeps its connection from batch to batch; one PostgreSQL ended in between (a restart, an
     /// administrator's `pg_terminate_backend`) is replaced, and the next batch is stored.
     @Test func theWritersKeptConnectionEndedBetweenBatchesIsReplaced() async throws {

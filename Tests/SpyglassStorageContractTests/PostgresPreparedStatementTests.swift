@@ -25,7 +25,7 @@ struct PostgresPreparedStatementTests {
             )
             store.committer.finish()  // the writer keeps its connection between batches: the test borrows it
             try await database.withIngestConnection {
-                try await $0.query("DEALLOCATE ALL", logger: TestPostgres.logger)
+                _ = try await $0.query("DEALLOCATE ALL", logger: TestPostgres.logger)
             }
             await #expect(throws: (any Error).self) {
                 try await store.commitBatch([work(2)], dictionaries: dictionaries)

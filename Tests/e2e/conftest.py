@@ -251,12 +251,23 @@ def load_envelope(event_id: str, message: str = "under load", padding: int = 200
         {"message": message, "level": "error", "extra": {"padding": "x" * padding}})
 
 
+def load_log_envelope(marker: str, lines: int) -> bytes:
+    """An envelope of `lines` log lines whose bodies are "MARKER 0", "MARKER 1", …, as the load tests send them."""
+    items = [{"timestamp": time.time(), "level": "info", "body": f"{marker} {n}"} for n in range(lines)]
+    payload = json.dumps({"items": items}).encode()
+    item = {"type": "log", "item_count": lines, "content_type": "application/vnd.sentry.items.log+json",
+            "length": len(payload)}
+    return b"{}\n" + json.dumps(item).encode() + b"\n" + payload + b"\n"
+
+
 class Load:
     """Clients sending events to servers as fast as they answer (`clients` threads per server), each acknowledged
-    event id kept. A client stops when its server is gone or does not answer in time, if that server is among
-    `may_vanish` (all of them by default); any other client's failure is raised by `stop()`."""
+    event id kept; with `log_lines`, envelopes of that many log lines instead, each acknowledged envelope's marker
+    kept (its lines' bodies are "MARKER N"). A client stops when its server is gone or does not answer in time, if
+    that server is among `may_vanish` (all of them by default); any other client's failure is raised by `stop()`."""
 
-    def __init__(self, *servers, clients: int = 16, padding: int = 2000, may_vanish=None, timeout: float = 5):
+    def __init__(self, *servers, clients: int = 16, padding: int = 2000, may_vanish=None, timeout: float = 5,
+                 log_lines: int = 0):
         import requests
 
         self.requests = requests
@@ -266,6 +277,7 @@ class Load:
         self.url = f"{servers[0].url}/api/{project}/envelope/"
         self.padding = padding
         self.timeout = timeout
+        self.log_lines = log_lines
         self.may_vanish = servers if may_vanish is None else may_vanish
         self.acknowledged: list[str] = []
         self.failures: list[BaseException] = []
@@ -282,9 +294,12 @@ class Load:
         url = f"{server.url}/api/{self.project}/envelope/"
         while not self.stopping.is_set():
             event_id = os.urandom(16).hex()
+            if self.log_lines:
+                body = load_log_envelope(event_id, self.log_lines)
+            else:
+                body = load_envelope(event_id, padding=self.padding)
             try:
-                response = session.post(
-                    url, data=load_envelope(event_id, padding=self.padding), headers=self.headers, timeout=self.timeout)
+                response = session.post(url, data=body, headers=self.headers, timeout=self.timeout)
             except self.requests.RequestException as error:
                 if not any(server is gone for gone in self.may_vanish):
                     with self.lock:
@@ -292,7 +307,7 @@ class Load:
                 return  # the server is gone
             if response.status_code == 200:
                 with self.lock:
-                    if response.json() != {"id": event_id}:
+                    if not self.log_lines and response.json() != {"id": event_id}:
                         self.failures.append(AssertionError(f"{event_id} answered {response.text}"))
                     self.acknowledged.append(event_id)
 

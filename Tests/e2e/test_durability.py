@@ -1,6 +1,7 @@
-"""200 means stored: kill -9 the server under load, then every acknowledged event must be stored (SQLite or PostgreSQL);
-crash PostgreSQL itself under load, and every acknowledged event is still there when it has recovered."""
+"""200 means stored: kill -9 the server under load, then every acknowledged event and log line must be stored (SQLite
+or PostgreSQL); crash PostgreSQL itself under load, and every acknowledged event is still there when it has recovered."""
 
+import collections
 import os
 import shutil
 import signal
@@ -33,6 +34,33 @@ def test_every_acknowledged_event_survives_sigkill(tmp_path, start_server):
     assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged events were lost"
 
     # The database opens again after the crash and the server starts on it.
+    again = start_server(data_dir=data)
+    assert requests.get(f"{again.url}/readyz", timeout=5).status_code == 200
+    assert again.stop() == 0
+
+
+def test_every_acknowledged_log_line_survives_sigkill(tmp_path, start_server):
+    """Log lines have a writer of their own (and on SQLite a database file): killed under a load of events and log
+    envelopes at once, the server has stored every line of every acknowledged envelope and every acknowledged event,
+    and never part of an envelope's lines."""
+    data = tmp_path / "data"
+    server = start_server(data_dir=data)
+    events = Load(server, clients=8)
+    lines = Load(server, clients=8, log_lines=50)
+    time.sleep(2.0)
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(timeout=10)
+    events.stop()
+    lines.stop()
+
+    assert len(lines.acknowledged) > 20 and len(events.acknowledged) > 20, "too few answers to mean anything"
+    stored = collections.Counter(body.rsplit(" ", 1)[0] for (body,) in query(data, "SELECT body FROM log_entry"))
+    missing = [marker for marker in lines.acknowledged if stored[marker] != 50]
+    assert missing == [], f"{len(missing)} of {len(lines.acknowledged)} acknowledged envelopes lost lines"
+    assert set(stored.values()) == {50}, "an envelope's lines are stored whole or not at all"
+    stored_events = {row[0] for row in query(data, "SELECT event_id FROM event")}
+    assert [event_id for event_id in events.acknowledged if event_id not in stored_events] == []
+
     again = start_server(data_dir=data)
     assert requests.get(f"{again.url}/readyz", timeout=5).status_code == 200
     assert again.stop() == 0

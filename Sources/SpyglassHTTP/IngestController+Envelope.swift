@@ -64,6 +64,8 @@ extension IngestController {
             receipt = work.isEmpty ? IngestReceipt(eventStored: false) : try await sink.ingest(work)
         } catch let failure as UnreadLogItems.Failure {
             throw IngestFailure.badRequest(failure.description)
+        } catch let error as DomainError where error.kind == .invalidInput {
+            throw IngestFailure.badRequest(error.message)  // lines the database refuses (the log writer's committer)
         }
         countStored(work, receipt)
         return IngestAnswer(eventID: work.event?.eventID ?? headerEventID, hadEvent: work.event != nil, stored: receipt.eventStored)

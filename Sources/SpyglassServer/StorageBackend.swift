@@ -31,7 +31,7 @@ public struct StorageBackend: Sendable {
         IngestWriter(
             committer: committer(metrics), capacity: configuration.ingestQueueCapacity,
             compactEvents: configuration.compactEvents,
-            logWriter: LogWriter(committer: logCommitter, metrics: metrics, logger: logger), metrics: metrics,
+            logWriter: LogWriter(committer: logCommitter, logger: logger), metrics: metrics,
             logger: logger)
     }
 

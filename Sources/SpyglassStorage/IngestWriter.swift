@@ -15,7 +15,7 @@ extension IngestWriter {
         self.init(
             committer: SQLiteIngestCommitter(database: database, metrics: metrics), capacity: capacity, maxBatch: maxBatch,
             maxQueuedBytes: maxQueuedBytes, compactEvents: compactEvents,
-            logWriter: LogWriter(committer: SQLiteLogCommitter(database: database.logs), metrics: metrics, logger: logger),
+            logWriter: LogWriter(committer: SQLiteLogCommitter(database: database.logs), logger: logger),
             metrics: metrics, logger: logger)
     }
 }
@@ -26,7 +26,7 @@ package struct SQLiteLogCommitter: LogBatchCommitter {
 
     package init(database: LogDatabase) { self.database = database }
 
-    package func commit(_ jobs: [PreparedLogLines]) throws -> [String?] {
+    package func commit(_ jobs: [PreparedLogLines]) throws -> [(any Error)?] {
         try database.writer.write { db in
             // Bound through SQLite's C API (WriterStatement): GRDB's argument arrays cost more than the insert.
             let statement = try WriterStatement(
@@ -35,7 +35,7 @@ package struct SQLiteLogCommitter: LogBatchCommitter {
                     release, environment, sdk, attributes, size)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, in: db)
-            return jobs.map { job in
+            return try jobs.map { job -> (any Error)? in
                 do {
                     try db.inSavepoint {
                         let received = job.received.timeIntervalSince1970
@@ -48,11 +48,19 @@ package struct SQLiteLogCommitter: LogBatchCommitter {
                         return .commit
                     }
                     return nil
-                } catch {
-                    return "\(error)"
+                } catch let error as DatabaseError where Self.refusesTheLines(error) {
+                    return DomainError(.invalidInput, "log lines the database refuses: \(error.message ?? "\(error)")")
                 }
+                // Anything else (a full disk, an I/O error) is the database's: the whole batch fails, nothing of it
+                // is stored, and its requests are answered 503.
             }
         }
+    }
+
+    /// Whether SQLite refuses the values of a request's lines (a constraint, a type, a size), not the database's
+    /// state: only then are the lines that request's fault.
+    static func refusesTheLines(_ error: DatabaseError) -> Bool {
+        [.SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE].contains(error.resultCode)
     }
 }
 

@@ -76,8 +76,10 @@ public struct LogDatabase: Sendable {
     }
 
     /// Moves the lines of a main database that still holds them (one from before the lines had a file of their own,
-    /// or a restored backup, which carries them) into this one, and drops the main database's table. Ids are kept;
-    /// a line whose id is here already is left out, so a move cut short is simply done again.
+    /// or a restored backup, which carries them) into this one, in place of the lines here, and drops the main
+    /// database's table. The main database is the truth: a restored backup's lines replace those written after it
+    /// (they may name projects the backup does not have, whose ids new projects will take), and a move cut short
+    /// (the lines copied, the main table not dropped) is simply done again. Ids are kept.
     func takeLines(from main: any DatabaseWriter, mainPath: String?) throws {
         let present = try main.read { db in try db.tableExists("log_entry") }
         guard present else { return }
@@ -91,10 +93,13 @@ public struct LogDatabase: Sendable {
                 defer { try? db.execute(sql: "DETACH DATABASE old") }
                 try db.inTransaction {
                     let columns = AppDatabase.logColumns.joined(separator: ", ")
-                    try db.execute(sql: "INSERT OR IGNORE INTO log_entry (\(columns)) SELECT \(columns) FROM old.log_entry")
+                    try db.execute(sql: "DELETE FROM main.log_entry")
+                    try db.execute(sql: "INSERT INTO main.log_entry (\(columns)) SELECT \(columns) FROM old.log_entry")
                     return .commit
                 }
             }
+        } else {
+            try writer.write { db in try db.execute(sql: "DELETE FROM log_entry") }
         }
         try main.write { db in try db.execute(sql: "DROP TABLE log_entry") }
     }

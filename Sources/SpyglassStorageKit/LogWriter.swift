@@ -27,9 +27,11 @@ package struct PreparedLogLines: Sendable {
 /// A backend's side of the log writer: stores the lines of several requests together.
 package protocol LogBatchCommitter: Sendable {
     /// Stores `jobs` and commits them durably (on the log writer's committing thread, one batch at a time); returns
-    /// per job nil, or why its lines could not be stored (they alone are then left out: SQLite's savepoint per
-    /// request, PostgreSQL's requests tried one by one). Throwing fails the whole batch.
-    func commit(_ jobs: [PreparedLogLines]) throws -> [String?]
+    /// per job nil (stored), or the error its request is answered with: a ``DomainError`` of kind `.invalidInput`
+    /// when the database refuses that request's lines alone (400: they are left out, SQLite's savepoint per
+    /// request, PostgreSQL's requests tried one by one), anything else when they were not stored for the
+    /// database's sake (503: the SDK sends them again). Throwing fails the whole batch (nothing of it stored).
+    func commit(_ jobs: [PreparedLogLines]) throws -> [(any Error)?]
 
     /// Called once the log writer has committed its last batch: gives back what the committer held (a connection).
     func finish()
@@ -62,76 +64,97 @@ public final class LogWriter: Sendable {
         var cost: Int
     }
 
-    private struct State: Sendable {
-        /// Requests not read yet.
-        var queue: [Job] = []
-        /// Requests read, waiting for the commit.
+    /// What the writer's two threads hand each other: the requests read, and whether the reader is done. Only they
+    /// take this lock.
+    private struct Handoff: Sendable {
         var ready: [(job: Job, lines: PreparedLogLines)] = []
-        /// Requests taken and not answered yet (queued, being read, ready or being committed), and their cost.
-        var pending = 0
-        var pendingBytes = 0
-        var stopping = false
         var readerDone = false
-        var running = false
     }
 
     private let committer: any LogBatchCommitter
-    private let state = Mutex(State())
+    /// Requests not read yet. Request tasks never wait for a lock the writer's threads take: a thread of the lowest
+    /// priority that the scheduler stopped while holding one would hold up every request task waiting for it, and
+    /// with them the threads of Swift's cooperative pool (error ingest's too), until some CPU had nothing else to do.
+    private let inbox = Inbox()
+    private let handoff = Mutex(Handoff())
+    /// Requests taken and not answered yet (queued, being read, ready or being committed), and their cost.
+    private let pending = Atomic<Int>(0)
+    private let pendingBytes = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    /// Request tasks between their look at `stopping` and their request in the inbox: the reader ends only once
+    /// stopping with none left, so that no request is queued after it.
+    private let entering = Atomic<Int>(0)
+    private let running = Mutex(false)
     /// Wake the reading thread (a request queued, or stopping) and the committing one (requests read).
     private let wakeReader = DispatchSemaphore(value: 0)
     private let wakeCommitter = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
-    private let droppedSideItems: Counter
     private let logger: Logger?
 
     package init(
         committer: any LogBatchCommitter, capacity: Int = 512, maxQueuedBytes: Int = 64 * 1024 * 1024,
-        metrics: any MetricsFactory, logger: Logger? = nil
+        logger: Logger? = nil
     ) {
         self.committer = committer
         self.capacity = capacity
         self.maxQueuedBytes = maxQueuedBytes
-        self.droppedSideItems = Counter(label: "spyglass_ingest_side_items_dropped_total", factory: metrics)
         self.logger = logger
     }
 
     /// Reads `unread` (on the writer's thread) after `lines`, stores them all and returns once they are committed,
     /// with the lines stored per level. Throws ``UnreadLogItems/Failure`` for an item that cannot be read (nothing
-    /// of the request is stored), ``IngestRefusal`` when the queue is full or the writer stopping.
+    /// of the request is stored), ``IngestRefusal`` when the queue is full or the writer stopping, and what the
+    /// committer answers a request whose lines were not stored (``LogBatchCommitter/commit(_:)``).
     public func store(
         projectID: Int64, received: Date, lines: [LogRecord], unread: UnreadLogItems?
     ) async throws -> [LogLevel: Int] {
-        let cost = 4096 + (unread?.size ?? 0)
-            + lines.reduce(0) { total, line in
-                total + 256 + line.body.utf8.count
-                    + line.attributes.reduce(0) { $0 + 32 + $1.name.utf8.count + $1.value.text.utf8.count }
-            }
+        let cost = 4096 + (unread?.size ?? 0) + Self.size(of: lines)
         return try await withCheckedThrowingContinuation { continuation in
-            let refusal: IngestRefusal? = state.withLock { state in
-                if state.stopping { return IngestRefusal(.shuttingDown, retryAfter: 5) }
-                guard state.pending < capacity, state.pending == 0 || state.pendingBytes + cost <= maxQueuedBytes
-                else { return IngestRefusal(.queueFull, retryAfter: 1) }
-                state.pending += 1
-                state.pendingBytes += cost
-                state.queue.append(
+            entering.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            let refusal = admit(cost)
+            if refusal == nil {
+                inbox.push(
                     Job(
                         projectID: projectID, received: received, lines: lines, unread: unread,
                         continuation: continuation, cost: cost))
-                return nil
             }
-            if let refusal { continuation.resume(throwing: refusal) } else { wakeReader.signal() }
+            entering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            wakeReader.signal()
+            if let refusal { continuation.resume(throwing: refusal) }
+        }
+    }
+
+    /// Counts a request of `cost` bytes in, or says why not: the writer is stopping, or the queue is full (a request
+    /// alone is taken whatever its size).
+    private func admit(_ cost: Int) -> IngestRefusal? {
+        if stopping.load(ordering: .sequentiallyConsistent) { return IngestRefusal(.shuttingDown, retryAfter: 5) }
+        let count = pending.wrappingAdd(1, ordering: .relaxed).newValue
+        let bytes = pendingBytes.wrappingAdd(cost, ordering: .relaxed).newValue
+        guard count > capacity || (count > 1 && bytes > maxQueuedBytes) else { return nil }
+        pending.wrappingSubtract(1, ordering: .relaxed)
+        pendingBytes.wrappingSubtract(cost, ordering: .relaxed)
+        return IngestRefusal(.queueFull, retryAfter: 1)
+    }
+
+    /// About the memory `lines` hold.
+    private static func size(of lines: [LogRecord]) -> Int {
+        lines.reduce(0) { total, line in
+            total + 256 + line.body.utf8.count
+                + line.attributes.reduce(0) { $0 + 32 + $1.name.utf8.count + $1.value.text.utf8.count }
         }
     }
 
     /// Requests taken and not answered yet.
-    package var depth: Int { state.withLock { $0.pending } }
+    package var depth: Int { pending.load(ordering: .relaxed) }
+    /// What they cost (the bound is ``maxQueuedBytes``): their items as received, and their lines once read.
+    package var queuedBytes: Int { pendingBytes.load(ordering: .relaxed) }
 
     /// Starts the writer's threads (once): one reads requests' items while the other commits the lines read before
     /// (and waits for the disk), both at the lowest priority.
     package func start() {
-        let start = state.withLock { state in
-            defer { state.running = true }
-            return !state.running
+        let start = running.withLock { running in
+            defer { running = true }
+            return !running
         }
         guard start else { return }
         for (name, loop) in [("spyglass-logrd", readLoop), ("spyglass-logs", commitLoop)] {
@@ -149,9 +172,9 @@ public final class LogWriter: Sendable {
     /// Refuses new requests, commits what is queued and returns once the threads have ended (at once if they never
     /// ran).
     package func stopAndWait() {
-        let running = state.withLock { state in
-            state.stopping = true
-            return state.running
+        let running = running.withLock { running in
+            stopping.store(true, ordering: .sequentiallyConsistent)
+            return running
         }
         wakeReader.signal()
         if running { stopped.wait() }
@@ -161,45 +184,55 @@ public final class LogWriter: Sendable {
     /// stores nothing.
     private func readLoop() {
         while true {
-            let taken: [Job]? = state.withLock { state in
-                if !state.queue.isEmpty {
-                    defer { state.queue = [] }
-                    return state.queue
+            var taken = inbox.takeAll()
+            if taken.isEmpty {
+                guard stopping.load(ordering: .sequentiallyConsistent) else {
+                    wakeReader.wait()
+                    continue
                 }
-                if state.stopping { state.readerDone = true }
-                return state.stopping ? [] : nil
+                // Stopping: a request task that looked at `stopping` before it was set may still be queueing; once
+                // none is, what it queued is in the inbox, and no other comes.
+                guard entering.load(ordering: .sequentiallyConsistent) == 0 else {
+                    wakeReader.wait()
+                    continue
+                }
+                taken = inbox.takeAll()
+                if taken.isEmpty { break }
             }
-            guard let taken else {
-                wakeReader.wait()
-                continue
-            }
-            if taken.isEmpty { break }
             var read: [(job: Job, lines: PreparedLogLines)] = []
-            for job in taken {
+            for var job in taken {
                 do {
                     var lines = job.lines
-                    if let unread = job.unread { lines += try unread.read(received: job.received, alreadyRead: lines.count) }
+                    if let unread = job.unread {
+                        let more = try unread.read(received: job.received, alreadyRead: lines.count)
+                        lines += more
+                        // The lines read now count too (a tiny line is a few times larger read than received).
+                        let size = Self.size(of: more)
+                        pendingBytes.wrappingAdd(size, ordering: .relaxed)
+                        job.cost += size
+                    }
                     read.append((job, PreparedLogLines(projectID: job.projectID, received: job.received, lines: lines)))
                 } catch {
                     answered([job])
                     job.continuation.resume(throwing: error)
                 }
             }
-            state.withLock { $0.ready += read }
+            handoff.withLock { $0.ready += read }
             wakeCommitter.signal()
         }
+        handoff.withLock { $0.readerDone = true }
         wakeCommitter.signal()
     }
 
     /// Commits what was read until the reader is done and nothing is left.
     private func commitLoop() {
         while true {
-            let taken: [(job: Job, lines: PreparedLogLines)]? = state.withLock { state in
-                if !state.ready.isEmpty {
-                    defer { state.ready = [] }
-                    return state.ready
+            let taken: [(job: Job, lines: PreparedLogLines)]? = handoff.withLock { handoff in
+                if !handoff.ready.isEmpty {
+                    defer { handoff.ready = [] }
+                    return handoff.ready
                 }
-                return state.readerDone ? [] : nil
+                return handoff.readerDone ? [] : nil
             }
             guard let taken else {
                 wakeCommitter.wait()
@@ -214,29 +247,72 @@ public final class LogWriter: Sendable {
 
     /// `jobs` leave the count of pending requests.
     private func answered(_ jobs: [Job]) {
-        state.withLock { state in
-            state.pending -= jobs.count
-            state.pendingBytes -= jobs.reduce(0) { $0 + $1.cost }
-        }
+        pending.wrappingSubtract(jobs.count, ordering: .relaxed)
+        pendingBytes.wrappingSubtract(jobs.reduce(0) { $0 + $1.cost }, ordering: .relaxed)
     }
 
+    /// Commits `jobs` and answers them, each once it no longer counts in the queue.
     private func commit(_ jobs: [(job: Job, lines: PreparedLogLines)]) {
-        defer { answered(jobs.map(\.job)) }
+        let outcomes: [Result<[LogLevel: Int], any Error>]
         do {
-            let dropped = try committer.commit(jobs.map(\.lines))
-            for ((job, prepared), error) in zip(jobs, dropped) {
-                if let error {
-                    droppedSideItems.increment()
-                    logger?.error(
-                        "log lines could not be stored", metadata: ["spyglass.item": "log", "error": "\(error)"])
-                    job.continuation.resume(returning: [:])
-                } else {
-                    job.continuation.resume(returning: LogLevel.counts(prepared.lines))
-                }
+            let errors = try committer.commit(jobs.map(\.lines))
+            outcomes = jobs.indices.map { index in
+                let error = index < errors.count ? errors[index] : IngestRefusal(.databaseUnavailable, retryAfter: 5)
+                guard let error else { return .success(LogLevel.counts(jobs[index].lines.lines)) }
+                logger?.error("log lines not stored", metadata: ["spyglass.item": "log", "error": "\(error)"])
+                return .failure(error)
             }
         } catch {
             logger?.warning("log batch failed", metadata: ["error": "\(error)", "spyglass.jobs": "\(jobs.count)"])
-            for (job, _) in jobs { job.continuation.resume(throwing: error) }
+            outcomes = jobs.map { _ in .failure(error) }
+        }
+        answered(jobs.map(\.job))
+        for ((job, _), outcome) in zip(jobs, outcomes) { job.continuation.resume(with: outcome) }
+    }
+}
+
+extension LogWriter {
+    /// Requests waiting to be read: request tasks push theirs without a lock, and the reading thread takes all of
+    /// them at once (a stack of nodes whose top is swapped atomically; taking everything leaves no node another
+    /// thread could still be reading, so no tag against reuse is needed).
+    private final class Inbox: @unchecked Sendable {
+        private struct Node {
+            var job: Job
+            var next: UnsafeMutablePointer<Node>?
+        }
+
+        /// The request queued last; its node leads to the ones before. Nodes belong to the stack until taken.
+        private let top = Atomic<UnsafeMutablePointer<Node>?>(nil)
+
+        func push(_ job: Job) {
+            let node = UnsafeMutablePointer<Node>.allocate(capacity: 1)
+            node.initialize(to: Node(job: job, next: nil))
+            var expected = top.load(ordering: .relaxed)
+            while true {
+                node.pointee.next = expected
+                let (exchanged, found) = top.compareExchange(
+                    expected: expected, desired: node, successOrdering: .releasing, failureOrdering: .relaxed)
+                if exchanged { return }
+                expected = found
+            }
+        }
+
+        /// Every request queued, oldest first.
+        func takeAll() -> [Job] {
+            var node = top.exchange(nil, ordering: .acquiring)
+            var jobs: [Job] = []
+            while let current = node {
+                let taken = current.move()
+                current.deallocate()
+                jobs.append(taken.job)
+                node = taken.next
+            }
+            return jobs.reversed()
+        }
+
+        deinit {
+            // Requests still here when a writer that never ran goes are refused, not left waiting.
+            for job in takeAll() { job.continuation.resume(throwing: IngestRefusal(.shuttingDown, retryAfter: 5)) }
         }
     }
 }

@@ -59,9 +59,8 @@ import SpyglassStorageKit
         let again = try DatabaseQueue(path: mainPath)
         try await again.write { db in
             try db.execute(sql: AppDatabase.logTableSQL)
-            try db.execute(
-                sql: "INSERT INTO log_entry (\(columns)) VALUES (1, ?, ?, ?, 9, 'first', NULL, NULL, NULL, NULL, NULL, NULL, '{}', 10)",
-                arguments: [project, now.timeIntervalSince1970, now.timeIntervalSince1970])
+            try db.execute(sql: "ATTACH DATABASE ? AS moved", arguments: [logsFile])
+            try db.execute(sql: "INSERT INTO main.log_entry SELECT * FROM moved.log_entry")
         }
         try again.close()
         let third = try AppDatabase.open(directory: data)
@@ -87,7 +86,28 @@ import SpyglassStorageKit
         let reopened = try AppDatabase.open(directory: restored)
         #expect(try await bodies(reopened, project) == ["also", "kept"])
         #expect(try await reopened.writer.read { db in try db.tableExists("log_entry") } == false)
+        // Lines written after the backup, some of a project the backup does not know.
+        let later = try reopened.createProject(name: "Later", now: now).project.id!
+        let writerAfter = IngestWriter(database: reopened, metrics: TestMetrics())
+        try await withRunningWriter(writerAfter) {
+            _ = try await writerAfter.ingest(IngestWork(projectID: project, logs: [line("after the backup", at: 3)]))
+            _ = try await writerAfter.ingest(IngestWork(projectID: later, logs: [line("of a later project", at: 4)]))
+        }
         try reopened.close()
+
+        // Restored again, the lines' file left in place: the backup's lines replace it (a project created next takes
+        // the later project's id, and must not see its lines).
+        let mainFile = restored.appending(path: AppDatabase.fileName)
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(at: URL(filePath: mainFile.path(percentEncoded: false) + suffix))
+        }
+        try FileManager.default.copyItem(at: backup, to: mainFile)
+        let again = try AppDatabase.open(directory: restored)
+        #expect(try await bodies(again, project) == ["also", "kept"])
+        let next = try again.createProject(name: "Next", now: now).project.id!
+        #expect(next == later)
+        #expect(try await bodies(again, next) == [])
+        try again.close()
     }
 
     @Test func linesAreReadAndStoredByAThreadOfTheLowestPriority() async throws {
@@ -140,10 +160,47 @@ import SpyglassStorageKit
         #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event") } == 1)
     }
 
+    /// The lines' committer of the SQLite file, held until `open` is signalled.
+    struct GatedCommitter: LogBatchCommitter {
+        let inner: SQLiteLogCommitter
+        let open = DispatchSemaphore(value: 0)
+        func commit(_ jobs: [PreparedLogLines]) throws -> [(any Error)?] {
+            open.wait()
+            open.signal()
+            return try inner.commit(jobs)
+        }
+    }
+
+    /// The queue's bytes count a request's lines once read, not only its item as received: a queue of tiny lines
+    /// stays bounded in memory (a line takes a few times more read than received).
+    @Test func linesReadCountInTheQueuesBytes() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let committer = GatedCommitter(inner: SQLiteLogCommitter(database: database.logs))
+        let received = items((0..<2000).map { "n\($0)" })
+        let writer = LogWriter(committer: committer, maxQueuedBytes: 4096 + received.count * 2)
+        writer.start()
+        let unread = UnreadLogItems(items: [.init(index: 0, payload: received)], limits: LogItems.Limits())
+        let first = Task { try await writer.store(projectID: project, received: now, lines: [], unread: unread) }
+        for _ in 0..<1000 where writer.queuedBytes < 4096 + received.count * 2 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(writer.queuedBytes > 4096 + received.count * 2, "read, the lines cost more than their item")
+        // A second request the size of the first would fit if only items counted.
+        let refusal = await #expect(throws: IngestRefusal.self) {
+            try await writer.store(projectID: project, received: self.now, lines: [], unread: unread)
+        }
+        #expect(refusal?.reason == .queueFull)
+        committer.open.signal()
+        #expect(try await first.value == [.warn: 2000])
+        #expect(writer.queuedBytes == 0 && writer.depth == 0)
+        writer.stopAndWait()
+    }
+
     @Test func aFullQueueRefusesAtOnceAndWhatWaitsIsStoredOnceTheWriterRuns() async throws {
         let database = try AppDatabase.inMemory()
         let project = try database.createProject(name: "Shop", now: now).project.id!
-        let writer = LogWriter(committer: SQLiteLogCommitter(database: database.logs), capacity: 1, metrics: TestMetrics())
+        let writer = LogWriter(committer: SQLiteLogCommitter(database: database.logs), capacity: 1)
         let waiting = Task { try await writer.store(projectID: project, received: now, lines: [line("waits", at: 1)], unread: nil) }
         // The first request is queued (the thread has not started): the second finds the queue full.
         while writer.depth == 0 { try await Task.sleep(for: .milliseconds(1)) }

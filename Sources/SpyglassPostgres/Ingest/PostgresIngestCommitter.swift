@@ -17,7 +17,7 @@ extension IngestWriter {
         self.init(
             committer: PostgresIngestCommitter(database: database, metrics: metrics), capacity: capacity,
             maxBatch: maxBatch, maxQueuedBytes: maxQueuedBytes, compactEvents: compactEvents,
-            logWriter: LogWriter(committer: PostgresLogCommitter(database: database), metrics: metrics, logger: logger),
+            logWriter: LogWriter(committer: PostgresLogCommitter(database: database), logger: logger),
             metrics: metrics, logger: logger)
     }
 }

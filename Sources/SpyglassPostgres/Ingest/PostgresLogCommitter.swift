@@ -6,7 +6,8 @@ public import SpyglassStorageKit
 /// The PostgreSQL side of the log writer (``LogWriter``): the lines of a batch of requests in one statement that
 /// commits by itself, on a connection of the ingest pool kept for the lines, apart from the ingest writer's: lines
 /// never wait in the writer's batches, and are read at the lowest CPU priority. A statement the database refuses
-/// (a line it cannot take) is tried again request by request, so only that request's lines are left out.
+/// for a line's values is tried again request by request, so only that request is refused (400); lines not stored
+/// for the database's sake are answered 503.
 public struct PostgresLogCommitter: LogBatchCommitter {
     let database: PostgresAppDatabase
     /// The lines' statement prepared on each connection.
@@ -19,34 +20,52 @@ public struct PostgresLogCommitter: LogBatchCommitter {
         self.database = database
     }
 
-    package func commit(_ jobs: [PreparedLogLines]) throws -> [String?] {
+    package func commit(_ jobs: [PreparedLogLines]) throws -> [(any Error)?] {
         guard jobs.contains(where: { !$0.lines.isEmpty }) else { return jobs.map { _ in nil } }
         let connection = try kept.connection(for: database, refusing: "log lines")
         let sql = IngestSQL(connection: connection, logger: database.logger, statements: statements)
         do {
-            do {
-                try insert(jobs, sql)
-                return jobs.map { _ in nil }
-            } catch let error where !PostgresIngestCommitter.isConnectionLost(error) {
-                // Nothing of the statement was stored: each request alone, so only the one at fault is left out.
-                return try jobs.map { job in
-                    do {
-                        try insert([job], sql)
-                        return nil
-                    } catch let error where !PostgresIngestCommitter.isConnectionLost(error) {
-                        return "\(PostgresAppDatabase.reason(error))"
-                    }
-                }
-            }
+            try insert(jobs, sql)
+            return jobs.map { _ in nil }
+        } catch where Self.refusesTheLines(error) {
+            // Nothing of the statement was stored: each request alone, so only the one at fault is refused.
         } catch {
-            // The connection broke (PostgreSQL restarted or ended the session): the requests are answered 503 and
-            // their SDKs send them again; the next batch takes a fresh connection.
-            kept.discard()
-            database.logger.warning(
-                "log lines refused: the connection to PostgreSQL broke",
-                metadata: ["spyglass.error": "\(PostgresAppDatabase.reason(error))"])
-            throw IngestRefusal(.databaseUnavailable, retryAfter: PostgresIngestCommitter.retryAfter)
+            throw refusal(error)
         }
+        var outcomes: [(any Error)?] = []
+        for job in jobs {
+            do {
+                try insert([job], sql)
+                outcomes.append(nil)
+            } catch where Self.refusesTheLines(error) {
+                outcomes.append(
+                    DomainError(.invalidInput, "log lines the database refuses: \(PostgresAppDatabase.reason(error))"))
+            } catch {
+                // The requests before were stored (each statement commits by itself); this one and the rest not.
+                let refused = refusal(error)
+                outcomes += Array(repeating: refused, count: jobs.count - outcomes.count)
+                break
+            }
+        }
+        return outcomes
+    }
+
+    /// Whether PostgreSQL refuses the values of a request's lines (SQLSTATE class 22, data exception, or 23,
+    /// integrity constraint), not its own state (a full disk, a read-only standby, a cancelled statement, a lost
+    /// connection): only then are the lines that request's fault.
+    static func refusesTheLines(_ error: any Error) -> Bool {
+        guard let state = PostgresAppDatabase.sqlState(error) else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
+    }
+
+    /// What the requests whose lines were not stored for the database's sake are answered (503; their SDKs send
+    /// them again): a broken connection is given up, and the next batch takes a fresh one.
+    private func refusal(_ error: any Error) -> IngestRefusal {
+        if PostgresIngestCommitter.isConnectionLost(error) { kept.discard() }
+        database.logger.warning(
+            "log lines refused: PostgreSQL did not store them",
+            metadata: ["spyglass.error": "\(PostgresAppDatabase.reason(error))"])
+        return IngestRefusal(.databaseUnavailable, retryAfter: PostgresIngestCommitter.retryAfter)
     }
 
     package func finish() { kept.release() }

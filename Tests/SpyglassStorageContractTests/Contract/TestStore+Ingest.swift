@@ -58,6 +58,12 @@ extension TestStore {
         return try await onThread { try committer.commit(jobs, dictionaries: dictionaries) }
     }
 
+    /// Commits `jobs` through the backend's log committer, on a thread of its own as the log writer does.
+    func commitLogLines(_ jobs: [PreparedLogLines]) async throws -> [(any Error)?] {
+        let logCommitter = self.logCommitter
+        return try await onThread { try logCommitter.commit(jobs) }
+    }
+
     private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: Result { try body() }) }.start()
@@ -136,6 +142,12 @@ extension TestStore {
                     """, logger: TestPostgres.logger)
             }
         }
+    }
+
+    /// Runs one statement without parameters on the database of the log lines (SQLite's file of their own).
+    func executeOnLines(_ sql: String) async throws {
+        guard case .sqlite(let database) = database else { return try await execute(sql) }
+        try await database.logs.writer.write { try $0.execute(sql: sql) }
     }
 
     /// Runs one statement without parameters (the same text on both backends).

@@ -140,6 +140,14 @@ public final class PostgresAppDatabase: Service, Sendable {
         return nil
     }
 
+    /// Whether PostgreSQL refused the values written (SQLSTATE class 22, data exception, or 23, integrity
+    /// constraint), not its own state (a full disk, a read-only standby, a cancelled statement, a lost connection):
+    /// only then is the request that brought them at fault.
+    static func refusesValues(_ error: any Error) -> Bool {
+        guard let state = sqlState(error) else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
+    }
+
     /// SQLSTATE 22021, `character_not_in_repertoire`: e.g. U+0000 in text.
     static let characterNotInRepertoire = "22021"
 

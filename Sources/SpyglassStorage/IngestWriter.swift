@@ -48,7 +48,7 @@ package struct SQLiteLogCommitter: LogBatchCommitter {
                         return .commit
                     }
                     return nil
-                } catch let error as DatabaseError where Self.refusesTheLines(error) {
+                } catch let error as DatabaseError where error.refusesValues {
                     return DomainError(.invalidInput, "log lines the database refuses: \(error.message ?? "\(error)")")
                 }
                 // Anything else (a full disk, an I/O error) is the database's: the whole batch fails, nothing of it
@@ -57,10 +57,13 @@ package struct SQLiteLogCommitter: LogBatchCommitter {
         }
     }
 
-    /// Whether SQLite refuses the values of a request's lines (a constraint, a type, a size), not the database's
-    /// state: only then are the lines that request's fault.
-    static func refusesTheLines(_ error: DatabaseError) -> Bool {
-        [.SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE].contains(error.resultCode)
+}
+
+extension DatabaseError {
+    /// Whether SQLite refused the values written (a constraint, a type, a size), not its own state (a full disk, an
+    /// I/O error, a missing table): only then is the request that brought them at fault.
+    var refusesValues: Bool {
+        [.SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE].contains(resultCode)
     }
 }
 
@@ -100,19 +103,21 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
         let now = Date.now.timeIntervalSince1970
         // Side items never cost their envelope's event: each is stored in a savepoint of its own, and one that
         // cannot be stored is rolled back alone, logged and counted after the commit.
-        func side(_ kind: String, _ write: () throws -> Void) {
+        // A side item SQLite refuses for its values is left out (the event and the rest stored); one it cannot
+        // store for its own sake (a full disk) fails the request, which is then answered 503, not 200.
+        func side(_ kind: String, _ write: () throws -> Void) throws {
             do {
                 try db.inSavepoint {
                     try write()
                     return .commit
                 }
-            } catch {
+            } catch let error as DatabaseError where error.refusesValues {
                 batch.droppedSideItems.append((kind, "\(error)"))
             }
         }
         // Attachments of a duplicate event were stored with the first copy.
         for attachment in work.attachments where stored || work.event?.eventID != attachment.eventID {
-            side("attachment") {
+            try side("attachment") {
                 try db.execute(
                     sql: """
                         INSERT INTO attachment (project_id, event_id, filename, content_type, attachment_type, size, data, received)
@@ -125,7 +130,7 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
             }
         }
         for report in work.userReports {
-            side("user_report") {
+            try side("user_report") {
                 try db.execute(
                     sql: """
                         INSERT INTO user_report (project_id, event_id, name, email, comments, received) VALUES (?, ?, ?, ?, ?, ?)
@@ -137,7 +142,7 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
             }
         }
         for count in work.sessions {
-            side("session") {
+            try side("session") {
                 // Sessions name releases too: the release exists from its first session on.
                 try db.execute(
                     sql: "INSERT INTO release (project_id, version, created_at) VALUES (?, ?, ?) ON CONFLICT (project_id, version) DO NOTHING",
@@ -159,7 +164,7 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
             }
         }
         for discarded in work.discarded {
-            side("client_report") {
+            try side("client_report") {
                 try db.execute(
                     sql: """
                         INSERT INTO discarded_events (project_id, reason, category, quantity) VALUES (?, ?, ?, ?)

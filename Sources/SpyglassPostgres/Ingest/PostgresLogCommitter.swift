@@ -27,7 +27,7 @@ public struct PostgresLogCommitter: LogBatchCommitter {
         do {
             try insert(jobs, sql)
             return jobs.map { _ in nil }
-        } catch where Self.refusesTheLines(error) {
+        } catch where PostgresAppDatabase.refusesValues(error) {
             // Nothing of the statement was stored: each request alone, so only the one at fault is refused.
         } catch {
             throw refusal(error)
@@ -37,7 +37,7 @@ public struct PostgresLogCommitter: LogBatchCommitter {
             do {
                 try insert([job], sql)
                 outcomes.append(nil)
-            } catch where Self.refusesTheLines(error) {
+            } catch where PostgresAppDatabase.refusesValues(error) {
                 outcomes.append(
                     DomainError(.invalidInput, "log lines the database refuses: \(PostgresAppDatabase.reason(error))"))
             } catch {
@@ -48,14 +48,6 @@ public struct PostgresLogCommitter: LogBatchCommitter {
             }
         }
         return outcomes
-    }
-
-    /// Whether PostgreSQL refuses the values of a request's lines (SQLSTATE class 22, data exception, or 23,
-    /// integrity constraint), not its own state (a full disk, a read-only standby, a cancelled statement, a lost
-    /// connection): only then are the lines that request's fault.
-    static func refusesTheLines(_ error: any Error) -> Bool {
-        guard let state = PostgresAppDatabase.sqlState(error) else { return false }
-        return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
     /// What the requests whose lines were not stored for the database's sake are answered (503; their SDKs send

@@ -6,6 +6,30 @@ import Testing
 /// User feedback (`user_report` items and `feedback` items, stored alike) read back per project and per issue.
 @Suite(.enabled(if: TestPostgres.isEnabled, TestPostgres.disabledReason))
 struct UserFeedbackContractTests {
+    /// Feedback the database cannot store for its own sake (here: no table; a full disk, a read-only standby) is not
+    /// answered as stored: its request fails (503) instead of being left out as feedback the database refused would
+    /// be; the other requests of the batch are stored.
+    @Test(arguments: Backend.allCases)
+    func feedbackTheDatabaseCannotStoreForItsOwnSakeFailsItsRequest(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let project = try await store.createProject(slug: "alpha")
+            let report = UserReport(
+                eventID: nil, name: "Ann", email: "ann@example.com", comments: "hm", received: store.now)
+            let event = try store.event(#"{"event_id": "\#(String(repeating: "a", count: 32))", "message": "boom"}"#)
+            try await store.execute("ALTER TABLE user_report RENAME TO user_report_away")
+            try await store.withRunningWriter { writer in
+                await #expect(throws: (any Error).self) {
+                    try await writer.ingest(IngestWork(projectID: project, userReports: [report]))
+                }
+                let stored = try await writer.ingest(IngestWork(projectID: project, event: event)).eventStored
+                #expect(stored)
+            }
+            try await store.execute("ALTER TABLE user_report_away RENAME TO user_report")
+            #expect(try await store.value("SELECT count(*) FROM user_report") == "0")
+            #expect(try await store.value("SELECT count(*) FROM event") == "1")
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func feedbackIsListedPerProjectAndPerIssueNewestFirstWithTheIssueOfItsEvent(_ backend: Backend) async throws {
         try await withTestStore(backend) { store in

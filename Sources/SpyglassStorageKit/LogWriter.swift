@@ -108,7 +108,7 @@ public final class LogWriter: Sendable {
     public func store(
         projectID: Int64, received: Date, lines: [LogRecord], unread: UnreadLogItems?
     ) async throws -> [LogLevel: Int] {
-        let cost = 4096 + (unread?.size ?? 0) + Self.size(of: lines)
+        let cost = Self.cost(lines: lines, unread: unread)
         return try await withCheckedThrowingContinuation { continuation in
             entering.wrappingAdd(1, ordering: .sequentiallyConsistent)
             let refusal = admit(cost)
@@ -134,6 +134,22 @@ public final class LogWriter: Sendable {
         pending.wrappingSubtract(1, ordering: .relaxed)
         pendingBytes.wrappingSubtract(cost, ordering: .relaxed)
         return IngestRefusal(.queueFull, retryAfter: 1)
+    }
+
+    /// Why a request of these lines would be refused now, if it would: for an envelope with more than lines, asked
+    /// before the rest is stored, so that a full queue refuses it whole (its SDK sends it again, and its sessions and
+    /// client reports would count twice). A moment later the answer may differ; the refusals that remain are rare.
+    package func refusal(lines: [LogRecord], unread: UnreadLogItems?) -> IngestRefusal? {
+        if stopping.load(ordering: .sequentiallyConsistent) { return IngestRefusal(.shuttingDown, retryAfter: 5) }
+        let count = pending.load(ordering: .relaxed)
+        let bytes = pendingBytes.load(ordering: .relaxed) + Self.cost(lines: lines, unread: unread)
+        let full = count >= capacity || (count > 0 && bytes > maxQueuedBytes)
+        return full ? IngestRefusal(.queueFull, retryAfter: 1) : nil
+    }
+
+    /// What a request counts in the queue's bytes when it is taken.
+    private static func cost(lines: [LogRecord], unread: UnreadLogItems?) -> Int {
+        4096 + (unread?.size ?? 0) + size(of: lines)
     }
 
     /// About the memory `lines` hold.

@@ -197,6 +197,36 @@ import SpyglassStorageKit
         writer.stopAndWait()
     }
 
+    /// An envelope with an event and lines, while the log writer's queue is full: refused whole before anything is
+    /// stored (its SDK sends it again; stored, its event's sessions and client reports would count twice).
+    @Test func anEnvelopeWithMoreThanLinesIsRefusedWholeWhileTheLinesQueueIsFull() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let committer = GatedCommitter(inner: SQLiteLogCommitter(database: database.logs))
+        let writer = IngestWriter(
+            committer: SQLiteIngestCommitter(database: database, metrics: TestMetrics()),
+            logWriter: LogWriter(committer: committer, capacity: 1), metrics: TestMetrics())
+        func event(_ id: String) throws -> NormalizedEvent {
+            let json = Array(#"{"event_id": "\#(id)", "message": "boom"}"#.utf8)
+            return try EventNormalizer().normalize(JSONParser.parse(json), context: .init(received: now))
+        }
+        let (a, b) = (try event(String(repeating: "a", count: 32)), try event(String(repeating: "b", count: 32)))
+        try await withRunningWriter(writer) {
+            let first = IngestWork(projectID: project, logs: [line("waits", at: 1)])
+            let waiting = Task { try await writer.ingest(first) }
+            while writer.logWriter.depth == 0 { try await Task.sleep(for: .milliseconds(1)) }
+            let whole = IngestWork(projectID: project, event: a, logs: [line("x", at: 2)])
+            let refusal = await #expect(throws: IngestRefusal.self) { try await writer.ingest(whole) }
+            #expect(refusal?.reason == .queueFull)
+            #expect(try await writer.ingest(IngestWork(projectID: project, event: b)).eventStored)
+            committer.open.signal()
+            #expect(try await waiting.value.logLines == [.info: 1])
+        }
+        let events = try await database.writer.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM event") }
+        #expect(events == [String(repeating: "b", count: 32)])
+        #expect(try await bodies(database, project) == ["waits"])
+    }
+
     @Test func aFullQueueRefusesAtOnceAndWhatWaitsIsStoredOnceTheWriterRuns() async throws {
         let database = try AppDatabase.inMemory()
         let project = try database.createProject(name: "Shop", now: now).project.id!

@@ -63,7 +63,7 @@ extension DatabaseError {
     /// Whether SQLite refused the values written (a constraint, a type, a size), not its own state (a full disk, an
     /// I/O error, a missing table): only then is the request that brought them at fault.
     var refusesValues: Bool {
-        [.SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE].contains(resultCode)
+        [.SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG].contains(resultCode)
     }
 }
 

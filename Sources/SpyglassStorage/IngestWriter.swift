@@ -56,7 +56,6 @@ package struct SQLiteLogCommitter: LogBatchCommitter {
             }
         }
     }
-
 }
 
 extension DatabaseError {
@@ -101,10 +100,9 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
             stored = try EventRows.insert(event, payload: payload, projectID: work.projectID, batch: batch, in: db)
         }
         let now = Date.now.timeIntervalSince1970
-        // Side items never cost their envelope's event: each is stored in a savepoint of its own, and one that
-        // cannot be stored is rolled back alone, logged and counted after the commit.
-        // A side item SQLite refuses for its values is left out (the event and the rest stored); one it cannot
-        // store for its own sake (a full disk) fails the request, which is then answered 503, not 200.
+        // Each side item is stored in a savepoint of its own: one SQLite refuses for its values is rolled back alone,
+        // logged and counted after the commit (it never costs its envelope's event); one it cannot store for its
+        // own sake (a full disk) fails the request, which is then answered 503, not 200.
         func side(_ kind: String, _ write: () throws -> Void) throws {
             do {
                 try db.inSavepoint {

@@ -320,11 +320,17 @@ def render_everything(server, data_dir, http, api_http):
     alive(server)
 
 
-def test_random_extreme_events_deploys_and_rules_never_break_a_page(tmp_path, start_server):
-    seed = int(os.environ.get("SPYGLASS_FUZZ_SEED", "20261203"))
-    rng = random.Random(seed)
+def seeded_server(tmp_path, start_server, default_seed: str):
+    """A property test's seed (SPYGLASS_FUZZ_SEED, else `default_seed`), its random source, data directory and
+    server."""
+    seed = int(os.environ.get("SPYGLASS_FUZZ_SEED", default_seed))
     data_dir = tmp_path / "data"
     server = start_server(data_dir=data_dir, env=clean_env(SPYGLASS_ADMIN_PASSWORD=PASSWORD))
+    return seed, random.Random(seed), data_dir, server
+
+
+def test_random_extreme_events_deploys_and_rules_never_break_a_page(tmp_path, start_server):
+    seed, rng, data_dir, server = seeded_server(tmp_path, start_server, "20261203")
     api_http = api(server, data_dir)
     stored = 0
     for index in range(60):
@@ -437,10 +443,7 @@ def render_logs(server, rng, http, api_http, event_page, stored):
 
 
 def test_random_extreme_log_lines_never_break_a_page(tmp_path, start_server):
-    seed = int(os.environ.get("SPYGLASS_FUZZ_SEED", "20261206"))
-    rng = random.Random(seed)
-    data_dir = tmp_path / "data"
-    server = start_server(data_dir=data_dir, env=clean_env(SPYGLASS_ADMIN_PASSWORD=PASSWORD))
+    seed, rng, data_dir, server = seeded_server(tmp_path, start_server, "20261206")
     traces = [uuid.uuid4().hex for _ in range(3)]
     accepted = stored = 0
     for index in range(80):

@@ -231,10 +231,9 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         }
         let now = Date.now.timeIntervalSince1970
         let projectID = work.projectID
-        // Side items never cost their envelope's event: each is stored in a savepoint of its own, and one that
-        // cannot be stored is rolled back alone, logged and counted after the commit.
-        // A side item PostgreSQL refuses for its values is left out (the event and the rest stored); one it cannot
-        // store for its own sake (a read-only standby) fails the request, which is then answered 503, not 200.
+        // Each side item is stored in a savepoint of its own: one PostgreSQL refuses for its values is rolled back
+        // alone, logged and counted after the commit (it never costs its envelope's event); one it cannot store for
+        // its own sake (a read-only standby) fails the request, which is then answered 503, not 200.
         func side(_ kind: String, _ write: () throws -> Void) throws {
             if let error = try sql.inSavepoint(write) {
                 guard PostgresAppDatabase.refusesValues(error) else { throw error }

@@ -121,6 +121,34 @@ struct PostgresSchemaTests {
         }
     }
 
+    /// Log lines have no foreign key to their project (its check ran once per line stored), so a trigger deletes a
+    /// deleted project's lines in its stead; the other projects' lines stay.
+    @Test func deletingAProjectDeletesItsLogLinesAndOnlyThem() async throws {
+        try await withTestDatabase { database in
+            try await database.migrate()
+            #expect(
+                try await Self.integer(
+                    database, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'log_entry'::regclass AND contype = 'f'")
+                    == 0)
+            try await Self.execute(
+                database,
+                """
+                INSERT INTO project (id, slug, name, created_at) VALUES (1, 'web', 'Web', 'x'), (2, 'api', 'API', 'x')
+                """)
+            for project in [1, 1, 2] {
+                try await Self.execute(
+                    database,
+                    """
+                    INSERT INTO log_entry (project_id, timestamp, received, severity, body, attributes, size)
+                    VALUES (\(project), 1, 1, 9, 'line', '{}', 68)
+                    """)
+            }
+            try await Self.execute(database, "DELETE FROM project WHERE id = 1")
+            #expect(try await Self.integer(database, "SELECT count(*) FROM log_entry WHERE project_id = 1") == 0)
+            #expect(try await Self.integer(database, "SELECT count(*) FROM log_entry WHERE project_id = 2") == 1)
+        }
+    }
+
     @Test func keyChangesMoveKeysVersionOnAndDeletingAnIssueEmptiesItsSearchRow() async throws {
         try await withTestDatabase { database in
             try await database.migrate()

@@ -21,6 +21,18 @@ public struct PostgresLogCommitter: LogBatchCommitter {
     }
 
     package func commit(_ jobs: [PreparedLogLines]) throws -> [(any Error)?] {
+        // A value PostgreSQL could not take (over 1 GiB) refuses its request alone, before anything is sent.
+        var outcomes: [(any Error)?] = jobs.map { job in
+            guard let size = LogColumns.oversized(job) else { return nil }
+            return DomainError(
+                .invalidInput, "a log line's value of \(size) bytes: PostgreSQL stores at most 1 GiB a value")
+        }
+        let storing = jobs.indices.filter { outcomes[$0] == nil }
+        for (index, outcome) in zip(storing, try store(storing.map { jobs[$0] })) { outcomes[index] = outcome }
+        return outcomes
+    }
+
+    private func store(_ jobs: [PreparedLogLines]) throws -> [(any Error)?] {
         guard jobs.contains(where: { !$0.lines.isEmpty }) else { return jobs.map { _ in nil } }
         let connection = try kept.connection(for: database, refusing: "log lines")
         let sql = IngestSQL(connection: connection, logger: database.logger, statements: statements)
@@ -66,74 +78,158 @@ public struct PostgresLogCommitter: LogBatchCommitter {
         var lines = LogColumns()
         for job in jobs { lines.add(job.lines, attributes: job.attributes, projectID: job.projectID, received: job.received) }
         guard !lines.isEmpty else { return }
-        _ = try sql.prepared("WITH \(embedding: lines.rows) SELECT 1", outsideTransaction: true)
+        _ = try sql.prepared(lines.insert, outsideTransaction: true)
     }
 }
 
-/// Log lines as columns for one `INSERT … SELECT … FROM unnest(…)` (a text that does not change with their
-/// number, so it is prepared once): `logs AS (…)`, the log writer's one statement a batch.
+/// Log lines as columns for one `INSERT … SELECT unnest(…), …` (a text that does not change with their number, so
+/// it is prepared once): the log writer's one statement a batch. Each column is PostgreSQL's binary array, written
+/// as the lines are added (``ArrayColumn``).
 struct LogColumns {
-    private var projects: [Int64] = []
-    private var timestamps: [Double] = []
-    private var received: [Double] = []
-    private var severities: [Int64] = []
-    private var bodies: [String] = []
-    private var templates: [String?] = []
-    private var traces: [String?] = []
-    private var spans: [String?] = []
-    private var releases: [String?] = []
-    private var environments: [String?] = []
-    private var sdks: [String?] = []
-    private var attributes: [String] = []
-    private var sizes: [Int64] = []
+    private var projects = ArrayColumn(.int8)
+    private var timestamps = ArrayColumn(.float8)
+    private var received = ArrayColumn(.float8)
+    private var severities = ArrayColumn(.int8)
+    private var bodies = ArrayColumn(.text)
+    private var templates = ArrayColumn(.text)
+    private var traces = ArrayColumn(.text)
+    private var spans = ArrayColumn(.text)
+    private var releases = ArrayColumn(.text)
+    private var environments = ArrayColumn(.text)
+    private var sdks = ArrayColumn(.text)
+    private var attributes = ArrayColumn(.text)
+    private var sizes = ArrayColumn(.int8)
 
     var isEmpty: Bool { projects.isEmpty }
 
     /// `attributes`: each line's ``LogRecord/attributesJSON``, in order.
     mutating func add(_ lines: [LogRecord], attributes: [String], projectID: Int64, received: Date) {
-        for (line, json) in zip(lines, attributes) {
+        let receivedSeconds = received.timeIntervalSince1970
+        for index in lines.indices {
+            let json = attributes[index]
             projects.append(projectID)
-            timestamps.append(line.timestamp.timeIntervalSince1970)
-            self.received.append(received.timeIntervalSince1970)
-            severities.append(Int64(line.severityNumber))
-            bodies.append(line.body)
-            templates.append(line.template)
-            traces.append(line.traceID)
-            spans.append(line.spanID)
-            releases.append(line.release)
-            environments.append(line.environment)
-            sdks.append(line.sdk)
+            timestamps.append(lines[index].timestamp.timeIntervalSince1970)
+            self.received.append(receivedSeconds)
+            severities.append(Int64(lines[index].severityNumber))
+            bodies.append(lines[index].body)
+            templates.append(lines[index].template)
+            traces.append(lines[index].traceID)
+            spans.append(lines[index].spanID)
+            releases.append(lines[index].release)
+            environments.append(lines[index].environment)
+            sdks.append(lines[index].sdk)
             self.attributes.append(json)
-            sizes.append(Int64(line.storedSize(attributesJSON: json)))
+            sizes.append(Int64(lines[index].storedSize(attributesJSON: json)))
         }
     }
 
-    var rows: IngestStatement {
-        let template = Nullable(templates, placeholder: "")
-        let (trace, span) = (Nullable(traces, placeholder: ""), Nullable(spans, placeholder: ""))
-        let (release, environment) = (Nullable(releases, placeholder: ""), Nullable(environments, placeholder: ""))
-        let sdk = Nullable(sdks, placeholder: "")
-        return """
-            logs AS (
-                INSERT INTO log_entry (project_id, timestamp, received, severity, body, template, trace_id, span_id,
-                    release, environment, sdk, attributes, size)
-                SELECT v.project_id, v.timestamp, v.received, v.severity, v.body,
-                    CASE WHEN v.has_template THEN v.template END, CASE WHEN v.has_trace THEN v.trace END,
-                    CASE WHEN v.has_span THEN v.span END, CASE WHEN v.has_release THEN v.release END,
-                    CASE WHEN v.has_environment THEN v.environment END, CASE WHEN v.has_sdk THEN v.sdk END,
-                    v.attributes, v.size
-                FROM unnest(\(projects)::bigint[], \(timestamps)::float8[], \(received)::float8[],
-                    \(severities)::bigint[], \(bodies)::text[], \(template.values)::text[],
-                    \(template.present)::boolean[], \(trace.values)::text[], \(trace.present)::boolean[],
-                    \(span.values)::text[], \(span.present)::boolean[], \(release.values)::text[],
-                    \(release.present)::boolean[], \(environment.values)::text[],
-                    \(environment.present)::boolean[], \(sdk.values)::text[], \(sdk.present)::boolean[],
-                    \(attributes)::text[], \(sizes)::bigint[])
-                    AS v(project_id, timestamp, received, severity, body, template, has_template, trace, has_trace,
-                        span, has_span, release, has_release, environment, has_environment, sdk, has_sdk,
-                        attributes, size)
-                RETURNING 1
-            )
-            """
+    /// The size of the first value of `job` PostgreSQL could not take (a field holds at most 1 GiB), if any.
+    static func oversized(_ job: PreparedLogLines) -> Int? {
+        for (line, json) in zip(job.lines, job.attributes) {
+            for value in [line.body, json, line.template, line.release, line.environment, line.sdk] {
+                if let size = value?.utf8.count, size > ArrayColumn.maxValueBytes { return size }
+            }
+        }
+        return nil
+    }
+
+    /// The statement: each array's elements in step (`unnest` in the select list, no table function's tuple store
+    /// between them and the insert), and no `RETURNING` (a `WITH … RETURNING` kept each row in a tuple store too).
+    var insert: IngestStatement {
+        """
+        INSERT INTO log_entry (project_id, timestamp, received, severity, body, template, trace_id, span_id, release,
+            environment, sdk, attributes, size)
+        SELECT unnest(\(projects)::bigint[]), unnest(\(timestamps)::float8[]), unnest(\(received)::float8[]),
+            unnest(\(severities)::bigint[]), unnest(\(bodies)::text[]), unnest(\(templates)::text[]),
+            unnest(\(traces)::text[]), unnest(\(spans)::text[]), unnest(\(releases)::text[]),
+            unnest(\(environments)::text[]), unnest(\(sdks)::text[]), unnest(\(attributes)::text[]),
+            unnest(\(sizes)::bigint[])
+        """
+    }
+}
+
+/// A column of values as PostgreSQL's binary one-dimensional array (the format of `array_send`: a header, then each
+/// element's length and bytes, -1 for NULL), written value by value: no array of Swift values kept first and no
+/// generic encoding per element.
+struct ArrayColumn {
+    enum Element {
+        case int8, float8, text
+
+        var type: PostgresDataType {
+            switch self {
+            case .int8: .int8
+            case .float8: .float8
+            case .text: .text
+            }
+        }
+
+        var arrayType: PostgresDataType {
+            switch self {
+            case .int8: .int8Array
+            case .float8: .float8Array
+            case .text: .textArray
+            }
+        }
+    }
+
+    /// The largest value PostgreSQL takes in a field (1 GiB less a byte); a longer one must not reach ``append(_:)``
+    /// (its length would not fit the element's header).
+    static let maxValueBytes = (1 << 30) - 1
+
+    private let element: Element
+    private var elements = ByteBuffer()
+    private var count: Int32 = 0
+    private var hasNull = false
+
+    init(_ element: Element) {
+        self.element = element
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    mutating func append(_ value: Int64) {
+        elements.writeInteger(Int32(8))
+        elements.writeInteger(value)
+        count += 1
+    }
+
+    mutating func append(_ value: Double) {
+        elements.writeInteger(Int32(8))
+        elements.writeInteger(value.bitPattern)
+        count += 1
+    }
+
+    mutating func append(_ value: String?) {
+        count += 1
+        guard let value else {
+            elements.writeInteger(Int32(-1))
+            hasNull = true
+            return
+        }
+        let start = elements.writerIndex
+        elements.writeInteger(Int32(0))
+        let length = elements.writeString(value)
+        elements.setInteger(Int32(clamping: length), at: start)
+    }
+
+    /// The array as a parameter's value.
+    var data: PostgresData {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(20 + elements.readableBytes)
+        buffer.writeInteger(Int32(1))  // dimensions
+        buffer.writeInteger(Int32(hasNull ? 1 : 0))
+        buffer.writeInteger(element.type.rawValue)
+        buffer.writeInteger(count)  // the dimension's length
+        buffer.writeInteger(Int32(1))  // its lower bound
+        buffer.writeImmutableBuffer(elements)
+        return PostgresData(type: element.arrayType, formatCode: .binary, value: buffer)
+    }
+}
+
+extension IngestStatement.StringInterpolation {
+    /// Binds `column` as an array; `$n` in the text.
+    mutating func appendInterpolation(_ column: ArrayColumn) {
+        binds.append(column.data)
+        sql += "$\(binds.count)"
     }
 }

@@ -131,15 +131,15 @@ public final class IngestWriter: IngestSink, Service {
             work.unreadLogs = nil
         }
         guard !work.logs.isEmpty || work.unreadLogs != nil else { return try await enqueue(work) }
-        // The rest first (an envelope's event is stored even if its lines then wait for a retry), unless the log
-        // writer's queue is full already.
+        // The lines' place in the log writer's queue first (a full queue refuses the envelope whole), then the rest
+        // (an envelope's event is stored even if its lines then fail), then the lines.
         let (lines, unread) = (work.logs, work.unreadLogs)
         work.logs = []
         work.unreadLogs = nil
-        if !work.isEmpty, let refusal = logWriter.refusal(lines: lines, unread: unread) { throw refusal }
+        let reservation = try logWriter.reserve(lines: lines, unread: unread)
         var receipt = work.isEmpty ? IngestReceipt(eventStored: false) : try await enqueue(work)
         receipt.logLines = try await logWriter.store(
-            projectID: work.projectID, received: work.received, lines: lines, unread: unread)
+            projectID: work.projectID, received: work.received, lines: lines, unread: unread, reservation: reservation)
         return receipt
     }
 

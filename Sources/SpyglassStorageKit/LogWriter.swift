@@ -108,19 +108,68 @@ public final class LogWriter: Sendable {
     public func store(
         projectID: Int64, received: Date, lines: [LogRecord], unread: UnreadLogItems?
     ) async throws -> [LogLevel: Int] {
+        let reservation = try reserve(lines: lines, unread: unread)
+        return try await store(
+            projectID: projectID, received: received, lines: lines, unread: unread, reservation: reservation)
+    }
+
+    /// Takes a place in the queue for a request of these lines, or throws the ``IngestRefusal`` it would be
+    /// answered now (full, or stopping). An envelope with more than lines takes its place before the rest is
+    /// stored, so that a full queue refuses it whole (its SDK sends it again; stored, its event's sessions and
+    /// client reports would count twice), and the lines of an envelope whose rest was stored are never refused
+    /// for a queue that filled meanwhile.
+    package func reserve(lines: [LogRecord], unread: UnreadLogItems?) throws -> Reservation {
         let cost = Self.cost(lines: lines, unread: unread)
-        return try await withCheckedThrowingContinuation { continuation in
-            entering.wrappingAdd(1, ordering: .sequentiallyConsistent)
-            let refusal = admit(cost)
-            if refusal == nil {
-                inbox.push(
-                    Job(
-                        projectID: projectID, received: received, lines: lines, unread: unread,
-                        continuation: continuation, cost: cost))
-            }
+        entering.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if let refusal = admit(cost) {
             entering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
             wakeReader.signal()
-            if let refusal { continuation.resume(throwing: refusal) }
+            throw refusal
+        }
+        return Reservation(writer: self, cost: cost)
+    }
+
+    /// ``store(projectID:received:lines:unread:)`` in the place `reservation` holds (taken for these lines): queued
+    /// whatever the queue holds now, stopping or not.
+    package func store(
+        projectID: Int64, received: Date, lines: [LogRecord], unread: UnreadLogItems?, reservation: Reservation
+    ) async throws -> [LogLevel: Int] {
+        try await withCheckedThrowingContinuation { continuation in
+            guard reservation.take() else {
+                continuation.resume(throwing: DomainError(.unavailable, "a place in the log writer's queue used twice"))
+                return
+            }
+            inbox.push(
+                Job(
+                    projectID: projectID, received: received, lines: lines, unread: unread,
+                    continuation: continuation, cost: reservation.cost))
+            entering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            wakeReader.signal()
+        }
+    }
+
+    /// A request's place in the queue (``reserve(lines:unread:)``): it counts in the queue, and a stopping writer
+    /// waits for its request, until its lines are stored with it, or it is given back when dropped unused (the
+    /// envelope's event refused, the request given up).
+    package final class Reservation: Sendable {
+        fileprivate let cost: Int
+        private let writer: LogWriter
+        private let taken = Atomic<Bool>(false)
+
+        fileprivate init(writer: LogWriter, cost: Int) {
+            self.writer = writer
+            self.cost = cost
+        }
+
+        /// True for the first call only.
+        fileprivate func take() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
+
+        deinit {
+            guard take() else { return }
+            writer.pending.wrappingSubtract(1, ordering: .relaxed)
+            writer.pendingBytes.wrappingSubtract(cost, ordering: .relaxed)
+            writer.entering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            writer.wakeReader.signal()
         }
     }
 
@@ -134,17 +183,6 @@ public final class LogWriter: Sendable {
         pending.wrappingSubtract(1, ordering: .relaxed)
         pendingBytes.wrappingSubtract(cost, ordering: .relaxed)
         return IngestRefusal(.queueFull, retryAfter: 1)
-    }
-
-    /// Why a request of these lines would be refused now, if it would: for an envelope with more than lines, asked
-    /// before the rest is stored, so that a full queue refuses it whole (its SDK sends it again, and its sessions and
-    /// client reports would count twice). A moment later the answer may differ; the refusals that remain are rare.
-    package func refusal(lines: [LogRecord], unread: UnreadLogItems?) -> IngestRefusal? {
-        if stopping.load(ordering: .sequentiallyConsistent) { return IngestRefusal(.shuttingDown, retryAfter: 5) }
-        let count = pending.load(ordering: .relaxed)
-        let bytes = pendingBytes.load(ordering: .relaxed) + Self.cost(lines: lines, unread: unread)
-        let full = count >= capacity || (count > 0 && bytes > maxQueuedBytes)
-        return full ? IngestRefusal(.queueFull, retryAfter: 1) : nil
     }
 
     /// What a request counts in the queue's bytes when it is taken.

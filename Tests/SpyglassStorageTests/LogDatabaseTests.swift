@@ -227,6 +227,43 @@ import SpyglassStorageKit
         #expect(try await bodies(database, project) == ["waits"])
     }
 
+    /// A place taken in the queue (an envelope with more than lines takes it before its event is stored) holds: a
+    /// request that comes meanwhile finds the queue full, the place's lines are stored whatever came, a place
+    /// dropped unused is given back, and a stopping writer waits for the lines of a place taken.
+    @Test func aPlaceTakenInTheQueueHoldsUntilItsLinesComeOrItIsGivenBack() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let writer = LogWriter(committer: SQLiteLogCommitter(database: database.logs), capacity: 1)
+        writer.start()
+        do {
+            let dropped = try writer.reserve(lines: [line("dropped", at: 0)], unread: nil)
+            #expect(writer.depth == 1 && writer.queuedBytes > 0)
+            withExtendedLifetime(dropped) {}
+        }
+        #expect(writer.depth == 0 && writer.queuedBytes == 0)
+        let placed = [line("placed", at: 1)]
+        let place = try writer.reserve(lines: placed, unread: nil)
+        let refusal = await #expect(throws: IngestRefusal.self) {
+            try await writer.store(projectID: project, received: self.now, lines: [self.line("refused", at: 2)], unread: nil)
+        }
+        #expect(refusal?.reason == .queueFull)
+        let stopped = DispatchSemaphore(value: 0)
+        Thread {
+            writer.stopAndWait()
+            stopped.signal()
+        }.start()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(stopped.wait(timeout: .now()) == .timedOut, "stopping waits for the lines of a place taken")
+        #expect(try await writer.store(projectID: project, received: now, lines: placed, unread: nil, reservation: place) == [.info: 1])
+        var ended = false
+        for _ in 0..<1000 where !ended {
+            ended = stopped.wait(timeout: .now()) == .success
+            if !ended { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        #expect(ended)
+        #expect(try await bodies(database, project) == ["placed"])
+    }
+
     @Test func aFullQueueRefusesAtOnceAndWhatWaitsIsStoredOnceTheWriterRuns() async throws {
         let database = try AppDatabase.inMemory()
         let project = try database.createProject(name: "Shop", now: now).project.id!

@@ -81,8 +81,9 @@ public final class LogWriter: Sendable {
     private let pending = Atomic<Int>(0)
     private let pendingBytes = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
-    /// Request tasks between their look at `stopping` and their request in the inbox: the reader ends only once
-    /// stopping with none left, so that no request is queued after it.
+    /// Requests between their look at `stopping` and their request in the inbox (a ``Reservation`` counts until
+    /// used or given back): the reader ends only once stopping with none left, so that no request is queued after
+    /// it.
     private let entering = Atomic<Int>(0)
     private let running = Mutex(false)
     /// Wake the reading thread (a request queued, or stopping) and the committing one (requests read).

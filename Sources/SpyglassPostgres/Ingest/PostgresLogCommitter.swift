@@ -15,17 +15,26 @@ public struct PostgresLogCommitter: LogBatchCommitter {
     /// The connection the lines are written on, kept from batch to batch.
     let kept = KeptConnection()
 
+    /// The longest line taken, all its values together (``ArrayColumn/maxValueBytes``; lower in tests).
+    let maxLineBytes: Int
+
     /// A committer for `database`, whose pool must be running while the log writer runs.
     public init(database: PostgresAppDatabase) {
+        self.init(database: database, maxLineBytes: ArrayColumn.maxValueBytes)
+    }
+
+    package init(database: PostgresAppDatabase, maxLineBytes: Int) {
         self.database = database
+        self.maxLineBytes = min(maxLineBytes, ArrayColumn.maxValueBytes)
     }
 
     package func commit(_ jobs: [PreparedLogLines]) throws -> [(any Error)?] {
-        // A value PostgreSQL could not take (over 1 GiB) refuses its request alone, before anything is sent.
+        // A line that may hold a value PostgreSQL could not take (over 1 GiB) refuses its request alone, before
+        // anything is sent.
         var outcomes: [(any Error)?] = jobs.map { job in
-            guard let size = LogColumns.oversized(job) else { return nil }
+            guard let size = LogColumns.oversized(job, limit: maxLineBytes) else { return nil }
             return DomainError(
-                .invalidInput, "a log line's value of \(size) bytes: PostgreSQL stores at most 1 GiB a value")
+                .invalidInput, "a log line of \(size) bytes: PostgreSQL stores at most \(maxLineBytes) bytes a value")
         }
         let storing = jobs.indices.filter { outcomes[$0] == nil }
         for (index, outcome) in zip(storing, try store(storing.map { jobs[$0] })) { outcomes[index] = outcome }
@@ -123,12 +132,12 @@ struct LogColumns {
         }
     }
 
-    /// The size of the first value of `job` PostgreSQL could not take (a field holds at most 1 GiB), if any.
-    static func oversized(_ job: PreparedLogLines) -> Int? {
-        for (line, json) in zip(job.lines, job.attributes) {
-            for value in [line.body, json, line.template, line.release, line.environment, line.sdk] {
-                if let size = value?.utf8.count, size > ArrayColumn.maxValueBytes { return size }
-            }
+    /// The size of the first line of `job` that may hold a value PostgreSQL could not take (a field holds at most
+    /// 1 GiB; the line's values together are counted, so no value is measured twice), if any.
+    static func oversized(_ job: PreparedLogLines, limit: Int) -> Int? {
+        for index in job.lines.indices {
+            let size = job.lines[index].storedSize(attributesJSON: job.attributes[index])
+            if size > limit { return size }
         }
         return nil
     }

@@ -144,8 +144,14 @@ struct LogColumns {
 
     /// The statement: each array's elements in step (`unnest` in the select list, no table function's tuple store
     /// between them and the insert), and no `RETURNING` (a `WITH … RETURNING` kept each row in a tuple store too).
+    ///
+    /// Its first step takes the log writers' turn (``turnLockKey``, held until it commits), before any line takes an
+    /// id: batches of several nodes then commit one after another, each with ids above the last one's, so lines
+    /// become visible in the order of their ids, as the live tail (the lines after the newest id it showed) needs.
+    /// On one node the log writer commits one batch at a time anyway; the turn costs nothing there.
     var insert: IngestStatement {
         """
+        WITH turn AS MATERIALIZED (SELECT pg_advisory_xact_lock(\(Self.turnLockKey)::bigint))
         INSERT INTO log_entry (project_id, timestamp, received, severity, body, template, trace_id, span_id, release,
             environment, sdk, attributes, size)
         SELECT unnest(\(projects)::bigint[]), unnest(\(timestamps)::float8[]), unnest(\(received)::float8[]),
@@ -153,8 +159,13 @@ struct LogColumns {
             unnest(\(traces)::text[]), unnest(\(spans)::text[]), unnest(\(releases)::text[]),
             unnest(\(environments)::text[]), unnest(\(sdks)::text[]), unnest(\(attributes)::text[]),
             unnest(\(sizes)::bigint[])
+        FROM turn
         """
     }
+
+    /// The transaction-level advisory lock of the log writers' turn: "spyglogs" in ASCII (the migrations' is
+    /// "spyglass").
+    static let turnLockKey: Int64 = 0x7370_7967_6C6F_6773
 }
 
 /// A column of values as PostgreSQL's binary one-dimensional array (the format of `array_send`: a header, then each

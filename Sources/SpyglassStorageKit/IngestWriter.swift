@@ -136,10 +136,10 @@ public final class IngestWriter: IngestSink, Service {
         let (lines, unread) = (work.logs, work.unreadLogs)
         work.logs = []
         work.unreadLogs = nil
-        let reservation = try logWriter.reserve(lines: lines, unread: unread)
+        let reservation = try logWriter.reserve(
+            projectID: work.projectID, received: work.received, lines: lines, unread: unread)
         var receipt = work.isEmpty ? IngestReceipt(eventStored: false) : try await enqueue(work)
-        receipt.logLines = try await logWriter.store(
-            projectID: work.projectID, received: work.received, lines: lines, unread: unread, reservation: reservation)
+        receipt.logLines = try await logWriter.store(reservation)
         return receipt
     }
 

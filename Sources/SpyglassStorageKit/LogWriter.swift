@@ -109,9 +109,7 @@ public final class LogWriter: Sendable {
     public func store(
         projectID: Int64, received: Date, lines: [LogRecord], unread: UnreadLogItems?
     ) async throws -> [LogLevel: Int] {
-        let reservation = try reserve(lines: lines, unread: unread)
-        return try await store(
-            projectID: projectID, received: received, lines: lines, unread: unread, reservation: reservation)
+        try await store(reserve(projectID: projectID, received: received, lines: lines, unread: unread))
     }
 
     /// Takes a place in the queue for a request of these lines, or throws the ``IngestRefusal`` it would be
@@ -119,22 +117,22 @@ public final class LogWriter: Sendable {
     /// stored, so that a full queue refuses it whole (its SDK sends it again; stored, its event's sessions and
     /// client reports would count twice), and the lines of an envelope whose rest was stored are never refused
     /// for a queue that filled meanwhile.
-    package func reserve(lines: [LogRecord], unread: UnreadLogItems?) throws -> Reservation {
+    package func reserve(
+        projectID: Int64, received: Date, lines: [LogRecord], unread: UnreadLogItems?
+    ) throws -> Reservation {
         let cost = Self.cost(lines: lines, unread: unread)
         entering.wrappingAdd(1, ordering: .sequentiallyConsistent)
         if let refusal = admit(cost) {
-            entering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
-            wakeReader.signal()
+            leave()
             throw refusal
         }
-        return Reservation(writer: self, cost: cost)
+        return Reservation(
+            writer: self, projectID: projectID, received: received, lines: lines, unread: unread, cost: cost)
     }
 
-    /// ``store(projectID:received:lines:unread:)`` in the place `reservation` holds (taken for these lines): queued
-    /// whatever the queue holds now, stopping or not.
-    package func store(
-        projectID: Int64, received: Date, lines: [LogRecord], unread: UnreadLogItems?, reservation: Reservation
-    ) async throws -> [LogLevel: Int] {
+    /// ``store(projectID:received:lines:unread:)`` for the request `reservation` holds a place for: queued whatever
+    /// the queue holds now, stopping or not.
+    package func store(_ reservation: Reservation) async throws -> [LogLevel: Int] {
         try await withCheckedThrowingContinuation { continuation in
             guard reservation.take() else {
                 continuation.resume(throwing: DomainError(.unavailable, "a place in the log writer's queue used twice"))
@@ -142,23 +140,32 @@ public final class LogWriter: Sendable {
             }
             inbox.push(
                 Job(
-                    projectID: projectID, received: received, lines: lines, unread: unread,
-                    continuation: continuation, cost: reservation.cost))
-            entering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
-            wakeReader.signal()
+                    projectID: reservation.projectID, received: reservation.received, lines: reservation.lines,
+                    unread: reservation.unread, continuation: continuation, cost: reservation.cost))
+            leave()
         }
     }
 
-    /// A request's place in the queue (``reserve(lines:unread:)``): it counts in the queue, and a stopping writer
-    /// waits for its request, until its lines are stored with it, or it is given back when dropped unused (the
-    /// envelope's event refused, the request given up).
+    /// A request's place in the queue (``reserve(projectID:received:lines:unread:)``): it counts in the queue, and a
+    /// stopping writer waits for its request, until it is stored (``store(_:)``) or the place is given back when
+    /// dropped unused (the envelope's event refused, the request given up).
     package final class Reservation: Sendable {
+        fileprivate let projectID: Int64
+        fileprivate let received: Date
+        fileprivate let lines: [LogRecord]
+        fileprivate let unread: UnreadLogItems?
         fileprivate let cost: Int
         private let writer: LogWriter
         private let taken = Atomic<Bool>(false)
 
-        fileprivate init(writer: LogWriter, cost: Int) {
+        fileprivate init(
+            writer: LogWriter, projectID: Int64, received: Date, lines: [LogRecord], unread: UnreadLogItems?, cost: Int
+        ) {
             self.writer = writer
+            self.projectID = projectID
+            self.received = received
+            self.lines = lines
+            self.unread = unread
             self.cost = cost
         }
 
@@ -167,10 +174,8 @@ public final class LogWriter: Sendable {
 
         deinit {
             guard take() else { return }
-            writer.pending.wrappingSubtract(1, ordering: .relaxed)
-            writer.pendingBytes.wrappingSubtract(cost, ordering: .relaxed)
-            writer.entering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
-            writer.wakeReader.signal()
+            writer.uncount(cost)
+            writer.leave()
         }
     }
 
@@ -181,9 +186,20 @@ public final class LogWriter: Sendable {
         let count = pending.wrappingAdd(1, ordering: .relaxed).newValue
         let bytes = pendingBytes.wrappingAdd(cost, ordering: .relaxed).newValue
         guard count > capacity || (count > 1 && bytes > maxQueuedBytes) else { return nil }
+        uncount(cost)
+        return IngestRefusal(.queueFull, retryAfter: 1)
+    }
+
+    /// A request of `cost` bytes leaves the queue's counts.
+    private func uncount(_ cost: Int) {
         pending.wrappingSubtract(1, ordering: .relaxed)
         pendingBytes.wrappingSubtract(cost, ordering: .relaxed)
-        return IngestRefusal(.queueFull, retryAfter: 1)
+    }
+
+    /// A request is queued or gone: no longer entering (a stopping reader may end once none is).
+    private func leave() {
+        entering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        wakeReader.signal()
     }
 
     /// What a request counts in the queue's bytes when it is taken.

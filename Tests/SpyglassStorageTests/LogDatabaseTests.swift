@@ -236,13 +236,12 @@ import SpyglassStorageKit
         let writer = LogWriter(committer: SQLiteLogCommitter(database: database.logs), capacity: 1)
         writer.start()
         do {
-            let dropped = try writer.reserve(lines: [line("dropped", at: 0)], unread: nil)
+            let dropped = try writer.reserve(projectID: project, received: now, lines: [line("dropped", at: 0)], unread: nil)
             #expect(writer.depth == 1 && writer.queuedBytes > 0)
             withExtendedLifetime(dropped) {}
         }
         #expect(writer.depth == 0 && writer.queuedBytes == 0)
-        let placed = [line("placed", at: 1)]
-        let place = try writer.reserve(lines: placed, unread: nil)
+        let place = try writer.reserve(projectID: project, received: now, lines: [line("placed", at: 1)], unread: nil)
         let refusal = await #expect(throws: IngestRefusal.self) {
             try await writer.store(projectID: project, received: self.now, lines: [self.line("refused", at: 2)], unread: nil)
         }
@@ -254,7 +253,7 @@ import SpyglassStorageKit
         }.start()
         try await Task.sleep(for: .milliseconds(100))
         #expect(stopped.wait(timeout: .now()) == .timedOut, "stopping waits for the lines of a place taken")
-        #expect(try await writer.store(projectID: project, received: now, lines: placed, unread: nil, reservation: place) == [.info: 1])
+        #expect(try await writer.store(place) == [.info: 1])
         var ended = false
         for _ in 0..<1000 where !ended {
             ended = stopped.wait(timeout: .now()) == .success

@@ -112,6 +112,8 @@ let package = Package(
         // C libraries from Debian: zlib (zlib1g-dev) and the brotli decoder (libbrotli-dev).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
+        // A VFS over SQLite's own (libsqlite3-dev, as GRDB uses it) that writes a transaction's WAL frames at once.
+        .target(name: "CSQLiteWAL", linkerSettings: [.linkedLibrary("sqlite3")]),
 
         // What both storage adapters share: the group-commit ingest writer and the stored payload formats.
         .target(
@@ -134,6 +136,7 @@ let package = Package(
                 "SpyglassProtocol",
                 "SpyglassStorageKit",
                 "CZlib",
+                "CSQLiteWAL",
                 server("GRDB", "GRDB.swift"),
                 // SQLite's C API, as GRDB imports it: the writer binds its hot statements directly (WriterStatement).
                 server("GRDBSQLite", "GRDB.swift"),

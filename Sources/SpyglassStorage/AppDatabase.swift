@@ -55,6 +55,7 @@ public struct AppDatabase: Sendable {
         let lock = try DataDirectory.lock(path + "-migrate.lock")
         defer { DataDirectory.unlock(lock) }
         do {
+            WALCoalescing.register()
             let pool = try DatabasePool(path: path, configuration: makeConfiguration())
             let checkpointer = WALCheckpointer(path: path, threshold: checkpointThreshold)
             // GRDB turns a pool's writer connection to `synchronous = NORMAL` after `prepareDatabase` (WAL commits
@@ -65,6 +66,7 @@ public struct AppDatabase: Sendable {
                 // The writer touches index pages all over the database (event ids are random): a page cache of
                 // 16 MiB instead of SQLite's 2 MiB keeps more of them in memory. Readers keep the default.
                 try db.execute(sql: "PRAGMA cache_size = -16384")
+                try WALCoalescing.enable(on: db)
                 checkpointer.install(on: db)
             }
             let logs = try LogDatabase.open(path: logsPath)

@@ -32,6 +32,7 @@ public struct LogDatabase: Sendable {
 
     /// Opens (creating if needed) the database at `path`: WAL mode, every commit synced, migrated.
     static func open(path: String) throws -> LogDatabase {
+        WALCoalescing.register()
         let pool = try DatabasePool(path: path, configuration: makeConfiguration())
         let checkpointer = WALCheckpointer(path: path, threshold: checkpointThreshold, lowPriority: true)
         try pool.writeWithoutTransaction { db in
@@ -40,6 +41,7 @@ public struct LogDatabase: Sendable {
             // SQLite's default page cache (2 MiB): the main database's writer has 16 MiB, and the server keeps under
             // 100 MB of memory with both (a larger cache here came close: docs/performance.md, "Log lines apart").
             try db.execute(sql: "PRAGMA cache_size = -2048")
+            try WALCoalescing.enable(on: db)
             checkpointer.install(on: db)
         }
         return try LogDatabase(pool, checkpointer: checkpointer, path: path)

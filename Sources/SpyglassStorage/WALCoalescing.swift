@@ -1,0 +1,36 @@
+import CSQLiteWAL
+import GRDB
+
+/// A writer connection's WAL frames written in a few large writes per commit instead of two `pwrite` calls a frame.
+///
+/// SQLite writes each frame's 24-byte header and its page apart; a commit of ~50 pages cost ~100 system calls,
+/// and on this VM their per-call cost was most of the writer's kernel time (docs/performance.md, "WAL frames in a few
+/// writes"). The VFS in `CSQLiteWAL` (registered as the default before the databases open) gathers them and writes
+/// before every sync, read or release of the write lock, so what reaches the disk, and when it is synced, is as
+/// before; the C file describes the rules.
+enum WALCoalescing {
+    /// Registers the VFS as SQLite's default, once. Connections opened after this go through it.
+    static func register() {
+        _ = spyglass_wal_vfs_register()
+    }
+
+    /// Turns coalescing on for `db`, the writer connection of a WAL database, which must sync every commit
+    /// (`synchronous = FULL` or `EXTRA`): a commit then writes its frames at its sync, before readers can see it.
+    /// Returns false (and changes nothing) on a connection whose synchronous setting is lower or whose files are not
+    /// the VFS's.
+    @discardableResult
+    static func enable(on db: Database) throws -> Bool {
+        guard let synchronous = try Int.fetchOne(db, sql: "PRAGMA synchronous"), synchronous >= 2 else { return false }
+        return spyglass_wal_coalesce(UnsafeMutableRawPointer(db.sqliteConnection)) == 1
+    }
+
+    /// The writes SQLite asked of `db`'s WAL file, those that reached the file system, and the bytes waiting in the
+    /// buffer (tests).
+    static func writeCounts(_ db: Database) -> (requested: Int64, issued: Int64, buffered: Int64) {
+        var requested: Int64 = 0
+        var issued: Int64 = 0
+        var buffered: Int64 = 0
+        spyglass_wal_write_counts(UnsafeMutableRawPointer(db.sqliteConnection), &requested, &issued, &buffered)
+        return (requested, issued, buffered)
+    }
+}

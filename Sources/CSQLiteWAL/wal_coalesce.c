@@ -17,8 +17,23 @@
 //
 // A write that lands inside the buffered range (SQLite rewrites a page it wrote earlier in the same transaction)
 // changes the buffer; a write elsewhere that neither follows nor overlaps it goes straight to the file (the order
-// of writes to different bytes does not matter until something reads them). A failed buffered write is reported
-// by the call that flushes it (the sync of a commit, which then fails as a failed write would have made it fail).
+// of writes to different bytes does not matter until something reads them). A read that does not overlap the
+// buffer reads the file; one inside it reads the buffer.
+//
+// A buffered write that fails is not forgotten: every later write, read, sync or size of the WAL through this
+// connection returns that error until the transaction ends (its write lock is released), so the transaction cannot
+// commit without the lost frames (a read error alone would let SQLite go on and commit: a statement's rollback does
+// not end the transaction). Flushes at the release of the lock and at the barrier cannot report a failure: with
+// FULL syncs the buffer is empty at the barrier (a commit flushed at its sync), and at the release it holds only
+// the frames of a transaction that did not commit. A connection found with frames at the barrier (its commits are
+// not synced: `synchronous` lowered after coalescing began) stops coalescing.
+//
+// SQLite 3.40 (Debian's) also has a bug this VFS lets the writers guard against: a transaction whose pages spill
+// into the WAL, where SQLite then rewrites a frame in place, and that rolls back to a savepoint (or a statement)
+// before it commits, can leave frames that recovery after a crash stops at, losing that commit and the later ones
+// (newer SQLite resets the rewrite's bookkeeping in `sqlite3WalSavepointUndo`). The WAL file notes a write below
+// the end of what the transaction wrote (`spyglass_wal_rewrote`); a writer that rolls back a savepoint then fails
+// its whole transaction instead of committing it.
 //
 // Everything else passes through to the default VFS unchanged; files other than main databases and WALs are the
 // default VFS's own. A connection's files are used by one thread at a time (GRDB serializes each connection's
@@ -29,8 +44,9 @@
 #include <string.h>
 #include "CSQLiteWAL.h"
 
-// The default VFS writes at most 0x1ffff bytes in one call (`seekAndWriteFd` masks the length; a longer write fails
-// as a short one, SQLITE_FULL), so the buffer never holds more: a commit of 50 frames takes four writes.
+// The default VFS writes at most 0x1ffff bytes in one system call (`seekAndWriteFd` masks the length, and `unixWrite`
+// fails when what remains after a short write is a multiple of 128 KiB), so the buffer never holds more: a commit of
+// 50 frames takes four writes.
 #define BUFFER_CAPACITY 0x1ffff
 #define WAL_WRITE_LOCK 0
 
@@ -48,8 +64,12 @@ struct WalFile {
     sqlite3_file *real;
     MainFile *main;
     unsigned char *buffer;  // non-NULL once coalescing is on
+    int coalescing;         // writes are gathered (off again when a commit is found not synced)
     sqlite3_int64 start;    // file offset of buffer[0]
     int length;             // bytes buffered
+    int failed;             // a buffered write that failed: returned until the write lock is released
+    sqlite3_int64 written;  // the end of the highest write since the write lock was taken
+    int rewrote;            // a write since then landed below `written` (a frame rewritten in place)
     long long requested;
     long long issued;
 };
@@ -63,11 +83,23 @@ static sqlite3_vfs coalescingVFS;
 // MARK: the WAL file
 
 static int walFlush(WalFile *file) {
+    if (file->failed != SQLITE_OK) return file->failed;
     if (file->length == 0) return SQLITE_OK;
     int length = file->length;
     file->length = 0;
     file->issued++;
-    return file->real->pMethods->xWrite(file->real, file->buffer, length, file->start);
+    int rc = file->real->pMethods->xWrite(file->real, file->buffer, length, file->start);
+    if (rc != SQLITE_OK) file->failed = rc;
+    return rc;
+}
+
+/// The transaction ended (its write lock is being released): its frames reach the file, and its state is cleared.
+static void walEndTransaction(WalFile *file) {
+    (void)walFlush(file);
+    file->length = 0;
+    file->failed = SQLITE_OK;
+    file->written = 0;
+    file->rewrote = 0;
 }
 
 static int walWriteThrough(WalFile *file, const void *data, int amount, sqlite3_int64 offset) {
@@ -78,7 +110,10 @@ static int walWriteThrough(WalFile *file, const void *data, int amount, sqlite3_
 static int walWrite(sqlite3_file *handle, const void *data, int amount, sqlite3_int64 offset) {
     WalFile *file = (WalFile *)handle;
     file->requested++;
-    if (file->buffer == NULL || amount <= 0) return walWriteThrough(file, data, amount, offset);
+    if (file->failed != SQLITE_OK) return file->failed;
+    if (offset < file->written) file->rewrote = 1;
+    if (offset + amount > file->written) file->written = offset + amount;
+    if (!file->coalescing || amount <= 0) return walWriteThrough(file, data, amount, offset);
     if (file->length > 0) {
         sqlite3_int64 end = file->start + file->length;
         if (offset >= file->start && offset + amount <= end) {
@@ -119,8 +154,15 @@ static int walClose(sqlite3_file *handle) {
 
 static int walRead(sqlite3_file *handle, void *data, int amount, sqlite3_int64 offset) {
     WalFile *file = (WalFile *)handle;
-    int rc = walFlush(file);
-    if (rc != SQLITE_OK) return rc;
+    if (file->failed != SQLITE_OK) return file->failed;
+    if (file->length > 0 && amount > 0 && offset < file->start + file->length && offset + amount > file->start) {
+        if (offset >= file->start && offset + amount <= file->start + file->length) {
+            memcpy(data, file->buffer + (offset - file->start), (size_t)amount);
+            return SQLITE_OK;
+        }
+        int rc = walFlush(file);
+        if (rc != SQLITE_OK) return rc;
+    }
     return file->real->pMethods->xRead(file->real, data, amount, offset);
 }
 
@@ -231,14 +273,18 @@ static int mainShmLock(sqlite3_file *handle, int offset, int n, int flags) {
     // Releasing the WAL's write lock: what this transaction wrote reaches the file while no one else can write.
     if (file->wal != NULL && (flags & SQLITE_SHM_UNLOCK) && (flags & SQLITE_SHM_EXCLUSIVE) && offset <= WAL_WRITE_LOCK
         && offset + n > WAL_WRITE_LOCK) {
-        (void)walFlush(file->wal);
+        walEndTransaction(file->wal);
     }
     return passShmLock(handle, offset, n, flags);
 }
 
 static void mainShmBarrier(sqlite3_file *handle) {
     MainFile *file = (MainFile *)handle;
-    if (file->wal != NULL) (void)walFlush(file->wal);
+    if (file->wal != NULL && file->wal->length > 0) {
+        // A commit about to become visible without a sync: not what coalescing was turned on for.
+        (void)walFlush(file->wal);
+        file->wal->coalescing = 0;
+    }
     passShmBarrier(handle);
 }
 
@@ -373,6 +419,7 @@ int spyglass_wal_coalesce(void *connection) {
         if (wal->buffer != NULL) {
             main->wal = wal;
             wal->main = main;
+            wal->coalescing = 1;
             ok = 1;
         }
     }
@@ -393,4 +440,11 @@ void spyglass_wal_write_counts(void *connection, long long *requested, long long
         *buffered = wal->length;
     }
     sqlite3_mutex_leave(sqlite3_db_mutex((sqlite3 *)connection));
+}
+
+int spyglass_wal_rewrote(void *connection) {
+    MainFile *main;
+    WalFile *wal;
+    if (!filesOf(connection, &main, &wal) || wal->main == NULL) return 0;
+    return wal->rewrote;
 }

@@ -49,6 +49,7 @@ package struct SQLiteLogCommitter: LogBatchCommitter {
                     }
                     return nil
                 } catch let error as DatabaseError where error.refusesValues {
+                    try WALCoalescing.checkSavepointRollback(db)
                     return DomainError(.invalidInput, "log lines the database refuses: \(error.message ?? "\(error)")")
                 }
                 // Anything else (a full disk, an I/O error) is the database's: the whole batch fails, nothing of it
@@ -110,6 +111,7 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
                     return .commit
                 }
             } catch let error as DatabaseError where error.refusesValues {
+                try WALCoalescing.checkSavepointRollback(db)
                 batch.droppedSideItems.append((kind, "\(error)"))
             }
         }

@@ -1,5 +1,6 @@
 import CSQLiteWAL
 import GRDB
+import SpyglassCore
 
 /// A writer connection's WAL frames written in a few large writes per commit instead of two `pwrite` calls a frame.
 ///
@@ -22,6 +23,18 @@ enum WALCoalescing {
     static func enable(on db: Database) throws -> Bool {
         guard let synchronous = try Int.fetchOne(db, sql: "PRAGMA synchronous"), synchronous >= 2 else { return false }
         return spyglass_wal_coalesce(UnsafeMutableRawPointer(db.sqliteConnection)) == 1
+    }
+
+    /// Called where a writer's transaction rolled back a savepoint (or a failed statement) and means to go on to
+    /// commit: throws when SQLite rewrote a WAL frame in place earlier in that transaction. SQLite 3.40 (Debian's)
+    /// does not undo that rewrite's bookkeeping with the savepoint, and the commit could then leave frames that
+    /// recovery after a crash stops at, losing it and the commits after it (the C file has the details). The
+    /// caller's whole transaction then fails (its requests are answered 503 and sent again).
+    static func checkSavepointRollback(_ db: Database) throws {
+        guard spyglass_wal_rewrote(UnsafeMutableRawPointer(db.sqliteConnection)) == 1 else { return }
+        throw DomainError(
+            .unavailable,
+            "a savepoint was rolled back after SQLite rewrote WAL frames in place: the batch is not committed")
     }
 
     /// The writes SQLite asked of `db`'s WAL file, those that reached the file system, and the bytes waiting in the

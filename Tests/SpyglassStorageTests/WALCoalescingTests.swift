@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SpyglassCore
 import Testing
 
 @testable import SpyglassStorage
@@ -110,6 +111,69 @@ import Testing
         #expect(integrity == "ok")
     }
 
+    /// SQLite 3.40 can lose acknowledged commits after a crash when a transaction rewrote a spilled WAL frame in
+    /// place and then rolled back a savepoint: the writers fail such a transaction (`checkSavepointRollback`). Here
+    /// transactions larger than a 20-page cache, some with a savepoint rolled back, the way the writers roll back
+    /// an item SQLite refuses; the files are then copied as a crash would leave them and recovered.
+    @Test func aTransactionThatRollsBackASavepointAfterRewritingFramesIsNeverAcknowledged() throws {
+        let directory = try TemporaryDirectory()
+        WALCoalescing.register()
+        let path = directory.path("spill.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        var random = SplitMix(seed: 7)
+        var acknowledged = 0
+        var refused = 0
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            try db.execute(sql: "PRAGMA cache_size = 20")
+            try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER NOT NULL, v BLOB NOT NULL)")
+            try db.execute(sql: "CREATE INDEX tk ON t(k)")
+            // The WAL is open once something was written.
+            #expect(try WALCoalescing.enable(on: db))
+            func insert() throws {
+                try db.execute(
+                    sql: "INSERT INTO t (k, v) VALUES (?, randomblob(?))",
+                    arguments: [random.next() % (1 << 24), 100 + random.next() % 3000])
+            }
+            for _ in 0..<120 {
+                var rows = 0
+                do {
+                    try db.inTransaction {
+                        for _ in 0..<(1 + random.next() % 400) {
+                            try insert()
+                            rows += 1
+                            guard random.next() % 60 == 0 else { continue }
+                            // A refused item's savepoint, rolled back; the transaction goes on as the writers' do.
+                            _ = try? db.inSavepoint {
+                                for _ in 0..<(1 + random.next() % 100) { try insert() }
+                                throw DatabaseError(resultCode: .SQLITE_CONSTRAINT)
+                            }
+                            try WALCoalescing.checkSavepointRollback(db)
+                        }
+                        return .commit
+                    }
+                    acknowledged += rows
+                } catch is DomainError {
+                    refused += 1
+                }
+            }
+            // The files as a crash leaves them: the database and its WAL (the shared memory is rebuilt).
+            for suffix in ["", "-wal"] {
+                try FileManager.default.copyItem(atPath: path + suffix, toPath: directory.path("crashed.sqlite") + suffix)
+            }
+        }
+        #expect(refused > 0, "no transaction rewrote a frame before a savepoint's rollback: the case was not met")
+        #expect(acknowledged > 0)
+        let recovered = try DatabaseQueue(path: directory.path("crashed.sqlite"))
+        let (rows, integrity) = try recovered.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM t"), try String.fetchOne(db, sql: "PRAGMA integrity_check"))
+        }
+        #expect(rows == acknowledged)
+        #expect(integrity == "ok")
+    }
+
     /// Only connections that sync every commit gather frames: elsewhere a commit becomes visible without a sync.
     @Test func aConnectionThatDoesNotSyncEveryCommitIsLeftAsItIs() throws {
         let directory = try TemporaryDirectory()
@@ -127,5 +191,18 @@ import Testing
             try db.execute(sql: "PRAGMA synchronous = FULL")
             #expect(try WALCoalescing.enable(on: db))
         }
+    }
+}
+
+/// A deterministic pseudo-random sequence (SplitMix64), so the test's transactions are the same in every run.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> Int {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
     }
 }

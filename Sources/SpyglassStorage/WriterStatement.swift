@@ -16,6 +16,12 @@ struct WriterStatement {
     private var handle: SQLiteStatement { statement.sqliteStatement }
 
     init(_ sql: String, in db: Database) throws {
+        // Only inside the writer's transaction. After some errors (a full disk) SQLite rolls the transaction back
+        // itself; were such an error ever swallowed, steps through the C API (past GRDB's checks) would otherwise
+        // each commit on their own, and a batch answered 503 would be partly stored.
+        guard db.isInsideTransaction else {
+            throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "a writer statement outside a transaction", sql: sql)
+        }
         statement = try db.cachedStatement(sql: sql)
     }
 

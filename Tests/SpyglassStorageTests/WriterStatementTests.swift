@@ -15,6 +15,24 @@ import Testing
         return queue
     }
 
+    /// Outside a transaction (as after SQLite rolled the writer's back on its own) nothing is written.
+    @Test func aStatementOutsideATransactionIsRefusedAndWritesNothing() throws {
+        let queue = try database()
+        try queue.writeWithoutTransaction { db in
+            #expect(throws: DatabaseError.self) {
+                try WriterStatement("INSERT INTO t (f) VALUES (?)", in: db).execute(true)
+            }
+            try db.execute(sql: "BEGIN")
+            try WriterStatement("INSERT INTO t (f) VALUES (?)", in: db).execute(true)
+            // As after a full disk mid-batch: SQLite has rolled the whole transaction back.
+            try db.execute(sql: "ROLLBACK")
+            #expect(throws: DatabaseError.self) {
+                try WriterStatement("INSERT INTO t (f) VALUES (?)", in: db).execute(true)
+            }
+        }
+        #expect(try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") } == 0)
+    }
+
     @Test func valuesBindInOrderAsGRDBWouldBindThem() throws {
         let queue = try database()
         let insert = "INSERT INTO t (i, d, s, b, f) VALUES (?, ?, ?, ?, ?)"

@@ -29,11 +29,12 @@
 // not synced: `synchronous` lowered after coalescing began) stops coalescing.
 //
 // SQLite 3.40 (Debian's) also has a bug this VFS lets the writers guard against: a transaction whose pages spill
-// into the WAL, where SQLite then rewrites a frame in place, and that rolls back to a savepoint (or a statement)
-// before it commits, can leave frames that recovery after a crash stops at, losing that commit and the later ones
-// (newer SQLite resets the rewrite's bookkeeping in `sqlite3WalSavepointUndo`). The WAL file notes a write below
-// the end of what the transaction wrote (`spyglass_wal_rewrote`); a writer that rolls back a savepoint then fails
-// its whole transaction instead of committing it.
+// into the WAL, where SQLite then rewrites in place a frame appended inside a savepoint, and that rolls the
+// savepoint (or a statement) back before it commits, can leave frames that recovery after a crash stops at, losing
+// the commits after it (newer SQLite resets the rewrite's bookkeeping in `sqlite3WalSavepointUndo`). The WAL file
+// counts writes below the end of what the transaction wrote (`spyglass_wal_rewrites`: every in-place rewrite is
+// one, and so is an append after a rollback); a writer whose rolled-back savepoint saw the count grow fails its
+// whole transaction instead of committing it.
 //
 // Everything else passes through to the default VFS unchanged; files other than main databases and WALs are the
 // default VFS's own. A connection's files are used by one thread at a time (GRDB serializes each connection's
@@ -69,7 +70,7 @@ struct WalFile {
     int length;             // bytes buffered
     int failed;             // a buffered write that failed: returned until the write lock is released
     sqlite3_int64 written;  // the end of the highest write since the write lock was taken
-    int rewrote;            // a write since then landed below `written` (a frame rewritten in place)
+    long long rewrites;     // writes since then below `written` (a frame rewritten in place, or re-appended)
     long long requested;
     long long issued;
 };
@@ -99,7 +100,7 @@ static void walEndTransaction(WalFile *file) {
     file->length = 0;
     file->failed = SQLITE_OK;
     file->written = 0;
-    file->rewrote = 0;
+    file->rewrites = 0;
 }
 
 static int walWriteThrough(WalFile *file, const void *data, int amount, sqlite3_int64 offset) {
@@ -111,7 +112,7 @@ static int walWrite(sqlite3_file *handle, const void *data, int amount, sqlite3_
     WalFile *file = (WalFile *)handle;
     file->requested++;
     if (file->failed != SQLITE_OK) return file->failed;
-    if (offset < file->written) file->rewrote = 1;
+    if (offset < file->written) file->rewrites++;
     if (offset + amount > file->written) file->written = offset + amount;
     if (!file->coalescing || amount <= 0) return walWriteThrough(file, data, amount, offset);
     if (file->length > 0) {
@@ -442,9 +443,9 @@ void spyglass_wal_write_counts(void *connection, long long *requested, long long
     sqlite3_mutex_leave(sqlite3_db_mutex((sqlite3 *)connection));
 }
 
-int spyglass_wal_rewrote(void *connection) {
+long long spyglass_wal_rewrites(void *connection) {
     MainFile *main;
     WalFile *wal;
     if (!filesOf(connection, &main, &wal) || wal->main == NULL) return 0;
-    return wal->rewrote;
+    return wal->rewrites;
 }

@@ -14,18 +14,19 @@ extension EventRows {
         case .store(let blob, let raw, let dictionaryToCache):
             if let id = dictionaryToCache, batch.lacksDictionary(id, projectID: projectID, hash: event.hashes[0]) {
                 // A dictionary that does not read back is left out of the cache: its events fail on reading alone.
-                // SQLite's own errors go on up: after some (a full disk) it has rolled the transaction back, and the
-                // batch's next statements must not run outside it.
+                // An error after which SQLite rolled the transaction back (a full disk) goes on up: the batch's next
+                // statements must not run outside it.
                 let payload: [UInt8]?
                 do {
                     payload = try AppDatabase.dictionaryPayload(id, in: db)
-                } catch let error as DatabaseError {
+                } catch let error as DatabaseError where !db.isInsideTransaction {
                     throw error
                 } catch {
                     payload = nil
                 }
                 if let payload {
-                    batch.cache(PayloadDictionary(id: id, payload: payload), projectID: projectID, hash: event.hashes[0])
+                    let dictionary = PayloadDictionary(id: id, payload: payload)
+                    batch.cache(dictionary, projectID: projectID, hash: event.hashes[0])
                 }
             }
             return (blob, raw, nil)

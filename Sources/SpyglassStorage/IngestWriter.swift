@@ -36,6 +36,7 @@ package struct SQLiteLogCommitter: LogBatchCommitter {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, in: db)
             return try jobs.map { job -> (any Error)? in
+                let rewrites = WALCoalescing.rewrites(db)
                 do {
                     try db.inSavepoint {
                         let received = job.received.timeIntervalSince1970
@@ -49,7 +50,7 @@ package struct SQLiteLogCommitter: LogBatchCommitter {
                     }
                     return nil
                 } catch let error as DatabaseError where error.refusesValues {
-                    try WALCoalescing.checkSavepointRollback(db)
+                    try WALCoalescing.checkSavepointRollback(db, rewritesBefore: rewrites)
                     return DomainError(.invalidInput, "log lines the database refuses: \(error.message ?? "\(error)")")
                 }
                 // Anything else (a full disk, an I/O error) is the database's: the whole batch fails, nothing of it
@@ -105,13 +106,14 @@ package struct SQLiteIngestCommitter: IngestBatchCommitter {
         // logged and counted after the commit (it never costs its envelope's event); one it cannot store for its
         // own sake (a full disk) fails the request, which is then answered 503, not 200.
         func side(_ kind: String, _ write: () throws -> Void) throws {
+            let rewrites = WALCoalescing.rewrites(db)
             do {
                 try db.inSavepoint {
                     try write()
                     return .commit
                 }
             } catch let error as DatabaseError where error.refusesValues {
-                try WALCoalescing.checkSavepointRollback(db)
+                try WALCoalescing.checkSavepointRollback(db, rewritesBefore: rewrites)
                 batch.droppedSideItems.append((kind, "\(error)"))
             }
         }

@@ -25,13 +25,19 @@ enum WALCoalescing {
         return spyglass_wal_coalesce(UnsafeMutableRawPointer(db.sqliteConnection)) == 1
     }
 
+    /// The WAL writes of the open transaction that landed below what it had written (``checkSavepointRollback``).
+    static func rewrites(_ db: Database) -> Int64 {
+        spyglass_wal_rewrites(UnsafeMutableRawPointer(db.sqliteConnection))
+    }
+
     /// Called where a writer's transaction rolled back a savepoint (or a failed statement) and means to go on to
-    /// commit: throws when SQLite rewrote a WAL frame in place earlier in that transaction. SQLite 3.40 (Debian's)
-    /// does not undo that rewrite's bookkeeping with the savepoint, and the commit could then leave frames that
-    /// recovery after a crash stops at, losing it and the commits after it (the C file has the details). The
-    /// caller's whole transaction then fails (its requests are answered 503 and sent again).
-    static func checkSavepointRollback(_ db: Database) throws {
-        guard spyglass_wal_rewrote(UnsafeMutableRawPointer(db.sqliteConnection)) == 1 else { return }
+    /// commit, with ``rewrites(_:)`` as it was before the savepoint: throws when SQLite may have rewritten in place
+    /// a WAL frame appended inside the savepoint. SQLite 3.40 (Debian's) does not undo that rewrite's bookkeeping
+    /// with the savepoint, and the commit could then leave frames that recovery after a crash stops at, losing the
+    /// commits after it (the C file has the details). The caller's whole transaction then fails (its requests are
+    /// answered 503 and sent again).
+    static func checkSavepointRollback(_ db: Database, rewritesBefore: Int64) throws {
+        guard rewrites(db) > rewritesBefore else { return }
         throw DomainError(
             .unavailable,
             "a savepoint was rolled back after SQLite rewrote WAL frames in place: the batch is not committed")

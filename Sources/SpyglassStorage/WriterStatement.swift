@@ -16,12 +16,6 @@ struct WriterStatement {
     private var handle: SQLiteStatement { statement.sqliteStatement }
 
     init(_ sql: String, in db: Database) throws {
-        // Only inside the writer's transaction. After some errors (a full disk) SQLite rolls the transaction back
-        // itself; were such an error ever swallowed, steps through the C API (past GRDB's checks) would otherwise
-        // each commit on their own, and a batch answered 503 would be partly stored.
-        guard db.isInsideTransaction else {
-            throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "a writer statement outside a transaction", sql: sql)
-        }
         statement = try db.cachedStatement(sql: sql)
     }
 
@@ -83,6 +77,13 @@ struct WriterStatement {
     }
 
     private func bind<each Value: StatementBinding>(_ values: repeat each Value) throws {
+        // Only inside the writer's transaction. After some errors (a full disk) SQLite rolls the transaction back
+        // itself; were such an error ever swallowed, steps through the C API (past GRDB's checks) would otherwise
+        // each commit on their own, and a batch answered 503 would be partly stored.
+        guard sqlite3_get_autocommit(sqlite3_db_handle(handle)) == 0 else {
+            throw DatabaseError(
+                resultCode: .SQLITE_MISUSE, message: "a writer statement outside a transaction", sql: statement.sql)
+        }
         var count: Int32 = 0
         for _ in repeat each values { count += 1 }
         guard count == sqlite3_bind_parameter_count(handle) else {

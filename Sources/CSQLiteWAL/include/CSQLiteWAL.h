@@ -14,8 +14,9 @@ int spyglass_wal_coalesce(void *connection);
 /// the bytes waiting in its buffer (all 0 when its files are not this VFS's).
 void spyglass_wal_write_counts(void *connection, long long *requested, long long *issued, long long *buffered);
 
-/// 1 when, in the write transaction `connection` (a coalescing connection) has open, SQLite wrote WAL bytes below
-/// the end of what the transaction had written (it rewrote a frame in place), else 0.
-int spyglass_wal_rewrote(void *connection);
+/// How many times, in the write transaction `connection` (a coalescing connection) has open, SQLite wrote WAL bytes
+/// below the end of what the transaction had written (a frame rewritten in place, or appended again after a
+/// rollback); 0 on a connection that does not coalesce.
+long long spyglass_wal_rewrites(void *connection);
 
 #endif

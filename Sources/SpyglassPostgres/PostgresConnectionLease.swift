@@ -52,9 +52,8 @@ final class PostgresConnectionLease: Sendable {
         state.withLock { $0.task = task }
     }
 
-    /// How many connections a lease asks for when the pool lends closed ones (10, 20, … 70 ms apart: the pool drops
-    /// a closed connection only once its event loop has seen the close, which a busy machine delays; with 4 a test
-    /// that ends the writer's connection under the full suite's load was refused once in five runs).
+    /// How many connections a lease asks for when the pool lends closed ones (10, 20, … 70 ms apart): the pool drops
+    /// a closed connection only once its event loop has seen the close, which a busy machine delays.
     static let attempts = 8
 
     /// Settles the borrower's answer if it is not settled yet; whether it was.

@@ -109,9 +109,11 @@ let package = Package(
             ]
         ),
 
-        // C libraries from Debian: zlib (zlib1g-dev) and the brotli decoder (libbrotli-dev).
+        // C libraries from Debian: zlib (zlib1g-dev), the brotli decoder (libbrotli-dev) and libdeflate
+        // (libdeflate-dev: small gzip bodies inflated at once, faster than zlib's stream).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         // A VFS over SQLite's own (libsqlite3-dev, as GRDB uses it) that writes a transaction's WAL frames at once.
         .target(name: "CSQLiteWAL", linkerSettings: [.linkedLibrary("sqlite3")]),
 
@@ -172,6 +174,7 @@ let package = Package(
                 "SpyglassProtocol",
                 "CZlib",
                 "CBrotli",
+                "CDeflate",
                 server("Hummingbird", "hummingbird"),
                 server("HummingbirdCore", "hummingbird"),
                 server("HTTPTypes", "swift-http-types"),

@@ -15,7 +15,7 @@ extension IngestController {
         let limit = limits.maxEventSize
         var body: [UInt8] = []
         var chunks = BodyChunks(request.body)
-        try await decodeBody(&chunks, encoding: encoding) { chunk in
+        try await decodeBody(&chunks, encoding: encoding, inflatedLimit: limit) { chunk in
             guard body.count + chunk.count <= limit else {
                 throw IngestFailure.tooLarge("event exceeds the \(EnvelopeReader.format(limit)) limit")
             }

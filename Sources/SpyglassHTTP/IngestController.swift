@@ -166,22 +166,38 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
 
     /// Streams the body through the decoder into `consume`, enforcing the compressed-size limit.
     ///
+    /// A gzip body of at most ``GzipInflater/maxInput`` bytes is held until it ends and inflated at once when it
+    /// decodes to at most `inflatedLimit` bytes (the memory a request may take for it); else it goes through zlib
+    /// as a longer body does, in pieces of 64 KiB.
+    ///
     /// With `keepingBody`, returns a gzip or deflate body as received, with its format, when it is at most
     /// ``IngestLimits/maxEventSize`` (the caller may store it instead of compressing the event again: see
     /// ``CompressedBody``).
     @discardableResult
     func decodeBody(
-        _ chunks: inout BodyChunks, encoding: ContentEncoding, keepingBody: Bool = false,
+        _ chunks: inout BodyChunks, encoding: ContentEncoding, keepingBody: Bool = false, inflatedLimit: Int = 2 << 20,
         consume: (UnsafeBufferPointer<UInt8>) throws -> Void
     ) async throws -> (format: CompressedBody.Format, bytes: [UInt8])? {
         let decoder = encoding.makeDecoder()
         let zlib = keepingBody ? decoder as? ZlibDecoder : nil
         var kept: [UInt8]? = zlib == nil ? nil : []
+        var held: [UInt8]? = encoding == .gzip ? [] : nil
         var received = 0
         while let buffer = try await chunks.next() {
             received += buffer.readableBytes
             guard received <= limits.maxCompressedSize else {
                 throw IngestFailure.tooLarge("request body exceeds the \(EnvelopeReader.format(limits.maxCompressedSize)) limit")
+            }
+            if held != nil {
+                if received <= GzipInflater.maxInput {
+                    buffer.withUnsafeReadableBytes { held?.append(contentsOf: $0) }
+                    continue
+                }
+                // Too long to hold: it streams, from what was held.
+                let earlier = held ?? []
+                held = nil
+                if kept != nil { kept = earlier.count <= limits.maxEventSize ? earlier : nil }
+                try earlier.withUnsafeBytes { try decode($0, with: decoder, into: consume) }
             }
             if kept != nil {
                 if received <= limits.maxEventSize {
@@ -190,7 +206,16 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
                     kept = nil
                 }
             }
-            try decode(buffer, with: decoder, into: consume)
+            try buffer.withUnsafeReadableBytes { try decode($0, with: decoder, into: consume) }
+        }
+        if let held, !held.isEmpty {
+            let keepable = held.count <= limits.maxEventSize
+            if let inflated = held.withUnsafeBytes({ GzipInflater.inflate($0, limit: inflatedLimit) }) {
+                try inflated.withUnsafeBufferPointer { try consume($0) }
+                return keepingBody && keepable ? (.gzip, held) : nil
+            }
+            if kept != nil { kept = keepable ? held : nil }
+            try held.withUnsafeBytes { try decode($0, with: decoder, into: consume) }
         }
         do {
             try decoder?.finish()
@@ -217,9 +242,11 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
                 throw IngestFailure.tooLarge("request body exceeds the \(EnvelopeReader.format(limits.maxCompressedSize)) limit")
             }
             do {
-                try decode(buffer, with: decoder) { chunk in
-                    try reader.consume(chunk)
-                    if reader.envelopeHeaders != nil { throw HeaderRead() }
+                try buffer.withUnsafeReadableBytes { raw in
+                    try decode(raw, with: decoder) { chunk in
+                        try reader.consume(chunk)
+                        if reader.envelopeHeaders != nil { throw HeaderRead() }
+                    }
                 }
             } catch is HeaderRead {}
             catch let error as EnvelopeError { throw IngestFailure(error) }
@@ -234,18 +261,17 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
 
     /// Decodes one chunk of the body into `consume`; broken compressed data is a 400.
     private func decode(
-        _ buffer: ByteBuffer, with decoder: (any StreamDecoder)?, into consume: (UnsafeBufferPointer<UInt8>) throws -> Void
+        _ raw: UnsafeRawBufferPointer, with decoder: (any StreamDecoder)?,
+        into consume: (UnsafeBufferPointer<UInt8>) throws -> Void
     ) throws {
-        try buffer.withUnsafeReadableBytes { raw in
-            do {
-                if let decoder {
-                    try decoder.decode(raw) { try consume($0) }
-                } else {
-                    try consume(raw.assumingMemoryBound(to: UInt8.self))
-                }
-            } catch let error as DecodingError {
-                throw IngestFailure.badRequest("\(error.description)")
+        do {
+            if let decoder {
+                try decoder.decode(raw) { try consume($0) }
+            } else {
+                try consume(raw.assumingMemoryBound(to: UInt8.self))
             }
+        } catch let error as DecodingError {
+            throw IngestFailure.badRequest("\(error.description)")
         }
     }
 

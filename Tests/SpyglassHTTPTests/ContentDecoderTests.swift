@@ -83,6 +83,57 @@ func decodeAll(_ encoding: ContentEncoding, _ input: [UInt8], chunk: Int = 7) th
         #expect(throws: DecodingError.self) { try decodeAll(.gzip, [0x1f]) }
     }
 
+    /// What ``GzipInflater`` gives for `body`, or nil.
+    func inflatedAtOnce(_ body: [UInt8], limit: Int = 1 << 20) -> [UInt8]? {
+        body.withUnsafeBytes { GzipInflater.inflate($0, limit: limit) }
+    }
+
+    @Test func smallGzipBodiesInflateAtOnceToWhatZlibGives() throws {
+        let first = Array("{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n".utf8)
+        let one = deflate(text, windowBits: 31)
+        #expect(inflatedAtOnce(one) == text)
+        // Several members; the last one's length (the first guess of the output's size) is far below the whole's,
+        // so the output grows (the first member alone is 130 000 bytes).
+        let several = deflate(text, windowBits: 31) + deflate(first, windowBits: 31) + deflate([], windowBits: 31)
+        let expected = try decodeAll(.gzip, several)
+        #expect(expected == text + first)
+        #expect(inflatedAtOnce(several) == expected)
+        // Exactly at the limit still inflates; a byte less and zlib's stream must do it (nil).
+        #expect(inflatedAtOnce(one, limit: text.count) == text)
+        #expect(inflatedAtOnce(one, limit: text.count - 1) == nil)
+    }
+
+    @Test func whatTheInflaterDoesNotTakeIsLeftToZlib() throws {
+        let member = deflate(text, windowBits: 31)
+        // zlib-wrapped data sent as gzip, and bytes after the last member: zlib decodes them (ignoring the bytes).
+        let zlibWrapped = deflate(text, windowBits: 15)
+        #expect(inflatedAtOnce(zlibWrapped) == nil)
+        #expect(try decodeAll(.gzip, zlibWrapped) == text)
+        #expect(inflatedAtOnce(member + [0, 1, 2]) == nil)
+        #expect(try decodeAll(.gzip, member + [0, 1, 2]) == text)
+        // A header CRC (FHCRC), which zlib checks and libdeflate skips: a wrong one fails in zlib, so the inflater
+        // must not accept it.
+        var withHeaderCRC = Array(member.prefix(10)) + [0xde, 0xad] + Array(member.dropFirst(10))
+        withHeaderCRC[3] |= 0x02
+        #expect(inflatedAtOnce(withHeaderCRC) == nil)
+        #expect(throws: DecodingError.self) { try decodeAll(.gzip, withHeaderCRC) }
+        // Truncated, corrupt, a false length in the trailer, empty: nil, and zlib's error is the answer.
+        var corrupt = member
+        corrupt[20] ^= 0xff
+        corrupt[21] ^= 0xff
+        var falseLength = member
+        falseLength[falseLength.count - 1] ^= 0x40
+        for broken in [Array(member.prefix(member.count / 2)), corrupt, falseLength] {
+            #expect(inflatedAtOnce(broken) == nil)
+            #expect(throws: DecodingError.self) { try decodeAll(.gzip, broken) }
+        }
+        #expect(inflatedAtOnce([]) == nil)
+        // Longer than the bodies it holds: left to the stream.
+        let large = deflate((0..<400_000).map { _ in UInt8.random(in: 0...255) }, windowBits: 31)
+        #expect(large.count > GzipInflater.maxInput)
+        #expect(inflatedAtOnce(large, limit: 1 << 22) == nil)
+    }
+
     @Test func outputArrivesInBoundedPieces() throws {
         let zeros = [UInt8](repeating: 0, count: 10 * 1024 * 1024)
         let compressed = deflate(zeros, windowBits: 31)

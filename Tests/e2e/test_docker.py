@@ -13,7 +13,8 @@ CI = (ROOT / ".ci/run").read_text()
 # What .ci/run installs only to run the tests and the benchmark, not to build.
 TEST_ONLY = {"python3-venv", "chromium", "chromium-driver", "wrk", "postgresql", "git"}
 # The runtime library of each build package; a new build package without an entry here fails the test.
-RUNTIME = {"libsqlite3-dev": "libsqlite3-0", "libssl-dev": "libssl3", "zlib1g-dev": "zlib1g", "libbrotli-dev": "libbrotli1"}
+RUNTIME = {"libsqlite3-dev": "libsqlite3-0", "libssl-dev": "libssl3", "zlib1g-dev": "zlib1g", "libbrotli-dev": "libbrotli1",
+           "libdeflate-dev": "libdeflate0"}
 
 
 def stages():

@@ -2,7 +2,8 @@
 /// chosen by the first byte, fed the rest whole and in random-size chunks, with an output cap as ingest has.
 ///
 /// Properties: chunks decode to what the whole body decodes to, or fail as it does; a gzip or deflate body ingest would keep
-/// (`bodyFormat`) reads back through the stored form (`EventPayloadCodec`) as the decoder's output.
+/// (`bodyFormat`) reads back through the stored form (`EventPayloadCodec`) as the decoder's output; a gzip body
+/// `GzipInflater` inflates at once decodes in zlib's stream to the same bytes, as a gzip body ingest keeps.
 enum ContentTarget {
     static let cap = 1 << 20
 
@@ -17,6 +18,11 @@ enum ContentTarget {
         let chunked = decode(body, encoding, chunks: random.chunks(body))
         // What a broken stream gave before its error differs with the chunks (brotli flushes its window when it
         // needs input) and does not matter: ingest refuses the request.
+        if encoding == .gzip, let inflated = body.withUnsafeBytes({ GzipInflater.inflate($0, limit: cap) }) {
+            require(
+                !whole.failed && !whole.overCap && whole.output == inflated && whole.bodyFormat == .gzip,
+                "gzip: inflated at once to \(inflated.count) bytes, the stream to \(whole.output.count) (failed \(whole.failed))")
+        }
         if !whole.overCap && !chunked.overCap {
             require(
                 whole.failed == chunked.failed && (whole.failed || whole.output == chunked.output),

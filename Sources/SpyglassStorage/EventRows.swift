@@ -69,18 +69,24 @@ enum EventRows {
 
         var newUser = 0
         if let userKey = event.userKey {
-            let user = event.user
-            // A row's first event leaves times_seen at 1 (rows stored before v13 default to 1 too, but are never new).
-            let timesSeen = try WriterStatement(
+            // A known user's row first (the usual case), then a new one: `INSERT … ON CONFLICT DO UPDATE … RETURNING`
+            // cost four times as much (docs/performance.md, "Bodies inflated at once"). A new row's times_seen is 1.
+            try WriterStatement(
                 """
-                INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address, times_seen)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 1)
-                ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = times_seen + 1,
-                    last_seen = max(coalesce(last_seen, 0), excluded.last_seen)
-                RETURNING times_seen
+                UPDATE issue_user SET times_seen = times_seen + 1, last_seen = max(coalesce(last_seen, 0), ?)
+                WHERE issue_id = ? AND user_key = ?
                 """, in: db
-            ).fetchInt64(issueID, userKey, timestamp, user?.id, user?.email, user?.username, user?.ipAddress)
-            newUser = timesSeen == 1 ? 1 : 0
+            ).execute(timestamp, issueID, userKey)
+            if db.changesCount == 0 {
+                let user = event.user
+                try WriterStatement(
+                    """
+                    INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address, times_seen)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+                    """, in: db
+                ).execute(issueID, userKey, timestamp, user?.id, user?.email, user?.username, user?.ipAddress)
+                newUser = 1
+            }
         }
         // Two statements: SQLite rewrites the entries of every index on a column an UPDATE assigns, changed or not,
         // and first seen moves only for a late event: most events leave `issue(project_id, first_seen)` alone.
@@ -129,11 +135,10 @@ enum EventRows {
     }
 
     private static func createIssue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64 {
-        guard
-            let shortID = try Int64.fetchOne(
-                db.cachedStatement(
-                    sql: "UPDATE project SET next_short_id = next_short_id + 1 WHERE id = ? RETURNING next_short_id - 1"),
-                arguments: [projectID])
+        // An UPDATE, then a read of the row it wrote: `UPDATE … RETURNING` cost several times as much here.
+        try WriterStatement("UPDATE project SET next_short_id = next_short_id + 1 WHERE id = ?", in: db).execute(projectID)
+        guard db.changesCount == 1,
+            let shortID = try WriterStatement("SELECT next_short_id - 1 FROM project WHERE id = ?", in: db).fetchInt64(projectID)
         else {
             throw DomainError(.notFound, "project \(projectID) no longer exists")
         }

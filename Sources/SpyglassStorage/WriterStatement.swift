@@ -7,7 +7,7 @@ import GRDBSQLite
 /// one boxes its arguments into an array of existentials, copies them into `DatabaseValue`s, checks them
 /// against the statement and notifies observers: in the benchmark's profile that took more of the writer thread's
 /// time than SQLite spent executing those statements (docs/performance.md). Here the values bind in place, in
-/// order, with GRDB's own `StatementBinding` conformances (so they are stored exactly as GRDB would store them).
+/// order, as GRDB's own `StatementBinding` conformances store them (``WriterBinding``).
 ///
 /// The prepared statement comes from GRDB's statement cache, which owns it (and finalizes it with the
 /// connection); a `WriterStatement` lives for one use inside a `write` closure.
@@ -20,7 +20,7 @@ struct WriterStatement {
     }
 
     /// Runs the statement to its end with `values` bound to its parameters in order.
-    func execute<each Value: StatementBinding>(_ values: repeat each Value) throws {
+    func execute<each Value: WriterBinding>(_ values: repeat each Value) throws {
         try bind(repeat each values)
         defer { sqlite3_reset(handle) }
         var code = sqlite3_step(handle)
@@ -29,7 +29,7 @@ struct WriterStatement {
     }
 
     /// The first row read by `read`, or nil when there is none.
-    func fetchOne<T, each Value: StatementBinding>(_ values: repeat each Value, read: (Columns) throws -> T) throws -> T? {
+    func fetchOne<T, each Value: WriterBinding>(_ values: repeat each Value, read: (Columns) throws -> T) throws -> T? {
         try bind(repeat each values)
         defer { sqlite3_reset(handle) }
         let code = sqlite3_step(handle)
@@ -41,7 +41,7 @@ struct WriterStatement {
     }
 
     /// Every row, each read by `read`.
-    func fetchAll<T, each Value: StatementBinding>(_ values: repeat each Value, read: (Columns) throws -> T) throws -> [T] {
+    func fetchAll<T, each Value: WriterBinding>(_ values: repeat each Value, read: (Columns) throws -> T) throws -> [T] {
         try bind(repeat each values)
         defer { sqlite3_reset(handle) }
         var rows: [T] = []
@@ -56,7 +56,7 @@ struct WriterStatement {
     }
 
     /// The first column of the first row as an integer; nil without a row or when it is NULL.
-    func fetchInt64<each Value: StatementBinding>(_ values: repeat each Value) throws -> Int64? {
+    func fetchInt64<each Value: WriterBinding>(_ values: repeat each Value) throws -> Int64? {
         try fetchOne(repeat each values) { $0.int64Optional(0) } ?? nil
     }
 
@@ -76,7 +76,7 @@ struct WriterStatement {
         }
     }
 
-    private func bind<each Value: StatementBinding>(_ values: repeat each Value) throws {
+    private func bind<each Value: WriterBinding>(_ values: repeat each Value) throws {
         // Only inside the writer's transaction. After some errors (a full disk) SQLite rolls the transaction back
         // itself; were such an error ever swallowed, steps through the C API (past GRDB's checks) would otherwise
         // each commit on their own, and a batch answered 503 would be partly stored.
@@ -104,8 +104,46 @@ struct WriterStatement {
     }
 }
 
+/// A value a ``WriterStatement`` binds: as GRDB's `StatementBinding` does, except text (below).
+protocol WriterBinding {
+    func bind(to sqliteStatement: SQLiteStatement, at index: CInt) -> CInt
+}
+
+extension Int64: WriterBinding {}
+extension Double: WriterBinding {}
+extension Bool: WriterBinding {}
+extension Int: WriterBinding {}
+
+/// Text binds from the string's own UTF-8 bytes. GRDB passes the String as a C string, which makes a NUL-terminated
+/// copy of it for each bind (a profile's largest cost of the writer outside SQLite); this stores what GRDB stores:
+/// the bytes up to the first NUL, as GRDB's `-1` length does.
+extension String: WriterBinding {
+    func bind(to sqliteStatement: SQLiteStatement, at index: CInt) -> CInt {
+        var text = self
+        return text.withUTF8 { (bytes: UnsafeBufferPointer<UInt8>) -> CInt in
+            // An empty string may have no address (SQLite would bind NULL for that).
+            guard let base = UnsafeRawPointer(bytes.baseAddress) else {
+                return sqlite3_bind_text(sqliteStatement, index, "", 0, SQLITE_TRANSIENT_BINDING)
+            }
+            let length = bytes.firstIndex(of: 0) ?? bytes.count
+            guard length <= Int(Int32.max) else { return SQLITE_TOOBIG }
+            return sqlite3_bind_text(
+                sqliteStatement, index, base.assumingMemoryBound(to: CChar.self), CInt(length), SQLITE_TRANSIENT_BINDING)
+        }
+    }
+}
+
+extension Optional: WriterBinding where Wrapped: WriterBinding {
+    func bind(to sqliteStatement: SQLiteStatement, at index: CInt) -> CInt {
+        switch self {
+        case .some(let value): value.bind(to: sqliteStatement, at: index)
+        case .none: sqlite3_bind_null(sqliteStatement, index)
+        }
+    }
+}
+
 /// Bytes bound as a BLOB (GRDB binds `Data`; this spares the payload a copy into one).
-struct BlobBinding: StatementBinding {
+struct BlobBinding: WriterBinding {
     let bytes: [UInt8]
 
     func bind(to sqliteStatement: SQLiteStatement, at index: CInt) -> CInt {

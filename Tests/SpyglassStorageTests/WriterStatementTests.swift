@@ -56,6 +56,23 @@ import Testing
         }
     }
 
+    /// Text binds from the string's bytes, as GRDB's C string does: up to a NUL (so two values differing only after
+    /// one stay one key), the empty string as text, and strings not stored natively (bridged, shared) alike.
+    @Test(arguments: ["", "a\u{0}b", "\u{0}", "tag:value", String(repeating: "é", count: 300), NSString("from Foundation") as String])
+    func textBindsAsGRDBBindsIt(_ text: String) throws {
+        let queue = try database()
+        try queue.write { db in
+            try WriterStatement("INSERT INTO t (s, f) VALUES (?, 1)", in: db).execute(text)
+            try db.execute(sql: "INSERT INTO t (s, f) VALUES (?, 1)", arguments: [text])
+        }
+        try queue.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT s, typeof(s), length(CAST(s AS BLOB)) FROM t ORDER BY id")
+            #expect(rows.count == 2)
+            #expect(rows[0] == rows[1], "\(rows)")
+            #expect(rows[0][1] as String? == "text")
+        }
+    }
+
     @Test func rowsAreReadByColumnIndex() throws {
         let queue = try database()
         try queue.write { db in

@@ -83,7 +83,8 @@ package final class ZlibDecoder: StreamDecoder {
     /// Input after the end of the stream was ignored.
     private var ignoredInput = false
     private var pending: [UInt8] = []
-    private var output = [UInt8](repeating: 0, count: outputChunk)
+    /// Made at the first input: a gzip body that ``GzipInflater`` takes never needs it.
+    private lazy var output = [UInt8](repeating: 0, count: outputChunk)
 
     package init(format: Format) { self.format = format }
 

@@ -76,12 +76,15 @@ public struct NotificationService: Service {
         self.depth = Gauge(label: "spyglass_notification_outbox_depth", factory: metrics)
     }
 
+    /// Notifications claimed in one round at most.
+    static let roundLimit = 20
+
     public func run() async throws {
         let webhooks = WebhookSender(allowPrivate: settings.allowPrivateWebhooks)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var delivered = 0
             do {
-                let due = try await outbox.claimDueNotifications(now: .now, limit: 20, lease: settings.lease)
+                let due = try await outbox.claimDueNotifications(now: .now, limit: Self.roundLimit, lease: settings.lease)
                 delivered = due.count
                 // Each notification on its own task: one slow receiver doesn't hold up the others. Their attempts
                 // are recorded together as they finish (a commit each would cost a disk sync each).
@@ -97,6 +100,11 @@ public struct NotificationService: Service {
             }
             if delivered == 0 {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: settings.pollInterval) }
+            } else if delivered < Self.roundLimit {
+                // The outbox is drained for now; while rows keep coming (a burst of new issues), a short pause
+                // lets the next round take many at once: each round is two write transactions, each with a disk
+                // sync, on the connection the ingest writer commits through (docs/performance.md).
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: min(settings.pollInterval, .milliseconds(50))) }
             }
         }
     }

@@ -122,3 +122,61 @@ final class GatedOutbox: NotificationOutbox {
         #expect(try await database.storage.outbox.pendingNotificationCount() == 0)
     }
 }
+
+/// The real database as outbox, noting when each claim starts and how many rows it took.
+final class ClaimLoggingOutbox: NotificationOutbox {
+    let database: AppDatabase
+    let claims = Mutex<[(at: ContinuousClock.Instant, count: Int)]>([])
+
+    init(database: AppDatabase) { self.database = database }
+
+    func claimDueNotifications(now: Date, limit: Int, lease: Double) async throws -> [PendingNotification] {
+        let at = ContinuousClock.now
+        let due = try await database.storage.outbox.claimDueNotifications(now: now, limit: limit, lease: lease)
+        claims.withLock { $0.append((at, due.count)) }
+        return due
+    }
+
+    func recordAttempts(_ attempts: [RecordedAttempt]) async throws { try await database.storage.outbox.recordAttempts(attempts) }
+    func pendingNotificationCount() async throws -> Int { try await database.storage.outbox.pendingNotificationCount() }
+    func nextNotificationDue() async throws -> Date? { try await database.storage.outbox.nextNotificationDue() }
+}
+
+@Suite struct NotificationRoundTests {
+    /// A round that took fewer rows than it could (the outbox drained) is followed by a short pause, so that rows
+    /// arriving in a burst are claimed many to a round (each round is two write transactions with a disk sync)
+    /// rather than one or two at a time; an idle outbox waits the poll interval.
+    @Test func aRoundThatDrainedTheOutboxPausesBeforeTheNextClaim() async throws {
+        let now = Date.now
+        let database = try AppDatabase.inMemory()
+        try database.createUser(email: "admin@example.com", passwordHash: "x", isAdmin: true, now: now)
+        try database.createProject(name: "Default", slug: "default", now: now)
+        let writer = IngestWriter(database: database, metrics: TestMetrics())
+        let runner = Task { try await writer.run() }
+        for n in 0..<3 {
+            let event = try EventNormalizer().normalize(
+                JSONParser.parse(#"{"exception":{"values":[{"type":"Round\#(n)Error","value":"v"}]}}"#),
+                context: .init(received: now))
+            _ = try await writer.ingest(IngestWork(projectID: 1, event: event))
+        }
+        runner.cancel()
+        #expect(try await database.storage.outbox.pendingNotificationCount() == 3)
+        let outbox = ClaimLoggingOutbox(database: database)
+        // No SMTP: each e-mail fails at once, for good (as in the benchmark's server).
+        let service = NotificationService(
+            outbox: outbox, settings: NotifySettings(smtp: nil, emailFrom: "spyglass@example.com", pollInterval: .seconds(30)),
+            renderer: { NotificationRenderer(baseURL: "https://errors.example.com/", organization: "acme") },
+            logger: Logger(label: "test"), metrics: TestMetrics())
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while outbox.claims.withLock({ $0.count }) < 2 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let claims = outbox.claims.withLock { $0 }
+        try #require(claims.count >= 2)
+        #expect(claims[0].count == 3 && claims[1].count == 0)
+        #expect(claims[1].at - claims[0].at >= .milliseconds(50))
+        #expect(try await database.storage.outbox.pendingNotificationCount() == 0)
+    }
+}

@@ -84,7 +84,7 @@ package final class ZlibDecoder: StreamDecoder {
     private var ignoredInput = false
     private var pending: [UInt8] = []
     /// Made at the first input: a gzip body that ``GzipInflater`` takes never needs it.
-    private lazy var output = [UInt8](repeating: 0, count: outputChunk)
+    private var output: [UInt8] = []
 
     package init(format: Format) { self.format = format }
 
@@ -146,6 +146,7 @@ package final class ZlibDecoder: StreamDecoder {
         }
         stream.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
         stream.avail_in = uInt(input.count)
+        if output.isEmpty { output = [UInt8](repeating: 0, count: outputChunk) }
         try output.withUnsafeMutableBufferPointer { out in
             guard let outBase = out.baseAddress else { return }
             while true {
@@ -183,11 +184,16 @@ package final class ZlibDecoder: StreamDecoder {
     }
 }
 
-/// A small gzip body inflated in one call of Debian's libdeflate: the same bytes as ``ZlibDecoder`` for less CPU
+/// A small gzip body inflated in one call of Debian's libdeflate: the bytes ``ZlibDecoder`` gives, for less CPU
 /// than zlib's stream (docs/performance.md, "Bodies inflated at once"). Only the plain case: one or more gzip members
 /// with no header CRC (zlib checks it, libdeflate skips it) and nothing after the last. Anything else (zlib-wrapped
 /// data sent as gzip, bytes after the last member, broken or truncated data, more than `limit` bytes) gives nil, and
 /// the caller decodes the body with ``ZlibDecoder``, whose output, limits and messages stay the reference.
+///
+/// libdeflate also decodes some invalid streams that zlib refuses (literal/length symbols 286 and 287, distance
+/// codes 30 and 31, too many code lengths): such a body is accepted here where a longer one would get a 400, and
+/// its content is what the sender meant. It is never stored as received unread: zlib reads stored bodies, so
+/// ``CompressedBody/decodedByZlib`` has the stored form read back first.
 package enum GzipInflater {
     /// Compressed bodies up to this size are collected and inflated at once; larger ones stream through zlib.
     package static let maxInput = 256 * 1024
@@ -196,45 +202,37 @@ package enum GzipInflater {
 
     package static func inflate(_ input: UnsafeRawBufferPointer, limit: Int) -> [UInt8]? {
         guard input.count >= 18, input.count <= maxInput, limit > 0, let base = input.baseAddress else { return nil }
-        // The last member's ISIZE (its decoded length modulo 2^32, as the sender claims it) sizes the output; a
-        // first guess too small (several members, or a false claim) grows up to what the input can expand to.
+        // The last member's ISIZE (its decoded length modulo 2^32, as the sender claims it) sizes the output, with
+        // room for small members before it. One attempt: a body that does not fit (several large members, a false
+        // claim) is left to zlib, so no body costs more than one partial inflate besides zlib's.
         let claimed = input.loadUnaligned(fromByteOffset: input.count - 4, as: UInt32.self).littleEndian
-        let most = min(limit, input.count * maxRatio)
-        var capacity = min(most, max(Int(claimed) + input.count, 4096))
+        let capacity = min(limit, input.count * maxRatio, max(Int(claimed) + 8 * input.count, 4096))
         guard let decompressor = libdeflate_alloc_decompressor() else { return nil }
         defer { libdeflate_free_decompressor(decompressor) }
-        while true {
-            var outcome = libdeflate_result(rawValue: 0)
-            let output = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-                count = 0
-                outcome = LIBDEFLATE_BAD_DATA
-                guard let out = buffer.baseAddress else { return }
-                var consumed = 0
-                var produced = 0
-                while consumed < input.count {
-                    // A member starts with 1f 8b 08 (deflate) and flags without FHCRC or reserved bits.
-                    guard input.count - consumed >= 18, input[consumed] == 0x1f, input[consumed + 1] == 0x8b,
-                        input[consumed + 2] == 8, input[consumed + 3] & 0xe2 == 0
-                    else { return }
-                    var read = 0
-                    var written = 0
-                    let status = libdeflate_gzip_decompress_ex(
-                        decompressor, base + consumed, input.count - consumed, out + produced, capacity - produced,
-                        &read, &written)
-                    guard status == LIBDEFLATE_SUCCESS else {
-                        outcome = status
-                        return
-                    }
-                    consumed += read
-                    produced += written
-                }
-                count = produced
-                outcome = LIBDEFLATE_SUCCESS
+        var inflated = false
+        let output = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            count = 0
+            guard let out = buffer.baseAddress else { return }
+            var consumed = 0
+            var produced = 0
+            while consumed < input.count {
+                // A member starts with 1f 8b 08 (deflate) and flags without FHCRC or reserved bits.
+                guard input.count - consumed >= 18, input[consumed] == 0x1f, input[consumed + 1] == 0x8b,
+                    input[consumed + 2] == 8, input[consumed + 3] & 0xe2 == 0
+                else { return }
+                var read = 0
+                var written = 0
+                let status = libdeflate_gzip_decompress_ex(
+                    decompressor, base + consumed, input.count - consumed, out + produced, capacity - produced,
+                    &read, &written)
+                guard status == LIBDEFLATE_SUCCESS else { return }
+                consumed += read
+                produced += written
             }
-            if outcome == LIBDEFLATE_SUCCESS { return output }
-            guard outcome == LIBDEFLATE_INSUFFICIENT_SPACE, capacity < most else { return nil }
-            capacity = min(most, capacity * 2)
+            count = produced
+            inflated = true
         }
+        return inflated ? output : nil
     }
 }
 

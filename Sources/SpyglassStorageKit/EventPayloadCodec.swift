@@ -22,7 +22,14 @@ public enum EventPayloadCodec {
     /// The stored form of an event: its request body as received when it has one, else its raw bytes compressed
     /// when it has them, else its normalized payload compressed.
     public static func encode(_ event: NormalizedEvent) -> (blob: [UInt8], raw: Bool) {
-        if let body = event.rawBody { return (encode(body), true) }
+        if let body = event.rawBody {
+            let blob = encode(body)
+            if body.decodedByZlib { return (blob, true) }
+            // Read back as a reader will (zlib), it must give the payload ingest read.
+            if let raw = event.raw, let read = try? payloadBytes(blob, dictionary: { _ in [] }), read.elementsEqual(raw) {
+                return (blob, true)
+            }
+        }
         if let raw = event.raw { return (compress(raw), true) }
         return (encode(event.payload), false)
     }

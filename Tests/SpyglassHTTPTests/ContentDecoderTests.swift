@@ -1,3 +1,4 @@
+import Foundation
 import CZlib
 import SpyglassHTTP
 import Testing
@@ -92,15 +93,34 @@ func decodeAll(_ encoding: ContentEncoding, _ input: [UInt8], chunk: Int = 7) th
         let first = Array("{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n".utf8)
         let one = deflate(text, windowBits: 31)
         #expect(inflatedAtOnce(one) == text)
-        // Several members; the last one's length (the first guess of the output's size) is far below the whole's,
-        // so the output grows (the first member alone is 130 000 bytes).
-        let several = deflate(text, windowBits: 31) + deflate(first, windowBits: 31) + deflate([], windowBits: 31)
+        // Several members: the envelope's headers in a small one, the event in the last (as the benchmark sends),
+        // and an empty one.
+        let several = deflate(first, windowBits: 31) + deflate([], windowBits: 31) + deflate(text, windowBits: 31)
         let expected = try decodeAll(.gzip, several)
-        #expect(expected == text + first)
+        #expect(expected == first + text)
         #expect(inflatedAtOnce(several) == expected)
+        // A large member before a small last one: the last one's length understates the output, and the one
+        // attempt leaves the body to zlib's stream.
+        let largeFirst = deflate(text, windowBits: 31) + deflate(first, windowBits: 31)
+        #expect(inflatedAtOnce(largeFirst) == nil)
+        #expect(try decodeAll(.gzip, largeFirst) == text + first)
         // Exactly at the limit still inflates; a byte less and zlib's stream must do it (nil).
         #expect(inflatedAtOnce(one, limit: text.count) == text)
         #expect(inflatedAtOnce(one, limit: text.count - 1) == nil)
+        // A false length in the trailer far below the output: one attempt, then zlib's stream (nil).
+        let understated = Array(one.dropLast(4)) + [1, 0, 0, 0]
+        #expect(inflatedAtOnce(understated) == nil)
+    }
+
+    /// libdeflate decodes some streams RFC 1951 does not allow and zlib refuses: here a fixed-Huffman block using
+    /// literal/length symbol 286. The inflater takes it (why a body it decoded is stored only once its stored form
+    /// reads back through zlib: `EventPayloadCodec`); zlib's stream refuses it.
+    @Test func theInflaterTakesSomeInvalidStreamsZlibRefuses() throws {
+        let body = try #require(Data(base64Encoded: "H4sIAAAAAAAAA6uu5apWKqksSFWyUkotS80rUarlqlbKTS0uTkxPVbJSShwHSrVcAEoW9tImAQAA"))
+        let expected = Array(#"{}"#.utf8) + [10] + Array(#"{"type":"event"}"#.utf8) + [10]
+            + Array(#"{"message":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 259) + Array(#""}"#.utf8) + [10]
+        #expect(inflatedAtOnce(Array(body)) == expected)
+        #expect(throws: DecodingError.self) { try decodeAll(.gzip, Array(body)) }
     }
 
     @Test func whatTheInflaterDoesNotTakeIsLeftToZlib() throws {

@@ -100,6 +100,26 @@ extension EventPayloadCodecTests {
         #expect(try EventPayloadCodec.decode(blob) == JSONParser.parse(event))
     }
 
+    /// A body zlib did not decode at ingest (libdeflate did) is stored as received only when its stored form reads
+    /// back as the event's payload; otherwise the payload is compressed as for a body not kept.
+    @Test func aBodyZlibDidNotDecodeIsStoredAsReceivedOnlyWhenItReadsBack() throws {
+        let start = Array(#"{}"#.utf8) + [0x0a] + Array(#"{"type":"event"}"#.utf8) + [0x0a]
+        // Accepted by libdeflate, refused by zlib (literal/length symbol 286 in a fixed block).
+        let refused = try #require(Data(base64Encoded: "H4sIAAAAAAAAA6uu5apWKqksSFWyUkotS80rUarlqlbKTS0uTkxPVbJSShwHSrVcAEoW9tImAQAA"))
+        let message = Array(#"{"message":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 259) + Array(#""}"#.utf8)
+        let valid = clientCompress(start + message + [0x0a], windowBits: 31)
+        for (bytes, readsBack) in [(Array(refused), false), (valid, true)] {
+            var event = try #require(EventNormalizer().normalize(json: message, context: .init(received: .now)))
+            event.raw = message
+            event.rawBody = CompressedBody(
+                format: .gzip, bytes: bytes, payloadOffset: start.count, payloadLength: message.count, decodedByZlib: false)
+            let (blob, raw) = EventPayloadCodec.encode(event)
+            #expect(raw)
+            #expect((blob.first == 0) == readsBack, "stored as received: \(blob.first == 0)")
+            #expect(try EventPayloadCodec.payloadBytes(blob).elementsEqual(message))
+        }
+    }
+
     @Test func gzipBodiesOfSeveralMembersAreReadAcrossThem() throws {
         // As the benchmark and some clients send them: the envelope and item headers in one member, the event in
         // the next one, split in the middle of the payload.

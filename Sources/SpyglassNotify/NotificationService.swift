@@ -84,7 +84,8 @@ public struct NotificationService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var delivered = 0
             do {
-                let due = try await outbox.claimDueNotifications(now: .now, limit: Self.roundLimit, lease: settings.lease)
+                let due = try await outbox.claimDueNotifications(
+                    now: .now, limit: Self.roundLimit, lease: settings.lease)
                 delivered = due.count
                 // Each notification on its own task: one slow receiver doesn't hold up the others. Their attempts
                 // are recorded together as they finish (a commit each would cost a disk sync each).
@@ -104,7 +105,8 @@ public struct NotificationService: Service {
                 // The outbox is drained for now; while rows keep coming (a burst of new issues), a short pause
                 // lets the next round take many at once: each round is two write transactions, each with a disk
                 // sync, on the connection the ingest writer commits through (docs/performance.md).
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: min(settings.pollInterval, .milliseconds(50))) }
+                let pause = min(settings.pollInterval, .milliseconds(50))
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
             }
         }
     }

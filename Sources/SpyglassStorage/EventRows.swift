@@ -81,7 +81,8 @@ enum EventRows {
                 let user = event.user
                 try WriterStatement(
                     """
-                    INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address, times_seen)
+                    INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address,
+                        times_seen)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 1)
                     """, in: db
                 ).execute(issueID, userKey, timestamp, user?.id, user?.email, user?.username, user?.ipAddress)
@@ -136,9 +137,11 @@ enum EventRows {
 
     private static func createIssue(for event: NormalizedEvent, projectID: Int64, in db: Database) throws -> Int64 {
         // An UPDATE, then a read of the row it wrote: `UPDATE … RETURNING` cost several times as much here.
-        try WriterStatement("UPDATE project SET next_short_id = next_short_id + 1 WHERE id = ?", in: db).execute(projectID)
+        try WriterStatement("UPDATE project SET next_short_id = next_short_id + 1 WHERE id = ?", in: db)
+            .execute(projectID)
         guard db.changesCount == 1,
-            let shortID = try WriterStatement("SELECT next_short_id - 1 FROM project WHERE id = ?", in: db).fetchInt64(projectID)
+            let shortID = try WriterStatement("SELECT next_short_id - 1 FROM project WHERE id = ?", in: db)
+                .fetchInt64(projectID)
         else {
             throw DomainError(.notFound, "project \(projectID) no longer exists")
         }

@@ -41,7 +41,9 @@ struct WriterStatement {
     }
 
     /// Every row, each read by `read`.
-    func fetchAll<T, each Value: WriterBinding>(_ values: repeat each Value, read: (Columns) throws -> T) throws -> [T] {
+    func fetchAll<T, each Value: WriterBinding>(
+        _ values: repeat each Value, read: (Columns) throws -> T
+    ) throws -> [T] {
         try bind(repeat each values)
         defer { sqlite3_reset(handle) }
         var rows: [T] = []
@@ -127,8 +129,8 @@ extension String: WriterBinding {
             }
             let length = bytes.firstIndex(of: 0) ?? bytes.count
             guard length <= Int(Int32.max) else { return SQLITE_TOOBIG }
-            return sqlite3_bind_text(
-                sqliteStatement, index, base.assumingMemoryBound(to: CChar.self), CInt(length), SQLITE_TRANSIENT_BINDING)
+            let text = base.assumingMemoryBound(to: CChar.self)
+            return sqlite3_bind_text(sqliteStatement, index, text, CInt(length), SQLITE_TRANSIENT_BINDING)
         }
     }
 }

@@ -26,7 +26,9 @@ public enum EventPayloadCodec {
             let blob = encode(body)
             if body.decodedByZlib { return (blob, true) }
             // Read back as a reader will (zlib), it must give the payload ingest read.
-            if let raw = event.raw, let read = try? payloadBytes(blob, dictionary: { _ in [] }), read.elementsEqual(raw) {
+            if let raw = event.raw, let read = try? payloadBytes(blob, dictionary: { _ in [] }),
+                read.elementsEqual(raw)
+            {
                 return (blob, true)
             }
         }

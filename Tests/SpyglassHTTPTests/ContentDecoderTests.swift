@@ -107,16 +107,14 @@ func decodeAll(_ encoding: ContentEncoding, _ input: [UInt8], chunk: Int = 7) th
         // Exactly at the limit still inflates; a byte less and zlib's stream must do it (nil).
         #expect(inflatedAtOnce(one, limit: text.count) == text)
         #expect(inflatedAtOnce(one, limit: text.count - 1) == nil)
-        // A false length in the trailer far below the output: one attempt, then zlib's stream (nil).
-        let understated = Array(one.dropLast(4)) + [1, 0, 0, 0]
-        #expect(inflatedAtOnce(understated) == nil)
     }
 
     /// libdeflate decodes some streams RFC 1951 does not allow and zlib refuses: here a fixed-Huffman block using
     /// literal/length symbol 286. The inflater takes it (why a body it decoded is stored only once its stored form
     /// reads back through zlib: `EventPayloadCodec`); zlib's stream refuses it.
     @Test func theInflaterTakesSomeInvalidStreamsZlibRefuses() throws {
-        let body = try #require(Data(base64Encoded: "H4sIAAAAAAAAA6uu5apWKqksSFWyUkotS80rUarlqlbKTS0uTkxPVbJSShwHSrVcAEoW9tImAQAA"))
+        let base64 = "H4sIAAAAAAAAA6uu5apWKqksSFWyUkotS80rUarlqlbKTS0uTkxPVbJSShwHSrVcAEoW9tImAQAA"
+        let body = try #require(Data(base64Encoded: base64))
         let expected = Array(#"{}"#.utf8) + [10] + Array(#"{"type":"event"}"#.utf8) + [10]
             + Array(#"{"message":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 259) + Array(#""}"#.utf8) + [10]
         #expect(inflatedAtOnce(Array(body)) == expected)

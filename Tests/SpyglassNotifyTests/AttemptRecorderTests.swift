@@ -137,7 +137,9 @@ final class ClaimLoggingOutbox: NotificationOutbox {
         return due
     }
 
-    func recordAttempts(_ attempts: [RecordedAttempt]) async throws { try await database.storage.outbox.recordAttempts(attempts) }
+    func recordAttempts(_ attempts: [RecordedAttempt]) async throws {
+        try await database.storage.outbox.recordAttempts(attempts)
+    }
     func pendingNotificationCount() async throws -> Int { try await database.storage.outbox.pendingNotificationCount() }
     func nextNotificationDue() async throws -> Date? { try await database.storage.outbox.nextNotificationDue() }
 }
@@ -164,7 +166,8 @@ final class ClaimLoggingOutbox: NotificationOutbox {
         let outbox = ClaimLoggingOutbox(database: database)
         // No SMTP: each e-mail fails at once, for good (as in the benchmark's server).
         let service = NotificationService(
-            outbox: outbox, settings: NotifySettings(smtp: nil, emailFrom: "spyglass@example.com", pollInterval: .seconds(30)),
+            outbox: outbox,
+            settings: NotifySettings(smtp: nil, emailFrom: "spyglass@example.com", pollInterval: .seconds(30)),
             renderer: { NotificationRenderer(baseURL: "https://errors.example.com/", organization: "acme") },
             logger: Logger(label: "test"), metrics: TestMetrics())
         let running = Task { try await service.run() }

@@ -17,7 +17,8 @@ extension RouteTests {
         let lenient = try #require(Data(base64Encoded: Self.leniencyBody))
         let digits = Array("0123456789abcdef".utf8)
         let noise = String(decoding: (0..<600_000).map { _ in digits[Int.random(in: 0..<16)] }, as: UTF8.self)
-        let largeEvent = #"{"level":"error","platform":"python","exception":{"values":[{"type":"LargeError","value":"\#(noise)"}]}}"#
+        let largeEvent =
+            #"{"level":"error","platform":"python","exception":{"values":[{"type":"LargeError","value":"\#(noise)"}]}}"#
         let large = Self.gzip("{}\n{\"type\":\"event\",\"length\":\(largeEvent.utf8.count)}\n\(largeEvent)\n")
         var trailing = Self.gzip(Self.envelope("TrailingError"))
         trailing.writeBytes([0, 1, 2])
@@ -40,7 +41,9 @@ extension RouteTests {
                     id = json(response)["id"]?.stringValue ?? ""
                 }
                 try #require(id.count == 32, "\(name)")
-                try await client.execute(uri: "/api/0/projects/spyglass/default/events/\(id)/", method: .get, headers: auth) {
+                try await client.execute(
+                    uri: "/api/0/projects/spyglass/default/events/\(id)/", method: .get, headers: auth
+                ) {
                     response in
                     #expect(response.status == .ok, "\(name): \(String(buffer: response.body).prefix(300))")
                     #expect(String(buffer: response.body).contains(expected), "\(name)")

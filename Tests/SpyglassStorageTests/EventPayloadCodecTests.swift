@@ -105,14 +105,17 @@ extension EventPayloadCodecTests {
     @Test func aBodyZlibDidNotDecodeIsStoredAsReceivedOnlyWhenItReadsBack() throws {
         let start = Array(#"{}"#.utf8) + [0x0a] + Array(#"{"type":"event"}"#.utf8) + [0x0a]
         // Accepted by libdeflate, refused by zlib (literal/length symbol 286 in a fixed block).
-        let refused = try #require(Data(base64Encoded: "H4sIAAAAAAAAA6uu5apWKqksSFWyUkotS80rUarlqlbKTS0uTkxPVbJSShwHSrVcAEoW9tImAQAA"))
-        let message = Array(#"{"message":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 259) + Array(#""}"#.utf8)
+        let base64 = "H4sIAAAAAAAAA6uu5apWKqksSFWyUkotS80rUarlqlbKTS0uTkxPVbJSShwHSrVcAEoW9tImAQAA"
+        let refused = try #require(Data(base64Encoded: base64))
+        let message = Array(#"{"message":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 259)
+            + Array(#""}"#.utf8)
         let valid = clientCompress(start + message + [0x0a], windowBits: 31)
         for (bytes, readsBack) in [(Array(refused), false), (valid, true)] {
             var event = try #require(EventNormalizer().normalize(json: message, context: .init(received: .now)))
             event.raw = message
             event.rawBody = CompressedBody(
-                format: .gzip, bytes: bytes, payloadOffset: start.count, payloadLength: message.count, decodedByZlib: false)
+                format: .gzip, bytes: bytes, payloadOffset: start.count, payloadLength: message.count,
+                decodedByZlib: false)
             let (blob, raw) = EventPayloadCodec.encode(event)
             #expect(raw)
             #expect((blob.first == 0) == readsBack, "stored as received: \(blob.first == 0)")

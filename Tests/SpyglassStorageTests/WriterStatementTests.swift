@@ -58,7 +58,9 @@ import Testing
 
     /// Text binds from the string's bytes, as GRDB's C string does: up to a NUL (so two values differing only after
     /// one stay one key), the empty string as text, and strings not stored natively (bridged, shared) alike.
-    @Test(arguments: ["", "a\u{0}b", "\u{0}", "tag:value", String(repeating: "é", count: 300), NSString("from Foundation") as String])
+    @Test(arguments: [
+        "", "a\u{0}b", "\u{0}", "tag:value", String(repeating: "é", count: 300), NSString("from Foundation") as String,
+    ])
     func textBindsAsGRDBBindsIt(_ text: String) throws {
         let queue = try database()
         try queue.write { db in

@@ -103,6 +103,7 @@ let package = Package(
             name: "SpyglassCore",
             dependencies: [
                 "SpyglassProtocol",
+                "CDeflate",
                 server("Logging", "swift-log"),
                 server("HummingbirdBcrypt", "hummingbird-auth"),
                 server("Crypto", "swift-crypto"),
@@ -174,7 +175,6 @@ let package = Package(
                 "SpyglassProtocol",
                 "CZlib",
                 "CBrotli",
-                "CDeflate",
                 server("Hummingbird", "hummingbird"),
                 server("HummingbirdCore", "hummingbird"),
                 server("HTTPTypes", "swift-http-types"),

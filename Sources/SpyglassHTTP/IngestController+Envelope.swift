@@ -25,7 +25,7 @@ extension IngestController {
         }
 
         var reader = EnvelopeReader(limits: readerLimits)
-        let body: (format: CompressedBody.Format, bytes: [UInt8], decodedByZlib: Bool)?
+        let body: (format: CompressedBody.Format, bytes: [UInt8])?
         do {
             body = try await decodeBody(&chunks, encoding: encoding, keepingBody: true) { try reader.consume($0) }
         } catch let error as EnvelopeError {
@@ -57,8 +57,7 @@ extension IngestController {
             item.offset + raw.count <= Int(UInt32.max)
         {
             work.event?.rawBody = CompressedBody(
-                format: body.format, bytes: body.bytes, payloadOffset: item.offset, payloadLength: raw.count,
-                decodedByZlib: body.decodedByZlib)
+                format: body.format, bytes: body.bytes, payloadOffset: item.offset, payloadLength: raw.count)
         }
         let receipt: IngestReceipt
         do {

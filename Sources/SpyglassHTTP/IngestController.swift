@@ -170,14 +170,14 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
     /// decodes to at most `inflatedLimit` bytes (the memory a request may take for it; 2 MiB by default, at most the
     /// envelope limit); else it goes through zlib as a longer body does, in pieces of 64 KiB.
     ///
-    /// With `keepingBody`, returns a gzip or deflate body as received, with its format and whether zlib decoded it,
-    /// when it is at most ``IngestLimits/maxEventSize`` (the caller may store it instead of compressing the event
-    /// again: see ``CompressedBody``).
+    /// With `keepingBody`, returns a gzip or deflate body as received, with its format, when it is at most
+    /// ``IngestLimits/maxEventSize`` (the caller may store it instead of compressing the event again: see
+    /// ``CompressedBody``).
     @discardableResult
     func decodeBody(
         _ chunks: inout BodyChunks, encoding: ContentEncoding, keepingBody: Bool = false, inflatedLimit: Int? = nil,
         consume: (UnsafeBufferPointer<UInt8>) throws -> Void
-    ) async throws -> (format: CompressedBody.Format, bytes: [UInt8], decodedByZlib: Bool)? {
+    ) async throws -> (format: CompressedBody.Format, bytes: [UInt8])? {
         let decoder = encoding.makeDecoder()
         let zlib = keepingBody ? decoder as? ZlibDecoder : nil
         var kept: [UInt8]? = zlib == nil ? nil : []
@@ -210,10 +210,10 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
         }
         if let held, !held.isEmpty {
             let keepable = held.count <= limits.maxEventSize
-            let most = inflatedLimit ?? min(2 << 20, limits.maxEnvelopeSize)
+            let most = inflatedLimit ?? min(GzipInflater.defaultLimit, limits.maxEnvelopeSize)
             if let inflated = held.withUnsafeBytes({ GzipInflater.inflate($0, limit: most) }) {
                 try inflated.withUnsafeBufferPointer { try consume($0) }
-                return keepingBody && keepable ? (.gzip, held, false) : nil
+                return keepingBody && keepable ? (.gzip, held) : nil
             }
             if kept != nil { kept = keepable ? held : nil }
             try held.withUnsafeBytes { try decode($0, with: decoder, into: consume) }
@@ -224,7 +224,7 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
             throw IngestFailure.badRequest(error.description)
         }
         guard let kept, let format = zlib?.bodyFormat else { return nil }
-        return (format, kept, true)
+        return (format, kept)
     }
 
     /// Reads and decodes the body only as far as the envelope's header line, for a request that authenticates

@@ -1,5 +1,6 @@
 import Foundation
 import CZlib
+import SpyglassCore
 import SpyglassHTTP
 import Testing
 

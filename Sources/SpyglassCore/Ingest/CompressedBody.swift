@@ -19,15 +19,11 @@ public struct CompressedBody: Sendable, Hashable {
     public var payloadOffset: Int
     /// The payload's length in bytes.
     public var payloadLength: Int
-    /// Whether zlib, which reads stored bodies, decoded it at ingest. libdeflate (a small gzip body inflated at once)
-    /// accepts some invalid streams zlib refuses; such a body is stored only after its stored form is read back.
-    public var decodedByZlib: Bool
 
-    public init(format: Format, bytes: [UInt8], payloadOffset: Int, payloadLength: Int, decodedByZlib: Bool = true) {
+    public init(format: Format, bytes: [UInt8], payloadOffset: Int, payloadLength: Int) {
         self.format = format
         self.bytes = bytes
         self.payloadOffset = payloadOffset
         self.payloadLength = payloadLength
-        self.decodedByZlib = decodedByZlib
     }
 }

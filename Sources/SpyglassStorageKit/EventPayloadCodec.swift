@@ -37,13 +37,34 @@ public enum EventPayloadCodec {
 
     /// `payload` as it differs from `dictionary` (form 2).
     package static func encode(_ payload: [UInt8], against dictionary: PayloadDictionary) -> [UInt8] {
-        let stream = compress(PayloadDelta.encode(payload, dictionary: dictionary.bytes, index: dictionary.index))
+        let program = PayloadDelta.encode(payload, dictionary: dictionary.bytes, index: dictionary.index)
+        let stream = program.count < storedProgramLimit ? storedStream(program) : compress(program)
         var blob = [deltaMarker]
         blob.reserveCapacity(1 + idSize + 4 + stream.count)
         appendID(dictionary.id, to: &blob)
         appendLittleEndian(UInt64(dictionary.checksum), bytes: 4, to: &blob)
         blob += stream
         return blob
+    }
+
+    /// Delta programs shorter than this are written as a zlib stream of one stored (uncompressed) block: a program
+    /// that short is mostly offsets and little text, deflate saves a few bytes at most (a 6-byte program came out
+    /// as 18 bytes of stream, 17 stored), and each deflate has a fixed cost of a few microseconds.
+    package static let storedProgramLimit = 128
+
+    /// `bytes` (at most 65 535) as a zlib stream of one stored block, as any zlib reader inflates it.
+    package static func storedStream(_ bytes: [UInt8]) -> [UInt8] {
+        precondition(bytes.count <= 0xffff, "a stored block holds at most 65 535 bytes")
+        let length = UInt16(bytes.count)
+        // The zlib header (deflate, 32 KiB window, no dictionary, fastest level: 0x7801 is a multiple of 31), then
+        // the last block's header (BFINAL 1, BTYPE 00), its length and the length's complement (little-endian).
+        var stream: [UInt8] = [0x78, 0x01, 0x01, UInt8(length & 0xff), UInt8(length >> 8)]
+        stream += [UInt8(~length & 0xff), UInt8(~length >> 8)]
+        stream.reserveCapacity(stream.count + bytes.count + 4)
+        stream += bytes
+        let checksum = bytes.withUnsafeBufferPointer { adler32(1, $0.baseAddress, uInt($0.count)) }
+        for shift in [24, 16, 8, 0] as [UInt] { stream.append(UInt8(truncatingIfNeeded: checksum >> shift)) }
+        return stream
     }
 
     /// The blob of the event whose payload is the dictionary's (form 1).

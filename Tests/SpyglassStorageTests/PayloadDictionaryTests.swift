@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import GRDB
 import MetricsTestKit
@@ -188,6 +189,34 @@ import SpyglassStorageKit
         let left = try await database.storage.events.events(ids: events.map(\.eventID))
         #expect(left.count == 2 && left.allSatisfy { $0.issueID == parent })
         #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM payload_dictionary") } == 1)
+    }
+
+    /// A short delta program is stored in a zlib stream of one stored block (no deflate); a long one is deflated.
+    /// Either reads back through zlib.
+    @Test func shortProgramsAreStoredAndLongOnesDeflated() throws {
+        let id = EventID.generate()
+        let first = raw(id, n: 1)
+        let dictionary = PayloadDictionary(id: 7, payload: first)
+        let near = raw(id, n: 1, type: "KeyErrorX")
+        let far = raw(EventID.generate(), n: 3, type: "a different error with its own frames")
+            + Array(repeating: 0x20, count: 400)
+        for (payload, stored) in [(near, true), (far, false)] {
+            let program = PayloadDelta.encode(payload, dictionary: first, index: dictionary.index)
+            #expect((program.count < EventPayloadCodec.storedProgramLimit) == stored, "\(program.count) bytes")
+            let blob = EventPayloadCodec.encode(payload, against: dictionary)
+            // The marker, the dictionary id, its checksum; then, stored, zlib's header, the block's, the program and
+            // the stream's Adler-32.
+            #expect((blob.count == 1 + 8 + 4 + 2 + 5 + program.count + 4) == stored, "\(blob.count) bytes")
+            #expect(try EventPayloadCodec.payloadBytes(blob) { _ in first } == payload[...])
+        }
+        for count in [0, 1, 127, 65_535] {
+            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let stream = EventPayloadCodec.storedStream(bytes)
+            var length = uLongf(count + 1)
+            var out = [UInt8](repeating: 0, count: count + 1)
+            #expect(uncompress(&out, &length, stream, uLong(stream.count)) == Z_OK, "\(count) bytes")
+            #expect(Array(out.prefix(Int(length))) == bytes)
+        }
     }
 
     @Test func blobsAgainstADictionaryNeedThatDictionary() throws {

@@ -3,8 +3,9 @@
 50 error events of 50 different issues (a ~10 KB event each: a 20-frame stack trace with local variables,
 breadcrumbs, user, tags, contexts, modules), captured by a transport that keeps the serialized envelope
 instead of sending it. Writes {"templates": [{"item_header": ..., "payload": "<json>"}, ...]}. The payload has no
-"timestamp": the load generators put the time of sending first, as an SDK stamps an event when it captures it
-(a replayed old timestamp would put every event in the middle of the time indexes instead of at their end).
+"timestamp" and no "event_id": the load generators put the time of sending and the request's fresh event id first,
+as an SDK stamps an event when it captures it (a replayed old timestamp would put every event in the middle of the
+time indexes instead of at their end, and a replayed id would make the stored payloads more alike than an SDK's).
 """
 
 import json
@@ -22,6 +23,7 @@ class Recorder(Transport):
             if item.headers.get("type") == "event":
                 payload = json.loads(item.get_bytes())
                 del payload["timestamp"]
+                del payload["event_id"]
                 text = json.dumps(payload, separators=(",", ":"))
                 captured.append({"item_header": dict(item.headers, length=len(text.encode())), "payload": text})
 

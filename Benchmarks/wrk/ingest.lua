@@ -7,8 +7,8 @@
 --   tail-i.len  the uncompressed length of tail-i.gz
 -- and auth.txt (the X-Sentry-Auth header). A body is a small stored (uncompressed) gzip member built here per
 -- request (envelope header with a fresh event id, item header, and the payload's start: "{" with the time of
--- sending as "timestamp" and, for a new issue, a unique fingerprint) followed by one precompressed member: gzip
--- bodies may hold several members.
+-- sending as "timestamp", the event id again as the SDK writes it, and, for a new issue, a unique fingerprint)
+-- followed by one precompressed member: gzip bodies may hold several members.
 -- Prints one JSON line "WRK-RESULT {...}" at the end (common.lua).
 
 local common = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
@@ -42,7 +42,7 @@ function request()
   local now = os.date("!%Y-%m-%dT%H:%M:%SZ")
   local header = '{"event_id":"' .. id .. '","sent_at":"' .. now .. '"}'
   local index = random(1, #tails)
-  local prefix = '{"timestamp":"' .. now .. '",'
+  local prefix = '{"timestamp":"' .. now .. '","event_id":"' .. id .. '",'
   if random() < new_ratio then
     prefix = prefix .. '"fingerprint":["bench-new-' .. id .. '"],'
   end

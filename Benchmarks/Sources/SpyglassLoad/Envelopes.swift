@@ -3,7 +3,8 @@ import Foundation
 /// Builds request bodies from the recorded templates: each with a fresh event id and the time of sending as its
 /// timestamp, gzip-compressed as the Python SDK sends them. The large, constant part of each body (the payload
 /// after its "{") is compressed once; per request only a small gzip member with the envelope header, the item
-/// header and the payload's first fields (timestamp and, for new issues, a unique fingerprint) is compressed.
+/// header and the payload's first fields (timestamp, the event id and, for new issues, a unique fingerprint) is
+/// compressed.
 struct EnvelopeFactory: Sendable {
     /// Per template: the compressed payload after its "{" (and "\n"), and its uncompressed length.
     private let tails: [(compressed: [UInt8], length: Int)]
@@ -41,7 +42,7 @@ struct EnvelopeFactory: Sendable {
         let now = Date.now.formatted(.iso8601)
         let header = "{\"event_id\":\"\(eventID)\",\"sent_at\":\"\(now)\"}"
         let (tail, tailLength) = tails[Int.random(in: 0..<tails.count, using: &generator)]
-        var prefix = "{\"timestamp\":\"\(now)\","
+        var prefix = "{\"timestamp\":\"\(now)\",\"event_id\":\"\(eventID)\","
         if Double.random(in: 0..<1, using: &generator) < newIssueRatio {
             prefix += "\"fingerprint\":[\"bench-new-\(eventID)\"],"
         }

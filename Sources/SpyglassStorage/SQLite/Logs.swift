@@ -87,7 +87,9 @@ public struct SQLiteLogs: LogStore {
             let rest = batch - deleted
             // The newest lines that fit in the limit stay; the first line past it and all older go. The boundary is
             // found in a read (a scan of the project's lines, beside ingest in WAL mode); the write only deletes.
-            let boundary = try await lines.read { db in
+            // The read gives Sendable values, so it is GRDB's asynchronous read: a `Row` would pick the synchronous
+            // one, which blocks the calling thread of the concurrency pool for the whole scan.
+            let boundary = try await lines.read { db -> (time: Double, id: Int64)? in
                 try Row.fetchOne(
                     db,
                     sql: """
@@ -96,11 +98,10 @@ public struct SQLiteLogs: LogStore {
                             FROM log_entry WHERE project_id = ?)
                         WHERE total > ? ORDER BY total LIMIT 1
                         """,
-                    arguments: [project.id, maxBytes])
+                    arguments: [project.id, maxBytes]
+                ).map { ($0["timestamp"], $0["id"]) }
             }
-            guard let boundary else { continue }
-            let time: Double = boundary["timestamp"]
-            let id: Int64 = boundary["id"]
+            guard let (time, id) = boundary else { continue }
             deleted += try await lines.write { db in
                 try db.execute(
                     sql: """

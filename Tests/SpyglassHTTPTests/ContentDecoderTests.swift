@@ -111,8 +111,8 @@ func decodeAll(_ encoding: ContentEncoding, _ input: [UInt8], chunk: Int = 7) th
     }
 
     /// libdeflate decodes some streams RFC 1951 does not allow and zlib refuses: here a fixed-Huffman block using
-    /// literal/length symbol 286. The inflater takes it (why a body it decoded is stored only once its stored form
-    /// reads back through zlib: `EventPayloadCodec`); zlib's stream refuses it.
+    /// literal/length symbol 286. The inflater takes it (why a reader of a stored body falls back to it where zlib
+    /// stops: `EventPayloadCodec`); zlib's stream refuses it.
     @Test func theInflaterTakesSomeInvalidStreamsZlibRefuses() throws {
         let base64 = "H4sIAAAAAAAAA6uu5apWKqksSFWyUkotS80rUarlqlbKTS0uTkxPVbJSShwHSrVcAEoW9tImAQAA"
         let body = try #require(Data(base64Encoded: base64))

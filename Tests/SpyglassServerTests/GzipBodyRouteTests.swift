@@ -7,11 +7,11 @@ import Testing
 
 extension RouteTests {
     /// A body libdeflate decodes but zlib refuses (its fixed-Huffman block uses literal/length symbol 286, which
-    /// RFC 1951 does not allow): `{}`, an event item, and `{"message":"a…"}` with 259 `a`s. zlib reads stored bodies.
+    /// RFC 1951 does not allow): `{}`, an event item, and `{"message":"a…"}` with 259 `a`s.
     static let leniencyBody = "H4sIAAAAAAAAA6uu5apWKqksSFWyUkotS80rUarlqlbKTS0uTkxPVbJSShwHSrVcAEoW9tImAQAA"
 
     /// Gzip envelopes of each shape ingest tells apart, each event read back through the API: a small body (inflated
-    /// at once), one that only libdeflate decodes (accepted, and stored so that it reads back, not as received),
+    /// at once), one that only libdeflate decodes (accepted, stored as received, read back through libdeflate),
     /// bytes after the last member (left to zlib), and one over 256 KiB compressed (streamed through zlib, kept).
     @Test func gzipBodiesOfEachShapeAreStoredAndReadBack() async throws {
         let lenient = try #require(Data(base64Encoded: Self.leniencyBody))

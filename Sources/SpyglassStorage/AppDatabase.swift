@@ -66,7 +66,7 @@ public struct AppDatabase: Sendable {
                 // The writer touches index pages all over the database (event ids are random): a page cache of
                 // 16 MiB instead of SQLite's 2 MiB keeps more of them in memory. Readers keep the default.
                 try db.execute(sql: "PRAGMA cache_size = -16384")
-                try WALCoalescing.enable(on: db)
+                try WALCoalescing.require(on: db, database: path)
                 checkpointer.install(on: db)
             }
             let logs = try LogDatabase.open(path: logsPath)

@@ -41,7 +41,7 @@ public struct LogDatabase: Sendable {
             // SQLite's default page cache (2 MiB): the main database's writer has 16 MiB, and the server keeps under
             // 100 MB of memory with both (a larger cache here came close: docs/performance.md, "Log lines apart").
             try db.execute(sql: "PRAGMA cache_size = -2048")
-            try WALCoalescing.enable(on: db)
+            try WALCoalescing.require(on: db, database: path)
             checkpointer.install(on: db)
         }
         return try LogDatabase(pool, checkpointer: checkpointer, path: path)

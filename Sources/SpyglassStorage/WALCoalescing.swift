@@ -25,6 +25,18 @@ enum WALCoalescing {
         return spyglass_wal_coalesce(UnsafeMutableRawPointer(db.sqliteConnection)) == 1
     }
 
+    /// ``enable(on:)`` on a writer connection, throwing where it changed nothing: the guard against SQLite's
+    /// savepoint bug (``checkSavepointRollback(_:rewritesBefore:)``) counts the WAL writes only on a coalescing
+    /// connection, so a writer that is not one must not start.
+    static func require(on db: Database, database: String) throws {
+        guard try enable(on: db) else {
+            throw DomainError(
+                .unavailable,
+                "cannot open database \(database): its writer's WAL does not go through Spyglass's file layer "
+                    + "(the connection must be in WAL mode with synchronous = FULL, opened after the layer registered)")
+        }
+    }
+
     /// The WAL writes of the open transaction that landed below what it had written (``checkSavepointRollback``).
     static func rewrites(_ db: Database) -> Int64 {
         spyglass_wal_rewrites(UnsafeMutableRawPointer(db.sqliteConnection))

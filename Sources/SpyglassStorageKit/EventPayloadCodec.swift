@@ -62,8 +62,9 @@ public enum EventPayloadCodec {
         stream += [UInt8(~length & 0xff), UInt8(~length >> 8)]
         stream.reserveCapacity(stream.count + bytes.count + 4)
         stream += bytes
-        let checksum = bytes.withUnsafeBufferPointer { adler32(1, $0.baseAddress, uInt($0.count)) }
-        for shift in [24, 16, 8, 0] as [UInt] { stream.append(UInt8(truncatingIfNeeded: checksum >> shift)) }
+        // zlib's trailer: the Adler-32 of the bytes, big-endian.
+        let checksum = PayloadDictionary.checksum(bytes)
+        for shift in [24, 16, 8, 0] as [UInt32] { stream.append(UInt8(truncatingIfNeeded: checksum >> shift)) }
         return stream
     }
 

@@ -198,6 +198,24 @@ import Testing
             #expect(try WALCoalescing.enable(on: db))
         }
     }
+
+    /// The databases' writers start only coalescing: the savepoint guard counts WAL writes on no other connection.
+    @Test func aWriterThatCannotCoalesceIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        WALCoalescing.register()
+        let path = directory.path("normal.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "CREATE TABLE t (x)")
+            let error = #expect(throws: DomainError.self) { try WALCoalescing.require(on: db, database: path) }
+            #expect(error?.kind == .unavailable)
+            #expect(error?.message.contains("cannot open database \(path)") == true)
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try WALCoalescing.require(on: db, database: path)
+        }
+    }
 }
 
 /// A deterministic pseudo-random sequence (SplitMix64), so the test's transactions are the same in every run.

@@ -575,10 +575,17 @@ def report(results: dict, smoke: bool):
         print(f"  {'ok  ' if ok else 'MISS'} {name}: {value:.1f} (budget {op} {limit})")
     if results["database"] != "sqlite" or "inflate_ceiling" not in results:
         return
+    # The figures are medians of three runs: the c=32 row and, when the logs ran, the c=32 runs without
+    # lines just before and after them (on the grown database, in the same phase of the VM).
+    alone = [top] + results.get("errors_around_logs", [])
+    cpu_runs = sorted(run["cpu_us_per_request"] for run in alone)
+    rate_runs = sorted(run["events_per_second"] for run in alone)
+    cpu_median, rate_median = cpu_runs[len(alone) // 2], rate_runs[len(alone) // 2]
     targets = [
-        ("server CPU µs per event at c=32", top["cpu_us_per_request"], "<=", TARGET["cpu_us_per_event"]),
-        ("c=32 share of the inflate ceiling", top["events_per_second"] / results["inflate_ceiling"]["events_per_second"],
-         ">=", TARGET["share_of_inflate_ceiling"]),
+        (f"server CPU µs per event at c=32 (median of {', '.join(f'{v:.0f}' for v in cpu_runs)})", cpu_median, "<=",
+         TARGET["cpu_us_per_event"]),
+        (f"c=32 share of the inflate ceiling (median of {', '.join(f'{v:.0f}' for v in rate_runs)} events/s)",
+         rate_median / results["inflate_ceiling"]["events_per_second"], ">=", TARGET["share_of_inflate_ceiling"]),
         ("p99 ms at c=32", top["latency_ms"]["p99"], "<", TARGET["p99_ms"]),
         ("peak RSS MB", results["peak_rss_mb"], "<", TARGET["rss_mb"]),
         ("DB bytes/event", results["bytes_per_event"], "<=", TARGET["bytes_per_event"]),

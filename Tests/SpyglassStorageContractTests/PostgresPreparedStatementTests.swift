@@ -83,10 +83,15 @@ struct PostgresPreparedStatementTests {
                     // This backend's own counts reach the shared statistics at the end of the transaction that asks.
                     try await connection.query("SELECT pg_stat_force_next_flush()", logger: TestPostgres.logger)
                     var counts: [String: Int64] = [:]
+                    // Whole-table scans, and the rows read through the index of a project's events by time (a plan
+                    // that takes it to find an event id reads every event of the project).
                     for try await (table, count) in try await connection.query(
                         """
                         SELECT relname, seq_scan FROM pg_stat_user_tables
                         WHERE relname IN ('event', 'issue', 'grouping_hash')
+                        UNION ALL
+                        SELECT indexrelname, idx_tup_read FROM pg_stat_user_indexes
+                        WHERE indexrelname = 'event_project_timestamp'
                         """, logger: TestPostgres.logger
                     ).decode((String, Int64).self) {
                         counts[table] = count
@@ -95,9 +100,46 @@ struct PostgresPreparedStatementTests {
                 }
             }
             let before = try await scans()
+            #expect(before.count == 4)
             for round in 0..<3 { try await batch(1_000 + round * 4, 4) }
             #expect(try await scans() == before)
             #expect(try await store.value("SELECT count(*) FROM event") == "\(32 + 3_000 + 12)")
+        }
+    }
+
+    /// The writer's prepared statements run on their generic plans from the first execution on: PostgreSQL plans
+    /// each once per connection. (A plan made with the batch's values looked cheaper to it for the statement of the
+    /// batch's ids, which it then planned at every execution.) The batch's first read of hashes, rules and
+    /// projects is one of them.
+    @Test func theWritersPreparedStatementsArePlannedOnce() async throws {
+        try await withOneWriterConnection { database, store, project, dictionaries in
+            for round in 0..<8 {
+                let works = try (0..<4).map { n in
+                    let id = String(format: "%032x", round * 4 + n + 1)
+                    return IngestWork(
+                        projectID: project,
+                        event: try store.event(
+                            #"{"event_id": "\#(id)", "message": "boom \#(n % 2 == 0 ? round * 4 + n : 1)", "level": "error", "platform": "python", "release": "r1"}"#
+                        ))
+                }
+                #expect(
+                    try await store.commitBatch(works, dictionaries: dictionaries).receipts.allSatisfy(\.eventStored))
+            }
+            store.committer.finish()  // the writer keeps its connection between batches: the test borrows it
+            let plans = try await database.withIngestConnection { connection in
+                var plans: [(statement: String, generic: Int64, custom: Int64)] = []
+                for try await row in try await connection.query(
+                    "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements", logger: TestPostgres.logger
+                ).decode((String, Int64, Int64).self) {
+                    plans.append(row)
+                }
+                return plans
+            }
+            #expect(plans.contains { $0.statement.contains("FROM grouping_hash g JOIN unnest") && $0.generic >= 8 })
+            #expect(plans.contains { $0.statement.contains("nextval(pg_get_serial_sequence('event', 'id'))") })
+            for plan in plans {
+                #expect(plan.custom == 0, "planned with its values: \(plan.statement.prefix(200))")
+            }
         }
     }
 

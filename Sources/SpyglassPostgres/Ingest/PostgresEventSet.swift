@@ -89,13 +89,15 @@ final class PostgresEventSet {
     private var newIssues: [(projectID: Int64, member: Int, hashes: [String])] = []
     private var newDictionaries: [(projectID: Int64, hash: String)] = []
 
-    /// Reads what the batch's events need to be placed, in one statement: the stored grouping hashes and event ids
-    /// among them, and the enabled alert rules, names and members' addresses of their projects (given to `batch`,
-    /// which reads them no more).
+    /// Reads what the batch's events need to be placed, in two statements: the stored grouping hashes among them
+    /// and the enabled alert rules, names and members' addresses of their projects (given to `batch`, which reads
+    /// them no more), prepared; and the stored event ids among them.
     ///
-    /// Not prepared: planned for each batch, with its values. `event` has two indexes that begin with the project,
-    /// and a plan made once, while the table was small and had no statistics, may take the one of timestamps and
-    /// read every event of the project in every batch.
+    /// The event ids' statement is not prepared: planned for each batch, with its values. `event` has two indexes
+    /// that begin with the project, and a plan made once, while the table was small and had no statistics, may take
+    /// the one of timestamps and read every event of the project in every batch. The other tables each have one
+    /// index a lookup can use. Planning the five parts together for each batch took ~10 % of PostgreSQL's CPU
+    /// at c=32 (docs/performance.md); a lookup alone plans in a fraction of that.
     init(_ jobs: [PreparedIngest], batch: PostgresWriterBatch, in sql: IngestSQL) throws {
         var hashProjects: [Int64] = []
         var hashTexts: [String] = []
@@ -111,23 +113,29 @@ final class PostgresEventSet {
             }
         }
         guard !eventIDs.isEmpty else { return }
-        // Kind 0: a hash (issue, dictionary, the issue's status); 1: a stored event id; 2: a rule (id, spec,
-        // frequency, and its flags as bits: new, regression, reappeared, counts events, counts users); 3: the
-        // project's slug and name, 4: an active member's address and user id (for the outbox rows of alerts).
+        // Kind 0: a hash (issue, dictionary, the issue's status); 2: a rule (id, spec, frequency, and its flags as
+        // bits: new, regression, reappeared, counts events, counts users); 3: the project's slug and name, 4: an
+        // active member's address and user id (for the outbox rows of alerts).
         let projects = Array(Set(eventProjects))
         var rules: [Int64: [(id: Int64, spec: String?, frequency: Int64, flags: Int64)]] = [:]
         var names: [Int64: (slug: String, name: String)] = [:]
         var addresses: [Int64: [(user: Int64, email: String)]] = [:]
         for row in try sql.rows(
             """
+            SELECT e.project_id, e.event_id
+            FROM event e JOIN unnest(\(eventProjects)::bigint[], \(eventIDs)::text[]) AS v(project_id, event_id)
+                ON e.project_id = v.project_id AND e.event_id = v.event_id
+            """, outsideTransaction: true
+        ) {
+            let (projectID, eventID) = try row.decode((Int64, String).self)
+            storedEvents.insert(EventKey(projectID: projectID, eventID: eventID))
+        }
+        for row in try sql.prepared(
+            """
             SELECT 0, g.project_id, g.hash, g.issue_id, g.dictionary_id, i.status, NULL::bigint
             FROM grouping_hash g JOIN unnest(\(hashProjects)::bigint[], \(hashTexts)::text[]) AS v(project_id, hash)
                 ON g.project_id = v.project_id AND g.hash = v.hash
                 JOIN issue i ON i.id = g.issue_id
-            UNION ALL
-            SELECT 1, e.project_id, e.event_id, NULL, NULL, NULL, NULL
-            FROM event e JOIN unnest(\(eventProjects)::bigint[], \(eventIDs)::text[]) AS v(project_id, event_id)
-                ON e.project_id = v.project_id AND e.event_id = v.event_id
             UNION ALL
             SELECT 2, r.project_id, r.spec, r.id, r.frequency_minutes, NULL,
                 r.on_new + 2 * r.on_regression + 4 * r.on_reappeared + 8 * r.counts_events + 16 * r.counts_users
@@ -139,15 +147,13 @@ final class PostgresEventSet {
             FROM project_member m JOIN "user" u ON u.id = m.user_id
             WHERE m.project_id = ANY(\(projects)::bigint[]) AND u.is_active = 1
             """, outsideTransaction: true
-        ).map(PreparedRow.init) {
+        ) {
             let (kind, projectID, text) = (try row.decode(0, as: Int32.self), try row.decode(1, as: Int64.self), try row.decode(2, as: String?.self))
             let (first, second) = (try row.decode(3, as: Int64?.self), try row.decode(4, as: Int64?.self))
             switch (kind, text, first) {
             case (0, let hash?, let issue?):
                 hashes[HashKey(projectID: projectID, hash: hash)] = HashTarget(issue: .stored(issue), dictionary: .stored(second))
                 if try row.decode(5, as: String?.self) != IssueStatus.unresolved.rawValue { settledIssues.insert(issue) }
-            case (1, let eventID?, _):
-                storedEvents.insert(EventKey(projectID: projectID, eventID: eventID))
             case (2, let spec, let id?):
                 rules[projectID, default: []].append((id, spec, second ?? 0, try row.decode(6, as: Int64?.self) ?? 0))
             case (3, let slug?, _):

@@ -177,6 +177,40 @@ struct NotificationOutboxContractTests {
         }
     }
 
+    /// A round's attempts are recorded together (PostgreSQL: in one statement); one notification's two attempts in
+    /// one call count both, in their order.
+    @Test(arguments: Backend.allCases)
+    func attemptsRecordedTogetherCountEachInTheirOrder(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let shop = try await store.projects.createProject(name: "Shop", now: store.now)
+            let twice = try await store.enqueueNotification(projectID: shop.id, ruleID: nil, due: store.now)
+            let once = try await store.enqueueNotification(projectID: shop.id, ruleID: nil, due: store.now)
+            let later = store.now.addingTimeInterval(30)
+            try await store.outbox.recordAttempts([
+                RecordedAttempt(
+                    notificationID: twice, attempt: DeliveryAttempt(date: store.now, succeeded: false, detail: "refused"),
+                    retryAt: later),
+                RecordedAttempt(
+                    notificationID: once, attempt: DeliveryAttempt(date: store.now, succeeded: false, detail: "503"),
+                    retryAt: later),
+                RecordedAttempt(
+                    notificationID: twice, attempt: DeliveryAttempt(date: later, succeeded: true, detail: "200"),
+                    retryAt: nil),
+            ])
+            #expect(
+                try await store.strings(
+                    "SELECT status || ':' || CAST(attempts AS TEXT) || ':' || last_error FROM notification ORDER BY id")
+                    == ["delivered:2:refused", "pending:1:503"])
+            #expect(try await store.outbox.nextNotificationDue() == later)
+            #expect(
+                try await store.strings(
+                    """
+                    SELECT CAST(notification_id AS TEXT) || ':' || outcome || ':' || detail FROM notification_attempt
+                    ORDER BY id
+                    """) == ["\(twice):error:refused", "\(once):error:503", "\(twice):ok:200"])
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func anAttemptForANotificationDeletedMeanwhileDoesNotFailTheOthers(_ backend: Backend) async throws {
         try await withTestStore(backend) { store in

@@ -54,9 +54,9 @@ public struct PostgresOutbox: NotificationOutbox {
 
     public func recordAttempts(_ attempts: [RecordedAttempt]) async throws {
         guard !attempts.isEmpty else { return }
-        // One statement for a round's attempts, not two for each (PostgreSQL parsed and planned each one: ~5 % of its
-        // CPU at c=32 in the benchmark, whose new issues each fail an e-mail). A statement updates each notification
-        // once, so one recorded twice in a call goes into the next statement, after the first.
+        // One statement for a round's attempts, not two for each, which PostgreSQL parsed and planned one by one
+        // (docs/performance.md: the benchmark's new issues each fail an e-mail). A statement updates each
+        // notification once, so one recorded twice in a call goes into the next statement, after the first.
         var chunks: [[RecordedAttempt]] = []
         var inChunk: Set<Int64> = []
         for recorded in attempts {

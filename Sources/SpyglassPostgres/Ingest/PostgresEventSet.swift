@@ -96,8 +96,8 @@ final class PostgresEventSet {
     /// The event ids' statement is not prepared: planned for each batch, with its values. `event` has two indexes
     /// that begin with the project, and a plan made once, while the table was small and had no statistics, may take
     /// the one of timestamps and read every event of the project in every batch. The other tables each have one
-    /// index a lookup can use. Planning the five parts together for each batch took ~10 % of PostgreSQL's CPU
-    /// at c=32 (docs/performance.md); a lookup alone plans in a fraction of that.
+    /// index a lookup can use. Planning the five parts together for each batch was a tenth of PostgreSQL's time
+    /// in the benchmark's statements (docs/performance.md); a lookup alone plans in a fraction of that.
     init(_ jobs: [PreparedIngest], batch: PostgresWriterBatch, in sql: IngestSQL) throws {
         var hashProjects: [Int64] = []
         var hashTexts: [String] = []

@@ -135,11 +135,11 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     /// (its own pool's: the API's queries keep the defaults), not as startup parameters, which poolers such as
     /// PgBouncer refuse.
     ///
-    /// And generic plans for every statement (`plan_cache_mode`): with its values known, a plan of the batch's ids
-    /// (`PostgresEventSet.Identities`) always looked cheaper than the generic one (it knows how many ids and releases
-    /// the batch has), so PostgreSQL planned that prepared statement again at every execution (~4 % of its CPU at
-    /// c=32). Over indexes only, a plan of lookups by key does not depend on how many keys come; the statements
-    /// sent unprepared are still planned at each execution, with the tables' sizes as they are then.
+    /// And generic plans for every statement (`plan_cache_mode`): a plan made with a batch's values (how many ids,
+    /// hashes and releases it has) looked cheaper to PostgreSQL than the generic one for the batch's ids statement
+    /// (`PostgresEventSet.Identities`) and its read of hashes, which it then planned again at every execution
+    /// (docs/performance.md). Over indexes only, a plan of lookups by key does not depend on how many keys come;
+    /// the statements sent unprepared are still planned at each execution, with the tables' sizes as they are then.
     static let plannerSettings: PostgresQuery = """
         SELECT set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),
             set_config('enable_mergejoin', 'off', false), set_config('plan_cache_mode', 'force_generic_plan', false)

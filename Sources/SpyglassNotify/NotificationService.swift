@@ -81,6 +81,7 @@ public struct NotificationService: Service {
 
     public func run() async throws {
         let webhooks = WebhookSender(allowPrivate: settings.allowPrivateWebhooks)
+        var depthSampler = DepthSampler()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var delivered = 0
             do {
@@ -95,7 +96,9 @@ public struct NotificationService: Service {
                         group.addTask { await deliver(notification, webhooks: webhooks, recorder: recorder) }
                     }
                 }
-                depth.record(try await outbox.pendingNotificationCount())
+                if depthSampler.counts(claimed: due.count, now: .now) {
+                    depth.record(try await outbox.pendingNotificationCount())
+                }
             } catch {
                 logger.error("notification outbox failed", metadata: ["error": "\(error)"])
             }
@@ -108,6 +111,31 @@ public struct NotificationService: Service {
                 let pause = min(settings.pollInterval, .milliseconds(50))
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
             }
+        }
+    }
+
+    /// When a round counts the pending notifications for `spyglass_notification_outbox_depth`: at most once a second
+    /// while rounds find work, once more after the first round that finds none, and not while idle. The count reads
+    /// an index entry for every pending row, and in PostgreSQL also those that attempts left dead until vacuum: once
+    /// after every round of a burst it cost PostgreSQL more than claiming the rows (docs/performance.md). Only rounds
+    /// change what is pending, but for notifications deleted with their issue: the gauge then follows at the next
+    /// round that finds work.
+    struct DepthSampler {
+        static let interval = Duration.seconds(1)
+        private var last: ContinuousClock.Instant?
+        /// Rounds claimed rows since the last count.
+        private var unsettled = true
+
+        /// Whether the round that claimed `claimed` notifications, ending at `now`, counts.
+        mutating func counts(claimed: Int, now: ContinuousClock.Instant) -> Bool {
+            if claimed > 0, let last, now - last < Self.interval {
+                unsettled = true
+                return false
+            }
+            guard claimed > 0 || unsettled else { return false }
+            last = now
+            unsettled = false
+            return true
         }
     }
 

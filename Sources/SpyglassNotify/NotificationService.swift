@@ -114,25 +114,23 @@ public struct NotificationService: Service {
         }
     }
 
-    /// When a round counts the pending notifications for `spyglass_notification_outbox_depth`: at most once a second
-    /// while rounds find work, once more after the first round that finds none, and not while idle. The count reads
-    /// an index entry for every pending row, and in PostgreSQL also those that attempts left dead until vacuum: once
-    /// after every round of a burst it cost PostgreSQL more than claiming the rows (docs/performance.md). Only rounds
-    /// change what is pending, but for notifications deleted with their issue: the gauge then follows at the next
-    /// round that finds work.
+    /// When a round counts the pending notifications for `spyglass_notification_outbox_depth`: at most once a second,
+    /// and once more after the round that follows rounds that found work, when it finds none (the count then says
+    /// where a burst ended). The count reads an index entry for every pending row, and in PostgreSQL also those that
+    /// attempts left dead until vacuum: counted after every round of a burst, it cost PostgreSQL more than claiming
+    /// the rows (docs/performance.md). While idle it still counts once a second at most: another node's worker may
+    /// be the one delivering, and issues deleted take their notifications.
     struct DepthSampler {
         static let interval = Duration.seconds(1)
         private var last: ContinuousClock.Instant?
         /// Rounds claimed rows since the last count.
-        private var unsettled = true
+        private var unsettled = false
 
         /// Whether the round that claimed `claimed` notifications, ending at `now`, counts.
         mutating func counts(claimed: Int, now: ContinuousClock.Instant) -> Bool {
-            if claimed > 0, let last, now - last < Self.interval {
-                unsettled = true
-                return false
-            }
-            guard claimed > 0 || unsettled else { return false }
+            if claimed > 0 { unsettled = true }
+            let due = last.map { now - $0 >= Self.interval } ?? true
+            guard due || (claimed == 0 && unsettled) else { return false }
             last = now
             unsettled = false
             return true

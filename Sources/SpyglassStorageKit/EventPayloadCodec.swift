@@ -48,8 +48,8 @@ public enum EventPayloadCodec {
     }
 
     /// Delta programs shorter than this are written as a zlib stream of one stored (uncompressed) block: deflate
-    /// saves a byte or two on a program that short (the benchmark's 38–57-byte programs: 78.8 bytes a blob deflated,
-    /// 80.4 stored), and each deflate has a fixed cost of a few microseconds.
+    /// saves a byte or two on a program that short, and each deflate has a fixed cost of a few microseconds
+    /// (docs/performance.md, "Stored bodies read as ingest read them; short delta programs").
     package static let storedProgramLimit = 128
 
     /// `bytes` (at most 65 535) as a zlib stream of one stored block, as any zlib reader inflates it.

@@ -20,7 +20,38 @@ enum PostgresSchema {
         PostgresMigration(version: 9, name: "logs (SQLite v15)", additive: true, sql: v9),
         PostgresMigration(version: 10, name: "ingest writer's check", additive: true, sql: v10),
         PostgresMigration(version: 11, name: "log lines without a per-row project check", additive: true, sql: v11),
+        PostgresMigration(version: 12, name: "events and tag counts without per-row key checks", additive: true, sql: v12),
     ]
+
+    /// Events and tag counts without their foreign keys (to the issue, and the event's to its project): each was a
+    /// trigger run once per row the ingest writer inserted, a sixth of PostgreSQL's time on the writer's statement
+    /// (docs/performance.md). The writer only stores an event with the issue it counts it in, whose row it updates
+    /// in the same statement or transaction: an issue deleted meanwhile fails the batch (`spyglass_writer_check`,
+    /// or no row to update), and a deletion that comes after waits for the writer's commit (the issue's row lock)
+    /// and sees its rows. Triggers delete a deleted issue's events and tag counts, and a deleted project's events,
+    /// as the keys' cascades did. Older nodes write the same rows: additive.
+    static let v12 = """
+        ALTER TABLE event DROP CONSTRAINT IF EXISTS event_project_id_fkey;
+        ALTER TABLE event DROP CONSTRAINT IF EXISTS event_issue_id_fkey;
+        ALTER TABLE issue_tag DROP CONSTRAINT IF EXISTS issue_tag_issue_id_fkey;
+        CREATE FUNCTION spyglass_issue_rows_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM event WHERE issue_id = OLD.id;
+            DELETE FROM issue_tag WHERE issue_id = OLD.id;
+            RETURN OLD;
+        END
+        $$;
+        CREATE TRIGGER issue_rows_gone AFTER DELETE ON issue
+            FOR EACH ROW EXECUTE FUNCTION spyglass_issue_rows_gone();
+        CREATE FUNCTION spyglass_project_events_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM event WHERE project_id = OLD.id;
+            RETURN OLD;
+        END
+        $$;
+        CREATE TRIGGER project_events_gone AFTER DELETE ON project
+            FOR EACH ROW EXECUTE FUNCTION spyglass_project_events_gone();
+        """
 
     /// Log lines without the foreign key to their project: its check ran once per line inserted (a trigger each,
     /// ~30 % of PostgreSQL's time on a batch of lines, docs/performance.md), while the log writer only ever stores

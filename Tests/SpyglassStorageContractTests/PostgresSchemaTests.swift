@@ -149,6 +149,53 @@ struct PostgresSchemaTests {
         }
     }
 
+    /// Events and tag counts have no foreign keys (their checks ran once per row the ingest writer inserted), so
+    /// triggers delete a deleted issue's events and tag counts, and a deleted project's events, in their stead; the
+    /// other issues' and projects' rows stay.
+    @Test func deletingAnIssueOrAProjectDeletesItsEventsAndTagCountsAndOnlyThem() async throws {
+        try await withTestDatabase { database in
+            try await database.migrate()
+            let keys = "SELECT count(*) FROM pg_constraint WHERE conrelid IN ('event'::regclass, 'issue_tag'::regclass) AND contype = 'f'"
+            #expect(try await Self.integer(database, keys) == 0)
+            try await Self.execute(
+                database, "INSERT INTO project (id, slug, name, created_at) VALUES (1, 'web', 'Web', 'x'), (2, 'api', 'API', 'x')")
+            for (issue, project) in [(1, 1), (2, 1), (3, 2)] {
+                try await Self.execute(
+                    database,
+                    """
+                    INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, first_seen, last_seen)
+                    VALUES (\(issue), \(project), \(issue), 't', 'c', 'error', '{}', 'error', 0, 0)
+                    """)
+                try await Self.execute(
+                    database,
+                    """
+                    INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen)
+                    VALUES (\(issue), 'os', 'Linux', 2, 0, 0), (\(issue), 'level', 'error', 2, 0, 0)
+                    """)
+            }
+            // Two events per issue, and one of project 1 without an issue (as rows older than issues were).
+            for (number, (project, issue)) in [(1, "1"), (1, "1"), (1, "2"), (1, "2"), (2, "3"), (2, "3"), (1, "NULL")].enumerated() {
+                try await Self.execute(
+                    database,
+                    """
+                    INSERT INTO event (project_id, event_id, timestamp, received, level, platform, payload, issue_id)
+                    VALUES (\(project), '\(String(format: "%032x", number))', 0, 0, 'error', 'python', '\\x00', \(issue))
+                    """)
+            }
+            let events = "SELECT count(*) FROM event WHERE "
+            try await Self.execute(database, "DELETE FROM issue WHERE id = 1")
+            #expect(try await Self.integer(database, events + "issue_id = 1") == 0)
+            #expect(try await Self.integer(database, events + "issue_id = 2") == 2)
+            #expect(try await Self.integer(database, "SELECT count(*) FROM issue_tag WHERE issue_id = 1") == 0)
+            #expect(try await Self.integer(database, "SELECT count(*) FROM issue_tag WHERE issue_id = 2") == 2)
+            try await Self.execute(database, "DELETE FROM project WHERE id = 1")
+            #expect(try await Self.integer(database, events + "project_id = 1") == 0)
+            #expect(try await Self.integer(database, "SELECT count(*) FROM issue_tag WHERE issue_id = 2") == 0)
+            #expect(try await Self.integer(database, events + "project_id = 2") == 2)
+            #expect(try await Self.integer(database, "SELECT count(*) FROM issue_tag WHERE issue_id = 3") == 2)
+        }
+    }
+
     @Test func keyChangesMoveKeysVersionOnAndDeletingAnIssueEmptiesItsSearchRow() async throws {
         try await withTestDatabase { database in
             try await database.migrate()

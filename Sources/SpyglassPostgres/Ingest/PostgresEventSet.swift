@@ -393,11 +393,16 @@ extension PostgresEventSet {
                         FROM unnest(\(releases.map(\.projectID))::bigint[], \(releases.map(\.version))::text[])
                             WITH ORDINALITY AS v(project_id, version, position)
                             JOIN release r ON r.project_id = v.project_id AND r.version = v.version
+                    ), sequences AS MATERIALIZED (
+                        -- Looked up once: in each row, pg_get_serial_sequence cost more than the nextval.
+                        SELECT pg_get_serial_sequence('issue', 'id')::regclass AS issue,
+                            pg_get_serial_sequence('payload_dictionary', 'id')::regclass AS dictionary,
+                            pg_get_serial_sequence('event', 'id')::regclass AS event
                     )
                     SELECT
-                        ARRAY(SELECT nextval(pg_get_serial_sequence('issue', 'id')) FROM generate_series(1, \(Int64(projects.count))::bigint)),
-                        ARRAY(SELECT nextval(pg_get_serial_sequence('payload_dictionary', 'id')) FROM generate_series(1, \(Int64(dictionaries))::bigint)),
-                        ARRAY(SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, \(Int64(events))::bigint)),
+                        ARRAY(SELECT nextval(s.issue) FROM sequences s, generate_series(1, \(Int64(projects.count))::bigint)),
+                        ARRAY(SELECT nextval(s.dictionary) FROM sequences s, generate_series(1, \(Int64(dictionaries))::bigint)),
+                        ARRAY(SELECT nextval(s.event) FROM sequences s, generate_series(1, \(Int64(events))::bigint)),
                         ARRAY(SELECT id FROM found ORDER BY position), ARRAY(SELECT position FROM found ORDER BY position)
                     """, outsideTransaction: true
                 ).first

@@ -145,6 +145,49 @@ struct PostgresPreparedStatementTests {
 
     /// A fresh database, migrated, with project "alpha", whose writer has one connection: the test's statements on
     /// `withIngestConnection` run on the connection the writer used.
+    /// A batch's stored event ids are looked up only for a while after a batch met one: until then a set's own
+    /// insert finds a stored id (its check fails, and the batch is tried again with the lookup). Counted as index scans
+    /// of `event` by the writer's connection: one per event inserted (its unique key's check), two once the lookup is on.
+    @Test func eventIDsAreLookedUpOnlyAfterABatchMetAStoredOne() async throws {
+        try await withOneWriterConnection { database, store, project, dictionaries in
+            func commit(_ numbers: [Int]) async throws -> [Bool] {
+                let works = try numbers.map { n in
+                    IngestWork(
+                        projectID: project,
+                        event: try store.event(
+                            #"{"event_id": "\#(String(format: "%032x", n))", "message": "boom", "level": "error", "platform": "python"}"#
+                        ))
+                }
+                return try await store.commitBatch(works, dictionaries: dictionaries).receipts.map(\.eventStored)
+            }
+            func probes() async throws -> Int64 {
+                store.committer.finish()  // the writer keeps its connection between batches: the test borrows it
+                return try await database.withIngestConnection { connection in
+                    try await connection.query("SELECT pg_stat_force_next_flush()", logger: TestPostgres.logger)
+                    var scans: Int64 = -1
+                    for try await count in try await connection.query(
+                        "SELECT sum(idx_scan)::bigint FROM pg_stat_user_indexes WHERE relname = 'event'",
+                        logger: TestPostgres.logger
+                    ).decode(Int64.self) {
+                        scans = count
+                    }
+                    return scans
+                }
+            }
+            #expect(try await commit([1, 2, 3, 4]) == [true, true, true, true])
+            var before = try await probes()
+            #expect(try await commit([5, 6, 7]) == [true, true, true])
+            #expect(try await probes() - before == 3)
+            // A stored id in the set: tried again with the lookup, answered as a duplicate, the other one stored.
+            #expect(try await commit([7, 8]) == [false, true])
+            #expect(try await store.value("SELECT count(*) FROM event") == "8")
+            #expect(try await store.value("SELECT times_seen FROM issue") == "8")
+            before = try await probes()
+            #expect(try await commit([9, 10, 11]) == [true, true, true])
+            #expect(try await probes() - before == 6)
+        }
+    }
+
     private func withOneWriterConnection(
         _ body: (PostgresAppDatabase, TestStore, Int64, PayloadDictionaryCache) async throws -> Void
     ) async throws {

@@ -93,12 +93,16 @@ final class PostgresEventSet {
     /// and the enabled alert rules, names and members' addresses of their projects (given to `batch`, which reads
     /// them no more), prepared; and the stored event ids among them.
     ///
+    /// `lookUpEventIDs` false skips the stored event ids' statement: the set's check then fails on an event stored
+    /// already as it does on another writer's (``PostgresIngestCommitter/commit(_:dictionaries:)`` tries the batch
+    /// again with the lookup). Events written one by one find their duplicates themselves (``PostgresEventRows``).
+    ///
     /// The event ids' statement is not prepared: planned for each batch, with its values. `event` has two indexes
     /// that begin with the project, and a plan made once, while the table was small and had no statistics, may take
     /// the one of timestamps and read every event of the project in every batch. The other tables each have one
     /// index a lookup can use. Planning the five parts together for each batch was a tenth of PostgreSQL's time
     /// in the benchmark's statements (docs/performance.md); a lookup alone plans in a fraction of that.
-    init(_ jobs: [PreparedIngest], batch: PostgresWriterBatch, in sql: IngestSQL) throws {
+    init(_ jobs: [PreparedIngest], batch: PostgresWriterBatch, lookUpEventIDs: Bool = true, in sql: IngestSQL) throws {
         var hashProjects: [Int64] = []
         var hashTexts: [String] = []
         var eventProjects: [Int64] = []
@@ -120,7 +124,7 @@ final class PostgresEventSet {
         var rules: [Int64: [(id: Int64, spec: String?, frequency: Int64, flags: Int64)]] = [:]
         var names: [Int64: (slug: String, name: String)] = [:]
         var addresses: [Int64: [(user: Int64, email: String)]] = [:]
-        for row in try sql.rows(
+        for row in try !lookUpEventIDs ? [] : sql.rows(
             """
             SELECT e.project_id, e.event_id
             FROM event e JOIN unnest(\(eventProjects)::bigint[], \(eventIDs)::text[]) AS v(project_id, event_id)

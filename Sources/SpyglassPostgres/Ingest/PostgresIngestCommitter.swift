@@ -38,6 +38,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     let statementsTimer: Timer
     /// The writer's statements prepared on each connection.
     let statements = PreparedStatements()
+    /// When a batch last met an event id stored already (``commit(_:dictionaries:)``).
+    let duplicates = DuplicateWatch()
     /// The connection the writer's batches run on, kept from batch to batch.
     let kept = KeptConnection()
 
@@ -54,10 +56,17 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     package func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch {
         var attempt = 1
         var reconnected = false
+        // A batch's stored event ids are looked up only while batches have met some lately: the lookup is planned
+        // for each batch (PostgresEventSet), and SDKs seldom send an event twice. Without it, a set holding a stored
+        // event fails its check, and the batch is tried again with the lookup.
+        var lookUpEventIDs = duplicates.metLately
         while true {
             let connection = try kept.connection(for: database, refusing: "ingest batch")
             do {
-                return try commit(jobs, dictionaries: dictionaries, on: connection)
+                return try commit(jobs, dictionaries: dictionaries, lookUpEventIDs: lookUpEventIDs, on: connection)
+            } catch let error where !lookUpEventIDs && PostgresAppDatabase.sqlState(error) == Self.writerCheckFailed {
+                duplicates.met()
+                lookUpEventIDs = true
             } catch let error where attempt < Self.attempts && Self.isTransient(error) {
                 // Another node wrote the same issue, hash or event id meanwhile, or the two deadlocked: the batch
                 // is read again from the start and sees what the other committed.
@@ -146,7 +155,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         """
 
     private func commit(
-        _ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache, on connection: PostgresConnection
+        _ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache, lookUpEventIDs: Bool, on connection: PostgresConnection
     ) throws -> CommittedBatch {
         let committed: Committed
         do {
@@ -161,7 +170,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
                 let start = ContinuousClock.now
                 defer { statementsTimer.recordNanoseconds((ContinuousClock.now - start).nanosecondsClamped) }
                 let batch = PostgresWriterBatch(dictionaries: dictionaries)
-                let set = try PostgresEventSet(jobs, batch: batch, in: sql)
+                let set = try PostgresEventSet(jobs, batch: batch, lookUpEventIDs: lookUpEventIDs, in: sql)
                 var receipts = [IngestReceipt](repeating: IngestReceipt(eventStored: false), count: jobs.count)
                 for (index, job) in jobs.enumerated() {
                     var countsEveryEvent = false
@@ -362,4 +371,20 @@ final class KeptConnection: Sendable {
 /// left without its hash or its first event.
 struct IngestRace: Error, CustomStringConvertible {
     var description: String
+}
+
+/// When the ingest writer last met an event id stored already: for a minute after, its batches look their event ids
+/// up before writing (``PostgresIngestCommitter/commit(_:dictionaries:)``), so a client that keeps sending one event
+/// again costs each batch the lookup, not a second attempt.
+final class DuplicateWatch: Sendable {
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// How long batches look their event ids up after one met a stored id.
+    static let window: Duration = .seconds(60)
+
+    var metLately: Bool {
+        last.withLock { last in last.map { ContinuousClock.now - $0 < Self.window } ?? false }
+    }
+
+    func met() { last.withLock { $0 = .now } }
 }

@@ -20,7 +20,8 @@ enum PostgresSchema {
         PostgresMigration(version: 9, name: "logs (SQLite v15)", additive: true, sql: v9),
         PostgresMigration(version: 10, name: "ingest writer's check", additive: true, sql: v10),
         PostgresMigration(version: 11, name: "log lines without a per-row project check", additive: true, sql: v11),
-        PostgresMigration(version: 12, name: "events and tag counts without per-row key checks", additive: true, sql: v12),
+        PostgresMigration(
+            version: 12, name: "events and tag counts without per-row key checks", additive: true, sql: v12),
     ]
 
     /// Events and tag counts without their foreign keys (to the issue, and the event's to its project): each was a

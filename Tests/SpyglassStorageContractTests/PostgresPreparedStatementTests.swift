@@ -147,16 +147,17 @@ struct PostgresPreparedStatementTests {
     /// `withIngestConnection` run on the connection the writer used.
     /// A batch's stored event ids are looked up only for a while after a batch met one: until then a set's own
     /// insert finds a stored id (its check fails, and the batch is tried again with the lookup). Counted as index scans
-    /// of `event` by the writer's connection: one per event inserted (its unique key's check), two once the lookup is on.
+    /// of `event` by the writer's connection: one per event inserted (its unique key's check), two once the lookup
+    /// is on.
     @Test func eventIDsAreLookedUpOnlyAfterABatchMetAStoredOne() async throws {
         try await withOneWriterConnection { database, store, project, dictionaries in
             func commit(_ numbers: [Int]) async throws -> [Bool] {
                 let works = try numbers.map { n in
-                    IngestWork(
+                    let id = String(format: "%032x", n)
+                    return IngestWork(
                         projectID: project,
                         event: try store.event(
-                            #"{"event_id": "\#(String(format: "%032x", n))", "message": "boom", "level": "error", "platform": "python"}"#
-                        ))
+                            #"{"event_id": "\#(id)", "message": "boom", "level": "error", "platform": "python"}"#))
                 }
                 return try await store.commitBatch(works, dictionaries: dictionaries).receipts.map(\.eventStored)
             }

@@ -155,15 +155,22 @@ struct PostgresSchemaTests {
     @Test func deletingAnIssueOrAProjectDeletesItsEventsAndTagCountsAndOnlyThem() async throws {
         try await withTestDatabase { database in
             try await database.migrate()
-            let keys = "SELECT count(*) FROM pg_constraint WHERE conrelid IN ('event'::regclass, 'issue_tag'::regclass) AND contype = 'f'"
+            let keys = """
+                SELECT count(*) FROM pg_constraint
+                WHERE conrelid IN ('event'::regclass, 'issue_tag'::regclass) AND contype = 'f'
+                """
             #expect(try await Self.integer(database, keys) == 0)
             try await Self.execute(
-                database, "INSERT INTO project (id, slug, name, created_at) VALUES (1, 'web', 'Web', 'x'), (2, 'api', 'API', 'x')")
+                database,
+                """
+                INSERT INTO project (id, slug, name, created_at) VALUES (1, 'web', 'Web', 'x'), (2, 'api', 'API', 'x')
+                """)
             for (issue, project) in [(1, 1), (2, 1), (3, 2)] {
                 try await Self.execute(
                     database,
                     """
-                    INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, first_seen, last_seen)
+                    INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, first_seen,
+                        last_seen)
                     VALUES (\(issue), \(project), \(issue), 't', 'c', 'error', '{}', 'error', 0, 0)
                     """)
                 try await Self.execute(
@@ -174,24 +181,26 @@ struct PostgresSchemaTests {
                     """)
             }
             // Two events per issue, and one of project 1 without an issue (as rows older than issues were).
-            for (number, (project, issue)) in [(1, "1"), (1, "1"), (1, "2"), (1, "2"), (2, "3"), (2, "3"), (1, "NULL")].enumerated() {
+            let events = [(1, "1"), (1, "1"), (1, "2"), (1, "2"), (2, "3"), (2, "3"), (1, "NULL")]
+            for (number, (project, issue)) in events.enumerated() {
                 try await Self.execute(
                     database,
                     """
                     INSERT INTO event (project_id, event_id, timestamp, received, level, platform, payload, issue_id)
-                    VALUES (\(project), '\(String(format: "%032x", number))', 0, 0, 'error', 'python', '\\x00', \(issue))
+                    VALUES (
+                        \(project), '\(String(format: "%032x", number))', 0, 0, 'error', 'python', '\\x00', \(issue))
                     """)
             }
-            let events = "SELECT count(*) FROM event WHERE "
+            let stored = "SELECT count(*) FROM event WHERE "
             try await Self.execute(database, "DELETE FROM issue WHERE id = 1")
-            #expect(try await Self.integer(database, events + "issue_id = 1") == 0)
-            #expect(try await Self.integer(database, events + "issue_id = 2") == 2)
+            #expect(try await Self.integer(database, stored + "issue_id = 1") == 0)
+            #expect(try await Self.integer(database, stored + "issue_id = 2") == 2)
             #expect(try await Self.integer(database, "SELECT count(*) FROM issue_tag WHERE issue_id = 1") == 0)
             #expect(try await Self.integer(database, "SELECT count(*) FROM issue_tag WHERE issue_id = 2") == 2)
             try await Self.execute(database, "DELETE FROM project WHERE id = 1")
-            #expect(try await Self.integer(database, events + "project_id = 1") == 0)
+            #expect(try await Self.integer(database, stored + "project_id = 1") == 0)
             #expect(try await Self.integer(database, "SELECT count(*) FROM issue_tag WHERE issue_id = 2") == 0)
-            #expect(try await Self.integer(database, events + "project_id = 2") == 2)
+            #expect(try await Self.integer(database, stored + "project_id = 2") == 2)
             #expect(try await Self.integer(database, "SELECT count(*) FROM issue_tag WHERE issue_id = 3") == 2)
         }
     }

@@ -404,8 +404,10 @@ extension PostgresEventSet {
                             pg_get_serial_sequence('event', 'id')::regclass AS event
                     )
                     SELECT
-                        ARRAY(SELECT nextval(s.issue) FROM sequences s, generate_series(1, \(Int64(projects.count))::bigint)),
-                        ARRAY(SELECT nextval(s.dictionary) FROM sequences s, generate_series(1, \(Int64(dictionaries))::bigint)),
+                        ARRAY(SELECT nextval(s.issue)
+                            FROM sequences s, generate_series(1, \(Int64(projects.count))::bigint)),
+                        ARRAY(SELECT nextval(s.dictionary)
+                            FROM sequences s, generate_series(1, \(Int64(dictionaries))::bigint)),
                         ARRAY(SELECT nextval(s.event) FROM sequences s, generate_series(1, \(Int64(events))::bigint)),
                         ARRAY(SELECT id FROM found ORDER BY position), ARRAY(SELECT position FROM found ORDER BY position)
                     """, outsideTransaction: true

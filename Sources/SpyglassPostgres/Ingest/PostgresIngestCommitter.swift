@@ -155,7 +155,8 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
         """
 
     private func commit(
-        _ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache, lookUpEventIDs: Bool, on connection: PostgresConnection
+        _ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache, lookUpEventIDs: Bool,
+        on connection: PostgresConnection
     ) throws -> CommittedBatch {
         let committed: Committed
         do {

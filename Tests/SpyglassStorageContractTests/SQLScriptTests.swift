@@ -1,3 +1,5 @@
+import NIOCore
+import PostgresNIO
 import Testing
 
 @testable import SpyglassPostgres
@@ -44,5 +46,42 @@ import Testing
         let shifted: IngestStatement = "SELECT \(Int64(0)), \(Int64(0)) FROM (\(embedding: wide))"
         #expect(shifted.sql == "SELECT $1, $2 FROM (SELECT $3, $14)")
         #expect(shifted.binds.count == 14)
+    }
+}
+
+@Suite(.enabled(if: TestPostgres.isEnabled, TestPostgres.disabledReason))
+struct IngestStatementArrayTests {
+    /// The writer binds arrays in its own encoding (`IngestStatement`'s array interpolations): PostgreSQL reads
+    /// them back as the values bound, empty arrays, empty and non-ASCII strings, extreme numbers and large byte
+    /// strings included.
+    @Test func arraysBoundAsTheWriterBindsThemReadBackAsTheirValues() async throws {
+        let integers: [Int64] = [0, -1, .max, .min, 42]
+        let doubles: [Double] = [0, -0.5, 1e300, -1e-300, 1_790_000_000.123]
+        let booleans = [true, false, true]
+        let strings = ["", "boom", "Crème brûlée ✓ 😀", String(repeating: "x", count: 10_000)]
+        let bytes = [ByteBuffer(), ByteBuffer(bytes: [0, 255, 1]), ByteBuffer(repeating: 7, count: 70_000)]
+        let statement: IngestStatement = """
+            SELECT \(integers)::bigint[], \(doubles)::float8[], \(booleans)::boolean[], \(strings)::text[],
+                \(bytes)::bytea[], \([Int64]())::bigint[], \([String]())::text[], cardinality(\([Bool]())::boolean[]),
+                array_length(\(strings)::text[], 1), octet_length((\(bytes)::bytea[])[3])
+            """
+        try await TestPostgres.withFreshDatabase { url in
+            try await TestPostgres.withRunningDatabase(url) { database in
+                try await database.withConnection { connection in
+                    let prepared = try await connection.prepare(query: statement.sql).get()
+                    let row = try #require(try await prepared.execute(statement.binds).get().first.map(PreparedRow.init))
+                    #expect(try row.decode(0, as: [Int64].self) == integers)
+                    #expect(try row.decode(1, as: [Double].self) == doubles)
+                    #expect(try row.decode(2, as: [Bool].self) == booleans)
+                    #expect(try row.decode(3, as: [String].self) == strings)
+                    #expect(try row.decode(4, as: [ByteBuffer].self) == bytes)
+                    #expect(try row.decode(5, as: [Int64].self) == [])
+                    #expect(try row.decode(6, as: [String].self) == [])
+                    #expect(try row.decode(7, as: Int32.self) == 0)
+                    #expect(try row.decode(8, as: Int32.self) == 4)
+                    #expect(try row.decode(9, as: Int32.self) == 70_000)
+                }
+            }
+        }
     }
 }

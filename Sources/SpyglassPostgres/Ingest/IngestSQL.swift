@@ -198,6 +198,47 @@ struct IngestStatement: ExpressibleByStringInterpolation {
             sql += "$\(binds.count)"
         }
 
+        /// Binds an array, written as PostgreSQL's binary array by ``ArrayColumn``: postgres-nio's generic encoding
+        /// reserves and patches each element's length through the element's conformance and grows its buffer as it
+        /// goes (a sixth of the writer thread's time, docs/performance.md). `$n` in the text.
+        mutating func appendInterpolation(_ values: [Int64]) {
+            var column = ArrayColumn(.int8, capacity: 12 * values.count)
+            for value in values { column.append(value) }
+            appendInterpolation(column)
+        }
+
+        mutating func appendInterpolation(_ values: [Double]) {
+            var column = ArrayColumn(.float8, capacity: 12 * values.count)
+            for value in values { column.append(value) }
+            appendInterpolation(column)
+        }
+
+        mutating func appendInterpolation(_ values: [Bool]) {
+            var column = ArrayColumn(.bool, capacity: 5 * values.count)
+            for value in values { column.append(value) }
+            appendInterpolation(column)
+        }
+
+        /// Each string no longer than ``ArrayColumn/maxValueBytes`` (event values are cut far below it where they
+        /// enter).
+        mutating func appendInterpolation(_ values: [String]) {
+            var column = ArrayColumn(.text, capacity: values.reduce(4 * values.count) { $0 + $1.utf8.count })
+            for value in values { column.append(value) }
+            appendInterpolation(column)
+        }
+
+        mutating func appendInterpolation(_ values: [ByteBuffer]) {
+            var column = ArrayColumn(.bytea, capacity: values.reduce(4 * values.count) { $0 + $1.readableBytes })
+            for value in values { column.append(value) }
+            appendInterpolation(column)
+        }
+
+        /// Binds `column` as an array; `$n` in the text.
+        mutating func appendInterpolation(_ column: ArrayColumn) {
+            binds.append(column.data)
+            sql += "$\(binds.count)"
+        }
+
         /// `text` as SQL (a constant of the writer's, such as a list of columns; never a value).
         mutating func appendInterpolation(unescaped text: String) { sql += text }
 
@@ -236,6 +277,105 @@ struct IngestStatement: ExpressibleByStringInterpolation {
             }
             sql += String(decoding: text[start...], as: UTF8.self)
         }
+    }
+}
+
+/// A column of values as PostgreSQL's binary one-dimensional array (the format of `array_send`: a header, then each
+/// element's length and bytes, -1 for NULL), written value by value: no array of Swift values kept first and no
+/// generic encoding per element.
+struct ArrayColumn {
+    enum Element {
+        case int8, float8, text, bool, bytea
+
+        var type: PostgresDataType {
+            switch self {
+            case .int8: .int8
+            case .float8: .float8
+            case .text: .text
+            case .bool: .bool
+            case .bytea: .bytea
+            }
+        }
+
+        var arrayType: PostgresDataType {
+            switch self {
+            case .int8: .int8Array
+            case .float8: .float8Array
+            case .text: .textArray
+            case .bool: .boolArray
+            case .bytea: .byteaArray
+            }
+        }
+    }
+
+    /// The largest value PostgreSQL takes in a field (1 GiB less a byte); a longer one must not reach ``append(_:)``
+    /// (its length would not fit the element's header).
+    static let maxValueBytes = (1 << 30) - 1
+
+    private let element: Element
+    private var elements = ByteBuffer()
+    private var count: Int32 = 0
+    private var hasNull = false
+
+    /// `capacity`: the elements' bytes to reserve room for (each value and its 4-byte length).
+    init(_ element: Element, capacity: Int = 0) {
+        self.element = element
+        if capacity > 0 { elements.reserveCapacity(capacity) }
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    mutating func append(_ value: Int64) {
+        elements.writeInteger(Int32(8))
+        elements.writeInteger(value)
+        count += 1
+    }
+
+    mutating func append(_ value: Double) {
+        elements.writeInteger(Int32(8))
+        elements.writeInteger(value.bitPattern)
+        count += 1
+    }
+
+    mutating func append(_ value: Bool) {
+        elements.writeInteger(Int32(1))
+        elements.writeInteger(UInt8(value ? 1 : 0))
+        count += 1
+    }
+
+    /// A byte string no longer than ``maxValueBytes``.
+    mutating func append(_ value: ByteBuffer) {
+        elements.writeInteger(Int32(clamping: value.readableBytes))
+        elements.writeImmutableBuffer(value)
+        count += 1
+    }
+
+    mutating func append(_ value: String?) {
+        count += 1
+        guard let value else {
+            elements.writeInteger(Int32(-1))
+            hasNull = true
+            return
+        }
+        let start = elements.writerIndex
+        elements.writeInteger(Int32(0))
+        let length = elements.writeString(value)
+        elements.setInteger(Int32(clamping: length), at: start)
+    }
+
+    /// The array as a parameter's value.
+    var data: PostgresData {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(20 + elements.readableBytes)
+        buffer.writeInteger(Int32(count == 0 ? 0 : 1))  // dimensions (none for an empty array)
+        buffer.writeInteger(Int32(hasNull ? 1 : 0))
+        buffer.writeInteger(element.type.rawValue)
+        if count > 0 {
+            buffer.writeInteger(count)  // the dimension's length
+            buffer.writeInteger(Int32(1))  // its lower bound
+            buffer.writeImmutableBuffer(elements)
+        }
+        return PostgresData(type: element.arrayType, formatCode: .binary, value: buffer)
     }
 }
 

@@ -69,7 +69,8 @@ struct IngestStatementArrayTests {
             try await TestPostgres.withRunningDatabase(url) { database in
                 try await database.withConnection { connection in
                     let prepared = try await connection.prepare(query: statement.sql).get()
-                    let row = try #require(try await prepared.execute(statement.binds).get().first.map(PreparedRow.init))
+                    let rows = try await prepared.execute(statement.binds).get()
+                    let row = try #require(rows.first.map(PreparedRow.init))
                     #expect(try row.decode(0, as: [Int64].self) == integers)
                     #expect(try row.decode(1, as: [Double].self) == doubles)
                     #expect(try row.decode(2, as: [Bool].self) == booleans)

@@ -189,6 +189,78 @@ struct PostgresPreparedStatementTests {
         }
     }
 
+    /// A batch of plain events costs its first read and one statement: the set's statement draws the ids of the rows
+    /// it creates (issues, dictionaries, events) itself, where they were drawn by a statement of their own before it.
+    /// Counted as executions of the prepared statements of the writer's connection (`pg_prepared_statements`). The
+    /// ids come out in the order the rows are created, each new dictionary's first event refers to the id drawn for
+    /// it, and the outbox row of a new issue's alert names the issue's id and short id.
+    @Test func aSetOfEventsCostsTheFirstReadAndOneStatementThatDrawsItsIDs() async throws {
+        try await withOneWriterConnection { database, store, project, dictionaries in
+            func commit(_ events: [(number: Int, message: String)]) async throws -> [Bool] {
+                let works = try events.map { event in
+                    let json = """
+                        {"event_id": "\(String(format: "%032x", event.number))", "message": "\(event.message)",
+                         "level": "error", "platform": "python", "release": "app@1.0", "environment": "prod"}
+                        """
+                    var normalized = try store.event(json)
+                    normalized.raw = Array(json.utf8)  // as received: its payload may become its hash's dictionary
+                    return IngestWork(projectID: project, event: normalized)
+                }
+                return try await store.commitBatch(works, dictionaries: dictionaries).receipts.map(\.eventStored)
+            }
+            func executions() async throws -> Int64 {
+                store.committer.finish()  // the writer keeps its connection between batches: the test borrows it
+                return try await database.withIngestConnection { connection in
+                    var executed: Int64 = -1
+                    for try await count in try await connection.query(
+                        "SELECT coalesce(sum(generic_plans + custom_plans), 0)::bigint FROM pg_prepared_statements",
+                        logger: TestPostgres.logger
+                    ).decode(Int64.self) {
+                        executed = count
+                    }
+                    return executed
+                }
+            }
+            #expect(try await commit([(1, "alpha failed"), (2, "beta failed")]) == [true, true])
+            let before = try await executions()
+            #expect(
+                try await commit([(3, "alpha failed"), (4, "gamma failed"), (5, "gamma failed")]) == [true, true, true])
+            #expect(try await executions() - before == 2)
+
+            let issues = try await store.rows(
+                "SELECT id, short_id, times_seen, first_event_id, last_event_id FROM issue ORDER BY id")
+            #expect(issues.map { $0["id"] } == ["1", "2", "3"])
+            #expect(issues.map { $0["short_id"] } == ["1", "2", "3"])
+            #expect(issues.map { $0["times_seen"] } == ["2", "1", "2"])
+            let events = try await store.rows("SELECT id, event_id, issue_id FROM event ORDER BY id")
+            #expect(events.map { $0["id"] } == ["1", "2", "3", "4", "5"])
+            #expect(events.map { $0["event_id"] } == (1...5).map { String(format: "%032x", $0) })
+            #expect(events.map { $0["issue_id"] } == ["1", "2", "1", "3", "3"])
+            #expect(issues.map { $0["first_event_id"] } == ["1", "2", "4"])
+            #expect(issues.map { $0["last_event_id"] } == ["3", "2", "5"])
+            // The new issue's first event refers to its dictionary by the id drawn for it; the second is stored whole.
+            let dictionary = try #require(
+                try await store.value("SELECT dictionary_id FROM grouping_hash WHERE issue_id = 3"))
+            let reference = [UInt8(1)] + (0..<8).map { UInt8(truncatingIfNeeded: Int64(dictionary)! >> (8 * $0)) }
+            #expect(
+                try await store.value("SELECT encode(payload, 'hex') FROM event WHERE id = 4")
+                    == reference.map { String(format: "%02x", $0) }.joined())
+            let payloads = try await store.payloads()
+            for (number, message) in zip(1...5, ["alpha", "beta", "alpha", "gamma", "gamma"]) {
+                let payload = try #require(payloads[String(format: "%032x", number)])
+                #expect(payload.contains(#""logentry":{"formatted":"\#(message) failed"}"#))
+            }
+            // The release found by the batch's first read is widened by the set's statement, with its new issue.
+            #expect(try await store.value("SELECT new_issues FROM release WHERE version = 'app@1.0'") == "3")
+            // The default alert rule's outbox row for the new issue names its id and short id.
+            let content = try #require(
+                try await store.value("SELECT content FROM notification WHERE issue_id = 3"))
+            #expect(content.contains(#""issueId":3,"#))
+            #expect(content.contains(#""shortId":"ALPHA-3""#))
+            #expect(try await store.value("SELECT count(*) FROM alert_rule_issue WHERE issue_id = 3") == "1")
+        }
+    }
+
     private func withOneWriterConnection(
         _ body: (PostgresAppDatabase, TestStore, Int64, PayloadDictionaryCache) async throws -> Void
     ) async throws {

@@ -139,7 +139,8 @@ enum PostgresAlertRows {
     /// What an outbox row says of its issue.
     struct IssueSnapshot {
         /// nil: the issue is written by the statement that writes the row, which fills in its short id
-        /// (``Notification/shortIDPlaceholder``).
+        /// (``Notification/shortIDPlaceholder``) and its id (the row's issue id is then a placeholder of the id the
+        /// statement draws: ``PostgresEventSet/Identities``).
         var shortID: Int64?
         var title: String
         var culprit: String
@@ -164,7 +165,8 @@ enum PostgresAlertRows {
         var content: String
         var at: Double
         /// `"shortId":"SLUG-#"` in `content`, to become the issue's short id: the issue is new, written by the same
-        /// statement (its `issues` common table expression returns it; ``writes(_:fired:)``).
+        /// statement (its `issues` common table expression returns it; ``writes(_:fired:)``), and `issueID` is the
+        /// placeholder of the id that statement draws, which becomes `content`'s `"issueId"` too.
         var shortIDPlaceholder: String? = nil
     }
 
@@ -183,13 +185,14 @@ enum PostgresAlertRows {
             firstSeen: Date(timeIntervalSince1970: issue.firstSeen), lastSeen: Date(timeIntervalSince1970: issue.lastSeen),
             eventID: event.eventID, release: event.release, environment: event.environment)
         let contentText = JSONWriter.string(content.json)
-        // The content's `"shortId":"SLUG-#"`, once (keys are sorted and strings escaped: no value holds an unescaped
-        // quote, so this text is the member itself), for the statement to complete with the issue's short id.
+        // The content's `"shortId":"SLUG-#"` and `"issueId":-N`, once each (keys are sorted and strings escaped: no
+        // value holds an unescaped quote, so these texts are the members themselves), for the statement to complete
+        // with the issue's short id and id.
         var placeholder: String?
         if issue.shortID == nil {
             let member = "\"shortId\":" + JSONWriter.string(.string(content.shortID))
-            guard contentText.contains(member) else {
-                throw DomainError(.unavailable, "an outbox row's content has no short id to fill in")
+            guard issueID < 0, contentText.contains(member), contentText.contains(Self.issueIDMember(issueID)) else {
+                throw DomainError(.unavailable, "an outbox row's content has no short id or issue id to fill in")
             }
             placeholder = member
         }
@@ -214,6 +217,11 @@ enum PostgresAlertRows {
         return rows
     }
 
+    /// The `"issueId"` member of an outbox row's content (``NotificationContent/json``) for the issue `id`.
+    static func issueIDMember(_ id: Int64) -> String {
+        "\"issueId\":" + JSONWriter.string(.number(JSONNumber(id)))
+    }
+
     /// A rule that fired for an issue: its throttle row (`alert_rule_issue`).
     struct Fired {
         var ruleID: Int64
@@ -230,37 +238,51 @@ enum PostgresAlertRows {
 
     /// Outbox rows, in order, and the throttle rows of the rules that fired, as common table expressions
     /// (`fired AS (…), notified AS (…)`) for a statement to carry; nil when there is nothing to write.
+    ///
+    /// Rows of new issues (``Notification/shortIDPlaceholder``) are completed from the statement's `issues`, and
+    /// their issue ids are placeholders of the ids it draws: only the set statement, which draws them and writes the
+    /// issues (``PostgresEventSet/Identities``), carries such rows.
     static func writes(_ rows: [Notification], fired: [Fired]) -> IngestStatement? {
         guard !rows.isEmpty || !fired.isEmpty else { return nil }
         let ruleIDs = Nullable(rows.map(\.ruleID), placeholder: 0)
         let placeholders = Nullable(rows.map(\.shortIDPlaceholder), placeholder: "")
-        // Short ids to fill in come from the statement's `issues` (only a statement that writes new issues has it).
+        let idPlaceholders = rows.map { Self.issueIDMember($0.issueID) }
+        // Short ids and ids to fill in come from the statement's `issues` and `drawn`.
         let fillsShortIDs = rows.contains { $0.shortIDPlaceholder != nil }
+        let drawsIDs = fillsShortIDs || fired.contains { $0.issueID < 0 }
+        let issueID = drawsIDs ? PostgresEventSet.drawnID("v.issue_id", "issues") : "v.issue_id"
         let (content, issues) =
             fillsShortIDs
             ? (
-                #"CASE WHEN v.has_placeholder THEN replace(v.content, v.placeholder, left(v.placeholder, -2) || i.short_id::text || '"') ELSE v.content END"#,
-                "LEFT JOIN issues i ON i.id = v.issue_id"
+                #"CASE WHEN v.has_placeholder THEN replace(replace(v.content, v.placeholder, "#
+                    + #"left(v.placeholder, -2) || i.short_id::text || '"'), "#
+                    + #"v.id_placeholder, '"issueId":' || i.id::text) "#
+                    + "ELSE v.content END",
+                "LEFT JOIN issues i ON i.id = \(issueID)"
             ) : ("v.content", "")
+        let drawn = drawsIDs ? " CROSS JOIN drawn d" : ""
         return """
             fired AS (
                 INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired)
-                SELECT * FROM unnest(\(fired.map(\.ruleID))::bigint[], \(fired.map(\.issueID))::bigint[],
+                SELECT v.rule_id, \(unescaped: issueID), v.trigger, v.at
+                FROM unnest(\(fired.map(\.ruleID))::bigint[], \(fired.map(\.issueID))::bigint[],
                     \(fired.map(\.trigger))::text[], \(fired.map(\.at))::float8[])
+                    AS v(rule_id, issue_id, trigger, at)\(unescaped: drawn)
                 ON CONFLICT (rule_id, issue_id, trigger) DO UPDATE SET last_fired = excluded.last_fired
                 RETURNING 1
             ), notified AS (
                 INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
                     created_at, next_attempt)
-                SELECT v.project_id, CASE WHEN v.has_rule_id THEN v.rule_id END, v.rule_name, v.issue_id, v.trigger, v.channel,
-                    v.target, v.action, \(unescaped: content), v.at, v.at
+                SELECT v.project_id, CASE WHEN v.has_rule_id THEN v.rule_id END, v.rule_name, \(unescaped: issueID),
+                    v.trigger, v.channel, v.target, v.action, \(unescaped: content), v.at, v.at
                 FROM unnest(\(rows.map(\.projectID))::bigint[], \(ruleIDs.values)::bigint[], \(ruleIDs.present)::boolean[],
                     \(rows.map(\.ruleName))::text[],
                     \(rows.map(\.issueID))::bigint[], \(rows.map(\.trigger))::text[], \(rows.map(\.channel))::text[],
                     \(rows.map(\.target))::text[], \(rows.map(\.action))::text[], \(rows.map(\.content))::text[],
-                    \(rows.map(\.at))::float8[], \(placeholders.values)::text[], \(placeholders.present)::boolean[])
+                    \(rows.map(\.at))::float8[], \(placeholders.values)::text[], \(placeholders.present)::boolean[],
+                    \(idPlaceholders)::text[])
                     WITH ORDINALITY AS v(project_id, rule_id, has_rule_id, rule_name, issue_id, trigger, channel, target, action,
-                        content, at, placeholder, has_placeholder, position)
+                        content, at, placeholder, has_placeholder, id_placeholder, position)\(unescaped: drawn)
                     \(unescaped: issues)
                 ORDER BY v.position
                 RETURNING 1

@@ -15,9 +15,10 @@ import SpyglassStorageKit
 /// event) first writes the set, then goes through ``PostgresEventRows`` alone. So the tables end as if the events
 /// had been stored one by one, in order:
 ///
-/// - ids are drawn from the tables' identity sequences first (issues, dictionaries, events), so rows that refer
-///   to each other go in together; the statement that writes the set takes each project's next short ids under
-///   the project row's lock (the new issues' outbox rows get theirs filled in by that statement);
+/// - the statement that writes the set draws the ids of the rows it creates (issues, dictionaries, events) from
+///   the tables' identity sequences, in the order the rows are created, and the rows name each other by
+///   placeholders until then (``Identities``); it takes each project's next short ids under the project row's lock
+///   (the new issues' outbox rows get their ids and short ids filled in by that statement);
 /// - an issue's counters move once per set: times seen and new users summed, first seen and last seen with the
 ///   events that the one-by-one order would have left there (the first event at the earliest time; the last at
 ///   the latest, its level and the release of the latest event that has one);
@@ -26,10 +27,10 @@ import SpyglassStorageKit
 ///   lifecycle once, with its first event of the set;
 /// - alert rules run per event that changed an issue's state (new issue, regression, escalation), in order.
 ///
-/// Statements per set: the ids (read-only), then one for everything the set writes: the new issues with their
-/// hashes, dictionaries, search rows and activity, their alert rules' outbox rows, the events, every issue's
-/// counters, users, tag and hourly counts, and the releases' times and new issues. When it is the batch's only
-/// write it commits by itself, without `BEGIN` and `COMMIT` (``write(_:batch:in:last:)``).
+/// Statements per set: one for everything the set writes: the new issues with their hashes, dictionaries, search
+/// rows and activity, their alert rules' outbox rows, the events, every issue's counters, users, tag and hourly
+/// counts, and the releases' times and new issues. When it is the batch's only write it commits by itself, without
+/// `BEGIN` and `COMMIT` (``write(_:batch:in:last:)``): a batch of plain events costs its first read and that.
 ///
 /// Duplicates are found before anything is written (one query for the batch). What another writer did between
 /// that read and the set's statement (stored one of its event ids or a new issue's hash, took the project's next
@@ -88,10 +89,19 @@ final class PostgresEventSet {
     private(set) var members: [Member] = []
     private var newIssues: [(projectID: Int64, member: Int, hashes: [String])] = []
     private var newDictionaries: [(projectID: Int64, hash: String)] = []
+    /// The stored releases the batch's events name, as its first read found them (for each set's releases that the
+    /// batch has not written yet: ``write(_:batch:in:last:)``).
+    private var storedReleases: [ReleaseName: Int64] = [:]
 
-    /// Reads what the batch's events need to be placed, in two statements: the stored grouping hashes among them
-    /// and the enabled alert rules, names and members' addresses of their projects (given to `batch`, which reads
-    /// them no more), prepared; and the stored event ids among them.
+    /// A release of a project, by its version.
+    struct ReleaseName: Hashable {
+        var projectID: Int64
+        var version: String
+    }
+
+    /// Reads what the batch's events need to be placed, in two statements: the stored grouping hashes among them,
+    /// the stored releases they name, and the enabled alert rules, names and members' addresses of their projects
+    /// (given to `batch`, which reads them no more), prepared; and the stored event ids among them.
     ///
     /// `lookUpEventIDs` false skips the stored event ids' statement: the set's check then fails on an event stored
     /// already as it does on another writer's (``PostgresIngestCommitter/commit(_:dictionaries:)`` tries the batch
@@ -107,10 +117,14 @@ final class PostgresEventSet {
         var hashTexts: [String] = []
         var eventProjects: [Int64] = []
         var eventIDs: [String] = []
+        var releases: Set<ReleaseName> = []
         for job in jobs {
             guard let event = job.work.event else { continue }
             eventProjects.append(job.work.projectID)
             eventIDs.append(event.eventID)
+            if let version = event.release {
+                releases.insert(ReleaseName(projectID: job.work.projectID, version: version))
+            }
             for hash in event.hashes {
                 hashProjects.append(job.work.projectID)
                 hashTexts.append(hash)
@@ -119,8 +133,9 @@ final class PostgresEventSet {
         guard !eventIDs.isEmpty else { return }
         // Kind 0: a hash (issue, dictionary, the issue's status); 2: a rule (id, spec, frequency, and its flags as
         // bits: new, regression, reappeared, counts events, counts users); 3: the project's slug and name, 4: an
-        // active member's address and user id (for the outbox rows of alerts).
+        // active member's address and user id (for the outbox rows of alerts); 5: a release (version, id).
         let projects = Array(Set(eventProjects))
+        let releaseNames = Array(releases)
         var rules: [Int64: [(id: Int64, spec: String?, frequency: Int64, flags: Int64)]] = [:]
         var names: [Int64: (slug: String, name: String)] = [:]
         var addresses: [Int64: [(user: Int64, email: String)]] = [:]
@@ -150,6 +165,11 @@ final class PostgresEventSet {
             SELECT 4, m.project_id, u.email, u.id, NULL, NULL, NULL
             FROM project_member m JOIN "user" u ON u.id = m.user_id
             WHERE m.project_id = ANY(\(projects)::bigint[]) AND u.is_active = 1
+            UNION ALL
+            SELECT 5, r.project_id, r.version, r.id, NULL, NULL, NULL
+            FROM release r
+                JOIN unnest(\(releaseNames.map(\.projectID))::bigint[], \(releaseNames.map(\.version))::text[])
+                AS v(project_id, version) ON r.project_id = v.project_id AND r.version = v.version
             """, outsideTransaction: true
         ) {
             let (kind, projectID, text) = (try row.decode(0, as: Int32.self), try row.decode(1, as: Int64.self), try row.decode(2, as: String?.self))
@@ -164,6 +184,8 @@ final class PostgresEventSet {
                 names[projectID] = (slug, try row.decode(5, as: String.self))
             case (4, let email?, let user?):
                 addresses[projectID, default: []].append((user, email))
+            case (5, let version?, let id?):
+                storedReleases[ReleaseName(projectID: projectID, version: version)] = id
             default:
                 throw DomainError(.unavailable, "the database answered a row of unknown kind \(kind)")
             }
@@ -252,10 +274,10 @@ extension PostgresEventSet {
     /// event was stored.
     ///
     /// `last`: nothing follows in the batch. Then, when nothing before began a transaction (``IngestSQL``), the set
-    /// needs no more than its ids (a read that stands alone: sequence values drawn stay drawn if the batch fails)
-    /// and one statement, which commits by itself: what would have to follow it (a release the batch creates, alert
-    /// rules that need counts) begins a transaction first, and what it finds changed meanwhile (an issue resolved or
-    /// ignored, whose lifecycle would follow) fails it whole.
+    /// needs one statement, which commits by itself: what would have to follow it (a release the batch creates,
+    /// alert rules that need counts) begins a transaction first, and what it finds changed meanwhile (an issue
+    /// resolved or ignored, whose lifecycle would follow) fails it whole. The statement draws the ids of the rows
+    /// it creates itself (``Identities``): until it has, the set names them by placeholders.
     func write(_ receipts: inout [IngestReceipt], batch: PostgresWriterBatch, in sql: IngestSQL, last: Bool) throws {
         guard !members.isEmpty else { return }
         defer {
@@ -265,38 +287,38 @@ extension PostgresEventSet {
         }
         let events = members.map { ($0.event, $0.projectID) }
         let pendingReleases = batch.pendingReleases(events)
-        let ids = try Identities.take(
-            issues: newIssues.map(\.projectID), dictionaries: newDictionaries.count, events: members.count,
-            releases: pendingReleases, in: sql)
+        let ids = Identities(
+            issues: newIssues.map(\.projectID), dictionaries: newDictionaries.count, events: members.count)
         func issueID(_ ref: IssueRef) -> Int64 {
             switch ref {
             case .stored(let id): id
             case .new(let index): ids.issues[index]
             }
         }
-        // The hashes of the new issues and dictionaries now point at stored rows.
-        for (index, issue) in newIssues.enumerated() {
-            for hash in issue.hashes {
-                let key = HashKey(projectID: issue.projectID, hash: hash)
-                hashes[key]?.issue = .stored(ids.issues[index])
-                if case .new(let dictionary) = hashes[key]?.dictionary { hashes[key]?.dictionary = .stored(ids.dictionaries[dictionary]) }
-            }
-        }
 
-        // Payloads settled against the dictionaries, as PostgresEventRows settles them.
+        // Payloads settled against the dictionaries, as PostgresEventRows settles them. A new dictionary's first
+        // event refers to it by id: the statement writes the id it draws into the reference (`fills`). The set's
+        // other events of its hash are stored whole (`settle` gives them no id to refer to).
         var payloads: [ByteBuffer] = []
         var raws: [Int64] = []
+        var fills: [Int64] = []
         for member in members {
             let primary = member.event.hashes[0]
             if let makes = member.makes {
-                let id = ids.dictionaries[makes.index]
-                batch.cache(PayloadDictionary(id: id, payload: makes.raw), projectID: member.projectID, hash: primary)
-                payloads.append(ByteBuffer(bytes: EventPayloadCodec.reference(to: id)))
+                let placeholder = ids.dictionaries[makes.index]
+                batch.cache(
+                    PayloadDictionary(id: placeholder, payload: makes.raw), projectID: member.projectID, hash: primary)
+                payloads.append(ByteBuffer(bytes: EventPayloadCodec.reference(to: 0)))
                 raws.append(1)
+                fills.append(placeholder)
                 continue
             }
             var dictionary: Int64?
-            if case .stored(let id) = hashes[HashKey(projectID: member.projectID, hash: primary)]?.dictionary { dictionary = id }
+            switch hashes[HashKey(projectID: member.projectID, hash: primary)]?.dictionary {
+            case .stored(let id)?: dictionary = id
+            case .new(let index)?: dictionary = ids.dictionaries[index]
+            case nil: break
+            }
             let settled = member.plan.settle(primaryDictionary: dictionary)
             guard case .store = settled else {
                 throw DomainError(.unavailable, "event \(member.event.eventID): its payload dictionary was not placed")
@@ -305,9 +327,15 @@ extension PostgresEventSet {
                 settled, event: member.event, projectID: member.projectID, batch: batch, in: sql)
             payloads.append(ByteBuffer(bytes: stored.blob))
             raws.append(stored.raw ? 1 : 0)
+            fills.append(0)
         }
-        let (releases, widened) = try batch.recordReleases(
-            events, pending: pendingReleases, found: ids.releases, in: sql)
+        // The set's releases that the batch has not written yet: those the batch's first read found are widened by
+        // the statement, the others written now.
+        var found: [Int: Int64] = [:]
+        for (index, release) in pendingReleases.enumerated() {
+            found[index] = storedReleases[ReleaseName(projectID: release.projectID, version: release.version)]
+        }
+        let (releases, widened) = try batch.recordReleases(events, pending: pendingReleases, found: found, in: sql)
         // A new issue's alert rules, unless they need counts, are evaluated before its rows are written (nothing the
         // rules read changes in between: its outbox rows tell the issue as its first event left it, as one by one),
         // and what fires is written in the events' statement.
@@ -335,20 +363,44 @@ extension PostgresEventSet {
             batch.countHour(Int64((timestamp / 3600).rounded(.down)), issueID: issueID(member.issue))
         }
         let counters = Counters(members, ids: ids, issueID: issueID)
-        let issues = try insertEvents(
-            ids, payloads: payloads, raws: raws, issueID: issueID, releases: releases, widened: widened,
+        let written = try insertEvents(
+            ids, payloads: payloads, raws: raws, fills: fills, issueID: issueID, releases: releases, widened: widened,
             alerts: alerts.writes, counters: counters, batch: batch, in: sql)
+        let drawn = written.drawn
         for member in members { receipts[member.job] = IngestReceipt(eventStored: true) }
+        // The hashes of the new issues and dictionaries now point at stored rows; the new dictionaries are cached
+        // by their ids once the batch commits.
+        for (index, issue) in newIssues.enumerated() {
+            for hash in issue.hashes {
+                let key = HashKey(projectID: issue.projectID, hash: hash)
+                hashes[key]?.issue = .stored(drawn.issues[index])
+                if case .new(let dictionary) = hashes[key]?.dictionary {
+                    hashes[key]?.dictionary = .stored(drawn.dictionaries[dictionary])
+                }
+            }
+        }
+        for member in members {
+            guard let makes = member.makes else { continue }
+            batch.cache(
+                PayloadDictionary(id: drawn.dictionaries[makes.index], payload: makes.raw), projectID: member.projectID,
+                hash: member.event.hashes[0])
+        }
+        func storedIssueID(_ ref: IssueRef) -> Int64 {
+            switch ref {
+            case .stored(let id): id
+            case .new(let index): drawn.issues[index]
+            }
+        }
 
         var transitions = [Set<AlertTrigger>](repeating: [], count: members.count)
         for issue in newIssues { transitions[issue.member].insert(.newIssue) }
         // An issue resolved or ignored since the batch began (by the API, meanwhile): the lifecycle runs once, with
         // its first event of the set.
-        for (id, state) in issues.states.sorted(by: { $0.key < $1.key }) where state.status != .unresolved {
-            guard let position = issues.firstMember[id] else { continue }
+        for (id, state) in written.states.sorted(by: { $0.key < $1.key }) where state.status != .unresolved {
+            guard let position = written.firstMember[id] else { continue }
             let member = members[position]
             if let transition = try PostgresLifecycleRows.eventJoined(
-                id, issue: state, eventRowID: ids.events[position], event: member.event, projectID: member.projectID,
+                id, issue: state, eventRowID: drawn.events[position], event: member.event, projectID: member.projectID,
                 batch: batch, in: sql)
             {
                 transitions[position].insert(transition)
@@ -358,81 +410,79 @@ extension PostgresEventSet {
         for (position, member) in members.enumerated() where !transitions[position].isEmpty {
             if transitions[position] == [.newIssue], case .new = member.issue { continue }
             try PostgresAlertRows.evaluate(
-                member.event, issueID: issueID(member.issue), transitions: transitions[position], projectID: member.projectID,
-                batch: batch, in: sql)
+                member.event, issueID: storedIssueID(member.issue), transitions: transitions[position],
+                projectID: member.projectID, batch: batch, in: sql)
         }
         for new in alerts.needCounts {
             try PostgresAlertRows.evaluate(
-                new.event, issueID: new.issueID, transitions: [.newIssue], projectID: new.projectID, batch: batch, in: sql)
+                new.event, issueID: drawn.issue(new.issueID), transitions: [.newIssue], projectID: new.projectID,
+                batch: batch, in: sql)
         }
     }
 
-    /// Ids drawn for a set, read-only (a statement that needs no transaction, whose commit flushes nothing): from
-    /// the identity sequences (so rows can name each other before they are written) and the ids of the stored
-    /// releases of the set that the batch has not written yet.
+    /// The ids of the rows a set creates (issues, dictionaries, events) as the set names them before its statement
+    /// draws them from the tables' identity sequences: the `n`th of a kind is `-n` (stored rows' ids are positive),
+    /// and the statement maps each to the id it drew (``drawnID(_:_:)``, ``Drawn``). So a set costs one statement,
+    /// and ids come out in the order the rows are created, as SQLite numbers them. Also each new issue's place among
+    /// its project's new issues: the statement takes each project's next short ids under its row lock and gives
+    /// them out in that order.
     struct Identities {
         var issues: [Int64]
         var dictionaries: [Int64]
         var events: [Int64]
-        /// Each new issue's place among its project's new issues, in order: the statement that writes the issues
-        /// takes each project's next short ids under its row lock and gives them out in that order.
         var shortIDOffsets: [Int64]
         /// The projects of new issues, in id order, with how many short ids each takes.
         var shortIDsTaken: (projects: [Int64], counts: [Int64])
-        /// The id of each pending release found stored, by its index.
-        var releases: [Int: Int64]
 
-        static func take(
-            issues projects: [Int64], dictionaries: Int, events: Int, releases: [PostgresWriterBatch.PendingRelease],
-            in sql: IngestSQL
-        ) throws -> Identities {
+        init(issues projects: [Int64], dictionaries: Int, events: Int) {
+            func placeholders(_ count: Int) -> [Int64] { (0..<count).map { -Int64($0) - 1 } }
+            issues = placeholders(projects.count)
+            self.dictionaries = placeholders(dictionaries)
+            self.events = placeholders(events)
             var counts: [Int64: Int64] = [:]
-            for project in projects { counts[project, default: 0] += 1 }
+            shortIDOffsets = projects.map { project in
+                defer { counts[project, default: 0] += 1 }
+                return counts[project, default: 0]
+            }
             let countedProjects = counts.keys.sorted()
-            guard
-                let row = try sql.prepared(
-                    """
-                    WITH found AS (
-                        SELECT r.id, v.position
-                        FROM unnest(\(releases.map(\.projectID))::bigint[], \(releases.map(\.version))::text[])
-                            WITH ORDINALITY AS v(project_id, version, position)
-                            JOIN release r ON r.project_id = v.project_id AND r.version = v.version
-                    ), sequences AS MATERIALIZED (
-                        -- Looked up once: in each row, pg_get_serial_sequence cost more than the nextval.
-                        SELECT pg_get_serial_sequence('issue', 'id')::regclass AS issue,
-                            pg_get_serial_sequence('payload_dictionary', 'id')::regclass AS dictionary,
-                            pg_get_serial_sequence('event', 'id')::regclass AS event
-                    )
-                    SELECT
-                        ARRAY(SELECT nextval(s.issue)
-                            FROM sequences s, generate_series(1, \(Int64(projects.count))::bigint)),
-                        ARRAY(SELECT nextval(s.dictionary)
-                            FROM sequences s, generate_series(1, \(Int64(dictionaries))::bigint)),
-                        ARRAY(SELECT nextval(s.event) FROM sequences s, generate_series(1, \(Int64(events))::bigint)),
-                        ARRAY(SELECT id FROM found ORDER BY position), ARRAY(SELECT position FROM found ORDER BY position)
-                    """, outsideTransaction: true
-                ).first
-            else { throw DomainError(.unavailable, "no ids were drawn for the batch") }
-            let arrays = try (0..<5).map { try row.decode($0, as: [Int64].self) }
-            let (issueIDs, dictionaryIDs, eventIDs) = (arrays[0], arrays[1], arrays[2])
-            guard issueIDs.count == projects.count, dictionaryIDs.count == dictionaries, eventIDs.count == events,
-                arrays[3].count == arrays[4].count
-            else {
-                throw DomainError(.unavailable, "the database drew the wrong number of ids")
-            }
-            var placed: [Int64: Int64] = [:]
-            let offsets = projects.map { project in
-                defer { placed[project, default: 0] += 1 }
-                return placed[project, default: 0]
-            }
-            var widened: [Int: Int64] = [:]
-            for (id, position) in zip(arrays[3], arrays[4]) where position >= 1 && position <= Int64(releases.count) {
-                widened[Int(position) - 1] = id
-            }
-            return Identities(
-                issues: issueIDs, dictionaries: dictionaryIDs, events: eventIDs, shortIDOffsets: offsets,
-                shortIDsTaken: (countedProjects, countedProjects.map { counts[$0, default: 0] }), releases: widened)
+            shortIDsTaken = (countedProjects, countedProjects.map { counts[$0, default: 0] })
         }
+
+        /// The statement's first parts: the identity sequences, looked up once (in each row, `pg_get_serial_sequence`
+        /// cost more than the `nextval`), and `drawn`, the ids for the placeholders, in their order.
+        var drawing: IngestStatement {
+            """
+            sequences AS MATERIALIZED (
+                SELECT pg_get_serial_sequence('issue', 'id')::regclass AS issue,
+                    pg_get_serial_sequence('payload_dictionary', 'id')::regclass AS dictionary,
+                    pg_get_serial_sequence('event', 'id')::regclass AS event
+            ), drawn AS MATERIALIZED (
+                SELECT
+                    ARRAY(SELECT nextval(s.issue) FROM sequences s, generate_series(1, \(Int64(issues.count))::bigint))
+                        AS issues,
+                    ARRAY(SELECT nextval(s.dictionary)
+                        FROM sequences s, generate_series(1, \(Int64(dictionaries.count))::bigint)) AS dictionaries,
+                    ARRAY(SELECT nextval(s.event) FROM sequences s, generate_series(1, \(Int64(events.count))::bigint))
+                        AS events
+            ),
+            """
+        }
+    }
+
+    /// The ids a set's statement drew, in the order of their placeholders (``Identities``).
+    struct Drawn {
+        var issues: [Int64]
+        var dictionaries: [Int64]
+        var events: [Int64]
+
+        /// The issue id for `id`: drawn for a placeholder, else `id` itself.
+        func issue(_ id: Int64) -> Int64 { id < 0 ? issues[Int(-id) - 1] : id }
+    }
+
+    /// SQL for the id that `column` names: the one drawn for a placeholder (a statement's `drawn`, joined as `d`),
+    /// else the stored id it holds. `kind`: `issues`, `dictionaries` or `events`.
+    static func drawnID(_ column: String, _ kind: String) -> String {
+        "CASE WHEN \(column) < 0 THEN d.\(kind)[(-\(column))::int] ELSE \(column) END"
     }
 
     /// The new issues, with their short ids, search rows, their counters as the set's events leave them
@@ -474,9 +524,12 @@ extension PostgresEventSet {
                 INSERT INTO issue (id, project_id, short_id, title, culprit, type, metadata, level, status, substatus,
                     first_seen, last_seen, times_seen, user_count, first_release, last_release, substatus_since,
                     first_event_id, last_event_id)
-                SELECT v.id, v.project_id, t.first + v.short_offset, v.title, v.culprit, v.type, v.metadata, v.level, 'unresolved', 'new',
+                SELECT \(unescaped: Self.drawnID("v.id", "issues")), v.project_id, t.first + v.short_offset, v.title,
+                    v.culprit, v.type, v.metadata, v.level, 'unresolved', 'new',
                     v.first_seen, v.last_seen, v.times_seen, v.user_count, CASE WHEN v.has_release THEN v.release END,
-                    CASE WHEN v.has_last_release THEN v.last_release END, v.ts, v.first_event, v.last_event
+                    CASE WHEN v.has_last_release THEN v.last_release END, v.ts,
+                    \(unescaped: Self.drawnID("v.first_event", "events")),
+                    \(unescaped: Self.drawnID("v.last_event", "events"))
                 FROM unnest(\(ids.issues)::bigint[], \(newIssues.map(\.projectID))::bigint[], \(ids.shortIDOffsets)::bigint[],
                     \(events.map(\.summary.title))::text[], \(events.map(\.summary.culprit))::text[], \(events.map(\.summary.type))::text[],
                     \(events.map { String(decoding: JSONWriter.bytes($0.summary.metadata), as: UTF8.self) })::text[],
@@ -487,30 +540,36 @@ extension PostgresEventSet {
                     \(lastReleases.present)::boolean[], \(tallies.map(\.minRow))::bigint[], \(tallies.map(\.maxRow))::bigint[])
                     AS v(id, project_id, short_offset, title, culprit, type, metadata, level, ts, release, has_release,
                         first_seen, last_seen, times_seen, user_count, last_release, has_last_release, first_event, last_event)
-                    JOIN taken t ON t.id = v.project_id
+                    JOIN taken t ON t.id = v.project_id CROSS JOIN drawn d
                 RETURNING id, short_id
             ), dictionaries AS (
                 INSERT INTO payload_dictionary (id, project_id, data)
-                SELECT * FROM unnest(\(ids.dictionaries)::bigint[], \(newDictionaries.map(\.projectID))::bigint[],
-                    \(dictionaryData)::bytea[])
+                SELECT \(unescaped: Self.drawnID("v.id", "dictionaries")), v.project_id, v.data
+                FROM unnest(\(ids.dictionaries)::bigint[], \(newDictionaries.map(\.projectID))::bigint[],
+                    \(dictionaryData)::bytea[]) AS v(id, project_id, data), drawn d
                 RETURNING 1
             ), hashes AS (
                 INSERT INTO grouping_hash (project_id, hash, config, issue_id, dictionary_id)
-                SELECT v.project_id, v.hash, \(Grouping.config), v.issue_id, CASE WHEN v.has_dictionary THEN v.dictionary END
+                SELECT v.project_id, v.hash, \(Grouping.config), \(unescaped: Self.drawnID("v.issue_id", "issues")),
+                    CASE WHEN v.has_dictionary THEN \(unescaped: Self.drawnID("v.dictionary", "dictionaries")) END
                 FROM unnest(\(hashProjects)::bigint[], \(hashTexts)::text[], \(hashIssues)::bigint[], \(dictionary.values)::bigint[],
-                    \(dictionary.present)::boolean[]) AS v(project_id, hash, issue_id, dictionary, has_dictionary)
+                    \(dictionary.present)::boolean[]) AS v(project_id, hash, issue_id, dictionary, has_dictionary),
+                    drawn d
                 ON CONFLICT DO NOTHING
                 RETURNING 1
             ), activity AS (
                 INSERT INTO issue_activity (issue_id, type, user_id, data, created_at)
-                SELECT v.id, \(ActivityKind.firstSeen.rawValue), NULL, v.data, v.created_at
+                SELECT \(unescaped: Self.drawnID("v.id", "issues")), \(ActivityKind.firstSeen.rawValue), NULL, v.data,
+                    v.created_at
                 FROM unnest(\(ids.issues)::bigint[], \(activityData)::text[],
-                    \(events.map { $0.received.timeIntervalSince1970 })::float8[]) AS v(id, data, created_at)
+                    \(events.map { $0.received.timeIntervalSince1970 })::float8[]) AS v(id, data, created_at), drawn d
                 RETURNING 1
             ), search AS (
                 INSERT INTO issue_search (issue_id, title, culprit, message)
-                SELECT * FROM unnest(\(ids.issues)::bigint[], \(events.map(\.summary.title))::text[],
+                SELECT \(unescaped: Self.drawnID("v.id", "issues")), v.title, v.culprit, v.message
+                FROM unnest(\(ids.issues)::bigint[], \(events.map(\.summary.title))::text[],
                     \(events.map(\.summary.culprit))::text[], \(events.map(\.summary.message))::text[])
+                    AS v(id, title, culprit, message), drawn d
                 RETURNING 1
             )
             """
@@ -526,15 +585,16 @@ extension PostgresEventSet {
 
     /// Inserts the set's events with the counters of the issues they join (``Counters``), the new issues' rows
     /// (``issueRows(_:releases:counters:)``) and `alerts` (their rules' outbox and throttle rows), in one statement
-    /// (every data-modifying part runs; foreign keys are checked at its end, when the issues are there). Returns
-    /// each stored issue as the events left it and its first event in the set. The statement fails whole
+    /// (every data-modifying part runs). Returns each stored issue as the events left it, its first event in the
+    /// set, and the ids the statement drew (``Identities``). `fills`: for each event, the placeholder of the new
+    /// dictionary whose id its payload refers to (its bytes 1–8, little-endian), or 0. The statement fails whole
     /// (``PostgresIngestCommitter/writerCheckFailed``, and the batch is tried again) when another writer changed what
     /// it relies on meanwhile.
     private func insertEvents(
-        _ ids: Identities, payloads: [ByteBuffer], raws: [Int64], issueID: (IssueRef) -> Int64, releases memberReleases: [Int64?],
-        widened: [PostgresWriterBatch.ReleaseWidening], alerts: IngestStatement?, counters: Counters,
-        batch: PostgresWriterBatch, in sql: IngestSQL
-    ) throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int]) {
+        _ ids: Identities, payloads: [ByteBuffer], raws: [Int64], fills: [Int64], issueID: (IssueRef) -> Int64,
+        releases memberReleases: [Int64?], widened: [PostgresWriterBatch.ReleaseWidening], alerts: IngestStatement?,
+        counters: Counters, batch: PostgresWriterBatch, in sql: IngestSQL
+    ) throws -> (states: [Int64: PostgresLifecycleRows.JoinedIssue], firstMember: [Int64: Int], drawn: Drawn) {
         let events = members.map(\.event)
         let releases = Nullable(events.map(\.release), placeholder: "")
         let environments = Nullable(events.map(\.environment), placeholder: "")
@@ -543,10 +603,12 @@ extension PostgresEventSet {
         let insert: IngestStatement = """
             INSERT INTO event (id, project_id, event_id, timestamp, received, level, platform, release, environment,
                 payload, payload_raw, sent_at, client_ip, issue_id, primary_hash)
-            SELECT v.id, v.project_id, v.event_id, v.timestamp, v.received, v.level, v.platform,
-                CASE WHEN v.has_release THEN v.release END, CASE WHEN v.has_environment THEN v.environment END,
-                v.payload, v.payload_raw, CASE WHEN v.has_sent_at THEN v.sent_at END,
-                CASE WHEN v.has_client_ip THEN v.client_ip END, v.issue_id, v.primary_hash
+            SELECT \(unescaped: Self.drawnID("v.id", "events")), v.project_id, v.event_id, v.timestamp, v.received,
+                v.level, v.platform, CASE WHEN v.has_release THEN v.release END,
+                CASE WHEN v.has_environment THEN v.environment END,
+                CASE WHEN v.fill < 0 THEN \(unescaped: Self.dictionaryReference) ELSE v.payload END, v.payload_raw,
+                CASE WHEN v.has_sent_at THEN v.sent_at END, CASE WHEN v.has_client_ip THEN v.client_ip END,
+                \(unescaped: Self.drawnID("v.issue_id", "issues")), v.primary_hash
             FROM unnest(\(ids.events)::bigint[], \(members.map(\.projectID))::bigint[], \(events.map(\.eventID))::text[],
                 \(events.map { $0.timestamp.timeIntervalSince1970 })::float8[],
                 \(events.map { $0.received.timeIntervalSince1970 })::float8[], \(events.map(\.level))::text[],
@@ -554,9 +616,10 @@ extension PostgresEventSet {
                 \(environments.values)::text[], \(environments.present)::boolean[], \(payloads)::bytea[], \(raws)::bigint[],
                 \(sentAt.values)::float8[], \(sentAt.present)::boolean[], \(clientIPs.values)::text[],
                 \(clientIPs.present)::boolean[], \(members.map { issueID($0.issue) })::bigint[],
-                \(events.map { $0.hashes[0] })::text[])
+                \(events.map { $0.hashes[0] })::text[], \(fills)::bigint[])
                 AS v(id, project_id, event_id, timestamp, received, level, platform, release, has_release, environment,
-                    has_environment, payload, payload_raw, sent_at, has_sent_at, client_ip, has_client_ip, issue_id, primary_hash)
+                    has_environment, payload, payload_raw, sent_at, has_sent_at, client_ip, has_client_ip, issue_id,
+                    primary_hash, fill), drawn d
             ON CONFLICT (project_id, event_id) DO NOTHING
             RETURNING id
             """
@@ -581,7 +644,7 @@ extension PostgresEventSet {
             WITH locked AS MATERIALIZED (
                 SELECT count(pg_advisory_xact_lock(\(Self.ingestLockSpace), (p % 2147483647)::int)) AS n
                 FROM unnest(\(projects)::bigint[]) AS p
-            ), \(embedding: issueRows)\(embedding: alertRows)\(embedding: releaseRows.rows)
+            ), \(embedding: ids.drawing)\(embedding: issueRows)\(embedding: alertRows)\(embedding: releaseRows.rows)
                 events AS (\(embedding: insert)),
                 \(embedding: counters.rows(batch.takeCounts()))
             SELECT NULL::bigint, spyglass_writer_check(
@@ -589,18 +652,26 @@ extension PostgresEventSet {
                     AND (SELECT count(*) FROM counted) = \(Int64(counters.storedIssues.count))
                     AND (SELECT count(*) FROM release_rows) = \(Int64(releaseRows.releases))
                     AND (NOT \(alone) OR NOT EXISTS (SELECT 1 FROM counted WHERE status <> 'unresolved'))),
-                NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text
-            FROM locked
+                NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, d.issues, d.dictionaries, d.events
+            FROM locked, drawn d
             UNION ALL
-            SELECT id, times_seen, user_count, status, resolution, resolution_release, ignore_state FROM counted
+            SELECT id, times_seen, user_count, status, resolution, resolution_release, ignore_state, NULL::bigint[],
+                NULL::bigint[], NULL::bigint[]
+            FROM counted
             """, outsideTransaction: alone)
         // spyglass_writer_check failed the statement (SQLSTATE SG001: the batch is tried again) when another writer
         // stored an event id of the set or a hash of a new issue meanwhile (an insert that waited for the other's
         // commit, then did nothing: the set counted it, or a new issue would have no hash and the other's issue
         // would split), or deleted an issue the set joins or a project.
         var states: [Int64: PostgresLifecycleRows.JoinedIssue] = [:]
+        var drawn: Drawn?
         for row in rows {
-            guard let id = try row.decode(0, as: Int64?.self) else { continue }
+            guard let id = try row.decode(0, as: Int64?.self) else {
+                drawn = Drawn(
+                    issues: try row.decode(7, as: [Int64].self), dictionaries: try row.decode(8, as: [Int64].self),
+                    events: try row.decode(9, as: [Int64].self))
+                continue
+            }
             let (timesSeen, userCount, status) = (
                 try row.decode(1, as: Int64.self), try row.decode(2, as: Int64.self), try row.decode(3, as: String.self))
             let (resolution, resolutionRelease, ignoreState) = (
@@ -609,8 +680,22 @@ extension PostgresEventSet {
                 status: IssueStatus(rawValue: status), resolution: resolution, resolutionRelease: resolutionRelease,
                 ignoreState: ignoreState, timesSeen: Int(timesSeen), userCount: Int(userCount))
         }
-        return (states, counters.firstMember)
+        guard let drawn, drawn.issues.count == ids.issues.count, drawn.dictionaries.count == ids.dictionaries.count,
+            drawn.events.count == ids.events.count
+        else { throw DomainError(.unavailable, "the database drew the wrong number of ids for the batch") }
+        return (states, counters.firstMember, drawn)
     }
+
+    /// SQL for an event's payload (`v.payload`) with the id its statement drew for the placeholder `v.fill` written
+    /// into bytes 1–8, little-endian (``EventPayloadCodec/reference(to:)``).
+    static let dictionaryReference: String = {
+        var expression = "v.payload"
+        for index in 0..<8 {
+            let byte = "((d.dictionaries[(-v.fill)::int] >> \(8 * index)) & 255)::int"
+            expression = "set_byte(\(expression), \(index + 1), \(byte))"
+        }
+        return expression
+    }()
 
     /// The set's writes to its releases and their environments, as common table expressions (`release_rows`,
     /// `environment_rows`, `environment_counts`, each followed by a comma), and how many releases they update: the
@@ -734,6 +819,9 @@ extension PostgresEventSet {
             storedIssues.sort()
         }
 
+        /// SQL for the event id drawn for an event's placeholder in `column` (``Identities``).
+        static func event(_ column: String) -> String { PostgresEventSet.drawnID(column, "events") }
+
         /// Common table expressions writing the tag and hourly counts (`counts`), every issue's users
         /// (`issue_user`) and the stored issues' counters; `counted` returns each stored issue as the events left it.
         func rows(_ counts: PostgresWriterBatch.Counts) -> IngestStatement {
@@ -744,9 +832,10 @@ extension PostgresEventSet {
             let usernames = Nullable(identities.map { $0?.username }, placeholder: "")
             let addresses = Nullable(identities.map { $0?.ipAddress }, placeholder: "")
             return """
-                \(upserting: counts), users AS (
+                \(upserting: counts, drawn: true), users AS (
                     INSERT INTO issue_user (issue_id, user_key, last_seen, user_id, email, username, ip_address, times_seen)
-                    SELECT u.issue_id, u.user_key, u.last_seen, CASE WHEN u.has_id THEN u.user_id END,
+                    SELECT \(unescaped: PostgresEventSet.drawnID("u.issue_id", "issues")), u.user_key, u.last_seen,
+                        CASE WHEN u.has_id THEN u.user_id END,
                         CASE WHEN u.has_email THEN u.email END, CASE WHEN u.has_username THEN u.username END,
                         CASE WHEN u.has_ip THEN u.ip_address END, u.times_seen
                     FROM unnest(\(userIssues)::bigint[], \(userKeys)::text[], \(userTimes)::float8[],
@@ -754,7 +843,7 @@ extension PostgresEventSet {
                         \(usernames.values)::text[], \(usernames.present)::boolean[], \(addresses.values)::text[],
                         \(addresses.present)::boolean[], \(userCounts)::bigint[])
                         AS u(issue_id, user_key, last_seen, user_id, has_id, email, has_email, username, has_username, ip_address,
-                            has_ip, times_seen)
+                            has_ip, times_seen), drawn d
                     ON CONFLICT (issue_id, user_key) DO UPDATE SET times_seen = issue_user.times_seen + excluded.times_seen,
                         last_seen = GREATEST(coalesce(issue_user.last_seen, 0), excluded.last_seen)
                     RETURNING issue_id, (xmax = 0) AS inserted
@@ -763,21 +852,24 @@ extension PostgresEventSet {
                     SELECT issue_id, count(*) AS n FROM users WHERE inserted GROUP BY issue_id
                 ), counted AS (
                     UPDATE issue SET times_seen = issue.times_seen + v.n, user_count = issue.user_count + coalesce(u.n, 0),
-                        last_event_id = CASE WHEN v.max_ts >= issue.last_seen THEN v.max_row
-                            WHEN issue.last_event_id IS NULL THEN v.first_row ELSE issue.last_event_id END,
+                        last_event_id = CASE WHEN v.max_ts >= issue.last_seen THEN \(unescaped: Self.event("v.max_row"))
+                            WHEN issue.last_event_id IS NULL THEN \(unescaped: Self.event("v.first_row"))
+                            ELSE issue.last_event_id END,
                         level = CASE WHEN v.max_ts >= issue.last_seen THEN v.max_level ELSE issue.level END,
                         last_release = CASE WHEN v.has_release AND v.release_ts >= issue.last_seen THEN v.release
                             ELSE issue.last_release END,
                         last_seen = GREATEST(issue.last_seen, v.max_ts),
-                        first_event_id = CASE WHEN v.min_ts < issue.first_seen THEN v.min_row
-                            WHEN issue.first_event_id IS NULL THEN v.first_row ELSE issue.first_event_id END,
+                        first_event_id = CASE WHEN v.min_ts < issue.first_seen
+                            THEN \(unescaped: Self.event("v.min_row"))
+                            WHEN issue.first_event_id IS NULL THEN \(unescaped: Self.event("v.first_row"))
+                            ELSE issue.first_event_id END,
                         first_seen = LEAST(issue.first_seen, v.min_ts)
                     FROM unnest(\(storedIssues)::bigint[], \(tally.map(\.count))::bigint[],
                         \(tally.map(\.firstRow))::bigint[], \(tally.map(\.minTimestamp))::float8[], \(tally.map(\.minRow))::bigint[],
                         \(tally.map(\.maxTimestamp))::float8[], \(tally.map(\.maxRow))::bigint[], \(tally.map(\.maxLevel))::text[],
                         \(releases.values)::text[], \(releases.present)::boolean[], \(tally.map(\.releaseTimestamp))::float8[])
                         AS v(id, n, first_row, min_ts, min_row, max_ts, max_row, max_level, release, has_release, release_ts)
-                        LEFT JOIN new_users u ON u.issue_id = v.id
+                        LEFT JOIN new_users u ON u.issue_id = v.id CROSS JOIN drawn d
                     WHERE issue.id = v.id
                     RETURNING issue.id, issue.times_seen, issue.user_count, issue.status, issue.resolution,
                         issue.resolution_release, issue.ignore_state

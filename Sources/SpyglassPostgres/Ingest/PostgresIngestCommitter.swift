@@ -146,7 +146,7 @@ public struct PostgresIngestCommitter: IngestBatchCommitter {
     ///
     /// And generic plans for every statement (`plan_cache_mode`): a plan made with a batch's values (how many ids,
     /// hashes and releases it has) looked cheaper to PostgreSQL than the generic one for the batch's ids statement
-    /// (`PostgresEventSet.Identities`) and its read of hashes, which it then planned again at every execution
+    /// (drawn by the set's statement since) and its read of hashes, which it then planned again at every execution
     /// (docs/performance.md). Over indexes only, a plan of lookups by key does not depend on how many keys come;
     /// the statements sent unprepared are still planned at each execution, with the tables' sizes as they are then.
     static let plannerSettings: PostgresQuery = """

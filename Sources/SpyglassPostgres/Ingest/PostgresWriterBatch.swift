@@ -99,8 +99,8 @@ final class PostgresWriterBatch {
     }
 
     /// The releases of a set's events that the batch has not written yet, each with the first and last event times
-    /// of all the set's events in it and of each environment: for ``PostgresEventSet/Identities`` to widen the
-    /// stored ones in its statement, then ``recordReleases(_:pending:widened:in:)``.
+    /// of all the set's events in it and of each environment: the set's statement widens those the batch's first
+    /// read found stored (``recordReleases(_:pending:found:in:)`` writes the others).
     func pendingReleases(_ events: [(event: NormalizedEvent, projectID: Int64)]) -> [PendingRelease] {
         var spans: [ReleaseKey: Int] = [:]
         var pending: [PendingRelease] = []
@@ -333,9 +333,13 @@ final class PostgresWriterBatch {
 
 extension IngestStatement.StringInterpolation {
     /// Two common table expressions, `hours AS (…), tags AS (…)`, adding `counts`; a statement that reads neither
-    /// runs them after its own query (PostgreSQL runs every data-modifying one to completion).
-    mutating func appendInterpolation(upserting counts: PostgresWriterBatch.Counts) {
-        appendLiteral("hours AS (INSERT INTO issue_hour (issue_id, hour, count) SELECT * FROM unnest(")
+    /// runs them after its own query (PostgreSQL runs every data-modifying one to completion). `drawn`: the issue
+    /// ids may be placeholders of the ids the statement draws (``PostgresEventSet/Identities``; its `drawn`).
+    mutating func appendInterpolation(upserting counts: PostgresWriterBatch.Counts, drawn: Bool = false) {
+        let (issueID, from) =
+            drawn ? (PostgresEventSet.drawnID("v.issue_id", "issues"), ", drawn d") : ("v.issue_id", "")
+        appendLiteral(
+            "hours AS (INSERT INTO issue_hour (issue_id, hour, count) SELECT \(issueID), v.hour, v.count FROM unnest(")
         appendInterpolation(counts.hourIssues)
         appendLiteral("::bigint[], ")
         appendInterpolation(counts.hours)
@@ -343,10 +347,11 @@ extension IngestStatement.StringInterpolation {
         appendInterpolation(counts.hourCounts)
         appendLiteral(
             """
-            ::bigint[])
+            ::bigint[]) AS v(issue_id, hour, count)\(from)
                 ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hour.count + excluded.count
             ), tags AS (
-                INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen) SELECT * FROM unnest(
+                INSERT INTO issue_tag (issue_id, key, value, times_seen, first_seen, last_seen)
+                SELECT \(issueID), v.key, v.value, v.times_seen, v.first_seen, v.last_seen FROM unnest(
             """)
         appendInterpolation(counts.tagIssues)
         appendLiteral("::bigint[], ")
@@ -361,7 +366,7 @@ extension IngestStatement.StringInterpolation {
         appendInterpolation(counts.tagLast)
         appendLiteral(
             """
-            ::float8[])
+            ::float8[]) AS v(issue_id, key, value, times_seen, first_seen, last_seen)\(from)
                 ON CONFLICT (issue_id, key, value) DO UPDATE SET
                     times_seen = issue_tag.times_seen + excluded.times_seen,
                     first_seen = LEAST(issue_tag.first_seen, excluded.first_seen),

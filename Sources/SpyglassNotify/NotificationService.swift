@@ -90,7 +90,7 @@ public struct NotificationService: Service {
                 delivered = due.count
                 // Each notification on its own task: one slow receiver doesn't hold up the others. Their attempts
                 // are recorded together as they finish (a commit each would cost a disk sync each).
-                let recorder = AttemptRecorder(outbox: outbox, logger: logger)
+                let recorder = AttemptRecorder(outbox: outbox, logger: logger, expected: due.count)
                 await withTaskGroup(of: Void.self) { group in
                     for notification in due {
                         group.addTask { await deliver(notification, webhooks: webhooks, recorder: recorder) }
@@ -210,30 +210,50 @@ public struct NotificationService: Service {
 /// and, in further transactions, whatever finished meanwhile, until none is left. Every other caller returns
 /// once its attempt is queued: the writing caller's task records it before it ends, and the delivery round
 /// waits for all its tasks.
+///
+/// Before each write the writer waits a little (``gathering``, at most) for the round's other attempts
+/// (`expected` in all): deliveries that end together (a burst of new issues whose e-mails fail at once, without
+/// SMTP) are then written in one transaction, not in two (the first alone, then the rest), each with a disk sync
+/// on the connection the ingest writer commits through (docs/performance.md). A slow delivery is recorded when it
+/// ends, in a write of its own.
 final class AttemptRecorder: Sendable {
     private struct State {
         var queued: [RecordedAttempt] = []
         var writing = false
+        /// Attempts recorded so far.
+        var arrived = 0
     }
 
     private let outbox: any NotificationOutbox
     private let logger: Logger
     private let state = Mutex(State())
+    /// The attempts of the round (1: each write takes what has arrived, without waiting).
+    private let expected: Int
 
-    init(outbox: any NotificationOutbox, logger: Logger) {
+    /// How long a write waits at most for the round's other attempts.
+    static let gathering: Duration = .milliseconds(5)
+
+    init(outbox: any NotificationOutbox, logger: Logger, expected: Int = 1) {
         self.outbox = outbox
         self.logger = logger
+        self.expected = expected
     }
 
     func record(_ attempt: RecordedAttempt) async {
         let writes = state.withLock { state in
             state.queued.append(attempt)
+            state.arrived += 1
             let writes = !state.writing
             state.writing = true
             return writes
         }
         guard writes else { return }
         while true {
+            let deadline = ContinuousClock.now + Self.gathering
+            while state.withLock({ $0.arrived < expected }) && ContinuousClock.now < deadline {
+                await Task.yield()
+                if state.withLock({ $0.arrived < expected }) { try? await Task.sleep(for: .milliseconds(1)) }
+            }
             let batch = state.withLock { state in
                 defer { state.queued = [] }
                 if state.queued.isEmpty { state.writing = false }

@@ -66,7 +66,7 @@ public struct PostgresOutbox: NotificationOutbox {
             }
             chunks[chunks.count - 1].append(recorded)
         }
-        try await database.withTransaction { connection in
+        func write(_ connection: PostgresConnection) async throws {
             for chunk in chunks {
                 let ids = chunk.map(\.notificationID)
                 let dates = chunk.map { $0.attempt.date.timeIntervalSince1970 }
@@ -96,6 +96,12 @@ public struct PostgresOutbox: NotificationOutbox {
                     FROM v WHERE n.id = v.id
                     """, logger: logger)
             }
+        }
+        // One statement commits by itself; more go in one transaction.
+        if chunks.count == 1 {
+            try await database.withConnection(write)
+        } else {
+            try await database.withTransaction(write)
         }
     }
 

@@ -84,6 +84,32 @@ final class GatedOutbox: NotificationOutbox {
         #expect(history.count == 5 && history.allSatisfy { $0.status == "delivered" && $0.history.count == 1 })
     }
 
+    /// A round's deliveries that end together are recorded in one write, not the first alone and then the rest; one
+    /// that ends later than the recorder waits (``AttemptRecorder/gathering``) gets a write of its own.
+    @Test func aRoundsAttemptsEndingTogetherAreWrittenInOneTransaction() async throws {
+        let (database, due) = try await pendingNotifications(6)
+        try #require(due.count == 6)
+        let outbox = GatedOutbox(database: database)
+        outbox.opener.yield()  // no gate: every write goes through at once
+        func attempt(_ notification: PendingNotification) -> RecordedAttempt {
+            RecordedAttempt(
+                notificationID: notification.id, attempt: DeliveryAttempt(date: now, succeeded: true, detail: "ok"),
+                retryAt: nil)
+        }
+        let together = AttemptRecorder(outbox: outbox, logger: Logger(label: "test"), expected: 4)
+        await withTaskGroup(of: Void.self) { group in
+            for notification in due.prefix(4) { group.addTask { await together.record(attempt(notification)) } }
+        }
+        #expect(outbox.batches.withLock { $0.map { Set($0) } } == [Set(due.prefix(4).map(\.id))])
+        // Two rounds' worth: the last of its round ends long after the first, which is written without it.
+        let apart = AttemptRecorder(outbox: outbox, logger: Logger(label: "test"), expected: 2)
+        await apart.record(attempt(due[4]))
+        try await Task.sleep(for: .milliseconds(50))
+        await apart.record(attempt(due[5]))
+        #expect(outbox.batches.withLock { Array($0.dropFirst()) } == [[due[4].id], [due[5].id]])
+        #expect(try await database.storage.outbox.pendingNotificationCount() == 0)
+    }
+
     @Test func oneTransactionRecordsDeliveriesRetriesAndFailures() async throws {
         let (database, due) = try await pendingNotifications(3)
         try #require(due.count == 3)

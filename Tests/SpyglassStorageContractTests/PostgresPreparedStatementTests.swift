@@ -162,18 +162,8 @@ struct PostgresPreparedStatementTests {
                 return try await store.commitBatch(works, dictionaries: dictionaries).receipts.map(\.eventStored)
             }
             func probes() async throws -> Int64 {
-                store.committer.finish()  // the writer keeps its connection between batches: the test borrows it
-                return try await database.withIngestConnection { connection in
-                    try await connection.query("SELECT pg_stat_force_next_flush()", logger: TestPostgres.logger)
-                    var scans: Int64 = -1
-                    for try await count in try await connection.query(
-                        "SELECT sum(idx_scan)::bigint FROM pg_stat_user_indexes WHERE relname = 'event'",
-                        logger: TestPostgres.logger
-                    ).decode(Int64.self) {
-                        scans = count
-                    }
-                    return scans
-                }
+                try await writersNumber(
+                    "SELECT sum(idx_scan)::bigint FROM pg_stat_user_indexes WHERE relname = 'event'", database, store)
             }
             #expect(try await commit([1, 2, 3, 4]) == [true, true, true, true])
             var before = try await probes()
@@ -209,17 +199,9 @@ struct PostgresPreparedStatementTests {
                 return try await store.commitBatch(works, dictionaries: dictionaries).receipts.map(\.eventStored)
             }
             func executions() async throws -> Int64 {
-                store.committer.finish()  // the writer keeps its connection between batches: the test borrows it
-                return try await database.withIngestConnection { connection in
-                    var executed: Int64 = -1
-                    for try await count in try await connection.query(
-                        "SELECT coalesce(sum(generic_plans + custom_plans), 0)::bigint FROM pg_prepared_statements",
-                        logger: TestPostgres.logger
-                    ).decode(Int64.self) {
-                        executed = count
-                    }
-                    return executed
-                }
+                try await writersNumber(
+                    "SELECT coalesce(sum(generic_plans + custom_plans), 0)::bigint FROM pg_prepared_statements",
+                    database, store)
             }
             #expect(try await commit([(1, "alpha failed"), (2, "beta failed")]) == [true, true])
             let before = try await executions()
@@ -258,6 +240,23 @@ struct PostgresPreparedStatementTests {
             #expect(content.contains(#""issueId":3,"#))
             #expect(content.contains(#""shortId":"ALPHA-3""#))
             #expect(try await store.value("SELECT count(*) FROM alert_rule_issue WHERE issue_id = 3") == "1")
+        }
+    }
+
+    /// The number `query` reads on the writer's own connection (borrowed: the writer keeps it between batches), once
+    /// that backend's statistics are flushed to the shared ones (a backend's own counts reach them at the end of the
+    /// transaction that asks).
+    private func writersNumber(
+        _ query: PostgresQuery, _ database: PostgresAppDatabase, _ store: TestStore
+    ) async throws -> Int64 {
+        store.committer.finish()
+        return try await database.withIngestConnection { connection in
+            try await connection.query("SELECT pg_stat_force_next_flush()", logger: TestPostgres.logger)
+            var number: Int64 = -1
+            for try await value in try await connection.query(query, logger: TestPostgres.logger).decode(Int64.self) {
+                number = value
+            }
+            return number
         }
     }
 

@@ -368,7 +368,17 @@ static int vfsCurrentTimeInt64(sqlite3_vfs *v, sqlite3_int64 *out) {
 static int registered = SQLITE_ERROR;
 static pthread_once_t registration = PTHREAD_ONCE_INIT;
 
+/// SQLite's answer to turning its memory statistics off (SQLITE_OK, or SQLITE_MISUSE when SQLite was already
+/// initialized in this process).
+static int memoryStatisticsResult = SQLITE_MISUSE;
+
 static void registerOnce(void) {
+    // Before anything initializes SQLite (finding the default VFS does). With its memory statistics on (the
+    // default), every allocation and free of every connection enters one process-wide mutex: the log lines'
+    // writer, on threads of the lowest CPU priority, held it when the scheduler stopped them, and the ingest
+    // writer then waited for it until a core had nothing else to do (docs/performance.md, "SQLite's memory
+    // mutex"). Nothing here reads the statistics (`sqlite3_memory_used`, a soft heap limit).
+    memoryStatisticsResult = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     realVFS = sqlite3_vfs_find(NULL);
     if (realVFS == NULL || realVFS->iVersion < 2 || realVFS->xCurrentTimeInt64 == NULL) return;
     coalescingVFS.iVersion = 2;
@@ -394,6 +404,11 @@ static void registerOnce(void) {
 int spyglass_wal_vfs_register(void) {
     pthread_once(&registration, registerOnce);
     return registered;
+}
+
+int spyglass_sqlite_memory_statistics_off(void) {
+    pthread_once(&registration, registerOnce);
+    return memoryStatisticsResult == SQLITE_OK;
 }
 
 /// The connection's main database and WAL files when both are this VFS's wrappers.

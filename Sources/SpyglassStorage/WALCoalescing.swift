@@ -15,6 +15,14 @@ enum WALCoalescing {
         _ = spyglass_wal_vfs_register()
     }
 
+    /// Whether SQLite's memory statistics are off in this process: registering the VFS turns them off when it is the
+    /// first use of SQLite, as in `serve` (each allocation and free of every connection would otherwise enter one
+    /// process-wide mutex, which the log lines' writer, at the lowest CPU priority, held when the scheduler stopped
+    /// it; docs/performance.md, "SQLite's memory mutex").
+    static var memoryStatisticsOff: Bool {
+        spyglass_sqlite_memory_statistics_off() == 1
+    }
+
     /// Turns coalescing on for `db`, the writer connection of a WAL database, which must sync every commit
     /// (`synchronous = FULL` or `EXTRA`): a commit then writes its frames at its sync, before readers can see it.
     /// Returns false (and changes nothing) on a connection whose synchronous setting is lower or whose files are not

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import SpyglassCore
 import Testing
 
@@ -45,6 +46,21 @@ import Testing
                     try String.fetchOne(db, sql: "PRAGMA integrity_check")
                 )
             }
+        }
+    }
+
+    /// SQLite keeps no memory statistics in a process that opens its database first, as `serve` does: its
+    /// allocations then take no process-wide mutex. An exit test, for a process of its own: SQLite's configuration
+    /// can change only before its first use, and other tests in this process use it.
+    @Test func sqliteKeepsNoMemoryStatisticsInAProcessThatOpensItsDatabaseFirst() async {
+        await #expect(processExitsWith: .success) {
+            let bulk = try Bulk()
+            try bulk.database.writer.write { db in try Self.insert(40, seed: 1, db) }
+            _ = try bulk.closeAndReopen()
+            #expect(WALCoalescing.memoryStatisticsOff)
+            // Counted only while the statistics are on: after opening, writing and reading, it would be > 0.
+            #expect(sqlite3_memory_used() == 0)
+            #expect(sqlite3_memory_highwater(0) == 0)
         }
     }
 

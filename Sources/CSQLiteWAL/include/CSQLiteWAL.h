@@ -5,6 +5,10 @@
 /// keep the VFS they were opened with. Returns an SQLite result code.
 int spyglass_wal_vfs_register(void);
 
+/// Whether SQLite's memory statistics are off in this process (1), as registering the VFS above turns them off when
+/// it is the first to initialize SQLite; 0 when SQLite was initialized before (they stay on).
+int spyglass_sqlite_memory_statistics_off(void);
+
 /// Makes the write-ahead log of `connection` (a `sqlite3 *` opened through the VFS above, in WAL mode, with its WAL
 /// open, and with `PRAGMA synchronous = FULL`) gather each transaction's frames into one write. Returns 1 when it
 /// does, 0 when the connection's files are not this VFS's (opened before registration, or not in WAL mode).

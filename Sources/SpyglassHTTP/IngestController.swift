@@ -119,14 +119,14 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
         if let key = request.uri.queryParameters.get("sentry_key"), !key.isEmpty { return key }
         for name in [IngestHeaders.sentryAuth, HTTPField.Name.authorization] {
             guard let header = request.headers[name] else { continue }
-            guard let fields = SentryAuth.parse(header) else {
+            guard let fields = SentryAuth.credentials(header) else {
                 if name == IngestHeaders.sentryAuth { throw IngestFailure.unauthorized("bad X-Sentry-Auth header: it must start with \"Sentry \"") }
                 continue
             }
-            guard let key = fields["sentry_key"], !key.isEmpty else {
+            guard let key = fields.key, !key.isEmpty else {
                 throw IngestFailure.unauthorized("bad \(name.canonicalName) header: no sentry_key")
             }
-            if let version = fields["sentry_version"], let number = Int(version), number > 7 {
+            if let version = fields.version, let number = Int(version), number > 7 {
                 throw IngestFailure.badRequest("unsupported protocol version \(number) (Spyglass speaks 7)")
             }
             return key

@@ -16,10 +16,17 @@ enum DSNAuthTarget {
             _ = dsn.envelopeURL
             _ = DSN(dsn.description)
         }
-        if let fields = SentryAuth.parse(text) {
+        let fields = SentryAuth.parse(text)
+        if let fields {
             for (key, value) in fields { require(!key.isEmpty && !value.isEmpty, "empty auth field \(key)=\(value)") }
             if let key = fields["sentry_key"] { _ = try? PublicKey.normalize(key) }
         }
+        // Ingest reads the key and version in one pass: the same as the whole header parsed.
+        let credentials = SentryAuth.credentials(text)
+        require((credentials == nil) == (fields == nil), "credentials and parse disagree on \(Array(text.utf8))")
+        require(
+            credentials?.key == fields?["sentry_key"] && credentials?.version == fields?["sentry_version"],
+            "credentials \(String(describing: credentials)) against \(String(describing: fields))")
         _ = ContentEncoding(header: text)
         _ = EventID.normalize(text)
     }

@@ -21,7 +21,7 @@ enum DSNAuthTarget {
             for (key, value) in fields { require(!key.isEmpty && !value.isEmpty, "empty auth field \(key)=\(value)") }
             if let key = fields["sentry_key"] { _ = try? PublicKey.normalize(key) }
         }
-        // Ingest reads the key and version in one pass: the same as the whole header parsed.
+        // Ingest reads only the key and version: the same as the whole header read.
         let credentials = SentryAuth.credentials(text)
         require((credentials == nil) == (fields == nil), "credentials and parse disagree on \(Array(text.utf8))")
         require(

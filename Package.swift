@@ -306,6 +306,7 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassStorage",
                 "CZlib",
+                server("NIOCore", "swift-nio"),
             ]
         ),
         .testTarget(

@@ -306,7 +306,6 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassStorage",
                 "CZlib",
-                server("NIOCore", "swift-nio"),
             ]
         ),
         .testTarget(

@@ -24,8 +24,6 @@ extension IngestController {
             key = try await authorize(dsn.publicKey, projectID: projectID)
         }
 
-        if let answer = try await logsApart(&chunks, encoding: encoding, projectID: projectID) { return answer }
-
         var reader = EnvelopeReader(limits: readerLimits)
         let body: (format: CompressedBody.Format, bytes: [UInt8])?
         do {

@@ -143,12 +143,6 @@ public final class IngestWriter: IngestSink, Service {
         return receipt
     }
 
-    public func ingestLogsApart(
-        projectID: Int64, received: Date, bytes: Int, read: @escaping @Sendable () -> UnreadLogItems?
-    ) async throws -> [LogLevel: Int]? {
-        try await logWriter.storeApart(projectID: projectID, received: received, bytes: bytes, read: read)
-    }
-
     private func enqueue(_ work: IngestWork) async throws -> IngestReceipt {
         // Compression happens here, on the request's task, so the single writer only writes. What waits is what the
         // cost below counts: the event's parsed tree and raw bytes are let go.

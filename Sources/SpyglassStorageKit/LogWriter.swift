@@ -60,11 +60,7 @@ public final class LogWriter: Sendable {
         var received: Date
         var lines: [LogRecord]
         var unread: UnreadLogItems?
-        /// Reads a request's `log` items from its body on the reading thread
-        /// (``storeApart(projectID:received:bytes:read:)``).
-        var apart: (@Sendable () -> UnreadLogItems?)? = nil
-        /// Answers the lines stored per level, or nil for a request read apart that holds more than lines.
-        var continuation: CheckedContinuation<[LogLevel: Int]?, any Error>
+        var continuation: CheckedContinuation<[LogLevel: Int], any Error>
         var cost: Int
     }
 
@@ -137,7 +133,7 @@ public final class LogWriter: Sendable {
     /// ``store(projectID:received:lines:unread:)`` for the request `reservation` holds a place for: queued whatever
     /// the queue holds now, stopping or not.
     package func store(_ reservation: Reservation) async throws -> [LogLevel: Int] {
-        let stored: [LogLevel: Int]? = try await withCheckedThrowingContinuation { continuation in
+        try await withCheckedThrowingContinuation { continuation in
             guard reservation.take() else {
                 continuation.resume(throwing: DomainError(.unavailable, "a place in the log writer's queue used twice"))
                 return
@@ -146,29 +142,6 @@ public final class LogWriter: Sendable {
                 Job(
                     projectID: reservation.projectID, received: reservation.received, lines: reservation.lines,
                     unread: reservation.unread, continuation: continuation, cost: reservation.cost))
-            leave()
-        }
-        return stored ?? [:]
-    }
-
-    /// Stores the lines `read` reads, on the writer's reading thread, from a request's body as received (`bytes`
-    /// long: what it counts in the queue until read); returns once they are committed, with the lines stored per
-    /// level, or nil (nothing stored) when `read` answers nil: the body holds more than `log` items, or is not
-    /// read so easily, and its request goes the usual way. Throws as ``store(projectID:received:lines:unread:)``.
-    package func storeApart(
-        projectID: Int64, received: Date, bytes: Int, read: @escaping @Sendable () -> UnreadLogItems?
-    ) async throws -> [LogLevel: Int]? {
-        let cost = 4096 + bytes
-        entering.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        if let refusal = admit(cost) {
-            leave()
-            throw refusal
-        }
-        return try await withCheckedThrowingContinuation { continuation in
-            inbox.push(
-                Job(
-                    projectID: projectID, received: received, lines: [], unread: nil, apart: read,
-                    continuation: continuation, cost: cost))
             leave()
         }
     }
@@ -299,15 +272,6 @@ public final class LogWriter: Sendable {
             }
             var read: [(job: Job, lines: PreparedLogLines)] = []
             for var job in taken {
-                if let apart = job.apart {
-                    job.apart = nil
-                    guard let unread = apart() else {
-                        answered([job])
-                        job.continuation.resume(returning: nil)
-                        continue
-                    }
-                    job.unread = unread
-                }
                 do {
                     var lines = job.lines
                     if let unread = job.unread {
@@ -360,7 +324,7 @@ public final class LogWriter: Sendable {
 
     /// Commits `jobs` and answers them, each once it no longer counts in the queue.
     private func commit(_ jobs: [(job: Job, lines: PreparedLogLines)]) {
-        let outcomes: [Result<[LogLevel: Int]?, any Error>]
+        let outcomes: [Result<[LogLevel: Int], any Error>]
         do {
             let errors = try committer.commit(jobs.map(\.lines))
             outcomes = jobs.indices.map { index in

@@ -216,11 +216,6 @@ def main() -> None:
     write("content", "zlib-empty.bin", b"\x01" + zlib.compress(b""))
     write("content", "brotli.bin", b"\x02" + brotli.compress(body))
     write("content", "brotli-text.bin", b"\x02" + brotli.compress(event, mode=brotli.MODE_TEXT, quality=5))
-    # Log lines alone, which ingest sends apart (LogEnvelopePeek): gzip in two members split inside the item header.
-    logs = (b'{"sent_at":"2026-12-07T10:00:00Z"}\n{"type":"log","item_count":1}\n'
-            b'{"items":[{"timestamp":1790000000.5,"level":"info","body":"order paid"}]}\n')
-    write("content", "gzip-logs.bin", b"\x00" + gzip.compress(logs[:50], mtime=0) + gzip.compress(logs[50:], mtime=0))
-    write("content", "brotli-logs.bin", b"\x02" + brotli.compress(logs))
 
     # payload: stored blobs in every form (zlib JSON, request body, dictionary reference, delta), delta programs.
     write("payload", "zlib-json.blob", zlib.compress(sdk_event, 3))

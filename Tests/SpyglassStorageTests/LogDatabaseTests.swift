@@ -1,10 +1,8 @@
 import Foundation
 import GRDB
-import Glibc
 import MetricsTestKit
 import SpyglassCore
 import SpyglassProtocol
-import Synchronization
 import Testing
 
 @testable import SpyglassStorage
@@ -134,38 +132,6 @@ import SpyglassStorageKit
             #expect(policy["spyglass-logrd"] == 5 && policy["spyglass-logs"] == 5)
             #expect(policy["spyglass-ingest"] == 0)
         }
-        #expect(try await bodies(database, project) == ["b", "a"])
-    }
-
-    /// An envelope of lines alone sent whole (``IngestSink/ingestLogsApart(projectID:received:bytes:read:)``): read
-    /// by the log writer's reading thread, at the lowest priority; stored, refused for a line that cannot be read,
-    /// or handed back unstored when it holds more than lines.
-    @Test func anEnvelopeSentApartIsReadAtTheLowestPriorityAndStoredOrHandedBack() async throws {
-        let database = try AppDatabase.inMemory()
-        let project = try database.createProject(name: "Shop", now: now).project.id!
-        let writer = IngestWriter(database: database, metrics: TestMetrics())
-        let policies = Mutex<[Int32]>([])
-        let lines = items(["a", "b"])
-        try await withRunningWriter(writer) {
-            let stored = try await writer.ingestLogsApart(projectID: project, received: now, bytes: 100) {
-                policies.withLock { $0.append(sched_getscheduler(0)) }
-                return UnreadLogItems(items: [.init(index: 1, payload: lines)], limits: LogItems.Limits())
-            }
-            #expect(stored == [.warn: 2])
-            let handedBack = try await writer.ingestLogsApart(projectID: project, received: now, bytes: 100) {
-                policies.withLock { $0.append(sched_getscheduler(0)) }
-                return nil
-            }
-            #expect(handedBack == nil)
-            let failure = await #expect(throws: UnreadLogItems.Failure.self) {
-                try await writer.ingestLogsApart(projectID: project, received: now, bytes: 100) {
-                    UnreadLogItems(
-                        items: [.init(index: 2, payload: Array(#"{"items": 3}"#.utf8))], limits: LogItems.Limits())
-                }
-            }
-            #expect(failure?.description == #"item 2 (log): expected {"items": [log lines]}"#)
-        }
-        #expect(policies.withLock { $0 } == [5, 5])  // SCHED_IDLE
         #expect(try await bodies(database, project) == ["b", "a"])
     }
 

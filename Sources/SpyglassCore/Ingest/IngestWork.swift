@@ -134,21 +134,6 @@ public struct IngestReceipt: Sendable, Hashable {
 public protocol IngestSink: Sendable {
     /// Commits `work`; throws ``IngestRefusal`` when the writer cannot take it now.
     func ingest(_ work: IngestWork) async throws -> IngestReceipt
-
-    /// Stores the lines of an envelope of `log` items alone that `read` reads from its body as received (`bytes`
-    /// long) where they are stored, at the log writer's low priority; returns the lines stored per level, or nil
-    /// when `read` finds more than lines (nothing is stored: the request goes the usual way). Throws as
-    /// ``ingest(_:)`` does for lines, and ``UnreadLogItems/Failure`` for a line that cannot be read.
-    func ingestLogsApart(
-        projectID: Int64, received: Date, bytes: Int, read: @escaping @Sendable () -> UnreadLogItems?
-    ) async throws -> [LogLevel: Int]?
-}
-
-extension IngestSink {
-    /// A sink without a log writer of its own reads nothing apart: every request goes the usual way.
-    public func ingestLogsApart(
-        projectID: Int64, received: Date, bytes: Int, read: @escaping @Sendable () -> UnreadLogItems?
-    ) async throws -> [LogLevel: Int]? { nil }
 }
 
 /// The writer refused work: its queue is full (retry later), it is shutting down, or the database cannot be reached

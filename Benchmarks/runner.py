@@ -7,7 +7,8 @@
     Benchmarks/run --database postgres --nodes 2   # two `serve` nodes on one PostgreSQL, the load split between them
 
 With wrk, two log runs follow: log lines alone (envelopes of 100 lines, as Sentry's SDKs batch them) and the c=32
-error load with a steady ~7 000 log lines/s beside it (not for a --server binary from before structured logs).
+error load with a steady ~7 000 log lines/s beside it (not for a --server binary from before structured logs); then,
+for reference, the c=32 error load beside a busy loop at the lowest CPU priority.
 """
 
 import argparse
@@ -414,6 +415,20 @@ def main():
             results["errors_around_logs"] = around
             accepted_total += errors_run["accepted"] + sum(run["accepted"] for run in around)
             unanswered += 3 * 32
+            if shutil.which("chrt"):
+                # A reference for what the lines cost: the same load beside a busy loop at the lowest CPU priority
+                # (SCHED_IDLE), which takes only the CPU the error load leaves idle. Where that idle time is not
+                # free (this VM: docs/performance.md, "What log lines beside cost the error load"), it costs too.
+                loop = subprocess.Popen(["chrt", "--idle", "0", "sh", "-c", "while :; do :; done"])
+                try:
+                    looped = run_load(concurrency=32, duration=duration)
+                finally:
+                    loop.kill()
+                    loop.wait()
+                after_loop = run_load(concurrency=32, duration=duration)
+                results["errors_beside_idle_loop"] = {"beside": looped, "after": after_loop}
+                accepted_total += looped["accepted"] + after_loop["accepted"]
+                unanswered += 2 * 32
             errors_run["beside_logs"] = beside
             results["errors_beside_logs"] = errors_run
             accepted_lines = (results["logs"]["accepted"] + beside["accepted"]) * LOG_BATCH
@@ -512,6 +527,9 @@ def report(results: dict, smoke: bool):
         before, after = results["errors_around_logs"]
         rows += [dict(before, label="c=32 before logs"), dict(results["errors_beside_logs"], label="c=32 + logs"),
                  dict(after, label="c=32 after logs")]
+    if "errors_beside_idle_loop" in results:
+        loop = results["errors_beside_idle_loop"]
+        rows += [dict(loop["beside"], label="c=32 + idle loop"), dict(loop["after"], label="c=32 after loop")]
     for run in rows:
         latency = run["latency_ms"]
         label = run.get("label", f"ingest c={run['concurrency']}")
@@ -540,6 +558,10 @@ def report(results: dict, smoke: bool):
               f"{results['accepted_log_lines']} accepted; CPU µs per line)")
         print(f"the lines beside cost the c=32 error load {100 * (1 - beside_share(results)):.0f}% of its events/s "
               f"(against the mean of the c=32 runs just before and after it)")
+        if "errors_beside_idle_loop" in results:
+            print(f"a busy loop at the lowest CPU priority beside it costs {100 * (1 - idle_loop_share(results)):.0f}% "
+                  f"(the same comparison, with the runs after the lines and after the loop): what the CPU the error "
+                  f"load leaves idle is worth on this machine")
     print(f"\ningest at c=32: {top['events_per_second']:.0f} events/s = {100 * top['events_per_second'] / ceiling:.0f}% of the lower ceiling "
           f"({'HTTP' if http <= storage else 'SQLite'}, {ceiling:.0f}/s)")
     print(f"peak RSS {results['peak_rss_mb']:.0f} MB; {results['bytes_per_event']:.0f} bytes of database per event; "
@@ -602,6 +624,14 @@ def beside_share(results: dict) -> float:
     before and after it."""
     alone = sum(run["events_per_second"] for run in results["errors_around_logs"]) / 2
     return results["errors_beside_logs"]["events_per_second"] / max(alone, 1)
+
+
+def idle_loop_share(results: dict) -> float:
+    """The c=32 error load's events/s beside a busy loop at the lowest CPU priority, as a share of the mean of the same
+    load alone just before (after the lines) and after it."""
+    loop = results["errors_beside_idle_loop"]
+    alone = (results["errors_around_logs"][1]["events_per_second"] + loop["after"]["events_per_second"]) / 2
+    return loop["beside"]["events_per_second"] / max(alone, 1)
 
 
 def soak(args, load_bin, server, templates, results):

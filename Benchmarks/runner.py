@@ -619,19 +619,22 @@ def report(results: dict, smoke: bool):
         print(f"  {'ok  ' if ok else 'MISS'} {name}: {value:.2f} (target {op} {limit})")
 
 
+def share(run: dict, *alone: dict) -> float:
+    """`run`'s events/s as a share of the mean of the `alone` runs' (the same load without what ran beside it)."""
+    return run["events_per_second"] / max(sum(other["events_per_second"] for other in alone) / len(alone), 1)
+
+
 def beside_share(results: dict) -> float:
     """The c=32 error load's events/s with log lines beside it, as a share of the mean of the same load alone just
     before and after it."""
-    alone = sum(run["events_per_second"] for run in results["errors_around_logs"]) / 2
-    return results["errors_beside_logs"]["events_per_second"] / max(alone, 1)
+    return share(results["errors_beside_logs"], *results["errors_around_logs"])
 
 
 def idle_loop_share(results: dict) -> float:
     """The c=32 error load's events/s beside a busy loop at the lowest CPU priority, as a share of the mean of the same
     load alone just before (after the lines) and after it."""
     loop = results["errors_beside_idle_loop"]
-    alone = (results["errors_around_logs"][1]["events_per_second"] + loop["after"]["events_per_second"]) / 2
-    return loop["beside"]["events_per_second"] / max(alone, 1)
+    return share(loop["beside"], results["errors_around_logs"][1], loop["after"])
 
 
 def soak(args, load_bin, server, templates, results):

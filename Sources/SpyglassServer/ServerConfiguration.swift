@@ -4,6 +4,7 @@ import SpyglassCore
 import SpyglassHTTP
 import SpyglassNotify
 import SpyglassPostgres
+import SpyglassStorageKit
 
 /// Everything `spyglass serve` can be told, resolved from flags, then `SPYGLASS_*` variables, then defaults. Each
 /// field's flag, variable, default, help and validation are declared in ``ServerSetting/all``; the comments here
@@ -46,6 +47,9 @@ public struct ServerConfiguration: Sendable {
     /// `SPYGLASS_COMPACT_EVENTS` (default 1) stores the events of a grouping hash as what differs from its first
     /// event (``IngestWriter/compactEvents``): far less disk per event. `0` stores each on its own.
     public var compactEvents = true
+    /// `SPYGLASS_LOG_SHARE_UNDER_LOAD` (percent, default 1): the share of a CPU each of the log writer's two threads
+    /// uses at most while error ingest is busy (``LogWriter/busyShare``); 100 never holds the lines back.
+    public var logShareUnderLoad = LogWriter.defaultBusyShare
     /// Connection timeouts and caps (`SPYGLASS_HEADER_TIMEOUT`, `SPYGLASS_IDLE_TIMEOUT`, `SPYGLASS_MAX_CONNECTIONS`).
     public var connections = ConnectionLimits()
     /// `SPYGLASS_METRICS_TOKEN`: when set, `GET /metrics` answers only `Authorization: Bearer <token>`.

@@ -239,6 +239,16 @@ extension ServerSetting {
             config.compactEvents = try boolean(text)
         },
         ServerSetting(
+            "logShareUnderLoad", variable: "SPYGLASS_LOG_SHARE_UNDER_LOAD", default: .value("1"),
+            help: "While error ingest is busy, the percentage of a CPU each of the log writer's two threads uses at most (1 to 100; 100 never holds log lines back).",
+            details: """
+                Log lines then wait a little longer before their `200`, so that they do not slow error ingest. See \
+                [performance.md](performance.md#log-lines-kept-to-a-share-of-the-cpu-while-errors-are-busy).
+                """
+        ) { text, config in
+            config.logShareUnderLoad = Double(try whole(text, most: 100)) / 100
+        },
+        ServerSetting(
             "connections.headerTimeout", variable: "SPYGLASS_HEADER_TIMEOUT", default: .value("30"),
             help: "Seconds a new connection has to send its whole request head; slower ones are closed."
         ) { text, config in

@@ -31,7 +31,9 @@ public struct StorageBackend: Sendable {
         IngestWriter(
             committer: committer(metrics), capacity: configuration.ingestQueueCapacity,
             compactEvents: configuration.compactEvents,
-            logWriter: LogWriter(committer: logCommitter, logger: logger), metrics: metrics,
+            logWriter: LogWriter(
+                committer: logCommitter, busyShare: configuration.logShareUnderLoad, logger: logger),
+            metrics: metrics,
             logger: logger)
     }
 

@@ -171,6 +171,10 @@ public final class IngestWriter: IngestSink, Service {
     /// Jobs queued now.
     public var depth: Int { state.withLock { $0.count } }
 
+    /// A batch of at least this many requests makes error ingest busy for the log writer
+    /// (``LogWriter/errorIngestBusy(for:)``): they came while the batch before was committing, a few milliseconds.
+    package static let busyBatch = 4
+
     /// Commits batches until graceful shutdown, then drains what is queued and returns.
     ///
     /// The commits run on a thread of their own (a backend may block it), so a busy cooperative thread pool
@@ -238,6 +242,9 @@ public final class IngestWriter: IngestSink, Service {
             }
             if let taken {
                 queueDepth.record(depth)
+                // Requests queued while the last batch committed: error ingest is busy, and the log lines keep to
+                // their share of the CPU for a while.
+                if taken.count >= Self.busyBatch { logWriter.errorIngestBusy() }
                 return taken.isEmpty ? nil : taken
             }
             wakeUp.wait()

@@ -91,16 +91,34 @@ public final class LogWriter: Sendable {
     private let wakeCommitter = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
     private let logger: Logger?
+    /// The share of a CPU each of the writer's threads uses at most while error ingest is busy
+    /// (``errorIngestBusy()``): after reading or committing, a thread pauses so that its CPU time is at most this
+    /// share of the time passed. 1 never pauses.
+    package let busyShare: Double
+    /// Until when (``DispatchTime/uptimeNanoseconds``) error ingest counts as busy.
+    private let busyUntil = Atomic<UInt64>(0)
+    /// Nanoseconds the writer's threads paused for error ingest, in all.
+    private let paused = Atomic<Int64>(0)
 
+    /// How long error ingest counts as busy after its writer said so.
+    private let busyWindow: UInt64
+
+    /// `busyShare` is taken between 0.01 and 1; `busyWindow` is how long error ingest counts as busy after its writer
+    /// said so (``errorIngestBusy()``).
     package init(
         committer: any LogBatchCommitter, capacity: Int = 512, maxQueuedBytes: Int = 64 * 1024 * 1024,
-        logger: Logger? = nil
+        busyShare: Double = LogWriter.defaultBusyShare, busyWindow: Duration = .milliseconds(200), logger: Logger? = nil
     ) {
         self.committer = committer
         self.capacity = capacity
         self.maxQueuedBytes = maxQueuedBytes
+        self.busyShare = busyShare.isNaN ? 1 : min(max(busyShare, 0.01), 1)
+        self.busyWindow = Self.nanoseconds(busyWindow)
         self.logger = logger
     }
+
+    /// What each of the writer's threads may use of a CPU while error ingest is busy, unless configured.
+    package static let defaultBusyShare = 0.01
 
     /// Reads `unread` (on the writer's thread) after `lines`, stores them all and returns once they are committed,
     /// with the lines stored per level. Throws ``UnreadLogItems/Failure`` for an item that cannot be read (nothing
@@ -270,6 +288,7 @@ public final class LogWriter: Sendable {
                 taken = inbox.takeAll()
                 if taken.isEmpty { break }
             }
+            let start = Self.threadCPUTime()
             var read: [(job: Job, lines: PreparedLogLines)] = []
             for var job in taken {
                 do {
@@ -290,6 +309,7 @@ public final class LogWriter: Sendable {
             }
             handoff.withLock { $0.ready += read }
             wakeCommitter.signal()
+            pace(working: Self.threadCPUTime() - start)
         }
         handoff.withLock { $0.readerDone = true }
         wakeCommitter.signal()
@@ -310,10 +330,63 @@ public final class LogWriter: Sendable {
                 continue
             }
             if taken.isEmpty { break }
+            let start = Self.threadCPUTime()
             commit(taken)
+            pace(working: Self.threadCPUTime() - start)
         }
         committer.finish()
         stopped.signal()
+    }
+
+    /// Error ingest is busy (its writer took a batch of several requests, ``IngestWriter``): the log writer's threads
+    /// keep to ``busyShare`` of a CPU each for the next `window` (the writer's busy window unless given). Priority
+    /// alone does not keep the lines from slowing error ingest: on a VM even a busy loop at the lowest priority does
+    /// (docs/performance.md, "What log lines beside cost the error load is the machine's CPU, not their priority").
+    package func errorIngestBusy(for window: Duration? = nil) {
+        let nanoseconds = window.map(Self.nanoseconds) ?? busyWindow
+        busyUntil.store(DispatchTime.now().uptimeNanoseconds &+ nanoseconds, ordering: .relaxed)
+    }
+
+    /// `duration` in nanoseconds, 0 when negative, at most about a year.
+    private static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        return UInt64(min(seconds, 1 << 25)) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+    }
+
+    /// Whether error ingest counts as busy now.
+    package var errorIngestIsBusy: Bool {
+        busyUntil.load(ordering: .relaxed) > DispatchTime.now().uptimeNanoseconds
+    }
+
+    /// Nanoseconds the writer's threads paused for error ingest so far.
+    package var pausedNanoseconds: Int64 { paused.load(ordering: .relaxed) }
+
+    /// After `working` nanoseconds of the calling thread's CPU time, pauses it while error ingest is busy, for as
+    /// long as keeps that work at ``busyShare`` of the time (in slices, so that it goes on as soon as error ingest
+    /// is no longer busy or the writer stops).
+    private func pace(working: Int64) {
+        guard busyShare < 1, working > 0 else { return }
+        // At most a second owed for one batch, whatever the clock said.
+        var owed = Int64(min(Double(working) * (1 / busyShare - 1), 1e9))
+        while owed > 0, errorIngestIsBusy, !stopping.load(ordering: .relaxed) {
+            let slice = min(owed, 10_000_000)
+            var time = timespec(tv_sec: 0, tv_nsec: Int(slice))
+            nanosleep(&time, nil)
+            owed -= slice
+            paused.wrappingAdd(slice, ordering: .relaxed)
+        }
+    }
+
+    /// The calling thread's CPU time in nanoseconds (0 where there is no such clock).
+    private static func threadCPUTime() -> Int64 {
+        #if canImport(Glibc)
+        var time = timespec()
+        guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) == 0 else { return 0 }
+        return Int64(time.tv_sec) &* 1_000_000_000 &+ Int64(time.tv_nsec)
+        #else
+        return 0
+        #endif
     }
 
     /// `jobs` leave the count of pending requests.

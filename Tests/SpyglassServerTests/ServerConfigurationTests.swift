@@ -90,6 +90,14 @@ import Testing
         }
         #expect(compact?.setting == "SPYGLASS_COMPACT_EVENTS")
         #expect(try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_COMPACT_EVENTS": "0"]).compactEvents == false)
+        for bad in ["0", "101", "2.5", "half"] {
+            let share = #expect(throws: ConfigurationError.self) {
+                try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_LOG_SHARE_UNDER_LOAD": bad])
+            }
+            #expect(share?.setting == "SPYGLASS_LOG_SHARE_UNDER_LOAD")
+        }
+        let share = try ServerConfiguration.resolve(flags: ServeFlags(), environment: ["SPYGLASS_LOG_SHARE_UNDER_LOAD": "20"])
+        #expect(share.logShareUnderLoad == 0.2)
     }
 
     @Test func connectionLimitsAndTheMetricsTokenComeFromTheEnvironment() throws {

@@ -171,6 +171,86 @@ import SpyglassStorageKit
         }
     }
 
+    /// The ingest committer of the SQLite file, held until `open` is signalled; signals `entered` at each batch.
+    struct GatedIngestCommitter: IngestBatchCommitter {
+        let inner: SQLiteIngestCommitter
+        let open = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        func commit(_ jobs: [PreparedIngest], dictionaries: PayloadDictionaryCache) throws -> CommittedBatch {
+            entered.signal()
+            open.wait()
+            open.signal()
+            return try inner.commit(jobs, dictionaries: dictionaries)
+        }
+    }
+
+    /// Error ingest counts as busy for the log writer once the ingest writer takes a batch of several requests (they
+    /// came while the one before committed), not for requests one at a time.
+    @Test func aBatchOfSeveralEventsMakesErrorIngestBusyForTheLogWriter() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let committer = GatedIngestCommitter(inner: SQLiteIngestCommitter(database: database, metrics: TestMetrics()))
+        let logWriter = LogWriter(committer: SQLiteLogCommitter(database: database.logs), busyWindow: .seconds(600))
+        let writer = IngestWriter(committer: committer, logWriter: logWriter, metrics: TestMetrics())
+        let busyLogWriter = LogWriter(committer: SQLiteLogCommitter(database: database.logs), busyWindow: .seconds(600))
+        let events = try (0..<8).map { index in
+            let json = Array(#"{"event_id": "\#(String(format: "%032x", index + 1))", "message": "boom"}"#.utf8)
+            return try EventNormalizer().normalize(JSONParser.parse(json), context: .init(received: now))
+        }
+        try await withRunningWriter(writer) {
+            // One at a time: never busy.
+            committer.open.signal()
+            for event in events[0..<3] {
+                let receipt = try await writer.ingest(IngestWork(projectID: project, event: event))
+                #expect(receipt.eventStored)
+            }
+            #expect(!logWriter.errorIngestIsBusy)
+        }
+        let gated = GatedIngestCommitter(inner: SQLiteIngestCommitter(database: database, metrics: TestMetrics()))
+        let busyWriter = IngestWriter(committer: gated, logWriter: busyLogWriter, metrics: TestMetrics())
+        try await withRunningWriter(busyWriter) {
+            // The first request's batch waits in its commit while four more queue: they are the next batch.
+            let first = Task { try await busyWriter.ingest(IngestWork(projectID: project, event: events[3])) }
+            while gated.entered.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(1)) }
+            let more = events[4...].map { event in
+                Task { try await busyWriter.ingest(IngestWork(projectID: project, event: event)) }
+            }
+            while busyWriter.depth < 4 { try await Task.sleep(for: .milliseconds(1)) }
+            #expect(!busyLogWriter.errorIngestIsBusy, "a batch of one")
+            gated.open.signal()
+            #expect(try await first.value.eventStored)
+            for task in more { #expect(try await task.value.eventStored) }
+            #expect(busyLogWriter.errorIngestIsBusy, "a batch of four")
+        }
+    }
+
+    /// While error ingest is busy the log writer's threads pause after their work (so that each keeps to its share of
+    /// a CPU), never while it is not, nor at a share of 1; the lines are stored either way.
+    @Test func whileErrorIngestIsBusyTheLogWriterPausesAfterItsWork() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let unread = UnreadLogItems(
+            items: [.init(index: 0, payload: items((0..<500).map { "n\($0)" }))], limits: LogItems.Limits())
+        for share in [0.01, 1] {
+            let writer = LogWriter(committer: SQLiteLogCommitter(database: database.logs), busyShare: share)
+            writer.start()
+            #expect(try await writer.store(projectID: project, received: now, lines: [], unread: unread) == [.warn: 500])
+            #expect(writer.pausedNanoseconds == 0, "error ingest not busy")
+            writer.errorIngestBusy(for: .seconds(600))
+            #expect(try await writer.store(projectID: project, received: now, lines: [], unread: unread) == [.warn: 500])
+            if share < 1 {
+                // The threads pause after answering: the reader while the lines commit, the committer after.
+                for _ in 0..<2000 where writer.pausedNanoseconds == 0 { try await Task.sleep(for: .milliseconds(5)) }
+                #expect(writer.pausedNanoseconds > 0)
+            }
+            // Stopping does not wait for a pause owed.
+            writer.stopAndWait()
+            if share == 1 { #expect(writer.pausedNanoseconds == 0) }
+        }
+        let stored = try await database.logs.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM log_entry") }
+        #expect(stored == 2000)
+    }
+
     /// The queue's bytes count a request's lines once read, not only its item as received: a queue of tiny lines
     /// stays bounded in memory (a line takes a few times more read than received).
     @Test func linesReadCountInTheQueuesBytes() async throws {

@@ -306,6 +306,7 @@ let package = Package(
                 "SpyglassCore",
                 "SpyglassStorage",
                 "CZlib",
+                server("Hummingbird", "hummingbird"),
             ]
         ),
         .testTarget(

@@ -7,7 +7,8 @@
     Benchmarks/run --database postgres --nodes 2   # two `serve` nodes on one PostgreSQL, the load split between them
 
 With wrk, two log runs follow: log lines alone (envelopes of 100 lines, as Sentry's SDKs batch them) and the c=32
-error load with a steady ~7 000 log lines/s beside it (not for a --server binary from before structured logs); then,
+error load with a steady stream of log lines beside it (~7 000 lines/s unhindered, fewer while the server holds them
+back for the errors; not for a --server binary from before structured logs); then,
 for reference, the c=32 error load beside a busy loop at the lowest CPU priority.
 """
 

@@ -66,16 +66,7 @@ public struct IngestController<Context: RequestContext & RemoteAddressRequestCon
             count(failure.outcome)
             return failure.response
         } catch let refusal as IngestRefusal {
-            let failure: IngestFailure
-            switch refusal.reason {
-            case .queueFull: failure = .rateLimited(refusal.description, retryAfter: refusal.retryAfter)
-            case .shuttingDown:
-                failure = IngestFailure(status: .serviceUnavailable, message: refusal.description, outcome: .rateLimited, retryAfter: refusal.retryAfter)
-            case .databaseUnavailable:
-                failure = IngestFailure(
-                    status: .serviceUnavailable, message: refusal.description, outcome: .unavailable,
-                    retryAfter: refusal.retryAfter)
-            }
+            let failure = IngestFailure(refusal)
             count(failure.outcome)
             return failure.response
         } catch {

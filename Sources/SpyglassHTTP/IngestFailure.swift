@@ -18,6 +18,8 @@ struct IngestFailure: HTTPResponseError {
     var outcome: Outcome
     /// Seconds to wait, for 429 and 503.
     var retryAfter: Int?
+    /// Sentry's data categories a 429 limits (`X-Sentry-Rate-Limits`); nil for all.
+    var categories: [String]?
 
     static func badRequest(_ message: String) -> IngestFailure { .init(status: .badRequest, message: message, outcome: .invalid) }
     static func unauthorized(_ message: String) -> IngestFailure { .init(status: .unauthorized, message: message, outcome: .invalid) }
@@ -34,6 +36,25 @@ struct IngestFailure: HTTPResponseError {
         self.retryAfter = retryAfter
     }
 
+    /// The answer to a request the writers refused: 429 for a full queue (the log lines' queue limits the SDK's
+    /// log lines alone, `log_item`, so that its errors keep coming), 503 otherwise.
+    init(_ refusal: IngestRefusal) {
+        switch refusal.reason {
+        case .queueFull: self = .rateLimited(refusal.description, retryAfter: refusal.retryAfter)
+        case .logQueueFull:
+            self = .rateLimited(refusal.description, retryAfter: refusal.retryAfter)
+            categories = ["log_item"]
+        case .shuttingDown:
+            self.init(
+                status: .serviceUnavailable, message: refusal.description, outcome: .rateLimited,
+                retryAfter: refusal.retryAfter)
+        case .databaseUnavailable:
+            self.init(
+                status: .serviceUnavailable, message: refusal.description, outcome: .unavailable,
+                retryAfter: refusal.retryAfter)
+        }
+    }
+
     init(_ error: EnvelopeError) {
         self = error.kind == .tooLarge ? .tooLarge(error.message) : .badRequest(error.message)
     }
@@ -47,7 +68,9 @@ struct IngestFailure: HTTPResponseError {
         if let retryAfter {
             headers[.retryAfter] = String(retryAfter)
             if status == .tooManyRequests {
-                headers[IngestHeaders.rateLimits] = RateLimitHeader.allCategories(retryAfter: retryAfter, scope: "key")
+                headers[IngestHeaders.rateLimits] =
+                    categories.map { RateLimitHeader.categories($0, retryAfter: retryAfter, scope: "key") }
+                    ?? RateLimitHeader.allCategories(retryAfter: retryAfter, scope: "key")
             }
         }
         let body: JSONValue = ["detail": .string(message), "causes": [.string(message)]]

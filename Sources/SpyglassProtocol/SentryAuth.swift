@@ -77,4 +77,10 @@ public enum RateLimitHeader {
     public static func allCategories(retryAfter seconds: Int, scope: String) -> String {
         "\(max(1, seconds))::\(scope)"
     }
+
+    /// `X-Sentry-Rate-Limits` for a limit on `categories` alone (Sentry's data categories, e.g. `log_item`):
+    /// `"<seconds>:<category>;…:<scope>"`.
+    public static func categories(_ categories: [String], retryAfter seconds: Int, scope: String) -> String {
+        "\(max(1, seconds)):\(categories.joined(separator: ";")):\(scope)"
+    }
 }

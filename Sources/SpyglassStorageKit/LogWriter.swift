@@ -35,10 +35,15 @@ package protocol LogBatchCommitter: Sendable {
 
     /// Called once the log writer has committed its last batch: gives back what the committer held (a connection).
     func finish()
+
+    /// Whether most of a commit's work is done by another process (a database server): the log writer then paces
+    /// its commits by the time they take rather than its own thread's CPU time (``LogWriter/busyShare``).
+    var worksElsewhere: Bool { get }
 }
 
 extension LogBatchCommitter {
     package func finish() {}
+    package var worksElsewhere: Bool { false }
 }
 
 /// The writer of structured log lines, beside the ingest writer (``IngestWriter``) and apart from it: a database of
@@ -205,7 +210,7 @@ public final class LogWriter: Sendable {
         let bytes = pendingBytes.wrappingAdd(cost, ordering: .relaxed).newValue
         guard count > capacity || (count > 1 && bytes > maxQueuedBytes) else { return nil }
         uncount(cost)
-        return IngestRefusal(.queueFull, retryAfter: 1)
+        return IngestRefusal(.logQueueFull, retryAfter: 1)
     }
 
     /// A request of `cost` bytes leaves the queue's counts.
@@ -330,9 +335,11 @@ public final class LogWriter: Sendable {
                 continue
             }
             if taken.isEmpty { break }
-            let start = Self.threadCPUTime()
+            let (start, began) = (Self.threadCPUTime(), DispatchTime.now().uptimeNanoseconds)
             commit(taken)
-            pace(working: Self.threadCPUTime() - start)
+            pace(
+                working: committer.worksElsewhere
+                    ? Int64(clamping: DispatchTime.now().uptimeNanoseconds &- began) : Self.threadCPUTime() - start)
         }
         committer.finish()
         stopped.signal()

@@ -85,6 +85,8 @@ import Testing
         #expect(SentryAuth.parse("Sentry") == nil)
         #expect(SentryAuth.parse("Sentry garbage, =x, a=")?.isEmpty == true)
         #expect(RateLimitHeader.allCategories(retryAfter: 0, scope: "key") == "1::key")
+        let lines = RateLimitHeader.categories(["log_item", "log_byte"], retryAfter: 30, scope: "key")
+        #expect(lines == "30:log_item;log_byte:key")
     }
 
     /// Every shape of the header, read whole (`parse`) and for the key and version ingest needs (`credentials`).

@@ -251,6 +251,32 @@ import SpyglassStorageKit
         #expect(stored == 2000)
     }
 
+    /// A committer whose work a database server does (PostgreSQL): its commits take time, not this thread's CPU.
+    struct RemoteCommitter: LogBatchCommitter {
+        let inner: SQLiteLogCommitter
+        func commit(_ jobs: [PreparedLogLines]) throws -> [(any Error)?] {
+            Thread.sleep(forTimeInterval: 0.02)
+            return try inner.commit(jobs)
+        }
+        var worksElsewhere: Bool { true }
+    }
+
+    /// Where a database server does a commit's work, the log writer paces its commits by the time they take: a
+    /// 20-ms commit owes a second at 1 % (its thread's CPU time alone would owe a few milliseconds).
+    @Test func commitsDoneElsewhereArePacedByTheirTime() async throws {
+        let database = try AppDatabase.inMemory()
+        let project = try database.createProject(name: "Shop", now: now).project.id!
+        let committer = RemoteCommitter(inner: SQLiteLogCommitter(database: database.logs))
+        let writer = LogWriter(committer: committer, busyShare: 0.01)
+        writer.start()
+        writer.errorIngestBusy(for: .seconds(600))
+        let stored = try await writer.store(projectID: project, received: now, lines: [line("a", at: 1)], unread: nil)
+        #expect(stored == [.info: 1])
+        for _ in 0..<2000 where writer.pausedNanoseconds < 500_000_000 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(writer.pausedNanoseconds >= 500_000_000)
+        writer.stopAndWait()
+    }
+
     /// The queue's bytes count a request's lines once read, not only its item as received: a queue of tiny lines
     /// stays bounded in memory (a line takes a few times more read than received).
     @Test func linesReadCountInTheQueuesBytes() async throws {
@@ -270,7 +296,7 @@ import SpyglassStorageKit
         let refusal = await #expect(throws: IngestRefusal.self) {
             try await writer.store(projectID: project, received: self.now, lines: [], unread: unread)
         }
-        #expect(refusal?.reason == .queueFull)
+        #expect(refusal?.reason == .logQueueFull)
         committer.open.signal()
         #expect(try await first.value == [.warn: 2000])
         #expect(writer.queuedBytes == 0 && writer.depth == 0)
@@ -297,7 +323,7 @@ import SpyglassStorageKit
             while writer.logWriter.depth == 0 { try await Task.sleep(for: .milliseconds(1)) }
             let whole = IngestWork(projectID: project, event: a, logs: [line("x", at: 2)])
             let refusal = await #expect(throws: IngestRefusal.self) { try await writer.ingest(whole) }
-            #expect(refusal?.reason == .queueFull)
+            #expect(refusal?.reason == .logQueueFull)
             #expect(try await writer.ingest(IngestWork(projectID: project, event: b)).eventStored)
             committer.open.signal()
             #expect(try await waiting.value.logLines == [.info: 1])
@@ -325,7 +351,7 @@ import SpyglassStorageKit
         let refusal = await #expect(throws: IngestRefusal.self) {
             try await writer.store(projectID: project, received: self.now, lines: [self.line("refused", at: 2)], unread: nil)
         }
-        #expect(refusal?.reason == .queueFull)
+        #expect(refusal?.reason == .logQueueFull)
         let stopped = DispatchSemaphore(value: 0)
         Thread {
             writer.stopAndWait()
@@ -353,7 +379,7 @@ import SpyglassStorageKit
         let refusal = await #expect(throws: IngestRefusal.self) {
             try await writer.store(projectID: project, received: self.now, lines: [self.line("refused", at: 2)], unread: nil)
         }
-        #expect(refusal?.reason == .queueFull && refusal?.retryAfter == 1)
+        #expect(refusal?.reason == .logQueueFull && refusal?.retryAfter == 1)
         writer.start()
         #expect(try await waiting.value == [.info: 1])
         writer.stopAndWait()

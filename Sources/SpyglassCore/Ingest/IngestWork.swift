@@ -139,7 +139,8 @@ public protocol IngestSink: Sendable {
 /// The writer refused work: its queue is full (retry later), it is shutting down, or the database cannot be reached
 /// (nothing of the work was stored: retry later).
 public struct IngestRefusal: Error, Sendable, CustomStringConvertible {
-    public enum Reason: Sendable { case queueFull, shuttingDown, databaseUnavailable }
+    /// `logQueueFull`: the log lines' own queue (their request is refused, error ingest goes on).
+    public enum Reason: Sendable { case queueFull, logQueueFull, shuttingDown, databaseUnavailable }
     public let reason: Reason
     /// Seconds a client should wait.
     public let retryAfter: Int
@@ -152,6 +153,7 @@ public struct IngestRefusal: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch reason {
         case .queueFull: "the ingest queue is full; retry in \(retryAfter) s"
+        case .logQueueFull: "the log lines' queue is full; retry them in \(retryAfter) s"
         case .shuttingDown: "the server is shutting down"
         case .databaseUnavailable: "the database cannot be reached; nothing was stored; retry in \(retryAfter) s"
         }

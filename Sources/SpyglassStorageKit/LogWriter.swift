@@ -51,7 +51,8 @@ extension LogBatchCommitter {
 /// of the lowest CPU priority (``LowPriority``), one reading the requests' `log` items while the other commits the
 /// lines read before. Error ingest thus never waits for lines in its
 /// writer's batches, and whenever it wants the CPU the scheduler gives it to error ingest first (docs/performance.md,
-/// "Log lines apart"). A line is still durable before its request is answered.
+/// "Log lines apart"); while error ingest is busy the threads also keep to ``busyShare`` of a CPU each, since on a VM
+/// the CPU error ingest leaves idle is not free. A line is still durable before its request is answered.
 public final class LogWriter: Sendable {
     /// Requests waiting at most before new ones are refused (429). Few: a waiting request holds its connection, and
     /// when error ingest takes every CPU the log writer waits, so lines are refused (SDKs retry after the 429's
@@ -96,20 +97,20 @@ public final class LogWriter: Sendable {
     private let wakeCommitter = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
     private let logger: Logger?
+
     /// The share of a CPU each of the writer's threads uses at most while error ingest is busy
-    /// (``errorIngestBusy()``): after reading or committing, a thread pauses so that its CPU time is at most this
+    /// (``errorIngestBusy(for:)``): after reading or committing, a thread pauses so that its CPU time is at most this
     /// share of the time passed. 1 never pauses.
     package let busyShare: Double
-    /// Until when (``DispatchTime/uptimeNanoseconds``) error ingest counts as busy.
+    /// How long error ingest counts as busy after its writer said so, in nanoseconds.
+    private let busyWindow: UInt64
+    /// Until when (`DispatchTime.uptimeNanoseconds`) error ingest counts as busy.
     private let busyUntil = Atomic<UInt64>(0)
     /// Nanoseconds the writer's threads paused for error ingest, in all.
     private let paused = Atomic<Int64>(0)
 
-    /// How long error ingest counts as busy after its writer said so.
-    private let busyWindow: UInt64
-
     /// `busyShare` is taken between 0.01 and 1; `busyWindow` is how long error ingest counts as busy after its writer
-    /// said so (``errorIngestBusy()``).
+    /// said so (``errorIngestBusy(for:)``).
     package init(
         committer: any LogBatchCommitter, capacity: Int = 512, maxQueuedBytes: Int = 64 * 1024 * 1024,
         busyShare: Double = LogWriter.defaultBusyShare, busyWindow: Duration = .milliseconds(200), logger: Logger? = nil

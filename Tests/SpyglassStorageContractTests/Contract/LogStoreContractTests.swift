@@ -34,6 +34,27 @@ struct LogStoreContractTests {
         }
     }
 
+    /// While error ingest is busy the log writer keeps to its share of the CPU on either backend (on PostgreSQL by the
+    /// time its commits take): it pauses after its work, and the lines are still stored, and the writer stops at once.
+    @Test(arguments: Backend.allCases)
+    func whileErrorIngestIsBusyTheLogWriterPausesAndStoresTheLines(_ backend: Backend) async throws {
+        try await withTestStore(backend) { store in
+            let project = try await store.createProject(slug: "alpha")
+            let lines = (0..<200).map { line("line \($0)", .info, at: Double($0), store: store) }
+            try await store.withRunningWriter { writer in
+                #expect(try await writer.ingest(IngestWork(projectID: project, logs: lines)).logLines == [.info: 200])
+                #expect(writer.logWriter.pausedNanoseconds == 0, "error ingest not busy")
+                writer.logWriter.errorIngestBusy(for: .seconds(600))
+                #expect(try await writer.ingest(IngestWork(projectID: project, logs: lines)).logLines == [.info: 200])
+                for _ in 0..<2000 where writer.logWriter.pausedNanoseconds == 0 {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                #expect(writer.logWriter.pausedNanoseconds > 0)
+            }
+            #expect(try await store.logs.logs(LogListRequest(projectID: project, limit: 500)).count == 400)
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func linesAreReadNewestFirstThroughEveryFilter(_ backend: Backend) async throws {
         try await withTestStore(backend) { store in

@@ -243,7 +243,6 @@ import SpyglassStorageKit
                 for _ in 0..<2000 where writer.pausedNanoseconds == 0 { try await Task.sleep(for: .milliseconds(5)) }
                 #expect(writer.pausedNanoseconds > 0)
             }
-            // Stopping does not wait for a pause owed.
             writer.stopAndWait()
             if share == 1 { #expect(writer.pausedNanoseconds == 0) }
         }

@@ -35,7 +35,7 @@ struct LogStoreContractTests {
     }
 
     /// While error ingest is busy the log writer keeps to its share of the CPU on either backend (on PostgreSQL by the
-    /// time its commits take): it pauses after its work, and the lines are still stored, and the writer stops at once.
+    /// time its commits take): it pauses after its work, and the lines are still stored.
     @Test(arguments: Backend.allCases)
     func whileErrorIngestIsBusyTheLogWriterPausesAndStoresTheLines(_ backend: Backend) async throws {
         try await withTestStore(backend) { store in

@@ -78,7 +78,15 @@ struct Parser {
         return "byte 0x" + String(byte, radix: 16)
     }
 
+    /// Compact JSON (what SDKs send) has no whitespace between tokens: one inlined test of the next byte, the loop
+    /// only where there is some.
+    @inline(__always)
     mutating func skipWhitespace() {
+        guard position < bytes.count, bytes[position] <= 0x20 else { return }
+        skipWhitespaceRun()
+    }
+
+    mutating func skipWhitespaceRun() {
         while position < bytes.count {
             switch bytes[position] {
             case 0x20, 0x0a, 0x0d, 0x09: position += 1

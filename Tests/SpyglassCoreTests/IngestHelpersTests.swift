@@ -71,7 +71,14 @@ import Testing
         ] {
             #expect(EventID.normalize(bad) == nil, "\(bad)")
         }
-        #expect(EventID.generate().count == 32)
+        let generated = (0..<64).map { _ in EventID.generate() }
+        for id in generated { #expect(id.count == 32 && EventID.normalize(id) == id, "\(id)") }
+        #expect(Set(generated).count == generated.count)
+        // Every byte of the id comes from the generator: all 32 digits vary.
+        for offset in 0..<32 {
+            let digits = Set(generated.map { $0.utf8[$0.utf8.index($0.utf8.startIndex, offsetBy: offset)] })
+            #expect(digits.count > 1, "digit \(offset) never changes")
+        }
     }
 }
 

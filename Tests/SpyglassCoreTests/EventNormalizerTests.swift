@@ -112,6 +112,17 @@ import Testing
         #expect(try normalize(#"{"release":"ünï-1.0-é"}"#).release == "ünï-1.0-é")
         #expect(try normalize(#"{"environment":"none"}"#).environment == nil)
         #expect(try normalize(#"{"environment":"None"}"#).environment == "None")
+        // Printable ASCII takes a shortcut: the same answers as the general checks at their edges.
+        let longest = String(repeating: "e", count: 64)
+        #expect(try normalize(#"{"environment":"\#(longest)"}"#).environment == longest)
+        #expect(try normalize(#"{"environment":"\#(longest)e"}"#).environment == nil)
+        #expect(try normalize(#"{"environment":"\#(String(repeating: "é", count: 64))"}"#).environment?.count == 64)
+        #expect(try normalize(#"{"environment":"a/b"}"#).environment == nil)
+        #expect(try normalize(#"{"environment":""}"#).environment == nil)
+        #expect(try normalize(#"{"environment":" prod "}"#).environment == "prod")
+        #expect(try normalize(#"{"environment":"pre prod"}"#).environment == "pre prod")
+        #expect(try normalize(#"{"environment":"a\u007fb"}"#).environment == nil)
+        #expect(try normalize(#"{"environment":"a~b!"}"#).environment == "a~b!")
     }
 
     @Test(arguments: ["python", "javascript"])

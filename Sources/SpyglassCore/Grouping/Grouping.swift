@@ -69,7 +69,7 @@ public enum Grouping {
             var value = value
             value.withUTF8 { md5.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         }
-        return Hex.encode(md5.finalize())
+        return md5.finalize().withUnsafeBytes { Hex.encode($0) }  // a buffer: its count known up front
     }
 
     // MARK: - Strategies
@@ -186,6 +186,7 @@ public enum Grouping {
         contextLine: () -> String?
     ) -> [String] {
         var values: [String] = []
+        values.reserveCapacity(3)
         let isJavaScript = platform == "javascript" || platform == "node"
         if let module, !module.isEmpty,
             !isJavaScript || !(module.contains("/") && (absPath() ?? "").hasSuffix(module))
@@ -212,19 +213,26 @@ public enum Grouping {
 
     /// `" ".join(line.split())` as Sentry does, on bytes (ASCII whitespace; other bytes kept).
     static func collapseWhitespace(_ line: String) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(line.utf8.count)
-        var pendingSpace = false
-        for byte in line.utf8 {
-            if byte == 0x20 || (0x09...0x0d).contains(byte) {
-                pendingSpace = !out.isEmpty
-            } else {
-                if pendingSpace { out.append(0x20) }
-                pendingSpace = false
-                out.append(byte)
+        let utf8 = line.utf8
+        // Written straight into the string's storage: no buffer to allocate and copy (a context line a frame).
+        return String(unsafeUninitializedCapacity: utf8.count) { out in
+            var count = 0
+            var pendingSpace = false
+            for byte in utf8 {
+                if byte == 0x20 || (0x09...0x0d).contains(byte) {
+                    pendingSpace = count > 0
+                } else {
+                    if pendingSpace {
+                        out[count] = 0x20
+                        count += 1
+                    }
+                    pendingSpace = false
+                    out[count] = byte
+                    count += 1
+                }
             }
+            return count
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func isURL(_ path: String) -> Bool {

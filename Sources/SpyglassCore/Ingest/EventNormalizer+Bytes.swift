@@ -189,6 +189,8 @@ private struct EventBytes {
                         try reader.elements(depth: inner + 1) { reader, _ in
                             exception.hasFrames = true
                             guard reader.atObject else { return try reader.skip(depth: inner + 2) }
+                            // Room for a typical stack at once, instead of growing through 1, 2, 4, 8 and 16.
+                            if exception.frames.isEmpty { exception.frames.reserveCapacity(32) }
                             exception.frames.append(try readFrame(&reader, depth: inner + 2))
                         }
                     }
@@ -278,6 +280,8 @@ private struct EventBytes {
         guard exception.hasFrames else { return (nil, nil) }
         var app: [String] = []
         var system: [String] = []
+        system.reserveCapacity(exception.frames.count * 3)  // at most three values a frame
+        app.reserveCapacity(exception.frames.count * 3)
         var previous: Frame?
         for frame in exception.frames {
             defer { previous = frame }

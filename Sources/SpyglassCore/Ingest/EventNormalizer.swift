@@ -271,6 +271,12 @@ public struct EventNormalizer: Sendable {
 
     static func validEnvironment(_ value: JSONValue?, errors: inout [JSONValue]) -> String? {
         guard let text = value?.stringValue else { return nil }
+        // Printable ASCII without spaces or "/" (what SDKs send): the checks below by bytes, nothing trimmed.
+        if text.utf8.count <= 64, text != "none",
+            text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }), !text.isEmpty
+        {
+            return text
+        }
         let trimmedText = text.trimmingWhitespace
         guard !trimmedText.isEmpty, trimmedText != "none", trimmedText.count <= 64,
             !trimmedText.contains(where: { $0.isNewline || $0 == "/" }),

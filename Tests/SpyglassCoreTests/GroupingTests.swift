@@ -166,6 +166,22 @@ import Testing
     func replacesParameters(_ input: String, _ expected: String) {
         #expect(MessageNormalizer.normalize(input) == expected)
     }
+
+    /// ASCII text takes its lines by bytes: the same lines as by characters, over every mix of newlines (CR LF one
+    /// character), whitespace and control characters up to 12 pieces long.
+    @Test func asciiLinesAreTheLinesOfCharacters() {
+        let pieces = ["a", "1", " ", "\t", "\n", "\r", "\r\n", "\u{0B}", "\u{0C}", "\u{1C}", "\u{1F}", "\u{00}", "x y", "..."]
+        var generator = SystemRandomNumberGenerator()
+        var texts = pieces + ["", "a\nb", "a\nb\n", "\na\nb", "a\n\nb", "a\r\nb", "a\nb\nc", " a \n b "]
+        for _ in 0..<5_000 {
+            texts.append((0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined())
+        }
+        for text in texts {
+            #expect(MessageNormalizer.keptASCIILines(text) == Array(MessageNormalizer.keptLines(text).utf8), "\(Array(text.utf8))")
+        }
+        #expect(MessageNormalizer.keptASCIILines("café\nau lait") == nil)
+        #expect(MessageNormalizer.normalize("café 12\n\nau lait 3\nx") == "café <int>\nau lait <int>...")
+    }
 }
 
 @Suite struct IssueSummaryTests {

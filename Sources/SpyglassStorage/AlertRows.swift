@@ -31,27 +31,28 @@ enum AlertRows {
             let frequency = entry.frequencyMinutes
             let rule = entry.rule
             if issueFirstSeen == nil {
-                issueFirstSeen = try Double.fetchOne(
-                    db.cachedStatement(sql: "SELECT first_seen FROM issue WHERE id = ?"), arguments: [issueID])
-                    .map(Date.init(timeIntervalSince1970:)) ?? now
+                let firstSeen = try WriterStatement("SELECT first_seen FROM issue WHERE id = ?", in: db)
+                    .fetchOne(issueID) { $0.isNull(0) ? nil : Date(timeIntervalSince1970: $0.double(0)) }
+                issueFirstSeen = (firstSeen ?? nil) ?? now
             }
             let context = AlertContext(
                 transitions: transitions, level: event.level, environment: event.environment, tags: event.tags,
                 issueFirstSeen: issueFirstSeen ?? now, now: now)
             guard let trigger = try rule.evaluate(context, count: { try count($0, issueID: issueID, now: now, in: db) }) else { continue }
             // The throttle: at most once per rule, issue and trigger within the rule's frequency.
-            if let lastFired = try Double.fetchOne(
-                db.cachedStatement(sql: "SELECT last_fired FROM alert_rule_issue WHERE rule_id = ? AND issue_id = ? AND trigger = ?"),
-                arguments: [ruleID, issueID, trigger.rawValue]), now.timeIntervalSince1970 - lastFired < Double(frequency) * 60
+            if let lastFired = try WriterStatement(
+                "SELECT last_fired FROM alert_rule_issue WHERE rule_id = ? AND issue_id = ? AND trigger = ?", in: db
+            ).fetchOne(ruleID, issueID, trigger.rawValue, read: { $0.isNull(0) ? nil : $0.double(0) }) ?? nil,
+                now.timeIntervalSince1970 - lastFired < Double(frequency) * 60
             {
                 continue
             }
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired) VALUES (?, ?, ?, ?)
-                    ON CONFLICT DO UPDATE SET last_fired = excluded.last_fired
-                    """
-            ).execute(arguments: [ruleID, issueID, trigger.rawValue, now.timeIntervalSince1970])
+            try WriterStatement(
+                """
+                INSERT INTO alert_rule_issue (rule_id, issue_id, trigger, last_fired) VALUES (?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET last_fired = excluded.last_fired
+                """, in: db
+            ).execute(ruleID, issueID, trigger.rawValue, now.timeIntervalSince1970)
             try enqueue(rule, trigger: trigger, event: event, issueID: issueID, projectID: projectID, in: db)
         }
     }
@@ -131,18 +132,27 @@ enum AlertRows {
     static func enqueue(
         _ rule: AlertRule, trigger: AlertTrigger, event: NormalizedEvent, issueID: Int64, projectID: Int64, in db: Database
     ) throws {
+        // Bound and read through the C API as the event's own statements are (``WriterStatement``): GRDB's rows and
+        // argument arrays cost more here than SQLite's work (docs/performance.md).
         guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: """
-                        SELECT p.slug, p.name AS project_name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen,
-                            i.user_count, i.first_seen, i.last_seen
-                        FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = ?
-                        """),
-                arguments: [issueID])
+            let content = try WriterStatement(
+                """
+                SELECT p.slug, p.name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen, i.user_count,
+                    i.first_seen, i.last_seen
+                FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = ?
+                """, in: db
+            ).fetchOne(issueID, read: { column in
+                let slug = column.string(0) ?? ""
+                return NotificationContent(
+                    projectID: projectID, projectSlug: slug, projectName: column.string(1) ?? "", issueID: issueID,
+                    shortID: "\(slug.uppercased())-\(column.int64(2))", title: column.string(3) ?? "",
+                    culprit: column.string(4) ?? "", level: column.string(5) ?? "", status: column.string(6) ?? "",
+                    count: Int(truncatingIfNeeded: column.int64(7)), userCount: Int(truncatingIfNeeded: column.int64(8)),
+                    firstSeen: Date(timeIntervalSince1970: column.double(9)),
+                    lastSeen: Date(timeIntervalSince1970: column.double(10)), eventID: event.eventID, release: event.release,
+                    environment: event.environment)
+            })
         else { return }
-        let content = Self.content(
-            row, projectID: projectID, issueID: issueID, eventID: event.eventID, release: event.release, environment: event.environment)
         let contentText = JSONWriter.string(content.json)
         let now = event.received.timeIntervalSince1970
         for var action in rule.actions {
@@ -162,16 +172,15 @@ enum AlertRows {
             case .email(.addresses(let addresses)): target = addresses.joined(separator: ", ")
             case .webhook(let url, _), .slack(let url), .discord(let url): target = url
             }
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
-                        created_at, next_attempt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(arguments: [
+            try WriterStatement(
+                """
+                INSERT INTO notification (project_id, rule_id, rule_name, issue_id, trigger, channel, target, action, content,
+                    created_at, next_attempt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, in: db
+            ).execute(
                 projectID, rule.id, rule.name, issueID, trigger.rawValue, action.channel, target,
-                JSONWriter.string(.object(action.json)), contentText, now, now,
-            ])
+                JSONWriter.string(.object(action.json)), contentText, now, now)
         }
     }
 

@@ -207,6 +207,27 @@ struct IngestContractTests {
         }
     }
 
+    /// The writers keep rules parsed from their specs across batches: a rule edited since (same id, another spec) acts
+    /// as it now reads from the next batch on.
+    @Test func aRuleEditedBetweenBatchesActsAsItNowReads() async throws {
+        try await expectSameRows { store in
+            let project = try await store.createProject(slug: "alpha")
+            let chat = AlertRule(name: "chat", conditions: [.firstSeen], actions: [.slack(url: "https://hooks.slack.example/1")])
+            try await insertRule(chat, project: project, flags: "1, 0, 0, 0, 0", in: store)
+            let dictionaries = PayloadDictionaryCache()
+            _ = try await store.commitBatch([work(project, try event(store, 1, "boom"))], dictionaries: dictionaries)
+            var edited = chat
+            edited.actions = [.slack(url: "https://hooks.slack.example/2")]
+            let spec = JSONWriter.string(.object(edited.json)).replacingOccurrences(of: "'", with: "''")
+            try await store.execute("UPDATE alert_rule SET spec = '\(spec)' WHERE name = 'chat'")
+            _ = try await store.commitBatch([work(project, try event(store, 2, "bang"))], dictionaries: dictionaries)
+            #expect(
+                try await store.rows("SELECT target FROM notification WHERE rule_name = 'chat' ORDER BY id") == [
+                    ["target": "https://hooks.slack.example/1"], ["target": "https://hooks.slack.example/2"],
+                ])
+        }
+    }
+
     @Test func releasesEnvironmentsSessionsAndClientReportsAreCountedWithSaturatingSums() async throws {
         try await expectSameRows { store in
             let project = try await store.createProject(slug: "alpha")

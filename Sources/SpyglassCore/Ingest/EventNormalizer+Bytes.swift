@@ -189,8 +189,10 @@ private struct EventBytes {
                         try reader.elements(depth: inner + 1) { reader, _ in
                             exception.hasFrames = true
                             guard reader.atObject else { return try reader.skip(depth: inner + 2) }
-                            // Room for a typical stack at once, instead of growing through 1, 2, 4, 8 and 16.
-                            if exception.frames.isEmpty { exception.frames.reserveCapacity(32) }
+                            // Room for a typical stack at once, instead of growing through 1, 2, 4, 8 and 16; for
+                            // the first few exceptions only, so that many tiny ones (hostile) reserve no more than
+                            // their frames take.
+                            if exception.frames.isEmpty, exceptions.count < 4 { exception.frames.reserveCapacity(32) }
                             exception.frames.append(try readFrame(&reader, depth: inner + 2))
                         }
                     }

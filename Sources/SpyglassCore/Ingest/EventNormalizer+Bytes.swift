@@ -13,7 +13,7 @@ extension EventNormalizer {
     /// `nil` for: invalid JSON or no object; an invalid event id; `threads` or an event-level `stacktrace` where
     /// grouping or the summary would read them (no exception stack gives grouping a value, or the last exception has
     /// no `stacktrace`); a name read here given twice in one object; a frame member grouping compares that is an
-    /// object, an array, or `NaN`/`Infinity`.
+    /// object, an array, or `NaN`/`Infinity`; more than ``maxFramesFromBytes`` frame objects in its exceptions.
     public func normalize(json bytes: [UInt8], context: Context) -> NormalizedEvent? {
         bytes.withUnsafeBufferPointer { buffer in
             var event = EventBytes(buffer: buffer)
@@ -29,6 +29,14 @@ extension EventNormalizer {
             return event.normalized(context: context)
         }
     }
+}
+
+extension EventNormalizer {
+    /// Frame objects the bytes path reads in an event's exceptions; an event with more is left to the tree. Each
+    /// frame read is ~250 bytes of tokens however small its object, so a 1 MiB event of `{}` frames would take ~80 MB
+    /// here (the tree holds such frames in a few bytes each); real stacks are far shorter (Python's recursion limit
+    /// is 1 000 frames).
+    package static let maxFramesFromBytes = 2_048
 }
 
 /// The members of an event that ingest derives its fields from, as read from its bytes.
@@ -54,6 +62,8 @@ private struct EventBytes {
     var exceptions: [Exception] = []
     /// Whether the event has threads or a stack trace of its own (not `null`).
     var hasOtherStacks = false
+    /// Frame objects read so far, in all exceptions (``EventNormalizer/maxFramesFromBytes``).
+    var framesRead = 0
 
     struct Exception {
         var type: String?
@@ -189,6 +199,11 @@ private struct EventBytes {
                         try reader.elements(depth: inner + 1) { reader, _ in
                             exception.hasFrames = true
                             guard reader.atObject else { return try reader.skip(depth: inner + 2) }
+                            framesRead += 1
+                            guard framesRead <= EventNormalizer.maxFramesFromBytes else {
+                                unusual = true
+                                return try reader.skip(depth: inner + 2)
+                            }
                             // Room for a typical stack at once, instead of growing through 1, 2, 4, 8 and 16; for
                             // the first few exceptions only, so that many tiny ones (hostile) reserve no more than
                             // their frames take.

@@ -166,10 +166,17 @@ struct EventBytesTests {
         #"{"message":"m"} trailing"#,
         #"{"message":"unterminated"#,
         #"{"extra":\#(String(repeating: "[", count: 200))\#(String(repeating: "]", count: 200))}"#,
-        // More frames than the bytes path reads (each costs it a frame's tokens however small the object).
-        #"{"exception":[{"type":"E","stacktrace":{"frames":[\#(frames(EventNormalizer.maxFramesFromBytes + 1))]}}]}"#,
-        #"{"exception":[{"stacktrace":{"frames":[\#(frames(2))]}},{"type":"E","stacktrace":{"frames":[\#(frames(EventNormalizer.maxFramesFromBytes - 1))]}}]}"#,
+        // More frames than the bytes path reads (each costs it a frame's tokens however small the object), in one
+        // exception or over two.
+        stack(EventNormalizer.maxFramesFromBytes + 1),
+        #"{"exception":[{"stacktrace":{"frames":[\#(frames(2))]}},"#
+            + #"{"type":"E","stacktrace":{"frames":[\#(frames(EventNormalizer.maxFramesFromBytes - 1))]}}]}"#,
     ]
+
+    /// An event whose one exception has a stack of `count` frames.
+    static func stack(_ count: Int) -> String {
+        #"{"exception":[{"type":"E","stacktrace":{"frames":[\#(frames(count))]}}]}"#
+    }
 
     /// `count` frame objects, the last in-app: a stack the tree groups.
     static func frames(_ count: Int) -> String {
@@ -179,12 +186,10 @@ struct EventBytesTests {
     /// A stack of exactly ``EventNormalizer/maxFramesFromBytes`` frames is still read from the bytes, as the tree
     /// reads it; one frame more is left to the tree (above), which still stores the event.
     @Test func theLongestStackReadFromBytesReadsAsTheTreeDoes() {
-        let longest = #"{"exception":[{"type":"E","stacktrace":{"frames":[\#(Self.frames(EventNormalizer.maxFramesFromBytes))]}}]}"#
-        let (tree, bytes) = Self.both(longest, Self.contexts[0])
+        let (tree, bytes) = Self.both(Self.stack(EventNormalizer.maxFramesFromBytes), Self.contexts[0])
         #expect(tree != nil)
         #expect(bytes == tree)
-        let longer = #"{"exception":[{"type":"E","stacktrace":{"frames":[\#(Self.frames(EventNormalizer.maxFramesFromBytes + 1))]}}]}"#
-        #expect(Self.both(longer, Self.contexts[0]).tree != nil)
+        #expect(Self.both(Self.stack(EventNormalizer.maxFramesFromBytes + 1), Self.contexts[0]).tree != nil)
     }
 
     @Test(arguments: unusual.indices)

@@ -33,9 +33,9 @@ extension EventNormalizer {
 
 extension EventNormalizer {
     /// Frame objects the bytes path reads in an event's exceptions; an event with more is left to the tree. Each
-    /// frame read is ~250 bytes of tokens however small its object, so a 1 MiB event of `{}` frames would take ~80 MB
-    /// here (the tree holds such frames in a few bytes each); real stacks are far shorter (Python's recursion limit
-    /// is 1 000 frames).
+    /// frame read is ~250 bytes of tokens however small its object, so a 1 MiB event of `{}` frames took ~100 MB
+    /// here (the tree holds such frames in a few bytes each: docs/performance.md); real stacks are far shorter
+    /// (Python's recursion limit is 1 000 frames).
     package static let maxFramesFromBytes = 2_048
 }
 

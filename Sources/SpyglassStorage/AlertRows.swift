@@ -81,18 +81,25 @@ enum AlertRows {
         }
     }
 
-    /// One outbox row per action, with the issue as it is now.
-    /// A notification's content from a row of the issue joined with its project (slug, project_name, short_id, title,
-    /// culprit, level, status, times_seen, user_count, first_seen, last_seen).
+    /// The columns ``content(_:projectID:issueID:eventID:release:environment:)`` reads, first in a query's list, from
+    /// `issue i JOIN project p`.
+    static let contentColumns = """
+        p.slug, p.name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen, i.user_count, i.first_seen,
+            i.last_seen
+        """
+
+    /// A notification's content from a row that starts with ``contentColumns``.
     static func content(
-        _ row: Row, projectID: Int64, issueID: Int64, eventID: String, release: String?, environment: String?
+        _ column: WriterStatement.Columns, projectID: Int64, issueID: Int64, eventID: String, release: String?,
+        environment: String?
     ) -> NotificationContent {
-        let slug: String = row["slug"]
+        let slug = column.string(0) ?? ""
         return NotificationContent(
-            projectID: projectID, projectSlug: slug, projectName: row["project_name"], issueID: issueID,
-            shortID: "\(slug.uppercased())-\(row["short_id"] as Int64)", title: row["title"], culprit: row["culprit"],
-            level: row["level"], status: row["status"], count: row["times_seen"], userCount: row["user_count"],
-            firstSeen: Date(timeIntervalSince1970: row["first_seen"]), lastSeen: Date(timeIntervalSince1970: row["last_seen"]),
+            projectID: projectID, projectSlug: slug, projectName: column.string(1) ?? "", issueID: issueID,
+            shortID: "\(slug.uppercased())-\(column.int64(2))", title: column.string(3) ?? "",
+            culprit: column.string(4) ?? "", level: column.string(5) ?? "", status: column.string(6) ?? "",
+            count: Int(truncatingIfNeeded: column.int64(7)), userCount: Int(truncatingIfNeeded: column.int64(8)),
+            firstSeen: Date(timeIntervalSince1970: column.double(9)), lastSeen: Date(timeIntervalSince1970: column.double(10)),
             eventID: eventID, release: release, environment: environment)
     }
 
@@ -102,19 +109,22 @@ enum AlertRows {
         issueID: Int64, projectID: Int64, assigneeEmail: String, actorID: Int64?, now: Date, in db: Database
     ) throws {
         guard
-            let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT p.slug, p.name AS project_name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen,
-                        i.user_count, i.first_seen, i.last_seen, i.last_release,
-                        (SELECT e.event_id FROM event e WHERE e.id = i.last_event_id) AS event_id,
-                        (SELECT u.email FROM user u WHERE u.id = ?) AS actor
-                    FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = ?
-                    """,
-                arguments: [actorID, issueID])
+            let (content, actor) = try WriterStatement(
+                """
+                SELECT \(contentColumns), i.last_release,
+                    (SELECT e.event_id FROM event e WHERE e.id = i.last_event_id),
+                    (SELECT u.email FROM user u WHERE u.id = ?)
+                FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = ?
+                """, in: db
+            ).fetchOne(actorID, issueID, read: { column in
+                (
+                    content(
+                        column, projectID: projectID, issueID: issueID, eventID: column.string(12) ?? "",
+                        release: column.string(11), environment: nil),
+                    column.string(13)
+                )
+            })
         else { return }
-        let content = Self.content(
-            row, projectID: projectID, issueID: issueID, eventID: row["event_id"] ?? "", release: row["last_release"], environment: nil)
         let action = AlertAction.email(.addresses([assigneeEmail]))
         try db.execute(
             sql: """
@@ -123,7 +133,7 @@ enum AlertRows {
                 VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                projectID, (row["actor"] as String?) ?? "Spyglass", issueID, AlertTrigger.assigned.rawValue, action.channel, assigneeEmail,
+                projectID, actor ?? "Spyglass", issueID, AlertTrigger.assigned.rawValue, action.channel, assigneeEmail,
                 JSONWriter.string(.object(action.json)), JSONWriter.string(content.json), now.timeIntervalSince1970,
                 now.timeIntervalSince1970,
             ])
@@ -136,20 +146,10 @@ enum AlertRows {
         // argument arrays cost more here than SQLite's work (docs/performance.md).
         guard
             let content = try WriterStatement(
-                """
-                SELECT p.slug, p.name, i.short_id, i.title, i.culprit, i.level, i.status, i.times_seen, i.user_count,
-                    i.first_seen, i.last_seen
-                FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = ?
-                """, in: db
+                "SELECT \(contentColumns) FROM issue i JOIN project p ON p.id = i.project_id WHERE i.id = ?", in: db
             ).fetchOne(issueID, read: { column in
-                let slug = column.string(0) ?? ""
-                return NotificationContent(
-                    projectID: projectID, projectSlug: slug, projectName: column.string(1) ?? "", issueID: issueID,
-                    shortID: "\(slug.uppercased())-\(column.int64(2))", title: column.string(3) ?? "",
-                    culprit: column.string(4) ?? "", level: column.string(5) ?? "", status: column.string(6) ?? "",
-                    count: Int(truncatingIfNeeded: column.int64(7)), userCount: Int(truncatingIfNeeded: column.int64(8)),
-                    firstSeen: Date(timeIntervalSince1970: column.double(9)),
-                    lastSeen: Date(timeIntervalSince1970: column.double(10)), eventID: event.eventID, release: event.release,
+                Self.content(
+                    column, projectID: projectID, issueID: issueID, eventID: event.eventID, release: event.release,
                     environment: event.environment)
             })
         else { return }

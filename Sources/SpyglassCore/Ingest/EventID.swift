@@ -25,7 +25,7 @@ public enum EventID {
     }
 
     /// A new random event id: two draws of 64 bits (the system's generator makes a system call a draw, so one a
-    /// byte cost ~4 µs an event sent without an id).
+    /// byte cost ~5 µs an event sent without an id).
     public static func generate(using generator: inout some RandomNumberGenerator) -> String {
         let words = (generator.next(), generator.next())
         return withUnsafeBytes(of: words) { Hex.encode($0) }
